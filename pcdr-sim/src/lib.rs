@@ -1,0 +1,4 @@
+//! pcdr-sim: an emulated two-site Persistent Chat world.
+
+pub mod tds;
+pub mod tsql;
