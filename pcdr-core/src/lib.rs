@@ -1,1 +1,24 @@
-//! pcdr-core.
+//! pcdr-core: disaster recovery for Skype for Business Server 2015 Persistent Chat.
+//!
+//! - [`topology`]: the deployment (one pool over two sites), loaded from TOML and validated.
+//! - [`planes`]: the three control planes as async traits (database, log-shipping files,
+//!   chat pool).
+//! - [`procedure`]: failover and failback as composable steps that observe, act and verify.
+//! - [`runbook`]: plan, journal, resume and report around the procedures.
+//! - [`log_chain`]: the LSN rule that decides which log backups to restore.
+//! - [`commands`]: the exact T-SQL and cmdlet lines sent; [`quote`]: the one place where
+//!   untrusted text becomes code.
+//! - [`error`]: errors that say what failed, where, and what to do next.
+
+#![warn(missing_docs)]
+
+pub mod commands;
+pub mod error;
+pub mod log_chain;
+pub mod logship;
+pub mod planes;
+pub mod procedure;
+pub mod quote;
+pub mod topology;
+
+pub use error::{Error, PlaneError, Result};

@@ -1,0 +1,380 @@
+//! The exact T-SQL pcdr sends, one function per statement.
+//!
+//! The database adapter executes these commands verbatim and the runbook's plan prints
+//! them, so what an operator reviews is what runs. Names and paths travel as
+//! `sp_executesql` parameters; only `ALTER DATABASE` (a literal name, through
+//! [`quote_sql_name`](crate::quote::quote_sql_name)) and `KILL` (an integer) put a value
+//! into the text.
+
+use crate::planes::{FullRestore, PrimaryLogShipping, SecondaryLogShipping, SessionId};
+use crate::quote::{QuoteError, quote_sql_name};
+use crate::topology::RestoreMode;
+use serde::Serialize;
+use std::fmt;
+
+/// A parameter value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum SqlValue {
+    /// `nvarchar`.
+    Text(String),
+    /// `int`.
+    Int(i64),
+}
+
+/// The declared type of a parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SqlType {
+    /// `sysname` (`nvarchar(128)`): database and server names.
+    Name,
+    /// `nvarchar(4000)`: paths and other text.
+    Text,
+    /// `int`.
+    Int,
+}
+
+impl SqlType {
+    /// The declaration as `sp_executesql` expects it.
+    pub fn declaration(self) -> &'static str {
+        match self {
+            Self::Name => "sysname",
+            Self::Text => "nvarchar(4000)",
+            Self::Int => "int",
+        }
+    }
+}
+
+/// One named parameter (`@name`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SqlParam {
+    /// The name, with its `@`.
+    pub name: String,
+    /// The declared type.
+    pub ty: SqlType,
+    /// The value.
+    pub value: SqlValue,
+}
+
+/// A statement (or a short batch) with its parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SqlCommand {
+    /// The T-SQL text.
+    pub text: String,
+    /// Its parameters, in declaration order.
+    pub params: Vec<SqlParam>,
+}
+
+impl SqlCommand {
+    fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            params: Vec::new(),
+        }
+    }
+
+    fn name(self, name: &str, value: &str) -> Self {
+        self.param(name, SqlType::Name, SqlValue::Text(value.to_string()))
+    }
+
+    fn text_param(self, name: &str, value: &str) -> Self {
+        self.param(name, SqlType::Text, SqlValue::Text(value.to_string()))
+    }
+
+    fn int(self, name: &str, value: impl Into<i64>) -> Self {
+        self.param(name, SqlType::Int, SqlValue::Int(value.into()))
+    }
+
+    fn param(mut self, name: &str, ty: SqlType, value: SqlValue) -> Self {
+        self.params.push(SqlParam {
+            name: name.to_string(),
+            ty,
+            value,
+        });
+        self
+    }
+
+    /// The `@params` declaration string of `sp_executesql`, e.g. `@db sysname, @file nvarchar(4000)`.
+    pub fn declarations(&self) -> String {
+        let parts: Vec<String> = self
+            .params
+            .iter()
+            .map(|p| format!("{} {}", p.name, p.ty.declaration()))
+            .collect();
+        parts.join(", ")
+    }
+}
+
+impl fmt::Display for SqlCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)?;
+        for p in &self.params {
+            match &p.value {
+                SqlValue::Text(v) => write!(f, "\n    {} = N'{}'", p.name, v.replace('\'', "''"))?,
+                SqlValue::Int(v) => write!(f, "\n    {} = {v}", p.name)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// State, standby, user access; mirroring; family GUID (three result sets).
+pub fn database_state(db: &str) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT state_desc, is_in_standby, user_access_desc FROM sys.databases WHERE name = @db;\n\
+         SELECT mirroring_role_desc, mirroring_partner_name FROM sys.database_mirroring WHERE database_id = DB_ID(@db) AND mirroring_guid IS NOT NULL;\n\
+         SELECT family_guid FROM sys.database_recovery_status WHERE database_id = DB_ID(@db);",
+    )
+    .name("@db", db)
+}
+
+/// The restore point of a restoring database.
+pub fn redo_start_lsn(db: &str) -> SqlCommand {
+    SqlCommand::new("SELECT redo_start_lsn FROM sys.master_files WHERE database_id = DB_ID(@db) AND file_id = 1;")
+        .name("@db", db)
+}
+
+/// The secondary database row of a log-shipping setup.
+pub fn log_shipping_secondary_database(db: &str) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT secondary_id, restore_delay, restore_mode, disconnect_users, last_restored_file \
+         FROM msdb.dbo.log_shipping_secondary_databases WHERE secondary_database = @db;",
+    )
+    .name("@db", db)
+}
+
+/// The secondary row (share, copy folder, last copied file) of a log-shipping setup.
+pub fn log_shipping_secondary(secondary_id: &str) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT primary_server, primary_database, backup_source_directory, backup_destination_directory, \
+         file_retention_period, last_copied_file FROM msdb.dbo.log_shipping_secondary WHERE secondary_id = @secondary_id;",
+    )
+    .text_param("@secondary_id", secondary_id)
+}
+
+/// Failover step 1.
+pub fn remove_secondary_log_shipping(db: &str) -> SqlCommand {
+    SqlCommand::new(
+        "EXEC master.dbo.sp_delete_log_shipping_secondary_database @secondary_database = @db;",
+    )
+    .name("@db", db)
+}
+
+/// Whether a database is a log-shipping primary.
+pub fn log_shipping_primary(db: &str) -> SqlCommand {
+    SqlCommand::new("SELECT primary_id FROM msdb.dbo.log_shipping_primary_databases WHERE primary_database = @db;")
+        .name("@db", db)
+}
+
+/// `RESTORE HEADERONLY`.
+pub fn backup_header(file: &str) -> SqlCommand {
+    SqlCommand::new("RESTORE HEADERONLY FROM DISK = @file;").text_param("@file", file)
+}
+
+/// `RESTORE LOG … WITH NORECOVERY`.
+pub fn restore_log(db: &str, file: &str) -> SqlCommand {
+    SqlCommand::new("RESTORE LOG @db FROM DISK = @file WITH NORECOVERY;")
+        .name("@db", db)
+        .text_param("@file", file)
+}
+
+/// `RESTORE DATABASE … WITH RECOVERY`.
+pub fn recover(db: &str) -> SqlCommand {
+    SqlCommand::new("RESTORE DATABASE @db WITH RECOVERY;").name("@db", db)
+}
+
+/// User sessions on a database, other than the caller's.
+pub fn sessions(db: &str) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT session_id FROM sys.dm_exec_sessions \
+         WHERE database_id = DB_ID(@db) AND session_id <> @@SPID AND is_user_process = 1;",
+    )
+    .name("@db", db)
+}
+
+/// `KILL n`: the session id is an integer, so it needs no quoting.
+pub fn kill(session: SessionId) -> SqlCommand {
+    SqlCommand::new(format!("KILL {};", session.0))
+}
+
+/// `ALTER DATABASE … SET PARTNER OFF`.
+pub fn remove_mirroring(db: &str) -> Result<SqlCommand, QuoteError> {
+    Ok(SqlCommand::new(format!(
+        "ALTER DATABASE {} SET PARTNER OFF;",
+        quote_sql_name(db)?
+    )))
+}
+
+/// `BACKUP DATABASE … WITH INIT, CHECKSUM`.
+pub fn backup_database(db: &str, file: &str) -> SqlCommand {
+    SqlCommand::new("BACKUP DATABASE @db TO DISK = @file WITH INIT, CHECKSUM;")
+        .name("@db", db)
+        .text_param("@file", file)
+}
+
+/// `RESTORE VERIFYONLY … WITH CHECKSUM`.
+pub fn verify_backup(file: &str) -> SqlCommand {
+    SqlCommand::new("RESTORE VERIFYONLY FROM DISK = @file WITH CHECKSUM;").text_param("@file", file)
+}
+
+/// `RESTORE FILELISTONLY`.
+pub fn backup_file_list(file: &str) -> SqlCommand {
+    SqlCommand::new("RESTORE FILELISTONLY FROM DISK = @file;").text_param("@file", file)
+}
+
+/// The files of a database.
+pub fn database_files(db: &str) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT name, physical_name, type_desc FROM sys.master_files WHERE database_id = DB_ID(@db) ORDER BY file_id;",
+    )
+    .name("@db", db)
+}
+
+/// `RESTORE DATABASE … FROM DISK … WITH [REPLACE,] RECOVERY|NORECOVERY, MOVE …`.
+pub fn restore_database(db: &str, file: &str, options: &FullRestore) -> SqlCommand {
+    let mut with = Vec::new();
+    if options.replace {
+        with.push("REPLACE".to_string());
+    }
+    with.push(
+        if options.recovery {
+            "RECOVERY"
+        } else {
+            "NORECOVERY"
+        }
+        .to_string(),
+    );
+    let mut command = SqlCommand::new("")
+        .name("@db", db)
+        .text_param("@file", file);
+    for (i, mv) in options.moves.iter().enumerate() {
+        let (logical, physical) = (format!("@logical{}", i + 1), format!("@physical{}", i + 1));
+        with.push(format!("MOVE {logical} TO {physical}"));
+        command = command
+            .name(&logical, &mv.logical_name)
+            .text_param(&physical, &mv.physical_name);
+    }
+    command.text = format!(
+        "RESTORE DATABASE @db FROM DISK = @file WITH {};",
+        with.join(", ")
+    );
+    command
+}
+
+/// The primary side of log shipping, in Microsoft's order, backup job enabled last.
+pub fn setup_log_shipping_primary(setup: &PrimaryLogShipping) -> SqlCommand {
+    SqlCommand::new(
+        "DECLARE @backup_job_id uniqueidentifier, @primary_id uniqueidentifier, @schedule_id int;\n\
+         EXEC master.dbo.sp_add_log_shipping_primary_database @database = @db, @backup_directory = @backup_directory, \
+         @backup_share = @backup_share, @backup_job_name = @backup_job, @backup_retention_period = @retention, \
+         @backup_job_id = @backup_job_id OUTPUT, @primary_id = @primary_id OUTPUT, @overwrite = 1;\n\
+         EXEC msdb.dbo.sp_add_schedule @schedule_name = @backup_job, @enabled = 1, @freq_type = 4, @freq_interval = 1, \
+         @freq_subday_type = 4, @freq_subday_interval = @interval, @schedule_id = @schedule_id OUTPUT;\n\
+         EXEC msdb.dbo.sp_attach_schedule @job_id = @backup_job_id, @schedule_id = @schedule_id;\n\
+         EXEC master.dbo.sp_add_log_shipping_primary_secondary @primary_database = @db, \
+         @secondary_server = @secondary_server, @secondary_database = @secondary_db, @overwrite = 1;\n\
+         EXEC msdb.dbo.sp_update_job @job_id = @backup_job_id, @enabled = 1;",
+    )
+    .name("@db", &setup.database)
+    .text_param("@backup_directory", &setup.backup_directory)
+    .text_param("@backup_share", &setup.backup_share)
+    .name("@backup_job", &setup.backup_job_name)
+    .int("@retention", setup.retention_minutes)
+    .int("@interval", setup.backup_interval_minutes)
+    .name("@secondary_server", &setup.secondary_server)
+    .name("@secondary_db", &setup.secondary_database)
+}
+
+/// The secondary side of log shipping, in Microsoft's order, jobs enabled last.
+pub fn setup_log_shipping_secondary(setup: &SecondaryLogShipping) -> SqlCommand {
+    let restore_mode = match setup.restore_mode {
+        RestoreMode::NoRecovery => 0,
+        RestoreMode::Standby => 1,
+    };
+    SqlCommand::new(
+        "DECLARE @copy_job_id uniqueidentifier, @restore_job_id uniqueidentifier, @secondary_id uniqueidentifier, \
+         @copy_schedule_id int, @restore_schedule_id int;\n\
+         EXEC master.dbo.sp_add_log_shipping_secondary_primary @primary_server = @primary_server, \
+         @primary_database = @primary_db, @backup_source_directory = @source, @backup_destination_directory = @destination, \
+         @copy_job_name = @copy_job, @restore_job_name = @restore_job, @file_retention_period = @retention, \
+         @copy_job_id = @copy_job_id OUTPUT, @restore_job_id = @restore_job_id OUTPUT, @secondary_id = @secondary_id OUTPUT;\n\
+         EXEC msdb.dbo.sp_add_schedule @schedule_name = @copy_job, @enabled = 1, @freq_type = 4, @freq_interval = 1, \
+         @freq_subday_type = 4, @freq_subday_interval = @interval, @schedule_id = @copy_schedule_id OUTPUT;\n\
+         EXEC msdb.dbo.sp_attach_schedule @job_id = @copy_job_id, @schedule_id = @copy_schedule_id;\n\
+         EXEC msdb.dbo.sp_add_schedule @schedule_name = @restore_job, @enabled = 1, @freq_type = 4, @freq_interval = 1, \
+         @freq_subday_type = 4, @freq_subday_interval = @interval, @schedule_id = @restore_schedule_id OUTPUT;\n\
+         EXEC msdb.dbo.sp_attach_schedule @job_id = @restore_job_id, @schedule_id = @restore_schedule_id;\n\
+         EXEC master.dbo.sp_add_log_shipping_secondary_database @secondary_database = @secondary_db, \
+         @primary_server = @primary_server, @primary_database = @primary_db, @restore_delay = @restore_delay, \
+         @restore_mode = @restore_mode, @disconnect_users = 1;\n\
+         EXEC msdb.dbo.sp_update_job @job_id = @copy_job_id, @enabled = 1;\n\
+         EXEC msdb.dbo.sp_update_job @job_id = @restore_job_id, @enabled = 1;",
+    )
+    .name("@primary_server", &setup.primary_server)
+    .name("@primary_db", &setup.primary_database)
+    .name("@secondary_db", &setup.secondary_database)
+    .text_param("@source", &setup.backup_source_directory)
+    .text_param("@destination", &setup.backup_destination_directory)
+    .name("@copy_job", &setup.copy_job_name)
+    .name("@restore_job", &setup.restore_job_name)
+    .int("@retention", setup.retention_minutes)
+    .int("@interval", setup.interval_minutes)
+    .int("@restore_delay", setup.restore_delay_minutes)
+    .int("@restore_mode", restore_mode)
+}
+
+/// The SQL Server Agent service account.
+pub fn agent_service_account() -> SqlCommand {
+    SqlCommand::new(
+        "SELECT service_account FROM sys.dm_server_services WHERE servicename LIKE N'SQL Server Agent%';",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::planes::FileMove;
+
+    #[test]
+    fn names_travel_as_parameters() {
+        let cmd = restore_log("mg'c", r"D:\ls\x.trn");
+        assert_eq!(
+            cmd.text,
+            "RESTORE LOG @db FROM DISK = @file WITH NORECOVERY;"
+        );
+        assert_eq!(cmd.declarations(), "@db sysname, @file nvarchar(4000)");
+        assert_eq!(cmd.params[0].value, SqlValue::Text("mg'c".into()));
+    }
+
+    #[test]
+    fn alter_database_quotes_the_name() {
+        let cmd = remove_mirroring("mg]c").unwrap();
+        assert_eq!(cmd.text, "ALTER DATABASE [mg]]c] SET PARTNER OFF;");
+        assert!(remove_mirroring("").is_err());
+    }
+
+    #[test]
+    fn full_restore_lists_every_move() {
+        let options = FullRestore {
+            replace: true,
+            recovery: false,
+            moves: vec![
+                FileMove {
+                    logical_name: "mgc".into(),
+                    physical_name: r"E:\mgc.mdf".into(),
+                },
+                FileMove {
+                    logical_name: "mgc_log".into(),
+                    physical_name: r"F:\mgc.ldf".into(),
+                },
+            ],
+        };
+        let cmd = restore_database("mgc", r"\\fs\x.bak", &options);
+        assert_eq!(
+            cmd.text,
+            "RESTORE DATABASE @db FROM DISK = @file WITH REPLACE, NORECOVERY, MOVE @logical1 TO @physical1, MOVE @logical2 TO @physical2;"
+        );
+        assert_eq!(cmd.params.len(), 6);
+        let shown = cmd.to_string();
+        assert!(shown.contains("@physical2 = N'F:\\mgc.ldf'"), "{shown}");
+    }
+}

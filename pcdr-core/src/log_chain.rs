@@ -1,0 +1,506 @@
+//! The log chain: log sequence numbers, backup headers, and the rule that decides which
+//! log backups still have to be restored.
+//!
+//! This module is pure: it reads no file and talks to no server. The procedures feed it
+//! the restore point of the database (`sys.master_files.redo_start_lsn`) and the
+//! `RESTORE HEADERONLY` answers of the candidate files, and act on its verdict.
+//!
+//! The rule, for a database in the RESTORING state at LSN `point`:
+//! - `LastLSN <= point`: the backup is already applied (SQL Server would raise 4326);
+//! - `FirstLSN <= point < LastLSN`: it is the next one; restoring it moves `point` to its
+//!   `LastLSN`;
+//! - `FirstLSN > point`: a log backup is missing (SQL Server would raise 4305). Nothing
+//!   after a gap can be restored.
+//!
+//! File names are only a hint: candidates are ordered by their LSNs, not their names.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A log sequence number, as SQL Server shows it in its `numeric(25,0)` columns.
+///
+/// Serialized as a decimal string, because JSON readers in other languages lose
+/// precision on integers of 25 digits.
+///
+/// ```
+/// use pcdr_core::log_chain::Lsn;
+/// let lsn: Lsn = "35000000012345600001".parse().unwrap();
+/// assert_eq!(lsn.to_string(), "35000000012345600001");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Lsn(pub u128);
+
+impl fmt::Display for Lsn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl FromStr for Lsn {
+    type Err = std::num::ParseIntError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.trim().parse().map(Lsn)
+    }
+}
+
+impl Serialize for Lsn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Lsn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The kind of a backup set, from `RESTORE HEADERONLY`'s `BackupType` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupType {
+    /// 1: a full database backup.
+    Database,
+    /// 2: a transaction log backup.
+    Log,
+    /// 5: a differential database backup.
+    Differential,
+    /// Any other code (file, partial, …).
+    Other(u8),
+}
+
+impl BackupType {
+    /// The type for SQL Server's numeric code.
+    pub fn from_code(code: u8) -> Self {
+        match code {
+            1 => Self::Database,
+            2 => Self::Log,
+            5 => Self::Differential,
+            other => Self::Other(other),
+        }
+    }
+}
+
+impl fmt::Display for BackupType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Database => f.write_str("full database backup"),
+            Self::Log => f.write_str("log backup"),
+            Self::Differential => f.write_str("differential backup"),
+            Self::Other(code) => write!(f, "backup of type {code}"),
+        }
+    }
+}
+
+/// What `RESTORE HEADERONLY` says about the (single) backup set in a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupHeader {
+    /// The database the backup was taken of.
+    pub database_name: String,
+    /// Full, log, differential, …
+    pub backup_type: BackupType,
+    /// The first LSN in the backup.
+    pub first_lsn: Lsn,
+    /// The LSN of the next log record after the backup.
+    pub last_lsn: Lsn,
+    /// The database's family GUID (the same for every backup of one database).
+    pub family_guid: String,
+    /// When the backup started.
+    pub backup_start: DateTime<Utc>,
+    /// When the backup finished: the latest moment whose data the backup holds.
+    pub backup_finish: DateTime<Utc>,
+}
+
+/// One log backup file with its header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogBackup {
+    /// Full path of the file, as the SQL Server instance sees it.
+    pub file: String,
+    /// Its header.
+    pub header: BackupHeader,
+}
+
+/// A candidate file given to [`plan_log_restores`]: its header, or why it could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// Full path of the file.
+    pub file: String,
+    /// The header, or the reason it is unreadable (e.g. SQL Server error 3241).
+    pub header: Result<BackupHeader, String>,
+}
+
+/// A hole in the log chain: the log records from `missing_from` up to `missing_to` are in
+/// no available backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogChainGap {
+    /// The restore point the chain stops at (the first missing LSN).
+    pub missing_from: Lsn,
+    /// The first LSN of the next available backup.
+    pub missing_to: Lsn,
+    /// The last backup that can be applied before the gap, if any was applied or found.
+    pub last_good: Option<LogBackup>,
+    /// The first file after the gap.
+    pub next_file: String,
+}
+
+impl fmt::Display for LogChainGap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "log records from LSN {} to {} are in no available log backup (next file: {})",
+            self.missing_from, self.missing_to, self.next_file
+        )?;
+        match &self.last_good {
+            Some(good) => write!(
+                f,
+                "; last good backup {} finished at {}",
+                good.file,
+                good.header.backup_finish.to_rfc3339()
+            ),
+            None => f.write_str("; no log backup can be applied before the gap"),
+        }
+    }
+}
+
+/// The verdict of the LSN rule.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RestorePlan {
+    /// The backups to restore, in order.
+    pub to_restore: Vec<LogBackup>,
+    /// Backups skipped because the database already holds their log records.
+    pub already_applied: Vec<LogBackup>,
+    /// The gap that stops the chain, if any.
+    pub gap: Option<LogChainGap>,
+}
+
+impl RestorePlan {
+    /// The restore point after every planned restore.
+    pub fn final_point(&self, start: Lsn) -> Lsn {
+        self.to_restore.last().map_or(start, |b| b.header.last_lsn)
+    }
+
+    /// The newest backup the database holds once the plan is carried out: the last one
+    /// to restore, else the newest already applied. This is the data-loss evidence.
+    pub fn newest_applied(&self) -> Option<&LogBackup> {
+        self.to_restore.last().or_else(|| {
+            self.already_applied
+                .iter()
+                .max_by_key(|b| b.header.last_lsn)
+        })
+    }
+}
+
+/// A candidate that cannot take part in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    /// The file holds a backup of another database.
+    #[error("{file} holds a backup of database '{found}', not '{expected}'")]
+    WrongDatabase {
+        /// The file.
+        file: String,
+        /// The database named in its header.
+        found: String,
+        /// The database being restored.
+        expected: String,
+    },
+    /// The file is not a log backup.
+    #[error("{file} holds a {found}, not a log backup")]
+    NotALogBackup {
+        /// The file.
+        file: String,
+        /// What it holds.
+        found: BackupType,
+    },
+    /// The file belongs to another recovery path of the database (SQL Server error 4330).
+    #[error("{file} belongs to database family {found}, not {expected}")]
+    WrongFamily {
+        /// The file.
+        file: String,
+        /// The family GUID in its header.
+        found: String,
+        /// The family GUID of the database.
+        expected: String,
+    },
+    /// The header could not be read (damaged or truncated file).
+    #[error("{file} cannot be read: {reason}")]
+    Damaged {
+        /// The file.
+        file: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Applies the LSN rule to `candidates` for a database restored up to `point`.
+///
+/// `family` is the database's family GUID when known; backups of another family are
+/// refused. Candidates may come in any order.
+///
+/// ```
+/// use pcdr_core::log_chain::{plan_log_restores, BackupHeader, BackupType, Candidate, Lsn};
+/// let header = |first, last| BackupHeader {
+///     database_name: "mgc".into(),
+///     backup_type: BackupType::Log,
+///     first_lsn: Lsn(first),
+///     last_lsn: Lsn(last),
+///     family_guid: "F".into(),
+///     backup_start: chrono::DateTime::UNIX_EPOCH,
+///     backup_finish: chrono::DateTime::UNIX_EPOCH,
+/// };
+/// let candidates = vec![
+///     Candidate { file: "a.trn".into(), header: Ok(header(100, 200)) },
+///     Candidate { file: "b.trn".into(), header: Ok(header(200, 300)) },
+/// ];
+/// let plan = plan_log_restores("mgc", None, Lsn(200), &candidates).unwrap();
+/// assert_eq!(plan.already_applied[0].file, "a.trn");
+/// assert_eq!(plan.to_restore[0].file, "b.trn");
+/// assert!(plan.gap.is_none());
+/// ```
+pub fn plan_log_restores(
+    database: &str,
+    family: Option<&str>,
+    point: Lsn,
+    candidates: &[Candidate],
+) -> Result<RestorePlan, ChainError> {
+    let mut backups = candidates
+        .iter()
+        .map(|c| check_candidate(database, family, c))
+        .collect::<Result<Vec<_>, _>>()?;
+    backups.sort_by_key(|b| (b.header.first_lsn, b.header.last_lsn));
+
+    let mut plan = RestorePlan::default();
+    let mut point = point;
+    for backup in backups {
+        if backup.header.last_lsn <= point {
+            plan.already_applied.push(backup);
+        } else if backup.header.first_lsn <= point {
+            point = backup.header.last_lsn;
+            plan.to_restore.push(backup);
+        } else {
+            plan.gap = Some(LogChainGap {
+                missing_from: point,
+                missing_to: backup.header.first_lsn,
+                last_good: plan.to_restore.last().cloned(),
+                next_file: backup.file,
+            });
+            break;
+        }
+    }
+    Ok(plan)
+}
+
+fn check_candidate(
+    database: &str,
+    family: Option<&str>,
+    candidate: &Candidate,
+) -> Result<LogBackup, ChainError> {
+    let file = candidate.file.clone();
+    let header = candidate
+        .header
+        .clone()
+        .map_err(|reason| ChainError::Damaged {
+            file: file.clone(),
+            reason,
+        })?;
+    if !header.database_name.eq_ignore_ascii_case(database) {
+        return Err(ChainError::WrongDatabase {
+            file,
+            found: header.database_name,
+            expected: database.to_string(),
+        });
+    }
+    if header.backup_type != BackupType::Log {
+        return Err(ChainError::NotALogBackup {
+            file,
+            found: header.backup_type,
+        });
+    }
+    if let Some(expected) = family.filter(|f| !f.eq_ignore_ascii_case(&header.family_guid)) {
+        return Err(ChainError::WrongFamily {
+            file,
+            found: header.family_guid,
+            expected: expected.to_string(),
+        });
+    }
+    Ok(LogBackup { file, header })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn header(first: u128, last: u128) -> BackupHeader {
+        BackupHeader {
+            database_name: "mgc".into(),
+            backup_type: BackupType::Log,
+            first_lsn: Lsn(first),
+            last_lsn: Lsn(last),
+            family_guid: "FAM".into(),
+            backup_start: Utc.timestamp_opt(1_000 + first as i64, 0).unwrap(),
+            backup_finish: Utc.timestamp_opt(1_000 + last as i64, 0).unwrap(),
+        }
+    }
+
+    fn log(file: &str, first: u128, last: u128) -> Candidate {
+        Candidate {
+            file: file.into(),
+            header: Ok(header(first, last)),
+        }
+    }
+
+    fn files(plan: &RestorePlan) -> Vec<&str> {
+        plan.to_restore.iter().map(|b| b.file.as_str()).collect()
+    }
+
+    fn applied(plan: &RestorePlan) -> Vec<&str> {
+        plan.already_applied
+            .iter()
+            .map(|b| b.file.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn empty_folder_plans_nothing() {
+        let plan = plan_log_restores("mgc", None, Lsn(500), &[]).unwrap();
+        assert_eq!(plan, RestorePlan::default());
+        assert_eq!(plan.final_point(Lsn(500)), Lsn(500));
+    }
+
+    #[test]
+    fn everything_already_applied() {
+        let c = [log("a", 100, 200), log("b", 200, 300)];
+        let plan = plan_log_restores("mgc", None, Lsn(300), &c).unwrap();
+        assert!(plan.to_restore.is_empty());
+        assert_eq!(applied(&plan), ["a", "b"]);
+        assert!(plan.gap.is_none());
+    }
+
+    #[test]
+    fn the_next_file_is_the_one_spanning_the_point() {
+        let c = [log("a", 100, 200), log("b", 200, 300), log("c", 300, 400)];
+        let plan = plan_log_restores("mgc", None, Lsn(250), &c).unwrap();
+        assert_eq!(applied(&plan), ["a"]);
+        assert_eq!(files(&plan), ["b", "c"]);
+        assert_eq!(plan.final_point(Lsn(250)), Lsn(400));
+    }
+
+    #[test]
+    fn a_point_equal_to_first_lsn_restores_that_file() {
+        let c = [log("b", 200, 300)];
+        let plan = plan_log_restores("mgc", None, Lsn(200), &c).unwrap();
+        assert_eq!(files(&plan), ["b"]);
+    }
+
+    #[test]
+    fn a_gap_in_the_middle_names_the_missing_range_and_last_good_backup() {
+        let c = [log("a", 100, 200), log("b", 200, 300), log("d", 400, 500)];
+        let plan = plan_log_restores("mgc", None, Lsn(150), &c).unwrap();
+        assert_eq!(files(&plan), ["a", "b"]);
+        let gap = plan.gap.expect("gap");
+        assert_eq!((gap.missing_from, gap.missing_to), (Lsn(300), Lsn(400)));
+        assert_eq!(gap.last_good.as_ref().map(|b| b.file.as_str()), Some("b"));
+        assert_eq!(gap.next_file, "d");
+        let text = gap.to_string();
+        assert!(text.contains("LSN 300 to 400"), "{text}");
+        assert!(text.contains("last good backup b"), "{text}");
+    }
+
+    #[test]
+    fn a_gap_before_the_first_file_has_no_last_good_backup() {
+        let c = [log("d", 400, 500)];
+        let plan = plan_log_restores("mgc", None, Lsn(300), &c).unwrap();
+        assert!(plan.to_restore.is_empty());
+        let gap = plan.gap.expect("gap");
+        assert!(gap.last_good.is_none());
+        assert!(gap.to_string().contains("no log backup can be applied"));
+    }
+
+    #[test]
+    fn file_names_out_of_order_are_ordered_by_lsn() {
+        let c = [
+            log("z_first", 100, 200),
+            log("a_third", 300, 400),
+            log("m_second", 200, 300),
+        ];
+        let plan = plan_log_restores("mgc", None, Lsn(100), &c).unwrap();
+        assert_eq!(files(&plan), ["z_first", "m_second", "a_third"]);
+    }
+
+    #[test]
+    fn a_duplicate_copy_of_an_applied_range_is_skipped() {
+        let c = [
+            log("b", 200, 300),
+            log("b_copy", 200, 300),
+            log("c", 300, 400),
+        ];
+        let plan = plan_log_restores("mgc", None, Lsn(200), &c).unwrap();
+        assert_eq!(files(&plan), ["b", "c"]);
+        assert_eq!(applied(&plan), ["b_copy"]);
+    }
+
+    #[test]
+    fn a_header_of_another_database_is_refused() {
+        let mut other = log("x", 100, 200);
+        if let Ok(h) = other.header.as_mut() {
+            h.database_name = "mgccomp".into();
+        }
+        let err = plan_log_restores("mgc", None, Lsn(100), &[other]).unwrap_err();
+        assert!(matches!(err, ChainError::WrongDatabase { ref found, .. } if found == "mgccomp"));
+        assert!(
+            err.to_string()
+                .starts_with("x holds a backup of database 'mgccomp'")
+        );
+    }
+
+    #[test]
+    fn a_full_backup_among_the_logs_is_refused() {
+        let mut full = log("full.bak", 100, 200);
+        if let Ok(h) = full.header.as_mut() {
+            h.backup_type = BackupType::from_code(1);
+        }
+        let err = plan_log_restores("mgc", None, Lsn(100), &[full]).unwrap_err();
+        assert_eq!(
+            err,
+            ChainError::NotALogBackup {
+                file: "full.bak".into(),
+                found: BackupType::Database
+            }
+        );
+    }
+
+    #[test]
+    fn a_damaged_file_is_named() {
+        let damaged = Candidate {
+            file: "broken.trn".into(),
+            header: Err("SQL Server error 3241: media family incorrectly formed".into()),
+        };
+        let err =
+            plan_log_restores("mgc", None, Lsn(100), &[log("a", 100, 200), damaged]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("broken.trn cannot be read: SQL Server error 3241")
+        );
+    }
+
+    #[test]
+    fn a_backup_of_another_family_is_refused() {
+        let err =
+            plan_log_restores("mgc", Some("OTHER"), Lsn(100), &[log("a", 100, 200)]).unwrap_err();
+        assert!(matches!(err, ChainError::WrongFamily { .. }));
+        let ok = plan_log_restores("mgc", Some("fam"), Lsn(100), &[log("a", 100, 200)]).unwrap();
+        assert_eq!(files(&ok), ["a"]);
+    }
+
+    #[test]
+    fn lsn_serializes_as_a_decimal_string() {
+        let lsn = Lsn(35_000_000_012_345_600_001);
+        let json = serde_json::to_string(&lsn).unwrap();
+        assert_eq!(json, "\"35000000012345600001\"");
+        assert_eq!(serde_json::from_str::<Lsn>(&json).unwrap(), lsn);
+        assert!(serde_json::from_str::<Lsn>("\"12x\"").is_err());
+    }
+}

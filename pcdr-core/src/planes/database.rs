@@ -1,0 +1,304 @@
+//! The database plane: one SQL Server instance.
+
+use crate::error::PlaneResult;
+use crate::log_chain::{BackupHeader, Lsn};
+use crate::topology::RestoreMode;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// `sys.databases.state_desc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DbState {
+    /// Available (possibly read-only in standby).
+    Online,
+    /// Being restored; log backups can still be applied.
+    Restoring,
+    /// Being recovered.
+    Recovering,
+    /// Recovery could not start.
+    RecoveryPending,
+    /// Damaged.
+    Suspect,
+    /// In emergency mode.
+    Emergency,
+    /// Taken offline.
+    Offline,
+}
+
+impl DbState {
+    /// The state for a `state_desc` text.
+    pub fn from_desc(desc: &str) -> Option<Self> {
+        Some(match desc.to_ascii_uppercase().as_str() {
+            "ONLINE" => Self::Online,
+            "RESTORING" => Self::Restoring,
+            "RECOVERING" => Self::Recovering,
+            "RECOVERY_PENDING" => Self::RecoveryPending,
+            "SUSPECT" => Self::Suspect,
+            "EMERGENCY" => Self::Emergency,
+            "OFFLINE" => Self::Offline,
+            _ => return None,
+        })
+    }
+}
+
+/// `sys.databases.user_access_desc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserAccess {
+    /// Anyone may connect.
+    MultiUser,
+    /// One session at a time.
+    SingleUser,
+    /// Only privileged users.
+    RestrictedUser,
+}
+
+/// A database's role in a mirroring session (`sys.database_mirroring`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MirroringRole {
+    /// Serves the database.
+    Principal,
+    /// Receives the principal's log.
+    Mirror,
+}
+
+/// An active mirroring session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mirroring {
+    /// This database's role.
+    pub role: MirroringRole,
+    /// The partner's endpoint (`TCP://host:port`).
+    pub partner: String,
+}
+
+/// What pcdr needs to know about one database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseState {
+    /// `state_desc`.
+    pub state: DbState,
+    /// `is_in_standby`: restoring, but readable.
+    pub in_standby: bool,
+    /// `user_access_desc`.
+    pub user_access: UserAccess,
+    /// The mirroring session, if mirrored.
+    pub mirroring: Option<Mirroring>,
+    /// `sys.database_recovery_status.family_guid`: shared by a database and every
+    /// backup and restore of it.
+    pub family_guid: Option<String>,
+}
+
+impl DatabaseState {
+    /// Online and serving writes: recovered, not a standby copy.
+    pub fn is_recovered(&self) -> bool {
+        self.state == DbState::Online && !self.in_standby
+    }
+
+    /// Log backups can still be applied (RESTORING, or standby).
+    pub fn accepts_logs(&self) -> bool {
+        self.state == DbState::Restoring || self.in_standby
+    }
+}
+
+/// A session id (`@@SPID`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SessionId(pub i32);
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The log-shipping setup of a secondary database, read from msdb before failover
+/// step 1 deletes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogShippingSnapshot {
+    /// `log_shipping_secondary.primary_server`.
+    pub primary_server: String,
+    /// `log_shipping_secondary.primary_database`.
+    pub primary_database: String,
+    /// Where the primary writes log backups (`backup_source_directory`).
+    pub backup_source_directory: String,
+    /// Where the copy job puts them (`backup_destination_directory`).
+    pub backup_destination_directory: String,
+    /// `file_retention_period`, minutes.
+    pub file_retention_minutes: i32,
+    /// The last file the copy job copied.
+    pub last_copied_file: Option<String>,
+    /// `log_shipping_secondary_databases.restore_delay`, minutes.
+    pub restore_delay_minutes: i32,
+    /// NORECOVERY or STANDBY.
+    pub restore_mode: RestoreMode,
+    /// Whether restores disconnect standby readers.
+    pub disconnect_users: bool,
+    /// The last file the restore job restored.
+    pub last_restored_file: Option<String>,
+}
+
+/// A file inside a backup (`RESTORE FILELISTONLY`) or of a database (`sys.master_files`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseFile {
+    /// The logical name.
+    pub logical_name: String,
+    /// Where it lives (or lived) on disk.
+    pub physical_name: String,
+    /// `D` for data, `L` for log.
+    pub kind: FileKind,
+}
+
+/// Data or log file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FileKind {
+    /// Rows data.
+    Data,
+    /// Transaction log.
+    Log,
+}
+
+/// How a full restore finishes and where its files go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FullRestore {
+    /// `WITH REPLACE`: overwrite an existing database.
+    pub replace: bool,
+    /// `WITH RECOVERY` (true) or `WITH NORECOVERY` (false).
+    pub recovery: bool,
+    /// `MOVE logical TO physical`, one per file.
+    pub moves: Vec<FileMove>,
+}
+
+/// One `MOVE` clause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileMove {
+    /// The logical file name in the backup.
+    pub logical_name: String,
+    /// Where to put it.
+    pub physical_name: String,
+}
+
+/// The primary side of log shipping (`sp_add_log_shipping_primary_database`,
+/// `sp_add_log_shipping_primary_secondary`, the backup job schedule).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrimaryLogShipping {
+    /// The database.
+    pub database: String,
+    /// Where the backup job writes, as the primary sees it.
+    pub backup_directory: String,
+    /// The same folder as the secondary sees it.
+    pub backup_share: String,
+    /// The backup job's name.
+    pub backup_job_name: String,
+    /// Minutes between log backups.
+    pub backup_interval_minutes: u32,
+    /// Minutes a backup file is kept.
+    pub retention_minutes: u32,
+    /// The secondary instance.
+    pub secondary_server: String,
+    /// The secondary database.
+    pub secondary_database: String,
+}
+
+/// The secondary side of log shipping (`sp_add_log_shipping_secondary_primary`,
+/// `sp_add_log_shipping_secondary_database`, copy and restore job schedules).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecondaryLogShipping {
+    /// The primary instance.
+    pub primary_server: String,
+    /// The primary database.
+    pub primary_database: String,
+    /// The secondary database.
+    pub secondary_database: String,
+    /// The share the copy job reads.
+    pub backup_source_directory: String,
+    /// The local folder it copies to.
+    pub backup_destination_directory: String,
+    /// The copy job's name.
+    pub copy_job_name: String,
+    /// The restore job's name.
+    pub restore_job_name: String,
+    /// Minutes between copy and restore runs.
+    pub interval_minutes: u32,
+    /// Minutes a copied file is kept.
+    pub retention_minutes: u32,
+    /// Minutes to wait before restoring a file.
+    pub restore_delay_minutes: u32,
+    /// NORECOVERY or STANDBY.
+    pub restore_mode: RestoreMode,
+}
+
+/// One SQL Server instance.
+///
+/// Every mutating call is a single statement that either happened or did not; a step
+/// observes the state again rather than retrying one blindly.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait DatabasePlane: Send + Sync {
+    /// The state of `database`, or `None` when it does not exist.
+    async fn database_state(&self, database: &str) -> PlaneResult<Option<DatabaseState>>;
+
+    /// `sys.master_files.redo_start_lsn` of the primary data file: the restore point of
+    /// a restoring database (`None` once recovered).
+    async fn redo_start_lsn(&self, database: &str) -> PlaneResult<Option<Lsn>>;
+
+    /// The log-shipping setup of secondary `database`, or `None` when not configured.
+    async fn log_shipping_snapshot(
+        &self,
+        database: &str,
+    ) -> PlaneResult<Option<LogShippingSnapshot>>;
+
+    /// `sp_delete_log_shipping_secondary_database`.
+    async fn remove_secondary_log_shipping(&self, database: &str) -> PlaneResult<()>;
+
+    /// Whether `database` is configured as a log-shipping primary.
+    async fn is_log_shipping_primary(&self, database: &str) -> PlaneResult<bool>;
+
+    /// `RESTORE HEADERONLY` of a file.
+    async fn backup_header(&self, file: &str) -> PlaneResult<BackupHeader>;
+
+    /// `RESTORE LOG … WITH NORECOVERY`.
+    async fn restore_log(&self, database: &str, file: &str) -> PlaneResult<()>;
+
+    /// `RESTORE DATABASE … WITH RECOVERY`, run from `master`.
+    async fn recover(&self, database: &str) -> PlaneResult<()>;
+
+    /// User sessions using `database`, other than pcdr's own.
+    async fn sessions(&self, database: &str) -> PlaneResult<Vec<SessionId>>;
+
+    /// `KILL`.
+    async fn kill_session(&self, session: SessionId) -> PlaneResult<()>;
+
+    /// `ALTER DATABASE … SET PARTNER OFF`; a database that is not mirrored (1416) is not
+    /// an error.
+    async fn remove_mirroring(&self, database: &str) -> PlaneResult<()>;
+
+    /// `BACKUP DATABASE … WITH INIT, CHECKSUM`.
+    async fn backup_database(&self, database: &str, file: &str) -> PlaneResult<()>;
+
+    /// `RESTORE VERIFYONLY … WITH CHECKSUM`.
+    async fn verify_backup(&self, file: &str) -> PlaneResult<()>;
+
+    /// `RESTORE FILELISTONLY`.
+    async fn backup_file_list(&self, file: &str) -> PlaneResult<Vec<DatabaseFile>>;
+
+    /// The files of `database` (`sys.master_files`).
+    async fn database_files(&self, database: &str) -> PlaneResult<Vec<DatabaseFile>>;
+
+    /// `RESTORE DATABASE … FROM DISK …` with the given options.
+    async fn restore_database(
+        &self,
+        database: &str,
+        file: &str,
+        options: &FullRestore,
+    ) -> PlaneResult<()>;
+
+    /// Sets up the primary side of log shipping; jobs are enabled last.
+    async fn setup_log_shipping_primary(&self, setup: &PrimaryLogShipping) -> PlaneResult<()>;
+
+    /// Sets up the secondary side of log shipping; jobs are enabled last.
+    async fn setup_log_shipping_secondary(&self, setup: &SecondaryLogShipping) -> PlaneResult<()>;
+
+    /// The account SQL Server Agent runs as (`sys.dm_server_services`).
+    async fn agent_service_account(&self) -> PlaneResult<Option<String>>;
+}

@@ -1,0 +1,17 @@
+//! The three control planes pcdr drives, as async traits.
+//!
+//! - [`DatabasePlane`]: one SQL Server instance (state, restores, backups, log shipping).
+//! - [`FilePlane`]: the log-shipping folders (backup share and copy destination).
+//! - [`ChatPoolPlane`]: the Persistent Chat pool, through the Management Shell.
+//!
+//! The procedures only ever talk to these traits. Real adapters (tiberius, the file
+//! system, PowerShell) and the test mocks implement them. Implementations report
+//! [`PlaneError`](crate::error::PlaneError); the steps add where and why.
+
+mod database;
+mod files;
+mod pool;
+
+pub use database::*;
+pub use files::*;
+pub use pool::*;

@@ -1,0 +1,366 @@
+//! Actions: the mutating calls a step makes, as values.
+//!
+//! A step's observation returns actions; the plan prints them with the exact command
+//! each one sends ([`Action::command`]); running the step performs them
+//! ([`Action::perform`]). One type for both means the plan cannot drift from what runs.
+
+use super::{Context, Event, StepId};
+use crate::commands::{shell, sql};
+use crate::error::{Error, PlaneError, Result};
+use crate::log_chain::LogBackup;
+use crate::logship::join_path;
+use crate::planes::{
+    FullRestore, MirrorRequest, PoolState, PrimaryLogShipping, SecondaryLogShipping, SessionId,
+};
+use crate::topology::SiteRole;
+use serde::Serialize;
+
+/// One mutating call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// `sp_delete_log_shipping_secondary_database` on the backup instance.
+    RemoveSecondaryLogShipping {
+        /// The database.
+        database: String,
+    },
+    /// Copy one log backup from the share to the copy folder.
+    CopyFile {
+        /// The share.
+        from: String,
+        /// The copy folder.
+        to: String,
+        /// The file name.
+        name: String,
+        /// Its size.
+        bytes: u64,
+    },
+    /// `RESTORE LOG … WITH NORECOVERY` on the backup instance.
+    RestoreLog {
+        /// The database.
+        database: String,
+        /// The backup.
+        backup: LogBackup,
+    },
+    /// `KILL`.
+    KillSession {
+        /// Where.
+        site: SiteRole,
+        /// Which session.
+        session: SessionId,
+    },
+    /// `RESTORE DATABASE … WITH RECOVERY`.
+    Recover {
+        /// Where.
+        site: SiteRole,
+        /// The database.
+        database: String,
+    },
+    /// `Set-CsPersistentChatState`.
+    SetPoolState {
+        /// The new state.
+        state: PoolState,
+    },
+    /// `Install-CsMirrorDatabase`.
+    InstallMirror {
+        /// What to mirror.
+        request: MirrorRequest,
+    },
+    /// `Set-CsPersistentChatActiveServer`.
+    SetActiveServers {
+        /// The servers (empty: clear).
+        servers: Vec<String>,
+    },
+    /// `ALTER DATABASE … SET PARTNER OFF`.
+    RemoveMirroring {
+        /// Where.
+        site: SiteRole,
+        /// The database.
+        database: String,
+    },
+    /// `BACKUP DATABASE … WITH INIT, CHECKSUM`.
+    BackupDatabase {
+        /// Where.
+        site: SiteRole,
+        /// The database.
+        database: String,
+        /// The backup file.
+        file: String,
+    },
+    /// `RESTORE VERIFYONLY`.
+    VerifyBackup {
+        /// Where.
+        site: SiteRole,
+        /// The backup file.
+        file: String,
+    },
+    /// `RESTORE DATABASE … FROM DISK`.
+    RestoreDatabase {
+        /// Where.
+        site: SiteRole,
+        /// The database.
+        database: String,
+        /// The backup file.
+        file: String,
+        /// How.
+        options: FullRestore,
+    },
+    /// The primary side of log shipping.
+    SetupLogShippingPrimary {
+        /// The settings.
+        setup: PrimaryLogShipping,
+    },
+    /// The secondary side of log shipping.
+    SetupLogShippingSecondary {
+        /// The settings.
+        setup: SecondaryLogShipping,
+    },
+}
+
+/// The command an action sends, for the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Command {
+    /// Where it goes (instance, pool, folders).
+    pub target: String,
+    /// What it is.
+    pub kind: CommandKind,
+}
+
+/// The text of a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CommandKind {
+    /// T-SQL with parameters.
+    Sql {
+        /// The statement.
+        command: sql::SqlCommand,
+    },
+    /// A Management Shell command line.
+    Shell {
+        /// The command line.
+        line: String,
+    },
+    /// A file copy.
+    Copy {
+        /// Source path.
+        from: String,
+        /// Destination path.
+        to: String,
+        /// Bytes.
+        bytes: u64,
+    },
+}
+
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            CommandKind::Sql { command } => write!(f, "[{}] {command}", self.target),
+            CommandKind::Shell { line } => write!(f, "[{}] {line}", self.target),
+            CommandKind::Copy { from, to, bytes } => {
+                write!(f, "copy {from} -> {to} ({bytes} bytes)")
+            }
+        }
+    }
+}
+
+impl Action {
+    /// The exact command this action sends.
+    pub fn command(&self, ctx: &Context) -> Command {
+        let sql_at = |site: SiteRole, command: sql::SqlCommand| Command {
+            target: ctx.sql_name(site),
+            kind: CommandKind::Sql { command },
+        };
+        let shell_cmd = |command: shell::ShellCommand| Command {
+            target: format!("pool {}", ctx.topology.pool.fqdn),
+            kind: CommandKind::Shell {
+                line: command.to_string(),
+            },
+        };
+        let identity = &ctx.topology.pool.identity;
+        match self {
+            Self::RemoveSecondaryLogShipping { database } => sql_at(
+                SiteRole::Backup,
+                sql::remove_secondary_log_shipping(database),
+            ),
+            Self::CopyFile {
+                from,
+                to,
+                name,
+                bytes,
+            } => Command {
+                target: "files".into(),
+                kind: CommandKind::Copy {
+                    from: join_path(from, name),
+                    to: join_path(to, name),
+                    bytes: *bytes,
+                },
+            },
+            Self::RestoreLog { database, backup } => {
+                sql_at(SiteRole::Backup, sql::restore_log(database, &backup.file))
+            }
+            Self::KillSession { site, session } => sql_at(*site, sql::kill(*session)),
+            Self::Recover { site, database } => sql_at(*site, sql::recover(database)),
+            Self::SetPoolState { state } => shell_cmd(shell::set_pool_state(identity, *state)),
+            Self::InstallMirror { request } => shell_cmd(shell::install_mirror(request)),
+            Self::SetActiveServers { servers } => {
+                shell_cmd(shell::set_active_servers(identity, servers))
+            }
+            Self::RemoveMirroring { site, database } => match sql::remove_mirroring(database) {
+                Ok(command) => sql_at(*site, command),
+                Err(e) => Command {
+                    target: ctx.sql_name(*site),
+                    kind: CommandKind::Shell {
+                        line: format!("(cannot quote {database}: {e})"),
+                    },
+                },
+            },
+            Self::BackupDatabase {
+                site,
+                database,
+                file,
+            } => sql_at(*site, sql::backup_database(database, file)),
+            Self::VerifyBackup { site, file } => sql_at(*site, sql::verify_backup(file)),
+            Self::RestoreDatabase {
+                site,
+                database,
+                file,
+                options,
+            } => sql_at(*site, sql::restore_database(database, file, options)),
+            Self::SetupLogShippingPrimary { setup } => {
+                sql_at(SiteRole::Primary, sql::setup_log_shipping_primary(setup))
+            }
+            Self::SetupLogShippingSecondary { setup } => {
+                sql_at(SiteRole::Backup, sql::setup_log_shipping_secondary(setup))
+            }
+        }
+    }
+
+    /// Performs the action, naming `step`, the target, the database and the file in any
+    /// error.
+    pub async fn perform(&self, ctx: &Context, step: StepId) -> Result<()> {
+        if ctx.is_cancelled() {
+            return Err(Error::Cancelled { step: Some(step) });
+        }
+        let fail = |site: SiteRole, db: Option<&str>, file: Option<&str>, e: PlaneError| {
+            Error::step(step, ctx.sql_name(site), db, file, e)
+        };
+        let pool_fail = |e: PlaneError| {
+            Error::step(
+                step,
+                format!("pool {}", ctx.topology.pool.fqdn),
+                None,
+                None,
+                e,
+            )
+        };
+        let pool = ctx.planes.pool.as_ref();
+        match self {
+            Self::RemoveSecondaryLogShipping { database } => ctx
+                .sql(SiteRole::Backup)
+                .remove_secondary_log_shipping(database)
+                .await
+                .map_err(|e| fail(SiteRole::Backup, Some(database), None, e)),
+            Self::CopyFile { from, to, name, .. } => self.copy(ctx, step, from, to, name).await,
+            Self::RestoreLog { database, backup } => {
+                ctx.sql(SiteRole::Backup)
+                    .restore_log(database, &backup.file)
+                    .await
+                    .map_err(|e| fail(SiteRole::Backup, Some(database), Some(&backup.file), e))?;
+                ctx.update_facts(|f| {
+                    f.logs_restored += 1;
+                    f.restore_point = Some(backup.header.last_lsn);
+                    f.last_applied = Some(backup.clone());
+                });
+                ctx.emit(Event::LogRestored {
+                    file: backup.file.clone(),
+                    first_lsn: backup.header.first_lsn,
+                    last_lsn: backup.header.last_lsn,
+                });
+                Ok(())
+            }
+            Self::KillSession { site, session } => {
+                match ctx.sql(*site).kill_session(*session).await {
+                    // 6106: the session ended on its own meanwhile.
+                    Err(e) if e.sql_number() == Some(6106) => Ok(()),
+                    other => other.map_err(|e| fail(*site, None, None, e)),
+                }
+            }
+            Self::Recover { site, database } => ctx
+                .sql(*site)
+                .recover(database)
+                .await
+                .map_err(|e| fail(*site, Some(database), None, e)),
+            Self::SetPoolState { state } => pool.set_pool_state(*state).await.map_err(pool_fail),
+            Self::InstallMirror { request } => {
+                pool.install_mirror(request).await.map_err(pool_fail)
+            }
+            Self::SetActiveServers { servers } => {
+                pool.set_active_servers(servers).await.map_err(pool_fail)
+            }
+            Self::RemoveMirroring { site, database } => ctx
+                .sql(*site)
+                .remove_mirroring(database)
+                .await
+                .map_err(|e| fail(*site, Some(database), None, e)),
+            Self::BackupDatabase {
+                site,
+                database,
+                file,
+            } => ctx
+                .sql(*site)
+                .backup_database(database, file)
+                .await
+                .map_err(|e| fail(*site, Some(database), Some(file), e)),
+            Self::VerifyBackup { site, file } => ctx
+                .sql(*site)
+                .verify_backup(file)
+                .await
+                .map_err(|e| fail(*site, None, Some(file), e)),
+            Self::RestoreDatabase {
+                site,
+                database,
+                file,
+                options,
+            } => ctx
+                .sql(*site)
+                .restore_database(database, file, options)
+                .await
+                .map_err(|e| fail(*site, Some(database), Some(file), e)),
+            Self::SetupLogShippingPrimary { setup } => ctx
+                .sql(SiteRole::Primary)
+                .setup_log_shipping_primary(setup)
+                .await
+                .map_err(|e| fail(SiteRole::Primary, Some(&setup.database), None, e)),
+            Self::SetupLogShippingSecondary { setup } => ctx
+                .sql(SiteRole::Backup)
+                .setup_log_shipping_secondary(setup)
+                .await
+                .map_err(|e| fail(SiteRole::Backup, Some(&setup.secondary_database), None, e)),
+        }
+    }
+
+    async fn copy(
+        &self,
+        ctx: &Context,
+        step: StepId,
+        from: &str,
+        to: &str,
+        name: &str,
+    ) -> Result<()> {
+        let bytes = ctx
+            .planes
+            .files
+            .copy_file(from, name, to)
+            .await
+            .map_err(|e| Error::step(step, to, None, Some(&join_path(from, name)), e))?;
+        ctx.update_facts(|f| {
+            f.files_copied += 1;
+            f.bytes_copied += bytes;
+        });
+        ctx.emit(Event::FileCopied {
+            file: name.to_string(),
+            bytes,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,220 @@
+//! What every step works with: the topology, the planes, the operator's options, the
+//! facts learned so far, and where progress events go.
+
+use super::StepId;
+use crate::log_chain::{LogBackup, LogChainGap, Lsn};
+use crate::planes::{ChatPoolPlane, DatabasePlane, FilePlane, LogShippingSnapshot};
+use crate::topology::{SiteRole, Topology};
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// The control planes of one deployment.
+#[derive(Clone)]
+pub struct Planes {
+    /// The primary site's SQL Server instance.
+    pub primary: Arc<dyn DatabasePlane>,
+    /// The primary site's mirror instance, when the topology has one (only probed).
+    pub primary_mirror: Option<Arc<dyn DatabasePlane>>,
+    /// The backup site's SQL Server instance.
+    pub backup: Arc<dyn DatabasePlane>,
+    /// The log-shipping folders.
+    pub files: Arc<dyn FilePlane>,
+    /// The Persistent Chat pool.
+    pub pool: Arc<dyn ChatPoolPlane>,
+}
+
+/// Decisions only an operator can make.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunOptions {
+    /// Recover past a gap in the log chain (losing the missing transactions).
+    pub accept_data_loss: bool,
+    /// Fail over even though the primary site still answers.
+    pub allow_primary_reachable: bool,
+}
+
+/// What the steps learned, kept in the journal so a resumed run knows it too.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facts {
+    /// The log-shipping setup read before failover step 1 removed it.
+    pub snapshot: Option<LogShippingSnapshot>,
+    /// The last log backup the backup database holds (the data-loss evidence).
+    pub last_applied: Option<LogBackup>,
+    /// The restore point when the last log was applied or found applied.
+    pub restore_point: Option<Lsn>,
+    /// A gap the operator accepted.
+    pub accepted_gap: Option<LogChainGap>,
+    /// Log backups copied by this run.
+    pub files_copied: u64,
+    /// Bytes copied by this run.
+    pub bytes_copied: u64,
+    /// Log backups restored by this run.
+    pub logs_restored: u64,
+    /// The failback backup, once taken and verified.
+    pub failback_backup_verified: Option<String>,
+}
+
+/// A progress event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A step started.
+    StepStarted {
+        /// The step.
+        step: StepId,
+        /// Its title.
+        title: &'static str,
+    },
+    /// A step acted and verified.
+    StepFinished {
+        /// The step.
+        step: StepId,
+        /// What it did.
+        summary: String,
+        /// How long it took.
+        millis: u64,
+    },
+    /// A step found its work already done.
+    StepSkipped {
+        /// The step.
+        step: StepId,
+        /// Why.
+        reason: String,
+    },
+    /// A step failed.
+    StepFailed {
+        /// The step.
+        step: StepId,
+        /// The error.
+        error: String,
+    },
+    /// Something an operator should read.
+    Note {
+        /// The step.
+        step: StepId,
+        /// The text.
+        text: String,
+    },
+    /// One log backup was copied.
+    FileCopied {
+        /// The file name.
+        file: String,
+        /// Its size.
+        bytes: u64,
+    },
+    /// One log backup was restored.
+    LogRestored {
+        /// The file.
+        file: String,
+        /// Its first LSN.
+        first_lsn: Lsn,
+        /// Its last LSN.
+        last_lsn: Lsn,
+    },
+}
+
+/// Receives progress events. Called on the thread running the procedure; must not block.
+pub trait Observer: Send + Sync {
+    /// One event.
+    fn event(&self, event: &Event);
+}
+
+struct Silent;
+
+impl Observer for Silent {
+    fn event(&self, _: &Event) {}
+}
+
+/// Everything a step needs.
+pub struct Context {
+    /// The deployment.
+    pub topology: Arc<Topology>,
+    /// Its control planes.
+    pub planes: Planes,
+    /// The operator's decisions.
+    pub options: RunOptions,
+    /// A stable id of this run (also across resumes), used in backup file names.
+    pub run_id: String,
+    observer: Arc<dyn Observer>,
+    facts: Mutex<Facts>,
+    cancelled: Arc<AtomicBool>,
+}
+
+impl Context {
+    /// A context with no facts yet and no observer.
+    pub fn new(
+        topology: Arc<Topology>,
+        planes: Planes,
+        options: RunOptions,
+        run_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            topology,
+            planes,
+            options,
+            run_id: run_id.into(),
+            observer: Arc::new(Silent),
+            facts: Mutex::new(Facts::default()),
+            cancelled: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Sends progress events to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// Starts from facts recorded earlier (a resumed run).
+    pub fn with_facts(self, facts: Facts) -> Self {
+        *self.lock_facts() = facts;
+        self
+    }
+
+    /// A flag that, once set, stops the run before its next action.
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.cancelled)
+    }
+
+    /// Whether the run was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// A copy of the facts.
+    pub fn facts(&self) -> Facts {
+        self.lock_facts().clone()
+    }
+
+    /// Changes the facts.
+    pub fn update_facts(&self, change: impl FnOnce(&mut Facts)) {
+        change(&mut self.lock_facts());
+    }
+
+    fn lock_facts(&self) -> MutexGuard<'_, Facts> {
+        self.facts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends a progress event.
+    pub fn emit(&self, event: Event) {
+        self.observer.event(&event);
+    }
+
+    /// The database plane of a site.
+    pub fn sql(&self, site: SiteRole) -> &dyn DatabasePlane {
+        match site {
+            SiteRole::Primary => self.planes.primary.as_ref(),
+            SiteRole::Backup => self.planes.backup.as_ref(),
+        }
+    }
+
+    /// How errors name a site's SQL Server instance.
+    pub fn sql_name(&self, site: SiteRole) -> String {
+        self.topology.site(site).sql.display_name()
+    }
+
+    /// The chat database's name.
+    pub fn chat_db(&self) -> &str {
+        &self.topology.databases.chat
+    }
+}

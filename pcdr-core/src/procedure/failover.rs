@@ -1,0 +1,637 @@
+//! Failover: move the pool to the backup site when the primary site is lost.
+//!
+//! Steps, in order (see `DOMAIN.md`): check the sites, snapshot the log-shipping setup
+//! (before step 1 deletes it), remove log shipping, copy uncopied log backups, apply
+//! unapplied ones by the LSN rule, end sessions and recover, set the pool FailedOver,
+//! mirror the new primary, and make the backup site's servers active.
+
+use super::shared::{
+    active_servers_for, db_state, existing_db, install_mirroring, kill_actions,
+    observe_active_servers, observe_mirroring, observe_pool_state, perform_all, perform_exclusive,
+    precondition, set_active_servers, set_pool_state, sql_error,
+};
+use super::{Action, Context, Intent, StepId, StepOutcome};
+use crate::error::{Error, PlaneError, Result};
+use crate::log_chain::{Candidate, RestorePlan, plan_log_restores};
+use crate::logship::join_path;
+use crate::planes::{FileEntry, PoolState};
+use crate::topology::SiteRole;
+
+/// The failover steps, in order.
+pub const STEPS: &[StepId] = &[
+    StepId::CheckSites,
+    StepId::SnapshotLogShipping,
+    StepId::RemoveLogShipping,
+    StepId::CopyLogBackups,
+    StepId::ApplyUnappliedLogs,
+    StepId::RecoverDatabase,
+    StepId::SetPoolFailedOver,
+    StepId::MirrorNewPrimary,
+    StepId::ActivateBackupServers,
+];
+
+/// Runs every failover step in order, without a journal (see
+/// [`runbook`](crate::runbook) for a resumable run).
+pub async fn run(ctx: &Context) -> Result<Vec<(StepId, StepOutcome)>> {
+    let mut outcomes = Vec::with_capacity(STEPS.len());
+    for step in STEPS {
+        outcomes.push((*step, run_step(ctx, *step).await?));
+    }
+    Ok(outcomes)
+}
+
+/// Runs one failover step.
+pub(super) async fn run_step(ctx: &Context, step: StepId) -> Result<StepOutcome> {
+    match step {
+        StepId::CheckSites => check_sites(ctx).await,
+        StepId::SnapshotLogShipping => snapshot_log_shipping(ctx).await,
+        StepId::RemoveLogShipping => remove_log_shipping(ctx).await,
+        StepId::CopyLogBackups => copy_log_backups(ctx).await,
+        StepId::ApplyUnappliedLogs => apply_unapplied_logs(ctx).await,
+        StepId::RecoverDatabase => recover_database(ctx).await,
+        StepId::SetPoolFailedOver => set_pool_failed_over(ctx).await,
+        StepId::MirrorNewPrimary => mirror_new_primary(ctx).await,
+        StepId::ActivateBackupServers => activate_backup_servers(ctx).await,
+        other => Err(not_a_failover_step(other)),
+    }
+}
+
+/// Observes what one failover step would do now.
+pub(super) async fn observe(ctx: &Context, step: StepId) -> Result<Intent> {
+    match step {
+        StepId::CheckSites => observe_sites(ctx).await,
+        StepId::SnapshotLogShipping => observe_snapshot(ctx).await,
+        StepId::RemoveLogShipping => observe_log_shipping(ctx).await,
+        StepId::CopyLogBackups => observe_copy(ctx).await,
+        StepId::ApplyUnappliedLogs => observe_apply(ctx).await.map(|(intent, _)| intent),
+        StepId::RecoverDatabase => observe_recover(ctx).await,
+        StepId::SetPoolFailedOver => observe_pool(ctx).await,
+        StepId::MirrorNewPrimary => observe_mirroring(ctx, step, SiteRole::Backup).await,
+        StepId::ActivateBackupServers => observe_activation(ctx).await,
+        other => Err(not_a_failover_step(other)),
+    }
+}
+
+fn not_a_failover_step(step: StepId) -> Error {
+    precondition(
+        step,
+        "this is not a failover step",
+        "run it as part of failback",
+    )
+}
+
+/// Whether a plane error means "nobody answered" rather than "answered with an error".
+fn is_unanswered(error: &PlaneError) -> bool {
+    matches!(
+        error,
+        PlaneError::Unreachable { .. }
+            | PlaneError::ConnectionLost { .. }
+            | PlaneError::Timeout { .. }
+    )
+}
+
+async fn primary_site_answers(ctx: &Context) -> Option<String> {
+    let db = ctx.chat_db();
+    let mut probes = vec![(ctx.sql_name(SiteRole::Primary), ctx.planes.primary.clone())];
+    if let (Some(plane), Some(mirror)) = (
+        &ctx.planes.primary_mirror,
+        &ctx.topology.sites.primary.mirror,
+    ) {
+        probes.push((mirror.display_name(), plane.clone()));
+    }
+    for (name, plane) in probes {
+        match plane.database_state(db).await {
+            Err(e) if is_unanswered(&e) => continue,
+            _ => return Some(name),
+        }
+    }
+    None
+}
+
+async fn observe_sites(ctx: &Context) -> Result<Intent> {
+    const STEP: StepId = StepId::CheckSites;
+    let db = ctx.chat_db();
+    let backup = existing_db(ctx, STEP, SiteRole::Backup, db).await?;
+    if backup.is_recovered() {
+        let pool = ctx.planes.pool.pool_state().await.ok();
+        if pool == Some(PoolState::FailedOver) {
+            return Err(precondition(
+                STEP,
+                format!(
+                    "the pool is already failed over: {db} is online on {}",
+                    ctx.sql_name(SiteRole::Backup)
+                ),
+                "nothing to do; to finish an interrupted failover, resume its journal or run its remaining steps",
+            ));
+        }
+    }
+    let mut intent = Intent::act(Vec::new());
+    if let Some(answering) = primary_site_answers(ctx).await {
+        if !ctx.options.allow_primary_reachable {
+            return Err(precondition(
+                STEP,
+                format!(
+                    "{answering} in the primary site still answers; failing over now could leave two primary databases"
+                ),
+                "make sure the primary site is down or fenced, or allow a reachable primary explicitly",
+            ));
+        }
+        intent = intent.with_note(format!(
+            "{answering} still answers; continuing because the operator allowed it"
+        ));
+    }
+    Ok(intent.with_note(format!(
+        "{db} on {} is {:?}{}",
+        ctx.sql_name(SiteRole::Backup),
+        backup.state,
+        if backup.in_standby { " (standby)" } else { "" }
+    )))
+}
+
+/// Checks that the backup site answers and the primary site does not (unless allowed).
+pub async fn check_sites(ctx: &Context) -> Result<StepOutcome> {
+    let intent = observe_sites(ctx).await?;
+    let _ = act_or_return!(ctx, StepId::CheckSites, intent);
+    Ok(StepOutcome::Done {
+        summary: "the backup site answers and the primary site is down".into(),
+    })
+}
+
+async fn observe_snapshot(ctx: &Context) -> Result<Intent> {
+    const STEP: StepId = StepId::SnapshotLogShipping;
+    if ctx.facts().snapshot.is_some() {
+        return Ok(Intent::Skip(
+            "the log-shipping setup was recorded earlier in this run".into(),
+        ));
+    }
+    let db = ctx.chat_db();
+    let snapshot = ctx
+        .sql(SiteRole::Backup)
+        .log_shipping_snapshot(db)
+        .await
+        .map_err(sql_error(ctx, STEP, SiteRole::Backup, Some(db)))?;
+    Ok(match snapshot {
+        None => Intent::Skip(format!(
+            "log shipping is not configured for {db} on {}; the topology's folders are used",
+            ctx.sql_name(SiteRole::Backup)
+        )),
+        Some(s) => Intent::act(Vec::new()).with_note(format!(
+            "share {}, copy folder {}, last copied {}, last restored {}",
+            s.backup_source_directory,
+            s.backup_destination_directory,
+            s.last_copied_file.as_deref().unwrap_or("none"),
+            s.last_restored_file.as_deref().unwrap_or("none"),
+        )),
+    })
+}
+
+/// Step 0: records the log-shipping setup (share, copy folder, last copied file) in the
+/// facts, because step 1 deletes it.
+pub async fn snapshot_log_shipping(ctx: &Context) -> Result<StepOutcome> {
+    const STEP: StepId = StepId::SnapshotLogShipping;
+    let _ = act_or_return!(ctx, STEP, observe_snapshot(ctx).await?);
+    let db = ctx.chat_db();
+    let snapshot = ctx
+        .sql(SiteRole::Backup)
+        .log_shipping_snapshot(db)
+        .await
+        .map_err(sql_error(ctx, STEP, SiteRole::Backup, Some(db)))?
+        .ok_or_else(|| {
+            precondition(
+                STEP,
+                "log shipping disappeared while it was being read",
+                "resume",
+            )
+        })?;
+    ctx.update_facts(|f| f.snapshot = Some(snapshot));
+    Ok(StepOutcome::Done {
+        summary: "log-shipping setup recorded".into(),
+    })
+}
+
+async fn observe_log_shipping(ctx: &Context) -> Result<Intent> {
+    const STEP: StepId = StepId::RemoveLogShipping;
+    let db = ctx.chat_db();
+    let configured = ctx
+        .sql(SiteRole::Backup)
+        .log_shipping_snapshot(db)
+        .await
+        .map_err(sql_error(ctx, STEP, SiteRole::Backup, Some(db)))?
+        .is_some();
+    if !configured {
+        return Ok(Intent::Skip(format!(
+            "{db} is no longer a log-shipping secondary"
+        )));
+    }
+    if ctx.facts().snapshot.is_none() {
+        return Err(precondition(
+            STEP,
+            "the log-shipping setup has not been recorded, and removing it deletes the share and copy folder settings",
+            "run snapshot_log_shipping first",
+        ));
+    }
+    Ok(Intent::act(vec![Action::RemoveSecondaryLogShipping {
+        database: db.to_string(),
+    }]))
+}
+
+/// Step 1: removes log shipping from the backup database.
+pub async fn remove_log_shipping(ctx: &Context) -> Result<StepOutcome> {
+    const STEP: StepId = StepId::RemoveLogShipping;
+    let actions = act_or_return!(ctx, STEP, observe_log_shipping(ctx).await?);
+    perform_all(ctx, STEP, &actions).await?;
+    if let Intent::Act { .. } = observe_log_shipping(ctx).await? {
+        return Err(Error::step(
+            STEP,
+            ctx.sql_name(SiteRole::Backup),
+            Some(ctx.chat_db()),
+            None,
+            PlaneError::Unexpected("log shipping is still configured after removing it".into()),
+        ));
+    }
+    Ok(StepOutcome::Done {
+        summary: "log shipping removed from the backup database".into(),
+    })
+}
+
+/// The share and the copy folder: from the snapshot, else from the topology.
+fn folders(ctx: &Context) -> (String, String) {
+    match ctx.facts().snapshot {
+        Some(s) => (s.backup_source_directory, s.backup_destination_directory),
+        None => (
+            ctx.topology.log_shipping.backup_share.clone(),
+            ctx.topology.log_shipping.copy_destination.clone(),
+        ),
+    }
+}
+
+async fn list(ctx: &Context, step: StepId, folder: &str) -> Result<Vec<FileEntry>> {
+    ctx.planes
+        .files
+        .list_log_backups(folder, ctx.chat_db())
+        .await
+        .map_err(|e| Error::step(step, folder, Some(ctx.chat_db()), None, e))
+}
+
+/// Files on the share that the copy folder lacks (or holds with another size), newer
+/// than the copy job's last copied file.
+fn uncopied(
+    share: &[FileEntry],
+    copied: &[FileEntry],
+    last_copied: Option<&str>,
+) -> Vec<FileEntry> {
+    let mut files: Vec<FileEntry> = share
+        .iter()
+        .filter(|f| {
+            !copied
+                .iter()
+                .any(|c| c.name.eq_ignore_ascii_case(&f.name) && c.size == f.size)
+        })
+        .filter(|f| last_copied.is_none_or(|last| f.name.as_str() > file_name(last)))
+        .cloned()
+        .collect();
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    files
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit(['\\', '/']).next().unwrap_or(path)
+}
+
+async fn observe_copy(ctx: &Context) -> Result<Intent> {
+    const STEP: StepId = StepId::CopyLogBackups;
+    let (share, destination) = folders(ctx);
+    let on_share = match list(ctx, STEP, &share).await {
+        Err(e) if ctx.options.accept_data_loss && e.is_transient() => {
+            return Ok(Intent::Skip(format!(
+                "the share {share} cannot be read ({e}); continuing with the files already copied, as data loss was accepted"
+            )));
+        }
+        other => other?,
+    };
+    let copied = list(ctx, STEP, &destination).await?;
+    let last_copied = ctx.facts().snapshot.and_then(|s| s.last_copied_file);
+    let todo = uncopied(&on_share, &copied, last_copied.as_deref());
+    if todo.is_empty() {
+        return Ok(Intent::Skip(format!(
+            "every log backup on {share} is already in {destination}"
+        )));
+    }
+    let needed: u64 = todo.iter().map(|f| f.size).sum();
+    let free = ctx
+        .planes
+        .files
+        .free_space(&destination)
+        .await
+        .map_err(|e| Error::step(STEP, destination.as_str(), None, None, e))?;
+    if free < needed {
+        return Err(Error::step(
+            STEP,
+            destination.as_str(),
+            Some(ctx.chat_db()),
+            None,
+            PlaneError::Io {
+                path: destination.clone(),
+                message: format!("the copy folder is full: {needed} bytes to copy, {free} free"),
+            },
+        ));
+    }
+    let actions = todo
+        .into_iter()
+        .map(|f| Action::CopyFile {
+            from: share.clone(),
+            to: destination.clone(),
+            name: f.name,
+            bytes: f.size,
+        })
+        .collect();
+    Ok(Intent::act(actions))
+}
+
+/// Step 2: copies uncopied log backups from the share to the copy folder.
+pub async fn copy_log_backups(ctx: &Context) -> Result<StepOutcome> {
+    const STEP: StepId = StepId::CopyLogBackups;
+    let actions = act_or_return!(ctx, STEP, observe_copy(ctx).await?);
+    perform_all(ctx, STEP, &actions).await?;
+    let (_, destination) = folders(ctx);
+    let copied = list(ctx, STEP, &destination).await?;
+    let mut bytes = 0;
+    for action in &actions {
+        if let Action::CopyFile {
+            name, bytes: size, ..
+        } = action
+        {
+            if !copied.iter().any(|c| &c.name == name && c.size == *size) {
+                return Err(Error::step(
+                    STEP,
+                    destination.as_str(),
+                    None,
+                    Some(name),
+                    PlaneError::Unexpected(
+                        "the copied file is missing or has the wrong size".into(),
+                    ),
+                ));
+            }
+            bytes += size;
+        }
+    }
+    Ok(StepOutcome::Done {
+        summary: format!("{} log backups copied ({bytes} bytes)", actions.len()),
+    })
+}
+
+/// Reads the headers of the copy folder's log backups; unreadable files carry why.
+async fn candidates(ctx: &Context, step: StepId, folder: &str) -> Result<Vec<Candidate>> {
+    let mut files = list(ctx, step, folder).await?;
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    let backup = ctx.sql(SiteRole::Backup);
+    let mut candidates = Vec::with_capacity(files.len());
+    for entry in files {
+        let file = join_path(folder, &entry.name);
+        let header = match backup.backup_header(&file).await {
+            Ok(h) => Ok(h),
+            Err(e @ PlaneError::Sql(_)) => Err(e.to_string()),
+            Err(e) => {
+                return Err(Error::step(
+                    step,
+                    ctx.sql_name(SiteRole::Backup),
+                    None,
+                    Some(&file),
+                    e,
+                ));
+            }
+        };
+        candidates.push(Candidate { file, header });
+    }
+    Ok(candidates)
+}
+
+/// Observes the log chain. Returns the intent and the restore plan behind it.
+async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan)> {
+    const STEP: StepId = StepId::ApplyUnappliedLogs;
+    let db = ctx.chat_db();
+    let state = existing_db(ctx, STEP, SiteRole::Backup, db).await?;
+    if state.is_recovered() {
+        return Ok((
+            Intent::Skip(format!("{db} is already recovered")),
+            RestorePlan::default(),
+        ));
+    }
+    if !state.accepts_logs() {
+        return Err(precondition(
+            STEP,
+            format!("{db} is {:?}, so no log backup can be applied", state.state),
+            "check the database in SQL Server Management Studio",
+        ));
+    }
+    let point = ctx
+        .sql(SiteRole::Backup)
+        .redo_start_lsn(db)
+        .await
+        .map_err(sql_error(ctx, STEP, SiteRole::Backup, Some(db)))?
+        .ok_or_else(|| {
+            precondition(
+                STEP,
+                format!("{db} reports no restore point"),
+                "check the database state",
+            )
+        })?;
+    let (_, folder) = folders(ctx);
+    let found = candidates(ctx, STEP, &folder).await?;
+    let plan =
+        plan_log_restores(db, state.family_guid.as_deref(), point, &found).map_err(|source| {
+            Error::BadLogBackup {
+                step: STEP,
+                target: ctx.sql_name(SiteRole::Backup),
+                database: db.to_string(),
+                source,
+            }
+        })?;
+    if let Some(gap) = &plan.gap {
+        if !ctx.options.accept_data_loss {
+            return Err(Error::DataLossRefused {
+                step: STEP,
+                target: ctx.sql_name(SiteRole::Backup),
+                database: db.to_string(),
+                gap: gap.clone(),
+            });
+        }
+    }
+    let intent = if plan.to_restore.is_empty() && plan.gap.is_none() {
+        Intent::Skip(format!(
+            "every log backup in {folder} is already applied (restore point LSN {point})"
+        ))
+    } else {
+        let actions = plan
+            .to_restore
+            .iter()
+            .map(|backup| Action::RestoreLog {
+                database: db.to_string(),
+                backup: backup.clone(),
+            })
+            .collect();
+        let intent = Intent::act(actions);
+        match &plan.gap {
+            Some(gap) => intent.with_note(format!("data loss accepted: {gap}")),
+            None => intent,
+        }
+    };
+    Ok((intent, plan))
+}
+
+/// Records the newest backup the database already holds, as data-loss evidence, when
+/// this run has not restored one itself.
+fn record_already_applied(ctx: &Context, plan: &RestorePlan) {
+    if let Some(newest) = plan.newest_applied().filter(|_| plan.to_restore.is_empty()) {
+        ctx.update_facts(|f| {
+            if f.last_applied.is_none() {
+                f.last_applied = Some(newest.clone());
+                f.restore_point = Some(newest.header.last_lsn);
+            }
+        });
+    }
+}
+
+/// Step 3: restores the unapplied log backups in LSN order; stops at a gap unless the
+/// operator accepted data loss.
+pub async fn apply_unapplied_logs(ctx: &Context) -> Result<StepOutcome> {
+    const STEP: StepId = StepId::ApplyUnappliedLogs;
+    let (intent, plan) = observe_apply(ctx).await?;
+    record_already_applied(ctx, &plan);
+    let actions = act_or_return!(ctx, STEP, intent);
+    if let Some(gap) = &plan.gap {
+        ctx.update_facts(|f| f.accepted_gap = Some(gap.clone()));
+    }
+    perform_all(ctx, STEP, &actions).await?;
+    let db = ctx.chat_db();
+    let point = ctx
+        .sql(SiteRole::Backup)
+        .redo_start_lsn(db)
+        .await
+        .map_err(sql_error(ctx, STEP, SiteRole::Backup, Some(db)))?;
+    let expected = plan.to_restore.last().map(|b| b.header.last_lsn);
+    if expected.is_some() && point != expected {
+        return Err(Error::step(
+            STEP,
+            ctx.sql_name(SiteRole::Backup),
+            Some(db),
+            None,
+            PlaneError::Unexpected(format!(
+                "the restore point is {} after the restores, expected {}",
+                point
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "unknown".into()),
+                expected.map(|p| p.to_string()).unwrap_or_default()
+            )),
+        ));
+    }
+    Ok(StepOutcome::Done {
+        summary: format!(
+            "{} log backups restored{}",
+            actions.len(),
+            if plan.gap.is_some() {
+                " up to a gap (data loss accepted)"
+            } else {
+                ""
+            }
+        ),
+    })
+}
+
+async fn observe_recover(ctx: &Context) -> Result<Intent> {
+    const STEP: StepId = StepId::RecoverDatabase;
+    let db = ctx.chat_db();
+    let state = existing_db(ctx, STEP, SiteRole::Backup, db).await?;
+    if state.is_recovered() {
+        return Ok(Intent::Skip(format!("{db} is already online")));
+    }
+    let mut actions = kill_actions(ctx, STEP, SiteRole::Backup, db).await?;
+    actions.push(Action::Recover {
+        site: SiteRole::Backup,
+        database: db.to_string(),
+    });
+    Ok(Intent::act(actions))
+}
+
+/// Step 4: ends the sessions on the backup database and recovers it.
+pub async fn recover_database(ctx: &Context) -> Result<StepOutcome> {
+    const STEP: StepId = StepId::RecoverDatabase;
+    let actions = act_or_return!(ctx, STEP, observe_recover(ctx).await?);
+    let db = ctx.chat_db();
+    perform_exclusive(ctx, STEP, SiteRole::Backup, db, &actions).await?;
+    let state = existing_db(ctx, STEP, SiteRole::Backup, db).await?;
+    if !state.is_recovered() {
+        return Err(Error::step(
+            STEP,
+            ctx.sql_name(SiteRole::Backup),
+            Some(db),
+            None,
+            PlaneError::Unexpected(format!("{db} is {:?} after recovery", state.state)),
+        ));
+    }
+    Ok(StepOutcome::Done {
+        summary: format!(
+            "{db} online on {} ({} sessions ended)",
+            ctx.sql_name(SiteRole::Backup),
+            actions.len() - 1
+        ),
+    })
+}
+
+async fn require_recovered(ctx: &Context, step: StepId, site: SiteRole) -> Result<()> {
+    let db = ctx.chat_db();
+    match db_state(ctx, step, site, db).await? {
+        Some(state) if state.is_recovered() => Ok(()),
+        _ => Err(precondition(
+            step,
+            format!("{db} on {} is not online", ctx.sql_name(site)),
+            "bring it online first (the previous steps of this procedure)",
+        )),
+    }
+}
+
+async fn observe_pool(ctx: &Context) -> Result<Intent> {
+    const STEP: StepId = StepId::SetPoolFailedOver;
+    let intent = observe_pool_state(ctx, STEP, PoolState::FailedOver).await?;
+    if let Intent::Act { .. } = intent {
+        require_recovered(ctx, STEP, SiteRole::Backup).await?;
+    }
+    Ok(intent)
+}
+
+/// Step 5: points the pool at the backup database.
+pub async fn set_pool_failed_over(ctx: &Context) -> Result<StepOutcome> {
+    let intent = observe_pool(ctx).await?;
+    set_pool_state(
+        ctx,
+        StepId::SetPoolFailedOver,
+        intent,
+        PoolState::FailedOver,
+    )
+    .await
+}
+
+/// Step 6: mirrors the new primary database to the backup site's mirror instance.
+pub async fn mirror_new_primary(ctx: &Context) -> Result<StepOutcome> {
+    const STEP: StepId = StepId::MirrorNewPrimary;
+    let intent = observe_mirroring(ctx, STEP, SiteRole::Backup).await?;
+    install_mirroring(ctx, STEP, SiteRole::Backup, intent).await
+}
+
+async fn observe_activation(ctx: &Context) -> Result<Intent> {
+    const STEP: StepId = StepId::ActivateBackupServers;
+    let wanted = active_servers_for(ctx, STEP, SiteRole::Backup)?;
+    let intent = observe_active_servers(ctx, STEP, wanted).await?;
+    if let Intent::Act { .. } = intent {
+        require_recovered(ctx, STEP, SiteRole::Backup).await?;
+    }
+    Ok(intent)
+}
+
+/// Step 7: makes the backup site's chat servers (at most four) the active servers.
+pub async fn activate_backup_servers(ctx: &Context) -> Result<StepOutcome> {
+    const STEP: StepId = StepId::ActivateBackupServers;
+    let wanted = active_servers_for(ctx, STEP, SiteRole::Backup)?;
+    let intent = observe_activation(ctx).await?;
+    set_active_servers(ctx, STEP, intent, &wanted).await
+}

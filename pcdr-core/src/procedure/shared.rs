@@ -1,0 +1,431 @@
+//! Pieces both procedures use: reading state with errors that say where, carrying out
+//! actions, ending sessions before an exclusive restore, active-server lists, mirroring,
+//! pool state, and mapping database files for `MOVE`.
+
+use super::{Action, Context, Event, Intent, StepId, StepOutcome};
+use crate::error::{Error, PlaneError, Result};
+use crate::planes::{
+    ChatDatabase, DatabaseFile, DatabaseState, FileMove, MirrorRequest, MirroringRole, PoolState,
+    SessionId,
+};
+use crate::topology::{SiteRole, SqlAddress};
+use std::ops::ControlFlow;
+
+/// The most servers a pool may have active at once.
+pub const MAX_ACTIVE_SERVERS: usize = 4;
+
+/// How often an exclusive operation is retried after ending sessions again (error 3101).
+const SESSION_RETRIES: usize = 3;
+
+/// Turns an intent into the actions to perform, or the outcome of a skipped step.
+pub fn begin(ctx: &Context, step: StepId, intent: Intent) -> ControlFlow<StepOutcome, Vec<Action>> {
+    match intent {
+        Intent::Skip(reason) => ControlFlow::Break(StepOutcome::Skipped { reason }),
+        Intent::Act { actions, notes } => {
+            for text in notes {
+                ctx.emit(Event::Note { step, text });
+            }
+            ControlFlow::Continue(actions)
+        }
+    }
+}
+
+/// Performs actions in order.
+pub async fn perform_all(ctx: &Context, step: StepId, actions: &[Action]) -> Result<()> {
+    for action in actions {
+        action.perform(ctx, step).await?;
+    }
+    Ok(())
+}
+
+/// Wraps a plane error of a SQL Server call into a step error.
+pub fn sql_error(
+    ctx: &Context,
+    step: StepId,
+    site: SiteRole,
+    db: Option<&str>,
+) -> impl Fn(PlaneError) -> Error {
+    let target = ctx.sql_name(site);
+    let db = db.map(str::to_string);
+    move |e| Error::step(step, target.clone(), db.as_deref(), None, e)
+}
+
+/// Wraps a plane error of a pool call into a step error.
+pub fn pool_error(ctx: &Context, step: StepId) -> impl Fn(PlaneError) -> Error {
+    let target = format!("pool {}", ctx.topology.pool.fqdn);
+    move |e| Error::step(step, target.clone(), None, None, e)
+}
+
+/// A precondition failure.
+pub fn precondition(step: StepId, message: impl Into<String>, next: impl Into<String>) -> Error {
+    Error::Precondition {
+        step,
+        message: message.into(),
+        next: next.into(),
+    }
+}
+
+/// The state of a database, or `None` when it does not exist.
+pub async fn db_state(
+    ctx: &Context,
+    step: StepId,
+    site: SiteRole,
+    db: &str,
+) -> Result<Option<DatabaseState>> {
+    ctx.sql(site)
+        .database_state(db)
+        .await
+        .map_err(sql_error(ctx, step, site, Some(db)))
+}
+
+/// The state of a database that must exist.
+pub async fn existing_db(
+    ctx: &Context,
+    step: StepId,
+    site: SiteRole,
+    db: &str,
+) -> Result<DatabaseState> {
+    db_state(ctx, step, site, db).await?.ok_or_else(|| {
+        precondition(
+            step,
+            format!("database {db} does not exist on {}", ctx.sql_name(site)),
+            "check the topology's database names and that the right instance is named",
+        )
+    })
+}
+
+/// Kill actions for every user session on a database.
+pub async fn kill_actions(
+    ctx: &Context,
+    step: StepId,
+    site: SiteRole,
+    db: &str,
+) -> Result<Vec<Action>> {
+    let sessions =
+        ctx.sql(site)
+            .sessions(db)
+            .await
+            .map_err(sql_error(ctx, step, site, Some(db)))?;
+    Ok(sessions
+        .into_iter()
+        .map(|session: SessionId| Action::KillSession { site, session })
+        .collect())
+}
+
+/// Performs `actions` (kills, then one exclusive operation last). When the exclusive
+/// operation fails because the database is still in use (3101), sessions are ended
+/// again and it is retried, a bounded number of times.
+pub async fn perform_exclusive(
+    ctx: &Context,
+    step: StepId,
+    site: SiteRole,
+    db: &str,
+    actions: &[Action],
+) -> Result<()> {
+    let Some((exclusive, kills)) = actions.split_last() else {
+        return Ok(());
+    };
+    perform_all(ctx, step, kills).await?;
+    let mut attempt = 0;
+    loop {
+        match exclusive.perform(ctx, step).await {
+            Err(e) if e.sql_number() == Some(3101) && attempt < SESSION_RETRIES => {
+                attempt += 1;
+                ctx.emit(Event::Note {
+                    step,
+                    text: format!(
+                        "{db} is still in use on {}; ending sessions again (retry {attempt})",
+                        ctx.sql_name(site)
+                    ),
+                });
+                let again = kill_actions(ctx, step, site, db).await?;
+                perform_all(ctx, step, &again).await?;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The active-server list for a site: its chat servers, at most four, refusing any
+/// server the topology places in another site.
+pub fn active_servers_for(ctx: &Context, step: StepId, site: SiteRole) -> Result<Vec<String>> {
+    let servers: Vec<String> = ctx
+        .topology
+        .site(site)
+        .chat_servers
+        .iter()
+        .take(MAX_ACTIVE_SERVERS)
+        .cloned()
+        .collect();
+    check_active_list(ctx, step, site, &servers)?;
+    Ok(servers)
+}
+
+/// Refuses a list with servers outside `site`, or more than four.
+pub fn check_active_list(
+    ctx: &Context,
+    step: StepId,
+    site: SiteRole,
+    servers: &[String],
+) -> Result<()> {
+    if servers.len() > MAX_ACTIVE_SERVERS {
+        return Err(precondition(
+            step,
+            format!(
+                "{} active servers requested; a pool allows at most {MAX_ACTIVE_SERVERS}",
+                servers.len()
+            ),
+            "list at most four servers",
+        ));
+    }
+    match servers
+        .iter()
+        .find(|s| ctx.topology.site_of_server(s) != Some(site))
+    {
+        Some(wrong) => Err(precondition(
+            step,
+            format!(
+                "{wrong} is not a chat server of the {site} site, which holds the pool's database"
+            ),
+            "active servers must be in the same data center as the database they use",
+        )),
+        None => Ok(()),
+    }
+}
+
+fn same_servers(a: &[String], b: &[String]) -> bool {
+    let normalize = |list: &[String]| {
+        let mut v: Vec<String> = list.iter().map(|s| s.to_ascii_lowercase()).collect();
+        v.sort();
+        v
+    };
+    normalize(a) == normalize(b)
+}
+
+/// Observes the active servers: skip when they already are `wanted`.
+pub async fn observe_active_servers(
+    ctx: &Context,
+    step: StepId,
+    wanted: Vec<String>,
+) -> Result<Intent> {
+    let current = ctx
+        .planes
+        .pool
+        .active_servers()
+        .await
+        .map_err(pool_error(ctx, step))?;
+    Ok(match current {
+        Some(current) if same_servers(&current, &wanted) => Intent::Skip(format!(
+            "the active servers already are [{}]",
+            wanted.join(", ")
+        )),
+        Some(_) => Intent::act(vec![Action::SetActiveServers { servers: wanted }]),
+        None => Intent::act(vec![Action::SetActiveServers { servers: wanted }]).with_note(
+            "the pool cannot report its active servers, so the list is set and not read back",
+        ),
+    })
+}
+
+/// Sets the active servers and reads them back when the pool can tell.
+pub async fn set_active_servers(
+    ctx: &Context,
+    step: StepId,
+    intent: Intent,
+    wanted: &[String],
+) -> Result<StepOutcome> {
+    let actions = act_or_return!(ctx, step, intent);
+    perform_all(ctx, step, &actions).await?;
+    let after = ctx
+        .planes
+        .pool
+        .active_servers()
+        .await
+        .map_err(pool_error(ctx, step))?;
+    if let Some(after) = after.filter(|after| !same_servers(after, wanted)) {
+        return Err(Error::step(
+            step,
+            format!("pool {}", ctx.topology.pool.fqdn),
+            None,
+            None,
+            PlaneError::Unexpected(format!(
+                "active servers are [{}] after setting them",
+                after.join(", ")
+            )),
+        ));
+    }
+    Ok(StepOutcome::Done {
+        summary: if wanted.is_empty() {
+            "active servers cleared".into()
+        } else {
+            format!("active servers set to [{}]", wanted.join(", "))
+        },
+    })
+}
+
+/// Observes the pool state: skip when it already is `wanted`.
+pub async fn observe_pool_state(ctx: &Context, step: StepId, wanted: PoolState) -> Result<Intent> {
+    let state = ctx
+        .planes
+        .pool
+        .pool_state()
+        .await
+        .map_err(pool_error(ctx, step))?;
+    Ok(if state == wanted {
+        Intent::Skip(format!("the pool state already is {wanted}"))
+    } else {
+        Intent::act(vec![Action::SetPoolState { state: wanted }])
+    })
+}
+
+/// Sets the pool state and reads it back.
+pub async fn set_pool_state(
+    ctx: &Context,
+    step: StepId,
+    intent: Intent,
+    wanted: PoolState,
+) -> Result<StepOutcome> {
+    let actions = act_or_return!(ctx, step, intent);
+    perform_all(ctx, step, &actions).await?;
+    let state = ctx
+        .planes
+        .pool
+        .pool_state()
+        .await
+        .map_err(pool_error(ctx, step))?;
+    if state != wanted {
+        return Err(Error::step(
+            step,
+            format!("pool {}", ctx.topology.pool.fqdn),
+            None,
+            None,
+            PlaneError::Unexpected(format!(
+                "the pool state is {state} after setting it to {wanted}"
+            )),
+        ));
+    }
+    Ok(StepOutcome::Done {
+        summary: format!("pool state set to {wanted}"),
+    })
+}
+
+/// Observes mirroring of the chat database at `site`: skip when the site has no mirror
+/// instance or the database already is a principal.
+pub async fn observe_mirroring(ctx: &Context, step: StepId, site: SiteRole) -> Result<Intent> {
+    let topology_site = ctx.topology.site(site);
+    let Some(mirror) = &topology_site.mirror else {
+        return Ok(Intent::Skip(format!(
+            "the {site} site has no mirror instance in the topology"
+        )));
+    };
+    let db = ctx.chat_db();
+    let state = existing_db(ctx, step, site, db).await?;
+    if state
+        .mirroring
+        .as_ref()
+        .is_some_and(|m| m.role == MirroringRole::Principal)
+    {
+        return Ok(Intent::Skip(format!(
+            "{db} on {} is already mirrored",
+            ctx.sql_name(site)
+        )));
+    }
+    let instance = match &topology_site.sql.address {
+        SqlAddress::Instance(name) => Some(name.clone()),
+        SqlAddress::Port(_) => None,
+    };
+    let request = MirrorRequest {
+        database: ChatDatabase::PersistentChat,
+        sql_server_fqdn: topology_site.sql.host.clone(),
+        sql_instance: instance,
+        file_share: ctx.topology.log_shipping.backup_share.clone(),
+    };
+    Ok(Intent::act(vec![Action::InstallMirror { request }])
+        .with_note(format!("mirror instance: {}", mirror.display_name())))
+}
+
+/// Installs mirroring and checks the database became a principal.
+pub async fn install_mirroring(
+    ctx: &Context,
+    step: StepId,
+    site: SiteRole,
+    intent: Intent,
+) -> Result<StepOutcome> {
+    let actions = act_or_return!(ctx, step, intent);
+    perform_all(ctx, step, &actions).await?;
+    let db = ctx.chat_db();
+    let state = existing_db(ctx, step, site, db).await?;
+    match state.mirroring {
+        Some(m) if m.role == MirroringRole::Principal => Ok(StepOutcome::Done {
+            summary: format!("{db} on {} mirrored to {}", ctx.sql_name(site), m.partner),
+        }),
+        _ => Err(Error::step(
+            step,
+            ctx.sql_name(site),
+            Some(db),
+            None,
+            PlaneError::Unexpected(
+                "Install-CsMirrorDatabase finished but the database is not a mirroring principal"
+                    .into(),
+            ),
+        )),
+    }
+}
+
+/// `MOVE` clauses placing each file of a backup onto the target database's own files:
+/// matched by logical name, else by kind in order.
+pub fn file_moves(
+    source: &[DatabaseFile],
+    target: &[DatabaseFile],
+) -> std::result::Result<Vec<FileMove>, String> {
+    let mut unused: Vec<&DatabaseFile> = target.iter().collect();
+    let mut moves = Vec::with_capacity(source.len());
+    for file in source {
+        let position = unused
+            .iter()
+            .position(|t| t.logical_name.eq_ignore_ascii_case(&file.logical_name))
+            .or_else(|| unused.iter().position(|t| t.kind == file.kind))
+            .ok_or_else(|| {
+                format!(
+                    "no file of the target database can take {} ({:?})",
+                    file.logical_name, file.kind
+                )
+            })?;
+        let placed = unused.remove(position);
+        moves.push(FileMove {
+            logical_name: file.logical_name.clone(),
+            physical_name: placed.physical_name.clone(),
+        });
+    }
+    Ok(moves)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::planes::FileKind;
+
+    fn file(logical: &str, physical: &str, kind: FileKind) -> DatabaseFile {
+        DatabaseFile {
+            logical_name: logical.into(),
+            physical_name: physical.into(),
+            kind,
+        }
+    }
+
+    #[test]
+    fn moves_match_logical_names_then_kinds() {
+        let source = [
+            file("mgc", "x", FileKind::Data),
+            file("mgc_log", "y", FileKind::Log),
+        ];
+        let target = [
+            file("mgc_log", "L.ldf", FileKind::Log),
+            file("other", "D.mdf", FileKind::Data),
+        ];
+        let moves = file_moves(&source, &target).unwrap();
+        assert_eq!(moves[0].physical_name, "D.mdf");
+        assert_eq!(moves[1].physical_name, "L.ldf");
+        let err = file_moves(&source, &target[..1]).unwrap_err();
+        assert!(err.contains("no file of the target database can take mgc"));
+    }
+}

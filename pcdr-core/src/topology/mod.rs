@@ -1,0 +1,111 @@
+//! The deployment pcdr acts on, read from a TOML file and checked before anything runs.
+//!
+//! A topology names the Persistent Chat pool, its databases, the log-shipping setup, the
+//! two sites (SQL Server instances and chat servers of each) and how pcdr reaches SQL
+//! Server and PowerShell. [`Topology::load`] refuses unknown keys and every value that
+//! breaks a rule, with the key path and what is expected:
+//!
+//! ```text
+//! sites.backup.chat_servers[2]: "pc 5" is not a valid host name (RFC 1123: ...)
+//! ```
+//!
+//! This module owns the file format and its rules only. It never connects anywhere; the
+//! SQL password is read only when [`PasswordSource::resolve`] is called.
+//!
+//! ```no_run
+//! use pcdr_core::topology::{SiteRole, Topology};
+//!
+//! let topology = Topology::load(std::path::Path::new("topology.toml"))?;
+//! let backup = topology.site(SiteRole::Backup);
+//! println!("failover target: {}", backup.sql.display_name());
+//! # Ok::<(), pcdr_core::topology::TopologyError>(())
+//! ```
+
+mod error;
+mod model;
+mod raw;
+mod rules;
+mod secret;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+pub use error::TopologyError;
+pub use model::{
+    Databases, Encrypt, LogShipping, PasswordSource, Pool, RestoreMode, ShellSettings, Site,
+    SiteRole, Sites, SqlAddress, SqlEndpoint, SqlSettings,
+};
+pub use secret::Secret;
+
+/// A checked deployment: everything pcdr needs to know before it acts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Topology {
+    /// The Persistent Chat pool.
+    pub pool: Pool,
+    /// The chat and compliance database names.
+    pub databases: Databases,
+    /// The log-shipping setup from the primary to the backup site.
+    pub log_shipping: LogShipping,
+    /// The primary and the backup data center.
+    pub sites: Sites,
+    /// How pcdr signs in to SQL Server.
+    pub sql: SqlSettings,
+    /// How pcdr runs the Skype for Business cmdlets.
+    pub shell: ShellSettings,
+}
+
+impl Topology {
+    /// Reads and checks the topology file at `path`; a relative `sql.password_file` is
+    /// resolved against the file's folder.
+    ///
+    /// An error that has no key path (the file cannot be read, a TOML syntax error) has
+    /// the file's path as its key.
+    pub fn load(path: &Path) -> Result<Topology, TopologyError> {
+        let file_name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            TopologyError::new(
+                &file_name,
+                format!("cannot read the topology file: {error}"),
+            )
+        })?;
+        Topology::from_toml_str(&text, path.parent()).map_err(|error| match error.key.as_str() {
+            "" => TopologyError::new(file_name, error.message),
+            _ => error,
+        })
+    }
+
+    /// Parses and checks topology text; a relative `sql.password_file` is resolved
+    /// against `base_dir` when given, and left relative otherwise.
+    pub fn from_toml_str(text: &str, base_dir: Option<&Path>) -> Result<Topology, TopologyError> {
+        validate::topology(raw::parse(text)?, base_dir)
+    }
+
+    /// The site playing `role`.
+    pub fn site(&self, role: SiteRole) -> &Site {
+        self.sites.get(role)
+    }
+
+    /// The site whose chat servers include `fqdn` (compared case-insensitively).
+    pub fn site_of_server(&self, fqdn: &str) -> Option<SiteRole> {
+        [SiteRole::Primary, SiteRole::Backup]
+            .into_iter()
+            .find(|&role| {
+                self.site(role)
+                    .chat_servers
+                    .iter()
+                    .any(|server| server.eq_ignore_ascii_case(fqdn))
+            })
+    }
+
+    /// The topology as a file that [`Topology::from_toml_str`] reads back unchanged
+    /// (every default written out, `password_file` as resolved).
+    pub fn to_toml_string(&self) -> String {
+        toml::to_string(self)
+            .expect("every topology field has a TOML form: strings, integers, booleans, tables")
+    }
+}

@@ -1,0 +1,240 @@
+//! The parts of a checked topology: pool, databases, log shipping, sites, SQL and shell
+//! settings.
+//!
+//! These types only hold values that passed validation (`validate.rs` builds them);
+//! they know nothing about TOML syntax. Their `Serialize` shape is the file's own shape,
+//! so serializing a [`Topology`](super::Topology) writes a loadable topology file.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
+
+/// The Persistent Chat pool stretched over both sites.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pool {
+    /// The pool's fully qualified domain name, e.g. `pchat.contoso.com`.
+    pub fqdn: String,
+    /// The `-Identity` the Persistent Chat cmdlets are given, by default `service:<fqdn>`.
+    pub identity: String,
+}
+
+/// Names of the Persistent Chat databases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Databases {
+    /// The chat database, log-shipped to the backup site (default `mgc`).
+    pub chat: String,
+    /// The compliance database, neither log-shipped nor failed over (default `mgccomp`).
+    pub compliance: String,
+}
+
+impl Default for Databases {
+    /// The names Topology Builder gives: `mgc` and `mgccomp`.
+    fn default() -> Self {
+        Databases {
+            chat: "mgc".to_owned(),
+            compliance: "mgccomp".to_owned(),
+        }
+    }
+}
+
+/// The log-shipping setup from the primary's chat database to the backup site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogShipping {
+    /// The share the primary writes its log backups to (a UNC path).
+    pub backup_share: String,
+    /// The folder on the backup site's SQL Server the copy job copies log backups to.
+    pub copy_destination: String,
+    /// Minutes between log backups when failback sets log shipping up again (1–1440).
+    pub backup_interval_minutes: u32,
+    /// Minutes the secondary waits before restoring a copied log backup.
+    pub restore_delay_minutes: u32,
+    /// How the secondary restores log backups.
+    pub restore_mode: RestoreMode,
+}
+
+/// How a log-shipping secondary restores log backups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RestoreMode {
+    /// `WITH NORECOVERY`: the secondary stays in RESTORING and cannot be read.
+    NoRecovery,
+    /// `WITH STANDBY`: the secondary is read-only between restores.
+    Standby,
+}
+
+/// Which of the two data centers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SiteRole {
+    /// The data center that runs the pool in normal operation.
+    Primary,
+    /// The data center the pool fails over to.
+    Backup,
+}
+
+impl SiteRole {
+    /// The other data center: primary for backup and backup for primary.
+    pub fn other(self) -> SiteRole {
+        match self {
+            SiteRole::Primary => SiteRole::Backup,
+            SiteRole::Backup => SiteRole::Primary,
+        }
+    }
+}
+
+impl fmt::Display for SiteRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SiteRole::Primary => "primary",
+            SiteRole::Backup => "backup",
+        })
+    }
+}
+
+/// Both data centers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sites {
+    /// The data center that runs the pool in normal operation.
+    pub primary: Site,
+    /// The data center the pool fails over to.
+    pub backup: Site,
+}
+
+impl Sites {
+    /// The site playing `role`.
+    pub fn get(&self, role: SiteRole) -> &Site {
+        match role {
+            SiteRole::Primary => &self.primary,
+            SiteRole::Backup => &self.backup,
+        }
+    }
+}
+
+/// One data center: its SQL Server instances and its Persistent Chat servers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Site {
+    /// A name for people, e.g. `Atlanta`.
+    pub name: String,
+    /// The SQL Server instance holding this site's chat database.
+    pub sql: SqlEndpoint,
+    /// The instance mirroring [`Site::sql`] inside this site, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<SqlEndpoint>,
+    /// FQDNs of the Persistent Chat servers in this site (at least one).
+    pub chat_servers: Vec<String>,
+}
+
+/// Where a SQL Server instance listens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SqlEndpoint {
+    /// The server's host name.
+    pub host: String,
+    /// The named instance or the TCP port on that host.
+    #[serde(flatten)]
+    pub address: SqlAddress,
+}
+
+impl SqlEndpoint {
+    /// SQL Server's own notation: `host\INSTANCE` or `host,port`.
+    pub fn display_name(&self) -> String {
+        match &self.address {
+            SqlAddress::Instance(instance) => format!("{}\\{instance}", self.host),
+            SqlAddress::Port(port) => format!("{},{port}", self.host),
+        }
+    }
+}
+
+/// How to reach an instance on its host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqlAddress {
+    /// A named instance, found through the SQL Server Browser service.
+    Instance(String),
+    /// A fixed TCP port (1–65535).
+    Port(u16),
+}
+
+/// How pcdr signs in to SQL Server and how it talks to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SqlSettings {
+    /// The SQL login; `None` means integrated (Windows) authentication.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Where the login's password comes from.
+    #[serde(flatten)]
+    pub password: PasswordSource,
+    /// Whether the connection is encrypted.
+    pub encrypt: Encrypt,
+    /// Accept the server's certificate without checking it.
+    pub trust_server_certificate: bool,
+    /// Seconds a statement may run; 0 means no limit (RESTORE and BACKUP can run for hours).
+    pub command_timeout_secs: u64,
+}
+
+/// Where the SQL password comes from. Never holds the password itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordSource {
+    /// No password: integrated authentication.
+    None,
+    /// The named environment variable.
+    Env(String),
+    /// A file, resolved against the topology file's folder, readable by its owner only.
+    File(PathBuf),
+}
+
+/// Serializes as the file's keys: nothing, `password_env = "NAME"` or
+/// `password_file = "path"` (a path that is not UTF-8 is written lossily).
+impl Serialize for PasswordSource {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        match self {
+            PasswordSource::None => {}
+            PasswordSource::Env(name) => map.serialize_entry("password_env", name)?,
+            PasswordSource::File(path) => {
+                map.serialize_entry("password_file", &path.to_string_lossy())?
+            }
+        }
+        map.end()
+    }
+}
+
+/// Whether the connection to SQL Server is encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encrypt {
+    /// Encrypt everything; refuse a server that cannot.
+    Required,
+    /// Encrypt the login only.
+    Off,
+    /// Plain text throughout (for the emulator).
+    NotSupported,
+}
+
+/// How pcdr runs the Skype for Business cmdlets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShellSettings {
+    /// The PowerShell executable.
+    pub program: String,
+    /// Arguments placed before the script text.
+    pub args: Vec<String>,
+    /// The module imported before each script.
+    pub module: String,
+    /// Seconds one script may run (at least 1).
+    pub timeout_secs: u64,
+}
+
+impl Default for ShellSettings {
+    /// Windows PowerShell with the `SkypeForBusiness` module and a ten-minute limit.
+    fn default() -> Self {
+        ShellSettings {
+            program: "powershell.exe".to_owned(),
+            args: ["-NoProfile", "-NonInteractive", "-Command"]
+                .map(str::to_owned)
+                .to_vec(),
+            module: "SkypeForBusiness".to_owned(),
+            timeout_secs: 600,
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Loading whole files: the example, defaults, round trips, unknown keys, TOML errors
+//! and the lookups on a loaded topology.
+
+use std::path::Path;
+
+use super::{EXAMPLE, MINIMAL, assert_refused, example, example_with, refusal};
+use crate::topology::{
+    Databases, Encrypt, PasswordSource, RestoreMode, ShellSettings, SiteRole, SqlAddress, Topology,
+};
+
+#[test]
+fn example_file_loads_from_disk() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/topology.toml");
+    let topology = Topology::load(&path).unwrap();
+    assert_eq!(topology, example());
+    assert_eq!(topology.pool.identity, "service:pchat.contoso.com");
+    assert_eq!(
+        topology.log_shipping.backup_share,
+        r"\\fs01.contoso.com\pchat-logs"
+    );
+    assert_eq!(
+        topology.sites.primary.sql.address,
+        SqlAddress::Instance("PCHAT".into())
+    );
+    assert_eq!(topology.sites.backup.sql.address, SqlAddress::Port(1433));
+    assert_eq!(topology.sql.user.as_deref(), Some("pcdr"));
+    assert_eq!(
+        topology.sql.password,
+        PasswordSource::Env("PCDR_SQL_PASSWORD".into())
+    );
+}
+
+#[test]
+fn defaults_fill_every_optional_key() {
+    let topology = Topology::from_toml_str(MINIMAL, None).unwrap();
+    assert_eq!(topology.pool.identity, "service:pchat.contoso.com");
+    assert_eq!(topology.databases, Databases::default());
+    assert_eq!(topology.databases.chat, "mgc");
+    assert_eq!(topology.databases.compliance, "mgccomp");
+    assert_eq!(topology.log_shipping.backup_interval_minutes, 15);
+    assert_eq!(topology.log_shipping.restore_delay_minutes, 0);
+    assert_eq!(topology.log_shipping.restore_mode, RestoreMode::NoRecovery);
+    assert_eq!(topology.sites.primary.mirror, None);
+    assert_eq!(topology.sql.user, None);
+    assert_eq!(topology.sql.password, PasswordSource::None);
+    assert_eq!(topology.sql.encrypt, Encrypt::Required);
+    assert!(!topology.sql.trust_server_certificate);
+    assert_eq!(topology.sql.command_timeout_secs, 0);
+    assert_eq!(topology.shell, ShellSettings::default());
+    assert_eq!(topology.shell.program, "powershell.exe");
+    assert_eq!(
+        topology.shell.args,
+        ["-NoProfile", "-NonInteractive", "-Command"]
+    );
+    assert_eq!(topology.shell.module, "SkypeForBusiness");
+    assert_eq!(topology.shell.timeout_secs, 600);
+}
+
+#[test]
+fn explicit_values_replace_defaults() {
+    let text = example_with(
+        "restore_mode = \"norecovery\"",
+        "restore_mode = \"standby\"",
+    )
+    .replacen("encrypt = \"required\"", "encrypt = \"not-supported\"", 1)
+    .replacen(
+        "identity = \"service:",
+        "identity = \"PersistentChatServer:",
+        1,
+    );
+    let topology = Topology::from_toml_str(&text, None).unwrap();
+    assert_eq!(topology.log_shipping.restore_mode, RestoreMode::Standby);
+    assert_eq!(topology.sql.encrypt, Encrypt::NotSupported);
+    assert_eq!(
+        topology.pool.identity,
+        "PersistentChatServer:pchat.contoso.com"
+    );
+}
+
+#[test]
+fn to_toml_string_round_trips_the_example() {
+    let topology = example();
+    let text = topology.to_toml_string();
+    assert_eq!(Topology::from_toml_str(&text, None).unwrap(), topology);
+}
+
+#[test]
+fn to_toml_string_round_trips_defaults_and_a_password_file() {
+    let text = MINIMAL.to_owned() + "[sql]\nuser = \"pcdr\"\npassword_file = \"secret\"\n";
+    let topology = Topology::from_toml_str(&text, Some(Path::new("/etc/pcdr"))).unwrap();
+    let written = topology.to_toml_string();
+    assert!(
+        written.contains("password_file = \"/etc/pcdr/secret\""),
+        "{written}"
+    );
+    assert_eq!(Topology::from_toml_str(&written, None).unwrap(), topology);
+}
+
+#[test]
+fn to_toml_string_round_trips_quotes_backslashes_and_empty_lists() {
+    let mut topology = example();
+    topology.sites.primary.name = "Atlanta \"A\" \\ Süd".into();
+    topology.shell.args.clear();
+    let text = topology.to_toml_string();
+    assert_eq!(Topology::from_toml_str(&text, None).unwrap(), topology);
+}
+
+#[test]
+fn unknown_key_is_refused_with_its_path() {
+    let text = example_with("fqdn = ", "fqdm = ");
+    assert_refused(&text, "pool.fqdm", "unknown field `fqdm`");
+    let nested = example_with("port = 1433 }", "port = 1433, instnace = \"X\" }");
+    assert_refused(
+        &nested,
+        "sites.backup.sql.instnace",
+        "unknown field `instnace`",
+    );
+}
+
+#[test]
+fn unknown_table_is_refused_with_its_path() {
+    let text = EXAMPLE.to_owned() + "\n[sites.standby]\nname = \"Houston\"\n";
+    assert_refused(&text, "sites.standby", "unknown field `standby`");
+}
+
+#[test]
+fn wrong_type_names_the_key_and_the_array_index() {
+    let text = example_with("\"pc4.contoso.com\"]", "4]");
+    assert_refused(
+        &text,
+        "sites.backup.chat_servers[1]",
+        "invalid type: integer `4`, expected a string",
+    );
+}
+
+#[test]
+fn unknown_enum_value_names_the_choices() {
+    let text = example_with("encrypt = \"required\"", "encrypt = \"yes\"");
+    assert_refused(
+        &text,
+        "sql.encrypt",
+        "expected one of `required`, `off`, `not-supported`",
+    );
+}
+
+#[test]
+fn toml_syntax_error_reports_line_and_column() {
+    let text = example_with("fqdn = \"pchat.contoso.com\"", "fqdn = pchat.contoso.com");
+    let error = refusal(&text);
+    assert_eq!(error.key, "");
+    assert!(
+        error
+            .message
+            .starts_with("TOML syntax error at line 6, column 8"),
+        "{error}"
+    );
+    assert_eq!(error.to_string(), error.message);
+}
+
+#[test]
+fn load_names_the_file_for_syntax_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("topology.toml");
+    std::fs::write(&path, "[pool\n").unwrap();
+    let error = Topology::load(&path).unwrap_err();
+    assert_eq!(error.key, path.display().to_string());
+    assert!(error.message.contains("line 1"), "{error}");
+}
+
+#[test]
+fn load_names_a_missing_file() {
+    let path = Path::new("/nonexistent/pcdr/topology.toml");
+    let error = Topology::load(path).unwrap_err();
+    assert_eq!(error.key, "/nonexistent/pcdr/topology.toml");
+    assert!(
+        error.message.starts_with("cannot read the topology file"),
+        "{error}"
+    );
+}
+
+#[test]
+fn missing_required_key_is_named() {
+    let text = example_with("fqdn = \"pchat.contoso.com\"\n", "");
+    assert_refused(&text, "pool.fqdn", "is missing; expected the pool's FQDN");
+    let no_site = MINIMAL.split("[sites.backup]").next().unwrap();
+    assert_refused(no_site, "sites.backup", "is missing");
+}
+
+#[test]
+fn site_of_server_ignores_case() {
+    let topology = example();
+    assert_eq!(
+        topology.site_of_server("PC3.Contoso.com"),
+        Some(SiteRole::Backup)
+    );
+    assert_eq!(
+        topology.site_of_server("pc1.contoso.com"),
+        Some(SiteRole::Primary)
+    );
+    assert_eq!(topology.site_of_server("pc9.contoso.com"), None);
+}
+
+#[test]
+fn site_and_role_lookups_agree() {
+    let topology = example();
+    assert_eq!(topology.site(SiteRole::Primary).name, "Atlanta");
+    assert_eq!(topology.sites.get(SiteRole::Backup).name, "Dallas");
+    assert_eq!(SiteRole::Primary.other(), SiteRole::Backup);
+    assert_eq!(SiteRole::Backup.other(), SiteRole::Primary);
+    assert_eq!(SiteRole::Backup.to_string(), "backup");
+}
+
+#[test]
+fn display_name_uses_sql_server_notation() {
+    let topology = example();
+    assert_eq!(
+        topology.sites.primary.sql.display_name(),
+        r"sql-atl.contoso.com\PCHAT"
+    );
+    assert_eq!(
+        topology.sites.backup.sql.display_name(),
+        "sql-dal.contoso.com,1433"
+    );
+}
+
+#[test]
+fn error_display_is_key_then_message() {
+    let text = example_with("\"pc4.contoso.com\"", "\"pc 5\"");
+    assert_eq!(
+        refusal(&text).to_string(),
+        "sites.backup.chat_servers[1]: \"pc 5\" is not a valid host name \
+         (RFC 1123: letters, digits and hyphens, labels of at most 63 characters)"
+    );
+}

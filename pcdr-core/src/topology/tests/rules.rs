@@ -1,0 +1,330 @@
+//! One refusal per validation rule, each asserting the key path and the message.
+
+use super::{MINIMAL, assert_refused, example_with};
+use crate::topology::{SqlAddress, Topology};
+
+const HOST_RULE: &str = "is not a valid host name (RFC 1123: letters, digits and hyphens, \
+                         labels of at most 63 characters)";
+
+#[test]
+fn host_name_with_a_space_is_refused() {
+    let text = example_with("\"pc4.contoso.com\"", "\"pc 5\"");
+    assert_refused(
+        &text,
+        "sites.backup.chat_servers[1]",
+        &format!("\"pc 5\" {HOST_RULE}"),
+    );
+}
+
+#[test]
+fn host_label_longer_than_63_is_refused() {
+    let long_label = "a".repeat(64);
+    let text = example_with("fqdn = \"pchat.", &format!("fqdn = \"{long_label}."));
+    assert_refused(&text, "pool.fqdn", HOST_RULE);
+    let just_fits = example_with(
+        "fqdn = \"pchat.",
+        &format!("fqdn = \"{}.", &long_label[1..]),
+    );
+    assert!(Topology::from_toml_str(&just_fits, None).is_ok());
+}
+
+#[test]
+fn host_name_longer_than_253_is_refused() {
+    let long_name = vec!["a".repeat(63); 4].join(".");
+    let text = example_with(
+        "host = \"sql-dal-m.contoso.com\"",
+        &format!("host = \"{long_name}\""),
+    );
+    assert_refused(&text, "sites.backup.mirror.host", HOST_RULE);
+}
+
+#[test]
+fn host_labels_must_not_start_or_end_with_a_hyphen_or_be_empty() {
+    for bad in [
+        "-sql.contoso.com",
+        "sql-.contoso.com",
+        "sql..contoso.com",
+        "sql.contoso.com.",
+        "",
+    ] {
+        let text = example_with(
+            "host = \"sql-atl.contoso.com\"",
+            &format!("host = \"{bad}\""),
+        );
+        assert_refused(&text, "sites.primary.sql.host", HOST_RULE);
+    }
+}
+
+#[test]
+fn database_name_longer_than_128_is_refused() {
+    let text = example_with("chat = \"mgc\"", &format!("chat = \"{}\"", "m".repeat(129)));
+    assert_refused(
+        &text,
+        "databases.chat",
+        "is 129 characters long; expected a database name of at most 128 characters",
+    );
+}
+
+#[test]
+fn database_name_empty_or_with_control_characters_is_refused() {
+    let empty = example_with("compliance = \"mgccomp\"", "compliance = \"\"");
+    assert_refused(
+        &empty,
+        "databases.compliance",
+        "is empty; expected a database name",
+    );
+    let tab = example_with("chat = \"mgc\"", "chat = \"mg\\tc\"");
+    assert_refused(
+        &tab,
+        "databases.chat",
+        "\"mg\\tc\" contains the control character U+0009; expected a database name",
+    );
+}
+
+#[test]
+fn instance_names_follow_sql_server_rules() {
+    let rule = "is not a valid instance name (SQL Server: 1–16 letters, digits, `_`, `$` or `#`, \
+                starting with a letter or `_`)";
+    for bad in ["PC-HAT", "1PCHAT", "", "ABCDEFGHIJKLMNOPQ"] {
+        let text = example_with(
+            "instance = \"PCHAT\" }",
+            &format!("instance = \"{bad}\" }}"),
+        );
+        assert_refused(&text, "sites.primary.sql.instance", rule);
+    }
+    let good = example_with(
+        "instance = \"PCHAT\" }",
+        "instance = \"_P$C#H1234567890\" }",
+    );
+    let topology = Topology::from_toml_str(&good, None).unwrap();
+    assert_eq!(
+        topology.sites.primary.sql.address,
+        SqlAddress::Instance("_P$C#H1234567890".into())
+    );
+}
+
+#[test]
+fn port_zero_and_above_65535_are_refused() {
+    for bad in ["0", "65536", "-1"] {
+        let text = example_with("port = 1433 }", &format!("port = {bad} }}"));
+        assert_refused(
+            &text,
+            "sites.backup.sql.port",
+            &format!("{bad} is out of range; expected a TCP port 1–65535"),
+        );
+    }
+}
+
+#[test]
+fn endpoint_needs_exactly_one_of_instance_and_port() {
+    let both = example_with("port = 1433 }", "port = 1433, instance = \"PCHAT\" }");
+    assert_refused(
+        &both,
+        "sites.backup.sql",
+        "has both instance and port; expected one of them",
+    );
+    let neither = example_with(", port = 1433 }", " }");
+    assert_refused(
+        &neither,
+        "sites.backup.sql",
+        "has neither instance nor port",
+    );
+}
+
+#[test]
+fn site_without_chat_servers_is_refused() {
+    let text = example_with(
+        "chat_servers = [\"pc3.contoso.com\", \"pc4.contoso.com\"]",
+        "chat_servers = []",
+    );
+    assert_refused(
+        &text,
+        "sites.backup.chat_servers",
+        "is empty; expected at least one server FQDN",
+    );
+}
+
+#[test]
+fn more_than_eight_servers_in_the_pool_are_refused() {
+    let backup: Vec<String> = (3..=9).map(|n| format!("\"pc{n}.contoso.com\"")).collect();
+    let text = example_with(
+        "[\"pc3.contoso.com\", \"pc4.contoso.com\"]",
+        &format!("[{}]", backup.join(", ")),
+    );
+    assert_refused(
+        &text,
+        "sites",
+        "lists 9 chat servers in all; expected at most 8",
+    );
+}
+
+#[test]
+fn eight_servers_in_the_pool_are_accepted() {
+    let backup: Vec<String> = (3..=8).map(|n| format!("\"pc{n}.contoso.com\"")).collect();
+    let text = example_with(
+        "[\"pc3.contoso.com\", \"pc4.contoso.com\"]",
+        &format!("[{}]", backup.join(", ")),
+    );
+    assert!(Topology::from_toml_str(&text, None).is_ok());
+}
+
+#[test]
+fn server_listed_twice_in_one_site_is_refused() {
+    let text = example_with(
+        "\"pc2.contoso.com\"]",
+        "\"pc2.contoso.com\", \"PC1.contoso.com\"]",
+    );
+    assert_refused(
+        &text,
+        "sites.primary.chat_servers[2]",
+        "\"PC1.contoso.com\" is already listed at sites.primary.chat_servers[0]; \
+         expected every server in exactly one site",
+    );
+}
+
+#[test]
+fn server_in_both_sites_is_refused_ignoring_case() {
+    let text = example_with("\"pc4.contoso.com\"]", "\"PC2.Contoso.COM\"]");
+    assert_refused(
+        &text,
+        "sites.backup.chat_servers[1]",
+        "\"PC2.Contoso.COM\" is already listed at sites.primary.chat_servers[1]",
+    );
+}
+
+#[test]
+fn same_sql_instance_twice_is_refused() {
+    let text = example_with(
+        "host = \"sql-atl-m.contoso.com\"",
+        "host = \"SQL-ATL.contoso.com\"",
+    );
+    assert_refused(
+        &text,
+        "sites.primary.mirror",
+        "\"SQL-ATL.contoso.com\\\\PCHAT\" is the same instance as sites.primary.sql",
+    );
+}
+
+#[test]
+fn pool_identity_empty_or_with_control_characters_is_refused() {
+    let empty = example_with(
+        "identity = \"service:pchat.contoso.com\"",
+        "identity = \"\"",
+    );
+    assert_refused(
+        &empty,
+        "pool.identity",
+        "is empty; expected a cmdlet identity",
+    );
+    let newline = example_with(
+        "identity = \"service:pchat.contoso.com\"",
+        "identity = \"a\\nb\"",
+    );
+    assert_refused(
+        &newline,
+        "pool.identity",
+        "contains the control character U+000A",
+    );
+}
+
+#[test]
+fn paths_empty_or_with_control_characters_are_refused() {
+    let share = example_with(r"'\\fs01.contoso.com\pchat-logs'", "\"\"");
+    assert_refused(
+        &share,
+        "log_shipping.backup_share",
+        "is empty; expected a UNC path",
+    );
+    let copy = example_with(r"'D:\LogShipping\mgc'", "\"D:\\u0000\"");
+    assert_refused(
+        &copy,
+        "log_shipping.copy_destination",
+        "contains the control character U+0000; expected a folder path",
+    );
+    let program = example_with("program = \"powershell.exe\"", "program = \"\"");
+    assert_refused(
+        &program,
+        "shell.program",
+        "is empty; expected a program path",
+    );
+    let file = example_with(
+        "password_env = \"PCDR_SQL_PASSWORD\"",
+        "password_file = \"secret\\r\"",
+    );
+    assert_refused(
+        &file,
+        "sql.password_file",
+        "contains the control character U+000D",
+    );
+}
+
+#[test]
+fn password_env_and_password_file_are_exclusive() {
+    let text = example_with(
+        "password_env = \"PCDR_SQL_PASSWORD\"",
+        "password_env = \"PCDR_SQL_PASSWORD\"\npassword_file = \"secret\"",
+    );
+    assert_refused(
+        &text,
+        "sql.password_file",
+        "is given together with sql.password_env; expected one of them",
+    );
+}
+
+#[test]
+fn password_without_user_is_refused() {
+    let env = example_with("user = \"pcdr\"\n", "");
+    assert_refused(&env, "sql.password_env", "is given without sql.user");
+    let file = MINIMAL.to_owned() + "[sql]\npassword_file = \"secret\"\n";
+    assert_refused(&file, "sql.password_file", "is given without sql.user");
+}
+
+#[test]
+fn password_env_must_be_a_variable_name() {
+    for bad in ["PCDR-PASSWORD", "1PASSWORD", ""] {
+        let text = example_with("\"PCDR_SQL_PASSWORD\"", &format!("\"{bad}\""));
+        assert_refused(
+            &text,
+            "sql.password_env",
+            "is not a valid environment variable name (letters, digits and `_`, \
+             not starting with a digit)",
+        );
+    }
+}
+
+#[test]
+fn shell_timeout_must_be_at_least_one_second() {
+    let text = example_with("timeout_secs = 600", "timeout_secs = 0");
+    assert_refused(
+        &text,
+        "shell.timeout_secs",
+        "0 is out of range; expected 1 or more seconds",
+    );
+}
+
+#[test]
+fn backup_interval_must_be_1_to_1440_minutes() {
+    for bad in ["0", "1441"] {
+        let text = example_with(
+            "backup_interval_minutes = 15",
+            &format!("backup_interval_minutes = {bad}"),
+        );
+        assert_refused(
+            &text,
+            "log_shipping.backup_interval_minutes",
+            &format!("{bad} is out of range; expected 1–1440 minutes"),
+        );
+    }
+}
+
+#[test]
+fn negative_durations_are_refused() {
+    let delay = example_with("restore_delay_minutes = 0", "restore_delay_minutes = -5");
+    assert_refused(
+        &delay,
+        "log_shipping.restore_delay_minutes",
+        "-5 is out of range",
+    );
+    let command = example_with("command_timeout_secs = 0", "command_timeout_secs = -1");
+    assert_refused(&command, "sql.command_timeout_secs", "-1 is out of range");
+}

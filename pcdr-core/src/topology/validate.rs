@@ -1,0 +1,369 @@
+//! Turns the file's raw shapes into a checked [`Topology`]: required keys, defaults and
+//! the rules on how values fit together (one site per server, at most 8 servers,
+//! distinct instances, a password only with a user).
+//!
+//! Single values are checked by `rules.rs`. The first problem found is returned; it
+//! names the key path, what is wrong and what is expected. Nothing here reads the
+//! environment or a secret (that is `secret.rs`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::model::{
+    Databases, Encrypt, LogShipping, PasswordSource, Pool, RestoreMode, ShellSettings, Site,
+    SiteRole, Sites, SqlAddress, SqlEndpoint, SqlSettings,
+};
+use super::raw::{
+    RawDatabases, RawEndpoint, RawLogShipping, RawPool, RawShell, RawSite, RawSites, RawSql,
+    RawTopology,
+};
+use super::rules::{
+    Checked, database_name, env_var_name, host_name, instance_name, number, number_or, required,
+    text, without_controls,
+};
+use super::{Topology, TopologyError};
+
+/// Persistent Chat's limit of servers in one pool.
+const MAX_POOL_SERVERS: usize = 8;
+
+/// Checks `raw` and fills in defaults; a relative `password_file` is resolved against
+/// `base_dir` when given.
+pub(super) fn topology(raw: RawTopology, base_dir: Option<&Path>) -> Checked<Topology> {
+    Ok(Topology {
+        pool: pool(required(raw.pool, "pool", "a [pool] table with fqdn")?)?,
+        databases: databases(raw.databases.unwrap_or_default())?,
+        log_shipping: log_shipping(required(
+            raw.log_shipping,
+            "log_shipping",
+            "a [log_shipping] table with backup_share and copy_destination",
+        )?)?,
+        sites: sites(required(
+            raw.sites,
+            "sites",
+            "[sites.primary] and [sites.backup] tables",
+        )?)?,
+        sql: sql_settings(raw.sql.unwrap_or_default(), base_dir)?,
+        shell: shell_settings(raw.shell.unwrap_or_default())?,
+    })
+}
+
+fn pool(raw: RawPool) -> Checked<Pool> {
+    let fqdn = required(raw.fqdn, "pool.fqdn", "the pool's FQDN")?;
+    let fqdn = host_name("pool.fqdn", fqdn)?;
+    let identity = match raw.identity {
+        Some(identity) => text("pool.identity", identity, "a cmdlet identity")?,
+        None => format!("service:{fqdn}"),
+    };
+    Ok(Pool { fqdn, identity })
+}
+
+fn databases(raw: RawDatabases) -> Checked<Databases> {
+    let defaults = Databases::default();
+    Ok(Databases {
+        chat: database_name("databases.chat", raw.chat.unwrap_or(defaults.chat))?,
+        compliance: database_name(
+            "databases.compliance",
+            raw.compliance.unwrap_or(defaults.compliance),
+        )?,
+    })
+}
+
+fn log_shipping(raw: RawLogShipping) -> Checked<LogShipping> {
+    let backup_share = required(raw.backup_share, "log_shipping.backup_share", "a UNC path")?;
+    let copy_destination = required(
+        raw.copy_destination,
+        "log_shipping.copy_destination",
+        "a folder path on the backup site's SQL Server",
+    )?;
+    Ok(LogShipping {
+        backup_share: text("log_shipping.backup_share", backup_share, "a UNC path")?,
+        copy_destination: text(
+            "log_shipping.copy_destination",
+            copy_destination,
+            "a folder path",
+        )?,
+        backup_interval_minutes: number_or(
+            "log_shipping.backup_interval_minutes",
+            raw.backup_interval_minutes,
+            15,
+            1..=1440,
+            "1–1440 minutes",
+        )?,
+        restore_delay_minutes: number_or(
+            "log_shipping.restore_delay_minutes",
+            raw.restore_delay_minutes,
+            0,
+            0..=i64::from(i32::MAX),
+            "0 or more minutes (at most 2147483647)",
+        )?,
+        restore_mode: raw.restore_mode.unwrap_or(RestoreMode::NoRecovery),
+    })
+}
+
+fn sites(raw: RawSites) -> Checked<Sites> {
+    let primary = required(raw.primary, "sites.primary", "a [sites.primary] table")?;
+    let backup = required(raw.backup, "sites.backup", "a [sites.backup] table")?;
+    let sites = Sites {
+        primary: site(SiteRole::Primary, primary)?,
+        backup: site(SiteRole::Backup, backup)?,
+    };
+    refuse_shared_instances(&sites)?;
+    refuse_shared_servers(&sites)?;
+    refuse_too_many_servers(&sites)?;
+    Ok(sites)
+}
+
+fn site(role: SiteRole, raw: RawSite) -> Checked<Site> {
+    let key = format!("sites.{role}");
+    let name_key = format!("{key}.name");
+    let sql_key = format!("{key}.sql");
+    let servers_key = format!("{key}.chat_servers");
+    let name = required(raw.name, &name_key, "a name for the data center")?;
+    let sql = required(raw.sql, &sql_key, "{ host = \"...\", instance = \"...\" }")?;
+    let servers = required(raw.chat_servers, &servers_key, "a list of server FQDNs")?;
+    Ok(Site {
+        name: text(&name_key, name, "a name for the data center")?,
+        sql: endpoint(&sql_key, sql)?,
+        mirror: raw
+            .mirror
+            .map(|mirror| endpoint(&format!("{key}.mirror"), mirror))
+            .transpose()?,
+        chat_servers: chat_servers(&servers_key, servers)?,
+    })
+}
+
+fn endpoint(key: &str, raw: RawEndpoint) -> Checked<SqlEndpoint> {
+    let host_key = format!("{key}.host");
+    let host = host_name(&host_key, required(raw.host, &host_key, "a host name")?)?;
+    let address = match (raw.instance, raw.port) {
+        (Some(instance), None) => {
+            SqlAddress::Instance(instance_name(&format!("{key}.instance"), instance)?)
+        }
+        (None, Some(port)) => SqlAddress::Port(number(
+            &format!("{key}.port"),
+            port,
+            1..=65535,
+            "a TCP port 1–65535",
+        )?),
+        (Some(_), Some(_)) => {
+            return Err(TopologyError::new(
+                key,
+                "has both instance and port; expected one of them",
+            ));
+        }
+        (None, None) => {
+            return Err(TopologyError::new(
+                key,
+                "has neither instance nor port; expected instance = \"NAME\" or port = 1433",
+            ));
+        }
+    };
+    Ok(SqlEndpoint { host, address })
+}
+
+fn chat_servers(key: &str, servers: Vec<String>) -> Checked<Vec<String>> {
+    if servers.is_empty() {
+        return Err(TopologyError::new(
+            key,
+            "is empty; expected at least one server FQDN",
+        ));
+    }
+    servers
+        .into_iter()
+        .enumerate()
+        .map(|(index, server)| host_name(&format!("{key}[{index}]"), server))
+        .collect()
+}
+
+/// Two entries naming the same SQL Server instance would make failover or mirroring
+/// act on the instance it is meant to protect.
+fn refuse_shared_instances(sites: &Sites) -> Checked<()> {
+    let endpoints = [SiteRole::Primary, SiteRole::Backup]
+        .into_iter()
+        .flat_map(|role| {
+            let site = sites.get(role);
+            let sql = Some((format!("sites.{role}.sql"), &site.sql));
+            let mirror = site
+                .mirror
+                .as_ref()
+                .map(|mirror| (format!("sites.{role}.mirror"), mirror));
+            [sql, mirror].into_iter().flatten()
+        })
+        .map(|(key, endpoint)| (key, endpoint.display_name()));
+    match first_repeat(endpoints) {
+        Some(repeat) => Err(TopologyError::new(
+            &repeat.key,
+            format!(
+                "{:?} is the same instance as {}; expected a distinct SQL Server instance",
+                repeat.value, repeat.earlier_key
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn refuse_shared_servers(sites: &Sites) -> Checked<()> {
+    match first_repeat(all_servers(sites)) {
+        Some(repeat) => Err(TopologyError::new(
+            &repeat.key,
+            format!(
+                "{:?} is already listed at {}; expected every server in exactly one site",
+                repeat.value, repeat.earlier_key
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn refuse_too_many_servers(sites: &Sites) -> Checked<()> {
+    let count = all_servers(sites).count();
+    if count > MAX_POOL_SERVERS {
+        return Err(TopologyError::new(
+            "sites",
+            format!(
+                "lists {count} chat servers in all; expected at most {MAX_POOL_SERVERS} \
+                 (Persistent Chat's limit per pool)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Every chat server with its key path, primary site first.
+fn all_servers(sites: &Sites) -> impl Iterator<Item = (String, String)> + '_ {
+    [SiteRole::Primary, SiteRole::Backup]
+        .into_iter()
+        .flat_map(move |role| {
+            sites
+                .get(role)
+                .chat_servers
+                .iter()
+                .enumerate()
+                .map(move |(index, server)| {
+                    (
+                        format!("sites.{role}.chat_servers[{index}]"),
+                        server.clone(),
+                    )
+                })
+        })
+}
+
+/// A value met a second time (compared case-insensitively), where, and where first.
+struct Repeat {
+    key: String,
+    value: String,
+    earlier_key: String,
+}
+
+fn first_repeat(entries: impl Iterator<Item = (String, String)>) -> Option<Repeat> {
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for (key, value) in entries {
+        if let Some(earlier_key) = seen.get(&value.to_lowercase()) {
+            return Some(Repeat {
+                earlier_key: earlier_key.clone(),
+                key,
+                value,
+            });
+        }
+        seen.insert(value.to_lowercase(), key);
+    }
+    None
+}
+
+fn sql_settings(raw: RawSql, base_dir: Option<&Path>) -> Checked<SqlSettings> {
+    let user = raw
+        .user
+        .map(|user| text("sql.user", user, "a SQL login name"))
+        .transpose()?;
+    let password = password_source(raw.password_env, raw.password_file, &user, base_dir)?;
+    Ok(SqlSettings {
+        user,
+        password,
+        encrypt: raw.encrypt.unwrap_or(Encrypt::Required),
+        trust_server_certificate: raw.trust_server_certificate.unwrap_or(false),
+        command_timeout_secs: number_or(
+            "sql.command_timeout_secs",
+            raw.command_timeout_secs,
+            0,
+            0..=i64::MAX,
+            "0 (no limit) or more seconds",
+        )?,
+    })
+}
+
+fn password_source(
+    env: Option<String>,
+    file: Option<String>,
+    user: &Option<String>,
+    base_dir: Option<&Path>,
+) -> Checked<PasswordSource> {
+    match (env, file) {
+        (None, None) => Ok(PasswordSource::None),
+        (Some(_), Some(_)) => Err(TopologyError::new(
+            "sql.password_file",
+            "is given together with sql.password_env; expected one of them",
+        )),
+        (Some(name), None) => {
+            require_user("sql.password_env", user)?;
+            Ok(PasswordSource::Env(env_var_name("sql.password_env", name)?))
+        }
+        (None, Some(path)) => {
+            require_user("sql.password_file", user)?;
+            let path = text("sql.password_file", path, "a file path")?;
+            Ok(PasswordSource::File(resolve_path(base_dir, &path)))
+        }
+    }
+}
+
+fn require_user(key: &str, user: &Option<String>) -> Checked<()> {
+    match user {
+        Some(_) => Ok(()),
+        None => Err(TopologyError::new(
+            key,
+            "is given without sql.user; expected sql.user with it, or neither for \
+             integrated authentication",
+        )),
+    }
+}
+
+fn resolve_path(base_dir: Option<&Path>, path: &str) -> PathBuf {
+    match base_dir {
+        Some(dir) if Path::new(path).is_relative() => dir.join(path),
+        _ => PathBuf::from(path),
+    }
+}
+
+fn shell_settings(raw: RawShell) -> Checked<ShellSettings> {
+    let defaults = ShellSettings::default();
+    let args = match raw.args {
+        Some(args) => shell_args(args)?,
+        None => defaults.args,
+    };
+    Ok(ShellSettings {
+        program: text(
+            "shell.program",
+            raw.program.unwrap_or(defaults.program),
+            "a program path",
+        )?,
+        args,
+        module: text(
+            "shell.module",
+            raw.module.unwrap_or(defaults.module),
+            "a PowerShell module name",
+        )?,
+        timeout_secs: number_or(
+            "shell.timeout_secs",
+            raw.timeout_secs,
+            defaults.timeout_secs,
+            1..=i64::MAX,
+            "1 or more seconds",
+        )?,
+    })
+}
+
+fn shell_args(args: Vec<String>) -> Checked<Vec<String>> {
+    args.into_iter()
+        .enumerate()
+        .map(|(index, arg)| without_controls(&format!("shell.args[{index}]"), arg, "an argument"))
+        .collect()
+}
