@@ -19,6 +19,7 @@ pub mod logship;
 pub mod planes;
 pub mod procedure;
 pub mod quote;
+pub mod runbook;
 pub mod topology;
 
 pub use error::{Error, PlaneError, Result};

@@ -10,8 +10,10 @@
 
 mod database;
 mod files;
+mod offline;
 mod pool;
 
 pub use database::*;
 pub use files::*;
+pub use offline::Offline;
 pub use pool::*;

@@ -164,6 +164,18 @@ impl std::fmt::Display for Command {
 }
 
 impl Action {
+    /// The file the action copies, restores, writes or reads, if any.
+    pub fn file(&self) -> Option<&str> {
+        match self {
+            Self::CopyFile { name, .. } => Some(name),
+            Self::RestoreLog { backup, .. } => Some(&backup.file),
+            Self::BackupDatabase { file, .. }
+            | Self::VerifyBackup { file, .. }
+            | Self::RestoreDatabase { file, .. } => Some(file),
+            _ => None,
+        }
+    }
+
     /// The exact command this action sends.
     pub fn command(&self, ctx: &Context) -> Command {
         let sql_at = |site: SiteRole, command: sql::SqlCommand| Command {

@@ -165,6 +165,12 @@ impl Context {
         self
     }
 
+    /// Names the run (a resumed run keeps its first id).
+    pub fn with_run_id(mut self, run_id: impl Into<String>) -> Self {
+        self.run_id = run_id.into();
+        self
+    }
+
     /// Starts from facts recorded earlier (a resumed run).
     pub fn with_facts(self, facts: Facts) -> Self {
         *self.lock_facts() = facts;

@@ -1,0 +1,127 @@
+//! Offline planes: every call answers "unreachable". They let the runbook plan a
+//! procedure with no server at hand, showing what it would send and which state it
+//! could not observe.
+
+use super::{
+    ChatPoolPlane, DatabaseFile, DatabasePlane, DatabaseState, FileEntry, FilePlane, FullRestore,
+    LogShippingSnapshot, MirrorRequest, PoolState, PrimaryLogShipping, SecondaryLogShipping,
+    SessionId,
+};
+use crate::error::{PlaneError, PlaneResult};
+use crate::log_chain::{BackupHeader, Lsn};
+use async_trait::async_trait;
+
+/// A plane that is not connected to anything.
+#[derive(Debug, Clone)]
+pub struct Offline {
+    target: String,
+}
+
+impl Offline {
+    /// An offline plane standing for `target` (named in its errors).
+    pub fn new(target: impl Into<String>) -> Self {
+        Self {
+            target: target.into(),
+        }
+    }
+
+    fn fail<T>(&self) -> PlaneResult<T> {
+        Err(PlaneError::Unreachable {
+            target: self.target.clone(),
+            message: "not connected (offline plan)".into(),
+        })
+    }
+}
+
+#[async_trait]
+impl DatabasePlane for Offline {
+    async fn database_state(&self, _: &str) -> PlaneResult<Option<DatabaseState>> {
+        self.fail()
+    }
+    async fn redo_start_lsn(&self, _: &str) -> PlaneResult<Option<Lsn>> {
+        self.fail()
+    }
+    async fn log_shipping_snapshot(&self, _: &str) -> PlaneResult<Option<LogShippingSnapshot>> {
+        self.fail()
+    }
+    async fn remove_secondary_log_shipping(&self, _: &str) -> PlaneResult<()> {
+        self.fail()
+    }
+    async fn is_log_shipping_primary(&self, _: &str) -> PlaneResult<bool> {
+        self.fail()
+    }
+    async fn backup_header(&self, _: &str) -> PlaneResult<BackupHeader> {
+        self.fail()
+    }
+    async fn restore_log(&self, _: &str, _: &str) -> PlaneResult<()> {
+        self.fail()
+    }
+    async fn recover(&self, _: &str) -> PlaneResult<()> {
+        self.fail()
+    }
+    async fn sessions(&self, _: &str) -> PlaneResult<Vec<SessionId>> {
+        self.fail()
+    }
+    async fn kill_session(&self, _: SessionId) -> PlaneResult<()> {
+        self.fail()
+    }
+    async fn remove_mirroring(&self, _: &str) -> PlaneResult<()> {
+        self.fail()
+    }
+    async fn backup_database(&self, _: &str, _: &str) -> PlaneResult<()> {
+        self.fail()
+    }
+    async fn verify_backup(&self, _: &str) -> PlaneResult<()> {
+        self.fail()
+    }
+    async fn backup_file_list(&self, _: &str) -> PlaneResult<Vec<DatabaseFile>> {
+        self.fail()
+    }
+    async fn database_files(&self, _: &str) -> PlaneResult<Vec<DatabaseFile>> {
+        self.fail()
+    }
+    async fn restore_database(&self, _: &str, _: &str, _: &FullRestore) -> PlaneResult<()> {
+        self.fail()
+    }
+    async fn setup_log_shipping_primary(&self, _: &PrimaryLogShipping) -> PlaneResult<()> {
+        self.fail()
+    }
+    async fn setup_log_shipping_secondary(&self, _: &SecondaryLogShipping) -> PlaneResult<()> {
+        self.fail()
+    }
+    async fn agent_service_account(&self) -> PlaneResult<Option<String>> {
+        self.fail()
+    }
+}
+
+#[async_trait]
+impl FilePlane for Offline {
+    async fn list_log_backups(&self, _: &str, _: &str) -> PlaneResult<Vec<FileEntry>> {
+        self.fail()
+    }
+    async fn copy_file(&self, _: &str, _: &str, _: &str) -> PlaneResult<u64> {
+        self.fail()
+    }
+    async fn free_space(&self, _: &str) -> PlaneResult<u64> {
+        self.fail()
+    }
+}
+
+#[async_trait]
+impl ChatPoolPlane for Offline {
+    async fn pool_state(&self) -> PlaneResult<PoolState> {
+        self.fail()
+    }
+    async fn set_pool_state(&self, _: PoolState) -> PlaneResult<()> {
+        self.fail()
+    }
+    async fn active_servers(&self) -> PlaneResult<Option<Vec<String>>> {
+        self.fail()
+    }
+    async fn set_active_servers(&self, _: &[String]) -> PlaneResult<()> {
+        self.fail()
+    }
+    async fn install_mirror(&self, _: &MirrorRequest) -> PlaneResult<()> {
+        self.fail()
+    }
+}

@@ -1,0 +1,245 @@
+//! The journal: one JSON record per line, each flushed to disk before the run goes on,
+//! in a file only its owner can read, locked so that two runs never share it.
+//!
+//! A crash at any point leaves a prefix of complete lines (a torn last line is ignored
+//! on reading), from which [`Runbook::resume`](super::Runbook::resume) continues.
+
+use crate::error::{Error, Result};
+use crate::procedure::{Facts, Procedure, RunOptions, StepId, StepOutcome};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub enum Record {
+    /// A run began.
+    Started {
+        /// Which procedure.
+        procedure: Procedure,
+        /// The run id (stable across resumes).
+        run_id: String,
+        /// The operator's options at the start.
+        options: RunOptions,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A run was resumed.
+    Resumed {
+        /// The options of the resumed run.
+        options: RunOptions,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A step started.
+    StepStarted {
+        /// The step.
+        step: StepId,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A step ended, verified.
+    StepFinished {
+        /// The step.
+        step: StepId,
+        /// Done or skipped.
+        outcome: StepOutcome,
+        /// The facts after the step.
+        facts: Facts,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A step failed.
+    StepFailed {
+        /// The step.
+        step: StepId,
+        /// The error.
+        error: String,
+        /// The facts at the failure.
+        facts: Facts,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Every step is done.
+    Finished {
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+/// An open, locked journal.
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    /// Creates a new journal; refuses a file that already holds records.
+    pub fn create(path: &Path) -> Result<Self> {
+        let journal = Self::open(path)?;
+        if !read_records(path)?.is_empty() {
+            return Err(journal_error(
+                path,
+                "already holds a run; resume it, or choose another journal file for a new run",
+            ));
+        }
+        Ok(journal)
+    }
+
+    /// Opens an existing journal for appending, and reads its records.
+    pub fn reopen(path: &Path) -> Result<(Self, Vec<Record>)> {
+        if !path.exists() {
+            return Err(journal_error(
+                path,
+                "does not exist; there is nothing to resume",
+            ));
+        }
+        let journal = Self::open(path)?;
+        let records = read_records(path)?;
+        Ok((journal, records))
+    }
+
+    fn open(path: &Path) -> Result<Self> {
+        let mut options = OpenOptions::new();
+        options.create(true).append(true).read(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options
+            .open(path)
+            .map_err(|e| journal_error(path, &e.to_string()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self {
+                path: path.to_path_buf(),
+                file,
+            }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::JournalLocked {
+                path: path.to_path_buf(),
+            }),
+            Err(std::fs::TryLockError::Error(e)) => Err(journal_error(path, &e.to_string())),
+        }
+    }
+
+    /// Appends a record and flushes it to disk.
+    pub fn append(&mut self, record: &Record) -> Result<()> {
+        let mut line =
+            serde_json::to_vec(record).map_err(|e| journal_error(&self.path, &e.to_string()))?;
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| journal_error(&self.path, &e.to_string()))
+    }
+
+    /// The journal's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn journal_error(path: &Path, message: &str) -> Error {
+    Error::Journal {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+/// Reads every complete record. A torn last line (a crash mid-write) is ignored; a bad
+/// line elsewhere is an error.
+pub fn read_records(path: &Path) -> Result<Vec<Record>> {
+    let file = File::open(path).map_err(|e| journal_error(path, &e.to_string()))?;
+    let lines: Vec<String> = BufReader::new(file)
+        .lines()
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| journal_error(path, &e.to_string()))?;
+    let mut records = Vec::with_capacity(lines.len());
+    for (index, line) in lines.iter().enumerate() {
+        match serde_json::from_str(line) {
+            Ok(record) => records.push(record),
+            Err(_) if index + 1 == lines.len() => break,
+            Err(e) => return Err(journal_error(path, &format!("line {}: {e}", index + 1))),
+        }
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn started() -> Record {
+        Record::Started {
+            procedure: Procedure::Failover,
+            run_id: "r1".into(),
+            options: RunOptions::default(),
+            at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_a_torn_line_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        {
+            let mut journal = Journal::create(&path).unwrap();
+            journal.append(&started()).unwrap();
+        }
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"record\":\"step_sta")
+            .unwrap();
+        let records = read_records(&path).unwrap();
+        assert_eq!(records.len(), 1);
+        assert!(matches!(records[0], Record::Started { ref run_id, .. } if run_id == "r1"));
+    }
+
+    #[test]
+    fn a_second_opener_is_refused_while_the_first_holds_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let _first = Journal::create(&path).unwrap();
+        let second = Journal::create(&path);
+        assert!(
+            matches!(second, Err(Error::JournalLocked { .. })),
+            "{:?}",
+            second.err()
+        );
+    }
+
+    #[test]
+    fn create_refuses_a_journal_that_holds_a_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        Journal::create(&path).unwrap().append(&started()).unwrap();
+        let err = Journal::create(&path).err().unwrap();
+        assert!(err.to_string().contains("already holds a run"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_journal_is_private_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        Journal::create(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_bad_line_in_the_middle_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        std::fs::write(
+            &path,
+            "garbage\n{\"record\":\"finished\",\"at\":\"2026-11-27T13:00:00Z\"}\n",
+        )
+        .unwrap();
+        let err = read_records(&path).unwrap_err();
+        assert!(err.to_string().contains("line 1"), "{err}");
+    }
+}

@@ -1,0 +1,242 @@
+//! The runbook: plan, execute with a journal, resume, report.
+//!
+//! [`Runbook`] wraps a [`Context`] with a journal file. [`Runbook::execute`] runs the
+//! steps of a procedure in order, journaling each start and end (with the facts learned)
+//! before going on; [`Runbook::resume`] reads the journal back and continues from the
+//! first step not verified as done, whose observation then decides what is left. The
+//! step logic itself lives in [`procedure`](crate::procedure).
+
+mod journal;
+mod plan;
+mod report;
+
+pub use journal::{Journal, Record, read_records};
+pub use plan::{Plan, PlannedStatus, PlannedStep, plan};
+pub use report::{Report, RpoEvidence, StepReport};
+
+use crate::error::{Error, Result};
+use crate::procedure::{Context, Event, Facts, Procedure, StepId, StepOutcome, run_step};
+use chrono::Utc;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// A procedure run with a journal.
+pub struct Runbook {
+    ctx: Context,
+    journal: PathBuf,
+}
+
+/// What a journal says about a run so far.
+struct History {
+    procedure: Procedure,
+    run_id: String,
+    done: HashSet<StepId>,
+    facts: Facts,
+    finished: bool,
+}
+
+impl History {
+    fn read(records: &[Record]) -> Option<Self> {
+        let Some(Record::Started {
+            procedure, run_id, ..
+        }) = records.first()
+        else {
+            return None;
+        };
+        let mut history = Self {
+            procedure: *procedure,
+            run_id: run_id.clone(),
+            done: HashSet::new(),
+            facts: Facts::default(),
+            finished: false,
+        };
+        for record in records {
+            match record {
+                Record::StepFinished { step, facts, .. } => {
+                    history.done.insert(*step);
+                    history.facts = facts.clone();
+                }
+                Record::StepFailed { facts, .. } => history.facts = facts.clone(),
+                Record::Finished { .. } => history.finished = true,
+                _ => {}
+            }
+        }
+        Some(history)
+    }
+}
+
+impl Runbook {
+    /// A runbook journaling to `journal`. The context's run id names the run.
+    pub fn new(ctx: Context, journal: impl Into<PathBuf>) -> Self {
+        Self {
+            ctx,
+            journal: journal.into(),
+        }
+    }
+
+    /// The context.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// The journal file.
+    pub fn journal_path(&self) -> &Path {
+        &self.journal
+    }
+
+    /// Observes the live state and describes each step. Read-only.
+    pub async fn plan(&self, procedure: Procedure) -> Plan {
+        plan(&self.ctx, procedure).await
+    }
+
+    /// Runs `procedure` from its first step, in a new journal.
+    pub async fn execute(&self, procedure: Procedure) -> Result<Report> {
+        let mut journal = Journal::create(&self.journal)?;
+        journal.append(&Record::Started {
+            procedure,
+            run_id: self.ctx.run_id.clone(),
+            options: self.ctx.options.clone(),
+            at: Utc::now(),
+        })?;
+        self.run_from(&mut journal, procedure, &HashSet::new())
+            .await
+    }
+
+    /// Continues the run the journal holds, from the first step not verified as done.
+    /// The context's facts are replaced by the journal's; its options (for instance an
+    /// accepted data loss) are the ones of this call.
+    pub async fn resume(self) -> Result<Report> {
+        let (mut journal, records) = Journal::reopen(&self.journal)?;
+        let history = History::read(&records).ok_or_else(|| Error::Journal {
+            path: self.journal.clone(),
+            message: "holds no run to resume".into(),
+        })?;
+        if history.finished {
+            return Ok(Report::from_records(history.procedure, &records));
+        }
+        journal.append(&Record::Resumed {
+            options: self.ctx.options.clone(),
+            at: Utc::now(),
+        })?;
+        let ctx = self
+            .ctx
+            .with_run_id(history.run_id.clone())
+            .with_facts(history.facts.clone());
+        let resumed = Self {
+            ctx,
+            journal: self.journal,
+        };
+        resumed
+            .run_from(&mut journal, history.procedure, &history.done)
+            .await
+    }
+
+    /// Runs one step of the run the journal holds (or of a new one), journaled.
+    pub async fn run_single_step(self, step: StepId) -> Result<StepOutcome> {
+        let procedure = step.procedure();
+        let (mut journal, records) = if self.journal.exists() {
+            Journal::reopen(&self.journal)?
+        } else {
+            (Journal::create(&self.journal)?, Vec::new())
+        };
+        let ctx = match History::read(&records) {
+            Some(history) if history.procedure != procedure => {
+                return Err(Error::Journal {
+                    path: self.journal.clone(),
+                    message: format!("holds a {} run, not a {procedure}", history.procedure),
+                });
+            }
+            Some(history) => self
+                .ctx
+                .with_run_id(history.run_id)
+                .with_facts(history.facts),
+            None => {
+                journal.append(&Record::Started {
+                    procedure,
+                    run_id: self.ctx.run_id.clone(),
+                    options: self.ctx.options.clone(),
+                    at: Utc::now(),
+                })?;
+                self.ctx
+            }
+        };
+        let runbook = Self {
+            ctx,
+            journal: self.journal,
+        };
+        runbook.journaled_step(&mut journal, step).await
+    }
+
+    async fn run_from(
+        &self,
+        journal: &mut Journal,
+        procedure: Procedure,
+        done: &HashSet<StepId>,
+    ) -> Result<Report> {
+        for &step in procedure.steps() {
+            if done.contains(&step) {
+                continue;
+            }
+            if self.ctx.is_cancelled() {
+                return Err(Error::Cancelled { step: Some(step) });
+            }
+            self.journaled_step(journal, step).await?;
+        }
+        journal.append(&Record::Finished { at: Utc::now() })?;
+        let records = read_records(journal.path())?;
+        Ok(Report::from_records(procedure, &records))
+    }
+
+    async fn journaled_step(&self, journal: &mut Journal, step: StepId) -> Result<StepOutcome> {
+        journal.append(&Record::StepStarted {
+            step,
+            at: Utc::now(),
+        })?;
+        self.ctx.emit(Event::StepStarted {
+            step,
+            title: step.title(),
+        });
+        let started = Instant::now();
+        match run_step(&self.ctx, step).await {
+            Ok(outcome) => {
+                journal.append(&Record::StepFinished {
+                    step,
+                    outcome: outcome.clone(),
+                    facts: self.ctx.facts(),
+                    at: Utc::now(),
+                })?;
+                self.ctx.emit(match &outcome {
+                    StepOutcome::Done { summary } => Event::StepFinished {
+                        step,
+                        summary: summary.clone(),
+                        millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    },
+                    StepOutcome::Skipped { reason } => Event::StepSkipped {
+                        step,
+                        reason: reason.clone(),
+                    },
+                });
+                Ok(outcome)
+            }
+            Err(error) => {
+                journal.append(&Record::StepFailed {
+                    step,
+                    error: error.to_string(),
+                    facts: self.ctx.facts(),
+                    at: Utc::now(),
+                })?;
+                self.ctx.emit(Event::StepFailed {
+                    step,
+                    error: error.to_string(),
+                });
+                Err(error)
+            }
+        }
+    }
+}
+
+/// A run id from the current time (`yyyyMMddHHmmss`, UTC), used in backup file names.
+pub fn new_run_id() -> String {
+    Utc::now().format("%Y%m%d%H%M%S").to_string()
+}
