@@ -45,6 +45,8 @@ mod lexer;
 mod parser;
 mod quote;
 mod refuse;
+#[cfg(test)]
+mod tests;
 
 pub use ast::{Argument, Command, Expr, Script, Statement, names_equal};
 pub use error::ParseError;
