@@ -6,6 +6,7 @@
 //! refusal wording in `refuse.rs`. It must not interpret cmdlets.
 
 use super::ast::{Argument, Command, Expr, Script, Statement, names_equal};
+use super::error::ParseError;
 use super::lexer::{Cursor, Numeric, Result, classify_number, is_blank, is_name_char, is_newline};
 use super::quote::{is_dash, is_double_quote, is_single_quote};
 use super::refuse;
@@ -14,14 +15,20 @@ use super::refuse;
 /// hostile input from exhausting the stack.
 const MAX_NESTING: usize = 32;
 
-/// PowerShell's reserved words; a statement starting with one is a language
-/// construct, not a command, and is refused.
+/// PowerShell's keywords and reserved words (about_Reserved_Words, plus
+/// `clean`). A statement starting with one is a language construct, not a
+/// command, and is refused. A few (`type`) also work as command aliases in
+/// PowerShell; refusing those is harmless, running a keyword as a command
+/// would not be.
 const KEYWORDS: &[&str] = &[
+    "assembly",
+    "base",
     "begin",
     "break",
     "catch",
     "class",
     "clean",
+    "command",
     "configuration",
     "continue",
     "data",
@@ -80,11 +87,13 @@ enum Mode {
 /// outside the subset, with its position.
 ///
 /// ```
-/// use pcdr_sim::shell::{parse_script, Argument, Expr, Statement};
-/// let script = parse_script("Set-CsPersistentChatState -PoolState 'FailedOver' -Confirm:$false").unwrap();
-/// let Statement::Pipeline(commands) = &script.statements[0] else { panic!() };
-/// assert!(commands[0].args[1].is_named("confirm"));
+/// use pcdr_sim::shell::{parse_script, Statement};
+/// let script = parse_script("Set-CsPersistentChatState -PoolState 'FailedOver' -Confirm:$false")?;
+/// if let Statement::Pipeline(commands) = &script.statements[0] {
+///     assert!(commands[0].args[1].is_named("confirm"));
+/// }
 /// assert!(parse_script("Remove-Item $(whoami)").is_err());
+/// # Ok::<(), pcdr_sim::shell::ParseError>(())
 /// ```
 pub fn parse_script(text: &str) -> Result<Script> {
     let mut parser = Parser {
@@ -150,7 +159,7 @@ impl Parser {
     }
 
     /// The refusal for the next character, `context` describing where it is.
-    fn refuse_here(&self, context: &str) -> super::ParseError {
+    fn refuse_here(&self, context: &str) -> ParseError {
         let message = match self.cur.peek() {
             Some(c) => refuse::message(c, self.cur.peek_at(1), context),
             None => format!("unexpected end of script {context}"),

@@ -512,3 +512,23 @@ fn no_generated_string_panics_as_a_script() {
         }
     }
 }
+
+#[test]
+fn a_parameter_pairs_with_a_following_negative_number() {
+    let statements = parse("Get-X -Depth -1 -Force");
+    let expected = single(
+        "Get-X",
+        vec![named("Depth", Expr::Integer(-1)), switch("Force")],
+    );
+    assert_eq!(statements, vec![expected]);
+}
+
+#[test]
+fn parsed_names_compare_ignoring_case() {
+    let statements = parse("convertto-json -COMPRESS");
+    let Some(Statement::Pipeline(commands)) = statements.first() else {
+        panic!("expected a pipeline: {statements:?}");
+    };
+    assert!(commands[0].is("ConvertTo-Json"));
+    assert!(commands[0].args[0].is_named("Compress"));
+}
