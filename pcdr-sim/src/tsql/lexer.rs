@@ -154,8 +154,12 @@ impl<'a> Lexer<'a> {
         self.src.as_bytes().get(index).copied()
     }
 
+    /// Compares bytes, so it is safe at any position, even inside a multi-byte character.
     fn rest_starts_with(&self, prefix: &str) -> bool {
-        self.src[self.pos..].starts_with(prefix)
+        self.src
+            .as_bytes()
+            .get(self.pos..)
+            .is_some_and(|rest| rest.starts_with(prefix.as_bytes()))
     }
 
     /// Skips whitespace, `--` line comments and nested `/* */` block comments.
@@ -413,6 +417,12 @@ mod tests {
     #[test]
     fn comments_are_skipped_and_block_comments_nest() {
         assert_eq!(texts("a -- x */\nb /* c /* d */ e */ f--"), ["a", "b", "f"]);
+    }
+
+    #[test]
+    fn block_comments_may_contain_multi_byte_characters() {
+        assert_eq!(texts("a /* é日🦀 */ b /* ü"), ["a", "b"]);
+        assert_eq!(error("a /* ü").number, 113);
     }
 
     #[test]
