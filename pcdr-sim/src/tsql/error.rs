@@ -34,7 +34,7 @@ impl ParseError {
     }
 
     /// 105: a string literal or delimited identifier runs to the end of the batch;
-    /// `rest` is the text after its opening quote.
+    /// `rest` is the unescaped text after its opening quote.
     pub(crate) fn unclosed_quotation(rest: &str, offset: usize) -> Self {
         Self::new(
             105,

@@ -203,6 +203,8 @@ impl<'a> Lexer<'a> {
 
     /// Reads a quoted token whose opening delimiter is `open_len` bytes long and whose
     /// closing delimiter `close` is escaped by doubling it; returns the unescaped value.
+    /// Unclosed, it is error 105 quoting the rest of the batch unescaped, as SQL Server
+    /// does (`select 1[[74]]` reports `'[74]'`).
     fn delimited(&mut self, open_len: usize, close: u8) -> Result<String, ParseError> {
         let start = self.pos;
         let content_start = start + open_len;
@@ -225,10 +227,8 @@ impl<'a> Lexer<'a> {
                 return Ok(value);
             }
         }
-        Err(ParseError::unclosed_quotation(
-            &self.src[content_start..],
-            start,
-        ))
+        value.push_str(&self.src[chunk_start..]);
+        Err(ParseError::unclosed_quotation(&value, start))
     }
 
     fn variable(&mut self) -> Result<TokenKind, ParseError> {
@@ -443,6 +443,19 @@ mod tests {
             let expected = format!("Unclosed quotation mark after the character string '{rest}'.");
             assert_eq!(error.message, expected);
         }
+    }
+
+    #[test]
+    fn unclosed_delimiters_quote_the_text_unescaped() {
+        let bracket = error("select 1[[74]]");
+        let expected = "Unclosed quotation mark after the character string '[74]'.";
+        assert_eq!((bracket.number, bracket.message.as_str()), (105, expected));
+        let string = error("'it''s");
+        assert!(
+            string.message.ends_with("string 'it's'."),
+            "{}",
+            string.message
+        );
     }
 
     #[test]
