@@ -6,7 +6,45 @@
 //! reads one delimited identifier or string literal back to its value.
 //!
 //! This module owns syntax only: it never resolves names, checks that objects, procedures
-//! or variables exist, or runs anything; that is the engine's job.
+//! or variables exist, or runs anything; that is the engine's job (2812, 208, 137, …).
+//!
+//! # Supported statements
+//!
+//! Each follows the Microsoft Learn "Transact-SQL reference" page named after it, limited
+//! to the forms shown; `;` between statements is optional, keywords match in any case.
+//!
+//! | Form | Microsoft page |
+//! |---|---|
+//! | `SELECT [TOP (n) \| TOP n] * \| expr [[AS] alias], … [FROM name [[AS] alias]] [WHERE condition] [ORDER BY expr [ASC \| DESC], …]`, `SELECT @v = expr, …` | SELECT (Transact-SQL) |
+//! | `RESTORE DATABASE db [FROM DISK = x, …] [WITH option, …]`, `RESTORE LOG db FROM DISK = x, … [WITH …]` | RESTORE Statements (Transact-SQL); RESTORE Statements - Arguments |
+//! | `RESTORE HEADERONLY \| FILELISTONLY \| VERIFYONLY FROM DISK = x, … [WITH …]` | RESTORE Statements - HEADERONLY / FILELISTONLY / VERIFYONLY |
+//! | `BACKUP DATABASE \| LOG db TO DISK = x, … [WITH option, …]` | BACKUP (Transact-SQL) |
+//! | `ALTER DATABASE name SET PARTNER OFF \| PARTNER = 'TCP://host:port'` | ALTER DATABASE Database Mirroring (Transact-SQL) |
+//! | `ALTER DATABASE name SET SINGLE_USER \| RESTRICTED_USER \| MULTI_USER \| ONLINE \| OFFLINE [WITH ROLLBACK IMMEDIATE \| ROLLBACK AFTER n [SECONDS] \| NO_WAIT]`, `SET RECOVERY FULL \| BULK_LOGGED \| SIMPLE` | ALTER DATABASE SET Options (Transact-SQL) |
+//! | `KILL n` | KILL (Transact-SQL) |
+//! | `EXEC[UTE] [@status =] proc [value \| @p = value [OUTPUT \| OUT] \| DEFAULT, …]` | EXECUTE (Transact-SQL) |
+//! | `DECLARE @v [AS] type [= expr], …` | DECLARE @local_variable (Transact-SQL) |
+//! | `SET @v = expr` | SET @local_variable (Transact-SQL) |
+//! | `SET option[, …] ON \| OFF`, `SET TEXTSIZE n`, `SET LOCK_TIMEOUT n` | SET Statements (Transact-SQL) |
+//! | `USE db` | USE (Transact-SQL) |
+//! | `BEGIN TRAN[SACTION] [name]`, `COMMIT \| ROLLBACK [TRAN[SACTION] [name] \| WORK]` | BEGIN / COMMIT / ROLLBACK TRANSACTION (Transact-SQL) |
+//! | `WAITFOR DELAY 'hh:mm:ss[.fff]'` | WAITFOR (Transact-SQL) |
+//! | `PRINT expr` | PRINT (Transact-SQL) |
+//!
+//! Expressions are literals, `NULL`, `@v`, `@@NAME`, (qualified) columns, function calls,
+//! unary minus and `+ - *`; conditions are comparisons, `IS [NOT] NULL`, `[NOT] LIKE` and
+//! `[NOT] IN (…)` joined by `NOT`, `AND`, `OR` and parentheses. As in SQL Server, a
+//! procedure name alone as a batch's first statement is executed as if preceded by `EXEC`.
+//! Lexical rules follow "Database identifiers" and "Constants (Transact-SQL)", with
+//! `QUOTED_IDENTIFIER ON` (`"x"` is an identifier); reserved words follow "Reserved
+//! Keywords (Transact-SQL)".
+//!
+//! # Errors
+//!
+//! 102 `Incorrect syntax near 'X'.` (156 `… near the keyword 'X'.` when X is reserved),
+//! at the end of the batch near its last token; 105 for an unclosed string or delimited
+//! identifier; 113 for an unclosed `/*`; 191 for nesting deeper than 64; 2715 for an
+//! unknown `DECLARE` type. Offsets are byte offsets into the batch.
 
 pub mod ast;
 mod error;

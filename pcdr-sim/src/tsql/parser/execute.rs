@@ -33,18 +33,6 @@ impl Parser<'_> {
         })
     }
 
-    /// Takes `@variable =` if the cursor is at one, returning the variable.
-    pub(super) fn eat_assignment_target(&mut self) -> Option<String> {
-        let at_assignment = self.peek().is_some_and(|t| t.kind == TokenKind::Variable)
-            && self.peek_nth_punct(1, Punct::Eq);
-        if !at_assignment {
-            return None;
-        }
-        let variable = self.eat_variable()?;
-        self.pos += 1;
-        Some(variable)
-    }
-
     /// Whether an argument list follows the procedure name: anything but the end of the
     /// statement, which is the end of the batch, `;` or a reserved word.
     fn at_argument(&self) -> bool {

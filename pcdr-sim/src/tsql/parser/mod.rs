@@ -246,6 +246,18 @@ impl<'a> Parser<'a> {
         Some(name)
     }
 
+    /// Takes `@variable =` if the cursor is at one, returning the variable.
+    fn eat_assignment_target(&mut self) -> Option<String> {
+        let at_assignment = self.peek().is_some_and(|t| t.kind == TokenKind::Variable)
+            && self.peek_nth_punct(1, Punct::Eq);
+        if !at_assignment {
+            return None;
+        }
+        let variable = self.eat_variable()?;
+        self.pos += 1;
+        Some(variable)
+    }
+
     /// An identifier, a string literal or a variable.
     fn operand(&mut self) -> Result<Operand> {
         if let Some(variable) = self.eat_variable() {
