@@ -98,6 +98,11 @@ pub enum Expr {
     Integer(i64),
     /// A decimal literal, or an integer literal too large for 64 bits, as written.
     Decimal(String),
+    /// A float literal such as `1.5E3`, as written.
+    Float(String),
+    /// A binary constant such as `0x1F`; an odd digit count gets a leading zero
+    /// (`0x1` is `[0x01]`), as in SQL Server.
+    Bytes(Vec<u8>),
     /// `NULL`.
     Null,
     /// A local variable such as `@db`.

@@ -33,6 +33,10 @@ pub(crate) enum TokenKind {
     Integer,
     /// Digits with a decimal point.
     Decimal,
+    /// A number with an exponent, such as `1.5E3`.
+    Float,
+    /// A binary constant such as `0x1F`; the token text includes the `0x`.
+    Binary,
     /// `@name`; the token text includes the `@`.
     Variable,
     /// `@@NAME`; the token text includes the `@@`.
@@ -248,14 +252,38 @@ impl<'a> Lexer<'a> {
         })
     }
 
+    /// An integer, a decimal, a float (`1.5E3`) or a binary constant (`0x1F`).
     fn number(&mut self) -> TokenKind {
-        self.skip_while(|c| c.is_ascii_digit());
-        if self.peek_char() != Some('.') {
-            return TokenKind::Integer;
+        if self.rest_starts_with("0x") || self.rest_starts_with("0X") {
+            self.pos += 2;
+            self.skip_while(|c| c.is_ascii_hexdigit());
+            return TokenKind::Binary;
         }
-        self.pos += 1;
         self.skip_while(|c| c.is_ascii_digit());
-        TokenKind::Decimal
+        let mut kind = TokenKind::Integer;
+        if self.peek_char() == Some('.') {
+            self.pos += 1;
+            self.skip_while(|c| c.is_ascii_digit());
+            kind = TokenKind::Decimal;
+        }
+        if self.at_exponent() {
+            self.pos += 1;
+            if matches!(self.peek_char(), Some('+' | '-')) {
+                self.pos += 1;
+            }
+            self.skip_while(|c| c.is_ascii_digit());
+            kind = TokenKind::Float;
+        }
+        kind
+    }
+
+    /// Whether the cursor is at `e` or `E` followed by digits, optionally signed.
+    fn at_exponent(&self) -> bool {
+        let bytes = self.src.as_bytes();
+        let at = |offset: usize| bytes.get(self.pos + offset).copied();
+        let digit_at = |offset: usize| at(offset).is_some_and(|b| b.is_ascii_digit());
+        matches!(at(0), Some(b'e' | b'E'))
+            && (digit_at(1) || (matches!(at(1), Some(b'+' | b'-')) && digit_at(2)))
     }
 
     fn word(&mut self) -> TokenKind {
@@ -376,15 +404,21 @@ mod tests {
     }
 
     #[test]
-    fn numbers_are_integers_or_decimals() {
+    fn numbers_are_integers_decimals_floats_or_binary() {
+        let expected = [
+            TokenKind::Integer,
+            TokenKind::Decimal,
+            TokenKind::Decimal,
+            TokenKind::Decimal,
+            TokenKind::Float,
+            TokenKind::Float,
+            TokenKind::Binary,
+            TokenKind::Binary,
+        ];
+        assert_eq!(kinds("57 1.5 .5 2. 1e5 2.5E-3 0x1F 0X"), expected);
         assert_eq!(
-            kinds("57 1.5 .5 2."),
-            [
-                TokenKind::Integer,
-                TokenKind::Decimal,
-                TokenKind::Decimal,
-                TokenKind::Decimal
-            ]
+            texts("0x1Fg 1e 1e+"),
+            ["0x1F", "g", "1", "e", "1", "e", "+"]
         );
     }
 

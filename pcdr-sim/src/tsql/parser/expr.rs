@@ -59,6 +59,8 @@ impl Parser<'_> {
             TokenKind::String(value) => Some(Expr::String(value.clone())),
             TokenKind::Integer => Some(integer_literal(token.text)),
             TokenKind::Decimal => Some(Expr::Decimal(token.text.to_owned())),
+            TokenKind::Float => Some(Expr::Float(token.text.to_owned())),
+            TokenKind::Binary => Some(Expr::Bytes(hex_bytes(token.text.get(2..).unwrap_or("")))),
             TokenKind::Variable => Some(Expr::Variable(token.text.to_owned())),
             TokenKind::GlobalVariable => Some(Expr::Global(token.text.to_owned())),
             TokenKind::Word if token.is_keyword("NULL") => Some(Expr::Null),
@@ -209,6 +211,22 @@ fn integer_literal(text: &str) -> Expr {
         Ok(value) => Expr::Integer(value),
         Err(_) => Expr::Decimal(text.to_owned()),
     }
+}
+
+/// The bytes of a binary constant's hex digits; an odd count gets a leading zero.
+fn hex_bytes(digits: &str) -> Vec<u8> {
+    let nibbles: Vec<u8> = digits
+        .chars()
+        .filter_map(|c| c.to_digit(16))
+        .filter_map(|d| u8::try_from(d).ok())
+        .collect();
+    let (odd_head, pairs) = nibbles.split_at(nibbles.len() % 2);
+    let byte = |digits: &[u8]| digits.iter().fold(0u8, |acc, d| (acc << 4) | d);
+    odd_head
+        .iter()
+        .copied()
+        .chain(pairs.chunks_exact(2).map(byte))
+        .collect()
 }
 
 fn is_condition_token(token: &Token<'_>) -> bool {

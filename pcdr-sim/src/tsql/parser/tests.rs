@@ -299,6 +299,26 @@ fn expressions_respect_precedence_and_unary_minus() {
 }
 
 #[test]
+fn float_and_binary_constants_are_single_literals() {
+    let select = select("SELECT 1.5E3, 0x1F, 0x102, 0x");
+    let items: Vec<_> = select
+        .items
+        .into_iter()
+        .map(|item| match item {
+            SelectItem::Expr { expr, alias: None } => expr,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let expected = [
+        Expr::Float("1.5E3".into()),
+        Expr::Bytes(vec![0x1f]),
+        Expr::Bytes(vec![0x01, 0x02]),
+        Expr::Bytes(vec![]),
+    ];
+    assert_eq!(items, expected);
+}
+
+#[test]
 fn functions_take_string_arguments_and_reserved_callables() {
     let select = select("SELECT SERVERPROPERTY('ProductVersion'), LEFT(@s, 3), @@VERSION");
     let text = format!("{:?}", select.items);
