@@ -137,7 +137,7 @@ impl Parser<'_> {
     /// Whether the `(` at the cursor encloses a condition rather than an expression.
     fn parenthesis_holds_condition(&self) -> bool {
         let mut depth = 0usize;
-        for token in &self.tokens[self.pos..] {
+        for token in self.tokens.get(self.pos..).unwrap_or_default() {
             match token.kind {
                 TokenKind::Punct(Punct::LeftParen) => depth += 1,
                 TokenKind::Punct(Punct::RightParen) if depth <= 1 => return false,
