@@ -69,6 +69,19 @@ pub(crate) fn malformed_request(detail: &str) -> ServerMessage {
     )
 }
 
+/// DONE with the ERROR bit: the answer to a message the client marked IGNORE.
+pub(crate) fn ignored_ack() -> Vec<u8> {
+    let mut out = Vec::new();
+    put_done(
+        &mut out,
+        DoneKind::Done,
+        done_status::ERROR,
+        cur_cmd::NONE,
+        0,
+    );
+    out
+}
+
 /// DONE with the ATTN bit, acknowledging a cancel.
 pub(crate) fn attention_ack() -> Vec<u8> {
     let mut out = Vec::new();
@@ -327,6 +340,11 @@ mod tests {
         let bytes = encode_response(&response, RequestKind::Batch, "");
         assert_eq!(bytes[0], 0xAA);
         assert_eq!(&bytes[bytes.len() - 13..], &done(0xFD, 0x02, 0x00, 0)[..]);
+    }
+
+    #[test]
+    fn ignored_ack_is_done_with_error() {
+        assert_eq!(ignored_ack(), done(0xFD, 0x02, 0x00, 0));
     }
 
     #[test]

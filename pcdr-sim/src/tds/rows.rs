@@ -8,8 +8,8 @@
 use super::engine::{Column, ColumnType, ResultSet, Value};
 use super::token::{put_b_varchar, put_units};
 use super::types::{
-    COLLATION, DATETIME2_LEN, DATETIME2_SCALE, DECIMAL25_LEN, DECIMAL25_MAX, DECIMAL25_PRECISION,
-    PLP_MARKER, PLP_NULL, VARLEN_NULL, encode_datetime2, swap_guid_bytes, type_id,
+    COLLATION, DATETIME2_SCALE, DECIMAL25_LEN, DECIMAL25_MAX, DECIMAL25_PRECISION, PLP_MARKER,
+    PLP_NULL, VARLEN_NULL, encode_datetime2, swap_guid_bytes, type_id,
 };
 
 /// Token byte of COLMETADATA.
@@ -166,7 +166,6 @@ fn put_value(out: &mut Vec<u8>, wire_type: WireType, value: &Value) -> Result<()
             let bytes = encode_datetime2(datetime)
                 .ok_or_else(|| format!("{datetime} is outside the years 1 to 9999"))?;
             put_sized(out, &bytes);
-            debug_assert_eq!(bytes.len(), usize::from(DATETIME2_LEN));
         }
         (WireType::Decimal25, Value::Decimal(number)) => put_decimal25(out, *number)?,
         (WireType::Guid, Value::Guid(bytes)) => put_sized(out, &swap_guid_bytes(*bytes)),

@@ -24,10 +24,10 @@ use super::packet::{
 use super::prelogin::{decode_client_prelogin, encode_server_prelogin};
 use super::registry::{Registration, SessionInfo};
 use super::response::{
-    RequestKind, attention_ack, encode_response, error_reply, login_accepted, malformed_request,
+    RequestKind, attention_ack, encode_response, error_reply, ignored_ack, login_accepted,
+    malformed_request,
 };
 use super::rpc::decode_rpc;
-use super::token::{DoneKind, cur_cmd, done_status, put_done};
 
 /// What a session needs from its server.
 #[derive(Clone)]
@@ -175,15 +175,8 @@ impl Session {
 
     async fn handle(&mut self, incoming: Incoming) -> Result<Flow, ProtocolError> {
         let Incoming::Message(message) = incoming else {
-            let mut reply = Vec::new();
-            put_done(
-                &mut reply,
-                DoneKind::Done,
-                done_status::ERROR,
-                cur_cmd::NONE,
-                0,
-            );
-            self.send(&reply).await?;
+            debug!(spid = self.info.spid(), "discarded a message marked IGNORE");
+            self.send(&ignored_ack()).await?;
             return Ok(Flow::Continue);
         };
         match message.ty {

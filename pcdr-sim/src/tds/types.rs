@@ -62,8 +62,6 @@ pub(crate) const PLP_UNKNOWN_LEN: u64 = u64::MAX - 1;
 pub(crate) const VARLEN_NULL: u16 = 0xFFFF;
 /// The scale the server uses for DATETIME2 columns.
 pub(crate) const DATETIME2_SCALE: u8 = 7;
-/// Byte length of a DATETIME2(7) value: 5 bytes of time, 3 of date.
-pub(crate) const DATETIME2_LEN: u8 = 8;
 /// Precision of the DECIMAL(25,0) column type.
 pub(crate) const DECIMAL25_PRECISION: u8 = 25;
 /// Value length of a DECIMAL(25,0): sign byte plus 12 bytes of magnitude.
