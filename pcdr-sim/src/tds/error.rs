@@ -32,6 +32,12 @@ pub(crate) enum ProtocolError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A message began but did not complete in time.
+    #[error("the rest of the message did not arrive within {limit:?}")]
+    Stalled {
+        /// How long the server waited.
+        limit: std::time::Duration,
+    },
     /// A string field held invalid UTF-16.
     #[error("{what} is not valid UTF-16")]
     InvalidUtf16 {

@@ -5,6 +5,8 @@
 //! Owns the byte layout of packets only; what a message means is decoded by
 //! the sibling modules.
 
+use std::time::Duration;
+
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::error::ProtocolError;
@@ -13,6 +15,8 @@ use super::error::ProtocolError;
 pub(crate) const HEADER_LEN: usize = 8;
 /// Largest client message the server reassembles.
 pub(crate) const MAX_MESSAGE_LEN: usize = 16 * 1024 * 1024;
+/// How long the rest of a message may take once its first byte has arrived.
+pub(crate) const MESSAGE_STALL_LIMIT: Duration = Duration::from_secs(30);
 /// Packet size used before LOGIN7 negotiates one.
 pub(crate) const DEFAULT_PACKET_SIZE: usize = 4096;
 /// Smallest negotiable packet size.
@@ -138,14 +142,30 @@ pub(crate) enum Incoming {
 }
 
 /// Reads packets up to END OF MESSAGE. `Ok(None)` means the client closed the
-/// socket cleanly between messages.
-pub(crate) async fn read_message<R>(reader: &mut R) -> Result<Option<Incoming>, ProtocolError>
+/// socket cleanly between messages. Once a message has begun, all of it must
+/// arrive within `stall_limit`.
+pub(crate) async fn read_message<R>(
+    reader: &mut R,
+    stall_limit: Duration,
+) -> Result<Option<Incoming>, ProtocolError>
 where
     R: AsyncRead + Unpin,
 {
-    let Some(mut header) = read_header(reader).await? else {
+    let mut first_byte = [0u8; 1];
+    if reader.read(&mut first_byte).await? == 0 {
         return Ok(None);
-    };
+    }
+    tokio::time::timeout(stall_limit, read_rest_of_message(reader, first_byte[0]))
+        .await
+        .map_err(|_| ProtocolError::Stalled { limit: stall_limit })?
+        .map(Some)
+}
+
+async fn read_rest_of_message<R>(reader: &mut R, first_byte: u8) -> Result<Incoming, ProtocolError>
+where
+    R: AsyncRead + Unpin,
+{
+    let mut header = read_header(reader, Some(first_byte)).await?;
     let first_type = header.ty;
     let mut payload = Vec::new();
     let mut ignored = false;
@@ -161,41 +181,48 @@ where
         if header.is_end_of_message() {
             break;
         }
-        header = read_header(reader).await?.ok_or(ProtocolError::Truncated {
-            what: "packet header",
-        })?;
+        header = read_header(reader, None).await?;
     }
-    Ok(Some(if ignored {
+    Ok(if ignored {
         Incoming::Ignored
     } else {
         Incoming::Message(Message {
             ty: first_type,
             payload,
         })
-    }))
+    })
 }
 
-/// Reads one header; `None` when the socket closed before its first byte.
-async fn read_header<R>(reader: &mut R) -> Result<Option<PacketHeader>, ProtocolError>
+/// Reads one header, of which `first_byte` may already have been read.
+async fn read_header<R>(
+    reader: &mut R,
+    first_byte: Option<u8>,
+) -> Result<PacketHeader, ProtocolError>
 where
     R: AsyncRead + Unpin,
 {
     let mut bytes = [0u8; HEADER_LEN];
-    let mut filled = 0;
-    while filled < HEADER_LEN {
-        let read = reader.read(&mut bytes[filled..]).await?;
-        if read == 0 {
-            return if filled == 0 {
-                Ok(None)
-            } else {
-                Err(ProtocolError::Truncated {
-                    what: "packet header",
-                })
-            };
+    let start = match first_byte {
+        Some(byte) => {
+            bytes[0] = byte;
+            1
         }
-        filled += read;
+        None => 0,
+    };
+    reader
+        .read_exact(&mut bytes[start..])
+        .await
+        .map_err(|error| eof_as_truncation(error, "packet header"))?;
+    PacketHeader::decode(bytes)
+}
+
+/// The socket closing inside a packet is a truncated message.
+fn eof_as_truncation(error: std::io::Error, what: &'static str) -> ProtocolError {
+    if error.kind() == std::io::ErrorKind::UnexpectedEof {
+        ProtocolError::Truncated { what }
+    } else {
+        ProtocolError::Io(error)
     }
-    PacketHeader::decode(bytes).map(Some)
 }
 
 async fn read_body<R>(
@@ -262,12 +289,16 @@ pub(crate) fn frame_message(
 mod tests {
     use super::*;
 
-    fn read(bytes: &[u8]) -> Result<Option<Incoming>, ProtocolError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
-            .unwrap();
+            .unwrap()
+    }
+
+    fn read(bytes: &[u8]) -> Result<Option<Incoming>, ProtocolError> {
         let mut reader = bytes;
-        runtime.block_on(read_message(&mut reader))
+        runtime().block_on(read_message(&mut reader, MESSAGE_STALL_LIMIT))
     }
 
     fn message(ty: PacketType, payload: &[u8]) -> Incoming {
@@ -354,6 +385,20 @@ mod tests {
     fn close_before_end_of_message_is_truncation() {
         let bytes = [0x01, 0x00, 0x00, 0x09, 0x00, 0x00, 0x01, 0x00, 0xAA];
         assert!(matches!(read(&bytes), Err(ProtocolError::Truncated { .. })));
+    }
+
+    #[test]
+    fn message_that_stalls_midway_times_out() {
+        let outcome = runtime().block_on(async {
+            let (mut client, mut server) = tokio::io::duplex(64);
+            tokio::io::AsyncWriteExt::write_all(&mut client, &[0x01, 0x01, 0x00])
+                .await
+                .unwrap();
+            let outcome = read_message(&mut server, Duration::from_millis(20)).await;
+            drop(client);
+            outcome
+        });
+        assert!(matches!(outcome, Err(ProtocolError::Stalled { .. })));
     }
 
     #[test]

@@ -19,7 +19,8 @@ use super::engine::{Engine, Request};
 use super::error::ProtocolError;
 use super::login7::decode_login7;
 use super::packet::{
-    DEFAULT_PACKET_SIZE, Incoming, Message, PacketType, frame_message, read_message,
+    DEFAULT_PACKET_SIZE, Incoming, MESSAGE_STALL_LIMIT, Message, PacketType, frame_message,
+    read_message,
 };
 use super::prelogin::{decode_client_prelogin, encode_server_prelogin};
 use super::registry::{Registration, SessionInfo};
@@ -292,7 +293,9 @@ impl Inbox {
         let (sender, messages) = mpsc::channel(1);
         let reader = tokio::spawn(async move {
             loop {
-                let read = read_message(&mut socket).await.transpose();
+                let read = read_message(&mut socket, MESSAGE_STALL_LIMIT)
+                    .await
+                    .transpose();
                 let Some(read) = read else { break };
                 let failed = read.is_err();
                 if sender.send(read).await.is_err() || failed {
