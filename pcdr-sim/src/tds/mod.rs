@@ -1,1 +1,43 @@
-//! The TDS 7.4 wire layer.
+//! The TDS 7.4 wire layer of the SQL Server emulator: a plaintext TDS server
+//! (no TLS) that tiberius, FreeTDS and pymssql can log in to, which hands
+//! every SQL batch and RPC to an [`Engine`] and encodes its [`Response`].
+//!
+//! One file per protocol piece: `packet` (framing), `prelogin`, `login7`,
+//! `batch`, `rpc`, `headers` (ALL_HEADERS), `token` and `rows` (encoders),
+//! `types` (value layouts), `response` (which tokens a reply holds),
+//! `session` and `server` (sockets), `registry` (SPIDs and KILL), `engine`
+//! (the contract with the emulated engine). This module knows nothing of T-SQL.
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use pcdr_sim::tds::{Engine, Server};
+//! # async fn run(engine: Arc<dyn Engine>) -> std::io::Result<()> {
+//! let server = Server::start("127.0.0.1:0".parse().unwrap(), engine, "SQLPC01".into()).await?;
+//! println!("connect tiberius to {}", server.local_addr());
+//! # Ok(())
+//! # }
+//! ```
+
+mod batch;
+mod cursor;
+mod engine;
+mod error;
+mod headers;
+mod login7;
+mod packet;
+mod prelogin;
+mod registry;
+mod response;
+mod rows;
+mod rpc;
+mod server;
+mod session;
+mod token;
+mod types;
+
+pub use engine::{
+    Column, ColumnType, Engine, LoginAccepted, LoginRequest, Request, Response, ResultSet,
+    RpcParam, RpcProcedure, RpcRequest, ServerMessage, StatementResult, Value,
+};
+pub use registry::{SessionInfo, SessionRegistry};
+pub use server::{Server, ServerHandle};
