@@ -7,7 +7,7 @@ use pcdr_core::planes::Offline;
 use pcdr_core::procedure::{Context, Planes, Procedure, RunOptions};
 use pcdr_core::runbook::{Plan, PlannedStatus, new_run_id, plan};
 use pcdr_core::topology::Topology;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -77,7 +77,7 @@ fn offline_planes(topology: &Topology) -> Planes {
     }
 }
 
-async fn plan_command(procedure: Procedure, path: &PathBuf, json: bool) -> ExitCode {
+async fn plan_command(procedure: Procedure, path: &Path, json: bool) -> ExitCode {
     let topology = match Topology::load(path) {
         Ok(topology) => topology,
         Err(e) => {

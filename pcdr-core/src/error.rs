@@ -236,7 +236,7 @@ pub enum Error {
         /// The database.
         database: String,
         /// What is wrong with the file.
-        source: ChainError,
+        source: Box<ChainError>,
     },
     /// The log chain has a gap and the operator did not accept data loss.
     #[error(
@@ -250,7 +250,7 @@ pub enum Error {
         /// The database.
         database: String,
         /// The missing range.
-        gap: LogChainGap,
+        gap: Box<LogChainGap>,
     },
     /// The journal cannot be created, read or written.
     #[error("journal {path}: {message}")]

@@ -176,13 +176,13 @@ async fn observe_backup_mirroring(ctx: &Context) -> Result<Intent> {
         &ctx.topology.databases.chat,
         &ctx.topology.databases.compliance,
     ] {
-        if let Some(state) = db_state(ctx, STEP, SiteRole::Backup, db).await? {
-            if state.mirroring.is_some() {
-                actions.push(Action::RemoveMirroring {
-                    site: SiteRole::Backup,
-                    database: db.clone(),
-                });
-            }
+        if let Some(state) = db_state(ctx, STEP, SiteRole::Backup, db).await?
+            && state.mirroring.is_some()
+        {
+            actions.push(Action::RemoveMirroring {
+                site: SiteRole::Backup,
+                database: db.clone(),
+            });
         }
     }
     Ok(if actions.is_empty() {

@@ -444,18 +444,18 @@ async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan)> {
                 step: STEP,
                 target: ctx.sql_name(SiteRole::Backup),
                 database: db.to_string(),
-                source,
+                source: Box::new(source),
             }
         })?;
-    if let Some(gap) = &plan.gap {
-        if !ctx.options.accept_data_loss {
-            return Err(Error::DataLossRefused {
-                step: STEP,
-                target: ctx.sql_name(SiteRole::Backup),
-                database: db.to_string(),
-                gap: gap.clone(),
-            });
-        }
+    if let Some(gap) = &plan.gap
+        && !ctx.options.accept_data_loss
+    {
+        return Err(Error::DataLossRefused {
+            step: STEP,
+            target: ctx.sql_name(SiteRole::Backup),
+            database: db.to_string(),
+            gap: Box::new(gap.clone()),
+        });
     }
     let intent = if plan.to_restore.is_empty() && plan.gap.is_none() {
         Intent::Skip(format!(

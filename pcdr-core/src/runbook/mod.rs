@@ -9,6 +9,8 @@
 mod journal;
 mod plan;
 mod report;
+#[cfg(test)]
+mod tests;
 
 pub use journal::{Journal, Record, read_records};
 pub use plan::{Plan, PlannedStatus, PlannedStep, plan};

@@ -50,6 +50,15 @@ pub struct PlannedStep {
     pub notes: Vec<String>,
 }
 
+impl PlannedStep {
+    fn unknown(&mut self, ctx: &Context, reason: String) {
+        self.status = PlannedStatus::Unknown { reason };
+        self.commands = templates(ctx, self.step);
+        self.notes
+            .push("state unknown: the commands shown are templates with placeholders".into());
+    }
+}
+
 /// The plan of a procedure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
@@ -72,14 +81,17 @@ impl Plan {
 /// Observes every step of `procedure` and describes what it would do. Makes no mutating
 /// call.
 pub async fn plan(ctx: &Context, procedure: Procedure) -> Plan {
-    let mut steps = Vec::with_capacity(procedure.steps().len());
+    let mut steps: Vec<PlannedStep> = Vec::with_capacity(procedure.steps().len());
     for &step in procedure.steps() {
-        steps.push(plan_step(ctx, step).await);
+        let earlier_steps_act = steps.iter().any(|s| s.status == PlannedStatus::WouldRun);
+        steps.push(plan_step(ctx, step, earlier_steps_act).await);
     }
     Plan { procedure, steps }
 }
 
-async fn plan_step(ctx: &Context, step: StepId) -> PlannedStep {
+/// Plans one step. A precondition that fails only because earlier steps have not run
+/// yet is not a block: the step's state is then unknown until they have.
+async fn plan_step(ctx: &Context, step: StepId, earlier_steps_act: bool) -> PlannedStep {
     let mut planned = PlannedStep {
         step,
         title: step.title(),
@@ -98,14 +110,9 @@ async fn plan_step(ctx: &Context, step: StepId) -> PlannedStep {
                 .collect();
             planned.notes = notes;
         }
-        Err(e @ Error::Step(_)) => {
-            planned.status = PlannedStatus::Unknown {
-                reason: e.to_string(),
-            };
-            planned.commands = templates(ctx, step);
-            planned
-                .notes
-                .push("state unknown: the commands shown are templates with placeholders".into());
+        Err(e @ Error::Step(_)) => planned.unknown(ctx, e.to_string()),
+        Err(e @ Error::Precondition { .. }) if earlier_steps_act => {
+            planned.unknown(ctx, format!("depends on the earlier steps: {e}"))
         }
         Err(e) => {
             planned.status = PlannedStatus::Blocked {

@@ -1,0 +1,628 @@
+//! A small stateful world implementing the three planes in memory, with fault
+//! injection and a count of every effective mutating call. The runbook tests drive whole
+//! procedures through it, crash them at every step, and check that resuming converges
+//! with nothing done twice.
+
+use crate::error::{PlaneError, PlaneResult};
+use crate::log_chain::{BackupHeader, BackupType, Lsn};
+use crate::planes::{
+    ChatPoolPlane, DatabaseFile, DatabasePlane, DatabaseState, DbState, FileEntry, FileKind,
+    FilePlane, FullRestore, LogShippingSnapshot, MirrorRequest, Mirroring, MirroringRole,
+    PoolState, PrimaryLogShipping, SecondaryLogShipping, SessionId, UserAccess,
+};
+use crate::procedure::Planes;
+use crate::topology::{RestoreMode, SiteRole};
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub const SHARE: &str = r"\\fs01.contoso.com\pchat-logs";
+pub const COPY: &str = r"D:\LogShipping\mgc";
+const FAMILY: &str = "FAMILY-ORIGINAL";
+
+/// When and how an injected fault strikes.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// The call fails before it has any effect.
+    Before(PlaneError),
+    /// The call takes effect, then the connection drops before the answer.
+    After(PlaneError),
+}
+
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub state: DbState,
+    pub family: String,
+    pub point: Lsn,
+    pub mirrored: bool,
+    pub sessions: Vec<i32>,
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    pub primary_reachable: bool,
+    pub primary: Option<Db>,
+    pub backup: Option<Db>,
+    pub backup_compliance_mirrored: bool,
+    pub secondary_configured: bool,
+    pub primary_configured: bool,
+    /// Files by full path, with their headers.
+    pub files: HashMap<String, (u64, BackupHeader)>,
+    pub pool: Option<PoolState>,
+    pub active: Vec<String>,
+    /// Effective mutating calls, by "operation argument".
+    pub calls: HashMap<String, usize>,
+    /// Faults by operation name and a text its argument must contain, consumed when
+    /// they strike.
+    pub faults: Vec<(&'static str, &'static str, Fault)>,
+}
+
+/// The whole world, shared by the planes.
+#[derive(Clone)]
+pub struct FakeWorld(pub Arc<Mutex<State>>);
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_800_000_000 + seconds, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+pub fn log_name(index: u32) -> String {
+    format!("mgc_20261127{:06}.trn", index)
+}
+
+fn log_header(index: u32) -> BackupHeader {
+    BackupHeader {
+        database_name: "mgc".into(),
+        backup_type: BackupType::Log,
+        first_lsn: Lsn(u128::from(index) * 100),
+        last_lsn: Lsn(u128::from(index + 1) * 100),
+        family_guid: FAMILY.into(),
+        backup_start: at(i64::from(index) * 60),
+        backup_finish: at(i64::from(index) * 60 + 5),
+    }
+}
+
+fn join(folder: &str, name: &str) -> String {
+    format!("{folder}\\{name}")
+}
+
+impl FakeWorld {
+    /// Log shipping running: logs 1..=total on the share, the first `copied` in the copy
+    /// folder, the first `restored` applied; the primary site down.
+    pub fn failover_ready(total: u32, copied: u32, restored: u32) -> Self {
+        let mut state = State {
+            backup: Some(Db {
+                state: DbState::Restoring,
+                family: FAMILY.into(),
+                point: Lsn(u128::from(restored + 1) * 100),
+                mirrored: false,
+                sessions: vec![61],
+            }),
+            backup_compliance_mirrored: true,
+            secondary_configured: true,
+            pool: Some(PoolState::Normal),
+            active: vec!["pc1.contoso.com".into(), "pc2.contoso.com".into()],
+            ..State::default()
+        };
+        for index in 1..=total {
+            let header = log_header(index);
+            state.files.insert(
+                join(SHARE, &log_name(index)),
+                (1000 + u64::from(index), header.clone()),
+            );
+            if index <= copied {
+                state.files.insert(
+                    join(COPY, &log_name(index)),
+                    (1000 + u64::from(index), header),
+                );
+            }
+        }
+        Self(Arc::new(Mutex::new(state)))
+    }
+
+    /// The world after a failover and a Topology Builder rebuild of the primary site.
+    pub fn failback_ready() -> Self {
+        let world = Self::failover_ready(3, 3, 3);
+        {
+            let mut s = world.lock();
+            s.primary_reachable = true;
+            s.primary = Some(Db {
+                state: DbState::Online,
+                family: "FAMILY-REBUILT".into(),
+                point: Lsn(0),
+                mirrored: true,
+                sessions: vec![70],
+            });
+            if let Some(b) = s.backup.as_mut() {
+                b.state = DbState::Online;
+                b.mirrored = true;
+            }
+            s.secondary_configured = false;
+            s.pool = Some(PoolState::FailedOver);
+            s.active = vec!["pc3.contoso.com".into(), "pc4.contoso.com".into()];
+        }
+        world
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn planes(&self) -> Planes {
+        Planes {
+            primary: Arc::new(FakeSql {
+                world: self.clone(),
+                site: SiteRole::Primary,
+            }),
+            primary_mirror: None,
+            backup: Arc::new(FakeSql {
+                world: self.clone(),
+                site: SiteRole::Backup,
+            }),
+            files: Arc::new(self.clone()),
+            pool: Arc::new(self.clone()),
+        }
+    }
+
+    pub fn inject(&self, operation: &'static str, fault: Fault) {
+        self.inject_when(operation, "", fault);
+    }
+
+    /// Injects a fault into the first call of `operation` whose argument contains `needle`.
+    pub fn inject_when(&self, operation: &'static str, needle: &'static str, fault: Fault) {
+        self.lock().faults.push((operation, needle, fault));
+    }
+
+    /// Calls made more than once with the same argument.
+    pub fn repeated_calls(&self) -> Vec<(String, usize)> {
+        let mut repeated: Vec<(String, usize)> = self
+            .lock()
+            .calls
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .map(|(k, n)| (k.clone(), *n))
+            .collect();
+        repeated.sort();
+        repeated
+    }
+
+    pub fn count(&self, prefix: &str) -> usize {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Runs a mutating operation: a `Before` fault stops it, an `After` fault lets it
+    /// take effect and then reports a dropped connection.
+    fn mutate<T>(
+        &self,
+        operation: &'static str,
+        key: String,
+        effect: impl FnOnce(&mut State) -> PlaneResult<T>,
+    ) -> PlaneResult<T> {
+        let mut state = self.lock();
+        let fault = take_fault(&mut state, operation, &key);
+        if let Some(Fault::Before(e)) = fault {
+            return Err(e);
+        }
+        let result = effect(&mut state)?;
+        *state.calls.entry(format!("{operation} {key}")).or_default() += 1;
+        match fault {
+            Some(Fault::After(e)) => Err(e),
+            _ => Ok(result),
+        }
+    }
+
+    fn read<T>(
+        &self,
+        operation: &'static str,
+        read: impl FnOnce(&State) -> PlaneResult<T>,
+    ) -> PlaneResult<T> {
+        let mut state = self.lock();
+        match take_fault(&mut state, operation, "") {
+            Some(Fault::Before(e) | Fault::After(e)) => Err(e),
+            None => read(&state),
+        }
+    }
+}
+
+fn take_fault(state: &mut State, operation: &str, key: &str) -> Option<Fault> {
+    let index = state
+        .faults
+        .iter()
+        .position(|(op, needle, _)| *op == operation && key.contains(needle))?;
+    Some(state.faults.remove(index).2)
+}
+
+pub struct FakeSql {
+    world: FakeWorld,
+    site: SiteRole,
+}
+
+fn unreachable() -> PlaneError {
+    PlaneError::Unreachable {
+        target: "primary".into(),
+        message: "site down".into(),
+    }
+}
+
+impl FakeSql {
+    fn check_reachable(&self, state: &State) -> PlaneResult<()> {
+        if self.site == SiteRole::Primary && !state.primary_reachable {
+            return Err(unreachable());
+        }
+        Ok(())
+    }
+
+    fn db<'a>(&self, state: &'a State) -> PlaneResult<Option<&'a Db>> {
+        self.check_reachable(state)?;
+        Ok(match self.site {
+            SiteRole::Primary => state.primary.as_ref(),
+            SiteRole::Backup => state.backup.as_ref(),
+        })
+    }
+
+    fn db_mut<'a>(&self, state: &'a mut State) -> PlaneResult<&'a mut Db> {
+        self.check_reachable(state)?;
+        let db = match self.site {
+            SiteRole::Primary => state.primary.as_mut(),
+            SiteRole::Backup => state.backup.as_mut(),
+        };
+        db.ok_or_else(|| PlaneError::sql(911, 16, "database does not exist"))
+    }
+
+    fn site_op(&self, op: &'static str) -> &'static str {
+        op
+    }
+}
+
+#[async_trait]
+impl DatabasePlane for FakeSql {
+    async fn database_state(&self, database: &str) -> PlaneResult<Option<DatabaseState>> {
+        self.world.read("database_state", |s| {
+            if database == "mgccomp" {
+                self.check_reachable(s)?;
+                let mirrored = self.site == SiteRole::Backup && s.backup_compliance_mirrored;
+                return Ok(Some(DatabaseState {
+                    state: DbState::Online,
+                    in_standby: false,
+                    user_access: UserAccess::MultiUser,
+                    mirroring: mirrored.then(|| Mirroring {
+                        role: MirroringRole::Principal,
+                        partner: "TCP://m:5022".into(),
+                    }),
+                    family_guid: None,
+                }));
+            }
+            Ok(self.db(s)?.map(|db| DatabaseState {
+                state: db.state,
+                in_standby: false,
+                user_access: UserAccess::MultiUser,
+                mirroring: db.mirrored.then(|| Mirroring {
+                    role: MirroringRole::Principal,
+                    partner: "TCP://m:5022".into(),
+                }),
+                family_guid: Some(db.family.clone()),
+            }))
+        })
+    }
+
+    async fn redo_start_lsn(&self, _: &str) -> PlaneResult<Option<Lsn>> {
+        self.world.read("redo_start_lsn", |s| {
+            Ok(self
+                .db(s)?
+                .filter(|d| d.state == DbState::Restoring)
+                .map(|d| d.point))
+        })
+    }
+
+    async fn log_shipping_snapshot(&self, _: &str) -> PlaneResult<Option<LogShippingSnapshot>> {
+        self.world.read("log_shipping_snapshot", |s| {
+            self.check_reachable(s)?;
+            let configured = self.site == SiteRole::Backup && s.secondary_configured;
+            Ok(configured.then(|| LogShippingSnapshot {
+                primary_server: r"sql-atl.contoso.com\PCHAT".into(),
+                primary_database: "mgc".into(),
+                backup_source_directory: SHARE.into(),
+                backup_destination_directory: COPY.into(),
+                file_retention_minutes: 4320,
+                last_copied_file: None,
+                restore_delay_minutes: 0,
+                restore_mode: RestoreMode::NoRecovery,
+                disconnect_users: false,
+                last_restored_file: None,
+            }))
+        })
+    }
+
+    async fn remove_secondary_log_shipping(&self, database: &str) -> PlaneResult<()> {
+        self.world
+            .mutate("remove_secondary_log_shipping", database.into(), |s| {
+                s.secondary_configured = false;
+                Ok(())
+            })
+    }
+
+    async fn is_log_shipping_primary(&self, _: &str) -> PlaneResult<bool> {
+        self.world.read("is_log_shipping_primary", |s| {
+            Ok(self.site == SiteRole::Primary && s.primary_configured)
+        })
+    }
+
+    async fn backup_header(&self, file: &str) -> PlaneResult<BackupHeader> {
+        self.world.read("backup_header", |s| {
+            s.files.get(file).map(|(_, h)| h.clone()).ok_or_else(|| {
+                PlaneError::sql(3201, 16, format!("Cannot open backup device '{file}'"))
+            })
+        })
+    }
+
+    async fn restore_log(&self, database: &str, file: &str) -> PlaneResult<()> {
+        let world = self.world.clone();
+        world.mutate("restore_log", file.into(), |s| {
+            let header = s
+                .files
+                .get(file)
+                .map(|(_, h)| h.clone())
+                .ok_or_else(|| PlaneError::sql(3201, 16, "no file"))?;
+            let db = self.db_mut(s)?;
+            if db.state != DbState::Restoring {
+                return Err(PlaneError::sql(3117, 16, "not restoring"));
+            }
+            if header.first_lsn > db.point {
+                return Err(PlaneError::sql(
+                    4305,
+                    16,
+                    format!("too recent for {database}"),
+                ));
+            }
+            if header.last_lsn <= db.point {
+                return Err(PlaneError::sql(4326, 16, "too early"));
+            }
+            db.point = header.last_lsn;
+            Ok(())
+        })
+    }
+
+    async fn recover(&self, database: &str) -> PlaneResult<()> {
+        self.world
+            .mutate(self.site_op("recover"), database.into(), |s| {
+                let db = self.db_mut(s)?;
+                if !db.sessions.is_empty() {
+                    return Err(PlaneError::sql(3101, 16, "in use"));
+                }
+                db.state = DbState::Online;
+                Ok(())
+            })
+    }
+
+    async fn sessions(&self, _: &str) -> PlaneResult<Vec<SessionId>> {
+        self.world.read("sessions", |s| {
+            Ok(self
+                .db(s)?
+                .map(|d| d.sessions.iter().map(|id| SessionId(*id)).collect())
+                .unwrap_or_default())
+        })
+    }
+
+    async fn kill_session(&self, session: SessionId) -> PlaneResult<()> {
+        self.world.mutate("kill_session", session.to_string(), |s| {
+            let db = self.db_mut(s)?;
+            db.sessions.retain(|id| *id != session.0);
+            Ok(())
+        })
+    }
+
+    async fn remove_mirroring(&self, database: &str) -> PlaneResult<()> {
+        let key = format!("{:?} {database}", self.site);
+        self.world.mutate("remove_mirroring", key, |s| {
+            if database == "mgccomp" {
+                s.backup_compliance_mirrored = false;
+            } else {
+                self.db_mut(s)?.mirrored = false;
+            }
+            Ok(())
+        })
+    }
+
+    async fn backup_database(&self, _: &str, file: &str) -> PlaneResult<()> {
+        self.world.mutate("backup_database", file.into(), |s| {
+            let family = self.db_mut(s)?.family.clone();
+            let header = BackupHeader {
+                database_name: "mgc".into(),
+                backup_type: BackupType::Database,
+                first_lsn: Lsn(1),
+                last_lsn: Lsn(2),
+                family_guid: family,
+                backup_start: at(0),
+                backup_finish: at(1),
+            };
+            s.files.insert(file.to_string(), (10_000, header));
+            Ok(())
+        })
+    }
+
+    async fn verify_backup(&self, file: &str) -> PlaneResult<()> {
+        self.world.read("verify_backup", |s| {
+            s.files
+                .get(file)
+                .map(|_| ())
+                .ok_or_else(|| PlaneError::sql(3201, 16, "no file"))
+        })
+    }
+
+    async fn backup_file_list(&self, _: &str) -> PlaneResult<Vec<DatabaseFile>> {
+        self.world.read("backup_file_list", |_| Ok(files("X")))
+    }
+
+    async fn database_files(&self, _: &str) -> PlaneResult<Vec<DatabaseFile>> {
+        let drive = if self.site == SiteRole::Primary {
+            "P"
+        } else {
+            "B"
+        };
+        self.world.read("database_files", |_| Ok(files(drive)))
+    }
+
+    async fn restore_database(
+        &self,
+        database: &str,
+        file: &str,
+        options: &FullRestore,
+    ) -> PlaneResult<()> {
+        let key = format!("{:?} {database} {file}", self.site);
+        self.world.mutate("restore_database", key, |s| {
+            let header = s
+                .files
+                .get(file)
+                .map(|(_, h)| h.clone())
+                .ok_or_else(|| PlaneError::sql(3201, 16, "no file"))?;
+            let db = self.db_mut(s)?;
+            if db.mirrored {
+                return Err(PlaneError::sql(3104, 16, "mirrored"));
+            }
+            if !db.sessions.is_empty() {
+                return Err(PlaneError::sql(3101, 16, "in use"));
+            }
+            db.family = header.family_guid;
+            db.state = if options.recovery {
+                DbState::Online
+            } else {
+                DbState::Restoring
+            };
+            Ok(())
+        })
+    }
+
+    async fn setup_log_shipping_primary(&self, setup: &PrimaryLogShipping) -> PlaneResult<()> {
+        self.world
+            .mutate("setup_log_shipping_primary", setup.database.clone(), |s| {
+                s.primary_configured = true;
+                Ok(())
+            })
+    }
+
+    async fn setup_log_shipping_secondary(&self, setup: &SecondaryLogShipping) -> PlaneResult<()> {
+        self.world.mutate(
+            "setup_log_shipping_secondary",
+            setup.secondary_database.clone(),
+            |s| {
+                s.secondary_configured = true;
+                Ok(())
+            },
+        )
+    }
+
+    async fn agent_service_account(&self) -> PlaneResult<Option<String>> {
+        self.world.read("agent_service_account", |_| {
+            Ok(Some(r"CONTOSO\sqlagent".into()))
+        })
+    }
+}
+
+fn files(drive: &str) -> Vec<DatabaseFile> {
+    vec![
+        DatabaseFile {
+            logical_name: "mgc".into(),
+            physical_name: format!(r"{drive}:\mgc.mdf"),
+            kind: FileKind::Data,
+        },
+        DatabaseFile {
+            logical_name: "mgc_log".into(),
+            physical_name: format!(r"{drive}:\mgc.ldf"),
+            kind: FileKind::Log,
+        },
+    ]
+}
+
+#[async_trait]
+impl FilePlane for FakeWorld {
+    async fn list_log_backups(&self, folder: &str, database: &str) -> PlaneResult<Vec<FileEntry>> {
+        self.read("list_log_backups", |s| {
+            Ok(s.files
+                .iter()
+                .filter_map(|(path, (size, _))| {
+                    let name = path.strip_prefix(folder)?.strip_prefix('\\')?;
+                    crate::logship::is_log_backup_of(name, database).then(|| FileEntry {
+                        name: name.to_string(),
+                        size: *size,
+                        modified: at(0),
+                    })
+                })
+                .collect())
+        })
+    }
+
+    async fn copy_file(&self, from_folder: &str, name: &str, to_folder: &str) -> PlaneResult<u64> {
+        self.mutate("copy_file", name.into(), |s| {
+            let source = s
+                .files
+                .get(&join(from_folder, name))
+                .cloned()
+                .ok_or_else(|| PlaneError::Io {
+                    path: join(from_folder, name),
+                    message: "No such file".into(),
+                })?;
+            let size = source.0;
+            s.files.insert(join(to_folder, name), source);
+            Ok(size)
+        })
+    }
+
+    async fn free_space(&self, _: &str) -> PlaneResult<u64> {
+        self.read("free_space", |_| Ok(1 << 40))
+    }
+}
+
+#[async_trait]
+impl ChatPoolPlane for FakeWorld {
+    async fn pool_state(&self) -> PlaneResult<PoolState> {
+        self.read("pool_state", |s| {
+            s.pool.ok_or_else(|| PlaneError::Shell {
+                cmdlet: "Get-CsPersistentChatState".into(),
+                message: "no pool".into(),
+            })
+        })
+    }
+
+    async fn set_pool_state(&self, state: PoolState) -> PlaneResult<()> {
+        self.mutate("set_pool_state", state.to_string(), |s| {
+            s.pool = Some(state);
+            Ok(())
+        })
+    }
+
+    async fn active_servers(&self) -> PlaneResult<Option<Vec<String>>> {
+        self.read("active_servers", |s| Ok(Some(s.active.clone())))
+    }
+
+    async fn set_active_servers(&self, servers: &[String]) -> PlaneResult<()> {
+        self.mutate("set_active_servers", servers.join(","), |s| {
+            s.active = servers.to_vec();
+            Ok(())
+        })
+    }
+
+    async fn install_mirror(&self, request: &MirrorRequest) -> PlaneResult<()> {
+        self.mutate("install_mirror", request.sql_server_fqdn.clone(), |s| {
+            let db = if request.sql_server_fqdn.starts_with("sql-atl") {
+                s.primary.as_mut()
+            } else {
+                s.backup.as_mut()
+            };
+            db.ok_or_else(|| PlaneError::Shell {
+                cmdlet: "Install-CsMirrorDatabase".into(),
+                message: "no database".into(),
+            })?
+            .mirrored = true;
+            Ok(())
+        })
+    }
+}

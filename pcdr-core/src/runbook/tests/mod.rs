@@ -1,0 +1,454 @@
+//! Runbook tests: whole procedures through a stateful fake world, failures injected at
+//! every step and resumed, the journal lock, and a plan that changes nothing.
+
+mod fake_world;
+
+use super::*;
+use crate::error::PlaneError;
+use crate::planes::{DbState, PoolState};
+use crate::procedure::{Context, Procedure, RunOptions, StepId, StepOutcome};
+use crate::topology::Topology;
+use fake_world::{COPY, FakeWorld, Fault};
+use std::sync::Arc;
+
+const RUN_ID: &str = "20261127130000";
+
+fn topology() -> Arc<Topology> {
+    let text = include_str!("../../../../examples/topology.toml");
+    Arc::new(Topology::from_toml_str(text, None).expect("example topology"))
+}
+
+fn runbook(world: &FakeWorld, journal: &Path, options: RunOptions) -> Runbook {
+    let ctx = Context::new(topology(), world.planes(), options, RUN_ID);
+    Runbook::new(ctx, journal)
+}
+
+/// The first mutating operation each step makes in the fake world (and a text of its
+/// argument), where a fault is injected to stop the run inside that step.
+fn first_mutation(step: StepId) -> (&'static str, &'static str) {
+    let operation = match step {
+        StepId::RemoveLogShipping => "remove_secondary_log_shipping",
+        StepId::CopyLogBackups => "copy_file",
+        StepId::ApplyUnappliedLogs => "restore_log",
+        StepId::RecoverDatabase => "kill_session",
+        StepId::SetPoolFailedOver | StepId::SetPoolNormal => "set_pool_state",
+        StepId::MirrorNewPrimary | StepId::MirrorPrimary => "install_mirror",
+        StepId::ActivateBackupServers
+        | StepId::ClearActiveServers
+        | StepId::ActivatePrimaryServers => "set_active_servers",
+        StepId::RemoveBackupMirroring => "remove_mirroring",
+        StepId::BackupForFailback | StepId::ReinitializeBackup => "backup_database",
+        StepId::RestorePrimary => "kill_session",
+        StepId::SetupLogShipping => "setup_log_shipping_primary",
+        StepId::CheckSites | StepId::CheckRebuiltPrimary => "database_state",
+        StepId::SnapshotLogShipping => "log_shipping_snapshot",
+    };
+    let needle = match step {
+        StepId::ReinitializeBackup => "reinit",
+        StepId::ActivatePrimaryServers => "pc1",
+        _ => "",
+    };
+    (operation, needle)
+}
+
+fn assert_failed_over(world: &FakeWorld) {
+    let s = world.lock();
+    let backup = s.backup.as_ref().expect("backup database");
+    assert_eq!(backup.state, DbState::Online);
+    assert_eq!(backup.point.0, 600, "every log backup (1..=5) applied");
+    assert!(backup.mirrored, "the new primary is mirrored");
+    assert!(!s.secondary_configured);
+    assert_eq!(s.pool, Some(PoolState::FailedOver));
+    assert_eq!(s.active, ["pc3.contoso.com", "pc4.contoso.com"]);
+}
+
+fn assert_failed_back(world: &FakeWorld) {
+    let s = world.lock();
+    let primary = s.primary.as_ref().expect("primary database");
+    assert_eq!(primary.state, DbState::Online);
+    assert_eq!(
+        primary.family, "FAMILY-ORIGINAL",
+        "the primary holds the backup site's data"
+    );
+    assert!(primary.mirrored);
+    assert_eq!(s.backup.as_ref().map(|b| b.state), Some(DbState::Restoring));
+    assert!(s.primary_configured && s.secondary_configured);
+    assert_eq!(s.pool, Some(PoolState::Normal));
+    assert_eq!(s.active, ["pc1.contoso.com", "pc2.contoso.com"]);
+}
+
+#[tokio::test]
+async fn a_failover_runs_every_step_and_reports_the_data_loss_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = FakeWorld::failover_ready(5, 3, 2);
+    let report = runbook(&world, &dir.path().join("j"), RunOptions::default())
+        .execute(Procedure::Failover)
+        .await
+        .unwrap();
+    assert_failed_over(&world);
+    assert!(report.completed);
+    assert_eq!(report.steps.len(), Procedure::Failover.steps().len());
+    assert!(
+        report
+            .steps
+            .iter()
+            .all(|s| s.outcome.is_some() && s.millis.is_some())
+    );
+    assert_eq!((report.files_copied, report.logs_restored), (2, 3));
+    assert_eq!(
+        report.rpo.last_applied_file.as_deref(),
+        Some(format!("{COPY}\\{}", fake_world::log_name(5)).as_str())
+    );
+    assert!(report.rpo.accepted_gap.is_none());
+    assert!(report.rto_seconds.is_some());
+    assert!(
+        world.repeated_calls().is_empty(),
+        "{:?}",
+        world.repeated_calls()
+    );
+}
+
+#[tokio::test]
+async fn a_failover_fails_at_every_step_and_resume_converges_with_nothing_done_twice() {
+    for &step in Procedure::Failover.steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("j");
+        let world = FakeWorld::failover_ready(5, 3, 2);
+        let fault = PlaneError::ConnectionLost {
+            message: "reset by peer".into(),
+        };
+        let (operation, needle) = first_mutation(step);
+        world.inject_when(operation, needle, Fault::Before(fault));
+        let err = runbook(&world, &journal, RunOptions::default())
+            .execute(Procedure::Failover)
+            .await
+            .unwrap_err();
+        assert_eq!(err.step_id(), Some(step), "{step}: {err}");
+        let report = runbook(&world, &journal, RunOptions::default())
+            .resume()
+            .await
+            .unwrap();
+        assert!(report.completed, "{step}");
+        assert_failed_over(&world);
+        assert!(
+            world.repeated_calls().is_empty(),
+            "{step}: {:?}",
+            world.repeated_calls()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_connection_lost_after_the_effect_is_not_repeated_blindly_on_resume() {
+    for &step in Procedure::Failover.steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("j");
+        let world = FakeWorld::failover_ready(5, 3, 2);
+        let fault = PlaneError::ConnectionLost {
+            message: "reset after commit".into(),
+        };
+        let (operation, needle) = first_mutation(step);
+        world.inject_when(operation, needle, Fault::After(fault));
+        let first = runbook(&world, &journal, RunOptions::default())
+            .execute(Procedure::Failover)
+            .await;
+        if let Err(err) = first {
+            assert_eq!(err.step_id(), Some(step), "{err}");
+            runbook(&world, &journal, RunOptions::default())
+                .resume()
+                .await
+                .unwrap();
+        }
+        assert_failed_over(&world);
+        assert!(
+            world.repeated_calls().is_empty(),
+            "{step}: {:?}",
+            world.repeated_calls()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failback_fails_at_every_step_and_resume_converges_with_nothing_done_twice() {
+    for &step in Procedure::Failback.steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("j");
+        let world = FakeWorld::failback_ready();
+        let fault = PlaneError::Timeout {
+            what: "statement".into(),
+            secs: 30,
+        };
+        let (operation, needle) = first_mutation(step);
+        world.inject_when(operation, needle, Fault::Before(fault));
+        let err = runbook(&world, &journal, RunOptions::default())
+            .execute(Procedure::Failback)
+            .await
+            .unwrap_err();
+        assert_eq!(err.step_id(), Some(step), "{step}: {err}");
+        let report = runbook(&world, &journal, RunOptions::default())
+            .resume()
+            .await
+            .unwrap();
+        assert!(report.completed, "{step}");
+        assert_failed_back(&world);
+        assert!(
+            world.repeated_calls().is_empty(),
+            "{step}: {:?}",
+            world.repeated_calls()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failover_then_a_failback_restores_normal_operation() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = FakeWorld::failover_ready(4, 4, 4);
+    runbook(&world, &dir.path().join("over"), RunOptions::default())
+        .execute(Procedure::Failover)
+        .await
+        .unwrap();
+    {
+        let mut s = world.lock();
+        s.primary_reachable = true;
+        s.primary = Some(fake_world::Db {
+            state: DbState::Online,
+            family: "FAMILY-REBUILT".into(),
+            point: crate::log_chain::Lsn(0),
+            mirrored: false,
+            sessions: Vec::new(),
+        });
+    }
+    runbook(&world, &dir.path().join("back"), RunOptions::default())
+        .execute(Procedure::Failback)
+        .await
+        .unwrap();
+    assert_failed_back(&world);
+}
+
+#[tokio::test]
+async fn a_gap_stops_the_run_and_resuming_with_data_loss_accepted_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j");
+    let world = FakeWorld::failover_ready(5, 3, 2);
+    world
+        .lock()
+        .files
+        .retain(|path, _| !path.ends_with(&fake_world::log_name(4)));
+    let err = runbook(&world, &journal, RunOptions::default())
+        .execute(Procedure::Failover)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::DataLossRefused { .. }), "{err}");
+    assert!(err.to_string().contains("LSN 400 to 500"), "{err}");
+    assert_eq!(
+        world.count("restore_log"),
+        0,
+        "nothing restored before the decision"
+    );
+    let accept = RunOptions {
+        accept_data_loss: true,
+        ..RunOptions::default()
+    };
+    let report = runbook(&world, &journal, accept).resume().await.unwrap();
+    assert!(report.completed);
+    let gap = report.rpo.accepted_gap.expect("the gap is reported");
+    assert_eq!((gap.missing_from.0, gap.missing_to.0), (400, 500));
+    assert_eq!(world.lock().backup.as_ref().map(|b| b.point.0), Some(400));
+}
+
+#[tokio::test]
+async fn a_reachable_primary_refuses_the_failover_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = FakeWorld::failover_ready(2, 2, 2);
+    world.lock().primary_reachable = true;
+    let err = runbook(&world, &dir.path().join("a"), RunOptions::default())
+        .execute(Procedure::Failover)
+        .await
+        .unwrap_err();
+    assert_eq!(err.step_id(), Some(StepId::CheckSites));
+    assert!(err.to_string().contains("still answers"), "{err}");
+    let allow = RunOptions {
+        allow_primary_reachable: true,
+        ..RunOptions::default()
+    };
+    runbook(&world, &dir.path().join("b"), allow)
+        .execute(Procedure::Failover)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_second_failover_after_a_completed_one_refuses_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = FakeWorld::failover_ready(2, 2, 2);
+    runbook(&world, &dir.path().join("a"), RunOptions::default())
+        .execute(Procedure::Failover)
+        .await
+        .unwrap();
+    let calls = world.lock().calls.clone();
+    let err = runbook(&world, &dir.path().join("b"), RunOptions::default())
+        .execute(Procedure::Failover)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("already failed over"), "{err}");
+    assert_eq!(world.lock().calls, calls, "nothing changed");
+}
+
+#[tokio::test]
+async fn a_failback_on_a_normal_pool_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = FakeWorld::failback_ready();
+    world.lock().pool = Some(PoolState::Normal);
+    let err = runbook(&world, &dir.path().join("j"), RunOptions::default())
+        .execute(Procedure::Failback)
+        .await
+        .unwrap_err();
+    assert_eq!(err.step_id(), Some(StepId::CheckRebuiltPrimary));
+    assert!(err.to_string().contains("not failed over"), "{err}");
+}
+
+#[tokio::test]
+async fn a_second_run_on_a_locked_journal_fails_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j");
+    let _held = Journal::create(&journal).unwrap();
+    let world = FakeWorld::failover_ready(2, 2, 2);
+    let err = runbook(&world, &journal, RunOptions::default())
+        .execute(Procedure::Failover)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::JournalLocked { .. }), "{err}");
+    assert!(world.lock().calls.is_empty());
+}
+
+#[tokio::test]
+async fn resuming_a_finished_run_changes_nothing_and_returns_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j");
+    let world = FakeWorld::failover_ready(3, 3, 1);
+    runbook(&world, &journal, RunOptions::default())
+        .execute(Procedure::Failover)
+        .await
+        .unwrap();
+    let calls = world.lock().calls.clone();
+    let report = runbook(&world, &journal, RunOptions::default())
+        .resume()
+        .await
+        .unwrap();
+    assert!(report.completed);
+    assert_eq!(world.lock().calls, calls);
+}
+
+#[tokio::test]
+async fn resume_keeps_the_first_run_id_so_failback_finds_its_own_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j");
+    let world = FakeWorld::failback_ready();
+    world.inject(
+        "restore_database",
+        Fault::Before(PlaneError::sql(3101, 16, "in use")),
+    );
+    world.inject(
+        "kill_session",
+        Fault::Before(PlaneError::ConnectionLost {
+            message: "x".into(),
+        }),
+    );
+    runbook(&world, &journal, RunOptions::default())
+        .execute(Procedure::Failback)
+        .await
+        .unwrap_err();
+    let ctx = Context::new(
+        topology(),
+        world.planes(),
+        RunOptions::default(),
+        "another-id",
+    );
+    Runbook::new(ctx, &journal).resume().await.unwrap();
+    assert_eq!(
+        world.count(
+            "backup_database \\\\fs01.contoso.com\\pchat-logs\\mgc_pcdr_failback_20261127130000.bak"
+        ),
+        1
+    );
+    assert_failed_back(&world);
+}
+
+#[tokio::test]
+async fn the_plan_makes_no_mutating_call_and_shows_the_commands() {
+    let world = FakeWorld::failover_ready(5, 3, 2);
+    let ctx = Context::new(topology(), world.planes(), RunOptions::default(), RUN_ID);
+    let plan = plan(&ctx, Procedure::Failover).await;
+    assert!(world.lock().calls.is_empty());
+    assert!(plan.can_run());
+    let copy = &plan.steps[3];
+    assert_eq!(copy.step, StepId::CopyLogBackups);
+    assert_eq!(copy.status, PlannedStatus::WouldRun);
+    assert_eq!(
+        copy.files,
+        [fake_world::log_name(4), fake_world::log_name(5)]
+    );
+    let apply = &plan.steps[4];
+    assert!(apply.commands.iter().any(|c| {
+        c.to_string()
+            .contains("RESTORE LOG @db FROM DISK = @file WITH NORECOVERY")
+    }));
+    let json = serde_json::to_string(&plan).unwrap();
+    assert!(json.contains("\"status\":\"would_run\""), "{json}");
+}
+
+#[tokio::test]
+async fn the_plan_marks_a_blocked_step_and_cannot_run() {
+    let world = FakeWorld::failover_ready(2, 2, 2);
+    world.lock().primary_reachable = true;
+    let ctx = Context::new(topology(), world.planes(), RunOptions::default(), RUN_ID);
+    let plan = plan(&ctx, Procedure::Failover).await;
+    assert!(!plan.can_run());
+    assert!(matches!(
+        plan.steps[0].status,
+        PlannedStatus::Blocked { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_single_step_runs_journaled_and_refuses_a_journal_of_the_other_procedure() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j");
+    let world = FakeWorld::failover_ready(3, 3, 1);
+    let outcome = runbook(&world, &journal, RunOptions::default())
+        .run_single_step(StepId::SnapshotLogShipping)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, StepOutcome::Done { .. }));
+    let err = runbook(&world, &journal, RunOptions::default())
+        .run_single_step(StepId::SetPoolNormal)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("holds a failover run"), "{err}");
+    let report = runbook(&world, &journal, RunOptions::default())
+        .resume()
+        .await
+        .unwrap();
+    assert!(report.completed);
+    assert_eq!(world.lock().pool, Some(PoolState::FailedOver));
+    assert!(world.repeated_calls().is_empty());
+}
+
+#[tokio::test]
+async fn cancelling_stops_before_the_next_action_and_resume_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j");
+    let world = FakeWorld::failover_ready(3, 3, 1);
+    let book = runbook(&world, &journal, RunOptions::default());
+    book.context()
+        .cancel_flag()
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = book.execute(Procedure::Failover).await.unwrap_err();
+    assert!(matches!(err, Error::Cancelled { .. }), "{err}");
+    assert!(world.lock().calls.is_empty());
+    runbook(&world, &journal, RunOptions::default())
+        .resume()
+        .await
+        .unwrap();
+    assert_eq!(world.lock().pool, Some(PoolState::FailedOver));
+}
