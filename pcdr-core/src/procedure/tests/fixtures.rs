@@ -4,8 +4,8 @@
 use crate::error::{Error, PlaneError};
 use crate::log_chain::{BackupHeader, BackupType, Lsn};
 use crate::planes::{
-    DatabaseFile, DatabaseState, DbState, FileEntry, FileKind, LogShippingSnapshot,
-    MockChatPoolPlane, MockDatabasePlane, MockFilePlane, Mirroring, MirroringRole, UserAccess,
+    DatabaseFile, DatabaseState, DbState, FileEntry, FileKind, LogShippingSnapshot, Mirroring,
+    MirroringRole, MockChatPoolPlane, MockDatabasePlane, MockFilePlane, UserAccess,
 };
 use crate::procedure::{Context, Event, Facts, Observer, Planes, RunOptions, StepOutcome};
 use crate::topology::{RestoreMode, Topology};
@@ -38,7 +38,8 @@ pub const FAMILY: &str = "6F9619FF-8B86-D011-B42D-00C04FC964FF";
 /// The family GUID of the empty database Topology Builder created on the rebuilt primary.
 pub const REBUILT_FAMILY: &str = "0B1C2D3E-0000-4000-8000-000000000001";
 /// The failback backup file of the run.
-pub const FAILBACK_FILE: &str = r"\\fs01.contoso.com\pchat-logs\mgc_pcdr_failback_20261127130000.bak";
+pub const FAILBACK_FILE: &str =
+    r"\\fs01.contoso.com\pchat-logs\mgc_pcdr_failback_20261127130000.bak";
 /// The re-initialization backup file of the run.
 pub const REINIT_FILE: &str = r"\\fs01.contoso.com\pchat-logs\mgc_pcdr_reinit_20261127130000.bak";
 
@@ -237,7 +238,9 @@ pub fn of_family(state: DatabaseState, family: &str) -> DatabaseState {
 
 /// A point in time on the failover day, `minutes` after midnight UTC.
 pub fn at(minutes: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).single().expect("valid date")
+    Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0)
+        .single()
+        .expect("valid date")
         + chrono::Duration::minutes(minutes)
 }
 

@@ -1,0 +1,1403 @@
+//! Failback steps, one section per step.
+
+use super::fixtures::*;
+use crate::error::Error;
+use crate::planes::{
+    ChatDatabase, FileMove, FullRestore, MirrorRequest, MirroringRole, PoolState,
+    PrimaryLogShipping, SecondaryLogShipping, SessionId, UserAccess,
+};
+use crate::procedure::failback::{
+    activate_primary_servers, backup_for_failback, check_rebuilt_primary, clear_active_servers,
+    mirror_primary, reinitialize_backup, remove_backup_mirroring, restore_primary, set_pool_normal,
+    setup_log_shipping,
+};
+use crate::procedure::{StepId, failback};
+use crate::topology::RestoreMode;
+use mockall::Sequence;
+use mockall::predicate::eq;
+
+fn servers(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+// ---------------------------------------------------------------- check_rebuilt_primary
+
+#[tokio::test]
+async fn check_rebuilt_primary_passes_when_both_answer_and_the_pool_is_failed_over() {
+    let mut w = World::new();
+    w.pool
+        .expect_pool_state()
+        .times(1)
+        .returning(|| Ok(PoolState::FailedOver));
+    w.primary
+        .expect_database_state()
+        .withf(|db| db == "mgc")
+        .times(1)
+        .returning(|_| Ok(Some(of_family(online(), REBUILT_FAMILY))));
+    w.backup
+        .expect_database_state()
+        .withf(|db| db == "mgc")
+        .times(1)
+        .returning(|_| Ok(Some(online())));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let summary = done(check_rebuilt_primary(&ctx).await.expect("passes"));
+    assert!(summary.contains("failed over"), "{summary}");
+}
+
+#[tokio::test]
+async fn check_rebuilt_primary_refuses_a_pool_that_is_not_failed_over() {
+    let mut w = World::new();
+    w.pool
+        .expect_pool_state()
+        .returning(|| Ok(PoolState::Normal));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = check_rebuilt_primary(&ctx).await.expect_err("normal");
+    assert!(matches!(err, Error::Precondition { .. }), "{err}");
+    assert_names(&err, StepId::CheckRebuiltPrimary, &["Normal"]);
+}
+
+#[tokio::test]
+async fn check_rebuilt_primary_refuses_a_primary_without_the_chat_database() {
+    let mut w = World::new();
+    w.pool
+        .expect_pool_state()
+        .returning(|| Ok(PoolState::FailedOver));
+    w.primary.expect_database_state().returning(|_| Ok(None));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = check_rebuilt_primary(&ctx).await.expect_err("not rebuilt");
+    assert_names(
+        &err,
+        StepId::CheckRebuiltPrimary,
+        &[PRIMARY_SQL, "Topology Builder"],
+    );
+}
+
+#[tokio::test]
+async fn check_rebuilt_primary_refuses_a_backup_database_that_is_not_online() {
+    let mut w = World::new();
+    w.pool
+        .expect_pool_state()
+        .returning(|| Ok(PoolState::FailedOver));
+    w.primary
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = check_rebuilt_primary(&ctx)
+        .await
+        .expect_err("backup not online");
+    assert_names(
+        &err,
+        StepId::CheckRebuiltPrimary,
+        &[BACKUP_SQL, "not online"],
+    );
+}
+
+#[tokio::test]
+async fn check_rebuilt_primary_names_the_primary_when_it_does_not_answer() {
+    let mut w = World::new();
+    w.pool
+        .expect_pool_state()
+        .returning(|| Ok(PoolState::FailedOver));
+    w.primary
+        .expect_database_state()
+        .returning(|_| Err(unreachable(PRIMARY_SQL)));
+    let (ctx, _) = w.build();
+    let err = check_rebuilt_primary(&ctx).await.expect_err("unreachable");
+    assert_names(
+        &err,
+        StepId::CheckRebuiltPrimary,
+        &[PRIMARY_SQL, "database mgc", "cannot reach"],
+    );
+}
+
+#[tokio::test]
+async fn check_rebuilt_primary_names_the_pool_when_the_shell_fails() {
+    let mut w = World::new();
+    w.pool
+        .expect_pool_state()
+        .returning(|| Err(shell_error("Get-CsPersistentChatState")));
+    let (ctx, _) = w.build();
+    let err = check_rebuilt_primary(&ctx).await.expect_err("shell fails");
+    assert_names(
+        &err,
+        StepId::CheckRebuiltPrimary,
+        &[POOL, "Get-CsPersistentChatState"],
+    );
+}
+
+// ---------------------------------------------------------------- clear_active_servers
+
+#[tokio::test]
+async fn clear_active_servers_clears_the_list_and_names_the_agent_account() {
+    let mut w = World::new();
+    let mut seq = Sequence::new();
+    w.pool
+        .expect_active_servers()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(Some(servers(&["pc3.contoso.com", "pc4.contoso.com"]))));
+    w.backup
+        .expect_agent_service_account()
+        .times(1)
+        .returning(|| Ok(Some(r"CONTOSO\sqlagent".into())));
+    w.pool
+        .expect_set_active_servers()
+        .withf(|list| list.is_empty())
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.pool
+        .expect_active_servers()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(Some(vec![])));
+    let (ctx, rec) = w.build();
+    assert_eq!(
+        done(clear_active_servers(&ctx).await.expect("cleared")),
+        "active servers cleared"
+    );
+    let notes = rec.notes();
+    assert!(
+        notes.iter().any(|n| n.contains(r"CONTOSO\sqlagent")
+            && n.contains(BACKUP_SQL)
+            && n.contains(SHARE)
+            && n.contains(COPY)),
+        "{notes:?}"
+    );
+}
+
+#[tokio::test]
+async fn clear_active_servers_is_skipped_when_none_are_active() {
+    let mut w = World::new();
+    w.pool
+        .expect_active_servers()
+        .times(1)
+        .returning(|| Ok(Some(vec![])));
+    w.backup
+        .expect_agent_service_account()
+        .returning(|| Ok(None));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    skipped(clear_active_servers(&ctx).await.expect("skipped"));
+}
+
+#[tokio::test]
+async fn clear_active_servers_failure_names_the_step_and_pool() {
+    let mut w = World::new();
+    w.pool.expect_active_servers().returning(|| Ok(None));
+    w.backup
+        .expect_agent_service_account()
+        .returning(|| Ok(None));
+    w.pool
+        .expect_set_active_servers()
+        .times(1)
+        .returning(|_| Err(shell_error("Set-CsPersistentChatActiveServer")));
+    let (ctx, _) = w.build();
+    let err = clear_active_servers(&ctx).await.expect_err("fails");
+    assert_names(
+        &err,
+        StepId::ClearActiveServers,
+        &[POOL, "Set-CsPersistentChatActiveServer"],
+    );
+}
+
+#[tokio::test]
+async fn clear_active_servers_names_the_backup_instance_when_the_agent_account_cannot_be_read() {
+    let mut w = World::new();
+    w.pool.expect_active_servers().returning(|| Ok(None));
+    w.backup
+        .expect_agent_service_account()
+        .returning(|| Err(unreachable(BACKUP_SQL)));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = clear_active_servers(&ctx).await.expect_err("fails");
+    assert_names(&err, StepId::ClearActiveServers, &[BACKUP_SQL]);
+}
+
+// ---------------------------------------------------------------- remove_backup_mirroring
+
+fn expect_state(
+    sql: &mut crate::planes::MockDatabasePlane,
+    name: &'static str,
+    state: Option<crate::planes::DatabaseState>,
+) {
+    sql.expect_database_state()
+        .withf(move |db| db == name)
+        .times(1)
+        .returning(move |_| Ok(state.clone()));
+}
+
+#[tokio::test]
+async fn remove_backup_mirroring_treats_both_mgc_and_mgccomp() {
+    let mut w = World::new();
+    expect_state(
+        &mut w.backup,
+        "mgc",
+        Some(mirrored(MirroringRole::Principal)),
+    );
+    expect_state(
+        &mut w.backup,
+        "mgccomp",
+        Some(mirrored(MirroringRole::Principal)),
+    );
+    expect_state(&mut w.backup, "mgc", Some(online()));
+    expect_state(&mut w.backup, "mgccomp", Some(online()));
+    let mut seq = Sequence::new();
+    for name in ["mgc", "mgccomp"] {
+        w.backup
+            .expect_remove_mirroring()
+            .withf(move |db| db == name)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+    }
+    let (ctx, _) = w.build();
+    assert_eq!(
+        done(remove_backup_mirroring(&ctx).await.expect("removed")),
+        "mirroring removed from 2 databases"
+    );
+}
+
+#[tokio::test]
+async fn remove_backup_mirroring_removes_only_what_is_mirrored() {
+    let mut w = World::new();
+    expect_state(&mut w.backup, "mgc", Some(online()));
+    expect_state(
+        &mut w.backup,
+        "mgccomp",
+        Some(mirrored(MirroringRole::Principal)),
+    );
+    expect_state(&mut w.backup, "mgc", Some(online()));
+    expect_state(&mut w.backup, "mgccomp", Some(online()));
+    w.backup
+        .expect_remove_mirroring()
+        .withf(|db| db == "mgccomp")
+        .times(1)
+        .returning(|_| Ok(()));
+    let (ctx, _) = w.build();
+    assert_eq!(
+        done(remove_backup_mirroring(&ctx).await.expect("removed")),
+        "mirroring removed from 1 databases"
+    );
+}
+
+#[tokio::test]
+async fn remove_backup_mirroring_is_skipped_when_nothing_is_mirrored() {
+    let mut w = World::new();
+    expect_state(&mut w.backup, "mgc", Some(online()));
+    expect_state(&mut w.backup, "mgccomp", None);
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let reason = skipped(remove_backup_mirroring(&ctx).await.expect("skipped"));
+    assert!(reason.contains("no database"), "{reason}");
+}
+
+#[tokio::test]
+async fn remove_backup_mirroring_failure_names_the_step_instance_and_database() {
+    let mut w = World::new();
+    expect_state(&mut w.backup, "mgc", Some(online()));
+    expect_state(
+        &mut w.backup,
+        "mgccomp",
+        Some(mirrored(MirroringRole::Principal)),
+    );
+    w.backup.expect_remove_mirroring().times(1).returning(|_| {
+        Err(sql_error(
+            5011,
+            "User does not have permission to alter database 'mgccomp'",
+        ))
+    });
+    let (ctx, _) = w.build();
+    let err = remove_backup_mirroring(&ctx).await.expect_err("fails");
+    assert_names(
+        &err,
+        StepId::RemoveBackupMirroring,
+        &[BACKUP_SQL, "database mgccomp", "5011"],
+    );
+}
+
+#[tokio::test]
+async fn remove_backup_mirroring_fails_when_a_database_is_still_mirrored() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .times(4)
+        .returning(|_| Ok(Some(mirrored(MirroringRole::Principal))));
+    w.backup
+        .expect_remove_mirroring()
+        .times(2)
+        .returning(|_| Ok(()));
+    let (ctx, _) = w.build();
+    let err = remove_backup_mirroring(&ctx)
+        .await
+        .expect_err("not verified");
+    assert_names(
+        &err,
+        StepId::RemoveBackupMirroring,
+        &[BACKUP_SQL, "still mirrored"],
+    );
+}
+
+// ---------------------------------------------------------------- backup_for_failback
+
+#[tokio::test]
+async fn backup_for_failback_backs_up_verifies_and_records_the_file() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .withf(|db| db == "mgc")
+        .returning(|_| Ok(Some(online())));
+    w.backup
+        .expect_backup_header()
+        .withf(|f| f == FAILBACK_FILE)
+        .times(1)
+        .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    let mut seq = Sequence::new();
+    w.backup
+        .expect_backup_database()
+        .withf(|db, f| db == "mgc" && f == FAILBACK_FILE)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(()));
+    w.backup
+        .expect_verify_backup()
+        .withf(|f| f == FAILBACK_FILE)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.backup
+        .expect_backup_file_list()
+        .withf(|f| f == FAILBACK_FILE)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(backup_files()));
+    w.primary.expect_backup_database().never();
+    let (ctx, _) = w.build();
+    let summary = done(backup_for_failback(&ctx).await.expect("backed up"));
+    assert!(summary.contains(FAILBACK_FILE), "{summary}");
+    assert_eq!(
+        ctx.facts().failback_backup_verified.as_deref(),
+        Some(FAILBACK_FILE)
+    );
+}
+
+#[tokio::test]
+async fn backup_for_failback_only_verifies_a_complete_backup_already_there() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.backup
+        .expect_backup_header()
+        .withf(|f| f == FAILBACK_FILE)
+        .returning(|_| Ok(full_header(FAMILY)));
+    w.backup
+        .expect_verify_backup()
+        .withf(|f| f == FAILBACK_FILE)
+        .times(1)
+        .returning(|_| Ok(()));
+    w.backup
+        .expect_backup_file_list()
+        .times(1)
+        .returning(|_| Ok(backup_files()));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    done(backup_for_failback(&ctx).await.expect("verified"));
+    assert_eq!(
+        ctx.facts().failback_backup_verified.as_deref(),
+        Some(FAILBACK_FILE)
+    );
+}
+
+#[tokio::test]
+async fn backup_for_failback_is_skipped_once_verified_in_this_run() {
+    let mut w = World::new();
+    w.facts.failback_backup_verified = Some(FAILBACK_FILE.into());
+    w.backup.expect_database_state().never();
+    w.backup.expect_verify_backup().never();
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let reason = skipped(backup_for_failback(&ctx).await.expect("skipped"));
+    assert!(reason.contains(FAILBACK_FILE), "{reason}");
+}
+
+#[tokio::test]
+async fn backup_for_failback_refuses_a_single_user_database() {
+    let mut w = World::new();
+    w.backup.expect_database_state().returning(|_| {
+        Ok(Some(crate::planes::DatabaseState {
+            user_access: UserAccess::SingleUser,
+            ..online()
+        }))
+    });
+    w.backup.expect_verify_backup().never();
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = backup_for_failback(&ctx).await.expect_err("single user");
+    assert!(matches!(err, Error::Precondition { .. }), "{err}");
+    assert_names(
+        &err,
+        StepId::BackupForFailback,
+        &["SingleUser", "1488", "SET MULTI_USER", BACKUP_SQL],
+    );
+}
+
+#[tokio::test]
+async fn backup_for_failback_failure_names_the_step_instance_database_and_file() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.backup
+        .expect_backup_header()
+        .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    w.backup
+        .expect_backup_database()
+        .times(1)
+        .returning(|_, _| {
+            Err(sql_error(
+                3201,
+                "Cannot open backup device. Access is denied",
+            ))
+        });
+    w.backup.expect_verify_backup().never();
+    let (ctx, _) = w.build();
+    let err = backup_for_failback(&ctx).await.expect_err("fails");
+    assert_names(
+        &err,
+        StepId::BackupForFailback,
+        &[BACKUP_SQL, "database mgc", FAILBACK_FILE, "3201"],
+    );
+    assert_eq!(ctx.facts().failback_backup_verified, None);
+}
+
+#[tokio::test]
+async fn backup_for_failback_names_the_file_when_verification_fails() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.backup
+        .expect_backup_header()
+        .returning(|_| Ok(full_header(FAMILY)));
+    w.backup
+        .expect_verify_backup()
+        .times(1)
+        .returning(|_| Err(sql_error(3189, "Damage to the backup set was detected")));
+    let (ctx, _) = w.build();
+    let err = backup_for_failback(&ctx).await.expect_err("damaged");
+    assert_names(
+        &err,
+        StepId::BackupForFailback,
+        &[BACKUP_SQL, FAILBACK_FILE, "3189"],
+    );
+    assert_eq!(ctx.facts().failback_backup_verified, None);
+}
+
+#[tokio::test]
+async fn backup_for_failback_fails_when_the_backup_lists_no_files() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.backup
+        .expect_backup_header()
+        .returning(|_| Ok(full_header(FAMILY)));
+    w.backup.expect_verify_backup().returning(|_| Ok(()));
+    w.backup.expect_backup_file_list().returning(|_| Ok(vec![]));
+    let (ctx, _) = w.build();
+    let err = backup_for_failback(&ctx).await.expect_err("empty");
+    assert_names(
+        &err,
+        StepId::BackupForFailback,
+        &[BACKUP_SQL, "lists no database files"],
+    );
+    assert_eq!(ctx.facts().failback_backup_verified, None);
+}
+
+// ---------------------------------------------------------------- restore_primary
+
+/// `MOVE`s putting the backup site's files where the primary keeps its own.
+fn moves_onto_primary() -> Vec<FileMove> {
+    vec![
+        FileMove {
+            logical_name: "mgc".into(),
+            physical_name: r"E:\Data\mgc.mdf".into(),
+        },
+        FileMove {
+            logical_name: "mgc_log".into(),
+            physical_name: r"L:\Logs\mgc_log.ldf".into(),
+        },
+    ]
+}
+
+/// `MOVE`s putting the primary's files where the backup instance keeps its own.
+fn moves_onto_backup() -> Vec<FileMove> {
+    vec![
+        FileMove {
+            logical_name: "mgc_log".into(),
+            physical_name: r"D:\SQLLog\mgc_log.ldf".into(),
+        },
+        FileMove {
+            logical_name: "mgc".into(),
+            physical_name: r"D:\SQLData\mgc.mdf".into(),
+        },
+    ]
+}
+
+fn expect_files(w: &mut World) {
+    w.backup
+        .expect_database_files()
+        .withf(|db| db == "mgc")
+        .returning(|_| Ok(backup_files()));
+    w.primary
+        .expect_database_files()
+        .withf(|db| db == "mgc")
+        .returning(|_| Ok(primary_files()));
+}
+
+#[tokio::test]
+async fn restore_primary_removes_mirroring_then_ends_sessions_then_restores_with_replace_and_moves()
+{
+    let mut w = World::new();
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == FAILBACK_FILE)
+        .times(2)
+        .returning(|_| Ok(full_header(FAMILY)));
+    expect_state(
+        &mut w.primary,
+        "mgc",
+        Some(of_family(
+            mirrored(MirroringRole::Principal),
+            REBUILT_FAMILY,
+        )),
+    );
+    expect_state(&mut w.primary, "mgc", Some(online()));
+    w.primary
+        .expect_sessions()
+        .withf(|db| db == "mgc")
+        .times(1)
+        .returning(|_| Ok(vec![SessionId(61)]));
+    expect_files(&mut w);
+    let mut seq = Sequence::new();
+    w.primary
+        .expect_remove_mirroring()
+        .withf(|db| db == "mgc")
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.primary
+        .expect_kill_session()
+        .with(eq(SessionId(61)))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    let wanted = FullRestore {
+        replace: true,
+        recovery: true,
+        moves: moves_onto_primary(),
+    };
+    w.primary
+        .expect_restore_database()
+        .withf(move |db, f, options| db == "mgc" && f == FAILBACK_FILE && *options == wanted)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(()));
+    w.backup.expect_restore_database().never();
+    w.backup.expect_remove_mirroring().never();
+    let (ctx, _) = w.build();
+    let summary = done(restore_primary(&ctx).await.expect("restored"));
+    assert_eq!(summary, format!("mgc restored on {PRIMARY_SQL}"));
+}
+
+#[tokio::test]
+async fn restore_primary_does_not_touch_mirroring_of_an_unmirrored_primary() {
+    let mut w = World::new();
+    w.primary
+        .expect_backup_header()
+        .returning(|_| Ok(full_header(FAMILY)));
+    expect_state(
+        &mut w.primary,
+        "mgc",
+        Some(of_family(online(), REBUILT_FAMILY)),
+    );
+    expect_state(&mut w.primary, "mgc", Some(online()));
+    w.primary.expect_sessions().returning(|_| Ok(vec![]));
+    expect_files(&mut w);
+    w.primary.expect_remove_mirroring().never();
+    w.primary
+        .expect_restore_database()
+        .withf(|_, _, o| o.replace && o.recovery)
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let (ctx, _) = w.build();
+    done(restore_primary(&ctx).await.expect("restored"));
+}
+
+#[tokio::test]
+async fn restore_primary_is_skipped_when_the_primary_already_holds_the_backup() {
+    let mut w = World::new();
+    w.primary
+        .expect_backup_header()
+        .returning(|_| Ok(full_header(FAMILY)));
+    expect_state(&mut w.primary, "mgc", Some(online()));
+    w.primary.expect_sessions().never();
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let reason = skipped(restore_primary(&ctx).await.expect("skipped"));
+    assert!(reason.contains("already restored"), "{reason}");
+}
+
+#[tokio::test]
+async fn restore_primary_refuses_without_a_readable_failback_backup() {
+    let mut w = World::new();
+    w.primary
+        .expect_backup_header()
+        .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = restore_primary(&ctx).await.expect_err("no backup");
+    assert!(matches!(err, Error::Precondition { .. }), "{err}");
+    assert_names(
+        &err,
+        StepId::RestorePrimary,
+        &[FAILBACK_FILE, "not a readable full backup"],
+    );
+}
+
+#[tokio::test]
+async fn restore_primary_retries_after_ending_sessions_again_when_in_use() {
+    let mut w = World::new();
+    w.primary
+        .expect_backup_header()
+        .returning(|_| Ok(full_header(FAMILY)));
+    expect_state(
+        &mut w.primary,
+        "mgc",
+        Some(of_family(online(), REBUILT_FAMILY)),
+    );
+    expect_state(&mut w.primary, "mgc", Some(online()));
+    expect_files(&mut w);
+    let mut seq = Sequence::new();
+    w.primary
+        .expect_sessions()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(vec![]));
+    w.primary
+        .expect_restore_database()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Err(sql_error(3101, "Exclusive access could not be obtained")));
+    w.primary
+        .expect_sessions()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(vec![SessionId(77)]));
+    w.primary
+        .expect_kill_session()
+        .with(eq(SessionId(77)))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.primary
+        .expect_restore_database()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(()));
+    let (ctx, rec) = w.build();
+    done(restore_primary(&ctx).await.expect("restored"));
+    assert!(
+        rec.notes().iter().any(|n| n.contains("still in use")),
+        "{:?}",
+        rec.notes()
+    );
+}
+
+#[tokio::test]
+async fn restore_primary_failure_names_the_step_instance_database_and_file() {
+    let mut w = World::new();
+    w.primary
+        .expect_backup_header()
+        .returning(|_| Ok(full_header(FAMILY)));
+    expect_state(
+        &mut w.primary,
+        "mgc",
+        Some(of_family(online(), REBUILT_FAMILY)),
+    );
+    w.primary.expect_sessions().returning(|_| Ok(vec![]));
+    expect_files(&mut w);
+    w.primary
+        .expect_restore_database()
+        .times(1)
+        .returning(|_, _, _| Err(sql_error(3104, "cannot be restored because it is mirrored")));
+    let (ctx, _) = w.build();
+    let err = restore_primary(&ctx).await.expect_err("fails");
+    assert_eq!(err.sql_number(), Some(3104));
+    assert_names(
+        &err,
+        StepId::RestorePrimary,
+        &[PRIMARY_SQL, "database mgc", FAILBACK_FILE, "3104"],
+    );
+}
+
+#[tokio::test]
+async fn restore_primary_refuses_files_it_cannot_place() {
+    let mut w = World::new();
+    w.primary
+        .expect_backup_header()
+        .returning(|_| Ok(full_header(FAMILY)));
+    expect_state(
+        &mut w.primary,
+        "mgc",
+        Some(of_family(online(), REBUILT_FAMILY)),
+    );
+    w.primary.expect_sessions().returning(|_| Ok(vec![]));
+    w.backup
+        .expect_database_files()
+        .returning(|_| Ok(backup_files()));
+    w.primary
+        .expect_database_files()
+        .returning(|_| Ok(primary_files().into_iter().take(1).collect()));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = restore_primary(&ctx).await.expect_err("cannot place");
+    assert_names(
+        &err,
+        StepId::RestorePrimary,
+        &["no file of the target database can take mgc"],
+    );
+}
+
+#[tokio::test]
+async fn restore_primary_fails_when_the_primary_is_not_the_backup_afterwards() {
+    let mut w = World::new();
+    w.primary
+        .expect_backup_header()
+        .returning(|_| Ok(full_header(FAMILY)));
+    w.primary
+        .expect_database_state()
+        .times(2)
+        .returning(|_| Ok(Some(of_family(online(), REBUILT_FAMILY))));
+    w.primary
+        .expect_sessions()
+        .times(2)
+        .returning(|_| Ok(vec![]));
+    expect_files(&mut w);
+    w.primary
+        .expect_restore_database()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let (ctx, _) = w.build();
+    let err = restore_primary(&ctx).await.expect_err("not verified");
+    assert_names(
+        &err,
+        StepId::RestorePrimary,
+        &[PRIMARY_SQL, "not online with the backup's data"],
+    );
+}
+
+/// A primary site that came back with its original database (same family as every
+/// log-shipped copy and backup of it) still holds the data of before the failover; it
+/// must be overwritten with the backup site's newer data, not taken as restored.
+#[tokio::test]
+#[ignore = "bug: restore_primary skips when the primary is online with the backup's family GUID, which the surviving pre-failover primary also has"]
+async fn restore_primary_does_not_skip_a_surviving_original_primary_of_the_same_family() {
+    let mut w = World::new();
+    w.primary
+        .expect_backup_header()
+        .returning(|_| Ok(full_header(FAMILY)));
+    // The original primary: online, family FAMILY (log shipping keeps the family).
+    w.primary
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.primary.expect_sessions().returning(|_| Ok(vec![]));
+    expect_files(&mut w);
+    w.primary
+        .expect_restore_database()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let (ctx, _) = w.build();
+    done(restore_primary(&ctx).await.expect("restored"));
+}
+
+// ---------------------------------------------------------------- reinitialize_backup
+
+#[tokio::test]
+async fn reinitialize_backup_reseeds_the_backup_with_norecovery_from_a_new_primary_backup() {
+    let mut w = World::new();
+    w.primary
+        .expect_database_state()
+        .withf(|db| db == "mgc")
+        .returning(|_| Ok(Some(online())));
+    expect_state(&mut w.backup, "mgc", Some(online()));
+    expect_state(&mut w.backup, "mgc", Some(restoring()));
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == REINIT_FILE)
+        .times(1)
+        .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    w.backup
+        .expect_sessions()
+        .withf(|db| db == "mgc")
+        .times(1)
+        .returning(|_| Ok(vec![SessionId(81)]));
+    expect_files(&mut w);
+    let mut seq = Sequence::new();
+    w.primary
+        .expect_backup_database()
+        .withf(|db, f| db == "mgc" && f == REINIT_FILE)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(()));
+    w.backup
+        .expect_kill_session()
+        .with(eq(SessionId(81)))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    let wanted = FullRestore {
+        replace: true,
+        recovery: false,
+        moves: moves_onto_backup(),
+    };
+    w.backup
+        .expect_restore_database()
+        .withf(move |db, f, o| db == "mgc" && f == REINIT_FILE && *o == wanted)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(()));
+    w.primary.expect_restore_database().never();
+    w.backup.expect_backup_database().never();
+    let (ctx, _) = w.build();
+    let summary = done(reinitialize_backup(&ctx).await.expect("reseeded"));
+    assert!(summary.contains(BACKUP_SQL), "{summary}");
+}
+
+#[tokio::test]
+async fn reinitialize_backup_reuses_a_complete_primary_backup_already_there() {
+    let mut w = World::new();
+    w.primary
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    expect_state(&mut w.backup, "mgc", Some(online()));
+    expect_state(&mut w.backup, "mgc", Some(restoring()));
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == REINIT_FILE)
+        .returning(|_| Ok(full_header(FAMILY)));
+    w.backup.expect_sessions().returning(|_| Ok(vec![]));
+    expect_files(&mut w);
+    w.primary.expect_backup_database().never();
+    w.backup
+        .expect_restore_database()
+        .withf(|_, f, o| f == REINIT_FILE && !o.recovery)
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let (ctx, _) = w.build();
+    done(reinitialize_backup(&ctx).await.expect("reseeded"));
+}
+
+#[tokio::test]
+async fn reinitialize_backup_is_skipped_when_the_backup_restores_from_the_primary() {
+    let mut w = World::new();
+    w.primary
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.backup
+        .expect_database_state()
+        .times(1)
+        .returning(|_| Ok(Some(restoring())));
+    w.primary.expect_backup_header().never();
+    w.backup.expect_sessions().never();
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let reason = skipped(reinitialize_backup(&ctx).await.expect("skipped"));
+    assert!(reason.contains("already restoring"), "{reason}");
+}
+
+#[tokio::test]
+async fn reinitialize_backup_failure_of_the_backup_names_the_primary_and_file() {
+    let mut w = World::new();
+    w.primary
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.primary
+        .expect_backup_header()
+        .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    w.backup.expect_sessions().returning(|_| Ok(vec![]));
+    expect_files(&mut w);
+    w.primary
+        .expect_backup_database()
+        .times(1)
+        .returning(|_, _| Err(sql_error(3202, "Write on backup device failed")));
+    w.backup.expect_restore_database().never();
+    let (ctx, _) = w.build();
+    let err = reinitialize_backup(&ctx).await.expect_err("fails");
+    assert_names(
+        &err,
+        StepId::ReinitializeBackup,
+        &[PRIMARY_SQL, "database mgc", REINIT_FILE, "3202"],
+    );
+}
+
+#[tokio::test]
+async fn reinitialize_backup_failure_of_the_restore_names_the_backup_instance_and_file() {
+    let mut w = World::new();
+    w.primary
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.primary
+        .expect_backup_header()
+        .returning(|_| Ok(full_header(FAMILY)));
+    w.backup.expect_sessions().returning(|_| Ok(vec![]));
+    expect_files(&mut w);
+    w.backup
+        .expect_restore_database()
+        .times(1)
+        .returning(|_, _, _| {
+            Err(sql_error(
+                3201,
+                "Cannot open backup device. Access is denied",
+            ))
+        });
+    let (ctx, _) = w.build();
+    let err = reinitialize_backup(&ctx).await.expect_err("fails");
+    assert_names(
+        &err,
+        StepId::ReinitializeBackup,
+        &[BACKUP_SQL, "database mgc", REINIT_FILE, "3201"],
+    );
+}
+
+// ---------------------------------------------------------------- setup_log_shipping
+
+fn topology_settings() -> (PrimaryLogShipping, SecondaryLogShipping) {
+    (
+        PrimaryLogShipping {
+            database: "mgc".into(),
+            backup_directory: SHARE.into(),
+            backup_share: SHARE.into(),
+            backup_job_name: "LSBackup_mgc".into(),
+            backup_interval_minutes: 15,
+            retention_minutes: 4320,
+            secondary_server: BACKUP_SQL.into(),
+            secondary_database: "mgc".into(),
+        },
+        SecondaryLogShipping {
+            primary_server: PRIMARY_SQL.into(),
+            primary_database: "mgc".into(),
+            secondary_database: "mgc".into(),
+            backup_source_directory: SHARE.into(),
+            backup_destination_directory: COPY.into(),
+            copy_job_name: format!("LSCopy_{PRIMARY_SQL}_mgc"),
+            restore_job_name: format!("LSRestore_{PRIMARY_SQL}_mgc"),
+            interval_minutes: 15,
+            retention_minutes: 4320,
+            restore_delay_minutes: 0,
+            restore_mode: RestoreMode::NoRecovery,
+        },
+    )
+}
+
+fn expect_log_shipping_setup(
+    w: &mut World,
+    primary: PrimaryLogShipping,
+    secondary: SecondaryLogShipping,
+) {
+    let mut seq = Sequence::new();
+    w.primary
+        .expect_is_log_shipping_primary()
+        .withf(|db| db == "mgc")
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(false));
+    w.backup
+        .expect_log_shipping_snapshot()
+        .withf(|db| db == "mgc")
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(None));
+    w.primary
+        .expect_setup_log_shipping_primary()
+        .with(eq(primary))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.backup
+        .expect_setup_log_shipping_secondary()
+        .with(eq(secondary))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.primary
+        .expect_is_log_shipping_primary()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(true));
+    w.backup
+        .expect_log_shipping_snapshot()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(snapshot())));
+}
+
+#[tokio::test]
+async fn setup_log_shipping_uses_the_topology_without_a_snapshot_primary_side_first() {
+    let mut w = World::new();
+    let (primary, secondary) = topology_settings();
+    expect_log_shipping_setup(&mut w, primary, secondary);
+    let (ctx, _) = w.build();
+    done(setup_log_shipping(&ctx).await.expect("set up"));
+}
+
+#[tokio::test]
+async fn setup_log_shipping_uses_the_snapshot_folders_delay_and_mode_when_there_is_one() {
+    let mut w = World::new().with_snapshot(snapshot());
+    let (mut primary, mut secondary) = topology_settings();
+    primary.backup_directory = SNAP_SHARE.into();
+    primary.backup_share = SNAP_SHARE.into();
+    secondary.backup_source_directory = SNAP_SHARE.into();
+    secondary.backup_destination_directory = SNAP_COPY.into();
+    secondary.restore_delay_minutes = 5;
+    secondary.restore_mode = RestoreMode::Standby;
+    expect_log_shipping_setup(&mut w, primary, secondary);
+    let (ctx, _) = w.build();
+    done(setup_log_shipping(&ctx).await.expect("set up"));
+}
+
+#[tokio::test]
+async fn setup_log_shipping_is_skipped_when_both_sides_are_set_up() {
+    let mut w = World::new();
+    w.primary
+        .expect_is_log_shipping_primary()
+        .times(1)
+        .returning(|_| Ok(true));
+    w.backup
+        .expect_log_shipping_snapshot()
+        .times(1)
+        .returning(|_| Ok(Some(snapshot())));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let reason = skipped(setup_log_shipping(&ctx).await.expect("skipped"));
+    assert!(reason.contains("already set up"), "{reason}");
+}
+
+#[tokio::test]
+async fn setup_log_shipping_sets_up_only_the_missing_secondary() {
+    let mut w = World::new();
+    w.primary
+        .expect_is_log_shipping_primary()
+        .times(2)
+        .returning(|_| Ok(true));
+    let mut seq = Sequence::new();
+    w.backup
+        .expect_log_shipping_snapshot()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(None));
+    w.backup
+        .expect_setup_log_shipping_secondary()
+        .with(eq(topology_settings().1))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.backup
+        .expect_log_shipping_snapshot()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(snapshot())));
+    w.primary.expect_setup_log_shipping_primary().never();
+    let (ctx, _) = w.build();
+    done(setup_log_shipping(&ctx).await.expect("set up"));
+}
+
+#[tokio::test]
+async fn setup_log_shipping_failure_names_the_step_instance_and_database() {
+    let mut w = World::new();
+    w.primary
+        .expect_is_log_shipping_primary()
+        .returning(|_| Ok(false));
+    w.backup
+        .expect_log_shipping_snapshot()
+        .returning(|_| Ok(None));
+    w.primary
+        .expect_setup_log_shipping_primary()
+        .times(1)
+        .returning(|_| Err(sql_error(32001, "Log shipping is already configured")));
+    w.backup.expect_setup_log_shipping_secondary().never();
+    let (ctx, _) = w.build();
+    let err = setup_log_shipping(&ctx).await.expect_err("fails");
+    assert_names(
+        &err,
+        StepId::SetupLogShipping,
+        &[PRIMARY_SQL, "database mgc", "32001"],
+    );
+}
+
+#[tokio::test]
+async fn setup_log_shipping_fails_when_not_configured_afterwards() {
+    let mut w = World::new();
+    w.primary
+        .expect_is_log_shipping_primary()
+        .times(2)
+        .returning(|_| Ok(false));
+    w.backup
+        .expect_log_shipping_snapshot()
+        .times(2)
+        .returning(|_| Ok(None));
+    w.primary
+        .expect_setup_log_shipping_primary()
+        .times(1)
+        .returning(|_| Ok(()));
+    w.backup
+        .expect_setup_log_shipping_secondary()
+        .times(1)
+        .returning(|_| Ok(()));
+    let (ctx, _) = w.build();
+    let err = setup_log_shipping(&ctx).await.expect_err("not verified");
+    assert_names(&err, StepId::SetupLogShipping, &["not fully configured"]);
+}
+
+// ---------------------------------------------------------------- mirror_primary
+
+#[tokio::test]
+async fn mirror_primary_installs_mirroring_on_the_primary_instance() {
+    let mut w = World::new();
+    expect_state(&mut w.primary, "mgc", Some(online()));
+    expect_state(
+        &mut w.primary,
+        "mgc",
+        Some(mirrored(MirroringRole::Principal)),
+    );
+    let request = MirrorRequest {
+        database: ChatDatabase::PersistentChat,
+        sql_server_fqdn: "sql-atl.contoso.com".into(),
+        sql_instance: Some("PCHAT".into()),
+        file_share: SHARE.into(),
+    };
+    w.pool
+        .expect_install_mirror()
+        .with(eq(request))
+        .times(1)
+        .returning(|_| Ok(()));
+    let (ctx, rec) = w.build();
+    let summary = done(mirror_primary(&ctx).await.expect("mirrored"));
+    assert!(summary.contains(PRIMARY_SQL), "{summary}");
+    assert!(
+        rec.notes().iter().any(|n| n.contains(PRIMARY_MIRROR_SQL)),
+        "{:?}",
+        rec.notes()
+    );
+}
+
+#[tokio::test]
+async fn mirror_primary_is_skipped_when_already_a_principal() {
+    let mut w = World::new();
+    expect_state(
+        &mut w.primary,
+        "mgc",
+        Some(mirrored(MirroringRole::Principal)),
+    );
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    skipped(mirror_primary(&ctx).await.expect("skipped"));
+}
+
+#[tokio::test]
+async fn mirror_primary_failure_names_the_step_and_pool() {
+    let mut w = World::new();
+    expect_state(&mut w.primary, "mgc", Some(online()));
+    w.pool
+        .expect_install_mirror()
+        .returning(|_| Err(shell_error("Install-CsMirrorDatabase")));
+    let (ctx, _) = w.build();
+    let err = mirror_primary(&ctx).await.expect_err("fails");
+    assert_names(
+        &err,
+        StepId::MirrorPrimary,
+        &[POOL, "Install-CsMirrorDatabase"],
+    );
+}
+
+// ---------------------------------------------------------------- activate_primary_servers
+
+#[tokio::test]
+async fn activate_primary_servers_sets_the_primary_sites_servers() {
+    let mut w = World::new();
+    let mut seq = Sequence::new();
+    w.pool
+        .expect_active_servers()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(Some(vec![])));
+    w.primary
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.pool
+        .expect_set_active_servers()
+        .withf(|list| list == ["pc1.contoso.com", "pc2.contoso.com"])
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.pool
+        .expect_active_servers()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(Some(servers(&["pc1.contoso.com", "pc2.contoso.com"]))));
+    let (ctx, _) = w.build();
+    assert_eq!(
+        done(activate_primary_servers(&ctx).await.expect("set")),
+        "active servers set to [pc1.contoso.com, pc2.contoso.com]"
+    );
+}
+
+#[tokio::test]
+async fn activate_primary_servers_is_skipped_when_they_already_are_active() {
+    let mut w = World::new();
+    w.pool
+        .expect_active_servers()
+        .times(1)
+        .returning(|| Ok(Some(servers(&["PC2.contoso.com", "pc1.contoso.com"]))));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    skipped(activate_primary_servers(&ctx).await.expect("skipped"));
+}
+
+#[tokio::test]
+async fn activate_primary_servers_refuses_while_the_primary_database_is_not_online() {
+    let mut w = World::new();
+    w.pool.expect_active_servers().returning(|| Ok(None));
+    w.primary
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = activate_primary_servers(&ctx)
+        .await
+        .expect_err("not online");
+    assert_names(
+        &err,
+        StepId::ActivatePrimaryServers,
+        &[PRIMARY_SQL, "restore_primary"],
+    );
+}
+
+#[tokio::test]
+async fn activate_primary_servers_failure_names_the_step_and_pool() {
+    let mut w = World::new();
+    w.pool
+        .expect_active_servers()
+        .returning(|| Err(shell_error("Get-CsPersistentChatActiveServer")));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = activate_primary_servers(&ctx).await.expect_err("fails");
+    assert_names(&err, StepId::ActivatePrimaryServers, &[POOL]);
+}
+
+// ---------------------------------------------------------------- set_pool_normal
+
+#[tokio::test]
+async fn set_pool_normal_sets_the_state_and_reads_it_back() {
+    let mut w = World::new();
+    let mut seq = Sequence::new();
+    w.pool
+        .expect_pool_state()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(PoolState::FailedOver));
+    w.primary
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.pool
+        .expect_set_pool_state()
+        .with(eq(PoolState::Normal))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.pool
+        .expect_pool_state()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(PoolState::Normal));
+    let (ctx, _) = w.build();
+    assert_eq!(
+        done(set_pool_normal(&ctx).await.expect("set")),
+        "pool state set to Normal"
+    );
+}
+
+#[tokio::test]
+async fn set_pool_normal_is_skipped_when_already_normal() {
+    let mut w = World::new();
+    w.pool
+        .expect_pool_state()
+        .times(1)
+        .returning(|| Ok(PoolState::Normal));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    skipped(set_pool_normal(&ctx).await.expect("skipped"));
+}
+
+#[tokio::test]
+async fn set_pool_normal_refuses_while_the_primary_database_is_not_online() {
+    let mut w = World::new();
+    w.pool
+        .expect_pool_state()
+        .returning(|| Ok(PoolState::FailedOver));
+    w.primary
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = set_pool_normal(&ctx).await.expect_err("not online");
+    assert_names(&err, StepId::SetPoolNormal, &[PRIMARY_SQL, "not online"]);
+}
+
+#[tokio::test]
+async fn set_pool_normal_failure_names_the_step_and_pool() {
+    let mut w = World::new();
+    w.pool
+        .expect_pool_state()
+        .returning(|| Ok(PoolState::FailedOver));
+    w.primary
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.pool
+        .expect_set_pool_state()
+        .times(1)
+        .returning(|_| Err(shell_error("Set-CsPersistentChatState")));
+    let (ctx, _) = w.build();
+    let err = set_pool_normal(&ctx).await.expect_err("fails");
+    assert_names(
+        &err,
+        StepId::SetPoolNormal,
+        &[POOL, "Set-CsPersistentChatState"],
+    );
+}
+
+// ---------------------------------------------------------------- the procedure
+
+#[tokio::test]
+async fn failback_steps_are_dispatched_and_refuse_failover_steps() {
+    assert_eq!(failback::STEPS.len(), 10);
+    let (ctx, _) = World::new().build();
+    let err = failback::run_step(&ctx, StepId::CopyLogBackups)
+        .await
+        .expect_err("not a failback step");
+    assert_names(&err, StepId::CopyLogBackups, &["not a failback step"]);
+}

@@ -1,0 +1,1784 @@
+//! Failover steps, one section per step.
+
+use super::fixtures::*;
+use crate::error::{Error, PlaneError};
+use crate::log_chain::Lsn;
+use crate::planes::{ChatDatabase, DbState, MirrorRequest, MirroringRole, PoolState, SessionId};
+use crate::procedure::failover::{
+    activate_backup_servers, apply_unapplied_logs, check_sites, copy_log_backups,
+    mirror_new_primary, recover_database, remove_log_shipping, set_pool_failed_over,
+    snapshot_log_shipping,
+};
+use crate::procedure::{Event, StepId, failover};
+use mockall::Sequence;
+use mockall::predicate::eq;
+
+// ---------------------------------------------------------------- check_sites
+
+#[tokio::test]
+async fn check_sites_passes_when_the_backup_answers_and_the_primary_does_not() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .withf(|db| db == "mgc")
+        .times(1)
+        .returning(|_| Ok(Some(restoring())));
+    w.primary
+        .expect_database_state()
+        .withf(|db| db == "mgc")
+        .times(1)
+        .returning(|_| Err(unreachable(PRIMARY_SQL)));
+    w.forbid_mutations();
+    let (ctx, rec) = w.build();
+    let summary = done(check_sites(&ctx).await.expect("check passes"));
+    assert!(summary.contains("primary site is down"), "{summary}");
+    assert_eq!(
+        rec.notes(),
+        [format!("mgc on {BACKUP_SQL} is Restoring")],
+        "the observation reports the backup database"
+    );
+}
+
+#[tokio::test]
+async fn check_sites_refuses_when_the_primary_answers() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    w.primary
+        .expect_database_state()
+        .times(1)
+        .returning(|_| Ok(Some(online())));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = check_sites(&ctx)
+        .await
+        .expect_err("two primaries must be refused");
+    assert!(matches!(err, Error::Precondition { .. }), "{err}");
+    assert_names(
+        &err,
+        StepId::CheckSites,
+        &[PRIMARY_SQL, "still answers", "two primary"],
+    );
+}
+
+#[tokio::test]
+async fn check_sites_counts_a_primary_that_answers_with_an_error_as_answering() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    w.primary
+        .expect_database_state()
+        .returning(|_| Err(sql_error(4060, "Cannot open database \"mgc\"")));
+    let (ctx, _) = w.build();
+    let err = check_sites(&ctx)
+        .await
+        .expect_err("an answering primary is refused");
+    assert_names(&err, StepId::CheckSites, &[PRIMARY_SQL]);
+}
+
+#[tokio::test]
+async fn check_sites_passes_a_reachable_primary_when_the_operator_allows_it() {
+    let mut w = World::new();
+    w.options.allow_primary_reachable = true;
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(standby())));
+    w.primary
+        .expect_database_state()
+        .times(1)
+        .returning(|_| Ok(Some(online())));
+    w.forbid_mutations();
+    let (ctx, rec) = w.build();
+    done(check_sites(&ctx).await.expect("allowed"));
+    let notes = rec.notes();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains(PRIMARY_SQL) && n.contains("operator allowed")),
+        "{notes:?}"
+    );
+    assert!(notes.iter().any(|n| n.contains("(standby)")), "{notes:?}");
+}
+
+#[tokio::test]
+async fn check_sites_refuses_when_only_the_primary_mirror_answers() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    w.primary.expect_database_state().returning(|_| {
+        Err(PlaneError::Timeout {
+            what: "login".into(),
+            secs: 15,
+        })
+    });
+    let mut mirror = crate::planes::MockDatabasePlane::new();
+    mirror
+        .expect_database_state()
+        .withf(|db| db == "mgc")
+        .times(1)
+        .returning(|_| Ok(Some(mirrored(MirroringRole::Principal))));
+    w.primary_mirror = Some(mirror);
+    let (ctx, _) = w.build();
+    let err = check_sites(&ctx).await.expect_err("the mirror took over");
+    assert_names(&err, StepId::CheckSites, &[PRIMARY_MIRROR_SQL]);
+}
+
+#[tokio::test]
+async fn check_sites_refuses_when_already_failed_over() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.pool
+        .expect_pool_state()
+        .times(1)
+        .returning(|| Ok(PoolState::FailedOver));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = check_sites(&ctx).await.expect_err("already failed over");
+    assert!(matches!(err, Error::Precondition { .. }), "{err}");
+    assert_names(
+        &err,
+        StepId::CheckSites,
+        &["already failed over", BACKUP_SQL],
+    );
+}
+
+#[tokio::test]
+async fn check_sites_names_the_backup_instance_when_it_does_not_answer() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Err(unreachable(BACKUP_SQL)));
+    let (ctx, _) = w.build();
+    let err = check_sites(&ctx).await.expect_err("backup unreachable");
+    assert!(err.is_transient());
+    assert_names(
+        &err,
+        StepId::CheckSites,
+        &[BACKUP_SQL, "database mgc", "cannot reach"],
+    );
+}
+
+#[tokio::test]
+async fn check_sites_refuses_when_the_backup_database_does_not_exist() {
+    let mut w = World::new();
+    w.backup.expect_database_state().returning(|_| Ok(None));
+    let (ctx, _) = w.build();
+    let err = check_sites(&ctx).await.expect_err("no backup database");
+    assert_names(
+        &err,
+        StepId::CheckSites,
+        &["mgc does not exist", BACKUP_SQL],
+    );
+}
+
+// ---------------------------------------------------------------- snapshot_log_shipping
+
+#[tokio::test]
+async fn snapshot_records_the_log_shipping_setup_in_the_facts() {
+    let mut w = World::new();
+    w.backup
+        .expect_log_shipping_snapshot()
+        .withf(|db| db == "mgc")
+        .times(2)
+        .returning(|_| Ok(Some(snapshot())));
+    w.forbid_mutations();
+    let (ctx, rec) = w.build();
+    done(snapshot_log_shipping(&ctx).await.expect("recorded"));
+    assert_eq!(ctx.facts().snapshot, Some(snapshot()));
+    let notes = rec.notes();
+    assert!(
+        notes.iter().any(|n| n.contains(SNAP_SHARE)
+            && n.contains(SNAP_COPY)
+            && n.contains("mgc_20261127121500.trn")),
+        "{notes:?}"
+    );
+}
+
+#[tokio::test]
+async fn snapshot_is_skipped_when_the_facts_already_hold_one() {
+    let mut w = World::new().with_snapshot(snapshot());
+    w.backup.expect_log_shipping_snapshot().never();
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let reason = skipped(snapshot_log_shipping(&ctx).await.expect("skipped"));
+    assert!(reason.contains("recorded earlier"), "{reason}");
+    assert_eq!(ctx.facts().snapshot, Some(snapshot()));
+}
+
+#[tokio::test]
+async fn snapshot_is_skipped_when_log_shipping_is_not_configured() {
+    let mut w = World::new();
+    w.backup
+        .expect_log_shipping_snapshot()
+        .times(1)
+        .returning(|_| Ok(None));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let reason = skipped(snapshot_log_shipping(&ctx).await.expect("skipped"));
+    assert!(reason.contains("topology's folders"), "{reason}");
+    assert_eq!(ctx.facts().snapshot, None);
+}
+
+#[tokio::test]
+async fn snapshot_failure_names_the_step_instance_and_database() {
+    let mut w = World::new();
+    w.backup
+        .expect_log_shipping_snapshot()
+        .returning(|_| Err(sql_error(229, "The SELECT permission was denied on msdb")));
+    let (ctx, _) = w.build();
+    let err = snapshot_log_shipping(&ctx).await.expect_err("denied");
+    assert_eq!(err.sql_number(), Some(229));
+    assert_names(
+        &err,
+        StepId::SnapshotLogShipping,
+        &[BACKUP_SQL, "database mgc", "229"],
+    );
+    assert_eq!(ctx.facts().snapshot, None);
+}
+
+// ---------------------------------------------------------------- remove_log_shipping
+
+#[tokio::test]
+async fn remove_log_shipping_deletes_the_secondary_and_verifies() {
+    let mut w = World::new().with_snapshot(snapshot());
+    let mut seq = Sequence::new();
+    w.backup
+        .expect_log_shipping_snapshot()
+        .withf(|db| db == "mgc")
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(snapshot())));
+    w.backup
+        .expect_remove_secondary_log_shipping()
+        .withf(|db| db == "mgc")
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.backup
+        .expect_log_shipping_snapshot()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(None));
+    let (ctx, _) = w.build();
+    let summary = done(remove_log_shipping(&ctx).await.expect("removed"));
+    assert!(summary.contains("removed"), "{summary}");
+}
+
+#[tokio::test]
+async fn remove_log_shipping_is_skipped_when_no_longer_configured() {
+    let mut w = World::new().with_snapshot(snapshot());
+    w.backup
+        .expect_log_shipping_snapshot()
+        .times(1)
+        .returning(|_| Ok(None));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let reason = skipped(remove_log_shipping(&ctx).await.expect("skipped"));
+    assert!(
+        reason.contains("no longer a log-shipping secondary"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn remove_log_shipping_refuses_without_a_snapshot_in_the_facts() {
+    let mut w = World::new();
+    w.backup
+        .expect_log_shipping_snapshot()
+        .returning(|_| Ok(Some(snapshot())));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = remove_log_shipping(&ctx).await.expect_err("no snapshot");
+    assert!(matches!(err, Error::Precondition { .. }), "{err}");
+    assert_names(&err, StepId::RemoveLogShipping, &["snapshot_log_shipping"]);
+}
+
+#[tokio::test]
+async fn remove_log_shipping_failure_names_the_step_instance_and_database() {
+    let mut w = World::new().with_snapshot(snapshot());
+    w.backup
+        .expect_log_shipping_snapshot()
+        .returning(|_| Ok(Some(snapshot())));
+    w.backup
+        .expect_remove_secondary_log_shipping()
+        .times(1)
+        .returning(|_| {
+            Err(sql_error(
+                32011,
+                "Primary Database mgc has active log shipping",
+            ))
+        });
+    let (ctx, _) = w.build();
+    let err = remove_log_shipping(&ctx).await.expect_err("fails");
+    assert_eq!(err.sql_number(), Some(32011));
+    assert_names(
+        &err,
+        StepId::RemoveLogShipping,
+        &[BACKUP_SQL, "database mgc"],
+    );
+}
+
+#[tokio::test]
+async fn remove_log_shipping_fails_when_still_configured_afterwards() {
+    let mut w = World::new().with_snapshot(snapshot());
+    w.backup
+        .expect_log_shipping_snapshot()
+        .times(2)
+        .returning(|_| Ok(Some(snapshot())));
+    w.backup
+        .expect_remove_secondary_log_shipping()
+        .times(1)
+        .returning(|_| Ok(()));
+    let (ctx, _) = w.build();
+    let err = remove_log_shipping(&ctx).await.expect_err("not verified");
+    assert_names(
+        &err,
+        StepId::RemoveLogShipping,
+        &[BACKUP_SQL, "still configured"],
+    );
+}
+
+// ---------------------------------------------------------------- copy_log_backups
+
+fn expect_list(
+    files: &mut crate::planes::MockFilePlane,
+    folder: &'static str,
+    times: usize,
+    listing: Vec<crate::planes::FileEntry>,
+) {
+    files
+        .expect_list_log_backups()
+        .withf(move |f, db| f == folder && db == "mgc")
+        .times(times)
+        .returning(move |_, _| Ok(listing.clone()));
+}
+
+#[tokio::test]
+async fn copy_takes_only_missing_or_partial_files_newer_than_the_last_copied_one() {
+    let mut w = World::new().with_snapshot(snapshot());
+    // last copied (snapshot): mgc_20261127121500.trn
+    let share = vec![
+        entry(&trn("20261127124500"), 400), // missing: copy
+        entry(&trn("20261127120000"), 100), // missing but older than last copied: leave
+        entry(&trn("20261127121500"), 100), // copied
+        entry(&trn("20261127123000"), 300), // partly copied: copy again
+    ];
+    let before = vec![
+        entry(&trn("20261127121500"), 100),
+        entry(&trn("20261127123000"), 120),
+    ];
+    let after = vec![
+        entry(&trn("20261127121500"), 100),
+        entry(&trn("20261127123000"), 300),
+        entry(&trn("20261127124500"), 400),
+    ];
+    expect_list(&mut w.files, SNAP_SHARE, 1, share);
+    let mut seq = Sequence::new();
+    w.files
+        .expect_list_log_backups()
+        .withf(|f, _| f == SNAP_COPY)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_, _| Ok(before.clone()));
+    w.files
+        .expect_free_space()
+        .with(eq(SNAP_COPY))
+        .times(1)
+        .returning(|_| Ok(700));
+    w.files
+        .expect_copy_file()
+        .withf(|from, name, to| {
+            from == SNAP_SHARE && name == "mgc_20261127123000.trn" && to == SNAP_COPY
+        })
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(300));
+    w.files
+        .expect_copy_file()
+        .withf(|from, name, to| {
+            from == SNAP_SHARE && name == "mgc_20261127124500.trn" && to == SNAP_COPY
+        })
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(400));
+    w.files
+        .expect_list_log_backups()
+        .withf(|f, _| f == SNAP_COPY)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_, _| Ok(after.clone()));
+    let (ctx, rec) = w.build();
+    let summary = done(copy_log_backups(&ctx).await.expect("copied"));
+    assert_eq!(summary, "2 log backups copied (700 bytes)");
+    let facts = ctx.facts();
+    assert_eq!((facts.files_copied, facts.bytes_copied), (2, 700));
+    assert_eq!(
+        rec.copied(),
+        [
+            ("mgc_20261127123000.trn".to_string(), 300),
+            ("mgc_20261127124500.trn".to_string(), 400)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn copy_uses_the_topology_folders_without_a_snapshot() {
+    let mut w = World::new();
+    expect_list(
+        &mut w.files,
+        SHARE,
+        1,
+        vec![entry(&trn("20261127120000"), 10)],
+    );
+    let mut seq = Sequence::new();
+    w.files
+        .expect_list_log_backups()
+        .withf(|f, _| f == COPY)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(vec![]));
+    w.files
+        .expect_free_space()
+        .with(eq(COPY))
+        .returning(|_| Ok(1 << 30));
+    w.files
+        .expect_copy_file()
+        .withf(|from, name, to| from == SHARE && name == "mgc_20261127120000.trn" && to == COPY)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(10));
+    w.files
+        .expect_list_log_backups()
+        .withf(|f, _| f == COPY)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(vec![entry(&trn("20261127120000"), 10)]));
+    let (ctx, _) = w.build();
+    assert_eq!(
+        done(copy_log_backups(&ctx).await.expect("copied")),
+        "1 log backups copied (10 bytes)"
+    );
+}
+
+#[tokio::test]
+async fn copy_is_skipped_when_every_file_is_already_copied() {
+    let mut w = World::new();
+    let files = vec![
+        entry(&trn("20261127120000"), 10),
+        entry(&trn("20261127121500"), 20),
+    ];
+    expect_list(&mut w.files, SHARE, 1, files.clone());
+    // The copy folder may name files in another case (Windows file systems do not care).
+    let copied = vec![
+        entry("MGC_20261127120000.TRN", 10),
+        entry(&trn("20261127121500"), 20),
+    ];
+    expect_list(&mut w.files, COPY, 1, copied);
+    w.files.expect_free_space().never();
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let reason = skipped(copy_log_backups(&ctx).await.expect("skipped"));
+    assert!(reason.contains(SHARE) && reason.contains(COPY), "{reason}");
+    assert_eq!(ctx.facts().files_copied, 0);
+}
+
+#[tokio::test]
+async fn copy_refuses_when_the_copy_folder_lacks_free_space() {
+    let mut w = World::new();
+    expect_list(
+        &mut w.files,
+        SHARE,
+        1,
+        vec![
+            entry(&trn("20261127120000"), 300),
+            entry(&trn("20261127121500"), 400),
+        ],
+    );
+    expect_list(&mut w.files, COPY, 1, vec![]);
+    w.files
+        .expect_free_space()
+        .with(eq(COPY))
+        .times(1)
+        .returning(|_| Ok(699));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = copy_log_backups(&ctx).await.expect_err("full");
+    assert_names(
+        &err,
+        StepId::CopyLogBackups,
+        &[COPY, "700 bytes to copy, 699 free", "database mgc"],
+    );
+}
+
+#[tokio::test]
+async fn copy_is_skipped_with_accepted_data_loss_when_the_share_is_unreachable() {
+    let mut w = World::new();
+    w.options.accept_data_loss = true;
+    w.files
+        .expect_list_log_backups()
+        .withf(|f, _| f == SHARE)
+        .times(1)
+        .returning(|_, _| Err(unreachable(SHARE)));
+    w.files.expect_free_space().never();
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let reason = skipped(copy_log_backups(&ctx).await.expect("skipped"));
+    assert!(
+        reason.contains(SHARE) && reason.contains("data loss was accepted"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn copy_fails_naming_the_share_when_it_is_unreachable_and_no_loss_is_accepted() {
+    let mut w = World::new();
+    w.files
+        .expect_list_log_backups()
+        .withf(|f, _| f == SHARE)
+        .returning(|_, _| Err(unreachable(SHARE)));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = copy_log_backups(&ctx).await.expect_err("unreachable share");
+    assert!(err.is_transient());
+    assert_names(&err, StepId::CopyLogBackups, &[SHARE, "database mgc"]);
+}
+
+#[tokio::test]
+async fn copy_failure_names_the_step_folder_and_file() {
+    let mut w = World::new();
+    expect_list(
+        &mut w.files,
+        SHARE,
+        1,
+        vec![entry(&trn("20261127120000"), 10)],
+    );
+    expect_list(&mut w.files, COPY, 1, vec![]);
+    w.files.expect_free_space().returning(|_| Ok(1000));
+    w.files.expect_copy_file().times(1).returning(|_, _, _| {
+        Err(PlaneError::Io {
+            path: COPY.into(),
+            message: "Access is denied".into(),
+        })
+    });
+    let (ctx, _) = w.build();
+    let err = copy_log_backups(&ctx).await.expect_err("copy fails");
+    assert_names(
+        &err,
+        StepId::CopyLogBackups,
+        &[
+            COPY,
+            r"\\fs01.contoso.com\pchat-logs\mgc_20261127120000.trn",
+            "Access is denied",
+        ],
+    );
+    assert_eq!(ctx.facts().files_copied, 0);
+}
+
+#[tokio::test]
+async fn copy_fails_when_the_copied_file_has_the_wrong_size_afterwards() {
+    let mut w = World::new();
+    expect_list(
+        &mut w.files,
+        SHARE,
+        1,
+        vec![entry(&trn("20261127120000"), 10)],
+    );
+    let mut seq = Sequence::new();
+    w.files
+        .expect_list_log_backups()
+        .withf(|f, _| f == COPY)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(vec![]));
+    w.files.expect_free_space().returning(|_| Ok(1000));
+    w.files
+        .expect_copy_file()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(10));
+    w.files
+        .expect_list_log_backups()
+        .withf(|f, _| f == COPY)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(vec![entry(&trn("20261127120000"), 4)]));
+    let (ctx, _) = w.build();
+    let err = copy_log_backups(&ctx).await.expect_err("not verified");
+    assert_names(
+        &err,
+        StepId::CopyLogBackups,
+        &[COPY, "mgc_20261127120000.trn", "wrong size"],
+    );
+}
+
+// ---------------------------------------------------------------- apply_unapplied_logs
+
+/// The backup instance holds `mgc` restoring at `points` (one answer per read), and
+/// the copy folder `folder` lists `files` (name, first, last), whose headers it reads.
+fn chain(
+    w: &mut World,
+    folder: &'static str,
+    points: Vec<Option<u128>>,
+    files: Vec<(&'static str, u128, u128)>,
+) {
+    w.backup
+        .expect_database_state()
+        .withf(|db| db == "mgc")
+        .returning(|_| Ok(Some(restoring())));
+    let mut answers = points.into_iter();
+    let reads = answers.len();
+    w.backup
+        .expect_redo_start_lsn()
+        .withf(|db| db == "mgc")
+        .times(reads)
+        .returning(move |_| Ok(answers.next().flatten().map(Lsn)));
+    let listing = files.iter().map(|(name, _, _)| entry(name, 100)).collect();
+    expect_list(&mut w.files, folder, 1, listing);
+    for (name, first, last) in files {
+        let path = format!(r"{folder}\{name}");
+        w.backup
+            .expect_backup_header()
+            .withf(move |file| file == path)
+            .times(1)
+            .returning(move |_| Ok(log_header(first, last)));
+    }
+}
+
+fn expect_restore(w: &mut World, seq: &mut Sequence, folder: &str, name: &str) {
+    let path = format!(r"{folder}\{name}");
+    w.backup
+        .expect_restore_log()
+        .withf(move |db, file| db == "mgc" && file == path)
+        .times(1)
+        .in_sequence(seq)
+        .returning(|_, _| Ok(()));
+}
+
+#[tokio::test]
+async fn apply_restores_unapplied_logs_in_lsn_order_and_records_the_facts() {
+    let mut w = World::new();
+    // Listed in no particular order; one is already applied.
+    chain(
+        &mut w,
+        COPY,
+        vec![Some(150), Some(300)],
+        vec![
+            ("mgc_20261127121500.trn", 200, 300),
+            ("mgc_20261127113000.trn", 50, 100),
+            ("mgc_20261127120000.trn", 100, 200),
+        ],
+    );
+    let mut seq = Sequence::new();
+    expect_restore(&mut w, &mut seq, COPY, "mgc_20261127120000.trn");
+    expect_restore(&mut w, &mut seq, COPY, "mgc_20261127121500.trn");
+    let (ctx, rec) = w.build();
+    let summary = done(apply_unapplied_logs(&ctx).await.expect("applied"));
+    assert_eq!(summary, "2 log backups restored");
+    let facts = ctx.facts();
+    assert_eq!(facts.logs_restored, 2);
+    assert_eq!(facts.restore_point, Some(Lsn(300)));
+    let last = facts.last_applied.expect("last applied recorded");
+    assert_eq!(last.file, format!(r"{COPY}\mgc_20261127121500.trn"));
+    assert_eq!(last.header, log_header(200, 300));
+    assert!(facts.accepted_gap.is_none());
+    assert_eq!(
+        rec.events()
+            .into_iter()
+            .filter(|e| matches!(e, Event::LogRestored { .. }))
+            .collect::<Vec<_>>(),
+        [
+            Event::LogRestored {
+                file: format!(r"{COPY}\mgc_20261127120000.trn"),
+                first_lsn: Lsn(100),
+                last_lsn: Lsn(200),
+            },
+            Event::LogRestored {
+                file: format!(r"{COPY}\mgc_20261127121500.trn"),
+                first_lsn: Lsn(200),
+                last_lsn: Lsn(300),
+            },
+        ]
+    );
+}
+
+#[tokio::test]
+async fn apply_follows_lsns_not_file_names() {
+    let mut w = World::new();
+    chain(
+        &mut w,
+        COPY,
+        vec![Some(100), Some(300)],
+        vec![
+            ("mgc_20261127120000.trn", 200, 300),
+            ("mgc_20261127121500.trn", 100, 200),
+        ],
+    );
+    let mut seq = Sequence::new();
+    expect_restore(&mut w, &mut seq, COPY, "mgc_20261127121500.trn");
+    expect_restore(&mut w, &mut seq, COPY, "mgc_20261127120000.trn");
+    let (ctx, rec) = w.build();
+    done(apply_unapplied_logs(&ctx).await.expect("applied"));
+    assert_eq!(
+        rec.restored(),
+        [
+            format!(r"{COPY}\mgc_20261127121500.trn"),
+            format!(r"{COPY}\mgc_20261127120000.trn")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn apply_reads_the_snapshot_copy_folder_when_there_is_one() {
+    let mut w = World::new().with_snapshot(snapshot());
+    chain(
+        &mut w,
+        SNAP_COPY,
+        vec![Some(100), Some(200)],
+        vec![("mgc_20261127120000.trn", 100, 200)],
+    );
+    let mut seq = Sequence::new();
+    expect_restore(&mut w, &mut seq, SNAP_COPY, "mgc_20261127120000.trn");
+    let (ctx, _) = w.build();
+    done(apply_unapplied_logs(&ctx).await.expect("applied"));
+    assert_eq!(ctx.facts().restore_point, Some(Lsn(200)));
+}
+
+#[tokio::test]
+async fn apply_is_skipped_when_every_log_is_applied_and_records_the_newest_one() {
+    let mut w = World::new();
+    chain(
+        &mut w,
+        COPY,
+        vec![Some(300)],
+        vec![
+            ("mgc_20261127120000.trn", 100, 200),
+            ("mgc_20261127121500.trn", 200, 300),
+        ],
+    );
+    w.forbid_mutations();
+    let (ctx, rec) = w.build();
+    let reason = skipped(apply_unapplied_logs(&ctx).await.expect("skipped"));
+    assert!(
+        reason.contains("already applied") && reason.contains("LSN 300"),
+        "{reason}"
+    );
+    let facts = ctx.facts();
+    assert_eq!(
+        facts.last_applied.map(|b| b.file),
+        Some(format!(r"{COPY}\mgc_20261127121500.trn"))
+    );
+    assert_eq!(facts.restore_point, Some(Lsn(300)));
+    assert_eq!(facts.logs_restored, 0);
+    assert!(rec.restored().is_empty());
+}
+
+#[tokio::test]
+async fn apply_is_skipped_when_the_database_is_already_recovered() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .times(1)
+        .returning(|_| Ok(Some(online())));
+    w.backup.expect_redo_start_lsn().never();
+    w.files.expect_list_log_backups().never();
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let reason = skipped(apply_unapplied_logs(&ctx).await.expect("skipped"));
+    assert!(reason.contains("already recovered"), "{reason}");
+}
+
+#[tokio::test]
+async fn apply_stops_at_a_gap_unless_data_loss_is_accepted() {
+    let mut w = World::new();
+    chain(
+        &mut w,
+        COPY,
+        vec![Some(150)],
+        vec![
+            ("mgc_20261127120000.trn", 100, 200),
+            ("mgc_20261127123000.trn", 300, 400),
+        ],
+    );
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = apply_unapplied_logs(&ctx).await.expect_err("gap refused");
+    match &err {
+        Error::DataLossRefused {
+            gap,
+            database,
+            target,
+            ..
+        } => {
+            assert_eq!((gap.missing_from, gap.missing_to), (Lsn(200), Lsn(300)));
+            assert_eq!(database, "mgc");
+            assert_eq!(target, BACKUP_SQL);
+        }
+        other => panic!("expected DataLossRefused, got {other}"),
+    }
+    assert_names(
+        &err,
+        StepId::ApplyUnappliedLogs,
+        &[
+            BACKUP_SQL,
+            "LSN 200 to 300",
+            "mgc_20261127123000.trn",
+            "accepting data loss",
+        ],
+    );
+    assert_eq!(ctx.facts().accepted_gap, None);
+}
+
+#[tokio::test]
+async fn apply_restores_up_to_a_gap_when_data_loss_is_accepted() {
+    let mut w = World::new();
+    w.options.accept_data_loss = true;
+    chain(
+        &mut w,
+        COPY,
+        vec![Some(150), Some(200)],
+        vec![
+            ("mgc_20261127120000.trn", 100, 200),
+            ("mgc_20261127123000.trn", 300, 400),
+        ],
+    );
+    let mut seq = Sequence::new();
+    expect_restore(&mut w, &mut seq, COPY, "mgc_20261127120000.trn");
+    let (ctx, rec) = w.build();
+    let summary = done(apply_unapplied_logs(&ctx).await.expect("accepted"));
+    assert!(
+        summary.contains("1 log backups restored up to a gap"),
+        "{summary}"
+    );
+    let facts = ctx.facts();
+    let gap = facts.accepted_gap.expect("the accepted gap is recorded");
+    assert_eq!((gap.missing_from, gap.missing_to), (Lsn(200), Lsn(300)));
+    assert_eq!(gap.next_file, format!(r"{COPY}\mgc_20261127123000.trn"));
+    assert_eq!(facts.restore_point, Some(Lsn(200)));
+    assert!(
+        rec.notes()
+            .iter()
+            .any(|n| n.starts_with("data loss accepted") && n.contains("LSN 200 to 300")),
+        "{:?}",
+        rec.notes()
+    );
+}
+
+/// The usual disaster: the restore job had applied every copied log backup, and the
+/// next one never reached the copy folder. The refusal must still name the last good
+/// backup and when it finished (DOMAIN.md, the LSN rule), which the database holds.
+#[tokio::test]
+#[ignore = "bug: a gap right after already-applied backups names no last good backup (LogChainGap.last_good only looks at to_restore)"]
+async fn apply_names_the_last_good_backup_even_when_it_was_already_applied() {
+    let mut w = World::new();
+    chain(
+        &mut w,
+        COPY,
+        vec![Some(300)],
+        vec![
+            ("mgc_20261127121500.trn", 200, 300),
+            ("mgc_20261127124500.trn", 400, 500),
+        ],
+    );
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = apply_unapplied_logs(&ctx).await.expect_err("gap refused");
+    assert_names(
+        &err,
+        StepId::ApplyUnappliedLogs,
+        &[
+            "LSN 300 to 400",
+            "last good backup D:\\LogShipping\\mgc\\mgc_20261127121500.trn",
+            &log_header(200, 300).backup_finish.to_rfc3339(),
+        ],
+    );
+}
+
+#[tokio::test]
+async fn apply_after_an_accepted_gap_restores_nothing_more_when_run_again() {
+    let mut w = World::new();
+    w.options.accept_data_loss = true;
+    chain(
+        &mut w,
+        COPY,
+        vec![Some(200), Some(200)],
+        vec![
+            ("mgc_20261127120000.trn", 100, 200),
+            ("mgc_20261127123000.trn", 300, 400),
+        ],
+    );
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    apply_unapplied_logs(&ctx)
+        .await
+        .expect("nothing to restore");
+    let facts = ctx.facts();
+    assert_eq!(facts.logs_restored, 0);
+    assert_eq!(
+        facts.accepted_gap.map(|g| (g.missing_from, g.missing_to)),
+        Some((Lsn(200), Lsn(300)))
+    );
+    assert_eq!(
+        facts.last_applied.map(|b| b.file),
+        Some(format!(r"{COPY}\mgc_20261127120000.trn"))
+    );
+}
+
+#[tokio::test]
+async fn apply_names_a_damaged_log_backup() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    w.backup
+        .expect_redo_start_lsn()
+        .times(1)
+        .returning(|_| Ok(Some(Lsn(100))));
+    expect_list(
+        &mut w.files,
+        COPY,
+        1,
+        vec![
+            entry("mgc_20261127120000.trn", 100),
+            entry("mgc_20261127121500.trn", 100),
+        ],
+    );
+    w.backup
+        .expect_backup_header()
+        .withf(|f| f.ends_with("mgc_20261127120000.trn"))
+        .returning(|_| Ok(log_header(100, 200)));
+    w.backup
+        .expect_backup_header()
+        .withf(|f| f.ends_with("mgc_20261127121500.trn"))
+        .returning(|_| {
+            Err(sql_error(
+                3241,
+                "The media family on device is incorrectly formed",
+            ))
+        });
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = apply_unapplied_logs(&ctx).await.expect_err("damaged");
+    assert!(matches!(err, Error::BadLogBackup { .. }), "{err}");
+    assert_names(
+        &err,
+        StepId::ApplyUnappliedLogs,
+        &[
+            BACKUP_SQL,
+            "database mgc",
+            r"D:\LogShipping\mgc\mgc_20261127121500.trn",
+            "3241",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn apply_names_a_log_backup_of_another_database() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    w.backup
+        .expect_redo_start_lsn()
+        .returning(|_| Ok(Some(Lsn(100))));
+    expect_list(
+        &mut w.files,
+        COPY,
+        1,
+        vec![entry("mgc_20261127120000.trn", 100)],
+    );
+    w.backup.expect_backup_header().returning(|_| {
+        Ok(crate::log_chain::BackupHeader {
+            database_name: "mgccomp".into(),
+            ..log_header(100, 200)
+        })
+    });
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = apply_unapplied_logs(&ctx)
+        .await
+        .expect_err("wrong database");
+    assert!(matches!(err, Error::BadLogBackup { .. }), "{err}");
+    assert_names(
+        &err,
+        StepId::ApplyUnappliedLogs,
+        &["mgc_20261127120000.trn", "'mgccomp'"],
+    );
+}
+
+#[tokio::test]
+async fn apply_names_the_file_when_the_instance_cannot_read_its_header() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    w.backup
+        .expect_redo_start_lsn()
+        .returning(|_| Ok(Some(Lsn(100))));
+    expect_list(
+        &mut w.files,
+        COPY,
+        1,
+        vec![entry("mgc_20261127120000.trn", 100)],
+    );
+    w.backup.expect_backup_header().returning(|_| {
+        Err(PlaneError::ConnectionLost {
+            message: "reset by peer".into(),
+        })
+    });
+    let (ctx, _) = w.build();
+    let err = apply_unapplied_logs(&ctx).await.expect_err("lost");
+    assert!(err.is_transient());
+    assert_names(
+        &err,
+        StepId::ApplyUnappliedLogs,
+        &[BACKUP_SQL, r"D:\LogShipping\mgc\mgc_20261127120000.trn"],
+    );
+}
+
+#[tokio::test]
+async fn apply_failure_names_the_step_instance_database_and_file() {
+    let mut w = World::new();
+    chain(
+        &mut w,
+        COPY,
+        vec![Some(100)],
+        vec![("mgc_20261127120000.trn", 100, 200)],
+    );
+    w.backup.expect_restore_log().times(1).returning(|_, _| {
+        Err(sql_error(
+            4305,
+            "The log in this backup set begins at LSN 100, which is too recent",
+        ))
+    });
+    let (ctx, rec) = w.build();
+    let err = apply_unapplied_logs(&ctx).await.expect_err("4305");
+    assert_eq!(err.sql_number(), Some(4305));
+    assert_names(
+        &err,
+        StepId::ApplyUnappliedLogs,
+        &[
+            BACKUP_SQL,
+            "database mgc",
+            r"D:\LogShipping\mgc\mgc_20261127120000.trn",
+            "4305",
+        ],
+    );
+    assert_eq!(ctx.facts().logs_restored, 0);
+    assert!(rec.restored().is_empty());
+}
+
+#[tokio::test]
+async fn apply_fails_when_the_restore_point_did_not_move_as_planned() {
+    let mut w = World::new();
+    chain(
+        &mut w,
+        COPY,
+        vec![Some(100), Some(100)],
+        vec![("mgc_20261127120000.trn", 100, 200)],
+    );
+    w.backup
+        .expect_restore_log()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let (ctx, _) = w.build();
+    let err = apply_unapplied_logs(&ctx).await.expect_err("not verified");
+    assert_names(
+        &err,
+        StepId::ApplyUnappliedLogs,
+        &[BACKUP_SQL, "restore point is 100", "expected 200"],
+    );
+}
+
+#[tokio::test]
+async fn apply_refuses_a_database_that_cannot_take_logs() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(db(DbState::Suspect))));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = apply_unapplied_logs(&ctx).await.expect_err("suspect");
+    assert!(matches!(err, Error::Precondition { .. }), "{err}");
+    assert_names(&err, StepId::ApplyUnappliedLogs, &["Suspect"]);
+}
+
+#[tokio::test]
+async fn apply_refuses_a_database_without_a_restore_point() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    w.backup.expect_redo_start_lsn().returning(|_| Ok(None));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = apply_unapplied_logs(&ctx).await.expect_err("no point");
+    assert_names(&err, StepId::ApplyUnappliedLogs, &["no restore point"]);
+}
+
+// ---------------------------------------------------------------- recover_database
+
+fn expect_sessions(w: &mut World, seq: &mut Sequence, ids: Vec<i32>) {
+    w.backup
+        .expect_sessions()
+        .withf(|db| db == "mgc")
+        .times(1)
+        .in_sequence(seq)
+        .returning(move |_| Ok(ids.iter().copied().map(SessionId).collect()));
+}
+
+fn expect_kill(w: &mut World, seq: &mut Sequence, id: i32) {
+    w.backup
+        .expect_kill_session()
+        .with(eq(SessionId(id)))
+        .times(1)
+        .in_sequence(seq)
+        .returning(|_| Ok(()));
+}
+
+#[tokio::test]
+async fn recover_ends_the_sessions_then_recovers() {
+    let mut w = World::new();
+    let mut seq = Sequence::new();
+    w.backup
+        .expect_database_state()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(restoring())));
+    expect_sessions(&mut w, &mut seq, vec![51, 52]);
+    expect_kill(&mut w, &mut seq, 51);
+    expect_kill(&mut w, &mut seq, 52);
+    w.backup
+        .expect_recover()
+        .withf(|db| db == "mgc")
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.backup
+        .expect_database_state()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(online())));
+    let (ctx, _) = w.build();
+    let summary = done(recover_database(&ctx).await.expect("recovered"));
+    assert_eq!(
+        summary,
+        format!("mgc online on {BACKUP_SQL} (2 sessions ended)")
+    );
+}
+
+#[tokio::test]
+async fn recover_brings_a_standby_database_online() {
+    let mut w = World::new();
+    let mut seq = Sequence::new();
+    w.backup
+        .expect_database_state()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(standby())));
+    expect_sessions(&mut w, &mut seq, vec![]);
+    w.backup
+        .expect_recover()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.backup
+        .expect_database_state()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(online())));
+    let (ctx, _) = w.build();
+    done(recover_database(&ctx).await.expect("recovered"));
+}
+
+#[tokio::test]
+async fn recover_is_skipped_when_the_database_is_already_online() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .times(1)
+        .returning(|_| Ok(Some(online())));
+    w.backup.expect_sessions().never();
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let reason = skipped(recover_database(&ctx).await.expect("skipped"));
+    assert!(reason.contains("already online"), "{reason}");
+}
+
+#[tokio::test]
+async fn recover_ends_sessions_again_and_retries_when_the_database_is_in_use() {
+    let mut w = World::new();
+    let mut seq = Sequence::new();
+    w.backup
+        .expect_database_state()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(restoring())));
+    expect_sessions(&mut w, &mut seq, vec![51]);
+    expect_kill(&mut w, &mut seq, 51);
+    w.backup
+        .expect_recover()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Err(sql_error(3101, "Exclusive access could not be obtained")));
+    expect_sessions(&mut w, &mut seq, vec![53]);
+    expect_kill(&mut w, &mut seq, 53);
+    w.backup
+        .expect_recover()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.backup
+        .expect_database_state()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(online())));
+    let (ctx, rec) = w.build();
+    done(recover_database(&ctx).await.expect("recovered on retry"));
+    assert!(
+        rec.notes()
+            .iter()
+            .any(|n| n.contains("still in use") && n.contains("retry 1")),
+        "{:?}",
+        rec.notes()
+    );
+}
+
+#[tokio::test]
+async fn recover_gives_up_after_the_fourth_database_in_use_error() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .times(1)
+        .returning(|_| Ok(Some(restoring())));
+    w.backup
+        .expect_sessions()
+        .times(4)
+        .returning(|_| Ok(vec![SessionId(60)]));
+    w.backup
+        .expect_kill_session()
+        .times(4)
+        .returning(|_| Ok(()));
+    w.backup
+        .expect_recover()
+        .times(4)
+        .returning(|_| Err(sql_error(3101, "Exclusive access could not be obtained")));
+    let (ctx, rec) = w.build();
+    let err = recover_database(&ctx).await.expect_err("bounded");
+    assert_eq!(err.sql_number(), Some(3101));
+    assert_names(
+        &err,
+        StepId::RecoverDatabase,
+        &[BACKUP_SQL, "database mgc", "3101"],
+    );
+    assert_eq!(
+        rec.notes()
+            .iter()
+            .filter(|n| n.contains("still in use"))
+            .count(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn recover_treats_a_session_that_already_ended_as_ended() {
+    let mut w = World::new();
+    let mut seq = Sequence::new();
+    w.backup
+        .expect_database_state()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(restoring())));
+    expect_sessions(&mut w, &mut seq, vec![51]);
+    w.backup
+        .expect_kill_session()
+        .with(eq(SessionId(51)))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Err(sql_error(6106, "Process ID 51 is not an active process ID")));
+    w.backup
+        .expect_recover()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.backup
+        .expect_database_state()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(online())));
+    let (ctx, _) = w.build();
+    done(recover_database(&ctx).await.expect("6106 is fine"));
+}
+
+#[tokio::test]
+async fn recover_failure_of_kill_names_the_step_and_instance() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    w.backup
+        .expect_sessions()
+        .returning(|_| Ok(vec![SessionId(51)]));
+    w.backup.expect_kill_session().returning(|_| {
+        Err(sql_error(
+            6102,
+            "User does not have permission to use the KILL statement",
+        ))
+    });
+    w.backup.expect_recover().never();
+    let (ctx, _) = w.build();
+    let err = recover_database(&ctx).await.expect_err("no permission");
+    assert_names(&err, StepId::RecoverDatabase, &[BACKUP_SQL, "6102"]);
+}
+
+#[tokio::test]
+async fn recover_failure_names_the_step_instance_and_database() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    w.backup.expect_sessions().returning(|_| Ok(vec![]));
+    w.backup.expect_recover().times(1).returning(|_| {
+        Err(sql_error(
+            4319,
+            "A previous restore operation was interrupted",
+        ))
+    });
+    let (ctx, _) = w.build();
+    let err = recover_database(&ctx).await.expect_err("fails");
+    assert_names(
+        &err,
+        StepId::RecoverDatabase,
+        &[BACKUP_SQL, "database mgc", "4319"],
+    );
+}
+
+#[tokio::test]
+async fn recover_fails_when_the_database_is_not_online_afterwards() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    w.backup.expect_sessions().returning(|_| Ok(vec![]));
+    w.backup.expect_recover().times(1).returning(|_| Ok(()));
+    let (ctx, _) = w.build();
+    let err = recover_database(&ctx).await.expect_err("still restoring");
+    assert_names(
+        &err,
+        StepId::RecoverDatabase,
+        &[BACKUP_SQL, "Restoring after recovery"],
+    );
+}
+
+// ---------------------------------------------------------------- set_pool_failed_over
+
+#[tokio::test]
+async fn set_pool_failed_over_sets_the_state_and_reads_it_back() {
+    let mut w = World::new();
+    let mut seq = Sequence::new();
+    w.pool
+        .expect_pool_state()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(PoolState::Normal));
+    w.backup
+        .expect_database_state()
+        .withf(|db| db == "mgc")
+        .returning(|_| Ok(Some(online())));
+    w.pool
+        .expect_set_pool_state()
+        .with(eq(PoolState::FailedOver))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.pool
+        .expect_pool_state()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(PoolState::FailedOver));
+    let (ctx, _) = w.build();
+    assert_eq!(
+        done(set_pool_failed_over(&ctx).await.expect("set")),
+        "pool state set to FailedOver"
+    );
+}
+
+#[tokio::test]
+async fn set_pool_failed_over_is_skipped_when_already_failed_over() {
+    let mut w = World::new();
+    w.pool
+        .expect_pool_state()
+        .times(1)
+        .returning(|| Ok(PoolState::FailedOver));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let reason = skipped(set_pool_failed_over(&ctx).await.expect("skipped"));
+    assert!(reason.contains("FailedOver"), "{reason}");
+}
+
+#[tokio::test]
+async fn set_pool_failed_over_refuses_while_the_backup_database_is_not_online() {
+    let mut w = World::new();
+    w.pool
+        .expect_pool_state()
+        .returning(|| Ok(PoolState::Normal));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = set_pool_failed_over(&ctx).await.expect_err("not online");
+    assert!(matches!(err, Error::Precondition { .. }), "{err}");
+    assert_names(&err, StepId::SetPoolFailedOver, &[BACKUP_SQL, "not online"]);
+}
+
+#[tokio::test]
+async fn set_pool_failed_over_failure_names_the_step_and_pool() {
+    let mut w = World::new();
+    w.pool
+        .expect_pool_state()
+        .returning(|| Ok(PoolState::Normal));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.pool
+        .expect_set_pool_state()
+        .times(1)
+        .returning(|_| Err(shell_error("Set-CsPersistentChatState")));
+    let (ctx, _) = w.build();
+    let err = set_pool_failed_over(&ctx).await.expect_err("cmdlet fails");
+    assert_names(
+        &err,
+        StepId::SetPoolFailedOver,
+        &[POOL, "Set-CsPersistentChatState"],
+    );
+}
+
+#[tokio::test]
+async fn set_pool_failed_over_fails_when_the_state_reads_back_otherwise() {
+    let mut w = World::new();
+    w.pool
+        .expect_pool_state()
+        .times(2)
+        .returning(|| Ok(PoolState::Normal));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.pool
+        .expect_set_pool_state()
+        .times(1)
+        .returning(|_| Ok(()));
+    let (ctx, _) = w.build();
+    let err = set_pool_failed_over(&ctx).await.expect_err("not verified");
+    assert_names(
+        &err,
+        StepId::SetPoolFailedOver,
+        &[POOL, "Normal after setting it to FailedOver"],
+    );
+}
+
+// ---------------------------------------------------------------- mirror_new_primary
+
+fn backup_mirror_request() -> MirrorRequest {
+    MirrorRequest {
+        database: ChatDatabase::PersistentChat,
+        sql_server_fqdn: "sql-dal.contoso.com".into(),
+        sql_instance: None,
+        file_share: SHARE.into(),
+    }
+}
+
+#[tokio::test]
+async fn mirror_new_primary_installs_mirroring_on_the_backup_instance() {
+    let mut w = World::new();
+    let mut seq = Sequence::new();
+    w.backup
+        .expect_database_state()
+        .withf(|db| db == "mgc")
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(online())));
+    w.pool
+        .expect_install_mirror()
+        .with(eq(backup_mirror_request()))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.backup
+        .expect_database_state()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(mirrored(MirroringRole::Principal))));
+    w.primary.expect_database_state().never();
+    let (ctx, rec) = w.build();
+    let summary = done(mirror_new_primary(&ctx).await.expect("mirrored"));
+    assert!(
+        summary.contains(BACKUP_SQL) && summary.contains("TCP://sql-mirror"),
+        "{summary}"
+    );
+    assert!(
+        rec.notes()
+            .iter()
+            .any(|n| n.contains("sql-dal-m.contoso.com,1433")),
+        "the note names the backup site's own mirror: {:?}",
+        rec.notes()
+    );
+}
+
+#[tokio::test]
+async fn mirror_new_primary_is_skipped_when_already_a_principal() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .times(1)
+        .returning(|_| Ok(Some(mirrored(MirroringRole::Principal))));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let reason = skipped(mirror_new_primary(&ctx).await.expect("skipped"));
+    assert!(reason.contains("already mirrored"), "{reason}");
+}
+
+#[tokio::test]
+async fn mirror_new_primary_is_skipped_without_a_backup_mirror_in_the_topology() {
+    let mut w = World::with_topology(topology_with(
+        "mirror = { host = \"sql-dal-m.contoso.com\", port = 1433 }\n",
+        "",
+    ));
+    w.backup.expect_database_state().never();
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let reason = skipped(mirror_new_primary(&ctx).await.expect("skipped"));
+    assert!(reason.contains("no mirror instance"), "{reason}");
+}
+
+#[tokio::test]
+async fn mirror_new_primary_failure_names_the_step_and_pool() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.pool
+        .expect_install_mirror()
+        .times(1)
+        .returning(|_| Err(shell_error("Install-CsMirrorDatabase")));
+    let (ctx, _) = w.build();
+    let err = mirror_new_primary(&ctx).await.expect_err("fails");
+    assert_names(
+        &err,
+        StepId::MirrorNewPrimary,
+        &[POOL, "Install-CsMirrorDatabase"],
+    );
+}
+
+#[tokio::test]
+async fn mirror_new_primary_fails_when_the_database_is_not_a_principal_afterwards() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .times(2)
+        .returning(|_| Ok(Some(online())));
+    w.pool
+        .expect_install_mirror()
+        .times(1)
+        .returning(|_| Ok(()));
+    let (ctx, _) = w.build();
+    let err = mirror_new_primary(&ctx).await.expect_err("not verified");
+    assert_names(
+        &err,
+        StepId::MirrorNewPrimary,
+        &[BACKUP_SQL, "database mgc", "not a mirroring principal"],
+    );
+}
+
+// ---------------------------------------------------------------- activate_backup_servers
+
+fn servers(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test]
+async fn activate_backup_servers_sets_the_backup_sites_servers_and_reads_them_back() {
+    let mut w = World::new();
+    let mut seq = Sequence::new();
+    w.pool
+        .expect_active_servers()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(Some(servers(&["pc1.contoso.com", "pc2.contoso.com"]))));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.pool
+        .expect_set_active_servers()
+        .withf(|list| list == ["pc3.contoso.com", "pc4.contoso.com"])
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.pool
+        .expect_active_servers()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(Some(servers(&["pc4.contoso.com", "pc3.contoso.com"]))));
+    let (ctx, _) = w.build();
+    assert_eq!(
+        done(activate_backup_servers(&ctx).await.expect("set")),
+        "active servers set to [pc3.contoso.com, pc4.contoso.com]"
+    );
+}
+
+#[tokio::test]
+async fn activate_backup_servers_is_skipped_when_they_already_are_active_in_any_case_and_order() {
+    let mut w = World::new();
+    w.pool
+        .expect_active_servers()
+        .times(1)
+        .returning(|| Ok(Some(servers(&["PC4.contoso.com", "pc3.CONTOSO.com"]))));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let reason = skipped(activate_backup_servers(&ctx).await.expect("skipped"));
+    assert!(reason.contains("already"), "{reason}");
+}
+
+#[tokio::test]
+async fn activate_backup_servers_sets_without_read_back_when_the_pool_cannot_tell() {
+    let mut w = World::new();
+    w.pool
+        .expect_active_servers()
+        .times(2)
+        .returning(|| Ok(None));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.pool
+        .expect_set_active_servers()
+        .withf(|list| list == ["pc3.contoso.com", "pc4.contoso.com"])
+        .times(1)
+        .returning(|_| Ok(()));
+    let (ctx, rec) = w.build();
+    done(activate_backup_servers(&ctx).await.expect("set"));
+    assert!(
+        rec.notes().iter().any(|n| n.contains("not read back")),
+        "{:?}",
+        rec.notes()
+    );
+}
+
+#[tokio::test]
+async fn activate_backup_servers_sets_only_the_first_four_of_five() {
+    let five = "chat_servers = [\"pc3.contoso.com\", \"pc4.contoso.com\", \"pc5.contoso.com\", \"pc6.contoso.com\", \"pc7.contoso.com\"]";
+    let mut w = World::with_topology(topology_with(
+        "chat_servers = [\"pc3.contoso.com\", \"pc4.contoso.com\"]",
+        five,
+    ));
+    assert_eq!(w.topology.sites.backup.chat_servers.len(), 5);
+    w.pool
+        .expect_active_servers()
+        .times(2)
+        .returning(|| Ok(None));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.pool
+        .expect_set_active_servers()
+        .withf(|list| {
+            list == [
+                "pc3.contoso.com",
+                "pc4.contoso.com",
+                "pc5.contoso.com",
+                "pc6.contoso.com",
+            ]
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let (ctx, _) = w.build();
+    done(activate_backup_servers(&ctx).await.expect("set"));
+}
+
+#[tokio::test]
+async fn activate_backup_servers_refuses_while_the_backup_database_is_not_online() {
+    let mut w = World::new();
+    w.pool
+        .expect_active_servers()
+        .returning(|| Ok(Some(vec![])));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = activate_backup_servers(&ctx).await.expect_err("not online");
+    assert_names(
+        &err,
+        StepId::ActivateBackupServers,
+        &[BACKUP_SQL, "not online"],
+    );
+}
+
+#[tokio::test]
+async fn activate_backup_servers_failure_names_the_step_and_pool() {
+    let mut w = World::new();
+    w.pool.expect_active_servers().returning(|| Ok(None));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.pool
+        .expect_set_active_servers()
+        .times(1)
+        .returning(|_| Err(shell_error("Set-CsPersistentChatActiveServer")));
+    let (ctx, _) = w.build();
+    let err = activate_backup_servers(&ctx).await.expect_err("fails");
+    assert_names(
+        &err,
+        StepId::ActivateBackupServers,
+        &[POOL, "Set-CsPersistentChatActiveServer"],
+    );
+}
+
+#[tokio::test]
+async fn activate_backup_servers_fails_when_the_list_reads_back_otherwise() {
+    let mut w = World::new();
+    let mut seq = Sequence::new();
+    w.pool
+        .expect_active_servers()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(Some(vec![])));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.pool
+        .expect_set_active_servers()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.pool
+        .expect_active_servers()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(Some(servers(&["pc3.contoso.com"]))));
+    let (ctx, _) = w.build();
+    let err = activate_backup_servers(&ctx)
+        .await
+        .expect_err("not verified");
+    assert_names(
+        &err,
+        StepId::ActivateBackupServers,
+        &[POOL, "[pc3.contoso.com] after setting"],
+    );
+}
+
+// ---------------------------------------------------------------- the procedure
+
+#[tokio::test]
+async fn failover_steps_are_dispatched_and_refuse_failback_steps() {
+    assert_eq!(failover::STEPS.len(), 9);
+    let w = World::new();
+    let (ctx, _) = w.build();
+    let err = failover::run_step(&ctx, StepId::SetPoolNormal)
+        .await
+        .expect_err("not a failover step");
+    assert_names(&err, StepId::SetPoolNormal, &["not a failover step"]);
+}
