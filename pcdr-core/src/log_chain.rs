@@ -283,7 +283,7 @@ pub fn plan_log_restores(
             plan.gap = Some(LogChainGap {
                 missing_from: point,
                 missing_to: backup.header.first_lsn,
-                last_good: plan.to_restore.last().cloned(),
+                last_good: plan.newest_applied().cloned(),
                 next_file: backup.file,
             });
             break;

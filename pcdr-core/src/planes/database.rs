@@ -228,6 +228,16 @@ pub struct SecondaryLogShipping {
     pub restore_mode: RestoreMode,
 }
 
+/// The most recent restore of a database, from the instance's restore history
+/// (`msdb.dbo.restorehistory`, `backupset`, `backupmediafamily`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreRecord {
+    /// The backup file it was restored from.
+    pub file: String,
+    /// When.
+    pub restored_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// One SQL Server instance.
 ///
 /// Every mutating call is a single statement that either happened or did not; a step
@@ -298,6 +308,12 @@ pub trait DatabasePlane: Send + Sync {
 
     /// Sets up the secondary side of log shipping; jobs are enabled last.
     async fn setup_log_shipping_secondary(&self, setup: &SecondaryLogShipping) -> PlaneResult<()>;
+
+    /// The instance's own name (`@@SERVERNAME`), as log shipping records servers.
+    async fn server_name(&self) -> PlaneResult<String>;
+
+    /// The most recent restore of `database` on this instance, if any.
+    async fn last_restore(&self, database: &str) -> PlaneResult<Option<RestoreRecord>>;
 
     /// The account SQL Server Agent runs as (`sys.dm_server_services`).
     async fn agent_service_account(&self) -> PlaneResult<Option<String>>;

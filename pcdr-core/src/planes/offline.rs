@@ -4,8 +4,8 @@
 
 use super::{
     ChatPoolPlane, DatabaseFile, DatabasePlane, DatabaseState, FileEntry, FilePlane, FullRestore,
-    LogShippingSnapshot, MirrorRequest, PoolState, PrimaryLogShipping, SecondaryLogShipping,
-    SessionId,
+    LogShippingSnapshot, MirrorRequest, PoolState, PrimaryLogShipping, RestoreRecord,
+    SecondaryLogShipping, SessionId,
 };
 use crate::error::{PlaneError, PlaneResult};
 use crate::log_chain::{BackupHeader, Lsn};
@@ -87,6 +87,12 @@ impl DatabasePlane for Offline {
         self.fail()
     }
     async fn setup_log_shipping_secondary(&self, _: &SecondaryLogShipping) -> PlaneResult<()> {
+        self.fail()
+    }
+    async fn server_name(&self) -> PlaneResult<String> {
+        self.fail()
+    }
+    async fn last_restore(&self, _: &str) -> PlaneResult<Option<RestoreRecord>> {
         self.fail()
     }
     async fn agent_service_account(&self) -> PlaneResult<Option<String>> {

@@ -10,8 +10,9 @@
 
 use super::shared::{
     active_servers_for, db_state, existing_db, file_moves, install_mirroring, kill_actions,
-    observe_active_servers, observe_mirroring, observe_pool_state, perform_all, perform_exclusive,
-    pool_error, precondition, set_active_servers, set_pool_state, sql_error,
+    log_shipping_folders, observe_active_servers, observe_mirroring, observe_pool_state,
+    perform_all, perform_exclusive, pool_error, precondition, set_active_servers, set_pool_state,
+    sql_error,
 };
 use super::{Action, Context, Intent, StepId, StepOutcome};
 use crate::error::{Error, PlaneError, Result};
@@ -148,18 +149,15 @@ pub async fn check_rebuilt_primary(ctx: &Context) -> Result<StepOutcome> {
 async fn observe_clear(ctx: &Context) -> Result<Intent> {
     const STEP: StepId = StepId::ClearActiveServers;
     let intent = observe_active_servers(ctx, STEP, Vec::new()).await?;
-    let account = ctx
-        .sql(SiteRole::Backup)
-        .agent_service_account()
-        .await
-        .map_err(sql_error(ctx, STEP, SiteRole::Backup, None))?;
-    let ls = &ctx.topology.log_shipping;
+    let account = match ctx.sql(SiteRole::Backup).agent_service_account().await {
+        Ok(Some(account)) => account,
+        Ok(None) => "an unknown account".to_string(),
+        Err(e) => format!("an account that could not be read ({e})"),
+    };
+    let (share, copy_folder) = log_shipping_folders(ctx);
     Ok(intent.with_note(format!(
-        "SQL Server Agent on {} runs as {}: it needs read access to {} and write access to {}",
+        "SQL Server Agent on {} runs as {account}: it needs read access to {share} and write access to {copy_folder}",
         ctx.sql_name(SiteRole::Backup),
-        account.as_deref().unwrap_or("an unknown account"),
-        ls.backup_share,
-        ls.copy_destination
     )))
 }
 
@@ -308,6 +306,19 @@ pub async fn backup_for_failback(ctx: &Context) -> Result<StepOutcome> {
     })
 }
 
+/// Whether the instance's newest restore of the chat database came from `file`: the
+/// restore history tells a database this run restored from one that merely shares its
+/// family (the original primary, come back).
+async fn restored_from(ctx: &Context, step: StepId, site: SiteRole, file: &str) -> Result<bool> {
+    let db = ctx.chat_db();
+    let last =
+        ctx.sql(site)
+            .last_restore(db)
+            .await
+            .map_err(sql_error(ctx, step, site, Some(db)))?;
+    Ok(last.is_some_and(|r| r.file.eq_ignore_ascii_case(file)))
+}
+
 /// Reads a header that must be there, naming the file when it is not.
 async fn required_header(
     ctx: &Context,
@@ -348,15 +359,14 @@ async fn observe_restore_primary(ctx: &Context) -> Result<Intent> {
     const STEP: StepId = StepId::RestorePrimary;
     let db = ctx.chat_db();
     let file = failback_file(ctx);
-    let header = required_header(ctx, STEP, SiteRole::Primary, &file).await?;
     let primary = existing_db(ctx, STEP, SiteRole::Primary, db).await?;
-    if primary.is_recovered() && primary.family_guid.as_deref() == Some(header.family_guid.as_str())
-    {
+    if primary.is_recovered() && restored_from(ctx, STEP, SiteRole::Primary, &file).await? {
         return Ok(Intent::Skip(format!(
-            "{db} on {} was already restored from the backup site",
+            "{db} on {} was already restored from {file}",
             ctx.sql_name(SiteRole::Primary)
         )));
     }
+    required_header(ctx, STEP, SiteRole::Primary, &file).await?;
     let mut actions = Vec::new();
     if primary.mirroring.is_some() {
         actions.push(Action::RemoveMirroring {
@@ -402,18 +412,14 @@ pub async fn restore_primary(ctx: &Context) -> Result<StepOutcome> {
 async fn observe_reinitialize(ctx: &Context) -> Result<Intent> {
     const STEP: StepId = StepId::ReinitializeBackup;
     let db = ctx.chat_db();
-    let primary = existing_db(ctx, STEP, SiteRole::Primary, db).await?;
+    let file = reinitialize_file(ctx);
     let backup = existing_db(ctx, STEP, SiteRole::Backup, db).await?;
-    if backup.accepts_logs()
-        && backup.family_guid.is_some()
-        && backup.family_guid == primary.family_guid
-    {
+    if backup.accepts_logs() && restored_from(ctx, STEP, SiteRole::Backup, &file).await? {
         return Ok(Intent::Skip(format!(
-            "{db} on {} is already restoring from the primary",
+            "{db} on {} is already restoring from {file}",
             ctx.sql_name(SiteRole::Backup)
         )));
     }
-    let file = reinitialize_file(ctx);
     let mut actions = Vec::new();
     if full_backup_header(ctx, SiteRole::Primary, &file)
         .await
@@ -425,6 +431,10 @@ async fn observe_reinitialize(ctx: &Context) -> Result<Intent> {
             file: file.clone(),
         });
     }
+    actions.push(Action::VerifyBackup {
+        site: SiteRole::Primary,
+        file: file.clone(),
+    });
     actions.extend(kill_actions(ctx, STEP, SiteRole::Backup, db).await?);
     let options = FullRestore {
         replace: true,
@@ -446,9 +456,12 @@ pub async fn reinitialize_backup(ctx: &Context) -> Result<StepOutcome> {
     const STEP: StepId = StepId::ReinitializeBackup;
     let actions = act_or_return!(ctx, STEP, observe_reinitialize(ctx).await?);
     let db = ctx.chat_db();
-    let (backups, rest): (Vec<Action>, Vec<Action>) = actions
-        .into_iter()
-        .partition(|a| matches!(a, Action::BackupDatabase { .. }));
+    let (backups, rest): (Vec<Action>, Vec<Action>) = actions.into_iter().partition(|a| {
+        matches!(
+            a,
+            Action::BackupDatabase { .. } | Action::VerifyBackup { .. }
+        )
+    });
     perform_all(ctx, STEP, &backups).await?;
     perform_exclusive(ctx, STEP, SiteRole::Backup, db, &rest).await?;
     if let Intent::Act { .. } = observe_reinitialize(ctx).await? {
@@ -467,52 +480,64 @@ pub async fn reinitialize_backup(ctx: &Context) -> Result<StepOutcome> {
     })
 }
 
-/// The log-shipping settings: from the failover snapshot where there is one, else the
-/// topology.
-fn log_shipping_settings(ctx: &Context) -> (PrimaryLogShipping, SecondaryLogShipping) {
+/// How long log-shipping files are kept when no snapshot says otherwise (SSMS's default).
+const DEFAULT_RETENTION_MINUTES: u32 = 4320;
+
+/// The log-shipping settings: folders, delay and mode from the failover snapshot where
+/// there is one, else the topology; server names as each instance reports them
+/// (`@@SERVERNAME`), which is how log shipping records them.
+async fn log_shipping_settings(
+    ctx: &Context,
+    step: StepId,
+) -> Result<(PrimaryLogShipping, SecondaryLogShipping)> {
     let db = ctx.chat_db().to_string();
+    let name_of = |site: SiteRole| async move {
+        ctx.sql(site)
+            .server_name()
+            .await
+            .map_err(sql_error(ctx, step, site, None))
+    };
+    let (primary_server, secondary_server) = (
+        name_of(SiteRole::Primary).await?,
+        name_of(SiteRole::Backup).await?,
+    );
     let topo = &ctx.topology.log_shipping;
     let snapshot = ctx.facts().snapshot;
-    let primary_server = ctx.sql_name(SiteRole::Primary);
-    let share = snapshot.as_ref().map_or(topo.backup_share.clone(), |s| {
-        s.backup_source_directory.clone()
-    });
-    let destination = snapshot
-        .as_ref()
-        .map_or(topo.copy_destination.clone(), |s| {
-            s.backup_destination_directory.clone()
-        });
+    let (share, destination) = log_shipping_folders(ctx);
     let delay = snapshot.as_ref().map_or(topo.restore_delay_minutes, |s| {
         s.restore_delay_minutes.max(0).unsigned_abs()
     });
     let mode = snapshot
         .as_ref()
         .map_or(topo.restore_mode, |s| s.restore_mode);
-    const RETENTION_MINUTES: u32 = 4320;
+    let retention = snapshot
+        .as_ref()
+        .and_then(|s| u32::try_from(s.file_retention_minutes).ok())
+        .unwrap_or(DEFAULT_RETENTION_MINUTES);
     let primary = PrimaryLogShipping {
         database: db.clone(),
         backup_directory: share.clone(),
         backup_share: share.clone(),
         backup_job_name: format!("LSBackup_{db}"),
         backup_interval_minutes: topo.backup_interval_minutes,
-        retention_minutes: RETENTION_MINUTES,
-        secondary_server: ctx.sql_name(SiteRole::Backup),
+        retention_minutes: retention,
+        secondary_server,
         secondary_database: db.clone(),
     };
     let secondary = SecondaryLogShipping {
-        primary_server: primary_server.clone(),
-        primary_database: db.clone(),
-        secondary_database: db.clone(),
-        backup_source_directory: share,
-        backup_destination_directory: destination,
         copy_job_name: format!("LSCopy_{primary_server}_{db}"),
         restore_job_name: format!("LSRestore_{primary_server}_{db}"),
+        primary_server,
+        primary_database: db.clone(),
+        secondary_database: db,
+        backup_source_directory: share,
+        backup_destination_directory: destination,
         interval_minutes: topo.backup_interval_minutes,
-        retention_minutes: RETENTION_MINUTES,
+        retention_minutes: retention,
         restore_delay_minutes: delay,
         restore_mode: mode,
     };
-    (primary, secondary)
+    Ok((primary, secondary))
 }
 
 async fn observe_log_shipping(ctx: &Context) -> Result<Intent> {
@@ -529,7 +554,12 @@ async fn observe_log_shipping(ctx: &Context) -> Result<Intent> {
         .await
         .map_err(sql_error(ctx, STEP, SiteRole::Backup, Some(db)))?
         .is_some();
-    let (primary, secondary) = log_shipping_settings(ctx);
+    if primary_done && secondary_done {
+        return Ok(Intent::Skip(
+            "log shipping from the primary to the backup site is already set up".into(),
+        ));
+    }
+    let (primary, secondary) = log_shipping_settings(ctx, STEP).await?;
     let mut actions = Vec::new();
     if !primary_done {
         actions.push(Action::SetupLogShippingPrimary { setup: primary });
@@ -537,11 +567,7 @@ async fn observe_log_shipping(ctx: &Context) -> Result<Intent> {
     if !secondary_done {
         actions.push(Action::SetupLogShippingSecondary { setup: secondary });
     }
-    Ok(if actions.is_empty() {
-        Intent::Skip("log shipping from the primary to the backup site is already set up".into())
-    } else {
-        Intent::act(actions)
-    })
+    Ok(Intent::act(actions))
 }
 
 /// Step 5b: sets up log shipping from the primary to the backup database again.

@@ -7,8 +7,8 @@
 
 use super::shared::{
     active_servers_for, db_state, existing_db, install_mirroring, kill_actions,
-    observe_active_servers, observe_mirroring, observe_pool_state, perform_all, perform_exclusive,
-    precondition, set_active_servers, set_pool_state, sql_error,
+    log_shipping_folders, observe_active_servers, observe_mirroring, observe_pool_state,
+    perform_all, perform_exclusive, precondition, set_active_servers, set_pool_state, sql_error,
 };
 use super::{Action, Context, Intent, StepId, StepOutcome};
 use crate::error::{Error, PlaneError, Result};
@@ -254,17 +254,6 @@ pub async fn remove_log_shipping(ctx: &Context) -> Result<StepOutcome> {
     })
 }
 
-/// The share and the copy folder: from the snapshot, else from the topology.
-fn folders(ctx: &Context) -> (String, String) {
-    match ctx.facts().snapshot {
-        Some(s) => (s.backup_source_directory, s.backup_destination_directory),
-        None => (
-            ctx.topology.log_shipping.backup_share.clone(),
-            ctx.topology.log_shipping.copy_destination.clone(),
-        ),
-    }
-}
-
 async fn list(ctx: &Context, step: StepId, folder: &str) -> Result<Vec<FileEntry>> {
     ctx.planes
         .files
@@ -287,7 +276,11 @@ fn uncopied(
                 .iter()
                 .any(|c| c.name.eq_ignore_ascii_case(&f.name) && c.size == f.size)
         })
-        .filter(|f| last_copied.is_none_or(|last| f.name.as_str() > file_name(last)))
+        .filter(|f| {
+            last_copied.is_none_or(|last| {
+                f.name.to_ascii_lowercase() > file_name(last).to_ascii_lowercase()
+            })
+        })
         .cloned()
         .collect();
     files.sort_by(|a, b| a.name.cmp(&b.name));
@@ -300,9 +293,9 @@ fn file_name(path: &str) -> &str {
 
 async fn observe_copy(ctx: &Context) -> Result<Intent> {
     const STEP: StepId = StepId::CopyLogBackups;
-    let (share, destination) = folders(ctx);
+    let (share, destination) = log_shipping_folders(ctx);
     let on_share = match list(ctx, STEP, &share).await {
-        Err(e) if ctx.options.accept_data_loss && e.is_transient() => {
+        Err(e) if ctx.options.accept_data_loss => {
             return Ok(Intent::Skip(format!(
                 "the share {share} cannot be read ({e}); continuing with the files already copied, as data loss was accepted"
             )));
@@ -353,7 +346,7 @@ pub async fn copy_log_backups(ctx: &Context) -> Result<StepOutcome> {
     const STEP: StepId = StepId::CopyLogBackups;
     let actions = act_or_return!(ctx, STEP, observe_copy(ctx).await?);
     perform_all(ctx, STEP, &actions).await?;
-    let (_, destination) = folders(ctx);
+    let (_, destination) = log_shipping_folders(ctx);
     let copied = list(ctx, STEP, &destination).await?;
     let mut bytes = 0;
     for action in &actions {
@@ -436,7 +429,7 @@ async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan)> {
                 "check the database state",
             )
         })?;
-    let (_, folder) = folders(ctx);
+    let (_, folder) = log_shipping_folders(ctx);
     let found = candidates(ctx, STEP, &folder).await?;
     let plan =
         plan_log_restores(db, state.family_guid.as_deref(), point, &found).map_err(|source| {
@@ -457,10 +450,13 @@ async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan)> {
             gap: Box::new(gap.clone()),
         });
     }
-    let intent = if plan.to_restore.is_empty() && plan.gap.is_none() {
-        Intent::Skip(format!(
-            "every log backup in {folder} is already applied (restore point LSN {point})"
-        ))
+    let intent = if plan.to_restore.is_empty() {
+        Intent::Skip(match &plan.gap {
+            Some(gap) => format!("nothing more can be applied (data loss accepted): {gap}"),
+            None => format!(
+                "every log backup in {folder} is already applied (restore point LSN {point})"
+            ),
+        })
     } else {
         let actions = plan
             .to_restore
@@ -498,10 +494,10 @@ pub async fn apply_unapplied_logs(ctx: &Context) -> Result<StepOutcome> {
     const STEP: StepId = StepId::ApplyUnappliedLogs;
     let (intent, plan) = observe_apply(ctx).await?;
     record_already_applied(ctx, &plan);
-    let actions = act_or_return!(ctx, STEP, intent);
     if let Some(gap) = &plan.gap {
         ctx.update_facts(|f| f.accepted_gap = Some(gap.clone()));
     }
+    let actions = act_or_return!(ctx, STEP, intent);
     perform_all(ctx, STEP, &actions).await?;
     let db = ctx.chat_db();
     let point = ctx

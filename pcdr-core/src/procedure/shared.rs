@@ -146,6 +146,17 @@ pub async fn perform_exclusive(
     }
 }
 
+/// The share and the copy folder: from the snapshot, else from the topology.
+pub fn log_shipping_folders(ctx: &Context) -> (String, String) {
+    match ctx.facts().snapshot {
+        Some(s) => (s.backup_source_directory, s.backup_destination_directory),
+        None => (
+            ctx.topology.log_shipping.backup_share.clone(),
+            ctx.topology.log_shipping.copy_destination.clone(),
+        ),
+    }
+}
+
 /// The active-server list for a site: its chat servers, at most four, refusing any
 /// server the topology places in another site.
 pub fn active_servers_for(ctx: &Context, step: StepId, site: SiteRole) -> Result<Vec<String>> {

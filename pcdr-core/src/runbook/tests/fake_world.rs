@@ -8,7 +8,7 @@ use crate::log_chain::{BackupHeader, BackupType, Lsn};
 use crate::planes::{
     ChatPoolPlane, DatabaseFile, DatabasePlane, DatabaseState, DbState, FileEntry, FileKind,
     FilePlane, FullRestore, LogShippingSnapshot, MirrorRequest, Mirroring, MirroringRole,
-    PoolState, PrimaryLogShipping, SecondaryLogShipping, SessionId, UserAccess,
+    PoolState, PrimaryLogShipping, RestoreRecord, SecondaryLogShipping, SessionId, UserAccess,
 };
 use crate::procedure::Planes;
 use crate::topology::{RestoreMode, SiteRole};
@@ -37,6 +37,7 @@ pub struct Db {
     pub point: Lsn,
     pub mirrored: bool,
     pub sessions: Vec<i32>,
+    pub restored_from: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -99,6 +100,7 @@ impl FakeWorld {
                 point: Lsn(u128::from(restored + 1) * 100),
                 mirrored: false,
                 sessions: vec![61],
+                restored_from: None,
             }),
             backup_compliance_mirrored: true,
             secondary_configured: true,
@@ -134,6 +136,7 @@ impl FakeWorld {
                 point: Lsn(0),
                 mirrored: true,
                 sessions: vec![70],
+                restored_from: None,
             });
             if let Some(b) = s.backup.as_mut() {
                 b.state = DbState::Online;
@@ -492,6 +495,7 @@ impl DatabasePlane for FakeSql {
                 return Err(PlaneError::sql(3101, 16, "in use"));
             }
             db.family = header.family_guid;
+            db.restored_from = Some(file.to_string());
             db.state = if options.recovery {
                 DbState::Online
             } else {
@@ -518,6 +522,25 @@ impl DatabasePlane for FakeSql {
                 Ok(())
             },
         )
+    }
+
+    async fn server_name(&self) -> PlaneResult<String> {
+        self.world.read("server_name", |s| {
+            self.check_reachable(s)?;
+            Ok(format!("{:?}", self.site).to_uppercase())
+        })
+    }
+
+    async fn last_restore(&self, _: &str) -> PlaneResult<Option<RestoreRecord>> {
+        self.world.read("last_restore", |s| {
+            let db = self.db(s)?;
+            Ok(db
+                .and_then(|d| d.restored_from.clone())
+                .map(|file| RestoreRecord {
+                    file,
+                    restored_at: at(0),
+                }))
+        })
     }
 
     async fn agent_service_account(&self) -> PlaneResult<Option<String>> {

@@ -216,6 +216,7 @@ async fn a_failover_then_a_failback_restores_normal_operation() {
             point: crate::log_chain::Lsn(0),
             mirrored: false,
             sessions: Vec::new(),
+            restored_from: None,
         });
     }
     runbook(&world, &dir.path().join("back"), RunOptions::default())
