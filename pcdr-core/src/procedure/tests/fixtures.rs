@@ -5,7 +5,7 @@ use crate::error::{Error, PlaneError};
 use crate::log_chain::{BackupHeader, BackupType, Lsn};
 use crate::planes::{
     DatabaseFile, DatabaseState, DbState, FileEntry, FileKind, LogShippingSnapshot, Mirroring,
-    MirroringRole, MockChatPoolPlane, MockDatabasePlane, MockFilePlane, UserAccess,
+    MirroringRole, MockChatPoolPlane, MockDatabasePlane, MockFilePlane, RestoreRecord, UserAccess,
 };
 use crate::procedure::{Context, Event, Facts, Observer, Planes, RunOptions, StepOutcome};
 use crate::topology::{RestoreMode, Topology};
@@ -42,6 +42,10 @@ pub const FAILBACK_FILE: &str =
     r"\\fs01.contoso.com\pchat-logs\mgc_pcdr_failback_20261127130000.bak";
 /// The re-initialization backup file of the run.
 pub const REINIT_FILE: &str = r"\\fs01.contoso.com\pchat-logs\mgc_pcdr_reinit_20261127130000.bak";
+/// What the primary instance answers for `@@SERVERNAME` (unlike how the topology names it).
+pub const PRIMARY_SERVERNAME: &str = r"SQL-ATL\PCHAT";
+/// What the backup instance answers for `@@SERVERNAME` (unlike how the topology names it).
+pub const BACKUP_SERVERNAME: &str = "SQL-DAL";
 
 /// The example topology.
 pub fn example_topology() -> Topology {
@@ -294,6 +298,37 @@ pub fn snapshot() -> LogShippingSnapshot {
         disconnect_users: true,
         last_restored_file: Some(format!(r"{SNAP_COPY}\{}", trn("20261127120000"))),
     }
+}
+
+/// A restore-history record of `file`.
+pub fn restore_record(file: &str) -> RestoreRecord {
+    RestoreRecord {
+        file: file.into(),
+        restored_at: at(60),
+    }
+}
+
+/// `sql`'s restore history of `mgc` answers `answers` in turn (the file of the newest
+/// restore, or none), once each.
+pub fn expect_last_restore(sql: &mut MockDatabasePlane, answers: Vec<Option<&'static str>>) {
+    let times = answers.len();
+    let mut answers = answers.into_iter();
+    sql.expect_last_restore()
+        .withf(|db| db == "mgc")
+        .times(times)
+        .returning(move |_| Ok(answers.next().flatten().map(restore_record)));
+}
+
+/// Both instances answer `@@SERVERNAME`, `times` times each.
+pub fn expect_server_names(w: &mut World, times: usize) {
+    w.primary
+        .expect_server_name()
+        .times(times)
+        .returning(|| Ok(PRIMARY_SERVERNAME.into()));
+    w.backup
+        .expect_server_name()
+        .times(times)
+        .returning(|| Ok(BACKUP_SERVERNAME.into()));
 }
 
 /// A database file.
