@@ -39,14 +39,17 @@
 //! written. PowerShell compares them ignoring case; do the same with
 //! [`names_equal`], [`Command::is`] and [`Argument::is_named`].
 
+mod args;
 mod ast;
 mod error;
+mod json;
 mod lexer;
 mod parser;
 mod quote;
 mod refuse;
 #[cfg(test)]
 mod tests;
+pub mod world;
 
 pub use ast::{Argument, Command, Expr, Script, Statement, names_equal};
 pub use error::ParseError;
