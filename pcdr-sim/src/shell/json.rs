@@ -10,15 +10,10 @@
 
 use std::fmt::Write as _;
 
-/// A value flowing through a pipeline.
+/// A value flowing through a pipeline. The emulated cmdlets write only
+/// strings and flat objects of strings, so there are no other scalars.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Json {
-    /// `$null`.
-    Null,
-    /// `$true` or `$false`.
-    Bool(bool),
-    /// A whole number.
-    Integer(i64),
     /// A string.
     String(String),
     /// An array.
@@ -37,9 +32,6 @@ impl Json {
 
     fn write(&self, out: &mut String, compress: bool, level: usize) {
         match self {
-            Json::Null => out.push_str("null"),
-            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Json::Integer(n) => out.push_str(&n.to_string()),
             Json::String(s) => write_string(out, s),
             Json::Array(items) => {
                 write_container(out, ('[', ']'), items, compress, level, |out, item| {
@@ -148,9 +140,12 @@ mod tests {
     }
 
     #[test]
-    fn scalars_arrays_and_empty_containers_render() {
-        let value = Json::Array(vec![Json::Null, Json::Bool(true), Json::Integer(-4)]);
-        assert_eq!(value.render(true), "[null,true,-4]");
+    fn arrays_and_empty_containers_render() {
+        let value = Json::Array(vec![Json::String("a".into()), state()]);
+        assert_eq!(
+            value.render(true),
+            r#"["a",{"Identity":"service:p","PoolState":"Normal"}]"#
+        );
         assert_eq!(Json::Array(Vec::new()).render(false), "[]");
         assert_eq!(Json::Object(Vec::new()).render(false), "{}");
     }

@@ -41,10 +41,14 @@
 
 mod args;
 mod ast;
+mod bind;
+mod cmdlets;
 mod error;
+mod exec;
 mod json;
 mod lexer;
 mod parser;
+mod pserror;
 mod quote;
 mod refuse;
 #[cfg(test)]
@@ -53,5 +57,6 @@ pub mod world;
 
 pub use ast::{Argument, Command, Expr, Script, Statement, names_equal};
 pub use error::ParseError;
+pub use exec::{ShellOutput, run_shell};
 pub use parser::parse_script;
 pub use quote::quote_single;
