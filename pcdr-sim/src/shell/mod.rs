@@ -45,6 +45,8 @@ mod bind;
 mod cmdlets;
 mod error;
 mod exec;
+#[cfg(test)]
+mod exec_tests;
 mod json;
 mod lexer;
 mod parser;
