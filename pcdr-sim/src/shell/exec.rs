@@ -21,7 +21,7 @@
 //! nothing and exits with 1.
 
 use super::ast::{Argument, Command, Expr, Script, Statement, names_equal};
-use super::bind::bind;
+use super::bind::{bind, display};
 use super::cmdlets::{self, Cmdlet, Invocation};
 use super::json::Json;
 use super::parse_script;
@@ -163,6 +163,8 @@ impl<'w> Session<'w> {
             .map_err(|error| error.render(&command.name, cmdlet.name))
     }
 
+    /// Binds the arguments, then asks the world for an injected fault just
+    /// before the cmdlet would act, then runs it.
     fn invoke(
         &self,
         cmdlet: &Cmdlet,
@@ -236,7 +238,7 @@ fn preference(value: &Expr) -> Result<OnError, String> {
         Expr::String(s) if names_equal(s, "Continue") => Ok(OnError::Continue),
         other => Err(format!(
             "The emulated shell supports $ErrorActionPreference = 'Stop' or 'Continue' only, not '{}'.\n",
-            super::bind::display(other)
+            display(other)
         )),
     }
 }

@@ -1,10 +1,24 @@
-//! A parser for the subset of PowerShell that pcdr's PowerShell adapter
-//! sends to the Skype for Business Management Shell.
+//! The emulated Skype for Business Management Shell: a parser for the
+//! subset of PowerShell that pcdr's PowerShell adapter sends, and an
+//! executor that runs it against the emulated world.
 //!
 //! The adapter runs `program -NoProfile -NonInteractive -Command <script>`;
-//! the emulated shell parses that script here, by PowerShell's quoting rules,
-//! before anything is executed. This module owns syntax only: it does no I/O
-//! and knows nothing about what a cmdlet does.
+//! [`run_shell`] takes those arguments, parses the script by PowerShell's
+//! quoting rules before anything is executed, then runs it statement by
+//! statement. The parser (`lexer.rs`, `parser.rs`, `ast.rs`) owns syntax
+//! only and knows nothing about what a cmdlet does; the executor
+//! (`exec.rs`, `bind.rs`, `cmdlets.rs`, `json.rs`) reaches the world only
+//! through [`world::PoolWorld`] and does no I/O of its own.
+//!
+//! # Cmdlets
+//!
+//! `Import-Module` (`SkypeForBusiness` or `Lync`), `ConvertTo-Json`,
+//! `Get-CsPersistentChatState`, `Set-CsPersistentChatState`,
+//! `Set-CsPersistentChatActiveServer` and `Install-CsMirrorDatabase`, with
+//! PowerShell's parameter binding (names ignoring case, unambiguous
+//! prefixes, positional `-Identity`, mandatory parameters). Real parameters
+//! the emulator does not implement (`-WhatIf`, `-Swap`, the common
+//! parameters, …) are refused, never ignored.
 //!
 //! # Accepted
 //!

@@ -44,7 +44,8 @@ impl PsError {
     }
 
     /// The record as PowerShell writes it for `invoked` (the command name as
-    /// written) running the cmdlet `cmdlet`, ending with a line break.
+    /// written) running the cmdlet `cmdlet` (empty when no cmdlet has that
+    /// name), ending with a line break.
     pub(super) fn render(&self, invoked: &str, cmdlet: &str) -> String {
         let target = if self.target.is_empty() {
             "(:)".to_string()
