@@ -1,10 +1,24 @@
-//! A parser for the subset of PowerShell that pcdr's PowerShell adapter
-//! sends to the Skype for Business Management Shell.
+//! The emulated Skype for Business Management Shell: a parser for the
+//! subset of PowerShell that pcdr's PowerShell adapter sends, and an
+//! executor that runs it against the emulated world.
 //!
 //! The adapter runs `program -NoProfile -NonInteractive -Command <script>`;
-//! the emulated shell parses that script here, by PowerShell's quoting rules,
-//! before anything is executed. This module owns syntax only: it does no I/O
-//! and knows nothing about what a cmdlet does.
+//! [`run_shell`] takes those arguments, parses the script by PowerShell's
+//! quoting rules before anything is executed, then runs it statement by
+//! statement. The parser (`lexer.rs`, `parser.rs`, `ast.rs`) owns syntax
+//! only and knows nothing about what a cmdlet does; the executor
+//! (`exec.rs`, `bind.rs`, `cmdlets.rs`, `json.rs`) reaches the world only
+//! through [`world::PoolWorld`] and does no I/O of its own.
+//!
+//! # Cmdlets
+//!
+//! `Import-Module` (`SkypeForBusiness` or `Lync`), `ConvertTo-Json`,
+//! `Get-CsPersistentChatState`, `Set-CsPersistentChatState`,
+//! `Set-CsPersistentChatActiveServer` and `Install-CsMirrorDatabase`, with
+//! PowerShell's parameter binding (names ignoring case, unambiguous
+//! prefixes, positional `-Identity`, mandatory parameters). Real parameters
+//! the emulator does not implement (`-WhatIf`, `-Swap`, the common
+//! parameters, …) are refused, never ignored.
 //!
 //! # Accepted
 //!
@@ -39,16 +53,26 @@
 //! written. PowerShell compares them ignoring case; do the same with
 //! [`names_equal`], [`Command::is`] and [`Argument::is_named`].
 
+mod args;
 mod ast;
+mod bind;
+mod cmdlets;
 mod error;
+mod exec;
+#[cfg(test)]
+mod exec_tests;
+mod json;
 mod lexer;
 mod parser;
+mod pserror;
 mod quote;
 mod refuse;
 #[cfg(test)]
 mod tests;
+pub mod world;
 
 pub use ast::{Argument, Command, Expr, Script, Statement, names_equal};
 pub use error::ParseError;
+pub use exec::{ShellOutput, run_shell};
 pub use parser::parse_script;
 pub use quote::quote_single;
