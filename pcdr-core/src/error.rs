@@ -3,7 +3,7 @@
 //! Control planes report [`PlaneError`]: one failed call, without knowing which step
 //! made it. Steps wrap it into [`Error::Step`] with the step, the target and the database
 //! or file involved. Callers ask questions of errors ([`Error::sql_number`],
-//! [`Error::is_transient`], [`Error::next_action`]) instead of matching strings.
+//! [`Error::is_transient`], [`PlaneError::next_action`]) instead of matching strings.
 
 use crate::log_chain::{ChainError, LogChainGap};
 use crate::procedure::StepId;

@@ -6,12 +6,14 @@
 //! - [`procedure`]: failover and failback as composable steps that observe, act and verify.
 //! - [`runbook`]: plan, journal, resume and report around the procedures.
 //! - [`log_chain`]: the LSN rule that decides which log backups to restore.
+//! - [`adapters`]: the real planes (tiberius, the file system, the Management Shell).
 //! - [`commands`]: the exact T-SQL and cmdlet lines sent; [`quote`]: the one place where
 //!   untrusted text becomes code.
 //! - [`error`]: errors that say what failed, where, and what to do next.
 
 #![warn(missing_docs)]
 
+pub mod adapters;
 pub mod commands;
 pub mod error;
 pub mod log_chain;

@@ -1,7 +1,7 @@
 //! The exact Management Shell commands pcdr runs, one function per cmdlet.
 //!
 //! Every value is a PowerShell single-quoted literal built by
-//! [`quote_powershell`](crate::quote::quote_powershell); nothing is interpolated. The
+//! [`quote_powershell`]; nothing is interpolated. The
 //! PowerShell adapter wraps a command in [`script`] and the plan prints [`ShellCommand`]s
 //! as they will run.
 

@@ -3,7 +3,7 @@
 //! The database adapter executes these commands verbatim and the runbook's plan prints
 //! them, so what an operator reviews is what runs. Names and paths travel as
 //! `sp_executesql` parameters; only `ALTER DATABASE` (a literal name, through
-//! [`quote_sql_name`](crate::quote::quote_sql_name)) and `KILL` (an integer) put a value
+//! [`quote_sql_name`]) and `KILL` (an integer) put a value
 //! into the text.
 
 use crate::planes::{FullRestore, PrimaryLogShipping, SecondaryLogShipping, SessionId};
@@ -320,6 +320,37 @@ pub fn setup_log_shipping_secondary(setup: &SecondaryLogShipping) -> SqlCommand 
     .int("@interval", setup.interval_minutes)
     .int("@restore_delay", setup.restore_delay_minutes)
     .int("@restore_mode", restore_mode)
+}
+
+/// The instance's name as SQL Server knows it (`@@SERVERNAME`).
+pub fn server_name() -> SqlCommand {
+    SqlCommand::new("SELECT @@SERVERNAME AS server_name;")
+}
+
+/// The newest restore of a database; then [`backup_set_media`] and [`media_device`]
+/// name the file it came from.
+pub fn last_restore(db: &str) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT TOP (1) backup_set_id, restore_date FROM msdb.dbo.restorehistory \
+         WHERE destination_database_name = @db ORDER BY restore_history_id DESC;",
+    )
+    .name("@db", db)
+}
+
+/// The media set of a backup set.
+pub fn backup_set_media(backup_set_id: i64) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT media_set_id FROM msdb.dbo.backupset WHERE backup_set_id = @backup_set_id;",
+    )
+    .int("@backup_set_id", backup_set_id)
+}
+
+/// The device (file) of a media set.
+pub fn media_device(media_set_id: i64) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT physical_device_name FROM msdb.dbo.backupmediafamily WHERE media_set_id = @media_set_id;",
+    )
+    .int("@media_set_id", media_set_id)
 }
 
 /// The SQL Server Agent service account.

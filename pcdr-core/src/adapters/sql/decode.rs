@@ -1,0 +1,91 @@
+//! Reading typed values out of result rows, by column name, tolerant of the integer
+//! widths and date types different SQL Server versions use for the same column.
+
+use crate::error::{PlaneError, PlaneResult};
+use crate::log_chain::Lsn;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use tiberius::{ColumnData, FromSql, Row};
+
+fn column<'r>(row: &'r Row, name: &str) -> PlaneResult<&'r ColumnData<'static>> {
+    row.get_column_data(name)
+        .map_err(|_| PlaneError::Unexpected(format!("the answer has no column {name}")))
+}
+
+fn wrong_type(name: &str, data: &ColumnData<'_>) -> PlaneError {
+    PlaneError::Unexpected(format!("column {name} has an unexpected type ({data:?})"))
+}
+
+fn required<T>(name: &str, value: Option<T>) -> PlaneResult<T> {
+    value.ok_or_else(|| PlaneError::Unexpected(format!("column {name} is NULL")))
+}
+
+/// A text column (NULL is `None`).
+pub fn text(row: &Row, name: &str) -> PlaneResult<Option<String>> {
+    match column(row, name)? {
+        ColumnData::String(value) => Ok(value.as_deref().map(str::to_string)),
+        other => Err(wrong_type(name, other)),
+    }
+}
+
+/// A text column that must not be NULL.
+pub fn required_text(row: &Row, name: &str) -> PlaneResult<String> {
+    required(name, text(row, name)?)
+}
+
+/// An integer column of any width.
+pub fn int(row: &Row, name: &str) -> PlaneResult<Option<i64>> {
+    match column(row, name)? {
+        ColumnData::U8(v) => Ok(v.map(i64::from)),
+        ColumnData::I16(v) => Ok(v.map(i64::from)),
+        ColumnData::I32(v) => Ok(v.map(i64::from)),
+        ColumnData::I64(v) => Ok(*v),
+        ColumnData::Numeric(v) => Ok(v.and_then(|n| i64::try_from(n.int_part()).ok())),
+        other => Err(wrong_type(name, other)),
+    }
+}
+
+/// An integer column that must not be NULL.
+pub fn required_int(row: &Row, name: &str) -> PlaneResult<i64> {
+    required(name, int(row, name)?)
+}
+
+/// A bit column (also accepted as an integer 0/1); NULL reads as false.
+pub fn bit(row: &Row, name: &str) -> PlaneResult<bool> {
+    match column(row, name)? {
+        ColumnData::Bit(v) => Ok(v.unwrap_or(false)),
+        _ => Ok(int(row, name)?.unwrap_or(0) != 0),
+    }
+}
+
+/// A `numeric(25,0)` LSN column.
+pub fn lsn(row: &Row, name: &str) -> PlaneResult<Option<Lsn>> {
+    match column(row, name)? {
+        ColumnData::Numeric(None) => Ok(None),
+        ColumnData::Numeric(Some(n)) if n.scale() == 0 && n.value() >= 0 => {
+            Ok(Some(Lsn(n.value().unsigned_abs())))
+        }
+        other => Err(wrong_type(name, other)),
+    }
+}
+
+/// A `uniqueidentifier` column, as SQL Server prints it (upper case).
+pub fn guid(row: &Row, name: &str) -> PlaneResult<Option<String>> {
+    match column(row, name)? {
+        ColumnData::Guid(v) => Ok(v.map(|g| g.to_string().to_uppercase())),
+        ColumnData::String(v) => Ok(v.as_deref().map(str::to_uppercase)),
+        other => Err(wrong_type(name, other)),
+    }
+}
+
+/// A `datetime` or `datetime2` column, read as UTC.
+pub fn time(row: &Row, name: &str) -> PlaneResult<Option<DateTime<Utc>>> {
+    let data = column(row, name)?;
+    NaiveDateTime::from_sql(data)
+        .map(|value| value.map(|t| t.and_utc()))
+        .map_err(|_| wrong_type(name, data))
+}
+
+/// A date column that must not be NULL.
+pub fn required_time(row: &Row, name: &str) -> PlaneResult<DateTime<Utc>> {
+    required(name, time(row, name)?)
+}

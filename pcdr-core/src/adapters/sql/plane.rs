@@ -1,0 +1,317 @@
+//! [`DatabasePlane`] for [`SqlPlane`]: each call is one command of
+//! [`commands::sql`](crate::commands::sql), and its rows decoded.
+
+use super::SqlPlane;
+use super::decode::{bit, guid, int, lsn, required_int, required_text, required_time, text, time};
+use crate::commands::sql;
+use crate::error::{PlaneError, PlaneResult};
+use crate::log_chain::{BackupHeader, BackupType, Lsn};
+use crate::planes::{
+    DatabaseFile, DatabasePlane, DatabaseState, DbState, FileKind, FullRestore,
+    LogShippingSnapshot, Mirroring, MirroringRole, PrimaryLogShipping, RestoreRecord,
+    SecondaryLogShipping, SessionId, UserAccess,
+};
+use crate::topology::RestoreMode;
+use async_trait::async_trait;
+use tiberius::Row;
+
+/// The first row of the first result set, if any.
+fn first(sets: &[Vec<Row>]) -> Option<&Row> {
+    sets.first().and_then(|rows| rows.first())
+}
+
+fn unexpected(what: impl Into<String>) -> PlaneError {
+    PlaneError::Unexpected(what.into())
+}
+
+fn user_access(desc: &str) -> PlaneResult<UserAccess> {
+    match desc.to_ascii_uppercase().as_str() {
+        "MULTI_USER" => Ok(UserAccess::MultiUser),
+        "SINGLE_USER" => Ok(UserAccess::SingleUser),
+        "RESTRICTED_USER" => Ok(UserAccess::RestrictedUser),
+        other => Err(unexpected(format!("unknown user access {other}"))),
+    }
+}
+
+fn mirroring(row: &Row) -> PlaneResult<Mirroring> {
+    let role = match required_text(row, "mirroring_role_desc")?
+        .to_ascii_uppercase()
+        .as_str()
+    {
+        "PRINCIPAL" => MirroringRole::Principal,
+        "MIRROR" => MirroringRole::Mirror,
+        other => return Err(unexpected(format!("unknown mirroring role {other}"))),
+    };
+    Ok(Mirroring {
+        role,
+        partner: text(row, "mirroring_partner_name")?.unwrap_or_default(),
+    })
+}
+
+fn database_state(sets: &[Vec<Row>]) -> PlaneResult<Option<DatabaseState>> {
+    let Some(row) = first(sets) else {
+        return Ok(None);
+    };
+    let desc = required_text(row, "state_desc")?;
+    let state = DbState::from_desc(&desc)
+        .ok_or_else(|| unexpected(format!("unknown database state {desc}")))?;
+    let row_of = |index: usize| sets.get(index).and_then(|rows| rows.first());
+    Ok(Some(DatabaseState {
+        state,
+        in_standby: bit(row, "is_in_standby")?,
+        user_access: user_access(&required_text(row, "user_access_desc")?)?,
+        mirroring: row_of(1).map(mirroring).transpose()?,
+        family_guid: row_of(2)
+            .map(|r| guid(r, "family_guid"))
+            .transpose()?
+            .flatten(),
+    }))
+}
+
+fn backup_header(file: &str, sets: &[Vec<Row>]) -> PlaneResult<BackupHeader> {
+    let rows = sets.first().map(Vec::as_slice).unwrap_or_default();
+    let [row] = rows else {
+        return Err(unexpected(format!(
+            "{file} holds {} backup sets; pcdr expects exactly one",
+            rows.len()
+        )));
+    };
+    let code = u8::try_from(required_int(row, "BackupType")?).unwrap_or(u8::MAX);
+    let lsn_of =
+        |name| lsn(row, name)?.ok_or_else(|| unexpected(format!("{name} is NULL in {file}")));
+    Ok(BackupHeader {
+        database_name: required_text(row, "DatabaseName")?,
+        backup_type: BackupType::from_code(code),
+        first_lsn: lsn_of("FirstLSN")?,
+        last_lsn: lsn_of("LastLSN")?,
+        family_guid: guid(row, "FamilyGUID")?.unwrap_or_default(),
+        backup_start: required_time(row, "BackupStartDate")?,
+        backup_finish: required_time(row, "BackupFinishDate")?,
+    })
+}
+
+fn file_kind(code: &str) -> FileKind {
+    match code.to_ascii_uppercase().as_str() {
+        "L" | "LOG" => FileKind::Log,
+        _ => FileKind::Data,
+    }
+}
+
+fn files(
+    sets: &[Vec<Row>],
+    logical: &str,
+    physical: &str,
+    kind: &str,
+) -> PlaneResult<Vec<DatabaseFile>> {
+    sets.first()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|row| {
+            Ok(DatabaseFile {
+                logical_name: required_text(row, logical)?,
+                physical_name: required_text(row, physical)?,
+                kind: file_kind(&required_text(row, kind)?),
+            })
+        })
+        .collect()
+}
+
+impl SqlPlane {
+    async fn secondary_row(
+        &self,
+        database: &str,
+    ) -> PlaneResult<Option<(String, LogShippingSnapshot)>> {
+        let sets = self
+            .read(&sql::log_shipping_secondary_database(database))
+            .await?;
+        let Some(row) = first(&sets) else {
+            return Ok(None);
+        };
+        let id = guid(row, "secondary_id")?.ok_or_else(|| unexpected("secondary_id is NULL"))?;
+        let snapshot = LogShippingSnapshot {
+            primary_server: String::new(),
+            primary_database: String::new(),
+            backup_source_directory: String::new(),
+            backup_destination_directory: String::new(),
+            file_retention_minutes: 0,
+            last_copied_file: None,
+            restore_delay_minutes: int(row, "restore_delay")?
+                .and_then(|v| i32::try_from(v).ok())
+                .unwrap_or(0),
+            restore_mode: match int(row, "restore_mode")? {
+                Some(1) => RestoreMode::Standby,
+                _ => RestoreMode::NoRecovery,
+            },
+            disconnect_users: bit(row, "disconnect_users")?,
+            last_restored_file: text(row, "last_restored_file")?,
+        };
+        Ok(Some((id, snapshot)))
+    }
+}
+
+#[async_trait]
+impl DatabasePlane for SqlPlane {
+    async fn database_state(&self, database: &str) -> PlaneResult<Option<DatabaseState>> {
+        database_state(&self.read(&sql::database_state(database)).await?)
+    }
+
+    async fn redo_start_lsn(&self, database: &str) -> PlaneResult<Option<Lsn>> {
+        let sets = self.read(&sql::redo_start_lsn(database)).await?;
+        first(&sets)
+            .map(|row| lsn(row, "redo_start_lsn"))
+            .transpose()
+            .map(Option::flatten)
+    }
+
+    async fn log_shipping_snapshot(
+        &self,
+        database: &str,
+    ) -> PlaneResult<Option<LogShippingSnapshot>> {
+        let Some((id, mut snapshot)) = self.secondary_row(database).await? else {
+            return Ok(None);
+        };
+        let sets = self.read(&sql::log_shipping_secondary(&id)).await?;
+        let Some(row) = first(&sets) else {
+            return Ok(None);
+        };
+        snapshot.primary_server = required_text(row, "primary_server")?;
+        snapshot.primary_database = required_text(row, "primary_database")?;
+        snapshot.backup_source_directory = required_text(row, "backup_source_directory")?;
+        snapshot.backup_destination_directory = required_text(row, "backup_destination_directory")?;
+        snapshot.file_retention_minutes = int(row, "file_retention_period")?
+            .and_then(|v| i32::try_from(v).ok())
+            .unwrap_or(0);
+        snapshot.last_copied_file = text(row, "last_copied_file")?;
+        Ok(Some(snapshot))
+    }
+
+    async fn remove_secondary_log_shipping(&self, database: &str) -> PlaneResult<()> {
+        self.write(&sql::remove_secondary_log_shipping(database))
+            .await
+    }
+
+    async fn is_log_shipping_primary(&self, database: &str) -> PlaneResult<bool> {
+        Ok(first(&self.read(&sql::log_shipping_primary(database)).await?).is_some())
+    }
+
+    async fn backup_header(&self, file: &str) -> PlaneResult<BackupHeader> {
+        backup_header(file, &self.read(&sql::backup_header(file)).await?)
+    }
+
+    async fn restore_log(&self, database: &str, file: &str) -> PlaneResult<()> {
+        self.write(&sql::restore_log(database, file)).await
+    }
+
+    async fn recover(&self, database: &str) -> PlaneResult<()> {
+        self.write(&sql::recover(database)).await
+    }
+
+    async fn sessions(&self, database: &str) -> PlaneResult<Vec<SessionId>> {
+        let sets = self.read(&sql::sessions(database)).await?;
+        sets.first()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|row| {
+                let id = required_int(row, "session_id")?;
+                i32::try_from(id)
+                    .map(SessionId)
+                    .map_err(|_| unexpected(format!("session id {id}")))
+            })
+            .collect()
+    }
+
+    async fn kill_session(&self, session: SessionId) -> PlaneResult<()> {
+        self.write(&sql::kill(session)).await
+    }
+
+    async fn remove_mirroring(&self, database: &str) -> PlaneResult<()> {
+        let command = sql::remove_mirroring(database).map_err(|e| unexpected(e.to_string()))?;
+        match self.write(&command).await {
+            // 1416: not mirrored, which is what was wanted.
+            Err(e) if e.sql_number() == Some(1416) => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn backup_database(&self, database: &str, file: &str) -> PlaneResult<()> {
+        self.write(&sql::backup_database(database, file)).await
+    }
+
+    async fn verify_backup(&self, file: &str) -> PlaneResult<()> {
+        self.read(&sql::verify_backup(file)).await.map(|_| ())
+    }
+
+    async fn backup_file_list(&self, file: &str) -> PlaneResult<Vec<DatabaseFile>> {
+        files(
+            &self.read(&sql::backup_file_list(file)).await?,
+            "LogicalName",
+            "PhysicalName",
+            "Type",
+        )
+    }
+
+    async fn database_files(&self, database: &str) -> PlaneResult<Vec<DatabaseFile>> {
+        files(
+            &self.read(&sql::database_files(database)).await?,
+            "name",
+            "physical_name",
+            "type_desc",
+        )
+    }
+
+    async fn restore_database(
+        &self,
+        database: &str,
+        file: &str,
+        options: &FullRestore,
+    ) -> PlaneResult<()> {
+        self.write(&sql::restore_database(database, file, options))
+            .await
+    }
+
+    async fn setup_log_shipping_primary(&self, setup: &PrimaryLogShipping) -> PlaneResult<()> {
+        self.write(&sql::setup_log_shipping_primary(setup)).await
+    }
+
+    async fn setup_log_shipping_secondary(&self, setup: &SecondaryLogShipping) -> PlaneResult<()> {
+        self.write(&sql::setup_log_shipping_secondary(setup)).await
+    }
+
+    async fn server_name(&self) -> PlaneResult<String> {
+        let sets = self.read(&sql::server_name()).await?;
+        first(&sets)
+            .map(|row| required_text(row, "server_name"))
+            .unwrap_or_else(|| Err(unexpected("@@SERVERNAME returned no row")))
+    }
+
+    async fn last_restore(&self, database: &str) -> PlaneResult<Option<RestoreRecord>> {
+        let sets = self.read(&sql::last_restore(database)).await?;
+        let Some(row) = first(&sets) else {
+            return Ok(None);
+        };
+        let restored_at = time(row, "restore_date")?.unwrap_or_default();
+        let set_id = required_int(row, "backup_set_id")?;
+        let media = self.read(&sql::backup_set_media(set_id)).await?;
+        let Some(media_id) = first(&media)
+            .map(|r| required_int(r, "media_set_id"))
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        let devices = self.read(&sql::media_device(media_id)).await?;
+        let file = first(&devices)
+            .map(|r| required_text(r, "physical_device_name"))
+            .transpose()?;
+        Ok(file.map(|file| RestoreRecord { file, restored_at }))
+    }
+
+    async fn agent_service_account(&self) -> PlaneResult<Option<String>> {
+        let sets = self.read(&sql::agent_service_account()).await?;
+        first(&sets)
+            .map(|row| text(row, "service_account"))
+            .transpose()
+            .map(Option::flatten)
+    }
+}
