@@ -327,12 +327,12 @@ pub fn server_name() -> SqlCommand {
     SqlCommand::new("SELECT @@SERVERNAME AS server_name;")
 }
 
-/// The newest restore of a database; then [`backup_set_media`] and [`media_device`]
-/// name the file it came from.
+/// The newest full-database restore of a database (log restores do not count); then
+/// [`backup_set_media`] and [`media_device`] name the file it came from.
 pub fn last_restore(db: &str) -> SqlCommand {
     SqlCommand::new(
         "SELECT TOP (1) backup_set_id, restore_date FROM msdb.dbo.restorehistory \
-         WHERE destination_database_name = @db ORDER BY restore_history_id DESC;",
+         WHERE destination_database_name = @db AND restore_type = N'D' ORDER BY restore_history_id DESC;",
     )
     .name("@db", db)
 }

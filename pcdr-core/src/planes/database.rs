@@ -228,7 +228,7 @@ pub struct SecondaryLogShipping {
     pub restore_mode: RestoreMode,
 }
 
-/// The most recent restore of a database, from the instance's restore history
+/// The most recent full-database restore of a database, from the instance's restore history
 /// (`msdb.dbo.restorehistory`, `backupset`, `backupmediafamily`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestoreRecord {
@@ -312,7 +312,8 @@ pub trait DatabasePlane: Send + Sync {
     /// The instance's own name (`@@SERVERNAME`), as log shipping records servers.
     async fn server_name(&self) -> PlaneResult<String>;
 
-    /// The most recent restore of `database` on this instance, if any.
+    /// The most recent full-database restore of `database` on this instance, if any
+    /// (log restores do not count).
     async fn last_restore(&self, database: &str) -> PlaneResult<Option<RestoreRecord>>;
 
     /// The account SQL Server Agent runs as (`sys.dm_server_services`).

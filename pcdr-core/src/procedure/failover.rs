@@ -262,6 +262,12 @@ async fn list(ctx: &Context, step: StepId, folder: &str) -> Result<Vec<FileEntry
         .map_err(|e| Error::step(step, folder, Some(ctx.chat_db()), None, e))
 }
 
+/// Whether `entry` is the file `name` (names compare as Windows does, ignoring case)
+/// with `size` bytes.
+fn holds(entry: &FileEntry, name: &str, size: u64) -> bool {
+    entry.name.eq_ignore_ascii_case(name) && entry.size == size
+}
+
 /// Files on the share that the copy folder lacks (or holds with another size), newer
 /// than the copy job's last copied file.
 fn uncopied(
@@ -271,11 +277,7 @@ fn uncopied(
 ) -> Vec<FileEntry> {
     let mut files: Vec<FileEntry> = share
         .iter()
-        .filter(|f| {
-            !copied
-                .iter()
-                .any(|c| c.name.eq_ignore_ascii_case(&f.name) && c.size == f.size)
-        })
+        .filter(|f| !copied.iter().any(|c| holds(c, &f.name, f.size)))
         .filter(|f| {
             last_copied.is_none_or(|last| {
                 f.name.to_ascii_lowercase() > file_name(last).to_ascii_lowercase()
@@ -283,7 +285,7 @@ fn uncopied(
         })
         .cloned()
         .collect();
-    files.sort_by(|a, b| a.name.cmp(&b.name));
+    files.sort_by_key(|f| f.name.to_ascii_lowercase());
     files
 }
 
@@ -354,7 +356,7 @@ pub async fn copy_log_backups(ctx: &Context) -> Result<StepOutcome> {
             name, bytes: size, ..
         } = action
         {
-            if !copied.iter().any(|c| &c.name == name && c.size == *size) {
+            if !copied.iter().any(|c| holds(c, name, *size)) {
                 return Err(Error::step(
                     STEP,
                     destination.as_str(),
@@ -376,7 +378,7 @@ pub async fn copy_log_backups(ctx: &Context) -> Result<StepOutcome> {
 /// Reads the headers of the copy folder's log backups; unreadable files carry why.
 async fn candidates(ctx: &Context, step: StepId, folder: &str) -> Result<Vec<Candidate>> {
     let mut files = list(ctx, step, folder).await?;
-    files.sort_by(|a, b| a.name.cmp(&b.name));
+    files.sort_by_key(|f| f.name.to_ascii_lowercase());
     let backup = ctx.sql(SiteRole::Backup);
     let mut candidates = Vec::with_capacity(files.len());
     for entry in files {

@@ -314,8 +314,10 @@ fn enum_error(param: &str, value: &str, names: &str) -> PsError {
     )
 }
 
+/// A UNC path, or an absolute local folder: the emulated world's share is a local
+/// folder standing in for `\\server\share`.
 fn check_file_share(share: &str) -> Result<(), PsError> {
-    if share.starts_with(r"\\") {
+    if share.starts_with(r"\\") || share.starts_with('/') {
         return Ok(());
     }
     Err(PsError::binding(
