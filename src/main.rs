@@ -1,20 +1,19 @@
 //! `pcdr`: the command-line tool for Persistent Chat disaster recovery.
 //!
-//! Presentation only: every decision is pcdr-core's.
+//! Presentation only: every decision is pcdr-core's. Exit codes are listed in
+//! [`exit`] and in the README.
 
-use clap::{Parser, Subcommand};
-use pcdr_core::planes::Offline;
-use pcdr_core::procedure::{Context, Planes, Procedure, RunOptions};
-use pcdr_core::runbook::{Plan, PlannedStatus, new_run_id, plan};
-use pcdr_core::topology::Topology;
-use std::path::{Path, PathBuf};
+mod commands;
+mod exit;
+mod progress;
+mod render;
+
+use clap::{Args, Parser, Subcommand};
+use commands::run::RunArgs;
+use pcdr_core::procedure::{Procedure, RunOptions};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-
-/// Exit code when the procedure would refuse to run.
-const EXIT_BLOCKED: u8 = 2;
-/// Exit code for bad input (topology, arguments).
-const EXIT_INPUT: u8 = 3;
+use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(
@@ -23,28 +22,124 @@ const EXIT_INPUT: u8 = 3;
     about = "Persistent Chat disaster recovery: failover and failback as a safe, resumable runbook"
 )]
 struct Cli {
+    /// Only errors in the log (on stderr).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// More log detail: -v for info, -vv for debug (statements sent, cmdlets run).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Show what a procedure would do, with the exact commands. Read-only.
+    /// Show what a procedure would do now, with the exact commands. Read-only.
     Plan {
         /// failover or failback.
         procedure: Procedure,
-        /// The topology file.
+        #[command(flatten)]
+        target: Target,
+        /// Observe nothing: show the steps and command templates without connecting.
         #[arg(long)]
-        topology: PathBuf,
-        /// Print the plan as JSON.
-        #[arg(long)]
-        json: bool,
+        offline: bool,
+        #[command(flatten)]
+        decisions: Decisions,
     },
+    /// Fail the pool over to the backup site.
+    Failover {
+        #[command(flatten)]
+        run: RunFlags,
+        #[command(flatten)]
+        decisions: Decisions,
+    },
+    /// Fail the pool back to the rebuilt primary site.
+    Failback {
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// Show both sites: instances, databases, mirroring, log-shipping lag, pool state.
+    Status {
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Args)]
+struct Target {
+    /// The topology file.
+    #[arg(long)]
+    topology: PathBuf,
+    /// Print JSON on stdout (progress goes to stderr as JSON lines).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct RunFlags {
+    #[command(flatten)]
+    target: Target,
+    /// The journal file (default: pcdr-<procedure>.journal in the current folder).
+    #[arg(long)]
+    journal: Option<PathBuf>,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    yes: bool,
+    /// Continue the interrupted run the journal holds.
+    #[arg(long)]
+    resume: bool,
+}
+
+#[derive(Args)]
+struct Decisions {
+    /// Fail over even though the primary site still answers (risk of two primaries).
+    #[arg(long)]
+    allow_primary_reachable: bool,
+    /// Recover past a gap in the log chain, losing the transactions in it.
+    #[arg(long)]
+    accept_data_loss: bool,
+}
+
+impl Decisions {
+    fn options(&self) -> RunOptions {
+        RunOptions {
+            accept_data_loss: self.accept_data_loss,
+            allow_primary_reachable: self.allow_primary_reachable,
+        }
+    }
+}
+
+impl RunFlags {
+    fn into_args(self, options: RunOptions) -> RunArgs {
+        RunArgs {
+            topology: self.target.topology,
+            journal: self.journal,
+            yes: self.yes,
+            resume: self.resume,
+            options,
+            json: self.target.json,
+        }
+    }
+}
+
+fn init_logging(quiet: bool, verbose: u8) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = EnvFilter::try_from_env("PCDR_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    init_logging(cli.quiet, cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
@@ -54,82 +149,32 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match cli.command {
+    runtime.block_on(dispatch(cli.command))
+}
+
+async fn dispatch(command: Command) -> ExitCode {
+    match command {
         Command::Plan {
             procedure,
-            topology,
-            json,
-        } => runtime.block_on(plan_command(procedure, &topology, json)),
-    }
-}
-
-/// Planes for planning without a connection: every observation reports "unknown".
-fn offline_planes(topology: &Topology) -> Planes {
-    let sql = |role: pcdr_core::topology::SiteRole| {
-        Arc::new(Offline::new(topology.site(role).sql.display_name()))
-    };
-    Planes {
-        primary: sql(pcdr_core::topology::SiteRole::Primary),
-        primary_mirror: None,
-        backup: sql(pcdr_core::topology::SiteRole::Backup),
-        files: Arc::new(Offline::new("log-shipping folders")),
-        pool: Arc::new(Offline::new(format!("pool {}", topology.pool.fqdn))),
-    }
-}
-
-async fn plan_command(procedure: Procedure, path: &Path, json: bool) -> ExitCode {
-    let topology = match Topology::load(path) {
-        Ok(topology) => topology,
-        Err(e) => {
-            eprintln!("pcdr: topology: {e}");
-            return ExitCode::from(EXIT_INPUT);
+            target,
+            offline,
+            decisions,
+        } => {
+            commands::plan::run(
+                procedure,
+                &target.topology,
+                offline,
+                decisions.options(),
+                target.json,
+            )
+            .await
         }
-    };
-    let planes = offline_planes(&topology);
-    let ctx = Context::new(
-        Arc::new(topology),
-        planes,
-        RunOptions::default(),
-        new_run_id(),
-    );
-    let plan = plan(&ctx, procedure).await;
-    if json {
-        match serde_json::to_string_pretty(&plan) {
-            Ok(text) => println!("{text}"),
-            Err(e) => eprintln!("pcdr: {e}"),
+        Command::Failover { run, decisions } => {
+            commands::run::run(Procedure::Failover, run.into_args(decisions.options())).await
         }
-    } else {
-        print_plan(&plan);
-    }
-    if plan.can_run() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_BLOCKED)
-    }
-}
-
-fn print_plan(plan: &Plan) {
-    println!("Plan: {}", plan.procedure);
-    for (index, step) in plan.steps.iter().enumerate() {
-        let status = match &step.status {
-            PlannedStatus::WouldRun => "would run".to_string(),
-            PlannedStatus::AlreadyDone { reason } => format!("already done: {reason}"),
-            PlannedStatus::Unknown { reason } => format!("unknown: {reason}"),
-            PlannedStatus::Blocked { reason } => format!("BLOCKED: {reason}"),
-        };
-        println!(
-            "\n{:>2}. {} ({})\n    {status}",
-            index + 1,
-            step.title,
-            step.step.as_str()
-        );
-        for note in &step.notes {
-            println!("    note: {note}");
+        Command::Failback { run } => {
+            commands::run::run(Procedure::Failback, run.into_args(RunOptions::default())).await
         }
-        for command in &step.commands {
-            for line in command.to_string().lines() {
-                println!("      {line}");
-            }
-        }
+        Command::Status { target } => commands::status::run(&target.topology, target.json).await,
     }
 }

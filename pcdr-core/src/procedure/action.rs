@@ -164,6 +164,14 @@ impl std::fmt::Display for Command {
 }
 
 impl Action {
+    /// The bytes the action moves (a file copy), for progress.
+    pub fn bytes(&self) -> u64 {
+        match self {
+            Self::CopyFile { bytes, .. } => *bytes,
+            _ => 0,
+        }
+    }
+
     /// The file the action copies, restores, writes or reads, if any.
     pub fn file(&self) -> Option<&str> {
         match self {

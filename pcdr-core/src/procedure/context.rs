@@ -88,6 +88,15 @@ pub enum Event {
         /// The error.
         error: String,
     },
+    /// A step is about to carry out its actions.
+    Planned {
+        /// The step.
+        step: StepId,
+        /// How many actions.
+        actions: usize,
+        /// Bytes the actions move (file copies), for progress bars.
+        bytes: u64,
+    },
     /// Something an operator should read.
     Note {
         /// The step.

@@ -25,6 +25,14 @@ pub fn begin(ctx: &Context, step: StepId, intent: Intent) -> ControlFlow<StepOut
             for text in notes {
                 ctx.emit(Event::Note { step, text });
             }
+            if !actions.is_empty() {
+                let bytes = actions.iter().map(Action::bytes).sum();
+                ctx.emit(Event::Planned {
+                    step,
+                    actions: actions.len(),
+                    bytes,
+                });
+            }
             ControlFlow::Continue(actions)
         }
     }

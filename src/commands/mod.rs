@@ -1,0 +1,19 @@
+//! One module per `pcdr` command. Each takes its parsed arguments and returns the exit
+//! code; all decisions are pcdr-core's.
+
+pub mod plan;
+pub mod run;
+pub mod status;
+
+use crate::exit;
+use pcdr_core::topology::Topology;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Loads and validates the topology, or says why not.
+pub fn load_topology(path: &Path) -> Result<Topology, ExitCode> {
+    Topology::load(path).map_err(|e| {
+        eprintln!("pcdr: topology {}: {e}", path.display());
+        ExitCode::from(exit::BAD_INPUT)
+    })
+}

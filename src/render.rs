@@ -1,0 +1,106 @@
+//! Human-readable plans and reports, for stdout. (`--json` prints the same values as
+//! JSON instead.)
+
+use pcdr_core::runbook::{Plan, PlannedStatus, Report};
+use serde::Serialize;
+
+/// Prints `value` as pretty JSON on stdout.
+pub fn json<T: Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("pcdr: cannot write JSON: {e}"),
+    }
+}
+
+/// Prints a plan: each step, what the observation found, and the exact commands.
+pub fn plan(plan: &Plan) {
+    println!("Plan: {}", plan.procedure);
+    for (index, step) in plan.steps.iter().enumerate() {
+        let status = match &step.status {
+            PlannedStatus::WouldRun => "would run".to_string(),
+            PlannedStatus::AlreadyDone { reason } => format!("already done: {reason}"),
+            PlannedStatus::Unknown { reason } => format!("unknown: {reason}"),
+            PlannedStatus::Blocked { reason } => format!("BLOCKED: {reason}"),
+        };
+        println!(
+            "\n{:>2}. {} ({})\n    {status}",
+            index + 1,
+            step.title,
+            step.step.as_str()
+        );
+        for note in &step.notes {
+            println!("    note: {note}");
+        }
+        for command in &step.commands {
+            for line in command.to_string().lines() {
+                println!("      {line}");
+            }
+        }
+    }
+    let unknown = plan
+        .steps
+        .iter()
+        .filter(|s| matches!(s.status, PlannedStatus::Unknown { .. }))
+        .count();
+    let verdict = match (plan.can_run(), unknown) {
+        (false, _) => "the procedure would refuse to run".to_string(),
+        (true, 0) => "the procedure can run".to_string(),
+        (true, n) => format!("nothing blocks the procedure, but {n} steps could not be observed"),
+    };
+    println!("\nVerdict: {verdict}.");
+}
+
+/// Prints a report: a table of steps, then recovery time and data-loss evidence.
+pub fn report(report: &Report) {
+    println!("\n{:<26} {:<9} {:>9}  detail", "step", "outcome", "seconds");
+    for step in &report.steps {
+        let (outcome, detail) = match (&step.outcome, &step.error) {
+            (Some(pcdr_core::procedure::StepOutcome::Done { summary }), _) => {
+                ("done", summary.clone())
+            }
+            (Some(pcdr_core::procedure::StepOutcome::Skipped { reason }), _) => {
+                ("skipped", reason.clone())
+            }
+            (None, Some(error)) => ("FAILED", error.clone()),
+            (None, None) => ("not run", String::new()),
+        };
+        let seconds = step
+            .millis
+            .map(|ms| format!("{:.1}", ms as f64 / 1000.0))
+            .unwrap_or_default();
+        println!(
+            "{:<26} {outcome:<9} {seconds:>9}  {detail}",
+            step.step.as_str()
+        );
+    }
+    println!();
+    println!(
+        "{} {}",
+        report.procedure,
+        if report.completed {
+            "completed"
+        } else {
+            "NOT completed"
+        }
+    );
+    if let Some(rto) = report.rto_seconds {
+        println!("recovery time (wall clock of the run): {rto:.1} s");
+    }
+    match (
+        &report.rpo.last_applied_file,
+        &report.rpo.last_applied_finish,
+    ) {
+        (Some(file), Some(finish)) => println!(
+            "last applied log backup: {file}, finished {}",
+            finish.to_rfc3339()
+        ),
+        _ => println!("last applied log backup: none recorded by this run"),
+    }
+    if let Some(gap) = &report.rpo.accepted_gap {
+        println!("DATA LOSS ACCEPTED: {gap}");
+    }
+    println!(
+        "files copied: {} ({} bytes); log backups restored: {}",
+        report.files_copied, report.bytes_copied, report.logs_restored
+    );
+}
