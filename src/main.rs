@@ -79,7 +79,7 @@ struct Target {
 struct RunFlags {
     #[command(flatten)]
     target: Target,
-    /// The journal file (default: pcdr-<procedure>.journal in the current folder).
+    /// The journal file (default: pcdr-PROCEDURE.journal in the current folder).
     #[arg(long)]
     journal: Option<PathBuf>,
     /// Do not ask for confirmation.

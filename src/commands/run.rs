@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 pub struct RunArgs {
     /// The topology file.
     pub topology: PathBuf,
-    /// The journal file (default `pcdr-<procedure>.journal` here).
+    /// The journal file (default `pcdr-PROCEDURE.journal` here).
     pub journal: Option<PathBuf>,
     /// Skip the confirmation prompt.
     pub yes: bool,
