@@ -9,12 +9,14 @@
 //! - [`adapters`]: the real planes (tiberius, the file system, the Management Shell).
 //! - [`commands`]: the exact T-SQL and cmdlet lines sent; [`quote`]: the one place where
 //!   untrusted text becomes code.
+//! - [`embed`]: one object per deployment, the API the C and Python bindings wrap.
 //! - [`error`]: errors that say what failed, where, and what to do next.
 
 #![warn(missing_docs)]
 
 pub mod adapters;
 pub mod commands;
+pub mod embed;
 pub mod error;
 pub mod log_chain;
 pub mod logship;

@@ -186,6 +186,12 @@ impl Context {
         self
     }
 
+    /// Shares a cancel flag owned elsewhere (a binding's handle).
+    pub fn with_cancel_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancelled = flag;
+        self
+    }
+
     /// A flag that, once set, stops the run before its next action.
     pub fn cancel_flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.cancelled)
