@@ -151,6 +151,26 @@ pub enum CommandKind {
     },
 }
 
+impl Command {
+    /// A T-SQL command sent to a site's instance.
+    pub fn sql(ctx: &Context, site: SiteRole, command: sql::SqlCommand) -> Self {
+        Self {
+            target: ctx.sql_name(site),
+            kind: CommandKind::Sql { command },
+        }
+    }
+
+    /// A cmdlet run in the Management Shell.
+    pub fn shell(ctx: &Context, command: shell::ShellCommand) -> Self {
+        Self {
+            target: format!("pool {}", ctx.topology.pool.fqdn),
+            kind: CommandKind::Shell {
+                line: command.to_string(),
+            },
+        }
+    }
+}
+
 impl std::fmt::Display for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.kind {
@@ -186,16 +206,8 @@ impl Action {
 
     /// The exact command this action sends.
     pub fn command(&self, ctx: &Context) -> Command {
-        let sql_at = |site: SiteRole, command: sql::SqlCommand| Command {
-            target: ctx.sql_name(site),
-            kind: CommandKind::Sql { command },
-        };
-        let shell_cmd = |command: shell::ShellCommand| Command {
-            target: format!("pool {}", ctx.topology.pool.fqdn),
-            kind: CommandKind::Shell {
-                line: command.to_string(),
-            },
-        };
+        let sql_at = |site, command| Command::sql(ctx, site, command);
+        let shell_cmd = |command| Command::shell(ctx, command);
         let identity = &ctx.topology.pool.identity;
         match self {
             Self::RemoveSecondaryLogShipping { database } => sql_at(

@@ -38,11 +38,7 @@ pub const STEPS: &[StepId] = &[
 /// Runs every failback step in order, without a journal (see
 /// [`runbook`](crate::runbook) for a resumable run).
 pub async fn run(ctx: &Context) -> Result<Vec<(StepId, StepOutcome)>> {
-    let mut outcomes = Vec::with_capacity(STEPS.len());
-    for step in STEPS {
-        outcomes.push((*step, run_step(ctx, *step).await?));
-    }
-    Ok(outcomes)
+    super::run_procedure(ctx, super::Procedure::Failback).await
 }
 
 /// Runs one failback step.

@@ -33,11 +33,7 @@ pub const STEPS: &[StepId] = &[
 /// Runs every failover step in order, without a journal (see
 /// [`runbook`](crate::runbook) for a resumable run).
 pub async fn run(ctx: &Context) -> Result<Vec<(StepId, StepOutcome)>> {
-    let mut outcomes = Vec::with_capacity(STEPS.len());
-    for step in STEPS {
-        outcomes.push((*step, run_step(ctx, *step).await?));
-    }
-    Ok(outcomes)
+    super::run_procedure(ctx, super::Procedure::Failover).await
 }
 
 /// Runs one failover step.

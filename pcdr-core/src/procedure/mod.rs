@@ -199,6 +199,19 @@ pub async fn observe_step(ctx: &Context, step: StepId) -> Result<Intent> {
     }
 }
 
+/// Runs every step of `procedure` in order, without a journal (see
+/// [`runbook`](crate::runbook) for a resumable run).
+pub async fn run_procedure(
+    ctx: &Context,
+    procedure: Procedure,
+) -> Result<Vec<(StepId, StepOutcome)>> {
+    let mut outcomes = Vec::with_capacity(procedure.steps().len());
+    for &step in procedure.steps() {
+        outcomes.push((step, run_step(ctx, step).await?));
+    }
+    Ok(outcomes)
+}
+
 /// Runs one step: observe, act, verify.
 pub async fn run_step(ctx: &Context, step: StepId) -> Result<StepOutcome> {
     match step.procedure() {

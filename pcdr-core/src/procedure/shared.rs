@@ -261,16 +261,10 @@ pub async fn set_active_servers(
         .await
         .map_err(pool_error(ctx, step))?;
     if let Some(after) = after.filter(|after| !same_servers(after, wanted)) {
-        return Err(Error::step(
-            step,
-            format!("pool {}", ctx.topology.pool.fqdn),
-            None,
-            None,
-            PlaneError::Unexpected(format!(
-                "active servers are [{}] after setting them",
-                after.join(", ")
-            )),
-        ));
+        return Err(pool_error(ctx, step)(PlaneError::Unexpected(format!(
+            "active servers are [{}] after setting them",
+            after.join(", ")
+        ))));
     }
     Ok(StepOutcome::Done {
         summary: if wanted.is_empty() {
@@ -312,15 +306,9 @@ pub async fn set_pool_state(
         .await
         .map_err(pool_error(ctx, step))?;
     if state != wanted {
-        return Err(Error::step(
-            step,
-            format!("pool {}", ctx.topology.pool.fqdn),
-            None,
-            None,
-            PlaneError::Unexpected(format!(
-                "the pool state is {state} after setting it to {wanted}"
-            )),
-        ));
+        return Err(pool_error(ctx, step)(PlaneError::Unexpected(format!(
+            "the pool state is {state} after setting it to {wanted}"
+        ))));
     }
     Ok(StepOutcome::Done {
         summary: format!("pool state set to {wanted}"),

@@ -95,12 +95,7 @@ impl Runbook {
     /// Runs `procedure` from its first step, in a new journal.
     pub async fn execute(&self, procedure: Procedure) -> Result<Report> {
         let mut journal = Journal::create(&self.journal)?;
-        journal.append(&Record::Started {
-            procedure,
-            run_id: self.ctx.run_id.clone(),
-            options: self.ctx.options.clone(),
-            at: Utc::now(),
-        })?;
+        journal.append(&self.started(procedure))?;
         self.run_from(&mut journal, procedure, &HashSet::new())
             .await
     }
@@ -154,12 +149,7 @@ impl Runbook {
                 .with_run_id(history.run_id)
                 .with_facts(history.facts),
             None => {
-                journal.append(&Record::Started {
-                    procedure,
-                    run_id: self.ctx.run_id.clone(),
-                    options: self.ctx.options.clone(),
-                    at: Utc::now(),
-                })?;
+                journal.append(&self.started(procedure))?;
                 self.ctx
             }
         };
@@ -168,6 +158,15 @@ impl Runbook {
             journal: self.journal,
         };
         runbook.journaled_step(&mut journal, step).await
+    }
+
+    fn started(&self, procedure: Procedure) -> Record {
+        Record::Started {
+            procedure,
+            run_id: self.ctx.run_id.clone(),
+            options: self.ctx.options.clone(),
+            at: Utc::now(),
+        }
     }
 
     async fn run_from(

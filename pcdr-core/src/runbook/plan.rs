@@ -133,16 +133,8 @@ fn templates(ctx: &Context, step: StepId) -> Vec<Command> {
         &ls.backup_share,
         &format!("{db}_pcdr_<kind>_{}.bak", ctx.run_id),
     );
-    let at = |site: SiteRole, command: sql::SqlCommand| Command {
-        target: ctx.sql_name(site),
-        kind: CommandKind::Sql { command },
-    };
-    let pool = |command: shell::ShellCommand| Command {
-        target: format!("pool {}", ctx.topology.pool.fqdn),
-        kind: CommandKind::Shell {
-            line: command.to_string(),
-        },
-    };
+    let at = |site, command| Command::sql(ctx, site, command);
+    let pool = |command| Command::shell(ctx, command);
     let identity = &ctx.topology.pool.identity;
     let servers = |site: SiteRole| {
         ctx.topology
