@@ -12,10 +12,11 @@ use super::shared::{
 };
 use super::{Action, Context, Intent, StepId, StepOutcome};
 use crate::error::{Error, PlaneError, Result};
-use crate::log_chain::{Candidate, RestorePlan, plan_log_restores};
+use crate::log_chain::{Candidate, Lsn, RestorePlan, plan_log_restores};
 use crate::logship::join_path;
-use crate::planes::{FileEntry, PoolState};
+use crate::planes::{DatabaseState, FileEntry, PoolState};
 use crate::topology::SiteRole;
+use std::collections::{HashMap, HashSet};
 
 /// The failover steps, in order.
 pub const STEPS: &[StepId] = &[
@@ -258,10 +259,17 @@ async fn list(ctx: &Context, step: StepId, folder: &str) -> Result<Vec<FileEntry
         .map_err(|e| Error::step(step, folder, Some(ctx.chat_db()), None, e))
 }
 
-/// Whether `entry` is the file `name` (names compare as Windows does, ignoring case)
-/// with `size` bytes.
-fn holds(entry: &FileEntry, name: &str, size: u64) -> bool {
-    entry.name.eq_ignore_ascii_case(name) && entry.size == size
+/// Files by name (ignoring case, as Windows compares them) and size.
+fn by_name_and_size(files: &[FileEntry]) -> HashSet<(String, u64)> {
+    files
+        .iter()
+        .map(|f| (f.name.to_ascii_lowercase(), f.size))
+        .collect()
+}
+
+/// Whether `files` hold the file `name` with `size` bytes.
+fn holds(files: &HashSet<(String, u64)>, name: &str, size: u64) -> bool {
+    files.contains(&(name.to_ascii_lowercase(), size))
 }
 
 /// Files on the share that the copy folder lacks (or holds with another size), newer
@@ -271,9 +279,10 @@ fn uncopied(
     copied: &[FileEntry],
     last_copied: Option<&str>,
 ) -> Vec<FileEntry> {
+    let copied = by_name_and_size(copied);
     let mut files: Vec<FileEntry> = share
         .iter()
-        .filter(|f| !copied.iter().any(|c| holds(c, &f.name, f.size)))
+        .filter(|f| !holds(&copied, &f.name, f.size))
         .filter(|f| {
             last_copied.is_none_or(|last| {
                 f.name.to_ascii_lowercase() > file_name(last).to_ascii_lowercase()
@@ -345,14 +354,14 @@ pub async fn copy_log_backups(ctx: &Context) -> Result<StepOutcome> {
     let actions = act_or_return!(ctx, STEP, observe_copy(ctx).await?);
     perform_all(ctx, STEP, &actions).await?;
     let (_, destination) = log_shipping_folders(ctx);
-    let copied = list(ctx, STEP, &destination).await?;
+    let copied = by_name_and_size(&list(ctx, STEP, &destination).await?);
     let mut bytes = 0;
     for action in &actions {
         if let Action::CopyFile {
             name, bytes: size, ..
         } = action
         {
-            if !copied.iter().any(|c| holds(c, name, *size)) {
+            if !holds(&copied, name, *size) {
                 return Err(Error::step(
                     STEP,
                     destination.as_str(),
@@ -371,30 +380,117 @@ pub async fn copy_log_backups(ctx: &Context) -> Result<StepOutcome> {
     })
 }
 
-/// Reads the headers of the copy folder's log backups; unreadable files carry why.
-async fn candidates(ctx: &Context, step: StepId, folder: &str) -> Result<Vec<Candidate>> {
+/// The copy folder's log backups as full paths, ordered by name (their backup time).
+async fn sorted_files(ctx: &Context, step: StepId, folder: &str) -> Result<Vec<String>> {
     let mut files = list(ctx, step, folder).await?;
     files.sort_by_key(|f| f.name.to_ascii_lowercase());
-    let backup = ctx.sql(SiteRole::Backup);
-    let mut candidates = Vec::with_capacity(files.len());
-    for entry in files {
-        let file = join_path(folder, &entry.name);
-        let header = match backup.backup_header(&file).await {
-            Ok(h) => Ok(h),
-            Err(e @ PlaneError::Sql(_)) => Err(e.to_string()),
-            Err(e) => {
-                return Err(Error::step(
-                    step,
-                    ctx.sql_name(SiteRole::Backup),
-                    None,
-                    Some(&file),
-                    e,
-                ));
-            }
-        };
-        candidates.push(Candidate { file, header });
+    Ok(files.iter().map(|f| join_path(folder, &f.name)).collect())
+}
+
+/// Reads one file's header; a file SQL Server cannot read carries why.
+async fn candidate(ctx: &Context, step: StepId, file: &str) -> Result<Candidate> {
+    let header = match ctx.sql(SiteRole::Backup).backup_header(file).await {
+        Ok(h) => Ok(h),
+        Err(e @ PlaneError::Sql(_)) => Err(e.to_string()),
+        Err(e) => {
+            return Err(Error::step(
+                step,
+                ctx.sql_name(SiteRole::Backup),
+                None,
+                Some(file),
+                e,
+            ));
+        }
+    };
+    Ok(Candidate {
+        file: file.to_string(),
+        header,
+    })
+}
+
+/// The headers of the copy folder's files, each read at most once.
+struct Headers<'a> {
+    ctx: &'a Context,
+    step: StepId,
+    files: &'a [String],
+    read: HashMap<usize, Candidate>,
+}
+
+impl<'a> Headers<'a> {
+    fn new(ctx: &'a Context, step: StepId, files: &'a [String]) -> Self {
+        Self {
+            ctx,
+            step,
+            files,
+            read: HashMap::new(),
+        }
     }
-    Ok(candidates)
+
+    async fn get(&mut self, index: usize) -> Result<Candidate> {
+        if let Some(found) = self.read.get(&index) {
+            return Ok(found.clone());
+        }
+        let found = candidate(self.ctx, self.step, &self.files[index]).await?;
+        self.read.insert(index, found.clone());
+        Ok(found)
+    }
+
+    async fn range(&mut self, from: usize) -> Result<Vec<Candidate>> {
+        let mut found = Vec::with_capacity(self.files.len() - from);
+        for index in from..self.files.len() {
+            found.push(self.get(index).await?);
+        }
+        Ok(found)
+    }
+
+    /// The index of the first file (by name) whose log records the database does not
+    /// hold yet, by binary search; `None` when a header on the way cannot be read.
+    async fn first_unapplied(&mut self, point: Lsn) -> Result<Option<usize>> {
+        let (mut low, mut high) = (0, self.files.len());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let Ok(header) = self.get(middle).await?.header else {
+                return Ok(None);
+            };
+            if header.last_lsn <= point {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        Ok(Some(low))
+    }
+}
+
+/// Applies the LSN rule reading few headers: a binary search finds where the unapplied
+/// files start (names order them by backup time), and headers are read from the newest
+/// applied file on. Names are only a hint: if that reading shows a gap or a bad file,
+/// every header is read and that verdict stands. No header is read twice.
+async fn restore_plan(
+    ctx: &Context,
+    step: StepId,
+    state: &DatabaseState,
+    point: Lsn,
+    files: &[String],
+) -> Result<RestorePlan> {
+    let db = ctx.chat_db();
+    let family = state.family_guid.as_deref();
+    let mut headers = Headers::new(ctx, step, files);
+    if let Some(start) = headers.first_unapplied(point).await? {
+        let quick = headers.range(start.saturating_sub(1)).await?;
+        if let Ok(plan) = plan_log_restores(db, family, point, &quick)
+            && plan.gap.is_none()
+        {
+            return Ok(plan);
+        }
+    }
+    let all = headers.range(0).await?;
+    plan_log_restores(db, family, point, &all).map_err(|source| Error::BadLogBackup {
+        step,
+        target: ctx.sql_name(SiteRole::Backup),
+        database: db.to_string(),
+        source: Box::new(source),
+    })
 }
 
 /// Observes the log chain. Returns the intent and the restore plan behind it.
@@ -428,16 +524,8 @@ async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan)> {
             )
         })?;
     let (_, folder) = log_shipping_folders(ctx);
-    let found = candidates(ctx, STEP, &folder).await?;
-    let plan =
-        plan_log_restores(db, state.family_guid.as_deref(), point, &found).map_err(|source| {
-            Error::BadLogBackup {
-                step: STEP,
-                target: ctx.sql_name(SiteRole::Backup),
-                database: db.to_string(),
-                source: Box::new(source),
-            }
-        })?;
+    let files = sorted_files(ctx, STEP, &folder).await?;
+    let plan = restore_plan(ctx, STEP, &state, point, &files).await?;
     if let Some(gap) = &plan.gap
         && !ctx.options.accept_data_loss
     {

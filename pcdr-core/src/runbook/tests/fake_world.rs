@@ -54,6 +54,8 @@ pub struct State {
     pub active: Vec<String>,
     /// Effective mutating calls, by "operation argument".
     pub calls: HashMap<String, usize>,
+    /// Reads, by operation.
+    pub reads: HashMap<&'static str, usize>,
     /// Faults by operation name and a text its argument must contain, consumed when
     /// they strike.
     pub faults: Vec<(&'static str, &'static str, Fault)>,
@@ -229,6 +231,7 @@ impl FakeWorld {
         read: impl FnOnce(&State) -> PlaneResult<T>,
     ) -> PlaneResult<T> {
         let mut state = self.lock();
+        *state.reads.entry(operation).or_default() += 1;
         match take_fault(&mut state, operation, "") {
             Some(Fault::Before(e) | Fault::After(e)) => Err(e),
             None => read(&state),

@@ -453,3 +453,28 @@ async fn cancelling_stops_before_the_next_action_and_resume_finishes() {
         .unwrap();
     assert_eq!(world.lock().pool, Some(PoolState::FailedOver));
 }
+
+#[tokio::test]
+async fn a_large_copy_folder_costs_few_header_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = FakeWorld::failover_ready(10_000, 10_000, 9_995);
+    let report = runbook(&world, &dir.path().join("j"), RunOptions::default())
+        .execute(Procedure::Failover)
+        .await
+        .unwrap();
+    assert_eq!(report.logs_restored, 5);
+    let reads = world
+        .lock()
+        .reads
+        .get("backup_header")
+        .copied()
+        .unwrap_or(0);
+    assert!(
+        reads <= 30,
+        "{reads} RESTORE HEADERONLY calls for 5 unapplied files among 10,000"
+    );
+    assert_eq!(
+        report.rpo.last_applied_file.as_deref(),
+        Some(format!("{COPY}\\{}", fake_world::log_name(10_000)).as_str())
+    );
+}
