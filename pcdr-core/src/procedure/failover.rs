@@ -8,7 +8,8 @@
 use super::shared::{
     active_servers_for, db_state, existing_db, install_mirroring, kill_actions,
     log_shipping_folders, observe_active_servers, observe_mirroring, observe_pool_state,
-    perform_all, perform_exclusive, precondition, set_active_servers, set_pool_state, sql_error,
+    perform_all, perform_concurrently, perform_exclusive, precondition, set_active_servers,
+    set_pool_state, sql_error,
 };
 use super::{Action, Context, Intent, StepId, StepOutcome};
 use crate::error::{Error, PlaneError, Result};
@@ -17,6 +18,9 @@ use crate::logship::join_path;
 use crate::planes::{DatabaseState, FileEntry, PoolState};
 use crate::topology::SiteRole;
 use std::collections::{HashMap, HashSet};
+
+/// How many log backups are copied at once.
+const COPY_PARALLELISM: usize = 4;
 
 /// The failover steps, in order.
 pub const STEPS: &[StepId] = &[
@@ -352,7 +356,7 @@ async fn observe_copy(ctx: &Context) -> Result<Intent> {
 pub async fn copy_log_backups(ctx: &Context) -> Result<StepOutcome> {
     const STEP: StepId = StepId::CopyLogBackups;
     let actions = act_or_return!(ctx, STEP, observe_copy(ctx).await?);
-    perform_all(ctx, STEP, &actions).await?;
+    perform_concurrently(ctx, STEP, &actions, COPY_PARALLELISM).await?;
     let (_, destination) = log_shipping_folders(ctx);
     let copied = by_name_and_size(&list(ctx, STEP, &destination).await?);
     let mut bytes = 0;

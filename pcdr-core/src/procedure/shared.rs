@@ -9,6 +9,7 @@ use crate::planes::{
     SessionId,
 };
 use crate::topology::{SiteRole, SqlAddress};
+use futures_util::StreamExt;
 use std::ops::ControlFlow;
 
 /// The most servers a pool may have active at once.
@@ -44,6 +45,22 @@ pub async fn perform_all(ctx: &Context, step: StepId, actions: &[Action]) -> Res
         action.perform(ctx, step).await?;
     }
     Ok(())
+}
+
+/// Performs independent actions (file copies), at most `parallel` at a time; the first
+/// error is returned once the actions in flight have ended.
+pub async fn perform_concurrently(
+    ctx: &Context,
+    step: StepId,
+    actions: &[Action],
+    parallel: usize,
+) -> Result<()> {
+    let results: Vec<Result<()>> = futures_util::stream::iter(actions)
+        .map(|action| action.perform(ctx, step))
+        .buffer_unordered(parallel.max(1))
+        .collect()
+        .await;
+    results.into_iter().collect()
 }
 
 /// Wraps a plane error of a SQL Server call into a step error.
