@@ -77,6 +77,9 @@ pub(crate) unsafe fn copy_to_buffer(
 ) -> Result<(), Failure> {
     // SAFETY: forwarded from this function's contract.
     let needed = unsafe { try_out(needed, "needed") }?;
+    if buf.is_null() && len != 0 {
+        return Err(Failure::null("buf"));
+    }
     let size = text.len() + 1;
     needed.set(size);
     if size > len {
@@ -84,9 +87,6 @@ pub(crate) unsafe fn copy_to_buffer(
             pcdr_result::BufferTooSmall,
             format!("the buffer holds {len} bytes; {size} are needed"),
         ));
-    }
-    if buf.is_null() {
-        return Err(Failure::null("buf"));
     }
     // SAFETY: `buf` is not NULL and valid for `len >= size` bytes (the contract); the
     // text cannot overlap a buffer the caller owns.
@@ -120,9 +120,8 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_refused() {
-        let bytes = b"caf\xe9\0";
-        // SAFETY: a NUL-terminated byte string.
-        let result = unsafe { try_str(bytes.as_ptr().cast(), "toml") };
+        // SAFETY: a NUL-terminated literal.
+        let result = unsafe { try_str(c"caf\xe9".as_ptr(), "toml") };
         assert_eq!(code(result), pcdr_result::InvalidUtf8);
     }
 
@@ -139,8 +138,7 @@ mod tests {
     fn an_out_parameter_is_written_only_when_set() {
         let mut slot = 7;
         // SAFETY: slot is a valid i32.
-        let out = unsafe { try_out(&mut slot, "out") }.unwrap();
-        drop(out);
+        let _unset = unsafe { try_out(&mut slot, "out") }.unwrap();
         assert_eq!(slot, 7);
         // SAFETY: slot is a valid i32.
         unsafe { try_out(&mut slot, "out") }.unwrap().set(9);
@@ -170,6 +168,15 @@ mod tests {
         let result = unsafe { copy_to_buffer("abc", ptr::null_mut(), 0, &mut needed) };
         assert_eq!(code(result), pcdr_result::BufferTooSmall);
         assert_eq!(needed, 4);
+    }
+
+    #[test]
+    fn a_null_buffer_with_a_length_is_a_null_parameter() {
+        let mut needed = 0;
+        // SAFETY: a NULL buffer is allowed; needed is a valid usize.
+        let result = unsafe { copy_to_buffer("abc", ptr::null_mut(), 16, &mut needed) };
+        assert_eq!(code(result), pcdr_result::NullParameter);
+        assert_eq!(needed, 0, "nothing is written on that failure");
     }
 
     #[test]

@@ -86,7 +86,7 @@ mod tests {
     #[test]
     fn a_journal_path_that_is_not_utf8_is_refused() {
         let raw = pcdr_options {
-            journal: b"/tmp/\xff\0".as_ptr().cast(),
+            journal: c"/tmp/\xff".as_ptr(),
             dry_run: 0,
             accept_data_loss: 0,
             allow_primary_reachable: 0,
