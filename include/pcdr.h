@@ -189,8 +189,9 @@ pcdr_result pcdr_runbook_new_from_toml(const char *toml,
                                        const struct pcdr_options *options,
                                        struct pcdr_runbook **runbook_out);
 
-// Frees a runbook. NULL is fine, and so is a handle already freed (ignored). A run in
-// progress on another thread finishes first; the memory goes when it returns.
+// Frees a runbook. NULL is fine, and so is a handle already freed (ignored). Freeing a
+// runbook that another thread is running is safe too: this returns at once, the run
+// goes on, and the memory is released when that run returns.
 void pcdr_runbook_free(struct pcdr_runbook *runbook);
 
 // Observes the live state and describes each step of `procedure` (`failover` or
@@ -267,7 +268,8 @@ pcdr_result pcdr_runbook_cancel(const struct pcdr_runbook *runbook);
 // # Safety
 //
 // `callback` must stay callable, and `user_data` valid for it on whichever thread runs
-// a procedure, until it is replaced or the runbook is freed.
+// a procedure, until it is replaced, or until the runbook is freed and no run on it is
+// in progress.
 pcdr_result pcdr_runbook_set_progress_callback(const struct pcdr_runbook *runbook,
                                                pcdr_progress_callback callback,
                                                void *user_data);

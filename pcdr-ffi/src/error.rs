@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::ffi::c_char;
 
 /// A failed call: its code, its text, and what pcdr-core knew about it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Failure {
     code: pcdr_result,
     message: String,
@@ -75,7 +75,8 @@ thread_local! {
 pub(crate) fn call(body: impl FnOnce() -> Result<(), Failure>) -> pcdr_result {
     let outcome = panic::boundary(body);
     let code = code_of(&outcome);
-    LAST.with(|last| *last.borrow_mut() = outcome.err());
+    // Fails only while the thread's locals are being destroyed: the error is then lost.
+    let _ = LAST.try_with(|last| *last.borrow_mut() = outcome.err());
     code
 }
 
@@ -87,8 +88,10 @@ fn code_of(outcome: &Result<(), Failure>) -> pcdr_result {
         .map_or(pcdr_result::Ok, Failure::code)
 }
 
-fn with_last<T>(read: impl FnOnce(Option<&Failure>) -> T) -> T {
-    LAST.with(|last| read(last.borrow().as_ref()))
+/// Reads the last error (none while the thread's locals are being destroyed).
+fn with_last<T: Default>(read: impl FnOnce(Option<&Failure>) -> T) -> T {
+    LAST.try_with(|last| read(last.borrow().as_ref()))
+        .unwrap_or_default()
 }
 
 /// Copies the text of this thread's last error into `buf` as a NUL-terminated UTF-8
@@ -111,10 +114,10 @@ pub unsafe extern "C" fn pcdr_error_message(
     len: usize,
     needed: *mut usize,
 ) -> pcdr_result {
-    let text = with_last(|last| last.map(|f| f.message().to_owned()).unwrap_or_default());
-    // SAFETY: the caller's contract on `buf`, `len` and `needed` is copy_to_buffer's.
-    code_of(&panic::boundary(|| unsafe {
-        copy_to_buffer(&text, buf, len, needed)
+    code_of(&panic::boundary(|| {
+        let text = with_last(|last| last.map(|f| f.message().to_owned()).unwrap_or_default());
+        // SAFETY: the caller's contract on `buf`, `len` and `needed` is copy_to_buffer's.
+        unsafe { copy_to_buffer(&text, buf, len, needed) }
     }))
 }
 
@@ -140,10 +143,10 @@ pub unsafe extern "C" fn pcdr_error_step(
     len: usize,
     needed: *mut usize,
 ) -> pcdr_result {
-    let step = with_last(|last| last.and_then(|f| f.step)).map_or("", StepId::as_str);
-    // SAFETY: the caller's contract on `buf`, `len` and `needed` is copy_to_buffer's.
-    code_of(&panic::boundary(|| unsafe {
-        copy_to_buffer(step, buf, len, needed)
+    code_of(&panic::boundary(|| {
+        let step = with_last(|last| last.and_then(|f| f.step)).map_or("", StepId::as_str);
+        // SAFETY: the caller's contract on `buf`, `len` and `needed` is copy_to_buffer's.
+        unsafe { copy_to_buffer(step, buf, len, needed) }
     }))
 }
 

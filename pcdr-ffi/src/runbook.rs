@@ -133,8 +133,9 @@ pub unsafe extern "C" fn pcdr_runbook_new_from_toml(
     })
 }
 
-/// Frees a runbook. NULL is fine, and so is a handle already freed (ignored). A run in
-/// progress on another thread finishes first; the memory goes when it returns.
+/// Frees a runbook. NULL is fine, and so is a handle already freed (ignored). Freeing a
+/// runbook that another thread is running is safe too: this returns at once, the run
+/// goes on, and the memory is released when that run returns.
 #[unsafe(no_mangle)]
 pub extern "C" fn pcdr_runbook_free(runbook: *mut pcdr_runbook) {
     panic::or_fallback((), || drop(RUNBOOKS.remove(runbook.addr())));
@@ -306,7 +307,8 @@ pub extern "C" fn pcdr_runbook_cancel(runbook: *const pcdr_runbook) -> pcdr_resu
 /// # Safety
 ///
 /// `callback` must stay callable, and `user_data` valid for it on whichever thread runs
-/// a procedure, until it is replaced or the runbook is freed.
+/// a procedure, until it is replaced, or until the runbook is freed and no run on it is
+/// in progress.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pcdr_runbook_set_progress_callback(
     runbook: *const pcdr_runbook,
