@@ -84,8 +84,8 @@ typedef uint32_t pcdr_result;
 // with. Opaque; create it with `pcdr_runbook_new_from_file` or
 // `pcdr_runbook_new_from_toml` and free it with `pcdr_runbook_free`.
 //
-// A runbook may be used from several threads at once; runs on one runbook share its
-// journal, which allows only one run at a time (another gets `PCDR_RESULT_JOURNAL_LOCKED`).
+// A runbook may be used from several threads at once, but runs one procedure at a
+// time: its journal is locked while a run writes it (`PCDR_RESULT_JOURNAL_LOCKED`).
 typedef struct pcdr_runbook pcdr_runbook;
 
 // How a runbook runs. Zero-initialise it (`pcdr_options opts = {0};`), then set what

@@ -23,8 +23,8 @@ use std::sync::Arc;
 /// with. Opaque; create it with `pcdr_runbook_new_from_file` or
 /// `pcdr_runbook_new_from_toml` and free it with `pcdr_runbook_free`.
 ///
-/// A runbook may be used from several threads at once; runs on one runbook share its
-/// journal, which allows only one run at a time (another gets `PCDR_RESULT_JOURNAL_LOCKED`).
+/// A runbook may be used from several threads at once, but runs one procedure at a
+/// time: its journal is locked while a run writes it (`PCDR_RESULT_JOURNAL_LOCKED`).
 #[allow(non_camel_case_types)]
 pub struct pcdr_runbook {
     _private: [u8; 0],
