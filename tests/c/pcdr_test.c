@@ -218,13 +218,18 @@ static void test_dry_run_plan(const struct fixture *fx) {
 }
 
 struct events {
+  pthread_t caller;
   atomic_int count;
   atomic_int step_started;
+  atomic_int on_other_thread;
 };
 
 static void on_event(const char *event_json, void *user_data) {
   struct events *events = user_data;
   atomic_fetch_add(&events->count, 1);
+  if (!pthread_equal(pthread_self(), events->caller)) {
+    atomic_fetch_add(&events->on_other_thread, 1);
+  }
   if (contains(event_json, "\"event\":\"step_started\"")) {
     atomic_fetch_add(&events->step_started, 1);
   }
@@ -232,7 +237,7 @@ static void on_event(const char *event_json, void *user_data) {
 
 static void test_failing_run(const struct fixture *fx) {
   pcdr_runbook *rb = open_runbook(fx, "run.journal", 0);
-  struct events events = {0, 0};
+  struct events events = {pthread_self(), 0, 0, 0};
   CHECK(pcdr_runbook_set_progress_callback(rb, on_event, &events) == PCDR_RESULT_OK);
   char *outcome = NULL;
   pcdr_result r = pcdr_runbook_run(rb, "failover", &outcome);
@@ -245,6 +250,12 @@ static void test_failing_run(const struct fixture *fx) {
   CHECK(outcome == NULL);
   CHECK(atomic_load(&events.step_started) >= 1);
   CHECK(atomic_load(&events.count) >= 2);
+  CHECK(atomic_load(&events.on_other_thread) == 0);
+
+  /* Resuming observes again and stops at the same step. */
+  CHECK(is_step_failure(pcdr_runbook_resume(rb, &outcome)));
+  CHECK(contains(last_error(), "check_sites"));
+  CHECK(outcome == NULL);
 
   char *report = NULL;
   CHECK(pcdr_runbook_report(rb, &report) == PCDR_RESULT_OK);

@@ -100,6 +100,8 @@ static class PcdrTest
             Check(error != null && error.IsStepFailure, "the run fails with a step code: " + (error == null ? "none" : error.Code.ToString()));
             Check(error != null && error.Step == "check_sites", "the error names check_sites");
             Check(events.Exists(e => e.Contains("\"event\":\"step_started\"")), "events arrived: " + events.Count);
+            var resumed = ErrorOf(() => runbook.Resume(null));
+            Check(resumed != null && resumed.IsStepFailure && resumed.Step == "check_sites", "resume stops at the same step");
             string report = runbook.Report();
             Check(report.Contains("\"step\":\"check_sites\"") && report.Contains("\"completed\":false"), "report names the step");
         }
