@@ -1,0 +1,298 @@
+// Pcdr.cs: a small P/Invoke wrapper of libpcdr (pcdr-ffi), the C ABI of pcdr.
+//
+// Add this one file to your project and put libpcdr.so (Linux) or pcdr.dll (Windows)
+// where the runtime finds native libraries (next to the program, or LD_LIBRARY_PATH).
+// Strings cross as UTF-8; the library's handles and strings are SafeHandles, so they are
+// freed exactly once; a failed call throws PcdrException with the result code, the
+// message, the SQL Server error number and the step. See pcdr-ffi/README.md.
+using System;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Pcdr
+{
+    /// <summary>The result codes of include/pcdr.h (pcdr_result), stable and grouped by range.</summary>
+    public enum ResultCode : uint
+    {
+        Ok = 0, Other = 1,
+        Topology = 100,
+        Precondition = 200, DataLossRefused = 201, BadLogBackup = 202,
+        StepFailed = 300, StepSqlServer = 301, StepUnreachable = 302, StepConnectionLost = 303,
+        StepIo = 304, StepShell = 305, StepTimeout = 306, StepUnexpectedAnswer = 307,
+        Journal = 400, JournalLocked = 401,
+        Cancelled = 500,
+        NullParameter = 900, InvalidUtf8 = 901, InvalidHandle = 902, UnknownProcedure = 903,
+        UnknownStep = 904, BufferTooSmall = 905, Panic = 999,
+    }
+
+    /// <summary>A failed pcdr call: its code, message, SQL Server error number and step.</summary>
+    public class PcdrException : Exception
+    {
+        public ResultCode Code { get; private set; }
+        /// <summary>SQL Server's error number (e.g. 4305), or 0 when SQL Server did not report it.</summary>
+        public uint SqlNumber { get; private set; }
+        /// <summary>The id of the step that failed (check_sites), or null.</summary>
+        public string Step { get; private set; }
+        /// <summary>Whether a step failed (codes 3xx); resume after fixing the cause.</summary>
+        public bool IsStepFailure { get { return (uint)Code >= 300 && (uint)Code < 400; } }
+
+        public PcdrException(ResultCode code, string message, uint sqlNumber, string step)
+            : base(message)
+        {
+            Code = code;
+            SqlNumber = sqlNumber;
+            Step = step;
+        }
+
+        /// <summary>Throws the calling thread's last error when code is not Ok.</summary>
+        internal static void Check(ResultCode code)
+        {
+            if (code == ResultCode.Ok) return;
+            string step = LastText(Native.pcdr_error_step);
+            throw new PcdrException(code, LastText(Native.pcdr_error_message),
+                Native.pcdr_error_sql_number(), step.Length == 0 ? null : step);
+        }
+
+        internal delegate ResultCode TextAccessor(byte[] buf, UIntPtr len, out UIntPtr needed);
+
+        // Sizes the buffer with a first call, then copies; the accessors keep the last error.
+        private static string LastText(TextAccessor accessor)
+        {
+            UIntPtr needed;
+            accessor(null, UIntPtr.Zero, out needed);
+            var buf = new byte[(int)needed];
+            if (accessor(buf, needed, out needed) != ResultCode.Ok) return "";
+            return Encoding.UTF8.GetString(buf, 0, buf.Length - 1);
+        }
+    }
+
+    /// <summary>A pcdr_runbook handle, freed with pcdr_runbook_free.</summary>
+    public sealed class RunbookHandle : SafeHandle
+    {
+        public RunbookHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        protected override bool ReleaseHandle() { Native.pcdr_runbook_free(handle); return true; }
+    }
+
+    /// <summary>A string the library returned, freed with pcdr_string_free.</summary>
+    public sealed class StringHandle : SafeHandle
+    {
+        public StringHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        protected override bool ReleaseHandle() { Native.pcdr_string_free(handle); return true; }
+
+        /// <summary>The text, then the native string is freed.</summary>
+        public string TakeText()
+        {
+            try { return Utf8.FromNative(handle); } finally { Dispose(); }
+        }
+    }
+
+    /// <summary>How a runbook runs (pcdr_options).</summary>
+    public sealed class Options
+    {
+        /// <summary>The journal file, or null for a new one in the temporary folder.</summary>
+        public string Journal;
+        /// <summary>Observe and plan only: no change is made.</summary>
+        public bool DryRun;
+        /// <summary>Recover past a gap in the log chain, losing the missing transactions.</summary>
+        public bool AcceptDataLoss;
+        /// <summary>Fail over even though the primary site still answers.</summary>
+        public bool AllowPrimaryReachable;
+    }
+
+    /// <summary>One deployment's runbook: plan, run, resume, run a step, report, cancel.
+    /// Every result is a JSON document.</summary>
+    public sealed class Runbook : IDisposable
+    {
+        private readonly RunbookHandle handle;
+
+        private Runbook(RunbookHandle handle) { this.handle = handle; }
+
+        /// <summary>Loads a topology file.</summary>
+        public static Runbook FromFile(string path, Options options)
+        {
+            return Create(options, (ref Native.Options o, out RunbookHandle h) =>
+                Native.pcdr_runbook_new_from_file(Utf8.ToNative(path), ref o, out h));
+        }
+
+        /// <summary>Loads topology TOML text; baseDir (or null) resolves a relative password_file.</summary>
+        public static Runbook FromToml(string toml, string baseDir, Options options)
+        {
+            return Create(options, (ref Native.Options o, out RunbookHandle h) =>
+                Native.pcdr_runbook_new_from_toml(Utf8.ToNative(toml), Utf8.ToNative(baseDir), ref o, out h));
+        }
+
+        private delegate ResultCode Constructor(ref Native.Options options, out RunbookHandle handle);
+
+        private static Runbook Create(Options options, Constructor constructor)
+        {
+            options = options ?? new Options();
+            var journal = GCHandle.Alloc(Utf8.ToNative(options.Journal ?? ""), GCHandleType.Pinned);
+            try
+            {
+                var native = new Native.Options
+                {
+                    Journal = options.Journal == null ? IntPtr.Zero : journal.AddrOfPinnedObject(),
+                    DryRun = (byte)(options.DryRun ? 1 : 0),
+                    AcceptDataLoss = (byte)(options.AcceptDataLoss ? 1 : 0),
+                    AllowPrimaryReachable = (byte)(options.AllowPrimaryReachable ? 1 : 0),
+                };
+                RunbookHandle handle;
+                PcdrException.Check(constructor(ref native, out handle));
+                return new Runbook(handle);
+            }
+            finally { journal.Free(); }
+        }
+
+        /// <summary>The library's version.</summary>
+        public static string Version { get { return Utf8.FromNative(Native.pcdr_version()); } }
+
+        /// <summary>The plan of "failover" or "failback" (read-only).</summary>
+        public string Plan(string procedure)
+        {
+            StringHandle json;
+            PcdrException.Check(Native.pcdr_runbook_plan(handle, Utf8.ToNative(procedure), out json));
+            return json.TakeText();
+        }
+
+        /// <summary>Runs a procedure; onEvent (or null) gets each progress event as JSON.</summary>
+        public string Run(string procedure, Action<string> onEvent)
+        {
+            return WithProgress(onEvent, () =>
+            {
+                StringHandle json;
+                PcdrException.Check(Native.pcdr_runbook_run(handle, Utf8.ToNative(procedure), out json));
+                return json.TakeText();
+            });
+        }
+
+        /// <summary>Continues the run the journal holds.</summary>
+        public string Resume(Action<string> onEvent)
+        {
+            return WithProgress(onEvent, () =>
+            {
+                StringHandle json;
+                PcdrException.Check(Native.pcdr_runbook_resume(handle, out json));
+                return json.TakeText();
+            });
+        }
+
+        /// <summary>Runs one step by its id (check_sites), journaled.</summary>
+        public string RunStep(string procedure, string stepId, Action<string> onEvent)
+        {
+            return WithProgress(onEvent, () =>
+            {
+                StringHandle json;
+                PcdrException.Check(Native.pcdr_runbook_run_step(handle, Utf8.ToNative(procedure),
+                    Utf8.ToNative(stepId), out json));
+                return json.TakeText();
+            });
+        }
+
+        /// <summary>The report of the run the journal holds.</summary>
+        public string Report()
+        {
+            StringHandle json;
+            PcdrException.Check(Native.pcdr_runbook_report(handle, out json));
+            return json.TakeText();
+        }
+
+        /// <summary>Stops the run in progress before its next step; callable from any thread.</summary>
+        public void Cancel()
+        {
+            PcdrException.Check(Native.pcdr_runbook_cancel(handle));
+        }
+
+        public void Dispose() { handle.Dispose(); }
+
+        // The delegate stays referenced until the call returns, so the GC cannot collect it
+        // while native code holds its pointer; an exception in onEvent is kept and rethrown
+        // after the call, since it must not unwind through native frames.
+        private string WithProgress(Action<string> onEvent, Func<string> call)
+        {
+            if (onEvent == null) return call();
+            Exception thrown = null;
+            Native.ProgressCallback callback = (json, userData) =>
+            {
+                try { onEvent(Utf8.FromNative(json)); }
+                catch (Exception e) { if (thrown == null) thrown = e; }
+            };
+            PcdrException.Check(Native.pcdr_runbook_set_progress_callback(handle, callback, IntPtr.Zero));
+            try { return call(); }
+            finally
+            {
+                Native.pcdr_runbook_set_progress_callback(handle, null, IntPtr.Zero);
+                GC.KeepAlive(callback);
+                if (thrown != null) throw new AggregateException("a progress handler failed", thrown);
+            }
+        }
+    }
+
+    internal static class Utf8
+    {
+        /// <summary>NUL-terminated UTF-8 bytes, or null for null.</summary>
+        internal static byte[] ToNative(string text)
+        {
+            return text == null ? null : Encoding.UTF8.GetBytes(text + "\0");
+        }
+
+        internal static string FromNative(IntPtr ptr)
+        {
+            if (ptr == IntPtr.Zero) return null;
+            int len = 0;
+            while (Marshal.ReadByte(ptr, len) != 0) len++;
+            var bytes = new byte[len];
+            Marshal.Copy(ptr, bytes, 0, len);
+            return Encoding.UTF8.GetString(bytes);
+        }
+    }
+
+    internal static class Native
+    {
+        private const string Lib = "pcdr";
+
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct Options
+        {
+            public IntPtr Journal;
+            public byte DryRun;
+            public byte AcceptDataLoss;
+            public byte AllowPrimaryReachable;
+        }
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void ProgressCallback(IntPtr eventJson, IntPtr userData);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr pcdr_version();
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ResultCode pcdr_runbook_new_from_file(byte[] path, ref Options options, out RunbookHandle runbook);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ResultCode pcdr_runbook_new_from_toml(byte[] toml, byte[] baseDir, ref Options options, out RunbookHandle runbook);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void pcdr_runbook_free(IntPtr runbook);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ResultCode pcdr_runbook_plan(RunbookHandle runbook, byte[] procedure, out StringHandle json);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ResultCode pcdr_runbook_run(RunbookHandle runbook, byte[] procedure, out StringHandle json);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ResultCode pcdr_runbook_resume(RunbookHandle runbook, out StringHandle json);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ResultCode pcdr_runbook_run_step(RunbookHandle runbook, byte[] procedure, byte[] stepId, out StringHandle json);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ResultCode pcdr_runbook_report(RunbookHandle runbook, out StringHandle json);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ResultCode pcdr_runbook_cancel(RunbookHandle runbook);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ResultCode pcdr_runbook_set_progress_callback(RunbookHandle runbook, ProgressCallback callback, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void pcdr_string_free(IntPtr s);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ResultCode pcdr_error_message(byte[] buf, UIntPtr len, out UIntPtr needed);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ResultCode pcdr_error_step(byte[] buf, UIntPtr len, out UIntPtr needed);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint pcdr_error_sql_number();
+    }
+}

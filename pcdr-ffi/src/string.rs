@@ -1,0 +1,66 @@
+//! Strings the library hands to C (JSON documents) and `pcdr_string_free`. Each one is
+//! remembered until freed, so freeing a string twice, or one the library did not hand
+//! out, does nothing instead of corrupting memory.
+
+use crate::error::Failure;
+use crate::panic;
+use crate::result::pcdr_result;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::ffi::{CString, c_char};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+static LIVE: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
+
+fn live() -> MutexGuard<'static, BTreeSet<usize>> {
+    LIVE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `value` as a JSON string owned by the caller (freed with `pcdr_string_free`).
+pub(crate) fn json(value: &impl Serialize) -> Result<*mut c_char, Failure> {
+    let text = serde_json::to_string(value)
+        .map_err(|e| Failure::new(pcdr_result::Other, format!("cannot write JSON: {e}")))?;
+    // JSON escapes control characters, so the text holds no NUL.
+    let owned = CString::new(text)
+        .map_err(|e| Failure::new(pcdr_result::Other, format!("JSON with a NUL: {e}")))?;
+    let ptr = owned.into_raw();
+    live().insert(ptr.addr());
+    Ok(ptr)
+}
+
+/// Frees a string this library returned (a JSON document). NULL is fine; so is a
+/// pointer already freed or not from this library: both are ignored.
+///
+/// # Safety
+///
+/// After this call `s` must not be used again.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pcdr_string_free(s: *mut c_char) {
+    panic::or_fallback((), || {
+        if live().remove(&s.addr()) {
+            // SAFETY: `s` came from `CString::into_raw` in `json` and was live, and is
+            // now out of the table, so it is freed exactly once.
+            drop(unsafe { CString::from_raw(s) });
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    #[test]
+    fn a_json_string_is_freed_once_and_a_second_free_is_ignored() {
+        let s = json(&serde_json::json!({"step": "check_sites"})).unwrap();
+        // SAFETY: `json` returned a live NUL-terminated string.
+        assert_eq!(unsafe { CStr::from_ptr(s) }, cr#"{"step":"check_sites"}"#);
+        // SAFETY: s is live; the second call must ignore it.
+        unsafe {
+            pcdr_string_free(s);
+            pcdr_string_free(s);
+            pcdr_string_free(std::ptr::null_mut());
+        }
+        assert!(!live().contains(&s.addr()));
+    }
+}

@@ -1,0 +1,311 @@
+/*
+ * The C ABI's own test: every check goes through include/pcdr.h and libpcdr, built
+ * with -Wall -Wextra -Werror -fsanitize=address,undefined by scripts/test-ffi.
+ *
+ * Usage: pcdr_test TOPOLOGY WORKDIR
+ *   TOPOLOGY  examples/topology.toml (its hosts do not resolve)
+ *   WORKDIR   an empty folder for journals
+ *
+ * Each test is a function of the fixture in the table at the end; the program prints
+ * one line per failed check and closes with "N passed, N failed".
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "pcdr.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct fixture {
+  const char *topology;
+  const char *workdir;
+};
+
+static int passed, failed;
+
+#define CHECK(cond)                                                          \
+  check((cond), #cond, __FILE__, __LINE__)
+
+static void check(int ok, const char *what, const char *file, int line) {
+  if (ok) {
+    passed++;
+  } else {
+    failed++;
+    printf("FAILED %s:%d: %s\n", file, line, what);
+  }
+}
+
+/* The last error's text in a static buffer (truncated past 4 KiB). */
+static const char *last_error(void) {
+  static char buf[4096];
+  size_t needed = 0;
+  if (pcdr_error_message(buf, sizeof buf, &needed) != PCDR_RESULT_OK) {
+    snprintf(buf, sizeof buf, "(%zu bytes of error text)", needed);
+  }
+  return buf;
+}
+
+static int contains(const char *text, const char *part) {
+  return text != NULL && strstr(text, part) != NULL;
+}
+
+static int is_step_failure(pcdr_result r) { return r >= 300 && r < 400; }
+
+static char *read_file(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) return NULL;
+  char *text = calloc(1, 1 << 16);
+  if (text != NULL) {
+    size_t n = fread(text, 1, (1 << 16) - 1, f);
+    text[n] = '\0';
+  }
+  fclose(f);
+  return text;
+}
+
+static pcdr_runbook *open_runbook(const struct fixture *fx, const char *journal_name,
+                                  int dry_run) {
+  char journal[1024];
+  snprintf(journal, sizeof journal, "%s/%s", fx->workdir, journal_name);
+  pcdr_options opts = {0};
+  opts.journal = journal;
+  opts.dry_run = (uint8_t)dry_run;
+  pcdr_runbook *rb = NULL;
+  pcdr_result r = pcdr_runbook_new_from_file(fx->topology, &opts, &rb);
+  CHECK(r == PCDR_RESULT_OK);
+  if (r != PCDR_RESULT_OK) printf("  %s\n", last_error());
+  return rb;
+}
+
+static void test_version(const struct fixture *fx) {
+  (void)fx;
+  const char *v = pcdr_version();
+  CHECK(v != NULL && v[0] >= '0' && v[0] <= '9');
+}
+
+static void test_null_pointers(const struct fixture *fx) {
+  pcdr_runbook *rb = (pcdr_runbook *)&rb; /* a sentinel that must stay untouched */
+  pcdr_runbook *const sentinel = rb;
+  char *json = (char *)&json;
+  char *const json_sentinel = json;
+  size_t needed = 0;
+
+  CHECK(pcdr_runbook_new_from_file(NULL, NULL, &rb) == PCDR_RESULT_NULL_PARAMETER);
+  CHECK(contains(last_error(), "path is NULL"));
+  CHECK(pcdr_runbook_new_from_file(fx->topology, NULL, NULL) == PCDR_RESULT_NULL_PARAMETER);
+  CHECK(pcdr_runbook_new_from_toml(NULL, NULL, NULL, &rb) == PCDR_RESULT_NULL_PARAMETER);
+  CHECK(rb == sentinel);
+  CHECK(pcdr_runbook_plan(NULL, "failover", &json) == PCDR_RESULT_NULL_PARAMETER);
+  CHECK(pcdr_runbook_run(NULL, "failover", &json) == PCDR_RESULT_NULL_PARAMETER);
+  CHECK(pcdr_runbook_run_step(NULL, "failover", "check_sites", &json) ==
+        PCDR_RESULT_NULL_PARAMETER);
+  CHECK(pcdr_runbook_resume(NULL, &json) == PCDR_RESULT_NULL_PARAMETER);
+  CHECK(pcdr_runbook_report(NULL, &json) == PCDR_RESULT_NULL_PARAMETER);
+  CHECK(pcdr_runbook_cancel(NULL) == PCDR_RESULT_NULL_PARAMETER);
+  CHECK(pcdr_runbook_set_progress_callback(NULL, NULL, NULL) == PCDR_RESULT_NULL_PARAMETER);
+  CHECK(json == json_sentinel);
+  CHECK(pcdr_error_message(NULL, 0, NULL) == PCDR_RESULT_NULL_PARAMETER);
+  CHECK(pcdr_error_message(NULL, 16, &needed) == PCDR_RESULT_NULL_PARAMETER);
+  CHECK(pcdr_error_step(NULL, 0, NULL) == PCDR_RESULT_NULL_PARAMETER);
+
+  pcdr_runbook *real = open_runbook(fx, "null.journal", 1);
+  CHECK(pcdr_runbook_plan(real, NULL, &json) == PCDR_RESULT_NULL_PARAMETER);
+  CHECK(pcdr_runbook_plan(real, "failover", NULL) == PCDR_RESULT_NULL_PARAMETER);
+  CHECK(pcdr_runbook_run_step(real, "failover", NULL, &json) == PCDR_RESULT_NULL_PARAMETER);
+  CHECK(pcdr_runbook_resume(real, NULL) == PCDR_RESULT_NULL_PARAMETER);
+  CHECK(json == json_sentinel);
+  pcdr_runbook_free(real);
+}
+
+static void test_invalid_utf8(const struct fixture *fx) {
+  pcdr_runbook *rb = NULL;
+  char *json = NULL;
+  CHECK(pcdr_runbook_new_from_file("/tmp/\xff.toml", NULL, &rb) == PCDR_RESULT_INVALID_UTF8);
+  CHECK(pcdr_runbook_new_from_toml("[pool]\nfqdn = \"\xc3\x28\"\n", NULL, NULL, &rb) ==
+        PCDR_RESULT_INVALID_UTF8);
+  CHECK(contains(last_error(), "toml is not valid UTF-8"));
+  pcdr_options opts = {0};
+  opts.journal = "/tmp/\xfe";
+  CHECK(pcdr_runbook_new_from_file(fx->topology, &opts, &rb) == PCDR_RESULT_INVALID_UTF8);
+  CHECK(rb == NULL);
+
+  pcdr_runbook *real = open_runbook(fx, "utf8.journal", 1);
+  CHECK(pcdr_runbook_plan(real, "fail\xffover", &json) == PCDR_RESULT_INVALID_UTF8);
+  CHECK(pcdr_runbook_run_step(real, "failover", "check\x80sites", &json) ==
+        PCDR_RESULT_INVALID_UTF8);
+  CHECK(pcdr_runbook_plan(real, "failsideways", &json) == PCDR_RESULT_UNKNOWN_PROCEDURE);
+  CHECK(json == NULL);
+  pcdr_runbook_free(real);
+}
+
+static void test_bad_topology(const struct fixture *fx) {
+  char *text = read_file(fx->topology);
+  CHECK(text != NULL);
+  if (text == NULL) return;
+  char *host = strstr(text, "sql-dal.contoso.com");
+  CHECK(host != NULL);
+  if (host != NULL) host[3] = ' '; /* "sql dal.contoso.com" */
+  pcdr_runbook *rb = NULL;
+  CHECK(pcdr_runbook_new_from_toml(text, NULL, NULL, &rb) == PCDR_RESULT_TOPOLOGY);
+  CHECK(contains(last_error(), "sites.backup.sql.host"));
+  CHECK(rb == NULL);
+  CHECK(pcdr_runbook_new_from_file("/nonexistent/topology.toml", NULL, &rb) ==
+        PCDR_RESULT_TOPOLOGY);
+  CHECK(contains(last_error(), "/nonexistent/topology.toml"));
+  free(text);
+}
+
+static void test_unknown_step(const struct fixture *fx) {
+  pcdr_runbook *rb = open_runbook(fx, "step.journal", 0);
+  char *json = NULL;
+  CHECK(pcdr_runbook_run_step(rb, "failover", "no_such_step", &json) ==
+        PCDR_RESULT_UNKNOWN_STEP);
+  CHECK(contains(last_error(), "use one of: check_sites"));
+  CHECK(json == NULL);
+  pcdr_runbook_free(rb);
+}
+
+static void test_second_free(const struct fixture *fx) {
+  pcdr_runbook *rb = open_runbook(fx, "free.journal", 1);
+  char *json = NULL;
+  CHECK(pcdr_runbook_plan(rb, "failback", &json) == PCDR_RESULT_OK);
+  pcdr_string_free(json);
+  pcdr_string_free(json);
+  pcdr_string_free(NULL);
+  pcdr_runbook_free(rb);
+  pcdr_runbook_free(rb);
+  pcdr_runbook_free(NULL);
+  json = NULL;
+  CHECK(pcdr_runbook_plan(rb, "failback", &json) == PCDR_RESULT_INVALID_HANDLE);
+  CHECK(pcdr_runbook_cancel(rb) == PCDR_RESULT_INVALID_HANDLE);
+  CHECK(json == NULL);
+}
+
+static void test_small_error_buffer(const struct fixture *fx) {
+  (void)fx;
+  pcdr_runbook *rb = NULL;
+  CHECK(pcdr_runbook_new_from_file(NULL, NULL, &rb) == PCDR_RESULT_NULL_PARAMETER);
+  char small[4] = {'x', 'x', 'x', 'x'};
+  size_t needed = 0;
+  CHECK(pcdr_error_message(small, sizeof small, &needed) == PCDR_RESULT_BUFFER_TOO_SMALL);
+  CHECK(needed > sizeof small);
+  CHECK(small[0] == 'x' && small[3] == 'x');
+  /* The accessor leaves the last error alone: a sized buffer now gets the text. */
+  char *buf = malloc(needed);
+  size_t again = 0;
+  CHECK(buf != NULL && pcdr_error_message(buf, needed, &again) == PCDR_RESULT_OK);
+  CHECK(buf != NULL && again == needed && strlen(buf) + 1 == needed);
+  free(buf);
+  CHECK(pcdr_error_message(NULL, 0, &again) == PCDR_RESULT_BUFFER_TOO_SMALL);
+  CHECK(again == needed);
+}
+
+static void test_dry_run_plan(const struct fixture *fx) {
+  pcdr_runbook *rb = open_runbook(fx, "plan.journal", 1);
+  char *plan = NULL;
+  CHECK(pcdr_runbook_plan(rb, "failover", &plan) == PCDR_RESULT_OK);
+  CHECK(contains(plan, "\"steps\":[") && contains(plan, "\"check_sites\""));
+  CHECK(contains(plan, "activate_backup_servers"));
+  pcdr_string_free(plan);
+  char *outcome = NULL;
+  CHECK(pcdr_runbook_run(rb, "failover", &outcome) == PCDR_RESULT_OK);
+  CHECK(contains(outcome, "\"kind\":\"planned\""));
+  pcdr_string_free(outcome);
+  pcdr_runbook_free(rb);
+}
+
+struct events {
+  pthread_t caller;
+  atomic_int count;
+  atomic_int step_started;
+  atomic_int on_other_thread;
+};
+
+static void on_event(const char *event_json, void *user_data) {
+  struct events *events = user_data;
+  atomic_fetch_add(&events->count, 1);
+  if (!pthread_equal(pthread_self(), events->caller)) {
+    atomic_fetch_add(&events->on_other_thread, 1);
+  }
+  if (contains(event_json, "\"event\":\"step_started\"")) {
+    atomic_fetch_add(&events->step_started, 1);
+  }
+}
+
+static void test_failing_run(const struct fixture *fx) {
+  pcdr_runbook *rb = open_runbook(fx, "run.journal", 0);
+  struct events events = {pthread_self(), 0, 0, 0};
+  CHECK(pcdr_runbook_set_progress_callback(rb, on_event, &events) == PCDR_RESULT_OK);
+  char *outcome = NULL;
+  pcdr_result r = pcdr_runbook_run(rb, "failover", &outcome);
+  CHECK(is_step_failure(r));
+  CHECK(contains(last_error(), "check_sites"));
+  char step[64];
+  size_t needed = 0;
+  CHECK(pcdr_error_step(step, sizeof step, &needed) == PCDR_RESULT_OK);
+  CHECK(strcmp(step, "check_sites") == 0);
+  CHECK(outcome == NULL);
+  CHECK(atomic_load(&events.step_started) >= 1);
+  CHECK(atomic_load(&events.count) >= 2);
+  CHECK(atomic_load(&events.on_other_thread) == 0);
+
+  /* Resuming observes again and stops at the same step. */
+  CHECK(is_step_failure(pcdr_runbook_resume(rb, &outcome)));
+  CHECK(contains(last_error(), "check_sites"));
+  CHECK(outcome == NULL);
+
+  char *report = NULL;
+  CHECK(pcdr_runbook_report(rb, &report) == PCDR_RESULT_OK);
+  CHECK(contains(report, "\"step\":\"check_sites\""));
+  CHECK(contains(report, "\"completed\":false"));
+  pcdr_string_free(report);
+  pcdr_runbook_free(rb);
+}
+
+struct canceller {
+  pcdr_runbook *rb;
+  pcdr_result result;
+};
+
+static void *cancel_soon(void *arg) {
+  struct canceller *c = arg;
+  struct timespec pause = {0, 2 * 1000 * 1000};
+  nanosleep(&pause, NULL);
+  c->result = pcdr_runbook_cancel(c->rb);
+  return NULL;
+}
+
+static void test_cancel_from_another_thread(const struct fixture *fx) {
+  pcdr_runbook *rb = open_runbook(fx, "cancel.journal", 0);
+  struct canceller c = {rb, PCDR_RESULT_OTHER};
+  pthread_t thread;
+  CHECK(pthread_create(&thread, NULL, cancel_soon, &c) == 0);
+  char *outcome = NULL;
+  pcdr_result r = pcdr_runbook_run(rb, "failover", &outcome);
+  pthread_join(thread, NULL);
+  CHECK(c.result == PCDR_RESULT_OK);
+  /* Cancelled before a step, or the run ended first (at check_sites). */
+  CHECK(r == PCDR_RESULT_CANCELLED || is_step_failure(r));
+  pcdr_string_free(outcome);
+  pcdr_runbook_free(rb);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: %s TOPOLOGY WORKDIR\n", argv[0]);
+    return 2;
+  }
+  struct fixture fx = {argv[1], argv[2]};
+  static void (*const tests[])(const struct fixture *) = {
+      test_version,       test_null_pointers,    test_invalid_utf8,
+      test_bad_topology,  test_unknown_step,     test_second_free,
+      test_small_error_buffer, test_dry_run_plan, test_failing_run,
+      test_cancel_from_another_thread,
+  };
+  for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) tests[i](&fx);
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
