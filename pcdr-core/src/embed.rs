@@ -24,7 +24,7 @@ use crate::topology::Topology;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// How a runbook runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -84,10 +84,7 @@ impl Embedded {
 
     /// A runbook over the given planes (tests, emulators).
     pub fn with_planes(topology: Topology, planes: Planes, options: Options) -> Self {
-        let journal = options
-            .journal
-            .clone()
-            .unwrap_or_else(|| std::env::temp_dir().join(format!("pcdr-{}.journal", new_run_id())));
+        let journal = options.journal.clone().unwrap_or_else(default_journal);
         Self {
             topology: Arc::new(topology),
             planes,
@@ -217,6 +214,17 @@ impl Embedded {
                 message: "holds no run".into(),
             })
     }
+}
+
+/// A journal in the temporary folder, unique to this process and runbook.
+fn default_journal() -> PathBuf {
+    static RUNBOOKS: AtomicUsize = AtomicUsize::new(0);
+    let n = RUNBOOKS.fetch_add(1, Ordering::SeqCst);
+    std::env::temp_dir().join(format!(
+        "pcdr-{}-{}-{n}.journal",
+        new_run_id(),
+        std::process::id()
+    ))
 }
 
 fn describe(intent: &crate::procedure::Intent) -> String {
