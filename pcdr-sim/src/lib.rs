@@ -1,5 +1,7 @@
 //! pcdr-sim: an emulated two-site Persistent Chat world.
 
+pub mod backup_file;
+pub mod guid;
 pub mod shell;
 pub mod tds;
 pub mod tsql;
