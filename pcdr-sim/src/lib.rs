@@ -5,3 +5,4 @@ pub mod guid;
 pub mod shell;
 pub mod tds;
 pub mod tsql;
+pub mod world;

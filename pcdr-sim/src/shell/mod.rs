@@ -47,6 +47,7 @@ mod quote;
 mod refuse;
 #[cfg(test)]
 mod tests;
+pub mod world;
 
 pub use ast::{Argument, Command, Expr, Script, Statement, names_equal};
 pub use error::ParseError;

@@ -1,0 +1,158 @@
+//! The world as the emulated Management Shell sees it: [`PoolWorld`] for [`World`]
+//! (pool state, active servers, `Install-CsMirrorDatabase`, cmdlet faults).
+
+use crate::shell::world::{CmdletFault, PoolState, PoolWorld};
+use crate::world::create::{CHAT_DB, COMPLIANCE_DB, mirror_copy};
+use crate::world::model::{InstanceId, MirrorRole, Mirroring, UserAccess, WorldState};
+use crate::world::{World, WorldError};
+
+fn message(error: WorldError) -> String {
+    error.to_string()
+}
+
+impl PoolWorld for World {
+    fn pool_fqdn(&self) -> String {
+        self.read()
+            .map(|s| s.pool.fqdn)
+            .unwrap_or_else(|_| "pchat.contoso.com".to_owned())
+    }
+
+    fn pool_servers(&self) -> Result<Vec<String>, String> {
+        let state = self.read().map_err(message)?;
+        Ok([state.pool.primary_servers, state.pool.backup_servers].concat())
+    }
+
+    fn pool_state(&self) -> Result<PoolState, String> {
+        let state = self.read().map_err(message)?;
+        Ok(if state.pool.failed_over {
+            PoolState::FailedOver
+        } else {
+            PoolState::Normal
+        })
+    }
+
+    fn set_pool_state(&self, pool_state: PoolState) -> Result<(), String> {
+        self.update(|state| state.pool.failed_over = pool_state == PoolState::FailedOver)
+            .map_err(message)
+    }
+
+    fn active_servers(&self) -> Result<Vec<String>, String> {
+        Ok(self.read().map_err(message)?.pool.active)
+    }
+
+    fn set_active_servers(&self, servers: Vec<String>) -> Result<(), String> {
+        self.update(|state| state.pool.active = servers)
+            .map_err(message)
+    }
+
+    fn install_mirror(
+        &self,
+        database_type: &str,
+        sql_server_fqdn: &str,
+        _instance: Option<&str>,
+    ) -> Result<(), String> {
+        let database = database_of_type(database_type)?;
+        let instance = InstanceId::from_host(sql_server_fqdn).ok_or_else(|| {
+            format!("Cannot connect to SQL Server \"{sql_server_fqdn}\": the server was not found.")
+        })?;
+        let dir = self.data_dir(instance.mirror_partner());
+        self.try_update(|state| mirror(state, instance, database, &dir))
+            .map_err(message)?
+    }
+
+    fn cmdlet_fault(&self, cmdlet: &str) -> Option<CmdletFault> {
+        let state = self.read().ok()?;
+        state
+            .faults
+            .cmdlets
+            .get(&cmdlet.to_ascii_lowercase())
+            .cloned()
+            .map(CmdletFault::from)
+    }
+}
+
+fn database_of_type(database_type: &str) -> Result<&'static str, String> {
+    if database_type.eq_ignore_ascii_case("PersistentChat") {
+        Ok(CHAT_DB)
+    } else if database_type.eq_ignore_ascii_case("PersistentChatCompliance") {
+        Ok(COMPLIANCE_DB)
+    } else {
+        Err(format!(
+            "Cannot bind parameter 'DatabaseType'. \"{database_type}\" is not a Persistent Chat database type."
+        ))
+    }
+}
+
+/// Mirrors `database` of `instance` to its site's mirror instance.
+fn mirror(
+    state: &mut WorldState,
+    instance: InstanceId,
+    database: &str,
+    partner_dir: &std::path::Path,
+) -> Result<(), String> {
+    let partner = instance.mirror_partner();
+    for id in [instance, partner] {
+        if state.faults.down.contains(&id) {
+            return Err(format!(
+                "The server network address \"{}\" can not be reached or does not exist. (1418)",
+                id.endpoint()
+            ));
+        }
+    }
+    let principal = state
+        .instance(instance)
+        .and_then(|i| i.database(database))
+        .cloned()
+        .ok_or_else(|| {
+            format!(
+                "Database \"{database}\" does not exist on {}.",
+                instance.host()
+            )
+        })?;
+    if !principal.is_recovered() {
+        return Err(format!(
+            "Database \"{database}\" is not online; it cannot be mirrored."
+        ));
+    }
+    if principal.user_access == UserAccess::SingleUser {
+        return Err(format!(
+            "Database \"{database}\" database is in single user mode which is incompatible with participating in database mirroring or in availability group. (1488)"
+        ));
+    }
+    if let Some(existing) = &principal.mirroring {
+        return match existing.partner == partner.endpoint() {
+            true => Ok(()),
+            false => Err(format!(
+                "Database \"{database}\" is already mirrored to {}.",
+                existing.partner
+            )),
+        };
+    }
+    let mut principal = principal;
+    principal.mirroring = Some(Mirroring {
+        guid: crate::guid::Guid::generate(),
+        role: MirrorRole::Principal,
+        partner: partner.endpoint(),
+    });
+    let copy = mirror_copy(&principal, instance, partner_dir);
+    if let Some(inst) = state.instance_mut(partner) {
+        let id = inst
+            .database(database)
+            .map(|d| d.id)
+            .unwrap_or(inst.next_database_id);
+        inst.next_database_id = inst.next_database_id.max(id + 1);
+        inst.databases
+            .retain(|_, d| !d.name.eq_ignore_ascii_case(database));
+        inst.databases.insert(
+            database.to_owned(),
+            crate::world::model::Database { id, ..copy },
+        );
+    }
+    if let Some(db) = state
+        .instance_mut(instance)
+        .and_then(|i| i.database_mut(database))
+    {
+        db.mirroring = principal.mirroring;
+    }
+    Ok(())
+}
