@@ -115,7 +115,11 @@ mod tests {
     #[test]
     fn malformed_text_is_refused() {
         assert!("6F9A1B2C3D4E451F8A0B1C2D3E4F5061".parse::<Guid>().is_err());
-        assert!("6F9A1B2C-3D4E-451F-8A0B-1C2D3E4F50ZZ".parse::<Guid>().is_err());
+        assert!(
+            "6F9A1B2C-3D4E-451F-8A0B-1C2D3E4F50ZZ"
+                .parse::<Guid>()
+                .is_err()
+        );
     }
 
     #[test]
