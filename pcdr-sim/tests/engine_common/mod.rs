@@ -85,7 +85,8 @@ pub async fn within<F: Future>(step: F) -> F::Output {
 }
 
 /// `text` with each parameter `@name` of `command` replaced by `@P<n>`, outside string
-/// literals and without touching longer names or `@@` globals.
+/// literals and without touching longer names, `@@` globals or the `@name =` of an EXEC
+/// argument.
 pub fn positional(command: &SqlCommand) -> String {
     let names: Vec<String> = command.params.iter().map(|p| p.name.to_ascii_lowercase()).collect();
     let chars: Vec<char> = command.text.chars().collect();
@@ -103,7 +104,9 @@ pub fn positional(command: &SqlCommand) -> String {
                 .find(|&j| !(chars[j].is_alphanumeric() || chars[j] == '_'))
                 .unwrap_or(chars.len());
             let word: String = chars[i..end].iter().collect::<String>().to_ascii_lowercase();
-            if let Some(n) = names.iter().position(|p| *p == word) {
+            let next = chars[end..].iter().find(|c| !c.is_whitespace());
+            let is_argument_name = next == Some(&'=');
+            if let Some(n) = names.iter().position(|p| *p == word).filter(|_| !is_argument_name) {
                 out.push_str(&format!("@P{}", n + 1));
                 i = end;
                 continue;
