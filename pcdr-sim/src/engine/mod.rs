@@ -23,6 +23,8 @@ mod restore;
 mod rpc;
 mod scope;
 mod select;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
