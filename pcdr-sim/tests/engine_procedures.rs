@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use engine_common::{TestClient, run, start_default};
 use pcdr_core::commands::sql;
-use pcdr_core::planes::{FileMove, FullRestore, PrimaryLogShipping, SecondaryLogShipping, SessionId};
+use pcdr_core::planes::{
+    FileMove, FullRestore, PrimaryLogShipping, SecondaryLogShipping, SessionId,
+};
 use pcdr_core::topology::RestoreMode;
 use pcdr_sim::shell::world::{PoolState, PoolWorld};
 use pcdr_sim::world::model::{InstanceId, Site};
@@ -44,8 +46,13 @@ async fn apply_unapplied(backup: &mut TestClient, copy: &Path) {
 }
 
 async fn fail_over(world: &World, backup: &mut TestClient) {
-    run(backup, &sql::remove_secondary_log_shipping("mgc")).await.unwrap();
-    let copied: Vec<_> = trn_files(&world.copy_dir()).iter().map(|p| p.file_name().unwrap().to_owned()).collect();
+    run(backup, &sql::remove_secondary_log_shipping("mgc"))
+        .await
+        .unwrap();
+    let copied: Vec<_> = trn_files(&world.copy_dir())
+        .iter()
+        .map(|p| p.file_name().unwrap().to_owned())
+        .collect();
     for file in trn_files(&world.share_dir()) {
         let name = file.file_name().unwrap().to_owned();
         if !copied.contains(&name) {
@@ -55,22 +62,36 @@ async fn fail_over(world: &World, backup: &mut TestClient) {
     apply_unapplied(backup, &world.copy_dir()).await;
     let sessions = run(backup, &sql::sessions("mgc")).await.unwrap();
     for row in &sessions[0] {
-        run(backup, &sql::kill(SessionId(row.get::<i32, _>(0).unwrap()))).await.unwrap();
+        run(backup, &sql::kill(SessionId(row.get::<i32, _>(0).unwrap())))
+            .await
+            .unwrap();
     }
     run(backup, &sql::recover("mgc")).await.unwrap();
     world.set_pool_state(PoolState::FailedOver).unwrap();
-    world.install_mirror("PersistentChat", "127.0.0.3", None).unwrap();
-    world.set_active_servers(vec!["pc3.contoso.com".into(), "pc4.contoso.com".into()]).unwrap();
+    world
+        .install_mirror("PersistentChat", "127.0.0.3", None)
+        .unwrap();
+    world
+        .set_active_servers(vec!["pc3.contoso.com".into(), "pc4.contoso.com".into()])
+        .unwrap();
 }
 
 async fn fail_back(world: &World, primary: &mut TestClient, backup: &mut TestClient) {
     world.set_active_servers(Vec::new()).unwrap();
-    run(backup, &sql::remove_mirroring("mgc").unwrap()).await.unwrap();
+    run(backup, &sql::remove_mirroring("mgc").unwrap())
+        .await
+        .unwrap();
     let share = world.share_dir().display().to_string();
     let failback_file = format!("{share}/mgc_pcdr_failback.bak");
-    run(backup, &sql::backup_database("mgc", &failback_file)).await.unwrap();
-    run(backup, &sql::verify_backup(&failback_file)).await.unwrap();
-    run(primary, &sql::remove_mirroring("mgc").unwrap()).await.unwrap();
+    run(backup, &sql::backup_database("mgc", &failback_file))
+        .await
+        .unwrap();
+    run(backup, &sql::verify_backup(&failback_file))
+        .await
+        .unwrap();
+    run(primary, &sql::remove_mirroring("mgc").unwrap())
+        .await
+        .unwrap();
     let files = run(primary, &sql::database_files("mgc")).await.unwrap();
     let moves = files[0]
         .iter()
@@ -79,15 +100,36 @@ async fn fail_back(world: &World, primary: &mut TestClient, backup: &mut TestCli
             physical_name: r.get::<&str, _>("physical_name").unwrap().into(),
         })
         .collect();
-    let restore = FullRestore { replace: true, recovery: true, moves };
-    run(primary, &sql::restore_database("mgc", &failback_file, &restore)).await.unwrap();
+    let restore = FullRestore {
+        replace: true,
+        recovery: true,
+        moves,
+    };
+    run(
+        primary,
+        &sql::restore_database("mgc", &failback_file, &restore),
+    )
+    .await
+    .unwrap();
     let seed_file = format!("{share}/mgc_pcdr_seed.bak");
-    run(primary, &sql::backup_database("mgc", &seed_file)).await.unwrap();
-    let reseed = FullRestore { replace: true, recovery: false, moves: Vec::new() };
-    run(backup, &sql::restore_database("mgc", &seed_file, &reseed)).await.unwrap();
+    run(primary, &sql::backup_database("mgc", &seed_file))
+        .await
+        .unwrap();
+    let reseed = FullRestore {
+        replace: true,
+        recovery: false,
+        moves: Vec::new(),
+    };
+    run(backup, &sql::restore_database("mgc", &seed_file, &reseed))
+        .await
+        .unwrap();
     set_up_log_shipping(world, primary, backup).await;
-    world.install_mirror("PersistentChat", "127.0.0.1", None).unwrap();
-    world.set_active_servers(vec!["pc1.contoso.com".into()]).unwrap();
+    world
+        .install_mirror("PersistentChat", "127.0.0.1", None)
+        .unwrap();
+    world
+        .set_active_servers(vec!["pc1.contoso.com".into()])
+        .unwrap();
     world.set_pool_state(PoolState::Normal).unwrap();
 }
 
@@ -103,7 +145,9 @@ async fn set_up_log_shipping(world: &World, primary: &mut TestClient, backup: &m
         secondary_server: "SQLPC-DAL".into(),
         secondary_database: "mgc".into(),
     };
-    run(primary, &sql::setup_log_shipping_primary(&primary_setup)).await.unwrap();
+    run(primary, &sql::setup_log_shipping_primary(&primary_setup))
+        .await
+        .unwrap();
     let secondary_setup = SecondaryLogShipping {
         primary_server: "SQLPC-ATL".into(),
         primary_database: "mgc".into(),
@@ -117,7 +161,9 @@ async fn set_up_log_shipping(world: &World, primary: &mut TestClient, backup: &m
         restore_delay_minutes: 0,
         restore_mode: RestoreMode::NoRecovery,
     };
-    run(backup, &sql::setup_log_shipping_secondary(&secondary_setup)).await.unwrap();
+    run(backup, &sql::setup_log_shipping_secondary(&secondary_setup))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -130,7 +176,11 @@ async fn a_failover_then_a_failback_leave_the_states_verify_expects() {
     fail_over(world, &mut backup).await;
     assert_eq!(world.verify(Expect::FailedOver).unwrap(), vec![]);
     let held = world.messages(InstanceId::Backup, "mgc").unwrap();
-    assert_eq!(held, (1..=20).collect::<Vec<u64>>(), "messages 21-22 were never backed up");
+    assert_eq!(
+        held,
+        (1..=20).collect::<Vec<u64>>(),
+        "messages 21-22 were never backed up"
+    );
 
     world.traffic(5, false).unwrap();
     world.rebuild(Site::Primary).unwrap();
@@ -148,11 +198,19 @@ async fn a_failover_that_skips_the_uncopied_backup_is_caught_by_verify() {
     let world = sim.world();
     world.disaster(Site::Primary, false).unwrap();
     let mut backup = sim.connect(InstanceId::Backup).await;
-    run(&mut backup, &sql::remove_secondary_log_shipping("mgc")).await.unwrap();
+    run(&mut backup, &sql::remove_secondary_log_shipping("mgc"))
+        .await
+        .unwrap();
     apply_unapplied(&mut backup, &world.copy_dir()).await;
     run(&mut backup, &sql::recover("mgc")).await.unwrap();
     let differences = world.verify(Expect::FailedOver).unwrap();
     let found: Vec<String> = differences.iter().map(ToString::to_string).collect();
-    assert!(found.iter().any(|d| d.contains("5 lost, first Some(16)")), "{found:?}");
-    assert!(found.iter().any(|d| d.starts_with("pool state")), "{found:?}");
+    assert!(
+        found.iter().any(|d| d.contains("5 lost, first Some(16)")),
+        "{found:?}"
+    );
+    assert!(
+        found.iter().any(|d| d.starts_with("pool state")),
+        "{found:?}"
+    );
 }

@@ -2,8 +2,8 @@
 //! [`tds::Engine`](crate::tds::Engine) over the [world](crate::world).
 //!
 //! Every request is parsed with [`tsql::parse_batch`](crate::tsql::parse_batch) and run
-//! statement by statement ([`batch`]); `sp_executesql` RPCs bind their `@params`
-//! declarations and values as variables ([`rpc`]). Errors are SQL Server's numbers,
+//! statement by statement (`batch.rs`); `sp_executesql` RPCs bind their `@params`
+//! declarations and values as variables (`rpc.rs`). Errors are SQL Server's numbers,
 //! never a silent success. Sessions (their current database and transaction count) are
 //! kept here, in memory; everything else is in the world file.
 //!

@@ -263,11 +263,9 @@ pub(crate) fn call(
         .ok_or_else(|| crate::engine::failure::unknown_procedure(name))?;
     let params = bind(procedure, args)?;
     let instance = exec.engine.instance;
-    let outcome = exec
-        .engine
+    exec.engine
         .world
-        .try_update(|state| run(state, instance, &params))?;
-    outcome
+        .try_update(|state| run(state, instance, &params))?
 }
 
 fn run(

@@ -253,12 +253,10 @@ fn infer_types(columns: &mut [Column], rows: &mut [Vec<Value>]) {
             .iter()
             .filter_map(|r| r.get(i))
             .find(|v| **v != Value::Null);
-        if let Some(value) = first {
-            if let Some(ty) = type_of(value) {
-                if column.ty == ColumnType::NVarChar || ty != ColumnType::NVarChar {
-                    column.ty = ty;
-                }
-            }
+        if let Some(ty) = first.and_then(type_of)
+            && (column.ty == ColumnType::NVarChar || ty != ColumnType::NVarChar)
+        {
+            column.ty = ty;
         }
         for row in rows.iter_mut() {
             if let Some(value) = row.get_mut(i) {

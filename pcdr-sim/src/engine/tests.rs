@@ -52,7 +52,10 @@ async fn a_failed_restore_sends_the_specific_error_then_3013() {
     assert_eq!(numbers(&results[0]), vec![3201, 3013]);
     match &results[0] {
         StatementResult::Failed(messages) => {
-            assert_eq!(messages[1].message, "RESTORE LOG is terminating abnormally.");
+            assert_eq!(
+                messages[1].message,
+                "RESTORE LOG is terminating abnormally."
+            );
             assert_eq!(messages[0].class, 16);
         }
         other => panic!("{other:?}"),
@@ -63,7 +66,10 @@ async fn a_failed_restore_sends_the_specific_error_then_3013() {
 async fn a_successful_backup_reports_4035_and_3014_then_done() {
     let (dir, engine) = engine(InstanceId::Primary);
     let file = dir.path().join("share").join("x.bak");
-    let text = format!("BACKUP DATABASE mgc TO DISK = N'{}' WITH INIT, CHECKSUM", file.display());
+    let text = format!(
+        "BACKUP DATABASE mgc TO DISK = N'{}' WITH INIT, CHECKSUM",
+        file.display()
+    );
     let results = respond(&engine, Request::Batch(text)).await;
     let infos: Vec<u32> = results.iter().flat_map(numbers).collect();
     assert_eq!(infos, vec![4035, 4035, 3014]);
@@ -81,7 +87,10 @@ async fn sp_executesql_by_name_binds_named_parameters_and_unknown_rpcs_are_2812(
     let call = RpcRequest {
         procedure: RpcProcedure::Name("sp_executesql".into()),
         params: vec![
-            param("@stmt", "SELECT database_id FROM sys.databases WHERE name = @db"),
+            param(
+                "@stmt",
+                "SELECT database_id FROM sys.databases WHERE name = @db",
+            ),
             param("@params", "@db sysname"),
             param("@db", "mgc"),
         ],

@@ -47,7 +47,7 @@ impl World {
             ));
         }
         std::fs::create_dir_all(self.share_dir())?;
-        let outcome = self.try_update(|state| {
+        self.try_update(|state| {
             for instance in site.instances() {
                 state.faults.down.remove(&instance);
                 if let Some(inst) = state.instance_mut(instance) {
@@ -61,8 +61,7 @@ impl World {
                 self.create_mirrored(state, main, name)?;
             }
             Ok::<(), WorldError>(())
-        })?;
-        outcome
+        })?
     }
 }
 

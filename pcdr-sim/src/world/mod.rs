@@ -7,7 +7,7 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `world.sqlite` | the state, shared by every process ([`store`]) |
+//! | `world.sqlite` | the state, shared by every process (`store.rs`) |
 //! | `share/` | the backup share the primary's backup job writes to |
 //! | `copy/` | the copy destination on the backup site |
 //! | `data/<instance>/` | placeholder database files |

@@ -2,7 +2,7 @@
 //! the pool, the clock, the message counter, the ground truth and the faults.
 //!
 //! Plain data with small queries; the rules that change it live in the sibling modules
-//! (`dbops`, `logship`, `traffic`, `disaster`). [`store`](super::store) keeps it in SQLite.
+//! (`dbops`, `logship`, `traffic`, `disaster`). `store.rs` keeps it in SQLite.
 
 use std::collections::BTreeMap;
 

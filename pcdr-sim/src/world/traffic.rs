@@ -25,7 +25,7 @@ impl World {
     /// Commits `messages` chat messages on the principal chat database; with
     /// `log_backup`, advances the clock a minute and runs the principal's backup job.
     pub fn traffic(&self, messages: u32, log_backup: bool) -> WorldResult<Traffic> {
-        let outcome = self.try_update(|state| {
+        self.try_update(|state| {
             check_principal(state)?;
             let ids = commit(state, messages);
             let mut backups = Vec::new();
@@ -41,8 +41,7 @@ impl World {
                 messages: ids,
                 backups,
             })
-        })?;
-        outcome
+        })?
     }
 }
 

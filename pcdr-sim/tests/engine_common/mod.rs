@@ -47,7 +47,10 @@ impl Sim {
         instance: InstanceId,
         password: Option<&str>,
     ) -> tiberius::Result<TestClient> {
-        let addr = self.serving.addr(instance).expect("every instance is served");
+        let addr = self
+            .serving
+            .addr(instance)
+            .expect("every instance is served");
         let right = self.world().password().expect("password file");
         let mut config = Config::new();
         config.host(addr.ip().to_string());
@@ -88,7 +91,11 @@ pub async fn within<F: Future>(step: F) -> F::Output {
 /// literals and without touching longer names, `@@` globals or the `@name =` of an EXEC
 /// argument.
 pub fn positional(command: &SqlCommand) -> String {
-    let names: Vec<String> = command.params.iter().map(|p| p.name.to_ascii_lowercase()).collect();
+    let names: Vec<String> = command
+        .params
+        .iter()
+        .map(|p| p.name.to_ascii_lowercase())
+        .collect();
     let chars: Vec<char> = command.text.chars().collect();
     let mut out = String::new();
     let mut i = 0;
@@ -98,15 +105,25 @@ pub fn positional(command: &SqlCommand) -> String {
         if c == '\'' {
             in_string = !in_string;
         }
-        let starts_name = c == '@' && !in_string && chars.get(i + 1) != Some(&'@') && (i == 0 || chars[i - 1] != '@');
+        let starts_name = c == '@'
+            && !in_string
+            && chars.get(i + 1) != Some(&'@')
+            && (i == 0 || chars[i - 1] != '@');
         if starts_name {
             let end = (i + 1..chars.len())
                 .find(|&j| !(chars[j].is_alphanumeric() || chars[j] == '_'))
                 .unwrap_or(chars.len());
-            let word: String = chars[i..end].iter().collect::<String>().to_ascii_lowercase();
+            let word: String = chars[i..end]
+                .iter()
+                .collect::<String>()
+                .to_ascii_lowercase();
             let next = chars[end..].iter().find(|c| !c.is_whitespace());
             let is_argument_name = next == Some(&'=');
-            if let Some(n) = names.iter().position(|p| *p == word).filter(|_| !is_argument_name) {
+            if let Some(n) = names
+                .iter()
+                .position(|p| *p == word)
+                .filter(|_| !is_argument_name)
+            {
                 out.push_str(&format!("@P{}", n + 1));
                 i = end;
                 continue;
@@ -146,7 +163,11 @@ pub fn number<T: std::fmt::Debug>(result: tiberius::Result<T>) -> u32 {
 
 /// The single text value of the first row of the first result set.
 pub fn first_text(results: &[Vec<Row>]) -> Option<String> {
-    results.first()?.first()?.get::<&str, _>(0).map(str::to_owned)
+    results
+        .first()?
+        .first()?
+        .get::<&str, _>(0)
+        .map(str::to_owned)
 }
 
 /// The `@@SPID` of a client.
