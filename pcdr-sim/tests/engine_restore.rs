@@ -285,3 +285,25 @@ async fn a_full_backup_reinitializes_a_secondary_with_norecovery() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn an_unreachable_share_and_a_full_copy_folder_fail_backups_with_3201_and_3202() {
+    let sim = start_default().await;
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    sim.world().set_share_unreachable(true).unwrap();
+    let on_share = text(&sim.world().share_dir().join("mgc_x.bak"));
+    assert_eq!(
+        number(run(&mut primary, &sql::backup_database("mgc", &on_share)).await),
+        3201
+    );
+    assert_eq!(
+        number(run(&mut primary, &sql::backup_header(&on_share)).await),
+        3201
+    );
+    sim.world().set_copy_folder_full(true).unwrap();
+    let in_copy = text(&sim.world().copy_dir().join("mgc_x.bak"));
+    assert_eq!(
+        number(run(&mut primary, &sql::backup_database("mgc", &in_copy)).await),
+        3202
+    );
+}

@@ -60,7 +60,7 @@ pub(crate) fn run(
     })?;
     outcome.map_err(|e| {
         let failure = Failure::from(e);
-        if failure.messages[0].number == 1416 {
+        if failure.messages.first().is_some_and(|m| m.number == 1416) {
             failure
         } else {
             failure.alter_failed()

@@ -220,7 +220,12 @@ fn negate(value: Value) -> Result<Value, Failure> {
     Ok(match value {
         Value::Int(n) => Value::Int(n.wrapping_neg()),
         Value::BigInt(n) => Value::BigInt(n.wrapping_neg()),
-        Value::Decimal(n) => Value::Decimal(-n),
+        Value::Decimal(n) => Value::Decimal(n.checked_neg().ok_or_else(|| {
+            Failure::error(
+                8115,
+                "Arithmetic overflow error converting expression to data type numeric.",
+            )
+        })?),
         Value::Float(f) => Value::Float(-f),
         Value::Null => Value::Null,
         other => {
@@ -322,35 +327,68 @@ pub(crate) fn compare(a: &Value, b: &Value) -> Result<Option<Ordering>, Failure>
     }))
 }
 
-/// `text LIKE pattern`, case-insensitive: `%` any run, `_` one character, `[abc]` and
-/// `[a-z]` sets, `[^…]` negated sets.
-pub(crate) fn like(text: &str, pattern: &str) -> bool {
-    let text: Vec<char> = text.to_lowercase().chars().collect();
-    let pattern: Vec<char> = pattern.to_lowercase().chars().collect();
-    like_from(&text, &pattern)
+/// One element of a LIKE pattern.
+enum Wildcard {
+    /// `%`.
+    Any,
+    /// `_`.
+    One,
+    /// `[abc]`, `[a-z]`, `[^…]`: the set's text and whether it is negated.
+    Set(Vec<char>, bool),
+    /// A literal character.
+    Char(char),
 }
 
-fn like_from(text: &[char], pattern: &[char]) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some(('%', rest)) => (0..=text.len()).any(|skip| like_from(&text[skip..], rest)),
-        Some(('_', rest)) => !text.is_empty() && like_from(&text[1..], rest),
-        Some(('[', rest)) => match rest.iter().position(|c| *c == ']') {
-            Some(end) => match text.split_first() {
-                Some((c, tail)) => in_set(*c, &rest[..end]) && like_from(tail, &rest[end + 1..]),
-                None => false,
-            },
-            None => text.first() == Some(&'[') && like_from(&text[1..], rest),
-        },
-        Some((p, rest)) => text.first() == Some(p) && like_from(&text[1..], rest),
+/// `text LIKE pattern`, case-insensitive: `%` any run, `_` one character, `[abc]` and
+/// `[a-z]` sets, `[^…]` negated sets. Dynamic programming over text and pattern, so a
+/// hostile pattern costs time proportional to their product and no stack.
+pub(crate) fn like(text: &str, pattern: &str) -> bool {
+    let text: Vec<char> = text.to_lowercase().chars().collect();
+    let pattern = wildcards(&pattern.to_lowercase());
+    let mut row = vec![false; text.len() + 1];
+    row[0] = true;
+    for element in &pattern {
+        let mut next = vec![false; text.len() + 1];
+        for i in 0..=text.len() {
+            next[i] = match element {
+                Wildcard::Any => row[i] || (i > 0 && next[i - 1]),
+                _ if i == 0 => false,
+                Wildcard::One => row[i - 1],
+                Wildcard::Set(set, negated) => row[i - 1] && in_set(text[i - 1], set) != *negated,
+                Wildcard::Char(c) => row[i - 1] && text[i - 1] == *c,
+            };
+        }
+        row = next;
     }
+    row[text.len()]
+}
+
+fn wildcards(pattern: &str) -> Vec<Wildcard> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let close = chars[i + 1..].iter().position(|c| *c == ']');
+        match (chars[i], close) {
+            ('%', _) => out.push(Wildcard::Any),
+            ('_', _) => out.push(Wildcard::One),
+            ('[', Some(len)) => {
+                let set = &chars[i + 1..i + 1 + len];
+                let (negated, set) = match set.split_first() {
+                    Some(('^', rest)) => (true, rest),
+                    _ => (false, set),
+                };
+                out.push(Wildcard::Set(set.to_vec(), negated));
+                i += len + 1;
+            }
+            (c, _) => out.push(Wildcard::Char(c)),
+        }
+        i += 1;
+    }
+    out
 }
 
 fn in_set(c: char, set: &[char]) -> bool {
-    let (negated, set) = match set.split_first() {
-        Some(('^', rest)) => (true, rest),
-        _ => (false, set),
-    };
     let mut found = false;
     let mut i = 0;
     while i < set.len() {
@@ -362,7 +400,7 @@ fn in_set(c: char, set: &[char]) -> bool {
             i += 1;
         }
     }
-    found != negated
+    found
 }
 
 #[cfg(test)]
@@ -377,6 +415,10 @@ mod tests {
         assert!(like("mgc", "[lm]gc"));
         assert!(!like("mgc", "[^m]gc"));
         assert!(like("50%", "50[%]"));
+        let hostile = format!("{}b", "%a".repeat(200));
+        assert!(!like(&"a".repeat(40), &hostile), "no backtracking blow-up");
+        assert!(like("", "%"));
+        assert!(!like("", "_"));
     }
 
     #[test]

@@ -293,7 +293,8 @@ fn restore_database_files(
         let path = destination.join(&name).display().to_string();
         let (set, _) = disks.read(&path).map_err(|e| e.message)?;
         let delay = Duration::minutes(i64::from(db.restore_delay));
-        if set.header.finish + delay > state.clock {
+        let due = set.header.finish.checked_add_signed(delay);
+        if due.is_none_or(|due| due > state.clock) {
             break;
         }
         match restore_one(state, instance, db, &set, &path, finish) {
@@ -389,6 +390,31 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         assert_eq!(log_file_name("mgc", at), "mgc_20261127081500.trn");
+    }
+
+    #[test]
+    fn the_clock_runs_the_jobs_and_faults_stop_the_copy() {
+        use crate::world::model::InstanceId;
+        use crate::world::{World, WorldOptions};
+        let dir = tempfile::tempdir().unwrap();
+        let world = World::create(dir.path(), &WorldOptions::default()).unwrap();
+        world.set_copy_folder_full(true).unwrap();
+        let runs = world.tick(15).unwrap();
+        let copy = runs.iter().find(|r| r.job.starts_with("LSCopy")).unwrap();
+        assert!(
+            copy.outcome.as_ref().unwrap_err().contains("112"),
+            "{copy:?}"
+        );
+        world.set_copy_folder_full(false).unwrap();
+        world.set_share_unreachable(true).unwrap();
+        let runs = world.tick(15).unwrap();
+        let backup = runs.iter().find(|r| r.job.starts_with("LSBackup")).unwrap();
+        assert!(backup.outcome.is_err(), "{backup:?}");
+        world.set_share_unreachable(false).unwrap();
+        world.traffic(3, false).unwrap();
+        world.tick(15).unwrap();
+        let backup = world.messages(InstanceId::Backup, "mgc").unwrap();
+        assert_eq!(backup, (1..=23).collect::<Vec<u64>>());
     }
 
     #[test]

@@ -156,3 +156,69 @@ fn mirror(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::WorldOptions;
+    use crate::world::faults::StoredCmdletFault;
+    use crate::world::model::Site;
+
+    fn world() -> (tempfile::TempDir, World) {
+        let dir = tempfile::tempdir().unwrap();
+        let world = World::create(dir.path(), &WorldOptions::default()).unwrap();
+        (dir, world)
+    }
+
+    #[test]
+    fn the_pool_state_and_active_servers_round_trip() {
+        let (_dir, world) = world();
+        assert_eq!(world.pool_state(), Ok(PoolState::Normal));
+        assert_eq!(world.pool_servers().unwrap().len(), 4);
+        world.set_pool_state(PoolState::FailedOver).unwrap();
+        world
+            .set_active_servers(vec!["pc3.contoso.com".into()])
+            .unwrap();
+        assert_eq!(world.pool_state(), Ok(PoolState::FailedOver));
+        assert_eq!(world.active_servers().unwrap(), vec!["pc3.contoso.com"]);
+    }
+
+    #[test]
+    fn install_mirror_needs_a_recovered_multi_user_database_and_a_reachable_mirror() {
+        let (_dir, world) = world();
+        let restoring = world.install_mirror("PersistentChat", "127.0.0.3", None);
+        assert!(restoring.unwrap_err().contains("not online"));
+        assert!(world.install_mirror("Chat", "127.0.0.3", None).is_err());
+        assert!(
+            world
+                .install_mirror("PersistentChat", "sql.nowhere", None)
+                .is_err()
+        );
+        world
+            .install_mirror("PersistentChatCompliance", "127.0.0.3", None)
+            .unwrap();
+        let state = world.read().unwrap();
+        let mirror = state.instance(InstanceId::BackupMirror).unwrap();
+        let copy = mirror.database("mgccomp").unwrap();
+        assert_eq!(copy.mirroring.as_ref().unwrap().role, MirrorRole::Mirror);
+        world.disaster(Site::Backup, false).unwrap();
+        let down = world.install_mirror("PersistentChatCompliance", "127.0.0.3", None);
+        assert!(down.unwrap_err().contains("1418"));
+    }
+
+    #[test]
+    fn cmdlet_faults_are_found_by_name_in_any_case() {
+        let (_dir, world) = world();
+        world
+            .set_cmdlet_fault("Set-CsPersistentChatState", Some(StoredCmdletFault::Hang))
+            .unwrap();
+        assert_eq!(
+            world.cmdlet_fault("set-cspersistentchatstate"),
+            Some(CmdletFault::Hang)
+        );
+        world
+            .set_cmdlet_fault("Set-CsPersistentChatState", None)
+            .unwrap();
+        assert_eq!(world.cmdlet_fault("Set-CsPersistentChatState"), None);
+    }
+}
