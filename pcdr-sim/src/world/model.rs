@@ -119,6 +119,15 @@ pub enum Site {
 }
 
 impl Site {
+    /// The site named `primary` or `backup` (any case).
+    pub fn from_name(name: &str) -> Option<Site> {
+        match name.to_ascii_lowercase().as_str() {
+            "primary" => Some(Site::Primary),
+            "backup" => Some(Site::Backup),
+            _ => None,
+        }
+    }
+
     /// The site's two instances: main and mirror.
     pub fn instances(self) -> [InstanceId; 2] {
         match self {

@@ -24,6 +24,21 @@ pub enum Expect {
     Normal,
 }
 
+impl std::str::FromStr for Expect {
+    type Err = String;
+
+    /// `failed-over` or `normal`, as the CLI spells them.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "failed-over" | "failedover" => Ok(Expect::FailedOver),
+            "normal" => Ok(Expect::Normal),
+            _ => Err(format!(
+                "unknown end state {text:?}; expected failed-over or normal"
+            )),
+        }
+    }
+}
+
 /// One way the world differs from the expected end state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Difference {
