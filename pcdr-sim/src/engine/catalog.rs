@@ -316,98 +316,18 @@ fn services(server: InstanceId) -> ResultSet {
 }
 
 fn msdb_table(instance: &Instance, table: &str) -> Option<ResultSet> {
-    let msdb = &instance.msdb;
     Some(match table {
-        "log_shipping_primary_databases" => ResultSet {
-            columns: columns(&[
-                ("primary_id", UniqueIdentifier),
-                ("primary_database", NVarChar),
-                ("backup_directory", NVarChar),
-                ("backup_share", NVarChar),
-                ("backup_retention_period", Int),
-                ("backup_job_id", UniqueIdentifier),
-                ("last_backup_file", NVarChar),
-                ("last_backup_date", DateTime2),
-            ]),
-            rows: msdb
-                .primary_databases
-                .iter()
-                .map(|r| {
-                    vec![
-                        guid(r.primary_id),
-                        text(&r.primary_database),
-                        text(&r.backup_directory),
-                        text(&r.backup_share),
-                        Value::Int(r.backup_retention_period),
-                        guid(r.backup_job_id),
-                        opt_text(&r.last_backup_file),
-                        time(&r.last_backup_date),
-                    ]
-                })
-                .collect(),
-        },
-        "log_shipping_primary_secondaries" => ResultSet {
-            columns: columns(&[
-                ("primary_id", UniqueIdentifier),
-                ("secondary_server", NVarChar),
-                ("secondary_database", NVarChar),
-            ]),
-            rows: msdb
-                .primary_secondaries
-                .iter()
-                .map(|r| {
-                    vec![
-                        guid(r.primary_id),
-                        text(&r.secondary_server),
-                        text(&r.secondary_database),
-                    ]
-                })
-                .collect(),
-        },
+        "log_shipping_primary_databases" => primary_databases_table(instance),
+        "log_shipping_primary_secondaries" => primary_secondaries_table(instance),
         "log_shipping_secondary" => secondary_table(instance),
         "log_shipping_secondary_databases" => secondary_databases_table(instance),
         "log_shipping_monitor_secondary" => monitor_table(instance),
-        "sysjobs" => ResultSet {
-            columns: columns(&[
-                ("job_id", UniqueIdentifier),
-                ("name", NVarChar),
-                ("enabled", Int),
-            ]),
-            rows: msdb
-                .jobs
-                .iter()
-                .map(|j| {
-                    vec![
-                        guid(j.job_id),
-                        text(&j.name),
-                        Value::Int(i32::from(j.enabled)),
-                    ]
-                })
-                .collect(),
-        },
-        "sysschedules" => ResultSet {
-            columns: columns(&[
-                ("schedule_id", Int),
-                ("name", NVarChar),
-                ("enabled", Int),
-                ("freq_subday_interval", Int),
-            ]),
-            rows: msdb
-                .schedules
-                .iter()
-                .map(|s| {
-                    vec![
-                        Value::Int(s.schedule_id),
-                        text(&s.name),
-                        Value::Int(i32::from(s.enabled)),
-                        Value::Int(s.interval_minutes),
-                    ]
-                })
-                .collect(),
-        },
+        "sysjobs" => jobs_table(instance),
+        "sysschedules" => schedules_table(instance),
         "sysjobschedules" => ResultSet {
             columns: columns(&[("job_id", UniqueIdentifier), ("schedule_id", Int)]),
-            rows: msdb
+            rows: instance
+                .msdb
                 .jobs
                 .iter()
                 .filter_map(|j| Some(vec![guid(j.job_id), Value::Int(j.schedule_id?)]))
@@ -415,6 +335,106 @@ fn msdb_table(instance: &Instance, table: &str) -> Option<ResultSet> {
         },
         _ => return None,
     })
+}
+
+fn primary_databases_table(instance: &Instance) -> ResultSet {
+    ResultSet {
+        columns: columns(&[
+            ("primary_id", UniqueIdentifier),
+            ("primary_database", NVarChar),
+            ("backup_directory", NVarChar),
+            ("backup_share", NVarChar),
+            ("backup_retention_period", Int),
+            ("backup_job_id", UniqueIdentifier),
+            ("last_backup_file", NVarChar),
+            ("last_backup_date", DateTime2),
+        ]),
+        rows: instance
+            .msdb
+            .primary_databases
+            .iter()
+            .map(|r| {
+                vec![
+                    guid(r.primary_id),
+                    text(&r.primary_database),
+                    text(&r.backup_directory),
+                    text(&r.backup_share),
+                    Value::Int(r.backup_retention_period),
+                    guid(r.backup_job_id),
+                    opt_text(&r.last_backup_file),
+                    time(&r.last_backup_date),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn primary_secondaries_table(instance: &Instance) -> ResultSet {
+    ResultSet {
+        columns: columns(&[
+            ("primary_id", UniqueIdentifier),
+            ("secondary_server", NVarChar),
+            ("secondary_database", NVarChar),
+        ]),
+        rows: instance
+            .msdb
+            .primary_secondaries
+            .iter()
+            .map(|r| {
+                vec![
+                    guid(r.primary_id),
+                    text(&r.secondary_server),
+                    text(&r.secondary_database),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn jobs_table(instance: &Instance) -> ResultSet {
+    ResultSet {
+        columns: columns(&[
+            ("job_id", UniqueIdentifier),
+            ("name", NVarChar),
+            ("enabled", Int),
+        ]),
+        rows: instance
+            .msdb
+            .jobs
+            .iter()
+            .map(|j| {
+                vec![
+                    guid(j.job_id),
+                    text(&j.name),
+                    Value::Int(i32::from(j.enabled)),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn schedules_table(instance: &Instance) -> ResultSet {
+    ResultSet {
+        columns: columns(&[
+            ("schedule_id", Int),
+            ("name", NVarChar),
+            ("enabled", Int),
+            ("freq_subday_interval", Int),
+        ]),
+        rows: instance
+            .msdb
+            .schedules
+            .iter()
+            .map(|s| {
+                vec![
+                    Value::Int(s.schedule_id),
+                    text(&s.name),
+                    Value::Int(i32::from(s.enabled)),
+                    Value::Int(s.interval_minutes),
+                ]
+            })
+            .collect(),
+    }
 }
 
 fn secondary_table(instance: &Instance) -> ResultSet {

@@ -314,53 +314,16 @@ fn write_password(path: &Path, options: &WorldOptions) -> WorldResult<()> {
     Ok(())
 }
 
-/// The msdb rows and disabled-then-enabled jobs of a running log-shipping setup.
+/// The msdb rows and enabled jobs of a running log-shipping setup.
 fn configure_log_shipping(state: &mut WorldState, share: &Path, copy: &Path, standby: bool) {
     let share = share.display().to_string();
-    let copy = copy.display().to_string();
-    let (primary_id, secondary_id) = (Guid::generate(), Guid::generate());
-    let (backup_job, copy_job, restore_job) =
-        (Guid::generate(), Guid::generate(), Guid::generate());
-    let primary_name = InstanceId::Primary.server_name().to_owned();
-    let secondary_name = InstanceId::Backup.server_name().to_owned();
+    let secondary_id = Guid::generate();
     if let Some(primary) = state.instance_mut(InstanceId::Primary) {
-        let msdb = &mut primary.msdb;
-        msdb.primary_databases.push(PrimaryDatabase {
-            primary_id,
-            primary_database: CHAT_DB.into(),
-            backup_directory: share.clone(),
-            backup_share: share.clone(),
-            backup_retention_period: RETENTION_MINUTES,
-            backup_job_id: backup_job,
-            last_backup_file: None,
-            last_backup_date: None,
-        });
-        msdb.primary_secondaries.push(PrimarySecondary {
-            primary_id,
-            secondary_server: secondary_name.clone(),
-            secondary_database: CHAT_DB.into(),
-        });
-        add_job(
-            msdb,
-            backup_job,
-            "LSBackup_mgc",
-            JobKind::Backup(primary_id),
-        );
+        configure_primary(&mut primary.msdb, &share);
     }
     if let Some(backup) = state.instance_mut(InstanceId::Backup) {
         let msdb = &mut backup.msdb;
-        msdb.secondaries.push(Secondary {
-            secondary_id,
-            primary_server: primary_name.clone(),
-            primary_database: CHAT_DB.into(),
-            backup_source_directory: share,
-            backup_destination_directory: copy,
-            file_retention_period: RETENTION_MINUTES,
-            copy_job_id: copy_job,
-            restore_job_id: restore_job,
-            last_copied_file: None,
-            last_copied_date: None,
-        });
+        configure_secondary(msdb, secondary_id, share, copy.display().to_string());
         msdb.secondary_databases.push(SecondaryDatabase {
             secondary_database: CHAT_DB.into(),
             secondary_id,
@@ -371,24 +334,66 @@ fn configure_log_shipping(state: &mut WorldState, share: &Path, copy: &Path, sta
             last_restored_date: None,
         });
         msdb.monitor_secondaries.push(MonitorSecondary {
-            secondary_server: secondary_name,
+            secondary_server: InstanceId::Backup.server_name().into(),
             secondary_database: CHAT_DB.into(),
             secondary_id,
-            primary_server: primary_name.clone(),
+            primary_server: InstanceId::Primary.server_name().into(),
             primary_database: CHAT_DB.into(),
             last_copied_file: None,
             last_restored_file: None,
         });
-        let copy_name = format!("LSCopy_{primary_name}_mgc");
-        let restore_name = format!("LSRestore_{primary_name}_mgc");
-        add_job(msdb, copy_job, &copy_name, JobKind::Copy(secondary_id));
-        add_job(
-            msdb,
-            restore_job,
-            &restore_name,
-            JobKind::Restore(secondary_id),
-        );
     }
+}
+
+fn configure_primary(msdb: &mut Msdb, share: &str) {
+    let (primary_id, backup_job) = (Guid::generate(), Guid::generate());
+    msdb.primary_databases.push(PrimaryDatabase {
+        primary_id,
+        primary_database: CHAT_DB.into(),
+        backup_directory: share.to_owned(),
+        backup_share: share.to_owned(),
+        backup_retention_period: RETENTION_MINUTES,
+        backup_job_id: backup_job,
+        last_backup_file: None,
+        last_backup_date: None,
+    });
+    msdb.primary_secondaries.push(PrimarySecondary {
+        primary_id,
+        secondary_server: InstanceId::Backup.server_name().into(),
+        secondary_database: CHAT_DB.into(),
+    });
+    add_job(
+        msdb,
+        backup_job,
+        "LSBackup_mgc",
+        JobKind::Backup(primary_id),
+    );
+}
+
+fn configure_secondary(msdb: &mut Msdb, secondary_id: Guid, share: String, copy: String) {
+    let (copy_job, restore_job) = (Guid::generate(), Guid::generate());
+    let primary_name = InstanceId::Primary.server_name();
+    msdb.secondaries.push(Secondary {
+        secondary_id,
+        primary_server: primary_name.into(),
+        primary_database: CHAT_DB.into(),
+        backup_source_directory: share,
+        backup_destination_directory: copy,
+        file_retention_period: RETENTION_MINUTES,
+        copy_job_id: copy_job,
+        restore_job_id: restore_job,
+        last_copied_file: None,
+        last_copied_date: None,
+    });
+    let copy_name = format!("LSCopy_{primary_name}_mgc");
+    let restore_name = format!("LSRestore_{primary_name}_mgc");
+    add_job(msdb, copy_job, &copy_name, JobKind::Copy(secondary_id));
+    add_job(
+        msdb,
+        restore_job,
+        &restore_name,
+        JobKind::Restore(secondary_id),
+    );
 }
 
 fn add_job(msdb: &mut Msdb, job_id: Guid, name: &str, kind: JobKind) {

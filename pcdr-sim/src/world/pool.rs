@@ -91,7 +91,52 @@ fn mirror(
     partner_dir: &std::path::Path,
 ) -> Result<(), String> {
     let partner = instance.mirror_partner();
-    for id in [instance, partner] {
+    let mut principal = mirrorable(state, instance, database)?;
+    if let Some(existing) = &principal.mirroring {
+        return match existing.partner == partner.endpoint() {
+            true => Ok(()),
+            false => Err(format!(
+                "Database \"{database}\" is already mirrored to {}.",
+                existing.partner
+            )),
+        };
+    }
+    principal.mirroring = Some(Mirroring {
+        guid: crate::guid::Guid::generate(),
+        role: MirrorRole::Principal,
+        partner: partner.endpoint(),
+    });
+    let copy = mirror_copy(&principal, instance, partner_dir);
+    if let Some(inst) = state.instance_mut(partner) {
+        let id = inst
+            .database(database)
+            .map(|d| d.id)
+            .unwrap_or(inst.next_database_id);
+        inst.next_database_id = inst.next_database_id.max(id + 1);
+        inst.databases
+            .retain(|_, d| !d.name.eq_ignore_ascii_case(database));
+        inst.databases.insert(
+            database.to_owned(),
+            crate::world::model::Database { id, ..copy },
+        );
+    }
+    if let Some(db) = state
+        .instance_mut(instance)
+        .and_then(|i| i.database_mut(database))
+    {
+        db.mirroring = principal.mirroring;
+    }
+    Ok(())
+}
+
+/// The principal database, when both partners are up and it can be mirrored (online,
+/// not standby, not single-user).
+fn mirrorable(
+    state: &WorldState,
+    instance: InstanceId,
+    database: &str,
+) -> Result<crate::world::model::Database, String> {
+    for id in [instance, instance.mirror_partner()] {
         if state.faults.down.contains(&id) {
             return Err(format!(
                 "The server network address \"{}\" can not be reached or does not exist. (1418)",
@@ -119,42 +164,7 @@ fn mirror(
             "Database \"{database}\" database is in single user mode which is incompatible with participating in database mirroring or in availability group. (1488)"
         ));
     }
-    if let Some(existing) = &principal.mirroring {
-        return match existing.partner == partner.endpoint() {
-            true => Ok(()),
-            false => Err(format!(
-                "Database \"{database}\" is already mirrored to {}.",
-                existing.partner
-            )),
-        };
-    }
-    let mut principal = principal;
-    principal.mirroring = Some(Mirroring {
-        guid: crate::guid::Guid::generate(),
-        role: MirrorRole::Principal,
-        partner: partner.endpoint(),
-    });
-    let copy = mirror_copy(&principal, instance, partner_dir);
-    if let Some(inst) = state.instance_mut(partner) {
-        let id = inst
-            .database(database)
-            .map(|d| d.id)
-            .unwrap_or(inst.next_database_id);
-        inst.next_database_id = inst.next_database_id.max(id + 1);
-        inst.databases
-            .retain(|_, d| !d.name.eq_ignore_ascii_case(database));
-        inst.databases.insert(
-            database.to_owned(),
-            crate::world::model::Database { id, ..copy },
-        );
-    }
-    if let Some(db) = state
-        .instance_mut(instance)
-        .and_then(|i| i.database_mut(database))
-    {
-        db.mirroring = principal.mirroring;
-    }
-    Ok(())
+    Ok(principal)
 }
 
 #[cfg(test)]
