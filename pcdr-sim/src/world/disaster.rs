@@ -12,12 +12,17 @@ use crate::world::{World, WorldError, WorldResult};
 
 impl World {
     /// The instances of `site` go down and refuse connections; with `share_lost` the
-    /// backup share is gone too (its folder is renamed to `share.lost`). A disaster on
+    /// backup share is gone too (its folder is renamed to `share.lost`, replacing an earlier
+    /// lost one). A disaster on
     /// the primary site records the ground truth that `verify` checks: every message in
     /// a log backup that survived (on the share, unless lost, or in the copy folder).
     pub fn disaster(&self, site: Site, share_lost: bool) -> WorldResult<()> {
         if share_lost && self.share_dir().is_dir() {
-            std::fs::rename(self.share_dir(), self.dir().join("share.lost"))?;
+            let lost = self.dir().join("share.lost");
+            if lost.exists() {
+                std::fs::remove_dir_all(&lost)?;
+            }
+            std::fs::rename(self.share_dir(), lost)?;
         }
         let mut folders = vec![self.copy_dir()];
         if !share_lost {

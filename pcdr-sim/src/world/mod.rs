@@ -75,14 +75,16 @@ pub struct World {
 }
 
 impl World {
-    /// Opens the world in `dir`; [`WorldError::NoWorld`] when there is none.
+    /// Opens the world in `dir` (made absolute, so the paths it hands out are);
+    /// [`WorldError::NoWorld`] when there is none.
     pub fn open(dir: &Path) -> WorldResult<World> {
         if !Self::exists(dir) {
             return Err(WorldError::NoWorld);
         }
+        let dir = std::fs::canonicalize(dir)?;
         let world = World {
-            dir: dir.to_path_buf(),
             store: Store::open(&dir.join("world.sqlite"))?,
+            dir,
         };
         if !world.store.exists()? {
             return Err(WorldError::NoWorld);
