@@ -1,5 +1,81 @@
-//! pcdr-sim: an emulated two-site Persistent Chat world.
+//! pcdr-sim: an emulated two-site Persistent Chat world, so pcdr's real adapters can be
+//! driven over the real TDS wire, faults injected, and disasters rehearsed, without a
+//! SQL Server or a Skype for Business Server.
+//!
+//! # What is emulated
+//!
+//! * **Four SQL Server instances** ([`world::model::InstanceId`]): `primary` (127.0.0.1)
+//!   and its mirror `primary-mirror` (127.0.0.2) in the primary site, `backup`
+//!   (127.0.0.3, the log-shipping secondary) and `backup-mirror` (127.0.0.4) in the
+//!   backup site, each a TDS 7.4 server ([`tds`]) on its own loopback address, with
+//!   databases `master`, `tempdb`, `model`, `msdb`, `mgc`, `mgccomp` (the backup site has
+//!   `mgc` once log shipping seeded it, and `mgccomp`; `backup-mirror` gets databases when
+//!   mirroring is installed). Each database has a state (ONLINE, RESTORING, standby,
+//!   OFFLINE), recovery model, user access, LSN position or redo point, family GUID,
+//!   mirroring role and partner, files, and the chat messages it holds.
+//! * **Backups are real files** ([`backup_file`]); RESTORE enforces the LSN chain.
+//! * **Log shipping that runs** ([`world::logship`]): backup, copy and restore jobs in
+//!   msdb, driven by the world clock, writing `<db>_<yyyyMMddHHmmss>.trn` files to the
+//!   share (`DIR/share`) and copying them to the copy folder (`DIR/copy`).
+//! * **Chat traffic and its ground truth**: messages committed on the principal chat
+//!   database advance its LSN; a disaster records which messages a surviving log backup
+//!   held; [`world::World::verify`] checks a procedure's end state against it.
+//! * **The pool** (state, chat servers of both sites, active servers) as the emulated
+//!   Management Shell sees it ([`shell::world::PoolWorld`], implemented by
+//!   [`world::World`]).
+//! * **Faults** ([`world::faults`]): an instance down (its listener closes, connections
+//!   are refused; a login that races the close gets error 17142, class 20), a
+//!   connection dropped during a statement kind or the n-th statement, a statement kind
+//!   failing with error N, a delay, a cmdlet failing or hanging, the share unreachable,
+//!   the copy folder full.
+//! * **Time**: every statement waits the configured latency; RESTORE and BACKUP take
+//!   time in proportion to the file size at the configured MB/s (default: instantaneous).
+//!   Waits are `tokio` sleeps, so ATTENTION and client timeouts cancel them and leave the
+//!   world unchanged.
+//! * **Audit**: every request is appended to `DIR/statements.log` (JSON lines: time,
+//!   instance, session, text, parameters without any whose name contains `password`).
+//!
+//! The state lives in one SQLite file, `DIR/world.sqlite`, shared by the TDS server, the
+//! shell and the CLI, which are separate processes ([`world`]).
+//!
+//! # What is not emulated
+//!
+//! Data pages and real transaction logs (a database's content is its list of chat
+//! messages); TLS; Windows authentication (one SQL login, `pcdr`, password in
+//! `DIR/sql-password`, 18456 class 14 otherwise); permissions; differential, file and
+//! tail-log backups; several backup sets per file (`NOINIT` writes a new file), striped
+//! devices, `STOPAT` and `CONTINUE_AFTER_ERROR` (refused with error 50000, never
+//! ignored); mirroring's witness, safety and failover; recovery forks (4330 is raised
+//! when a log backup's family GUID differs); joins, aggregates and subqueries.
+//!
+//! # Statements
+//!
+//! Parsed by [`tsql::parse_batch`], whose module table names the Microsoft Learn page
+//! each syntax follows; the engine ([`engine`]) runs exactly these:
+//!
+//! | Statement | Microsoft syntax | Semantics and errors |
+//! |---|---|---|
+//! | `SELECT … [FROM t] [WHERE …] [ORDER BY …]` | SELECT (Transact-SQL) | single table or none; `=, <>, <, >, <=, >=, IS [NOT] NULL, [NOT] LIKE, [NOT] IN, AND, OR, NOT`; uniqueidentifier compares with text; `@@SPID, @@VERSION, @@SERVERNAME, @@TRANCOUNT, DB_ID(), DB_NAME()`; 208, 207, 137, 195, 245, 8169 |
+//! | tables | catalog views and msdb system tables | `sys.databases`, `sys.master_files` (`redo_start_lsn` DECIMAL(25,0), NULL unless restoring or standby), `sys.database_mirroring`, `sys.database_recovery_status`, `sys.dm_exec_sessions`, `sys.dm_server_services`, `msdb.dbo.log_shipping_primary_databases`, `…_primary_secondaries`, `…_secondary`, `…_secondary_databases`, `…_monitor_secondary`, `sysjobs`, `sysschedules`, `sysjobschedules` |
+//! | `RESTORE HEADERONLY \| FILELISTONLY \| VERIFYONLY FROM DISK = …` | RESTORE Statements - HEADERONLY / FILELISTONLY / VERIFYONLY | 3201 missing, 3203 truncated or damaged, 3241 not a backup; 3013 after each |
+//! | `RESTORE LOG db FROM DISK = … WITH NORECOVERY \| RECOVERY \| STANDBY = …` | RESTORE Statements (Transact-SQL) | 4305 too recent, 4326 too early, 3117 not restoring, 3104 mirrored, 3101 in use, 3102 in use by this session, 4330 other family, 3021 in a transaction; 3013 after each; INFO 4035 and 3014 on success |
+//! | `RESTORE DATABASE db [FROM DISK = …] WITH [REPLACE,] RECOVERY \| NORECOVERY \| STANDBY, MOVE … TO …` | RESTORE Statements - Arguments | 3159 over an online database without REPLACE, 3154 other database, 3234 unknown logical file, 3153 already recovered, and the above |
+//! | `BACKUP DATABASE \| LOG db TO DISK = … WITH INIT, CHECKSUM, …` | BACKUP (Transact-SQL) | 3036 standby, 927 restoring, 4208 log of a SIMPLE database, 3201/3202 share unreachable or copy folder full, 3021; 3013 after each |
+//! | `ALTER DATABASE name SET PARTNER OFF \| PARTNER = 'TCP://…' \| SINGLE_USER \| RESTRICTED_USER \| MULTI_USER [WITH ROLLBACK IMMEDIATE] \| ONLINE \| OFFLINE \| RECOVERY …` | ALTER DATABASE Database Mirroring; ALTER DATABASE SET Options | 1416 not mirrored, 1412, 1418, 1488, 5052 restoring, 5070 in use, 5011 unknown (each then 5069), 226 in a transaction |
+//! | `KILL n` | KILL (Transact-SQL) | live sessions and reader sessions; 6104 own, 6106 unknown, 6107 system |
+//! | `EXEC` `sp_executesql`, `sp_who`, `sp_add_log_shipping_primary_database`, `…_primary_secondary`, `…_secondary_primary`, `…_secondary_database`, `sp_delete_log_shipping_secondary_database` (removing the last secondary database removes the secondary row and its jobs), `…_primary_secondary`, `…_primary_database`, `sp_add_schedule`, `sp_attach_schedule`, `sp_update_job` | EXECUTE (Transact-SQL) and each procedure's page | OUTPUT arguments; 2812 unknown, 8145 unknown parameter, 201 missing parameter, 32014 not a secondary |
+//! | `DECLARE`, `SET @v`, `SET options`, `USE`, `BEGIN TRAN`, `COMMIT`, `ROLLBACK`, `WAITFOR DELAY`, `PRINT` | their pages | 134, 911, 927, 942, 3902, 3903, 148 |
+//!
+//! Syntax errors are 102, 105, 113, 156, 191, 2715 (class 15) and end the batch. Other
+//! errors end the statement only, except name-resolution errors, which end the batch, as
+//! in SQL Server. RPC `sp_executesql` (id 10 or by name) binds `@params` declarations
+//! and values as variables; any other RPC is 2812.
 
+pub mod backup_file;
+pub mod engine;
+pub mod guid;
+pub mod serve;
 pub mod shell;
 pub mod tds;
 pub mod tsql;
+pub mod world;

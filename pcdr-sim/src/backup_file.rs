@@ -1,0 +1,433 @@
+//! The emulator's backup file format: what `BACKUP` writes and `RESTORE` reads.
+//!
+//! One backup set per file. All integers are little-endian; strings are UTF-8 with a
+//! `u16` byte length in front.
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 8 | magic `PCDRBAK1` |
+//! | 8 | 2 | format version, 1 |
+//! | 10 | 1 | backup type: 1 full database, 2 log (as `RESTORE HEADERONLY`'s `BackupType`) |
+//! | 11 | 1 | flags: bit 0 set when taken `WITH CHECKSUM` |
+//! | 12 | 16 | FamilyGUID, RFC 4122 byte order |
+//! | 28 | 16 | FirstLSN, `u128` |
+//! | 44 | 16 | LastLSN, `u128` (the LSN of the next log record after the set) |
+//! | 60 | 8 | BackupStartDate, milliseconds since 1970-01-01 UTC, `i64` |
+//! | 68 | 8 | BackupFinishDate, same |
+//! | 76 | 2+n | DatabaseName |
+//! | … | 2 | file count, then per file: type (`0` data, `1` log), logical name, physical name |
+//! | … | 4 | message count, then per message: id `u64`, LSN `u128` |
+//! | end−4 | 4 | CRC-32 (IEEE) of every byte before it |
+//!
+//! A file that does not start with the magic and version, or whose header cannot be read,
+//! is "incorrectly formed" (3241); a file that ends early or fails its checksum gives a
+//! read failure (3203). This module owns the bytes only; it knows nothing of databases.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::guid::Guid;
+
+const MAGIC: &[u8; 8] = b"PCDRBAK1";
+const VERSION: u16 = 1;
+/// Bytes before the database name.
+const FIXED_HEADER: usize = 76;
+
+/// What a backup set holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackupKind {
+    /// A full database backup (`BackupType` 1).
+    Database,
+    /// A transaction log backup (`BackupType` 2).
+    Log,
+}
+
+impl BackupKind {
+    /// SQL Server's `BackupType` code.
+    pub fn code(self) -> u8 {
+        match self {
+            BackupKind::Database => 1,
+            BackupKind::Log => 2,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(BackupKind::Database),
+            2 => Some(BackupKind::Log),
+            _ => None,
+        }
+    }
+}
+
+/// The header of a backup set (what `RESTORE HEADERONLY` shows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupHeader {
+    /// The database backed up.
+    pub database_name: String,
+    /// Full or log.
+    pub kind: BackupKind,
+    /// The first LSN in the set.
+    pub first_lsn: u128,
+    /// The LSN of the next log record after the set.
+    pub last_lsn: u128,
+    /// The database's family GUID.
+    pub family_guid: Guid,
+    /// When the backup started.
+    pub start: DateTime<Utc>,
+    /// When it finished.
+    pub finish: DateTime<Utc>,
+    /// Taken `WITH CHECKSUM`.
+    pub has_checksum: bool,
+}
+
+/// A database file recorded in a backup (what `RESTORE FILELISTONLY` shows).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileEntry {
+    /// Logical name.
+    pub logical_name: String,
+    /// Physical name when backed up.
+    pub physical_name: String,
+    /// `true` for the log file.
+    pub is_log: bool,
+}
+
+/// A chat message carried in a backup: its id and the LSN that committed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Message {
+    /// The message id, unique in the world.
+    pub id: u64,
+    /// The LSN of its commit record.
+    pub lsn: u128,
+}
+
+/// One backup set: header, files, messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSet {
+    /// The header.
+    pub header: BackupHeader,
+    /// The database's files.
+    pub files: Vec<FileEntry>,
+    /// The messages the set carries, in LSN order.
+    pub messages: Vec<Message>,
+}
+
+/// Why a backup file cannot be used, with the SQL Server error it maps to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackupFileError {
+    /// The file does not exist or cannot be opened (3201).
+    #[error("cannot open backup device: {0}")]
+    Open(String),
+    /// Not a backup file of this format, or its header is damaged (3241).
+    #[error("the media family is incorrectly formed")]
+    Malformed,
+    /// The file ends early (3203, operating system error 38).
+    #[error("reached the end of the file")]
+    Truncated,
+    /// The checksum does not match (3203, operating system error 23).
+    #[error("data error (cyclic redundancy check)")]
+    Checksum,
+}
+
+impl BackupSet {
+    /// The file's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let h = &self.header;
+        let mut out = Vec::with_capacity(128 + self.messages.len() * 24);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.push(h.kind.code());
+        out.push(u8::from(h.has_checksum));
+        out.extend_from_slice(&h.family_guid.0);
+        out.extend_from_slice(&h.first_lsn.to_le_bytes());
+        out.extend_from_slice(&h.last_lsn.to_le_bytes());
+        out.extend_from_slice(&h.start.timestamp_millis().to_le_bytes());
+        out.extend_from_slice(&h.finish.timestamp_millis().to_le_bytes());
+        put_str(&mut out, &h.database_name);
+        put_u16(&mut out, self.files.len());
+        for file in &self.files {
+            out.push(u8::from(file.is_log));
+            put_str(&mut out, &file.logical_name);
+            put_str(&mut out, &file.physical_name);
+        }
+        out.extend_from_slice(&(self.messages.len() as u32).to_le_bytes());
+        for message in &self.messages {
+            out.extend_from_slice(&message.id.to_le_bytes());
+            out.extend_from_slice(&message.lsn.to_le_bytes());
+        }
+        let crc = crc32(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Reads a whole backup set from its bytes.
+    pub fn decode(bytes: &[u8]) -> Result<BackupSet, BackupFileError> {
+        let header = Self::decode_header(bytes)?;
+        let body_end = bytes
+            .len()
+            .checked_sub(4)
+            .ok_or(BackupFileError::Truncated)?;
+        let mut reader = Reader::new(bytes, FIXED_HEADER);
+        reader.string()?;
+        let files = read_files(&mut reader)?;
+        let messages = read_messages(&mut reader)?;
+        if reader.pos != body_end {
+            return Err(BackupFileError::Truncated);
+        }
+        let stored = bytes
+            .get(body_end..)
+            .and_then(|tail| <[u8; 4]>::try_from(tail).ok())
+            .ok_or(BackupFileError::Truncated)?;
+        if crc32(&bytes[..body_end]) != u32::from_le_bytes(stored) {
+            return Err(BackupFileError::Checksum);
+        }
+        Ok(BackupSet {
+            header,
+            files,
+            messages,
+        })
+    }
+
+    /// Reads only the header; a damaged header is [`BackupFileError::Malformed`].
+    pub fn decode_header(bytes: &[u8]) -> Result<BackupHeader, BackupFileError> {
+        let malformed = |_| BackupFileError::Malformed;
+        if bytes.get(..8) != Some(MAGIC.as_slice()) {
+            return Err(BackupFileError::Malformed);
+        }
+        let mut reader = Reader::new(bytes, 8);
+        if reader.u16().map_err(malformed)? != VERSION {
+            return Err(BackupFileError::Malformed);
+        }
+        let kind = BackupKind::from_code(reader.u8().map_err(malformed)?)
+            .ok_or(BackupFileError::Malformed)?;
+        let has_checksum = reader.u8().map_err(malformed)? & 1 == 1;
+        let family_guid = Guid(reader.array::<16>().map_err(malformed)?);
+        let first_lsn = u128::from_le_bytes(reader.array::<16>().map_err(malformed)?);
+        let last_lsn = u128::from_le_bytes(reader.array::<16>().map_err(malformed)?);
+        let start = time(reader.i64().map_err(malformed)?)?;
+        let finish = time(reader.i64().map_err(malformed)?)?;
+        let database_name = reader.string().map_err(malformed)?;
+        Ok(BackupHeader {
+            database_name,
+            kind,
+            first_lsn,
+            last_lsn,
+            family_guid,
+            start,
+            finish,
+            has_checksum,
+        })
+    }
+
+    /// Reads and decodes the backup set in the file at `path`.
+    pub fn read(path: &Path) -> Result<BackupSet, BackupFileError> {
+        let bytes = std::fs::read(path).map_err(|e| BackupFileError::Open(e.to_string()))?;
+        BackupSet::decode(&bytes)
+    }
+}
+
+fn time(millis: i64) -> Result<DateTime<Utc>, BackupFileError> {
+    DateTime::from_timestamp_millis(millis).ok_or(BackupFileError::Malformed)
+}
+
+fn read_files(reader: &mut Reader<'_>) -> Result<Vec<FileEntry>, BackupFileError> {
+    let count = reader.u16()?;
+    let mut files = Vec::new();
+    for _ in 0..count {
+        let is_log = reader.u8()? == 1;
+        let logical_name = reader.string()?;
+        let physical_name = reader.string()?;
+        files.push(FileEntry {
+            logical_name,
+            physical_name,
+            is_log,
+        });
+    }
+    Ok(files)
+}
+
+fn read_messages(reader: &mut Reader<'_>) -> Result<Vec<Message>, BackupFileError> {
+    let count = u32::from_le_bytes(reader.array::<4>()?);
+    let mut messages = Vec::new();
+    for _ in 0..count {
+        let id = u64::from_le_bytes(reader.array::<8>()?);
+        let lsn = u128::from_le_bytes(reader.array::<16>()?);
+        messages.push(Message { id, lsn });
+    }
+    Ok(messages)
+}
+
+fn put_str(out: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    let len = bytes.len().min(usize::from(u16::MAX));
+    put_u16(out, len);
+    out.extend_from_slice(&bytes[..len]);
+}
+
+fn put_u16(out: &mut Vec<u8>, value: usize) {
+    let value = u16::try_from(value).unwrap_or(u16::MAX);
+    out.extend_from_slice(&value.to_le_bytes());
+}
+
+/// A bounds-checked cursor; running past the end is [`BackupFileError::Truncated`].
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8], pos: usize) -> Self {
+        Self { bytes, pos }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], BackupFileError> {
+        let end = self.pos.checked_add(n).ok_or(BackupFileError::Truncated)?;
+        let slice = self
+            .bytes
+            .get(self.pos..end)
+            .ok_or(BackupFileError::Truncated)?;
+        self.pos = end;
+        Ok(slice)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], BackupFileError> {
+        <[u8; N]>::try_from(self.take(N)?).map_err(|_| BackupFileError::Truncated)
+    }
+
+    fn u8(&mut self) -> Result<u8, BackupFileError> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn u16(&mut self) -> Result<u16, BackupFileError> {
+        Ok(u16::from_le_bytes(self.array::<2>()?))
+    }
+
+    fn i64(&mut self) -> Result<i64, BackupFileError> {
+        Ok(i64::from_le_bytes(self.array::<8>()?))
+    }
+
+    fn string(&mut self) -> Result<String, BackupFileError> {
+        let len = usize::from(self.u16()?);
+        let bytes = self.take(len)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| BackupFileError::Malformed)
+    }
+}
+
+/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320).
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            let mask = (crc & 1).wrapping_neg();
+            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> BackupSet {
+        let start = DateTime::from_timestamp_millis(1_795_000_000_000).unwrap();
+        BackupSet {
+            header: BackupHeader {
+                database_name: "mgc".into(),
+                kind: BackupKind::Log,
+                first_lsn: 35_000_000_000_100_000_001,
+                last_lsn: 35_000_000_000_100_000_301,
+                family_guid: Guid([0xAB; 16]),
+                start,
+                finish: start,
+                has_checksum: true,
+            },
+            files: vec![FileEntry {
+                logical_name: "mgc".into(),
+                physical_name: "/d/mgc.mdf".into(),
+                is_log: false,
+            }],
+            messages: vec![Message {
+                id: 7,
+                lsn: 35_000_000_000_100_000_101,
+            }],
+        }
+    }
+
+    #[test]
+    fn crc32_matches_the_standard_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn header_bytes_are_laid_out_as_documented() {
+        let bytes = sample().encode();
+        assert_eq!(&bytes[..8], b"PCDRBAK1");
+        assert_eq!(&bytes[8..10], &[1, 0]);
+        assert_eq!(bytes[10], 2);
+        assert_eq!(bytes[11], 1);
+        assert_eq!(&bytes[12..28], &[0xAB; 16]);
+        assert_eq!(
+            u128::from_le_bytes(bytes[28..44].try_into().unwrap()),
+            35_000_000_000_100_000_001
+        );
+        assert_eq!(&bytes[76..81], &[3, 0, b'm', b'g', b'c']);
+        let body = bytes.len() - 4;
+        assert_eq!(
+            u32::from_le_bytes(bytes[body..].try_into().unwrap()),
+            crc32(&bytes[..body])
+        );
+    }
+
+    #[test]
+    fn a_set_round_trips() {
+        let set = sample();
+        assert_eq!(BackupSet::decode(&set.encode()), Ok(set));
+    }
+
+    #[test]
+    fn every_truncation_is_refused() {
+        let bytes = sample().encode();
+        for len in 0..bytes.len() {
+            let error = BackupSet::decode(&bytes[..len]).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    BackupFileError::Malformed
+                        | BackupFileError::Truncated
+                        | BackupFileError::Checksum
+                ),
+                "{len}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_short_or_foreign_header_is_malformed_and_a_short_body_truncated() {
+        let bytes = sample().encode();
+        assert_eq!(
+            BackupSet::decode(&bytes[..20]),
+            Err(BackupFileError::Malformed)
+        );
+        assert_eq!(
+            BackupSet::decode(b"TAPE0000 not ours"),
+            Err(BackupFileError::Malformed)
+        );
+        let cut = bytes.len() - 10;
+        assert_eq!(
+            BackupSet::decode(&bytes[..cut]),
+            Err(BackupFileError::Truncated)
+        );
+    }
+
+    #[test]
+    fn a_flipped_body_byte_fails_the_checksum() {
+        let mut bytes = sample().encode();
+        let at = bytes.len() - 6;
+        bytes[at] ^= 0xFF;
+        assert_eq!(BackupSet::decode(&bytes), Err(BackupFileError::Checksum));
+    }
+}

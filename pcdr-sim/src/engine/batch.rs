@@ -1,0 +1,570 @@
+//! Running a batch: parse it, then run each statement in order with the statement
+//! latency and injected faults applied first. A failed statement reports its errors and
+//! the batch goes on, unless the error ends the batch (syntax, 208, 207, 137, …), as in
+//! SQL Server.
+//!
+//! Holds the statements that need no module of their own: `DECLARE`, `SET`, `USE`,
+//! transactions, `WAITFOR DELAY`, `PRINT`, `KILL`, and `EXEC` dispatch.
+
+use std::time::Duration;
+
+use futures_util::future::{BoxFuture, FutureExt};
+
+use crate::engine::catalog::Source;
+use crate::engine::eval::Env;
+use crate::engine::failure::{Failure, unknown_procedure};
+use crate::engine::scope::{Scope, text_of};
+use crate::engine::{InstanceEngine, SessionState, alter, backup, msdb, restore, rpc, select};
+use crate::tds::{
+    Column, ColumnType, ResultSet, ServerMessage, SessionInfo, StatementResult, Value,
+};
+use crate::tsql::ast::{ArgumentValue, Execute, Expr, Operand, RestoreTarget, Statement};
+use crate::world::faults::StatementKind;
+use crate::world::model::{Instance, WorldState};
+
+/// How deep `sp_executesql` may nest (SQL Server's limit is 32).
+const MAX_NESTING: u8 = 32;
+
+/// One batch being run for one session.
+pub(crate) struct Exec<'a> {
+    pub engine: &'a InstanceEngine,
+    pub session: &'a SessionInfo,
+    pub scope: Scope,
+    depth: u8,
+}
+
+/// An evaluated `EXEC` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Arg {
+    /// `@parameter`, when named.
+    pub name: Option<String>,
+    /// Its value; `None` for `DEFAULT`.
+    pub value: Option<Value>,
+    /// The variable an OUTPUT argument writes back to.
+    pub output: Option<String>,
+}
+
+impl<'a> Exec<'a> {
+    /// A top-level batch of `session`.
+    pub fn new(engine: &'a InstanceEngine, session: &'a SessionInfo) -> Self {
+        Self::with_scope(engine, session, Scope::default(), 0)
+    }
+
+    /// A batch with variables already bound (`sp_executesql`), nested `depth` deep.
+    pub fn with_scope(
+        engine: &'a InstanceEngine,
+        session: &'a SessionInfo,
+        scope: Scope,
+        depth: u8,
+    ) -> Self {
+        Self {
+            engine,
+            session,
+            scope,
+            depth,
+        }
+    }
+
+    /// Parses and runs `text`.
+    pub fn run_batch<'b>(&'b mut self, text: &'b str) -> BoxFuture<'b, Vec<StatementResult>> {
+        async move {
+            let batch = match crate::tsql::parse_batch(text) {
+                Ok(batch) => batch,
+                Err(error) => return vec![StatementResult::Failed(Failure::from(error).messages)],
+            };
+            let mut results = Vec::new();
+            for statement in &batch.statements {
+                match self.statement(statement).await {
+                    Ok(produced) => results.extend(produced),
+                    Err(failure) => {
+                        let aborts = failure.aborts_batch;
+                        results.push(StatementResult::Failed(failure.messages));
+                        if aborts {
+                            break;
+                        }
+                    }
+                }
+            }
+            if results.is_empty() {
+                results.push(StatementResult::Done { rows: None });
+            }
+            results
+        }
+        .boxed()
+    }
+
+    async fn statement(&mut self, statement: &Statement) -> Result<Vec<StatementResult>, Failure> {
+        let kind = kind_of(statement);
+        self.before(kind).await?;
+        match statement {
+            Statement::Select(query) => self.select(query),
+            Statement::Restore(r) => restore::run(self, r).await,
+            Statement::Backup(b) => backup::run(self, b).await,
+            Statement::AlterDatabase(a) => alter::run(self, a),
+            Statement::Kill(spid) => self.kill(*spid),
+            Statement::Execute(exec) => self.execute(exec).await,
+            Statement::Declare(declarations) => self.declare(declarations),
+            Statement::SetVariable { variable, value } => {
+                let value = self.eval(value)?;
+                self.scope.set(variable, value)?;
+                Ok(done())
+            }
+            Statement::SetOptions { .. }
+            | Statement::SetTextSize(_)
+            | Statement::SetLockTimeout(_) => Ok(done()),
+            Statement::Use(database) => self.use_database(database),
+            Statement::BeginTransaction(_) => {
+                self.engine
+                    .with_session(self.session.spid(), |s| s.trancount += 1);
+                Ok(done())
+            }
+            Statement::CommitTransaction(_) => self.end_transaction(false),
+            Statement::RollbackTransaction(_) => self.end_transaction(true),
+            Statement::WaitForDelay(delay) => self.wait_for(delay).await,
+            Statement::Print(expr) => {
+                let text = text_of(&self.eval(expr)?).unwrap_or_default();
+                Ok(vec![StatementResult::Info(ServerMessage::new(0, 0, text))])
+            }
+        }
+    }
+
+    /// Counts the statement, applies the latency and any injected fault.
+    async fn before(&mut self, kind: StatementKind) -> Result<(), Failure> {
+        let instance = self.engine.instance;
+        let (verdict, latency) = self.engine.world.update(|state| {
+            let count = state.instance_mut(instance).map_or(0, |i| {
+                i.statements += 1;
+                i.statements
+            });
+            let verdict = state.faults.verdict(instance, kind, count);
+            (verdict, state.settings.statement_latency_ms)
+        })?;
+        let wait = latency.saturating_add(verdict.delay_ms);
+        if wait > 0 {
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+        }
+        if verdict.drop {
+            self.session.registry().kill(self.session.spid());
+            std::future::pending::<()>().await;
+        }
+        match verdict.fail {
+            Some(number) => {
+                let failure =
+                    Failure::error(number, format!("Injected fault: error {number} on {kind}."));
+                Err(match terminating_text(kind) {
+                    Some(what) => failure.terminating(what),
+                    None => failure,
+                })
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The world's current state.
+    pub fn state(&self) -> Result<WorldState, Failure> {
+        Ok(self.engine.world.read()?)
+    }
+
+    /// This session's state.
+    pub fn session_state(&self) -> SessionState {
+        self.engine.session(self.session.spid())
+    }
+
+    /// The instance's part of `state`.
+    pub fn instance<'s>(&self, state: &'s WorldState) -> Result<&'s Instance, Failure> {
+        state.instance(self.engine.instance).ok_or_else(|| {
+            Failure::new(50000, 20, "the instance is missing from the world").aborting()
+        })
+    }
+
+    /// Evaluates `expr` outside any row.
+    pub fn eval(&self, expr: &Expr) -> Result<Value, Failure> {
+        let state = self.state()?;
+        let session = self.session_state();
+        let env = self.env(&state, &session)?;
+        env.eval(expr, None)
+    }
+
+    /// The text an operand names: an identifier or string as written, a variable's value.
+    pub fn operand(&self, operand: &Operand) -> Result<String, Failure> {
+        match operand {
+            Operand::Identifier(s) | Operand::String(s) => Ok(s.clone()),
+            Operand::Variable(v) => Ok(text_of(&self.scope.get(v)?).unwrap_or_default()),
+        }
+    }
+
+    fn env<'s>(
+        &'s self,
+        state: &'s WorldState,
+        session: &'s SessionState,
+    ) -> Result<Env<'s>, Failure> {
+        Ok(Env {
+            scope: &self.scope,
+            instance: self.instance(state)?,
+            server: self.engine.instance,
+            spid: self.session.spid(),
+            database: &session.database,
+            trancount: session.trancount,
+        })
+    }
+
+    /// Fails with `in_transaction` when the session has an open transaction.
+    pub fn in_transaction(&self) -> bool {
+        self.session_state().trancount > 0
+    }
+
+    fn select(
+        &mut self,
+        query: &crate::tsql::ast::Select,
+    ) -> Result<Vec<StatementResult>, Failure> {
+        let state = self.state()?;
+        let session = self.session_state();
+        let instance = self.instance(&state)?;
+        let sessions = self.engine.session_rows(self.session, instance);
+        let source = Source {
+            instance,
+            server: self.engine.instance,
+            database: &session.database,
+            sessions: &sessions,
+        };
+        let mut assigned = self.scope.clone();
+        let result = {
+            let env = self.env(&state, &session)?;
+            select::run(&env, &source, query, &mut assigned)?
+        };
+        self.scope = assigned;
+        Ok(match result {
+            Some(rows) => vec![StatementResult::Rows(rows)],
+            None => done(),
+        })
+    }
+
+    fn declare(
+        &mut self,
+        declarations: &[crate::tsql::ast::Declaration],
+    ) -> Result<Vec<StatementResult>, Failure> {
+        for declaration in declarations {
+            let value = match &declaration.initial {
+                Some(expr) => self.eval(expr)?,
+                None => Value::Null,
+            };
+            self.scope.declare(declaration, value)?;
+        }
+        Ok(done())
+    }
+
+    fn use_database(&mut self, name: &str) -> Result<Vec<StatementResult>, Failure> {
+        let state = self.state()?;
+        let instance = self.instance(&state)?;
+        let db = instance
+            .database(name)
+            .ok_or_else(|| crate::world::dbops::SqlError::no_database(name))?;
+        if db.state == crate::world::model::DbState::Restoring {
+            return Err(Failure::error(
+                927,
+                format!(
+                    "Database '{}' cannot be opened. It is in the middle of a restore.",
+                    db.name
+                ),
+            ));
+        }
+        if db.state == crate::world::model::DbState::Offline {
+            return Err(Failure::error(
+                942,
+                format!(
+                    "Database '{}' cannot be opened because it is offline.",
+                    db.name
+                ),
+            ));
+        }
+        let usage = self.engine.usage(self.session, instance, &db.name);
+        if db.user_access == crate::world::model::UserAccess::SingleUser && usage.others {
+            return Err(Failure::new(
+                924,
+                14,
+                format!(
+                    "Database '{}' is already open and can only have one user at a time.",
+                    db.name
+                ),
+            ));
+        }
+        let name = db.name.clone();
+        self.engine
+            .with_session(self.session.spid(), |s| s.database = name);
+        Ok(done())
+    }
+
+    fn end_transaction(&mut self, rollback: bool) -> Result<Vec<StatementResult>, Failure> {
+        if !self.in_transaction() {
+            let (number, what) = if rollback {
+                (3903, "ROLLBACK")
+            } else {
+                (3902, "COMMIT")
+            };
+            return Err(Failure::error(
+                number,
+                format!("The {what} TRANSACTION request has no corresponding BEGIN TRANSACTION."),
+            ));
+        }
+        self.engine.with_session(self.session.spid(), |s| {
+            s.trancount = if rollback { 0 } else { s.trancount - 1 };
+        });
+        Ok(done())
+    }
+
+    async fn wait_for(&mut self, delay: &Operand) -> Result<Vec<StatementResult>, Failure> {
+        let text = self.operand(delay)?;
+        let duration = parse_delay(&text).ok_or_else(|| {
+            Failure::error(
+                148,
+                format!("Incorrect time syntax in time string '{text}' used with WAITFOR."),
+            )
+        })?;
+        tokio::time::sleep(duration).await;
+        Ok(done())
+    }
+
+    fn kill(&mut self, spid: i64) -> Result<Vec<StatementResult>, Failure> {
+        let own = i64::from(self.session.spid());
+        if spid == own {
+            return Err(Failure::error(
+                6104,
+                "Cannot use KILL to kill your own process.",
+            ));
+        }
+        let not_active = || {
+            Failure::error(
+                6106,
+                format!("Process ID {spid} is not an active process ID."),
+            )
+        };
+        let spid = u16::try_from(spid).map_err(|_| not_active())?;
+        if (1..=50).contains(&spid) {
+            return Err(Failure::error(6107, "Only user processes can be killed."));
+        }
+        let instance = self.engine.instance;
+        let reader = self.engine.world.update(|state| {
+            state.instance_mut(instance).is_some_and(|i| {
+                let before = i.readers.len();
+                i.readers.retain(|r| r.spid != spid);
+                i.readers.len() < before
+            })
+        })?;
+        if reader || self.session.registry().kill(spid) {
+            Ok(done())
+        } else {
+            Err(not_active())
+        }
+    }
+
+    async fn execute(&mut self, exec: &Execute) -> Result<Vec<StatementResult>, Failure> {
+        let procedure = exec.procedure.0.last().cloned().unwrap_or_default();
+        let args = self.arguments(exec)?;
+        let lower = procedure.to_ascii_lowercase();
+        let results = if rpc::is_sp_executesql(&lower) {
+            self.nested(&args).await?
+        } else if lower == "sp_who" {
+            vec![self.sp_who()?]
+        } else if msdb::is_known(&lower) {
+            let outputs = msdb::call(self, &lower, &args)?;
+            self.write_outputs(&args, outputs)?;
+            done()
+        } else {
+            return Err(unknown_procedure(&exec.procedure.0.join(".")));
+        };
+        if let Some(status) = &exec.return_status {
+            self.scope.set(status, Value::Int(0))?;
+        }
+        Ok(results)
+    }
+
+    fn arguments(&self, exec: &Execute) -> Result<Vec<Arg>, Failure> {
+        exec.args
+            .iter()
+            .map(|arg| {
+                let value = match &arg.value {
+                    ArgumentValue::Default => None,
+                    ArgumentValue::Expr(Expr::Column(name)) if name.0.len() == 1 => {
+                        Some(Value::NVarChar(name.0[0].clone()))
+                    }
+                    ArgumentValue::Expr(expr) => Some(self.eval(expr)?),
+                };
+                let output = match (&arg.value, arg.output) {
+                    (ArgumentValue::Expr(Expr::Variable(v)), true) => Some(v.clone()),
+                    _ => None,
+                };
+                Ok(Arg {
+                    name: arg.name.clone(),
+                    value,
+                    output,
+                })
+            })
+            .collect()
+    }
+
+    fn write_outputs(
+        &mut self,
+        args: &[Arg],
+        outputs: Vec<(String, Value)>,
+    ) -> Result<(), Failure> {
+        for (param, value) in outputs {
+            let target = args.iter().find(|a| {
+                a.output.is_some()
+                    && a.name
+                        .as_deref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(&param))
+            });
+            if let Some(variable) = target.and_then(|a| a.output.clone()) {
+                self.scope.set(&variable, value)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `EXEC sp_executesql @stmt, @params, @p = …` inside a batch.
+    async fn nested(&mut self, args: &[Arg]) -> Result<Vec<StatementResult>, Failure> {
+        if self.depth >= MAX_NESTING {
+            return Err(Failure::error(
+                217,
+                "Maximum stored procedure, function, trigger, or view nesting level exceeded (limit 32).",
+            ));
+        }
+        let mut rest = args.iter().peekable();
+        let statement = rest
+            .next()
+            .and_then(|a| a.value.as_ref())
+            .and_then(text_of)
+            .ok_or_else(|| Failure::error(201, "Procedure or function 'sp_executesql' expects parameter '@statement', which was not supplied."))?;
+        let declarations = rest
+            .next_if(|a| {
+                a.name
+                    .as_deref()
+                    .is_none_or(|n| n.eq_ignore_ascii_case("@params"))
+            })
+            .and_then(|a| a.value.as_ref())
+            .and_then(text_of);
+        let values = rest
+            .map(|a| (a.name.clone(), a.value.clone().unwrap_or(Value::Null)))
+            .collect();
+        let scope = rpc::bind(declarations.as_deref(), &statement, values)?;
+        let mut inner = Exec::with_scope(self.engine, self.session, scope, self.depth + 1);
+        Ok(inner.run_batch(&statement).await)
+    }
+
+    fn sp_who(&self) -> Result<StatementResult, Failure> {
+        let state = self.state()?;
+        let instance = self.instance(&state)?;
+        let columns = [
+            "spid", "ecid", "status", "loginame", "hostname", "blk", "dbname", "cmd",
+        ];
+        let types = [
+            ColumnType::Int,
+            ColumnType::Int,
+            ColumnType::NVarChar,
+            ColumnType::NVarChar,
+            ColumnType::NVarChar,
+            ColumnType::NVarChar,
+            ColumnType::NVarChar,
+            ColumnType::NVarChar,
+        ];
+        let rows = self
+            .engine
+            .session_rows(self.session, instance)
+            .into_iter()
+            .map(|s| {
+                vec![
+                    Value::Int(i32::from(s.spid)),
+                    Value::Int(0),
+                    Value::NVarChar(if s.user { "sleeping" } else { "background" }.into()),
+                    Value::NVarChar(s.login),
+                    Value::NVarChar(String::new()),
+                    Value::NVarChar("0".into()),
+                    Value::NVarChar(s.database),
+                    Value::NVarChar(
+                        if s.user {
+                            "AWAITING COMMAND"
+                        } else {
+                            "TASK MANAGER"
+                        }
+                        .into(),
+                    ),
+                ]
+            })
+            .collect();
+        Ok(StatementResult::Rows(ResultSet {
+            columns: columns
+                .iter()
+                .zip(types)
+                .map(|(n, t)| Column::new(*n, t))
+                .collect(),
+            rows,
+        }))
+    }
+}
+
+/// A statement that produced no rows.
+pub(crate) fn done() -> Vec<StatementResult> {
+    vec![StatementResult::Done { rows: None }]
+}
+
+/// What a statement is, for faults.
+fn kind_of(statement: &Statement) -> StatementKind {
+    match statement {
+        Statement::Select(_) => StatementKind::Select,
+        Statement::Restore(r) => match r.target {
+            RestoreTarget::Database(_) => StatementKind::RestoreDatabase,
+            RestoreTarget::Log(_) => StatementKind::RestoreLog,
+            RestoreTarget::HeaderOnly => StatementKind::RestoreHeaderOnly,
+            RestoreTarget::FileListOnly => StatementKind::RestoreFileListOnly,
+            RestoreTarget::VerifyOnly => StatementKind::RestoreVerifyOnly,
+        },
+        Statement::Backup(b) if b.log => StatementKind::BackupLog,
+        Statement::Backup(_) => StatementKind::BackupDatabase,
+        Statement::AlterDatabase(_) => StatementKind::AlterDatabase,
+        Statement::Kill(_) => StatementKind::Kill,
+        Statement::Execute(_) => StatementKind::Execute,
+        _ => StatementKind::Other,
+    }
+}
+
+/// The `<what>` of the 3013 that follows a failed BACKUP or RESTORE of this kind.
+pub(crate) fn terminating_text(kind: StatementKind) -> Option<&'static str> {
+    Some(match kind {
+        StatementKind::RestoreLog => "RESTORE LOG",
+        StatementKind::RestoreDatabase => "RESTORE DATABASE",
+        StatementKind::RestoreHeaderOnly => "RESTORE HEADERONLY",
+        StatementKind::RestoreFileListOnly => "RESTORE FILELIST",
+        StatementKind::RestoreVerifyOnly => "VERIFY DATABASE",
+        StatementKind::BackupDatabase => "BACKUP DATABASE",
+        StatementKind::BackupLog => "BACKUP LOG",
+        _ => return None,
+    })
+}
+
+/// `hh:mm[:ss[.fff]]`, at most 24 hours.
+fn parse_delay(text: &str) -> Option<Duration> {
+    let parts: Vec<&str> = text.trim().split(':').collect();
+    if !(2..=3).contains(&parts.len()) {
+        return None;
+    }
+    let hours: u64 = parts[0].parse().ok()?;
+    let minutes: u64 = parts[1].parse().ok()?;
+    let seconds: f64 = parts.get(2).map_or(Some(0.0), |s| s.parse().ok())?;
+    if minutes >= 60 || !(0.0..60.0).contains(&seconds) || hours > 24 {
+        return None;
+    }
+    Some(Duration::from_secs(hours * 3600 + minutes * 60) + Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waitfor_delays_parse_like_sql_server() {
+        assert_eq!(parse_delay("00:00:01.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_delay("01:02"), Some(Duration::from_secs(3720)));
+        assert_eq!(parse_delay("1 minute"), None);
+        assert_eq!(parse_delay("00:61:00"), None);
+    }
+}

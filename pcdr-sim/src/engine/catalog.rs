@@ -1,0 +1,540 @@
+//! The virtual tables a `SELECT … FROM` can read: the catalog views and DMVs pcdr and
+//! other clients use, and the msdb log-shipping and Agent tables, built from the
+//! instance's state at the moment of the query.
+//!
+//! Column names and types follow SQL Server's (smallint and tinyint columns are sent as
+//! INT, LSNs as DECIMAL(25,0)). Owns name resolution of tables (208).
+
+use crate::backup_file::FileEntry;
+use crate::engine::failure::{Failure, invalid_object};
+use crate::guid::Guid;
+use crate::tds::{Column, ColumnType, ResultSet, Value};
+use crate::tsql::ast::Name;
+use crate::world::model::{Database, Instance, InstanceId};
+
+use ColumnType::{BigInt, Bit, DateTime2, Decimal25, Int, NVarChar, UniqueIdentifier};
+
+/// A session as `sys.dm_exec_sessions` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SessionRow {
+    /// `session_id`.
+    pub spid: u16,
+    /// The session's current database.
+    pub database: String,
+    /// `login_name`.
+    pub login: String,
+    /// `is_user_process`.
+    pub user: bool,
+}
+
+/// What the catalog is built from.
+pub(crate) struct Source<'a> {
+    /// The instance.
+    pub instance: &'a Instance,
+    /// Which one.
+    pub server: InstanceId,
+    /// The session's current database (for names without a database part).
+    pub database: &'a str,
+    /// Every session of the instance.
+    pub sessions: &'a [SessionRow],
+}
+
+fn columns(spec: &[(&str, ColumnType)]) -> Vec<Column> {
+    spec.iter().map(|(n, t)| Column::new(*n, *t)).collect()
+}
+
+fn text(s: &str) -> Value {
+    Value::NVarChar(s.to_owned())
+}
+
+fn opt_text(s: &Option<String>) -> Value {
+    s.as_deref().map_or(Value::Null, text)
+}
+
+fn guid(g: Guid) -> Value {
+    Value::Guid(g.0)
+}
+
+fn time(t: &Option<chrono::DateTime<chrono::Utc>>) -> Value {
+    t.map_or(Value::Null, |t| Value::DateTime2(t.naive_utc()))
+}
+
+fn lsn(n: u128) -> Value {
+    i128::try_from(n).map_or(Value::Null, Value::Decimal)
+}
+
+/// The table `name` names, with its rows; 208 when there is none.
+pub(crate) fn table(source: &Source<'_>, name: &Name) -> Result<ResultSet, Failure> {
+    let written = name.0.join(".");
+    let parts: Vec<String> = name.0.iter().map(|p| p.to_ascii_lowercase()).collect();
+    let (database, schema, object) = match parts.as_slice() {
+        [object] => (
+            source.database.to_ascii_lowercase(),
+            "dbo".to_owned(),
+            object.clone(),
+        ),
+        [schema, object] => (
+            source.database.to_ascii_lowercase(),
+            schema.clone(),
+            object.clone(),
+        ),
+        [database, schema, object] => (database.clone(), schema.clone(), object.clone()),
+        _ => return Err(invalid_object(&written)),
+    };
+    let schema = if schema.is_empty() {
+        "dbo".to_owned()
+    } else {
+        schema
+    };
+    if source.instance.database(&database).is_none() {
+        return Err(invalid_object(&written));
+    }
+    let table = match (schema.as_str(), object.as_str()) {
+        ("sys", view) => system_view(source, view),
+        ("dbo", table) if database == "msdb" => msdb_table(source.instance, table),
+        _ => None,
+    };
+    table.ok_or_else(|| invalid_object(&written))
+}
+
+fn system_view(source: &Source<'_>, view: &str) -> Option<ResultSet> {
+    let databases = || source.instance.databases.values();
+    Some(match view {
+        "databases" => databases_view(databases()),
+        "master_files" => master_files(databases()),
+        "database_mirroring" => mirroring(databases()),
+        "database_recovery_status" => recovery_status(databases()),
+        "dm_exec_sessions" => sessions(source),
+        "dm_server_services" => services(source.server),
+        _ => return None,
+    })
+}
+
+fn databases_view<'a>(databases: impl Iterator<Item = &'a Database>) -> ResultSet {
+    let columns = columns(&[
+        ("name", NVarChar),
+        ("database_id", Int),
+        ("state", Int),
+        ("state_desc", NVarChar),
+        ("is_in_standby", Bit),
+        ("is_read_only", Bit),
+        ("user_access", Int),
+        ("user_access_desc", NVarChar),
+        ("recovery_model", Int),
+        ("recovery_model_desc", NVarChar),
+    ]);
+    let rows = databases
+        .map(|db| {
+            let (state, state_desc) = db.state.code_and_desc();
+            let access = db.user_access.desc();
+            let access_code = match access {
+                "MULTI_USER" => 0,
+                "SINGLE_USER" => 1,
+                _ => 2,
+            };
+            let model_code = if db.recovery_model == "FULL" { 1 } else { 3 };
+            vec![
+                text(&db.name),
+                Value::Int(db.id),
+                Value::Int(state),
+                text(state_desc),
+                Value::Bit(db.standby),
+                Value::Bit(db.standby),
+                Value::Int(access_code),
+                text(access),
+                Value::Int(model_code),
+                text(&db.recovery_model),
+            ]
+        })
+        .collect();
+    ResultSet { columns, rows }
+}
+
+fn master_files<'a>(databases: impl Iterator<Item = &'a Database>) -> ResultSet {
+    let columns = columns(&[
+        ("database_id", Int),
+        ("file_id", Int),
+        ("type", Int),
+        ("type_desc", NVarChar),
+        ("name", NVarChar),
+        ("physical_name", NVarChar),
+        ("state_desc", NVarChar),
+        ("redo_start_lsn", Decimal25),
+    ]);
+    let rows = databases
+        .flat_map(|db| {
+            db.files
+                .iter()
+                .zip(1..)
+                .map(move |(file, id)| file_row(db, file, id))
+        })
+        .collect();
+    ResultSet { columns, rows }
+}
+
+fn file_row(db: &Database, file: &FileEntry, file_id: i32) -> Vec<Value> {
+    let (_, state) = db.state.code_and_desc();
+    let redo = if db.accepts_logs() {
+        lsn(db.lsn)
+    } else {
+        Value::Null
+    };
+    vec![
+        Value::Int(db.id),
+        Value::Int(file_id),
+        Value::Int(i32::from(file.is_log)),
+        text(if file.is_log { "LOG" } else { "ROWS" }),
+        text(&file.logical_name),
+        text(&file.physical_name),
+        text(state),
+        redo,
+    ]
+}
+
+fn mirroring<'a>(databases: impl Iterator<Item = &'a Database>) -> ResultSet {
+    let columns = columns(&[
+        ("database_id", Int),
+        ("mirroring_guid", UniqueIdentifier),
+        ("mirroring_state", Int),
+        ("mirroring_state_desc", NVarChar),
+        ("mirroring_role", Int),
+        ("mirroring_role_desc", NVarChar),
+        ("mirroring_partner_name", NVarChar),
+        ("mirroring_partner_instance", NVarChar),
+    ]);
+    let rows = databases
+        .map(|db| match &db.mirroring {
+            None => {
+                let mut row = vec![Value::Int(db.id)];
+                row.extend(std::iter::repeat_n(Value::Null, 7));
+                row
+            }
+            Some(m) => {
+                let (role, desc) = match m.role {
+                    crate::world::model::MirrorRole::Principal => (1, "PRINCIPAL"),
+                    crate::world::model::MirrorRole::Mirror => (2, "MIRROR"),
+                };
+                let instance = partner_instance(&m.partner);
+                vec![
+                    Value::Int(db.id),
+                    guid(m.guid),
+                    Value::Int(4),
+                    text("SYNCHRONIZED"),
+                    Value::Int(role),
+                    text(desc),
+                    text(&m.partner),
+                    instance.map_or(Value::Null, |i| text(i.server_name())),
+                ]
+            }
+        })
+        .collect();
+    ResultSet { columns, rows }
+}
+
+/// The instance behind a `TCP://host:port` endpoint.
+pub(crate) fn partner_instance(endpoint: &str) -> Option<InstanceId> {
+    let rest = endpoint
+        .get(..6)
+        .filter(|p| p.eq_ignore_ascii_case("tcp://"))
+        .and_then(|_| endpoint.get(6..))?;
+    let host = rest.split(':').next()?;
+    InstanceId::from_host(host)
+}
+
+fn recovery_status<'a>(databases: impl Iterator<Item = &'a Database>) -> ResultSet {
+    let columns = columns(&[
+        ("database_id", Int),
+        ("database_guid", UniqueIdentifier),
+        ("family_guid", UniqueIdentifier),
+        ("last_log_backup_lsn", Decimal25),
+    ]);
+    let rows = databases
+        .map(|db| {
+            vec![
+                Value::Int(db.id),
+                guid(db.family_guid),
+                guid(db.family_guid),
+                lsn(db.log_backup_lsn),
+            ]
+        })
+        .collect();
+    ResultSet { columns, rows }
+}
+
+fn sessions(source: &Source<'_>) -> ResultSet {
+    let columns = columns(&[
+        ("session_id", Int),
+        ("database_id", Int),
+        ("is_user_process", Bit),
+        ("login_name", NVarChar),
+        ("status", NVarChar),
+        ("program_name", NVarChar),
+    ]);
+    let db_id = |name: &str| {
+        source
+            .instance
+            .database(name)
+            .map_or(Value::Null, |d| Value::Int(d.id))
+    };
+    let rows = source
+        .sessions
+        .iter()
+        .map(|s| {
+            vec![
+                Value::Int(i32::from(s.spid)),
+                db_id(&s.database),
+                Value::Bit(s.user),
+                text(&s.login),
+                text(if s.user { "sleeping" } else { "background" }),
+                text(if s.user { "" } else { "SQL Server" }),
+            ]
+        })
+        .collect();
+    ResultSet { columns, rows }
+}
+
+fn services(server: InstanceId) -> ResultSet {
+    let columns = columns(&[
+        ("servicename", NVarChar),
+        ("service_account", NVarChar),
+        ("status_desc", NVarChar),
+    ]);
+    let site = server.name();
+    let rows = vec![
+        vec![
+            text("SQL Server (MSSQLSERVER)"),
+            text("NT Service\\MSSQLSERVER"),
+            text("Running"),
+        ],
+        vec![
+            text("SQL Server Agent (MSSQLSERVER)"),
+            text(&format!("CONTOSO\\sqlagent-{site}")),
+            text("Running"),
+        ],
+    ];
+    ResultSet { columns, rows }
+}
+
+fn msdb_table(instance: &Instance, table: &str) -> Option<ResultSet> {
+    Some(match table {
+        "log_shipping_primary_databases" => primary_databases_table(instance),
+        "log_shipping_primary_secondaries" => primary_secondaries_table(instance),
+        "log_shipping_secondary" => secondary_table(instance),
+        "log_shipping_secondary_databases" => secondary_databases_table(instance),
+        "log_shipping_monitor_secondary" => monitor_table(instance),
+        "sysjobs" => jobs_table(instance),
+        "sysschedules" => schedules_table(instance),
+        "sysjobschedules" => ResultSet {
+            columns: columns(&[("job_id", UniqueIdentifier), ("schedule_id", Int)]),
+            rows: instance
+                .msdb
+                .jobs
+                .iter()
+                .filter_map(|j| Some(vec![guid(j.job_id), Value::Int(j.schedule_id?)]))
+                .collect(),
+        },
+        _ => return None,
+    })
+}
+
+fn primary_databases_table(instance: &Instance) -> ResultSet {
+    ResultSet {
+        columns: columns(&[
+            ("primary_id", UniqueIdentifier),
+            ("primary_database", NVarChar),
+            ("backup_directory", NVarChar),
+            ("backup_share", NVarChar),
+            ("backup_retention_period", Int),
+            ("backup_job_id", UniqueIdentifier),
+            ("last_backup_file", NVarChar),
+            ("last_backup_date", DateTime2),
+        ]),
+        rows: instance
+            .msdb
+            .primary_databases
+            .iter()
+            .map(|r| {
+                vec![
+                    guid(r.primary_id),
+                    text(&r.primary_database),
+                    text(&r.backup_directory),
+                    text(&r.backup_share),
+                    Value::Int(r.backup_retention_period),
+                    guid(r.backup_job_id),
+                    opt_text(&r.last_backup_file),
+                    time(&r.last_backup_date),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn primary_secondaries_table(instance: &Instance) -> ResultSet {
+    ResultSet {
+        columns: columns(&[
+            ("primary_id", UniqueIdentifier),
+            ("secondary_server", NVarChar),
+            ("secondary_database", NVarChar),
+        ]),
+        rows: instance
+            .msdb
+            .primary_secondaries
+            .iter()
+            .map(|r| {
+                vec![
+                    guid(r.primary_id),
+                    text(&r.secondary_server),
+                    text(&r.secondary_database),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn jobs_table(instance: &Instance) -> ResultSet {
+    ResultSet {
+        columns: columns(&[
+            ("job_id", UniqueIdentifier),
+            ("name", NVarChar),
+            ("enabled", Int),
+        ]),
+        rows: instance
+            .msdb
+            .jobs
+            .iter()
+            .map(|j| {
+                vec![
+                    guid(j.job_id),
+                    text(&j.name),
+                    Value::Int(i32::from(j.enabled)),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn schedules_table(instance: &Instance) -> ResultSet {
+    ResultSet {
+        columns: columns(&[
+            ("schedule_id", Int),
+            ("name", NVarChar),
+            ("enabled", Int),
+            ("freq_subday_interval", Int),
+        ]),
+        rows: instance
+            .msdb
+            .schedules
+            .iter()
+            .map(|s| {
+                vec![
+                    Value::Int(s.schedule_id),
+                    text(&s.name),
+                    Value::Int(i32::from(s.enabled)),
+                    Value::Int(s.interval_minutes),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn secondary_table(instance: &Instance) -> ResultSet {
+    ResultSet {
+        columns: columns(&[
+            ("secondary_id", UniqueIdentifier),
+            ("primary_server", NVarChar),
+            ("primary_database", NVarChar),
+            ("backup_source_directory", NVarChar),
+            ("backup_destination_directory", NVarChar),
+            ("file_retention_period", Int),
+            ("copy_job_id", UniqueIdentifier),
+            ("restore_job_id", UniqueIdentifier),
+            ("last_copied_file", NVarChar),
+            ("last_copied_date", DateTime2),
+        ]),
+        rows: instance
+            .msdb
+            .secondaries
+            .iter()
+            .map(|r| {
+                vec![
+                    guid(r.secondary_id),
+                    text(&r.primary_server),
+                    text(&r.primary_database),
+                    text(&r.backup_source_directory),
+                    text(&r.backup_destination_directory),
+                    Value::Int(r.file_retention_period),
+                    guid(r.copy_job_id),
+                    guid(r.restore_job_id),
+                    opt_text(&r.last_copied_file),
+                    time(&r.last_copied_date),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn secondary_databases_table(instance: &Instance) -> ResultSet {
+    ResultSet {
+        columns: columns(&[
+            ("secondary_database", NVarChar),
+            ("secondary_id", UniqueIdentifier),
+            ("restore_delay", Int),
+            ("restore_all", Bit),
+            ("restore_mode", Bit),
+            ("disconnect_users", Bit),
+            ("last_restored_file", NVarChar),
+            ("last_restored_date", DateTime2),
+        ]),
+        rows: instance
+            .msdb
+            .secondary_databases
+            .iter()
+            .map(|r| {
+                vec![
+                    text(&r.secondary_database),
+                    guid(r.secondary_id),
+                    Value::Int(r.restore_delay),
+                    Value::Bit(true),
+                    Value::Bit(r.restore_mode == 1),
+                    Value::Bit(r.disconnect_users),
+                    opt_text(&r.last_restored_file),
+                    time(&r.last_restored_date),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn monitor_table(instance: &Instance) -> ResultSet {
+    ResultSet {
+        columns: columns(&[
+            ("secondary_server", NVarChar),
+            ("secondary_database", NVarChar),
+            ("secondary_id", UniqueIdentifier),
+            ("primary_server", NVarChar),
+            ("primary_database", NVarChar),
+            ("last_copied_file", NVarChar),
+            ("last_restored_file", NVarChar),
+            ("restore_threshold", Int),
+            ("last_restored_latency", BigInt),
+        ]),
+        rows: instance
+            .msdb
+            .monitor_secondaries
+            .iter()
+            .map(|r| {
+                vec![
+                    text(&r.secondary_server),
+                    text(&r.secondary_database),
+                    guid(r.secondary_id),
+                    text(&r.primary_server),
+                    text(&r.primary_database),
+                    opt_text(&r.last_copied_file),
+                    opt_text(&r.last_restored_file),
+                    Value::Int(45),
+                    Value::Null,
+                ]
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,349 @@
+//! `RESTORE HEADERONLY | FILELISTONLY | VERIFYONLY` (reading backup files) and
+//! `RESTORE LOG | DATABASE` (changing databases through [`dbops`]), with the time a
+//! restore takes at the configured throughput, INFO 4035/3014 on success, and the
+//! specific error then 3013 on failure.
+//!
+//! Only one backup device per statement and backup set 1 are emulated; `STOPAT` and
+//! `CONTINUE_AFTER_ERROR` are refused.
+
+use std::time::Duration;
+
+use crate::backup_file::BackupSet;
+use crate::engine::batch::{Exec, done};
+use crate::engine::failure::{Failure, in_transaction, not_emulated};
+use crate::engine::scope::integer_of;
+use crate::tds::{Column, ColumnType, ResultSet, ServerMessage, StatementResult, Value};
+use crate::tsql::ast::{Operand, Restore, RestoreOption, RestoreTarget};
+use crate::world::dbops::{self, Finish, FullRestore, SqlError};
+
+/// Runs a `RESTORE` statement.
+pub(crate) async fn run(
+    exec: &mut Exec<'_>,
+    restore: &Restore,
+) -> Result<Vec<StatementResult>, Failure> {
+    let what = match &restore.target {
+        RestoreTarget::Database(_) => "RESTORE DATABASE",
+        RestoreTarget::Log(_) => "RESTORE LOG",
+        RestoreTarget::HeaderOnly => "RESTORE HEADERONLY",
+        RestoreTarget::FileListOnly => "RESTORE FILELIST",
+        RestoreTarget::VerifyOnly => "VERIFY DATABASE",
+    };
+    dispatch(exec, restore)
+        .await
+        .map_err(|f| f.terminating(what))
+}
+
+async fn dispatch(exec: &mut Exec<'_>, restore: &Restore) -> Result<Vec<StatementResult>, Failure> {
+    check_options(exec, &restore.options)?;
+    let is_change = matches!(
+        restore.target,
+        RestoreTarget::Database(_) | RestoreTarget::Log(_)
+    );
+    if is_change && exec.in_transaction() {
+        return Err(in_transaction());
+    }
+    match &restore.target {
+        RestoreTarget::HeaderOnly => Ok(vec![header_only(&read(exec, restore)?.0)]),
+        RestoreTarget::FileListOnly => Ok(vec![file_list(&read(exec, restore)?.0)]),
+        RestoreTarget::VerifyOnly => {
+            read(exec, restore)?;
+            Ok(vec![
+                StatementResult::Info(ServerMessage::new(
+                    3262,
+                    0,
+                    "The backup set on file 1 is valid.",
+                )),
+                StatementResult::Done { rows: None },
+            ])
+        }
+        RestoreTarget::Log(db) => restore_log(exec, db, restore).await,
+        RestoreTarget::Database(db) if restore.from.is_empty() => recover(exec, db),
+        RestoreTarget::Database(db) => restore_database(exec, db, restore).await,
+    }
+}
+
+fn check_options(exec: &Exec<'_>, options: &[RestoreOption]) -> Result<(), Failure> {
+    for option in options {
+        match option {
+            RestoreOption::StopAt(_) => return Err(not_emulated("RESTORE … WITH STOPAT")),
+            RestoreOption::ContinueAfterError => {
+                return Err(not_emulated("RESTORE … WITH CONTINUE_AFTER_ERROR"));
+            }
+            RestoreOption::File(n) => {
+                let n = match n {
+                    crate::tsql::ast::IntOperand::Literal(n) => i128::from(*n),
+                    crate::tsql::ast::IntOperand::Variable(v) => {
+                        integer_of(&exec.scope.get(v)?, "int")?.unwrap_or(0)
+                    }
+                };
+                if n != 1 {
+                    return Err(Failure::error(
+                        4038,
+                        format!("Cannot find file ID {n} on device."),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The one device of the statement.
+fn device(exec: &Exec<'_>, from: &[Operand]) -> Result<String, Failure> {
+    match from {
+        [one] => exec.operand(one),
+        [] => Err(Failure::error(
+            3201,
+            "Cannot open backup device ''. Operating system error 2(The system cannot find the file specified.).",
+        )),
+        _ => Err(not_emulated("backups striped over several devices")),
+    }
+}
+
+fn read(exec: &Exec<'_>, restore: &Restore) -> Result<(BackupSet, u64, String), Failure> {
+    let path = device(exec, &restore.from)?;
+    let state = exec.state()?;
+    let (set, size) = exec.engine.world.disks(&state).read(&path)?;
+    Ok((set, size, path))
+}
+
+fn finish(options: &[RestoreOption]) -> Finish {
+    options
+        .iter()
+        .rev()
+        .find_map(|o| match o {
+            RestoreOption::Recovery => Some(Finish::Recovery),
+            RestoreOption::NoRecovery => Some(Finish::NoRecovery),
+            RestoreOption::Standby(_) => Some(Finish::Standby),
+            _ => None,
+        })
+        .unwrap_or(Finish::Recovery)
+}
+
+/// Waits as long as moving `bytes` takes at the world's throughput.
+pub(crate) async fn take_time(exec: &Exec<'_>, bytes: u64) -> Result<(), Failure> {
+    let rate = exec.state()?.settings.restore_mb_per_s;
+    if rate > 0.0 {
+        let seconds = bytes as f64 / (rate * 1_048_576.0);
+        tokio::time::sleep(Duration::from_secs_f64(seconds.min(86_400.0))).await;
+    }
+    Ok(())
+}
+
+/// INFO 4035 per file and 3014, then DONE, as a successful restore or backup reports.
+pub(crate) fn processed(
+    what: &str,
+    database: &str,
+    files: &[(String, u64)],
+) -> Vec<StatementResult> {
+    let mut results: Vec<StatementResult> = files
+        .iter()
+        .map(|(file, pages)| {
+            StatementResult::Info(ServerMessage::new(
+                4035,
+                0,
+                format!(
+                    "Processed {pages} pages for database '{database}', file '{file}' on file 1."
+                ),
+            ))
+        })
+        .collect();
+    let total: u64 = files.iter().map(|(_, p)| p).sum();
+    results.push(StatementResult::Info(ServerMessage::new(
+        3014,
+        0,
+        format!("{what} successfully processed {total} pages in 0.010 seconds (0.100 MB/sec)."),
+    )));
+    results.extend(done());
+    results
+}
+
+fn pages(bytes: u64) -> u64 {
+    bytes.div_ceil(8192)
+}
+
+async fn restore_log(
+    exec: &mut Exec<'_>,
+    db: &Operand,
+    restore: &Restore,
+) -> Result<Vec<StatementResult>, Failure> {
+    let name = exec.operand(db)?;
+    let (set, size, path) = read(exec, restore)?;
+    take_time(exec, size).await?;
+    let finish = finish(&restore.options);
+    let engine = exec.engine;
+    let session = exec.session;
+    let instance_id = engine.instance;
+    let outcome = engine.world.try_update(|state| {
+        let instance = state
+            .instance(instance_id)
+            .ok_or_else(|| SqlError::no_database(&name))?;
+        let usage = engine.usage(session, instance, &name);
+        let database = state
+            .instance_mut(instance_id)
+            .and_then(|i| i.database_mut(&name))
+            .ok_or_else(|| SqlError::no_database(&name))?;
+        dbops::restore_log(database, &set, &path, finish, usage)?;
+        Ok::<String, SqlError>(database.name.clone())
+    })?;
+    let name = outcome?;
+    let log = set
+        .files
+        .iter()
+        .find(|f| f.is_log)
+        .map_or(format!("{name}_log"), |f| f.logical_name.clone());
+    Ok(processed("RESTORE LOG", &name, &[(log, pages(size))]))
+}
+
+fn recover(exec: &mut Exec<'_>, db: &Operand) -> Result<Vec<StatementResult>, Failure> {
+    let name = exec.operand(db)?;
+    let engine = exec.engine;
+    let session = exec.session;
+    let instance_id = engine.instance;
+    let outcome = engine.world.try_update(|state| {
+        let instance = state
+            .instance(instance_id)
+            .ok_or_else(|| SqlError::no_database(&name))?;
+        let usage = engine.usage(session, instance, &name);
+        let database = state
+            .instance_mut(instance_id)
+            .and_then(|i| i.database_mut(&name))
+            .ok_or_else(|| SqlError::no_database(&name))?;
+        dbops::recover(database, usage)
+    })?;
+    outcome?;
+    Ok(processed("RESTORE DATABASE", &name, &[]))
+}
+
+async fn restore_database(
+    exec: &mut Exec<'_>,
+    db: &Operand,
+    restore: &Restore,
+) -> Result<Vec<StatementResult>, Failure> {
+    let name = exec.operand(db)?;
+    let (set, size, path) = read(exec, restore)?;
+    let mut moves = Vec::new();
+    for option in &restore.options {
+        if let RestoreOption::Move { logical, physical } = option {
+            moves.push((exec.operand(logical)?, exec.operand(physical)?));
+        }
+    }
+    let options = FullRestore {
+        replace: restore.options.contains(&RestoreOption::Replace),
+        finish: finish(&restore.options),
+        moves,
+    };
+    take_time(exec, size).await?;
+    let engine = exec.engine;
+    let session = exec.session;
+    let instance_id = engine.instance;
+    let outcome = engine.world.try_update(|state| {
+        let existing = state
+            .instance(instance_id)
+            .ok_or_else(|| SqlError::no_database(&name))?;
+        let usage = engine.usage(session, existing, &name);
+        let instance = state
+            .instance_mut(instance_id)
+            .ok_or_else(|| SqlError::no_database(&name))?;
+        dbops::restore_full(instance, &name, &set, &path, &options, usage)
+    })?;
+    outcome?;
+    let files: Vec<(String, u64)> = set
+        .files
+        .iter()
+        .map(|f| {
+            (
+                f.logical_name.clone(),
+                if f.is_log { 1 } else { pages(size) },
+            )
+        })
+        .collect();
+    Ok(processed("RESTORE DATABASE", &name, &files))
+}
+
+fn header_only(set: &BackupSet) -> StatementResult {
+    use ColumnType::{BigInt, Bit, DateTime2, Decimal25, Int, NVarChar, UniqueIdentifier};
+    let h = &set.header;
+    let lsn = |n: u128| i128::try_from(n).map_or(Value::Null, Value::Decimal);
+    let columns = [
+        ("BackupName", NVarChar),
+        ("BackupType", Int),
+        ("Position", Int),
+        ("DeviceType", Int),
+        ("ServerName", NVarChar),
+        ("DatabaseName", NVarChar),
+        ("BackupSize", BigInt),
+        ("FirstLSN", Decimal25),
+        ("LastLSN", Decimal25),
+        ("CheckpointLSN", Decimal25),
+        ("DatabaseBackupLSN", Decimal25),
+        ("BackupStartDate", DateTime2),
+        ("BackupFinishDate", DateTime2),
+        ("RecoveryModel", NVarChar),
+        ("FamilyGUID", UniqueIdentifier),
+        ("HasBackupChecksums", Bit),
+        ("IsDamaged", Bit),
+        ("BeginsLogChain", Bit),
+        ("IsCopyOnly", Bit),
+    ];
+    let row = vec![
+        Value::Null,
+        Value::Int(i32::from(h.kind.code())),
+        Value::Int(1),
+        Value::Int(2),
+        Value::NVarChar(String::new()),
+        Value::NVarChar(h.database_name.clone()),
+        Value::BigInt(i64::try_from(set.messages.len() * 24 + 256).unwrap_or(i64::MAX)),
+        lsn(h.first_lsn),
+        lsn(h.last_lsn),
+        lsn(h.first_lsn),
+        lsn(h.first_lsn),
+        Value::DateTime2(h.start.naive_utc()),
+        Value::DateTime2(h.finish.naive_utc()),
+        Value::NVarChar("FULL".into()),
+        Value::Guid(h.family_guid.0),
+        Value::Bit(h.has_checksum),
+        Value::Bit(false),
+        Value::Bit(false),
+        Value::Bit(false),
+    ];
+    StatementResult::Rows(ResultSet {
+        columns: columns.iter().map(|(n, t)| Column::new(*n, *t)).collect(),
+        rows: vec![row],
+    })
+}
+
+fn file_list(set: &BackupSet) -> StatementResult {
+    let columns = [
+        ("LogicalName", ColumnType::NVarChar),
+        ("PhysicalName", ColumnType::NVarChar),
+        ("Type", ColumnType::NVarChar),
+        ("FileGroupName", ColumnType::NVarChar),
+        ("Size", ColumnType::BigInt),
+        ("FileId", ColumnType::BigInt),
+    ];
+    let rows = set
+        .files
+        .iter()
+        .zip(1..)
+        .map(|(f, id)| {
+            vec![
+                Value::NVarChar(f.logical_name.clone()),
+                Value::NVarChar(f.physical_name.clone()),
+                Value::NVarChar(if f.is_log { "L" } else { "D" }.into()),
+                if f.is_log {
+                    Value::Null
+                } else {
+                    Value::NVarChar("PRIMARY".into())
+                },
+                Value::BigInt(8 * 1_048_576),
+                Value::BigInt(id),
+            ]
+        })
+        .collect();
+    StatementResult::Rows(ResultSet {
+        columns: columns.iter().map(|(n, t)| Column::new(*n, *t)).collect(),
+        rows,
+    })
+}

@@ -1,0 +1,122 @@
+//! The engine's responses at the token level, where tiberius hides detail: the order of
+//! ERROR messages (the specific error, then 3013), INFO on success, and RPC binding.
+
+use std::sync::Arc;
+
+use crate::engine::InstanceEngine;
+use crate::tds::{
+    Engine, LoginRequest, Request, RpcParam, RpcProcedure, RpcRequest, SessionRegistry,
+    StatementResult, Value,
+};
+use crate::world::model::InstanceId;
+use crate::world::{World, WorldOptions};
+
+async fn respond(engine: &InstanceEngine, request: Request) -> Vec<StatementResult> {
+    let registry = Arc::new(SessionRegistry::new());
+    let (registration, _killed) = registry.register().unwrap();
+    let session = registration.info();
+    let login = LoginRequest {
+        user: "pcdr".into(),
+        password: engine.password.clone(),
+        database: String::new(),
+        app_name: String::new(),
+        host_name: String::new(),
+        server_name: String::new(),
+    };
+    engine.login(&session, &login).unwrap();
+    engine.execute(&session, request).await.results
+}
+
+fn numbers(result: &StatementResult) -> Vec<u32> {
+    match result {
+        StatementResult::Failed(messages) => messages.iter().map(|m| m.number).collect(),
+        StatementResult::Info(message) => vec![message.number],
+        _ => Vec::new(),
+    }
+}
+
+fn engine(instance: InstanceId) -> (tempfile::TempDir, InstanceEngine) {
+    let dir = tempfile::tempdir().unwrap();
+    let world = Arc::new(World::create(dir.path(), &WorldOptions::default()).unwrap());
+    (dir, InstanceEngine::new(world, instance).unwrap())
+}
+
+#[tokio::test]
+async fn a_failed_restore_sends_the_specific_error_then_3013() {
+    let (_dir, engine) = engine(InstanceId::Backup);
+    let results = respond(
+        &engine,
+        Request::Batch("RESTORE LOG mgc FROM DISK = N'/no/such.trn' WITH NORECOVERY".into()),
+    )
+    .await;
+    assert_eq!(numbers(&results[0]), vec![3201, 3013]);
+    match &results[0] {
+        StatementResult::Failed(messages) => {
+            assert_eq!(
+                messages[1].message,
+                "RESTORE LOG is terminating abnormally."
+            );
+            assert_eq!(messages[0].class, 16);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_successful_backup_reports_4035_and_3014_then_done() {
+    let (dir, engine) = engine(InstanceId::Primary);
+    let file = dir.path().join("share").join("x.bak");
+    let text = format!(
+        "BACKUP DATABASE mgc TO DISK = N'{}' WITH INIT, CHECKSUM",
+        file.display()
+    );
+    let results = respond(&engine, Request::Batch(text)).await;
+    let infos: Vec<u32> = results.iter().flat_map(numbers).collect();
+    assert_eq!(infos, vec![4035, 4035, 3014]);
+    assert_eq!(results.last(), Some(&StatementResult::Done { rows: None }));
+}
+
+#[tokio::test]
+async fn sp_executesql_by_name_binds_named_parameters_and_unknown_rpcs_are_2812() {
+    let (_dir, engine) = engine(InstanceId::Primary);
+    let param = |name: &str, value: &str| RpcParam {
+        name: name.into(),
+        value: Value::NVarChar(value.into()),
+        output: false,
+    };
+    let call = RpcRequest {
+        procedure: RpcProcedure::Name("sp_executesql".into()),
+        params: vec![
+            param(
+                "@stmt",
+                "SELECT database_id FROM sys.databases WHERE name = @db",
+            ),
+            param("@params", "@db sysname"),
+            param("@db", "mgc"),
+        ],
+    };
+    let results = respond(&engine, Request::Rpc(call)).await;
+    match &results[0] {
+        StatementResult::Rows(set) => assert_eq!(set.rows, vec![vec![Value::Int(5)]]),
+        other => panic!("{other:?}"),
+    }
+    let unknown = RpcRequest {
+        procedure: RpcProcedure::Name("sp_prepexec".into()),
+        params: Vec::new(),
+    };
+    let results = respond(&engine, Request::Rpc(unknown)).await;
+    assert_eq!(numbers(&results[0]), vec![2812]);
+}
+
+#[tokio::test]
+async fn a_syntax_error_fails_the_whole_batch_with_class_15() {
+    let (_dir, engine) = engine(InstanceId::Primary);
+    let results = respond(&engine, Request::Batch("SELECT 1; SELECT FROM".into())).await;
+    assert_eq!(results.len(), 1);
+    match &results[0] {
+        StatementResult::Failed(messages) => {
+            assert_eq!((messages[0].number, messages[0].class), (156, 15));
+        }
+        other => panic!("{other:?}"),
+    }
+}

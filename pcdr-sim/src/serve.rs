@@ -1,0 +1,158 @@
+//! Serving a world: one TDS server per instance on its own loopback address, the
+//! topology file written once the ports are known, instances marked down closed (their
+//! listener stops, so connections are refused) and reopened on the same port when they
+//! come back, and optionally a running log-shipping clock.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+use crate::engine::InstanceEngine;
+use crate::tds::{Server, ServerHandle};
+use crate::world::model::InstanceId;
+use crate::world::{World, WorldError};
+
+/// How often the serving loop looks at which instances are down.
+const WATCH_EVERY: Duration = Duration::from_millis(100);
+
+/// How to serve a world.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeOptions {
+    /// The pcdr executable the topology's `[shell]` runs (`… sim shell --world DIR`).
+    pub shell_program: String,
+    /// Advance the world clock one minute this often (running the log-shipping jobs);
+    /// `None` leaves the clock to `tick` and `traffic`.
+    pub minute_every: Option<Duration>,
+}
+
+/// Why serving failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The world could not be opened or written.
+    #[error(transparent)]
+    World(#[from] WorldError),
+    /// An instance's address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// A served world; dropping it stops every server.
+#[derive(Debug)]
+pub struct ServingWorld {
+    world: Arc<World>,
+    addrs: BTreeMap<InstanceId, SocketAddr>,
+    topology: PathBuf,
+    watcher: JoinHandle<()>,
+    clock: Option<JoinHandle<()>>,
+}
+
+impl ServingWorld {
+    /// The world.
+    pub fn world(&self) -> &Arc<World> {
+        &self.world
+    }
+
+    /// Where `instance` listens.
+    pub fn addr(&self, instance: InstanceId) -> Option<SocketAddr> {
+        self.addrs.get(&instance).copied()
+    }
+
+    /// The topology file written for this world.
+    pub fn topology_path(&self) -> &Path {
+        &self.topology
+    }
+}
+
+impl Drop for ServingWorld {
+    fn drop(&mut self) {
+        self.watcher.abort();
+        if let Some(clock) = &self.clock {
+            clock.abort();
+        }
+    }
+}
+
+type Servers = BTreeMap<InstanceId, (Arc<InstanceEngine>, Option<ServerHandle>)>;
+
+/// Serves the world in `dir`: starts the four instances (port 0 picks free ports),
+/// writes `DIR/topology.toml`, and keeps instances marked down closed.
+pub async fn serve(dir: &Path, options: &ServeOptions) -> Result<ServingWorld, ServeError> {
+    let world = Arc::new(World::open(dir)?);
+    let mut servers = Servers::new();
+    let mut addrs = BTreeMap::new();
+    let mut ports = BTreeMap::new();
+    for id in InstanceId::ALL {
+        let engine = Arc::new(InstanceEngine::new(Arc::clone(&world), id)?);
+        let handle = start(&engine, id, 0).await?;
+        addrs.insert(id, handle.local_addr());
+        ports.insert(id, handle.local_addr().port());
+        servers.insert(id, (engine, Some(handle)));
+    }
+    let topology = world.write_topology(&ports, &options.shell_program)?;
+    let servers = Arc::new(Mutex::new(servers));
+    let watcher = tokio::spawn(watch(Arc::clone(&world), servers, ports));
+    let clock = options.minute_every.map(|every| {
+        let world = Arc::clone(&world);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(error) = world.tick(1) {
+                    tracing::warn!(%error, "the world clock could not advance");
+                }
+            }
+        })
+    });
+    Ok(ServingWorld {
+        world,
+        addrs,
+        topology,
+        watcher,
+        clock,
+    })
+}
+
+async fn start(
+    engine: &Arc<InstanceEngine>,
+    id: InstanceId,
+    port: u16,
+) -> Result<ServerHandle, ServeError> {
+    let ip: IpAddr = id.host().parse().unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let addr = SocketAddr::new(ip, port);
+    let engine: Arc<dyn crate::tds::Engine> = engine.clone();
+    Server::start(addr, engine, id.server_name().to_owned())
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })
+}
+
+/// Closes instances that are down and reopens those that are back, on their ports.
+async fn watch(world: Arc<World>, servers: Arc<Mutex<Servers>>, ports: BTreeMap<InstanceId, u16>) {
+    loop {
+        tokio::time::sleep(WATCH_EVERY).await;
+        let Ok(state) = world.read() else {
+            continue;
+        };
+        let mut servers = servers.lock().await;
+        for (id, (engine, handle)) in servers.iter_mut() {
+            let down = state.faults.down.contains(id);
+            if down && handle.is_some() {
+                *handle = None;
+            } else if !down && handle.is_none() {
+                let port = ports.get(id).copied().unwrap_or(0);
+                match start(engine, *id, port).await {
+                    Ok(started) => *handle = Some(started),
+                    Err(error) => tracing::warn!(%error, "could not reopen an instance"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,670 @@
+//! The database operations shared by the SQL engine and the log-shipping jobs: taking
+//! log and full backups, restoring them (with the LSN chain rules), recovering, and
+//! reading and writing backup files on the emulated disks, each failing with SQL
+//! Server's error number.
+//!
+//! Pure state changes on one [`Instance`] or [`Database`] plus backup-file I/O; it knows
+//! nothing about sessions (callers say whether a database is in use) or the wire.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::backup_file::{BackupFileError, BackupKind, BackupSet, FileEntry, Message};
+use crate::guid::Guid;
+use crate::world::model::{Database, DbState, Instance, UserAccess};
+
+/// LSN distance between two chat messages' commit records.
+pub const LSN_PER_MESSAGE: u128 = 100;
+/// The first LSN of a new database.
+pub const FIRST_LSN: u128 = 35_000_000_001_000_000_001;
+
+/// An error as SQL Server reports it: number and text (class 16 unless the engine says
+/// otherwise).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlError {
+    /// Error number, e.g. 4305.
+    pub number: u32,
+    /// Message text.
+    pub message: String,
+}
+
+impl SqlError {
+    /// An error `number` with `message`.
+    pub fn new(number: u32, message: impl Into<String>) -> Self {
+        Self {
+            number,
+            message: message.into(),
+        }
+    }
+
+    /// 911: no such database.
+    pub fn no_database(name: &str) -> Self {
+        Self::new(
+            911,
+            format!(
+                "Database '{name}' does not exist. Make sure that the name is entered correctly."
+            ),
+        )
+    }
+}
+
+/// How a restore ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// `WITH RECOVERY`: online and writable.
+    Recovery,
+    /// `WITH NORECOVERY`: stays RESTORING.
+    NoRecovery,
+    /// `WITH STANDBY`: online, read-only, still accepting logs.
+    Standby,
+}
+
+/// Who else uses a database, as the caller sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    /// The calling session uses it (3102).
+    pub own: bool,
+    /// Other sessions use it (3101).
+    pub others: bool,
+}
+
+/// The emulated disks: where the backup share and copy folder are, and their faults.
+#[derive(Debug, Clone)]
+pub struct Disks {
+    /// The backup share.
+    pub share: PathBuf,
+    /// The copy destination.
+    pub copy: PathBuf,
+    /// The share cannot be reached.
+    pub share_unreachable: bool,
+    /// The copy folder is full.
+    pub copy_folder_full: bool,
+}
+
+impl Disks {
+    /// Reads the backup set in `path`: 3201 missing or unreachable, 3241 malformed, 3203
+    /// truncated or damaged. Also returns the file's size in bytes.
+    pub fn read(&self, path: &str) -> Result<(BackupSet, u64), SqlError> {
+        let bytes = self.read_bytes(path)?;
+        let set = BackupSet::decode(&bytes).map_err(|e| file_error(path, e))?;
+        Ok((set, bytes.len() as u64))
+    }
+
+    fn read_bytes(&self, path: &str) -> Result<Vec<u8>, SqlError> {
+        if self.share_unreachable && self.is_on_share(path) {
+            return Err(cannot_open(path, 53, "The network path was not found."));
+        }
+        std::fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                cannot_open(path, 2, "The system cannot find the file specified.")
+            }
+            _ => cannot_open(path, 5, "Access is denied."),
+        })
+    }
+
+    /// Writes `set` to `path` (3201 unreachable, 3202 full). Returns the bytes written.
+    pub fn write(&self, path: &str, set: &BackupSet) -> Result<u64, SqlError> {
+        if self.share_unreachable && self.is_on_share(path) {
+            return Err(cannot_open(path, 53, "The network path was not found."));
+        }
+        if self.copy_folder_full && Path::new(path).starts_with(&self.copy) {
+            return Err(disk_full(path));
+        }
+        let bytes = set.encode();
+        std::fs::write(path, &bytes)
+            .map_err(|_| cannot_open(path, 3, "The system cannot find the path specified."))?;
+        Ok(bytes.len() as u64)
+    }
+
+    /// Whether `path` is on the backup share.
+    pub fn is_on_share(&self, path: &str) -> bool {
+        Path::new(path).starts_with(&self.share)
+    }
+}
+
+fn cannot_open(path: &str, code: u32, text: &str) -> SqlError {
+    SqlError::new(
+        3201,
+        format!("Cannot open backup device '{path}'. Operating system error {code}({text})."),
+    )
+}
+
+/// 3202: a write into the copy folder failed because it is full.
+pub fn disk_full(path: &str) -> SqlError {
+    SqlError::new(
+        3202,
+        format!("Write on \"{path}\" failed: 112(There is not enough space on the disk.)"),
+    )
+}
+
+fn file_error(path: &str, error: BackupFileError) -> SqlError {
+    match error {
+        BackupFileError::Open(reason) => SqlError::new(
+            3201,
+            format!("Cannot open backup device '{path}'. Operating system error: {reason}."),
+        ),
+        BackupFileError::Malformed => SqlError::new(
+            3241,
+            format!(
+                "The media family on device '{path}' is incorrectly formed. SQL Server cannot process this media family."
+            ),
+        ),
+        BackupFileError::Truncated => SqlError::new(
+            3203,
+            format!("Read on \"{path}\" failed: 38(Reached the end of the file.)"),
+        ),
+        BackupFileError::Checksum => SqlError::new(
+            3203,
+            format!("Read on \"{path}\" failed: 23(Data error (cyclic redundancy check).)"),
+        ),
+    }
+}
+
+/// Checks that `db` can be backed up: not restoring (927 for a full backup, 4208-style
+/// refusal of a log backup), not in standby (3036).
+pub fn check_backup(db: &Database, log: bool) -> Result<(), SqlError> {
+    if db.standby {
+        return Err(SqlError::new(
+            3036,
+            format!(
+                "The database \"{}\" is in warm-standby state (set by executing RESTORE WITH STANDBY) and cannot be backed up until the entire restore sequence is completed.",
+                db.name
+            ),
+        ));
+    }
+    if db.state != DbState::Online {
+        return Err(SqlError::new(
+            927,
+            format!(
+                "Database '{}' cannot be opened. It is in the middle of a restore.",
+                db.name
+            ),
+        ));
+    }
+    if log && db.recovery_model != "FULL" {
+        return Err(SqlError::new(
+            4208,
+            format!(
+                "The statement BACKUP LOG is not allowed while the recovery model is SIMPLE. Use BACKUP DATABASE or change the recovery model using ALTER DATABASE on database '{}'.",
+                db.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Takes a log backup of `db` at `now`: the log from the previous log backup's end to
+/// the current end, with the messages committed in it.
+pub fn take_log_backup(db: &mut Database, now: DateTime<Utc>, checksum: bool) -> BackupSet {
+    db.lsn += 1;
+    let first = db.log_backup_lsn;
+    let last = db.lsn;
+    db.log_backup_lsn = last;
+    let messages = db
+        .messages
+        .iter()
+        .filter(|m| m.lsn >= first && m.lsn < last)
+        .copied()
+        .collect();
+    backup_set(db, BackupKind::Log, first, last, now, checksum, messages)
+}
+
+/// Takes a full backup of `db` at `now`: every message it holds.
+pub fn take_full_backup(db: &mut Database, now: DateTime<Utc>, checksum: bool) -> BackupSet {
+    let first = db.lsn;
+    db.lsn += 1;
+    let messages = db.messages.clone();
+    backup_set(
+        db,
+        BackupKind::Database,
+        first,
+        db.lsn,
+        now,
+        checksum,
+        messages,
+    )
+}
+
+fn backup_set(
+    db: &Database,
+    kind: BackupKind,
+    first_lsn: u128,
+    last_lsn: u128,
+    now: DateTime<Utc>,
+    has_checksum: bool,
+    messages: Vec<Message>,
+) -> BackupSet {
+    BackupSet {
+        header: crate::backup_file::BackupHeader {
+            database_name: db.name.clone(),
+            kind,
+            first_lsn,
+            last_lsn,
+            family_guid: db.family_guid,
+            start: now,
+            finish: now,
+            has_checksum,
+        },
+        files: db.files.clone(),
+        messages,
+    }
+}
+
+fn check_exclusive(db: &Database, usage: Usage) -> Result<(), SqlError> {
+    if usage.own {
+        return Err(SqlError::new(
+            3102,
+            format!(
+                "RESTORE cannot process database '{}' because it is in use by this session. It is recommended that the master database be used when performing this operation.",
+                db.name
+            ),
+        ));
+    }
+    if db.mirroring.is_some() {
+        return Err(SqlError::new(
+            3104,
+            format!(
+                "RESTORE cannot operate on database '{}' because it is configured for database mirroring or has joined an availability group. If you intend to restore the database, use ALTER DATABASE to remove mirroring or to remove the database from its availability group.",
+                db.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_not_in_use(usage: Usage) -> Result<(), SqlError> {
+    if usage.others {
+        return Err(SqlError::new(
+            3101,
+            "Exclusive access could not be obtained because the database is in use.",
+        ));
+    }
+    Ok(())
+}
+
+/// `RESTORE LOG db FROM … WITH finish`: applies `set` to `db` by the LSN chain rule
+/// (3117 not restoring, 3104 mirrored, 3101 in use, 4330 other family, 4305 too recent,
+/// 4326 too early).
+pub fn restore_log(
+    db: &mut Database,
+    set: &BackupSet,
+    path: &str,
+    finish: Finish,
+    usage: Usage,
+) -> Result<(), SqlError> {
+    check_exclusive(db, usage)?;
+    if !db.accepts_logs() {
+        return Err(SqlError::new(
+            3117,
+            "The log or differential backup cannot be restored because no files are ready to rollforward.",
+        ));
+    }
+    check_not_in_use(usage)?;
+    check_log_set(db, set, path)?;
+    let (point, last) = (db.lsn, set.header.last_lsn);
+    db.messages.extend(
+        set.messages
+            .iter()
+            .filter(|m| m.lsn >= point && m.lsn < last)
+            .copied(),
+    );
+    db.lsn = last;
+    finish_restore(db, finish);
+    Ok(())
+}
+
+fn check_log_set(db: &Database, set: &BackupSet, path: &str) -> Result<(), SqlError> {
+    let h = &set.header;
+    if h.kind != BackupKind::Log {
+        return Err(SqlError::new(
+            3135,
+            format!(
+                "The backup set in file '{path}' was created by BACKUP DATABASE and cannot be used for this restore operation."
+            ),
+        ));
+    }
+    if h.family_guid != db.family_guid {
+        return Err(SqlError::new(
+            4330,
+            "This backup set cannot be applied because it is on a recovery path that is inconsistent with the database. The recovery path is the sequence of data and log backups that have brought the database to a particular recovery point. Find a compatible backup to restore, or restore the rest of the database to match a recovery point within this backup set, which will restore the database to a different point in time.",
+        ));
+    }
+    let point = db.lsn;
+    if h.first_lsn > point {
+        return Err(SqlError::new(
+            4305,
+            format!(
+                "The log in this backup set begins at LSN {}, which is too recent to apply to the database. An earlier log backup that includes LSN {point} can be restored.",
+                h.first_lsn
+            ),
+        ));
+    }
+    if h.last_lsn <= point {
+        return Err(SqlError::new(
+            4326,
+            format!(
+                "The log in this backup set terminates at LSN {}, which is too early to apply to the database. A more recent log backup that includes LSN {point} can be restored.",
+                h.last_lsn
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn finish_restore(db: &mut Database, finish: Finish) {
+    match finish {
+        Finish::Recovery => {
+            db.state = DbState::Online;
+            db.standby = false;
+            db.lsn += 1;
+            db.log_backup_lsn = db.log_backup_lsn.max(db.lsn - 1);
+        }
+        Finish::NoRecovery => {
+            db.state = DbState::Restoring;
+            db.standby = false;
+        }
+        Finish::Standby => {
+            db.state = DbState::Online;
+            db.standby = true;
+        }
+    }
+}
+
+/// `RESTORE DATABASE db WITH RECOVERY`: 3153 when already recovered, 3104 when
+/// mirrored, 3101 when in use.
+pub fn recover(db: &mut Database, usage: Usage) -> Result<(), SqlError> {
+    check_exclusive(db, usage)?;
+    if db.is_recovered() {
+        return Err(SqlError::new(
+            3153,
+            "The database is already fully recovered.",
+        ));
+    }
+    check_not_in_use(usage)?;
+    finish_restore(db, Finish::Recovery);
+    Ok(())
+}
+
+/// The options of a full restore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullRestore {
+    /// `WITH REPLACE`.
+    pub replace: bool,
+    /// How it ends.
+    pub finish: Finish,
+    /// `MOVE logical TO physical`.
+    pub moves: Vec<(String, String)>,
+}
+
+/// `RESTORE DATABASE name FROM … WITH options` on `instance`: 3104 mirrored, 3101 in
+/// use, 3154 other database without REPLACE, 3159 online without REPLACE, 3234 unknown
+/// logical file in MOVE, 3135 not a full backup.
+pub fn restore_full(
+    instance: &mut Instance,
+    name: &str,
+    set: &BackupSet,
+    path: &str,
+    options: &FullRestore,
+    usage: Usage,
+) -> Result<(), SqlError> {
+    if set.header.kind != BackupKind::Database {
+        return Err(SqlError::new(
+            3135,
+            format!(
+                "The backup set in file '{path}' was created by BACKUP LOG and cannot be used for this restore operation."
+            ),
+        ));
+    }
+    if let Some(existing) = instance.database(name) {
+        check_overwrite(existing, set, options, usage)?;
+    }
+    let files = moved_files(name, &set.files, &options.moves)?;
+    let id = match instance.database(name) {
+        Some(existing) => existing.id,
+        None => {
+            instance.next_database_id += 1;
+            instance.next_database_id - 1
+        }
+    };
+    let mut db = restored_database(name, id, set, files);
+    finish_restore(&mut db, options.finish);
+    instance
+        .databases
+        .retain(|_, d| !d.name.eq_ignore_ascii_case(name));
+    instance.databases.insert(name.to_owned(), db);
+    Ok(())
+}
+
+fn check_overwrite(
+    existing: &Database,
+    set: &BackupSet,
+    options: &FullRestore,
+    usage: Usage,
+) -> Result<(), SqlError> {
+    check_exclusive(existing, usage)?;
+    check_not_in_use(usage)?;
+    if options.replace {
+        return Ok(());
+    }
+    if !set
+        .header
+        .database_name
+        .eq_ignore_ascii_case(&existing.name)
+    {
+        return Err(SqlError::new(
+            3154,
+            format!(
+                "The backup set holds a backup of a database other than the existing '{}' database.",
+                existing.name
+            ),
+        ));
+    }
+    if existing.is_recovered() && existing.recovery_model == "FULL" {
+        return Err(SqlError::new(
+            3159,
+            format!(
+                "The tail of the log for the database \"{}\" has not been backed up. Use BACKUP LOG WITH NORECOVERY to backup the log if it contains work you do not want to lose. Use the WITH REPLACE or WITH STOPAT clause of the RESTORE statement to just overwrite the contents of the log.",
+                existing.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn moved_files(
+    name: &str,
+    files: &[FileEntry],
+    moves: &[(String, String)],
+) -> Result<Vec<FileEntry>, SqlError> {
+    if let Some((logical, _)) = moves
+        .iter()
+        .find(|(l, _)| !files.iter().any(|f| f.logical_name.eq_ignore_ascii_case(l)))
+    {
+        return Err(SqlError::new(
+            3234,
+            format!(
+                "Logical file '{logical}' is not part of database '{name}'. Use RESTORE FILELISTONLY to list the logical file names."
+            ),
+        ));
+    }
+    Ok(files
+        .iter()
+        .map(|f| {
+            let moved = moves
+                .iter()
+                .find(|(l, _)| f.logical_name.eq_ignore_ascii_case(l));
+            FileEntry {
+                physical_name: moved.map_or_else(|| f.physical_name.clone(), |(_, p)| p.clone()),
+                ..f.clone()
+            }
+        })
+        .collect())
+}
+
+fn restored_database(name: &str, id: i32, set: &BackupSet, files: Vec<FileEntry>) -> Database {
+    Database {
+        name: name.to_owned(),
+        id,
+        state: DbState::Restoring,
+        standby: false,
+        recovery_model: "FULL".to_owned(),
+        user_access: UserAccess::MultiUser,
+        lsn: set.header.last_lsn,
+        log_backup_lsn: set.header.first_lsn,
+        family_guid: set.header.family_guid,
+        mirroring: None,
+        files,
+        messages: set.messages.clone(),
+    }
+}
+
+/// A new, empty, online database named `name` with a new family GUID, its files in
+/// `data_dir`.
+pub fn new_database(name: &str, id: i32, data_dir: &Path) -> Database {
+    let file = |suffix: &str, is_log: bool| FileEntry {
+        logical_name: format!("{name}{}", if is_log { "_log" } else { "" }),
+        physical_name: data_dir
+            .join(format!("{name}{suffix}"))
+            .display()
+            .to_string(),
+        is_log,
+    };
+    Database {
+        name: name.to_owned(),
+        id,
+        state: DbState::Online,
+        standby: false,
+        recovery_model: if id <= 4 { "SIMPLE" } else { "FULL" }.to_owned(),
+        user_access: UserAccess::MultiUser,
+        lsn: FIRST_LSN,
+        log_backup_lsn: FIRST_LSN,
+        family_guid: Guid::generate(),
+        mirroring: None,
+        files: vec![file(".mdf", false), file("_log.ldf", true)],
+        messages: Vec::new(),
+    }
+}
+
+/// Commits chat message `id` on `db`: it gets the current LSN, which then advances.
+pub fn commit_message(db: &mut Database, id: u64) -> Message {
+    let message = Message { id, lsn: db.lsn };
+    db.messages.push(message);
+    db.lsn += LSN_PER_MESSAGE;
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat_db() -> Database {
+        new_database("mgc", 5, Path::new("/data"))
+    }
+
+    fn secondary_of(primary: &mut Database) -> Database {
+        let full = take_full_backup(primary, Utc::now(), true);
+        let mut secondary = restored_database("mgc", 5, &full, full.files.clone());
+        finish_restore(&mut secondary, Finish::NoRecovery);
+        secondary
+    }
+
+    #[test]
+    fn log_backups_chain_and_restore_in_order_without_duplicates() {
+        let mut primary = chat_db();
+        commit_message(&mut primary, 1);
+        let mut secondary = secondary_of(&mut primary);
+        commit_message(&mut primary, 2);
+        let first = take_log_backup(&mut primary, Utc::now(), false);
+        commit_message(&mut primary, 3);
+        let second = take_log_backup(&mut primary, Utc::now(), false);
+        assert_eq!(first.header.last_lsn, second.header.first_lsn);
+        let usage = Usage::default();
+        restore_log(&mut secondary, &first, "f1", Finish::NoRecovery, usage).unwrap();
+        restore_log(&mut secondary, &second, "f2", Finish::NoRecovery, usage).unwrap();
+        let ids: Vec<u64> = secondary.messages.iter().map(|m| m.id).collect();
+        assert_eq!(ids, vec![1, 2, 3]);
+        assert_eq!(secondary.lsn, second.header.last_lsn);
+    }
+
+    #[test]
+    fn the_chain_refuses_gaps_and_repeats() {
+        let mut primary = chat_db();
+        let mut secondary = secondary_of(&mut primary);
+        commit_message(&mut primary, 1);
+        let first = take_log_backup(&mut primary, Utc::now(), false);
+        commit_message(&mut primary, 2);
+        let second = take_log_backup(&mut primary, Utc::now(), false);
+        let usage = Usage::default();
+        let gap = restore_log(&mut secondary, &second, "f2", Finish::NoRecovery, usage);
+        assert_eq!(gap.unwrap_err().number, 4305);
+        restore_log(&mut secondary, &first, "f1", Finish::NoRecovery, usage).unwrap();
+        let again = restore_log(&mut secondary, &first, "f1", Finish::NoRecovery, usage);
+        assert_eq!(again.unwrap_err().number, 4326);
+    }
+
+    #[test]
+    fn restore_needs_a_restoring_unmirrored_unused_database() {
+        let mut primary = chat_db();
+        commit_message(&mut primary, 1);
+        let log = take_log_backup(&mut primary, Utc::now(), false);
+        let online = restore_log(
+            &mut primary,
+            &log,
+            "f",
+            Finish::NoRecovery,
+            Usage::default(),
+        );
+        assert_eq!(online.unwrap_err().number, 3117);
+        let mut secondary = secondary_of(&mut primary);
+        let busy = Usage {
+            own: false,
+            others: true,
+        };
+        let in_use = restore_log(&mut secondary, &log, "f", Finish::NoRecovery, busy);
+        assert_eq!(in_use.unwrap_err().number, 3101);
+        assert_eq!(recover(&mut secondary, busy).unwrap_err().number, 3101);
+        recover(&mut secondary, Usage::default()).unwrap();
+        assert_eq!(
+            recover(&mut secondary, Usage::default())
+                .unwrap_err()
+                .number,
+            3153
+        );
+    }
+
+    #[test]
+    fn standby_databases_cannot_be_backed_up() {
+        let mut db = chat_db();
+        db.standby = true;
+        assert_eq!(check_backup(&db, false).unwrap_err().number, 3036);
+    }
+
+    #[test]
+    fn a_full_restore_over_an_online_database_needs_replace() {
+        let mut instance = Instance {
+            id: crate::world::model::InstanceId::Primary,
+            databases: [("mgc".to_owned(), chat_db())].into(),
+            msdb: Default::default(),
+            readers: Vec::new(),
+            next_database_id: 6,
+            statements: 0,
+        };
+        let mut source = chat_db();
+        commit_message(&mut source, 9);
+        let full = take_full_backup(&mut source, Utc::now(), true);
+        let mut options = FullRestore {
+            replace: false,
+            finish: Finish::Recovery,
+            moves: vec![("mgc".into(), "/new/mgc.mdf".into())],
+        };
+        let refused = restore_full(&mut instance, "mgc", &full, "f", &options, Usage::default());
+        assert_eq!(refused.unwrap_err().number, 3159);
+        options.replace = true;
+        restore_full(&mut instance, "mgc", &full, "f", &options, Usage::default()).unwrap();
+        let db = instance.database("mgc").unwrap();
+        assert_eq!(db.family_guid, source.family_guid);
+        assert_eq!(db.files[0].physical_name, "/new/mgc.mdf");
+        assert!(db.is_recovered());
+    }
+}

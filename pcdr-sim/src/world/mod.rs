@@ -1,0 +1,244 @@
+//! The emulated two-site world: four SQL Server instances with their databases, msdb
+//! log shipping that runs on a world clock, the Persistent Chat pool, chat traffic with
+//! its ground truth, disasters, rebuilds, faults, and the check of a procedure's end
+//! state.
+//!
+//! Everything lives in one folder `DIR`:
+//!
+//! | path | what |
+//! |---|---|
+//! | `world.sqlite` | the state, shared by every process (`store.rs`) |
+//! | `share/` | the backup share the primary's backup job writes to |
+//! | `copy/` | the copy destination on the backup site |
+//! | `data/<instance>/` | placeholder database files |
+//! | `sql-password` | the password of the SQL login `pcdr` (mode 0600) |
+//! | `topology.toml` | written by [`serve`](crate::serve::serve) once the ports are known |
+//! | `statements.log` | every statement the instances received (JSON lines) |
+//!
+//! This module owns the state and its rules; the wire and T-SQL are the engine's.
+
+mod create;
+pub mod dbops;
+mod disaster;
+pub mod faults;
+pub mod logship;
+pub mod model;
+pub mod msdb;
+mod pool;
+mod store;
+mod topology;
+mod traffic;
+mod verify;
+
+use std::path::{Path, PathBuf};
+
+pub use create::WorldOptions;
+pub use traffic::Traffic;
+pub use verify::{Difference, Expect};
+
+use crate::world::dbops::Disks;
+use crate::world::faults::{StatementFault, StoredCmdletFault};
+use crate::world::model::{InstanceId, WorldState};
+use crate::world::store::Store;
+
+/// What went wrong with the world itself (not a SQL error).
+#[derive(Debug, thiserror::Error)]
+pub enum WorldError {
+    /// The world file could not be read or written.
+    #[error("world file: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A file or folder of the world could not be read or written.
+    #[error("world folder: {0}")]
+    Io(#[from] std::io::Error),
+    /// The state in the world file does not decode.
+    #[error("world state: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The folder holds no world yet.
+    #[error("no world here: create one first (pcdr sim serve creates it)")]
+    NoWorld,
+    /// The folder already holds a world.
+    #[error("a world already exists in {0}")]
+    Exists(PathBuf),
+    /// The request does not fit the world (e.g. traffic while the principal is down).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Results of world operations.
+pub type WorldResult<T> = Result<T, WorldError>;
+
+/// An open world folder.
+#[derive(Debug)]
+pub struct World {
+    dir: PathBuf,
+    store: Store,
+}
+
+impl World {
+    /// Opens the world in `dir` (made absolute, so the paths it hands out are);
+    /// [`WorldError::NoWorld`] when there is none.
+    pub fn open(dir: &Path) -> WorldResult<World> {
+        if !Self::exists(dir) {
+            return Err(WorldError::NoWorld);
+        }
+        let dir = std::fs::canonicalize(dir)?;
+        let world = World {
+            store: Store::open(&dir.join("world.sqlite"))?,
+            dir,
+        };
+        if !world.store.exists()? {
+            return Err(WorldError::NoWorld);
+        }
+        Ok(world)
+    }
+
+    /// Whether `dir` holds a world file.
+    pub fn exists(dir: &Path) -> bool {
+        dir.join("world.sqlite").is_file()
+    }
+
+    /// The world folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The backup share.
+    pub fn share_dir(&self) -> PathBuf {
+        self.dir.join("share")
+    }
+
+    /// The copy destination.
+    pub fn copy_dir(&self) -> PathBuf {
+        self.dir.join("copy")
+    }
+
+    /// Where `instance` keeps its database files.
+    pub fn data_dir(&self, instance: InstanceId) -> PathBuf {
+        self.dir.join("data").join(instance.name())
+    }
+
+    /// The file naming the SQL login's password.
+    pub fn password_file(&self) -> PathBuf {
+        self.dir.join("sql-password")
+    }
+
+    /// The audit log of statements.
+    pub fn statements_log(&self) -> PathBuf {
+        self.dir.join("statements.log")
+    }
+
+    /// The topology file `serve` writes.
+    pub fn topology_file(&self) -> PathBuf {
+        self.dir.join("topology.toml")
+    }
+
+    /// The password of the SQL login `pcdr`.
+    pub fn password(&self) -> WorldResult<String> {
+        Ok(std::fs::read_to_string(self.password_file())?
+            .trim_end()
+            .to_owned())
+    }
+
+    /// The current state.
+    pub fn read(&self) -> WorldResult<WorldState> {
+        self.store.read()
+    }
+
+    /// Applies a change that may fail; nothing is stored when it fails.
+    pub fn try_update<T, E>(
+        &self,
+        change: impl FnOnce(&mut WorldState) -> Result<T, E>,
+    ) -> WorldResult<Result<T, E>> {
+        self.store.update(change)
+    }
+
+    /// Applies a change.
+    pub fn update<T>(&self, change: impl FnOnce(&mut WorldState) -> T) -> WorldResult<T> {
+        self.store
+            .update(|state| Ok::<T, WorldError>(change(state)))?
+    }
+
+    /// The emulated disks with the faults of `state`.
+    pub fn disks(&self, state: &WorldState) -> Disks {
+        Disks {
+            share: self.share_dir(),
+            copy: self.copy_dir(),
+            share_unreachable: state.faults.share_unreachable,
+            copy_folder_full: state.faults.copy_folder_full,
+        }
+    }
+
+    /// Advances the world clock by `minutes`, one minute at a time, running every
+    /// log-shipping job that falls due on an instance that is up.
+    pub fn tick(&self, minutes: u32) -> WorldResult<Vec<logship::JobRun>> {
+        self.update(|state| {
+            let disks = self.disks(state);
+            logship::tick(state, &disks, minutes)
+        })
+    }
+
+    /// Marks `instance` down (it refuses connections) or up.
+    pub fn set_instance_down(&self, instance: InstanceId, down: bool) -> WorldResult<()> {
+        self.update(|state| {
+            if down {
+                state.faults.down.insert(instance);
+            } else {
+                state.faults.down.remove(&instance);
+            }
+        })
+    }
+
+    /// Adds a fault on statements.
+    pub fn add_statement_fault(&self, fault: StatementFault) -> WorldResult<()> {
+        self.update(|state| state.faults.statements.push(fault))
+    }
+
+    /// Sets (or with `None` clears) the fault of `cmdlet`.
+    pub fn set_cmdlet_fault(
+        &self,
+        cmdlet: &str,
+        fault: Option<StoredCmdletFault>,
+    ) -> WorldResult<()> {
+        let key = cmdlet.to_ascii_lowercase();
+        self.update(|state| match fault {
+            Some(fault) => {
+                state.faults.cmdlets.insert(key, fault);
+            }
+            None => {
+                state.faults.cmdlets.remove(&key);
+            }
+        })
+    }
+
+    /// Makes the backup share unreachable, or reachable again.
+    pub fn set_share_unreachable(&self, unreachable: bool) -> WorldResult<()> {
+        self.update(|state| state.faults.share_unreachable = unreachable)
+    }
+
+    /// Makes the copy folder full, or not.
+    pub fn set_copy_folder_full(&self, full: bool) -> WorldResult<()> {
+        self.update(|state| state.faults.copy_folder_full = full)
+    }
+
+    /// Removes every fault except instances that are down (a disaster is not a fault).
+    pub fn clear_faults(&self) -> WorldResult<()> {
+        self.update(|state| {
+            let down = std::mem::take(&mut state.faults.down);
+            state.faults = faults::Faults {
+                down,
+                ..faults::Faults::default()
+            };
+        })
+    }
+
+    /// The ids of the chat messages `database` on `instance` holds, in LSN order
+    /// (empty when it does not exist).
+    pub fn messages(&self, instance: InstanceId, database: &str) -> WorldResult<Vec<u64>> {
+        let state = self.read()?;
+        Ok(state
+            .instance(instance)
+            .and_then(|i| i.database(database))
+            .map(|db| db.messages.iter().map(|m| m.id).collect())
+            .unwrap_or_default())
+    }
+}

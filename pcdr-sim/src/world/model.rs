@@ -1,0 +1,373 @@
+//! The world's state as one serializable value: instances and their databases, msdb,
+//! the pool, the clock, the message counter, the ground truth and the faults.
+//!
+//! Plain data with small queries; the rules that change it live in the sibling modules
+//! (`dbops`, `logship`, `traffic`, `disaster`). `store.rs` keeps it in SQLite.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::backup_file::{FileEntry, Message};
+use crate::guid::Guid;
+use crate::world::faults::Faults;
+use crate::world::msdb::Msdb;
+
+/// The four emulated SQL Server instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceId {
+    /// The primary site's instance, holding the chat database in normal operation.
+    Primary,
+    /// Its mirror, in the primary site.
+    PrimaryMirror,
+    /// The backup site's instance, the log-shipping secondary.
+    Backup,
+    /// Its mirror, in the backup site.
+    BackupMirror,
+}
+
+impl InstanceId {
+    /// All four, in order.
+    pub const ALL: [InstanceId; 4] = [
+        InstanceId::Primary,
+        InstanceId::PrimaryMirror,
+        InstanceId::Backup,
+        InstanceId::BackupMirror,
+    ];
+
+    /// The loopback address the instance listens on (each has its own, so the address
+    /// alone names the instance).
+    pub fn host(self) -> &'static str {
+        match self {
+            InstanceId::Primary => "127.0.0.1",
+            InstanceId::PrimaryMirror => "127.0.0.2",
+            InstanceId::Backup => "127.0.0.3",
+            InstanceId::BackupMirror => "127.0.0.4",
+        }
+    }
+
+    /// `@@SERVERNAME`.
+    pub fn server_name(self) -> &'static str {
+        match self {
+            InstanceId::Primary => "SQLPC-ATL",
+            InstanceId::PrimaryMirror => "SQLPC-ATL-M",
+            InstanceId::Backup => "SQLPC-DAL",
+            InstanceId::BackupMirror => "SQLPC-DAL-M",
+        }
+    }
+
+    /// The name used in folders, the CLI and `statements.log`.
+    pub fn name(self) -> &'static str {
+        match self {
+            InstanceId::Primary => "primary",
+            InstanceId::PrimaryMirror => "primary-mirror",
+            InstanceId::Backup => "backup",
+            InstanceId::BackupMirror => "backup-mirror",
+        }
+    }
+
+    /// The instance named `name` (see [`InstanceId::name`]).
+    pub fn from_name(name: &str) -> Option<InstanceId> {
+        InstanceId::ALL
+            .into_iter()
+            .find(|i| i.name().eq_ignore_ascii_case(name))
+    }
+
+    /// The instance listening on `host`, or whose server name is `host`.
+    pub fn from_host(host: &str) -> Option<InstanceId> {
+        InstanceId::ALL.into_iter().find(|i| {
+            i.host() == host
+                || i.server_name().eq_ignore_ascii_case(host)
+                || i.name().eq_ignore_ascii_case(host)
+        })
+    }
+
+    /// The site the instance is in.
+    pub fn site(self) -> Site {
+        match self {
+            InstanceId::Primary | InstanceId::PrimaryMirror => Site::Primary,
+            InstanceId::Backup | InstanceId::BackupMirror => Site::Backup,
+        }
+    }
+
+    /// The mirror instance of a site's main instance, and the reverse.
+    pub fn mirror_partner(self) -> InstanceId {
+        match self {
+            InstanceId::Primary => InstanceId::PrimaryMirror,
+            InstanceId::PrimaryMirror => InstanceId::Primary,
+            InstanceId::Backup => InstanceId::BackupMirror,
+            InstanceId::BackupMirror => InstanceId::Backup,
+        }
+    }
+
+    /// The mirroring endpoint other instances use for it.
+    pub fn endpoint(self) -> String {
+        format!("TCP://{}:5022", self.host())
+    }
+}
+
+/// A data center.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Site {
+    /// Runs the pool in normal operation.
+    Primary,
+    /// Takes over after a disaster.
+    Backup,
+}
+
+impl Site {
+    /// The site named `primary` or `backup` (any case).
+    pub fn from_name(name: &str) -> Option<Site> {
+        match name.to_ascii_lowercase().as_str() {
+            "primary" => Some(Site::Primary),
+            "backup" => Some(Site::Backup),
+            _ => None,
+        }
+    }
+
+    /// The site's two instances: main and mirror.
+    pub fn instances(self) -> [InstanceId; 2] {
+        match self {
+            Site::Primary => [InstanceId::Primary, InstanceId::PrimaryMirror],
+            Site::Backup => [InstanceId::Backup, InstanceId::BackupMirror],
+        }
+    }
+}
+
+/// `sys.databases.state_desc` (the states the emulator uses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DbState {
+    /// Available; read-only when in standby.
+    Online,
+    /// Being restored: log backups can be applied, nobody can use it.
+    Restoring,
+    /// Taken offline.
+    Offline,
+}
+
+impl DbState {
+    /// `state` and `state_desc`.
+    pub fn code_and_desc(self) -> (i32, &'static str) {
+        match self {
+            DbState::Online => (0, "ONLINE"),
+            DbState::Restoring => (1, "RESTORING"),
+            DbState::Offline => (6, "OFFLINE"),
+        }
+    }
+}
+
+/// `sys.databases.user_access_desc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserAccess {
+    /// Anyone.
+    MultiUser,
+    /// One session.
+    SingleUser,
+    /// Privileged users only.
+    RestrictedUser,
+}
+
+impl UserAccess {
+    /// `user_access_desc`.
+    pub fn desc(self) -> &'static str {
+        match self {
+            UserAccess::MultiUser => "MULTI_USER",
+            UserAccess::SingleUser => "SINGLE_USER",
+            UserAccess::RestrictedUser => "RESTRICTED_USER",
+        }
+    }
+}
+
+/// A database's role in database mirroring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MirrorRole {
+    /// Serves the database.
+    Principal,
+    /// Receives the log; stays RESTORING.
+    Mirror,
+}
+
+/// An active mirroring session of one database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mirroring {
+    /// `mirroring_guid`, shared by both partners.
+    pub guid: Guid,
+    /// This side's role.
+    pub role: MirrorRole,
+    /// The partner's endpoint, `TCP://host:port`.
+    pub partner: String,
+}
+
+/// One database of an instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Database {
+    /// Name.
+    pub name: String,
+    /// `database_id`.
+    pub id: i32,
+    /// State.
+    pub state: DbState,
+    /// ONLINE read-only between log restores (`RESTORE … WITH STANDBY`).
+    pub standby: bool,
+    /// `recovery_model_desc`: FULL or SIMPLE.
+    pub recovery_model: String,
+    /// User access.
+    pub user_access: UserAccess,
+    /// The LSN of the next log record: the end of the log of an online database, the
+    /// redo point (`redo_start_lsn`) of a restoring one.
+    pub lsn: u128,
+    /// Where the next log backup starts (the previous log backup's LastLSN).
+    pub log_backup_lsn: u128,
+    /// `family_guid`.
+    pub family_guid: Guid,
+    /// The mirroring session, if any.
+    pub mirroring: Option<Mirroring>,
+    /// Its files.
+    pub files: Vec<FileEntry>,
+    /// The chat messages it holds, in LSN order.
+    pub messages: Vec<Message>,
+}
+
+impl Database {
+    /// Log backups can be applied: RESTORING, or standby.
+    pub fn accepts_logs(&self) -> bool {
+        self.state == DbState::Restoring || self.standby
+    }
+
+    /// Recovered and writable.
+    pub fn is_recovered(&self) -> bool {
+        self.state == DbState::Online && !self.standby
+    }
+}
+
+/// A read-only session held open on a standby database (a report reader).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReaderSession {
+    /// Its session id; readers use ids from 1000 up, above the TDS server's.
+    pub spid: u16,
+    /// The database it uses.
+    pub database: String,
+    /// Its login.
+    pub login: String,
+}
+
+/// One SQL Server instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    /// Which one.
+    pub id: InstanceId,
+    /// Its databases by name (master, msdb, mgc, mgccomp).
+    pub databases: BTreeMap<String, Database>,
+    /// Its msdb log-shipping tables and jobs.
+    pub msdb: Msdb,
+    /// Reader sessions on standby databases.
+    pub readers: Vec<ReaderSession>,
+    /// The next `database_id` to hand out.
+    pub next_database_id: i32,
+    /// Statements received so far (for the "n-th statement" fault).
+    pub statements: u64,
+}
+
+impl Instance {
+    /// The database named `name` (SQL Server compares names case-insensitively).
+    pub fn database(&self, name: &str) -> Option<&Database> {
+        self.databases
+            .values()
+            .find(|d| d.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The database named `name`, mutably.
+    pub fn database_mut(&mut self, name: &str) -> Option<&mut Database> {
+        self.databases
+            .values_mut()
+            .find(|d| d.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The database with `database_id` `id`.
+    pub fn database_by_id(&self, id: i32) -> Option<&Database> {
+        self.databases.values().find(|d| d.id == id)
+    }
+}
+
+/// The Persistent Chat pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pool {
+    /// Its FQDN.
+    pub fqdn: String,
+    /// `true` when failed over.
+    pub failed_over: bool,
+    /// Chat servers of the primary site.
+    pub primary_servers: Vec<String>,
+    /// Chat servers of the backup site.
+    pub backup_servers: Vec<String>,
+    /// The active servers.
+    pub active: Vec<String>,
+}
+
+/// The settings the world was created with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Restore and backup throughput in MB/s; 0 means instantaneous.
+    pub restore_mb_per_s: f64,
+    /// Milliseconds every statement waits before it runs.
+    pub statement_latency_ms: u64,
+    /// Messages per log backup when the clock runs the backup job after traffic.
+    pub messages_per_log: u32,
+}
+
+/// What a disaster left as the promise of log shipping: every message up to this id
+/// reached a log backup that survived, so failover must not lose it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroundTruth {
+    /// Every message id up to and including this one must survive a failover.
+    pub guaranteed_through: u64,
+    /// The highest message id committed before the disaster.
+    pub committed_through: u64,
+}
+
+/// The whole emulated world.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorldState {
+    /// The world clock (UTC); log-shipping jobs run on it.
+    pub clock: DateTime<Utc>,
+    /// The four instances.
+    pub instances: BTreeMap<InstanceId, Instance>,
+    /// The pool.
+    pub pool: Pool,
+    /// The id the next chat message gets.
+    pub next_message_id: u64,
+    /// Set by a disaster; checked by `verify`.
+    pub ground_truth: Option<GroundTruth>,
+    /// Injected faults.
+    pub faults: Faults,
+    /// Settings.
+    pub settings: Settings,
+}
+
+impl WorldState {
+    /// The instance `id`. Every world holds all four.
+    pub fn instance(&self, id: InstanceId) -> Option<&Instance> {
+        self.instances.get(&id)
+    }
+
+    /// The instance `id`, mutably.
+    pub fn instance_mut(&mut self, id: InstanceId) -> Option<&mut Instance> {
+        self.instances.get_mut(&id)
+    }
+
+    /// The instance whose chat database is the pool's principal: the backup instance
+    /// after a failover, the primary otherwise.
+    pub fn chat_principal(&self) -> InstanceId {
+        if self.pool.failed_over {
+            InstanceId::Backup
+        } else {
+            InstanceId::Primary
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! The msdb log-shipping tables and SQL Server Agent jobs of one instance, as rows.
+//!
+//! Plain data: the `sp_add_log_shipping_*` procedures (in the engine) and the world's
+//! setup write these rows; the log-shipping clock ([`logship`](super::logship)) runs the
+//! jobs they name.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::guid::Guid;
+
+/// `log_shipping_primary_databases`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrimaryDatabase {
+    /// `primary_id`.
+    pub primary_id: Guid,
+    /// `primary_database`.
+    pub primary_database: String,
+    /// `backup_directory`.
+    pub backup_directory: String,
+    /// `backup_share`.
+    pub backup_share: String,
+    /// `backup_retention_period`, minutes.
+    pub backup_retention_period: i32,
+    /// `backup_job_id`.
+    pub backup_job_id: Guid,
+    /// `last_backup_file`.
+    pub last_backup_file: Option<String>,
+    /// `last_backup_date`.
+    pub last_backup_date: Option<DateTime<Utc>>,
+}
+
+/// `log_shipping_primary_secondaries`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrimarySecondary {
+    /// `primary_id`.
+    pub primary_id: Guid,
+    /// `secondary_server`.
+    pub secondary_server: String,
+    /// `secondary_database`.
+    pub secondary_database: String,
+}
+
+/// `log_shipping_secondary`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Secondary {
+    /// `secondary_id`.
+    pub secondary_id: Guid,
+    /// `primary_server`.
+    pub primary_server: String,
+    /// `primary_database`.
+    pub primary_database: String,
+    /// `backup_source_directory`.
+    pub backup_source_directory: String,
+    /// `backup_destination_directory`.
+    pub backup_destination_directory: String,
+    /// `file_retention_period`, minutes.
+    pub file_retention_period: i32,
+    /// `copy_job_id`.
+    pub copy_job_id: Guid,
+    /// `restore_job_id`.
+    pub restore_job_id: Guid,
+    /// `last_copied_file`.
+    pub last_copied_file: Option<String>,
+    /// `last_copied_date`.
+    pub last_copied_date: Option<DateTime<Utc>>,
+}
+
+/// `log_shipping_secondary_databases`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecondaryDatabase {
+    /// `secondary_database`.
+    pub secondary_database: String,
+    /// `secondary_id`.
+    pub secondary_id: Guid,
+    /// `restore_delay`, minutes.
+    pub restore_delay: i32,
+    /// `restore_mode`: 0 NORECOVERY, 1 STANDBY.
+    pub restore_mode: i32,
+    /// `disconnect_users`.
+    pub disconnect_users: bool,
+    /// `last_restored_file`.
+    pub last_restored_file: Option<String>,
+    /// `last_restored_date`.
+    pub last_restored_date: Option<DateTime<Utc>>,
+}
+
+/// `log_shipping_monitor_secondary`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonitorSecondary {
+    /// `secondary_server`.
+    pub secondary_server: String,
+    /// `secondary_database`.
+    pub secondary_database: String,
+    /// `secondary_id`.
+    pub secondary_id: Guid,
+    /// `primary_server`.
+    pub primary_server: String,
+    /// `primary_database`.
+    pub primary_database: String,
+    /// `last_copied_file`.
+    pub last_copied_file: Option<String>,
+    /// `last_restored_file`.
+    pub last_restored_file: Option<String>,
+}
+
+/// What a log-shipping job does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobKind {
+    /// `sqllogship -backup primary_id`.
+    Backup(Guid),
+    /// `sqllogship -copy secondary_id`.
+    Copy(Guid),
+    /// `sqllogship -restore secondary_id`.
+    Restore(Guid),
+}
+
+/// `sysjobs` (with the job's step folded in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// `job_id`.
+    pub job_id: Guid,
+    /// `name`.
+    pub name: String,
+    /// `enabled`.
+    pub enabled: bool,
+    /// What it runs.
+    pub kind: JobKind,
+    /// The attached schedule, if any.
+    pub schedule_id: Option<i32>,
+    /// When it last ran, on the world clock.
+    pub last_run: Option<DateTime<Utc>>,
+}
+
+/// `sysschedules`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// `schedule_id`.
+    pub schedule_id: i32,
+    /// `name`.
+    pub name: String,
+    /// `enabled`.
+    pub enabled: bool,
+    /// Minutes between runs (`freq_subday_type = 4`, `freq_subday_interval`).
+    pub interval_minutes: i32,
+}
+
+/// The msdb tables of one instance.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Msdb {
+    /// `log_shipping_primary_databases`.
+    pub primary_databases: Vec<PrimaryDatabase>,
+    /// `log_shipping_primary_secondaries`.
+    pub primary_secondaries: Vec<PrimarySecondary>,
+    /// `log_shipping_secondary`.
+    pub secondaries: Vec<Secondary>,
+    /// `log_shipping_secondary_databases`.
+    pub secondary_databases: Vec<SecondaryDatabase>,
+    /// `log_shipping_monitor_secondary`.
+    pub monitor_secondaries: Vec<MonitorSecondary>,
+    /// `sysjobs`.
+    pub jobs: Vec<Job>,
+    /// `sysschedules`.
+    pub schedules: Vec<Schedule>,
+}
+
+impl Msdb {
+    /// The job `id`, mutably.
+    pub fn job_mut(&mut self, id: Guid) -> Option<&mut Job> {
+        self.jobs.iter_mut().find(|j| j.job_id == id)
+    }
+
+    /// The next free schedule id.
+    pub fn next_schedule_id(&self) -> i32 {
+        self.schedules
+            .iter()
+            .map(|s| s.schedule_id)
+            .max()
+            .unwrap_or(0)
+            + 1
+    }
+
+    /// `sp_delete_log_shipping_secondary_database`: removes the secondary database row
+    /// and its monitor row; removing the last database of a secondary also removes the
+    /// `log_shipping_secondary` row and its copy and restore jobs. Returns whether a row
+    /// was removed.
+    pub fn delete_secondary_database(&mut self, database: &str) -> bool {
+        let Some(row) = self
+            .secondary_databases
+            .iter()
+            .find(|r| r.secondary_database.eq_ignore_ascii_case(database))
+            .cloned()
+        else {
+            return false;
+        };
+        self.secondary_databases
+            .retain(|r| !r.secondary_database.eq_ignore_ascii_case(database));
+        self.monitor_secondaries
+            .retain(|r| !r.secondary_database.eq_ignore_ascii_case(database));
+        let id = row.secondary_id;
+        if !self
+            .secondary_databases
+            .iter()
+            .any(|r| r.secondary_id == id)
+        {
+            self.delete_secondary(id);
+        }
+        true
+    }
+
+    fn delete_secondary(&mut self, id: Guid) {
+        let jobs: Vec<Guid> = self
+            .secondaries
+            .iter()
+            .filter(|s| s.secondary_id == id)
+            .flat_map(|s| [s.copy_job_id, s.restore_job_id])
+            .collect();
+        self.secondaries.retain(|s| s.secondary_id != id);
+        self.jobs.retain(|j| !jobs.contains(&j.job_id));
+    }
+
+    /// Removes every log-shipping row and job (what rebuilding an instance leaves).
+    pub fn clear_log_shipping(&mut self) {
+        *self = Msdb::default();
+    }
+}

@@ -1,0 +1,117 @@
+//! `DIR/topology.toml`: a complete pcdr topology for the world, built with
+//! `pcdr_core::topology::Topology`, written once the instances' ports are known.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use pcdr_core::topology::{
+    Databases, Encrypt, LogShipping, PasswordSource, Pool, RestoreMode, ShellSettings, Site, Sites,
+    SqlAddress, SqlEndpoint, SqlSettings, Topology,
+};
+
+use crate::world::model::InstanceId;
+use crate::world::{World, WorldResult};
+
+impl World {
+    /// Writes `topology.toml` for instances listening on `ports`, with the shell set to
+    /// `shell_program sim shell --world DIR -- -NoProfile -NonInteractive -Command`.
+    /// Returns the file's path.
+    pub fn write_topology(
+        &self,
+        ports: &BTreeMap<InstanceId, u16>,
+        shell_program: &str,
+    ) -> WorldResult<PathBuf> {
+        let state = self.read()?;
+        let endpoint = |id: InstanceId| SqlEndpoint {
+            host: id.host().to_owned(),
+            address: SqlAddress::Port(ports.get(&id).copied().unwrap_or(1433)),
+        };
+        let standby = state
+            .instance(InstanceId::Backup)
+            .and_then(|i| i.msdb.secondary_databases.first())
+            .is_some_and(|r| r.restore_mode == 1);
+        let topology = Topology {
+            pool: Pool {
+                fqdn: state.pool.fqdn.clone(),
+                identity: format!("service:{}", state.pool.fqdn),
+            },
+            databases: Databases::default(),
+            log_shipping: LogShipping {
+                backup_share: self.share_dir().display().to_string(),
+                copy_destination: self.copy_dir().display().to_string(),
+                backup_interval_minutes: 15,
+                restore_delay_minutes: 0,
+                restore_mode: if standby {
+                    RestoreMode::Standby
+                } else {
+                    RestoreMode::NoRecovery
+                },
+            },
+            sites: Sites {
+                primary: Site {
+                    name: "Atlanta".into(),
+                    sql: endpoint(InstanceId::Primary),
+                    mirror: Some(endpoint(InstanceId::PrimaryMirror)),
+                    chat_servers: state.pool.primary_servers.clone(),
+                },
+                backup: Site {
+                    name: "Dallas".into(),
+                    sql: endpoint(InstanceId::Backup),
+                    mirror: Some(endpoint(InstanceId::BackupMirror)),
+                    chat_servers: state.pool.backup_servers.clone(),
+                },
+            },
+            sql: SqlSettings {
+                user: Some("pcdr".into()),
+                password: PasswordSource::File(self.password_file()),
+                encrypt: Encrypt::NotSupported,
+                trust_server_certificate: false,
+                command_timeout_secs: 0,
+            },
+            shell: ShellSettings {
+                program: shell_program.to_owned(),
+                args: [
+                    "sim",
+                    "shell",
+                    "--world",
+                    &self.dir().display().to_string(),
+                    "--",
+                    "-NoProfile",
+                    "-NonInteractive",
+                    "-Command",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+                ..ShellSettings::default()
+            },
+        };
+        let path = self.topology_file();
+        std::fs::write(&path, topology.to_toml_string())?;
+        Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::WorldOptions;
+
+    #[test]
+    fn the_written_topology_loads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let world = World::create(dir.path(), &WorldOptions::default()).unwrap();
+        let ports = InstanceId::ALL
+            .into_iter()
+            .zip([1501, 1502, 1503, 1504])
+            .collect();
+        let path = world.write_topology(&ports, "/usr/bin/pcdr").unwrap();
+        let topology = Topology::load(&path).unwrap();
+        assert_eq!(topology.sites.backup.sql.display_name(), "127.0.0.3,1503");
+        assert_eq!(topology.sql.encrypt, Encrypt::NotSupported);
+        assert_eq!(topology.shell.program, "/usr/bin/pcdr");
+        assert_eq!(
+            topology.sql.password.resolve().unwrap().unwrap().expose(),
+            world.password().unwrap()
+        );
+    }
+}

@@ -1,0 +1,216 @@
+//! A whole failover and failback driven by hand with pcdr-core's exact commands over
+//! tiberius (and the shell's view of the world for the pool steps), checked by the
+//! world's own `verify`: the emulator supports every step end to end.
+
+mod engine_common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use engine_common::{TestClient, run, start_default};
+use pcdr_core::commands::sql;
+use pcdr_core::planes::{
+    FileMove, FullRestore, PrimaryLogShipping, SecondaryLogShipping, SessionId,
+};
+use pcdr_core::topology::RestoreMode;
+use pcdr_sim::shell::world::{PoolState, PoolWorld};
+use pcdr_sim::world::model::{InstanceId, Site};
+use pcdr_sim::world::{Expect, World};
+use tiberius::numeric::Numeric;
+
+fn trn_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "trn"))
+        .collect();
+    files.sort();
+    files
+}
+
+async fn apply_unapplied(backup: &mut TestClient, copy: &Path) {
+    let rows = run(backup, &sql::redo_start_lsn("mgc")).await.unwrap();
+    let mut point = rows[0][0].get::<Numeric, _>(0).unwrap().value();
+    for file in trn_files(copy) {
+        let file = file.display().to_string();
+        let header = run(backup, &sql::backup_header(&file)).await.unwrap();
+        let first = header[0][0].get::<Numeric, _>("FirstLSN").unwrap().value();
+        let last = header[0][0].get::<Numeric, _>("LastLSN").unwrap().value();
+        if last <= point {
+            continue;
+        }
+        assert!(first <= point, "a gap before {file}");
+        run(backup, &sql::restore_log("mgc", &file)).await.unwrap();
+        point = last;
+    }
+}
+
+async fn fail_over(world: &World, backup: &mut TestClient) {
+    run(backup, &sql::remove_secondary_log_shipping("mgc"))
+        .await
+        .unwrap();
+    let copied: Vec<_> = trn_files(&world.copy_dir())
+        .iter()
+        .map(|p| p.file_name().unwrap().to_owned())
+        .collect();
+    for file in trn_files(&world.share_dir()) {
+        let name = file.file_name().unwrap().to_owned();
+        if !copied.contains(&name) {
+            std::fs::copy(&file, world.copy_dir().join(name)).unwrap();
+        }
+    }
+    apply_unapplied(backup, &world.copy_dir()).await;
+    let sessions = run(backup, &sql::sessions("mgc")).await.unwrap();
+    for row in &sessions[0] {
+        run(backup, &sql::kill(SessionId(row.get::<i32, _>(0).unwrap())))
+            .await
+            .unwrap();
+    }
+    run(backup, &sql::recover("mgc")).await.unwrap();
+    world.set_pool_state(PoolState::FailedOver).unwrap();
+    world
+        .install_mirror("PersistentChat", "127.0.0.3", None)
+        .unwrap();
+    world
+        .set_active_servers(vec!["pc3.contoso.com".into(), "pc4.contoso.com".into()])
+        .unwrap();
+}
+
+async fn fail_back(world: &World, primary: &mut TestClient, backup: &mut TestClient) {
+    world.set_active_servers(Vec::new()).unwrap();
+    run(backup, &sql::remove_mirroring("mgc").unwrap())
+        .await
+        .unwrap();
+    let share = world.share_dir().display().to_string();
+    let failback_file = format!("{share}/mgc_pcdr_failback.bak");
+    run(backup, &sql::backup_database("mgc", &failback_file))
+        .await
+        .unwrap();
+    run(backup, &sql::verify_backup(&failback_file))
+        .await
+        .unwrap();
+    run(primary, &sql::remove_mirroring("mgc").unwrap())
+        .await
+        .unwrap();
+    let files = run(primary, &sql::database_files("mgc")).await.unwrap();
+    let moves = files[0]
+        .iter()
+        .map(|r| FileMove {
+            logical_name: r.get::<&str, _>("name").unwrap().into(),
+            physical_name: r.get::<&str, _>("physical_name").unwrap().into(),
+        })
+        .collect();
+    let restore = FullRestore {
+        replace: true,
+        recovery: true,
+        moves,
+    };
+    run(
+        primary,
+        &sql::restore_database("mgc", &failback_file, &restore),
+    )
+    .await
+    .unwrap();
+    let seed_file = format!("{share}/mgc_pcdr_seed.bak");
+    run(primary, &sql::backup_database("mgc", &seed_file))
+        .await
+        .unwrap();
+    let reseed = FullRestore {
+        replace: true,
+        recovery: false,
+        moves: Vec::new(),
+    };
+    run(backup, &sql::restore_database("mgc", &seed_file, &reseed))
+        .await
+        .unwrap();
+    set_up_log_shipping(world, primary, backup).await;
+    world
+        .install_mirror("PersistentChat", "127.0.0.1", None)
+        .unwrap();
+    world
+        .set_active_servers(vec!["pc1.contoso.com".into()])
+        .unwrap();
+    world.set_pool_state(PoolState::Normal).unwrap();
+}
+
+async fn set_up_log_shipping(world: &World, primary: &mut TestClient, backup: &mut TestClient) {
+    let share = world.share_dir().display().to_string();
+    let primary_setup = PrimaryLogShipping {
+        database: "mgc".into(),
+        backup_directory: share.clone(),
+        backup_share: share.clone(),
+        backup_job_name: "LSBackup_mgc".into(),
+        backup_interval_minutes: 15,
+        retention_minutes: 4320,
+        secondary_server: "SQLPC-DAL".into(),
+        secondary_database: "mgc".into(),
+    };
+    run(primary, &sql::setup_log_shipping_primary(&primary_setup))
+        .await
+        .unwrap();
+    let secondary_setup = SecondaryLogShipping {
+        primary_server: "SQLPC-ATL".into(),
+        primary_database: "mgc".into(),
+        secondary_database: "mgc".into(),
+        backup_source_directory: share,
+        backup_destination_directory: world.copy_dir().display().to_string(),
+        copy_job_name: "LSCopy_mgc".into(),
+        restore_job_name: "LSRestore_mgc".into(),
+        interval_minutes: 15,
+        retention_minutes: 4320,
+        restore_delay_minutes: 0,
+        restore_mode: RestoreMode::NoRecovery,
+    };
+    run(backup, &sql::setup_log_shipping_secondary(&secondary_setup))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_failover_then_a_failback_leave_the_states_verify_expects() {
+    let sim = start_default().await;
+    let world = sim.world();
+    world.traffic(3, false).unwrap();
+    world.disaster(Site::Primary, false).unwrap();
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    fail_over(world, &mut backup).await;
+    assert_eq!(world.verify(Expect::FailedOver).unwrap(), vec![]);
+    let held = world.messages(InstanceId::Backup, "mgc").unwrap();
+    assert_eq!(
+        held,
+        (1..=20).collect::<Vec<u64>>(),
+        "messages 21-22 were never backed up"
+    );
+
+    world.traffic(5, false).unwrap();
+    world.rebuild(Site::Primary).unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    fail_back(world, &mut primary, &mut backup).await;
+    assert_eq!(world.verify(Expect::Normal).unwrap(), vec![]);
+    let held = world.messages(InstanceId::Primary, "mgc").unwrap();
+    assert_eq!(held.len(), 25);
+}
+
+#[tokio::test]
+async fn a_failover_that_skips_the_uncopied_backup_is_caught_by_verify() {
+    let sim = start_default().await;
+    let world = sim.world();
+    world.disaster(Site::Primary, false).unwrap();
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    run(&mut backup, &sql::remove_secondary_log_shipping("mgc"))
+        .await
+        .unwrap();
+    apply_unapplied(&mut backup, &world.copy_dir()).await;
+    run(&mut backup, &sql::recover("mgc")).await.unwrap();
+    let differences = world.verify(Expect::FailedOver).unwrap();
+    let found: Vec<String> = differences.iter().map(ToString::to_string).collect();
+    assert!(
+        found.iter().any(|d| d.contains("5 lost, first Some(16)")),
+        "{found:?}"
+    );
+    assert!(
+        found.iter().any(|d| d.starts_with("pool state")),
+        "{found:?}"
+    );
+}

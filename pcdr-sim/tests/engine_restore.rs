@@ -1,0 +1,309 @@
+//! RESTORE and BACKUP over tiberius with pcdr-core's exact commands: reading backup
+//! files, the LSN chain (4305, 4326, 3117), exclusive access (3101, 3104, 3159, 3021),
+//! damaged and missing files (3201, 3203, 3241), standby (3036), full restores with MOVE.
+
+mod engine_common;
+
+use std::path::PathBuf;
+
+use engine_common::{Sim, TestClient, batch, number, run, start, start_default};
+use pcdr_core::commands::sql;
+use pcdr_core::planes::{FileMove, FullRestore, SessionId};
+use pcdr_sim::world::WorldOptions;
+use pcdr_sim::world::model::InstanceId;
+use tiberius::numeric::Numeric;
+
+/// The log backups in the copy folder, by name.
+fn copied(sim: &Sim) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(sim.world().copy_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// The newest log backup on the share (never copied).
+fn newest_on_share(sim: &Sim) -> PathBuf {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(sim.world().share_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "trn"))
+        .collect();
+    files.sort();
+    files.pop().unwrap()
+}
+
+fn text(path: &std::path::Path) -> String {
+    path.display().to_string()
+}
+
+async fn header(client: &mut TestClient, file: &str) -> (u128, u128, String, i32) {
+    let rows = run(client, &sql::backup_header(file)).await.unwrap();
+    let row = &rows[0][0];
+    let lsn = |column: &str| row.get::<Numeric, _>(column).unwrap().value() as u128;
+    (
+        lsn("FirstLSN"),
+        lsn("LastLSN"),
+        row.get::<&str, _>("DatabaseName").unwrap().to_owned(),
+        row.get::<i32, _>("BackupType").unwrap(),
+    )
+}
+
+async fn redo_point(client: &mut TestClient) -> u128 {
+    let rows = run(client, &sql::redo_start_lsn("mgc")).await.unwrap();
+    rows[0][0].get::<Numeric, _>(0).unwrap().value() as u128
+}
+
+#[tokio::test]
+async fn the_lsn_rule_applies_the_backlog_in_order_and_recovery_holds_every_message() {
+    let sim = start_default().await;
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    let files = copied(&sim);
+    assert_eq!(files.len(), 3);
+    let point = redo_point(&mut backup).await;
+    let (first, last, name, kind) = header(&mut backup, &text(&files[1])).await;
+    assert_eq!((name.as_str(), kind), ("mgc", 2));
+    assert!(
+        last <= point && first < last,
+        "the second backup is already applied"
+    );
+    let again = run(&mut backup, &sql::restore_log("mgc", &text(&files[1]))).await;
+    assert_eq!(number(again), 4326);
+    let share_file = text(&newest_on_share(&sim));
+    let gap = run(&mut backup, &sql::restore_log("mgc", &share_file)).await;
+    assert_eq!(number(gap), 4305);
+    run(&mut backup, &sql::restore_log("mgc", &text(&files[2])))
+        .await
+        .unwrap();
+    let (_, third_last, _, _) = header(&mut backup, &text(&files[2])).await;
+    assert_eq!(redo_point(&mut backup).await, third_last);
+    run(&mut backup, &sql::restore_log("mgc", &share_file))
+        .await
+        .unwrap();
+    run(&mut backup, &sql::recover("mgc")).await.unwrap();
+    let held = sim.world().messages(InstanceId::Backup, "mgc").unwrap();
+    assert_eq!(held, (1..=20).collect::<Vec<u64>>());
+    let after = run(&mut backup, &sql::restore_log("mgc", &share_file)).await;
+    assert_eq!(number(after), 3117);
+    let twice = run(&mut backup, &sql::recover("mgc")).await;
+    assert_eq!(number(twice), 3153);
+}
+
+#[tokio::test]
+async fn recovery_waits_for_readers_to_be_killed() {
+    let options = WorldOptions {
+        standby: true,
+        readers: 2,
+        ..WorldOptions::default()
+    };
+    let sim = start(options).await;
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    let state = run(&mut backup, &sql::database_state("mgc")).await.unwrap();
+    assert_eq!(state[0][0].get::<bool, _>("is_in_standby"), Some(true));
+    let standby_backup = run(&mut backup, &sql::backup_database("mgc", "/tmp/never.bak")).await;
+    assert_eq!(number(standby_backup), 3036);
+    let file = text(&copied(&sim)[2]);
+    assert_eq!(
+        number(run(&mut backup, &sql::restore_log("mgc", &file)).await),
+        3101
+    );
+    assert_eq!(number(run(&mut backup, &sql::recover("mgc")).await), 3101);
+    let rows = run(&mut backup, &sql::sessions("mgc")).await.unwrap();
+    let readers: Vec<i32> = rows[0].iter().filter_map(|r| r.get::<i32, _>(0)).collect();
+    assert_eq!(readers, vec![1000, 1001]);
+    for reader in readers {
+        run(&mut backup, &sql::kill(SessionId(reader)))
+            .await
+            .unwrap();
+    }
+    run(&mut backup, &sql::restore_log("mgc", &file))
+        .await
+        .unwrap();
+    run(&mut backup, &sql::recover("mgc")).await.unwrap();
+    let state = run(&mut backup, &sql::database_state("mgc")).await.unwrap();
+    assert_eq!(state[0][0].get::<&str, _>("state_desc"), Some("ONLINE"));
+    assert_eq!(state[0][0].get::<bool, _>("is_in_standby"), Some(false));
+}
+
+#[tokio::test]
+async fn damaged_truncated_and_missing_files_are_3241_3203_and_3201() {
+    let sim = start_default().await;
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    let good = std::fs::read(&copied(&sim)[2]).unwrap();
+    let dir = sim.world().copy_dir();
+    let truncated = dir.join("mgc_29990101000000.trn");
+    std::fs::write(&truncated, &good[..good.len() - 9]).unwrap();
+    let garbage = dir.join("mgc_29990101000001.trn");
+    std::fs::write(&garbage, b"this is not a backup").unwrap();
+    let missing = dir.join("mgc_nothing.trn");
+    assert_eq!(
+        number(run(&mut backup, &sql::backup_header(&text(&truncated))).await),
+        3203
+    );
+    assert_eq!(
+        number(run(&mut backup, &sql::backup_header(&text(&garbage))).await),
+        3241
+    );
+    assert_eq!(
+        number(run(&mut backup, &sql::backup_header(&text(&missing))).await),
+        3201
+    );
+    assert_eq!(
+        number(run(&mut backup, &sql::restore_log("mgc", &text(&truncated))).await),
+        3203
+    );
+    assert_eq!(
+        number(run(&mut backup, &sql::verify_backup(&text(&garbage))).await),
+        3241
+    );
+    run(&mut backup, &sql::verify_backup(&text(&copied(&sim)[0])))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn restore_and_backup_refuse_to_run_inside_a_transaction() {
+    let sim = start_default().await;
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    batch(&mut backup, "BEGIN TRAN").await.unwrap();
+    let trancount = batch(&mut backup, "SELECT @@TRANCOUNT").await.unwrap();
+    assert_eq!(trancount[0][0].get::<i32, _>(0), Some(1));
+    let file = text(&copied(&sim)[2]);
+    assert_eq!(
+        number(run(&mut backup, &sql::restore_log("mgc", &file)).await),
+        3021
+    );
+    let target = text(&sim.world().share_dir().join("x.bak"));
+    assert_eq!(
+        number(run(&mut backup, &sql::backup_database("mgccomp", &target)).await),
+        3021
+    );
+    let alter = sql::remove_mirroring("mgccomp").unwrap();
+    assert_eq!(number(run(&mut backup, &alter).await), 226);
+    batch(&mut backup, "ROLLBACK").await.unwrap();
+    assert_eq!(number(batch(&mut backup, "COMMIT").await), 3902);
+    run(&mut backup, &sql::restore_log("mgc", &file))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn failback_backup_verify_and_restore_over_the_rebuilt_primary() {
+    let sim = start_default().await;
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    let file = text(&sim.world().share_dir().join("mgc_failback.bak"));
+    run(&mut primary, &sql::backup_database("mgc", &file))
+        .await
+        .unwrap();
+    run(&mut primary, &sql::verify_backup(&file)).await.unwrap();
+    let list = run(&mut primary, &sql::backup_file_list(&file))
+        .await
+        .unwrap();
+    let logical: Vec<&str> = list[0]
+        .iter()
+        .filter_map(|r| r.get::<&str, _>("LogicalName"))
+        .collect();
+    assert_eq!(logical, vec!["mgc", "mgc_log"]);
+    let moves: Vec<FileMove> = ["mgc", "mgc_log"]
+        .iter()
+        .map(|l| FileMove {
+            logical_name: (*l).into(),
+            physical_name: format!("/data/moved/{l}"),
+        })
+        .collect();
+    let mut options = FullRestore {
+        replace: true,
+        recovery: true,
+        moves,
+    };
+    let mirrored = run(&mut primary, &sql::restore_database("mgc", &file, &options)).await;
+    assert_eq!(number(mirrored), 3104);
+    run(&mut primary, &sql::remove_mirroring("mgc").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        number(run(&mut primary, &sql::remove_mirroring("mgc").unwrap()).await),
+        1416
+    );
+    options.replace = false;
+    let tail = run(&mut primary, &sql::restore_database("mgc", &file, &options)).await;
+    assert_eq!(number(tail), 3159);
+    options.replace = true;
+    run(&mut primary, &sql::restore_database("mgc", &file, &options))
+        .await
+        .unwrap();
+    let files = run(&mut primary, &sql::database_files("mgc"))
+        .await
+        .unwrap();
+    assert_eq!(
+        files[0][0].get::<&str, _>("physical_name"),
+        Some("/data/moved/mgc")
+    );
+    options.moves[0].logical_name = "nope".into();
+    let unknown = run(&mut primary, &sql::restore_database("mgc", &file, &options)).await;
+    assert_eq!(number(unknown), 3234);
+}
+
+#[tokio::test]
+async fn a_full_backup_reinitializes_a_secondary_with_norecovery() {
+    let sim = start_default().await;
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    let file = text(&sim.world().share_dir().join("mgc_seed.bak"));
+    run(&mut primary, &sql::backup_database("mgc", &file))
+        .await
+        .unwrap();
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    let options = FullRestore {
+        replace: true,
+        recovery: false,
+        moves: Vec::new(),
+    };
+    run(&mut backup, &sql::restore_database("mgc", &file, &options))
+        .await
+        .unwrap();
+    let state = run(&mut backup, &sql::database_state("mgc")).await.unwrap();
+    assert_eq!(state[0][0].get::<&str, _>("state_desc"), Some("RESTORING"));
+    assert_eq!(
+        sim.world()
+            .messages(InstanceId::Backup, "mgc")
+            .unwrap()
+            .len(),
+        20
+    );
+    let log = text(&sim.world().share_dir().join("mgc_tail.trn"));
+    run(
+        &mut primary,
+        &pcdr_core::commands::sql::SqlCommand {
+            text: "BACKUP LOG @db TO DISK = @file WITH CHECKSUM;".into(),
+            params: sql::restore_log("mgc", &log).params,
+        },
+    )
+    .await
+    .unwrap();
+    run(&mut backup, &sql::restore_log("mgc", &log))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_share_and_a_full_copy_folder_fail_backups_with_3201_and_3202() {
+    let sim = start_default().await;
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    sim.world().set_share_unreachable(true).unwrap();
+    let on_share = text(&sim.world().share_dir().join("mgc_x.bak"));
+    assert_eq!(
+        number(run(&mut primary, &sql::backup_database("mgc", &on_share)).await),
+        3201
+    );
+    assert_eq!(
+        number(run(&mut primary, &sql::backup_header(&on_share)).await),
+        3201
+    );
+    sim.world().set_copy_folder_full(true).unwrap();
+    let in_copy = text(&sim.world().copy_dir().join("mgc_x.bak"));
+    assert_eq!(
+        number(run(&mut primary, &sql::backup_database("mgc", &in_copy)).await),
+        3202
+    );
+}

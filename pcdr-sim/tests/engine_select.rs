@@ -1,0 +1,286 @@
+//! The engine's SELECT statements over tiberius: pcdr-core's exact queries with their
+//! column types, independent clients' queries, WHERE/ORDER BY forms, and the name
+//! resolution and syntax errors.
+
+mod engine_common;
+
+use engine_common::{batch, first_text, number, run, spid, start_default};
+use pcdr_core::commands::sql;
+use pcdr_sim::world::model::InstanceId;
+use tiberius::Uuid;
+use tiberius::numeric::Numeric;
+
+#[tokio::test]
+async fn database_state_returns_three_result_sets_with_sql_server_types() {
+    let sim = start_default().await;
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    let results = run(&mut primary, &sql::database_state("mgc"))
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 3);
+    let state = &results[0][0];
+    assert_eq!(state.get::<&str, _>("state_desc"), Some("ONLINE"));
+    assert_eq!(state.get::<bool, _>("is_in_standby"), Some(false));
+    assert_eq!(state.get::<&str, _>("user_access_desc"), Some("MULTI_USER"));
+    let mirroring = &results[1][0];
+    assert_eq!(
+        mirroring.get::<&str, _>("mirroring_role_desc"),
+        Some("PRINCIPAL")
+    );
+    assert_eq!(
+        mirroring.get::<&str, _>("mirroring_partner_name"),
+        Some("TCP://127.0.0.2:5022")
+    );
+    let family = results[2][0].get::<Uuid, _>("family_guid").unwrap();
+    let world = sim.world().read().unwrap();
+    let expected = world.instances[&InstanceId::Primary]
+        .database("mgc")
+        .unwrap()
+        .family_guid;
+    assert_eq!(family.to_string().to_uppercase(), expected.to_string());
+}
+
+#[tokio::test]
+async fn an_unmirrored_or_missing_database_gives_empty_sets() {
+    let sim = start_default().await;
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    let results = run(&mut backup, &sql::database_state("mgc")).await.unwrap();
+    assert_eq!(
+        results[0][0].get::<&str, _>("state_desc"),
+        Some("RESTORING")
+    );
+    assert!(results[1].is_empty());
+    let missing = run(&mut backup, &sql::database_state("nope"))
+        .await
+        .unwrap();
+    assert!(missing.iter().all(Vec::is_empty));
+}
+
+#[tokio::test]
+async fn redo_start_lsn_is_a_decimal_on_a_restoring_database_and_null_when_online() {
+    let sim = start_default().await;
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    let rows = run(&mut backup, &sql::redo_start_lsn("mgc")).await.unwrap();
+    let lsn = rows[0][0].get::<Numeric, _>(0).unwrap();
+    let world = sim.world().read().unwrap();
+    let expected = world.instances[&InstanceId::Backup]
+        .database("mgc")
+        .unwrap()
+        .lsn;
+    assert_eq!(lsn.value() as u128, expected);
+    assert_eq!(lsn.scale(), 0);
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    let rows = run(&mut primary, &sql::redo_start_lsn("mgc"))
+        .await
+        .unwrap();
+    assert_eq!(rows[0][0].get::<Numeric, _>(0), None);
+}
+
+#[tokio::test]
+async fn log_shipping_tables_answer_pcdr_s_snapshot_queries() {
+    let sim = start_default().await;
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    let rows = run(&mut backup, &sql::log_shipping_secondary_database("mgc"))
+        .await
+        .unwrap();
+    let row = &rows[0][0];
+    let secondary_id = row.get::<Uuid, _>("secondary_id").unwrap();
+    assert_eq!(row.get::<i32, _>("restore_delay"), Some(0));
+    assert_eq!(row.get::<bool, _>("restore_mode"), Some(false));
+    assert!(
+        row.get::<&str, _>("last_restored_file")
+            .unwrap()
+            .ends_with(".trn")
+    );
+    let rows = run(
+        &mut backup,
+        &sql::log_shipping_secondary(&secondary_id.to_string()),
+    )
+    .await
+    .unwrap();
+    let row = &rows[0][0];
+    assert_eq!(row.get::<&str, _>("primary_database"), Some("mgc"));
+    let share = sim.world().share_dir().display().to_string();
+    assert_eq!(
+        row.get::<&str, _>("backup_source_directory"),
+        Some(share.as_str())
+    );
+    assert!(row.get::<&str, _>("last_copied_file").is_some());
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    let rows = run(&mut primary, &sql::log_shipping_primary("mgc"))
+        .await
+        .unwrap();
+    assert!(rows[0][0].get::<Uuid, _>("primary_id").is_some());
+    let rows = run(&mut primary, &sql::log_shipping_secondary_database("mgc"))
+        .await
+        .unwrap();
+    assert!(rows[0].is_empty());
+}
+
+#[tokio::test]
+async fn files_sessions_and_the_agent_account_are_listed() {
+    let sim = start_default().await;
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    let rows = run(&mut primary, &sql::database_files("mgc"))
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = rows[0]
+        .iter()
+        .filter_map(|r| r.get::<&str, _>("type_desc"))
+        .collect();
+    assert_eq!(kinds, vec!["ROWS", "LOG"]);
+    assert!(
+        rows[0][1]
+            .get::<&str, _>("physical_name")
+            .unwrap()
+            .ends_with("mgc_log.ldf")
+    );
+    let rows = run(&mut primary, &sql::agent_service_account())
+        .await
+        .unwrap();
+    assert_eq!(
+        first_text(&rows).as_deref(),
+        Some("CONTOSO\\sqlagent-primary")
+    );
+    let mut other = sim.connect(InstanceId::Primary).await;
+    batch(&mut other, "USE mgc").await.unwrap();
+    let other_spid = spid(&mut other).await;
+    let rows = run(&mut primary, &sql::sessions("mgc")).await.unwrap();
+    let ids: Vec<i32> = rows[0].iter().filter_map(|r| r.get::<i32, _>(0)).collect();
+    assert_eq!(ids, vec![other_spid]);
+}
+
+#[tokio::test]
+async fn globals_and_database_functions_answer() {
+    let sim = start_default().await;
+    let mut client = sim.connect(InstanceId::Backup).await;
+    let own = spid(&mut client).await;
+    assert!(own >= 51);
+    let rows = batch(
+        &mut client,
+        "SELECT @@SERVERNAME AS s, @@TRANCOUNT AS t, DB_ID('msdb') AS m, DB_NAME(4) AS n, DB_NAME() AS d, @@VERSION AS v",
+    )
+    .await
+    .unwrap();
+    let row = &rows[0][0];
+    assert_eq!(row.get::<&str, _>("s"), Some("SQLPC-DAL"));
+    assert_eq!(row.get::<i32, _>("t"), Some(0));
+    assert_eq!(row.get::<i32, _>("m"), Some(4));
+    assert_eq!(row.get::<&str, _>("n"), Some("msdb"));
+    assert_eq!(row.get::<&str, _>("d"), Some("master"));
+    assert!(
+        row.get::<&str, _>("v")
+            .unwrap()
+            .starts_with("Microsoft SQL Server")
+    );
+}
+
+#[tokio::test]
+async fn freetds_style_listing_and_where_forms_work() {
+    let sim = start_default().await;
+    let mut client = sim.connect(InstanceId::Primary).await;
+    let rows = batch(&mut client, "SELECT name, state_desc FROM sys.databases")
+        .await
+        .unwrap();
+    assert_eq!(rows[0].len(), 6);
+    let names = |rows: &[Vec<tiberius::Row>]| -> Vec<String> {
+        rows[0]
+            .iter()
+            .filter_map(|r| r.get::<&str, _>(0))
+            .map(str::to_owned)
+            .collect()
+    };
+    let queries = [
+        (
+            "SELECT name FROM sys.databases WHERE name LIKE N'mgc%' ORDER BY name DESC",
+            vec!["mgccomp", "mgc"],
+        ),
+        (
+            "select [name] from [sys].[databases] where database_id in (1, 4) order by 1",
+            vec!["master", "msdb"],
+        ),
+        (
+            "SELECT name FROM sys.databases WHERE NOT (database_id > 2) AND name <> 'tempdb'",
+            vec!["master"],
+        ),
+        (
+            "SELECT TOP (1) name FROM master.sys.databases WHERE database_id < 3 OR name = 'x' ORDER BY database_id",
+            vec!["master"],
+        ),
+        (
+            "SELECT d.name FROM sys.databases AS d WHERE d.name = 'MGC'",
+            vec!["mgc"],
+        ),
+        (
+            "SELECT name FROM sys.database_mirroring m, sys.databases",
+            vec![],
+        ),
+    ];
+    for (query, expected) in queries.iter().take(5) {
+        let rows = batch(&mut client, query).await.unwrap();
+        assert_eq!(names(&rows), *expected, "{query}");
+    }
+    assert_eq!(number(batch(&mut client, queries[5].0).await), 102);
+    let rows = batch(
+        &mut client,
+        "SELECT mirroring_partner_name FROM sys.database_mirroring WHERE mirroring_guid IS NULL AND database_id = 1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows[0][0].get::<&str, _>(0), None);
+}
+
+#[tokio::test]
+async fn unknown_names_and_bad_syntax_get_sql_server_errors() {
+    let sim = start_default().await;
+    let mut client = sim.connect(InstanceId::Primary).await;
+    let cases = [
+        ("SELECT (1", 102),
+        ("SELEC 1", 2812),
+        ("SELECT FROM sys.databases", 156),
+        ("SELECT name FROM sys.nothing", 208),
+        ("SELECT name FROM dbo.log_shipping_secondary", 208),
+        ("SELECT nope FROM sys.databases", 207),
+        ("SELECT @undeclared", 137),
+        ("USE nodb", 911),
+        ("EXEC dbo.sp_nothing", 2812),
+        ("SELECT NOFUNC(1)", 195),
+        (
+            "SELECT name FROM sys.databases WHERE database_id = 'x'",
+            245,
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(number(batch(&mut client, text).await), expected, "{text}");
+    }
+    assert!(
+        spid(&mut client).await >= 51,
+        "the session survives every error"
+    );
+}
+
+#[tokio::test]
+async fn a_restoring_database_cannot_be_used() {
+    let sim = start_default().await;
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    assert_eq!(number(batch(&mut backup, "USE mgc").await), 927);
+}
+
+#[tokio::test]
+async fn variables_declare_set_and_assign() {
+    let sim = start_default().await;
+    let mut client = sim.connect(InstanceId::Primary).await;
+    let rows = batch(
+        &mut client,
+        "DECLARE @db sysname = N'mgc', @id int; SET @id = DB_ID(@db); SELECT @id = database_id FROM sys.databases WHERE name = @db; SELECT @id AS id, @db + N'!' AS label",
+    )
+    .await
+    .unwrap();
+    let row = rows.last().unwrap().first().unwrap();
+    assert_eq!(row.get::<i32, _>("id"), Some(5));
+    assert_eq!(row.get::<&str, _>("label"), Some("mgc!"));
+    assert_eq!(
+        number(batch(&mut client, "DECLARE @a int; DECLARE @a int").await),
+        134
+    );
+}
