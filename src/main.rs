@@ -63,6 +63,9 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// The emulated two-site world, for drills and tests.
+    #[command(subcommand)]
+    Sim(commands::sim::SimCommand),
 }
 
 #[derive(Args)]
@@ -129,7 +132,10 @@ fn init_logging(quiet: bool, verbose: u8) {
         (false, 1) => "info",
         (false, _) => "debug",
     };
-    let filter = EnvFilter::try_from_env("PCDR_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    // tiberius logs every server error it passes on; pcdr reports them itself.
+    let tiberius = if verbose >= 2 { "debug" } else { "off" };
+    let filter = EnvFilter::try_from_env("PCDR_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level},tiberius={tiberius}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -138,7 +144,13 @@ fn init_logging(quiet: bool, verbose: u8) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.quiet, cli.verbose);
+    // The emulated shell's stderr is its error channel, as PowerShell's is: no logs there.
+    if !matches!(
+        cli.command,
+        Command::Sim(commands::sim::SimCommand::Shell { .. })
+    ) {
+        init_logging(cli.quiet, cli.verbose);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -176,5 +188,6 @@ async fn dispatch(command: Command) -> ExitCode {
             commands::run::run(Procedure::Failback, run.into_args(RunOptions::default())).await
         }
         Command::Status { target } => commands::status::run(&target.topology, target.json).await,
+        Command::Sim(command) => commands::sim::run(command).await,
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod plan;
 pub mod run;
+pub mod sim;
 pub mod status;
 
 use crate::exit;

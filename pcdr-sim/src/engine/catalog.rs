@@ -324,6 +324,9 @@ fn msdb_table(instance: &Instance, table: &str) -> Option<ResultSet> {
         "log_shipping_monitor_secondary" => monitor_table(instance),
         "sysjobs" => jobs_table(instance),
         "sysschedules" => schedules_table(instance),
+        "restorehistory" => restore_history_table(instance),
+        "backupset" => backup_set_table(instance),
+        "backupmediafamily" => media_family_table(instance),
         "sysjobschedules" => ResultSet {
             columns: columns(&[("job_id", UniqueIdentifier), ("schedule_id", Int)]),
             rows: instance
@@ -335,6 +338,56 @@ fn msdb_table(instance: &Instance, table: &str) -> Option<ResultSet> {
         },
         _ => return None,
     })
+}
+
+fn restore_history_table(instance: &Instance) -> ResultSet {
+    ResultSet {
+        columns: columns(&[
+            ("restore_history_id", Int),
+            ("restore_date", DateTime2),
+            ("destination_database_name", NVarChar),
+            ("restore_type", NVarChar),
+            ("backup_set_id", Int),
+        ]),
+        rows: instance
+            .msdb
+            .restores
+            .iter()
+            .map(|r| {
+                vec![
+                    Value::Int(r.restore_history_id),
+                    time(&Some(r.restore_date)),
+                    text(&r.destination_database_name),
+                    text(&r.restore_type.to_string()),
+                    Value::Int(r.backup_set_id),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn backup_set_table(instance: &Instance) -> ResultSet {
+    ResultSet {
+        columns: columns(&[("backup_set_id", Int), ("media_set_id", Int)]),
+        rows: instance
+            .msdb
+            .restores
+            .iter()
+            .map(|r| vec![Value::Int(r.backup_set_id), Value::Int(r.media_set_id)])
+            .collect(),
+    }
+}
+
+fn media_family_table(instance: &Instance) -> ResultSet {
+    ResultSet {
+        columns: columns(&[("media_set_id", Int), ("physical_device_name", NVarChar)]),
+        rows: instance
+            .msdb
+            .restores
+            .iter()
+            .map(|r| vec![Value::Int(r.media_set_id), text(&r.physical_device_name)])
+            .collect(),
+    }
 }
 
 fn primary_databases_table(instance: &Instance) -> ResultSet {

@@ -185,7 +185,12 @@ async fn restore_log(
             .and_then(|i| i.database_mut(&name))
             .ok_or_else(|| SqlError::no_database(&name))?;
         dbops::restore_log(database, &set, &path, finish, usage)?;
-        Ok::<String, SqlError>(database.name.clone())
+        let restored = database.name.clone();
+        let now = state.clock;
+        if let Some(instance) = state.instance_mut(instance_id) {
+            instance.msdb.record_restore(&restored, 'L', &path, now);
+        }
+        Ok::<String, SqlError>(restored)
     })?;
     let name = outcome?;
     let log = set
@@ -246,7 +251,12 @@ async fn restore_database(
         let instance = state
             .instance_mut(instance_id)
             .ok_or_else(|| SqlError::no_database(&name))?;
-        dbops::restore_full(instance, &name, &set, &path, &options, usage)
+        dbops::restore_full(instance, &name, &set, &path, &options, usage)?;
+        let now = state.clock;
+        if let Some(instance) = state.instance_mut(instance_id) {
+            instance.msdb.record_restore(&name, 'D', &path, now);
+        }
+        Ok::<(), SqlError>(())
     })?;
     outcome?;
     let files: Vec<(String, u64)> = set

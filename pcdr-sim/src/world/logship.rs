@@ -355,6 +355,7 @@ fn record_restored(state: &mut WorldState, instance: InstanceId, database: &str,
     {
         row.last_restored_file = Some(path.to_owned());
     }
+    inst.msdb.record_restore(database, 'L', path, now);
 }
 
 /// Runs every job of `kind` on `instance` now (used to build a world step by step).

@@ -146,6 +146,26 @@ pub struct Schedule {
     pub interval_minutes: i32,
 }
 
+/// One restore, as msdb's history records it: a `restorehistory` row, with the
+/// `backupset` and `backupmediafamily` rows it points to folded in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreHistory {
+    /// `restorehistory.restore_history_id`.
+    pub restore_history_id: i32,
+    /// `restorehistory.restore_date`.
+    pub restore_date: DateTime<Utc>,
+    /// `restorehistory.destination_database_name`.
+    pub destination_database_name: String,
+    /// `restorehistory.restore_type`: `D` database, `L` log.
+    pub restore_type: char,
+    /// `backupset.backup_set_id` (also `restorehistory.backup_set_id`).
+    pub backup_set_id: i32,
+    /// `backupset.media_set_id` (also `backupmediafamily.media_set_id`).
+    pub media_set_id: i32,
+    /// `backupmediafamily.physical_device_name`: the file restored from.
+    pub physical_device_name: String,
+}
+
 /// The msdb tables of one instance.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Msdb {
@@ -163,12 +183,42 @@ pub struct Msdb {
     pub jobs: Vec<Job>,
     /// `sysschedules`.
     pub schedules: Vec<Schedule>,
+    /// `restorehistory` (with `backupset` and `backupmediafamily`).
+    #[serde(default)]
+    pub restores: Vec<RestoreHistory>,
 }
 
 impl Msdb {
     /// The job `id`, mutably.
     pub fn job_mut(&mut self, id: Guid) -> Option<&mut Job> {
         self.jobs.iter_mut().find(|j| j.job_id == id)
+    }
+
+    /// Records a restore of `database` from `device` (`D` database, `L` log) in the
+    /// restore history, as SQL Server does after every RESTORE.
+    pub fn record_restore(
+        &mut self,
+        database: &str,
+        restore_type: char,
+        device: &str,
+        at: DateTime<Utc>,
+    ) {
+        let id = self
+            .restores
+            .iter()
+            .map(|r| r.restore_history_id)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        self.restores.push(RestoreHistory {
+            restore_history_id: id,
+            restore_date: at,
+            destination_database_name: database.to_string(),
+            restore_type,
+            backup_set_id: id,
+            media_set_id: id,
+            physical_device_name: device.to_string(),
+        });
     }
 
     /// The next free schedule id.

@@ -139,9 +139,11 @@ impl SqlPlane {
             restore_delay_minutes: int(row, "restore_delay")?
                 .and_then(|v| i32::try_from(v).ok())
                 .unwrap_or(0),
-            restore_mode: match int(row, "restore_mode")? {
-                Some(1) => RestoreMode::Standby,
-                _ => RestoreMode::NoRecovery,
+            // `restore_mode` is a bit: 1 = STANDBY, 0 = NORECOVERY.
+            restore_mode: if bit(row, "restore_mode")? {
+                RestoreMode::Standby
+            } else {
+                RestoreMode::NoRecovery
             },
             disconnect_users: bit(row, "disconnect_users")?,
             last_restored_file: text(row, "last_restored_file")?,

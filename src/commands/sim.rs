@@ -1,0 +1,436 @@
+//! `pcdr sim …`: the emulated two-site world (pcdr-sim) from the command line — serve
+//! it, strike it with a disaster, rebuild it, send traffic, inject faults, verify it,
+//! and run its emulated Management Shell.
+
+use crate::exit;
+use clap::{Args, Subcommand};
+use pcdr_sim::serve::{ServeOptions, serve};
+use pcdr_sim::shell::run_shell;
+use pcdr_sim::world::faults::{StatementFault, StatementKind, StatementMatch, StoredCmdletFault};
+use pcdr_sim::world::model::{InstanceId, Site};
+use pcdr_sim::world::{Expect, World, WorldOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The `pcdr sim` commands.
+#[derive(Subcommand)]
+pub enum SimCommand {
+    /// Create the world when absent, serve its four SQL Server instances, write
+    /// DIR/topology.toml, print `READY <topology>` and run until stopped.
+    Serve(ServeArgs),
+    /// Run the emulated Management Shell (what the PowerShell adapter starts).
+    Shell {
+        /// The world folder.
+        #[arg(long)]
+        world: PathBuf,
+        /// The shell's arguments (`-NoProfile -NonInteractive -Command <script>`).
+        #[arg(last = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Take a site down: its instances refuse connections.
+    Disaster {
+        #[command(flatten)]
+        dir: Dir,
+        /// primary or backup.
+        #[arg(long)]
+        site: String,
+        /// The backup share is lost too.
+        #[arg(long)]
+        share_lost: bool,
+    },
+    /// Rebuild a site as Topology Builder does: empty mgc and mgccomp, no log shipping.
+    Rebuild {
+        #[command(flatten)]
+        dir: Dir,
+        /// The site (primary).
+        #[arg(long)]
+        site: String,
+    },
+    /// Commit chat messages on the principal chat database.
+    Traffic {
+        #[command(flatten)]
+        dir: Dir,
+        /// How many messages.
+        #[arg(long)]
+        messages: u32,
+        /// Then run the log-backup job.
+        #[arg(long)]
+        log_backup: bool,
+    },
+    /// Advance the world's clock, running the log-shipping jobs that fall due.
+    Tick {
+        #[command(flatten)]
+        dir: Dir,
+        /// Minutes to advance.
+        #[arg(long, default_value_t = 15)]
+        minutes: u32,
+    },
+    /// Check the world against a procedure's end state and the message ground truth.
+    Verify {
+        #[command(flatten)]
+        dir: Dir,
+        /// failed-over or normal.
+        #[arg(long)]
+        expect: String,
+    },
+    /// Inject or clear faults.
+    Fault(FaultArgs),
+}
+
+/// The world folder.
+#[derive(Args)]
+pub struct Dir {
+    /// The world folder.
+    #[arg(long)]
+    dir: PathBuf,
+}
+
+/// `pcdr sim serve`.
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    dir: Dir,
+    /// Log backups taken before serving (when the world is created).
+    #[arg(long, default_value_t = 4)]
+    logs: u32,
+    /// The newest K of them not yet copied.
+    #[arg(long, default_value_t = 1)]
+    uncopied: u32,
+    /// The newest M of them not yet restored.
+    #[arg(long, default_value_t = 2)]
+    unrestored: u32,
+    /// Chat messages per log backup.
+    #[arg(long, default_value_t = 5)]
+    messages_per_log: u32,
+    /// Restore the secondary in standby mode.
+    #[arg(long)]
+    standby: bool,
+    /// Read-only sessions kept open on a standby secondary.
+    #[arg(long, default_value_t = 0, requires = "standby")]
+    readers: u32,
+    /// Restore throughput in MB/s (0: instant).
+    #[arg(long, default_value_t = 0.0)]
+    restore_mb_per_s: f64,
+    /// Latency added to every statement, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    statement_latency_ms: u64,
+    /// Run the world's clock: one emulated minute every this many milliseconds.
+    #[arg(long)]
+    minute_every_ms: Option<u64>,
+}
+
+/// `pcdr sim fault`.
+#[derive(Args)]
+pub struct FaultArgs {
+    #[command(flatten)]
+    dir: Dir,
+    /// Take an instance down (primary, primary-mirror, backup, backup-mirror) …
+    #[arg(long)]
+    down: Option<String>,
+    /// … or bring it back up.
+    #[arg(long)]
+    up: Option<String>,
+    /// Fail statements of this kind (restore-log, restore-database, select, kill, execute, …) …
+    #[arg(long)]
+    fail_statement: Option<String>,
+    /// … with this SQL Server error number.
+    #[arg(long, default_value_t = 50000)]
+    error: u32,
+    /// Drop the connection during statements of this kind.
+    #[arg(long)]
+    drop_statement: Option<String>,
+    /// Only on this instance (for --fail-statement and --drop-statement).
+    #[arg(long)]
+    on: Option<String>,
+    /// Make this cmdlet fail …
+    #[arg(long)]
+    fail_cmdlet: Option<String>,
+    /// … or hang.
+    #[arg(long)]
+    hang_cmdlet: Option<String>,
+    /// Make the backup share unreachable.
+    #[arg(long)]
+    share_unreachable: bool,
+    /// Make the copy folder full.
+    #[arg(long)]
+    copy_folder_full: bool,
+    /// Remove every fault first (instances stay down or up as they are).
+    #[arg(long)]
+    clear: bool,
+}
+
+/// Runs a `pcdr sim` command.
+pub async fn run(command: SimCommand) -> ExitCode {
+    let result = match command {
+        SimCommand::Serve(args) => return serve_world(args).await,
+        SimCommand::Shell { world, args } => return shell(&world, &args),
+        SimCommand::Disaster {
+            dir,
+            site,
+            share_lost,
+        } => disaster(&dir, &site, share_lost).await,
+        SimCommand::Rebuild { dir, site } => rebuild(&dir, &site).await,
+        SimCommand::Traffic {
+            dir,
+            messages,
+            log_backup,
+        } => traffic(&dir, messages, log_backup),
+        SimCommand::Tick { dir, minutes } => open(&dir).and_then(|w| {
+            w.tick(minutes)
+                .map(|runs| println!("{} jobs ran", runs.len()))
+                .map_err(|e| e.to_string())
+        }),
+        SimCommand::Verify { dir, expect } => return verify(&dir, &expect),
+        SimCommand::Fault(args) => fault(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("pcdr sim: {message}");
+            ExitCode::from(exit::FAILED)
+        }
+    }
+}
+
+fn open(dir: &Dir) -> Result<World, String> {
+    World::open(&dir.dir).map_err(|e| format!("{}: {e}", dir.dir.display()))
+}
+
+fn site_of(name: &str) -> Result<Site, String> {
+    Site::from_name(name).ok_or_else(|| format!("unknown site '{name}' (primary or backup)"))
+}
+
+fn instance_of(name: &str) -> Result<InstanceId, String> {
+    InstanceId::from_name(name).ok_or_else(|| {
+        format!("unknown instance '{name}' (primary, primary-mirror, backup, backup-mirror)")
+    })
+}
+
+fn kind_of(name: &str) -> Result<StatementKind, String> {
+    name.parse::<StatementKind>().map_err(|e| e.to_string())
+}
+
+async fn serve_world(args: ServeArgs) -> ExitCode {
+    let dir = &args.dir.dir;
+    if !World::exists(dir) {
+        let options = WorldOptions {
+            logs: args.logs,
+            uncopied: args.uncopied,
+            unrestored: args.unrestored,
+            messages_per_log: args.messages_per_log,
+            standby: args.standby,
+            readers: args.readers,
+            restore_mb_per_s: args.restore_mb_per_s,
+            statement_latency_ms: args.statement_latency_ms,
+            password: None,
+        };
+        if let Err(e) = World::create(dir, &options) {
+            eprintln!(
+                "pcdr sim: cannot create the world in {}: {e}",
+                dir.display()
+            );
+            return ExitCode::from(exit::FAILED);
+        }
+    }
+    let shell_program = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "pcdr".into());
+    let options = ServeOptions {
+        shell_program,
+        minute_every: args.minute_every_ms.map(Duration::from_millis),
+    };
+    let serving = match serve(dir, &options).await {
+        Ok(serving) => serving,
+        Err(e) => {
+            eprintln!("pcdr sim: cannot serve {}: {e}", dir.display());
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    println!("READY {}", serving.topology_path().display());
+    let _ = std::io::stdout().flush();
+    wait_for_stop().await;
+    drop(serving);
+    ExitCode::SUCCESS
+}
+
+/// Waits for Ctrl-C or, on Unix, SIGTERM.
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn shell(world: &Path, args: &[String]) -> ExitCode {
+    let world = match World::open(world) {
+        Ok(world) => world,
+        Err(e) => {
+            eprintln!("pcdr sim shell: {}: {e}", world.display());
+            return ExitCode::from(1);
+        }
+    };
+    let output = run_shell(args, &world);
+    print!("{}", output.stdout);
+    eprint!("{}", output.stderr);
+    ExitCode::from(u8::try_from(output.exit_code).unwrap_or(1))
+}
+
+async fn disaster(dir: &Dir, site: &str, share_lost: bool) -> Result<(), String> {
+    let site = site_of(site)?;
+    open(dir)?
+        .disaster(site, share_lost)
+        .map_err(|e| e.to_string())?;
+    wait_until_listening(dir, site, false).await
+}
+
+async fn rebuild(dir: &Dir, site: &str) -> Result<(), String> {
+    let site = site_of(site)?;
+    open(dir)?.rebuild(site).map_err(|e| e.to_string())?;
+    wait_until_listening(dir, site, true).await
+}
+
+/// How long the serving process may take to open or close an instance's listener.
+const LISTENER_SETTLE: Duration = Duration::from_secs(5);
+
+/// Waits until the site's instances of a served world accept connections (`up`) or
+/// refuse them, so that the command's effect is complete when it returns. A world
+/// that is not being served has nothing to wait for.
+async fn wait_until_listening(dir: &Dir, site: Site, up: bool) -> Result<(), String> {
+    let Ok(topology) = pcdr_core::topology::Topology::load(&dir.dir.join("topology.toml")) else {
+        return Ok(());
+    };
+    let role = match site {
+        Site::Primary => pcdr_core::topology::SiteRole::Primary,
+        Site::Backup => pcdr_core::topology::SiteRole::Backup,
+    };
+    let topo_site = topology.site(role);
+    let endpoints = std::iter::once(&topo_site.sql).chain(topo_site.mirror.as_ref());
+    let deadline = tokio::time::Instant::now() + LISTENER_SETTLE;
+    for endpoint in endpoints {
+        let pcdr_core::topology::SqlAddress::Port(port) = endpoint.address else {
+            continue;
+        };
+        let address = format!("{}:{port}", endpoint.host);
+        while tokio::net::TcpStream::connect(&address).await.is_ok() != up {
+            if tokio::time::Instant::now() > deadline {
+                return Err(format!(
+                    "{address} did not {} in time",
+                    if up { "come up" } else { "go down" }
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    Ok(())
+}
+
+fn traffic(dir: &Dir, messages: u32, log_backup: bool) -> Result<(), String> {
+    let traffic = open(dir)?
+        .traffic(messages, log_backup)
+        .map_err(|e| e.to_string())?;
+    println!(
+        "{} messages committed{}",
+        traffic.messages.len(),
+        if log_backup {
+            format!(", {} log backup jobs ran", traffic.backups.len())
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+fn verify(dir: &Dir, expect: &str) -> ExitCode {
+    let outcome = expect
+        .parse::<Expect>()
+        .map_err(|e| e.to_string())
+        .and_then(|expect| open(dir)?.verify(expect).map_err(|e| e.to_string()));
+    match outcome {
+        Ok(differences) if differences.is_empty() => {
+            println!("the world is as expected ({expect})");
+            ExitCode::SUCCESS
+        }
+        Ok(differences) => {
+            for difference in &differences {
+                println!("{difference}");
+            }
+            println!("{} differences", differences.len());
+            ExitCode::from(exit::FAILED)
+        }
+        Err(message) => {
+            eprintln!("pcdr sim verify: {message}");
+            ExitCode::from(exit::BAD_INPUT)
+        }
+    }
+}
+
+fn statement_match(kind: &str, on: Option<&str>) -> Result<StatementMatch, String> {
+    Ok(StatementMatch {
+        instance: on.map(instance_of).transpose()?,
+        kind: Some(kind_of(kind)?),
+        nth: None,
+    })
+}
+
+fn fault(args: &FaultArgs) -> Result<(), String> {
+    let world = open(&args.dir)?;
+    let fail = |e: pcdr_sim::world::WorldError| e.to_string();
+    if args.clear {
+        world.clear_faults().map_err(fail)?;
+    }
+    if let Some(name) = &args.down {
+        world
+            .set_instance_down(instance_of(name)?, true)
+            .map_err(fail)?;
+    }
+    if let Some(name) = &args.up {
+        world
+            .set_instance_down(instance_of(name)?, false)
+            .map_err(fail)?;
+    }
+    if let Some(kind) = &args.fail_statement {
+        let on = statement_match(kind, args.on.as_deref())?;
+        world
+            .add_statement_fault(StatementFault::Fail {
+                on,
+                error: args.error,
+            })
+            .map_err(fail)?;
+    }
+    if let Some(kind) = &args.drop_statement {
+        world
+            .add_statement_fault(StatementFault::Drop(statement_match(
+                kind,
+                args.on.as_deref(),
+            )?))
+            .map_err(fail)?;
+    }
+    if let Some(cmdlet) = &args.fail_cmdlet {
+        let message = format!("{cmdlet} failed (injected fault)");
+        world
+            .set_cmdlet_fault(cmdlet, Some(StoredCmdletFault::Fail(message)))
+            .map_err(fail)?;
+    }
+    if let Some(cmdlet) = &args.hang_cmdlet {
+        world
+            .set_cmdlet_fault(cmdlet, Some(StoredCmdletFault::Hang))
+            .map_err(fail)?;
+    }
+    if args.share_unreachable {
+        world.set_share_unreachable(true).map_err(fail)?;
+    }
+    if args.copy_folder_full {
+        world.set_copy_folder_full(true).map_err(fail)?;
+    }
+    Ok(())
+}
