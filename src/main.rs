@@ -63,6 +63,25 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Rehearse a disaster on an emulated world: traffic, disaster, failover, verify,
+    /// rebuild, failback, verify. Needs nothing but this program.
+    Drill {
+        /// Build the world here (default: a temporary folder, removed when the drill passes).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Log backups taken before the disaster.
+        #[arg(long, default_value_t = 6)]
+        logs: u32,
+        /// The newest K of them not yet copied when disaster strikes.
+        #[arg(long, default_value_t = 2)]
+        uncopied: u32,
+        /// The newest M of them not yet restored.
+        #[arg(long, default_value_t = 3)]
+        unrestored: u32,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The emulated two-site world, for drills and tests.
     #[command(subcommand)]
     Sim(commands::sim::SimCommand),
@@ -189,5 +208,21 @@ async fn dispatch(command: Command) -> ExitCode {
         }
         Command::Status { target } => commands::status::run(&target.topology, target.json).await,
         Command::Sim(command) => commands::sim::run(command).await,
+        Command::Drill {
+            dir,
+            logs,
+            uncopied,
+            unrestored,
+            json,
+        } => {
+            let args = commands::drill::DrillArgs {
+                dir,
+                logs,
+                uncopied,
+                unrestored,
+                json,
+            };
+            commands::drill::run(args).await
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! One module per `pcdr` command. Each takes its parsed arguments and returns the exit
 //! code; all decisions are pcdr-core's.
 
+pub mod drill;
 pub mod plan;
 pub mod run;
 pub mod sim;

@@ -290,13 +290,13 @@ async fn disaster(dir: &Dir, site: &str, share_lost: bool) -> Result<(), String>
     open(dir)?
         .disaster(site, share_lost)
         .map_err(|e| e.to_string())?;
-    wait_until_listening(dir, site, false).await
+    wait_until_listening(&dir.dir, site, false).await
 }
 
 async fn rebuild(dir: &Dir, site: &str) -> Result<(), String> {
     let site = site_of(site)?;
     open(dir)?.rebuild(site).map_err(|e| e.to_string())?;
-    wait_until_listening(dir, site, true).await
+    wait_until_listening(&dir.dir, site, true).await
 }
 
 /// How long the serving process may take to open or close an instance's listener.
@@ -305,8 +305,8 @@ const LISTENER_SETTLE: Duration = Duration::from_secs(5);
 /// Waits until the site's instances of a served world accept connections (`up`) or
 /// refuse them, so that the command's effect is complete when it returns. A world
 /// that is not being served has nothing to wait for.
-async fn wait_until_listening(dir: &Dir, site: Site, up: bool) -> Result<(), String> {
-    let Ok(topology) = pcdr_core::topology::Topology::load(&dir.dir.join("topology.toml")) else {
+pub async fn wait_until_listening(dir: &Path, site: Site, up: bool) -> Result<(), String> {
+    let Ok(topology) = pcdr_core::topology::Topology::load(&dir.join("topology.toml")) else {
         return Ok(());
     };
     let role = match site {
