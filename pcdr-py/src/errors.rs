@@ -219,10 +219,10 @@ fn cause(source: Option<&(dyn std::error::Error + 'static)>) -> Option<PyErr> {
 
 /// The result of a run, given what the progress callback raised (`callback_error`).
 ///
-/// A run the callback cancelled raises `RunCancelled` caused by the callback's exception.
-/// A run that failed for another reason raises its own error, with the callback's
-/// exception as context. A `KeyboardInterrupt` (or another `BaseException` that is not an
-/// `Exception`) is raised as it is, with the run's error as context. A run that
+/// The callback's exception is the `__cause__` of the error the stopped run raises:
+/// `RunCancelled` when the cancellation stopped it, or the running step's own error when
+/// that step failed first. A `KeyboardInterrupt` (or another `BaseException` that is not
+/// an `Exception`) is raised as it is, with the run's error as its context. A run that
 /// completed although the callback raised (on its last event) raises the callback's
 /// exception.
 pub fn finish<T>(
@@ -233,22 +233,14 @@ pub fn finish<T>(
     let (error, callback_error) = match (result, callback_error) {
         (result, None) => return result.map_err(|e| CoreError(e).into()),
         (Ok(_), Some(callback_error)) => return Err(callback_error),
-        (Err(error), Some(callback_error)) => (error, callback_error),
+        (Err(error), Some(callback_error)) => (PyErr::from(CoreError(error)), callback_error),
     };
-    let cancelled = matches!(error, Error::Cancelled { .. });
-    let exception = PyErr::from(CoreError(error));
-    if !callback_error.is_instance_of::<PyException>(py) {
-        callback_error
-            .value(py)
-            .setattr("__context__", exception.value(py))?;
-        return Err(callback_error);
+    if callback_error.is_instance_of::<PyException>(py) {
+        error.set_cause(py, Some(callback_error));
+        return Err(error);
     }
-    if cancelled {
-        exception.set_cause(py, Some(callback_error));
-    } else {
-        exception
-            .value(py)
-            .setattr("__context__", callback_error.value(py))?;
-    }
-    Err(exception)
+    callback_error
+        .value(py)
+        .setattr("__context__", error.value(py))?;
+    Err(callback_error)
 }

@@ -44,7 +44,9 @@ where
 {
     let mut task = runtime().spawn(future);
     loop {
-        let slice = py.detach(|| runtime().block_on(tokio::time::timeout(SIGNAL_SLICE, &mut task)));
+        let slice = py.detach(|| {
+            runtime().block_on(async { tokio::time::timeout(SIGNAL_SLICE, &mut task).await })
+        });
         match slice {
             Ok(joined) => return joined.map_err(|e| PanicException::new_err(e.to_string())),
             Err(_still_running) => {
