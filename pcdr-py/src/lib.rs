@@ -4,12 +4,12 @@
 //! `python/pcdr/_pcdr.pyi`. Every file here converts types around one part of
 //! [`pcdr_core::embed`] and adds no procedure logic:
 //!
-//! - [`topology`]: `Topology`, the checked deployment.
-//! - [`runbook`]: `Runbook`, planning and running the procedures.
-//! - [`plan`], [`report`], [`events`]: what the calls return or report as they go.
-//! - [`errors`]: the exception classes and the one mapping from pcdr-core's errors.
-//! - [`runtime`]: the process-wide tokio runtime and how calls wait on it.
-//! - [`convert`]: serde values to Python objects, procedure names to procedures.
+//! - `topology.rs`: `Topology`, the checked deployment.
+//! - `runbook.rs`: `Runbook`, planning and running the procedures.
+//! - `plan.rs`, `report.rs`, `events.rs`: what the calls return or report as they go.
+//! - `errors.rs`: the exception classes and the one mapping from pcdr-core's errors.
+//! - `runtime.rs`: the process-wide tokio runtime and how calls wait on it.
+//! - `convert.rs`: serde values to Python objects, procedure names to procedures.
 
 mod convert;
 mod errors;

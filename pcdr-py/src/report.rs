@@ -10,11 +10,11 @@ use pyo3::prelude::*;
 /// The report of one run.
 #[pyclass(frozen, module = "pcdr", name = "Report")]
 pub struct PyReport {
-    inner: Report,
+    inner: Box<Report>,
 }
 
-impl From<Report> for PyReport {
-    fn from(inner: Report) -> Self {
+impl From<Box<Report>> for PyReport {
+    fn from(inner: Box<Report>) -> Self {
         Self { inner }
     }
 }

@@ -41,7 +41,7 @@ pub enum Outcome {
 impl From<RunOutcome> for Outcome {
     fn from(outcome: RunOutcome) -> Self {
         match outcome {
-            RunOutcome::Completed { report } => Self::Report(PyReport::from(*report)),
+            RunOutcome::Completed { report } => Self::Report(PyReport::from(report)),
             RunOutcome::Planned { plan } => Self::Plan(steps(plan)),
         }
     }
@@ -150,7 +150,7 @@ impl PyRunbook {
     /// The report of the run the journal holds.
     fn report(&self, py: Python<'_>) -> PyResult<PyReport> {
         let report = py.detach(|| self.inner.report()).map_err(CoreError::from)?;
-        Ok(report.into())
+        Ok(Box::new(report).into())
     }
 
     /// Stops the running procedure before its next action; callable from any thread.
@@ -168,10 +168,10 @@ impl PyRunbook {
         F: FnOnce(Arc<Embedded>) -> Fut,
         Fut: Future<Output = pcdr_core::Result<T>> + Send + 'static,
     {
-        if let Some(callback) = &on_event {
-            if !callback.bind(py).is_callable() {
-                return Err(PyTypeError::new_err("on_event must be callable"));
-            }
+        if let Some(callback) = &on_event
+            && !callback.bind(py).is_callable()
+        {
+            return Err(PyTypeError::new_err("on_event must be callable"));
         }
         if self.busy.swap(true, Ordering::SeqCst) {
             return Err(PcdrError::new_err(
