@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// A deployment's runbook.
+/// Plans and runs failover and failback for one deployment, with a journal.
 #[pyclass(frozen, module = "pcdr", name = "Runbook")]
 pub struct PyRunbook {
     inner: Arc<Embedded>,

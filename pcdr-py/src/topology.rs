@@ -6,7 +6,8 @@ use pcdr_core::topology::{SiteRole, Topology};
 use pyo3::prelude::*;
 use std::path::PathBuf;
 
-/// A checked deployment (see the stub for the Python documentation).
+/// A Persistent Chat deployment: the pool, its databases, log shipping, the two sites
+/// and how pcdr reaches them, checked before anything runs.
 #[pyclass(frozen, module = "pcdr", name = "Topology")]
 pub struct PyTopology {
     pub(crate) inner: Topology,

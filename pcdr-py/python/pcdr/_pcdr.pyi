@@ -278,9 +278,9 @@ class Runbook:
     short slices: on ``KeyboardInterrupt`` the run stops before its next action, the
     journal is left resumable, and the ``KeyboardInterrupt`` is raised. ``on_event``
     is called with the GIL held for each progress event; an exception it raises stops
-    the run the same way and is raised as the cause of ``RunCancelled``
-    (``KeyboardInterrupt`` itself is raised as it is). One call at a time per
-    ``Runbook``.
+    the run the same way and becomes the ``__cause__`` of the error the run ends with:
+    ``RunCancelled``, or the running step's own error if that step failed first
+    (a ``KeyboardInterrupt`` is raised as it is). One call at a time per ``Runbook``.
     """
 
     def __new__(
@@ -331,7 +331,7 @@ class Runbook:
             JournalError: the journal cannot be written (``JournalLocked``: another
                 run holds it).
             RunCancelled: ``cancel()`` was called, or ``on_event`` raised (its
-                exception is the ``__cause__``).
+                exception is then the ``__cause__`` of whatever the run raises).
         """
 
     def failback(self, on_event: _OnEvent = None) -> _RunResult:
