@@ -113,8 +113,10 @@ impl From<Error> for CoreError {
 impl From<CoreError> for PyErr {
     fn from(CoreError(error): CoreError) -> PyErr {
         Python::attach(|py| {
+            // Setting an attribute on a new exception fails only when Python is out of
+            // memory; that failure is raised then.
             let exception = exception(py, &error).unwrap_or_else(|failed| failed);
-            exception.set_cause(py, cause(std::error::Error::source(&error)));
+            exception.set_cause(py, cause(py, std::error::Error::source(&error)));
             exception
         })
     }
@@ -210,10 +212,10 @@ fn set_place(
 }
 
 /// The Rust cause chain as a chain of `PcdrError`s.
-fn cause(source: Option<&(dyn std::error::Error + 'static)>) -> Option<PyErr> {
+fn cause(py: Python<'_>, source: Option<&(dyn std::error::Error + 'static)>) -> Option<PyErr> {
     let source = source?;
     let exception = PcdrError::new_err(source.to_string());
-    Python::attach(|py| exception.set_cause(py, cause(source.source())));
+    exception.set_cause(py, cause(py, source.source()));
     Some(exception)
 }
 
