@@ -144,6 +144,9 @@ def test_a_keyboard_interrupt_in_the_callback_leaves_a_resumable_journal(
 def test_ctrl_c_cancels_a_hanging_run_and_the_journal_resumes(
     silent_server: SilentServer, journal: pathlib.Path
 ) -> None:
+    """A real SIGINT while check_sites hangs on a silent SQL Server port. The threads
+    that accept the connection and send the signal run Python code while the run
+    waits, so this also shows the run releases the GIL."""
     runbook = pcdr.Runbook(topology_with_backup_sql(silent_server.port), journal=journal)
 
     def interrupt_then_drop_connections() -> None:
@@ -223,3 +226,15 @@ def test_the_default_journal_is_a_new_file_in_the_temporary_folder(
     assert isinstance(runbook.journal, pathlib.Path)
     assert runbook.journal.name.startswith("pcdr-")
     assert not runbook.journal.exists()
+
+
+def test_a_runbook_runs_one_call_at_a_time(topology: pcdr.Topology, journal: pathlib.Path) -> None:
+    runbook = pcdr.Runbook(topology, journal=journal)
+
+    def on_event(event: pcdr.Event) -> None:
+        runbook.failover()
+
+    with pytest.raises(pcdr.StepError) as caught:
+        runbook.failover(on_event=on_event)
+    assert isinstance(caught.value.__cause__, pcdr.PcdrError)
+    assert "already running" in str(caught.value.__cause__)
