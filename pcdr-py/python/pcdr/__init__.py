@@ -1,0 +1,62 @@
+"""Disaster recovery for Skype for Business Server 2015 Persistent Chat.
+
+Load a topology, then plan and run the failover to the backup data center (or the
+failback) as a journaled, resumable runbook::
+
+    import pcdr
+
+    topology = pcdr.Topology.load("topology.toml")
+    runbook = pcdr.Runbook(topology, journal="failover.journal")
+    for step in runbook.plan("failover"):
+        print(step.id, step.state)
+    report = runbook.failover(on_event=lambda event: print(event.message))
+
+Progress events also go to the ``logging`` logger ``pcdr``. Every error is a
+``pcdr.PcdrError``; see the exception classes for what each one carries.
+"""
+
+import logging
+
+from ._pcdr import (
+    ChatPoolError,
+    Command,
+    DataLossRefused,
+    Event,
+    JournalError,
+    JournalLocked,
+    PcdrError,
+    PlannedStep,
+    PreconditionError,
+    Report,
+    RunCancelled,
+    Runbook,
+    SqlServerError,
+    StepError,
+    StepOutcome,
+    StepReport,
+    Topology,
+    TopologyError,
+)
+
+logging.getLogger("pcdr").addHandler(logging.NullHandler())
+
+__all__ = [
+    "ChatPoolError",
+    "Command",
+    "DataLossRefused",
+    "Event",
+    "JournalError",
+    "JournalLocked",
+    "PcdrError",
+    "PlannedStep",
+    "PreconditionError",
+    "Report",
+    "RunCancelled",
+    "Runbook",
+    "SqlServerError",
+    "StepError",
+    "StepOutcome",
+    "StepReport",
+    "Topology",
+    "TopologyError",
+]

@@ -1,0 +1,441 @@
+"""The native part of pcdr; import everything from ``pcdr`` itself."""
+
+import datetime
+import os
+from pathlib import Path
+from typing import Any, Callable, Literal, Optional, Union, final
+
+__all__ = [
+    "ChatPoolError",
+    "Command",
+    "DataLossRefused",
+    "Event",
+    "JournalError",
+    "JournalLocked",
+    "PcdrError",
+    "PlannedStep",
+    "PreconditionError",
+    "Report",
+    "RunCancelled",
+    "Runbook",
+    "SqlServerError",
+    "StepError",
+    "StepOutcome",
+    "StepReport",
+    "Topology",
+    "TopologyError",
+]
+
+_StrPath = Union[str, "os.PathLike[str]"]
+_Procedure = Literal["failover", "failback"]
+
+@final
+class Topology:
+    """A Persistent Chat deployment: the pool, its databases, log shipping, the two
+    sites and how pcdr reaches them, checked before anything runs."""
+
+    @staticmethod
+    def load(path: _StrPath) -> Topology:
+        """Read and check the topology file at ``path``.
+
+        A relative ``sql.password_file`` resolves against the file's folder.
+
+        Raises:
+            TopologyError: the file cannot be read or breaks a rule; ``.key`` is the
+                key path (``sites.backup.chat_servers[2]``) or the file.
+        """
+
+    @staticmethod
+    def from_toml(text: str, base_dir: Optional[_StrPath] = None) -> Topology:
+        """Check topology TOML text; a relative ``sql.password_file`` resolves
+        against ``base_dir``.
+
+        Raises:
+            TopologyError: the text breaks a rule; ``.key`` says where.
+        """
+
+    @property
+    def pool(self) -> str:
+        """The Persistent Chat pool's fully qualified domain name."""
+
+    @property
+    def chat_database(self) -> str:
+        """The chat database's name (``mgc`` by default)."""
+
+    @property
+    def primary_site(self) -> str:
+        """The primary site's name."""
+
+    @property
+    def backup_site(self) -> str:
+        """The backup site's name."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole topology as plain Python values, passwords masked."""
+
+@final
+class Command:
+    """One command a step would send, exactly as it would send it."""
+
+    @property
+    def target(self) -> str:
+        """Where it goes: a SQL Server instance, the pool, or ``files``."""
+
+    @property
+    def kind(self) -> Literal["sql", "shell", "copy"]:
+        """T-SQL, a Management Shell command line, or a file copy."""
+
+    @property
+    def text(self) -> str:
+        """The command as an operator reads it (T-SQL with its parameters)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The command as plain Python values, SQL parameters included."""
+
+@final
+class PlannedStep:
+    """What the plan expects of one step, from a read-only look at the live state."""
+
+    @property
+    def id(self) -> str:
+        """The step's stable id, e.g. ``apply_unapplied_logs``."""
+
+    @property
+    def title(self) -> str:
+        """What the step does, in one line."""
+
+    @property
+    def state(self) -> Literal["would_run", "already_done", "unknown", "blocked"]:
+        """What the observation found. ``unknown``: the state could not be observed
+        (the commands are then templates with placeholders); ``blocked``: the step
+        would refuse to run."""
+
+    @property
+    def reason(self) -> Optional[str]:
+        """Why the step is already done, unknown or blocked; None when it would run."""
+
+    @property
+    def commands(self) -> list[Command]:
+        """The commands the step would send."""
+
+    @property
+    def files(self) -> list[str]:
+        """The files it would copy or restore."""
+
+    @property
+    def notes(self) -> list[str]:
+        """What an operator should know about this step."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The step as plain Python values."""
+
+@final
+class StepOutcome:
+    """How a step ended."""
+
+    @property
+    def kind(self) -> Literal["done", "skipped"]:
+        """``done``: the step acted and verified the result; ``skipped``: the work
+        was already done and nothing was changed."""
+
+    @property
+    def message(self) -> str:
+        """What the step did, or how it knew the work was done."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The outcome as plain Python values."""
+
+@final
+class StepReport:
+    """One step in a report."""
+
+    @property
+    def id(self) -> str:
+        """The step's stable id."""
+
+    @property
+    def title(self) -> str:
+        """What the step does."""
+
+    @property
+    def started(self) -> Optional[datetime.datetime]:
+        """When it last started (UTC)."""
+
+    @property
+    def ended(self) -> Optional[datetime.datetime]:
+        """When it last ended (UTC)."""
+
+    @property
+    def millis(self) -> Optional[int]:
+        """Milliseconds between the two."""
+
+    @property
+    def outcome(self) -> Optional[StepOutcome]:
+        """How it ended, if it ended well."""
+
+    @property
+    def error(self) -> Optional[str]:
+        """Its last error, if it failed."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The step as plain Python values."""
+
+@final
+class Report:
+    """The report of one run, read from its journal: each step's timing and outcome,
+    the recovery time, and the evidence of how much data, if any, was lost."""
+
+    @property
+    def procedure(self) -> _Procedure:
+        """Which procedure ran."""
+
+    @property
+    def run_id(self) -> str:
+        """The run's id, the same across resumes."""
+
+    @property
+    def started(self) -> Optional[datetime.datetime]:
+        """When the run first started (UTC)."""
+
+    @property
+    def finished(self) -> Optional[datetime.datetime]:
+        """When it finished, if it did (UTC)."""
+
+    @property
+    def rto_seconds(self) -> Optional[float]:
+        """Seconds from start to finish (or to the last record): the recovery time."""
+
+    @property
+    def completed(self) -> bool:
+        """Whether every step is done."""
+
+    @property
+    def steps(self) -> list[StepReport]:
+        """The steps, in procedure order."""
+
+    @property
+    def failed_step(self) -> Optional[str]:
+        """The id of the first step whose last attempt failed, if any."""
+
+    @property
+    def rpo(self) -> dict[str, Any]:
+        """The data-loss evidence: the last log backup applied, when it finished, the
+        restore point and any gap the operator accepted."""
+
+    @property
+    def files_copied(self) -> int:
+        """Log backups copied."""
+
+    @property
+    def bytes_copied(self) -> int:
+        """Bytes copied."""
+
+    @property
+    def logs_restored(self) -> int:
+        """Log backups restored."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain Python values, the same as the CLI's JSON report."""
+
+@final
+class Event:
+    """One progress event of a run."""
+
+    @property
+    def kind(
+        self,
+    ) -> Literal[
+        "step_started",
+        "step_finished",
+        "step_skipped",
+        "step_failed",
+        "planned",
+        "note",
+        "file_copied",
+        "log_restored",
+    ]:
+        """What happened."""
+
+    @property
+    def step(self) -> Optional[str]:
+        """The step's id, for the events that belong to a step."""
+
+    @property
+    def message(self) -> str:
+        """The event in one line, as it is logged to the ``pcdr`` logger."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as plain Python values."""
+
+_OnEvent = Optional[Callable[[Event], object]]
+_RunResult = Union[Report, list[PlannedStep]]
+
+@final
+class Runbook:
+    """Plans and runs failover and failback for one deployment, with a journal.
+
+    Each run method releases the GIL while it waits and checks for Ctrl-C between
+    short slices: on ``KeyboardInterrupt`` the run stops before its next action, the
+    journal is left resumable, and the ``KeyboardInterrupt`` is raised. ``on_event``
+    is called with the GIL held for each progress event; an exception it raises stops
+    the run the same way and becomes the ``__cause__`` of the error the run ends with:
+    ``RunCancelled``, or the running step's own error if that step failed first
+    (a ``KeyboardInterrupt`` is raised as it is). One call at a time per ``Runbook``.
+    """
+
+    def __new__(
+        cls,
+        topology: Topology,
+        journal: Optional[_StrPath] = None,
+        dry_run: bool = False,
+        accept_data_loss: bool = False,
+        allow_primary_reachable: bool = False,
+    ) -> Runbook:
+        """A runbook over the real SQL Server instances, share and pool of
+        ``topology``; nothing is contacted until a call needs it.
+
+        Args:
+            journal: the journal file; by default a new one in the temporary folder.
+            dry_run: observe and plan only; runs return the plan and change nothing.
+            accept_data_loss: recover past a gap in the log chain, losing the
+                transactions in it.
+            allow_primary_reachable: fail over even though the primary site answers.
+
+        Raises:
+            TopologyError: the SQL password cannot be read (``sql.password_env`` or
+                ``sql.password_file``).
+        """
+
+    @property
+    def journal(self) -> Path:
+        """The journal file (a ``pathlib.Path``)."""
+
+    def plan(self, procedure: _Procedure) -> list[PlannedStep]:
+        """Observe the live state and describe each step of ``procedure``, with the
+        exact commands it would send. Read-only.
+
+        Raises:
+            ValueError: ``procedure`` is neither ``failover`` nor ``failback``.
+        """
+
+    def failover(self, on_event: _OnEvent = None) -> _RunResult:
+        """Fail the pool over to the backup site, in a new journal.
+
+        Returns:
+            The report; on a dry run, the plan instead.
+
+        Raises:
+            PreconditionError: a step refused to start (``DataLossRefused`` for a gap
+                in the log chain).
+            StepError: a call failed (``SqlServerError``, ``ChatPoolError``).
+            JournalError: the journal cannot be written (``JournalLocked``: another
+                run holds it).
+            RunCancelled: ``cancel()`` was called, or ``on_event`` raised (its
+                exception is then the ``__cause__`` of whatever the run raises).
+        """
+
+    def failback(self, on_event: _OnEvent = None) -> _RunResult:
+        """Fail the pool back to the rebuilt primary site, in a new journal.
+
+        Returns and raises as ``failover``.
+        """
+
+    def resume(self, on_event: _OnEvent = None) -> _RunResult:
+        """Continue the run the journal holds from the first step not verified as
+        done, with this runbook's options (e.g. ``accept_data_loss``).
+
+        Returns and raises as ``failover``; ``JournalError`` when the journal is
+        missing or holds no run.
+        """
+
+    def run_step(self, procedure: _Procedure, step: str, on_event: _OnEvent = None) -> StepOutcome:
+        """Run one step of ``procedure`` (of the run the journal holds, or of a new
+        one), journaled. On a dry run the step is only observed.
+
+        Raises:
+            PreconditionError: ``procedure`` has no step ``step`` (the message lists
+                the valid ids), or the step refused to start.
+            ValueError: ``procedure`` is neither ``failover`` nor ``failback``.
+            StepError, JournalError, RunCancelled: as ``failover``.
+        """
+
+    def report(self) -> Report:
+        """The report of the run the journal holds.
+
+        Raises:
+            JournalError: the journal is missing or holds no run.
+        """
+
+    def cancel(self) -> None:
+        """Stop the running procedure before its next action; callable from any
+        thread. A statement already running on SQL Server runs to its end."""
+
+class PcdrError(Exception):
+    """The base of every error pcdr raises. The message says what failed, where,
+    and what to do next."""
+
+class TopologyError(PcdrError):
+    """The topology is invalid or its password cannot be read."""
+
+    key: str
+    """The key path where the problem is (``sql.password_file``), or the file."""
+
+class PreconditionError(PcdrError):
+    """A step refused to start because the world is not as the procedure requires."""
+
+    step: Optional[str]
+    """The step's id."""
+
+class DataLossRefused(PreconditionError):
+    """The log chain has a gap and data loss was not accepted: find the missing log
+    backup and resume, or resume with ``accept_data_loss=True``."""
+
+    server: str
+    """The SQL Server instance."""
+    database: str
+    """The database."""
+
+class StepError(PcdrError):
+    """A call made by a step failed."""
+
+    step: Optional[str]
+    """The step's id."""
+    server: str
+    """The server, share or pool the call went to."""
+    database: Optional[str]
+    """The database involved, if any."""
+    file: Optional[str]
+    """The file involved, if any."""
+    transient: bool
+    """Whether resuming later, unchanged, may succeed."""
+
+class SqlServerError(StepError):
+    """SQL Server answered with an error."""
+
+    number: int
+    """SQL Server's error number (e.g. 4305)."""
+    state: int
+    """The error's state."""
+    severity: int
+    """The error's severity (class)."""
+
+class ChatPoolError(StepError):
+    """A Skype for Business Management Shell cmdlet failed on the pool."""
+
+    cmdlet: str
+    """The cmdlet."""
+
+class JournalError(PcdrError):
+    """The journal cannot be created, read or written, or holds no run."""
+
+    path: Path
+    """The journal file (a ``pathlib.Path``)."""
+
+class JournalLocked(JournalError):
+    """Another pcdr run holds the journal."""
+
+class RunCancelled(PcdrError):
+    """The run was cancelled; resume the journal to continue."""
+
+    step: Optional[str]
+    """The step that was next or running."""

@@ -1,0 +1,28 @@
+//! Conversions shared by the classes: serde values to plain Python objects (for every
+//! `to_dict`), a serde tag to a string, and a procedure name to a procedure.
+
+use pcdr_core::procedure::Procedure;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use serde::Serialize;
+
+/// `value` as the Python object `json.loads` makes of its JSON (dicts, lists, str,
+/// int, float, bool, None).
+pub fn to_python<'py>(py: Python<'py>, value: &impl Serialize) -> PyResult<Bound<'py, PyAny>> {
+    let text = serde_json::to_string(value).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    py.import("json")?.call_method1("loads", (text,))
+}
+
+/// The string field `field` of `value`'s JSON form: the name of an internally tagged
+/// enum's variant (`"would_run"`, `"sql"`).
+pub fn tag(value: &impl Serialize, field: &str) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.get(field)?.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The procedure named `name` (`"failover"` or `"failback"`); a `ValueError` otherwise.
+pub fn procedure(name: &str) -> PyResult<Procedure> {
+    name.parse().map_err(PyValueError::new_err)
+}
