@@ -10,6 +10,7 @@ use crate::planes::{
 };
 use crate::topology::{SiteRole, SqlAddress};
 use futures_util::StreamExt;
+use futures_util::future::{BoxFuture, FutureExt};
 use std::ops::ControlFlow;
 
 /// The most servers a pool may have active at once.
@@ -55,8 +56,13 @@ pub async fn perform_concurrently(
     actions: &[Action],
     parallel: usize,
 ) -> Result<()> {
-    let results: Vec<Result<()>> = futures_util::stream::iter(actions)
-        .map(|action| action.perform(ctx, step))
+    // Boxed first: a closure building the futures inside the stream would make the
+    // whole future lose `Send` (rustc cannot prove it for every lifetime).
+    let copies: Vec<BoxFuture<'_, Result<()>>> = actions
+        .iter()
+        .map(|action| action.perform(ctx, step).boxed())
+        .collect();
+    let results: Vec<Result<()>> = futures_util::stream::iter(copies)
         .buffer_unordered(parallel.max(1))
         .collect()
         .await;
