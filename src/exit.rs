@@ -1,30 +1,33 @@
-//! Exit codes, one per kind of outcome a script may want to branch on.
+//! Exit codes, one per kind of outcome a script may want to branch on:
+//! 0 done, 1 the procedure failed, 2 usage or topology error, 3 a precondition refused
+//! the run, 4 interrupted and resumable.
 
 use pcdr_core::Error;
 use std::process::ExitCode;
 
 /// Everything went as asked.
 pub const SUCCESS: u8 = 0;
-/// A step failed; the journal can be resumed once the cause is fixed.
+/// A step failed (or a check of `sim verify` or `drill`); the journal can be resumed once
+/// the cause is fixed.
 pub const FAILED: u8 = 1;
-/// The procedure refused to run (a check failed, a gap in the log chain, the plan is
-/// blocked) and changed nothing since the last step it reported.
-pub const REFUSED: u8 = 2;
-/// Bad input: the topology file or the arguments.
-pub const BAD_INPUT: u8 = 3;
-/// The journal is in use by another run, or cannot be used.
-pub const JOURNAL: u8 = 4;
+/// Usage error: bad arguments (clap's own code), a bad topology file, or a journal that
+/// does not fit the command (nothing to resume, a completed or other procedure's run).
+pub const USAGE: u8 = 2;
+/// A precondition refused the run (a check failed, a gap in the log chain, no
+/// confirmation, the plan is blocked, the journal is locked by another run); nothing was
+/// changed since the last step reported.
+pub const REFUSED: u8 = 3;
 /// Interrupted (Ctrl-C); the journal can be resumed.
-pub const INTERRUPTED: u8 = 5;
+pub const INTERRUPTED: u8 = 4;
 
 /// The exit code for an error of pcdr-core.
 pub fn for_error(error: &Error) -> u8 {
     match error {
-        Error::Topology(_) => BAD_INPUT,
-        Error::Precondition { .. } | Error::DataLossRefused { .. } | Error::BadLogBackup { .. } => {
-            REFUSED
-        }
-        Error::Journal { .. } | Error::JournalLocked { .. } => JOURNAL,
+        Error::Topology(_) | Error::Journal { .. } => USAGE,
+        Error::Precondition { .. }
+        | Error::DataLossRefused { .. }
+        | Error::BadLogBackup { .. }
+        | Error::JournalLocked { .. } => REFUSED,
         Error::Cancelled { .. } => INTERRUPTED,
         _ => FAILED,
     }

@@ -162,6 +162,7 @@ fn init_logging(quiet: bool, verbose: u8) {
 }
 
 fn main() -> ExitCode {
+    // Bad arguments exit with clap's code 2, the usage-error code.
     let cli = Cli::parse();
     // The emulated shell's stderr is its error channel, as PowerShell's is: no logs there.
     if !matches!(

@@ -54,16 +54,7 @@ pub fn plan(plan: &Plan) {
 pub fn report(report: &Report) {
     println!("\n{:<26} {:<9} {:>9}  detail", "step", "outcome", "seconds");
     for step in &report.steps {
-        let (outcome, detail) = match (&step.outcome, &step.error) {
-            (Some(pcdr_core::procedure::StepOutcome::Done { summary }), _) => {
-                ("done", summary.clone())
-            }
-            (Some(pcdr_core::procedure::StepOutcome::Skipped { reason }), _) => {
-                ("skipped", reason.clone())
-            }
-            (None, Some(error)) => ("FAILED", error.clone()),
-            (None, None) => ("not run", String::new()),
-        };
+        let (outcome, detail) = outcome(step);
         let seconds = step
             .millis
             .map(|ms| format!("{:.1}", ms as f64 / 1000.0))
@@ -103,4 +94,65 @@ pub fn report(report: &Report) {
         "files copied: {} ({} bytes); log backups restored: {}",
         report.files_copied, report.bytes_copied, report.logs_restored
     );
+}
+
+/// The report as Markdown: a heading, the step table, recovery time and data-loss
+/// evidence.
+pub fn markdown(report: &Report) -> String {
+    let mut text = format!(
+        "# pcdr {} report\n\nRun `{}`: {}.\n\n| step | outcome | seconds | detail |\n|---|---|---|---|\n",
+        report.procedure,
+        report.run_id,
+        if report.completed {
+            "completed"
+        } else {
+            "not completed"
+        }
+    );
+    for step in &report.steps {
+        let (outcome, detail) = outcome(step);
+        let seconds = step
+            .millis
+            .map(|ms| format!("{:.1}", ms as f64 / 1000.0))
+            .unwrap_or_default();
+        let detail = detail.replace('|', "\\|").replace('\n', " ");
+        text.push_str(&format!(
+            "| {} | {outcome} | {seconds} | {detail} |\n",
+            step.step.as_str()
+        ));
+    }
+    if let Some(rto) = report.rto_seconds {
+        text.push_str(&format!(
+            "\nRecovery time (wall clock of the run): {rto:.1} s.\n"
+        ));
+    }
+    match (
+        &report.rpo.last_applied_file,
+        &report.rpo.last_applied_finish,
+    ) {
+        (Some(file), Some(finish)) => text.push_str(&format!(
+            "\nLast applied log backup: `{file}`, finished {}.\n",
+            finish.to_rfc3339()
+        )),
+        _ => text.push_str("\nNo log backup was applied by this run.\n"),
+    }
+    if let Some(gap) = &report.rpo.accepted_gap {
+        text.push_str(&format!("\n**Data loss accepted:** {gap}.\n"));
+    }
+    text.push_str(&format!(
+        "\nFiles copied: {} ({} bytes); log backups restored: {}.\n",
+        report.files_copied, report.bytes_copied, report.logs_restored
+    ));
+    text
+}
+
+fn outcome(step: &pcdr_core::runbook::StepReport) -> (&'static str, String) {
+    match (&step.outcome, &step.error) {
+        (Some(pcdr_core::procedure::StepOutcome::Done { summary }), _) => ("done", summary.clone()),
+        (Some(pcdr_core::procedure::StepOutcome::Skipped { reason }), _) => {
+            ("skipped", reason.clone())
+        }
+        (None, Some(error)) => ("FAILED", error.clone()),
+        (None, None) => ("not run", String::new()),
+    }
 }

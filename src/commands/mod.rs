@@ -16,6 +16,6 @@ use std::process::ExitCode;
 pub fn load_topology(path: &Path) -> Result<Topology, ExitCode> {
     Topology::load(path).map_err(|e| {
         eprintln!("pcdr: topology {}: {e}", path.display());
-        ExitCode::from(exit::BAD_INPUT)
+        ExitCode::from(exit::USAGE)
     })
 }

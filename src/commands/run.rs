@@ -83,7 +83,7 @@ fn check_journal(procedure: Procedure, journal: &Path, resume: bool) -> Result<(
     let finished = records.iter().any(|r| matches!(r, Record::Finished { .. }));
     let fail = |message: String| {
         eprintln!("pcdr: {message}");
-        Err(ExitCode::from(exit::JOURNAL))
+        Err(ExitCode::from(exit::USAGE))
     };
     match (held, resume) {
         (Some(other), _) if other != procedure => fail(format!(
@@ -131,6 +131,7 @@ fn finish(
 ) -> ExitCode {
     match result {
         Ok(report) => {
+            write_reports(journal, &report);
             if args.json {
                 render::json(&report);
             } else {
@@ -139,6 +140,13 @@ fn finish(
             ExitCode::SUCCESS
         }
         Err(error) => {
+            if !matches!(
+                error,
+                pcdr_core::Error::Journal { .. } | pcdr_core::Error::JournalLocked { .. }
+            ) && let Ok(records) = read_records(journal)
+            {
+                write_reports(journal, &Report::from_records(procedure, &records));
+            }
             let code = exit::report(&error);
             if matches!(
                 exit::for_error(&error),
@@ -152,6 +160,25 @@ fn finish(
                 );
             }
             code
+        }
+    }
+}
+
+/// Writes the report next to the journal, as JSON and as Markdown (`<journal>.report.json`,
+/// `<journal>.report.md`); a failure to write them is reported, not fatal.
+fn write_reports(journal: &Path, report: &Report) {
+    let with = |extension: &str| {
+        let mut name = journal.as_os_str().to_owned();
+        name.push(extension);
+        PathBuf::from(name)
+    };
+    let json = serde_json::to_string_pretty(report).unwrap_or_default();
+    for (path, text) in [
+        (with(".report.json"), json),
+        (with(".report.md"), render::markdown(report)),
+    ] {
+        if let Err(e) = std::fs::write(&path, text) {
+            eprintln!("pcdr: cannot write the report {}: {e}", path.display());
         }
     }
 }

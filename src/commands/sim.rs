@@ -369,7 +369,7 @@ fn verify(dir: &Dir, expect: &str) -> ExitCode {
         }
         Err(message) => {
             eprintln!("pcdr sim verify: {message}");
-            ExitCode::from(exit::BAD_INPUT)
+            ExitCode::from(exit::USAGE)
         }
     }
 }
