@@ -37,7 +37,11 @@ namespace Pcdr
         public bool IsStepFailure { get { return (uint)Code >= 300 && (uint)Code < 400; } }
 
         public PcdrException(ResultCode code, string message, uint sqlNumber, string step)
-            : base(message)
+            : this(code, message, sqlNumber, step, null) { }
+
+        /// <summary>As above, with the exception that led to this one (a failed progress handler).</summary>
+        public PcdrException(ResultCode code, string message, uint sqlNumber, string step, Exception inner)
+            : base(message, inner)
         {
             Code = code;
             SqlNumber = sqlNumber;
@@ -156,7 +160,9 @@ namespace Pcdr
             return json.TakeText();
         }
 
-        /// <summary>Runs a procedure; onEvent (or null) gets each progress event as JSON.</summary>
+        /// <summary>Runs a procedure; onEvent (or null) gets each progress event as JSON, on
+        /// this thread. An exception in onEvent cancels the run: the PcdrException it ends
+        /// with has that exception as InnerException.</summary>
         public string Run(string procedure, Action<string> onEvent)
         {
             return WithProgress(onEvent, () =>
@@ -207,25 +213,40 @@ namespace Pcdr
         public void Dispose() { handle.Dispose(); }
 
         // The delegate stays referenced until the call returns, so the GC cannot collect it
-        // while native code holds its pointer; an exception in onEvent is kept and rethrown
-        // after the call, since it must not unwind through native frames.
+        // while native code holds its pointer. An exception in onEvent must not unwind
+        // through native frames: it is kept, the run is cancelled (it stops before its next
+        // step, resumable), and the PcdrException the run ends with (Cancelled, or the
+        // running step's own failure) carries it as InnerException. If the run completed
+        // anyway, it is rethrown in an AggregateException. onEvent is not called again.
         private string WithProgress(Action<string> onEvent, Func<string> call)
         {
             if (onEvent == null) return call();
             Exception thrown = null;
             Native.ProgressCallback callback = (json, userData) =>
             {
+                if (thrown != null) return;
                 try { onEvent(Utf8.FromNative(json)); }
-                catch (Exception e) { if (thrown == null) thrown = e; }
+                catch (Exception e)
+                {
+                    thrown = e;
+                    Native.pcdr_runbook_cancel(handle);
+                }
             };
             PcdrException.Check(Native.pcdr_runbook_set_progress_callback(handle, callback, IntPtr.Zero));
-            try { return call(); }
+            string result;
+            try { result = call(); }
+            catch (PcdrException e)
+            {
+                if (thrown == null) throw;
+                throw new PcdrException(e.Code, e.Message, e.SqlNumber, e.Step, thrown);
+            }
             finally
             {
                 Native.pcdr_runbook_set_progress_callback(handle, null, IntPtr.Zero);
                 GC.KeepAlive(callback);
-                if (thrown != null) throw new AggregateException("a progress handler failed", thrown);
             }
+            if (thrown != null) throw new AggregateException("a progress handler failed", thrown);
+            return result;
         }
     }
 

@@ -2,26 +2,38 @@
  * The C ABI's own test: every check goes through include/pcdr.h and libpcdr, built
  * with -Wall -Wextra -Werror -fsanitize=address,undefined by scripts/test-ffi.
  *
- * Usage: pcdr_test TOPOLOGY WORKDIR
- *   TOPOLOGY  examples/topology.toml (its hosts do not resolve)
- *   WORKDIR   an empty folder for journals
+ * Usage: pcdr_test TOPOLOGY WORKDIR [WORLD SLOW_WORLD]
+ *   TOPOLOGY    examples/topology.toml (its hosts do not resolve)
+ *   WORKDIR     an empty folder for journals
+ *   WORLD       the topology.toml of a fresh world served by `pcdr sim serve`
+ *   SLOW_WORLD  the same of another fresh world, served with --statement-latency-ms 200
+ * With the two worlds (and PCDR_BIN naming the pcdr executable, for `pcdr sim …`) it
+ * also fails over and back on the first and cancels a run on the second.
  *
- * Each test is a function of the fixture in the table at the end; the program prints
+ * Each test is a function of the fixture in the tables at the end; the program prints
  * one line per failed check and closes with "N passed, N failed".
  */
 #define _POSIX_C_SOURCE 200809L
 #include "pcdr.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <spawn.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+
+extern char **environ;
 
 struct fixture {
   const char *topology;
   const char *workdir;
+  const char *world;      /* a served world's topology.toml, or NULL */
+  const char *slow_world; /* the same, served with a statement latency */
 };
 
 static int passed, failed;
@@ -293,19 +305,259 @@ static void test_cancel_from_another_thread(const struct fixture *fx) {
   pcdr_runbook_free(rb);
 }
 
+/* ---- End to end, on worlds served by `pcdr sim serve` ---- */
+
+/* The folder of a served world's topology.toml (its world folder), in `dir`. */
+static void world_dir(const char *topology, char *dir, size_t len) {
+  snprintf(dir, len, "%s", topology);
+  char *slash = strrchr(dir, '/');
+  if (slash != NULL) *slash = '\0';
+}
+
+static int sim_quiet; /* nonzero: the next `sim` call's output goes to /dev/null */
+
+/* Runs `$PCDR_BIN sim COMMAND --dir WORLD ARGS…` (args end with NULL) and returns its
+ * exit code, or -1 when it could not run. */
+static int sim(const char *topology, const char *command, ...) {
+  const char *pcdr = getenv("PCDR_BIN");
+  if (pcdr == NULL) {
+    printf("  PCDR_BIN is not set\n");
+    return -1;
+  }
+  char dir[1024];
+  world_dir(topology, dir, sizeof dir);
+  char *argv[16] = {(char *)pcdr, "sim", (char *)command, "--dir", dir};
+  size_t argc = 5;
+  va_list args;
+  va_start(args, command);
+  const char *arg;
+  while ((arg = va_arg(args, const char *)) != NULL && argc < 15) argv[argc++] = (char *)arg;
+  va_end(args);
+  argv[argc] = NULL;
+  fflush(stdout);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (sim_quiet) posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  sim_quiet = 0;
+  pid_t pid;
+  int spawned = posix_spawn(&pid, pcdr, &actions, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) return -1;
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+/* How many times `part` occurs in `text`. */
+static int occurrences(const char *text, const char *part) {
+  int n = 0;
+  for (const char *at = text; at != NULL && (at = strstr(at, part)) != NULL; at++) n++;
+  return n;
+}
+
+/* The "status" of step `id` in a plan's JSON, copied into `status` ("" if absent). */
+static void step_status(const char *plan, const char *id, char *status, size_t len) {
+  char key[128];
+  snprintf(key, sizeof key, "{\"step\":\"%s\"", id);
+  status[0] = '\0';
+  const char *step = plan == NULL ? NULL : strstr(plan, key);
+  if (step == NULL) return;
+  const char *next = strstr(step + 1, "{\"step\":\"");
+  const char *at = strstr(step, "\"status\":\"");
+  if (at == NULL || (next != NULL && at > next)) return;
+  at += strlen("\"status\":\"");
+  size_t n = strcspn(at, "\"");
+  snprintf(status, len, "%.*s", (int)(n < len ? n : len - 1), at);
+}
+
+static pcdr_runbook *open_world_runbook(const char *topology, const struct fixture *fx,
+                                        const char *journal_name) {
+  char journal[1024];
+  snprintf(journal, sizeof journal, "%s/%s", fx->workdir, journal_name);
+  pcdr_options opts = {0};
+  opts.journal = journal;
+  pcdr_runbook *rb = NULL;
+  pcdr_result r = pcdr_runbook_new_from_file(topology, &opts, &rb);
+  CHECK(r == PCDR_RESULT_OK);
+  if (r != PCDR_RESULT_OK) printf("  %s\n", last_error());
+  return rb;
+}
+
+struct run_events {
+  atomic_int count;
+  atomic_int step_started;
+  atomic_int step_finished;
+};
+
+static void count_event(const char *event_json, void *user_data) {
+  struct run_events *events = user_data;
+  atomic_fetch_add(&events->count, 1);
+  if (contains(event_json, "\"event\":\"step_started\"")) {
+    atomic_fetch_add(&events->step_started, 1);
+  }
+  if (contains(event_json, "\"event\":\"step_finished\"")) {
+    atomic_fetch_add(&events->step_finished, 1);
+  }
+}
+
+/* Runs `procedure` to its end; returns whether the outcome says it completed. */
+static int run_to_completion(pcdr_runbook *rb, const char *procedure, int steps) {
+  struct run_events events = {0, 0, 0};
+  CHECK(pcdr_runbook_set_progress_callback(rb, count_event, &events) == PCDR_RESULT_OK);
+  char *outcome = NULL;
+  pcdr_result r = pcdr_runbook_run(rb, procedure, &outcome);
+  CHECK(r == PCDR_RESULT_OK);
+  if (r != PCDR_RESULT_OK) printf("  %s: %u %s\n", procedure, r, last_error());
+  int completed = contains(outcome, "\"kind\":\"completed\"") &&
+                  contains(outcome, "\"completed\":true");
+  CHECK(completed);
+  pcdr_string_free(outcome);
+  CHECK(pcdr_runbook_set_progress_callback(rb, NULL, NULL) == PCDR_RESULT_OK);
+  CHECK(atomic_load(&events.step_started) == steps);
+  CHECK(atomic_load(&events.step_finished) == steps);
+  CHECK(atomic_load(&events.count) >= 2 * steps);
+
+  char *report = NULL;
+  CHECK(pcdr_runbook_report(rb, &report) == PCDR_RESULT_OK);
+  CHECK(contains(report, "\"completed\":true"));
+  pcdr_string_free(report);
+  return completed;
+}
+
+static void test_world_failover_and_failback(const struct fixture *fx) {
+  const char *world = fx->world;
+
+  /* The plan while the primary answers: nine steps, check_sites blocked. */
+  pcdr_runbook *rb = open_world_runbook(world, fx, "world-failover.journal");
+  char *plan = NULL;
+  char status[32];
+  CHECK(pcdr_runbook_plan(rb, "failover", &plan) == PCDR_RESULT_OK);
+  CHECK(occurrences(plan, "{\"step\":\"") == 9);
+  step_status(plan, "check_sites", status, sizeof status);
+  CHECK(strcmp(status, "blocked") == 0);
+  step_status(plan, "copy_log_backups", status, sizeof status);
+  CHECK(strcmp(status, "would_run") == 0);
+  CHECK(contains(plan, "activate_backup_servers"));
+  pcdr_string_free(plan);
+
+  /* A run refuses while the primary answers, before changing anything. */
+  char *outcome = NULL;
+  pcdr_result refused = pcdr_runbook_run_step(rb, "failover", "check_sites", &outcome);
+  CHECK(refused == PCDR_RESULT_PRECONDITION);
+  CHECK(contains(last_error(), "still answers"));
+  CHECK(outcome == NULL);
+  pcdr_runbook_free(rb);
+
+  CHECK(sim(world, "traffic", "--messages", "20", "--log-backup", NULL) == 0);
+  CHECK(sim(world, "traffic", "--messages", "3", NULL) == 0);
+  CHECK(sim(world, "disaster", "--site", "primary", NULL) == 0);
+
+  rb = open_world_runbook(world, fx, "world-failover-2.journal");
+  plan = NULL;
+  CHECK(pcdr_runbook_plan(rb, "failover", &plan) == PCDR_RESULT_OK);
+  step_status(plan, "check_sites", status, sizeof status);
+  CHECK(strcmp(status, "would_run") == 0);
+  pcdr_string_free(plan);
+  int failed_over = run_to_completion(rb, "failover", 9);
+  pcdr_runbook_free(rb);
+  CHECK(sim(world, "verify", "--expect", "failed-over", NULL) == 0);
+  if (!failed_over) return;
+
+  CHECK(sim(world, "traffic", "--messages", "10", NULL) == 0);
+  CHECK(sim(world, "rebuild", "--site", "primary", NULL) == 0);
+  rb = open_world_runbook(world, fx, "world-failback.journal");
+  plan = NULL;
+  CHECK(pcdr_runbook_plan(rb, "failback", &plan) == PCDR_RESULT_OK);
+  CHECK(occurrences(plan, "{\"step\":\"") == 10);
+  step_status(plan, "check_rebuilt_primary", status, sizeof status);
+  CHECK(strcmp(status, "would_run") == 0);
+  pcdr_string_free(plan);
+  run_to_completion(rb, "failback", 10);
+  pcdr_runbook_free(rb);
+  CHECK(sim(world, "traffic", "--messages", "5", "--log-backup", NULL) == 0);
+  CHECK(sim(world, "tick", "--minutes", "20", NULL) == 0);
+  CHECK(sim(world, "verify", "--expect", "normal", NULL) == 0);
+}
+
+struct slow_canceller {
+  pcdr_runbook *rb;
+  struct run_events *events;
+  pcdr_result result;
+  int timed_out;
+};
+
+/* Cancels the run once its first step has finished (within 60 s). */
+static void *cancel_after_first_step(void *arg) {
+  struct slow_canceller *c = arg;
+  struct timespec pause = {0, 10 * 1000 * 1000};
+  for (int i = 0; i < 6000 && atomic_load(&c->events->step_finished) < 1; i++) {
+    nanosleep(&pause, NULL);
+  }
+  c->timed_out = atomic_load(&c->events->step_finished) < 1;
+  c->result = pcdr_runbook_cancel(c->rb);
+  return NULL;
+}
+
+static void test_world_cancel_then_resume(const struct fixture *fx) {
+  const char *world = fx->slow_world;
+  CHECK(sim(world, "disaster", "--site", "primary", NULL) == 0);
+  pcdr_runbook *rb = open_world_runbook(world, fx, "slow-failover.journal");
+  struct run_events events = {0, 0, 0};
+  CHECK(pcdr_runbook_set_progress_callback(rb, count_event, &events) == PCDR_RESULT_OK);
+  struct slow_canceller c = {rb, &events, PCDR_RESULT_OTHER, 0};
+  pthread_t thread;
+  CHECK(pthread_create(&thread, NULL, cancel_after_first_step, &c) == 0);
+  char *outcome = NULL;
+  pcdr_result r = pcdr_runbook_run(rb, "failover", &outcome);
+  pthread_join(thread, NULL);
+  CHECK(!c.timed_out);
+  CHECK(c.result == PCDR_RESULT_OK);
+  CHECK(r == PCDR_RESULT_CANCELLED);
+  if (r != PCDR_RESULT_CANCELLED) printf("  run: %u %s\n", r, last_error());
+  CHECK(outcome == NULL);
+  int started = atomic_load(&events.step_started);
+  CHECK(started >= 1 && started < 9);
+
+  char *report = NULL;
+  CHECK(pcdr_runbook_report(rb, &report) == PCDR_RESULT_OK);
+  CHECK(contains(report, "\"completed\":false"));
+  pcdr_string_free(report);
+  sim_quiet = 1; /* the differences it prints are expected */
+  CHECK(sim(world, "verify", "--expect", "failed-over", NULL) != 0);
+
+  /* Resume runs the rest: the steps already done are not started again. */
+  atomic_store(&events.step_started, 0);
+  r = pcdr_runbook_resume(rb, &outcome);
+  CHECK(r == PCDR_RESULT_OK);
+  if (r != PCDR_RESULT_OK) printf("  resume: %u %s\n", r, last_error());
+  CHECK(contains(outcome, "\"completed\":true"));
+  pcdr_string_free(outcome);
+  CHECK(atomic_load(&events.step_started) <= 9 - 1);
+  pcdr_runbook_free(rb);
+  CHECK(sim(world, "verify", "--expect", "failed-over", NULL) == 0);
+}
+
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: %s TOPOLOGY WORKDIR\n", argv[0]);
+  if (argc != 3 && argc != 5) {
+    fprintf(stderr, "usage: %s TOPOLOGY WORKDIR [WORLD SLOW_WORLD]\n", argv[0]);
     return 2;
   }
-  struct fixture fx = {argv[1], argv[2]};
+  struct fixture fx = {argv[1], argv[2], argc == 5 ? argv[3] : NULL,
+                       argc == 5 ? argv[4] : NULL};
   static void (*const tests[])(const struct fixture *) = {
       test_version,       test_null_pointers,    test_invalid_utf8,
       test_bad_topology,  test_unknown_step,     test_second_free,
       test_small_error_buffer, test_dry_run_plan, test_failing_run,
       test_cancel_from_another_thread,
   };
+  static void (*const world_tests[])(const struct fixture *) = {
+      test_world_failover_and_failback,
+      test_world_cancel_then_resume,
+  };
   for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) tests[i](&fx);
+  if (fx.world != NULL) {
+    for (size_t i = 0; i < sizeof world_tests / sizeof world_tests[0]; i++) world_tests[i](&fx);
+  }
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

@@ -1,11 +1,17 @@
 // The C# test of the C ABI, through pcdr-ffi/csharp/Pcdr.cs: the same checks as
-// tests/c/pcdr_test.c (bad input, a dry-run plan, the failing run with events, cancel).
+// tests/c/pcdr_test.c (bad input, a dry-run plan, the failing run with events, cancel;
+// failover and failback on a served world, cancel and resume on a slow one).
 //
-// Usage: mono PcdrTest.exe TOPOLOGY WORKDIR   (LD_LIBRARY_PATH holding libpcdr.so)
+// Usage: mono PcdrTest.exe TOPOLOGY WORKDIR [WORLD SLOW_WORLD]
+//   (LD_LIBRARY_PATH holding libpcdr.so). WORLD and SLOW_WORLD are the topology.toml
+//   files of two fresh worlds served by `pcdr sim serve`, the second with
+//   --statement-latency-ms 200; PCDR_BIN names the pcdr executable for `pcdr sim …`.
 // Prints one line per failed check and closes with "N passed, N failed".
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.IO;
+using System.Linq;
 using System.Runtime.InteropServices;
 using System.Threading;
 using Pcdr;
@@ -100,6 +106,12 @@ static class PcdrTest
             Check(error != null && error.IsStepFailure, "the run fails with a step code: " + (error == null ? "none" : error.Code.ToString()));
             Check(error != null && error.Step == "check_sites", "the error names check_sites");
             Check(events.Exists(e => e.Contains("\"event\":\"step_started\"")), "events arrived: " + events.Count);
+            var broken = new InvalidOperationException("the operator's handler broke");
+            int calls = 0;
+            var stopped = ErrorOf(() => runbook.Resume(json => { calls++; throw broken; }));
+            Check(stopped != null && stopped.IsStepFailure && stopped.Step == "check_sites" && stopped.InnerException == broken,
+                "a throwing handler: the step's own failure with the handler's exception inside: " + stopped);
+            Check(calls == 1, "the handler is not called again after it threw: " + calls);
             var resumed = ErrorOf(() => runbook.Resume(null));
             Check(resumed != null && resumed.IsStepFailure && resumed.Step == "check_sites", "resume stops at the same step");
             string report = runbook.Report();
@@ -119,11 +131,158 @@ static class PcdrTest
         }
     }
 
+    // ---- End to end, on worlds served by `pcdr sim serve` ----
+
+    // Runs `$PCDR_BIN sim COMMAND --dir WORLD ARGS…` and returns its exit code (-1 when
+    // it did not end within 60 s).
+    static int Sim(string topology, string command, params string[] args)
+    {
+        return Sim(false, topology, command, args);
+    }
+
+    // As Sim, with the command's output dropped when quiet.
+    static int Sim(bool quiet, string topology, string command, params string[] args)
+    {
+        string pcdr = Environment.GetEnvironmentVariable("PCDR_BIN");
+        if (pcdr == null) throw new InvalidOperationException("PCDR_BIN is not set");
+        var all = new[] { "sim", command, "--dir", Path.GetDirectoryName(topology) }.Concat(args);
+        var info = new ProcessStartInfo(pcdr, string.Join(" ", all.Select(Quote))) { UseShellExecute = false, RedirectStandardOutput = quiet };
+        using (var process = Process.Start(info))
+        {
+            if (quiet) process.StandardOutput.ReadToEnd();
+            if (!process.WaitForExit(60000)) { process.Kill(); return -1; }
+            return process.ExitCode;
+        }
+    }
+
+    static string Quote(string arg) { return "\"" + arg.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\""; }
+
+    // The objects of a plan's "steps" array: each begins with {"step":"ID".
+    static int StepCount(string plan) { return plan.Split(new[] { "{\"step\":\"" }, StringSplitOptions.None).Length - 1; }
+
+    // The "status" of step id in a plan's JSON, or "" when absent.
+    static string StepStatus(string plan, string id)
+    {
+        int step = plan.IndexOf("{\"step\":\"" + id + "\"", StringComparison.Ordinal);
+        if (step < 0) return "";
+        int next = plan.IndexOf("{\"step\":\"", step + 1, StringComparison.Ordinal);
+        int at = plan.IndexOf("\"status\":\"", step, StringComparison.Ordinal);
+        if (at < 0 || (next >= 0 && at > next)) return "";
+        at += "\"status\":\"".Length;
+        return plan.Substring(at, plan.IndexOf('"', at) - at);
+    }
+
+    static Runbook OpenWorld(string topology, string workdir, string journal)
+    {
+        return Runbook.FromFile(topology, new Options { Journal = Path.Combine(workdir, journal) });
+    }
+
+    // Runs procedure to its end and checks the outcome, the events and the report.
+    static bool RunToCompletion(Runbook runbook, string procedure, int steps)
+    {
+        var events = new List<string>();
+        string outcome = runbook.Run(procedure, events.Add);
+        bool completed = outcome.Contains("\"kind\":\"completed\"") && outcome.Contains("\"completed\":true");
+        Check(completed, procedure + " completed: " + outcome);
+        Check(events.Count(e => e.Contains("\"event\":\"step_started\"")) == steps, procedure + " events: every step started");
+        Check(events.Count(e => e.Contains("\"event\":\"step_finished\"")) == steps, procedure + " events: every step finished");
+        Check(runbook.Report().Contains("\"completed\":true"), procedure + " report says completed");
+        return completed;
+    }
+
+    static void WorldFailoverAndFailback(string world, string workdir)
+    {
+        using (var runbook = OpenWorld(world, workdir, "cs-world-failover.journal"))
+        {
+            string plan = runbook.Plan("failover");
+            Check(StepCount(plan) == 9, "the failover plan has 9 steps: " + StepCount(plan));
+            Check(StepStatus(plan, "check_sites") == "blocked", "check_sites blocked while the primary answers: " + StepStatus(plan, "check_sites"));
+            Check(StepStatus(plan, "copy_log_backups") == "would_run", "copy_log_backups would run");
+            var refused = ErrorOf(() => runbook.RunStep("failover", "check_sites", null));
+            Check(refused != null && refused.Code == ResultCode.Precondition && refused.Message.Contains("still answers"),
+                "check_sites refuses while the primary answers: " + (refused == null ? "ran" : refused.Code + " " + refused.Message));
+        }
+
+        Check(Sim(world, "traffic", "--messages", "20", "--log-backup") == 0, "sim traffic with a log backup");
+        Check(Sim(world, "traffic", "--messages", "3") == 0, "sim traffic");
+        Check(Sim(world, "disaster", "--site", "primary") == 0, "sim disaster");
+
+        bool failedOver;
+        using (var runbook = OpenWorld(world, workdir, "cs-world-failover-2.journal"))
+        {
+            Check(StepStatus(runbook.Plan("failover"), "check_sites") == "would_run", "check_sites would run once the primary is down");
+            failedOver = RunToCompletion(runbook, "failover", 9);
+        }
+        Check(Sim(world, "verify", "--expect", "failed-over") == 0, "sim verify --expect failed-over");
+        if (!failedOver) return;
+
+        Check(Sim(world, "traffic", "--messages", "10") == 0, "sim traffic while failed over");
+        Check(Sim(world, "rebuild", "--site", "primary") == 0, "sim rebuild");
+        using (var runbook = OpenWorld(world, workdir, "cs-world-failback.journal"))
+        {
+            string plan = runbook.Plan("failback");
+            Check(StepCount(plan) == 10, "the failback plan has 10 steps: " + StepCount(plan));
+            Check(StepStatus(plan, "check_rebuilt_primary") == "would_run", "check_rebuilt_primary would run");
+            RunToCompletion(runbook, "failback", 10);
+        }
+        Check(Sim(world, "traffic", "--messages", "5", "--log-backup") == 0, "sim traffic after failback");
+        Check(Sim(world, "tick", "--minutes", "20") == 0, "sim tick");
+        Check(Sim(world, "verify", "--expect", "normal") == 0, "sim verify --expect normal");
+    }
+
+    static void WorldCancelThenResume(string world, string workdir)
+    {
+        Check(Sim(world, "disaster", "--site", "primary") == 0, "sim disaster (slow world)");
+        using (var runbook = OpenWorld(world, workdir, "cs-slow-failover.journal"))
+        {
+            int started = 0;
+            var firstStepFinished = new ManualResetEventSlim(false);
+            bool signalled = false;
+            var canceller = new Thread(() =>
+            {
+                signalled = firstStepFinished.Wait(60000);
+                runbook.Cancel();
+            });
+            canceller.Start();
+            var error = ErrorOf(() => runbook.Run("failover", json =>
+            {
+                if (json.Contains("\"event\":\"step_started\"")) Interlocked.Increment(ref started);
+                if (json.Contains("\"event\":\"step_finished\"")) firstStepFinished.Set();
+            }));
+            canceller.Join();
+            Check(signalled, "the first step finished within 60 s");
+            Check(error != null && error.Code == ResultCode.Cancelled,
+                "the run returns Cancelled: " + (error == null ? "it completed" : error.Code + " " + error.Message));
+            Check(started >= 1 && started < 9, "the run stopped early: " + started + " steps started");
+            Check(runbook.Report().Contains("\"completed\":false"), "the report of the cancelled run");
+            Check(Sim(true, world, "verify", "--expect", "failed-over") != 0, "the world is not failed over yet");
+
+            // A handler that throws stops the resumed run too; its exception is the inner one.
+            var broken = new InvalidOperationException("the dashboard is down");
+            int calls = 0;
+            var stopped = ErrorOf(() => runbook.Resume(json =>
+            {
+                calls++;
+                if (json.Contains("\"event\":\"step_finished\"")) throw broken;
+            }));
+            Check(stopped != null && stopped.Code == ResultCode.Cancelled && stopped.InnerException == broken,
+                "a throwing handler cancels the run: " + (stopped == null ? "it completed" : stopped.Code + " " + stopped.InnerException));
+            Check(calls >= 2, "the handler ran until it threw: " + calls);
+            Check(runbook.Report().Contains("\"completed\":false"), "the report after the handler threw");
+
+            started = 0;
+            string outcome = runbook.Resume(json => { if (json.Contains("\"event\":\"step_started\"")) started++; });
+            Check(outcome.Contains("\"completed\":true"), "resume completes: " + outcome);
+            Check(started >= 1 && started < 9, "resume ran the rest: " + started + " steps started");
+        }
+        Check(Sim(world, "verify", "--expect", "failed-over") == 0, "sim verify --expect failed-over (slow world)");
+    }
+
     static int Main(string[] args)
     {
-        if (args.Length != 2)
+        if (args.Length != 2 && args.Length != 4)
         {
-            Console.Error.WriteLine("usage: PcdrTest.exe TOPOLOGY WORKDIR");
+            Console.Error.WriteLine("usage: PcdrTest.exe TOPOLOGY WORKDIR [WORLD SLOW_WORLD]");
             return 2;
         }
         var tests = new Action<string, string>[] { BadInput, DryRunPlan, FailingRun, CancelFromAnotherThread };
@@ -131,6 +290,19 @@ static class PcdrTest
         {
             try { test(args[0], args[1]); }
             catch (Exception e) { Check(false, test.Method.Name + " threw " + e); }
+        }
+        if (args.Length == 4)
+        {
+            var worldTests = new[]
+            {
+                Tuple.Create<Action<string, string>, string>(WorldFailoverAndFailback, args[2]),
+                Tuple.Create<Action<string, string>, string>(WorldCancelThenResume, args[3]),
+            };
+            foreach (var test in worldTests)
+            {
+                try { test.Item1(test.Item2, args[1]); }
+                catch (Exception e) { Check(false, test.Item1.Method.Name + " threw " + e); }
+            }
         }
         Console.WriteLine(passed + " passed, " + failed + " failed");
         return failed == 0 ? 0 : 1;

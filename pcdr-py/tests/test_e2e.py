@@ -1,0 +1,346 @@
+"""End to end on pcdr-sim: each test serves a fresh emulated two-site world with
+``pcdr sim serve`` (four SQL Server instances over TDS on loopback, a backup share, a
+copy folder, an emulated Management Shell) and drives it with ``pcdr sim …``, while the
+package plans, fails over, fails back and resumes through the real adapters.
+
+The pcdr executable is ``$PCDR_BIN`` (``scripts/test-py`` builds it and sets it), else
+``target/debug/pcdr`` of this checkout."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import queue
+import re
+import signal
+import subprocess
+import threading
+from typing import IO, Iterator, Optional
+
+import pytest
+
+import pcdr
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+#: How long a served world may take to print READY, and a sim command to return.
+READY_TIMEOUT = 30.0
+SIM_TIMEOUT = 60.0
+
+
+def pcdr_bin() -> pathlib.Path:
+    """The pcdr executable the worlds are served with."""
+    path = pathlib.Path(os.environ.get("PCDR_BIN") or ROOT / "target" / "debug" / "pcdr")
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{path} is not an executable: build it (cargo build -p pcdr) or set PCDR_BIN")
+    return path
+
+
+class World:
+    """A world served by ``pcdr sim serve --dir DIR`` in a subprocess."""
+
+    def __init__(self, dir: pathlib.Path, *serve_args: str) -> None:
+        self.dir = dir
+        self.bin = pcdr_bin()
+        self.reader: Optional[threading.Thread] = None
+        # The server's log goes to a file: a pipe nobody reads could fill and stall it.
+        self.log = dir.with_name(dir.name + ".log")
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen(
+                [str(self.bin), "sim", "serve", "--dir", str(dir), *serve_args],
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+        try:
+            self.topology_path = self._wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_until_ready(self) -> pathlib.Path:
+        lines: queue.Queue[Optional[str]] = queue.Queue()
+        stdout: IO[str] | None = self.process.stdout
+        assert stdout is not None
+
+        def read() -> None:
+            for line in stdout:
+                lines.put(line)
+            lines.put(None)
+
+        self.reader = threading.Thread(target=read, daemon=True)
+        self.reader.start()
+        try:
+            line = lines.get(timeout=READY_TIMEOUT)
+        except queue.Empty:
+            pytest.fail(f"pcdr sim serve printed nothing in {READY_TIMEOUT} s")
+        if line is None or not line.startswith("READY "):
+            pytest.fail(f"pcdr sim serve did not become ready: {line!r} {self.log.read_text()}")
+        return pathlib.Path(line.removeprefix("READY ").strip())
+
+    def stop(self) -> None:
+        """Stops the server (SIGTERM, then SIGKILL after 10 s)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        if self.reader is not None:
+            self.reader.join(timeout=10)  # it reads to the end of the server's output
+        if self.process.stdout is not None and not (self.reader and self.reader.is_alive()):
+            self.process.stdout.close()
+
+    def sim(self, command: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """Runs ``pcdr sim COMMAND --dir DIR ARGS…``."""
+        return subprocess.run(
+            [str(self.bin), "sim", command, "--dir", str(self.dir), *args],
+            capture_output=True,
+            text=True,
+            timeout=SIM_TIMEOUT,
+        )
+
+    def must(self, command: str, *args: str) -> None:
+        """Runs a ``pcdr sim`` command that must succeed."""
+        done = self.sim(command, *args)
+        assert done.returncode == 0, f"pcdr sim {command}: {done.stdout}{done.stderr}"
+
+    def verify(self, expect: str) -> subprocess.CompletedProcess[str]:
+        """``pcdr sim verify --expect EXPECT`` (exit 0 only when the world matches)."""
+        return self.sim("verify", "--expect", expect)
+
+    def topology(self) -> pcdr.Topology:
+        """The served topology, loaded by the package."""
+        return pcdr.Topology.load(self.topology_path)
+
+
+@pytest.fixture
+def world(tmp_path: pathlib.Path) -> Iterator[World]:
+    """A fresh world, served for the test."""
+    served = World(tmp_path / "world")
+    yield served
+    served.stop()
+
+
+@pytest.fixture
+def world_with_two_uncopied(tmp_path: pathlib.Path) -> Iterator[World]:
+    """A fresh world whose two newest log backups are not copied yet."""
+    served = World(tmp_path / "world", "--uncopied", "2")
+    yield served
+    served.stop()
+
+
+@pytest.fixture
+def slow_world(tmp_path: pathlib.Path) -> Iterator[World]:
+    """A fresh world whose every statement takes 200 ms (a failover: about 9 s)."""
+    served = World(tmp_path / "world", "--statement-latency-ms", "200")
+    yield served
+    served.stop()
+
+
+def kinds(events: list[pcdr.Event], kind: str) -> list[Optional[str]]:
+    """The steps of the events of one kind."""
+    return [event.step for event in events if event.kind == kind]
+
+
+def test_plan_while_the_primary_answers_blocks_check_sites(world: World) -> None:
+    steps = pcdr.Runbook(world.topology()).plan("failover")
+    assert len(steps) == 9
+    by_id = {step.id: step for step in steps}
+    check_sites = by_id["check_sites"]
+    assert check_sites.state == "blocked"
+    assert check_sites.reason is not None and "still answers" in check_sites.reason
+    assert by_id["copy_log_backups"].state == "would_run"
+    assert len(by_id["copy_log_backups"].files) == 1
+    restore = by_id["apply_unapplied_logs"]
+    assert restore.state == "would_run"
+    assert [c.kind for c in restore.commands] and all(c.kind == "sql" for c in restore.commands)
+    assert "RESTORE LOG" in restore.commands[0].text
+    assert by_id["set_pool_failed_over"].commands[0].kind == "shell"
+
+
+def test_failover_then_failback_and_the_world_verifies(
+    world: World, tmp_path: pathlib.Path
+) -> None:
+    topology = world.topology()
+    world.must("traffic", "--messages", "20", "--log-backup")
+    world.must("traffic", "--messages", "3")
+    world.must("disaster", "--site", "primary")
+
+    runbook = pcdr.Runbook(topology, journal=tmp_path / "failover.journal")
+    assert runbook.plan("failover")[0].state == "would_run"
+    events: list[pcdr.Event] = []
+    report = runbook.failover(on_event=events.append)
+    assert isinstance(report, pcdr.Report)
+    assert report.completed and report.procedure == "failover"
+    assert report.failed_step is None
+    assert [s.outcome.kind for s in report.steps if s.outcome] == ["done"] * 9
+    assert kinds(events, "step_finished") == [s.id for s in report.steps]
+    assert report.files_copied >= 1 and report.logs_restored >= 1
+    assert report.rpo["last_applied_file"]
+    verified = world.verify("failed-over")
+    assert verified.returncode == 0, verified.stdout
+
+    world.must("traffic", "--messages", "10")
+    world.must("rebuild", "--site", "primary")
+    runbook = pcdr.Runbook(topology, journal=tmp_path / "failback.journal")
+    assert runbook.plan("failback")[0].state == "would_run"
+    report = runbook.failback(on_event=events.append)
+    assert isinstance(report, pcdr.Report)
+    assert report.completed and report.procedure == "failback"
+    assert len(report.steps) == 10
+    world.must("traffic", "--messages", "5", "--log-backup")
+    world.must("tick", "--minutes", "20")
+    verified = world.verify("normal")
+    assert verified.returncode == 0, verified.stdout
+
+
+def test_a_gap_in_the_log_chain_is_refused_then_resumed_accepting_data_loss(
+    world_with_two_uncopied: World, tmp_path: pathlib.Path
+) -> None:
+    world = world_with_two_uncopied
+    topology = world.topology()
+    share, copy = world.dir / "share", world.dir / "copy"
+    uncopied = sorted(
+        p.name for p in share.glob("mgc_*.trn") if not (copy / p.name).exists()
+    )
+    assert len(uncopied) == 2, uncopied
+    world.must("disaster", "--site", "primary")
+    (share / uncopied[0]).unlink()
+
+    journal = tmp_path / "failover.journal"
+    with pytest.raises(pcdr.DataLossRefused) as refused:
+        pcdr.Runbook(topology, journal=journal).failover()
+    error = refused.value
+    assert isinstance(error, pcdr.PreconditionError)
+    assert error.step == "apply_unapplied_logs"
+    assert error.database == "mgc"
+    backup_sql = topology.to_dict()["sites"]["backup"]["sql"]
+    assert error.server == f"{backup_sql['host']},{backup_sql['port']}"
+    lsns = re.search(r"from LSN (\d+) to (\d+)", str(error))
+    assert lsns is not None, str(error)
+    assert int(lsns.group(1)) < int(lsns.group(2))
+    assert uncopied[1] in str(error)  # the next file, after the gap
+
+    refused_run = pcdr.Runbook(topology, journal=journal).report()
+    assert refused_run.failed_step == "apply_unapplied_logs"
+    assert refused_run.rpo["accepted_gap"] is None
+
+    accepting = pcdr.Runbook(topology, journal=journal, accept_data_loss=True)
+    report = accepting.resume()
+    assert isinstance(report, pcdr.Report)
+    assert report.completed and report.run_id == refused_run.run_id
+    gap = str(report.rpo["accepted_gap"])
+    assert lsns.group(1) in gap and lsns.group(2) in gap
+
+
+def test_an_exception_in_the_callback_stops_the_run_cleanly(
+    world: World, tmp_path: pathlib.Path
+) -> None:
+    world.must("disaster", "--site", "primary")
+    journal = tmp_path / "failover.journal"
+    original = RuntimeError("the operator's dashboard is down")
+    seen: list[pcdr.Event] = []
+
+    def on_event(event: pcdr.Event) -> None:
+        seen.append(event)
+        if event.kind == "step_finished":
+            raise original
+
+    topology = world.topology()
+    runbook = pcdr.Runbook(topology, journal=journal)
+    with pytest.raises((pcdr.RunCancelled, pcdr.StepError)) as caught:
+        runbook.failover(on_event=on_event)
+    assert caught.value.__cause__ is original
+    # check_sites had finished, so nothing failed: the run stopped before the next step.
+    assert isinstance(caught.value, pcdr.RunCancelled)
+    assert caught.value.step == "snapshot_log_shipping"
+    assert kinds(seen, "step_finished") == ["check_sites"]
+    report = runbook.report()
+    assert not report.completed
+    assert report.steps[0].outcome is not None
+    assert all(step.started is None for step in report.steps[2:])
+    assert world.verify("failed-over").returncode != 0
+
+    report_after = pcdr.Runbook(topology, journal=journal).resume()
+    assert isinstance(report_after, pcdr.Report) and report_after.completed
+    verified = world.verify("failed-over")
+    assert verified.returncode == 0, verified.stdout
+
+
+def test_a_bad_topology_is_refused_with_its_key(world: World, tmp_path: pathlib.Path) -> None:
+    text = world.topology_path.read_text()
+    with pytest.raises(pcdr.TopologyError) as bad_host:
+        pcdr.Topology.from_toml(text.replace('host = "127.0.0.3"', 'host = "127.0.0 .3"'))
+    assert bad_host.value.key == "sites.backup.sql.host"
+
+    missing_password = tmp_path / "topology.toml"
+    missing_password.write_text(
+        text.replace(str(world.dir / "sql-password"), str(tmp_path / "no-such-password"))
+    )
+    with pytest.raises(pcdr.TopologyError) as no_password:
+        pcdr.Runbook(pcdr.Topology.load(missing_password))
+    assert no_password.value.key == "sql.password_file"
+
+    with pytest.raises(pcdr.TopologyError):
+        pcdr.Topology.load(tmp_path / "missing.toml")
+
+
+def test_ctrl_c_during_a_run_then_resume(slow_world: World, tmp_path: pathlib.Path) -> None:
+    """A real SIGINT to this process while a (slow) failover runs."""
+    world = slow_world
+    world.must("disaster", "--site", "primary")
+    journal = tmp_path / "failover.journal"
+    runbook = pcdr.Runbook(world.topology(), journal=journal)
+    timers: list[threading.Timer] = []
+    events: list[pcdr.Event] = []
+
+    def on_event(event: pcdr.Event) -> None:
+        events.append(event)
+        if not timers:  # the run is under way: interrupt it half a second from now
+            timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+            timers.append(timer)
+            timer.start()
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            runbook.failover(on_event=on_event)
+    finally:
+        for timer in timers:
+            timer.join(timeout=10)
+    assert timers, "the run sent no event"
+    report = runbook.report()
+    assert not report.completed
+    assert report.failed_step is None
+    interrupted_after = len(kinds(events, "step_finished"))
+    assert interrupted_after < 9
+    assert world.verify("failed-over").returncode != 0
+
+    resumed: list[pcdr.Event] = []
+    outcome = runbook.resume(on_event=resumed.append)
+    assert isinstance(outcome, pcdr.Report) and outcome.completed
+    assert len(kinds(resumed, "step_started")) <= 9 - interrupted_after
+    verified = world.verify("failed-over")
+    assert verified.returncode == 0, verified.stdout
+
+
+
+def test_the_failover_step_by_step_with_run_step(world: World, tmp_path: pathlib.Path) -> None:
+    world.must("disaster", "--site", "primary")
+    runbook = pcdr.Runbook(world.topology(), journal=tmp_path / "failover.journal")
+    ids = [step.id for step in runbook.plan("failover")]
+    outcomes = [runbook.run_step("failover", id) for id in ids]
+    assert [outcome.kind for outcome in outcomes] == ["done"] * 9
+    again = runbook.run_step("failover", "apply_unapplied_logs")
+    assert again.kind == "skipped", again.message
+    report = runbook.report()
+    assert [s.id for s in report.steps] == ids
+    assert all(s.outcome is not None for s in report.steps)
+    # Every step is done, but only a run (or a resume) records the run as finished.
+    events: list[pcdr.Event] = []
+    finished = runbook.resume(on_event=events.append)
+    assert isinstance(finished, pcdr.Report) and finished.completed
+    assert kinds(events, "step_started") == []
+    verified = world.verify("failed-over")
+    assert verified.returncode == 0, verified.stdout
