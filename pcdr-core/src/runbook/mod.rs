@@ -137,7 +137,9 @@ impl Runbook {
         } else {
             (Journal::create(&self.journal)?, Vec::new())
         };
-        let ctx = match History::read(&records) {
+        let history = History::read(&records);
+        let mut done = history.as_ref().map(|h| h.done.clone()).unwrap_or_default();
+        let ctx = match history {
             Some(history) if history.procedure != procedure => {
                 return Err(Error::Journal {
                     path: self.journal.clone(),
@@ -157,7 +159,13 @@ impl Runbook {
             ctx,
             journal: self.journal,
         };
-        runbook.journaled_step(&mut journal, step).await
+        let outcome = runbook.journaled_step(&mut journal, step).await?;
+        done.insert(step);
+        // The last step done one at a time completes the run, as a whole run would.
+        if procedure.steps().iter().all(|s| done.contains(s)) {
+            journal.append(&Record::Finished { at: Utc::now() })?;
+        }
+        Ok(outcome)
     }
 
     fn started(&self, procedure: Procedure) -> Record {

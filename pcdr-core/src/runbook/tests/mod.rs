@@ -478,3 +478,19 @@ async fn a_large_copy_folder_costs_few_header_reads() {
         Some(format!("{COPY}\\{}", fake_world::log_name(10_000)).as_str())
     );
 }
+
+#[tokio::test]
+async fn running_every_step_one_at_a_time_completes_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j");
+    let world = FakeWorld::failover_ready(3, 3, 1);
+    for &step in Procedure::Failover.steps() {
+        runbook(&world, &journal, RunOptions::default())
+            .run_single_step(step)
+            .await
+            .unwrap();
+    }
+    let report = Report::from_records(Procedure::Failover, &read_records(&journal).unwrap());
+    assert!(report.completed);
+    assert!(report.steps.iter().all(|s| s.outcome.is_some()));
+}
