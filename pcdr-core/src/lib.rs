@@ -9,6 +9,8 @@
 //! - [`adapters`]: the real planes (tiberius, the file system, the Management Shell).
 //! - [`commands`]: the exact T-SQL and cmdlet lines sent; [`quote`]: the one place where
 //!   untrusted text becomes code.
+//! - `conformance` (feature `conformance`): the database-plane checks run against the
+//!   emulator and a real SQL Server.
 //! - [`embed`]: one object per deployment, the API the C and Python bindings wrap.
 //! - [`error`]: errors that say what failed, where, and what to do next.
 
@@ -16,6 +18,8 @@
 
 pub mod adapters;
 pub mod commands;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod embed;
 pub mod error;
 pub mod log_chain;

@@ -548,14 +548,17 @@ async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan)> {
             ),
         })
     } else {
-        let actions = plan
-            .to_restore
-            .iter()
-            .map(|backup| Action::RestoreLog {
-                database: db.to_string(),
-                backup: backup.clone(),
-            })
-            .collect();
+        // A log restore needs the database to itself: the readers of a standby copy
+        // are ended first (SQL Server refuses the restore with 3101 otherwise).
+        let mut actions = if state.in_standby {
+            kill_actions(ctx, STEP, SiteRole::Backup, db).await?
+        } else {
+            Vec::new()
+        };
+        actions.extend(plan.to_restore.iter().map(|backup| Action::RestoreLog {
+            database: db.to_string(),
+            backup: backup.clone(),
+        }));
         let intent = Intent::act(actions);
         match &plan.gap {
             Some(gap) => intent.with_note(format!("data loss accepted: {gap}")),
@@ -578,6 +581,22 @@ fn record_already_applied(ctx: &Context, plan: &RestorePlan) {
     }
 }
 
+/// Ends the sessions first, then restores each log backup with the database to itself:
+/// when a session took it in between (3101), sessions are ended again and the restore
+/// retried, as recovery does.
+async fn perform_restores(ctx: &Context, step: StepId, actions: &[Action]) -> Result<()> {
+    let (kills, restores): (Vec<Action>, Vec<Action>) = actions
+        .iter()
+        .cloned()
+        .partition(|a| matches!(a, Action::KillSession { .. }));
+    perform_all(ctx, step, &kills).await?;
+    for restore in &restores {
+        let restore = std::slice::from_ref(restore);
+        perform_exclusive(ctx, step, SiteRole::Backup, ctx.chat_db(), restore).await?;
+    }
+    Ok(())
+}
+
 /// Step 3: restores the unapplied log backups in LSN order; stops at a gap unless the
 /// operator accepted data loss.
 pub async fn apply_unapplied_logs(ctx: &Context) -> Result<StepOutcome> {
@@ -588,7 +607,7 @@ pub async fn apply_unapplied_logs(ctx: &Context) -> Result<StepOutcome> {
         ctx.update_facts(|f| f.accepted_gap = Some(gap.clone()));
     }
     let actions = act_or_return!(ctx, STEP, intent);
-    perform_all(ctx, STEP, &actions).await?;
+    perform_restores(ctx, STEP, &actions).await?;
     let db = ctx.chat_db();
     let point = ctx
         .sql(SiteRole::Backup)
@@ -614,7 +633,7 @@ pub async fn apply_unapplied_logs(ctx: &Context) -> Result<StepOutcome> {
     Ok(StepOutcome::Done {
         summary: format!(
             "{} log backups restored{}",
-            actions.len(),
+            plan.to_restore.len(),
             if plan.gap.is_some() {
                 " up to a gap (data loss accepted)"
             } else {

@@ -50,6 +50,18 @@ impl SqlPlane {
         }
     }
 
+    /// A plane named `name` connecting with a ready tiberius configuration (the
+    /// conformance suite's connection string to a real server). Its database should be
+    /// `master`, as recovery must not run in the database it recovers.
+    #[cfg(feature = "conformance")]
+    pub fn from_config(name: impl Into<String>, config: Config) -> Self {
+        Self {
+            name: name.into(),
+            config,
+            connection: Mutex::new(None),
+        }
+    }
+
     /// Runs a read: on a dropped connection it reconnects and tries once more.
     async fn read(&self, command: &SqlCommand) -> PlaneResult<Vec<Vec<Row>>> {
         match self.run(command, Effect::Read).await {

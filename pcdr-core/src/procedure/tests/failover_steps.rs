@@ -829,6 +829,44 @@ async fn apply_restores_unapplied_logs_in_lsn_order_and_records_the_facts() {
 }
 
 #[tokio::test]
+async fn apply_ends_the_readers_of_a_standby_database_before_restoring() {
+    // SQL Server refuses a log restore while readers use the standby copy (3101).
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .withf(|db| db == "mgc")
+        .returning(|_| Ok(Some(standby())));
+    let mut points = vec![Some(150), Some(300)].into_iter();
+    w.backup
+        .expect_redo_start_lsn()
+        .times(2)
+        .returning(move |_| Ok(points.next().flatten().map(Lsn)));
+    let files = [
+        ("mgc_20261127120000.trn", 100, 200),
+        ("mgc_20261127121500.trn", 200, 300),
+    ];
+    let listing = files.iter().map(|(name, _, _)| entry(name, 100)).collect();
+    expect_list(&mut w.files, COPY, 1, listing);
+    for (name, first, last) in files {
+        let path = format!(r"{COPY}\{name}");
+        w.backup
+            .expect_backup_header()
+            .withf(move |file| file == path)
+            .times(0..=1)
+            .returning(move |_| Ok(log_header(first, last)));
+    }
+    let mut seq = Sequence::new();
+    expect_sessions(&mut w, &mut seq, vec![61, 62]);
+    expect_kill(&mut w, &mut seq, 61);
+    expect_kill(&mut w, &mut seq, 62);
+    expect_restore(&mut w, &mut seq, COPY, "mgc_20261127120000.trn");
+    expect_restore(&mut w, &mut seq, COPY, "mgc_20261127121500.trn");
+    let (ctx, _) = w.build();
+    let summary = done(apply_unapplied_logs(&ctx).await.expect("applied"));
+    assert_eq!(summary, "2 log backups restored");
+}
+
+#[tokio::test]
 async fn apply_follows_lsns_not_file_names() {
     let mut w = World::new();
     chain(

@@ -1,0 +1,729 @@
+//! End to end, through pcdr's public API and the real adapters, on an emulated world
+//! served over TDS (no mocks): failover with a backlog, failback after a rebuild, a
+//! missing log backup, a primary site still answering, standby readers, a mirrored
+//! rebuilt primary, and a failover interrupted at every step and resumed.
+//!
+//! Each test builds its own world in its own temporary folder, served on loopback.
+
+mod common;
+
+use common::{Interrupt, Served, backlog, drop_connection, fail, wait_until_down};
+use pcdr_core::Error;
+use pcdr_core::log_chain::Lsn;
+use pcdr_core::procedure::{Event, Procedure, RunOptions, StepId, StepOutcome};
+use pcdr_core::runbook::Report;
+use pcdr_sim::backup_file::BackupSet;
+use pcdr_sim::world::faults::{StatementFault, StatementKind, StoredCmdletFault};
+use pcdr_sim::world::model::{DbState, InstanceId, MirrorRole, UserAccess};
+use pcdr_sim::world::{Expect, World, WorldOptions};
+use std::collections::BTreeMap;
+
+/// Messages committed after the last log backup before the disaster: in no log backup,
+/// so log shipping cannot save them.
+const UNSHIPPED: u32 = 3;
+
+fn outcome(report: &Report, step: StepId) -> Option<&StepOutcome> {
+    report
+        .steps
+        .iter()
+        .find(|s| s.step == step)
+        .and_then(|s| s.outcome.as_ref())
+}
+
+fn assert_done(report: &Report, step: StepId) {
+    assert!(
+        matches!(outcome(report, step), Some(StepOutcome::Done { .. })),
+        "{step} is not done: {:?}",
+        outcome(report, step)
+    );
+}
+
+fn assert_skipped(report: &Report, step: StepId) {
+    assert!(
+        matches!(outcome(report, step), Some(StepOutcome::Skipped { .. })),
+        "{step} is not skipped: {:?}",
+        outcome(report, step)
+    );
+}
+
+/// The world's own check of the end state finds nothing.
+fn assert_verified(served: &Served, expect: Expect) {
+    let differences = served.world.verify(expect).expect("the world verifies");
+    assert!(differences.is_empty(), "{expect:?}: {differences:#?}");
+}
+
+/// Traffic no log backup holds, then a disaster at the primary site.
+async fn strike(served: &Served) {
+    served
+        .world
+        .traffic(UNSHIPPED, false)
+        .expect("traffic on the primary");
+    served.disaster().await;
+}
+
+/// A served backlog world, struck and failed over.
+async fn failed_over() -> Served {
+    let served = Served::new(&backlog()).await;
+    strike(&served).await;
+    served.completes(Procedure::Failover).await;
+    served
+}
+
+/// `mgc` on `instance` serves: ONLINE, not standby, MULTI_USER, principal mirrored to
+/// its site's mirror.
+fn assert_serving_principal(served: &Served, instance: InstanceId) {
+    let db = served.mgc(instance);
+    assert_eq!(db.state, DbState::Online, "{}", instance.name());
+    assert!(!db.standby, "{} mgc is in standby", instance.name());
+    assert_eq!(db.user_access, UserAccess::MultiUser);
+    let mirroring = db.mirroring.expect("mgc is mirrored");
+    assert_eq!(mirroring.role, MirrorRole::Principal);
+    let partner = instance.mirror_partner();
+    assert_eq!(mirroring.partner, partner.endpoint());
+    let mirror = served.mgc(partner).mirroring.expect("the mirror copy");
+    assert_eq!(mirror.role, MirrorRole::Mirror);
+    assert_eq!(mirror.partner, instance.endpoint());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_with_a_backlog_keeps_every_message_up_to_the_last_log_backup() {
+    let served = Served::new(&backlog()).await;
+    let options = backlog();
+    let on_share = Served::log_backups(&served.world.share_dir());
+    let newest = on_share.last().cloned().expect("log backups on the share");
+    let copied = Served::log_backups(&served.world.copy_dir());
+    assert_eq!(on_share.len() - copied.len(), options.uncopied as usize);
+    strike(&served).await;
+
+    let report = served.completes(Procedure::Failover).await;
+
+    for step in Procedure::Failover.steps() {
+        assert_done(&report, *step);
+    }
+    let truth = served
+        .world
+        .read()
+        .unwrap()
+        .ground_truth
+        .expect("the disaster recorded the ground truth");
+    let backed_up = u64::from(options.logs * options.messages_per_log);
+    assert_eq!(truth.guaranteed_through, backed_up);
+    assert_eq!(truth.committed_through, backed_up + u64::from(UNSHIPPED));
+    assert_eq!(
+        served.messages(InstanceId::Backup),
+        (1..=backed_up).collect::<Vec<_>>(),
+        "the backup mgc holds every message of the log backups on the share, and no other"
+    );
+    assert_serving_principal(&served, InstanceId::Backup);
+    let state = served.world.read().unwrap();
+    assert!(state.pool.failed_over, "the pool is FailedOver");
+    assert_eq!(state.pool.active, state.pool.backup_servers);
+    let backup = state.instance(InstanceId::Backup).unwrap();
+    assert!(backup.msdb.secondary_databases.is_empty());
+    assert_verified(&served, Expect::FailedOver);
+
+    assert_eq!(report.files_copied, u64::from(options.uncopied));
+    assert_eq!(report.logs_restored, u64::from(options.unrestored));
+    assert!(report.rpo.accepted_gap.is_none());
+    let last = report.rpo.last_applied_file.as_deref().unwrap_or_default();
+    assert!(last.ends_with(&newest), "{last} is not {newest}");
+    assert!(report.rpo.last_applied_finish.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failback_after_a_rebuild_brings_every_message_home_and_log_shipping_runs_again() {
+    let served = failed_over().await;
+    served
+        .world
+        .traffic(10, false)
+        .expect("traffic while failed over");
+    let held = served.messages(InstanceId::Backup);
+    served.rebuild().await;
+    assert!(served.messages(InstanceId::Primary).is_empty());
+
+    let report = served.completes(Procedure::Failback).await;
+
+    for step in Procedure::Failback.steps() {
+        assert_done(&report, *step);
+    }
+    assert_eq!(
+        served.messages(InstanceId::Primary),
+        held,
+        "the primary mgc holds every message"
+    );
+    assert_serving_principal(&served, InstanceId::Primary);
+    let state = served.world.read().unwrap();
+    assert!(!state.pool.failed_over, "the pool is Normal");
+    assert_eq!(state.pool.active, state.pool.primary_servers);
+    drop(state);
+
+    // Log shipping primary → backup runs again: a new log backup reaches the backup.
+    let secondary = served.mgc(InstanceId::Backup);
+    assert!(secondary.accepts_logs(), "{:?}", secondary.state);
+    let traffic = served
+        .world
+        .traffic(5, true)
+        .expect("traffic after failback");
+    let file = traffic.backups[0].outcome.clone().expect("a log backup");
+    let runs = served.world.tick(15).expect("the clock runs");
+    let failed: Vec<_> = runs.iter().filter(|r| r.outcome.is_err()).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    let after = served.mgc(InstanceId::Backup);
+    assert!(
+        after.lsn > secondary.lsn,
+        "the backup's restore point did not advance past {} after {file}",
+        secondary.lsn
+    );
+    let messages = served.messages(InstanceId::Backup);
+    assert!(
+        traffic.messages.iter().all(|m| messages.contains(m)),
+        "the new messages {:?} did not reach the backup mgc",
+        traffic.messages
+    );
+    assert_eq!(messages, served.messages(InstanceId::Primary));
+    assert_verified(&served, Expect::Normal);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_log_backup_stops_failover_before_recovery_until_data_loss_is_accepted() {
+    let options = WorldOptions {
+        uncopied: 3,
+        ..backlog()
+    };
+    let served = Served::new(&options).await;
+    let share = served.world.share_dir();
+    let on_share = Served::log_backups(&share);
+    let uncopied = &on_share[on_share.len() - options.uncopied as usize..];
+    let missing = share.join(&uncopied[0]);
+    let header = BackupSet::read(&missing)
+        .expect("the log backup reads")
+        .header;
+    std::fs::remove_file(&missing).expect("the log backup is deleted");
+    strike(&served).await;
+
+    let error = served
+        .run(Procedure::Failover, RunOptions::default())
+        .await
+        .expect_err("a gap in the log chain stops failover");
+
+    let Error::DataLossRefused { step, gap, .. } = &error else {
+        panic!("expected DataLossRefused, got {error}");
+    };
+    assert_eq!(*step, StepId::ApplyUnappliedLogs);
+    assert_eq!(gap.missing_from, Lsn(header.first_lsn), "{gap}");
+    assert_eq!(gap.missing_to, Lsn(header.last_lsn), "{gap}");
+    assert!(gap.next_file.ends_with(&uncopied[1]), "{gap}");
+    let text = error.to_string();
+    assert!(
+        text.contains(&header.first_lsn.to_string()) && text.contains(&header.last_lsn.to_string()),
+        "the error names the missing LSN range: {text}"
+    );
+    assert_eq!(served.mgc(InstanceId::Backup).state, DbState::Restoring);
+    assert_eq!(
+        served.count(InstanceId::Backup, "WITH RECOVERY", |_| true),
+        0
+    );
+    assert!(!served.world.read().unwrap().pool.failed_over);
+
+    let accept = RunOptions {
+        accept_data_loss: true,
+        ..RunOptions::default()
+    };
+    let report = served
+        .resume(Procedure::Failover, accept)
+        .await
+        .expect("failover resumes accepting the data loss");
+
+    assert!(report.completed);
+    assert_eq!(report.rpo.accepted_gap.as_ref(), Some(gap.as_ref()));
+    let kept = u64::from((options.logs - options.uncopied) * options.messages_per_log);
+    assert_eq!(
+        served.messages(InstanceId::Backup),
+        (1..=kept).collect::<Vec<_>>(),
+        "the backup mgc holds the messages before the gap"
+    );
+    assert_serving_principal(&served, InstanceId::Backup);
+    let differences = served.world.verify(Expect::FailedOver).unwrap();
+    assert!(
+        !differences.is_empty()
+            && differences
+                .iter()
+                .all(|d| d.what == "messages of backup mgc" && d.found.contains("lost")),
+        "only the accepted loss differs: {differences:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_site_that_still_answers_refuses_failover_unless_allowed() {
+    let served = Served::new(&backlog()).await;
+    let primary = served.topology.sites.primary.sql.display_name();
+    let mirror = served
+        .topology
+        .sites
+        .primary
+        .mirror
+        .as_ref()
+        .unwrap()
+        .display_name();
+
+    let error = served
+        .run(Procedure::Failover, RunOptions::default())
+        .await
+        .expect_err("the primary answers");
+    assert!(
+        matches!(&error, Error::Precondition { step: StepId::CheckSites, message, .. } if message.contains(&primary)),
+        "{error}"
+    );
+
+    served
+        .world
+        .set_instance_down(InstanceId::Primary, true)
+        .unwrap();
+    wait_until_down(&served, InstanceId::Primary).await;
+    let error = served
+        .resume(Procedure::Failover, RunOptions::default())
+        .await
+        .expect_err("the primary's mirror answers");
+    assert!(
+        matches!(&error, Error::Precondition { step: StepId::CheckSites, message, .. } if message.contains(&mirror)),
+        "{error}"
+    );
+    assert_eq!(served.mgc(InstanceId::Backup).state, DbState::Restoring);
+    let mutating = served
+        .statements()
+        .into_iter()
+        .filter(|s| !s.contains("SELECT"))
+        .collect::<Vec<_>>();
+    assert!(mutating.is_empty(), "a refused run changed: {mutating:#?}");
+
+    let allowed = RunOptions {
+        allow_primary_reachable: true,
+        ..RunOptions::default()
+    };
+    let report = served
+        .resume(Procedure::Failover, allowed)
+        .await
+        .expect("failover runs when a reachable primary is allowed");
+    assert!(report.completed);
+    assert_serving_principal(&served, InstanceId::Backup);
+    assert!(served.world.read().unwrap().pool.failed_over);
+    assert_verified(&served, Expect::FailedOver);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standby_readers_are_ended_and_recovery_succeeds() {
+    let options = WorldOptions {
+        standby: true,
+        readers: 2,
+        ..backlog()
+    };
+    let served = Served::new(&options).await;
+    let readers: Vec<u16> = served.world.read().unwrap().instances[&InstanceId::Backup]
+        .readers
+        .iter()
+        .map(|r| r.spid)
+        .collect();
+    assert_eq!(readers.len(), 2);
+    assert!(served.mgc(InstanceId::Backup).standby);
+    strike(&served).await;
+
+    let report = served.completes(Procedure::Failover).await;
+
+    assert_done(&report, StepId::ApplyUnappliedLogs);
+    assert_done(&report, StepId::RecoverDatabase);
+    let backup: Vec<_> = served
+        .statements()
+        .into_iter()
+        .filter(|s| s.on(InstanceId::Backup))
+        .collect();
+    let first_restore = backup
+        .iter()
+        .position(|s| s.contains("RESTORE LOG"))
+        .expect("log backups are restored");
+    for spid in &readers {
+        let kills: Vec<usize> = backup
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.text.trim_end_matches(';') == format!("KILL {spid}"))
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(kills.len(), 1, "reader {spid} is ended once");
+        assert!(
+            kills[0] < first_restore,
+            "reader {spid} is ended before the first log restore, which needs the database to itself"
+        );
+    }
+    let state = served.world.read().unwrap();
+    assert!(state.instances[&InstanceId::Backup].readers.is_empty());
+    drop(state);
+    assert_serving_principal(&served, InstanceId::Backup);
+    assert_verified(&served, Expect::FailedOver);
+
+    // Back home, the backup site is a standby secondary again, and log shipping runs.
+    served.rebuild().await;
+    served.completes(Procedure::Failback).await;
+    served
+        .world
+        .traffic(5, true)
+        .expect("traffic after failback");
+    served.world.tick(15).expect("the clock runs");
+    assert!(
+        served.mgc(InstanceId::Backup).standby,
+        "the secondary is in standby again"
+    );
+    assert_eq!(
+        served.messages(InstanceId::Backup),
+        served.messages(InstanceId::Primary)
+    );
+    assert_verified(&served, Expect::Normal);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failback_over_a_mirrored_rebuilt_primary_removes_mirroring_first() {
+    let served = failed_over().await;
+    served.rebuild().await;
+    let rebuilt = served.mgc(InstanceId::Primary);
+    assert_eq!(
+        rebuilt.mirroring.as_ref().map(|m| m.role),
+        Some(MirrorRole::Principal),
+        "the rebuild mirrors the primary mgc"
+    );
+
+    let report = served.completes(Procedure::Failback).await;
+
+    assert_done(&report, StepId::RestorePrimary);
+    let primary: Vec<_> = served
+        .statements()
+        .into_iter()
+        .filter(|s| s.on(InstanceId::Primary))
+        .collect();
+    let partner_off = primary
+        .iter()
+        .position(|s| s.contains("ALTER DATABASE [mgc] SET PARTNER OFF"))
+        .expect("mirroring is removed from the primary mgc");
+    let restores: Vec<usize> = primary
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.contains("RESTORE DATABASE") && s.contains("FROM DISK"))
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        restores.len(),
+        1,
+        "the primary mgc is restored once, first time (no 3104 and retry)"
+    );
+    assert!(partner_off < restores[0], "mirroring is removed first");
+    assert_serving_principal(&served, InstanceId::Primary);
+    assert_verified(&served, Expect::Normal);
+}
+
+/// Where a failover is interrupted, and how.
+struct Interruption {
+    /// The event that strikes.
+    when: When,
+    /// What breaks then.
+    fault: Fault,
+    /// The step the first run fails in.
+    fails_in: StepId,
+    /// What that step does when the run is resumed: `true` when it finds its work done.
+    resumed_skips: bool,
+    /// Statements the fault stopped before they ran: (text, file) sent twice.
+    lost: Option<(&'static str, Option<usize>)>,
+    /// A cmdlet the fault made fail, so run twice.
+    failed_cmdlet: Option<&'static str>,
+}
+
+enum Fault {
+    Statement(StatementFault),
+    Cmdlet(&'static str),
+}
+
+/// The progress event a fault is injected at.
+#[derive(Clone, Copy)]
+enum When {
+    /// The step finished (and was journaled).
+    Finished(StepId),
+    /// The step is about to carry out its actions.
+    AboutToAct(StepId),
+    /// The first log backup was restored.
+    FirstLogRestored,
+}
+
+impl When {
+    fn matches(self, event: &Event) -> bool {
+        match (self, event) {
+            (When::Finished(step), Event::StepFinished { step: s, .. }) => *s == step,
+            (When::AboutToAct(step), Event::Planned { step: s, .. }) => *s == step,
+            (When::FirstLogRestored, Event::LogRestored { .. }) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Interrupts a failover of a backlog world as `case` says, resumes it, and checks it
+/// completes with every mutating statement and cmdlet that succeeded sent once.
+async fn interrupted_failover(case: Interruption) {
+    let served = Served::new(&backlog()).await;
+    strike(&served).await;
+    let fault = case.fault;
+    let interrupt = Interrupt::new(
+        served.world.clone(),
+        move |event: &Event| case.when.matches(event),
+        move |world: &World| match fault {
+            Fault::Statement(fault) => world.add_statement_fault(fault).unwrap(),
+            Fault::Cmdlet(cmdlet) => world
+                .set_cmdlet_fault(
+                    cmdlet,
+                    Some(StoredCmdletFault::Fail(format!(
+                        "{cmdlet} failed (injected)"
+                    ))),
+                )
+                .unwrap(),
+        },
+    );
+
+    let error = served
+        .run_observed(
+            Procedure::Failover,
+            RunOptions::default(),
+            interrupt.clone(),
+        )
+        .await
+        .expect_err("the interrupted failover fails");
+    assert!(interrupt.struck(), "the fault was never injected");
+    assert_eq!(error.step_id(), Some(case.fails_in), "{error}");
+
+    served.world.clear_faults().unwrap();
+    let report = served
+        .resume(Procedure::Failover, RunOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("the resumed failover failed: {e}"));
+
+    assert!(report.completed, "{report:#?}");
+    if case.resumed_skips {
+        assert_skipped(&report, case.fails_in);
+    } else {
+        assert_done(&report, case.fails_in);
+    }
+    assert_serving_principal(&served, InstanceId::Backup);
+    assert!(served.world.read().unwrap().pool.failed_over);
+    assert_verified(&served, Expect::FailedOver);
+
+    // Nothing done twice: each mutating statement that succeeded was sent once.
+    let files = restored_files(&served);
+    let sent_twice = |text: &str, file: Option<&str>| {
+        case.lost
+            .is_some_and(|(lost, index)| lost == text && index.map(|i| files[i].as_str()) == file)
+    };
+    let expect = |text: &'static str, file: Option<&str>| 1 + usize::from(sent_twice(text, file));
+    let remove = "sp_delete_log_shipping_secondary_database";
+    assert_eq!(
+        served.count(InstanceId::Backup, remove, |_| true),
+        expect(remove, None)
+    );
+    let recovery = "RESTORE DATABASE @db WITH RECOVERY";
+    assert_eq!(
+        served.count(InstanceId::Backup, recovery, |_| true),
+        expect(recovery, None)
+    );
+    assert_eq!(files.len(), backlog().unrestored as usize, "{files:?}");
+    for file in &files {
+        assert_eq!(
+            served.count(InstanceId::Backup, "RESTORE LOG", |s| s.file_name()
+                == Some(file)),
+            expect("RESTORE LOG", Some(file)),
+            "RESTORE LOG of {file}"
+        );
+    }
+    assert_eq!(
+        served.count(InstanceId::Backup, "KILL", |_| true),
+        0,
+        "no session to end"
+    );
+    if cfg!(unix) {
+        for cmdlet in [
+            "Set-CsPersistentChatState",
+            "Install-CsMirrorDatabase",
+            "Set-CsPersistentChatActiveServer",
+        ] {
+            let runs = 1 + usize::from(case.failed_cmdlet == Some(cmdlet));
+            assert_eq!(served.cmdlet_runs(cmdlet), runs, "{cmdlet}");
+        }
+    }
+}
+
+/// The distinct log backups restored on the backup instance, in the order first sent.
+fn restored_files(served: &Served) -> Vec<String> {
+    let mut seen = BTreeMap::new();
+    for statement in served.statements() {
+        if statement.on(InstanceId::Backup)
+            && statement.contains("RESTORE LOG")
+            && let Some(file) = statement.file_name()
+        {
+            let next = seen.len();
+            seen.entry(file.to_owned()).or_insert(next);
+        }
+    }
+    let mut files: Vec<(usize, String)> = seen.into_iter().map(|(f, n)| (n, f)).collect();
+    files.sort();
+    files.into_iter().map(|(_, f)| f).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_interrupted_after_check_sites_resumes() {
+    interrupted_failover(Interruption {
+        when: When::Finished(StepId::CheckSites),
+        fault: Fault::Statement(fail(InstanceId::Backup, None)),
+        fails_in: StepId::SnapshotLogShipping,
+        resumed_skips: false,
+        lost: None,
+        failed_cmdlet: None,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_interrupted_after_snapshot_resumes() {
+    interrupted_failover(Interruption {
+        when: When::Finished(StepId::SnapshotLogShipping),
+        fault: Fault::Statement(fail(InstanceId::Backup, None)),
+        fails_in: StepId::RemoveLogShipping,
+        resumed_skips: false,
+        lost: None,
+        failed_cmdlet: None,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_interrupted_after_removing_log_shipping_resumes() {
+    // The removal succeeds; the read that verifies it fails.
+    interrupted_failover(Interruption {
+        when: When::AboutToAct(StepId::RemoveLogShipping),
+        fault: Fault::Statement(fail(InstanceId::Backup, Some(StatementKind::Select))),
+        fails_in: StepId::RemoveLogShipping,
+        resumed_skips: true,
+        lost: None,
+        failed_cmdlet: None,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_interrupted_after_copying_resumes() {
+    interrupted_failover(Interruption {
+        when: When::Finished(StepId::CopyLogBackups),
+        fault: Fault::Statement(fail(InstanceId::Backup, None)),
+        fails_in: StepId::ApplyUnappliedLogs,
+        resumed_skips: false,
+        lost: None,
+        failed_cmdlet: None,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_interrupted_between_two_log_restores_resumes() {
+    // The first log backup is restored; the connection drops during the second.
+    interrupted_failover(Interruption {
+        when: When::FirstLogRestored,
+        fault: Fault::Statement(drop_connection(
+            InstanceId::Backup,
+            StatementKind::RestoreLog,
+        )),
+        fails_in: StepId::ApplyUnappliedLogs,
+        resumed_skips: false,
+        lost: Some(("RESTORE LOG", Some(1))),
+        failed_cmdlet: None,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_interrupted_after_the_last_log_restore_resumes() {
+    // Every log backup is restored; the read of the restore point that verifies fails.
+    interrupted_failover(Interruption {
+        when: When::AboutToAct(StepId::ApplyUnappliedLogs),
+        fault: Fault::Statement(fail(InstanceId::Backup, Some(StatementKind::Select))),
+        fails_in: StepId::ApplyUnappliedLogs,
+        resumed_skips: true,
+        lost: None,
+        failed_cmdlet: None,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_interrupted_after_recovery_resumes() {
+    // Recovery succeeds; the read that verifies it fails.
+    interrupted_failover(Interruption {
+        when: When::AboutToAct(StepId::RecoverDatabase),
+        fault: Fault::Statement(fail(InstanceId::Backup, Some(StatementKind::Select))),
+        fails_in: StepId::RecoverDatabase,
+        resumed_skips: true,
+        lost: None,
+        failed_cmdlet: None,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_whose_connection_drops_during_recovery_resumes() {
+    // The connection drops before RESTORE … WITH RECOVERY runs: its effect is unknown to
+    // pcdr, which must not retry it blindly; the resumed run observes and recovers.
+    interrupted_failover(Interruption {
+        when: When::AboutToAct(StepId::RecoverDatabase),
+        fault: Fault::Statement(drop_connection(
+            InstanceId::Backup,
+            StatementKind::RestoreDatabase,
+        )),
+        fails_in: StepId::RecoverDatabase,
+        resumed_skips: false,
+        lost: Some(("RESTORE DATABASE @db WITH RECOVERY", None)),
+        failed_cmdlet: None,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_interrupted_after_setting_the_pool_state_resumes() {
+    // Set-CsPersistentChatState succeeds; reading the state back fails.
+    interrupted_failover(Interruption {
+        when: When::AboutToAct(StepId::SetPoolFailedOver),
+        fault: Fault::Cmdlet("Get-CsPersistentChatState"),
+        fails_in: StepId::SetPoolFailedOver,
+        resumed_skips: true,
+        lost: None,
+        failed_cmdlet: None,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_interrupted_after_mirroring_resumes() {
+    // Install-CsMirrorDatabase succeeds; the read that verifies the mirroring fails.
+    interrupted_failover(Interruption {
+        when: When::AboutToAct(StepId::MirrorNewPrimary),
+        fault: Fault::Statement(fail(InstanceId::Backup, Some(StatementKind::Select))),
+        fails_in: StepId::MirrorNewPrimary,
+        resumed_skips: true,
+        lost: None,
+        failed_cmdlet: None,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_interrupted_while_activating_servers_resumes() {
+    // The last step has nothing to verify (the pool cannot list its active servers), so
+    // it is interrupted by its own cmdlet failing; resumed, it sets the list again.
+    interrupted_failover(Interruption {
+        when: When::AboutToAct(StepId::ActivateBackupServers),
+        fault: Fault::Cmdlet("Set-CsPersistentChatActiveServer"),
+        fails_in: StepId::ActivateBackupServers,
+        resumed_skips: false,
+        lost: None,
+        failed_cmdlet: Some("Set-CsPersistentChatActiveServer"),
+    })
+    .await;
+}
