@@ -72,6 +72,7 @@
 //! and values as variables; any other RPC is 2812.
 
 pub mod backup_file;
+pub mod drill;
 pub mod engine;
 pub mod guid;
 pub mod serve;

@@ -14,17 +14,38 @@ use tokio::task::JoinHandle;
 
 use crate::engine::InstanceEngine;
 use crate::tds::{Server, ServerHandle};
-use crate::world::model::InstanceId;
+use crate::world::model::{InstanceId, Site};
 use crate::world::{World, WorldError};
 
 /// How often the serving loop looks at which instances are down.
 const WATCH_EVERY: Duration = Duration::from_millis(100);
 
+/// The program the world's topology runs as its Management Shell: `program args…
+/// --world DIR -- -NoProfile -NonInteractive -Command <script>`, which must run the
+/// emulated shell ([`crate::shell::run_shell`]) on the world in `DIR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShellLauncher {
+    /// The executable (`pcdr`, or a Python interpreter).
+    pub program: String,
+    /// Its arguments before `--world DIR` (`["sim", "shell"]`, `["-m", "pcdr._simshell"]`).
+    pub args: Vec<String>,
+}
+
+impl ShellLauncher {
+    /// `pcdr sim shell`, with `program` the pcdr executable.
+    pub fn pcdr(program: impl Into<String>) -> Self {
+        Self {
+            program: program.into(),
+            args: vec!["sim".into(), "shell".into()],
+        }
+    }
+}
+
 /// How to serve a world.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServeOptions {
-    /// The pcdr executable the topology's `[shell]` runs (`… sim shell --world DIR`).
-    pub shell_program: String,
+    /// What the topology's `[shell]` runs.
+    pub shell: ShellLauncher,
     /// Advance the world clock one minute this often (running the log-shipping jobs);
     /// `None` leaves the clock to `tick` and `traffic`.
     pub minute_every: Option<Duration>,
@@ -98,7 +119,7 @@ pub async fn serve(dir: &Path, options: &ServeOptions) -> Result<ServingWorld, S
         ports.insert(id, handle.local_addr().port());
         servers.insert(id, (engine, Some(handle)));
     }
-    let topology = world.write_topology(&ports, &options.shell_program)?;
+    let topology = world.write_topology(&ports, &options.shell)?;
     let servers = Arc::new(Mutex::new(servers));
     let watcher = tokio::spawn(watch(Arc::clone(&world), servers, ports));
     let clock = options.minute_every.map(|every| {
@@ -155,4 +176,49 @@ async fn watch(world: Arc<World>, servers: Arc<Mutex<Servers>>, ports: BTreeMap<
             }
         }
     }
+}
+
+/// How long the serving process may take to open or close an instance's listener.
+const LISTENER_SETTLE: Duration = Duration::from_secs(5);
+
+/// Waits until the site's instances of a served world accept connections (`up`) or
+/// refuse them, so that a change to the world (a disaster, a rebuild) has taken effect
+/// when it returns. A world that is not being served (no `DIR/topology.toml`) has
+/// nothing to wait for.
+pub async fn wait_for_site(dir: &Path, site: Site, up: bool) -> Result<(), String> {
+    wait_for_instances(dir, &site.instances(), up).await
+}
+
+/// Waits until `instances` of a served world accept connections (`up`) or refuse them.
+pub async fn wait_for_instances(
+    dir: &Path,
+    instances: &[InstanceId],
+    up: bool,
+) -> Result<(), String> {
+    use pcdr_core::topology::{SqlAddress, Topology};
+    let Ok(topology) = Topology::load(&dir.join("topology.toml")) else {
+        return Ok(());
+    };
+    let sites = [&topology.sites.primary, &topology.sites.backup];
+    let endpoints = sites
+        .into_iter()
+        .flat_map(|site| std::iter::once(&site.sql).chain(site.mirror.as_ref()))
+        .filter(|endpoint| instances.iter().any(|i| i.host() == endpoint.host));
+    let deadline = tokio::time::Instant::now() + LISTENER_SETTLE;
+    for endpoint in endpoints {
+        let SqlAddress::Port(port) = endpoint.address else {
+            continue;
+        };
+        let address = format!("{}:{port}", endpoint.host);
+        while tokio::net::TcpStream::connect(&address).await.is_ok() != up {
+            if tokio::time::Instant::now() > deadline {
+                return Err(format!(
+                    "{address} did not {} in time",
+                    if up { "come up" } else { "go down" }
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    Ok(())
 }

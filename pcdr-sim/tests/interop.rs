@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use pcdr_sim::serve::{ServeOptions, ServingWorld, serve};
+use pcdr_sim::serve::{ServeOptions, ServingWorld, ShellLauncher, serve};
 use pcdr_sim::world::model::InstanceId;
 use pcdr_sim::world::{World, WorldOptions};
 use serde_json::Value as Json;
@@ -58,7 +58,7 @@ impl Sim {
         let world = World::create(dir.path(), &options).expect("create world");
         let password = world.password().expect("password file");
         let serve_options = ServeOptions {
-            shell_program: "/usr/local/bin/pcdr".into(),
+            shell: ShellLauncher::pcdr("/usr/local/bin/pcdr"),
             minute_every: None,
         };
         let serving = serve(dir.path(), &serve_options).await.expect("serve");

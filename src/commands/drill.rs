@@ -1,19 +1,13 @@
 //! `pcdr drill`: a whole disaster rehearsal on an emulated world, through the real
-//! adapters — traffic, disaster at the primary site, failover, verify, rebuild of the
-//! primary site, failback, verify — with a report of both procedures and every check.
+//! adapters ([`pcdr_sim::drill`]), with a report of both procedures and every check.
+//! This file only presents it: the temporary folder, the report or its JSON, the exit
+//! code.
 
-use super::sim::wait_until_listening;
 use crate::progress::{Progress, Style};
 use crate::{exit, render};
-use chrono::{DateTime, Utc};
-use pcdr_core::adapters;
-use pcdr_core::procedure::{Context, Procedure, RunOptions};
-use pcdr_core::runbook::{Report, Runbook, new_run_id};
-use pcdr_core::topology::Topology;
-use pcdr_sim::serve::{ServeOptions, serve};
-use pcdr_sim::world::model::{InstanceId, Site};
-use pcdr_sim::world::{Expect, World, WorldOptions};
-use serde::Serialize;
+use pcdr_sim::drill::{DrillOptions, DrillReport};
+use pcdr_sim::serve::ShellLauncher;
+use pcdr_sim::world::WorldOptions;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -32,48 +26,38 @@ pub struct DrillArgs {
     pub json: bool,
 }
 
-/// One check of the drill.
-#[derive(Debug, Serialize)]
-struct Check {
-    name: String,
-    passed: bool,
-    detail: String,
-}
-
-/// What the drill proved.
-#[derive(Debug, Serialize)]
-struct DrillReport {
-    world: PathBuf,
-    passed: bool,
-    checks: Vec<Check>,
-    failover: Option<Report>,
-    failback: Option<Report>,
-    messages_committed_before_disaster: u64,
-    messages_guaranteed: u64,
-    last_applied_log_backup: Option<String>,
-    last_applied_log_backup_finished: Option<DateTime<Utc>>,
-}
-
-/// Messages sent during the drill.
-const MESSAGES_BEFORE_DISASTER: u32 = 20;
-const MESSAGES_AFTER_LAST_BACKUP: u32 = 3;
-const MESSAGES_WHILE_FAILED_OVER: u32 = 10;
-
 /// Runs the drill.
 pub async fn run(args: DrillArgs) -> ExitCode {
     let (dir, temporary) = match world_dir(args.dir.as_deref()) {
         Ok(found) => found,
         Err(message) => return fail(&message),
     };
-    let options = WorldOptions {
-        logs: args.logs,
-        uncopied: args.uncopied,
-        unrestored: args.unrestored,
-        ..WorldOptions::default()
+    let program = match std::env::current_exe() {
+        Ok(program) => program.display().to_string(),
+        Err(e) => return fail(&format!("cannot find the pcdr executable: {e}")),
     };
-    let mut drill = Drill::new(dir, args.json);
-    let outcome = drill.run(&options).await;
-    let report = drill.finish(outcome);
+    let options = DrillOptions {
+        dir,
+        world: WorldOptions {
+            logs: args.logs,
+            uncopied: args.uncopied,
+            unrestored: args.unrestored,
+            ..WorldOptions::default()
+        },
+        shell: ShellLauncher::pcdr(program),
+    };
+    let progress = Arc::new(Progress::new(Style::detect(args.json)));
+    let report = pcdr_sim::drill::run(&options, progress).await;
+    if !args.json {
+        for check in &report.checks {
+            eprintln!(
+                "[{}] {}: {}",
+                if check.passed { "ok" } else { "FAILED" },
+                check.name,
+                check.detail
+            );
+        }
+    }
     if !report.passed
         && let Some(temporary) = temporary
     {
@@ -109,203 +93,6 @@ fn world_dir(dir: Option<&Path>) -> Result<(PathBuf, Option<tempfile::TempDir>),
                 .tempdir()
                 .map_err(|e| format!("cannot create a temporary folder: {e}"))?;
             Ok((temp.path().to_path_buf(), Some(temp)))
-        }
-    }
-}
-
-struct Drill {
-    dir: PathBuf,
-    json: bool,
-    checks: Vec<Check>,
-    failover: Option<Report>,
-    failback: Option<Report>,
-    committed: u64,
-    guaranteed: u64,
-}
-
-impl Drill {
-    fn new(dir: PathBuf, json: bool) -> Self {
-        Self {
-            dir,
-            json,
-            checks: Vec::new(),
-            failover: None,
-            failback: None,
-            committed: 0,
-            guaranteed: 0,
-        }
-    }
-
-    fn check(&mut self, name: &str, passed: bool, detail: impl Into<String>) -> bool {
-        let detail = detail.into();
-        if !self.json {
-            eprintln!(
-                "[{}] {name}: {detail}",
-                if passed { "ok" } else { "FAILED" }
-            );
-        }
-        self.checks.push(Check {
-            name: name.into(),
-            passed,
-            detail,
-        });
-        passed
-    }
-
-    async fn run(&mut self, options: &WorldOptions) -> Result<(), String> {
-        let world = World::create(&self.dir, options).map_err(|e| e.to_string())?;
-        let shell_program = std::env::current_exe()
-            .map_err(|e| e.to_string())?
-            .display()
-            .to_string();
-        let serving = serve(
-            &self.dir,
-            &ServeOptions {
-                shell_program,
-                minute_every: None,
-            },
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        let topology = Topology::load(serving.topology_path()).map_err(|e| e.to_string())?;
-        self.traffic(&world)?;
-        self.disaster(&world).await?;
-        self.failover = self.procedure(&topology, Procedure::Failover).await;
-        if self.failover.is_none() {
-            return Ok(());
-        }
-        self.verify(&world, Expect::FailedOver, "failed over")?;
-        world
-            .traffic(MESSAGES_WHILE_FAILED_OVER, false)
-            .map_err(|e| e.to_string())?;
-        world.rebuild(Site::Primary).map_err(|e| e.to_string())?;
-        wait_until_listening(&self.dir, Site::Primary, true).await?;
-        self.failback = self.procedure(&topology, Procedure::Failback).await;
-        if self.failback.is_none() {
-            return Ok(());
-        }
-        world.traffic(1, true).map_err(|e| e.to_string())?;
-        world.tick(15).map_err(|e| e.to_string())?;
-        self.verify(&world, Expect::Normal, "back to normal")?;
-        drop(serving);
-        Ok(())
-    }
-
-    /// Chat traffic with log backups, then messages no log backup holds yet.
-    fn traffic(&mut self, world: &World) -> Result<(), String> {
-        world
-            .traffic(MESSAGES_BEFORE_DISASTER, true)
-            .map_err(|e| e.to_string())?;
-        world
-            .traffic(MESSAGES_AFTER_LAST_BACKUP, false)
-            .map_err(|e| e.to_string())?;
-        Ok(())
-    }
-
-    async fn disaster(&mut self, world: &World) -> Result<(), String> {
-        world
-            .disaster(Site::Primary, false)
-            .map_err(|e| e.to_string())?;
-        wait_until_listening(&self.dir, Site::Primary, false).await?;
-        if let Some(truth) = world.read().map_err(|e| e.to_string())?.ground_truth {
-            self.committed = truth.committed_through;
-            self.guaranteed = truth.guaranteed_through;
-        }
-        self.check(
-            "disaster",
-            true,
-            format!(
-                "primary site down; {} messages committed, {} of them in log backups on the share",
-                self.committed, self.guaranteed
-            ),
-        );
-        Ok(())
-    }
-
-    async fn procedure(&mut self, topology: &Topology, procedure: Procedure) -> Option<Report> {
-        let planes = match adapters::connect(topology) {
-            Ok(planes) => planes,
-            Err(e) => {
-                self.check(procedure.as_str(), false, e.to_string());
-                return None;
-            }
-        };
-        let progress = Arc::new(Progress::new(Style::detect(self.json)));
-        let ctx = Context::new(
-            Arc::new(topology.clone()),
-            planes,
-            RunOptions::default(),
-            new_run_id(),
-        )
-        .with_observer(progress);
-        let journal = self.dir.join(format!("{procedure}.journal"));
-        match Runbook::new(ctx, journal).execute(procedure).await {
-            Ok(report) => {
-                let detail = format!(
-                    "completed in {:.1} s",
-                    report.rto_seconds.unwrap_or_default()
-                );
-                self.check(procedure.as_str(), report.completed, detail);
-                Some(report)
-            }
-            Err(e) => {
-                self.check(procedure.as_str(), false, e.to_string());
-                None
-            }
-        }
-    }
-
-    fn verify(&mut self, world: &World, expect: Expect, what: &str) -> Result<(), String> {
-        let differences = world.verify(expect).map_err(|e| e.to_string())?;
-        let detail = if differences.is_empty() {
-            format!(
-                "the world's own verification agrees; the serving mgc holds {} messages",
-                self.held(world, expect)
-            )
-        } else {
-            differences
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
-        self.check(&format!("verify {what}"), differences.is_empty(), detail);
-        Ok(())
-    }
-
-    fn held(&self, world: &World, expect: Expect) -> usize {
-        let instance = match expect {
-            Expect::FailedOver => InstanceId::Backup,
-            Expect::Normal => InstanceId::Primary,
-        };
-        world
-            .messages(instance, "mgc")
-            .map(|m| m.len())
-            .unwrap_or_default()
-    }
-
-    fn finish(self, outcome: Result<(), String>) -> DrillReport {
-        let mut checks = self.checks;
-        if let Err(message) = outcome {
-            checks.push(Check {
-                name: "drill".into(),
-                passed: false,
-                detail: message,
-            });
-        }
-        let rpo = self.failover.as_ref().map(|r| &r.rpo);
-        DrillReport {
-            world: self.dir,
-            passed: !checks.is_empty()
-                && checks.iter().all(|c| c.passed)
-                && self.failback.is_some(),
-            last_applied_log_backup: rpo.and_then(|r| r.last_applied_file.clone()),
-            last_applied_log_backup_finished: rpo.and_then(|r| r.last_applied_finish),
-            checks,
-            failover: self.failover,
-            failback: self.failback,
-            messages_committed_before_disaster: self.committed,
-            messages_guaranteed: self.guaranteed,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::exit;
 use clap::{Args, Subcommand};
-use pcdr_sim::serve::{ServeOptions, serve};
+use pcdr_sim::serve::{ServeOptions, ShellLauncher, serve, wait_for_site};
 use pcdr_sim::shell::run_shell;
 use pcdr_sim::world::faults::{StatementFault, StatementKind, StatementMatch, StoredCmdletFault};
 use pcdr_sim::world::model::{InstanceId, Site};
@@ -183,7 +183,7 @@ pub async fn run(command: SimCommand) -> ExitCode {
                 .map_err(|e| e.to_string())
         }),
         SimCommand::Verify { dir, expect } => return verify(&dir, &expect),
-        SimCommand::Fault(args) => fault(&args),
+        SimCommand::Fault(args) => fault(&args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -238,7 +238,7 @@ async fn serve_world(args: ServeArgs) -> ExitCode {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "pcdr".into());
     let options = ServeOptions {
-        shell_program,
+        shell: ShellLauncher::pcdr(shell_program),
         minute_every: args.minute_every_ms.map(Duration::from_millis),
     };
     let serving = match serve(dir, &options).await {
@@ -290,48 +290,13 @@ async fn disaster(dir: &Dir, site: &str, share_lost: bool) -> Result<(), String>
     open(dir)?
         .disaster(site, share_lost)
         .map_err(|e| e.to_string())?;
-    wait_until_listening(&dir.dir, site, false).await
+    wait_for_site(&dir.dir, site, false).await
 }
 
 async fn rebuild(dir: &Dir, site: &str) -> Result<(), String> {
     let site = site_of(site)?;
     open(dir)?.rebuild(site).map_err(|e| e.to_string())?;
-    wait_until_listening(&dir.dir, site, true).await
-}
-
-/// How long the serving process may take to open or close an instance's listener.
-const LISTENER_SETTLE: Duration = Duration::from_secs(5);
-
-/// Waits until the site's instances of a served world accept connections (`up`) or
-/// refuse them, so that the command's effect is complete when it returns. A world
-/// that is not being served has nothing to wait for.
-pub async fn wait_until_listening(dir: &Path, site: Site, up: bool) -> Result<(), String> {
-    let Ok(topology) = pcdr_core::topology::Topology::load(&dir.join("topology.toml")) else {
-        return Ok(());
-    };
-    let role = match site {
-        Site::Primary => pcdr_core::topology::SiteRole::Primary,
-        Site::Backup => pcdr_core::topology::SiteRole::Backup,
-    };
-    let topo_site = topology.site(role);
-    let endpoints = std::iter::once(&topo_site.sql).chain(topo_site.mirror.as_ref());
-    let deadline = tokio::time::Instant::now() + LISTENER_SETTLE;
-    for endpoint in endpoints {
-        let pcdr_core::topology::SqlAddress::Port(port) = endpoint.address else {
-            continue;
-        };
-        let address = format!("{}:{port}", endpoint.host);
-        while tokio::net::TcpStream::connect(&address).await.is_ok() != up {
-            if tokio::time::Instant::now() > deadline {
-                return Err(format!(
-                    "{address} did not {} in time",
-                    if up { "come up" } else { "go down" }
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-    Ok(())
+    wait_for_site(&dir.dir, site, true).await
 }
 
 fn traffic(dir: &Dir, messages: u32, log_backup: bool) -> Result<(), String> {
@@ -382,21 +347,20 @@ fn statement_match(kind: &str, on: Option<&str>) -> Result<StatementMatch, Strin
     })
 }
 
-fn fault(args: &FaultArgs) -> Result<(), String> {
+/// Injects the asked faults; an instance taken down or up is waited for, so the fault
+/// holds when the command returns.
+async fn fault(args: &FaultArgs) -> Result<(), String> {
     let world = open(&args.dir)?;
     let fail = |e: pcdr_sim::world::WorldError| e.to_string();
     if args.clear {
         world.clear_faults().map_err(fail)?;
     }
-    if let Some(name) = &args.down {
-        world
-            .set_instance_down(instance_of(name)?, true)
-            .map_err(fail)?;
-    }
-    if let Some(name) = &args.up {
-        world
-            .set_instance_down(instance_of(name)?, false)
-            .map_err(fail)?;
+    for (name, down) in [(&args.down, true), (&args.up, false)] {
+        if let Some(name) = name {
+            let instance = instance_of(name)?;
+            world.set_instance_down(instance, down).map_err(fail)?;
+            pcdr_sim::serve::wait_for_instances(&args.dir.dir, &[instance], !down).await?;
+        }
     }
     if let Some(kind) = &args.fail_statement {
         let on = statement_match(kind, args.on.as_deref())?;

@@ -12,7 +12,7 @@ use pcdr_core::adapters;
 use pcdr_core::procedure::{Context, Event, Observer, Procedure, RunOptions};
 use pcdr_core::runbook::{Report, Runbook, new_run_id};
 use pcdr_core::topology::{SiteRole, SqlAddress, Topology};
-use pcdr_sim::serve::{ServeOptions, ServingWorld, serve};
+use pcdr_sim::serve::{ServeOptions, ServingWorld, ShellLauncher, serve};
 use pcdr_sim::world::faults::{StatementFault, StatementKind, StatementMatch};
 use pcdr_sim::world::model::{Database, InstanceId, Site};
 use pcdr_sim::world::{World, WorldOptions};
@@ -59,7 +59,7 @@ impl Served {
         let serving = serve(
             dir.path(),
             &ServeOptions {
-                shell_program: PCDR.into(),
+                shell: ShellLauncher::pcdr(PCDR),
                 minute_every: None,
             },
         )

@@ -11,6 +11,11 @@ failback) as a journaled, resumable runbook::
         print(step.id, step.state)
     report = runbook.failover(on_event=lambda event: print(event.message))
 
+Rehearse a whole disaster on an emulated two-site world, as ``pcdr drill`` does::
+
+    report = pcdr.drill()
+    assert report.passed, [c.detail for c in report.checks if not c.passed]
+
 Progress events also go to the ``logging`` logger ``pcdr``. Every error is a
 ``pcdr.PcdrError``; see the exception classes for what each one carries.
 """
@@ -21,6 +26,8 @@ from ._pcdr import (
     ChatPoolError,
     Command,
     DataLossRefused,
+    DrillCheck,
+    DrillReport,
     Event,
     JournalError,
     JournalLocked,
@@ -36,6 +43,7 @@ from ._pcdr import (
     StepReport,
     Topology,
     TopologyError,
+    drill,
 )
 
 logging.getLogger("pcdr").addHandler(logging.NullHandler())
@@ -44,6 +52,8 @@ __all__ = [
     "ChatPoolError",
     "Command",
     "DataLossRefused",
+    "DrillCheck",
+    "DrillReport",
     "Event",
     "JournalError",
     "JournalLocked",
@@ -59,4 +69,5 @@ __all__ = [
     "StepReport",
     "Topology",
     "TopologyError",
+    "drill",
 ]

@@ -9,6 +9,8 @@ __all__ = [
     "ChatPoolError",
     "Command",
     "DataLossRefused",
+    "DrillCheck",
+    "DrillReport",
     "Event",
     "JournalError",
     "JournalLocked",
@@ -24,6 +26,8 @@ __all__ = [
     "StepReport",
     "Topology",
     "TopologyError",
+    "_sim_shell",
+    "drill",
 ]
 
 _StrPath = Union[str, "os.PathLike[str]"]
@@ -369,6 +373,107 @@ class Runbook:
     def cancel(self) -> None:
         """Stop the running procedure before its next action; callable from any
         thread. A statement already running on SQL Server runs to its end."""
+
+@final
+class DrillCheck:
+    """One check of a drill."""
+
+    @property
+    def name(self) -> str:
+        """What was checked: ``disaster``, ``failover``, ``verify failed over``,
+        ``failback``, ``verify back to normal``, or ``drill`` when the rehearsal
+        itself could not go on."""
+
+    @property
+    def passed(self) -> bool:
+        """Whether it passed."""
+
+    @property
+    def detail(self) -> str:
+        """What was found."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The check as plain Python values."""
+
+@final
+class DrillReport:
+    """What a drill proved: both procedures' reports and every check."""
+
+    @property
+    def world(self) -> Path:
+        """The emulated world's folder (removed after a passed drill in a temporary
+        folder)."""
+
+    @property
+    def passed(self) -> bool:
+        """Whether every check passed and both procedures ran."""
+
+    @property
+    def checks(self) -> list[DrillCheck]:
+        """The checks, in order."""
+
+    @property
+    def failover(self) -> Optional[Report]:
+        """The failover's report, if it ran."""
+
+    @property
+    def failback(self) -> Optional[Report]:
+        """The failback's report, if it ran."""
+
+    @property
+    def messages_committed_before_disaster(self) -> int:
+        """Chat messages committed on the primary site before the disaster."""
+
+    @property
+    def messages_guaranteed(self) -> int:
+        """How many of them were in log backups on the share (the rest is the window
+        log shipping cannot protect)."""
+
+    @property
+    def last_applied_log_backup(self) -> Optional[str]:
+        """The last log backup the failover applied."""
+
+    @property
+    def last_applied_log_backup_finished(self) -> Optional[datetime.datetime]:
+        """When that log backup finished (UTC)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain Python values, the same as ``pcdr drill --json``."""
+
+def drill(
+    dir: Optional[_StrPath] = None,
+    logs: int = 6,
+    uncopied: int = 2,
+    unrestored: int = 3,
+    on_event: _OnEvent = None,
+) -> DrillReport:
+    """Rehearse a whole disaster, as ``pcdr drill`` does: build an emulated two-site
+    world in ``dir``, serve it, send chat traffic, take the primary site down, fail
+    over through the real adapters, verify, rebuild the primary site, fail back,
+    verify. No ``pcdr`` executable is needed: the world's Management Shell is this
+    interpreter (``python -m pcdr._simshell``).
+
+    Args:
+        dir: an empty or missing folder for the world; by default a temporary one,
+            removed when the drill passes.
+        logs: log backups taken before the disaster.
+        uncopied: the newest of them not yet copied when disaster strikes.
+        unrestored: the newest of them not yet restored.
+        on_event: called with each progress event of both procedures, as in
+            ``Runbook.failover``; an exception it raises stops the drill and is
+            raised.
+
+    Returns:
+        The report; a drill that fails (including one whose ``dir`` already holds
+        a world) returns it with ``passed`` false and the failed checks.
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C stopped the drill.
+    """
+
+def _sim_shell(args: list[str]) -> tuple[str, str, int]:
+    """Run the emulated Management Shell on ``--world DIR -- <shell args>``: its
+    stdout, stderr and exit code (see ``pcdr._simshell``)."""
 
 class PcdrError(Exception):
     """The base of every error pcdr raises. The message says what failed, where,

@@ -9,17 +9,18 @@ use pcdr_core::topology::{
     SqlAddress, SqlEndpoint, SqlSettings, Topology,
 };
 
+use crate::serve::ShellLauncher;
 use crate::world::model::InstanceId;
 use crate::world::{World, WorldResult};
 
 impl World {
     /// Writes `topology.toml` for instances listening on `ports`, with the shell set to
-    /// `shell_program sim shell --world DIR -- -NoProfile -NonInteractive -Command`.
+    /// `PROGRAM ARGS… --world DIR -- -NoProfile -NonInteractive -Command` from `shell`.
     /// Returns the file's path.
     pub fn write_topology(
         &self,
         ports: &BTreeMap<InstanceId, u16>,
-        shell_program: &str,
+        shell: &ShellLauncher,
     ) -> WorldResult<PathBuf> {
         let state = self.read()?;
         let endpoint = |id: InstanceId| SqlEndpoint {
@@ -69,19 +70,23 @@ impl World {
                 command_timeout_secs: 0,
             },
             shell: ShellSettings {
-                program: shell_program.to_owned(),
-                args: [
-                    "sim",
-                    "shell",
-                    "--world",
-                    &self.dir().display().to_string(),
-                    "--",
-                    "-NoProfile",
-                    "-NonInteractive",
-                    "-Command",
-                ]
-                .map(str::to_owned)
-                .to_vec(),
+                program: shell.program.clone(),
+                args: shell
+                    .args
+                    .iter()
+                    .cloned()
+                    .chain(
+                        [
+                            "--world",
+                            &self.dir().display().to_string(),
+                            "--",
+                            "-NoProfile",
+                            "-NonInteractive",
+                            "-Command",
+                        ]
+                        .map(str::to_owned),
+                    )
+                    .collect(),
                 ..ShellSettings::default()
             },
         };
@@ -104,11 +109,18 @@ mod tests {
             .into_iter()
             .zip([1501, 1502, 1503, 1504])
             .collect();
-        let path = world.write_topology(&ports, "/usr/bin/pcdr").unwrap();
+        let path = world
+            .write_topology(&ports, &ShellLauncher::pcdr("/usr/bin/pcdr"))
+            .unwrap();
         let topology = Topology::load(&path).unwrap();
         assert_eq!(topology.sites.backup.sql.display_name(), "127.0.0.3,1503");
         assert_eq!(topology.sql.encrypt, Encrypt::NotSupported);
         assert_eq!(topology.shell.program, "/usr/bin/pcdr");
+        assert_eq!(topology.shell.args[..3], ["sim", "shell", "--world"]);
+        assert_eq!(
+            topology.shell.args[4..],
+            ["--", "-NoProfile", "-NonInteractive", "-Command"]
+        );
         assert_eq!(
             topology.sql.password.resolve().unwrap().unwrap().expose(),
             world.password().unwrap()

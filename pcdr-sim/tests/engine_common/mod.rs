@@ -8,7 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use pcdr_core::commands::sql::{SqlCommand, SqlValue};
-use pcdr_sim::serve::{ServeOptions, ServingWorld, serve};
+use pcdr_sim::serve::{ServeOptions, ServingWorld, ShellLauncher, serve};
 use pcdr_sim::world::model::InstanceId;
 use pcdr_sim::world::{World, WorldOptions};
 use tempfile::TempDir;
@@ -68,7 +68,7 @@ pub async fn start(options: WorldOptions) -> Sim {
     let dir = tempfile::tempdir().expect("tempdir");
     World::create(dir.path(), &options).expect("create world");
     let serve_options = ServeOptions {
-        shell_program: "/usr/local/bin/pcdr".into(),
+        shell: ShellLauncher::pcdr("/usr/local/bin/pcdr"),
         minute_every: None,
     };
     let serving = serve(dir.path(), &serve_options).await.expect("serve");
