@@ -6,7 +6,8 @@
 //! `batch`, `rpc`, `headers` (ALL_HEADERS), `token` and `rows` (encoders),
 //! `types` (value layouts), `response` (which tokens a reply holds),
 //! `session` and `server` (sockets), `registry` (SPIDs and KILL), `engine`
-//! (the contract with the emulated engine). This module knows nothing of T-SQL.
+//! (the contract with the emulated engine), and `fuzz` (an entry point for the fuzzer
+//! only). This module knows nothing of T-SQL.
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -22,6 +23,7 @@ mod batch;
 mod cursor;
 mod engine;
 mod error;
+pub mod fuzz;
 mod headers;
 mod login7;
 mod packet;

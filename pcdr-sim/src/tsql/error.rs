@@ -48,7 +48,8 @@ impl ParseError {
         Self::new(113, "Missing end comment mark '*/'.".to_owned(), offset)
     }
 
-    /// 191: parentheses, `NOT` or unary signs nest deeper than the parser allows.
+    /// 191: parentheses, `NOT` or unary signs nest deeper than the parser allows, or an
+    /// expression chains too many binary operators.
     pub(crate) fn nested_too_deeply(offset: usize) -> Self {
         Self::new(
             191,

@@ -43,7 +43,8 @@
 //!
 //! 102 `Incorrect syntax near 'X'.` (156 `… near the keyword 'X'.` when X is reserved),
 //! at the end of the batch near its last token; 105 for an unclosed string or delimited
-//! identifier; 113 for an unclosed `/*`; 191 for nesting deeper than 64; 2715 for an
+//! identifier; 113 for an unclosed `/*`; 191 for nesting deeper than 64 or more than 128
+//! binary operators in one expression or condition; 2715 for an
 //! unknown `DECLARE` type. Offsets are byte offsets into the batch.
 
 pub mod ast;

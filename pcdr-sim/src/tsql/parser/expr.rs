@@ -20,25 +20,31 @@ const CONDITION_WORDS: &[&str] = &["AND", "IN", "IS", "LIKE", "NOT", "OR"];
 impl Parser<'_> {
     /// A scalar expression.
     pub(super) fn expr(&mut self) -> Result<Expr> {
-        let mut left = self.term()?;
-        loop {
-            let op = if self.eat_punct(Punct::Plus) {
-                BinaryOp::Add
-            } else if self.eat_punct(Punct::Minus) {
-                BinaryOp::Subtract
-            } else {
-                return Ok(left);
-            };
-            left = binary(left, op, self.term()?);
-        }
+        self.chained(|p| {
+            let mut left = p.term()?;
+            loop {
+                let op = if p.eat_punct(Punct::Plus) {
+                    BinaryOp::Add
+                } else if p.eat_punct(Punct::Minus) {
+                    BinaryOp::Subtract
+                } else {
+                    return Ok(left);
+                };
+                p.chain_link()?;
+                left = binary(left, op, p.term()?);
+            }
+        })
     }
 
     fn term(&mut self) -> Result<Expr> {
-        let mut left = self.unary()?;
-        while self.eat_punct(Punct::Star) {
-            left = binary(left, BinaryOp::Multiply, self.unary()?);
-        }
-        Ok(left)
+        self.chained(|p| {
+            let mut left = p.unary()?;
+            while p.eat_punct(Punct::Star) {
+                p.chain_link()?;
+                left = binary(left, BinaryOp::Multiply, p.unary()?);
+            }
+            Ok(left)
+        })
     }
 
     fn unary(&mut self) -> Result<Expr> {
@@ -108,19 +114,25 @@ impl Parser<'_> {
 
     /// A search condition.
     pub(super) fn condition(&mut self) -> Result<Condition> {
-        let mut left = self.and_condition()?;
-        while self.eat_keyword("OR") {
-            left = Condition::Or(Box::new(left), Box::new(self.and_condition()?));
-        }
-        Ok(left)
+        self.chained(|p| {
+            let mut left = p.and_condition()?;
+            while p.eat_keyword("OR") {
+                p.chain_link()?;
+                left = Condition::Or(Box::new(left), Box::new(p.and_condition()?));
+            }
+            Ok(left)
+        })
     }
 
     fn and_condition(&mut self) -> Result<Condition> {
-        let mut left = self.not_condition()?;
-        while self.eat_keyword("AND") {
-            left = Condition::And(Box::new(left), Box::new(self.not_condition()?));
-        }
-        Ok(left)
+        self.chained(|p| {
+            let mut left = p.not_condition()?;
+            while p.eat_keyword("AND") {
+                p.chain_link()?;
+                left = Condition::And(Box::new(left), Box::new(p.not_condition()?));
+            }
+            Ok(left)
+        })
     }
 
     fn not_condition(&mut self) -> Result<Condition> {

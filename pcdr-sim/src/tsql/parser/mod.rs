@@ -21,6 +21,13 @@ type Result<T> = std::result::Result<T, ParseError>;
 /// How deeply parentheses, `NOT` and unary signs may nest before error 191.
 const MAX_DEPTH: usize = 64;
 
+/// How many binary operators (`+ - *`, `AND`, `OR`) one expression or search condition
+/// may hold, nested parts included, before error 191. Each one can be a level of the
+/// syntax tree, which the engine evaluates (and drops) recursively: an unbounded chain
+/// such as `1+1+1…` overflowed the stack and aborted the emulator. With [`MAX_DEPTH`]
+/// this bounds the tree's depth.
+const MAX_CHAINED_OPERATORS: usize = 128;
+
 /// Parses a whole batch; see [`super::parse_batch`].
 pub(crate) fn parse_batch(sql: &str) -> Result<Batch> {
     let mut parser = Parser::new(sql);
@@ -44,6 +51,10 @@ struct Parser<'a> {
     pos: usize,
     lex_error: Option<ParseError>,
     depth: usize,
+    /// Binary operators in the expression or condition being parsed.
+    operators: usize,
+    /// How many [`Parser::chained`] calls are running; the count restarts at 0.
+    chain_calls: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -54,6 +65,8 @@ impl<'a> Parser<'a> {
             pos: 0,
             lex_error: lexed.error,
             depth: 0,
+            operators: 0,
+            chain_calls: 0,
         }
     }
 
@@ -195,6 +208,29 @@ impl<'a> Parser<'a> {
         let result = parse(self);
         self.depth -= 1;
         result
+    }
+
+    /// Runs `parse`, which chains binary operators by calling [`Self::chain_link`]; every
+    /// link up to the end of the outermost such call counts towards
+    /// [`MAX_CHAINED_OPERATORS`].
+    fn chained<T>(&mut self, parse: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.chain_calls += 1;
+        let result = parse(self);
+        self.chain_calls -= 1;
+        if self.chain_calls == 0 {
+            self.operators = 0;
+        }
+        result
+    }
+
+    /// Counts one more binary operator, failing with 191 past [`MAX_CHAINED_OPERATORS`].
+    fn chain_link(&mut self) -> Result<()> {
+        if self.operators >= MAX_CHAINED_OPERATORS {
+            let offset = self.peek().map_or(0, |token| token.offset);
+            return Err(ParseError::nested_too_deeply(offset));
+        }
+        self.operators += 1;
+        Ok(())
     }
 
     /// Whether the current token can be an identifier: a plain non-reserved word or a
