@@ -200,16 +200,19 @@ pub async fn wait_for_instances(
         return Ok(());
     };
     let sites = [&topology.sites.primary, &topology.sites.backup];
-    let endpoints = sites
+    // Addresses collected before awaiting: a borrowing iterator held across the awaits
+    // would keep the future from being `Send` for every lifetime.
+    let addresses: Vec<String> = sites
         .into_iter()
         .flat_map(|site| std::iter::once(&site.sql).chain(site.mirror.as_ref()))
-        .filter(|endpoint| instances.iter().any(|i| i.host() == endpoint.host));
+        .filter(|endpoint| instances.iter().any(|i| i.host() == endpoint.host))
+        .filter_map(|endpoint| match endpoint.address {
+            SqlAddress::Port(port) => Some(format!("{}:{port}", endpoint.host)),
+            SqlAddress::Instance(_) => None,
+        })
+        .collect();
     let deadline = tokio::time::Instant::now() + LISTENER_SETTLE;
-    for endpoint in endpoints {
-        let SqlAddress::Port(port) = endpoint.address else {
-            continue;
-        };
-        let address = format!("{}:{port}", endpoint.host);
+    for address in addresses {
         while tokio::net::TcpStream::connect(&address).await.is_ok() != up {
             if tokio::time::Instant::now() > deadline {
                 return Err(format!(
