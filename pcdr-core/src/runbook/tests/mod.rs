@@ -108,19 +108,22 @@ async fn a_failover_runs_every_step_and_reports_the_data_loss_evidence() {
     );
 }
 
-#[tokio::test]
-async fn a_failover_fails_at_every_step_and_resume_converges_with_nothing_done_twice() {
-    for &step in Procedure::Failover.steps() {
+/// Fails `procedure` at the first mutation of each of its steps (the fault strikes
+/// before any effect), resumes, and checks the end state and that nothing ran twice.
+async fn fail_at_every_step_then_resume(
+    procedure: Procedure,
+    world_for: fn() -> FakeWorld,
+    fault: PlaneError,
+    end_state: fn(&FakeWorld),
+) {
+    for &step in procedure.steps() {
         let dir = tempfile::tempdir().unwrap();
         let journal = dir.path().join("j");
-        let world = FakeWorld::failover_ready(5, 3, 2);
-        let fault = PlaneError::ConnectionLost {
-            message: "reset by peer".into(),
-        };
+        let world = world_for();
         let (operation, needle) = first_mutation(step);
-        world.inject_when(operation, needle, Fault::Before(fault));
+        world.inject_when(operation, needle, Fault::Before(fault.clone()));
         let err = runbook(&world, &journal, RunOptions::default())
-            .execute(Procedure::Failover)
+            .execute(procedure)
             .await
             .unwrap_err();
         assert_eq!(err.step_id(), Some(step), "{step}: {err}");
@@ -129,13 +132,22 @@ async fn a_failover_fails_at_every_step_and_resume_converges_with_nothing_done_t
             .await
             .unwrap();
         assert!(report.completed, "{step}");
-        assert_failed_over(&world);
+        end_state(&world);
         assert!(
             world.repeated_calls().is_empty(),
             "{step}: {:?}",
             world.repeated_calls()
         );
     }
+}
+
+#[tokio::test]
+async fn a_failover_fails_at_every_step_and_resume_converges_with_nothing_done_twice() {
+    let fault = PlaneError::ConnectionLost {
+        message: "reset by peer".into(),
+    };
+    let world = || FakeWorld::failover_ready(5, 3, 2);
+    fail_at_every_step_then_resume(Procedure::Failover, world, fault, assert_failed_over).await;
 }
 
 #[tokio::test]
@@ -170,33 +182,17 @@ async fn a_connection_lost_after_the_effect_is_not_repeated_blindly_on_resume() 
 
 #[tokio::test]
 async fn a_failback_fails_at_every_step_and_resume_converges_with_nothing_done_twice() {
-    for &step in Procedure::Failback.steps() {
-        let dir = tempfile::tempdir().unwrap();
-        let journal = dir.path().join("j");
-        let world = FakeWorld::failback_ready();
-        let fault = PlaneError::Timeout {
-            what: "statement".into(),
-            secs: 30,
-        };
-        let (operation, needle) = first_mutation(step);
-        world.inject_when(operation, needle, Fault::Before(fault));
-        let err = runbook(&world, &journal, RunOptions::default())
-            .execute(Procedure::Failback)
-            .await
-            .unwrap_err();
-        assert_eq!(err.step_id(), Some(step), "{step}: {err}");
-        let report = runbook(&world, &journal, RunOptions::default())
-            .resume()
-            .await
-            .unwrap();
-        assert!(report.completed, "{step}");
-        assert_failed_back(&world);
-        assert!(
-            world.repeated_calls().is_empty(),
-            "{step}: {:?}",
-            world.repeated_calls()
-        );
-    }
+    let fault = PlaneError::Timeout {
+        what: "statement".into(),
+        secs: 30,
+    };
+    fail_at_every_step_then_resume(
+        Procedure::Failback,
+        FakeWorld::failback_ready,
+        fault,
+        assert_failed_back,
+    )
+    .await;
 }
 
 #[tokio::test]
