@@ -71,6 +71,13 @@ pub async fn run(procedure: Procedure, args: RunArgs) -> ExitCode {
 /// Refuses to start over a journal that holds a run, and to resume one that does not
 /// exist or belongs to the other procedure.
 fn check_journal(procedure: Procedure, journal: &Path, resume: bool) -> Result<(), ExitCode> {
+    if is_locked(journal) {
+        eprintln!(
+            "pcdr: journal {} is locked by another pcdr run; wait for it to finish (or stop it), then resume",
+            journal.display()
+        );
+        return Err(ExitCode::from(exit::REFUSED));
+    }
     let records = if journal.exists() {
         read_records(journal).map_err(|e| exit::report(&e))?
     } else {
@@ -101,6 +108,13 @@ fn check_journal(procedure: Procedure, journal: &Path, resume: bool) -> Result<(
         (None, true) => fail(format!("{} holds no run to resume", journal.display())),
         _ => Ok(()),
     }
+}
+
+/// Whether another run holds the journal's lock (checked before reading it, so the
+/// refusal says so rather than describing the other run's records).
+fn is_locked(journal: &Path) -> bool {
+    std::fs::File::open(journal)
+        .is_ok_and(|file| matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)))
 }
 
 /// Asks the operator to type the pool's FQDN.

@@ -315,20 +315,31 @@ async fn restored_from(ctx: &Context, step: StepId, site: SiteRole, file: &str) 
     Ok(last.is_some_and(|r| r.file.eq_ignore_ascii_case(file)))
 }
 
-/// Reads a header that must be there, naming the file when it is not.
+/// Reads a header that must be there: a failed read is a step error with its cause
+/// (connection, 3201, …); a readable file holding something else is refused.
 async fn required_header(
     ctx: &Context,
     step: StepId,
     site: SiteRole,
     file: &str,
 ) -> Result<BackupHeader> {
-    full_backup_header(ctx, site, file).await.ok_or_else(|| {
-        precondition(
-            step,
-            format!("{file} is not a readable full backup of {}", ctx.chat_db()),
-            "run the previous step again (resume does this)",
-        )
-    })
+    let db = ctx.chat_db();
+    let header = ctx
+        .sql(site)
+        .backup_header(file)
+        .await
+        .map_err(|e| Error::step(step, ctx.sql_name(site), Some(db), Some(file), e))?;
+    if header.backup_type == BackupType::Database && header.database_name.eq_ignore_ascii_case(db) {
+        return Ok(header);
+    }
+    Err(precondition(
+        step,
+        format!(
+            "{file} holds a {} of {}, not a full backup of {db}",
+            header.backup_type, header.database_name
+        ),
+        "run the previous step again (resume does this)",
+    ))
 }
 
 /// `MOVE` clauses that put the source database's files where the target keeps its own.

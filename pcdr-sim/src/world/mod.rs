@@ -211,13 +211,25 @@ impl World {
     }
 
     /// Makes the backup share unreachable, or reachable again.
+    ///
+    /// The SQL engine and the jobs honour the flag; for programs that read the folder
+    /// itself (pcdr's file plane), the folder `share/` is also renamed to
+    /// `share.unreachable/` while unreachable, and back.
     pub fn set_share_unreachable(&self, unreachable: bool) -> WorldResult<()> {
-        self.update(|state| state.faults.share_unreachable = unreachable)
+        self.update(|state| state.faults.share_unreachable = unreachable)?;
+        self.move_share(unreachable)
     }
 
     /// Makes the copy folder full, or not.
+    ///
+    /// The SQL engine and the jobs honour the flag (error 112). A real full disk cannot
+    /// be made without a size-limited mount, so for programs that write the folder
+    /// themselves (pcdr's file plane) each log backup on the share that the copy folder
+    /// lacks gets a placeholder directory of its name there: writing that file then fails
+    /// for real, even as root. Clearing the fault removes the placeholders.
     pub fn set_copy_folder_full(&self, full: bool) -> WorldResult<()> {
-        self.update(|state| state.faults.copy_folder_full = full)
+        self.update(|state| state.faults.copy_folder_full = full)?;
+        self.block_copy_folder(full)
     }
 
     /// Removes every fault except instances that are down (a disaster is not a fault).
@@ -228,7 +240,47 @@ impl World {
                 down,
                 ..faults::Faults::default()
             };
-        })
+        })?;
+        self.move_share(false)?;
+        self.block_copy_folder(false)
+    }
+
+    /// Renames `share/` away while the share is unreachable, and back.
+    fn move_share(&self, unreachable: bool) -> WorldResult<()> {
+        let away = self.dir.join("share.unreachable");
+        let (from, to) = if unreachable {
+            (self.share_dir(), away)
+        } else {
+            (away, self.share_dir())
+        };
+        if from.is_dir() && !to.exists() {
+            std::fs::rename(from, to)?;
+        }
+        Ok(())
+    }
+
+    /// Adds (or removes) the placeholder directories of a full copy folder.
+    fn block_copy_folder(&self, full: bool) -> WorldResult<()> {
+        const MARK: &str = ".copy-folder-full";
+        let copy = self.copy_dir();
+        if full {
+            let share = self.share_dir();
+            for name in logship::log_files(&share, create::CHAT_DB).unwrap_or_default() {
+                let target = copy.join(&name);
+                if !target.exists() {
+                    std::fs::create_dir_all(&target)?;
+                    std::fs::write(target.join(MARK), b"")?;
+                }
+            }
+        } else if let Ok(entries) = std::fs::read_dir(&copy) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.join(MARK).is_file() {
+                    std::fs::remove_dir_all(path)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The ids of the chat messages `database` on `instance` holds, in LSN order

@@ -750,7 +750,7 @@ async fn restore_primary_is_skipped_when_the_history_names_the_failback_file_in_
 }
 
 #[tokio::test]
-async fn restore_primary_refuses_without_a_readable_failback_backup() {
+async fn restore_primary_names_the_cause_when_the_failback_backup_cannot_be_read() {
     let mut w = World::new();
     w.primary
         .expect_database_state()
@@ -762,11 +762,11 @@ async fn restore_primary_refuses_without_a_readable_failback_backup() {
     w.forbid_mutations();
     let (ctx, _) = w.build();
     let err = restore_primary(&ctx).await.expect_err("no backup");
-    assert!(matches!(err, Error::Precondition { .. }), "{err}");
+    assert_eq!(err.sql_number(), Some(3201), "{err}");
     assert_names(
         &err,
         StepId::RestorePrimary,
-        &[FAILBACK_FILE, "not a readable full backup"],
+        &[FAILBACK_FILE, "Cannot open backup device"],
     );
 }
 

@@ -1,0 +1,264 @@
+//! kill -9: the real `pcdr failover` / `pcdr failback` binary, against a world served by
+//! `pcdr sim serve` with every statement slowed down, is killed with SIGKILL at 25
+//! points spread over both procedures — between steps and inside them (mid-copy, during
+//! and between log restores, during recovery, right after recovery and before the pool
+//! state change, in the middle of the log-shipping setup, …). The points are found from
+//! the progress lines on stderr or from `statements.log` growing. Then `--resume`
+//! converges every time, `pcdr sim verify` passes, and every mutating statement of the
+//! killed and the resumed run together was sent once — except at most one, the
+//! statement the kill interrupted, sent again by the resumed run after it observed that
+//! its effect was missing.
+//!
+//! `std::process::Child::kill` sends SIGKILL on Unix: the same signal as `kill -9 PID`.
+
+#![cfg(unix)]
+
+#[allow(dead_code)] // each test binary uses its own part of the helpers
+mod cli_support;
+
+use cli_support::World;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SUCCESS: i32 = 0;
+
+/// Latency of every statement: time enough to hit a point inside a step.
+const LATENCY_MS: &str = "60";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Procedure {
+    Failover,
+    Failback,
+}
+
+impl Procedure {
+    fn name(self) -> &'static str {
+        match self {
+            Procedure::Failover => "failover",
+            Procedure::Failback => "failback",
+        }
+    }
+
+    fn expect(self) -> &'static str {
+        match self {
+            Procedure::Failover => "failed-over",
+            Procedure::Failback => "normal",
+        }
+    }
+}
+
+/// When to kill.
+#[derive(Clone, Copy)]
+enum When {
+    /// The n-th (1-based) stderr line containing this text has been printed.
+    Line(&'static str, usize),
+    /// The n-th statement containing this text (ignoring case) has reached an instance.
+    Statement(&'static str, usize),
+}
+
+/// One line of `statements.log`.
+fn statements(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("statements.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn text_of(statement: &serde_json::Value) -> String {
+    statement["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_uppercase()
+}
+
+/// Whether a statement changes something (reads, header reads and verifications do not).
+fn mutating(text: &str) -> bool {
+    let text = text.trim_start();
+    let reads = [
+        "SELECT",
+        "RESTORE HEADERONLY",
+        "RESTORE FILELISTONLY",
+        "RESTORE VERIFYONLY",
+    ];
+    !reads.iter().any(|r| text.starts_with(r))
+        && [
+            "RESTORE ",
+            "BACKUP ",
+            "ALTER DATABASE",
+            "KILL ",
+            "SP_DELETE_LOG_SHIPPING",
+            "SP_ADD_LOG_SHIPPING",
+            "SP_ADD_JOB",
+            "SP_UPDATE_JOB",
+        ]
+        .iter()
+        .any(|m| text.contains(m))
+}
+
+/// Mutating statements from line `from` on: (instance, text, parameters) → times sent.
+fn mutating_counts(dir: &Path, from: usize) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for statement in statements(dir).iter().skip(from) {
+        let text = text_of(statement);
+        if mutating(&text) {
+            let key = format!(
+                "{} | {} | {}",
+                statement["instance"].as_str().unwrap_or_default(),
+                text,
+                statement["params"]
+            );
+            *counts.entry(key).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// Runs `procedure`, kills it with SIGKILL when `when` happens, resumes it, and checks
+/// that it converges with nothing done twice. Returns what was killed, for messages.
+fn kill_and_resume(procedure: Procedure, when: When) {
+    let world = World::serve_with(&[
+        "--statement-latency-ms",
+        LATENCY_MS,
+        "--logs",
+        "6",
+        "--uncopied",
+        "3",
+        "--unrestored",
+        "4",
+    ]);
+    world.disaster();
+    if procedure == Procedure::Failback {
+        world
+            .pcdr(
+                "failover",
+                &[
+                    "--yes",
+                    "--journal",
+                    &world.path("over.journal").display().to_string(),
+                ],
+            )
+            .code(SUCCESS);
+        world.sim("rebuild", &["--site", "primary"]).code(SUCCESS);
+    }
+    let from = statements(world.dir()).len();
+    let journal = world.path(&format!("{}.journal", procedure.name()));
+    let stderr_path = world.path("killed.stderr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pcdr"))
+        .arg(procedure.name())
+        .arg("--topology")
+        .arg(world.topology())
+        .arg("--journal")
+        .arg(&journal)
+        .arg("--yes")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+        .spawn()
+        .expect("pcdr starts");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let hit = loop {
+        let reached = match when {
+            When::Line(text, n) => {
+                std::fs::read_to_string(&stderr_path)
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| l.contains(text))
+                    .count()
+                    >= n
+            }
+            When::Statement(text, n) => {
+                let text = text.to_ascii_uppercase();
+                statements(world.dir())
+                    .iter()
+                    .skip(from)
+                    .filter(|s| text_of(s).contains(&text))
+                    .count()
+                    >= n
+            }
+        };
+        if reached {
+            child.kill().expect("SIGKILL");
+            break true;
+        }
+        if child.try_wait().expect("wait").is_some() || Instant::now() > deadline {
+            let _ = child.kill();
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let status = child.wait().expect("wait");
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    assert!(
+        hit,
+        "the run ended ({status}) before the kill point was reached:\n{stderr}"
+    );
+    assert_eq!(status.code(), None, "killed by a signal:\n{stderr}");
+
+    let resumed = world.pcdr(
+        procedure.name(),
+        &["--resume", "--journal", &journal.display().to_string()],
+    );
+    resumed
+        .code(SUCCESS)
+        .stdout_has(&format!("{} completed", procedure.name()));
+    world
+        .sim("verify", &["--expect", procedure.expect()])
+        .code(SUCCESS);
+
+    let counts = mutating_counts(world.dir(), from);
+    assert!(!counts.is_empty(), "no mutating statement was sent");
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    eprintln!(
+        "{} mutating statements sent by the killed and the resumed run; sent twice: {twice:?}",
+        counts.values().sum::<usize>()
+    );
+    assert!(
+        twice.len() <= 1 && twice.iter().all(|(_, n)| **n == 2),
+        "mutating statements sent more than once (only the one the kill interrupted may be):\n{twice:#?}\n--- killed run\n{stderr}\n--- resumed run\n{}",
+        resumed.stderr
+    );
+}
+
+macro_rules! kill_points {
+    ($($name:ident: $procedure:ident, $when:expr;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                kill_and_resume(Procedure::$procedure, $when);
+            }
+        )*
+    };
+}
+
+kill_points! {
+    // Failover.
+    failover_killed_as_it_checks_the_sites: Failover, When::Line("(check_sites)", 1);
+    failover_killed_between_check_and_snapshot: Failover, When::Line("  done: ", 1);
+    failover_killed_while_snapshotting_log_shipping: Failover, When::Line("(snapshot_log_shipping)", 1);
+    failover_killed_while_removing_log_shipping: Failover, When::Statement("sp_delete_log_shipping", 1);
+    failover_killed_as_the_copy_starts: Failover, When::Line("(copy_log_backups)", 1);
+    failover_killed_mid_copy: Failover, When::Line("    copied ", 1);
+    failover_killed_during_the_first_log_restore: Failover, When::Statement("RESTORE LOG", 1);
+    failover_killed_between_two_log_restores: Failover, When::Line("    restored ", 1);
+    failover_killed_during_a_later_log_restore: Failover, When::Statement("RESTORE LOG", 3);
+    failover_killed_as_recovery_starts: Failover, When::Line("(recover_database)", 1);
+    failover_killed_during_recovery: Failover, When::Statement("WITH RECOVERY", 1);
+    failover_killed_after_recovery_before_the_pool_state: Failover, When::Line("(set_pool_failed_over)", 1);
+    failover_killed_as_mirroring_starts: Failover, When::Line("(mirror_new_primary)", 1);
+    failover_killed_before_activating_servers: Failover, When::Line("(activate_backup_servers)", 1);
+    // Failback.
+    failback_killed_as_it_fences_the_pool: Failback, When::Line("(clear_active_servers)", 1);
+    failback_killed_while_removing_mirroring: Failback, When::Statement("SET PARTNER OFF", 1);
+    failback_killed_during_the_failback_backup: Failback, When::Statement("BACKUP DATABASE", 1);
+    failback_killed_as_the_primary_restore_starts: Failback, When::Line("(restore_primary)", 1);
+    failback_killed_during_the_primary_restore: Failback, When::Statement("FROM DISK", 1);
+    failback_killed_as_the_backup_is_reseeded: Failback, When::Line("(reinitialize_backup)", 1);
+    failback_killed_during_the_reseed_backup: Failback, When::Statement("BACKUP DATABASE", 2);
+    failback_killed_as_log_shipping_setup_starts: Failback, When::Line("(setup_log_shipping)", 1);
+    failback_killed_in_the_middle_of_log_shipping_setup: Failback, When::Statement("sp_add_log_shipping", 2);
+    failback_killed_as_the_primary_is_mirrored: Failback, When::Line("(mirror_primary)", 1);
+    failback_killed_before_the_pool_state_is_normal: Failback, When::Line("(set_pool_normal)", 1);
+}
