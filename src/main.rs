@@ -127,6 +127,7 @@ impl Decisions {
         RunOptions {
             accept_data_loss: self.accept_data_loss,
             allow_primary_reachable: self.allow_primary_reachable,
+            ..RunOptions::default()
         }
     }
 }

@@ -49,6 +49,7 @@ pub(crate) unsafe fn read(ptr: *const pcdr_options) -> Result<Options, Failure> 
         decisions: RunOptions {
             accept_data_loss: raw.accept_data_loss != 0,
             allow_primary_reachable: raw.allow_primary_reachable != 0,
+            ..RunOptions::default()
         },
     })
 }

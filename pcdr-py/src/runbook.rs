@@ -76,6 +76,7 @@ impl PyRunbook {
             decisions: RunOptions {
                 accept_data_loss,
                 allow_primary_reachable,
+                ..RunOptions::default()
             },
         };
         let mut embedded =

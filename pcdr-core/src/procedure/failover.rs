@@ -8,12 +8,12 @@
 use super::shared::{
     active_servers_for, db_state, existing_db, install_mirroring, kill_actions,
     log_shipping_folders, observe_active_servers, observe_mirroring, observe_pool_state,
-    perform_all, perform_concurrently, perform_exclusive, precondition, set_active_servers,
-    set_pool_state, sql_error,
+    perform_all, perform_concurrently, perform_concurrently_reporting, perform_exclusive,
+    precondition, set_active_servers, set_pool_state, sql_error,
 };
 use super::{Action, Context, Intent, StepId, StepOutcome};
 use crate::error::{Error, PlaneError, Result};
-use crate::log_chain::{Candidate, Lsn, RestorePlan, plan_log_restores};
+use crate::log_chain::{Candidate, LogBackup, Lsn, RestorePlan, plan_log_restores};
 use crate::logship::join_path;
 use crate::planes::{DatabaseState, FileEntry, PoolState};
 use crate::topology::SiteRole;
@@ -353,10 +353,56 @@ async fn observe_copy(ctx: &Context) -> Result<Intent> {
 }
 
 /// Step 2: copies uncopied log backups from the share to the copy folder.
+///
+/// Pipelined with [`RunOptions::pipelined_restore`](super::RunOptions): while later
+/// files are still being copied, each log backup in the copy folder that is next in the
+/// chain is restored as soon as it is there, strictly in LSN order, exactly as the apply
+/// step would (same actions, same facts). Whatever the pipeline leaves (a gap, a file it
+/// cannot read, a file that did not land) is left to the apply step, which observes the
+/// database's restore point and restores the rest, so a resumed run is safe either way.
 pub async fn copy_log_backups(ctx: &Context) -> Result<StepOutcome> {
     const STEP: StepId = StepId::CopyLogBackups;
     let actions = act_or_return!(ctx, STEP, observe_copy(ctx).await?);
-    perform_concurrently(ctx, STEP, &actions, COPY_PARALLELISM).await?;
+    let pipeline = if ctx.options.pipelined_restore {
+        Pipeline::start(ctx, STEP, &actions).await
+    } else {
+        None
+    };
+    let restored = match pipeline {
+        None => {
+            perform_concurrently(ctx, STEP, &actions, COPY_PARALLELISM).await?;
+            0
+        }
+        Some(pipeline) => {
+            let (landed, arrivals) = tokio::sync::mpsc::unbounded_channel();
+            let report = move |action: &Action| {
+                if let Action::CopyFile { name, .. } = action {
+                    // The restorer may have stopped listening; the copy goes on.
+                    let _ = landed.send(name.to_ascii_lowercase());
+                }
+            };
+            let (copied, restored) = futures_util::future::join(
+                {
+                    let actions = &actions;
+                    // Owns the sender: the restorer hears the end of the copies.
+                    async move {
+                        perform_concurrently_reporting(
+                            ctx,
+                            STEP,
+                            actions,
+                            COPY_PARALLELISM,
+                            &report,
+                        )
+                        .await
+                    }
+                },
+                pipeline.restore_as_copied(ctx, STEP, arrivals),
+            )
+            .await;
+            copied?;
+            restored?
+        }
+    };
     let (_, destination) = log_shipping_folders(ctx);
     let copied = by_name_and_size(&list(ctx, STEP, &destination).await?);
     let mut bytes = 0;
@@ -380,8 +426,137 @@ pub async fn copy_log_backups(ctx: &Context) -> Result<StepOutcome> {
         }
     }
     Ok(StepOutcome::Done {
-        summary: format!("{} log backups copied ({bytes} bytes)", actions.len()),
+        summary: if restored == 0 {
+            format!("{} log backups copied ({bytes} bytes)", actions.len())
+        } else {
+            format!(
+                "{} log backups copied ({bytes} bytes); {restored} restored as they landed",
+                actions.len()
+            )
+        },
     })
+}
+
+/// The restoring half of the pipelined copy step: the chain as it stands before the
+/// copies start, and how to go on from there.
+struct Pipeline {
+    /// The copy folder.
+    folder: String,
+    /// The database's family, which every restored backup must share.
+    family: Option<String>,
+    /// Whether readers of a standby database must be ended before the first restore.
+    standby: bool,
+    /// Log backups already in the copy folder that continue the chain, in order.
+    ready: Vec<LogBackup>,
+    /// The restore point once `ready` is restored.
+    point: Lsn,
+    /// The files being copied, ordered by name (their backup time): lower case, as is.
+    coming: Vec<(String, String)>,
+}
+
+impl Pipeline {
+    /// Observes the database and the copy folder as the apply step does. `None` (copy
+    /// only, as in the sequential order) when the database takes no log backups, or
+    /// the chain in the copy folder has a gap or a file SQL Server cannot read: the
+    /// apply step decides those, as it must anyway.
+    async fn start(ctx: &Context, step: StepId, actions: &[Action]) -> Option<Pipeline> {
+        let db = ctx.chat_db();
+        let state = db_state(ctx, step, SiteRole::Backup, db).await.ok()??;
+        if state.is_recovered() || !state.accepts_logs() {
+            return None;
+        }
+        let point = ctx.sql(SiteRole::Backup).redo_start_lsn(db).await.ok()??;
+        let mut coming: Vec<(String, String)> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::CopyFile { name, .. } => Some((name.to_ascii_lowercase(), name.clone())),
+                _ => None,
+            })
+            .collect();
+        coming.sort();
+        let (_, folder) = log_shipping_folders(ctx);
+        // A file about to be copied again (another size) is not read before it lands.
+        let files: Vec<String> = sorted_files(ctx, step, &folder)
+            .await
+            .ok()?
+            .into_iter()
+            .filter(|f| {
+                let name = file_name(f).to_ascii_lowercase();
+                coming.binary_search_by(|(c, _)| c.cmp(&name)).is_err()
+            })
+            .collect();
+        let plan = restore_plan(ctx, step, &state, point, &files).await.ok()?;
+        if plan.gap.is_some() {
+            return None;
+        }
+        Some(Pipeline {
+            folder,
+            family: state.family_guid.clone(),
+            standby: state.in_standby,
+            point: plan.to_restore.last().map_or(point, |b| b.header.last_lsn),
+            ready: plan.to_restore,
+            coming,
+        })
+    }
+
+    /// Restores `ready`, then each copied file in name order as soon as it has landed
+    /// (its name arrives on `landed`) while it continues the chain. Stops quietly at
+    /// the first file that does not land, cannot be read or does not continue the
+    /// chain; returns how many log backups it restored.
+    async fn restore_as_copied(
+        self,
+        ctx: &Context,
+        step: StepId,
+        mut landed: tokio::sync::mpsc::UnboundedReceiver<String>,
+    ) -> Result<usize> {
+        let db = ctx.chat_db();
+        // A standby copy's readers are ended before the first restore, as the apply
+        // step does (SQL Server refuses the restore with 3101 otherwise).
+        let mut standby = self.standby;
+        let mut restored = 0;
+        let mut restore = async |backup: LogBackup| -> Result<()> {
+            let mut actions = if std::mem::take(&mut standby) {
+                kill_actions(ctx, step, SiteRole::Backup, db).await?
+            } else {
+                Vec::new()
+            };
+            actions.push(Action::RestoreLog {
+                database: db.to_string(),
+                backup,
+            });
+            perform_exclusive(ctx, step, SiteRole::Backup, db, &actions).await
+        };
+        for backup in self.ready {
+            restore(backup).await?;
+            restored += 1;
+        }
+        let mut point = self.point;
+        let mut arrived = HashSet::new();
+        for (name, file) in &self.coming {
+            while !arrived.contains(name) {
+                match landed.recv().await {
+                    Some(file) => {
+                        arrived.insert(file);
+                    }
+                    None => return Ok(restored),
+                }
+            }
+            let found = candidate(ctx, step, &join_path(&self.folder, file)).await?;
+            let Ok(plan) = plan_log_restores(db, self.family.as_deref(), point, &[found]) else {
+                return Ok(restored);
+            };
+            match plan.to_restore.into_iter().next() {
+                Some(backup) => {
+                    point = backup.header.last_lsn;
+                    restore(backup).await?;
+                    restored += 1;
+                }
+                None if plan.gap.is_none() => continue,
+                None => return Ok(restored),
+            }
+        }
+        Ok(restored)
+    }
 }
 
 /// The copy folder's log backups as full paths, ordered by name (their backup time).

@@ -56,11 +56,32 @@ pub async fn perform_concurrently(
     actions: &[Action],
     parallel: usize,
 ) -> Result<()> {
+    perform_concurrently_reporting(ctx, step, actions, parallel, &|_| ()).await
+}
+
+/// [`perform_concurrently`], calling `done` with each action as soon as it succeeded
+/// (the pipelined copy step hands each landed file to its restorer this way).
+pub async fn perform_concurrently_reporting(
+    ctx: &Context,
+    step: StepId,
+    actions: &[Action],
+    parallel: usize,
+    done: &(dyn Fn(&Action) + Sync),
+) -> Result<()> {
     // Boxed first: a closure building the futures inside the stream would make the
     // whole future lose `Send` (rustc cannot prove it for every lifetime).
     let copies: Vec<BoxFuture<'_, Result<()>>> = actions
         .iter()
-        .map(|action| action.perform(ctx, step).boxed())
+        .map(|action| {
+            action
+                .perform(ctx, step)
+                .inspect(move |result| {
+                    if result.is_ok() {
+                        done(action);
+                    }
+                })
+                .boxed()
+        })
         .collect();
     let results: Vec<Result<()>> = futures_util::stream::iter(copies)
         .buffer_unordered(parallel.max(1))
