@@ -265,26 +265,31 @@ pub fn plan_log_restores(
     point: Lsn,
     candidates: &[Candidate],
 ) -> Result<RestorePlan, ChainError> {
+    // Checked and sorted by reference; only the backups the plan keeps are cloned.
     let mut backups = candidates
         .iter()
         .map(|c| check_candidate(database, family, c))
         .collect::<Result<Vec<_>, _>>()?;
-    backups.sort_by_key(|b| (b.header.first_lsn, b.header.last_lsn));
+    backups.sort_by_key(|(_, header)| (header.first_lsn, header.last_lsn));
 
     let mut plan = RestorePlan::default();
     let mut point = point;
-    for backup in backups {
-        if backup.header.last_lsn <= point {
-            plan.already_applied.push(backup);
-        } else if backup.header.first_lsn <= point {
-            point = backup.header.last_lsn;
-            plan.to_restore.push(backup);
+    let owned = |file: &str, header: &BackupHeader| LogBackup {
+        file: file.to_string(),
+        header: header.clone(),
+    };
+    for (file, header) in backups {
+        if header.last_lsn <= point {
+            plan.already_applied.push(owned(file, header));
+        } else if header.first_lsn <= point {
+            point = header.last_lsn;
+            plan.to_restore.push(owned(file, header));
         } else {
             plan.gap = Some(LogChainGap {
                 missing_from: point,
-                missing_to: backup.header.first_lsn,
+                missing_to: header.first_lsn,
                 last_good: plan.newest_applied().cloned(),
-                next_file: backup.file,
+                next_file: file.to_string(),
             });
             break;
         }
@@ -292,40 +297,40 @@ pub fn plan_log_restores(
     Ok(plan)
 }
 
-fn check_candidate(
+fn check_candidate<'c>(
     database: &str,
     family: Option<&str>,
-    candidate: &Candidate,
-) -> Result<LogBackup, ChainError> {
-    let file = candidate.file.clone();
+    candidate: &'c Candidate,
+) -> Result<(&'c str, &'c BackupHeader), ChainError> {
+    let file = candidate.file.as_str();
     let header = candidate
         .header
-        .clone()
+        .as_ref()
         .map_err(|reason| ChainError::Damaged {
-            file: file.clone(),
-            reason,
+            file: file.to_string(),
+            reason: reason.clone(),
         })?;
     if !header.database_name.eq_ignore_ascii_case(database) {
         return Err(ChainError::WrongDatabase {
-            file,
-            found: header.database_name,
+            file: file.to_string(),
+            found: header.database_name.clone(),
             expected: database.to_string(),
         });
     }
     if header.backup_type != BackupType::Log {
         return Err(ChainError::NotALogBackup {
-            file,
+            file: file.to_string(),
             found: header.backup_type,
         });
     }
     if let Some(expected) = family.filter(|f| !f.eq_ignore_ascii_case(&header.family_guid)) {
         return Err(ChainError::WrongFamily {
-            file,
-            found: header.family_guid,
+            file: file.to_string(),
+            found: header.family_guid.clone(),
             expected: expected.to_string(),
         });
     }
-    Ok(LogBackup { file, header })
+    Ok((file, header))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use chrono::{NaiveDateTime, Utc};
 use pcdr_core::adapters::{self, sql::SqlPlane};
 use pcdr_core::logship::backup_stamp;
 use pcdr_core::planes::{DatabasePlane, DatabaseState, LogShippingSnapshot};
-use pcdr_core::topology::{SiteRole, SqlEndpoint, Topology};
+use pcdr_core::topology::{Secret, SiteRole, SqlEndpoint, Topology};
 use serde::Serialize;
 use std::path::Path;
 use std::process::ExitCode;
@@ -51,9 +51,13 @@ fn endpoints(topology: &Topology) -> Vec<(String, &SqlEndpoint)> {
     list
 }
 
-async fn instance(topology: &Topology, role: String, endpoint: &SqlEndpoint) -> InstanceStatus {
-    let password = topology.sql.password.resolve().ok().flatten();
-    let plane = SqlPlane::new(endpoint, &topology.sql, password);
+async fn instance(
+    topology: &Topology,
+    password: Option<&Secret>,
+    role: String,
+    endpoint: &SqlEndpoint,
+) -> InstanceStatus {
+    let plane = SqlPlane::new(endpoint, &topology.sql, password.cloned());
     let chat = plane.database_state(&topology.databases.chat).await;
     let compliance = plane.database_state(&topology.databases.compliance).await;
     InstanceStatus {
@@ -74,14 +78,13 @@ fn age_minutes(file: Option<&str>, database: &str) -> Option<i64> {
     Some((Utc::now().naive_utc() - stamp).num_minutes())
 }
 
-async fn log_shipping(topology: &Topology) -> Option<LogShippingStatus> {
-    let password = topology.sql.password.resolve().ok().flatten();
-    let plane = SqlPlane::new(
-        &topology.site(SiteRole::Backup).sql,
-        &topology.sql,
-        password,
-    );
-    let snapshot = plane
+/// Log shipping as the backup instance records it (through the connection the planes
+/// already opened to it).
+async fn log_shipping(
+    topology: &Topology,
+    backup: &dyn DatabasePlane,
+) -> Option<LogShippingStatus> {
+    let snapshot = backup
         .log_shipping_snapshot(&topology.databases.chat)
         .await
         .ok()?;
@@ -109,18 +112,23 @@ pub async fn run(topology: &Path, json: bool) -> ExitCode {
         Ok(t) => t,
         Err(code) => return code,
     };
+    // The password is read once, and a missing one is reported, not sent as empty.
+    let password = match topology.sql.password.resolve() {
+        Ok(password) => password,
+        Err(e) => return exit::report(&e.into()),
+    };
     let planes = match adapters::connect(&topology) {
         Ok(planes) => planes,
         Err(e) => return exit::report(&e),
     };
     let mut instances = Vec::new();
     for (role, endpoint) in endpoints(&topology) {
-        instances.push(instance(&topology, role, endpoint).await);
+        instances.push(instance(&topology, password.as_ref(), role, endpoint).await);
     }
     let pool = planes.pool.pool_state().await;
     let status = Status {
         instances,
-        log_shipping: log_shipping(&topology).await,
+        log_shipping: log_shipping(&topology, planes.backup.as_ref()).await,
         pool_state: pool.as_ref().ok().map(ToString::to_string),
         pool_error: pool.err().map(|e| e.to_string()),
     };

@@ -8,13 +8,16 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use crate::backup_file::BackupSet;
 use crate::engine::batch::{Exec, done};
 use crate::engine::failure::{Failure, in_transaction, not_emulated};
 use crate::engine::scope::integer_of;
 use crate::tds::{Column, ColumnType, ResultSet, ServerMessage, StatementResult, Value};
 use crate::tsql::ast::{Operand, Restore, RestoreOption, RestoreTarget};
-use crate::world::dbops::{self, Finish, FullRestore, SqlError};
+use crate::world::dbops::{self, Finish, FullRestore, SqlError, Usage};
+use crate::world::model::{Database, Instance};
 
 /// Runs a `RESTORE` statement.
 pub(crate) async fn run(
@@ -163,6 +166,37 @@ fn pages(bytes: u64) -> u64 {
     bytes.div_ceil(8192)
 }
 
+/// Changes `database` on this instance in one world transaction: `change` gets the
+/// instance, who else uses the database, and the world clock.
+fn change_instance<T>(
+    exec: &Exec<'_>,
+    database: &str,
+    change: impl FnOnce(&mut Instance, Usage, DateTime<Utc>) -> Result<T, SqlError>,
+) -> Result<T, Failure> {
+    let engine = exec.engine;
+    let session = exec.session;
+    let instance_id = engine.instance;
+    let outcome = engine.world.try_update(|state| {
+        let now = state.clock;
+        let existing = state
+            .instance(instance_id)
+            .ok_or_else(|| SqlError::no_database(database))?;
+        let usage = engine.usage(session, existing, database);
+        let instance = state
+            .instance_mut(instance_id)
+            .ok_or_else(|| SqlError::no_database(database))?;
+        change(instance, usage, now)
+    })?;
+    Ok(outcome?)
+}
+
+/// The database `name` of `instance`, mutably, or error 911.
+fn database<'i>(instance: &'i mut Instance, name: &str) -> Result<&'i mut Database, SqlError> {
+    instance
+        .database_mut(name)
+        .ok_or_else(|| SqlError::no_database(name))
+}
+
 async fn restore_log(
     exec: &mut Exec<'_>,
     db: &Operand,
@@ -172,27 +206,13 @@ async fn restore_log(
     let (set, size, path) = read(exec, restore)?;
     take_time(exec, size).await?;
     let finish = finish(&restore.options);
-    let engine = exec.engine;
-    let session = exec.session;
-    let instance_id = engine.instance;
-    let outcome = engine.world.try_update(|state| {
-        let instance = state
-            .instance(instance_id)
-            .ok_or_else(|| SqlError::no_database(&name))?;
-        let usage = engine.usage(session, instance, &name);
-        let database = state
-            .instance_mut(instance_id)
-            .and_then(|i| i.database_mut(&name))
-            .ok_or_else(|| SqlError::no_database(&name))?;
+    let name = change_instance(exec, &name, |instance, usage, now| {
+        let database = database(instance, &name)?;
         dbops::restore_log(database, &set, &path, finish, usage)?;
         let restored = database.name.clone();
-        let now = state.clock;
-        if let Some(instance) = state.instance_mut(instance_id) {
-            instance.msdb.record_restore(&restored, 'L', &path, now);
-        }
-        Ok::<String, SqlError>(restored)
+        instance.msdb.record_restore(&restored, 'L', &path, now);
+        Ok(restored)
     })?;
-    let name = outcome?;
     let log = set
         .files
         .iter()
@@ -203,21 +223,9 @@ async fn restore_log(
 
 fn recover(exec: &mut Exec<'_>, db: &Operand) -> Result<Vec<StatementResult>, Failure> {
     let name = exec.operand(db)?;
-    let engine = exec.engine;
-    let session = exec.session;
-    let instance_id = engine.instance;
-    let outcome = engine.world.try_update(|state| {
-        let instance = state
-            .instance(instance_id)
-            .ok_or_else(|| SqlError::no_database(&name))?;
-        let usage = engine.usage(session, instance, &name);
-        let database = state
-            .instance_mut(instance_id)
-            .and_then(|i| i.database_mut(&name))
-            .ok_or_else(|| SqlError::no_database(&name))?;
-        dbops::recover(database, usage)
+    change_instance(exec, &name, |instance, usage, _| {
+        dbops::recover(database(instance, &name)?, usage)
     })?;
-    outcome?;
     Ok(processed("RESTORE DATABASE", &name, &[]))
 }
 
@@ -240,25 +248,11 @@ async fn restore_database(
         moves,
     };
     take_time(exec, size).await?;
-    let engine = exec.engine;
-    let session = exec.session;
-    let instance_id = engine.instance;
-    let outcome = engine.world.try_update(|state| {
-        let existing = state
-            .instance(instance_id)
-            .ok_or_else(|| SqlError::no_database(&name))?;
-        let usage = engine.usage(session, existing, &name);
-        let instance = state
-            .instance_mut(instance_id)
-            .ok_or_else(|| SqlError::no_database(&name))?;
+    change_instance(exec, &name, |instance, usage, now| {
         dbops::restore_full(instance, &name, &set, &path, &options, usage)?;
-        let now = state.clock;
-        if let Some(instance) = state.instance_mut(instance_id) {
-            instance.msdb.record_restore(&name, 'D', &path, now);
-        }
-        Ok::<(), SqlError>(())
+        instance.msdb.record_restore(&name, 'D', &path, now);
+        Ok(())
     })?;
-    outcome?;
     let files: Vec<(String, u64)> = set
         .files
         .iter()
