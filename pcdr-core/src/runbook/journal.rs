@@ -139,6 +139,16 @@ impl Journal {
     }
 }
 
+impl Drop for Journal {
+    /// Releases the lock explicitly rather than by closing the file: a process spawned
+    /// by another thread holds a copy of every descriptor between its fork and its exec,
+    /// and a lock released only by closing would outlive this journal for that moment.
+    fn drop(&mut self) {
+        // Nothing to report: closing the file right after releases the lock anyway.
+        let _ = self.file.unlock();
+    }
+}
+
 fn journal_error(path: &Path, message: &str) -> Error {
     Error::Journal {
         path: path.to_path_buf(),
@@ -195,6 +205,18 @@ mod tests {
         let records = read_records(&path).unwrap();
         assert_eq!(records.len(), 1);
         assert!(matches!(records[0], Record::Started { ref run_id, .. } if run_id == "r1"));
+    }
+
+    #[test]
+    fn a_closed_journal_is_free_even_while_a_copy_of_its_descriptor_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let journal = Journal::create(&path).unwrap();
+        // What a child process forked by another thread holds until its exec.
+        let forked_copy = journal.file.try_clone().unwrap();
+        drop(journal);
+        assert!(Journal::reopen(&path).is_ok());
+        drop(forked_copy);
     }
 
     #[test]
