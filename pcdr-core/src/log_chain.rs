@@ -170,8 +170,12 @@ impl fmt::Display for LogChainGap {
 pub struct RestorePlan {
     /// The backups to restore, in order.
     pub to_restore: Vec<LogBackup>,
-    /// Backups skipped because the database already holds their log records.
-    pub already_applied: Vec<LogBackup>,
+    /// How many backups are skipped because the database already holds their log
+    /// records.
+    pub already_applied: usize,
+    /// The newest of those (by last LSN): the evidence of what the database holds when
+    /// nothing is left to restore.
+    pub newest_already_applied: Option<LogBackup>,
     /// The gap that stops the chain, if any.
     pub gap: Option<LogChainGap>,
 }
@@ -185,11 +189,9 @@ impl RestorePlan {
     /// The newest backup the database holds once the plan is carried out: the last one
     /// to restore, else the newest already applied. This is the data-loss evidence.
     pub fn newest_applied(&self) -> Option<&LogBackup> {
-        self.to_restore.last().or_else(|| {
-            self.already_applied
-                .iter()
-                .max_by_key(|b| b.header.last_lsn)
-        })
+        self.to_restore
+            .last()
+            .or(self.newest_already_applied.as_ref())
     }
 }
 
@@ -255,7 +257,8 @@ pub enum ChainError {
 ///     Candidate { file: "b.trn".into(), header: Ok(header(200, 300)) },
 /// ];
 /// let plan = plan_log_restores("mgc", None, Lsn(200), &candidates).unwrap();
-/// assert_eq!(plan.already_applied[0].file, "a.trn");
+/// assert_eq!(plan.already_applied, 1);
+/// assert_eq!(plan.newest_already_applied.unwrap().file, "a.trn");
 /// assert_eq!(plan.to_restore[0].file, "b.trn");
 /// assert!(plan.gap.is_none());
 /// ```
@@ -270,7 +273,7 @@ pub fn plan_log_restores(
         .iter()
         .map(|c| check_candidate(database, family, c))
         .collect::<Result<Vec<_>, _>>()?;
-    backups.sort_by_key(|(_, header)| (header.first_lsn, header.last_lsn));
+    backups.sort_unstable_by_key(|(_, header)| (header.first_lsn, header.last_lsn));
 
     let mut plan = RestorePlan::default();
     let mut point = point;
@@ -278,22 +281,29 @@ pub fn plan_log_restores(
         file: file.to_string(),
         header: header.clone(),
     };
+    let mut newest_applied: Option<(&str, &BackupHeader)> = None;
+    let mut beyond_gap = None;
     for (file, header) in backups {
         if header.last_lsn <= point {
-            plan.already_applied.push(owned(file, header));
+            plan.already_applied += 1;
+            if newest_applied.is_none_or(|(_, newest)| header.last_lsn > newest.last_lsn) {
+                newest_applied = Some((file, header));
+            }
         } else if header.first_lsn <= point {
             point = header.last_lsn;
             plan.to_restore.push(owned(file, header));
         } else {
-            plan.gap = Some(LogChainGap {
-                missing_from: point,
-                missing_to: header.first_lsn,
-                last_good: plan.newest_applied().cloned(),
-                next_file: file.to_string(),
-            });
+            beyond_gap = Some((file, header));
             break;
         }
     }
+    plan.newest_already_applied = newest_applied.map(|(file, header)| owned(file, header));
+    plan.gap = beyond_gap.map(|(file, header)| LogChainGap {
+        missing_from: point,
+        missing_to: header.first_lsn,
+        last_good: plan.newest_applied().cloned(),
+        next_file: file.to_string(),
+    });
     Ok(plan)
 }
 
@@ -361,11 +371,14 @@ mod tests {
         plan.to_restore.iter().map(|b| b.file.as_str()).collect()
     }
 
-    fn applied(plan: &RestorePlan) -> Vec<&str> {
-        plan.already_applied
-            .iter()
-            .map(|b| b.file.as_str())
-            .collect()
+    /// How many backups the plan skips as applied, and the newest of them.
+    fn applied(plan: &RestorePlan) -> (usize, Option<&str>) {
+        (
+            plan.already_applied,
+            plan.newest_already_applied
+                .as_ref()
+                .map(|b| b.file.as_str()),
+        )
     }
 
     #[test]
@@ -380,7 +393,7 @@ mod tests {
         let c = [log("a", 100, 200), log("b", 200, 300)];
         let plan = plan_log_restores("mgc", None, Lsn(300), &c).unwrap();
         assert!(plan.to_restore.is_empty());
-        assert_eq!(applied(&plan), ["a", "b"]);
+        assert_eq!(applied(&plan), (2, Some("b")));
         assert!(plan.gap.is_none());
     }
 
@@ -388,7 +401,7 @@ mod tests {
     fn the_next_file_is_the_one_spanning_the_point() {
         let c = [log("a", 100, 200), log("b", 200, 300), log("c", 300, 400)];
         let plan = plan_log_restores("mgc", None, Lsn(250), &c).unwrap();
-        assert_eq!(applied(&plan), ["a"]);
+        assert_eq!(applied(&plan), (1, Some("a")));
         assert_eq!(files(&plan), ["b", "c"]);
         assert_eq!(plan.final_point(Lsn(250)), Lsn(400));
     }
@@ -444,7 +457,7 @@ mod tests {
         ];
         let plan = plan_log_restores("mgc", None, Lsn(200), &c).unwrap();
         assert_eq!(files(&plan), ["b", "c"]);
-        assert_eq!(applied(&plan), ["b_copy"]);
+        assert_eq!(applied(&plan), (1, Some("b_copy")));
     }
 
     #[test]
