@@ -622,28 +622,64 @@ impl<'a> Headers<'a> {
         Ok(found)
     }
 
+    /// Whether the database holds the log records of the file at `index`; `None` when
+    /// its header cannot be read.
+    async fn is_applied(&mut self, index: usize, point: Lsn) -> Result<Option<bool>> {
+        Ok(self
+            .get(index)
+            .await?
+            .header
+            .ok()
+            .map(|header| header.last_lsn <= point))
+    }
+
     /// The index of the first file (by name) whose log records the database does not
-    /// hold yet, by binary search; `None` when a header on the way cannot be read.
-    async fn first_unapplied(&mut self, point: Lsn) -> Result<Option<usize>> {
+    /// hold yet; `None` when a header on the way cannot be read. The file the restore
+    /// job restored last (`last_restored`, from the snapshot) and the one after it are
+    /// probed first: when the snapshot is current they settle it in two reads. A binary
+    /// search over what remains settles the rest.
+    async fn first_unapplied(
+        &mut self,
+        point: Lsn,
+        last_restored: Option<usize>,
+    ) -> Result<Option<usize>> {
         let (mut low, mut high) = (0, self.files.len());
+        if let Some(hint) = last_restored {
+            for probe in [hint, hint + 1].into_iter().filter(|p| *p < high) {
+                match self.is_applied(probe, point).await? {
+                    None => return Ok(None),
+                    Some(true) => low = probe + 1,
+                    Some(false) => {
+                        high = probe;
+                        break;
+                    }
+                }
+            }
+        }
         while low < high {
             let middle = low + (high - low) / 2;
-            let Ok(header) = self.get(middle).await?.header else {
-                return Ok(None);
-            };
-            if header.last_lsn <= point {
-                low = middle + 1;
-            } else {
-                high = middle;
+            match self.is_applied(middle, point).await? {
+                None => return Ok(None),
+                Some(true) => low = middle + 1,
+                Some(false) => high = middle,
             }
         }
         Ok(Some(low))
     }
 }
 
-/// Applies the LSN rule reading few headers: a binary search finds where the unapplied
-/// files start (names order them by backup time), and headers are read from the newest
-/// applied file on. Names are only a hint: if that reading shows a gap or a bad file,
+/// Where the snapshot's last restored file sits among `files`, if it is there.
+fn last_restored_index(ctx: &Context, files: &[String]) -> Option<usize> {
+    let snapshot = ctx.facts().snapshot?;
+    let last = file_name(snapshot.last_restored_file.as_deref()?);
+    files
+        .iter()
+        .position(|f| file_name(f).eq_ignore_ascii_case(last))
+}
+
+/// Applies the LSN rule reading few headers: the snapshot's last restored file and a
+/// binary search find where the unapplied files start (names order them by backup
+/// time), and headers are read from the newest applied file on. Names are only a hint: if that reading shows a gap or a bad file,
 /// every header is read and that verdict stands. No header is read twice.
 async fn restore_plan(
     ctx: &Context,
@@ -655,7 +691,8 @@ async fn restore_plan(
     let db = ctx.chat_db();
     let family = state.family_guid.as_deref();
     let mut headers = Headers::new(ctx, step, files);
-    if let Some(start) = headers.first_unapplied(point).await? {
+    let last_restored = last_restored_index(ctx, files);
+    if let Some(start) = headers.first_unapplied(point, last_restored).await? {
         let quick = headers.range(start.saturating_sub(1)).await?;
         if let Ok(plan) = plan_log_restores(db, family, point, &quick)
             && plan.gap.is_none()

@@ -908,6 +908,66 @@ async fn apply_reads_the_snapshot_copy_folder_when_there_is_one() {
     assert_eq!(ctx.facts().restore_point, Some(Lsn(200)));
 }
 
+/// How many headers the apply step reads in a copy folder of 1,000 contiguous log
+/// backups whose newest 5 are unapplied, with the snapshot (if any) naming the newest
+/// applied one as last restored. Each unapplied backup is restored exactly once.
+async fn header_reads_in_a_large_folder(snapshot_is_current: bool) -> usize {
+    const FILES: u128 = 1_000;
+    const UNAPPLIED: usize = 5;
+    let name = |i: u128| trn(&format!("{:014}", 20_261_127_000_000 + i));
+    let span = |i: u128| (1_000 + i * 100, 1_100 + i * 100);
+    let applied = FILES - UNAPPLIED as u128;
+    let mut w = World::new();
+    if snapshot_is_current {
+        let mut current = snapshot();
+        current.backup_destination_directory = COPY.into();
+        current.last_restored_file = Some(format!(r"{COPY}\{}", name(applied - 1)));
+        w = w.with_snapshot(current);
+    }
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    let points = [span(applied - 1).1, span(FILES - 1).1];
+    let mut answers = points.into_iter();
+    w.backup
+        .expect_redo_start_lsn()
+        .times(2)
+        .returning(move |_| Ok(answers.next().map(Lsn)));
+    expect_list(
+        &mut w.files,
+        COPY,
+        1,
+        (0..FILES).map(|i| entry(&name(i), 100)).collect(),
+    );
+    let reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = reads.clone();
+    w.backup.expect_backup_header().returning(move |file| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let stamp = &file[file.len() - "00000000000000.trn".len()..file.len() - 4];
+        let i = u128::from(stamp.parse::<u64>().unwrap() - 20_261_127_000_000);
+        let (first, last) = span(i);
+        Ok(log_header(first, last))
+    });
+    w.backup
+        .expect_restore_log()
+        .times(UNAPPLIED)
+        .returning(|_, _| Ok(()));
+    let (ctx, _) = w.build();
+    let summary = done(apply_unapplied_logs(&ctx).await.expect("applied"));
+    assert_eq!(summary, format!("{UNAPPLIED} log backups restored"));
+    reads.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+#[tokio::test]
+async fn apply_reads_few_headers_in_a_large_folder_and_fewer_with_a_current_snapshot() {
+    let searched = header_reads_in_a_large_folder(false).await;
+    let hinted = header_reads_in_a_large_folder(true).await;
+    // Binary search over 1,000 names (10 reads), then the 5 unapplied headers.
+    assert!(searched <= 16, "{searched} headers read without a snapshot");
+    // The last restored file and the next one, then the other 4 unapplied headers.
+    assert_eq!(hinted, 6, "headers read with a current snapshot");
+}
+
 #[tokio::test]
 async fn apply_is_skipped_when_every_log_is_applied_and_records_the_newest_one() {
     let mut w = World::new();
