@@ -16,7 +16,7 @@
 //! with a backlog (`PCDR_BENCH_LOGS` log backups, default 400, the newest
 //! `PCDR_BENCH_UNCOPIED`, default 200, not copied, and 10 more not restored) is built
 //! twice with the same restore throughput `PCDR_BENCH_MB_PER_S`; a failover runs on one
-//! pipelined (`RunOptions::pipelined_restore`) and on the other sequential (the default).
+//! pipelined (the default) and on the other sequential (`RunOptions::sequential_restore`).
 //! The emulator's log backups are a few hundred bytes, so a copy costs next to nothing
 //! while each restore has a fixed cost; to model a share whose copies take as long as the
 //! restores, each copy first waits `PCDR_BENCH_COPY_MS` (default 110 ms; 4 at a time).
@@ -165,7 +165,7 @@ async fn failover(
     let topology = Topology::load(serving.topology_path()).unwrap();
     let steps = Arc::new(Steps::default());
     let run = RunOptions {
-        pipelined_restore: !sequential,
+        sequential_restore: sequential,
         ..RunOptions::default()
     };
     let mut planes = adapters::connect(&topology).unwrap();

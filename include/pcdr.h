@@ -92,7 +92,7 @@ typedef struct pcdr_runbook pcdr_runbook;
 // you need; all zero is the default: a new journal in the system's temporary folder,
 // a real run, no data loss accepted, and the primary site must be down.
 //
-// Layout (C, in this order): a pointer, then three `uint8_t` flags where 0 means no
+// Layout (C, in this order): a pointer, then four `uint8_t` flags where 0 means no
 // and any other value means yes. The library copies everything it needs when the
 // runbook is created; the struct and its string can be freed right after.
 typedef struct pcdr_options {
@@ -105,6 +105,9 @@ typedef struct pcdr_options {
   uint8_t accept_data_loss;
   // Fail over even though the primary site still answers.
   uint8_t allow_primary_reachable;
+  // Copy every log backup before restoring any, instead of restoring each one that
+  // is next in the chain while later ones are still being copied.
+  uint8_t sequential_restore;
 } pcdr_options;
 
 // Receives one progress event as a NUL-terminated JSON object, e.g.

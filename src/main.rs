@@ -120,6 +120,10 @@ struct Decisions {
     /// Recover past a gap in the log chain, losing the transactions in it.
     #[arg(long)]
     accept_data_loss: bool,
+    /// Copy every log backup before restoring any. By default each copied log backup
+    /// that is next in the chain is restored while later ones are still being copied.
+    #[arg(long)]
+    sequential_restore: bool,
 }
 
 impl Decisions {
@@ -127,7 +131,7 @@ impl Decisions {
         RunOptions {
             accept_data_loss: self.accept_data_loss,
             allow_primary_reachable: self.allow_primary_reachable,
-            ..RunOptions::default()
+            sequential_restore: self.sequential_restore,
         }
     }
 }

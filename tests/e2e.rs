@@ -1,7 +1,8 @@
 //! End to end, through pcdr's public API and the real adapters, on an emulated world
 //! served over TDS (no mocks): failover with a backlog, failback after a rebuild, a
 //! missing log backup, a primary site still answering, standby readers, a mirrored
-//! rebuilt primary, and a failover interrupted at every step and resumed.
+//! rebuilt primary, and a failover interrupted at every step and resumed; copy and
+//! restore pipelined (the default) and, where the order matters, sequential.
 //!
 //! Each test builds its own world in its own temporary folder, served on loopback.
 
@@ -97,8 +98,14 @@ async fn failover_with_a_backlog_keeps_every_message_up_to_the_last_log_backup()
 
     let report = served.completes(Procedure::Failover).await;
 
+    // Pipelined (the default): the copy step restores every log backup as it lands,
+    // so the apply step finds nothing left.
     for step in Procedure::Failover.steps() {
-        assert_done(&report, *step);
+        if *step == StepId::ApplyUnappliedLogs {
+            assert_skipped(&report, *step);
+        } else {
+            assert_done(&report, *step);
+        }
     }
     let truth = served
         .world
@@ -310,14 +317,24 @@ async fn a_primary_site_that_still_answers_refuses_failover_unless_allowed() {
     assert_verified(&served, Expect::FailedOver);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standby_readers_are_ended_and_recovery_succeeds() {
-    let options = WorldOptions {
+/// Copy everything, then restore: the order `--sequential-restore` chooses.
+fn sequential() -> RunOptions {
+    RunOptions {
+        sequential_restore: true,
+        ..RunOptions::default()
+    }
+}
+
+/// Fails over a standby secondary with two readers, copying and restoring as `options`
+/// says; `restorer` is the step that then restores the log backups. Checks each reader
+/// is ended once, before the first log restore.
+async fn standby_failover(options: RunOptions, restorer: StepId) -> Served {
+    let world = WorldOptions {
         standby: true,
         readers: 2,
         ..backlog()
     };
-    let served = Served::new(&options).await;
+    let served = Served::new(&world).await;
     let readers: Vec<u16> = served.world.read().unwrap().instances[&InstanceId::Backup]
         .readers
         .iter()
@@ -327,9 +344,13 @@ async fn standby_readers_are_ended_and_recovery_succeeds() {
     assert!(served.mgc(InstanceId::Backup).standby);
     strike(&served).await;
 
-    let report = served.completes(Procedure::Failover).await;
+    let report = served
+        .run(Procedure::Failover, options)
+        .await
+        .expect("the failover completes");
+    assert!(report.completed, "{report:#?}");
 
-    assert_done(&report, StepId::ApplyUnappliedLogs);
+    assert_done(&report, restorer);
     assert_done(&report, StepId::RecoverDatabase);
     let backup: Vec<_> = served
         .statements()
@@ -358,6 +379,17 @@ async fn standby_readers_are_ended_and_recovery_succeeds() {
     drop(state);
     assert_serving_principal(&served, InstanceId::Backup);
     assert_verified(&served, Expect::FailedOver);
+    served
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standby_readers_are_ended_before_restoring_sequentially() {
+    standby_failover(sequential(), StepId::ApplyUnappliedLogs).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standby_readers_are_ended_and_recovery_succeeds() {
+    let served = standby_failover(RunOptions::default(), StepId::CopyLogBackups).await;
 
     // Back home, the backup site is a standby secondary again, and log shipping runs.
     served.rebuild().await;
@@ -463,6 +495,11 @@ impl When {
 /// Interrupts a failover of a backlog world as `case` says, resumes it, and checks it
 /// completes with every mutating statement and cmdlet that succeeded sent once.
 async fn interrupted_failover(case: Interruption) {
+    interrupted_failover_with(case, RunOptions::default()).await;
+}
+
+/// [`interrupted_failover`] with `options` for both runs.
+async fn interrupted_failover_with(case: Interruption, options: RunOptions) {
     let served = Served::new(&backlog()).await;
     strike(&served).await;
     let fault = case.fault;
@@ -483,11 +520,7 @@ async fn interrupted_failover(case: Interruption) {
     );
 
     let error = served
-        .run_observed(
-            Procedure::Failover,
-            RunOptions::default(),
-            interrupt.clone(),
-        )
+        .run_observed(Procedure::Failover, options.clone(), interrupt.clone())
         .await
         .expect_err("the interrupted failover fails");
     assert!(interrupt.struck(), "the fault was never injected");
@@ -495,7 +528,7 @@ async fn interrupted_failover(case: Interruption) {
 
     served.world.clear_faults().unwrap();
     let report = served
-        .resume(Procedure::Failover, RunOptions::default())
+        .resume(Procedure::Failover, options)
         .await
         .unwrap_or_else(|e| panic!("the resumed failover failed: {e}"));
 
@@ -611,11 +644,26 @@ async fn failover_interrupted_after_removing_log_shipping_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_interrupted_after_copying_resumes() {
-    interrupted_failover(Interruption {
+    // Sequential: nothing is restored yet.
+    let case = Interruption {
         when: When::Finished(StepId::CopyLogBackups),
         fault: Fault::Statement(fail(InstanceId::Backup, None)),
         fails_in: StepId::ApplyUnappliedLogs,
         resumed_skips: false,
+        lost: None,
+        failed_cmdlet: None,
+    };
+    interrupted_failover_with(case, sequential()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_interrupted_after_copying_and_restoring_as_the_files_landed_resumes() {
+    // Pipelined: the copy step restored everything, so the resumed apply step skips.
+    interrupted_failover(Interruption {
+        when: When::Finished(StepId::CopyLogBackups),
+        fault: Fault::Statement(fail(InstanceId::Backup, None)),
+        fails_in: StepId::ApplyUnappliedLogs,
+        resumed_skips: true,
         lost: None,
         failed_cmdlet: None,
     })
@@ -625,7 +673,7 @@ async fn failover_interrupted_after_copying_resumes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_interrupted_between_two_log_restores_resumes() {
     // The first log backup is restored; the connection drops during the second.
-    interrupted_failover(Interruption {
+    let case = Interruption {
         when: When::FirstLogRestored,
         fault: Fault::Statement(drop_connection(
             InstanceId::Backup,
@@ -635,6 +683,24 @@ async fn failover_interrupted_between_two_log_restores_resumes() {
         resumed_skips: false,
         lost: Some(("RESTORE LOG", Some(1))),
         failed_cmdlet: None,
+    };
+    interrupted_failover_with(case, sequential()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_interrupted_between_two_log_restores_while_copying_resumes() {
+    // Pipelined: the copy step fails; resumed, it finds every file copied and the apply
+    // step restores the rest.
+    interrupted_failover(Interruption {
+        when: When::FirstLogRestored,
+        fault: Fault::Statement(drop_connection(
+            InstanceId::Backup,
+            StatementKind::RestoreLog,
+        )),
+        fails_in: StepId::CopyLogBackups,
+        resumed_skips: true,
+        lost: Some(("RESTORE LOG", Some(1))),
+        failed_cmdlet: None,
     })
     .await;
 }
@@ -642,15 +708,15 @@ async fn failover_interrupted_between_two_log_restores_resumes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_interrupted_after_the_last_log_restore_resumes() {
     // Every log backup is restored; the read of the restore point that verifies fails.
-    interrupted_failover(Interruption {
+    let case = Interruption {
         when: When::AboutToAct(StepId::ApplyUnappliedLogs),
         fault: Fault::Statement(fail(InstanceId::Backup, Some(StatementKind::Select))),
         fails_in: StepId::ApplyUnappliedLogs,
         resumed_skips: true,
         lost: None,
         failed_cmdlet: None,
-    })
-    .await;
+    };
+    interrupted_failover_with(case, sequential()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

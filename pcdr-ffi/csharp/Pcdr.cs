@@ -103,6 +103,9 @@ namespace Pcdr
         public bool AcceptDataLoss;
         /// <summary>Fail over even though the primary site still answers.</summary>
         public bool AllowPrimaryReachable;
+        /// <summary>Copy every log backup before restoring any (by default each one next in
+        /// the chain is restored while later ones are still being copied).</summary>
+        public bool SequentialRestore;
     }
 
     /// <summary>One deployment's runbook: plan, run, resume, run a step, report, cancel.
@@ -141,6 +144,7 @@ namespace Pcdr
                     DryRun = (byte)(options.DryRun ? 1 : 0),
                     AcceptDataLoss = (byte)(options.AcceptDataLoss ? 1 : 0),
                     AllowPrimaryReachable = (byte)(options.AllowPrimaryReachable ? 1 : 0),
+                    SequentialRestore = (byte)(options.SequentialRestore ? 1 : 0),
                 };
                 RunbookHandle handle;
                 PcdrException.Check(constructor(ref native, out handle));
@@ -280,6 +284,7 @@ namespace Pcdr
             public byte DryRun;
             public byte AcceptDataLoss;
             public byte AllowPrimaryReachable;
+            public byte SequentialRestore;
         }
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]

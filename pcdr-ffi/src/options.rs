@@ -12,7 +12,7 @@ use std::path::PathBuf;
 /// you need; all zero is the default: a new journal in the system's temporary folder,
 /// a real run, no data loss accepted, and the primary site must be down.
 ///
-/// Layout (C, in this order): a pointer, then three `uint8_t` flags where 0 means no
+/// Layout (C, in this order): a pointer, then four `uint8_t` flags where 0 means no
 /// and any other value means yes. The library copies everything it needs when the
 /// runbook is created; the struct and its string can be freed right after.
 #[repr(C)]
@@ -28,6 +28,9 @@ pub struct pcdr_options {
     pub accept_data_loss: u8,
     /// Fail over even though the primary site still answers.
     pub allow_primary_reachable: u8,
+    /// Copy every log backup before restoring any, instead of restoring each one that
+    /// is next in the chain while later ones are still being copied.
+    pub sequential_restore: u8,
 }
 
 /// The options `ptr` points to; NULL gives the defaults.
@@ -49,7 +52,7 @@ pub(crate) unsafe fn read(ptr: *const pcdr_options) -> Result<Options, Failure> 
         decisions: RunOptions {
             accept_data_loss: raw.accept_data_loss != 0,
             allow_primary_reachable: raw.allow_primary_reachable != 0,
-            ..RunOptions::default()
+            sequential_restore: raw.sequential_restore != 0,
         },
     })
 }
@@ -75,6 +78,7 @@ mod tests {
             dry_run: 2,
             accept_data_loss: 0,
             allow_primary_reachable: 1,
+            sequential_restore: 3,
         };
         // SAFETY: a valid struct with a NUL-terminated journal path.
         let options = unsafe { read(&raw) }.unwrap();
@@ -82,6 +86,7 @@ mod tests {
         assert!(options.dry_run);
         assert!(!options.decisions.accept_data_loss);
         assert!(options.decisions.allow_primary_reachable);
+        assert!(options.decisions.sequential_restore);
     }
 
     #[test]
@@ -91,6 +96,7 @@ mod tests {
             dry_run: 0,
             accept_data_loss: 0,
             allow_primary_reachable: 0,
+            sequential_restore: 0,
         };
         // SAFETY: a valid struct with a NUL-terminated journal path.
         let failure = unsafe { read(&raw) }.unwrap_err();

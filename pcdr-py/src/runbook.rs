@@ -61,6 +61,7 @@ impl PyRunbook {
         dry_run = false,
         accept_data_loss = false,
         allow_primary_reachable = false,
+        sequential_restore = false,
     ))]
     fn new(
         py: Python<'_>,
@@ -69,6 +70,7 @@ impl PyRunbook {
         dry_run: bool,
         accept_data_loss: bool,
         allow_primary_reachable: bool,
+        sequential_restore: bool,
     ) -> PyResult<Self> {
         let options = Options {
             journal,
@@ -76,7 +78,7 @@ impl PyRunbook {
             decisions: RunOptions {
                 accept_data_loss,
                 allow_primary_reachable,
-                ..RunOptions::default()
+                sequential_restore,
             },
         };
         let mut embedded =

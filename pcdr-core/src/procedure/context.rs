@@ -31,12 +31,12 @@ pub struct RunOptions {
     pub accept_data_loss: bool,
     /// Fail over even though the primary site still answers.
     pub allow_primary_reachable: bool,
-    /// Pipeline copy and restore: the copy step restores each copied log backup that is
-    /// next in the chain while later ones are still being copied (the apply step then
-    /// restores what remains). Off: copy everything, then restore (the order the tests
-    /// pin down). Compared in `BENCHMARKS.md`, row 2.
+    /// Copy every log backup first, then restore them all. By default copy and restore
+    /// are pipelined: the copy step restores each copied log backup that is next in the
+    /// chain while later ones are still being copied, and the apply step restores what
+    /// remains. The two orders are compared in `BENCHMARKS.md`, row 2.
     #[serde(default)]
-    pub pipelined_restore: bool,
+    pub sequential_restore: bool,
 }
 
 /// What the steps learned, kept in the journal so a resumed run knows it too.

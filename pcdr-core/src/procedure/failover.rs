@@ -354,7 +354,7 @@ async fn observe_copy(ctx: &Context) -> Result<Intent> {
 
 /// Step 2: copies uncopied log backups from the share to the copy folder.
 ///
-/// Pipelined with [`RunOptions::pipelined_restore`](super::RunOptions): while later
+/// Pipelined unless [`RunOptions::sequential_restore`](super::RunOptions): while later
 /// files are still being copied, each log backup in the copy folder that is next in the
 /// chain is restored as soon as it is there, strictly in LSN order, exactly as the apply
 /// step would (same actions, same facts). Whatever the pipeline leaves (a gap, a file it
@@ -363,10 +363,10 @@ async fn observe_copy(ctx: &Context) -> Result<Intent> {
 pub async fn copy_log_backups(ctx: &Context) -> Result<StepOutcome> {
     const STEP: StepId = StepId::CopyLogBackups;
     let actions = act_or_return!(ctx, STEP, observe_copy(ctx).await?);
-    let pipeline = if ctx.options.pipelined_restore {
-        Pipeline::start(ctx, STEP, &actions).await
-    } else {
+    let pipeline = if ctx.options.sequential_restore {
         None
+    } else {
+        Pipeline::start(ctx, STEP, &actions).await
     };
     let restored = match pipeline {
         None => {

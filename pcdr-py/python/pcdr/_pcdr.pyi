@@ -294,6 +294,7 @@ class Runbook:
         dry_run: bool = False,
         accept_data_loss: bool = False,
         allow_primary_reachable: bool = False,
+        sequential_restore: bool = False,
     ) -> Runbook:
         """A runbook over the real SQL Server instances, share and pool of
         ``topology``; nothing is contacted until a call needs it.
@@ -304,6 +305,9 @@ class Runbook:
             accept_data_loss: recover past a gap in the log chain, losing the
                 transactions in it.
             allow_primary_reachable: fail over even though the primary site answers.
+            sequential_restore: copy every log backup before restoring any; by
+                default each one that is next in the chain is restored while later
+                ones are still being copied.
 
         Raises:
             TopologyError: the SQL password cannot be read (``sql.password_env`` or

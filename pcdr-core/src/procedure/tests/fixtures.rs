@@ -146,6 +146,13 @@ impl World {
         self
     }
 
+    /// Copies everything, then restores (`RunOptions::sequential_restore`): for the
+    /// copy-step tests about the copies themselves, where no restore is expected.
+    pub fn sequential(mut self) -> Self {
+        self.options.sequential_restore = true;
+        self
+    }
+
     /// Every mutating call on every plane fails the test if it happens (expectations
     /// set before or after still apply: mockall skips an expectation that is `never`).
     pub fn forbid_mutations(&mut self) {

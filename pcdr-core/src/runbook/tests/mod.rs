@@ -108,6 +108,25 @@ async fn a_failover_runs_every_step_and_reports_the_data_loss_evidence() {
     );
 }
 
+/// Both orders of copying and restoring: pipelined (the default) and sequential.
+fn both_orders() -> [RunOptions; 2] {
+    let sequential = RunOptions {
+        sequential_restore: true,
+        ..RunOptions::default()
+    };
+    [RunOptions::default(), sequential]
+}
+
+/// The step a fault aimed at `step`'s first mutation stops in: pipelined, the first log
+/// restore is made by the copy step, as the files land.
+fn stops_in(step: StepId, options: &RunOptions) -> StepId {
+    if step == StepId::ApplyUnappliedLogs && !options.sequential_restore {
+        StepId::CopyLogBackups
+    } else {
+        step
+    }
+}
+
 /// Fails `procedure` at the first mutation of each of its steps (the fault strikes
 /// before any effect), resumes, and checks the end state and that nothing ran twice.
 async fn fail_at_every_step_then_resume(
@@ -115,6 +134,7 @@ async fn fail_at_every_step_then_resume(
     world_for: fn() -> FakeWorld,
     fault: PlaneError,
     end_state: fn(&FakeWorld),
+    options: RunOptions,
 ) {
     for &step in procedure.steps() {
         let dir = tempfile::tempdir().unwrap();
@@ -122,12 +142,16 @@ async fn fail_at_every_step_then_resume(
         let world = world_for();
         let (operation, needle) = first_mutation(step);
         world.inject_when(operation, needle, Fault::Before(fault.clone()));
-        let err = runbook(&world, &journal, RunOptions::default())
+        let err = runbook(&world, &journal, options.clone())
             .execute(procedure)
             .await
             .unwrap_err();
-        assert_eq!(err.step_id(), Some(step), "{step}: {err}");
-        let report = runbook(&world, &journal, RunOptions::default())
+        assert_eq!(
+            err.step_id(),
+            Some(stops_in(step, &options)),
+            "{step}: {err}"
+        );
+        let report = runbook(&world, &journal, options.clone())
             .resume()
             .await
             .unwrap();
@@ -147,12 +171,27 @@ async fn a_failover_fails_at_every_step_and_resume_converges_with_nothing_done_t
         message: "reset by peer".into(),
     };
     let world = || FakeWorld::failover_ready(5, 3, 2);
-    fail_at_every_step_then_resume(Procedure::Failover, world, fault, assert_failed_over).await;
+    for options in both_orders() {
+        let fault = fault.clone();
+        fail_at_every_step_then_resume(
+            Procedure::Failover,
+            world,
+            fault,
+            assert_failed_over,
+            options,
+        )
+        .await;
+    }
 }
 
 #[tokio::test]
 async fn a_connection_lost_after_the_effect_is_not_repeated_blindly_on_resume() {
-    for &step in Procedure::Failover.steps() {
+    for (options, &step) in both_orders().into_iter().flat_map(|o| {
+        Procedure::Failover
+            .steps()
+            .iter()
+            .map(move |s| (o.clone(), s))
+    }) {
         let dir = tempfile::tempdir().unwrap();
         let journal = dir.path().join("j");
         let world = FakeWorld::failover_ready(5, 3, 2);
@@ -161,12 +200,12 @@ async fn a_connection_lost_after_the_effect_is_not_repeated_blindly_on_resume() 
         };
         let (operation, needle) = first_mutation(step);
         world.inject_when(operation, needle, Fault::After(fault));
-        let first = runbook(&world, &journal, RunOptions::default())
+        let first = runbook(&world, &journal, options.clone())
             .execute(Procedure::Failover)
             .await;
         if let Err(err) = first {
-            assert_eq!(err.step_id(), Some(step), "{err}");
-            runbook(&world, &journal, RunOptions::default())
+            assert_eq!(err.step_id(), Some(stops_in(step, &options)), "{err}");
+            runbook(&world, &journal, options.clone())
                 .resume()
                 .await
                 .unwrap();
@@ -191,6 +230,7 @@ async fn a_failback_fails_at_every_step_and_resume_converges_with_nothing_done_t
         FakeWorld::failback_ready,
         fault,
         assert_failed_back,
+        RunOptions::default(),
     )
     .await;
 }
@@ -224,33 +264,40 @@ async fn a_failover_then_a_failback_restores_normal_operation() {
 
 #[tokio::test]
 async fn a_gap_stops_the_run_and_resuming_with_data_loss_accepted_recovers() {
-    let dir = tempfile::tempdir().unwrap();
-    let journal = dir.path().join("j");
-    let world = FakeWorld::failover_ready(5, 3, 2);
-    world
-        .lock()
-        .files
-        .retain(|path, _| !path.ends_with(&fake_world::log_name(4)));
-    let err = runbook(&world, &journal, RunOptions::default())
-        .execute(Procedure::Failover)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::DataLossRefused { .. }), "{err}");
-    assert!(err.to_string().contains("LSN 400 to 500"), "{err}");
-    assert_eq!(
-        world.count("restore_log"),
-        0,
-        "nothing restored before the decision"
-    );
-    let accept = RunOptions {
-        accept_data_loss: true,
-        ..RunOptions::default()
-    };
-    let report = runbook(&world, &journal, accept).resume().await.unwrap();
-    assert!(report.completed);
-    let gap = report.rpo.accepted_gap.expect("the gap is reported");
-    assert_eq!((gap.missing_from.0, gap.missing_to.0), (400, 500));
-    assert_eq!(world.lock().backup.as_ref().map(|b| b.point.0), Some(400));
+    for options in both_orders() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("j");
+        // Logs 1 and 2 applied, 3 copied, 4 missing everywhere, 5 on the share.
+        let world = FakeWorld::failover_ready(5, 3, 2);
+        world
+            .lock()
+            .files
+            .retain(|path, _| !path.ends_with(&fake_world::log_name(4)));
+        let err = runbook(&world, &journal, options.clone())
+            .execute(Procedure::Failover)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::DataLossRefused { .. }), "{err}");
+        assert!(err.to_string().contains("LSN 400 to 500"), "{err}");
+        // Pipelined, the log before the gap is already restored WITH NORECOVERY;
+        // sequential, nothing is. Either way nothing is recovered before the decision.
+        let restored_before = usize::from(!options.sequential_restore);
+        assert_eq!(world.count("restore_log"), restored_before, "{options:?}");
+        assert_eq!(
+            world.lock().backup.as_ref().map(|b| b.state),
+            Some(DbState::Restoring)
+        );
+        let accept = RunOptions {
+            accept_data_loss: true,
+            ..options
+        };
+        let report = runbook(&world, &journal, accept).resume().await.unwrap();
+        assert!(report.completed);
+        let gap = report.rpo.accepted_gap.expect("the gap is reported");
+        assert_eq!((gap.missing_from.0, gap.missing_to.0), (400, 500));
+        assert_eq!(world.lock().backup.as_ref().map(|b| b.point.0), Some(400));
+        assert_eq!(world.count("restore_log"), 1, "log 3 restored once");
+    }
 }
 
 #[tokio::test]
