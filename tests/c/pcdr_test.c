@@ -387,6 +387,7 @@ struct run_events {
   atomic_int count;
   atomic_int step_started;
   atomic_int step_finished;
+  atomic_int step_skipped;
 };
 
 static void count_event(const char *event_json, void *user_data) {
@@ -398,11 +399,14 @@ static void count_event(const char *event_json, void *user_data) {
   if (contains(event_json, "\"event\":\"step_finished\"")) {
     atomic_fetch_add(&events->step_finished, 1);
   }
+  if (contains(event_json, "\"event\":\"step_skipped\"")) {
+    atomic_fetch_add(&events->step_skipped, 1);
+  }
 }
 
 /* Runs `procedure` to its end; returns whether the outcome says it completed. */
 static int run_to_completion(pcdr_runbook *rb, const char *procedure, int steps) {
-  struct run_events events = {0, 0, 0};
+  struct run_events events = {0, 0, 0, 0};
   CHECK(pcdr_runbook_set_progress_callback(rb, count_event, &events) == PCDR_RESULT_OK);
   char *outcome = NULL;
   pcdr_result r = pcdr_runbook_run(rb, procedure, &outcome);
@@ -414,7 +418,9 @@ static int run_to_completion(pcdr_runbook *rb, const char *procedure, int steps)
   pcdr_string_free(outcome);
   CHECK(pcdr_runbook_set_progress_callback(rb, NULL, NULL) == PCDR_RESULT_OK);
   CHECK(atomic_load(&events.step_started) == steps);
-  CHECK(atomic_load(&events.step_finished) == steps);
+  /* A step finds its work done (skipped) or does it (finished): pipelined, the copy
+     step restores the log backups and the apply step is skipped. */
+  CHECK(atomic_load(&events.step_finished) + atomic_load(&events.step_skipped) == steps);
   CHECK(atomic_load(&events.count) >= 2 * steps);
 
   char *report = NULL;
@@ -502,7 +508,7 @@ static void test_world_cancel_then_resume(const struct fixture *fx) {
   const char *world = fx->slow_world;
   CHECK(sim(world, "disaster", "--site", "primary", NULL) == 0);
   pcdr_runbook *rb = open_world_runbook(world, fx, "slow-failover.journal");
-  struct run_events events = {0, 0, 0};
+  struct run_events events = {0, 0, 0, 0};
   CHECK(pcdr_runbook_set_progress_callback(rb, count_event, &events) == PCDR_RESULT_OK);
   struct slow_canceller c = {rb, &events, PCDR_RESULT_OTHER, 0};
   pthread_t thread;

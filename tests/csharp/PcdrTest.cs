@@ -185,7 +185,10 @@ static class PcdrTest
         bool completed = outcome.Contains("\"kind\":\"completed\"") && outcome.Contains("\"completed\":true");
         Check(completed, procedure + " completed: " + outcome);
         Check(events.Count(e => e.Contains("\"event\":\"step_started\"")) == steps, procedure + " events: every step started");
-        Check(events.Count(e => e.Contains("\"event\":\"step_finished\"")) == steps, procedure + " events: every step finished");
+        // A step does its work (finished) or finds it done (skipped): pipelined, the copy
+        // step restores the log backups and the apply step is skipped.
+        Check(events.Count(e => e.Contains("\"event\":\"step_finished\"") || e.Contains("\"event\":\"step_skipped\"")) == steps,
+            procedure + " events: every step finished or skipped");
         Check(runbook.Report().Contains("\"completed\":true"), procedure + " report says completed");
         return completed;
     }
