@@ -7,7 +7,7 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `world.sqlite` | the state, shared by every process (`store.rs`) |
+//! | `world.sqlite` | the state, shared by every process (`store.rs`; its rows: `layout.rs`) |
 //! | `share/` | the backup share the primary's backup job writes to |
 //! | `copy/` | the copy destination on the backup site |
 //! | `data/<instance>/` | placeholder database files |
@@ -21,6 +21,7 @@ mod create;
 pub mod dbops;
 mod disaster;
 pub mod faults;
+mod layout;
 pub mod logship;
 pub mod model;
 pub mod msdb;
