@@ -1,5 +1,7 @@
-//! The journal: one JSON record per line, each flushed to disk before the run goes on,
-//! in a file only its owner can read, locked so that two runs never share it.
+//! The journal: one JSON record per line, in a file only its owner can read, locked so
+//! that two runs never share it. Every record that holds a decision, a fact or an end
+//! is flushed to disk before the run goes on; a step's start is written but not waited
+//! for, since losing it in a crash loses nothing (the step observes again on resume).
 //!
 //! A crash at any point leaves a prefix of complete lines (a torn last line is ignored
 //! on reading), from which [`Runbook::resume`](super::Runbook::resume) continues.
@@ -122,14 +124,21 @@ impl Journal {
         }
     }
 
-    /// Appends a record and flushes it to disk.
+    /// Appends a record; flushes it to disk unless it only marks a step's start.
     pub fn append(&mut self, record: &Record) -> Result<()> {
         let mut line =
             serde_json::to_vec(record).map_err(|e| journal_error(&self.path, &e.to_string()))?;
         line.push(b'\n');
+        let durable = !matches!(record, Record::StepStarted { .. });
         self.file
             .write_all(&line)
-            .and_then(|()| self.file.sync_data())
+            .and_then(|()| {
+                if durable {
+                    self.file.sync_data()
+                } else {
+                    Ok(())
+                }
+            })
             .map_err(|e| journal_error(&self.path, &e.to_string()))
     }
 
