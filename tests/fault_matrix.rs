@@ -18,7 +18,7 @@
 
 mod common;
 
-use common::{Interrupt, Served, Statement, backlog, wait_until_listening};
+use common::{Interrupt, Served, Statement, backlog, wait_until_down, wait_until_listening};
 use pcdr_core::procedure::{Event, Observer, Procedure, RunOptions, StepId};
 use pcdr_core::topology::SiteRole;
 use pcdr_sim::world::faults::{StatementFault, StatementKind, StatementMatch, StoredCmdletFault};
@@ -519,6 +519,9 @@ async fn cell(
 
     served.world.clear_faults().unwrap();
     if let Plan::Down(i) = plan {
+        // The serving loop must have closed the listener before the instance comes
+        // back: a close still pending would cut the resumed run's new session.
+        wait_until_down(&served, i).await;
         served.world.set_instance_down(i, false).unwrap();
         let site = match i.site() {
             Site::Primary => SiteRole::Primary,
