@@ -205,7 +205,7 @@ impl fmt::Display for StepError {
 }
 
 /// Everything that can go wrong in pcdr-core.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The topology file is invalid.

@@ -273,6 +273,7 @@ impl Action {
         if ctx.is_cancelled() {
             return Err(Error::Cancelled { step: Some(step) });
         }
+        ctx.journal_flushed().await?;
         let fail = |site: SiteRole, db: Option<&str>, file: Option<&str>, e: PlaneError| {
             Error::step(step, ctx.sql_name(site), db, file, e)
         };

@@ -2,9 +2,11 @@
 //! facts learned so far, and where progress events go.
 
 use super::StepId;
+use crate::error::{Error, Result};
 use crate::log_chain::{LogBackup, LogChainGap, Lsn};
 use crate::planes::{ChatPoolPlane, DatabasePlane, FilePlane, LogShippingSnapshot};
 use crate::topology::{SiteRole, Topology};
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -153,6 +155,18 @@ pub struct Context {
     observer: Arc<dyn Observer>,
     facts: Mutex<Facts>,
     cancelled: Arc<AtomicBool>,
+    journal_flush: tokio::sync::Mutex<JournalFlush>,
+}
+
+/// The journal's flush to disk of the records written so far, run in the background
+/// while the next step observes; every action waits for it.
+enum JournalFlush {
+    /// Nothing pending.
+    Done,
+    /// Running.
+    Running(BoxFuture<'static, Result<()>>),
+    /// Failed: no action may run.
+    Failed(Error),
 }
 
 impl Context {
@@ -171,6 +185,7 @@ impl Context {
             observer: Arc::new(Silent),
             facts: Mutex::new(Facts::default()),
             cancelled: Arc::new(AtomicBool::new(false)),
+            journal_flush: tokio::sync::Mutex::new(JournalFlush::Done),
         }
     }
 
@@ -206,6 +221,28 @@ impl Context {
     /// Whether the run was cancelled.
     pub fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Makes every later action wait for `flush`: the journal's records reaching the
+    /// disk, so that nothing changes before the journal durably says what was done.
+    pub(crate) async fn act_after(&self, flush: BoxFuture<'static, Result<()>>) {
+        *self.journal_flush.lock().await = JournalFlush::Running(flush);
+    }
+
+    /// Waits until the journal's records written so far are on disk. Actions call it
+    /// before changing anything; concurrent callers all wait for the one flush.
+    pub(crate) async fn journal_flushed(&self) -> Result<()> {
+        let mut flush = self.journal_flush.lock().await;
+        if let JournalFlush::Running(running) = &mut *flush {
+            *flush = match running.await {
+                Ok(()) => JournalFlush::Done,
+                Err(e) => JournalFlush::Failed(e),
+            };
+        }
+        match &*flush {
+            JournalFlush::Failed(e) => Err(e.clone()),
+            _ => Ok(()),
+        }
     }
 
     /// A copy of the facts.

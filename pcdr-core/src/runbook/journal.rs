@@ -1,7 +1,9 @@
 //! The journal: one JSON record per line, in a file only its owner can read, locked so
 //! that two runs never share it. Every record that holds a decision, a fact or an end
-//! is flushed to disk before the run goes on; a step's start is written but not waited
-//! for, since losing it in a crash loses nothing (the step observes again on resume).
+//! reaches the disk before the run changes anything more: a step's end is flushed while
+//! the next step observes, and its first action waits for the flush. A step's start is
+//! written but not flushed, since losing it in a crash loses nothing (the step observes
+//! again on resume).
 //!
 //! A crash at any point leaves a prefix of complete lines (a torn last line is ignored
 //! on reading), from which [`Runbook::resume`](super::Runbook::resume) continues.
@@ -9,6 +11,7 @@
 use crate::error::{Error, Result};
 use crate::procedure::{Facts, Procedure, RunOptions, StepId, StepOutcome};
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -126,19 +129,40 @@ impl Journal {
 
     /// Appends a record; flushes it to disk unless it only marks a step's start.
     pub fn append(&mut self, record: &Record) -> Result<()> {
+        self.write(record)?;
+        if matches!(record, Record::StepStarted { .. }) {
+            return Ok(());
+        }
+        self.file
+            .sync_data()
+            .map_err(|e| journal_error(&self.path, &e.to_string()))
+    }
+
+    /// Appends a record and returns the flush to disk of everything written so far,
+    /// already running on a blocking thread: the caller observes meanwhile, and awaits
+    /// it before the next change.
+    pub fn append_flushing(&mut self, record: &Record) -> Result<BoxFuture<'static, Result<()>>> {
+        self.write(record)?;
+        let file = self
+            .file
+            .try_clone()
+            .map_err(|e| journal_error(&self.path, &e.to_string()))?;
+        let path = self.path.clone();
+        let flush = tokio::task::spawn_blocking(move || file.sync_data());
+        Ok(Box::pin(async move {
+            match flush.await {
+                Ok(synced) => synced.map_err(|e| journal_error(&path, &e.to_string())),
+                Err(e) => Err(journal_error(&path, &e.to_string())),
+            }
+        }))
+    }
+
+    fn write(&mut self, record: &Record) -> Result<()> {
         let mut line =
             serde_json::to_vec(record).map_err(|e| journal_error(&self.path, &e.to_string()))?;
         line.push(b'\n');
-        let durable = !matches!(record, Record::StepStarted { .. });
         self.file
             .write_all(&line)
-            .and_then(|()| {
-                if durable {
-                    self.file.sync_data()
-                } else {
-                    Ok(())
-                }
-            })
             .map_err(|e| journal_error(&self.path, &e.to_string()))
     }
 

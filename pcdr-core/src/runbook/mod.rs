@@ -160,6 +160,7 @@ impl Runbook {
             journal: self.journal,
         };
         let outcome = runbook.journaled_step(&mut journal, step).await?;
+        runbook.ctx.journal_flushed().await?;
         done.insert(step);
         // The last step done one at a time completes the run, as a whole run would.
         if procedure.steps().iter().all(|s| done.contains(s)) {
@@ -192,6 +193,7 @@ impl Runbook {
             }
             self.journaled_step(journal, step).await?;
         }
+        self.ctx.journal_flushed().await?;
         journal.append(&Record::Finished { at: Utc::now() })?;
         let records = read_records(journal.path())?;
         Ok(Report::from_records(procedure, &records))
@@ -209,12 +211,13 @@ impl Runbook {
         let started = Instant::now();
         match run_step(&self.ctx, step).await {
             Ok(outcome) => {
-                journal.append(&Record::StepFinished {
+                let flush = journal.append_flushing(&Record::StepFinished {
                     step,
                     outcome: outcome.clone(),
                     facts: self.ctx.facts(),
                     at: Utc::now(),
                 })?;
+                self.ctx.act_after(flush).await;
                 self.ctx.emit(match &outcome {
                     StepOutcome::Done { summary } => Event::StepFinished {
                         step,

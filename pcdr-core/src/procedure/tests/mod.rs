@@ -27,3 +27,66 @@ fn step_ids_round_trip_and_belong_to_their_procedure() {
     assert_eq!("failback".parse::<Procedure>(), Ok(Procedure::Failback));
     assert!("sideways".parse::<Procedure>().is_err());
 }
+
+/// An action that copies one log backup, for the journal-flush tests.
+fn copy_action() -> super::Action {
+    super::Action::CopyFile {
+        from: fixtures::SHARE.into(),
+        to: fixtures::COPY.into(),
+        name: fixtures::trn("20261127120000"),
+        bytes: 10,
+    }
+}
+
+#[tokio::test]
+async fn an_action_waits_for_the_journal_flush_pending_before_it() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let flushed = Arc::new(AtomicBool::new(false));
+    let mut w = fixtures::World::new();
+    let seen = flushed.clone();
+    w.files
+        .expect_copy_file()
+        .times(1)
+        .returning(move |_, _, _| {
+            assert!(
+                seen.load(Ordering::SeqCst),
+                "copied before the journal was flushed"
+            );
+            Ok(10)
+        });
+    let (ctx, _) = w.build();
+    let done = flushed.clone();
+    ctx.act_after(Box::pin(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        done.store(true, Ordering::SeqCst);
+        Ok(())
+    }))
+    .await;
+    copy_action()
+        .perform(&ctx, StepId::CopyLogBackups)
+        .await
+        .expect("copied after the flush");
+}
+
+#[tokio::test]
+async fn a_failed_journal_flush_stops_every_later_action() {
+    let mut w = fixtures::World::new();
+    w.files.expect_copy_file().never();
+    let (ctx, _) = w.build();
+    let failure = crate::error::Error::Journal {
+        path: "/var/pcdr/failover.journal".into(),
+        message: "No space left on device".into(),
+    };
+    ctx.act_after(Box::pin(async move { Err(failure) })).await;
+    for _ in 0..2 {
+        let error = copy_action()
+            .perform(&ctx, StepId::CopyLogBackups)
+            .await
+            .expect_err("no change without a durable journal");
+        assert!(
+            error.to_string().contains("No space left on device"),
+            "{error}"
+        );
+    }
+}
