@@ -19,7 +19,8 @@
 //! pipelined (the default) and on the other sequential (`RunOptions::sequential_restore`).
 //! The emulator's log backups are a few hundred bytes, so a copy costs next to nothing
 //! while each restore has a fixed cost; to model a share whose copies take as long as the
-//! restores, each copy first waits `PCDR_BENCH_COPY_MS` (default 110 ms; 4 at a time).
+//! restores, each copy first waits `PCDR_BENCH_COPY_MS` (4 at a time; `scripts/bench`
+//! calibrates it from a run with free copies, otherwise 110 ms).
 //! Prints, in seconds: pipelined wall, sequential wall, and from the sequential run's
 //! step timings its copy step, its apply step and the rest.
 //! With `PCDR_BENCH_MB_PER_S=0` it only calibrates (sequential run alone).
@@ -66,12 +67,7 @@ async fn copy() {
 async fn headers() {
     let topology = Topology::load(env("PCDR_BENCH_TOPOLOGY").as_ref()).unwrap();
     let folder = env("PCDR_BENCH_FOLDER");
-    let mut planes = adapters::connect(&topology).unwrap();
-    let copy_ms = std::env::var("PCDR_BENCH_COPY_MS").map_or(110, |v| v.parse().unwrap());
-    planes.files = Arc::new(SlowShare {
-        inner: FileSystem,
-        per_file: std::time::Duration::from_millis(copy_ms),
-    });
+    let planes = adapters::connect(&topology).unwrap();
     let mut names: Vec<String> = planes
         .files
         .list_log_backups(&folder, "mgc")
@@ -83,9 +79,9 @@ async fn headers() {
     names.sort();
     // The connection is made on the first call; not part of the reading.
     planes.backup.database_state("mgc").await.unwrap();
-    // Every header of a large folder takes long on the emulator (its per-statement cost
-    // grows with the world); PCDR_BENCH_HEADERS evenly spaced files (default 50) are
-    // read and the time per header is printed with the folder's size, to extrapolate.
+    // Every header of a large folder takes minutes on the emulator; PCDR_BENCH_HEADERS
+    // evenly spaced files (default 50) are read and the time per header is printed with
+    // the folder's size, to extrapolate.
     let sample: usize = std::env::var("PCDR_BENCH_HEADERS").map_or(50, |v| v.parse().unwrap());
     let stride = (names.len() / sample.max(1)).max(1);
     let total = names.len();

@@ -473,7 +473,7 @@ enum Fault {
 /// The progress event a fault is injected at.
 #[derive(Clone, Copy)]
 enum When {
-    /// The step finished (and was journaled).
+    /// The step finished (journaled; the flush to disk may still be running).
     Finished(StepId),
     /// The step is about to carry out its actions.
     AboutToAct(StepId),

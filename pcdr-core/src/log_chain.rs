@@ -273,7 +273,9 @@ pub fn plan_log_restores(
         .iter()
         .map(|c| check_candidate(database, family, c))
         .collect::<Result<Vec<_>, _>>()?;
-    backups.sort_unstable_by_key(|(_, header)| (header.first_lsn, header.last_lsn));
+    // The file name settles ties (copies of one range), so every reading of the same
+    // folder plans the same restores.
+    backups.sort_unstable_by_key(|(file, header)| (header.first_lsn, header.last_lsn, *file));
 
     let mut plan = RestorePlan::default();
     let mut point = point;
@@ -286,7 +288,7 @@ pub fn plan_log_restores(
     for (file, header) in backups {
         if header.last_lsn <= point {
             plan.already_applied += 1;
-            if newest_applied.is_none_or(|(_, newest)| header.last_lsn > newest.last_lsn) {
+            if newest_applied.is_none_or(|(_, newest)| header.last_lsn >= newest.last_lsn) {
                 newest_applied = Some((file, header));
             }
         } else if header.first_lsn <= point {

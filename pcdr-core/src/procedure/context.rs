@@ -223,10 +223,19 @@ impl Context {
         self.cancelled.load(Ordering::SeqCst)
     }
 
-    /// Makes every later action wait for `flush`: the journal's records reaching the
-    /// disk, so that nothing changes before the journal durably says what was done.
+    /// Makes every later action wait for `flush` (the journal's records reaching the
+    /// disk) as well as any flush still pending, so that nothing changes before the
+    /// journal durably says what was done. A failed flush stays failed.
     pub(crate) async fn act_after(&self, flush: BoxFuture<'static, Result<()>>) {
-        *self.journal_flush.lock().await = JournalFlush::Running(flush);
+        let mut pending = self.journal_flush.lock().await;
+        *pending = match std::mem::replace(&mut *pending, JournalFlush::Done) {
+            JournalFlush::Done => JournalFlush::Running(flush),
+            JournalFlush::Running(earlier) => JournalFlush::Running(Box::pin(async move {
+                earlier.await?;
+                flush.await
+            })),
+            failed @ JournalFlush::Failed(_) => failed,
+        };
     }
 
     /// Waits until the journal's records written so far are on disk. Actions call it

@@ -399,8 +399,10 @@ pub async fn copy_log_backups(ctx: &Context) -> Result<StepOutcome> {
                 pipeline.restore_as_copied(ctx, STEP, arrivals),
             )
             .await;
+            // A restore that failed is the more specific cause: report it first.
+            let restored = restored?;
             copied?;
-            restored?
+            restored
         }
     };
     let (_, destination) = log_shipping_folders(ctx);
@@ -634,10 +636,10 @@ impl<'a> Headers<'a> {
     }
 
     /// The index of the first file (by name) whose log records the database does not
-    /// hold yet; `None` when a header on the way cannot be read. The file the restore
-    /// job restored last (`last_restored`, from the snapshot) and the one after it are
-    /// probed first: when the snapshot is current they settle it in two reads. A binary
-    /// search over what remains settles the rest.
+    /// hold yet; `None` when a header on the way cannot be read. The file restored last
+    /// (`last_restored`, see [`last_restored_index`]) and the one after it are probed
+    /// first: when that is current they settle it in two reads. A binary search over
+    /// what remains settles the rest.
     async fn first_unapplied(
         &mut self,
         point: Lsn,
@@ -668,19 +670,26 @@ impl<'a> Headers<'a> {
     }
 }
 
-/// Where the snapshot's last restored file sits among `files`, if it is there.
+/// Where the last restored file sits among `files`, if it is there: the newest this run
+/// restored or found applied (after the pipelined copy step, or on resume), else the
+/// restore job's last one, from the snapshot.
 fn last_restored_index(ctx: &Context, files: &[String]) -> Option<usize> {
-    let snapshot = ctx.facts().snapshot?;
-    let last = file_name(snapshot.last_restored_file.as_deref()?);
+    let facts = ctx.facts();
+    let last = match facts.last_applied {
+        Some(backup) => backup.file,
+        None => facts.snapshot?.last_restored_file?,
+    };
+    let last = file_name(&last);
     files
         .iter()
         .position(|f| file_name(f).eq_ignore_ascii_case(last))
 }
 
-/// Applies the LSN rule reading few headers: the snapshot's last restored file and a
-/// binary search find where the unapplied files start (names order them by backup
-/// time), and headers are read from the newest applied file on. Names are only a hint: if that reading shows a gap or a bad file,
-/// every header is read and that verdict stands. No header is read twice.
+/// Applies the LSN rule reading few headers: the last restored file and a binary search
+/// find where the unapplied files start (names order them by backup time), and headers
+/// are read from the newest applied file on. Names are only a hint: if that reading
+/// shows a gap or a bad file, every header is read and that verdict stands. No header
+/// is read twice.
 async fn restore_plan(
     ctx: &Context,
     step: StepId,

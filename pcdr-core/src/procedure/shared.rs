@@ -48,8 +48,9 @@ pub async fn perform_all(ctx: &Context, step: StepId, actions: &[Action]) -> Res
     Ok(())
 }
 
-/// Performs independent actions (file copies), at most `parallel` at a time; the first
-/// error is returned once the actions in flight have ended.
+/// Performs independent actions (file copies), at most `parallel` at a time. A failed
+/// action does not stop the others; once every action has ended, the first error (in
+/// the actions' order) is returned.
 pub async fn perform_concurrently(
     ctx: &Context,
     step: StepId,

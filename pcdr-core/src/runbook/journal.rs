@@ -103,8 +103,24 @@ impl Journal {
             ));
         }
         let journal = Self::open(path)?;
+        journal.cut_torn_tail()?;
         let records = read_records(path)?;
         Ok((journal, records))
+    }
+
+    /// Cuts a last line a crash left incomplete, so that the next record starts a line
+    /// of its own.
+    fn cut_torn_tail(&self) -> Result<()> {
+        let text =
+            std::fs::read(&self.path).map_err(|e| journal_error(&self.path, &e.to_string()))?;
+        let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        if complete == text.len() {
+            return Ok(());
+        }
+        self.file
+            .set_len(complete as u64)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| journal_error(&self.path, &e.to_string()))
     }
 
     fn open(path: &Path) -> Result<Self> {
@@ -141,7 +157,10 @@ impl Journal {
     /// Appends a record and returns the flush to disk of everything written so far,
     /// already running on a blocking thread: the caller observes meanwhile, and awaits
     /// it before the next change.
-    pub fn append_flushing(&mut self, record: &Record) -> Result<BoxFuture<'static, Result<()>>> {
+    pub(crate) fn append_flushing(
+        &mut self,
+        record: &Record,
+    ) -> Result<BoxFuture<'static, Result<()>>> {
         self.write(record)?;
         let file = self
             .file
@@ -238,6 +257,27 @@ mod tests {
         let records = read_records(&path).unwrap();
         assert_eq!(records.len(), 1);
         assert!(matches!(records[0], Record::Started { ref run_id, .. } if run_id == "r1"));
+    }
+
+    #[test]
+    fn a_run_resumed_after_a_torn_line_keeps_a_readable_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        Journal::create(&path).unwrap().append(&started()).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"record\":\"step_sta")
+            .unwrap();
+        let (mut journal, records) = Journal::reopen(&path).unwrap();
+        assert_eq!(records.len(), 1);
+        journal
+            .append(&Record::Finished { at: Utc::now() })
+            .unwrap();
+        let records = read_records(&path).unwrap();
+        assert_eq!(records.len(), 2, "{records:?}");
+        assert!(matches!(records[1], Record::Finished { .. }));
     }
 
     #[test]

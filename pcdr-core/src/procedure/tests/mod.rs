@@ -70,6 +70,24 @@ async fn an_action_waits_for_the_journal_flush_pending_before_it() {
 }
 
 #[tokio::test]
+async fn a_failed_flush_is_not_forgotten_when_a_later_one_is_pending() {
+    let mut w = fixtures::World::new();
+    w.files.expect_copy_file().never();
+    let (ctx, _) = w.build();
+    let failure = crate::error::Error::Journal {
+        path: "/var/pcdr/failover.journal".into(),
+        message: "Input/output error".into(),
+    };
+    ctx.act_after(Box::pin(async move { Err(failure) })).await;
+    ctx.act_after(Box::pin(async { Ok(()) })).await;
+    let error = copy_action()
+        .perform(&ctx, StepId::CopyLogBackups)
+        .await
+        .expect_err("the earlier flush failed");
+    assert!(error.to_string().contains("Input/output error"), "{error}");
+}
+
+#[tokio::test]
 async fn a_failed_journal_flush_stops_every_later_action() {
     let mut w = fixtures::World::new();
     w.files.expect_copy_file().never();
