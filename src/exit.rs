@@ -23,7 +23,7 @@ pub const INTERRUPTED: u8 = 4;
 /// The exit code for an error of pcdr-core.
 pub fn for_error(error: &Error) -> u8 {
     match error {
-        Error::Topology(_) | Error::Journal { .. } => USAGE,
+        Error::Topology(_) | Error::Journal { .. } | Error::UnknownStep { .. } => USAGE,
         Error::Precondition { .. }
         | Error::DataLossRefused { .. }
         | Error::BadLogBackup { .. }

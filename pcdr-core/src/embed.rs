@@ -165,18 +165,9 @@ impl Embedded {
 
     /// Runs one step, journaled (a dry run observes it and reports what it would do).
     pub async fn run_step(&self, procedure: Procedure, id: &str) -> Result<StepOutcome> {
-        let step = StepId::parse(procedure, id).ok_or_else(|| Error::Precondition {
-            step: procedure.steps()[0],
-            message: format!("{procedure} has no step '{id}'"),
-            next: format!(
-                "use one of: {}",
-                procedure
-                    .steps()
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+        let step = StepId::parse(procedure, id).ok_or_else(|| Error::UnknownStep {
+            procedure,
+            id: id.to_string(),
         })?;
         if self.options.dry_run {
             return Ok(StepOutcome::Skipped {

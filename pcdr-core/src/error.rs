@@ -6,7 +6,7 @@
 //! [`Error::is_transient`], [`PlaneError::next_action`]) instead of matching strings.
 
 use crate::log_chain::{ChainError, LogChainGap};
-use crate::procedure::StepId;
+use crate::procedure::{Procedure, StepId};
 use crate::topology::TopologyError;
 use std::fmt;
 use std::path::PathBuf;
@@ -274,6 +274,20 @@ pub enum Error {
         /// The step that was running, if any.
         step: Option<StepId>,
     },
+    /// A step id the procedure does not have.
+    #[error("{procedure} has no step '{id}'. Next: use one of: {}", step_ids(*.procedure))]
+    UnknownStep {
+        /// The procedure.
+        procedure: Procedure,
+        /// The id given.
+        id: String,
+    },
+}
+
+/// The ids of `procedure`'s steps, in order, separated by commas.
+fn step_ids(procedure: Procedure) -> String {
+    let ids: Vec<&str> = procedure.steps().iter().map(|s| s.as_str()).collect();
+    ids.join(", ")
 }
 
 impl Error {
@@ -348,6 +362,22 @@ mod tests {
         assert_eq!(err.sql_number(), Some(4305));
         assert!(!err.is_transient());
         assert_eq!(err.step_id(), Some(StepId::ApplyUnappliedLogs));
+    }
+
+    #[test]
+    fn an_unknown_step_lists_the_procedures_steps_and_names_no_step() {
+        let err = Error::UnknownStep {
+            procedure: Procedure::Failback,
+            id: "apply_unapplied_logs".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "failback has no step 'apply_unapplied_logs'. Next: use one of: \
+             check_rebuilt_primary, clear_active_servers, remove_backup_mirroring, \
+             backup_for_failback, restore_primary, reinitialize_backup, setup_log_shipping, \
+             mirror_primary, activate_primary_servers, set_pool_normal"
+        );
+        assert_eq!(err.step_id(), None);
     }
 
     #[test]

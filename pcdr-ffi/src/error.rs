@@ -48,11 +48,6 @@ impl Failure {
     pub(crate) fn message(&self) -> &str {
         &self.message
     }
-
-    /// The same failure with another code (the text and the details stay).
-    pub(crate) fn with_code(self, code: pcdr_result) -> Self {
-        Self { code, ..self }
-    }
 }
 
 impl From<Error> for Failure {

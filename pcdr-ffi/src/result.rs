@@ -85,6 +85,7 @@ impl pcdr_result {
             Error::Journal { .. } => Self::Journal,
             Error::JournalLocked { .. } => Self::JournalLocked,
             Error::Cancelled { .. } => Self::Cancelled,
+            Error::UnknownStep { .. } => Self::UnknownStep,
             _ => Self::Other,
         }
     }
@@ -124,6 +125,13 @@ mod tests {
         let journal = PathBuf::from("j");
         let cases = [
             (Error::Cancelled { step: None }, 500),
+            (
+                Error::UnknownStep {
+                    procedure: pcdr_core::procedure::Procedure::Failover,
+                    id: "no_such_step".into(),
+                },
+                904,
+            ),
             (
                 Error::JournalLocked {
                     path: journal.clone(),

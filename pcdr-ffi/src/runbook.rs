@@ -13,7 +13,7 @@ use crate::result::pcdr_result;
 use crate::runtime::block_on;
 use crate::{panic, string};
 use pcdr_core::embed::Embedded;
-use pcdr_core::procedure::{Procedure, StepId};
+use pcdr_core::procedure::Procedure;
 use std::ffi::{c_char, c_void};
 use std::path::Path;
 use std::ptr;
@@ -250,21 +250,10 @@ pub unsafe extern "C" fn pcdr_runbook_run_step(
                 try_out(outcome_json_out, "outcome_json_out")?,
             )
         };
-        let outcome = block_on(runbook.embedded.run_step(procedure, step_id))?
-            .map_err(|e| step_failure(procedure, step_id, e))?;
+        let outcome = block_on(runbook.embedded.run_step(procedure, step_id))??;
         out.set(string::json(&outcome)?);
         Ok(())
     })
-}
-
-/// pcdr-core refuses an unknown step id (with the valid ones in its message) as a
-/// precondition; here it gets an input code of its own.
-fn step_failure(procedure: Procedure, step_id: &str, error: pcdr_core::Error) -> Failure {
-    let failure = Failure::from(error);
-    match StepId::parse(procedure, step_id) {
-        Some(_) => failure,
-        None => failure.with_code(pcdr_result::UnknownStep),
-    }
 }
 
 /// The report of the run the journal holds (steps with timings, outcomes and errors,

@@ -132,7 +132,9 @@ fn exception(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
             exception.value(py).setattr("key", &e.key)?;
             exception
         }
-        Error::Precondition { .. } => with_step(py, PreconditionError::new_err(message), step)?,
+        Error::Precondition { .. } | Error::UnknownStep { .. } => {
+            with_step(py, PreconditionError::new_err(message), step)?
+        }
         Error::DataLossRefused {
             target, database, ..
         } => {
