@@ -1,7 +1,7 @@
 //! Human-readable plans and reports, for stdout. (`--json` prints the same values as
 //! JSON instead.)
 
-use pcdr_core::runbook::{Plan, PlannedStatus, Report};
+use pcdr_core::runbook::{Plan, PlannedStatus, Report, StepReport};
 use serde::Serialize;
 
 /// Prints `value` as pretty JSON on stdout.
@@ -50,15 +50,19 @@ pub fn plan(plan: &Plan) {
     println!("\nVerdict: {verdict}.");
 }
 
+/// A step's duration in seconds with one decimal, or nothing if it did not end.
+fn seconds(step: &StepReport) -> String {
+    step.millis
+        .map(|ms| format!("{:.1}", ms as f64 / 1000.0))
+        .unwrap_or_default()
+}
+
 /// Prints a report: a table of steps, then recovery time and data-loss evidence.
 pub fn report(report: &Report) {
     println!("\n{:<26} {:<9} {:>9}  detail", "step", "outcome", "seconds");
     for step in &report.steps {
         let (outcome, detail) = outcome(step);
-        let seconds = step
-            .millis
-            .map(|ms| format!("{:.1}", ms as f64 / 1000.0))
-            .unwrap_or_default();
+        let seconds = seconds(step);
         println!(
             "{:<26} {outcome:<9} {seconds:>9}  {detail}",
             step.step.as_str()
@@ -111,10 +115,7 @@ pub fn markdown(report: &Report) -> String {
     );
     for step in &report.steps {
         let (outcome, detail) = outcome(step);
-        let seconds = step
-            .millis
-            .map(|ms| format!("{:.1}", ms as f64 / 1000.0))
-            .unwrap_or_default();
+        let seconds = seconds(step);
         let detail = detail.replace('|', "\\|").replace('\n', " ");
         text.push_str(&format!(
             "| {} | {outcome} | {seconds} | {detail} |\n",
@@ -146,7 +147,7 @@ pub fn markdown(report: &Report) -> String {
     text
 }
 
-fn outcome(step: &pcdr_core::runbook::StepReport) -> (&'static str, String) {
+fn outcome(step: &StepReport) -> (&'static str, String) {
     match (&step.outcome, &step.error) {
         (Some(pcdr_core::procedure::StepOutcome::Done { summary }), _) => ("done", summary.clone()),
         (Some(pcdr_core::procedure::StepOutcome::Skipped { reason }), _) => {

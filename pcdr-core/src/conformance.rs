@@ -540,34 +540,27 @@ pub async fn chain_errors(
             let copy = copy.clone();
             async move { plane.restore_log(&copy, &file).await }
         };
+        // A refused restore must leave the restore point where it was.
+        let refused = |what: String, number: u32, file: String| {
+            let (copy, restore) = (copy.clone(), &restore);
+            async move {
+                let point = redo_point(CHECK, plane, &copy).await?;
+                expect_error(CHECK, &what, number, restore(file).await)?;
+                let after = redo_point(CHECK, plane, &copy).await?;
+                ensure(CHECK, after == point, || {
+                    format!("error {number} moved the restore point from {point:?} to {after:?}")
+                })
+            }
+        };
         restore(first.clone())
             .await
             .during(CHECK, format!("RESTORE LOG {copy} FROM {first}"))?;
-        let point = redo_point(CHECK, plane, &copy).await?;
-        expect_error(
-            CHECK,
-            &format!("RESTORE LOG of {third}, skipping {second}"),
-            4305,
-            restore(third.clone()).await,
-        )?;
-        let after = redo_point(CHECK, plane, &copy).await?;
-        ensure(CHECK, after == point, || {
-            format!("error 4305 moved the restore point from {point:?} to {after:?}")
-        })?;
+        let skipping = format!("RESTORE LOG of {third}, skipping {second}");
+        refused(skipping, 4305, third.clone()).await?;
         restore(second.clone())
             .await
             .during(CHECK, format!("RESTORE LOG {copy} FROM {second}"))?;
-        let point = redo_point(CHECK, plane, &copy).await?;
-        expect_error(
-            CHECK,
-            &format!("RESTORE LOG of {first} again"),
-            4326,
-            restore(first.clone()).await,
-        )?;
-        let after = redo_point(CHECK, plane, &copy).await?;
-        ensure(CHECK, after == point, || {
-            format!("error 4326 moved the restore point from {point:?} to {after:?}")
-        })?;
+        refused(format!("RESTORE LOG of {first} again"), 4326, first.clone()).await?;
         restore(third.clone())
             .await
             .during(CHECK, format!("RESTORE LOG {copy} FROM {third}"))?;

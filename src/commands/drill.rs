@@ -48,16 +48,6 @@ pub async fn run(args: DrillArgs) -> ExitCode {
     };
     let progress = Arc::new(Progress::new(Style::detect(args.json)));
     let report = pcdr_sim::drill::run(&options, progress).await;
-    if !args.json {
-        for check in &report.checks {
-            eprintln!(
-                "[{}] {}: {}",
-                if check.passed { "ok" } else { "FAILED" },
-                check.name,
-                check.detail
-            );
-        }
-    }
     if !report.passed
         && let Some(temporary) = temporary
     {

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// One line of the journal.
@@ -103,16 +103,15 @@ impl Journal {
             ));
         }
         let journal = Self::open(path)?;
-        journal.cut_torn_tail()?;
-        let records = read_records(path)?;
+        let text = read_text(path)?;
+        journal.cut_torn_tail(&text)?;
+        let records = parse_records(path, &text)?;
         Ok((journal, records))
     }
 
-    /// Cuts a last line a crash left incomplete, so that the next record starts a line
-    /// of its own.
-    fn cut_torn_tail(&self) -> Result<()> {
-        let text =
-            std::fs::read(&self.path).map_err(|e| journal_error(&self.path, &e.to_string()))?;
+    /// Cuts a last line a crash left incomplete (`text` is the file's content), so that
+    /// the next record starts a line of its own.
+    fn cut_torn_tail(&self, text: &[u8]) -> Result<()> {
         let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
         if complete == text.len() {
             return Ok(());
@@ -211,14 +210,23 @@ fn journal_error(path: &Path, message: &str) -> Error {
 /// Reads every complete record. A torn last line (a crash mid-write) is ignored; a bad
 /// line elsewhere is an error.
 pub fn read_records(path: &Path) -> Result<Vec<Record>> {
-    let file = File::open(path).map_err(|e| journal_error(path, &e.to_string()))?;
-    let lines: Vec<String> = BufReader::new(file)
-        .lines()
-        .collect::<std::io::Result<_>>()
-        .map_err(|e| journal_error(path, &e.to_string()))?;
+    parse_records(path, &read_text(path)?)
+}
+
+fn read_text(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| journal_error(path, &e.to_string()))
+}
+
+/// The records of a journal's content; `path` names it in errors.
+fn parse_records(path: &Path, text: &[u8]) -> Result<Vec<Record>> {
+    let mut lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
+    // A complete journal ends with a newline, after which `split` yields an empty piece.
+    if lines.last().is_some_and(|line| line.is_empty()) {
+        lines.pop();
+    }
     let mut records = Vec::with_capacity(lines.len());
     for (index, line) in lines.iter().enumerate() {
-        match serde_json::from_str(line) {
+        match serde_json::from_slice(line) {
             Ok(record) => records.push(record),
             Err(_) if index + 1 == lines.len() => break,
             Err(e) => return Err(journal_error(path, &format!("line {}: {e}", index + 1))),
@@ -240,6 +248,16 @@ mod tests {
         }
     }
 
+    /// Leaves half a record at the end, as a crash in the middle of a write would.
+    fn tear(path: &Path) {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .unwrap()
+            .write_all(b"{\"record\":\"step_sta")
+            .unwrap();
+    }
+
     #[test]
     fn records_round_trip_and_a_torn_line_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
@@ -248,12 +266,7 @@ mod tests {
             let mut journal = Journal::create(&path).unwrap();
             journal.append(&started()).unwrap();
         }
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .unwrap()
-            .write_all(b"{\"record\":\"step_sta")
-            .unwrap();
+        tear(&path);
         let records = read_records(&path).unwrap();
         assert_eq!(records.len(), 1);
         assert!(matches!(records[0], Record::Started { ref run_id, .. } if run_id == "r1"));
@@ -264,12 +277,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
         Journal::create(&path).unwrap().append(&started()).unwrap();
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .unwrap()
-            .write_all(b"{\"record\":\"step_sta")
-            .unwrap();
+        tear(&path);
         let (mut journal, records) = Journal::reopen(&path).unwrap();
         assert_eq!(records.len(), 1);
         journal
