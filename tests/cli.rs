@@ -344,8 +344,7 @@ fn failover_succeeds_then_refuses_a_second_run_and_a_used_journal() {
         "{markdown}"
     );
     world
-        .sim("verify", &["--expect", "failed-over"])
-        .code(SUCCESS)
+        .verify("failed-over")
         .stdout_has("the world is as expected (failed-over)");
     let status = world.status();
     assert_eq!(instance(&status, "backup")["chat"]["state"], "ONLINE");
@@ -354,7 +353,7 @@ fn failover_succeeds_then_refuses_a_second_run_and_a_used_journal() {
     // A new run finds the pool failed over already.
     let second = world.path("second.journal");
     world
-        .pcdr("failover", &["--yes", "--journal", s(&second)])
+        .new_run("failover", &second)
         .code(REFUSED)
         .stderr_has("already failed over");
     // The completed journal is not reused for a new run …
@@ -364,12 +363,10 @@ fn failover_succeeds_then_refuses_a_second_run_and_a_used_journal() {
         .stderr_has("holds a completed failover");
     // … nor by the other procedure.
     world
-        .pcdr("failback", &["--yes", "--journal", s(&default_journal)])
+        .new_run("failback", &default_journal)
         .code(USAGE)
         .stderr_has("holds a failover run, not a failback");
-    world
-        .sim("verify", &["--expect", "failed-over"])
-        .code(SUCCESS);
+    world.verify("failed-over");
 }
 
 #[test]
@@ -396,9 +393,7 @@ fn failover_json_prints_the_report_and_progress_as_json_lines() {
         })
         .collect();
     assert!(events.len() >= FAILOVER_STEPS.len(), "{}", out.stderr);
-    world
-        .sim("verify", &["--expect", "failed-over"])
-        .code(SUCCESS);
+    world.verify("failed-over");
 }
 
 #[test]
@@ -455,9 +450,7 @@ fn a_failed_step_exits_1_and_resumes_once_the_cause_is_fixed() {
         "{}",
         out.stderr
     );
-    world
-        .sim("verify", &["--expect", "failed-over"])
-        .code(SUCCESS);
+    world.verify("failed-over");
 }
 
 #[test]
@@ -535,16 +528,14 @@ fn a_journal_held_by_another_run_is_refused() {
         .open(&journal)
         .unwrap();
     holder.try_lock().expect("lock the journal");
-    let out = world.pcdr("failover", &["--yes", "--journal", s(&journal)]);
+    let out = world.new_run("failover", &journal);
     out.code(REFUSED)
         .stderr_has("is locked by another pcdr run");
     assert!(started_steps(&out).is_empty(), "{}", out.stderr);
     assert_not_failed_over(&world);
     // Once the other run lets go, the journal is usable.
     drop(holder);
-    world
-        .pcdr("failover", &["--yes", "--journal", s(&journal)])
-        .code(SUCCESS);
+    world.new_run("failover", &journal).code(SUCCESS);
 }
 
 #[test]
@@ -577,9 +568,7 @@ fn ctrl_c_exits_4_and_the_run_resumes() {
         .pcdr("failover", &["--resume", "--journal", s(&journal)])
         .code(SUCCESS)
         .stdout_has("failover completed");
-    world
-        .sim("verify", &["--expect", "failed-over"])
-        .code(SUCCESS);
+    world.verify("failed-over");
 }
 
 #[test]
@@ -616,9 +605,7 @@ fn a_hung_cmdlet_fails_the_step_after_the_shell_timeout() {
             None,
         )
         .code(SUCCESS);
-    world
-        .sim("verify", &["--expect", "failed-over"])
-        .code(SUCCESS);
+    world.verify("failed-over");
 }
 
 // ---------------------------------------------------------------- failback
@@ -628,18 +615,12 @@ fn failback_after_rebuild_returns_the_world_to_normal() {
     let world = World::serve();
     // Nothing to fail back yet.
     world
-        .pcdr(
-            "failback",
-            &["--yes", "--journal", s(&world.path("early.journal"))],
-        )
+        .new_run("failback", &world.path("early.journal"))
         .code(REFUSED)
         .stderr_has("it is not failed over");
     world.disaster();
     world
-        .pcdr(
-            "failover",
-            &["--yes", "--journal", s(&world.path("failover.journal"))],
-        )
+        .new_run("failover", &world.path("failover.journal"))
         .code(SUCCESS);
     world
         .sim("traffic", &["--messages", "4"])
@@ -647,10 +628,7 @@ fn failback_after_rebuild_returns_the_world_to_normal() {
         .stdout_has("4 messages committed");
     // The primary site is still down: the failback's check cannot reach it.
     world
-        .pcdr(
-            "failback",
-            &["--yes", "--journal", s(&world.path("too-soon.journal"))],
-        )
+        .new_run("failback", &world.path("too-soon.journal"))
         .code(FAILED)
         .stderr_has("cannot reach");
     world.sim("rebuild", &["--site", "primary"]).code(SUCCESS);
@@ -659,20 +637,19 @@ fn failback_after_rebuild_returns_the_world_to_normal() {
         .code(SUCCESS)
         .stdout_has("Plan: failback");
     let journal = world.path("failback.journal");
-    let out = world.pcdr("failback", &["--yes", "--journal", s(&journal)]);
+    let out = world.new_run("failback", &journal);
     out.code(SUCCESS)
         .stdout_has("failback completed")
         .stdout_has("set_pool_normal");
     world
-        .sim("verify", &["--expect", "normal"])
-        .code(SUCCESS)
+        .verify("normal")
         .stdout_has("the world is as expected (normal)");
     world
         .sim("traffic", &["--messages", "1", "--log-backup"])
         .code(SUCCESS)
         .stdout_has("1 messages committed, 1 log backup jobs ran");
     world.sim("tick", &[]).code(SUCCESS).stdout_has("jobs ran");
-    world.sim("verify", &["--expect", "normal"]).code(SUCCESS);
+    world.verify("normal");
     let status = world.status();
     assert_eq!(status["pool_state"], "Normal");
     assert_eq!(instance(&status, "primary")["chat"]["state"], "ONLINE");
@@ -847,7 +824,7 @@ fn sim_commands_change_the_world_and_report_errors_with_1() {
     run(&["sim", "serve", "--dir", s(&file.join("world"))])
         .code(FAILED)
         .stderr_has("cannot create the world");
-    world.sim("verify", &["--expect", "normal"]).code(SUCCESS);
+    world.verify("normal");
 }
 
 // ---------------------------------------------------------------- logging

@@ -83,10 +83,7 @@ fn second_run_refuses_at_once(world: &World, procedure: &str, journal: &Path, st
 fn ready_for_failback(world: &World) {
     world.disaster();
     world
-        .pcdr(
-            "failover",
-            &["--yes", "--journal", s(&world.path("failover.journal"))],
-        )
+        .new_run("failover", &world.path("failover.journal"))
         .code(SUCCESS);
     world.sim("rebuild", &["--site", "primary"]).code(SUCCESS);
 }
@@ -96,9 +93,7 @@ fn two_failovers_on_one_journal_the_second_refuses_at_once() {
     let world = World::serve_with(&["--statement-latency-ms", "60"]);
     world.disaster();
     second_run_refuses_at_once(&world, "failover", &world.path("failover.journal"), false);
-    world
-        .sim("verify", &["--expect", "failed-over"])
-        .code(SUCCESS);
+    world.verify("failed-over");
 }
 
 #[test]
@@ -106,7 +101,7 @@ fn two_failbacks_on_one_journal_the_second_refuses_at_once() {
     let world = World::serve_with(&["--statement-latency-ms", "60"]);
     ready_for_failback(&world);
     second_run_refuses_at_once(&world, "failback", &world.path("failback.journal"), false);
-    world.sim("verify", &["--expect", "normal"]).code(SUCCESS);
+    world.verify("normal");
 }
 
 #[test]
@@ -116,63 +111,36 @@ fn a_new_run_on_a_held_journal_says_it_is_locked() {
     second_run_refuses_at_once(&world, "failover", &world.path("failover.journal"), true);
 }
 
+/// Runs `procedure` on a new journal to completion, then on another: the second run
+/// refuses, saying `refusal`, and changes nothing.
+fn a_run_after_a_completed_one_refuses(world: &World, procedure: &str, refusal: &str) {
+    world
+        .new_run(procedure, &world.path("one.journal"))
+        .code(SUCCESS);
+    let before = mutating_statements(world);
+    world
+        .new_run(procedure, &world.path("two.journal"))
+        .code(REFUSED)
+        .stderr_has(refusal);
+    assert_eq!(
+        mutating_statements(world),
+        before,
+        "the refused run changed the world"
+    );
+}
+
 #[test]
 fn a_failover_after_a_completed_one_refuses_and_changes_nothing() {
     let world = World::serve();
     world.disaster();
-    world
-        .pcdr(
-            "failover",
-            &["--yes", "--journal", s(&world.path("one.journal"))],
-        )
-        .code(SUCCESS);
-    let before = mutating_statements(&world);
-    world
-        .pcdr(
-            "failover",
-            &["--yes", "--journal", s(&world.path("two.journal"))],
-        )
-        .code(REFUSED)
-        .stderr_has("already failed over");
-    assert_eq!(
-        mutating_statements(&world),
-        before,
-        "the refused run changed the world"
-    );
-    world
-        .sim("verify", &["--expect", "failed-over"])
-        .code(SUCCESS);
+    a_run_after_a_completed_one_refuses(&world, "failover", "already failed over");
+    world.verify("failed-over");
 }
 
 #[test]
 fn a_failback_after_a_completed_one_refuses_and_changes_nothing() {
     let world = World::serve();
-    world.disaster();
-    world
-        .pcdr(
-            "failover",
-            &["--yes", "--journal", s(&world.path("over.journal"))],
-        )
-        .code(SUCCESS);
-    world.sim("rebuild", &["--site", "primary"]).code(SUCCESS);
-    world
-        .pcdr(
-            "failback",
-            &["--yes", "--journal", s(&world.path("one.journal"))],
-        )
-        .code(SUCCESS);
-    let before = mutating_statements(&world);
-    world
-        .pcdr(
-            "failback",
-            &["--yes", "--journal", s(&world.path("two.journal"))],
-        )
-        .code(REFUSED)
-        .stderr_has("not failed over");
-    assert_eq!(
-        mutating_statements(&world),
-        before,
-        "the refused run changed the world"
-    );
-    world.sim("verify", &["--expect", "normal"]).code(SUCCESS);
+    ready_for_failback(&world);
+    a_run_after_a_completed_one_refuses(&world, "failback", "not failed over");
+    world.verify("normal");
 }

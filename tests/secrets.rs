@@ -11,10 +11,13 @@
 //! In-process, `format!("{:?}")` of the topology and its password, and the plan JSON,
 //! are searched too.
 
-use std::io::{BufRead, BufReader, Read};
+#[allow(dead_code)] // each test binary uses its own part of the helpers
+mod cli_support;
+
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pcdr_core::procedure::{Event, Observer};
@@ -222,15 +225,7 @@ impl Served {
             .spawn()
             .expect("start pcdr sim serve");
         let stdout = child.stdout.take().unwrap();
-        let (send, receive) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut first = String::new();
-            let _ = reader.read_line(&mut first);
-            let _ = send.send(first);
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let first = receive.recv_timeout(COMMAND_LIMIT).unwrap_or_default();
+        let first = cli_support::first_line(stdout, COMMAND_LIMIT).unwrap_or_default();
         let Some(topology) = first.trim_end().strip_prefix("READY ") else {
             let _ = child.kill();
             let _ = child.wait();

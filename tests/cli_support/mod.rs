@@ -3,8 +3,8 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -46,22 +46,22 @@ impl Out {
     /// Asserts that stdout contains `text`.
     #[track_caller]
     pub fn stdout_has(&self, text: &str) -> &Self {
-        assert!(
-            self.stdout.contains(text),
-            "stdout of `{}` lacks {text:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.line,
-            self.stdout,
-            self.stderr
-        );
-        self
+        self.has("stdout", &self.stdout, text)
     }
 
     /// Asserts that stderr contains `text`.
     #[track_caller]
     pub fn stderr_has(&self, text: &str) -> &Self {
+        self.has("stderr", &self.stderr, text)
+    }
+
+    /// Asserts that `stream` (this command's output called `name`) contains `text`,
+    /// showing everything the command printed when it does not.
+    #[track_caller]
+    fn has(&self, name: &str, stream: &str, text: &str) -> &Self {
         assert!(
-            self.stderr.contains(text),
-            "stderr of `{}` lacks {text:?}\n--- stdout\n{}\n--- stderr\n{}",
+            stream.contains(text),
+            "{name} of `{}` lacks {text:?}\n--- stdout\n{}\n--- stderr\n{}",
             self.line,
             self.stdout,
             self.stderr
@@ -264,6 +264,22 @@ fn lines_of(stderr: ChildStderr) -> Receiver<String> {
     receive
 }
 
+/// The first line a server prints on `stdout` (`pcdr sim serve`'s READY line), waited for
+/// up to `limit`; the rest is drained on its own thread, so that the server never blocks
+/// on a full pipe.
+pub fn first_line(stdout: ChildStdout, limit: Duration) -> Result<String, RecvTimeoutError> {
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut first = String::new();
+        let _ = reader.read_line(&mut first);
+        let _ = send.send(first);
+        // Keep draining so that the server never blocks on a full pipe.
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+    receive.recv_timeout(limit)
+}
+
 /// Sends SIGINT to a process, as Ctrl-C does.
 pub fn interrupt(pid: u32) {
     let status = Command::new("kill")
@@ -309,16 +325,7 @@ impl World {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start `{line}`: {e}"));
         let stdout = server.stdout.take().expect("piped stdout");
-        let (send, receive) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut first = String::new();
-            let _ = reader.read_line(&mut first);
-            let _ = send.send(first);
-            // Keep draining so that the server never blocks on a full pipe.
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let first = match receive.recv_timeout(COMMAND_LIMIT) {
+        let first = match first_line(stdout, COMMAND_LIMIT) {
             Ok(first) => first,
             Err(e) => {
                 let _ = server.kill();
@@ -368,6 +375,22 @@ impl World {
         ];
         all.extend(args.iter().map(ToString::to_string));
         run(&all)
+    }
+
+    /// Runs `pcdr sim verify --expect STATE` and checks that the world is in that state
+    /// (exit 0).
+    #[track_caller]
+    pub fn verify(&self, state: &str) -> Out {
+        let out = self.sim("verify", &["--expect", state]);
+        out.code(0);
+        out
+    }
+
+    /// Runs `pcdr PROCEDURE --topology TOPOLOGY --yes --journal JOURNAL`: a new run of
+    /// the procedure, confirmed, on that journal.
+    pub fn new_run(&self, procedure: &str, journal: &Path) -> Out {
+        let journal = journal.to_str().expect("UTF-8 journal path");
+        self.pcdr(procedure, &["--yes", "--journal", journal])
     }
 
     /// Takes the primary site down and checks that it happened.
