@@ -5,13 +5,19 @@
 
 mod engine_common;
 
-use engine_common::{batch, number, run, spid, start_default, within};
+use engine_common::{batch, number, run, set_up_log_shipping, spid, start_default, within};
 use pcdr_core::commands::sql;
-use pcdr_core::planes::{PrimaryLogShipping, SecondaryLogShipping, SessionId};
-use pcdr_core::topology::RestoreMode;
+use pcdr_core::planes::SessionId;
 use pcdr_sim::world::Expect;
 use pcdr_sim::world::faults::{StatementFault, StatementKind, StatementMatch};
 use pcdr_sim::world::model::{InstanceId, Site};
+
+/// `sys.databases.user_access_desc` of `database`, read with pcdr-core's own query.
+async fn user_access(client: &mut engine_common::TestClient, database: &str) -> String {
+    let state = run(client, &sql::database_state(database)).await.unwrap();
+    let access = state[0][0].get::<&str, _>("user_access_desc").unwrap();
+    access.to_owned()
+}
 
 #[tokio::test]
 async fn kill_ends_another_session_and_refuses_its_own_and_unknown_ones() {
@@ -52,24 +58,12 @@ async fn single_user_needs_rollback_immediate_when_others_are_connected() {
     )
     .await
     .unwrap();
-    let state = run(&mut admin, &sql::database_state("mgccomp"))
-        .await
-        .unwrap();
-    assert_eq!(
-        state[0][0].get::<&str, _>("user_access_desc"),
-        Some("SINGLE_USER")
-    );
+    assert_eq!(user_access(&mut admin, "mgccomp").await, "SINGLE_USER");
     assert!(within(user.simple_query("SELECT 1")).await.is_err());
     batch(&mut admin, "ALTER DATABASE mgccomp SET MULTI_USER")
         .await
         .unwrap();
-    let state = run(&mut admin, &sql::database_state("mgccomp"))
-        .await
-        .unwrap();
-    assert_eq!(
-        state[0][0].get::<&str, _>("user_access_desc"),
-        Some("MULTI_USER")
-    );
+    assert_eq!(user_access(&mut admin, "mgccomp").await, "MULTI_USER");
     let mut backup = sim.connect(InstanceId::Backup).await;
     assert_eq!(
         number(batch(&mut backup, "ALTER DATABASE mgc SET SINGLE_USER").await),
@@ -122,42 +116,7 @@ async fn pcdr_s_setup_batches_configure_running_log_shipping() {
     )
     .await
     .unwrap();
-    let share = world.share_dir().display().to_string();
-    let primary_setup = PrimaryLogShipping {
-        database: "mgc".into(),
-        backup_directory: share.clone(),
-        backup_share: share.clone(),
-        backup_job_name: "LSBackup_mgc".into(),
-        backup_interval_minutes: 5,
-        retention_minutes: 4320,
-        secondary_server: "SQLPC-DAL".into(),
-        secondary_database: "mgc".into(),
-    };
-    run(
-        &mut primary,
-        &sql::setup_log_shipping_primary(&primary_setup),
-    )
-    .await
-    .unwrap();
-    let secondary_setup = SecondaryLogShipping {
-        primary_server: "SQLPC-ATL".into(),
-        primary_database: "mgc".into(),
-        secondary_database: "mgc".into(),
-        backup_source_directory: share,
-        backup_destination_directory: world.copy_dir().display().to_string(),
-        copy_job_name: "LSCopy_mgc".into(),
-        restore_job_name: "LSRestore_mgc".into(),
-        interval_minutes: 5,
-        retention_minutes: 4320,
-        restore_delay_minutes: 0,
-        restore_mode: RestoreMode::NoRecovery,
-    };
-    run(
-        &mut backup,
-        &sql::setup_log_shipping_secondary(&secondary_setup),
-    )
-    .await
-    .unwrap();
+    set_up_log_shipping(world, &mut primary, &mut backup, 5).await;
     let jobs = batch(
         &mut backup,
         "SELECT name, enabled FROM msdb.dbo.sysjobs ORDER BY name",

@@ -7,12 +7,9 @@ mod engine_common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use engine_common::{TestClient, run, start_default};
+use engine_common::{TestClient, run, set_up_log_shipping, start_default};
 use pcdr_core::commands::sql;
-use pcdr_core::planes::{
-    FileMove, FullRestore, PrimaryLogShipping, SecondaryLogShipping, SessionId,
-};
-use pcdr_core::topology::RestoreMode;
+use pcdr_core::planes::{FileMove, FullRestore, SessionId};
 use pcdr_sim::shell::world::{PoolState, PoolWorld};
 use pcdr_sim::world::model::{InstanceId, Site};
 use pcdr_sim::world::{Expect, World};
@@ -123,7 +120,7 @@ async fn fail_back(world: &World, primary: &mut TestClient, backup: &mut TestCli
     run(backup, &sql::restore_database("mgc", &seed_file, &reseed))
         .await
         .unwrap();
-    set_up_log_shipping(world, primary, backup).await;
+    set_up_log_shipping(world, primary, backup, 15).await;
     world
         .install_mirror("PersistentChat", "127.0.0.1", None)
         .unwrap();
@@ -131,39 +128,6 @@ async fn fail_back(world: &World, primary: &mut TestClient, backup: &mut TestCli
         .set_active_servers(vec!["pc1.contoso.com".into()])
         .unwrap();
     world.set_pool_state(PoolState::Normal).unwrap();
-}
-
-async fn set_up_log_shipping(world: &World, primary: &mut TestClient, backup: &mut TestClient) {
-    let share = world.share_dir().display().to_string();
-    let primary_setup = PrimaryLogShipping {
-        database: "mgc".into(),
-        backup_directory: share.clone(),
-        backup_share: share.clone(),
-        backup_job_name: "LSBackup_mgc".into(),
-        backup_interval_minutes: 15,
-        retention_minutes: 4320,
-        secondary_server: "SQLPC-DAL".into(),
-        secondary_database: "mgc".into(),
-    };
-    run(primary, &sql::setup_log_shipping_primary(&primary_setup))
-        .await
-        .unwrap();
-    let secondary_setup = SecondaryLogShipping {
-        primary_server: "SQLPC-ATL".into(),
-        primary_database: "mgc".into(),
-        secondary_database: "mgc".into(),
-        backup_source_directory: share,
-        backup_destination_directory: world.copy_dir().display().to_string(),
-        copy_job_name: "LSCopy_mgc".into(),
-        restore_job_name: "LSRestore_mgc".into(),
-        interval_minutes: 15,
-        retention_minutes: 4320,
-        restore_delay_minutes: 0,
-        restore_mode: RestoreMode::NoRecovery,
-    };
-    run(backup, &sql::setup_log_shipping_secondary(&secondary_setup))
-        .await
-        .unwrap();
 }
 
 #[tokio::test]

@@ -78,16 +78,22 @@ fn copy(from_folder: &str, name: &str, to_folder: &str) -> PlaneResult<u64> {
         return Ok(size);
     }
     let partial = format!("{target}{PARTIAL_SUFFIX}");
-    let copied = fs::copy(&source, &partial).map_err(|e| io_error(&partial, &e))?;
-    fs::File::open(&partial)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| io_error(&partial, &e))?;
-    if copied != size {
+    let discard = |error: PlaneError| {
         let _ = fs::remove_file(&partial);
-        return Err(PlaneError::Io {
+        error
+    };
+    let copied = fs::copy(&source, &partial).map_err(|e| discard(io_error(&partial, &e)))?;
+    // Windows flushes only a handle opened for writing (FlushFileBuffers).
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&partial)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| discard(io_error(&partial, &e)))?;
+    if copied != size {
+        return Err(discard(PlaneError::Io {
             path: source,
             message: format!("copied {copied} bytes of {size}; the source changed during the copy"),
-        });
+        }));
     }
     fs::rename(&partial, &target).map_err(|e| io_error(&target, &e))?;
     sync_folder(to_folder);

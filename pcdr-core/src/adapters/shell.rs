@@ -12,7 +12,7 @@
 use crate::commands::shell::{self as commands, ShellCommand, script};
 use crate::error::{PlaneError, PlaneResult};
 use crate::planes::{ChatPoolPlane, MirrorRequest, PoolState};
-use crate::topology::Topology;
+use crate::topology::{PasswordSource, Topology};
 use async_trait::async_trait;
 use std::process::Stdio;
 use std::time::Duration;
@@ -27,6 +27,9 @@ pub struct ManagementShell {
     module: String,
     timeout: Duration,
     identity: String,
+    /// The environment variable holding the SQL password, kept from the shell's
+    /// environment: PowerShell and everything it starts need no SQL password.
+    password_env: Option<String>,
 }
 
 /// What a finished shell process printed.
@@ -45,6 +48,10 @@ impl ManagementShell {
             module: topology.shell.module.clone(),
             timeout: Duration::from_secs(topology.shell.timeout_secs),
             identity: topology.pool.identity.clone(),
+            password_env: match &topology.sql.password {
+                PasswordSource::Env(name) => Some(name.clone()),
+                PasswordSource::None | PasswordSource::File(_) => None,
+            },
         }
     }
 
@@ -84,6 +91,9 @@ impl ManagementShell {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        if let Some(name) = &self.password_env {
+            command.env_remove(name);
+        }
         #[cfg(unix)]
         command.process_group(0);
         command.spawn().map_err(|e| PlaneError::Unreachable {
@@ -214,7 +224,25 @@ mod tests {
             module: "SkypeForBusiness".into(),
             timeout: Duration::from_secs(timeout_secs),
             identity: "service:pchat.contoso.com".into(),
+            password_env: None,
         }
+    }
+
+    #[tokio::test]
+    async fn the_sql_password_variable_is_kept_from_the_shell() {
+        const NAME: &str = "PCDR_SHELL_TEST_SQL_PASSWORD";
+        // SAFETY: no other test reads or writes this variable.
+        unsafe { std::env::set_var(NAME, "s3cret") };
+        let echo = format!("printf '%s' \"${{{NAME}:-absent}}\"");
+        let mut shell = shell("sh", &["-c", &echo], 10);
+        let script = commands::get_pool_state("service:pchat.contoso.com");
+        assert_eq!(
+            shell.run(&script).await.unwrap(),
+            "s3cret",
+            "inherited by default"
+        );
+        shell.password_env = Some(NAME.into());
+        assert_eq!(shell.run(&script).await.unwrap(), "absent");
     }
 
     #[test]

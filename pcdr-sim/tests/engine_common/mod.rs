@@ -7,7 +7,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use pcdr_core::commands::sql::{SqlCommand, SqlValue};
+use pcdr_core::commands::sql::{self, SqlCommand, SqlValue};
+use pcdr_core::planes::{PrimaryLogShipping, SecondaryLogShipping};
+use pcdr_core::topology::RestoreMode;
 use pcdr_sim::serve::{ServeOptions, ServingWorld, ShellLauncher, serve};
 use pcdr_sim::world::model::InstanceId;
 use pcdr_sim::world::{World, WorldOptions};
@@ -174,4 +176,44 @@ pub fn first_text(results: &[Vec<Row>]) -> Option<String> {
 pub async fn spid(client: &mut TestClient) -> i32 {
     let rows = batch(client, "select @@spid").await.expect("select @@spid");
     rows[0][0].get::<i32, _>(0).expect("an int spid")
+}
+
+/// Log shipping of `mgc` from the primary to the backup instance as pcdr-core sets it up
+/// (its exact commands), both jobs every `interval_minutes`.
+pub async fn set_up_log_shipping(
+    world: &World,
+    primary: &mut TestClient,
+    backup: &mut TestClient,
+    interval_minutes: u32,
+) {
+    let share = world.share_dir().display().to_string();
+    let primary_setup = PrimaryLogShipping {
+        database: "mgc".into(),
+        backup_directory: share.clone(),
+        backup_share: share.clone(),
+        backup_job_name: "LSBackup_mgc".into(),
+        backup_interval_minutes: interval_minutes,
+        retention_minutes: 4320,
+        secondary_server: "SQLPC-DAL".into(),
+        secondary_database: "mgc".into(),
+    };
+    run(primary, &sql::setup_log_shipping_primary(&primary_setup))
+        .await
+        .unwrap();
+    let secondary_setup = SecondaryLogShipping {
+        primary_server: "SQLPC-ATL".into(),
+        primary_database: "mgc".into(),
+        secondary_database: "mgc".into(),
+        backup_source_directory: share,
+        backup_destination_directory: world.copy_dir().display().to_string(),
+        copy_job_name: "LSCopy_mgc".into(),
+        restore_job_name: "LSRestore_mgc".into(),
+        interval_minutes,
+        retention_minutes: 4320,
+        restore_delay_minutes: 0,
+        restore_mode: RestoreMode::NoRecovery,
+    };
+    run(backup, &sql::setup_log_shipping_secondary(&secondary_setup))
+        .await
+        .unwrap();
 }
