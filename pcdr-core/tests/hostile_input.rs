@@ -12,91 +12,22 @@ use pcdr_core::quote::{MAX_SQL_NAME_CHARS, QuoteError, quote_powershell, quote_s
 use pcdr_core::topology::{SqlAddress, Topology, TopologyError};
 use proptest::prelude::*;
 
-const CASES: u32 = 10_000;
+mod support {
+    pub mod hostile_strings;
+}
 
-/// Fragments that have broken quoting somewhere: quotes of every kind, escapes,
-/// separators, comments, line breaks, NUL, typographic quotes and dashes, non-ASCII.
-const NASTY: &[&str] = &[
-    "'",
-    "''",
-    "]",
-    "]]",
-    "[",
-    "\"",
-    "`",
-    "$",
-    "$(whoami)",
-    "${x}",
-    ";",
-    "|",
-    "&",
-    "--",
-    "/*",
-    "*/",
-    "#",
-    "\n",
-    "\r",
-    "\r\n",
-    "\t",
-    "\0",
-    "\u{7F}",
-    "\u{85}",
-    "\u{2018}",
-    "\u{2019}",
-    "\u{201A}",
-    "\u{201B}",
-    "\u{201C}",
-    "\u{201D}",
-    "\u{201E}",
-    "\u{2013}",
-    "\u{2014}",
-    "\u{A0}",
-    "\u{2028}",
-    "\u{FEFF}",
-    "é",
-    "日本",
-    "\u{1F600}",
-    "N'",
-    "@",
-    "@@",
-    "0x",
-    "(",
-    ")",
-    "{",
-    "}",
-    ",",
-    "=",
-    ".",
-    "-",
-    "\\",
-    "\\\\",
-    " ",
-    "GO",
-    "DROP DATABASE mgc",
-    "a",
-    "mgc",
-];
+use support::hostile_strings::{CASES, NASTY, host_name, hostile_with, toml_string};
 
 /// Strings that favour [`NASTY`] fragments, mixed with arbitrary strings.
 fn hostile() -> impl Strategy<Value = String> {
-    let fragment = prop_oneof![
-        3 => proptest::sample::select(NASTY).prop_map(str::to_owned),
-        1 => any::<char>().prop_map(String::from),
-        1 => "[a-zA-Z0-9]{1,6}",
-    ];
-    prop_oneof![
-        3 => proptest::collection::vec(fragment, 0..12).prop_map(|parts| parts.concat()),
-        1 => any::<String>(),
-    ]
+    hostile_with(&[])
 }
 
 /// Host-name-like strings (many valid under RFC 1123), sometimes spoilt by a nasty fragment.
 fn host_like() -> impl Strategy<Value = String> {
-    let label = "[a-zA-Z0-9]([a-zA-Z0-9-]{0,8}[a-zA-Z0-9])?";
-    let host = proptest::collection::vec(label, 1..5).prop_map(|labels| labels.join("."));
     prop_oneof![
-        2 => host.clone(),
-        1 => (host, proptest::sample::select(NASTY), any::<prop::sample::Index>()).prop_map(
+        2 => host_name(),
+        1 => (host_name(), proptest::sample::select(NASTY), any::<prop::sample::Index>()).prop_map(
             |(host, nasty, at)| {
                 let cut = host.char_indices().map(|(i, _)| i).nth(at.index(host.chars().count())).unwrap_or(0);
                 format!("{}{nasty}{}", &host[..cut], &host[cut..])
@@ -104,21 +35,6 @@ fn host_like() -> impl Strategy<Value = String> {
         ),
         1 => hostile(),
     ]
-}
-
-/// A TOML basic string holding exactly `value`.
-fn toml_string(value: &str) -> String {
-    let mut out = String::from("\"");
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// The keys a test may put a hostile value under, with the key path errors must name.

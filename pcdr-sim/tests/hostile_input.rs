@@ -21,108 +21,27 @@ use pcdr_sim::tsql::ast::{AlterDatabase, AlterDatabaseAction, Statement};
 use pcdr_sim::tsql::{parse_batch, parse_identifier};
 use proptest::prelude::*;
 
-const CASES: u32 = 10_000;
+#[path = "../../pcdr-core/tests/support/hostile_strings.rs"]
+mod hostile_strings;
 
-/// Fragments that have broken quoting somewhere: quotes of every kind, escapes,
-/// separators, comments, line breaks, NUL, typographic quotes and dashes, non-ASCII.
-const NASTY: &[&str] = &[
-    "'",
-    "''",
-    "]",
-    "]]",
-    "[",
-    "\"",
-    "`",
-    "$",
-    "$(whoami)",
-    "${x}",
-    ";",
-    "|",
-    "&",
-    "--",
-    "/*",
-    "*/",
-    "#",
-    "\n",
-    "\r",
-    "\r\n",
-    "\t",
-    "\0",
-    "\u{7F}",
-    "\u{85}",
-    "\u{2018}",
-    "\u{2019}",
-    "\u{201A}",
-    "\u{201B}",
-    "\u{201C}",
-    "\u{201D}",
-    "\u{201E}",
-    "\u{2013}",
-    "\u{2014}",
-    "\u{A0}",
-    "\u{2028}",
-    "\u{FEFF}",
-    "é",
-    "日本",
-    "\u{1F600}",
-    "N'",
-    "@",
-    "@@",
-    "0x",
-    "(",
-    ")",
-    "{",
-    "}",
-    ",",
-    "=",
-    ".",
-    "-",
-    "\\",
-    "\\\\",
-    " ",
-    "GO",
-    "DROP DATABASE mgc",
-    "a",
-    "mgc",
+use hostile_strings::{CASES, host_name, hostile_with, toml_string};
+
+/// Fragments aimed at the emulator's parsers, sampled after [`hostile_strings::NASTY`].
+const SHELL_NASTY: &[&str] = &[
     "' ; Remove-Item C:\\ -Recurse #",
     "]; DROP DATABASE mgc; --",
     "@{",
     "-Confirm:$true",
 ];
 
-/// Strings that favour [`NASTY`] fragments, mixed with arbitrary strings.
+/// Strings that favour nasty fragments, mixed with arbitrary strings.
 fn hostile() -> impl Strategy<Value = String> {
-    let fragment = prop_oneof![
-        3 => proptest::sample::select(NASTY).prop_map(str::to_owned),
-        1 => any::<char>().prop_map(String::from),
-        1 => "[a-zA-Z0-9]{1,6}",
-    ];
-    prop_oneof![
-        3 => proptest::collection::vec(fragment, 0..12).prop_map(|parts| parts.concat()),
-        1 => any::<String>(),
-    ]
+    hostile_with(SHELL_NASTY)
 }
 
 /// Host-name-like strings (many valid under RFC 1123), or hostile ones.
 fn host_like() -> impl Strategy<Value = String> {
-    let label = "[a-zA-Z0-9]([a-zA-Z0-9-]{0,8}[a-zA-Z0-9])?";
-    let host = proptest::collection::vec(label, 1..5).prop_map(|labels| labels.join("."));
-    prop_oneof![2 => host, 1 => hostile()]
-}
-
-/// A TOML basic string holding exactly `value`.
-fn toml_string(value: &str) -> String {
-    let mut out = String::from("\"");
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    prop_oneof![2 => host_name(), 1 => hostile()]
 }
 
 /// Where a hostile value goes in the topology.

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::world::dbops::{self, Disks, Finish, SqlError, Usage};
 use crate::world::model::{InstanceId, WorldState};
-use crate::world::msdb::{JobKind, Secondary};
+use crate::world::msdb::{JobKind, Msdb, Secondary};
 
 /// One job run and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -179,6 +179,15 @@ pub fn log_files(dir: &Path, database: &str) -> std::io::Result<Vec<String>> {
     Ok(names)
 }
 
+/// The log backup files of `database` in `dir` newer (by name) than the file at path
+/// `last`, sorted by name: what a copy or restore job has still to handle.
+fn log_files_after(dir: &Path, database: &str, last: Option<&str>) -> Result<Vec<String>, String> {
+    let last = last.map(file_name_of);
+    let mut names = log_files(dir, database).map_err(|e| e.to_string())?;
+    names.retain(|n| last.as_ref().is_none_or(|l| n > l));
+    Ok(names)
+}
+
 fn file_name_of(path: &str) -> String {
     Path::new(path)
         .file_name()
@@ -202,13 +211,13 @@ fn copy_job(
     }
     let source = Path::new(&row.backup_source_directory);
     let destination = Path::new(&row.backup_destination_directory);
-    let last = row.last_copied_file.as_deref().map(file_name_of);
-    let names = log_files(source, &row.primary_database).map_err(|e| e.to_string())?;
+    let names = log_files_after(
+        source,
+        &row.primary_database,
+        row.last_copied_file.as_deref(),
+    )?;
     let mut copied = Vec::new();
-    for name in names
-        .into_iter()
-        .filter(|n| last.as_ref().is_none_or(|l| n > l))
-    {
+    for name in names {
         let target = destination.join(&name).display().to_string();
         if disks.copy_folder_full && Path::new(&target).starts_with(&disks.copy) {
             return Err(dbops::disk_full(&target).message);
@@ -220,28 +229,33 @@ fn copy_job(
     Ok(format!("copied {} file(s)", copied.len()))
 }
 
-fn record_copied(state: &mut WorldState, instance: InstanceId, id: crate::guid::Guid, path: &str) {
+/// Applies `update` to the msdb of `instance` at the world clock; nothing if the instance
+/// is gone.
+fn update_msdb(
+    state: &mut WorldState,
+    instance: InstanceId,
+    update: impl FnOnce(&mut Msdb, DateTime<Utc>),
+) {
     let now = state.clock;
-    let Some(inst) = state.instance_mut(instance) else {
-        return;
-    };
-    for row in inst
-        .msdb
-        .secondaries
-        .iter_mut()
-        .filter(|s| s.secondary_id == id)
-    {
-        row.last_copied_file = Some(path.to_owned());
-        row.last_copied_date = Some(now);
+    if let Some(inst) = state.instance_mut(instance) {
+        update(&mut inst.msdb, now);
     }
-    for row in inst
-        .msdb
-        .monitor_secondaries
-        .iter_mut()
-        .filter(|s| s.secondary_id == id)
-    {
-        row.last_copied_file = Some(path.to_owned());
-    }
+}
+
+fn record_copied(state: &mut WorldState, instance: InstanceId, id: crate::guid::Guid, path: &str) {
+    update_msdb(state, instance, |msdb, now| {
+        for row in msdb.secondaries.iter_mut().filter(|s| s.secondary_id == id) {
+            row.last_copied_file = Some(path.to_owned());
+            row.last_copied_date = Some(now);
+        }
+        for row in msdb
+            .monitor_secondaries
+            .iter_mut()
+            .filter(|s| s.secondary_id == id)
+        {
+            row.last_copied_file = Some(path.to_owned());
+        }
+    });
 }
 
 /// Restores copied log backups to every secondary database of the secondary.
@@ -278,18 +292,18 @@ fn restore_database_files(
     db: &crate::world::msdb::SecondaryDatabase,
 ) -> Result<usize, String> {
     let destination = Path::new(&row.backup_destination_directory);
-    let last = db.last_restored_file.as_deref().map(file_name_of);
-    let names = log_files(destination, &row.primary_database).map_err(|e| e.to_string())?;
+    let names = log_files_after(
+        destination,
+        &row.primary_database,
+        db.last_restored_file.as_deref(),
+    )?;
     let finish = if db.restore_mode == 1 {
         Finish::Standby
     } else {
         Finish::NoRecovery
     };
     let mut restored = 0;
-    for name in names
-        .into_iter()
-        .filter(|n| last.as_ref().is_none_or(|l| n > l))
-    {
+    for name in names {
         let path = destination.join(&name).display().to_string();
         let (set, _) = disks.read(&path).map_err(|e| e.message)?;
         let delay = Duration::minutes(i64::from(db.restore_delay));
@@ -334,28 +348,24 @@ fn restore_one(
 }
 
 fn record_restored(state: &mut WorldState, instance: InstanceId, database: &str, path: &str) {
-    let now = state.clock;
-    let Some(inst) = state.instance_mut(instance) else {
-        return;
-    };
-    for row in inst
-        .msdb
-        .secondary_databases
-        .iter_mut()
-        .filter(|d| d.secondary_database.eq_ignore_ascii_case(database))
-    {
-        row.last_restored_file = Some(path.to_owned());
-        row.last_restored_date = Some(now);
-    }
-    for row in inst
-        .msdb
-        .monitor_secondaries
-        .iter_mut()
-        .filter(|d| d.secondary_database.eq_ignore_ascii_case(database))
-    {
-        row.last_restored_file = Some(path.to_owned());
-    }
-    inst.msdb.record_restore(database, 'L', path, now);
+    update_msdb(state, instance, |msdb, now| {
+        for row in msdb
+            .secondary_databases
+            .iter_mut()
+            .filter(|d| d.secondary_database.eq_ignore_ascii_case(database))
+        {
+            row.last_restored_file = Some(path.to_owned());
+            row.last_restored_date = Some(now);
+        }
+        for row in msdb
+            .monitor_secondaries
+            .iter_mut()
+            .filter(|d| d.secondary_database.eq_ignore_ascii_case(database))
+        {
+            row.last_restored_file = Some(path.to_owned());
+        }
+        msdb.record_restore(database, 'L', path, now);
+    });
 }
 
 /// Runs every job of `kind` on `instance` now (used to build a world step by step).
