@@ -24,7 +24,8 @@ use pcdr_core::planes::{
     LogShippingSnapshot, MirrorRequest, PoolState, PrimaryLogShipping, RestoreRecord,
     SecondaryLogShipping, SessionId,
 };
-use pcdr_core::procedure::{Context, Planes, Procedure, RunOptions};
+use pcdr_core::procedure::failover;
+use pcdr_core::procedure::{Context, Planes, RunOptions};
 use pcdr_core::runbook::{Runbook, new_run_id};
 use pcdr_core::topology::Topology;
 use pcdr_sim::serve::{ServeOptions, ShellLauncher, serve, wait_for_site};
@@ -182,7 +183,7 @@ fn main() {
     );
     let runbook = Runbook::new(ctx, dir.path().join("failover.journal"));
     let start = Instant::now();
-    let report = pcdr.block_on(runbook.execute(Procedure::Failover)).unwrap();
+    let report = pcdr.block_on(runbook.execute(failover::PROCEDURE)).unwrap();
     let end = Instant::now();
     assert!(report.completed, "the failover did not complete");
     drop(serving);

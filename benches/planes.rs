@@ -28,7 +28,8 @@
 use futures_util::StreamExt;
 use pcdr_core::adapters::{self, files::FileSystem};
 use pcdr_core::planes::FilePlane;
-use pcdr_core::procedure::{Context, Event, Observer, Procedure, RunOptions, StepId};
+use pcdr_core::procedure::failover;
+use pcdr_core::procedure::{Context, Event, Observer, RunOptions, StepId};
 use pcdr_core::runbook::{Runbook, new_run_id};
 use pcdr_core::topology::Topology;
 use pcdr_sim::serve::{ServeOptions, ShellLauncher, serve};
@@ -174,7 +175,7 @@ async fn failover(
         Context::new(Arc::new(topology), planes, run, new_run_id()).with_observer(steps.clone());
     let start = Instant::now();
     let report = Runbook::new(ctx, dir.join("failover.journal"))
-        .execute(Procedure::Failover)
+        .execute(failover::PROCEDURE)
         .await
         .unwrap();
     let seconds = start.elapsed().as_secs_f64();
@@ -209,8 +210,8 @@ async fn pipeline() {
     };
     let (seq, steps) = failover(&work.join("sequential"), &options, true).await;
     let (copy, apply) = (
-        step(&steps, StepId::CopyLogBackups),
-        step(&steps, StepId::ApplyUnappliedLogs),
+        step(&steps, failover::COPY_LOG_BACKUPS),
+        step(&steps, failover::APPLY_UNAPPLIED_LOGS),
     );
     let pipelined = if options.restore_mb_per_s > 0.0 {
         failover(&work.join("pipelined"), &options, false).await.0

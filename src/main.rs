@@ -11,6 +11,7 @@ mod render;
 use clap::{Args, Parser, Subcommand};
 use commands::run::RunArgs;
 use pcdr_core::procedure::{Procedure, RunOptions};
+use pcdr_core::procedure::{failback, failover};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -207,10 +208,10 @@ async fn dispatch(command: Command) -> ExitCode {
             .await
         }
         Command::Failover { run, decisions } => {
-            commands::run::run(Procedure::Failover, run.into_args(decisions.options())).await
+            commands::run::run(failover::PROCEDURE, run.into_args(decisions.options())).await
         }
         Command::Failback { run } => {
-            commands::run::run(Procedure::Failback, run.into_args(RunOptions::default())).await
+            commands::run::run(failback::PROCEDURE, run.into_args(RunOptions::default())).await
         }
         Command::Status { target } => commands::status::run(&target.topology, target.json).await,
         Command::Sim(command) => commands::sim::run(command).await,

@@ -11,7 +11,8 @@ mod common;
 use common::{Interrupt, Served, backlog, drop_connection, fail, wait_until_down};
 use pcdr_core::Error;
 use pcdr_core::log_chain::Lsn;
-use pcdr_core::procedure::{Event, Procedure, RunOptions, StepId, StepOutcome};
+use pcdr_core::procedure::{Event, RunOptions, StepId, StepOutcome};
+use pcdr_core::procedure::{failback, failover};
 use pcdr_core::runbook::Report;
 use pcdr_sim::backup_file::BackupSet;
 use pcdr_sim::world::faults::{StatementFault, StatementKind, StoredCmdletFault};
@@ -66,7 +67,7 @@ async fn strike(served: &Served) {
 async fn failed_over() -> Served {
     let served = Served::new(&backlog()).await;
     strike(&served).await;
-    served.completes(Procedure::Failover).await;
+    served.completes(failover::PROCEDURE).await;
     served
 }
 
@@ -96,12 +97,12 @@ async fn failover_with_a_backlog_keeps_every_message_up_to_the_last_log_backup()
     assert_eq!(on_share.len() - copied.len(), options.uncopied as usize);
     strike(&served).await;
 
-    let report = served.completes(Procedure::Failover).await;
+    let report = served.completes(failover::PROCEDURE).await;
 
     // Pipelined (the default): the copy step restores every log backup as it lands,
     // so the apply step finds nothing left.
-    for step in Procedure::Failover.steps() {
-        if *step == StepId::ApplyUnappliedLogs {
+    for step in failover::PROCEDURE.steps() {
+        if *step == failover::APPLY_UNAPPLIED_LOGS {
             assert_skipped(&report, *step);
         } else {
             assert_done(&report, *step);
@@ -148,9 +149,9 @@ async fn failback_after_a_rebuild_brings_every_message_home_and_log_shipping_run
     served.rebuild().await;
     assert!(served.messages(InstanceId::Primary).is_empty());
 
-    let report = served.completes(Procedure::Failback).await;
+    let report = served.completes(failback::PROCEDURE).await;
 
-    for step in Procedure::Failback.steps() {
+    for step in failback::PROCEDURE.steps() {
         assert_done(&report, *step);
     }
     assert_eq!(
@@ -209,14 +210,14 @@ async fn a_missing_log_backup_stops_failover_before_recovery_until_data_loss_is_
     strike(&served).await;
 
     let error = served
-        .run(Procedure::Failover, RunOptions::default())
+        .run(failover::PROCEDURE, RunOptions::default())
         .await
         .expect_err("a gap in the log chain stops failover");
 
     let Error::DataLossRefused { step, gap, .. } = &error else {
         panic!("expected DataLossRefused, got {error}");
     };
-    assert_eq!(*step, StepId::ApplyUnappliedLogs);
+    assert_eq!(*step, failover::APPLY_UNAPPLIED_LOGS);
     assert_eq!(gap.missing_from, Lsn(header.first_lsn), "{gap}");
     assert_eq!(gap.missing_to, Lsn(header.last_lsn), "{gap}");
     assert!(gap.next_file.ends_with(&uncopied[1]), "{gap}");
@@ -237,7 +238,7 @@ async fn a_missing_log_backup_stops_failover_before_recovery_until_data_loss_is_
         ..RunOptions::default()
     };
     let report = served
-        .resume(Procedure::Failover, accept)
+        .resume(failover::PROCEDURE, accept)
         .await
         .expect("failover resumes accepting the data loss");
 
@@ -274,11 +275,11 @@ async fn a_primary_site_that_still_answers_refuses_failover_unless_allowed() {
         .display_name();
 
     let error = served
-        .run(Procedure::Failover, RunOptions::default())
+        .run(failover::PROCEDURE, RunOptions::default())
         .await
         .expect_err("the primary answers");
     assert!(
-        matches!(&error, Error::Precondition { step: StepId::CheckSites, message, .. } if message.contains(&primary)),
+        matches!(&error, Error::Precondition { step: failover::CHECK_SITES, message, .. } if message.contains(&primary)),
         "{error}"
     );
 
@@ -288,11 +289,11 @@ async fn a_primary_site_that_still_answers_refuses_failover_unless_allowed() {
         .unwrap();
     wait_until_down(&served, InstanceId::Primary).await;
     let error = served
-        .resume(Procedure::Failover, RunOptions::default())
+        .resume(failover::PROCEDURE, RunOptions::default())
         .await
         .expect_err("the primary's mirror answers");
     assert!(
-        matches!(&error, Error::Precondition { step: StepId::CheckSites, message, .. } if message.contains(&mirror)),
+        matches!(&error, Error::Precondition { step: failover::CHECK_SITES, message, .. } if message.contains(&mirror)),
         "{error}"
     );
     assert_eq!(served.mgc(InstanceId::Backup).state, DbState::Restoring);
@@ -308,7 +309,7 @@ async fn a_primary_site_that_still_answers_refuses_failover_unless_allowed() {
         ..RunOptions::default()
     };
     let report = served
-        .resume(Procedure::Failover, allowed)
+        .resume(failover::PROCEDURE, allowed)
         .await
         .expect("failover runs when a reachable primary is allowed");
     assert!(report.completed);
@@ -345,13 +346,13 @@ async fn standby_failover(options: RunOptions, restorer: StepId) -> Served {
     strike(&served).await;
 
     let report = served
-        .run(Procedure::Failover, options)
+        .run(failover::PROCEDURE, options)
         .await
         .expect("the failover completes");
     assert!(report.completed, "{report:#?}");
 
     assert_done(&report, restorer);
-    assert_done(&report, StepId::RecoverDatabase);
+    assert_done(&report, failover::RECOVER_DATABASE);
     let backup: Vec<_> = served
         .statements()
         .into_iter()
@@ -384,16 +385,16 @@ async fn standby_failover(options: RunOptions, restorer: StepId) -> Served {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standby_readers_are_ended_before_restoring_sequentially() {
-    standby_failover(sequential(), StepId::ApplyUnappliedLogs).await;
+    standby_failover(sequential(), failover::APPLY_UNAPPLIED_LOGS).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standby_readers_are_ended_and_recovery_succeeds() {
-    let served = standby_failover(RunOptions::default(), StepId::CopyLogBackups).await;
+    let served = standby_failover(RunOptions::default(), failover::COPY_LOG_BACKUPS).await;
 
     // Back home, the backup site is a standby secondary again, and log shipping runs.
     served.rebuild().await;
-    served.completes(Procedure::Failback).await;
+    served.completes(failback::PROCEDURE).await;
     served
         .world
         .traffic(5, true)
@@ -421,9 +422,9 @@ async fn failback_over_a_mirrored_rebuilt_primary_removes_mirroring_first() {
         "the rebuild mirrors the primary mgc"
     );
 
-    let report = served.completes(Procedure::Failback).await;
+    let report = served.completes(failback::PROCEDURE).await;
 
-    assert_done(&report, StepId::RestorePrimary);
+    assert_done(&report, failback::RESTORE_PRIMARY);
     let primary: Vec<_> = served
         .statements()
         .into_iter()
@@ -520,7 +521,7 @@ async fn interrupted_failover_with(case: Interruption, options: RunOptions) {
     );
 
     let error = served
-        .run_observed(Procedure::Failover, options.clone(), interrupt.clone())
+        .run_observed(failover::PROCEDURE, options.clone(), interrupt.clone())
         .await
         .expect_err("the interrupted failover fails");
     assert!(interrupt.struck(), "the fault was never injected");
@@ -528,7 +529,7 @@ async fn interrupted_failover_with(case: Interruption, options: RunOptions) {
 
     served.world.clear_faults().unwrap();
     let report = served
-        .resume(Procedure::Failover, options)
+        .resume(failover::PROCEDURE, options)
         .await
         .unwrap_or_else(|e| panic!("the resumed failover failed: {e}"));
 
@@ -605,9 +606,9 @@ fn restored_files(served: &Served) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_interrupted_after_check_sites_resumes() {
     interrupted_failover(Interruption {
-        when: When::Finished(StepId::CheckSites),
+        when: When::Finished(failover::CHECK_SITES),
         fault: Fault::Statement(fail(InstanceId::Backup, None)),
-        fails_in: StepId::SnapshotLogShipping,
+        fails_in: failover::SNAPSHOT_LOG_SHIPPING,
         resumed_skips: false,
         lost: None,
         failed_cmdlet: None,
@@ -618,9 +619,9 @@ async fn failover_interrupted_after_check_sites_resumes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_interrupted_after_snapshot_resumes() {
     interrupted_failover(Interruption {
-        when: When::Finished(StepId::SnapshotLogShipping),
+        when: When::Finished(failover::SNAPSHOT_LOG_SHIPPING),
         fault: Fault::Statement(fail(InstanceId::Backup, None)),
-        fails_in: StepId::RemoveLogShipping,
+        fails_in: failover::REMOVE_LOG_SHIPPING,
         resumed_skips: false,
         lost: None,
         failed_cmdlet: None,
@@ -632,9 +633,9 @@ async fn failover_interrupted_after_snapshot_resumes() {
 async fn failover_interrupted_after_removing_log_shipping_resumes() {
     // The removal succeeds; the read that verifies it fails.
     interrupted_failover(Interruption {
-        when: When::AboutToAct(StepId::RemoveLogShipping),
+        when: When::AboutToAct(failover::REMOVE_LOG_SHIPPING),
         fault: Fault::Statement(fail(InstanceId::Backup, Some(StatementKind::Select))),
-        fails_in: StepId::RemoveLogShipping,
+        fails_in: failover::REMOVE_LOG_SHIPPING,
         resumed_skips: true,
         lost: None,
         failed_cmdlet: None,
@@ -646,9 +647,9 @@ async fn failover_interrupted_after_removing_log_shipping_resumes() {
 async fn failover_interrupted_after_copying_resumes() {
     // Sequential: nothing is restored yet.
     let case = Interruption {
-        when: When::Finished(StepId::CopyLogBackups),
+        when: When::Finished(failover::COPY_LOG_BACKUPS),
         fault: Fault::Statement(fail(InstanceId::Backup, None)),
-        fails_in: StepId::ApplyUnappliedLogs,
+        fails_in: failover::APPLY_UNAPPLIED_LOGS,
         resumed_skips: false,
         lost: None,
         failed_cmdlet: None,
@@ -660,9 +661,9 @@ async fn failover_interrupted_after_copying_resumes() {
 async fn failover_interrupted_after_copying_and_restoring_as_the_files_landed_resumes() {
     // Pipelined: the copy step restored everything, so the resumed apply step skips.
     interrupted_failover(Interruption {
-        when: When::Finished(StepId::CopyLogBackups),
+        when: When::Finished(failover::COPY_LOG_BACKUPS),
         fault: Fault::Statement(fail(InstanceId::Backup, None)),
-        fails_in: StepId::ApplyUnappliedLogs,
+        fails_in: failover::APPLY_UNAPPLIED_LOGS,
         resumed_skips: true,
         lost: None,
         failed_cmdlet: None,
@@ -679,7 +680,7 @@ async fn failover_interrupted_between_two_log_restores_resumes() {
             InstanceId::Backup,
             StatementKind::RestoreLog,
         )),
-        fails_in: StepId::ApplyUnappliedLogs,
+        fails_in: failover::APPLY_UNAPPLIED_LOGS,
         resumed_skips: false,
         lost: Some(("RESTORE LOG", Some(1))),
         failed_cmdlet: None,
@@ -697,7 +698,7 @@ async fn failover_interrupted_between_two_log_restores_while_copying_resumes() {
             InstanceId::Backup,
             StatementKind::RestoreLog,
         )),
-        fails_in: StepId::CopyLogBackups,
+        fails_in: failover::COPY_LOG_BACKUPS,
         resumed_skips: true,
         lost: Some(("RESTORE LOG", Some(1))),
         failed_cmdlet: None,
@@ -709,9 +710,9 @@ async fn failover_interrupted_between_two_log_restores_while_copying_resumes() {
 async fn failover_interrupted_after_the_last_log_restore_resumes() {
     // Every log backup is restored; the read of the restore point that verifies fails.
     let case = Interruption {
-        when: When::AboutToAct(StepId::ApplyUnappliedLogs),
+        when: When::AboutToAct(failover::APPLY_UNAPPLIED_LOGS),
         fault: Fault::Statement(fail(InstanceId::Backup, Some(StatementKind::Select))),
-        fails_in: StepId::ApplyUnappliedLogs,
+        fails_in: failover::APPLY_UNAPPLIED_LOGS,
         resumed_skips: true,
         lost: None,
         failed_cmdlet: None,
@@ -723,9 +724,9 @@ async fn failover_interrupted_after_the_last_log_restore_resumes() {
 async fn failover_interrupted_after_recovery_resumes() {
     // Recovery succeeds; the read that verifies it fails.
     interrupted_failover(Interruption {
-        when: When::AboutToAct(StepId::RecoverDatabase),
+        when: When::AboutToAct(failover::RECOVER_DATABASE),
         fault: Fault::Statement(fail(InstanceId::Backup, Some(StatementKind::Select))),
-        fails_in: StepId::RecoverDatabase,
+        fails_in: failover::RECOVER_DATABASE,
         resumed_skips: true,
         lost: None,
         failed_cmdlet: None,
@@ -738,12 +739,12 @@ async fn failover_whose_connection_drops_during_recovery_resumes() {
     // The connection drops before RESTORE … WITH RECOVERY runs: its effect is unknown to
     // pcdr, which must not retry it blindly; the resumed run observes and recovers.
     interrupted_failover(Interruption {
-        when: When::AboutToAct(StepId::RecoverDatabase),
+        when: When::AboutToAct(failover::RECOVER_DATABASE),
         fault: Fault::Statement(drop_connection(
             InstanceId::Backup,
             StatementKind::RestoreDatabase,
         )),
-        fails_in: StepId::RecoverDatabase,
+        fails_in: failover::RECOVER_DATABASE,
         resumed_skips: false,
         lost: Some(("RESTORE DATABASE @db WITH RECOVERY", None)),
         failed_cmdlet: None,
@@ -755,9 +756,9 @@ async fn failover_whose_connection_drops_during_recovery_resumes() {
 async fn failover_interrupted_after_setting_the_pool_state_resumes() {
     // Set-CsPersistentChatState succeeds; reading the state back fails.
     interrupted_failover(Interruption {
-        when: When::AboutToAct(StepId::SetPoolFailedOver),
+        when: When::AboutToAct(failover::SET_POOL_FAILED_OVER),
         fault: Fault::Cmdlet("Get-CsPersistentChatState"),
-        fails_in: StepId::SetPoolFailedOver,
+        fails_in: failover::SET_POOL_FAILED_OVER,
         resumed_skips: true,
         lost: None,
         failed_cmdlet: None,
@@ -769,9 +770,9 @@ async fn failover_interrupted_after_setting_the_pool_state_resumes() {
 async fn failover_interrupted_after_mirroring_resumes() {
     // Install-CsMirrorDatabase succeeds; the read that verifies the mirroring fails.
     interrupted_failover(Interruption {
-        when: When::AboutToAct(StepId::MirrorNewPrimary),
+        when: When::AboutToAct(failover::MIRROR_NEW_PRIMARY),
         fault: Fault::Statement(fail(InstanceId::Backup, Some(StatementKind::Select))),
-        fails_in: StepId::MirrorNewPrimary,
+        fails_in: failover::MIRROR_NEW_PRIMARY,
         resumed_skips: true,
         lost: None,
         failed_cmdlet: None,
@@ -784,9 +785,9 @@ async fn failover_interrupted_while_activating_servers_resumes() {
     // The last step has nothing to verify (the pool cannot list its active servers), so
     // it is interrupted by its own cmdlet failing; resumed, it sets the list again.
     interrupted_failover(Interruption {
-        when: When::AboutToAct(StepId::ActivateBackupServers),
+        when: When::AboutToAct(failover::ACTIVATE_BACKUP_SERVERS),
         fault: Fault::Cmdlet("Set-CsPersistentChatActiveServer"),
-        fails_in: StepId::ActivateBackupServers,
+        fails_in: failover::ACTIVATE_BACKUP_SERVERS,
         resumed_skips: false,
         lost: None,
         failed_cmdlet: Some("Set-CsPersistentChatActiveServer"),

@@ -20,6 +20,7 @@ mod common;
 
 use common::{Interrupt, Served, Statement, backlog, wait_until_down, wait_until_listening};
 use pcdr_core::procedure::{Event, Observer, Procedure, RunOptions, StepId};
+use pcdr_core::procedure::{failback, failover};
 use pcdr_core::topology::SiteRole;
 use pcdr_sim::world::faults::{StatementFault, StatementKind, StatementMatch, StoredCmdletFault};
 use pcdr_sim::world::model::{InstanceId, Site};
@@ -189,7 +190,7 @@ fn not_applicable_by_design(step: StepId, fault: Fault) -> Option<&'static str> 
         fault,
         Fault::InstanceUnreachable | Fault::ConnectionDropped | Fault::StatementFails
     );
-    (step == StepId::ClearActiveServers && sql).then_some(
+    (step == failback::CLEAR_ACTIVE_SERVERS && sql).then_some(
         "its only SQL statement reads the Agent's service account for a note, and a failure \
          of that read is tolerated by design (fencing needs no SQL)",
     )
@@ -201,11 +202,11 @@ fn stops_in(step: StepId, fault: Fault) -> Vec<StepId> {
         fault,
         Fault::InstanceUnreachable | Fault::ConnectionDropped | Fault::StatementFails
     );
-    if step == StepId::CopyLogBackups && sql {
+    if step == failover::COPY_LOG_BACKUPS && sql {
         // The copy step restores log backups as they land; a restore it cannot make is
         // either reported by it or left to the apply step, which observes the restore
         // point and reports it.
-        vec![step, StepId::ApplyUnappliedLogs]
+        vec![step, failover::APPLY_UNAPPLIED_LOGS]
     } else {
         vec![step]
     }
@@ -301,14 +302,14 @@ fn plan(step: StepId, fault: Fault, profile: &StepProfile) -> Plan {
             None => no_cmdlet(),
         },
         Fault::ShareUnreachable => {
-            if step == StepId::CopyLogBackups || mentions(&share, false) {
+            if step == failover::COPY_LOG_BACKUPS || mentions(&share, false) {
                 Plan::Share
             } else {
                 Plan::NotApplicable("neither reads nor writes the share".into())
             }
         }
         Fault::CopyFolderFull => {
-            if step == StepId::CopyLogBackups || mentions(&copy, true) {
+            if step == failover::COPY_LOG_BACKUPS || mentions(&copy, true) {
                 Plan::CopyFull
             } else {
                 Plan::NotApplicable("writes nothing into the copy folder".into())
@@ -353,7 +354,7 @@ async fn struck() -> Served {
 /// A struck world failed over and its primary site rebuilt: ready for failback.
 async fn ready_for_failback() -> Served {
     let served = struck().await;
-    served.completes(Procedure::Failover).await;
+    served.completes(failover::PROCEDURE).await;
     served.rebuild().await;
     served
 }
@@ -366,14 +367,14 @@ async fn profile() -> BTreeMap<&'static str, StepProfile> {
         marks: Mutex::new(Vec::new()),
     });
     served
-        .run_observed(Procedure::Failover, RunOptions::default(), marks.clone())
+        .run_observed(failover::PROCEDURE, RunOptions::default(), marks.clone())
         .await
         .expect("the clean failover");
     let after_failover = (served.statements().len(), served.cmdlets().len());
     served.rebuild().await;
     let marks_failback = marks.marks.lock().unwrap().len();
     served
-        .run_observed(Procedure::Failback, RunOptions::default(), marks.clone())
+        .run_observed(failback::PROCEDURE, RunOptions::default(), marks.clone())
         .await
         .expect("the clean failback");
     let statements = served.statements();
@@ -447,8 +448,9 @@ async fn cell(
     clean_restores: usize,
 ) -> Result<(), String> {
     let mut served = match procedure {
-        Procedure::Failover => struck().await,
-        Procedure::Failback => ready_for_failback().await,
+        failover::PROCEDURE => struck().await,
+        failback::PROCEDURE => ready_for_failback().await,
+        other => panic!("no world is prepared for {other}"),
     };
     if fault == Fault::ShellHangs {
         served.topology.shell.timeout_secs = 1;
@@ -562,8 +564,9 @@ async fn cell(
         return Err(problems.join("; "));
     }
     let expect = match procedure {
-        Procedure::Failover => Expect::FailedOver,
-        Procedure::Failback => Expect::Normal,
+        failover::PROCEDURE => Expect::FailedOver,
+        failback::PROCEDURE => Expect::Normal,
+        other => panic!("no end state is known for {other}"),
     };
     let differences = served.world.verify(expect).map_err(|e| e.to_string())?;
     if !differences.is_empty() {
@@ -606,7 +609,7 @@ async fn every_fault_at_every_step_stops_cleanly_and_resumes() {
     let started = Instant::now();
     let profiles = profile().await;
     let mut sent = String::from("\nwhat each step sent in the clean run:\n");
-    for (procedure, step) in [Procedure::Failover, Procedure::Failback]
+    for (procedure, step) in [failover::PROCEDURE, failback::PROCEDURE]
         .into_iter()
         .flat_map(|p| p.steps().iter().map(move |s| (p, *s)))
     {
@@ -628,7 +631,7 @@ async fn every_fault_at_every_step_stops_cleanly_and_resumes() {
     if std::env::var_os("FAULT_MATRIX_PROFILE_ONLY").is_some() {
         return;
     }
-    let steps: Vec<(Procedure, StepId)> = [Procedure::Failover, Procedure::Failback]
+    let steps: Vec<(Procedure, StepId)> = [failover::PROCEDURE, failback::PROCEDURE]
         .into_iter()
         .flat_map(|p| p.steps().iter().map(move |s| (p, *s)))
         .collect();

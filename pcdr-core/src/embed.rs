@@ -7,9 +7,9 @@
 //! use pcdr_core::embed::{Embedded, Options};
 //! use pcdr_core::procedure::Procedure;
 //! let runbook = Embedded::load("topology.toml".as_ref(), Options::default())?;
-//! let plan = runbook.plan(Procedure::Failover).await?;
+//! let plan = runbook.plan(failover::PROCEDURE).await?;
 //! if plan.can_run() {
-//!     let outcome = runbook.run(Procedure::Failover).await?;
+//!     let outcome = runbook.run(failover::PROCEDURE).await?;
 //!     println!("{}", serde_json::to_string_pretty(&outcome).unwrap_or_default());
 //! }
 //! # Ok(())
@@ -231,6 +231,7 @@ fn describe(intent: &crate::procedure::Intent) -> String {
 mod tests {
     use super::*;
     use crate::planes::Offline;
+    use crate::procedure::{failback, failover};
 
     fn offline(options: Options) -> Embedded {
         let text = include_str!("../../examples/topology.toml");
@@ -251,7 +252,7 @@ mod tests {
             dry_run: true,
             ..Options::default()
         });
-        let outcome = runbook.run(Procedure::Failover).await.unwrap();
+        let outcome = runbook.run(failover::PROCEDURE).await.unwrap();
         assert!(matches!(outcome, RunOutcome::Planned { ref plan } if plan.steps.len() == 9));
         assert!(!runbook.journal().exists(), "a dry run writes no journal");
     }
@@ -260,7 +261,7 @@ mod tests {
     async fn an_unknown_step_id_lists_the_valid_ones() {
         let runbook = offline(Options::default());
         let err = runbook
-            .run_step(Procedure::Failback, "apply_unapplied_logs")
+            .run_step(failback::PROCEDURE, "apply_unapplied_logs")
             .await
             .unwrap_err();
         assert!(
@@ -278,8 +279,8 @@ mod tests {
             ..Options::default()
         };
         let runbook = offline(options);
-        let err = runbook.run(Procedure::Failover).await.unwrap_err();
-        assert_eq!(err.step_id(), Some(StepId::CheckSites));
+        let err = runbook.run(failover::PROCEDURE).await.unwrap_err();
+        assert_eq!(err.step_id(), Some(failover::CHECK_SITES));
         let report = runbook.report().unwrap();
         assert!(!report.completed);
         assert!(report.steps[0].error.is_some());

@@ -342,11 +342,12 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::procedure::{failback, failover};
 
     #[test]
     fn a_step_error_says_where_and_what_next() {
         let err = Error::step(
-            StepId::ApplyUnappliedLogs,
+            failover::APPLY_UNAPPLIED_LOGS,
             "sql-dal.contoso.com,1433",
             Some("mgc"),
             Some(r"D:\ls\mgc_1.trn"),
@@ -361,13 +362,13 @@ mod tests {
         assert!(text.contains("Next: a log backup is missing"), "{text}");
         assert_eq!(err.sql_number(), Some(4305));
         assert!(!err.is_transient());
-        assert_eq!(err.step_id(), Some(StepId::ApplyUnappliedLogs));
+        assert_eq!(err.step_id(), Some(failover::APPLY_UNAPPLIED_LOGS));
     }
 
     #[test]
     fn an_unknown_step_lists_the_procedures_steps_and_names_no_step() {
         let err = Error::UnknownStep {
-            procedure: Procedure::Failback,
+            procedure: failback::PROCEDURE,
             id: "apply_unapplied_logs".into(),
         };
         assert_eq!(
@@ -388,7 +389,7 @@ mod tests {
         assert!(lost.is_transient());
         assert!(PlaneError::sql(1205, 13, "deadlock").is_transient());
         assert!(!PlaneError::sql(3241, 16, "bad media").is_transient());
-        let err = Error::step(StepId::RecoverDatabase, "x", None, None, lost);
+        let err = Error::step(failover::RECOVER_DATABASE, "x", None, None, lost);
         assert!(err.is_transient());
         assert_eq!(err.sql_number(), None);
     }
@@ -396,7 +397,7 @@ mod tests {
     #[test]
     fn cancelled_names_the_step() {
         let err = Error::Cancelled {
-            step: Some(StepId::CopyLogBackups),
+            step: Some(failover::COPY_LOG_BACKUPS),
         };
         assert_eq!(
             err.to_string(),

@@ -149,6 +149,7 @@ pub unsafe extern "C" fn pcdr_error_step(
 mod tests {
     use super::*;
     use pcdr_core::PlaneError;
+    use pcdr_core::procedure::failover;
 
     fn fail_with(error: Error) -> pcdr_result {
         call(|| Err(error.into()))
@@ -169,7 +170,7 @@ mod tests {
     #[test]
     fn a_failure_is_kept_with_its_sql_number_and_step_until_the_next_call() {
         let error = Error::step(
-            StepId::RecoverDatabase,
+            failover::RECOVER_DATABASE,
             "sql-dal",
             Some("mgc"),
             None,
@@ -191,7 +192,7 @@ mod tests {
     #[test]
     fn the_step_accessor_names_the_step() {
         fail_with(Error::Cancelled {
-            step: Some(StepId::CopyLogBackups),
+            step: Some(failover::COPY_LOG_BACKUPS),
         });
         let mut buf = [0 as c_char; 32];
         let mut needed = 0;

@@ -67,7 +67,7 @@ impl Observer for Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pcdr_core::procedure::StepId;
+    use pcdr_core::procedure::failover;
     use std::ffi::CStr;
 
     unsafe extern "C" fn collect(event_json: *const c_char, user_data: *mut c_void) {
@@ -87,7 +87,7 @@ mod tests {
         let progress = Progress::default();
         progress.set(Some(collect), (&raw mut events).cast());
         let event = Event::StepSkipped {
-            step: StepId::CheckSites,
+            step: failover::CHECK_SITES,
             reason: "done".into(),
         };
         progress.event(&event);

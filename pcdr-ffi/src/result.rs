@@ -107,12 +107,12 @@ impl pcdr_result {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pcdr_core::procedure::StepId;
+    use pcdr_core::procedure::failover;
     use std::path::PathBuf;
 
     fn step_error(source: PlaneError) -> Error {
         Error::step(
-            StepId::ApplyUnappliedLogs,
+            failover::APPLY_UNAPPLIED_LOGS,
             "sql-dal",
             Some("mgc"),
             None,
@@ -127,7 +127,7 @@ mod tests {
             (Error::Cancelled { step: None }, 500),
             (
                 Error::UnknownStep {
-                    procedure: pcdr_core::procedure::Procedure::Failover,
+                    procedure: pcdr_core::procedure::failover::PROCEDURE,
                     id: "no_such_step".into(),
                 },
                 904,
@@ -147,7 +147,7 @@ mod tests {
             ),
             (
                 Error::Precondition {
-                    step: StepId::CheckSites,
+                    step: failover::CHECK_SITES,
                     message: "m".into(),
                     next: "n".into(),
                 },

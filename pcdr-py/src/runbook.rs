@@ -12,7 +12,8 @@ use crate::report::{PyReport, PyStepOutcome};
 use crate::runtime::{self, run_cancellable};
 use crate::topology::PyTopology;
 use pcdr_core::embed::{Embedded, Options, RunOutcome};
-use pcdr_core::procedure::{Procedure, RunOptions};
+use pcdr_core::procedure::RunOptions;
+use pcdr_core::procedure::{failback, failover};
 use pcdr_core::runbook::Plan;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -111,7 +112,7 @@ impl PyRunbook {
         self.run(
             py,
             on_event,
-            |e| async move { e.run(Procedure::Failover).await },
+            |e| async move { e.run(failover::PROCEDURE).await },
         )
         .map(Outcome::from)
     }
@@ -122,7 +123,7 @@ impl PyRunbook {
         self.run(
             py,
             on_event,
-            |e| async move { e.run(Procedure::Failback).await },
+            |e| async move { e.run(failback::PROCEDURE).await },
         )
         .map(Outcome::from)
     }

@@ -6,6 +6,7 @@
 //! they differ only in the program the world's topology runs as its Management Shell
 //! ([`ShellLauncher`]) and in how they present the [`DrillReport`].
 
+use pcdr_core::procedure::{failback, failover};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -138,7 +139,7 @@ impl Drill {
         let topology = Topology::load(serving.topology_path()).map_err(|e| e.to_string())?;
         self.traffic(&world)?;
         self.disaster(&world).await?;
-        self.failover = self.procedure(&topology, Procedure::Failover).await;
+        self.failover = self.procedure(&topology, failover::PROCEDURE).await;
         if self.failover.is_none() {
             return Ok(());
         }
@@ -148,7 +149,7 @@ impl Drill {
             .map_err(|e| e.to_string())?;
         world.rebuild(Site::Primary).map_err(|e| e.to_string())?;
         wait_for_site(&self.dir, Site::Primary, true).await?;
-        self.failback = self.procedure(&topology, Procedure::Failback).await;
+        self.failback = self.procedure(&topology, failback::PROCEDURE).await;
         if self.failback.is_none() {
             return Ok(());
         }

@@ -196,6 +196,12 @@ pub fn kill(session: SessionId) -> SqlCommand {
     SqlCommand::new(format!("KILL {};", session.0))
 }
 
+/// `KILL <session>`, as a plan shows it: which sessions are ended is only known when
+/// the step runs. Never sent.
+pub fn kill_placeholder() -> SqlCommand {
+    SqlCommand::new("KILL <session>;")
+}
+
 /// `ALTER DATABASE … SET PARTNER OFF`.
 pub fn remove_mirroring(db: &str) -> Result<SqlCommand, QuoteError> {
     Ok(SqlCommand::new(format!(

@@ -6,11 +6,11 @@
 
 use super::{Context, Event, StepId};
 use crate::commands::{shell, sql};
-use crate::error::{Error, PlaneError, Result};
+use crate::error::{Error, PlaneError, PlaneResult, Result};
 use crate::log_chain::LogBackup;
 use crate::logship::join_path;
 use crate::planes::{
-    FullRestore, MirrorRequest, PoolState, PrimaryLogShipping, SecondaryLogShipping, SessionId,
+    FullRestore, MirrorRequest, PoolState, PrimaryLogShipping, SecondaryLogShipping,
 };
 use crate::topology::SiteRole;
 use serde::Serialize;
@@ -42,12 +42,13 @@ pub enum Action {
         /// The backup.
         backup: LogBackup,
     },
-    /// `KILL`.
-    KillSession {
+    /// `KILL` for every user session on a database, listed right before (sessions come
+    /// and go, so a plan cannot name them).
+    EndSessions {
         /// Where.
         site: SiteRole,
-        /// Which session.
-        session: SessionId,
+        /// The database.
+        database: String,
     },
     /// `RESTORE DATABASE … WITH RECOVERY`.
     Recover {
@@ -124,6 +125,10 @@ pub struct Command {
     pub target: String,
     /// What it is.
     pub kind: CommandKind,
+    /// When set, the command is not sent exactly once but as this says ("once for each
+    /// user session on mgc", "only if mgc is mirrored"): possibly never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
 }
 
 /// The text of a command.
@@ -157,6 +162,7 @@ impl Command {
         Self {
             target: ctx.sql_name(site),
             kind: CommandKind::Sql { command },
+            when: None,
         }
     }
 
@@ -167,18 +173,52 @@ impl Command {
             kind: CommandKind::Shell {
                 line: command.to_string(),
             },
+            when: None,
         }
+    }
+}
+
+impl Command {
+    /// Replaces every occurrence of `value` by `placeholder`, in the text, the
+    /// parameters, the command line or the paths.
+    pub fn mask(&mut self, value: &str, placeholder: &str) {
+        let mask = |text: &mut String| *text = text.replace(value, placeholder);
+        match &mut self.kind {
+            CommandKind::Sql { command } => {
+                mask(&mut command.text);
+                for param in &mut command.params {
+                    if let sql::SqlValue::Text(text) = &mut param.value {
+                        mask(text);
+                    }
+                }
+            }
+            CommandKind::Shell { line } => mask(line),
+            CommandKind::Copy { from, to, .. } => {
+                mask(from);
+                mask(to);
+            }
+        }
+    }
+
+    /// The same command, sent as `when` says rather than exactly once.
+    pub fn sent(mut self, when: impl Into<String>) -> Self {
+        self.when = Some(when.into());
+        self
     }
 }
 
 impl std::fmt::Display for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.kind {
-            CommandKind::Sql { command } => write!(f, "[{}] {command}", self.target),
-            CommandKind::Shell { line } => write!(f, "[{}] {line}", self.target),
+            CommandKind::Sql { command } => write!(f, "[{}] {command}", self.target)?,
+            CommandKind::Shell { line } => write!(f, "[{}] {line}", self.target)?,
             CommandKind::Copy { from, to, bytes } => {
-                write!(f, "copy {from} -> {to} ({bytes} bytes)")
+                write!(f, "copy {from} -> {to} ({bytes} bytes)")?
             }
+        }
+        match &self.when {
+            Some(when) => write!(f, "\n    ({when})"),
+            None => Ok(()),
         }
     }
 }
@@ -189,6 +229,14 @@ impl Action {
         match self {
             Self::CopyFile { bytes, .. } => *bytes,
             _ => 0,
+        }
+    }
+
+    /// The name and size of the file the action copies, if it is a copy.
+    pub fn copied_file(&self) -> Option<(&str, u64)> {
+        match self {
+            Self::CopyFile { name, bytes, .. } => Some((name, *bytes)),
+            _ => None,
         }
     }
 
@@ -226,11 +274,13 @@ impl Action {
                     to: join_path(to, name),
                     bytes: *bytes,
                 },
+                when: None,
             },
             Self::RestoreLog { database, backup } => {
                 sql_at(SiteRole::Backup, sql::restore_log(database, &backup.file))
             }
-            Self::KillSession { site, session } => sql_at(*site, sql::kill(*session)),
+            Self::EndSessions { site, database } => sql_at(*site, sql::kill_placeholder())
+                .sent(format!("once for each user session on {database}")),
             Self::Recover { site, database } => sql_at(*site, sql::recover(database)),
             Self::SetPoolState { state } => shell_cmd(shell::set_pool_state(identity, *state)),
             Self::InstallMirror { request } => shell_cmd(shell::install_mirror(request)),
@@ -244,6 +294,7 @@ impl Action {
                     kind: CommandKind::Shell {
                         line: format!("(cannot quote {database}: {e})"),
                     },
+                    when: None,
                 },
             },
             Self::BackupDatabase {
@@ -311,13 +362,9 @@ impl Action {
                 });
                 Ok(())
             }
-            Self::KillSession { site, session } => {
-                match ctx.sql(*site).kill_session(*session).await {
-                    // 6106: the session ended on its own meanwhile.
-                    Err(e) if e.sql_number() == Some(6106) => Ok(()),
-                    other => other.map_err(|e| fail(*site, None, None, e)),
-                }
-            }
+            Self::EndSessions { site, database } => end_sessions(ctx, step, *site, database)
+                .await
+                .map_err(|e| fail(*site, Some(database), None, e)),
             Self::Recover { site, database } => ctx
                 .sql(*site)
                 .recover(database)
@@ -396,4 +443,32 @@ impl Action {
         });
         Ok(())
     }
+}
+
+/// Ends every user session on `database`, except pcdr's own, and tells the operator how
+/// many it ended.
+async fn end_sessions(
+    ctx: &Context,
+    step: StepId,
+    site: SiteRole,
+    database: &str,
+) -> PlaneResult<()> {
+    let plane = ctx.sql(site);
+    let sessions = plane.sessions(database).await?;
+    for &session in &sessions {
+        match plane.kill_session(session).await {
+            // 6106: the session ended on its own meanwhile.
+            Err(e) if e.sql_number() == Some(6106) => {}
+            other => other?,
+        }
+    }
+    if !sessions.is_empty() {
+        let text = format!(
+            "{} sessions on {database} ended on {}",
+            sessions.len(),
+            ctx.sql_name(site)
+        );
+        ctx.emit(Event::Note { step, text });
+    }
+    Ok(())
 }

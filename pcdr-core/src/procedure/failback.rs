@@ -1,86 +1,83 @@
 //! Failback: move the pool back to the rebuilt primary site.
 //!
-//! Steps, in order (see `DOMAIN.md`): check the rebuilt primary, clear the active servers
-//! (fencing the pool), remove mirroring on the backup site, take and verify a full backup
-//! of the backup database, restore it over the primary database, re-seed the backup
-//! database from the primary, set log shipping up again, mirror the primary, make the
-//! primary site's servers active, and set the pool back to Normal.
+//! Microsoft's procedure ("Failing back Persistent Chat Server in Skype for Business
+//! Server 2015", described step by step in [`crate::guide`]) clears the active servers,
+//! removes mirroring on the backup site, takes a full backup of the backup database and
+//! restores it over the primary database, re-seeds the backup database from the primary
+//! and sets log shipping up again, then makes the primary site's servers active and sets
+//! the pool back to Normal. pcdr checks the sites first and mirrors the primary database
+//! again. The table below declares the steps, in order.
 //!
 //! Backup files are named after the run id, so a resumed run finds its own files.
 
 use super::shared::{
-    active_servers_for, db_state, existing_db, file_moves, install_mirroring, kill_actions,
-    log_shipping_folders, observe_active_servers, observe_mirroring, observe_pool_state,
-    perform_all, perform_exclusive, pool_error, precondition, set_active_servers, set_pool_state,
-    sql_error,
+    active_list, active_servers_for, db_state, existing_db, file_moves, install_mirroring,
+    log_shipping_folders, mirror_request, observe_active_servers, observe_mirroring,
+    observe_pool_state, perform_all, perform_exclusive, pool_error, precondition,
+    set_active_servers, set_pool_state, sql_error,
 };
-use super::{Action, Context, Intent, StepId, StepOutcome};
+use super::step::{sends_nothing, step_table};
+use super::{Action, Context, Intent, Procedure, ProcedureName, StepId, StepOutcome, Template};
 use crate::error::{Error, PlaneError, Result};
 use crate::log_chain::{BackupHeader, BackupType};
 use crate::logship::join_path;
-use crate::planes::{FullRestore, PoolState, PrimaryLogShipping, SecondaryLogShipping};
+use crate::planes::{FileMove, FullRestore, PoolState, PrimaryLogShipping, SecondaryLogShipping};
 use crate::topology::SiteRole;
 
-/// The failback steps, in order.
-pub const STEPS: &[StepId] = &[
-    StepId::CheckRebuiltPrimary,
-    StepId::ClearActiveServers,
-    StepId::RemoveBackupMirroring,
-    StepId::BackupForFailback,
-    StepId::RestorePrimary,
-    StepId::ReinitializeBackup,
-    StepId::SetupLogShipping,
-    StepId::MirrorPrimary,
-    StepId::ActivatePrimaryServers,
-    StepId::SetPoolNormal,
-];
+/// Failback.
+pub const PROCEDURE: Procedure = Procedure::new(&ProcedureName {
+    name: "failback",
+    summary: "Fail the pool back to the rebuilt primary site",
+});
+
+step_table! {
+    PROCEDURE;
+    /// Check that the rebuilt primary site answers and the pool is failed over.
+    CHECK_REBUILT_PRIMARY = "check_rebuilt_primary", "Check that the rebuilt primary site answers and the pool is failed over" {
+        observe: observe_check, run: check_rebuilt_primary, template: sends_nothing,
+    }
+    /// Clear the active servers to fence the pool.
+    CLEAR_ACTIVE_SERVERS = "clear_active_servers", "Clear the active servers to fence the pool" {
+        observe: observe_clear, run: clear_active_servers, template: clear_template,
+    }
+    /// Remove mirroring from the backup site's databases.
+    REMOVE_BACKUP_MIRRORING = "remove_backup_mirroring", "Remove mirroring from the backup site's databases" {
+        observe: observe_backup_mirroring, run: remove_backup_mirroring, template: unmirror_template,
+    }
+    /// Take and verify a full backup of the backup database.
+    BACKUP_FOR_FAILBACK = "backup_for_failback", "Take and verify a full backup of the backup database" {
+        observe: observe_backup, run: backup_for_failback, template: backup_template,
+    }
+    /// Restore that backup over the primary database.
+    RESTORE_PRIMARY = "restore_primary", "Restore that backup over the primary database" {
+        observe: observe_restore_primary, run: restore_primary, template: restore_primary_template,
+    }
+    /// Re-seed the backup database from a full backup of the primary.
+    REINITIALIZE_BACKUP = "reinitialize_backup", "Re-seed the backup database from a full backup of the primary" {
+        observe: observe_reinitialize, run: reinitialize_backup, template: reinitialize_template,
+    }
+    /// Set up log shipping from the primary to the backup site again.
+    SETUP_LOG_SHIPPING = "setup_log_shipping", "Set up log shipping from the primary to the backup site again" {
+        observe: observe_log_shipping, run: setup_log_shipping, template: log_shipping_template,
+    }
+    /// Mirror the primary database to the primary site's mirror.
+    MIRROR_PRIMARY = "mirror_primary", "Mirror the primary database to the primary site's mirror" {
+        observe: observe_mirror, run: mirror_primary, template: mirror_template,
+    }
+    /// Make the primary site's chat servers the active servers.
+    ACTIVATE_PRIMARY_SERVERS = "activate_primary_servers", "Make the primary site's chat servers the active servers" {
+        observe: observe_activation, run: activate_primary_servers, template: activation_template,
+    }
+    /// Set the pool state back to Normal.
+    SET_POOL_NORMAL = "set_pool_normal", "Set the pool state back to Normal" {
+        observe: observe_pool, run: set_pool_normal, template: pool_template,
+    }
+}
 
 /// Runs every failback step in order, without a journal (see
 /// [`runbook`](crate::runbook) for a resumable run).
 pub async fn run(ctx: &Context) -> Result<Vec<(StepId, StepOutcome)>> {
-    super::run_procedure(ctx, super::Procedure::Failback).await
-}
-
-/// Runs one failback step.
-pub(super) async fn run_step(ctx: &Context, step: StepId) -> Result<StepOutcome> {
-    match step {
-        StepId::CheckRebuiltPrimary => check_rebuilt_primary(ctx).await,
-        StepId::ClearActiveServers => clear_active_servers(ctx).await,
-        StepId::RemoveBackupMirroring => remove_backup_mirroring(ctx).await,
-        StepId::BackupForFailback => backup_for_failback(ctx).await,
-        StepId::RestorePrimary => restore_primary(ctx).await,
-        StepId::ReinitializeBackup => reinitialize_backup(ctx).await,
-        StepId::SetupLogShipping => setup_log_shipping(ctx).await,
-        StepId::MirrorPrimary => mirror_primary(ctx).await,
-        StepId::ActivatePrimaryServers => activate_primary_servers(ctx).await,
-        StepId::SetPoolNormal => set_pool_normal(ctx).await,
-        other => Err(not_a_failback_step(other)),
-    }
-}
-
-/// Observes what one failback step would do now.
-pub(super) async fn observe(ctx: &Context, step: StepId) -> Result<Intent> {
-    match step {
-        StepId::CheckRebuiltPrimary => observe_check(ctx).await,
-        StepId::ClearActiveServers => observe_clear(ctx).await,
-        StepId::RemoveBackupMirroring => observe_backup_mirroring(ctx).await,
-        StepId::BackupForFailback => observe_backup(ctx).await,
-        StepId::RestorePrimary => observe_restore_primary(ctx).await,
-        StepId::ReinitializeBackup => observe_reinitialize(ctx).await,
-        StepId::SetupLogShipping => observe_log_shipping(ctx).await,
-        StepId::MirrorPrimary => observe_mirroring(ctx, step, SiteRole::Primary).await,
-        StepId::ActivatePrimaryServers => observe_activation(ctx).await,
-        StepId::SetPoolNormal => observe_pool(ctx).await,
-        other => Err(not_a_failback_step(other)),
-    }
-}
-
-fn not_a_failback_step(step: StepId) -> Error {
-    precondition(
-        step,
-        "this is not a failback step",
-        "run it as part of failover",
-    )
+    super::run_procedure(ctx, PROCEDURE).await
 }
 
 fn unexpected(ctx: &Context, step: StepId, site: SiteRole, message: String) -> Error {
@@ -94,7 +91,7 @@ fn unexpected(ctx: &Context, step: StepId, site: SiteRole, message: String) -> E
 }
 
 async fn observe_check(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = StepId::CheckRebuiltPrimary;
+    const STEP: StepId = CHECK_REBUILT_PRIMARY;
     let db = ctx.chat_db();
     let pool = ctx
         .planes
@@ -136,14 +133,14 @@ async fn observe_check(ctx: &Context) -> Result<Intent> {
 /// Checks that the rebuilt primary answers, the backup database serves the pool, and the
 /// pool is failed over.
 pub async fn check_rebuilt_primary(ctx: &Context) -> Result<StepOutcome> {
-    let _ = act_or_return!(ctx, StepId::CheckRebuiltPrimary, observe_check(ctx).await?);
+    let _ = act_or_return!(ctx, CHECK_REBUILT_PRIMARY, observe_check(ctx).await?);
     Ok(StepOutcome::Done {
         summary: "the rebuilt primary answers and the pool is failed over".into(),
     })
 }
 
 async fn observe_clear(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = StepId::ClearActiveServers;
+    const STEP: StepId = CLEAR_ACTIVE_SERVERS;
     let intent = observe_active_servers(ctx, STEP, Vec::new()).await?;
     let account = match ctx.sql(SiteRole::Backup).agent_service_account().await {
         Ok(Some(account)) => account,
@@ -157,25 +154,46 @@ async fn observe_clear(ctx: &Context) -> Result<Intent> {
     )))
 }
 
+fn clear_template(_: &Context) -> Vec<Template> {
+    let clear = Action::SetActiveServers {
+        servers: Vec::new(),
+    };
+    vec![Template::once(clear)]
+}
+
 /// Step 1: clears the active servers so no chat server uses the databases during failback.
 pub async fn clear_active_servers(ctx: &Context) -> Result<StepOutcome> {
     let intent = observe_clear(ctx).await?;
-    set_active_servers(ctx, StepId::ClearActiveServers, intent, &[]).await
+    set_active_servers(ctx, CLEAR_ACTIVE_SERVERS, intent, &[]).await
+}
+
+/// The chat and compliance databases, which failback unmirrors on the backup site.
+fn mirrored_databases(ctx: &Context) -> [&str; 2] {
+    let databases = &ctx.topology.databases;
+    [&databases.chat, &databases.compliance]
+}
+
+fn unmirror_template(ctx: &Context) -> Vec<Template> {
+    let unmirror = |db: &str| {
+        let action = Action::RemoveMirroring {
+            site: SiteRole::Backup,
+            database: db.to_string(),
+        };
+        Template::when(format!("only if {db} is mirrored"), action)
+    };
+    mirrored_databases(ctx).into_iter().map(unmirror).collect()
 }
 
 async fn observe_backup_mirroring(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = StepId::RemoveBackupMirroring;
+    const STEP: StepId = REMOVE_BACKUP_MIRRORING;
     let mut actions = Vec::new();
-    for db in [
-        &ctx.topology.databases.chat,
-        &ctx.topology.databases.compliance,
-    ] {
+    for db in mirrored_databases(ctx) {
         if let Some(state) = db_state(ctx, STEP, SiteRole::Backup, db).await?
             && state.mirroring.is_some()
         {
             actions.push(Action::RemoveMirroring {
                 site: SiteRole::Backup,
-                database: db.clone(),
+                database: db.to_string(),
             });
         }
     }
@@ -188,10 +206,10 @@ async fn observe_backup_mirroring(ctx: &Context) -> Result<Intent> {
 
 /// Step 2: removes mirroring from the backup site's chat and compliance databases.
 pub async fn remove_backup_mirroring(ctx: &Context) -> Result<StepOutcome> {
-    const STEP: StepId = StepId::RemoveBackupMirroring;
+    const STEP: StepId = REMOVE_BACKUP_MIRRORING;
     let actions = act_or_return!(ctx, STEP, observe_backup_mirroring(ctx).await?);
     perform_all(ctx, STEP, &actions).await?;
-    if let Intent::Act { .. } = observe_backup_mirroring(ctx).await? {
+    if observe_backup_mirroring(ctx).await?.acts() {
         return Err(unexpected(
             ctx,
             STEP,
@@ -229,7 +247,7 @@ async fn full_backup_header(ctx: &Context, site: SiteRole, file: &str) -> Option
 }
 
 async fn observe_backup(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = StepId::BackupForFailback;
+    const STEP: StepId = BACKUP_FOR_FAILBACK;
     let file = failback_file(ctx);
     if ctx.facts().failback_backup_verified.as_deref() == Some(file.as_str()) {
         return Ok(Intent::Skip(format!(
@@ -251,27 +269,52 @@ async fn observe_backup(ctx: &Context) -> Result<Intent> {
             ),
         ));
     }
-    let mut actions = Vec::new();
-    if full_backup_header(ctx, SiteRole::Backup, &file)
+    let taken = full_backup_header(ctx, SiteRole::Backup, &file)
         .await
-        .is_none()
-    {
-        actions.push(Action::BackupDatabase {
-            site: SiteRole::Backup,
-            database: db.to_string(),
-            file: file.clone(),
-        });
+        .is_some();
+    Ok(Intent::act(backup_actions(
+        ctx,
+        SiteRole::Backup,
+        &file,
+        taken,
+    )))
+}
+
+/// A full backup of the chat database at `site` into `file` (unless it is `taken`
+/// already), then its verification.
+fn backup_actions(ctx: &Context, site: SiteRole, file: &str, taken: bool) -> Vec<Action> {
+    let backup = Action::BackupDatabase {
+        site,
+        database: ctx.chat_db().to_string(),
+        file: file.to_string(),
+    };
+    let verify = Action::VerifyBackup {
+        site,
+        file: file.to_string(),
+    };
+    match taken {
+        true => vec![verify],
+        false => vec![backup, verify],
     }
-    actions.push(Action::VerifyBackup {
-        site: SiteRole::Backup,
-        file,
-    });
-    Ok(Intent::act(actions))
+}
+
+/// [`backup_actions`] as a plan shows them before observation.
+fn backup_templates(ctx: &Context, site: SiteRole, file: &str) -> Vec<Template> {
+    let mut actions = backup_actions(ctx, site, file, false).into_iter();
+    let (Some(backup), Some(verify)) = (actions.next(), actions.next()) else {
+        unreachable!("a backup and its verification")
+    };
+    let unless = format!("unless this run's backup is already in {file}");
+    vec![Template::when(unless, backup), Template::once(verify)]
+}
+
+fn backup_template(ctx: &Context) -> Vec<Template> {
+    backup_templates(ctx, SiteRole::Backup, &failback_file(ctx))
 }
 
 /// Step 3: takes a full backup of the backup database to the share, and verifies it.
 pub async fn backup_for_failback(ctx: &Context) -> Result<StepOutcome> {
-    const STEP: StepId = StepId::BackupForFailback;
+    const STEP: StepId = BACKUP_FOR_FAILBACK;
     let actions = act_or_return!(ctx, STEP, observe_backup(ctx).await?);
     perform_all(ctx, STEP, &actions).await?;
     let file = failback_file(ctx);
@@ -362,8 +405,59 @@ async fn moves_onto(
     })
 }
 
+/// Ends the sessions on `site`'s chat database, then restores `file` over it
+/// (`REPLACE`), its files placed by `moves`, leaving it online or restoring.
+fn restore_over(
+    ctx: &Context,
+    site: SiteRole,
+    file: &str,
+    recovery: bool,
+    moves: Vec<FileMove>,
+) -> [Action; 2] {
+    let database = ctx.chat_db().to_string();
+    let end_sessions = Action::EndSessions {
+        site,
+        database: database.clone(),
+    };
+    let options = FullRestore {
+        replace: true,
+        recovery,
+        moves,
+    };
+    let restore = Action::RestoreDatabase {
+        site,
+        database,
+        file: file.to_string(),
+        options,
+    };
+    [end_sessions, restore]
+}
+
+/// [`restore_over`] as a plan shows it before the files of both databases are read.
+fn restore_over_template(
+    ctx: &Context,
+    site: SiteRole,
+    file: &str,
+    recovery: bool,
+) -> Vec<Template> {
+    let placeholder = FileMove {
+        logical_name: "<logical file name>".into(),
+        physical_name: format!("<where {} keeps that file>", ctx.sql_name(site)),
+    };
+    let [end_sessions, restore] = restore_over(ctx, site, file, recovery, vec![placeholder]);
+    let moves = "with one MOVE for each file of the backup";
+    vec![Template::once(end_sessions), Template::when(moves, restore)]
+}
+
+fn unmirror_primary(ctx: &Context) -> Action {
+    Action::RemoveMirroring {
+        site: SiteRole::Primary,
+        database: ctx.chat_db().to_string(),
+    }
+}
+
 async fn observe_restore_primary(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = StepId::RestorePrimary;
+    const STEP: StepId = RESTORE_PRIMARY;
     let db = ctx.chat_db();
     let file = failback_file(ctx);
     let primary = existing_db(ctx, STEP, SiteRole::Primary, db).await?;
@@ -373,37 +467,30 @@ async fn observe_restore_primary(ctx: &Context) -> Result<Intent> {
             ctx.sql_name(SiteRole::Primary)
         )));
     }
-    required_header(ctx, STEP, SiteRole::Primary, &file).await?;
-    let mut actions = Vec::new();
-    if primary.mirroring.is_some() {
-        actions.push(Action::RemoveMirroring {
-            site: SiteRole::Primary,
-            database: db.to_string(),
-        });
-    }
-    actions.extend(kill_actions(ctx, STEP, SiteRole::Primary, db).await?);
-    let options = FullRestore {
-        replace: true,
-        recovery: true,
-        moves: moves_onto(ctx, STEP, SiteRole::Backup, SiteRole::Primary).await?,
-    };
-    actions.push(Action::RestoreDatabase {
-        site: SiteRole::Primary,
-        database: db.to_string(),
-        file,
-        options,
-    });
-    Ok(Intent::act(actions))
+    let moves = moves_onto(ctx, STEP, SiteRole::Backup, SiteRole::Primary).await?;
+    let unmirror = primary.mirroring.is_some().then(|| unmirror_primary(ctx));
+    let restore = restore_over(ctx, SiteRole::Primary, &file, true, moves);
+    Ok(Intent::act(unmirror.into_iter().chain(restore).collect()))
+}
+
+fn restore_primary_template(ctx: &Context) -> Vec<Template> {
+    let db = ctx.chat_db();
+    let unmirror = Template::when(format!("only if {db} is mirrored"), unmirror_primary(ctx));
+    let restore = restore_over_template(ctx, SiteRole::Primary, &failback_file(ctx), true);
+    std::iter::once(unmirror).chain(restore).collect()
 }
 
 /// Step 4: restores the failback backup over the primary database (mirroring removed
 /// first, sessions ended, files kept where the primary has them).
 pub async fn restore_primary(ctx: &Context) -> Result<StepOutcome> {
-    const STEP: StepId = StepId::RestorePrimary;
+    const STEP: StepId = RESTORE_PRIMARY;
     let actions = act_or_return!(ctx, STEP, observe_restore_primary(ctx).await?);
+    // Right before overwriting the primary database: the file must hold a full backup
+    // of it, whatever the journal says was taken.
+    required_header(ctx, STEP, SiteRole::Primary, &failback_file(ctx)).await?;
     let db = ctx.chat_db();
     perform_exclusive(ctx, STEP, SiteRole::Primary, db, &actions).await?;
-    if let Intent::Act { .. } = observe_restore_primary(ctx).await? {
+    if observe_restore_primary(ctx).await?.acts() {
         return Err(unexpected(
             ctx,
             STEP,
@@ -417,7 +504,7 @@ pub async fn restore_primary(ctx: &Context) -> Result<StepOutcome> {
 }
 
 async fn observe_reinitialize(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = StepId::ReinitializeBackup;
+    const STEP: StepId = REINITIALIZE_BACKUP;
     let db = ctx.chat_db();
     let file = reinitialize_file(ctx);
     let backup = existing_db(ctx, STEP, SiteRole::Backup, db).await?;
@@ -427,40 +514,26 @@ async fn observe_reinitialize(ctx: &Context) -> Result<Intent> {
             ctx.sql_name(SiteRole::Backup)
         )));
     }
-    let mut actions = Vec::new();
-    if full_backup_header(ctx, SiteRole::Primary, &file)
+    let taken = full_backup_header(ctx, SiteRole::Primary, &file)
         .await
-        .is_none()
-    {
-        actions.push(Action::BackupDatabase {
-            site: SiteRole::Primary,
-            database: db.to_string(),
-            file: file.clone(),
-        });
-    }
-    actions.push(Action::VerifyBackup {
-        site: SiteRole::Primary,
-        file: file.clone(),
-    });
-    actions.extend(kill_actions(ctx, STEP, SiteRole::Backup, db).await?);
-    let options = FullRestore {
-        replace: true,
-        recovery: false,
-        moves: moves_onto(ctx, STEP, SiteRole::Primary, SiteRole::Backup).await?,
-    };
-    actions.push(Action::RestoreDatabase {
-        site: SiteRole::Backup,
-        database: db.to_string(),
-        file,
-        options,
-    });
-    Ok(Intent::act(actions))
+        .is_some();
+    let moves = moves_onto(ctx, STEP, SiteRole::Primary, SiteRole::Backup).await?;
+    let backup = backup_actions(ctx, SiteRole::Primary, &file, taken);
+    let restore = restore_over(ctx, SiteRole::Backup, &file, false, moves);
+    Ok(Intent::act(backup.into_iter().chain(restore).collect()))
+}
+
+fn reinitialize_template(ctx: &Context) -> Vec<Template> {
+    let file = reinitialize_file(ctx);
+    let mut templates = backup_templates(ctx, SiteRole::Primary, &file);
+    templates.extend(restore_over_template(ctx, SiteRole::Backup, &file, false));
+    templates
 }
 
 /// Step 5a: re-seeds the backup database from a new full backup of the primary, left
 /// restoring so log shipping can resume.
 pub async fn reinitialize_backup(ctx: &Context) -> Result<StepOutcome> {
-    const STEP: StepId = StepId::ReinitializeBackup;
+    const STEP: StepId = REINITIALIZE_BACKUP;
     let actions = act_or_return!(ctx, STEP, observe_reinitialize(ctx).await?);
     let db = ctx.chat_db();
     let (backups, rest): (Vec<Action>, Vec<Action>) = actions.into_iter().partition(|a| {
@@ -471,7 +544,7 @@ pub async fn reinitialize_backup(ctx: &Context) -> Result<StepOutcome> {
     });
     perform_all(ctx, STEP, &backups).await?;
     perform_exclusive(ctx, STEP, SiteRole::Backup, db, &rest).await?;
-    if let Intent::Act { .. } = observe_reinitialize(ctx).await? {
+    if observe_reinitialize(ctx).await?.acts() {
         return Err(unexpected(
             ctx,
             STEP,
@@ -490,24 +563,29 @@ pub async fn reinitialize_backup(ctx: &Context) -> Result<StepOutcome> {
 /// How long log-shipping files are kept when no snapshot says otherwise (SSMS's default).
 const DEFAULT_RETENTION_MINUTES: u32 = 4320;
 
-/// The log-shipping settings: folders, delay and mode from the failover snapshot where
-/// there is one, else the topology; server names as each instance reports them
-/// (`@@SERVERNAME`), which is how log shipping records them.
-async fn log_shipping_settings(
-    ctx: &Context,
-    step: StepId,
-) -> Result<(PrimaryLogShipping, SecondaryLogShipping)> {
-    let db = ctx.chat_db().to_string();
+/// Each instance's name as it reports it (`@@SERVERNAME`), which is how log shipping
+/// records servers: the primary's, then the backup's.
+async fn server_names(ctx: &Context, step: StepId) -> Result<(String, String)> {
     let name_of = |site: SiteRole| async move {
         ctx.sql(site)
             .server_name()
             .await
             .map_err(sql_error(ctx, step, site, None))
     };
-    let (primary_server, secondary_server) = (
+    Ok((
         name_of(SiteRole::Primary).await?,
         name_of(SiteRole::Backup).await?,
-    );
+    ))
+}
+
+/// The log-shipping settings between the two named servers: folders, delay, mode and
+/// retention from the failover snapshot where there is one, else the topology.
+fn log_shipping_settings(
+    ctx: &Context,
+    primary_server: String,
+    secondary_server: String,
+) -> (PrimaryLogShipping, SecondaryLogShipping) {
+    let db = ctx.chat_db().to_string();
     let topo = &ctx.topology.log_shipping;
     let snapshot = ctx.facts().snapshot;
     let (share, destination) = log_shipping_folders(ctx);
@@ -544,11 +622,27 @@ async fn log_shipping_settings(
         restore_delay_minutes: delay,
         restore_mode: mode,
     };
-    Ok((primary, secondary))
+    (primary, secondary)
+}
+
+fn log_shipping_template(ctx: &Context) -> Vec<Template> {
+    let name = |site: SiteRole| format!("<@@SERVERNAME of {}>", ctx.sql_name(site));
+    let (primary, secondary) =
+        log_shipping_settings(ctx, name(SiteRole::Primary), name(SiteRole::Backup));
+    vec![
+        Template::when(
+            "unless the primary is already a log-shipping primary",
+            Action::SetupLogShippingPrimary { setup: primary },
+        ),
+        Template::when(
+            "unless the backup is already a log-shipping secondary",
+            Action::SetupLogShippingSecondary { setup: secondary },
+        ),
+    ]
 }
 
 async fn observe_log_shipping(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = StepId::SetupLogShipping;
+    const STEP: StepId = SETUP_LOG_SHIPPING;
     let db = ctx.chat_db();
     let primary_done = ctx
         .sql(SiteRole::Primary)
@@ -566,7 +660,8 @@ async fn observe_log_shipping(ctx: &Context) -> Result<Intent> {
             "log shipping from the primary to the backup site is already set up".into(),
         ));
     }
-    let (primary, secondary) = log_shipping_settings(ctx, STEP).await?;
+    let (primary_server, secondary_server) = server_names(ctx, STEP).await?;
+    let (primary, secondary) = log_shipping_settings(ctx, primary_server, secondary_server);
     let mut actions = Vec::new();
     if !primary_done {
         actions.push(Action::SetupLogShippingPrimary { setup: primary });
@@ -579,10 +674,10 @@ async fn observe_log_shipping(ctx: &Context) -> Result<Intent> {
 
 /// Step 5b: sets up log shipping from the primary to the backup database again.
 pub async fn setup_log_shipping(ctx: &Context) -> Result<StepOutcome> {
-    const STEP: StepId = StepId::SetupLogShipping;
+    const STEP: StepId = SETUP_LOG_SHIPPING;
     let actions = act_or_return!(ctx, STEP, observe_log_shipping(ctx).await?);
     perform_all(ctx, STEP, &actions).await?;
-    if let Intent::Act { .. } = observe_log_shipping(ctx).await? {
+    if observe_log_shipping(ctx).await?.acts() {
         return Err(unexpected(
             ctx,
             STEP,
@@ -595,12 +690,20 @@ pub async fn setup_log_shipping(ctx: &Context) -> Result<StepOutcome> {
     })
 }
 
+async fn observe_mirror(ctx: &Context) -> Result<Intent> {
+    observe_mirroring(ctx, MIRROR_PRIMARY, SiteRole::Primary).await
+}
+
+fn mirror_template(ctx: &Context) -> Vec<Template> {
+    let request = mirror_request(ctx, SiteRole::Primary);
+    vec![Template::once(Action::InstallMirror { request })]
+}
+
 /// Step 5c: mirrors the restored primary database to the primary site's mirror (the
 /// setup the site had before the disaster).
 pub async fn mirror_primary(ctx: &Context) -> Result<StepOutcome> {
-    const STEP: StepId = StepId::MirrorPrimary;
-    let intent = observe_mirroring(ctx, STEP, SiteRole::Primary).await?;
-    install_mirroring(ctx, STEP, SiteRole::Primary, intent).await
+    let intent = observe_mirror(ctx).await?;
+    install_mirroring(ctx, MIRROR_PRIMARY, SiteRole::Primary, intent).await
 }
 
 async fn require_primary_online(ctx: &Context, step: StepId) -> Result<()> {
@@ -617,34 +720,46 @@ async fn require_primary_online(ctx: &Context, step: StepId) -> Result<()> {
 }
 
 async fn observe_activation(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = StepId::ActivatePrimaryServers;
+    const STEP: StepId = ACTIVATE_PRIMARY_SERVERS;
     let wanted = active_servers_for(ctx, STEP, SiteRole::Primary)?;
     let intent = observe_active_servers(ctx, STEP, wanted).await?;
-    if let Intent::Act { .. } = intent {
+    if intent.acts() {
         require_primary_online(ctx, STEP).await?;
     }
     Ok(intent)
 }
 
+fn activation_template(ctx: &Context) -> Vec<Template> {
+    let servers = active_list(ctx, SiteRole::Primary);
+    vec![Template::once(Action::SetActiveServers { servers })]
+}
+
 /// Step 6: makes the primary site's chat servers (at most four) the active servers.
 pub async fn activate_primary_servers(ctx: &Context) -> Result<StepOutcome> {
-    const STEP: StepId = StepId::ActivatePrimaryServers;
+    const STEP: StepId = ACTIVATE_PRIMARY_SERVERS;
     let wanted = active_servers_for(ctx, STEP, SiteRole::Primary)?;
     let intent = observe_activation(ctx).await?;
     set_active_servers(ctx, STEP, intent, &wanted).await
 }
 
 async fn observe_pool(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = StepId::SetPoolNormal;
+    const STEP: StepId = SET_POOL_NORMAL;
     let intent = observe_pool_state(ctx, STEP, PoolState::Normal).await?;
-    if let Intent::Act { .. } = intent {
+    if intent.acts() {
         require_primary_online(ctx, STEP).await?;
     }
     Ok(intent)
 }
 
+fn pool_template(_: &Context) -> Vec<Template> {
+    let set = Action::SetPoolState {
+        state: PoolState::Normal,
+    };
+    vec![Template::once(set)]
+}
+
 /// Step 7: sets the pool state back to Normal.
 pub async fn set_pool_normal(ctx: &Context) -> Result<StepOutcome> {
     let intent = observe_pool(ctx).await?;
-    set_pool_state(ctx, StepId::SetPoolNormal, intent, PoolState::Normal).await
+    set_pool_state(ctx, SET_POOL_NORMAL, intent, PoolState::Normal).await
 }

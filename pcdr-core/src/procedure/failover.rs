@@ -1,84 +1,82 @@
 //! Failover: move the pool to the backup site when the primary site is lost.
 //!
-//! Steps, in order (see `DOMAIN.md`): check the sites, snapshot the log-shipping setup
-//! (before step 1 deletes it), remove log shipping, copy uncopied log backups, apply
-//! unapplied ones by the LSN rule, end sessions and recover, set the pool FailedOver,
-//! mirror the new primary, and make the backup site's servers active.
+//! Microsoft's procedure ("Failing over Persistent Chat Server in Skype for Business
+//! Server 2015", described step by step in [`crate::guide`]) removes log shipping from
+//! the backup database, copies the log backups the copy job had not copied yet, restores
+//! every log backup not yet restored, brings the database online, sets the pool
+//! FailedOver, and makes the backup site's chat servers the active ones. pcdr checks the
+//! sites first and records the log-shipping setup before it is removed, and mirrors the
+//! new primary to the backup site's mirror instance. The table at the end of this module
+//! declares the steps, in order.
 
+use super::header_search::{file_name, list_log_backups, restore_plan, sorted_files};
+use super::pipeline;
 use super::shared::{
-    active_servers_for, db_state, existing_db, install_mirroring, kill_actions,
-    log_shipping_folders, observe_active_servers, observe_mirroring, observe_pool_state,
-    perform_all, perform_concurrently, perform_concurrently_reporting, perform_exclusive,
-    precondition, set_active_servers, set_pool_state, sql_error,
+    active_list, active_servers_for, db_state, existing_db, install_mirroring,
+    log_shipping_folders, mirror_request, observe_active_servers, observe_mirroring,
+    observe_pool_state, perform_all, perform_exclusive, precondition, set_active_servers,
+    set_pool_state, sql_error,
 };
-use super::{Action, Context, Intent, StepId, StepOutcome};
+use super::step::{sends_nothing, step_table};
+use super::{Action, Context, Intent, Procedure, ProcedureName, StepId, StepOutcome, Template};
 use crate::error::{Error, PlaneError, Result};
-use crate::log_chain::{Candidate, LogBackup, Lsn, RestorePlan, plan_log_restores};
+use crate::log_chain::{BackupHeader, BackupType, LogBackup, RestorePlan};
 use crate::logship::join_path;
-use crate::planes::{DatabaseState, FileEntry, PoolState};
+use crate::planes::{FileEntry, PoolState};
 use crate::topology::SiteRole;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-/// How many log backups are copied at once.
-const COPY_PARALLELISM: usize = 4;
+/// Failover.
+pub const PROCEDURE: Procedure = Procedure::new(&ProcedureName {
+    name: "failover",
+    summary: "Fail the pool over to the backup site when the primary site is lost",
+});
 
-/// The failover steps, in order.
-pub const STEPS: &[StepId] = &[
-    StepId::CheckSites,
-    StepId::SnapshotLogShipping,
-    StepId::RemoveLogShipping,
-    StepId::CopyLogBackups,
-    StepId::ApplyUnappliedLogs,
-    StepId::RecoverDatabase,
-    StepId::SetPoolFailedOver,
-    StepId::MirrorNewPrimary,
-    StepId::ActivateBackupServers,
-];
+step_table! {
+    PROCEDURE;
+    /// Check that the backup site answers and the primary site does not.
+    CHECK_SITES = "check_sites", "Check that the backup site answers and the primary site does not" {
+        observe: observe_sites, run: check_sites, template: sends_nothing,
+    }
+    /// Record the log-shipping setup before removing it.
+    SNAPSHOT_LOG_SHIPPING = "snapshot_log_shipping", "Record the log-shipping setup before removing it" {
+        observe: observe_snapshot, run: snapshot_log_shipping, template: sends_nothing,
+    }
+    /// Remove log shipping from the backup database.
+    REMOVE_LOG_SHIPPING = "remove_log_shipping", "Remove log shipping from the backup database" {
+        observe: observe_log_shipping, run: remove_log_shipping, template: remove_template,
+    }
+    /// Copy uncopied log backups from the share to the copy folder.
+    COPY_LOG_BACKUPS = "copy_log_backups", "Copy uncopied log backups from the share to the copy folder" {
+        observe: observe_copy, run: copy_log_backups, template: copy_template,
+    }
+    /// Restore unapplied log backups in LSN order.
+    APPLY_UNAPPLIED_LOGS = "apply_unapplied_logs", "Restore unapplied log backups in LSN order" {
+        observe: observe_apply_intent, run: apply_unapplied_logs, template: apply_template,
+        observes_after: COPY_LOG_BACKUPS,
+    }
+    /// End sessions and bring the backup database online.
+    RECOVER_DATABASE = "recover_database", "End sessions and bring the backup database online" {
+        observe: observe_recover, run: recover_database, template: recover_template,
+    }
+    /// Set the pool state to FailedOver.
+    SET_POOL_FAILED_OVER = "set_pool_failed_over", "Set the pool state to FailedOver" {
+        observe: observe_pool, run: set_pool_failed_over, template: pool_template,
+    }
+    /// Mirror the new primary database to the backup site's mirror.
+    MIRROR_NEW_PRIMARY = "mirror_new_primary", "Mirror the new primary database to the backup site's mirror" {
+        observe: observe_mirror, run: mirror_new_primary, template: mirror_template,
+    }
+    /// Make the backup site's chat servers the active servers.
+    ACTIVATE_BACKUP_SERVERS = "activate_backup_servers", "Make the backup site's chat servers the active servers" {
+        observe: observe_activation, run: activate_backup_servers, template: activation_template,
+    }
+}
 
 /// Runs every failover step in order, without a journal (see
 /// [`runbook`](crate::runbook) for a resumable run).
 pub async fn run(ctx: &Context) -> Result<Vec<(StepId, StepOutcome)>> {
-    super::run_procedure(ctx, super::Procedure::Failover).await
-}
-
-/// Runs one failover step.
-pub(super) async fn run_step(ctx: &Context, step: StepId) -> Result<StepOutcome> {
-    match step {
-        StepId::CheckSites => check_sites(ctx).await,
-        StepId::SnapshotLogShipping => snapshot_log_shipping(ctx).await,
-        StepId::RemoveLogShipping => remove_log_shipping(ctx).await,
-        StepId::CopyLogBackups => copy_log_backups(ctx).await,
-        StepId::ApplyUnappliedLogs => apply_unapplied_logs(ctx).await,
-        StepId::RecoverDatabase => recover_database(ctx).await,
-        StepId::SetPoolFailedOver => set_pool_failed_over(ctx).await,
-        StepId::MirrorNewPrimary => mirror_new_primary(ctx).await,
-        StepId::ActivateBackupServers => activate_backup_servers(ctx).await,
-        other => Err(not_a_failover_step(other)),
-    }
-}
-
-/// Observes what one failover step would do now.
-pub(super) async fn observe(ctx: &Context, step: StepId) -> Result<Intent> {
-    match step {
-        StepId::CheckSites => observe_sites(ctx).await,
-        StepId::SnapshotLogShipping => observe_snapshot(ctx).await,
-        StepId::RemoveLogShipping => observe_log_shipping(ctx).await,
-        StepId::CopyLogBackups => observe_copy(ctx).await,
-        StepId::ApplyUnappliedLogs => observe_apply(ctx).await.map(|(intent, _)| intent),
-        StepId::RecoverDatabase => observe_recover(ctx).await,
-        StepId::SetPoolFailedOver => observe_pool(ctx).await,
-        StepId::MirrorNewPrimary => observe_mirroring(ctx, step, SiteRole::Backup).await,
-        StepId::ActivateBackupServers => observe_activation(ctx).await,
-        other => Err(not_a_failover_step(other)),
-    }
-}
-
-fn not_a_failover_step(step: StepId) -> Error {
-    precondition(
-        step,
-        "this is not a failover step",
-        "run it as part of failback",
-    )
+    super::run_procedure(ctx, PROCEDURE).await
 }
 
 /// Whether a plane error means "nobody answered" rather than "answered with an error".
@@ -91,6 +89,7 @@ fn is_unanswered(error: &PlaneError) -> bool {
     )
 }
 
+/// The primary site's instance (or its mirror) that still answers, if any.
 async fn primary_site_answers(ctx: &Context) -> Option<String> {
     let db = ctx.chat_db();
     let mut probes = vec![(ctx.sql_name(SiteRole::Primary), ctx.planes.primary.clone())];
@@ -109,28 +108,31 @@ async fn primary_site_answers(ctx: &Context) -> Option<String> {
     None
 }
 
-async fn observe_sites(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = StepId::CheckSites;
-    let db = ctx.chat_db();
-    let backup = existing_db(ctx, STEP, SiteRole::Backup, db).await?;
-    if backup.is_recovered() {
-        let pool = ctx.planes.pool.pool_state().await.ok();
-        if pool == Some(PoolState::FailedOver) {
-            return Err(precondition(
-                STEP,
-                format!(
-                    "the pool is already failed over: {db} is online on {}",
-                    ctx.sql_name(SiteRole::Backup)
-                ),
-                "nothing to do; to finish an interrupted failover, resume its journal or run its remaining steps",
-            ));
-        }
+/// Refuses a failover that has already happened.
+async fn refuse_failed_over(ctx: &Context, backup_recovered: bool) -> Result<()> {
+    if !backup_recovered || ctx.planes.pool.pool_state().await.ok() != Some(PoolState::FailedOver) {
+        return Ok(());
     }
+    Err(precondition(
+        CHECK_SITES,
+        format!(
+            "the pool is already failed over: {} is online on {}",
+            ctx.chat_db(),
+            ctx.sql_name(SiteRole::Backup)
+        ),
+        "nothing to do; to finish an interrupted failover, resume its journal or run its remaining steps",
+    ))
+}
+
+async fn observe_sites(ctx: &Context) -> Result<Intent> {
+    let db = ctx.chat_db();
+    let backup = existing_db(ctx, CHECK_SITES, SiteRole::Backup, db).await?;
+    refuse_failed_over(ctx, backup.is_recovered()).await?;
     let mut intent = Intent::act(Vec::new());
     if let Some(answering) = primary_site_answers(ctx).await {
         if !ctx.options.allow_primary_reachable {
             return Err(precondition(
-                STEP,
+                CHECK_SITES,
                 format!(
                     "{answering} in the primary site still answers; failing over now could leave two primary databases"
                 ),
@@ -151,15 +153,14 @@ async fn observe_sites(ctx: &Context) -> Result<Intent> {
 
 /// Checks that the backup site answers and the primary site does not (unless allowed).
 pub async fn check_sites(ctx: &Context) -> Result<StepOutcome> {
-    let intent = observe_sites(ctx).await?;
-    let _ = act_or_return!(ctx, StepId::CheckSites, intent);
+    let _ = act_or_return!(ctx, CHECK_SITES, observe_sites(ctx).await?);
     Ok(StepOutcome::Done {
         summary: "the backup site answers and the primary site is down".into(),
     })
 }
 
 async fn observe_snapshot(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = StepId::SnapshotLogShipping;
+    const STEP: StepId = SNAPSHOT_LOG_SHIPPING;
     if ctx.facts().snapshot.is_some() {
         return Ok(Intent::Skip(
             "the log-shipping setup was recorded earlier in this run".into(),
@@ -189,7 +190,7 @@ async fn observe_snapshot(ctx: &Context) -> Result<Intent> {
 /// Step 0: records the log-shipping setup (share, copy folder, last copied file) in the
 /// facts, because step 1 deletes it.
 pub async fn snapshot_log_shipping(ctx: &Context) -> Result<StepOutcome> {
-    const STEP: StepId = StepId::SnapshotLogShipping;
+    const STEP: StepId = SNAPSHOT_LOG_SHIPPING;
     let _ = act_or_return!(ctx, STEP, observe_snapshot(ctx).await?);
     let db = ctx.chat_db();
     let snapshot = ctx
@@ -211,7 +212,7 @@ pub async fn snapshot_log_shipping(ctx: &Context) -> Result<StepOutcome> {
 }
 
 async fn observe_log_shipping(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = StepId::RemoveLogShipping;
+    const STEP: StepId = REMOVE_LOG_SHIPPING;
     let db = ctx.chat_db();
     let configured = ctx
         .sql(SiteRole::Backup)
@@ -231,17 +232,28 @@ async fn observe_log_shipping(ctx: &Context) -> Result<Intent> {
             "run snapshot_log_shipping first",
         ));
     }
-    Ok(Intent::act(vec![Action::RemoveSecondaryLogShipping {
-        database: db.to_string(),
-    }]))
+    Ok(Intent::act(remove_actions(ctx)))
+}
+
+fn remove_actions(ctx: &Context) -> Vec<Action> {
+    vec![Action::RemoveSecondaryLogShipping {
+        database: ctx.chat_db().to_string(),
+    }]
+}
+
+fn remove_template(ctx: &Context) -> Vec<Template> {
+    remove_actions(ctx)
+        .into_iter()
+        .map(Template::once)
+        .collect()
 }
 
 /// Step 1: removes log shipping from the backup database.
 pub async fn remove_log_shipping(ctx: &Context) -> Result<StepOutcome> {
-    const STEP: StepId = StepId::RemoveLogShipping;
+    const STEP: StepId = REMOVE_LOG_SHIPPING;
     let actions = act_or_return!(ctx, STEP, observe_log_shipping(ctx).await?);
     perform_all(ctx, STEP, &actions).await?;
-    if let Intent::Act { .. } = observe_log_shipping(ctx).await? {
+    if observe_log_shipping(ctx).await?.acts() {
         return Err(Error::step(
             STEP,
             ctx.sql_name(SiteRole::Backup),
@@ -253,14 +265,6 @@ pub async fn remove_log_shipping(ctx: &Context) -> Result<StepOutcome> {
     Ok(StepOutcome::Done {
         summary: "log shipping removed from the backup database".into(),
     })
-}
-
-async fn list(ctx: &Context, step: StepId, folder: &str) -> Result<Vec<FileEntry>> {
-    ctx.planes
-        .files
-        .list_log_backups(folder, ctx.chat_db())
-        .await
-        .map_err(|e| Error::step(step, folder, Some(ctx.chat_db()), None, e))
 }
 
 /// Files by name (ignoring case, as Windows compares them) and size.
@@ -298,14 +302,34 @@ fn uncopied(
     files
 }
 
-fn file_name(path: &str) -> &str {
-    path.rsplit(['\\', '/']).next().unwrap_or(path)
+/// Refuses a copy that would not fit in the copy folder.
+async fn require_free_space(ctx: &Context, destination: &str, needed: u64) -> Result<()> {
+    const STEP: StepId = COPY_LOG_BACKUPS;
+    let free = ctx
+        .planes
+        .files
+        .free_space(destination)
+        .await
+        .map_err(|e| Error::step(STEP, destination, None, None, e))?;
+    if free >= needed {
+        return Ok(());
+    }
+    Err(Error::step(
+        STEP,
+        destination,
+        Some(ctx.chat_db()),
+        None,
+        PlaneError::Io {
+            path: destination.to_string(),
+            message: format!("the copy folder is full: {needed} bytes to copy, {free} free"),
+        },
+    ))
 }
 
 async fn observe_copy(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = StepId::CopyLogBackups;
+    const STEP: StepId = COPY_LOG_BACKUPS;
     let (share, destination) = log_shipping_folders(ctx);
-    let on_share = match list(ctx, STEP, &share).await {
+    let on_share = match list_log_backups(ctx, STEP, &share).await {
         Err(e) if ctx.options.accept_data_loss => {
             return Ok(Intent::Skip(format!(
                 "the share {share} cannot be read ({e}); continuing with the files already copied, as data loss was accepted"
@@ -313,7 +337,7 @@ async fn observe_copy(ctx: &Context) -> Result<Intent> {
         }
         other => other?,
     };
-    let copied = list(ctx, STEP, &destination).await?;
+    let copied = list_log_backups(ctx, STEP, &destination).await?;
     let last_copied = ctx.facts().snapshot.and_then(|s| s.last_copied_file);
     let todo = uncopied(&on_share, &copied, last_copied.as_deref());
     if todo.is_empty() {
@@ -321,413 +345,93 @@ async fn observe_copy(ctx: &Context) -> Result<Intent> {
             "every log backup on {share} is already in {destination}"
         )));
     }
-    let needed: u64 = todo.iter().map(|f| f.size).sum();
-    let free = ctx
-        .planes
-        .files
-        .free_space(&destination)
-        .await
-        .map_err(|e| Error::step(STEP, destination.as_str(), None, None, e))?;
-    if free < needed {
-        return Err(Error::step(
-            STEP,
-            destination.as_str(),
-            Some(ctx.chat_db()),
-            None,
-            PlaneError::Io {
-                path: destination.clone(),
-                message: format!("the copy folder is full: {needed} bytes to copy, {free} free"),
-            },
-        ));
-    }
-    let actions = todo
-        .into_iter()
-        .map(|f| Action::CopyFile {
-            from: share.clone(),
-            to: destination.clone(),
-            name: f.name,
-            bytes: f.size,
-        })
-        .collect();
-    Ok(Intent::act(actions))
+    require_free_space(ctx, &destination, todo.iter().map(|f| f.size).sum()).await?;
+    let copy = |f: FileEntry| Action::CopyFile {
+        from: share.clone(),
+        to: destination.clone(),
+        name: f.name,
+        bytes: f.size,
+    };
+    Ok(Intent::act(todo.into_iter().map(copy).collect()))
 }
 
-/// Step 2: copies uncopied log backups from the share to the copy folder.
-///
-/// Pipelined unless [`RunOptions::sequential_restore`](super::RunOptions): while later
-/// files are still being copied, each log backup in the copy folder that is next in the
-/// chain is restored as soon as it is there, strictly in LSN order, exactly as the apply
-/// step would (same actions, same facts). Whatever the pipeline leaves (a gap, a file it
-/// cannot read, a file that did not land) is left to the apply step, which observes the
-/// database's restore point and restores the rest, so a resumed run is safe either way.
-pub async fn copy_log_backups(ctx: &Context) -> Result<StepOutcome> {
-    const STEP: StepId = StepId::CopyLogBackups;
-    let actions = act_or_return!(ctx, STEP, observe_copy(ctx).await?);
-    let pipeline = if ctx.options.sequential_restore {
-        None
-    } else {
-        Pipeline::start(ctx, STEP, &actions).await
+fn copy_template(ctx: &Context) -> Vec<Template> {
+    let (share, destination) = log_shipping_folders(ctx);
+    let copy = Action::CopyFile {
+        from: share,
+        to: destination,
+        name: format!("{}_<yyyyMMddHHmmss>.trn", ctx.chat_db()),
+        bytes: 0,
     };
-    let restored = match pipeline {
-        None => {
-            perform_concurrently(ctx, STEP, &actions, COPY_PARALLELISM).await?;
-            0
-        }
-        Some(pipeline) => {
-            let (landed, arrivals) = tokio::sync::mpsc::unbounded_channel();
-            let report = move |action: &Action| {
-                if let Action::CopyFile { name, .. } = action {
-                    // The restorer may have stopped listening; the copy goes on.
-                    let _ = landed.send(name.to_ascii_lowercase());
-                }
-            };
-            let (copied, restored) = futures_util::future::join(
-                {
-                    let actions = &actions;
-                    // Owns the sender: the restorer hears the end of the copies.
-                    async move {
-                        perform_concurrently_reporting(
-                            ctx,
-                            STEP,
-                            actions,
-                            COPY_PARALLELISM,
-                            &report,
-                        )
-                        .await
-                    }
-                },
-                pipeline.restore_as_copied(ctx, STEP, arrivals),
-            )
-            .await;
-            // A restore that failed is the more specific cause: report it first.
-            let restored = restored?;
-            copied?;
-            restored
-        }
-    };
+    vec![Template::when(
+        "once for each log backup on the share not yet copied",
+        copy,
+    )]
+}
+
+/// Checks that every file the step copied is in the copy folder with its size; returns
+/// the bytes copied.
+async fn verify_copied(ctx: &Context, actions: &[Action]) -> Result<u64> {
+    const STEP: StepId = COPY_LOG_BACKUPS;
     let (_, destination) = log_shipping_folders(ctx);
-    let copied = by_name_and_size(&list(ctx, STEP, &destination).await?);
+    let copied = by_name_and_size(&list_log_backups(ctx, STEP, &destination).await?);
     let mut bytes = 0;
-    for action in &actions {
-        if let Action::CopyFile {
-            name, bytes: size, ..
-        } = action
-        {
-            if !holds(&copied, name, *size) {
-                return Err(Error::step(
-                    STEP,
-                    destination.as_str(),
-                    None,
-                    Some(name),
-                    PlaneError::Unexpected(
-                        "the copied file is missing or has the wrong size".into(),
-                    ),
-                ));
-            }
-            bytes += size;
+    for (name, size) in actions.iter().filter_map(Action::copied_file) {
+        if !holds(&copied, name, size) {
+            return Err(Error::step(
+                STEP,
+                destination.as_str(),
+                None,
+                Some(name),
+                PlaneError::Unexpected("the copied file is missing or has the wrong size".into()),
+            ));
         }
+        bytes += size;
     }
+    Ok(bytes)
+}
+
+/// Step 2: copies uncopied log backups from the share to the copy folder, restoring
+/// each one that is next in the chain as soon as it has landed (see
+/// [`RunOptions::sequential_restore`](super::RunOptions) for the other order).
+pub async fn copy_log_backups(ctx: &Context) -> Result<StepOutcome> {
+    const STEP: StepId = COPY_LOG_BACKUPS;
+    let actions = act_or_return!(ctx, STEP, observe_copy(ctx).await?);
+    let restored = pipeline::copy_and_restore(ctx, STEP, &actions).await?;
+    let bytes = verify_copied(ctx, &actions).await?;
+    let copied = format!("{} log backups copied ({bytes} bytes)", actions.len());
     Ok(StepOutcome::Done {
-        summary: if restored == 0 {
-            format!("{} log backups copied ({bytes} bytes)", actions.len())
-        } else {
-            format!(
-                "{} log backups copied ({bytes} bytes); {restored} restored as they landed",
-                actions.len()
-            )
+        summary: match restored {
+            0 => copied,
+            n => format!("{copied}; {n} restored as they landed"),
         },
     })
 }
 
-/// The restoring half of the pipelined copy step: the chain as it stands before the
-/// copies start, and how to go on from there.
-struct Pipeline {
-    /// The copy folder.
-    folder: String,
-    /// The database's family, which every restored backup must share.
-    family: Option<String>,
-    /// Whether readers of a standby database must be ended before the first restore.
-    standby: bool,
-    /// Log backups already in the copy folder that continue the chain, in order.
-    ready: Vec<LogBackup>,
-    /// The restore point once `ready` is restored.
-    point: Lsn,
-    /// The files being copied, ordered by name (their backup time): lower case, as is.
-    coming: Vec<(String, String)>,
-}
-
-impl Pipeline {
-    /// Observes the database and the copy folder as the apply step does. `None` (copy
-    /// only, as in the sequential order) when the database takes no log backups, or
-    /// the chain in the copy folder has a gap or a file SQL Server cannot read: the
-    /// apply step decides those, as it must anyway.
-    async fn start(ctx: &Context, step: StepId, actions: &[Action]) -> Option<Pipeline> {
-        let db = ctx.chat_db();
-        let state = db_state(ctx, step, SiteRole::Backup, db).await.ok()??;
-        if state.is_recovered() || !state.accepts_logs() {
-            return None;
-        }
-        let point = ctx.sql(SiteRole::Backup).redo_start_lsn(db).await.ok()??;
-        let mut coming: Vec<(String, String)> = actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::CopyFile { name, .. } => Some((name.to_ascii_lowercase(), name.clone())),
-                _ => None,
-            })
-            .collect();
-        coming.sort();
-        let (_, folder) = log_shipping_folders(ctx);
-        // A file about to be copied again (another size) is not read before it lands.
-        let files: Vec<String> = sorted_files(ctx, step, &folder)
-            .await
-            .ok()?
-            .into_iter()
-            .filter(|f| {
-                let name = file_name(f).to_ascii_lowercase();
-                coming.binary_search_by(|(c, _)| c.cmp(&name)).is_err()
-            })
-            .collect();
-        let plan = restore_plan(ctx, step, &state, point, &files).await.ok()?;
-        if plan.gap.is_some() {
-            return None;
-        }
-        Some(Pipeline {
-            folder,
-            family: state.family_guid.clone(),
-            standby: state.in_standby,
-            point: plan.to_restore.last().map_or(point, |b| b.header.last_lsn),
-            ready: plan.to_restore,
-            coming,
-        })
-    }
-
-    /// Restores `ready`, then each copied file in name order as soon as it has landed
-    /// (its name arrives on `landed`) while it continues the chain. Stops quietly at
-    /// the first file that does not land, cannot be read or does not continue the
-    /// chain; returns how many log backups it restored.
-    async fn restore_as_copied(
-        self,
-        ctx: &Context,
-        step: StepId,
-        mut landed: tokio::sync::mpsc::UnboundedReceiver<String>,
-    ) -> Result<usize> {
-        let db = ctx.chat_db();
-        // A standby copy's readers are ended before the first restore, as the apply
-        // step does (SQL Server refuses the restore with 3101 otherwise).
-        let mut standby = self.standby;
-        let mut restored = 0;
-        let mut restore = async |backup: LogBackup| -> Result<()> {
-            let mut actions = if std::mem::take(&mut standby) {
-                kill_actions(ctx, step, SiteRole::Backup, db).await?
-            } else {
-                Vec::new()
-            };
-            actions.push(Action::RestoreLog {
-                database: db.to_string(),
-                backup,
-            });
-            perform_exclusive(ctx, step, SiteRole::Backup, db, &actions).await
-        };
-        for backup in self.ready {
-            restore(backup).await?;
-            restored += 1;
-        }
-        let mut point = self.point;
-        let mut arrived = HashSet::new();
-        for (name, file) in &self.coming {
-            while !arrived.contains(name) {
-                match landed.recv().await {
-                    Some(file) => {
-                        arrived.insert(file);
-                    }
-                    None => return Ok(restored),
-                }
-            }
-            let found = candidate(ctx, step, &join_path(&self.folder, file)).await?;
-            let Ok(plan) = plan_log_restores(db, self.family.as_deref(), point, &[found]) else {
-                return Ok(restored);
-            };
-            match plan.to_restore.into_iter().next() {
-                Some(backup) => {
-                    point = backup.header.last_lsn;
-                    restore(backup).await?;
-                    restored += 1;
-                }
-                None if plan.gap.is_none() => continue,
-                None => return Ok(restored),
-            }
-        }
-        Ok(restored)
-    }
-}
-
-/// The copy folder's log backups as full paths, ordered by name (their backup time).
-async fn sorted_files(ctx: &Context, step: StepId, folder: &str) -> Result<Vec<String>> {
-    let mut files = list(ctx, step, folder).await?;
-    files.sort_by_key(|f| f.name.to_ascii_lowercase());
-    Ok(files.iter().map(|f| join_path(folder, &f.name)).collect())
-}
-
-/// Reads one file's header; a file SQL Server cannot read carries why.
-async fn candidate(ctx: &Context, step: StepId, file: &str) -> Result<Candidate> {
-    let header = match ctx.sql(SiteRole::Backup).backup_header(file).await {
-        Ok(h) => Ok(h),
-        Err(e @ PlaneError::Sql(_)) => Err(e.to_string()),
-        Err(e) => {
-            return Err(Error::step(
-                step,
-                ctx.sql_name(SiteRole::Backup),
-                None,
-                Some(file),
-                e,
-            ));
-        }
-    };
-    Ok(Candidate {
-        file: file.to_string(),
-        header,
-    })
-}
-
-/// The headers of the copy folder's files, each read at most once.
-struct Headers<'a> {
-    ctx: &'a Context,
-    step: StepId,
-    files: &'a [String],
-    read: HashMap<usize, Candidate>,
-}
-
-impl<'a> Headers<'a> {
-    fn new(ctx: &'a Context, step: StepId, files: &'a [String]) -> Self {
-        Self {
-            ctx,
-            step,
-            files,
-            read: HashMap::new(),
-        }
-    }
-
-    async fn get(&mut self, index: usize) -> Result<Candidate> {
-        if let Some(found) = self.read.get(&index) {
-            return Ok(found.clone());
-        }
-        let found = candidate(self.ctx, self.step, &self.files[index]).await?;
-        self.read.insert(index, found.clone());
-        Ok(found)
-    }
-
-    async fn range(&mut self, from: usize) -> Result<Vec<Candidate>> {
-        let mut found = Vec::with_capacity(self.files.len() - from);
-        for index in from..self.files.len() {
-            found.push(self.get(index).await?);
-        }
-        Ok(found)
-    }
-
-    /// Whether the database holds the log records of the file at `index`; `None` when
-    /// its header cannot be read.
-    async fn is_applied(&mut self, index: usize, point: Lsn) -> Result<Option<bool>> {
-        Ok(self
-            .get(index)
-            .await?
-            .header
-            .ok()
-            .map(|header| header.last_lsn <= point))
-    }
-
-    /// The index of the first file (by name) whose log records the database does not
-    /// hold yet; `None` when a header on the way cannot be read. The file restored last
-    /// (`last_restored`, see [`last_restored_index`]) and the one after it are probed
-    /// first: when that is current they settle it in two reads. A binary search over
-    /// what remains settles the rest.
-    async fn first_unapplied(
-        &mut self,
-        point: Lsn,
-        last_restored: Option<usize>,
-    ) -> Result<Option<usize>> {
-        let (mut low, mut high) = (0, self.files.len());
-        if let Some(hint) = last_restored {
-            for probe in [hint, hint + 1].into_iter().filter(|p| *p < high) {
-                match self.is_applied(probe, point).await? {
-                    None => return Ok(None),
-                    Some(true) => low = probe + 1,
-                    Some(false) => {
-                        high = probe;
-                        break;
-                    }
-                }
-            }
-        }
-        while low < high {
-            let middle = low + (high - low) / 2;
-            match self.is_applied(middle, point).await? {
-                None => return Ok(None),
-                Some(true) => low = middle + 1,
-                Some(false) => high = middle,
-            }
-        }
-        Ok(Some(low))
-    }
-}
-
-/// Where the last restored file sits among `files`, if it is there: the newest this run
-/// restored or found applied (after the pipelined copy step, or on resume), else the
-/// restore job's last one, from the snapshot.
-fn last_restored_index(ctx: &Context, files: &[String]) -> Option<usize> {
-    let facts = ctx.facts();
-    let last = match facts.last_applied {
-        Some(backup) => backup.file,
-        None => facts.snapshot?.last_restored_file?,
-    };
-    let last = file_name(&last);
-    files
-        .iter()
-        .position(|f| file_name(f).eq_ignore_ascii_case(last))
-}
-
-/// Applies the LSN rule reading few headers: the last restored file and a binary search
-/// find where the unapplied files start (names order them by backup time), and headers
-/// are read from the newest applied file on. Names are only a hint: if that reading
-/// shows a gap or a bad file, every header is read and that verdict stands. No header
-/// is read twice.
-async fn restore_plan(
-    ctx: &Context,
-    step: StepId,
-    state: &DatabaseState,
-    point: Lsn,
-    files: &[String],
-) -> Result<RestorePlan> {
+/// The restore point of the backup database, which must have one.
+async fn restore_point(ctx: &Context, step: StepId) -> Result<crate::log_chain::Lsn> {
     let db = ctx.chat_db();
-    let family = state.family_guid.as_deref();
-    let mut headers = Headers::new(ctx, step, files);
-    let last_restored = last_restored_index(ctx, files);
-    if let Some(start) = headers.first_unapplied(point, last_restored).await? {
-        let quick = headers.range(start.saturating_sub(1)).await?;
-        if let Ok(plan) = plan_log_restores(db, family, point, &quick)
-            && plan.gap.is_none()
-        {
-            return Ok(plan);
-        }
-    }
-    let all = headers.range(0).await?;
-    plan_log_restores(db, family, point, &all).map_err(|source| Error::BadLogBackup {
-        step,
-        target: ctx.sql_name(SiteRole::Backup),
-        database: db.to_string(),
-        source: Box::new(source),
-    })
+    ctx.sql(SiteRole::Backup)
+        .redo_start_lsn(db)
+        .await
+        .map_err(sql_error(ctx, step, SiteRole::Backup, Some(db)))?
+        .ok_or_else(|| {
+            precondition(
+                step,
+                format!("{db} reports no restore point"),
+                "check the database state",
+            )
+        })
 }
 
 /// Observes the log chain. Returns the intent and the restore plan behind it.
 async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan)> {
-    const STEP: StepId = StepId::ApplyUnappliedLogs;
+    const STEP: StepId = APPLY_UNAPPLIED_LOGS;
     let db = ctx.chat_db();
     let state = existing_db(ctx, STEP, SiteRole::Backup, db).await?;
     if state.is_recovered() {
-        return Ok((
-            Intent::Skip(format!("{db} is already recovered")),
-            RestorePlan::default(),
-        ));
+        let skip = Intent::Skip(format!("{db} is already recovered"));
+        return Ok((skip, RestorePlan::default()));
     }
     if !state.accepts_logs() {
         return Err(precondition(
@@ -736,18 +440,7 @@ async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan)> {
             "check the database in SQL Server Management Studio",
         ));
     }
-    let point = ctx
-        .sql(SiteRole::Backup)
-        .redo_start_lsn(db)
-        .await
-        .map_err(sql_error(ctx, STEP, SiteRole::Backup, Some(db)))?
-        .ok_or_else(|| {
-            precondition(
-                STEP,
-                format!("{db} reports no restore point"),
-                "check the database state",
-            )
-        })?;
+    let point = restore_point(ctx, STEP).await?;
     let (_, folder) = log_shipping_folders(ctx);
     let files = sorted_files(ctx, STEP, &folder).await?;
     let plan = restore_plan(ctx, STEP, &state, point, &files).await?;
@@ -761,32 +454,76 @@ async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan)> {
             gap: Box::new(gap.clone()),
         });
     }
-    let intent = if plan.to_restore.is_empty() {
-        Intent::Skip(match &plan.gap {
+    let intent = apply_intent(ctx, &plan, state.in_standby, &folder, point);
+    Ok((intent, plan))
+}
+
+/// What the apply step does for `plan`: restore each log backup in order, after ending
+/// the readers of a standby database (SQL Server refuses the restore with 3101 while
+/// they are there).
+fn apply_intent(
+    ctx: &Context,
+    plan: &RestorePlan,
+    standby: bool,
+    folder: &str,
+    point: crate::log_chain::Lsn,
+) -> Intent {
+    let db = ctx.chat_db();
+    if plan.to_restore.is_empty() {
+        return Intent::Skip(match &plan.gap {
             Some(gap) => format!("nothing more can be applied (data loss accepted): {gap}"),
             None => format!(
                 "every log backup in {folder} is already applied (restore point LSN {point})"
             ),
-        })
-    } else {
-        // A log restore needs the database to itself: the readers of a standby copy
-        // are ended first (SQL Server refuses the restore with 3101 otherwise).
-        let mut actions = if state.in_standby {
-            kill_actions(ctx, STEP, SiteRole::Backup, db).await?
-        } else {
-            Vec::new()
-        };
-        actions.extend(plan.to_restore.iter().map(|backup| Action::RestoreLog {
-            database: db.to_string(),
-            backup: backup.clone(),
-        }));
-        let intent = Intent::act(actions);
-        match &plan.gap {
-            Some(gap) => intent.with_note(format!("data loss accepted: {gap}")),
-            None => intent,
-        }
+        });
+    }
+    let end_sessions = standby.then(|| Action::EndSessions {
+        site: SiteRole::Backup,
+        database: db.to_string(),
+    });
+    let restores = plan.to_restore.iter().map(|backup| Action::RestoreLog {
+        database: db.to_string(),
+        backup: backup.clone(),
+    });
+    let intent = Intent::act(end_sessions.into_iter().chain(restores).collect());
+    match &plan.gap {
+        Some(gap) => intent.with_note(format!("data loss accepted: {gap}")),
+        None => intent,
+    }
+}
+
+async fn observe_apply_intent(ctx: &Context) -> Result<Intent> {
+    Ok(observe_apply(ctx).await?.0)
+}
+
+fn apply_template(ctx: &Context) -> Vec<Template> {
+    let db = ctx.chat_db();
+    let (_, folder) = log_shipping_folders(ctx);
+    let file = join_path(&folder, &format!("{db}_<yyyyMMddHHmmss>.trn"));
+    let placeholder = LogBackup {
+        file,
+        header: BackupHeader {
+            database_name: db.to_string(),
+            backup_type: BackupType::Log,
+            first_lsn: Default::default(),
+            last_lsn: Default::default(),
+            family_guid: String::new(),
+            backup_start: Default::default(),
+            backup_finish: Default::default(),
+        },
     };
-    Ok((intent, plan))
+    let end_sessions = Action::EndSessions {
+        site: SiteRole::Backup,
+        database: db.to_string(),
+    };
+    let restore = Action::RestoreLog {
+        database: db.to_string(),
+        backup: placeholder,
+    };
+    vec![
+        Template::once(end_sessions),
+        Template::when("once for each log backup to restore, in LSN order", restore),
+    ]
 }
 
 /// Records the newest backup the database already holds, as data-loss evidence, when
@@ -806,22 +543,44 @@ fn record_already_applied(ctx: &Context, plan: &RestorePlan) {
 /// when a session took it in between (3101), sessions are ended again and the restore
 /// retried, as recovery does.
 async fn perform_restores(ctx: &Context, step: StepId, actions: &[Action]) -> Result<()> {
-    let (kills, restores): (Vec<Action>, Vec<Action>) = actions
-        .iter()
-        .cloned()
-        .partition(|a| matches!(a, Action::KillSession { .. }));
-    perform_all(ctx, step, &kills).await?;
-    for restore in &restores {
-        let restore = std::slice::from_ref(restore);
-        perform_exclusive(ctx, step, SiteRole::Backup, ctx.chat_db(), restore).await?;
+    for action in actions {
+        let action = std::slice::from_ref(action);
+        perform_exclusive(ctx, step, SiteRole::Backup, ctx.chat_db(), action).await?;
     }
     Ok(())
+}
+
+/// Checks that the restore point is where the last restored backup left it.
+async fn verify_restore_point(ctx: &Context, plan: &RestorePlan) -> Result<()> {
+    const STEP: StepId = APPLY_UNAPPLIED_LOGS;
+    let Some(expected) = plan.to_restore.last().map(|b| b.header.last_lsn) else {
+        return Ok(());
+    };
+    let db = ctx.chat_db();
+    let point = ctx
+        .sql(SiteRole::Backup)
+        .redo_start_lsn(db)
+        .await
+        .map_err(sql_error(ctx, STEP, SiteRole::Backup, Some(db)))?;
+    if point == Some(expected) {
+        return Ok(());
+    }
+    let found = point.map_or_else(|| "unknown".to_string(), |p| p.to_string());
+    Err(Error::step(
+        STEP,
+        ctx.sql_name(SiteRole::Backup),
+        Some(db),
+        None,
+        PlaneError::Unexpected(format!(
+            "the restore point is {found} after the restores, expected {expected}"
+        )),
+    ))
 }
 
 /// Step 3: restores the unapplied log backups in LSN order; stops at a gap unless the
 /// operator accepted data loss.
 pub async fn apply_unapplied_logs(ctx: &Context) -> Result<StepOutcome> {
-    const STEP: StepId = StepId::ApplyUnappliedLogs;
+    const STEP: StepId = APPLY_UNAPPLIED_LOGS;
     let (intent, plan) = observe_apply(ctx).await?;
     record_already_applied(ctx, &plan);
     if let Some(gap) = &plan.gap {
@@ -829,59 +588,50 @@ pub async fn apply_unapplied_logs(ctx: &Context) -> Result<StepOutcome> {
     }
     let actions = act_or_return!(ctx, STEP, intent);
     perform_restores(ctx, STEP, &actions).await?;
-    let db = ctx.chat_db();
-    let point = ctx
-        .sql(SiteRole::Backup)
-        .redo_start_lsn(db)
-        .await
-        .map_err(sql_error(ctx, STEP, SiteRole::Backup, Some(db)))?;
-    let expected = plan.to_restore.last().map(|b| b.header.last_lsn);
-    if expected.is_some() && point != expected {
-        return Err(Error::step(
-            STEP,
-            ctx.sql_name(SiteRole::Backup),
-            Some(db),
-            None,
-            PlaneError::Unexpected(format!(
-                "the restore point is {} after the restores, expected {}",
-                point
-                    .map(|p| p.to_string())
-                    .unwrap_or_else(|| "unknown".into()),
-                expected.map(|p| p.to_string()).unwrap_or_default()
-            )),
-        ));
-    }
+    verify_restore_point(ctx, &plan).await?;
+    let gap = if plan.gap.is_some() {
+        " up to a gap (data loss accepted)"
+    } else {
+        ""
+    };
     Ok(StepOutcome::Done {
-        summary: format!(
-            "{} log backups restored{}",
-            plan.to_restore.len(),
-            if plan.gap.is_some() {
-                " up to a gap (data loss accepted)"
-            } else {
-                ""
-            }
-        ),
+        summary: format!("{} log backups restored{gap}", plan.to_restore.len()),
     })
 }
 
+fn recover_actions(ctx: &Context) -> Vec<Action> {
+    let database = ctx.chat_db().to_string();
+    vec![
+        Action::EndSessions {
+            site: SiteRole::Backup,
+            database: database.clone(),
+        },
+        Action::Recover {
+            site: SiteRole::Backup,
+            database,
+        },
+    ]
+}
+
+fn recover_template(ctx: &Context) -> Vec<Template> {
+    recover_actions(ctx)
+        .into_iter()
+        .map(Template::once)
+        .collect()
+}
+
 async fn observe_recover(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = StepId::RecoverDatabase;
     let db = ctx.chat_db();
-    let state = existing_db(ctx, STEP, SiteRole::Backup, db).await?;
+    let state = existing_db(ctx, RECOVER_DATABASE, SiteRole::Backup, db).await?;
     if state.is_recovered() {
         return Ok(Intent::Skip(format!("{db} is already online")));
     }
-    let mut actions = kill_actions(ctx, STEP, SiteRole::Backup, db).await?;
-    actions.push(Action::Recover {
-        site: SiteRole::Backup,
-        database: db.to_string(),
-    });
-    Ok(Intent::act(actions))
+    Ok(Intent::act(recover_actions(ctx)))
 }
 
 /// Step 4: ends the sessions on the backup database and recovers it.
 pub async fn recover_database(ctx: &Context) -> Result<StepOutcome> {
-    const STEP: StepId = StepId::RecoverDatabase;
+    const STEP: StepId = RECOVER_DATABASE;
     let actions = act_or_return!(ctx, STEP, observe_recover(ctx).await?);
     let db = ctx.chat_db();
     perform_exclusive(ctx, STEP, SiteRole::Backup, db, &actions).await?;
@@ -896,67 +646,79 @@ pub async fn recover_database(ctx: &Context) -> Result<StepOutcome> {
         ));
     }
     Ok(StepOutcome::Done {
-        summary: format!(
-            "{db} online on {} ({} sessions ended)",
-            ctx.sql_name(SiteRole::Backup),
-            actions.len() - 1
-        ),
+        summary: format!("{db} online on {}", ctx.sql_name(SiteRole::Backup)),
     })
 }
 
-async fn require_recovered(ctx: &Context, step: StepId, site: SiteRole) -> Result<()> {
+/// Refuses to act for `step` unless the backup database is online.
+async fn require_recovered(ctx: &Context, step: StepId) -> Result<()> {
     let db = ctx.chat_db();
-    match db_state(ctx, step, site, db).await? {
+    match db_state(ctx, step, SiteRole::Backup, db).await? {
         Some(state) if state.is_recovered() => Ok(()),
         _ => Err(precondition(
             step,
-            format!("{db} on {} is not online", ctx.sql_name(site)),
+            format!("{db} on {} is not online", ctx.sql_name(SiteRole::Backup)),
             "bring it online first (the previous steps of this procedure)",
         )),
     }
 }
 
 async fn observe_pool(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = StepId::SetPoolFailedOver;
+    const STEP: StepId = SET_POOL_FAILED_OVER;
     let intent = observe_pool_state(ctx, STEP, PoolState::FailedOver).await?;
-    if let Intent::Act { .. } = intent {
-        require_recovered(ctx, STEP, SiteRole::Backup).await?;
+    if intent.acts() {
+        require_recovered(ctx, STEP).await?;
     }
     Ok(intent)
+}
+
+fn pool_template(_: &Context) -> Vec<Template> {
+    let set = Action::SetPoolState {
+        state: PoolState::FailedOver,
+    };
+    vec![Template::once(set)]
 }
 
 /// Step 5: points the pool at the backup database.
 pub async fn set_pool_failed_over(ctx: &Context) -> Result<StepOutcome> {
     let intent = observe_pool(ctx).await?;
-    set_pool_state(
-        ctx,
-        StepId::SetPoolFailedOver,
-        intent,
-        PoolState::FailedOver,
-    )
-    .await
+    set_pool_state(ctx, SET_POOL_FAILED_OVER, intent, PoolState::FailedOver).await
+}
+
+async fn observe_mirror(ctx: &Context) -> Result<Intent> {
+    observe_mirroring(ctx, MIRROR_NEW_PRIMARY, SiteRole::Backup).await
+}
+
+fn mirror_template(ctx: &Context) -> Vec<Template> {
+    let request = mirror_request(ctx, SiteRole::Backup);
+    vec![Template::once(Action::InstallMirror { request })]
 }
 
 /// Step 6: mirrors the new primary database to the backup site's mirror instance.
 pub async fn mirror_new_primary(ctx: &Context) -> Result<StepOutcome> {
-    const STEP: StepId = StepId::MirrorNewPrimary;
-    let intent = observe_mirroring(ctx, STEP, SiteRole::Backup).await?;
+    const STEP: StepId = MIRROR_NEW_PRIMARY;
+    let intent = observe_mirror(ctx).await?;
     install_mirroring(ctx, STEP, SiteRole::Backup, intent).await
 }
 
 async fn observe_activation(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = StepId::ActivateBackupServers;
+    const STEP: StepId = ACTIVATE_BACKUP_SERVERS;
     let wanted = active_servers_for(ctx, STEP, SiteRole::Backup)?;
     let intent = observe_active_servers(ctx, STEP, wanted).await?;
-    if let Intent::Act { .. } = intent {
-        require_recovered(ctx, STEP, SiteRole::Backup).await?;
+    if intent.acts() {
+        require_recovered(ctx, STEP).await?;
     }
     Ok(intent)
 }
 
+fn activation_template(ctx: &Context) -> Vec<Template> {
+    let servers = active_list(ctx, SiteRole::Backup);
+    vec![Template::once(Action::SetActiveServers { servers })]
+}
+
 /// Step 7: makes the backup site's chat servers (at most four) the active servers.
 pub async fn activate_backup_servers(ctx: &Context) -> Result<StepOutcome> {
-    const STEP: StepId = StepId::ActivateBackupServers;
+    const STEP: StepId = ACTIVATE_BACKUP_SERVERS;
     let wanted = active_servers_for(ctx, STEP, SiteRole::Backup)?;
     let intent = observe_activation(ctx).await?;
     set_active_servers(ctx, STEP, intent, &wanted).await

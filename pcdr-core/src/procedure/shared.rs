@@ -6,7 +6,6 @@ use super::{Action, Context, Event, Intent, StepId, StepOutcome};
 use crate::error::{Error, PlaneError, Result};
 use crate::planes::{
     ChatDatabase, DatabaseFile, DatabaseState, FileMove, MirrorRequest, MirroringRole, PoolState,
-    SessionId,
 };
 use crate::topology::{SiteRole, SqlAddress};
 use futures_util::StreamExt;
@@ -48,20 +47,10 @@ pub async fn perform_all(ctx: &Context, step: StepId, actions: &[Action]) -> Res
     Ok(())
 }
 
-/// Performs independent actions (file copies), at most `parallel` at a time. A failed
-/// action does not stop the others; once every action has ended, the first error (in
-/// the actions' order) is returned.
-pub async fn perform_concurrently(
-    ctx: &Context,
-    step: StepId,
-    actions: &[Action],
-    parallel: usize,
-) -> Result<()> {
-    perform_concurrently_reporting(ctx, step, actions, parallel, &|_| ()).await
-}
-
-/// [`perform_concurrently`], calling `done` with each action as soon as it succeeded
-/// (the pipelined copy step hands each landed file to its restorer this way).
+/// Performs independent actions (file copies), at most `parallel` at a time, calling
+/// `done` with each action as soon as it succeeded (the pipelined copy step hands each
+/// landed file to its restorer this way). A failed action does not stop the others;
+/// once every action has ended, the first error (in the actions' order) is returned.
 pub async fn perform_concurrently_reporting(
     ctx: &Context,
     step: StepId,
@@ -147,27 +136,9 @@ pub async fn existing_db(
     })
 }
 
-/// Kill actions for every user session on a database.
-pub async fn kill_actions(
-    ctx: &Context,
-    step: StepId,
-    site: SiteRole,
-    db: &str,
-) -> Result<Vec<Action>> {
-    let sessions =
-        ctx.sql(site)
-            .sessions(db)
-            .await
-            .map_err(sql_error(ctx, step, site, Some(db)))?;
-    Ok(sessions
-        .into_iter()
-        .map(|session: SessionId| Action::KillSession { site, session })
-        .collect())
-}
-
-/// Performs `actions` (kills, then one exclusive operation last). When the exclusive
-/// operation fails because the database is still in use (3101), sessions are ended
-/// again and it is retried, a bounded number of times.
+/// Performs `actions` in order, the last of which needs the database to itself. When it
+/// fails because the database is still in use (3101), sessions are ended again and it is
+/// retried, a bounded number of times.
 pub async fn perform_exclusive(
     ctx: &Context,
     step: StepId,
@@ -175,10 +146,14 @@ pub async fn perform_exclusive(
     db: &str,
     actions: &[Action],
 ) -> Result<()> {
-    let Some((exclusive, kills)) = actions.split_last() else {
+    let Some((exclusive, before)) = actions.split_last() else {
         return Ok(());
     };
-    perform_all(ctx, step, kills).await?;
+    perform_all(ctx, step, before).await?;
+    let end_sessions = Action::EndSessions {
+        site,
+        database: db.to_string(),
+    };
     let mut attempt = 0;
     loop {
         match exclusive.perform(ctx, step).await {
@@ -191,8 +166,7 @@ pub async fn perform_exclusive(
                         ctx.sql_name(site)
                     ),
                 });
-                let again = kill_actions(ctx, step, site, db).await?;
-                perform_all(ctx, step, &again).await?;
+                end_sessions.perform(ctx, step).await?;
             }
             other => return other,
         }
@@ -210,17 +184,21 @@ pub fn log_shipping_folders(ctx: &Context) -> (String, String) {
     }
 }
 
-/// The active-server list for a site: its chat servers, at most four, refusing any
-/// server the topology places in another site.
-pub fn active_servers_for(ctx: &Context, step: StepId, site: SiteRole) -> Result<Vec<String>> {
-    let servers: Vec<String> = ctx
-        .topology
+/// A site's chat servers, at most four: the active-server list the site gets.
+pub fn active_list(ctx: &Context, site: SiteRole) -> Vec<String> {
+    ctx.topology
         .site(site)
         .chat_servers
         .iter()
         .take(MAX_ACTIVE_SERVERS)
         .cloned()
-        .collect();
+        .collect()
+}
+
+/// The active-server list for a site: its chat servers, at most four, refusing any
+/// server the topology places in another site.
+pub fn active_servers_for(ctx: &Context, step: StepId, site: SiteRole) -> Result<Vec<String>> {
+    let servers = active_list(ctx, site);
     check_active_list(ctx, step, site, &servers)?;
     Ok(servers)
 }
@@ -381,18 +359,24 @@ pub async fn observe_mirroring(ctx: &Context, step: StepId, site: SiteRole) -> R
             ctx.sql_name(site)
         )));
     }
-    let instance = match &topology_site.sql.address {
+    let request = mirror_request(ctx, site);
+    Ok(Intent::act(vec![Action::InstallMirror { request }])
+        .with_note(format!("mirror instance: {}", mirror.display_name())))
+}
+
+/// What `Install-CsMirrorDatabase` is asked for a site's chat database.
+pub fn mirror_request(ctx: &Context, site: SiteRole) -> MirrorRequest {
+    let sql = &ctx.topology.site(site).sql;
+    let instance = match &sql.address {
         SqlAddress::Instance(name) => Some(name.clone()),
         SqlAddress::Port(_) => None,
     };
-    let request = MirrorRequest {
+    MirrorRequest {
         database: ChatDatabase::PersistentChat,
-        sql_server_fqdn: topology_site.sql.host.clone(),
+        sql_server_fqdn: sql.host.clone(),
         sql_instance: instance,
         file_share: ctx.topology.log_shipping.backup_share.clone(),
-    };
-    Ok(Intent::act(vec![Action::InstallMirror { request }])
-        .with_note(format!("mirror instance: {}", mirror.display_name())))
+    }
 }
 
 /// Installs mirroring and checks the database became a principal.

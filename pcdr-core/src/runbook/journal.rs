@@ -238,10 +238,11 @@ fn parse_records(path: &Path, text: &[u8]) -> Result<Vec<Record>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::procedure::failover;
 
     fn started() -> Record {
         Record::Started {
-            procedure: Procedure::Failover,
+            procedure: failover::PROCEDURE,
             run_id: "r1".into(),
             options: RunOptions::default(),
             at: Utc::now(),

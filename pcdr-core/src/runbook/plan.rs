@@ -1,12 +1,12 @@
 //! The plan: what each step would do now, with the exact commands, from a read-only
-//! observation of the live state. A step whose state cannot be observed says so.
+//! observation of the live state. A step whose state cannot be observed says so and
+//! shows its template: the commands it builds from the topology, with placeholders
+//! (`<run id>`, `<session>`, a file's `<yyyyMMddHHmmss>`) where only observation can
+//! tell. Both come from the step's own declaration, so the plan cannot drift from what
+//! runs.
 
-use crate::commands::{shell, sql};
-use crate::error::Error;
-use crate::logship::join_path;
-use crate::planes::{ChatDatabase, FullRestore, MirrorRequest, PoolState};
-use crate::procedure::{Command, CommandKind, Context, Intent, Procedure, StepId, observe_step};
-use crate::topology::SiteRole;
+use crate::error::{Error, Result};
+use crate::procedure::{Action, Command, Context, Intent, Procedure, StepId, observe_step};
 use serde::Serialize;
 
 /// What the plan expects of one step.
@@ -51,11 +51,46 @@ pub struct PlannedStep {
 }
 
 impl PlannedStep {
+    /// Whether the step would send commands.
+    fn sends(&self) -> bool {
+        self.status == PlannedStatus::WouldRun && !self.commands.is_empty()
+    }
+
+    /// Shows the step's template: the commands it builds from the topology, with
+    /// placeholders where only observation can tell.
+    fn templated(&mut self, ctx: &Context) {
+        let templates = (self.step.declaration().template)(ctx);
+        self.files = templates
+            .iter()
+            .filter_map(|t| t.action.file().map(str::to_string))
+            .collect();
+        self.commands = templates.into_iter().map(|t| t.command(ctx)).collect();
+    }
+
     fn unknown(&mut self, ctx: &Context, reason: String) {
         self.status = PlannedStatus::Unknown { reason };
-        self.commands = templates(ctx, self.step);
+        self.templated(ctx);
         self.notes
             .push("state unknown: the commands shown are templates with placeholders".into());
+    }
+
+    fn observed(&mut self, ctx: &Context, actions: &[Action], notes: Vec<String>) {
+        self.commands = actions.iter().map(|a| a.command(ctx)).collect();
+        self.files = actions
+            .iter()
+            .filter_map(|a| a.file().map(str::to_string))
+            .collect();
+        self.notes = notes;
+    }
+
+    /// Replaces the run id, which the run will choose, by a placeholder.
+    fn mask_run_id(&mut self, run_id: &str) {
+        for command in &mut self.commands {
+            command.mask(run_id, RUN_ID);
+        }
+        for file in &mut self.files {
+            *file = file.replace(run_id, RUN_ID);
+        }
     }
 }
 
@@ -78,20 +113,27 @@ impl Plan {
     }
 }
 
+/// The placeholder for the run id in a plan's commands: the run that follows the plan
+/// names its backup files after an id of its own.
+pub const RUN_ID: &str = "<run id>";
+
 /// Observes every step of `procedure` and describes what it would do. Makes no mutating
 /// call.
 pub async fn plan(ctx: &Context, procedure: Procedure) -> Plan {
     let mut steps: Vec<PlannedStep> = Vec::with_capacity(procedure.steps().len());
     for &step in procedure.steps() {
-        let earlier_steps_act = steps.iter().any(|s| s.status == PlannedStatus::WouldRun);
-        steps.push(plan_step(ctx, step, earlier_steps_act).await);
+        let mut planned = plan_step(ctx, step, &steps).await;
+        planned.mask_run_id(&ctx.run_id);
+        steps.push(planned);
     }
     Plan { procedure, steps }
 }
 
-/// Plans one step. A precondition that fails only because earlier steps have not run
-/// yet is not a block: the step's state is then unknown until they have.
-async fn plan_step(ctx: &Context, step: StepId, earlier_steps_act: bool) -> PlannedStep {
+/// Plans one step after the `earlier` ones. A precondition that fails only because
+/// earlier steps have not run yet is not a block: the step's state is then unknown until
+/// they have. A step whose findings an earlier step would change (its declared
+/// `observes_after`) shows its template, and what it finds today as a note.
+async fn plan_step(ctx: &Context, step: StepId, earlier: &[PlannedStep]) -> PlannedStep {
     let mut planned = PlannedStep {
         step,
         title: step.title(),
@@ -100,18 +142,24 @@ async fn plan_step(ctx: &Context, step: StepId, earlier_steps_act: bool) -> Plan
         files: Vec::new(),
         notes: Vec::new(),
     };
-    match observe_step(ctx, step).await {
+    let earlier_steps_run = earlier.iter().any(|s| s.status == PlannedStatus::WouldRun);
+    let after = step.declaration().observes_after;
+    let changed_by = after.filter(|after| earlier.iter().any(|s| s.step == *after && s.sends()));
+    let observed = observe_step(ctx, step).await;
+    if let Some(changed_by) = changed_by {
+        planned.templated(ctx);
+        planned.notes.push(format!(
+            "what this step finds depends on {}; today: {}",
+            changed_by.as_str(),
+            describe(&observed)
+        ));
+        return planned;
+    }
+    match observed {
         Ok(Intent::Skip(reason)) => planned.status = PlannedStatus::AlreadyDone { reason },
-        Ok(Intent::Act { actions, notes }) => {
-            planned.commands = actions.iter().map(|a| a.command(ctx)).collect();
-            planned.files = actions
-                .iter()
-                .filter_map(|a| a.file().map(str::to_string))
-                .collect();
-            planned.notes = notes;
-        }
+        Ok(Intent::Act { actions, notes }) => planned.observed(ctx, &actions, notes),
         Err(e @ Error::Step(_)) => planned.unknown(ctx, e.to_string()),
-        Err(e @ Error::Precondition { .. }) if earlier_steps_act => {
+        Err(e @ Error::Precondition { .. }) if earlier_steps_run => {
             planned.unknown(ctx, format!("depends on the earlier steps: {e}"))
         }
         Err(e) => {
@@ -123,97 +171,11 @@ async fn plan_step(ctx: &Context, step: StepId, earlier_steps_act: bool) -> Plan
     planned
 }
 
-/// The commands a step sends, with placeholders where only observation can tell (file
-/// names, session ids), for steps whose state could not be observed.
-fn templates(ctx: &Context, step: StepId) -> Vec<Command> {
-    let db = ctx.chat_db();
-    let ls = &ctx.topology.log_shipping;
-    let log_file = join_path(&ls.copy_destination, &format!("{db}_<yyyyMMddHHmmss>.trn"));
-    let full_file = join_path(
-        &ls.backup_share,
-        &format!("{db}_pcdr_<kind>_{}.bak", ctx.run_id),
-    );
-    let at = |site, command| Command::sql(ctx, site, command);
-    let pool = |command| Command::shell(ctx, command);
-    let identity = &ctx.topology.pool.identity;
-    let servers = |site: SiteRole| {
-        ctx.topology
-            .site(site)
-            .chat_servers
-            .iter()
-            .take(4)
-            .cloned()
-            .collect::<Vec<_>>()
-    };
-    let mirror = |site: SiteRole| MirrorRequest {
-        database: ChatDatabase::PersistentChat,
-        sql_server_fqdn: ctx.topology.site(site).sql.host.clone(),
-        sql_instance: None,
-        file_share: ls.backup_share.clone(),
-    };
-    let restore = |recovery| FullRestore {
-        replace: true,
-        recovery,
-        moves: Vec::new(),
-    };
-    match step {
-        StepId::RemoveLogShipping => {
-            vec![at(SiteRole::Backup, sql::remove_secondary_log_shipping(db))]
-        }
-        StepId::CopyLogBackups => vec![Command {
-            target: "files".into(),
-            kind: CommandKind::Copy {
-                from: join_path(&ls.backup_share, &format!("{db}_<yyyyMMddHHmmss>.trn")),
-                to: log_file.clone(),
-                bytes: 0,
-            },
-        }],
-        StepId::ApplyUnappliedLogs => vec![
-            at(SiteRole::Backup, sql::backup_header(&log_file)),
-            at(SiteRole::Backup, sql::restore_log(db, &log_file)),
-        ],
-        StepId::RecoverDatabase => vec![
-            at(SiteRole::Backup, sql::sessions(db)),
-            at(SiteRole::Backup, sql::recover(db)),
-        ],
-        StepId::SetPoolFailedOver => {
-            vec![pool(shell::set_pool_state(identity, PoolState::FailedOver))]
-        }
-        StepId::MirrorNewPrimary => vec![pool(shell::install_mirror(&mirror(SiteRole::Backup)))],
-        StepId::ActivateBackupServers => vec![pool(shell::set_active_servers(
-            identity,
-            &servers(SiteRole::Backup),
-        ))],
-        StepId::ClearActiveServers => vec![pool(shell::set_active_servers(identity, &[]))],
-        StepId::RemoveBackupMirroring => [db, ctx.topology.databases.compliance.as_str()]
-            .into_iter()
-            .filter_map(|name| sql::remove_mirroring(name).ok())
-            .map(|command| at(SiteRole::Backup, command))
-            .collect(),
-        StepId::BackupForFailback => vec![
-            at(SiteRole::Backup, sql::backup_database(db, &full_file)),
-            at(SiteRole::Backup, sql::verify_backup(&full_file)),
-        ],
-        StepId::RestorePrimary => vec![at(
-            SiteRole::Primary,
-            sql::restore_database(db, &full_file, &restore(true)),
-        )],
-        StepId::ReinitializeBackup => vec![
-            at(SiteRole::Primary, sql::backup_database(db, &full_file)),
-            at(
-                SiteRole::Backup,
-                sql::restore_database(db, &full_file, &restore(false)),
-            ),
-        ],
-        StepId::MirrorPrimary => vec![pool(shell::install_mirror(&mirror(SiteRole::Primary)))],
-        StepId::ActivatePrimaryServers => vec![pool(shell::set_active_servers(
-            identity,
-            &servers(SiteRole::Primary),
-        ))],
-        StepId::SetPoolNormal => vec![pool(shell::set_pool_state(identity, PoolState::Normal))],
-        StepId::CheckSites
-        | StepId::SnapshotLogShipping
-        | StepId::CheckRebuiltPrimary
-        | StepId::SetupLogShipping => Vec::new(),
+/// One line on what an observation found.
+fn describe(observed: &Result<Intent>) -> String {
+    match observed {
+        Ok(Intent::Skip(reason)) => format!("nothing to do ({reason})"),
+        Ok(Intent::Act { actions, .. }) => format!("{} actions", actions.len()),
+        Err(e) => e.to_string(),
     }
 }

@@ -6,12 +6,12 @@ use crate::planes::{
     ChatDatabase, FileMove, FullRestore, MirrorRequest, MirroringRole, PoolState,
     PrimaryLogShipping, SecondaryLogShipping, SessionId, UserAccess,
 };
+use crate::procedure::failback;
 use crate::procedure::failback::{
     activate_primary_servers, backup_for_failback, check_rebuilt_primary, clear_active_servers,
     mirror_primary, reinitialize_backup, remove_backup_mirroring, restore_primary, set_pool_normal,
     setup_log_shipping,
 };
-use crate::procedure::{StepId, failback};
 use crate::topology::RestoreMode;
 use mockall::Sequence;
 use mockall::predicate::eq;
@@ -55,7 +55,7 @@ async fn check_rebuilt_primary_refuses_a_pool_that_is_not_failed_over() {
     let (ctx, _) = w.build();
     let err = check_rebuilt_primary(&ctx).await.expect_err("normal");
     assert!(matches!(err, Error::Precondition { .. }), "{err}");
-    assert_names(&err, StepId::CheckRebuiltPrimary, &["Normal"]);
+    assert_names(&err, failback::CHECK_REBUILT_PRIMARY, &["Normal"]);
 }
 
 #[tokio::test]
@@ -70,7 +70,7 @@ async fn check_rebuilt_primary_refuses_a_primary_without_the_chat_database() {
     let err = check_rebuilt_primary(&ctx).await.expect_err("not rebuilt");
     assert_names(
         &err,
-        StepId::CheckRebuiltPrimary,
+        failback::CHECK_REBUILT_PRIMARY,
         &[PRIMARY_SQL, "Topology Builder"],
     );
 }
@@ -94,7 +94,7 @@ async fn check_rebuilt_primary_refuses_a_backup_database_that_is_not_online() {
         .expect_err("backup not online");
     assert_names(
         &err,
-        StepId::CheckRebuiltPrimary,
+        failback::CHECK_REBUILT_PRIMARY,
         &[BACKUP_SQL, "not online"],
     );
 }
@@ -112,7 +112,7 @@ async fn check_rebuilt_primary_names_the_primary_when_it_does_not_answer() {
     let err = check_rebuilt_primary(&ctx).await.expect_err("unreachable");
     assert_names(
         &err,
-        StepId::CheckRebuiltPrimary,
+        failback::CHECK_REBUILT_PRIMARY,
         &[PRIMARY_SQL, "database mgc", "cannot reach"],
     );
 }
@@ -127,7 +127,7 @@ async fn check_rebuilt_primary_names_the_pool_when_the_shell_fails() {
     let err = check_rebuilt_primary(&ctx).await.expect_err("shell fails");
     assert_names(
         &err,
-        StepId::CheckRebuiltPrimary,
+        failback::CHECK_REBUILT_PRIMARY,
         &[POOL, "Get-CsPersistentChatState"],
     );
 }
@@ -203,7 +203,7 @@ async fn clear_active_servers_failure_names_the_step_and_pool() {
     let err = clear_active_servers(&ctx).await.expect_err("fails");
     assert_names(
         &err,
-        StepId::ClearActiveServers,
+        failback::CLEAR_ACTIVE_SERVERS,
         &[POOL, "Set-CsPersistentChatActiveServer"],
     );
 }
@@ -394,7 +394,7 @@ async fn remove_backup_mirroring_failure_names_the_step_instance_and_database() 
     let err = remove_backup_mirroring(&ctx).await.expect_err("fails");
     assert_names(
         &err,
-        StepId::RemoveBackupMirroring,
+        failback::REMOVE_BACKUP_MIRRORING,
         &[BACKUP_SQL, "database mgccomp", "5011"],
     );
 }
@@ -416,7 +416,7 @@ async fn remove_backup_mirroring_fails_when_a_database_is_still_mirrored() {
         .expect_err("not verified");
     assert_names(
         &err,
-        StepId::RemoveBackupMirroring,
+        failback::REMOVE_BACKUP_MIRRORING,
         &[BACKUP_SQL, "still mirrored"],
     );
 }
@@ -520,7 +520,7 @@ async fn backup_for_failback_refuses_a_single_user_database() {
     assert!(matches!(err, Error::Precondition { .. }), "{err}");
     assert_names(
         &err,
-        StepId::BackupForFailback,
+        failback::BACKUP_FOR_FAILBACK,
         &["SingleUser", "1488", "SET MULTI_USER", BACKUP_SQL],
     );
 }
@@ -548,7 +548,7 @@ async fn backup_for_failback_failure_names_the_step_instance_database_and_file()
     let err = backup_for_failback(&ctx).await.expect_err("fails");
     assert_names(
         &err,
-        StepId::BackupForFailback,
+        failback::BACKUP_FOR_FAILBACK,
         &[BACKUP_SQL, "database mgc", FAILBACK_FILE, "3201"],
     );
     assert_eq!(ctx.facts().failback_backup_verified, None);
@@ -571,7 +571,7 @@ async fn backup_for_failback_names_the_file_when_verification_fails() {
     let err = backup_for_failback(&ctx).await.expect_err("damaged");
     assert_names(
         &err,
-        StepId::BackupForFailback,
+        failback::BACKUP_FOR_FAILBACK,
         &[BACKUP_SQL, FAILBACK_FILE, "3189"],
     );
     assert_eq!(ctx.facts().failback_backup_verified, None);
@@ -592,7 +592,7 @@ async fn backup_for_failback_fails_when_the_backup_lists_no_files() {
     let err = backup_for_failback(&ctx).await.expect_err("empty");
     assert_names(
         &err,
-        StepId::BackupForFailback,
+        failback::BACKUP_FOR_FAILBACK,
         &[BACKUP_SQL, "lists no database files"],
     );
     assert_eq!(ctx.facts().failback_backup_verified, None);
@@ -759,13 +759,14 @@ async fn restore_primary_names_the_cause_when_the_failback_backup_cannot_be_read
     w.primary
         .expect_backup_header()
         .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    expect_files(&mut w);
     w.forbid_mutations();
     let (ctx, _) = w.build();
     let err = restore_primary(&ctx).await.expect_err("no backup");
     assert_eq!(err.sql_number(), Some(3201), "{err}");
     assert_names(
         &err,
-        StepId::RestorePrimary,
+        failback::RESTORE_PRIMARY,
         &[FAILBACK_FILE, "Cannot open backup device"],
     );
 }
@@ -843,7 +844,7 @@ async fn restore_primary_failure_names_the_step_instance_database_and_file() {
     assert_eq!(err.sql_number(), Some(3104));
     assert_names(
         &err,
-        StepId::RestorePrimary,
+        failback::RESTORE_PRIMARY,
         &[PRIMARY_SQL, "database mgc", FAILBACK_FILE, "3104"],
     );
 }
@@ -863,7 +864,7 @@ async fn restore_primary_names_the_primary_when_its_restore_history_cannot_be_re
     assert_eq!(err.sql_number(), Some(229));
     assert_names(
         &err,
-        StepId::RestorePrimary,
+        failback::RESTORE_PRIMARY,
         &[PRIMARY_SQL, "database mgc", "229"],
     );
 }
@@ -892,7 +893,7 @@ async fn restore_primary_refuses_files_it_cannot_place() {
     let err = restore_primary(&ctx).await.expect_err("cannot place");
     assert_names(
         &err,
-        StepId::RestorePrimary,
+        failback::RESTORE_PRIMARY,
         &["no file of the target database can take mgc"],
     );
 }
@@ -909,9 +910,10 @@ async fn restore_primary_fails_when_the_primary_is_not_the_backup_afterwards() {
         .returning(|_| Ok(Some(of_family(online(), REBUILT_FAMILY))));
     // The history shows no restore of the failback file afterwards either.
     expect_last_restore(&mut w.primary, vec![None, None]);
+    // Sessions are listed right before the restore; observing again lists none.
     w.primary
         .expect_sessions()
-        .times(2)
+        .times(1)
         .returning(|_| Ok(vec![]));
     expect_files(&mut w);
     w.primary
@@ -922,7 +924,7 @@ async fn restore_primary_fails_when_the_primary_is_not_the_backup_afterwards() {
     let err = restore_primary(&ctx).await.expect_err("not verified");
     assert_names(
         &err,
-        StepId::RestorePrimary,
+        failback::RESTORE_PRIMARY,
         &[PRIMARY_SQL, "not online with the backup's data"],
     );
 }
@@ -1186,7 +1188,7 @@ async fn reinitialize_backup_neither_ends_sessions_nor_restores_when_verificatio
     assert_eq!(err.sql_number(), Some(3189));
     assert_names(
         &err,
-        StepId::ReinitializeBackup,
+        failback::REINITIALIZE_BACKUP,
         &[PRIMARY_SQL, REINIT_FILE, "3189"],
     );
 }
@@ -1208,7 +1210,7 @@ async fn reinitialize_backup_names_the_backup_when_its_restore_history_cannot_be
     assert!(err.is_transient());
     assert_names(
         &err,
-        StepId::ReinitializeBackup,
+        failback::REINITIALIZE_BACKUP,
         &[BACKUP_SQL, "database mgc"],
     );
 }
@@ -1234,7 +1236,7 @@ async fn reinitialize_backup_failure_of_the_backup_names_the_primary_and_file() 
     let err = reinitialize_backup(&ctx).await.expect_err("fails");
     assert_names(
         &err,
-        StepId::ReinitializeBackup,
+        failback::REINITIALIZE_BACKUP,
         &[PRIMARY_SQL, "database mgc", REINIT_FILE, "3202"],
     );
 }
@@ -1264,7 +1266,7 @@ async fn reinitialize_backup_failure_of_the_restore_names_the_backup_instance_an
     let err = reinitialize_backup(&ctx).await.expect_err("fails");
     assert_names(
         &err,
-        StepId::ReinitializeBackup,
+        failback::REINITIALIZE_BACKUP,
         &[BACKUP_SQL, "database mgc", REINIT_FILE, "3201"],
     );
 }
@@ -1492,7 +1494,7 @@ async fn setup_log_shipping_names_the_instance_whose_server_name_cannot_be_read(
     assert!(err.is_transient());
     assert_names(
         &err,
-        StepId::SetupLogShipping,
+        failback::SETUP_LOG_SHIPPING,
         &[BACKUP_SQL, "cannot reach"],
     );
 }
@@ -1516,7 +1518,7 @@ async fn setup_log_shipping_failure_names_the_step_instance_and_database() {
     let err = setup_log_shipping(&ctx).await.expect_err("fails");
     assert_names(
         &err,
-        StepId::SetupLogShipping,
+        failback::SETUP_LOG_SHIPPING,
         &[PRIMARY_SQL, "database mgc", "32001"],
     );
 }
@@ -1544,7 +1546,11 @@ async fn setup_log_shipping_fails_when_not_configured_afterwards() {
         .returning(|_| Ok(()));
     let (ctx, _) = w.build();
     let err = setup_log_shipping(&ctx).await.expect_err("not verified");
-    assert_names(&err, StepId::SetupLogShipping, &["not fully configured"]);
+    assert_names(
+        &err,
+        failback::SETUP_LOG_SHIPPING,
+        &["not fully configured"],
+    );
 }
 
 // ---------------------------------------------------------------- mirror_primary
@@ -1603,7 +1609,7 @@ async fn mirror_primary_failure_names_the_step_and_pool() {
     let err = mirror_primary(&ctx).await.expect_err("fails");
     assert_names(
         &err,
-        StepId::MirrorPrimary,
+        failback::MIRROR_PRIMARY,
         &[POOL, "Install-CsMirrorDatabase"],
     );
 }
@@ -1666,7 +1672,7 @@ async fn activate_primary_servers_refuses_while_the_primary_database_is_not_onli
         .expect_err("not online");
     assert_names(
         &err,
-        StepId::ActivatePrimaryServers,
+        failback::ACTIVATE_PRIMARY_SERVERS,
         &[PRIMARY_SQL, "restore_primary"],
     );
 }
@@ -1680,7 +1686,7 @@ async fn activate_primary_servers_failure_names_the_step_and_pool() {
     w.forbid_mutations();
     let (ctx, _) = w.build();
     let err = activate_primary_servers(&ctx).await.expect_err("fails");
-    assert_names(&err, StepId::ActivatePrimaryServers, &[POOL]);
+    assert_names(&err, failback::ACTIVATE_PRIMARY_SERVERS, &[POOL]);
 }
 
 // ---------------------------------------------------------------- set_pool_normal
@@ -1739,7 +1745,11 @@ async fn set_pool_normal_refuses_while_the_primary_database_is_not_online() {
     w.forbid_mutations();
     let (ctx, _) = w.build();
     let err = set_pool_normal(&ctx).await.expect_err("not online");
-    assert_names(&err, StepId::SetPoolNormal, &[PRIMARY_SQL, "not online"]);
+    assert_names(
+        &err,
+        failback::SET_POOL_NORMAL,
+        &[PRIMARY_SQL, "not online"],
+    );
 }
 
 #[tokio::test]
@@ -1759,19 +1769,17 @@ async fn set_pool_normal_failure_names_the_step_and_pool() {
     let err = set_pool_normal(&ctx).await.expect_err("fails");
     assert_names(
         &err,
-        StepId::SetPoolNormal,
+        failback::SET_POOL_NORMAL,
         &[POOL, "Set-CsPersistentChatState"],
     );
 }
 
 // ---------------------------------------------------------------- the procedure
 
-#[tokio::test]
-async fn failback_steps_are_dispatched_and_refuse_failover_steps() {
+#[test]
+fn failback_steps_are_declared_in_order() {
     assert_eq!(failback::STEPS.len(), 10);
-    let (ctx, _) = World::new().build();
-    let err = failback::run_step(&ctx, StepId::CopyLogBackups)
-        .await
-        .expect_err("not a failback step");
-    assert_names(&err, StepId::CopyLogBackups, &["not a failback step"]);
+    let ids: Vec<_> = failback::STEPS.iter().map(|s| s.id).collect();
+    assert_eq!(ids, failback::IDS);
+    assert!(ids.iter().all(|s| s.procedure() == failback::PROCEDURE));
 }

@@ -7,24 +7,25 @@ mod failover_steps;
 mod fixtures;
 
 use super::{Procedure, StepId};
+use crate::procedure::{failback, failover};
 
 #[test]
 fn step_ids_round_trip_and_belong_to_their_procedure() {
-    for procedure in [Procedure::Failover, Procedure::Failback] {
+    for procedure in [failover::PROCEDURE, failback::PROCEDURE] {
         for step in procedure.steps() {
             assert_eq!(step.procedure(), procedure);
             assert_eq!(StepId::parse(procedure, step.as_str()), Some(*step));
         }
     }
     assert_eq!(
-        StepId::parse(Procedure::Failback, "apply_unapplied_logs"),
+        StepId::parse(failback::PROCEDURE, "apply_unapplied_logs"),
         None
     );
     assert_eq!(
-        StepId::ApplyUnappliedLogs.to_string(),
+        failover::APPLY_UNAPPLIED_LOGS.to_string(),
         "failover step apply_unapplied_logs"
     );
-    assert_eq!("failback".parse::<Procedure>(), Ok(Procedure::Failback));
+    assert_eq!("failback".parse::<Procedure>(), Ok(failback::PROCEDURE));
     assert!("sideways".parse::<Procedure>().is_err());
 }
 
@@ -64,7 +65,7 @@ async fn an_action_waits_for_the_journal_flush_pending_before_it() {
     }))
     .await;
     copy_action()
-        .perform(&ctx, StepId::CopyLogBackups)
+        .perform(&ctx, failover::COPY_LOG_BACKUPS)
         .await
         .expect("copied after the flush");
 }
@@ -81,7 +82,7 @@ async fn a_failed_flush_is_not_forgotten_when_a_later_one_is_pending() {
     ctx.act_after(Box::pin(async move { Err(failure) })).await;
     ctx.act_after(Box::pin(async { Ok(()) })).await;
     let error = copy_action()
-        .perform(&ctx, StepId::CopyLogBackups)
+        .perform(&ctx, failover::COPY_LOG_BACKUPS)
         .await
         .expect_err("the earlier flush failed");
     assert!(error.to_string().contains("Input/output error"), "{error}");
@@ -99,7 +100,7 @@ async fn a_failed_journal_flush_stops_every_later_action() {
     ctx.act_after(Box::pin(async move { Err(failure) })).await;
     for _ in 0..2 {
         let error = copy_action()
-            .perform(&ctx, StepId::CopyLogBackups)
+            .perform(&ctx, failover::COPY_LOG_BACKUPS)
             .await
             .expect_err("no change without a durable journal");
         assert!(

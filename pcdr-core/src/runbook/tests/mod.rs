@@ -7,6 +7,7 @@ use super::*;
 use crate::error::PlaneError;
 use crate::planes::{DbState, PoolState};
 use crate::procedure::{Context, Procedure, RunOptions, StepId, StepOutcome};
+use crate::procedure::{failback, failover};
 use crate::topology::Topology;
 use fake_world::{COPY, FakeWorld, Fault};
 use std::sync::Arc;
@@ -27,25 +28,26 @@ fn runbook(world: &FakeWorld, journal: &Path, options: RunOptions) -> Runbook {
 /// argument), where a fault is injected to stop the run inside that step.
 fn first_mutation(step: StepId) -> (&'static str, &'static str) {
     let operation = match step {
-        StepId::RemoveLogShipping => "remove_secondary_log_shipping",
-        StepId::CopyLogBackups => "copy_file",
-        StepId::ApplyUnappliedLogs => "restore_log",
-        StepId::RecoverDatabase => "kill_session",
-        StepId::SetPoolFailedOver | StepId::SetPoolNormal => "set_pool_state",
-        StepId::MirrorNewPrimary | StepId::MirrorPrimary => "install_mirror",
-        StepId::ActivateBackupServers
-        | StepId::ClearActiveServers
-        | StepId::ActivatePrimaryServers => "set_active_servers",
-        StepId::RemoveBackupMirroring => "remove_mirroring",
-        StepId::BackupForFailback | StepId::ReinitializeBackup => "backup_database",
-        StepId::RestorePrimary => "kill_session",
-        StepId::SetupLogShipping => "setup_log_shipping_primary",
-        StepId::CheckSites | StepId::CheckRebuiltPrimary => "database_state",
-        StepId::SnapshotLogShipping => "log_shipping_snapshot",
+        failover::REMOVE_LOG_SHIPPING => "remove_secondary_log_shipping",
+        failover::COPY_LOG_BACKUPS => "copy_file",
+        failover::APPLY_UNAPPLIED_LOGS => "restore_log",
+        failover::RECOVER_DATABASE => "kill_session",
+        failover::SET_POOL_FAILED_OVER | failback::SET_POOL_NORMAL => "set_pool_state",
+        failover::MIRROR_NEW_PRIMARY | failback::MIRROR_PRIMARY => "install_mirror",
+        failover::ACTIVATE_BACKUP_SERVERS
+        | failback::CLEAR_ACTIVE_SERVERS
+        | failback::ACTIVATE_PRIMARY_SERVERS => "set_active_servers",
+        failback::REMOVE_BACKUP_MIRRORING => "remove_mirroring",
+        failback::BACKUP_FOR_FAILBACK | failback::REINITIALIZE_BACKUP => "backup_database",
+        failback::RESTORE_PRIMARY => "kill_session",
+        failback::SETUP_LOG_SHIPPING => "setup_log_shipping_primary",
+        failover::CHECK_SITES | failback::CHECK_REBUILT_PRIMARY => "database_state",
+        failover::SNAPSHOT_LOG_SHIPPING => "log_shipping_snapshot",
+        other => panic!("no first mutation is known for {other}"),
     };
     let needle = match step {
-        StepId::ReinitializeBackup => "reinit",
-        StepId::ActivatePrimaryServers => "pc1",
+        failback::REINITIALIZE_BACKUP => "reinit",
+        failback::ACTIVATE_PRIMARY_SERVERS => "pc1",
         _ => "",
     };
     (operation, needle)
@@ -82,12 +84,12 @@ async fn a_failover_runs_every_step_and_reports_the_data_loss_evidence() {
     let dir = tempfile::tempdir().unwrap();
     let world = FakeWorld::failover_ready(5, 3, 2);
     let report = runbook(&world, &dir.path().join("j"), RunOptions::default())
-        .execute(Procedure::Failover)
+        .execute(failover::PROCEDURE)
         .await
         .unwrap();
     assert_failed_over(&world);
     assert!(report.completed);
-    assert_eq!(report.steps.len(), Procedure::Failover.steps().len());
+    assert_eq!(report.steps.len(), failover::PROCEDURE.steps().len());
     assert!(
         report
             .steps
@@ -120,8 +122,8 @@ fn both_orders() -> [RunOptions; 2] {
 /// The step a fault aimed at `step`'s first mutation stops in: pipelined, the first log
 /// restore is made by the copy step, as the files land.
 fn stops_in(step: StepId, options: &RunOptions) -> StepId {
-    if step == StepId::ApplyUnappliedLogs && !options.sequential_restore {
-        StepId::CopyLogBackups
+    if step == failover::APPLY_UNAPPLIED_LOGS && !options.sequential_restore {
+        failover::COPY_LOG_BACKUPS
     } else {
         step
     }
@@ -174,7 +176,7 @@ async fn a_failover_fails_at_every_step_and_resume_converges_with_nothing_done_t
     for options in both_orders() {
         let fault = fault.clone();
         fail_at_every_step_then_resume(
-            Procedure::Failover,
+            failover::PROCEDURE,
             world,
             fault,
             assert_failed_over,
@@ -187,7 +189,7 @@ async fn a_failover_fails_at_every_step_and_resume_converges_with_nothing_done_t
 #[tokio::test]
 async fn a_connection_lost_after_the_effect_is_not_repeated_blindly_on_resume() {
     for (options, &step) in both_orders().into_iter().flat_map(|o| {
-        Procedure::Failover
+        failover::PROCEDURE
             .steps()
             .iter()
             .map(move |s| (o.clone(), s))
@@ -201,7 +203,7 @@ async fn a_connection_lost_after_the_effect_is_not_repeated_blindly_on_resume() 
         let (operation, needle) = first_mutation(step);
         world.inject_when(operation, needle, Fault::After(fault));
         let first = runbook(&world, &journal, options.clone())
-            .execute(Procedure::Failover)
+            .execute(failover::PROCEDURE)
             .await;
         if let Err(err) = first {
             assert_eq!(err.step_id(), Some(stops_in(step, &options)), "{err}");
@@ -226,7 +228,7 @@ async fn a_failback_fails_at_every_step_and_resume_converges_with_nothing_done_t
         secs: 30,
     };
     fail_at_every_step_then_resume(
-        Procedure::Failback,
+        failback::PROCEDURE,
         FakeWorld::failback_ready,
         fault,
         assert_failed_back,
@@ -240,7 +242,7 @@ async fn a_failover_then_a_failback_restores_normal_operation() {
     let dir = tempfile::tempdir().unwrap();
     let world = FakeWorld::failover_ready(4, 4, 4);
     runbook(&world, &dir.path().join("over"), RunOptions::default())
-        .execute(Procedure::Failover)
+        .execute(failover::PROCEDURE)
         .await
         .unwrap();
     {
@@ -256,7 +258,7 @@ async fn a_failover_then_a_failback_restores_normal_operation() {
         });
     }
     runbook(&world, &dir.path().join("back"), RunOptions::default())
-        .execute(Procedure::Failback)
+        .execute(failback::PROCEDURE)
         .await
         .unwrap();
     assert_failed_back(&world);
@@ -274,7 +276,7 @@ async fn a_gap_stops_the_run_and_resuming_with_data_loss_accepted_recovers() {
             .files
             .retain(|path, _| !path.ends_with(&fake_world::log_name(4)));
         let err = runbook(&world, &journal, options.clone())
-            .execute(Procedure::Failover)
+            .execute(failover::PROCEDURE)
             .await
             .unwrap_err();
         assert!(matches!(err, Error::DataLossRefused { .. }), "{err}");
@@ -306,17 +308,17 @@ async fn a_reachable_primary_refuses_the_failover_unless_allowed() {
     let world = FakeWorld::failover_ready(2, 2, 2);
     world.lock().primary_reachable = true;
     let err = runbook(&world, &dir.path().join("a"), RunOptions::default())
-        .execute(Procedure::Failover)
+        .execute(failover::PROCEDURE)
         .await
         .unwrap_err();
-    assert_eq!(err.step_id(), Some(StepId::CheckSites));
+    assert_eq!(err.step_id(), Some(failover::CHECK_SITES));
     assert!(err.to_string().contains("still answers"), "{err}");
     let allow = RunOptions {
         allow_primary_reachable: true,
         ..RunOptions::default()
     };
     runbook(&world, &dir.path().join("b"), allow)
-        .execute(Procedure::Failover)
+        .execute(failover::PROCEDURE)
         .await
         .unwrap();
 }
@@ -326,12 +328,12 @@ async fn a_second_failover_after_a_completed_one_refuses_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let world = FakeWorld::failover_ready(2, 2, 2);
     runbook(&world, &dir.path().join("a"), RunOptions::default())
-        .execute(Procedure::Failover)
+        .execute(failover::PROCEDURE)
         .await
         .unwrap();
     let calls = world.lock().calls.clone();
     let err = runbook(&world, &dir.path().join("b"), RunOptions::default())
-        .execute(Procedure::Failover)
+        .execute(failover::PROCEDURE)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("already failed over"), "{err}");
@@ -344,10 +346,10 @@ async fn a_failback_on_a_normal_pool_refuses() {
     let world = FakeWorld::failback_ready();
     world.lock().pool = Some(PoolState::Normal);
     let err = runbook(&world, &dir.path().join("j"), RunOptions::default())
-        .execute(Procedure::Failback)
+        .execute(failback::PROCEDURE)
         .await
         .unwrap_err();
-    assert_eq!(err.step_id(), Some(StepId::CheckRebuiltPrimary));
+    assert_eq!(err.step_id(), Some(failback::CHECK_REBUILT_PRIMARY));
     assert!(err.to_string().contains("not failed over"), "{err}");
 }
 
@@ -358,7 +360,7 @@ async fn a_second_run_on_a_locked_journal_fails_at_once() {
     let _held = Journal::create(&journal).unwrap();
     let world = FakeWorld::failover_ready(2, 2, 2);
     let err = runbook(&world, &journal, RunOptions::default())
-        .execute(Procedure::Failover)
+        .execute(failover::PROCEDURE)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::JournalLocked { .. }), "{err}");
@@ -371,7 +373,7 @@ async fn resuming_a_finished_run_changes_nothing_and_returns_its_report() {
     let journal = dir.path().join("j");
     let world = FakeWorld::failover_ready(3, 3, 1);
     runbook(&world, &journal, RunOptions::default())
-        .execute(Procedure::Failover)
+        .execute(failover::PROCEDURE)
         .await
         .unwrap();
     let calls = world.lock().calls.clone();
@@ -399,7 +401,7 @@ async fn resume_keeps_the_first_run_id_so_failback_finds_its_own_backup() {
         }),
     );
     runbook(&world, &journal, RunOptions::default())
-        .execute(Procedure::Failback)
+        .execute(failback::PROCEDURE)
         .await
         .unwrap_err();
     let ctx = Context::new(
@@ -422,11 +424,11 @@ async fn resume_keeps_the_first_run_id_so_failback_finds_its_own_backup() {
 async fn the_plan_makes_no_mutating_call_and_shows_the_commands() {
     let world = FakeWorld::failover_ready(5, 3, 2);
     let ctx = Context::new(topology(), world.planes(), RunOptions::default(), RUN_ID);
-    let plan = plan(&ctx, Procedure::Failover).await;
+    let plan = plan(&ctx, failover::PROCEDURE).await;
     assert!(world.lock().calls.is_empty());
     assert!(plan.can_run());
     let copy = &plan.steps[3];
-    assert_eq!(copy.step, StepId::CopyLogBackups);
+    assert_eq!(copy.step, failover::COPY_LOG_BACKUPS);
     assert_eq!(copy.status, PlannedStatus::WouldRun);
     assert_eq!(
         copy.files,
@@ -446,7 +448,7 @@ async fn the_plan_marks_a_blocked_step_and_cannot_run() {
     let world = FakeWorld::failover_ready(2, 2, 2);
     world.lock().primary_reachable = true;
     let ctx = Context::new(topology(), world.planes(), RunOptions::default(), RUN_ID);
-    let plan = plan(&ctx, Procedure::Failover).await;
+    let plan = plan(&ctx, failover::PROCEDURE).await;
     assert!(!plan.can_run());
     assert!(matches!(
         plan.steps[0].status,
@@ -460,12 +462,12 @@ async fn a_single_step_runs_journaled_and_refuses_a_journal_of_the_other_procedu
     let journal = dir.path().join("j");
     let world = FakeWorld::failover_ready(3, 3, 1);
     let outcome = runbook(&world, &journal, RunOptions::default())
-        .run_single_step(StepId::SnapshotLogShipping)
+        .run_single_step(failover::SNAPSHOT_LOG_SHIPPING)
         .await
         .unwrap();
     assert!(matches!(outcome, StepOutcome::Done { .. }));
     let err = runbook(&world, &journal, RunOptions::default())
-        .run_single_step(StepId::SetPoolNormal)
+        .run_single_step(failback::SET_POOL_NORMAL)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("holds a failover run"), "{err}");
@@ -487,7 +489,7 @@ async fn cancelling_stops_before_the_next_action_and_resume_finishes() {
     book.context()
         .cancel_flag()
         .store(true, std::sync::atomic::Ordering::SeqCst);
-    let err = book.execute(Procedure::Failover).await.unwrap_err();
+    let err = book.execute(failover::PROCEDURE).await.unwrap_err();
     assert!(matches!(err, Error::Cancelled { .. }), "{err}");
     assert!(world.lock().calls.is_empty());
     runbook(&world, &journal, RunOptions::default())
@@ -502,7 +504,7 @@ async fn a_large_copy_folder_costs_few_header_reads() {
     let dir = tempfile::tempdir().unwrap();
     let world = FakeWorld::failover_ready(10_000, 10_000, 9_995);
     let report = runbook(&world, &dir.path().join("j"), RunOptions::default())
-        .execute(Procedure::Failover)
+        .execute(failover::PROCEDURE)
         .await
         .unwrap();
     assert_eq!(report.logs_restored, 5);
@@ -527,13 +529,13 @@ async fn running_every_step_one_at_a_time_completes_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("j");
     let world = FakeWorld::failover_ready(3, 3, 1);
-    for &step in Procedure::Failover.steps() {
+    for &step in failover::PROCEDURE.steps() {
         runbook(&world, &journal, RunOptions::default())
             .run_single_step(step)
             .await
             .unwrap();
     }
-    let report = Report::from_records(Procedure::Failover, &read_records(&journal).unwrap());
+    let report = Report::from_records(failover::PROCEDURE, &read_records(&journal).unwrap());
     assert!(report.completed);
     assert!(report.steps.iter().all(|s| s.outcome.is_some()));
 }
