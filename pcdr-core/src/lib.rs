@@ -1,5 +1,7 @@
 //! pcdr-core: disaster recovery for Skype for Business Server 2015 Persistent Chat.
 //!
+//! - [`guide`]: the procedure as Microsoft documents it, the pcdr step for each part of
+//!   it, and the reasoning behind every check; read it first.
 //! - [`topology`]: the deployment (one pool over two sites), loaded from TOML and validated.
 //! - [`planes`]: the three control planes as async traits (database, log-shipping files,
 //!   chat pool).
@@ -22,6 +24,7 @@ pub mod commands;
 pub mod conformance;
 pub mod embed;
 pub mod error;
+pub mod guide;
 pub mod log_chain;
 pub mod logship;
 pub mod planes;

@@ -6,7 +6,7 @@ use pcdr_sim::tsql::ast::{
 };
 use pcdr_sim::tsql::{ParseError, parse_batch, parse_identifier};
 
-/// The statements the brief names verbatim, one batch each.
+/// Batches pcdr and its clients send, verbatim, one batch each.
 const SAMPLES: &[&str] = &[
     "SELECT name, state_desc FROM sys.databases",
     "select @@spid",

@@ -1,0 +1,637 @@
+//! The guide: the procedure as Microsoft documents it, the pcdr step that carries out
+//! each part of it, and the reasoning behind every check pcdr adds.
+//!
+//! This module holds no code. It is the place to read before running `pcdr failover` or
+//! `pcdr failback` against a real deployment, and before changing a step. The step
+//! logic itself lives in [`crate::procedure::failover`] and
+//! [`crate::procedure::failback`]; the exact T-SQL and cmdlet lines are built in
+//! [`crate::commands::sql`] and [`crate::commands::shell`] (and `pcdr plan` prints them).
+//!
+//! # Sources
+//!
+//! The procedure comes from Microsoft's page *Manage high availability and disaster recovery
+//! for Persistent Chat Server in Skype for Business Server 2015*
+//! (<https://learn.microsoft.com/skypeforbusiness/manage/persistent-chat/high-availability-and-disaster-recovery>),
+//! sections *Fail over Persistent Chat Server* and *Fail back Persistent Chat Server*.
+//! The same two procedures were published for Lync Server 2013 as the topics *Failing
+//! Over Persistent Chat Server* and *Failing Back Persistent Chat Server*. Two pages
+//! around it describe the deployment the procedure assumes:
+//!
+//! - *Plan for high availability and disaster recovery for Persistent Chat Server*
+//!   (<https://learn.microsoft.com/skypeforbusiness/plan-your-deployment/persistent-chat-server/high-availability-and-disaster-recovery>);
+//! - *Configure high availability and disaster recovery for Persistent Chat Server*
+//!   (<https://learn.microsoft.com/skypeforbusiness/deploy/deploy-persistent-chat-server/configure-hadr-for-persistent-chat>),
+//!   which failback step 5 refers to.
+//!
+//! Where the Skype for Business pages say "apply the log backups" or "set up log
+//! shipping", pcdr follows SQL Server's own documentation; each step below names the
+//! pages it follows. All links are to Microsoft Learn.
+//!
+//! # The deployment
+//!
+//! One Persistent Chat pool is stretched over two data centers, the **primary** and the
+//! **backup** site ([`crate::topology`] describes it; `examples/topology.toml` is a
+//! complete file). The chat database `mgc` lives on a SQL Server instance in the primary
+//! site, mirrored to a second instance in the same site. SQL Server log shipping keeps a
+//! copy of `mgc` on an instance in the backup site: the primary writes log backups to a
+//! **backup share**, the backup instance's copy job copies them into its **copy
+//! folder**, and its restore job restores them without recovery. The backup instance
+//! has a mirror instance of its own in the backup site.
+//!
+//! The compliance database `mgccomp` is neither log-shipped nor failed over: Microsoft
+//! describes its content as transient, purged as the compliance adapter processes it,
+//! and leaves the adapter's output to the administrator. pcdr does the same.
+//!
+//! # Failover
+//!
+//! Microsoft's failover assumes that the backup site runs and that the primary site's
+//! Persistent Chat databases (the primary and its mirror) and its Front End are
+//! entirely unavailable. It recovers the backup copy of `mgc` and mirrors it. pcdr's
+//! steps, in order ([`crate::procedure::failover`]):
+//!
+//! | Microsoft's step | pcdr step | documentation followed |
+//! |---|---|---|
+//! | (none: assumed) | `check_sites` | the failover's assumptions above |
+//! | (none) | `snapshot_log_shipping` | *Log Shipping Tables and Stored Procedures* |
+//! | 1. remove log shipping from the backup `mgc` | `remove_log_shipping` | `sp_delete_log_shipping_secondary_database`; *Remove Log Shipping* |
+//! | 2. copy the backup files not yet copied | `copy_log_backups` | *Fail Over to a Log Shipping Secondary* |
+//! | 3. apply the unapplied log backups in sequence | `apply_unapplied_logs` | *Apply Transaction Log Backups*; `RESTORE HEADERONLY`; `RESTORE LOG`; `sys.master_files` |
+//! | 4. end the connections to `mgc`, recover it | `recover_database` | `sys.dm_exec_sessions`; `KILL`; `RESTORE DATABASE … WITH RECOVERY` |
+//! | 5. pool state FailedOver | `set_pool_failed_over` | `Set-CsPersistentChatState`, `Get-CsPersistentChatState` |
+//! | 6. mirror the new primary | `mirror_new_primary` | `Install-CsMirrorDatabase`; `sys.database_mirroring` |
+//! | 7. set the active servers | `activate_backup_servers` | `Set-CsPersistentChatActiveServer`; *Plan Persistent Chat Server topology* |
+//!
+//! Every pcdr step first **observes**: it reads the state and either skips (the work is
+//! already done, nothing is changed) or lists the actions it will take. It then acts,
+//! and **verifies** the result by reading the state again. That is what makes a run
+//! resumable at any point (see [Deviations](#where-pcdr-departs-from-or-adds-to-microsofts-procedure)).
+//!
+//! ## `check_sites`: the backup site answers, the primary site does not
+//!
+//! Microsoft: no step; the procedure starts from the assumption that the primary is
+//! gone.
+//!
+//! pcdr observes that the backup instance answers and holds `mgc`. When `mgc` there is
+//! already online and the pool already reports FailedOver, it refuses: the failover was
+//! done, and an interrupted one is finished by resuming its journal. It then asks the
+//! primary instance and, when the topology names one, the primary's mirror instance for
+//! the state of `mgc`. Any reply, even an error, means a server is there; only an
+//! unreachable instance, a dropped connection or a timeout count as silence. If either
+//! answers, the step refuses unless the operator allowed it explicitly
+//! (`--allow-primary-reachable`, [`RunOptions`](crate::procedure::RunOptions)); the
+//! reason is in [Why pcdr refuses when the primary answers](#why-pcdr-refuses-when-the-primary-answers).
+//! The step changes nothing.
+//!
+//! ## `snapshot_log_shipping`: record the setup before it is deleted
+//!
+//! Microsoft: no step.
+//!
+//! pcdr reads, on the backup instance, `msdb.dbo.log_shipping_secondary_databases`
+//! (restore delay, restore mode, disconnect setting, last restored file) and
+//! `msdb.dbo.log_shipping_secondary` (primary server and database, share, copy folder,
+//! file retention, last copied file) and keeps them in the run's facts, which the
+//! journal stores. It skips when the run already holds a snapshot, and when log shipping
+//! is not configured at all (the topology's share and copy folder are used then). Why
+//! this must come first: [The snapshot before removal](#the-snapshot-before-removal).
+//!
+//! ## `remove_log_shipping`: Microsoft's step 1
+//!
+//! Microsoft: in a query window on `master` of the backup instance, run
+//! `sp_delete_log_shipping_secondary_database` for `mgc`.
+//!
+//! pcdr observes whether `mgc` is still a log-shipping secondary and skips when it is
+//! not. It refuses when the run holds no snapshot. It runs
+//! `EXEC master.dbo.sp_delete_log_shipping_secondary_database @secondary_database = @db`
+//! and verifies that the configuration is gone. Microsoft's *Remove Log Shipping* page
+//! adds that when no other secondary database shares the secondary id, the procedure
+//! also calls `sp_delete_log_shipping_secondary_primary`, which deletes the copy and
+//! restore jobs: from then on, no SQL Server Agent job copies or restores behind
+//! pcdr's back.
+//!
+//! Pages: <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-delete-log-shipping-secondary-database-transact-sql>,
+//! <https://learn.microsoft.com/sql/database-engine/log-shipping/remove-log-shipping-sql-server>.
+//!
+//! ## `copy_log_backups`: Microsoft's step 2
+//!
+//! Microsoft: copy the backup files that were not copied yet from the backup share to
+//! the copy folder of the backup server. SQL Server's *Fail Over to a Log Shipping
+//! Secondary* page gives the same first step.
+//!
+//! pcdr lists the log backups of `mgc` (files named `<db>_<14 digits>.trn`, see
+//! [`crate::logship`]) on the share and in the copy folder, both taken from the snapshot
+//! or, without one, from the topology. A file is still to copy when the copy folder has
+//! no file of that name (compared without case, as Windows does) and size, and, when
+//! the snapshot names the copy job's last copied file, when its name sorts after that
+//! one. Before copying, pcdr checks that the copy folder has room for all of them.
+//! Files are copied four at a time, each under a temporary name, flushed and renamed
+//! into place, so a half-copied file never looks copied ([`crate::adapters::files`]).
+//! The step verifies that every file is in the copy folder with its size.
+//!
+//! By default the copy and the restore overlap: each copied log backup that is next in
+//! the chain is restored as soon as it has landed, while later files are still being
+//! copied, by exactly the rule of the next step. Whatever that leaves (a gap, a file
+//! SQL Server cannot read, a copy that failed) is left to the next step.
+//! `--sequential-restore` copies everything first.
+//!
+//! When the share cannot be read at all, the step fails; if the operator accepted data
+//! loss, it skips instead and the run goes on with the files already in the copy folder.
+//!
+//! Page: <https://learn.microsoft.com/sql/database-engine/log-shipping/fail-over-to-a-log-shipping-secondary-sql-server>.
+//!
+//! ## `apply_unapplied_logs`: Microsoft's step 3
+//!
+//! Microsoft: apply, in sequence, every transaction log backup not yet applied to the
+//! secondary database, and refers to *How to: Apply a Transaction Log Backup*.
+//!
+//! pcdr observes that `mgc` on the backup instance can still take log backups
+//! (RESTORING, or read-only standby) and skips when it is already recovered. It reads
+//! the restore point, `redo_start_lsn` of file 1 in `sys.master_files`, and the
+//! `RESTORE HEADERONLY` answer of the copy folder's files, and decides with the LSN
+//! rule ([`crate::log_chain`], explained in [The LSN rule](#the-lsn-rule)) which files
+//! to restore. To read few headers on a long folder, it starts from the file restored
+//! last and searches the names (which sort by backup time); as soon as that shortcut
+//! meets a gap or a bad file, it reads every header and that verdict stands.
+//!
+//! It restores each file with `RESTORE LOG @db FROM DISK = @file WITH NORECOVERY`, in
+//! LSN order, ending the readers of a standby copy first (see
+//! [Ending sessions](#ending-sessions-before-an-exclusive-restore)). It verifies that
+//! the restore point afterwards is the last restored file's `LastLSN`, and records the
+//! newest backup the database holds, with the time that backup finished, as the run's
+//! evidence of how much data it kept ([`crate::runbook::RpoEvidence`]).
+//!
+//! A gap stops the step unless data loss was accepted; a file of another database, a
+//! backup that is not a log backup, a backup from another database family or a file
+//! SQL Server cannot read stops it with the file's name.
+//!
+//! Pages: <https://learn.microsoft.com/sql/relational-databases/backup-restore/apply-transaction-log-backups-sql-server>,
+//! <https://learn.microsoft.com/sql/t-sql/statements/restore-statements-headeronly-transact-sql>,
+//! <https://learn.microsoft.com/sql/t-sql/statements/restore-statements-transact-sql>,
+//! <https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-master-files-transact-sql>.
+//!
+//! ## `recover_database`: Microsoft's step 4
+//!
+//! Microsoft: from the same query window, find the connections to `mgc` with `sp_who2`,
+//! end them with `KILL`, then run `RESTORE DATABASE mgc WITH RECOVERY`.
+//!
+//! pcdr skips when `mgc` is already online and not in standby. Otherwise it lists the
+//! user sessions in `mgc` other than its own from `sys.dm_exec_sessions` (documented,
+//! where `sp_who2` is not), ends each with `KILL`, and runs
+//! `RESTORE DATABASE @db WITH RECOVERY` over a connection opened on `master`, so that
+//! pcdr itself is never a user of the database it recovers. It verifies that `mgc` is
+//! online and not in standby.
+//!
+//! Pages: <https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-exec-sessions-transact-sql>,
+//! <https://learn.microsoft.com/sql/t-sql/language-elements/kill-transact-sql>,
+//! <https://learn.microsoft.com/sql/relational-databases/backup-restore/recover-a-database-without-restoring-data-transact-sql>.
+//!
+//! ## `set_pool_failed_over`: Microsoft's step 5
+//!
+//! Microsoft: in the Management Shell, run `Set-CsPersistentChatState` with the pool's
+//! identity (`service:<pool FQDN>` on that page) and `-PoolState FailedOver`. The pool
+//! then uses the backup databases defined in the topology.
+//!
+//! pcdr reads the state with `Get-CsPersistentChatState` and skips when it already is
+//! FailedOver. It refuses while `mgc` on the backup instance is not online, sets the
+//! state, and reads it back. The identity is the topology's `pool.identity` (default
+//! `service:<fqdn>`).
+//!
+//! Pages: <https://learn.microsoft.com/powershell/module/skypeforbusiness/set-cspersistentchatstate>,
+//! <https://learn.microsoft.com/powershell/module/skypeforbusiness/get-cspersistentchatstate>.
+//!
+//! ## `mirror_new_primary`: Microsoft's step 6
+//!
+//! Microsoft: with `Install-CsMirrorDatabase`, mirror the backup database, which now
+//! serves as the primary, to the backup site's mirror instance, not to the mirror the
+//! primary had.
+//!
+//! pcdr skips when the topology gives the backup site no mirror instance, or when `mgc`
+//! on the backup instance already is a mirroring principal. It runs
+//! `Install-CsMirrorDatabase -DatabaseType PersistentChat` with the backup instance's
+//! host (and instance name, if any), the log-shipping share as `-FileShare` and
+//! `-DropExistingDatabasesOnMirror`, then verifies in `sys.database_mirroring` that
+//! `mgc` became a principal.
+//!
+//! Pages: <https://learn.microsoft.com/powershell/module/skypeforbusiness/install-csmirrordatabase>,
+//! <https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-database-mirroring-transact-sql>.
+//!
+//! ## `activate_backup_servers`: Microsoft's step 7
+//!
+//! Microsoft: set the list of active servers with `Set-CsPersistentChatActiveServer`;
+//! all of them must be in the data center of the new primary database, or in one with
+//! a low-latency, high-bandwidth link to it.
+//!
+//! pcdr takes the backup site's chat servers from the topology, at most the first four,
+//! and checks the list against both rules (see
+//! [Four active servers](#at-most-four-active-servers-all-in-the-databases-site)).
+//! It refuses while `mgc` on the backup instance is not online, replaces the list
+//! (`-ActiveServers @{Replace=…}`), and reads it back when the pool plane can report
+//! it. The Management Shell cannot (see [Unconfirmed](#what-no-public-source-confirms)),
+//! so against a real pool the step says so and does not read the list back.
+//!
+//! Pages: <https://learn.microsoft.com/powershell/module/skypeforbusiness/set-cspersistentchatactiveserver>,
+//! <https://learn.microsoft.com/skypeforbusiness/plan-your-deployment/persistent-chat-server/topology>.
+//!
+//! # Failback
+//!
+//! Microsoft's failback assumes the primary site was rebuilt after a total outage, that
+//! Topology Builder reinstalled `mgc` and `mgccomp` there, and that no other mirror or
+//! backup server was deployed meanwhile. It puts the deployment back as it was before
+//! the disaster. pcdr's steps, in order ([`crate::procedure::failback`]):
+//!
+//! | Microsoft's step | pcdr step | documentation followed |
+//! |---|---|---|
+//! | (none: assumed) | `check_rebuilt_primary` | the failback's assumptions above |
+//! | 1. clear the active servers | `clear_active_servers` | `Set-CsPersistentChatActiveServer -ActiveServers $null`; `sys.dm_server_services` |
+//! | 2. remove mirroring of the backup `mgc` and `mgccomp` | `remove_backup_mirroring` | `ALTER DATABASE … SET PARTNER OFF`; *Remove Database Mirroring* |
+//! | 3. full backup of the backup `mgc` to the share | `backup_for_failback` | `BACKUP DATABASE`; `RESTORE VERIFYONLY`; `RESTORE FILELISTONLY` |
+//! | 4. restore it over the primary `mgc`, ready to use | `restore_primary` | `RESTORE DATABASE … WITH REPLACE, RECOVERY, MOVE`; `msdb.dbo.restorehistory` |
+//! | 5. set up log shipping from the primary (as on the Configure page) | `reinitialize_backup`, `setup_log_shipping` | *Configure Log Shipping*; the `sp_add_log_shipping_*` procedures |
+//! | (none: the Configure page's Topology Builder setup) | `mirror_primary` | `Install-CsMirrorDatabase` |
+//! | 6. set the active servers | `activate_primary_servers` | `Set-CsPersistentChatActiveServer` |
+//! | then: pool state Normal | `set_pool_normal` | `Set-CsPersistentChatState` |
+//!
+//! ## `check_rebuilt_primary`
+//!
+//! Microsoft: no step. pcdr reads the pool state and refuses when it is Normal (there
+//! is nothing to fail back). It refuses when the primary instance has no `mgc`
+//! (rebuild it with Topology Builder first), and when `mgc` on the backup instance is
+//! not online (it is the source of the failback). It changes nothing.
+//!
+//! ## `clear_active_servers`: Microsoft's step 1
+//!
+//! Microsoft: clear every server from the active list, so that no Persistent Chat
+//! server connects to `mgc` or `mgccomp` during failback. The same step warns that SQL
+//! Server Agent on the backup instance must run under an account that can read the
+//! backup share and write the copy folder.
+//!
+//! pcdr runs `Set-CsPersistentChatActiveServer -ActiveServers $null` and skips only
+//! when the pool can report an empty list. It reads the Agent's account from
+//! `sys.dm_server_services` and prints it with the share and folder it needs; it does
+//! not test those permissions. Why this step fences the pool:
+//! [Fencing before failback](#fencing-the-pool-before-failback).
+//!
+//! ## `remove_backup_mirroring`: Microsoft's step 2
+//!
+//! Microsoft: in SQL Server Management Studio, remove mirroring of `mgc` on the backup
+//! instance, then of `mgccomp`.
+//!
+//! pcdr runs `ALTER DATABASE [db] SET PARTNER OFF` on the backup instance for each of
+//! the two databases that `sys.database_mirroring` shows mirrored (the name is quoted
+//! by [`crate::quote`]; `ALTER DATABASE` takes no variable). SQL Server's error 1416
+//! ("not configured for database mirroring") counts as done. It verifies that neither
+//! database is mirrored any more.
+//!
+//! Pages: <https://learn.microsoft.com/sql/t-sql/statements/alter-database-transact-sql-database-mirroring>,
+//! <https://learn.microsoft.com/sql/database-engine/database-mirroring/remove-database-mirroring-sql-server>.
+//!
+//! ## `backup_for_failback`: Microsoft's step 3
+//!
+//! Microsoft: in Management Studio, take a full backup of the backup `mgc` to a file on
+//! the log-shipping share, which both sites reach.
+//!
+//! pcdr refuses while the backup `mgc` is not MULTI_USER (see
+//! [Single-user databases](#single-user-databases-and-mirroring)). The file is
+//! `<db>_pcdr_failback_<run id>.bak` on the share (see
+//! [File names](#backup-files-named-after-the-run)). When that file already holds a full
+//! backup of `mgc`, it is not taken again; otherwise pcdr runs
+//! `BACKUP DATABASE @db TO DISK = @file WITH INIT, CHECKSUM`. Either way it runs
+//! `RESTORE VERIFYONLY … WITH CHECKSUM`, checks that `RESTORE FILELISTONLY` lists the
+//! files in it, and records the file as verified in the run's facts, so a resumed
+//! run skips the step.
+//!
+//! Pages: <https://learn.microsoft.com/sql/t-sql/statements/backup-transact-sql>,
+//! <https://learn.microsoft.com/sql/t-sql/statements/restore-statements-verifyonly-transact-sql>,
+//! <https://learn.microsoft.com/sql/t-sql/statements/restore-statements-filelistonly-transact-sql>.
+//!
+//! ## `restore_primary`: Microsoft's step 4
+//!
+//! Microsoft: in Management Studio on the primary instance, restore that file over
+//! `mgc` with *Overwrite the existing database* and *Leave the database ready to use*,
+//! that is `WITH REPLACE, RECOVERY`.
+//!
+//! pcdr skips when the primary `mgc` is online and the primary's restore history
+//! (`msdb.dbo.restorehistory`) says its newest full restore came from this run's file.
+//! It refuses when the file does not hold a full backup of `mgc`. It removes mirroring
+//! from the primary `mgc` when the rebuilt database is mirrored (a mirrored database
+//! cannot be restored over: 3104), ends the sessions in it, and runs
+//! `RESTORE DATABASE @db FROM DISK = @file WITH REPLACE, RECOVERY, MOVE …`: each file in
+//! the backup is placed where the primary keeps its own file of that logical name (or,
+//! failing that, of that kind), as `sys.master_files` lists them on both instances. The
+//! backup carries the backup instance's paths, which need not exist on the primary
+//! host. It verifies by observing again.
+//!
+//! Pages: <https://learn.microsoft.com/sql/t-sql/statements/restore-statements-transact-sql>,
+//! <https://learn.microsoft.com/sql/relational-databases/system-tables/restorehistory-transact-sql>.
+//!
+//! ## `reinitialize_backup` and `setup_log_shipping`: Microsoft's step 5
+//!
+//! Microsoft: set up log shipping for the primary `mgc` as the *Configure* page does.
+//! That page lets Management Studio initialize the secondary from a new full backup of
+//! the primary, restore in no-recovery mode with no delay, and schedule the copy and
+//! restore jobs about as often as the backups.
+//!
+//! `reinitialize_backup` re-seeds the backup `mgc`: after failover it is online, and
+//! log backups can only be restored onto a database that is still restoring (3117
+//! otherwise). It skips when the backup `mgc` is restoring and its restore history
+//! names this run's file `<db>_pcdr_reinit_<run id>.bak`. Otherwise it backs up the
+//! primary `mgc` to that file (unless a full backup of `mgc` is already there),
+//! verifies it, ends the sessions in the backup `mgc`, and restores the file over it
+//! `WITH REPLACE, NORECOVERY` with `MOVE` onto the backup instance's own files.
+//!
+//! `setup_log_shipping` skips when the primary is a log-shipping primary for `mgc` and
+//! the backup instance a secondary. Otherwise it runs, on the primary,
+//! `sp_add_log_shipping_primary_database`, a backup schedule
+//! (`sp_add_schedule`, `sp_attach_schedule`), `sp_add_log_shipping_primary_secondary`
+//! and enables the backup job; then, on the backup instance,
+//! `sp_add_log_shipping_secondary_primary`, the copy and restore schedules,
+//! `sp_add_log_shipping_secondary_database`, and enables both jobs. The jobs are created
+//! disabled by those procedures and enabled last. Share, copy folder, restore delay and
+//! mode come from the run's snapshot when it holds one, else from the topology's
+//! `[log_shipping]` section (which also gives the backup interval); file retention
+//! from the snapshot, else 4320 minutes; server names are what each instance reports as
+//! `@@SERVERNAME`; the jobs are named `LSBackup_<db>`, `LSCopy_<primary>_<db>` and
+//! `LSRestore_<primary>_<db>`. No monitor server is configured. It verifies by
+//! observing again.
+//!
+//! Pages: <https://learn.microsoft.com/sql/database-engine/log-shipping/configure-log-shipping-sql-server>,
+//! <https://learn.microsoft.com/sql/database-engine/log-shipping/log-shipping-tables-and-stored-procedures>.
+//!
+//! ## `mirror_primary`
+//!
+//! Microsoft's failback has no mirroring step. It aims at the configuration as it was
+//! before the disaster, which mirrored the primary `mgc` (set up in Topology Builder,
+//! per the *Configure* page), and `restore_primary` removes any mirroring the rebuilt
+//! database has. So pcdr installs it again: `Install-CsMirrorDatabase` for the primary
+//! instance, skipped when the topology gives the primary site no mirror or `mgc`
+//! already is a principal, verified in `sys.database_mirroring`.
+//!
+//! ## `activate_primary_servers` and `set_pool_normal`: Microsoft's step 6 and the last command
+//!
+//! Microsoft: set the active servers (in the data center of the primary database), then
+//! return the pool to its normal state with `Set-CsPersistentChatState -PoolState
+//! Normal`.
+//!
+//! pcdr does both in that order, as in failover: the primary site's chat servers, at
+//! most four, refused while the primary `mgc` is not online; the pool state set and
+//! read back.
+//!
+//! # The reasoning behind the checks
+//!
+//! ## Why pcdr refuses when the primary answers
+//!
+//! The failover is written for a primary site that is gone. If the primary `mgc` still
+//! runs and anything still writes to it, recovering the backup copy makes a second
+//! writable `mgc`: the two copies diverge from the moment of recovery, and whatever is
+//! written on the old primary afterwards is lost at failback, which restores the backup
+//! copy over the primary. An answering primary also means the operator is not in the
+//! situation the procedure describes: SQL Server's own failover page says that when the
+//! primary is reachable, the tail of its log should be backed up `WITH NORECOVERY` and
+//! applied first, and pcdr does not do that (it is not a planned role switch).
+//!
+//! So pcdr probes the primary instance and its mirror, and refuses when either answers.
+//! An SQL error counts as an answer, because a server sent it. The override
+//! (`--allow-primary-reachable`) exists for an operator who knows the answering server
+//! is fenced (for instance, its database is known damaged and no chat server reaches
+//! it); the step then records that it went on because the operator allowed it.
+//!
+//! ## The snapshot before removal
+//!
+//! Microsoft's step 1 deletes the configuration that steps 2 and 3 need. Removing the
+//! last secondary database of a secondary id also deletes that id's row in
+//! `msdb.dbo.log_shipping_secondary` (the share, the copy folder, the last copied
+//! file) and the copy and restore jobs, and the secondary database's own row (the last
+//! restored file) goes with it. After step 1, nothing on the backup instance says where
+//! the log backups are or which were already copied.
+//!
+//! pcdr therefore reads those rows before step 1 and keeps them in the journal, and
+//! `remove_log_shipping` refuses to run without them. After step 1 the question "which
+//! log backups are unapplied" is answered from the database itself (its restore point)
+//! and the backup files' headers, never from msdb.
+//!
+//! ## The LSN rule
+//!
+//! Every log record has a log sequence number (LSN). For a database that is restoring,
+//! `sys.master_files.redo_start_lsn` is the LSN at which the next roll-forward must
+//! start: the **restore point**. For a log backup, `RESTORE HEADERONLY` gives `FirstLSN`
+//! (its first log record) and `LastLSN` (the LSN of the next log record *after* the
+//! backup, so the range is half-open). For each candidate, ordered by LSN:
+//!
+//! | header against the restore point `p` | meaning | pcdr |
+//! |---|---|---|
+//! | `LastLSN <= p` | the database already holds these records | skips it (SQL Server would refuse it with 4326) |
+//! | `FirstLSN <= p < LastLSN` | the next backup in the chain | restores it; `p` becomes its `LastLSN` |
+//! | `FirstLSN > p` | the records from `p` to `FirstLSN` are in no file: a **gap** | stops (SQL Server would refuse it with 4305) |
+//!
+//! Before the rule, each header must be a log backup (`BackupType` 2) of `mgc` from the
+//! database's own family; anything else stops the run with the file's name, because
+//! restoring it would fail or, worse, mean the folder holds files that are not what
+//! they seem. File names only order candidates cheaply; the headers decide. The rule is
+//! [`plan_log_restores`](crate::log_chain::plan_log_restores):
+//!
+//! ```
+//! use pcdr_core::log_chain::{plan_log_restores, BackupHeader, BackupType, Candidate, Lsn};
+//! let log = |file: &str, first, last| Candidate {
+//!     file: file.into(),
+//!     header: Ok(BackupHeader {
+//!         database_name: "mgc".into(),
+//!         backup_type: BackupType::Log,
+//!         first_lsn: Lsn(first),
+//!         last_lsn: Lsn(last),
+//!         family_guid: "F".into(),
+//!         backup_start: chrono::DateTime::UNIX_EPOCH,
+//!         backup_finish: chrono::DateTime::UNIX_EPOCH,
+//!     }),
+//! };
+//! // The database is restored up to LSN 200; the backup covering 300..400 is missing.
+//! let folder = [log("mgc_1.trn", 100, 200), log("mgc_2.trn", 200, 300), log("mgc_4.trn", 400, 500)];
+//! let plan = plan_log_restores("mgc", Some("F"), Lsn(200), &folder).unwrap();
+//! assert_eq!(plan.already_applied, 1); // mgc_1.trn
+//! assert_eq!(plan.to_restore[0].file, "mgc_2.trn"); // then the restore point is 300
+//! let gap = plan.gap.unwrap();
+//! assert_eq!((gap.missing_from, gap.missing_to), (Lsn(300), Lsn(400)));
+//! assert_eq!(gap.next_file, "mgc_4.trn");
+//! ```
+//!
+//! ## A gap, and what accepting data loss means
+//!
+//! Log backups can only be applied in an unbroken chain: when one is lost, only the
+//! backups before it can be restored. And recovery ends the chain for good: once the
+//! database is recovered, no further log backup can be applied to it. Recovering past a
+//! gap therefore loses, permanently, every transaction after the last backup that could
+//! be applied.
+//!
+//! The apply step stops with
+//! [`Error::DataLossRefused`](crate::error::Error::DataLossRefused), naming the missing
+//! LSN range, the first file after it, and the last good backup with the time it
+//! finished (the data is complete up to that time). It restores nothing while the gap
+//! is not accepted; with the default overlapped copy, the log backups that landed
+//! during the copy and continued the chain are already restored `WITH NORECOVERY`.
+//! Either way nothing is recovered, so the choice stays open:
+//!
+//! - find the missing log backup (on the share, or from the primary's backup history),
+//!   put it in the copy folder and resume: the chain continues;
+//! - or resume with `--accept-data-loss`: pcdr restores the backups before the gap,
+//!   then recovers, and the gap stays in the journal and in the report
+//!   ([`RpoEvidence`](crate::runbook::RpoEvidence), `accepted_gap`) as the record of
+//!   what was lost.
+//!
+//! ## Ending sessions before an exclusive restore
+//!
+//! `RESTORE` needs the database to itself; while any other session uses it, SQL Server
+//! refuses with 3101. A restoring database has no users, but a standby copy has
+//! readers, and monitoring or administration tools may be connected. Microsoft's step 4
+//! ends all connections first.
+//!
+//! pcdr lists the sessions from `sys.dm_exec_sessions` (user sessions in that
+//! database, not its own), ends each with `KILL` (the session id is an integer literal,
+//! since `KILL` takes no variable), and runs the restore from `master`. A client can
+//! reconnect between the `KILL` and the `RESTORE`; when the restore then fails with
+//! 3101, pcdr lists and ends the sessions again and retries, up to three times, before
+//! it gives up and says which database is still in use. The same happens before a log
+//! restore onto a standby copy, and before each failback restore.
+//!
+//! ## At most four active servers, all in the database's site
+//!
+//! A Persistent Chat pool set up for high availability and disaster recovery may hold
+//! up to eight servers, of which only four can be active while the rest stand by
+//! (*Plan Persistent Chat Server topology*). Microsoft's failover and failback both
+//! require the active servers to sit in the data center of the database they use, or
+//! in one with a low-latency, high-bandwidth link to it.
+//!
+//! The topology checks the first rule when it is loaded (at most eight servers, each in
+//! one site). The activation steps take at most four servers, and only from the site
+//! that holds the database; pcdr does not use the low-latency exception, because it
+//! cannot measure a link. A list that breaks either rule is refused before anything is
+//! sent.
+//!
+//! ## Fencing the pool before failback
+//!
+//! Failback copies the backup `mgc` to the primary through one full backup. Any chat
+//! message written to the backup `mgc` after that backup finishes is not in it, and is
+//! lost when the primary is restored from it and the backup `mgc` is re-seeded. Clearing
+//! the active servers first, as Microsoft's step 1 does, stops the chat servers from
+//! connecting to the databases, and `check_rebuilt_primary` makes sure the run starts
+//! from a failed-over pool.
+//!
+//! The fence has a documented limit: a server removed from the active list stops taking
+//! *new* client connections but keeps the ones it already has. No page says how soon
+//! those stop writing, and pcdr does not wait for it.
+//!
+//! ## Single-user databases and mirroring
+//!
+//! A restore resets most database options to what they were when the backup ended, and
+//! mirroring cannot be set up on a database in single-user mode (1488). A backup taken
+//! while the backup `mgc` is SINGLE_USER would therefore carry that setting to the
+//! primary, and `mirror_primary` would fail at the end of the failback. So
+//! `backup_for_failback` refuses unless the database is MULTI_USER, and says which
+//! statement puts it back.
+//!
+//! ## Backup files named after the run
+//!
+//! The two full backups of a failback are written to the share as
+//! `<db>_pcdr_failback_<run id>.bak` and `<db>_pcdr_reinit_<run id>.bak`. The run id is
+//! the UTC time the run started (`yyyyMMddHHmmss`); the journal keeps it, so it does not
+//! change when the run is resumed. That naming lets pcdr:
+//!
+//! - find its own complete backup after an interruption and reuse it instead of taking
+//!   it again (the header must say: full backup of `mgc`);
+//! - tell a database restored by this run from one that merely looks alike: the restore
+//!   steps skip only when the restore history names this run's file, which an older
+//!   run's file, or the original primary coming back, never does;
+//! - overwrite (`WITH INIT`) only its own file, never another run's backup and never a
+//!   log-shipping `.trn` file, whose pattern these names do not match.
+//!
+//! # Error numbers an operator meets
+//!
+//! pcdr reports SQL Server's first error for a statement: for a failed `BACKUP` or
+//! `RESTORE`, that is the cause, not the 3013 that follows it. Each error comes with
+//! what to do next ([`PlaneError::next_action`](crate::error::PlaneError::next_action));
+//! callers ask an error for its number ([`Error::sql_number`](crate::error::Error::sql_number))
+//! rather than reading its text. The numbers that matter here:
+//!
+//! | number | what SQL Server means | where it shows up | what to do |
+//! |---|---|---|---|
+//! | 927 | the database is in the middle of a restore and cannot be opened | querying `mgc` before recovery | recover it first |
+//! | 1416 | the database is not mirrored | removing mirroring twice | nothing: pcdr counts it as done |
+//! | 1418 | the mirroring partner's network address cannot be reached | `Install-CsMirrorDatabase` | check the partner's mirroring endpoint |
+//! | 1488 | mirroring cannot start on a single-user database | mirroring after a restore | set the database MULTI_USER (pcdr refuses earlier) |
+//! | 3013 | `BACKUP` or `RESTORE` ended abnormally | after every failed backup or restore | read the error before it |
+//! | 3021 | `BACKUP` or `RESTORE` inside a transaction | a caller that wraps statements in a transaction | run them outside one (pcdr never does) |
+//! | 3036 | a database in warm standby cannot be backed up | backing up a standby copy | recover it first |
+//! | 3101 | exclusive access impossible: the database is in use | every restore | pcdr ends sessions and retries; if it persists, find who reconnects |
+//! | 3104 | `RESTORE` cannot work on a database in a mirroring session | restoring over the primary `mgc` | remove mirroring (pcdr does) |
+//! | 3117 | no files are ready to roll forward | a log restore onto a recovered database | the database was already recovered: check its state |
+//! | 3154 | the backup holds another database than the one being overwritten | failback restores | check the file; `REPLACE` overrides it |
+//! | 3159 | the tail of the log was not backed up | restoring over an existing database | `REPLACE` (pcdr uses it where Microsoft's *Overwrite* does) |
+//! | 3201 | the backup device cannot be opened | a file missing or unreadable for the SQL Server service | check the path and the service account's rights |
+//! | 3203 | reading the backup device failed | a damaged or truncated file | replace the file from the share |
+//! | 3241 | the media family is malformed | a half-written backup | replace the file from the share |
+//! | 4305 | the log backup starts too late: an earlier one is missing | a gap in the chain | find the missing backup, or accept the loss |
+//! | 4319 | an earlier restore was interrupted | after a crash mid-restore | SQL Server's remedy is `RESTORE … WITH RESTART`; pcdr has no special handling |
+//! | 4326 | the log backup ends too early: already applied | restoring a file twice | nothing: pcdr skips such files |
+//! | 4330 | the backup is on another recovery path than the database | a file from before a recovery, or from another database | use the right files; the database may already be recovered |
+//! | 5052 | the `ALTER DATABASE` is not allowed in the database's current state | altering a restoring database | pcdr has no special handling; read SQL Server's message |
+//! | 6104 | a session cannot `KILL` itself | ending sessions | nothing: pcdr excludes its own session |
+//! | 6106 | the session to kill is no longer active | ending sessions | nothing: it is already gone |
+//!
+//! Page: <https://learn.microsoft.com/sql/relational-databases/errors-events/database-engine-events-and-errors>.
+//!
+//! # Where pcdr departs from or adds to Microsoft's procedure
+//!
+//! | what | Microsoft | pcdr |
+//! |---|---|---|
+//! | each step | done once, by hand | observes, acts, verifies; skips what is already done |
+//! | preconditions | assumed | `check_sites`, `check_rebuilt_primary` refuse a world that does not fit |
+//! | log-shipping settings | lost in step 1 | read first and journaled |
+//! | "unapplied" log backups | "in sequence" | the LSN rule; a gap stops the run until the operator decides |
+//! | copying and restoring | one after the other | overlapped by default (`--sequential-restore` to separate) |
+//! | finding sessions | `sp_who2` (undocumented) | `sys.dm_exec_sessions`; bounded retry on 3101 |
+//! | pool state, mirroring | set | set and read back |
+//! | active servers | same data center, or a fast link | always the database's site, at most four; not read back (no documented way) |
+//! | removing mirroring | Management Studio dialog | `ALTER DATABASE … SET PARTNER OFF`; 1416 counts as done |
+//! | failback backup | Management Studio dialog | `WITH CHECKSUM`, then `RESTORE VERIFYONLY` and `RESTORE FILELISTONLY`; refused for a single-user database |
+//! | failback restore | *Overwrite*, *ready to use* | also removes mirroring on the primary, ends sessions and moves files onto the primary's own paths |
+//! | re-seeding the backup `mgc` | inside the Management Studio log-shipping wizard | its own step, resumable |
+//! | log shipping | the wizard, with an optional monitor server | the documented stored procedures, no monitor server |
+//! | mirroring the primary after failback | from Topology Builder | `mirror_primary` re-installs it |
+//! | a run | a person with a checklist | a journal: a stopped run resumes at the first step not verified as done ([`crate::runbook`]) |
+//!
+//! Two things the documentation describes are **not** done by pcdr:
+//!
+//! - The *Configure* page also sets up log shipping from the primary's **mirror**
+//!   instance (through a temporary database failover), so log shipping continues if the
+//!   primary fails over to its mirror. `setup_log_shipping` configures the primary
+//!   instance only.
+//! - SQL Server's failover page says to back up and apply the tail of the log when the
+//!   primary is still reachable. pcdr handles the disaster case only and takes no
+//!   tail-log backup, even when the operator allows a reachable primary.
+//!
+//! One order differs from SQL Server's *Configure Log Shipping* page: that page adds the
+//! secondary database on the secondary before telling the primary about it
+//! (`sp_add_log_shipping_primary_secondary`); pcdr sets up the whole primary side
+//! first, then the secondary side. No page says whether that order matters.
+//!
+//! # What no public source confirms
+//!
+//! These points are treated as configuration or as hints, never as facts:
+//!
+//! - **The `-Identity` the Persistent Chat cmdlets take.** The procedure uses
+//!   `service:<pool FQDN>` (once with a space after the colon), the
+//!   `Set-CsPersistentChatState` page uses `PersistentChatServer:<FQDN>`, and the
+//!   `Set-CsPersistentChatActiveServer` page uses a collection name
+//!   (`PChatServerCollection`; `global` in the Lync Server 2013 version). pcdr sends the
+//!   topology's `pool.identity` (default `service:<fqdn>`) to both cmdlets; set it to
+//!   what your deployment accepts.
+//! - **Reading the active servers back.** There is no documented
+//!   `Get-CsPersistentChatActiveServer`; the Management Shell plane reports the list as
+//!   unknown ([`ChatPoolPlane`](crate::planes::ChatPoolPlane)), so the activation steps
+//!   set it without checking.
+//! - **Log-shipping file names.** That the jobs name log backups
+//!   `<db>_<yyyyMMddHHmmss>.trn` in UTC is community knowledge. pcdr uses names to find
+//!   and order candidates only; `RESTORE HEADERONLY` decides.
+//! - **Which mirror `Install-CsMirrorDatabase` picks.** Its page takes the principal's
+//!   server only; that it mirrors to the backup site's mirror after failover (as the
+//!   procedure requires) rests on the topology, not on a statement in the docs.
+//! - **The order of the last two failback steps.** Microsoft sets the active servers
+//!   before returning the pool to Normal and does not say what the servers do in
+//!   between; pcdr keeps that order.
