@@ -1272,7 +1272,7 @@ async fn apply_restores_up_to_a_gap_when_data_loss_is_accepted() {
 
 /// The usual disaster: the restore job had applied every copied log backup, and the
 /// next one never reached the copy folder. The refusal must still name the last good
-/// backup and when it finished (DOMAIN.md, the LSN rule), which the database holds.
+/// backup and when it finished (the LSN rule, see `crate::log_chain`), which the database holds.
 #[tokio::test]
 async fn apply_names_the_last_good_backup_even_when_it_was_already_applied() {
     let mut w = World::new();
