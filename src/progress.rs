@@ -115,6 +115,14 @@ impl Observer for Progress {
                 ));
             }
             Event::Note { text, .. } => self.line(&format!("    note: {text}")),
+            Event::SessionsEnded {
+                target,
+                database,
+                sessions,
+                ..
+            } => self.line(&format!(
+                "    ended {sessions} sessions on {database} on {target}"
+            )),
             Event::StepFinished {
                 summary, millis, ..
             } => {

@@ -480,6 +480,8 @@ enum When {
     AboutToAct(StepId),
     /// The first log backup was restored.
     FirstLogRestored,
+    /// The step ended the sessions on a database, right before its exclusive operation.
+    SessionsEnded(StepId),
 }
 
 impl When {
@@ -488,6 +490,7 @@ impl When {
             (When::Finished(step), Event::StepFinished { step: s, .. }) => *s == step,
             (When::AboutToAct(step), Event::Planned { step: s, .. }) => *s == step,
             (When::FirstLogRestored, Event::LogRestored { .. }) => true,
+            (When::SessionsEnded(step), Event::SessionsEnded { step: s, .. }) => *s == step,
             _ => false,
         }
     }
@@ -724,7 +727,7 @@ async fn failover_interrupted_after_the_last_log_restore_resumes() {
 async fn failover_interrupted_after_recovery_resumes() {
     // Recovery succeeds; the read that verifies it fails.
     interrupted_failover(Interruption {
-        when: When::AboutToAct(failover::RECOVER_DATABASE),
+        when: When::SessionsEnded(failover::RECOVER_DATABASE),
         fault: Fault::Statement(fail(InstanceId::Backup, Some(StatementKind::Select))),
         fails_in: failover::RECOVER_DATABASE,
         resumed_skips: true,

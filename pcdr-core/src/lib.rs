@@ -17,6 +17,8 @@
 //! - [`error`]: errors that say what failed, where, and what to do next.
 
 #![warn(missing_docs)]
+// Every function fits a screen (the threshold is in the workspace's clippy.toml).
+#![warn(clippy::too_many_lines)]
 
 pub mod adapters;
 pub mod commands;

@@ -8,7 +8,7 @@ use std::sync::{Mutex, PoisonError};
 /// Receives one progress event as a NUL-terminated JSON object, e.g.
 /// `{"event":"step_started","step":"check_sites","title":"…"}`; the `event` key names
 /// the kind (`step_started`, `step_finished`, `step_skipped`, `step_failed`, `planned`,
-/// `note`, `file_copied`, `log_restored`).
+/// `note`, `sessions_ended`, `file_copied`, `log_restored`).
 ///
 /// Called on the thread that called `pcdr_runbook_run`, `pcdr_runbook_resume` or
 /// `pcdr_runbook_run_step`, inside that call. `event_json` is valid only until the

@@ -61,7 +61,8 @@ fn step(event: &Event) -> Option<&'static str> {
         | Event::StepSkipped { step, .. }
         | Event::StepFailed { step, .. }
         | Event::Planned { step, .. }
-        | Event::Note { step, .. } => Some(step.as_str()),
+        | Event::Note { step, .. }
+        | Event::SessionsEnded { step, .. } => Some(step.as_str()),
         Event::FileCopied { .. } | Event::LogRestored { .. } => None,
     }
 }
@@ -82,6 +83,12 @@ fn message(event: &Event) -> String {
             bytes,
         } => format!("{step}: {actions} actions, {bytes} bytes to copy"),
         Event::Note { step, text } => format!("{step}: {text}"),
+        Event::SessionsEnded {
+            step,
+            target,
+            database,
+            sessions,
+        } => format!("{step}: ended {sessions} sessions on {database} on {target}"),
         Event::FileCopied { file, bytes } => format!("copied {file} ({bytes} bytes)"),
         Event::LogRestored {
             file,

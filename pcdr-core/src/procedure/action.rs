@@ -319,37 +319,91 @@ impl Action {
     }
 
     /// Performs the action, naming `step`, the target, the database and the file in any
-    /// error.
+    /// error. Nothing is changed once the run is cancelled or while the journal's last
+    /// records are not on disk.
     pub async fn perform(&self, ctx: &Context, step: StepId) -> Result<()> {
         if ctx.is_cancelled() {
             return Err(Error::Cancelled { step: Some(step) });
         }
         ctx.journal_flushed().await?;
-        let fail = |site: SiteRole, db: Option<&str>, file: Option<&str>, e: PlaneError| {
-            Error::step(step, ctx.sql_name(site), db, file, e)
-        };
-        let pool_fail = |e: PlaneError| {
-            Error::step(
-                step,
-                format!("pool {}", ctx.topology.pool.fqdn),
-                None,
-                None,
-                e,
-            )
-        };
+        let moved = self
+            .call(ctx, step)
+            .await
+            .map_err(|e| self.failure(ctx, step, e))?;
+        self.record(ctx, moved);
+        Ok(())
+    }
+
+    /// The plane call the action makes; returns the bytes it moved (a copy's).
+    async fn call(&self, ctx: &Context, step: StepId) -> PlaneResult<u64> {
+        if let Self::CopyFile { from, to, name, .. } = self {
+            return ctx.planes.files.copy_file(from, name, to).await;
+        }
         let pool = ctx.planes.pool.as_ref();
-        match self {
-            Self::RemoveSecondaryLogShipping { database } => ctx
-                .sql(SiteRole::Backup)
-                .remove_secondary_log_shipping(database)
-                .await
-                .map_err(|e| fail(SiteRole::Backup, Some(database), None, e)),
-            Self::CopyFile { from, to, name, .. } => self.copy(ctx, step, from, to, name).await,
+        let done = match self {
+            Self::RemoveSecondaryLogShipping { database } => {
+                ctx.sql(SiteRole::Backup)
+                    .remove_secondary_log_shipping(database)
+                    .await
+            }
+            Self::CopyFile { .. } => Ok(()),
             Self::RestoreLog { database, backup } => {
                 ctx.sql(SiteRole::Backup)
                     .restore_log(database, &backup.file)
                     .await
-                    .map_err(|e| fail(SiteRole::Backup, Some(database), Some(&backup.file), e))?;
+            }
+            Self::EndSessions { site, database } => end_sessions(ctx, step, *site, database).await,
+            Self::Recover { site, database } => ctx.sql(*site).recover(database).await,
+            Self::SetPoolState { state } => pool.set_pool_state(*state).await,
+            Self::InstallMirror { request } => pool.install_mirror(request).await,
+            Self::SetActiveServers { servers } => pool.set_active_servers(servers).await,
+            Self::RemoveMirroring { site, database } => {
+                ctx.sql(*site).remove_mirroring(database).await
+            }
+            Self::BackupDatabase {
+                site,
+                database,
+                file,
+            } => ctx.sql(*site).backup_database(database, file).await,
+            Self::VerifyBackup { site, file } => ctx.sql(*site).verify_backup(file).await,
+            Self::RestoreDatabase {
+                site,
+                database,
+                file,
+                options,
+            } => {
+                ctx.sql(*site)
+                    .restore_database(database, file, options)
+                    .await
+            }
+            Self::SetupLogShippingPrimary { setup } => {
+                ctx.sql(SiteRole::Primary)
+                    .setup_log_shipping_primary(setup)
+                    .await
+            }
+            Self::SetupLogShippingSecondary { setup } => {
+                ctx.sql(SiteRole::Backup)
+                    .setup_log_shipping_secondary(setup)
+                    .await
+            }
+        };
+        done.map(|()| 0)
+    }
+
+    /// What the run learns from the action once it succeeded: facts and an event.
+    fn record(&self, ctx: &Context, moved: u64) {
+        match self {
+            Self::CopyFile { name, .. } => {
+                ctx.update_facts(|f| {
+                    f.files_copied += 1;
+                    f.bytes_copied += moved;
+                });
+                ctx.emit(Event::FileCopied {
+                    file: name.clone(),
+                    bytes: moved,
+                });
+            }
+            Self::RestoreLog { backup, .. } => {
                 ctx.update_facts(|f| {
                     f.logs_restored += 1;
                     f.restore_point = Some(backup.header.last_lsn);
@@ -360,93 +414,62 @@ impl Action {
                     first_lsn: backup.header.first_lsn,
                     last_lsn: backup.header.last_lsn,
                 });
-                Ok(())
             }
-            Self::EndSessions { site, database } => end_sessions(ctx, step, *site, database)
-                .await
-                .map_err(|e| fail(*site, Some(database), None, e)),
-            Self::Recover { site, database } => ctx
-                .sql(*site)
-                .recover(database)
-                .await
-                .map_err(|e| fail(*site, Some(database), None, e)),
-            Self::SetPoolState { state } => pool.set_pool_state(*state).await.map_err(pool_fail),
-            Self::InstallMirror { request } => {
-                pool.install_mirror(request).await.map_err(pool_fail)
-            }
-            Self::SetActiveServers { servers } => {
-                pool.set_active_servers(servers).await.map_err(pool_fail)
-            }
-            Self::RemoveMirroring { site, database } => ctx
-                .sql(*site)
-                .remove_mirroring(database)
-                .await
-                .map_err(|e| fail(*site, Some(database), None, e)),
-            Self::BackupDatabase {
-                site,
-                database,
-                file,
-            } => ctx
-                .sql(*site)
-                .backup_database(database, file)
-                .await
-                .map_err(|e| fail(*site, Some(database), Some(file), e)),
-            Self::VerifyBackup { site, file } => ctx
-                .sql(*site)
-                .verify_backup(file)
-                .await
-                .map_err(|e| fail(*site, None, Some(file), e)),
-            Self::RestoreDatabase {
-                site,
-                database,
-                file,
-                options,
-            } => ctx
-                .sql(*site)
-                .restore_database(database, file, options)
-                .await
-                .map_err(|e| fail(*site, Some(database), Some(file), e)),
-            Self::SetupLogShippingPrimary { setup } => ctx
-                .sql(SiteRole::Primary)
-                .setup_log_shipping_primary(setup)
-                .await
-                .map_err(|e| fail(SiteRole::Primary, Some(&setup.database), None, e)),
-            Self::SetupLogShippingSecondary { setup } => ctx
-                .sql(SiteRole::Backup)
-                .setup_log_shipping_secondary(setup)
-                .await
-                .map_err(|e| fail(SiteRole::Backup, Some(&setup.secondary_database), None, e)),
+            _ => {}
         }
     }
 
-    async fn copy(
-        &self,
-        ctx: &Context,
-        step: StepId,
-        from: &str,
-        to: &str,
-        name: &str,
-    ) -> Result<()> {
-        let bytes = ctx
-            .planes
-            .files
-            .copy_file(from, name, to)
-            .await
-            .map_err(|e| Error::step(step, to, None, Some(&join_path(from, name)), e))?;
-        ctx.update_facts(|f| {
-            f.files_copied += 1;
-            f.bytes_copied += bytes;
-        });
-        ctx.emit(Event::FileCopied {
-            file: name.to_string(),
-            bytes,
-        });
-        Ok(())
+    /// The instance the action goes to; `None` for the pool and the file system.
+    fn site(&self) -> Option<SiteRole> {
+        match self {
+            Self::RemoveSecondaryLogShipping { .. }
+            | Self::RestoreLog { .. }
+            | Self::SetupLogShippingSecondary { .. } => Some(SiteRole::Backup),
+            Self::SetupLogShippingPrimary { .. } => Some(SiteRole::Primary),
+            Self::EndSessions { site, .. }
+            | Self::Recover { site, .. }
+            | Self::RemoveMirroring { site, .. }
+            | Self::BackupDatabase { site, .. }
+            | Self::VerifyBackup { site, .. }
+            | Self::RestoreDatabase { site, .. } => Some(*site),
+            Self::CopyFile { .. }
+            | Self::SetPoolState { .. }
+            | Self::InstallMirror { .. }
+            | Self::SetActiveServers { .. } => None,
+        }
+    }
+
+    /// The database the action changes, if it names one.
+    fn database(&self) -> Option<&str> {
+        match self {
+            Self::RemoveSecondaryLogShipping { database }
+            | Self::RestoreLog { database, .. }
+            | Self::EndSessions { database, .. }
+            | Self::Recover { database, .. }
+            | Self::RemoveMirroring { database, .. }
+            | Self::BackupDatabase { database, .. }
+            | Self::RestoreDatabase { database, .. } => Some(database),
+            Self::SetupLogShippingPrimary { setup } => Some(&setup.database),
+            Self::SetupLogShippingSecondary { setup } => Some(&setup.secondary_database),
+            _ => None,
+        }
+    }
+
+    /// The step error for a failed plane call: the step, the instance, pool or copy
+    /// folder, the database and the file.
+    fn failure(&self, ctx: &Context, step: StepId, error: PlaneError) -> Error {
+        if let Self::CopyFile { from, to, name, .. } = self {
+            return Error::step(step, to, None, Some(&join_path(from, name)), error);
+        }
+        let target = match self.site() {
+            Some(site) => ctx.sql_name(site),
+            None => format!("pool {}", ctx.topology.pool.fqdn),
+        };
+        Error::step(step, target, self.database(), self.file(), error)
     }
 }
 
-/// Ends every user session on `database`, except pcdr's own, and tells the operator how
-/// many it ended.
+/// Ends every user session on `database`, except pcdr's own, and says how many it ended.
 async fn end_sessions(
     ctx: &Context,
     step: StepId,
@@ -462,13 +485,11 @@ async fn end_sessions(
             other => other?,
         }
     }
-    if !sessions.is_empty() {
-        let text = format!(
-            "{} sessions on {database} ended on {}",
-            sessions.len(),
-            ctx.sql_name(site)
-        );
-        ctx.emit(Event::Note { step, text });
-    }
+    ctx.emit(Event::SessionsEnded {
+        step,
+        target: ctx.sql_name(site),
+        database: database.to_string(),
+        sessions: sessions.len(),
+    });
     Ok(())
 }

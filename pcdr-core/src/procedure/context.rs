@@ -112,6 +112,18 @@ pub enum Event {
         /// The text.
         text: String,
     },
+    /// The user sessions on a database were ended (possibly none), right before an
+    /// operation that needs the database to itself.
+    SessionsEnded {
+        /// The step.
+        step: StepId,
+        /// The instance.
+        target: String,
+        /// The database.
+        database: String,
+        /// How many sessions were ended.
+        sessions: usize,
+    },
     /// One log backup was copied.
     FileCopied {
         /// The file name.

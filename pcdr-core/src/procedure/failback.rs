@@ -63,6 +63,7 @@ step_table! {
     /// Mirror the primary database to the primary site's mirror.
     MIRROR_PRIMARY = "mirror_primary", "Mirror the primary database to the primary site's mirror" {
         observe: observe_mirror, run: mirror_primary, template: mirror_template,
+        observes_after: RESTORE_PRIMARY,
     }
     /// Make the primary site's chat servers the active servers.
     ACTIVATE_PRIMARY_SERVERS = "activate_primary_servers", "Make the primary site's chat servers the active servers" {

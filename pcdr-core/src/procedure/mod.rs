@@ -1,11 +1,18 @@
-//! The two procedures, failover and failback, as composable steps.
+//! The procedures, failover and failback, as composable steps.
 //!
-//! Each step is an `async fn(&Context) -> Result<StepOutcome>` in [`failover`] or
-//! [`failback`] that observes the world before acting (and returns
-//! [`StepOutcome::Skipped`] without a mutating call when the work is already done), acts,
-//! and verifies the result. Observation is a separate function per step returning an
-//! [`Intent`]: the actions the step would take now. The runbook's plan shows intents;
-//! running a step carries its intent out through [`Action::perform`].
+//! Each procedure is a module ([`failover`], [`failback`]) that declares its steps once,
+//! in a table next to their code: for every step its id and title, the function that
+//! observes it (read-only, returning an [`Intent`]: the actions the step would take
+//! now), the function that runs it (observe, act, verify; a step whose work is already
+//! done returns [`StepOutcome::Skipped`] without a mutating call), and its template: the
+//! actions it sends, built from the topology with placeholders where only observation
+//! can tell. Everything else reads the tables: the runbook runs and journals the steps,
+//! the plan shows intents and templates through the same [`Action`] values that run, and
+//! the command line, C and Python surfaces list procedures and steps from
+//! [`Procedure::all`] and [`Procedure::steps`].
+//!
+//! Adding a step is one change in its procedure's module (a table entry and its
+//! functions); adding a procedure is a module and one line in the list of tables below.
 //!
 //! This module owns the step logic only: it never writes the journal and never decides
 //! which step runs next (that is the [`runbook`](crate::runbook)'s job).

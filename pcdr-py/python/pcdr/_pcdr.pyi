@@ -255,6 +255,7 @@ class Event:
         "step_failed",
         "planned",
         "note",
+        "sessions_ended",
         "file_copied",
         "log_restored",
     ]:

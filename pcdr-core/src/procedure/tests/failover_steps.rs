@@ -1667,10 +1667,11 @@ async fn recover_ends_the_sessions_then_recovers() {
     let (ctx, recorder) = w.build();
     let summary = done(recover_database(&ctx).await.expect("recovered"));
     assert_eq!(summary, format!("mgc online on {BACKUP_SQL}"));
-    assert_eq!(
-        recorder.notes(),
-        [format!("2 sessions on mgc ended on {BACKUP_SQL}")]
-    );
+    let ended = recorder.events().into_iter().find_map(|e| match e {
+        Event::SessionsEnded { sessions, .. } => Some(sessions),
+        _ => None,
+    });
+    assert_eq!(ended, Some(2), "the sessions ended are reported");
 }
 
 #[tokio::test]
