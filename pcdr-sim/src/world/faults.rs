@@ -12,7 +12,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::shell::world::CmdletFault;
-use crate::world::model::InstanceId;
+use crate::world::instance::InstanceId;
 
 /// What kind of statement a fault is aimed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

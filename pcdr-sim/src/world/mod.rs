@@ -20,7 +20,9 @@
 mod create;
 pub mod dbops;
 mod disaster;
+mod error;
 pub mod faults;
+mod instance;
 mod layout;
 pub mod logship;
 pub mod model;
@@ -34,39 +36,14 @@ mod verify;
 use std::path::{Path, PathBuf};
 
 pub use create::WorldOptions;
+pub use error::{WorldError, WorldResult};
 pub use traffic::Traffic;
 pub use verify::{Difference, Expect};
 
 use crate::world::dbops::Disks;
 use crate::world::faults::{StatementFault, StoredCmdletFault};
-use crate::world::model::{InstanceId, WorldState};
+use crate::world::model::{CHAT_DB, InstanceId, WorldState};
 use crate::world::store::Store;
-
-/// What went wrong with the world itself (not a SQL error).
-#[derive(Debug, thiserror::Error)]
-pub enum WorldError {
-    /// The world file could not be read or written.
-    #[error("world file: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// A file or folder of the world could not be read or written.
-    #[error("world folder: {0}")]
-    Io(#[from] std::io::Error),
-    /// The state in the world file does not decode.
-    #[error("world state: {0}")]
-    Json(#[from] serde_json::Error),
-    /// The folder holds no world yet.
-    #[error("no world here: create one first (pcdr sim serve creates it)")]
-    NoWorld,
-    /// The folder already holds a world.
-    #[error("a world already exists in {0}")]
-    Exists(PathBuf),
-    /// The request does not fit the world (e.g. traffic while the principal is down).
-    #[error("{0}")]
-    Refused(String),
-}
-
-/// Results of world operations.
-pub type WorldResult<T> = Result<T, WorldError>;
 
 /// An open world folder.
 #[derive(Debug)]
@@ -266,7 +243,7 @@ impl World {
         let copy = self.copy_dir();
         if full {
             let share = self.share_dir();
-            for name in logship::log_files(&share, create::CHAT_DB).unwrap_or_default() {
+            for name in logship::log_files(&share, CHAT_DB).unwrap_or_default() {
                 let target = copy.join(&name);
                 if !target.exists() {
                     std::fs::create_dir_all(&target)?;
