@@ -183,7 +183,7 @@ impl From<StoredCmdletFault> for CmdletFault {
 
 /// What the statement faults say about one statement.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct StatementVerdict {
+pub(crate) struct StatementVerdict {
     /// Drop the connection.
     pub drop: bool,
     /// Fail with this error.
@@ -194,7 +194,7 @@ pub struct StatementVerdict {
 
 impl Faults {
     /// The faults that apply to statement number `count` of `kind` on `instance`.
-    pub fn verdict(
+    pub(crate) fn verdict(
         &self,
         instance: InstanceId,
         kind: StatementKind,

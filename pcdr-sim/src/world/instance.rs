@@ -68,7 +68,7 @@ impl InstanceId {
     }
 
     /// The instance listening on `host`, or whose server name is `host`.
-    pub fn from_host(host: &str) -> Option<InstanceId> {
+    pub(crate) fn from_host(host: &str) -> Option<InstanceId> {
         InstanceId::ALL.into_iter().find(|i| {
             i.host() == host
                 || i.server_name().eq_ignore_ascii_case(host)

@@ -18,7 +18,7 @@
 //! This module owns the state and its rules; the wire and T-SQL are the engine's.
 
 mod create;
-pub mod dbops;
+pub(crate) mod dbops;
 mod disaster;
 mod error;
 pub mod faults;
@@ -45,7 +45,8 @@ use crate::world::faults::{StatementFault, StoredCmdletFault};
 use crate::world::model::{CHAT_DB, InstanceId, WorldState};
 use crate::world::store::Store;
 
-/// An open world folder.
+/// An open world folder (`DIR`): the handle every process uses to read and change the
+/// world's state, and the paths of the files and folders in it.
 #[derive(Debug)]
 pub struct World {
     dir: PathBuf,
@@ -75,23 +76,23 @@ impl World {
         dir.join("world.sqlite").is_file()
     }
 
-    /// The world folder.
+    /// The world folder, absolute.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    /// The backup share.
+    /// The backup share (`DIR/share`) the primary's backup job writes to.
     pub fn share_dir(&self) -> PathBuf {
         self.dir.join("share")
     }
 
-    /// The copy destination.
+    /// The copy destination on the backup site (`DIR/copy`).
     pub fn copy_dir(&self) -> PathBuf {
         self.dir.join("copy")
     }
 
     /// Where `instance` keeps its database files.
-    pub fn data_dir(&self, instance: InstanceId) -> PathBuf {
+    pub(crate) fn data_dir(&self, instance: InstanceId) -> PathBuf {
         self.dir.join("data").join(instance.name())
     }
 
@@ -106,7 +107,7 @@ impl World {
     }
 
     /// The topology file `serve` writes.
-    pub fn topology_file(&self) -> PathBuf {
+    pub(crate) fn topology_file(&self) -> PathBuf {
         self.dir.join("topology.toml")
     }
 
@@ -117,13 +118,13 @@ impl World {
             .to_owned())
     }
 
-    /// The current state.
+    /// The current state, read from the world file.
     pub fn read(&self) -> WorldResult<WorldState> {
         self.store.read()
     }
 
     /// Applies a change that may fail; nothing is stored when it fails.
-    pub fn try_update<T, E>(
+    pub(crate) fn try_update<T, E>(
         &self,
         change: impl FnOnce(&mut WorldState) -> Result<T, E>,
     ) -> WorldResult<Result<T, E>> {
@@ -131,13 +132,13 @@ impl World {
     }
 
     /// Applies a change.
-    pub fn update<T>(&self, change: impl FnOnce(&mut WorldState) -> T) -> WorldResult<T> {
+    pub(crate) fn update<T>(&self, change: impl FnOnce(&mut WorldState) -> T) -> WorldResult<T> {
         self.store
             .update(|state| Ok::<T, WorldError>(change(state)))?
     }
 
     /// The emulated disks with the faults of `state`.
-    pub fn disks(&self, state: &WorldState) -> Disks {
+    pub(crate) fn disks(&self, state: &WorldState) -> Disks {
         Disks {
             share: self.share_dir(),
             copy: self.copy_dir(),
