@@ -61,35 +61,37 @@ impl BackupKind {
     }
 }
 
-/// The header of a backup set (what `RESTORE HEADERONLY` shows).
+/// The header of a backup set: what `RESTORE HEADERONLY` shows of it (RESTORE Statements -
+/// HEADERONLY (Transact-SQL) on Microsoft Learn; the column each field stands for is named).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupHeader {
-    /// The database backed up.
+    /// `DatabaseName`: the database backed up.
     pub database_name: String,
-    /// Full or log.
+    /// `BackupType`: full or log.
     pub kind: BackupKind,
-    /// The first LSN in the set.
+    /// `FirstLSN`: the first LSN in the set.
     pub first_lsn: u128,
-    /// The LSN of the next log record after the set.
+    /// `LastLSN`: the LSN of the next log record after the set.
     pub last_lsn: u128,
-    /// The database's family GUID.
+    /// `FamilyGUID`: the database's backup family.
     pub family_guid: Guid,
-    /// When the backup started.
+    /// `BackupStartDate`.
     pub start: DateTime<Utc>,
-    /// When it finished.
+    /// `BackupFinishDate`.
     pub finish: DateTime<Utc>,
-    /// Taken `WITH CHECKSUM`.
+    /// `HasBackupChecksums`: taken `WITH CHECKSUM`.
     pub has_checksum: bool,
 }
 
-/// A database file recorded in a backup (what `RESTORE FILELISTONLY` shows).
+/// A database file recorded in a backup: a row of `RESTORE FILELISTONLY` (RESTORE
+/// Statements - FILELISTONLY (Transact-SQL)).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileEntry {
-    /// Logical name.
+    /// `LogicalName`: the name `RESTORE … WITH MOVE` refers to.
     pub logical_name: String,
-    /// Physical name when backed up.
+    /// `PhysicalName`: where the file was when backed up.
     pub physical_name: String,
-    /// `true` for the log file.
+    /// `Type` `L`: the log file (otherwise `D`, a data file).
     pub is_log: bool,
 }
 
@@ -102,12 +104,13 @@ pub struct Message {
     pub lsn: u128,
 }
 
-/// One backup set: header, files, messages.
+/// One backup set, as the emulator writes it to a backup file: header, files, and the
+/// chat messages it carries (the emulator's stand-in for data pages and log records).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupSet {
-    /// The header.
+    /// What `RESTORE HEADERONLY` shows.
     pub header: BackupHeader,
-    /// The database's files.
+    /// What `RESTORE FILELISTONLY` shows: the database's files.
     pub files: Vec<FileEntry>,
     /// The messages the set carries, in LSN order.
     pub messages: Vec<Message>,
@@ -132,7 +135,7 @@ pub enum BackupFileError {
 
 impl BackupSet {
     /// The file's bytes.
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let h = &self.header;
         let mut out = Vec::with_capacity(128 + self.messages.len() * 24);
         out.extend_from_slice(MAGIC);
@@ -190,7 +193,7 @@ impl BackupSet {
     }
 
     /// Reads only the header; a damaged header is [`BackupFileError::Malformed`].
-    pub fn decode_header(bytes: &[u8]) -> Result<BackupHeader, BackupFileError> {
+    pub(crate) fn decode_header(bytes: &[u8]) -> Result<BackupHeader, BackupFileError> {
         let malformed = |_| BackupFileError::Malformed;
         if bytes.get(..8) != Some(MAGIC.as_slice()) {
             return Err(BackupFileError::Malformed);
@@ -315,7 +318,7 @@ impl<'a> Reader<'a> {
 }
 
 /// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320).
-pub fn crc32(bytes: &[u8]) -> u32 {
+pub(crate) fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &byte in bytes {
         crc ^= u32::from(byte);

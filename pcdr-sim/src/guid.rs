@@ -20,7 +20,7 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 impl Guid {
     /// A new version-4-shaped GUID, unique within this process and very likely across
     /// processes (it mixes the clock, the process id and a counter).
-    pub fn generate() -> Guid {
+    pub(crate) fn generate() -> Guid {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);

@@ -71,6 +71,8 @@
 //! in SQL Server. RPC `sp_executesql` (id 10 or by name) binds `@params` declarations
 //! and values as variables; any other RPC is 2812.
 
+#![warn(missing_docs)]
+
 pub mod backup_file;
 pub mod drill;
 pub mod engine;

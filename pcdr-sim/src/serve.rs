@@ -60,9 +60,9 @@ pub enum ServeError {
     /// An instance's address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
-        /// The address.
+        /// The loopback address the instance was to listen on.
         addr: SocketAddr,
-        /// The error.
+        /// Why binding it failed.
         source: std::io::Error,
     },
 }
@@ -78,7 +78,7 @@ pub struct ServingWorld {
 }
 
 impl ServingWorld {
-    /// The world.
+    /// The world being served.
     pub fn world(&self) -> &Arc<World> {
         &self.world
     }

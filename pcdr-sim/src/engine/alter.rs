@@ -3,8 +3,8 @@
 //! `RESTRICTED_USER`, `MULTI_USER`, with `ROLLBACK IMMEDIATE` ending other sessions),
 //! `ONLINE`/`OFFLINE` and the recovery model. Not inside a transaction (226).
 
-use crate::engine::batch::{Exec, done};
 use crate::engine::catalog::partner_instance;
+use crate::engine::exec::{Exec, done};
 use crate::engine::failure::Failure;
 use crate::tds::StatementResult;
 use crate::tsql::ast::{

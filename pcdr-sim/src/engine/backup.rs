@@ -3,7 +3,7 @@
 //! `INIT`/`NOINIT` both write a new file (one backup set per file is emulated);
 //! `CHECKSUM` is recorded in the header.
 
-use crate::engine::batch::Exec;
+use crate::engine::exec::Exec;
 use crate::engine::failure::{Failure, in_transaction, not_emulated};
 use crate::engine::restore::{processed, take_time};
 use crate::tds::StatementResult;

@@ -11,60 +11,15 @@ use std::time::Duration;
 use futures_util::future::{BoxFuture, FutureExt};
 
 use crate::engine::catalog::Source;
-use crate::engine::eval::Env;
+use crate::engine::exec::{Arg, Exec, done};
 use crate::engine::failure::{Failure, unknown_procedure};
-use crate::engine::scope::{Scope, text_of};
-use crate::engine::{InstanceEngine, SessionState, alter, backup, msdb, restore, rpc, select};
-use crate::tds::{
-    Column, ColumnType, ResultSet, ServerMessage, SessionInfo, StatementResult, Value,
-};
+use crate::engine::scope::text_of;
+use crate::engine::{alter, backup, executesql, msdb, restore, select};
+use crate::tds::{Column, ColumnType, ResultSet, ServerMessage, StatementResult, Value};
 use crate::tsql::ast::{ArgumentValue, Execute, Expr, Operand, RestoreTarget, Statement};
 use crate::world::faults::StatementKind;
-use crate::world::model::{Instance, WorldState};
-
-/// How deep `sp_executesql` may nest (SQL Server's limit is 32).
-const MAX_NESTING: u8 = 32;
-
-/// One batch being run for one session.
-pub(crate) struct Exec<'a> {
-    pub engine: &'a InstanceEngine,
-    pub session: &'a SessionInfo,
-    pub scope: Scope,
-    depth: u8,
-}
-
-/// An evaluated `EXEC` argument.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Arg {
-    /// `@parameter`, when named.
-    pub name: Option<String>,
-    /// Its value; `None` for `DEFAULT`.
-    pub value: Option<Value>,
-    /// The variable an OUTPUT argument writes back to.
-    pub output: Option<String>,
-}
 
 impl<'a> Exec<'a> {
-    /// A top-level batch of `session`.
-    pub fn new(engine: &'a InstanceEngine, session: &'a SessionInfo) -> Self {
-        Self::with_scope(engine, session, Scope::default(), 0)
-    }
-
-    /// A batch with variables already bound (`sp_executesql`), nested `depth` deep.
-    pub fn with_scope(
-        engine: &'a InstanceEngine,
-        session: &'a SessionInfo,
-        scope: Scope,
-        depth: u8,
-    ) -> Self {
-        Self {
-            engine,
-            session,
-            scope,
-            depth,
-        }
-    }
-
     /// Parses and runs `text`.
     pub fn run_batch<'b>(&'b mut self, text: &'b str) -> BoxFuture<'b, Vec<StatementResult>> {
         async move {
@@ -158,59 +113,6 @@ impl<'a> Exec<'a> {
             }
             None => Ok(()),
         }
-    }
-
-    /// The world's current state.
-    pub fn state(&self) -> Result<WorldState, Failure> {
-        Ok(self.engine.world.read()?)
-    }
-
-    /// This session's state.
-    pub fn session_state(&self) -> SessionState {
-        self.engine.session(self.session.spid())
-    }
-
-    /// The instance's part of `state`.
-    pub fn instance<'s>(&self, state: &'s WorldState) -> Result<&'s Instance, Failure> {
-        state.instance(self.engine.instance).ok_or_else(|| {
-            Failure::new(50000, 20, "the instance is missing from the world").aborting()
-        })
-    }
-
-    /// Evaluates `expr` outside any row.
-    pub fn eval(&self, expr: &Expr) -> Result<Value, Failure> {
-        let state = self.state()?;
-        let session = self.session_state();
-        let env = self.env(&state, &session)?;
-        env.eval(expr, None)
-    }
-
-    /// The text an operand names: an identifier or string as written, a variable's value.
-    pub fn operand(&self, operand: &Operand) -> Result<String, Failure> {
-        match operand {
-            Operand::Identifier(s) | Operand::String(s) => Ok(s.clone()),
-            Operand::Variable(v) => Ok(text_of(&self.scope.get(v)?).unwrap_or_default()),
-        }
-    }
-
-    fn env<'s>(
-        &'s self,
-        state: &'s WorldState,
-        session: &'s SessionState,
-    ) -> Result<Env<'s>, Failure> {
-        Ok(Env {
-            scope: &self.scope,
-            instance: self.instance(state)?,
-            server: self.engine.instance,
-            spid: self.session.spid(),
-            database: &session.database,
-            trancount: session.trancount,
-        })
-    }
-
-    /// Fails with `in_transaction` when the session has an open transaction.
-    pub fn in_transaction(&self) -> bool {
-        self.session_state().trancount > 0
     }
 
     fn select(
@@ -361,8 +263,8 @@ impl<'a> Exec<'a> {
         let procedure = exec.procedure.0.last().cloned().unwrap_or_default();
         let args = self.arguments(exec)?;
         let lower = procedure.to_ascii_lowercase();
-        let results = if rpc::is_sp_executesql(&lower) {
-            self.nested(&args).await?
+        let results = if executesql::is_sp_executesql(&lower) {
+            self.sp_executesql(&args).await?
         } else if lower == "sp_who" {
             vec![self.sp_who()?]
         } else if msdb::is_known(&lower) {
@@ -422,13 +324,8 @@ impl<'a> Exec<'a> {
     }
 
     /// `EXEC sp_executesql @stmt, @params, @p = …` inside a batch.
-    async fn nested(&mut self, args: &[Arg]) -> Result<Vec<StatementResult>, Failure> {
-        if self.depth >= MAX_NESTING {
-            return Err(Failure::error(
-                217,
-                "Maximum stored procedure, function, trigger, or view nesting level exceeded (limit 32).",
-            ));
-        }
+    async fn sp_executesql(&mut self, args: &[Arg]) -> Result<Vec<StatementResult>, Failure> {
+        self.ensure_can_nest()?;
         let mut rest = args.iter().peekable();
         let statement = rest
             .next()
@@ -446,9 +343,8 @@ impl<'a> Exec<'a> {
         let values = rest
             .map(|a| (a.name.clone(), a.value.clone().unwrap_or(Value::Null)))
             .collect();
-        let scope = rpc::bind(declarations.as_deref(), &statement, values)?;
-        let mut inner = Exec::with_scope(self.engine, self.session, scope, self.depth + 1);
-        Ok(inner.run_batch(&statement).await)
+        let scope = executesql::bind(declarations.as_deref(), &statement, values)?;
+        Ok(self.nested(scope).run_batch(&statement).await)
     }
 
     fn sp_who(&self) -> Result<StatementResult, Failure> {
@@ -500,11 +396,6 @@ impl<'a> Exec<'a> {
             rows,
         }))
     }
-}
-
-/// A statement that produced no rows.
-pub(crate) fn done() -> Vec<StatementResult> {
-    vec![StatementResult::Done { rows: None }]
 }
 
 /// What a statement is, for faults.

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::batch::{Arg, Exec};
+use crate::engine::exec::{Arg, Exec};
 use crate::engine::failure::Failure;
 use crate::engine::scope::{guid_of, integer_of, text_of};
 use crate::guid::Guid;

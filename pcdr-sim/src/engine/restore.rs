@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::backup_file::BackupSet;
-use crate::engine::batch::{Exec, done};
+use crate::engine::exec::{Exec, done};
 use crate::engine::failure::{Failure, in_transaction, not_emulated};
 use crate::engine::scope::integer_of;
 use crate::tds::{Column, ColumnType, ResultSet, ServerMessage, StatementResult, Value};

@@ -17,7 +17,7 @@ async fn respond(engine: &InstanceEngine, request: Request) -> Vec<StatementResu
     let session = registration.info();
     let login = LoginRequest {
         user: "pcdr".into(),
-        password: engine.password.clone(),
+        password: engine.world.password().unwrap(),
         database: String::new(),
         app_name: String::new(),
         host_name: String::new(),

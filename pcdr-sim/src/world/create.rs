@@ -13,8 +13,8 @@ use crate::guid::Guid;
 use crate::world::dbops::{self, Disks, Finish, FullRestore, Usage};
 use crate::world::logship;
 use crate::world::model::{
-    Database, DbState, Instance, InstanceId, MirrorRole, Mirroring, Pool, ReaderSession, Settings,
-    WorldState,
+    CHAT_DB, COMPLIANCE_DB, Database, DbState, Instance, InstanceId, MirrorRole, Mirroring, Pool,
+    ReaderSession, Settings, WorldState,
 };
 use crate::world::msdb::{
     Job, JobKind, MonitorSecondary, Msdb, PrimaryDatabase, PrimarySecondary, Schedule, Secondary,
@@ -22,10 +22,6 @@ use crate::world::msdb::{
 };
 use crate::world::{World, WorldError, WorldResult, traffic};
 
-/// The chat database's name.
-pub const CHAT_DB: &str = "mgc";
-/// The compliance database's name.
-pub const COMPLIANCE_DB: &str = "mgccomp";
 /// Minutes between log-shipping job runs.
 const JOB_INTERVAL_MINUTES: i32 = 15;
 /// Minutes log backup files are kept.

@@ -5,9 +5,8 @@
 use std::path::Path;
 
 use crate::backup_file::BackupSet;
-use crate::world::create::{CHAT_DB, COMPLIANCE_DB};
 use crate::world::logship::log_files;
-use crate::world::model::{GroundTruth, Site, WorldState};
+use crate::world::model::{CHAT_DB, COMPLIANCE_DB, GroundTruth, Site, WorldState};
 use crate::world::{World, WorldError, WorldResult};
 
 impl World {

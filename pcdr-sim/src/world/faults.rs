@@ -12,7 +12,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::shell::world::CmdletFault;
-use crate::world::model::InstanceId;
+use crate::world::instance::InstanceId;
 
 /// What kind of statement a fault is aimed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -183,7 +183,7 @@ impl From<StoredCmdletFault> for CmdletFault {
 
 /// What the statement faults say about one statement.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct StatementVerdict {
+pub(crate) struct StatementVerdict {
     /// Drop the connection.
     pub drop: bool,
     /// Fail with this error.
@@ -194,7 +194,7 @@ pub struct StatementVerdict {
 
 impl Faults {
     /// The faults that apply to statement number `count` of `kind` on `instance`.
-    pub fn verdict(
+    pub(crate) fn verdict(
         &self,
         instance: InstanceId,
         kind: StatementKind,

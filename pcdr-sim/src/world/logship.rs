@@ -31,7 +31,7 @@ pub struct JobRun {
 }
 
 /// The log backup file name for `database` at `at`.
-pub fn log_file_name(database: &str, at: DateTime<Utc>) -> String {
+pub(crate) fn log_file_name(database: &str, at: DateTime<Utc>) -> String {
     format!("{database}_{}.trn", at.format("%Y%m%d%H%M%S"))
 }
 
@@ -74,7 +74,7 @@ fn due_jobs(state: &WorldState, instance: InstanceId) -> Vec<crate::guid::Guid> 
 }
 
 /// Runs job `job_id` of `instance` now, whatever its schedule.
-pub fn run_job(
+pub(crate) fn run_job(
     state: &mut WorldState,
     disks: &Disks,
     instance: InstanceId,
@@ -369,7 +369,7 @@ fn record_restored(state: &mut WorldState, instance: InstanceId, database: &str,
 }
 
 /// Runs every job of `kind` on `instance` now (used to build a world step by step).
-pub fn run_jobs_of_kind(
+pub(crate) fn run_jobs_of_kind(
     state: &mut WorldState,
     disks: &Disks,
     instance: InstanceId,

@@ -18,9 +18,11 @@
 //! This module owns the state and its rules; the wire and T-SQL are the engine's.
 
 mod create;
-pub mod dbops;
+pub(crate) mod dbops;
 mod disaster;
+mod error;
 pub mod faults;
+mod instance;
 mod layout;
 pub mod logship;
 pub mod model;
@@ -34,41 +36,17 @@ mod verify;
 use std::path::{Path, PathBuf};
 
 pub use create::WorldOptions;
+pub use error::{WorldError, WorldResult};
 pub use traffic::Traffic;
 pub use verify::{Difference, Expect};
 
 use crate::world::dbops::Disks;
 use crate::world::faults::{StatementFault, StoredCmdletFault};
-use crate::world::model::{InstanceId, WorldState};
+use crate::world::model::{CHAT_DB, InstanceId, WorldState};
 use crate::world::store::Store;
 
-/// What went wrong with the world itself (not a SQL error).
-#[derive(Debug, thiserror::Error)]
-pub enum WorldError {
-    /// The world file could not be read or written.
-    #[error("world file: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// A file or folder of the world could not be read or written.
-    #[error("world folder: {0}")]
-    Io(#[from] std::io::Error),
-    /// The state in the world file does not decode.
-    #[error("world state: {0}")]
-    Json(#[from] serde_json::Error),
-    /// The folder holds no world yet.
-    #[error("no world here: create one first (pcdr sim serve creates it)")]
-    NoWorld,
-    /// The folder already holds a world.
-    #[error("a world already exists in {0}")]
-    Exists(PathBuf),
-    /// The request does not fit the world (e.g. traffic while the principal is down).
-    #[error("{0}")]
-    Refused(String),
-}
-
-/// Results of world operations.
-pub type WorldResult<T> = Result<T, WorldError>;
-
-/// An open world folder.
+/// An open world folder (`DIR`): the handle every process uses to read and change the
+/// world's state, and the paths of the files and folders in it.
 #[derive(Debug)]
 pub struct World {
     dir: PathBuf,
@@ -98,23 +76,23 @@ impl World {
         dir.join("world.sqlite").is_file()
     }
 
-    /// The world folder.
+    /// The world folder, absolute.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    /// The backup share.
+    /// The backup share (`DIR/share`) the primary's backup job writes to.
     pub fn share_dir(&self) -> PathBuf {
         self.dir.join("share")
     }
 
-    /// The copy destination.
+    /// The copy destination on the backup site (`DIR/copy`).
     pub fn copy_dir(&self) -> PathBuf {
         self.dir.join("copy")
     }
 
     /// Where `instance` keeps its database files.
-    pub fn data_dir(&self, instance: InstanceId) -> PathBuf {
+    pub(crate) fn data_dir(&self, instance: InstanceId) -> PathBuf {
         self.dir.join("data").join(instance.name())
     }
 
@@ -129,7 +107,7 @@ impl World {
     }
 
     /// The topology file `serve` writes.
-    pub fn topology_file(&self) -> PathBuf {
+    pub(crate) fn topology_file(&self) -> PathBuf {
         self.dir.join("topology.toml")
     }
 
@@ -140,13 +118,13 @@ impl World {
             .to_owned())
     }
 
-    /// The current state.
+    /// The current state, read from the world file.
     pub fn read(&self) -> WorldResult<WorldState> {
         self.store.read()
     }
 
     /// Applies a change that may fail; nothing is stored when it fails.
-    pub fn try_update<T, E>(
+    pub(crate) fn try_update<T, E>(
         &self,
         change: impl FnOnce(&mut WorldState) -> Result<T, E>,
     ) -> WorldResult<Result<T, E>> {
@@ -154,13 +132,13 @@ impl World {
     }
 
     /// Applies a change.
-    pub fn update<T>(&self, change: impl FnOnce(&mut WorldState) -> T) -> WorldResult<T> {
+    pub(crate) fn update<T>(&self, change: impl FnOnce(&mut WorldState) -> T) -> WorldResult<T> {
         self.store
             .update(|state| Ok::<T, WorldError>(change(state)))?
     }
 
     /// The emulated disks with the faults of `state`.
-    pub fn disks(&self, state: &WorldState) -> Disks {
+    pub(crate) fn disks(&self, state: &WorldState) -> Disks {
         Disks {
             share: self.share_dir(),
             copy: self.copy_dir(),
@@ -266,7 +244,7 @@ impl World {
         let copy = self.copy_dir();
         if full {
             let share = self.share_dir();
-            for name in logship::log_files(&share, create::CHAT_DB).unwrap_or_default() {
+            for name in logship::log_files(&share, CHAT_DB).unwrap_or_default() {
                 let target = copy.join(&name);
                 if !target.exists() {
                     std::fs::create_dir_all(&target)?;

@@ -14,130 +14,16 @@ use crate::guid::Guid;
 use crate::world::faults::Faults;
 use crate::world::msdb::Msdb;
 
-/// The four emulated SQL Server instances.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum InstanceId {
-    /// The primary site's instance, holding the chat database in normal operation.
-    Primary,
-    /// Its mirror, in the primary site.
-    PrimaryMirror,
-    /// The backup site's instance, the log-shipping secondary.
-    Backup,
-    /// Its mirror, in the backup site.
-    BackupMirror,
-}
+pub use crate::world::instance::{InstanceId, Site};
 
-impl InstanceId {
-    /// All four, in order.
-    pub const ALL: [InstanceId; 4] = [
-        InstanceId::Primary,
-        InstanceId::PrimaryMirror,
-        InstanceId::Backup,
-        InstanceId::BackupMirror,
-    ];
+/// The chat database's name (`mgc`), on the pool's principal and its copies.
+pub(crate) const CHAT_DB: &str = "mgc";
+/// The compliance database's name (`mgccomp`).
+pub(crate) const COMPLIANCE_DB: &str = "mgccomp";
 
-    /// The loopback address the instance listens on (each has its own, so the address
-    /// alone names the instance).
-    pub fn host(self) -> &'static str {
-        match self {
-            InstanceId::Primary => "127.0.0.1",
-            InstanceId::PrimaryMirror => "127.0.0.2",
-            InstanceId::Backup => "127.0.0.3",
-            InstanceId::BackupMirror => "127.0.0.4",
-        }
-    }
-
-    /// `@@SERVERNAME`.
-    pub fn server_name(self) -> &'static str {
-        match self {
-            InstanceId::Primary => "SQLPC-ATL",
-            InstanceId::PrimaryMirror => "SQLPC-ATL-M",
-            InstanceId::Backup => "SQLPC-DAL",
-            InstanceId::BackupMirror => "SQLPC-DAL-M",
-        }
-    }
-
-    /// The name used in folders, the CLI and `statements.log`.
-    pub fn name(self) -> &'static str {
-        match self {
-            InstanceId::Primary => "primary",
-            InstanceId::PrimaryMirror => "primary-mirror",
-            InstanceId::Backup => "backup",
-            InstanceId::BackupMirror => "backup-mirror",
-        }
-    }
-
-    /// The instance named `name` (see [`InstanceId::name`]).
-    pub fn from_name(name: &str) -> Option<InstanceId> {
-        InstanceId::ALL
-            .into_iter()
-            .find(|i| i.name().eq_ignore_ascii_case(name))
-    }
-
-    /// The instance listening on `host`, or whose server name is `host`.
-    pub fn from_host(host: &str) -> Option<InstanceId> {
-        InstanceId::ALL.into_iter().find(|i| {
-            i.host() == host
-                || i.server_name().eq_ignore_ascii_case(host)
-                || i.name().eq_ignore_ascii_case(host)
-        })
-    }
-
-    /// The site the instance is in.
-    pub fn site(self) -> Site {
-        match self {
-            InstanceId::Primary | InstanceId::PrimaryMirror => Site::Primary,
-            InstanceId::Backup | InstanceId::BackupMirror => Site::Backup,
-        }
-    }
-
-    /// The mirror instance of a site's main instance, and the reverse.
-    pub fn mirror_partner(self) -> InstanceId {
-        match self {
-            InstanceId::Primary => InstanceId::PrimaryMirror,
-            InstanceId::PrimaryMirror => InstanceId::Primary,
-            InstanceId::Backup => InstanceId::BackupMirror,
-            InstanceId::BackupMirror => InstanceId::Backup,
-        }
-    }
-
-    /// The mirroring endpoint other instances use for it.
-    pub fn endpoint(self) -> String {
-        format!("TCP://{}:5022", self.host())
-    }
-}
-
-/// A data center.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Site {
-    /// Runs the pool in normal operation.
-    Primary,
-    /// Takes over after a disaster.
-    Backup,
-}
-
-impl Site {
-    /// The site named `primary` or `backup` (any case).
-    pub fn from_name(name: &str) -> Option<Site> {
-        match name.to_ascii_lowercase().as_str() {
-            "primary" => Some(Site::Primary),
-            "backup" => Some(Site::Backup),
-            _ => None,
-        }
-    }
-
-    /// The site's two instances: main and mirror.
-    pub fn instances(self) -> [InstanceId; 2] {
-        match self {
-            Site::Primary => [InstanceId::Primary, InstanceId::PrimaryMirror],
-            Site::Backup => [InstanceId::Backup, InstanceId::BackupMirror],
-        }
-    }
-}
-
-/// `sys.databases.state_desc` (the states the emulator uses).
+/// A database's state as `sys.databases` reports it in `state` and `state_desc`
+/// (sys.databases (Transact-SQL) on Microsoft Learn); only the three states the
+/// emulator reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DbState {
@@ -145,13 +31,13 @@ pub enum DbState {
     Online,
     /// Being restored: log backups can be applied, nobody can use it.
     Restoring,
-    /// Taken offline.
+    /// Taken offline (`ALTER DATABASE … SET OFFLINE`): nobody can use it (942).
     Offline,
 }
 
 impl DbState {
     /// `state` and `state_desc`.
-    pub fn code_and_desc(self) -> (i32, &'static str) {
+    pub(crate) fn code_and_desc(self) -> (i32, &'static str) {
         match self {
             DbState::Online => (0, "ONLINE"),
             DbState::Restoring => (1, "RESTORING"),
@@ -160,21 +46,23 @@ impl DbState {
     }
 }
 
-/// `sys.databases.user_access_desc`.
+/// Who may connect to a database: `sys.databases.user_access_desc`, set by `ALTER
+/// DATABASE … SET SINGLE_USER | RESTRICTED_USER | MULTI_USER` (ALTER DATABASE SET
+/// Options (Transact-SQL) on Microsoft Learn).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UserAccess {
-    /// Anyone.
+    /// Every user allowed to connect (the default).
     MultiUser,
-    /// One session.
+    /// One session at a time; others get 924.
     SingleUser,
-    /// Privileged users only.
+    /// Only members of `db_owner`, `dbcreator` or `sysadmin`.
     RestrictedUser,
 }
 
 impl UserAccess {
     /// `user_access_desc`.
-    pub fn desc(self) -> &'static str {
+    pub(crate) fn desc(self) -> &'static str {
         match self {
             UserAccess::MultiUser => "MULTI_USER",
             UserAccess::SingleUser => "SINGLE_USER",
@@ -183,7 +71,8 @@ impl UserAccess {
     }
 }
 
-/// A database's role in database mirroring.
+/// A database's role in database mirroring: `sys.database_mirroring.mirroring_role_desc`
+/// (sys.database_mirroring (Transact-SQL) on Microsoft Learn).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MirrorRole {
@@ -193,7 +82,8 @@ pub enum MirrorRole {
     Mirror,
 }
 
-/// An active mirroring session of one database.
+/// An active mirroring session of one database, as one partner sees it in
+/// `sys.database_mirroring`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mirroring {
     /// `mirroring_guid`, shared by both partners.
@@ -204,31 +94,34 @@ pub struct Mirroring {
     pub partner: String,
 }
 
-/// One database of an instance.
+/// One database of an instance: what `sys.databases`, `sys.master_files` and
+/// `sys.database_recovery_status` show of it, and the chat messages it holds (the
+/// emulator's stand-in for data pages).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Database {
-    /// Name.
+    /// Its name, as created; SQL Server compares names case-insensitively.
     pub name: String,
     /// `database_id`.
     pub id: i32,
-    /// State.
+    /// `state_desc`: online, restoring or offline.
     pub state: DbState,
     /// ONLINE read-only between log restores (`RESTORE … WITH STANDBY`).
     pub standby: bool,
     /// `recovery_model_desc`: FULL or SIMPLE.
     pub recovery_model: String,
-    /// User access.
+    /// `user_access_desc`: who may connect.
     pub user_access: UserAccess,
     /// The LSN of the next log record: the end of the log of an online database, the
     /// redo point (`redo_start_lsn`) of a restoring one.
     pub lsn: u128,
     /// Where the next log backup starts (the previous log backup's LastLSN).
     pub log_backup_lsn: u128,
-    /// `family_guid`.
+    /// `sys.database_recovery_status.family_guid`: the backup family; a log backup
+    /// of another family is refused with 4330.
     pub family_guid: Guid,
     /// The mirroring session, if any.
     pub mirroring: Option<Mirroring>,
-    /// Its files.
+    /// Its data and log files (`sys.master_files`: logical name, physical path).
     pub files: Vec<FileEntry>,
     /// The chat messages it holds, in LSN order.
     pub messages: Vec<Message>,
@@ -251,16 +144,17 @@ impl Database {
 pub struct ReaderSession {
     /// Its session id; readers use ids from 1000 up, above the TDS server's.
     pub spid: u16,
-    /// The database it uses.
+    /// The database it has open.
     pub database: String,
-    /// Its login.
+    /// The login it connected with.
     pub login: String,
 }
 
-/// One SQL Server instance.
+/// One SQL Server instance: its databases, its msdb, the reader sessions held open on
+/// it, and counters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Instance {
-    /// Which one.
+    /// Which of the four instances this is.
     pub id: InstanceId,
     /// Its databases by name (master, msdb, mgc, mgccomp).
     pub databases: BTreeMap<String, Database>,
@@ -283,30 +177,32 @@ impl Instance {
     }
 
     /// The database named `name`, mutably.
-    pub fn database_mut(&mut self, name: &str) -> Option<&mut Database> {
+    pub(crate) fn database_mut(&mut self, name: &str) -> Option<&mut Database> {
         self.databases
             .values_mut()
             .find(|d| d.name.eq_ignore_ascii_case(name))
     }
 
     /// The database with `database_id` `id`.
-    pub fn database_by_id(&self, id: i32) -> Option<&Database> {
+    pub(crate) fn database_by_id(&self, id: i32) -> Option<&Database> {
         self.databases.values().find(|d| d.id == id)
     }
 }
 
-/// The Persistent Chat pool.
+/// The Persistent Chat pool as the emulated Management Shell reports and changes it
+/// (`Get-CsPersistentChatState`, `Set-CsPersistentChatState`,
+/// `Set-CsPersistentChatActiveServer`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pool {
-    /// Its FQDN.
+    /// Its FQDN; the identity `service:<fqdn>` names it.
     pub fqdn: String,
-    /// `true` when failed over.
+    /// The pool state: `true` for `FailedOver`, `false` for `Normal`.
     pub failed_over: bool,
     /// Chat servers of the primary site.
     pub primary_servers: Vec<String>,
     /// Chat servers of the backup site.
     pub backup_servers: Vec<String>,
-    /// The active servers.
+    /// The active chat servers (`Set-CsPersistentChatActiveServer`).
     pub active: Vec<String>,
 }
 
@@ -331,22 +227,23 @@ pub struct GroundTruth {
     pub committed_through: u64,
 }
 
-/// The whole emulated world.
+/// The whole emulated world as one value: what `world.sqlite` stores and
+/// [`World::read`](crate::world::World::read) returns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorldState {
     /// The world clock (UTC); log-shipping jobs run on it.
     pub clock: DateTime<Utc>,
-    /// The four instances.
+    /// The four instances, by id.
     pub instances: BTreeMap<InstanceId, Instance>,
-    /// The pool.
+    /// The Persistent Chat pool.
     pub pool: Pool,
     /// The id the next chat message gets.
     pub next_message_id: u64,
-    /// Set by a disaster; checked by `verify`.
+    /// Set by a disaster; [`World::verify`](crate::world::World::verify) checks it.
     pub ground_truth: Option<GroundTruth>,
-    /// Injected faults.
+    /// The faults injected now ([`faults`](crate::world::faults)).
     pub faults: Faults,
-    /// Settings.
+    /// The settings the world was created with.
     pub settings: Settings,
 }
 
@@ -357,13 +254,13 @@ impl WorldState {
     }
 
     /// The instance `id`, mutably.
-    pub fn instance_mut(&mut self, id: InstanceId) -> Option<&mut Instance> {
+    pub(crate) fn instance_mut(&mut self, id: InstanceId) -> Option<&mut Instance> {
         self.instances.get_mut(&id)
     }
 
     /// The instance whose chat database is the pool's principal: the backup instance
     /// after a failover, the primary otherwise.
-    pub fn chat_principal(&self) -> InstanceId {
+    pub(crate) fn chat_principal(&self) -> InstanceId {
         if self.pool.failed_over {
             InstanceId::Backup
         } else {

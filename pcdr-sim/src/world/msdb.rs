@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::guid::Guid;
 
-/// `log_shipping_primary_databases`.
+/// A row of `log_shipping_primary_databases`: one per primary database of a log-shipping
+/// configuration, with its backup folder, share and backup job (log_shipping_primary_databases
+/// (Transact-SQL) on Microsoft Learn).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrimaryDatabase {
     /// `primary_id`.
@@ -30,7 +32,8 @@ pub struct PrimaryDatabase {
     pub last_backup_date: Option<DateTime<Utc>>,
 }
 
-/// `log_shipping_primary_secondaries`.
+/// A row of `log_shipping_primary_secondaries`: maps a primary database to one of its
+/// secondary databases (log_shipping_primary_secondaries (Transact-SQL)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrimarySecondary {
     /// `primary_id`.
@@ -41,7 +44,8 @@ pub struct PrimarySecondary {
     pub secondary_database: String,
 }
 
-/// `log_shipping_secondary`.
+/// A row of `log_shipping_secondary`: one per secondary id on a secondary instance, with
+/// the folders and the copy and restore jobs (log_shipping_secondary (Transact-SQL)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Secondary {
     /// `secondary_id`.
@@ -66,7 +70,8 @@ pub struct Secondary {
     pub last_copied_date: Option<DateTime<Utc>>,
 }
 
-/// `log_shipping_secondary_databases`.
+/// A row of `log_shipping_secondary_databases`: one per secondary database, with how it is
+/// restored (log_shipping_secondary_databases (Transact-SQL)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecondaryDatabase {
     /// `secondary_database`.
@@ -85,7 +90,9 @@ pub struct SecondaryDatabase {
     pub last_restored_date: Option<DateTime<Utc>>,
 }
 
-/// `log_shipping_monitor_secondary`.
+/// A row of `log_shipping_monitor_secondary`: the monitor's record of one secondary
+/// database, its last copied and restored files (log_shipping_monitor_secondary
+/// (Transact-SQL)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MonitorSecondary {
     /// `secondary_server`.
@@ -104,7 +111,7 @@ pub struct MonitorSecondary {
     pub last_restored_file: Option<String>,
 }
 
-/// What a log-shipping job does.
+/// What a log-shipping job does: the `sqllogship` command its single step runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum JobKind {
@@ -116,7 +123,8 @@ pub enum JobKind {
     Restore(Guid),
 }
 
-/// `sysjobs` (with the job's step folded in).
+/// A row of `sysjobs`, a SQL Server Agent job, with the job's one step folded in
+/// (dbo.sysjobs (Transact-SQL)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
     /// `job_id`.
@@ -125,7 +133,7 @@ pub struct Job {
     pub name: String,
     /// `enabled`.
     pub enabled: bool,
-    /// What it runs.
+    /// What its step runs.
     pub kind: JobKind,
     /// The attached schedule, if any.
     pub schedule_id: Option<i32>,
@@ -133,7 +141,8 @@ pub struct Job {
     pub last_run: Option<DateTime<Utc>>,
 }
 
-/// `sysschedules`.
+/// A row of `sysschedules`, a SQL Server Agent schedule, of which the emulator keeps the
+/// interval between runs only (dbo.sysschedules (Transact-SQL)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schedule {
     /// `schedule_id`.
@@ -166,7 +175,8 @@ pub struct RestoreHistory {
     pub physical_device_name: String,
 }
 
-/// The msdb tables of one instance.
+/// The msdb tables of one instance that log shipping and RESTORE write: the log-shipping
+/// configuration, the SQL Server Agent jobs and schedules, and the restore history.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Msdb {
     /// `log_shipping_primary_databases`.
@@ -190,13 +200,13 @@ pub struct Msdb {
 
 impl Msdb {
     /// The job `id`, mutably.
-    pub fn job_mut(&mut self, id: Guid) -> Option<&mut Job> {
+    pub(crate) fn job_mut(&mut self, id: Guid) -> Option<&mut Job> {
         self.jobs.iter_mut().find(|j| j.job_id == id)
     }
 
     /// Records a restore of `database` from `device` (`D` database, `L` log) in the
     /// restore history, as SQL Server does after every RESTORE.
-    pub fn record_restore(
+    pub(crate) fn record_restore(
         &mut self,
         database: &str,
         restore_type: char,
@@ -222,7 +232,7 @@ impl Msdb {
     }
 
     /// The next free schedule id.
-    pub fn next_schedule_id(&self) -> i32 {
+    pub(crate) fn next_schedule_id(&self) -> i32 {
         self.schedules
             .iter()
             .map(|s| s.schedule_id)
@@ -235,7 +245,7 @@ impl Msdb {
     /// and its monitor row; removing the last database of a secondary also removes the
     /// `log_shipping_secondary` row and its copy and restore jobs. Returns whether a row
     /// was removed.
-    pub fn delete_secondary_database(&mut self, database: &str) -> bool {
+    pub(crate) fn delete_secondary_database(&mut self, database: &str) -> bool {
         let Some(row) = self
             .secondary_databases
             .iter()
@@ -271,7 +281,7 @@ impl Msdb {
     }
 
     /// Removes every log-shipping row and job (what rebuilding an instance leaves).
-    pub fn clear_log_shipping(&mut self) {
+    pub(crate) fn clear_log_shipping(&mut self) {
         *self = Msdb::default();
     }
 }

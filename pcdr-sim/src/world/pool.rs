@@ -2,8 +2,10 @@
 //! (pool state, active servers, `Install-CsMirrorDatabase`, cmdlet faults).
 
 use crate::shell::world::{CmdletFault, PoolState, PoolWorld};
-use crate::world::create::{CHAT_DB, COMPLIANCE_DB, mirror_copy};
-use crate::world::model::{InstanceId, MirrorRole, Mirroring, UserAccess, WorldState};
+use crate::world::create::mirror_copy;
+use crate::world::model::{
+    CHAT_DB, COMPLIANCE_DB, InstanceId, MirrorRole, Mirroring, UserAccess, WorldState,
+};
 use crate::world::{World, WorldError};
 
 fn message(error: WorldError) -> String {

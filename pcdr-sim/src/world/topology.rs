@@ -17,7 +17,7 @@ impl World {
     /// Writes `topology.toml` for instances listening on `ports`, with the shell set to
     /// `PROGRAM ARGS… --world DIR -- -NoProfile -NonInteractive -Command` from `shell`.
     /// Returns the file's path.
-    pub fn write_topology(
+    pub(crate) fn write_topology(
         &self,
         ports: &BTreeMap<InstanceId, u16>,
         shell: &ShellLauncher,

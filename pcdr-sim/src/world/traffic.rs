@@ -5,10 +5,9 @@
 use chrono::Duration;
 use serde::Serialize;
 
-use crate::world::create::CHAT_DB;
 use crate::world::dbops;
 use crate::world::logship::{self, JobRun};
-use crate::world::model::{MirrorRole, WorldState};
+use crate::world::model::{CHAT_DB, MirrorRole, WorldState};
 use crate::world::msdb::JobKind;
 use crate::world::{World, WorldError, WorldResult};
 

@@ -9,8 +9,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::world::create::CHAT_DB;
-use crate::world::model::{Database, InstanceId, MirrorRole, UserAccess, WorldState};
+use crate::world::model::{CHAT_DB, Database, InstanceId, MirrorRole, UserAccess, WorldState};
 use crate::world::msdb::JobKind;
 use crate::world::{World, WorldResult};
 

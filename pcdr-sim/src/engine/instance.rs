@@ -1,0 +1,198 @@
+//! The engine of one instance: the world it serves, the SQL login's password, the audit
+//! log, and the table of live sessions (their current database and transaction count),
+//! kept in memory. The login check is here; running requests is the engine module's.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::engine::audit::Audit;
+use crate::engine::catalog::SessionRow;
+use crate::tds::{LoginRequest, ServerMessage, SessionInfo};
+use crate::world::dbops::Usage;
+use crate::world::model::{Instance, InstanceId};
+use crate::world::{World, WorldResult};
+
+/// The SQL login pcdr and the tests use.
+const LOGIN: &str = "pcdr";
+
+/// What the engine remembers about a live session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct SessionState {
+    /// The current database (`USE`).
+    pub(super) database: String,
+    /// The login that opened the session.
+    pub(super) login: String,
+    /// `@@TRANCOUNT`.
+    pub(super) trancount: u32,
+}
+
+/// The engine of one instance.
+#[derive(Debug)]
+pub struct InstanceEngine {
+    /// The world the instance lives in.
+    pub(super) world: Arc<World>,
+    /// Which instance this is.
+    pub(super) instance: InstanceId,
+    /// The password of the SQL login `pcdr`, read once.
+    password: String,
+    /// Where every request is recorded (`statements.log`).
+    pub(super) audit: Audit,
+    /// The live TDS sessions by spid.
+    sessions: Mutex<BTreeMap<u16, SessionState>>,
+}
+
+impl InstanceEngine {
+    /// The engine of `instance` in `world` (reads the login password once).
+    pub fn new(world: Arc<World>, instance: InstanceId) -> WorldResult<InstanceEngine> {
+        let password = world.password()?;
+        let audit = Audit::new(world.statements_log(), instance);
+        Ok(InstanceEngine {
+            world,
+            instance,
+            password,
+            audit,
+            sessions: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// Which instance this engine serves.
+    pub fn instance(&self) -> InstanceId {
+        self.instance
+    }
+
+    /// A panic in one request cannot leave the table half-updated (every change is a
+    /// single insert, update or removal), so a poisoned lock is still usable.
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<u16, SessionState>> {
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The state of session `spid` (a fresh one in `master` when it is unknown).
+    pub(super) fn session(&self, spid: u16) -> SessionState {
+        self.lock().get(&spid).cloned().unwrap_or(SessionState {
+            database: "master".into(),
+            login: LOGIN.into(),
+            trancount: 0,
+        })
+    }
+
+    /// Records a session that logged in to `database` as `login`.
+    pub(super) fn open_session(&self, spid: u16, database: &str, login: &str) {
+        let state = SessionState {
+            database: database.to_owned(),
+            login: login.to_owned(),
+            trancount: 0,
+        };
+        self.lock().insert(spid, state);
+    }
+
+    /// Forgets a session that disconnected.
+    pub(super) fn close_session(&self, spid: u16) {
+        self.lock().remove(&spid);
+    }
+
+    /// Changes the state of session `spid`, when it is live.
+    pub(super) fn with_session(&self, spid: u16, change: impl FnOnce(&mut SessionState)) {
+        if let Some(state) = self.lock().get_mut(&spid) {
+            change(state);
+        }
+    }
+
+    /// Every session of the instance, as `sys.dm_exec_sessions` lists them: two system
+    /// sessions, the live TDS sessions, and the reader sessions of the world.
+    pub(super) fn session_rows(
+        &self,
+        session: &SessionInfo,
+        instance: &Instance,
+    ) -> Vec<SessionRow> {
+        let live = session.registry().spids();
+        let mut rows: Vec<SessionRow> = (1..=2)
+            .map(|spid| SessionRow {
+                spid,
+                database: "master".into(),
+                login: "sa".into(),
+                user: false,
+            })
+            .collect();
+        let sessions = self.lock();
+        rows.extend(live.iter().filter_map(|spid| {
+            sessions.get(spid).map(|s| SessionRow {
+                spid: *spid,
+                database: s.database.clone(),
+                login: s.login.clone(),
+                user: true,
+            })
+        }));
+        rows.extend(instance.readers.iter().map(|r| SessionRow {
+            spid: r.spid,
+            database: r.database.clone(),
+            login: r.login.clone(),
+            user: true,
+        }));
+        rows
+    }
+
+    /// Who uses `database`, seen from session `spid`.
+    pub(super) fn usage(
+        &self,
+        session: &SessionInfo,
+        instance: &Instance,
+        database: &str,
+    ) -> Usage {
+        let spid = session.spid();
+        let rows = self.session_rows(session, instance);
+        let uses = |row: &&SessionRow| row.user && row.database.eq_ignore_ascii_case(database);
+        Usage {
+            own: rows.iter().filter(uses).any(|r| r.spid == spid),
+            others: rows.iter().filter(uses).any(|r| r.spid != spid),
+        }
+    }
+
+    /// Checks a LOGIN7 request: 17142 (class 20) when the instance is down, 18456 for
+    /// another login or a wrong password, 4060 when the requested database cannot be
+    /// opened; the database the session starts in otherwise.
+    pub(super) fn check_login(&self, login: &LoginRequest) -> Result<String, ServerMessage> {
+        let state = self.world.read().map_err(|e| {
+            ServerMessage::new(
+                18456,
+                14,
+                format!("Login failed: the world is unavailable ({e})."),
+            )
+        })?;
+        if state.faults.down.contains(&self.instance) {
+            return Err(ServerMessage::new(
+                17142,
+                20,
+                format!(
+                    "SQL Server service {} has been paused or is down. No new connections will be allowed.",
+                    self.instance.server_name()
+                ),
+            ));
+        }
+        if !login.user.eq_ignore_ascii_case(LOGIN) || login.password != self.password {
+            return Err(ServerMessage::new(
+                18456,
+                14,
+                format!("Login failed for user '{}'.", login.user),
+            ));
+        }
+        let wanted = if login.database.is_empty() {
+            "master"
+        } else {
+            &login.database
+        };
+        let database = state
+            .instance(self.instance)
+            .and_then(|i| i.database(wanted))
+            .filter(|db| db.state == crate::world::model::DbState::Online)
+            .map(|db| db.name.clone());
+        database.ok_or_else(|| {
+            ServerMessage::new(
+                4060,
+                11,
+                format!(
+                    "Cannot open database \"{wanted}\" requested by the login. The login failed."
+                ),
+            )
+        })
+    }
+}
