@@ -33,32 +33,14 @@ mod tests;
 
 use std::path::Path;
 
-use serde::Serialize;
-
 pub use error::TopologyError;
 pub use model::{
     Databases, Encrypt, LogShipping, PasswordSource, Pool, RestoreMode, ShellSettings, Site,
-    SiteRole, Sites, SqlAddress, SqlEndpoint, SqlSettings,
+    SiteRole, Sites, SqlAddress, SqlEndpoint, SqlSettings, Topology,
 };
 pub use secret::Secret;
 
-/// A checked deployment: everything pcdr needs to know before it acts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Topology {
-    /// The Persistent Chat pool.
-    pub pool: Pool,
-    /// The chat and compliance database names.
-    pub databases: Databases,
-    /// The log-shipping setup from the primary to the backup site.
-    pub log_shipping: LogShipping,
-    /// The primary and the backup data center.
-    pub sites: Sites,
-    /// How pcdr signs in to SQL Server.
-    pub sql: SqlSettings,
-    /// How pcdr runs the Skype for Business cmdlets.
-    pub shell: ShellSettings,
-}
-
+/// Reading and writing the file; the model's own methods are in `model`.
 impl Topology {
     /// Reads and checks the topology file at `path`; a relative `sql.password_file` is
     /// resolved against the file's folder.
@@ -83,23 +65,6 @@ impl Topology {
     /// against `base_dir` when given, and left relative otherwise.
     pub fn from_toml_str(text: &str, base_dir: Option<&Path>) -> Result<Topology, TopologyError> {
         validate::topology(raw::parse(text)?, base_dir)
-    }
-
-    /// The site playing `role`.
-    pub fn site(&self, role: SiteRole) -> &Site {
-        self.sites.get(role)
-    }
-
-    /// The site whose chat servers include `fqdn` (compared case-insensitively).
-    pub fn site_of_server(&self, fqdn: &str) -> Option<SiteRole> {
-        [SiteRole::Primary, SiteRole::Backup]
-            .into_iter()
-            .find(|&role| {
-                self.site(role)
-                    .chat_servers
-                    .iter()
-                    .any(|server| server.eq_ignore_ascii_case(fqdn))
-            })
     }
 
     /// The topology as a file that [`Topology::from_toml_str`] reads back unchanged

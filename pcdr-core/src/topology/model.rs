@@ -238,3 +238,39 @@ impl Default for ShellSettings {
         }
     }
 }
+
+/// A checked deployment: everything pcdr needs to know before it acts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Topology {
+    /// The Persistent Chat pool.
+    pub pool: Pool,
+    /// The chat and compliance database names.
+    pub databases: Databases,
+    /// The log-shipping setup from the primary to the backup site.
+    pub log_shipping: LogShipping,
+    /// The primary and the backup data center.
+    pub sites: Sites,
+    /// How pcdr signs in to SQL Server.
+    pub sql: SqlSettings,
+    /// How pcdr runs the Skype for Business cmdlets.
+    pub shell: ShellSettings,
+}
+
+impl Topology {
+    /// The site playing `role`.
+    pub fn site(&self, role: SiteRole) -> &Site {
+        self.sites.get(role)
+    }
+
+    /// The site whose chat servers include `fqdn` (compared case-insensitively).
+    pub fn site_of_server(&self, fqdn: &str) -> Option<SiteRole> {
+        [SiteRole::Primary, SiteRole::Backup]
+            .into_iter()
+            .find(|&role| {
+                self.site(role)
+                    .chat_servers
+                    .iter()
+                    .any(|server| server.eq_ignore_ascii_case(fqdn))
+            })
+    }
+}

@@ -9,9 +9,10 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::TopologyError;
 use super::model::{
     Databases, Encrypt, LogShipping, PasswordSource, Pool, RestoreMode, ShellSettings, Site,
-    SiteRole, Sites, SqlAddress, SqlEndpoint, SqlSettings,
+    SiteRole, Sites, SqlAddress, SqlEndpoint, SqlSettings, Topology,
 };
 use super::raw::{
     RawDatabases, RawEndpoint, RawLogShipping, RawPool, RawShell, RawSite, RawSites, RawSql,
@@ -21,7 +22,6 @@ use super::rules::{
     Checked, database_name, env_var_name, host_name, instance_name, number, number_or, required,
     text, without_controls,
 };
-use super::{Topology, TopologyError};
 
 /// Persistent Chat's limit of servers in one pool.
 const MAX_POOL_SERVERS: usize = 8;
