@@ -26,7 +26,6 @@ use common::Served;
 use pcdr_core::adapters::sql::SqlPlane;
 use pcdr_core::conformance::{self, Admin, CheckResult, Session, TdsAdmin};
 use pcdr_core::planes::DatabasePlane;
-use pcdr_core::topology::SqlAddress;
 use pcdr_sim::world::{World, WorldOptions};
 use std::io::Write;
 use std::sync::Arc;
@@ -85,7 +84,7 @@ fn report(target: &str, results: &[(&'static str, CheckResult)]) {
 async fn the_database_plane_conforms_on_the_emulator() {
     let served = Served::new(&WorldOptions::default()).await;
     let primary = &served.topology.sites.primary.sql;
-    let SqlAddress::Port(port) = primary.address else {
+    let Some(port) = primary.address.port() else {
         panic!("the served topology names ports");
     };
     let password = served.world.password().unwrap();

@@ -223,6 +223,29 @@ async fn ending_standby_readers_is_in_the_plan() {
     );
 }
 
+/// Named instances on static ports: pcdr connects to the ports and names the instance to
+/// `Install-CsMirrorDatabase`, in the plan as in the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_instances_are_planned_and_named() {
+    let named = WorldOptions {
+        named_instances: true,
+        ..backlog()
+    };
+    let served = plan_then_run_both(&named).await;
+    let mirrors = served
+        .cmdlets()
+        .into_iter()
+        .filter(|c| c.contains("Install-CsMirrorDatabase"))
+        .collect::<Vec<_>>();
+    assert_eq!(mirrors.len(), 2, "{mirrors:#?}");
+    assert!(
+        mirrors
+            .iter()
+            .all(|c| c.contains("-SqlInstanceName 'PCHAT'")),
+        "{mirrors:#?}"
+    );
+}
+
 /// Fails a struck world over, rebuilds the primary site, fails back, each after its plan.
 async fn plan_then_run_both(options: &WorldOptions) -> Served {
     let served = Served::new(options).await;

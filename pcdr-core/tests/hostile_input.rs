@@ -9,7 +9,7 @@
 use pcdr_core::commands::sql;
 use pcdr_core::planes::{FileMove, FullRestore};
 use pcdr_core::quote::{MAX_SQL_NAME_CHARS, QuoteError, quote_powershell, quote_sql_name};
-use pcdr_core::topology::{SqlAddress, Topology, TopologyError};
+use pcdr_core::topology::{Topology, TopologyError};
 use proptest::prelude::*;
 
 mod support {
@@ -88,9 +88,9 @@ impl Key {
             Key::ChatServer => topology.sites.backup.chat_servers[1].clone(),
             Key::SqlHost => topology.sites.backup.sql.host.clone(),
             Key::MirrorHost => topology.sites.primary.mirror.as_ref().unwrap().host.clone(),
-            Key::Instance => match &topology.sites.primary.sql.address {
-                SqlAddress::Instance(name) => name.clone(),
-                SqlAddress::Port(port) => panic!("expected an instance, got port {port}"),
+            Key::Instance => match topology.sites.primary.sql.address.instance() {
+                Some(name) => name.to_string(),
+                None => panic!("expected an instance, got {:?}", topology.sites.primary.sql),
             },
             Key::SiteName => topology.sites.primary.name.clone(),
             Key::Module => topology.shell.module.clone(),

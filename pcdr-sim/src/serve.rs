@@ -195,7 +195,7 @@ pub async fn wait_for_instances(
     instances: &[InstanceId],
     up: bool,
 ) -> Result<(), String> {
-    use pcdr_core::topology::{SqlAddress, Topology};
+    use pcdr_core::topology::Topology;
     let Ok(topology) = Topology::load(&dir.join("topology.toml")) else {
         return Ok(());
     };
@@ -206,9 +206,9 @@ pub async fn wait_for_instances(
         .into_iter()
         .flat_map(|site| std::iter::once(&site.sql).chain(site.mirror.as_ref()))
         .filter(|endpoint| instances.iter().any(|i| i.host() == endpoint.host))
-        .filter_map(|endpoint| match endpoint.address {
-            SqlAddress::Port(port) => Some(format!("{}:{port}", endpoint.host)),
-            SqlAddress::Instance(_) => None,
+        .filter_map(|endpoint| {
+            let port = endpoint.address.port()?;
+            Some(format!("{}:{port}", endpoint.host))
         })
         .collect();
     let deadline = tokio::time::Instant::now() + LISTENER_SETTLE;

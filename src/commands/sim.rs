@@ -116,6 +116,10 @@ pub struct ServeArgs {
     /// Latency added to every statement, in milliseconds.
     #[arg(long, default_value_t = 0)]
     statement_latency_ms: u64,
+    /// Name each instance in the topology (PCHAT on its static port) instead of giving
+    /// its port alone.
+    #[arg(long)]
+    named_instances: bool,
     /// Run the world's clock: one emulated minute every this many milliseconds.
     #[arg(long)]
     minute_every_ms: Option<u64>,
@@ -225,6 +229,7 @@ async fn serve_world(args: ServeArgs) -> ExitCode {
             restore_mb_per_s: args.restore_mb_per_s,
             statement_latency_ms: args.statement_latency_ms,
             password: None,
+            named_instances: args.named_instances,
         };
         if let Err(e) = World::create(dir, &options) {
             eprintln!(

@@ -11,7 +11,7 @@ use pcdr_core::Error;
 use pcdr_core::adapters;
 use pcdr_core::procedure::{Context, Event, Observer, Procedure, RunOptions};
 use pcdr_core::runbook::{Report, Runbook, new_run_id};
-use pcdr_core::topology::{SiteRole, SqlAddress, Topology};
+use pcdr_core::topology::{SiteRole, Topology};
 use pcdr_sim::serve::{ServeOptions, ServingWorld, ShellLauncher, serve};
 use pcdr_sim::world::faults::{StatementFault, StatementKind, StatementMatch};
 use pcdr_sim::world::model::{Database, InstanceId, Site};
@@ -379,7 +379,7 @@ pub async fn wait_until_listening(topology: &Topology, site: SiteRole, up: bool)
     let endpoints = std::iter::once(&site.sql).chain(site.mirror.as_ref());
     let deadline = tokio::time::Instant::now() + LISTENER_SETTLE;
     for endpoint in endpoints {
-        let SqlAddress::Port(port) = endpoint.address else {
+        let Some(port) = endpoint.address.port() else {
             continue;
         };
         let address = format!("{}:{port}", endpoint.host);

@@ -7,7 +7,7 @@ use crate::error::{Error, PlaneError, Result};
 use crate::planes::{
     ChatDatabase, DatabaseFile, DatabaseState, FileMove, MirrorRequest, MirroringRole, PoolState,
 };
-use crate::topology::{SiteRole, SqlAddress};
+use crate::topology::SiteRole;
 use futures_util::StreamExt;
 use futures_util::future::{BoxFuture, FutureExt};
 use std::ops::ControlFlow;
@@ -367,10 +367,7 @@ pub async fn observe_mirroring(ctx: &Context, step: StepId, site: SiteRole) -> R
 /// What `Install-CsMirrorDatabase` is asked for a site's chat database.
 pub fn mirror_request(ctx: &Context, site: SiteRole) -> MirrorRequest {
     let sql = &ctx.topology.site(site).sql;
-    let instance = match &sql.address {
-        SqlAddress::Instance(name) => Some(name.clone()),
-        SqlAddress::Port(_) => None,
-    };
+    let instance = sql.address.instance().map(str::to_string);
     MirrorRequest {
         database: ChatDatabase::PersistentChat,
         sql_server_fqdn: sql.host.clone(),

@@ -127,33 +127,77 @@ pub struct Site {
 }
 
 /// Where a SQL Server instance listens.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqlEndpoint {
     /// The server's host name.
     pub host: String,
-    /// The named instance or the TCP port on that host.
-    #[serde(flatten)]
+    /// The named instance, the TCP port, or both, on that host.
     pub address: SqlAddress,
 }
 
 impl SqlEndpoint {
-    /// SQL Server's own notation: `host\INSTANCE` or `host,port`.
+    /// SQL Server's own notation: `host\INSTANCE`, `host,port` or `host\INSTANCE,port`.
     pub fn display_name(&self) -> String {
         match &self.address {
             SqlAddress::Instance(instance) => format!("{}\\{instance}", self.host),
             SqlAddress::Port(port) => format!("{},{port}", self.host),
+            SqlAddress::InstanceOnPort { instance, port } => {
+                format!("{}\\{instance},{port}", self.host)
+            }
         }
     }
 }
 
+/// Written as the file has it: `host`, then `instance` and/or `port`.
+impl Serialize for SqlEndpoint {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("host", &self.host)?;
+        if let Some(instance) = self.address.instance() {
+            map.serialize_entry("instance", instance)?;
+        }
+        if let Some(port) = self.address.port() {
+            map.serialize_entry("port", &port)?;
+        }
+        map.end()
+    }
+}
+
 /// How to reach an instance on its host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SqlAddress {
     /// A named instance, found through the SQL Server Browser service.
     Instance(String),
-    /// A fixed TCP port (1–65535).
+    /// A fixed TCP port (1–65535): the default instance, or one whose name the cmdlets
+    /// need not know.
     Port(u16),
+    /// A named instance listening on a static port: pcdr connects to the port (no SQL
+    /// Server Browser needed) and names the instance to the cmdlets that take one
+    /// (`Install-CsMirrorDatabase -SqlInstanceName`).
+    InstanceOnPort {
+        /// The instance name.
+        instance: String,
+        /// The static TCP port (1–65535).
+        port: u16,
+    },
+}
+
+impl SqlAddress {
+    /// The instance name, when the topology gives one.
+    pub fn instance(&self) -> Option<&str> {
+        match self {
+            Self::Instance(instance) | Self::InstanceOnPort { instance, .. } => Some(instance),
+            Self::Port(_) => None,
+        }
+    }
+
+    /// The TCP port, when the topology gives one.
+    pub fn port(&self) -> Option<u16> {
+        match self {
+            Self::Port(port) | Self::InstanceOnPort { port, .. } => Some(*port),
+            Self::Instance(_) => None,
+        }
+    }
 }
 
 /// How pcdr signs in to SQL Server and how it talks to it.

@@ -70,7 +70,8 @@ pub(super) struct RawSite {
     pub chat_servers: Option<Vec<String>>,
 }
 
-/// `{ host = "...", instance = "..." }` or `{ host = "...", port = 1433 }`
+/// `{ host = "...", instance = "..." }`, `{ host = "...", port = 1433 }`, or both
+/// `instance` and `port` (a named instance on a static port)
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawEndpoint {

@@ -135,22 +135,25 @@ fn site(role: SiteRole, raw: RawSite) -> Checked<Site> {
 fn endpoint(key: &str, raw: RawEndpoint) -> Checked<SqlEndpoint> {
     let host_key = format!("{key}.host");
     let host = host_name(&host_key, required(raw.host, &host_key, "a host name")?)?;
-    let address = match (raw.instance, raw.port) {
-        (Some(instance), None) => {
-            SqlAddress::Instance(instance_name(&format!("{key}.instance"), instance)?)
-        }
-        (None, Some(port)) => SqlAddress::Port(number(
-            &format!("{key}.port"),
-            port,
-            1..=65535,
-            "a TCP port 1–65535",
-        )?),
-        (Some(_), Some(_)) => {
-            return Err(TopologyError::new(
-                key,
-                "has both instance and port; expected one of them",
-            ));
-        }
+    let instance = raw
+        .instance
+        .map(|name| instance_name(&format!("{key}.instance"), name))
+        .transpose()?;
+    let port = raw
+        .port
+        .map(|port| {
+            number(
+                &format!("{key}.port"),
+                port,
+                1..=65535,
+                "a TCP port 1–65535",
+            )
+        })
+        .transpose()?;
+    let address = match (instance, port) {
+        (Some(instance), None) => SqlAddress::Instance(instance),
+        (None, Some(port)) => SqlAddress::Port(port),
+        (Some(instance), Some(port)) => SqlAddress::InstanceOnPort { instance, port },
         (None, None) => {
             return Err(TopologyError::new(
                 key,

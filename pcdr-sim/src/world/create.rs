@@ -50,6 +50,9 @@ pub struct WorldOptions {
     pub statement_latency_ms: u64,
     /// The SQL login's password; `None` makes one up.
     pub password: Option<String>,
+    /// Name each instance in the topology (`PCHAT` on its static port, as production
+    /// deployments often are) instead of giving its port alone.
+    pub named_instances: bool,
 }
 
 impl Default for WorldOptions {
@@ -66,6 +69,7 @@ impl Default for WorldOptions {
             restore_mb_per_s: 0.0,
             statement_latency_ms: 0,
             password: None,
+            named_instances: false,
         }
     }
 }
@@ -119,6 +123,7 @@ impl World {
                 restore_mb_per_s: options.restore_mb_per_s,
                 statement_latency_ms: options.statement_latency_ms,
                 messages_per_log: options.messages_per_log,
+                named_instances: options.named_instances,
             },
         };
         for name in [CHAT_DB, COMPLIANCE_DB] {

@@ -13,6 +13,10 @@ use crate::serve::ShellLauncher;
 use crate::world::model::InstanceId;
 use crate::world::{World, WorldResult};
 
+/// The name every instance has in a world created with
+/// [`WorldOptions::named_instances`](crate::world::WorldOptions::named_instances).
+pub const INSTANCE_NAME: &str = "PCHAT";
+
 impl World {
     /// Writes `topology.toml` for instances listening on `ports`, with the shell set to
     /// `PROGRAM ARGS… --world DIR -- -NoProfile -NonInteractive -Command` from `shell`.
@@ -23,9 +27,18 @@ impl World {
         shell: &ShellLauncher,
     ) -> WorldResult<PathBuf> {
         let state = self.read()?;
-        let endpoint = |id: InstanceId| SqlEndpoint {
-            host: id.host().to_owned(),
-            address: SqlAddress::Port(ports.get(&id).copied().unwrap_or(1433)),
+        let endpoint = |id: InstanceId| {
+            let port = ports.get(&id).copied().unwrap_or(1433);
+            SqlEndpoint {
+                host: id.host().to_owned(),
+                address: match state.settings.named_instances {
+                    true => SqlAddress::InstanceOnPort {
+                        instance: INSTANCE_NAME.into(),
+                        port,
+                    },
+                    false => SqlAddress::Port(port),
+                },
+            }
         };
         let standby = state
             .instance(InstanceId::Backup)

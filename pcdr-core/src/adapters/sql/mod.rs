@@ -110,9 +110,10 @@ impl SqlPlane {
 fn config(endpoint: &SqlEndpoint, settings: &SqlSettings, password: Option<&Secret>) -> Config {
     let mut config = Config::new();
     config.host(&endpoint.host);
+    // A static port needs no SQL Server Browser, even for a named instance.
     match &endpoint.address {
         SqlAddress::Instance(name) => config.instance_name(name),
-        SqlAddress::Port(port) => config.port(*port),
+        SqlAddress::Port(port) | SqlAddress::InstanceOnPort { port, .. } => config.port(*port),
     }
     config.database("master");
     config.application_name("pcdr");

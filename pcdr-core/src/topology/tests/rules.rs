@@ -116,12 +116,22 @@ fn port_zero_and_above_65535_are_refused() {
 }
 
 #[test]
-fn endpoint_needs_exactly_one_of_instance_and_port() {
-    let both = example_with("port = 1433 }", "port = 1433, instance = \"PCHAT\" }");
-    assert_refused(
-        &both,
-        "sites.backup.sql",
-        "has both instance and port; expected one of them",
+fn endpoint_needs_an_instance_a_port_or_both() {
+    let both = example_with("port = 1433 }", "port = 50123, instance = \"PCHAT\" }");
+    let topology = Topology::from_toml_str(&both, None).unwrap();
+    let sql = &topology.sites.backup.sql;
+    assert_eq!(
+        sql.address,
+        SqlAddress::InstanceOnPort {
+            instance: "PCHAT".into(),
+            port: 50123
+        }
+    );
+    assert_eq!(sql.display_name(), "sql-dal.contoso.com\\PCHAT,50123");
+    assert_eq!(
+        Topology::from_toml_str(&topology.to_toml_string(), None).unwrap(),
+        topology,
+        "a named instance on a static port round-trips"
     );
     let neither = example_with(", port = 1433 }", " }");
     assert_refused(
