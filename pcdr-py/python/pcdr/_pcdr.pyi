@@ -30,6 +30,9 @@ __all__ = [
     "drill",
 ]
 
+#: The version of pcdr this module was built from (its Rust crates'), e.g. ``"0.1.0"``.
+__version__: str
+
 _StrPath = Union[str, "os.PathLike[str]"]
 _Procedure = Literal["failover", "failback"]
 
