@@ -26,6 +26,7 @@ __all__ = [
     "StepReport",
     "Topology",
     "TopologyError",
+    "__version__",
     "_sim_shell",
     "drill",
 ]
