@@ -69,6 +69,9 @@ enum pcdr_result
   PCDR_RESULT_UNKNOWN_STEP = 904,
   // The caller's buffer is too small; the size needed was written.
   PCDR_RESULT_BUFFER_TOO_SMALL = 905,
+  // The `pcdr_options` has a `struct_size` this library does not know: it was not
+  // filled by `pcdr_options_init`, or the program was built against another pcdr.h.
+  PCDR_RESULT_UNKNOWN_OPTIONS_SIZE = 906,
   // A bug inside the library (a caught Rust panic); nothing crashed.
   PCDR_RESULT_PANIC = 999,
 };
@@ -88,14 +91,19 @@ typedef uint32_t pcdr_result;
 // time: its journal is locked while a run writes it (`PCDR_RESULT_JOURNAL_LOCKED`).
 typedef struct pcdr_runbook pcdr_runbook;
 
-// How a runbook runs. Zero-initialise it (`pcdr_options opts = {0};`), then set what
-// you need; all zero is the default: a new journal in the system's temporary folder,
-// a real run, no data loss accepted, and the primary site must be down.
+// How a runbook runs. Fill it with `pcdr_options_init` (the defaults: a new journal in
+// the system's temporary folder, a real run, no data loss accepted, and the primary
+// site must be down), then set what you need.
 //
-// Layout (C, in this order): a pointer, then four `uint8_t` flags where 0 means no
-// and any other value means yes. The library copies everything it needs when the
-// runbook is created; the struct and its string can be freed right after.
+// Layout (C, in this order): a `uint32_t` size, a pointer, then four `uint8_t` flags
+// where 0 means no and any other value means yes. The library copies everything it
+// needs when the runbook is created; the struct and its string can be freed right
+// after.
 typedef struct pcdr_options {
+  // `sizeof(pcdr_options)` in the header the program was built with, written by
+  // `pcdr_options_init`. A size this library does not know is refused with
+  // `PCDR_RESULT_UNKNOWN_OPTIONS_SIZE` rather than misread.
+  uint32_t struct_size;
   // The journal file (a UTF-8 path), or NULL for a new file in the system's
   // temporary folder. Give one to resume a run or read its report later.
   const char *journal;
@@ -111,8 +119,9 @@ typedef struct pcdr_options {
 } pcdr_options;
 
 // Receives one progress event as a NUL-terminated JSON object, e.g.
-// `{"event":"step_started","step":"check_sites","title":"…"}`; the `event` key names
-// the kind (`step_started`, `step_finished`, `step_skipped`, `step_failed`, `planned`,
+// `{"schema_version":1,"event":"step_started","step":"check_sites","title":"…"}`;
+// `schema_version` is the version of the event's shape, and the `event` key names the
+// kind (`step_started`, `step_finished`, `step_skipped`, `step_failed`, `planned`,
 // `note`, `sessions_ended`, `file_copied`, `log_restored`).
 //
 // Called on the thread that called `pcdr_runbook_run`, `pcdr_runbook_resume` or
@@ -163,12 +172,29 @@ pcdr_result pcdr_error_step(char *buf,
                             size_t len,
                             size_t *needed);
 
+// Fills `*out` with the default options and its `struct_size`. Call it before setting
+// any field:
+//
+// ```c
+// pcdr_options opts;
+// pcdr_options_init(&opts);
+// opts.journal = "failover.journal";
+// ```
+//
+// Returns `PCDR_RESULT_NULL_PARAMETER` when `out` is NULL.
+//
+// # Safety
+//
+// `out` must be NULL or valid for writing a `pcdr_options`.
+pcdr_result pcdr_options_init(struct pcdr_options *out);
+
 // Creates a runbook from a topology file. The topology is validated and the SQL
 // password resolved now; no server is contacted until a call needs it.
 //
 // `path` is the topology file (UTF-8); `options` may be NULL for the defaults. On
 // success `*runbook_out` is a new runbook, to be freed with `pcdr_runbook_free`. A bad
-// topology gives `PCDR_RESULT_TOPOLOGY` and a message naming the key path.
+// topology gives `PCDR_RESULT_TOPOLOGY` and a message naming the key path; options not
+// filled by `pcdr_options_init` give `PCDR_RESULT_UNKNOWN_OPTIONS_SIZE`.
 //
 // # Safety
 //

@@ -1,9 +1,10 @@
 //! Progress of a running procedure, on stderr: a line per step, and bars for copying
 //! and restoring on a terminal; plain lines when stderr is not a terminal; JSON lines
-//! with `--json`.
+//! with `--json`, each an event with its `schema_version` ([`pcdr_core::schema`]).
 
 use indicatif::{ProgressBar, ProgressStyle};
 use pcdr_core::procedure::{Event, Observer};
+use pcdr_core::schema::Versioned;
 use std::io::IsTerminal;
 use std::sync::Mutex;
 
@@ -90,7 +91,7 @@ impl Progress {
 impl Observer for Progress {
     fn event(&self, event: &Event) {
         if self.style == Style::Json {
-            if let Ok(json) = serde_json::to_string(event) {
+            if let Ok(json) = serde_json::to_string(&Versioned::new(event)) {
                 eprintln!("{json}");
             }
             return;

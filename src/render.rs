@@ -1,12 +1,21 @@
 //! Human-readable plans and reports, for stdout. (`--json` prints the same values as
-//! JSON instead.)
+//! JSON documents instead, each with its `schema_version`.)
 
 use pcdr_core::runbook::{Plan, PlannedStatus, Report, StepReport};
-use serde::Serialize;
+use pcdr_core::schema::{Document, Versioned};
 
-/// Prints `value` as pretty JSON on stdout.
-pub fn json<T: Serialize>(value: &T) {
-    match serde_json::to_string_pretty(value) {
+#[cfg(test)]
+#[path = "../pcdr-core/tests/support/snapshot.rs"]
+mod snapshot;
+
+/// `document` as pretty JSON, with its `schema_version` first.
+pub fn json_text<T: Document>(document: &T) -> serde_json::Result<String> {
+    serde_json::to_string_pretty(&Versioned::new(document))
+}
+
+/// Prints `document` as pretty JSON on stdout, with its `schema_version` first.
+pub fn json<T: Document>(document: &T) {
+    match json_text(document) {
         Ok(text) => println!("{text}"),
         Err(e) => eprintln!("pcdr: cannot write JSON: {e}"),
     }
@@ -156,4 +165,11 @@ fn outcome(step: &StepReport) -> (&'static str, String) {
         (None, Some(error)) => ("FAILED", error.clone()),
         (None, None) => ("not run", String::new()),
     }
+}
+
+/// Checks the JSON `--json` prints for `document` against `tests/snapshots/<name>.json`.
+#[cfg(test)]
+pub fn assert_json_snapshot<T: Document>(name: &str, document: &T) {
+    let path = format!("{}/tests/snapshots/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    snapshot::assert_snapshot(&path, &json_text(document).unwrap());
 }

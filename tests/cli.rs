@@ -172,12 +172,33 @@ fn plan_offline_json_has_the_nine_failover_steps() {
     ])
     .code(SUCCESS)
     .json();
+    assert_eq!(plan["schema_version"], 1);
     assert_eq!(plan["procedure"], "failover");
     assert_eq!(step_names(&plan), FAILOVER_STEPS);
     for step in plan["steps"].as_array().unwrap() {
         assert_ne!(step["status"], "blocked", "{step:#}");
         assert!(step["title"].as_str().is_some_and(|t| !t.is_empty()));
     }
+}
+
+#[test]
+fn a_journal_from_a_newer_pcdr_is_refused_naming_both_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("newer.journal");
+    let started = r#"{"record":"started","format":99,"procedure":"failover","run_id":"r","options":{},"at":"2026-11-27T13:00:00Z"}"#;
+    std::fs::write(&journal, format!("{started}\n")).unwrap();
+    let topology = example_topology();
+    let args = [
+        "failover",
+        "--topology",
+        s(&topology),
+        "--journal",
+        s(&journal),
+    ];
+    run(&[&args[..], &["--resume"]].concat())
+        .code(USAGE)
+        .stderr_has("written by a newer pcdr (journal format 99; this pcdr reads formats 1 to 2)")
+        .stderr_has("resume it with that version");
 }
 
 #[test]
@@ -329,6 +350,7 @@ fn failover_succeeds_then_refuses_a_second_run_and_a_used_journal() {
     // The report lands next to the journal, as JSON and as Markdown.
     let json = std::fs::read_to_string(world.path("pcdr-failover.journal.report.json")).unwrap();
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["schema_version"], 1);
     assert_eq!(report["completed"], true);
     let markdown = std::fs::read_to_string(world.path("pcdr-failover.journal.report.md")).unwrap();
     assert!(markdown.starts_with("# pcdr failover report"), "{markdown}");
@@ -376,6 +398,7 @@ fn failover_json_prints_the_report_and_progress_as_json_lines() {
     let journal = world.path("failover.journal");
     let out = world.pcdr("failover", &["--yes", "--json", "--journal", s(&journal)]);
     let report = out.code(SUCCESS).json();
+    assert_eq!(report["schema_version"], 1);
     assert_eq!(report["procedure"], "failover");
     assert_eq!(report["completed"], true);
     assert_eq!(step_names(&report), FAILOVER_STEPS);
@@ -393,6 +416,11 @@ fn failover_json_prints_the_report_and_progress_as_json_lines() {
         })
         .collect();
     assert!(events.len() >= FAILOVER_STEPS.len(), "{}", out.stderr);
+    assert!(
+        events.iter().all(|e| e["schema_version"] == 1),
+        "{}",
+        out.stderr
+    );
     world.verify("failed-over");
 }
 
@@ -661,6 +689,7 @@ fn failback_after_rebuild_returns_the_world_to_normal() {
 fn status_shows_four_instances_and_who_answers() {
     let world = World::serve();
     let status = world.status();
+    assert_eq!(status["schema_version"], 1, "{status:#}");
     let instances = status["instances"].as_array().unwrap();
     assert_eq!(instances.len(), 4, "{status:#}");
     for role in ["primary", "primary mirror", "backup", "backup mirror"] {
@@ -715,6 +744,7 @@ fn drill_json_reports_passed() {
         .code(SUCCESS)
         .json();
     assert_eq!(report["passed"], true, "{report:#}");
+    assert_eq!(report["schema_version"], 1);
     assert_eq!(report["failover"]["completed"], true);
     assert_eq!(report["failback"]["completed"], true);
     let checks = report["checks"].as_array().unwrap();

@@ -15,6 +15,7 @@
 //!   emulator and a real SQL Server.
 //! - [`embed`]: one object per deployment, the API the C and Python bindings wrap.
 //! - [`error`]: errors that say what failed, where, and what to do next.
+//! - [`schema`]: the version every JSON document pcdr writes carries.
 
 #![warn(missing_docs)]
 // Every function fits a screen (the threshold is in the workspace's clippy.toml).
@@ -33,6 +34,10 @@ pub mod planes;
 pub mod procedure;
 pub mod quote;
 pub mod runbook;
+pub mod schema;
+#[cfg(test)]
+#[path = "../tests/support/snapshot.rs"]
+mod snapshot;
 pub mod topology;
 
 pub use error::{Error, PlaneError, Result};

@@ -22,7 +22,7 @@ namespace Pcdr
         Journal = 400, JournalLocked = 401,
         Cancelled = 500,
         NullParameter = 900, InvalidUtf8 = 901, InvalidHandle = 902, UnknownProcedure = 903,
-        UnknownStep = 904, BufferTooSmall = 905, Panic = 999,
+        UnknownStep = 904, BufferTooSmall = 905, UnknownOptionsSize = 906, Panic = 999,
     }
 
     /// <summary>A failed pcdr call: its code, message, SQL Server error number and step.</summary>
@@ -138,14 +138,13 @@ namespace Pcdr
             var journal = GCHandle.Alloc(Utf8.ToNative(options.Journal ?? ""), GCHandleType.Pinned);
             try
             {
-                var native = new Native.Options
-                {
-                    Journal = options.Journal == null ? IntPtr.Zero : journal.AddrOfPinnedObject(),
-                    DryRun = (byte)(options.DryRun ? 1 : 0),
-                    AcceptDataLoss = (byte)(options.AcceptDataLoss ? 1 : 0),
-                    AllowPrimaryReachable = (byte)(options.AllowPrimaryReachable ? 1 : 0),
-                    SequentialRestore = (byte)(options.SequentialRestore ? 1 : 0),
-                };
+                Native.Options native;
+                PcdrException.Check(Native.pcdr_options_init(out native));
+                native.Journal = options.Journal == null ? IntPtr.Zero : journal.AddrOfPinnedObject();
+                native.DryRun = (byte)(options.DryRun ? 1 : 0);
+                native.AcceptDataLoss = (byte)(options.AcceptDataLoss ? 1 : 0);
+                native.AllowPrimaryReachable = (byte)(options.AllowPrimaryReachable ? 1 : 0);
+                native.SequentialRestore = (byte)(options.SequentialRestore ? 1 : 0);
                 RunbookHandle handle;
                 PcdrException.Check(constructor(ref native, out handle));
                 return new Runbook(handle);
@@ -277,9 +276,11 @@ namespace Pcdr
     {
         private const string Lib = "pcdr";
 
+        // pcdr_options, filled by pcdr_options_init (which writes StructSize).
         [StructLayout(LayoutKind.Sequential)]
         internal struct Options
         {
+            public uint StructSize;
             public IntPtr Journal;
             public byte DryRun;
             public byte AcceptDataLoss;
@@ -292,6 +293,8 @@ namespace Pcdr
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr pcdr_version();
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ResultCode pcdr_options_init(out Options options);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern ResultCode pcdr_runbook_new_from_file(byte[] path, ref Options options, out RunbookHandle runbook);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]

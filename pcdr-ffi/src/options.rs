@@ -1,24 +1,32 @@
 //! `pcdr_options`: how a runbook runs, as a plain C struct read once when the runbook is
-//! created.
+//! created, and `pcdr_options_init`, which fills it. The struct starts with its own
+//! size, so a program built against another version's header is refused instead of
+//! misread.
 
-use crate::error::Failure;
-use crate::ffi::try_optional_str;
+use crate::error::{Failure, call};
+use crate::ffi::{try_optional_str, try_out};
+use crate::result::pcdr_result;
 use pcdr_core::embed::Options;
 use pcdr_core::procedure::RunOptions;
 use std::ffi::c_char;
 use std::path::PathBuf;
 
-/// How a runbook runs. Zero-initialise it (`pcdr_options opts = {0};`), then set what
-/// you need; all zero is the default: a new journal in the system's temporary folder,
-/// a real run, no data loss accepted, and the primary site must be down.
+/// How a runbook runs. Fill it with `pcdr_options_init` (the defaults: a new journal in
+/// the system's temporary folder, a real run, no data loss accepted, and the primary
+/// site must be down), then set what you need.
 ///
-/// Layout (C, in this order): a pointer, then four `uint8_t` flags where 0 means no
-/// and any other value means yes. The library copies everything it needs when the
-/// runbook is created; the struct and its string can be freed right after.
+/// Layout (C, in this order): a `uint32_t` size, a pointer, then four `uint8_t` flags
+/// where 0 means no and any other value means yes. The library copies everything it
+/// needs when the runbook is created; the struct and its string can be freed right
+/// after.
 #[repr(C)]
 #[allow(non_camel_case_types)]
 #[derive(Debug, Clone, Copy)]
 pub struct pcdr_options {
+    /// `sizeof(pcdr_options)` in the header the program was built with, written by
+    /// `pcdr_options_init`. A size this library does not know is refused with
+    /// `PCDR_RESULT_UNKNOWN_OPTIONS_SIZE` rather than misread.
+    pub struct_size: u32,
     /// The journal file (a UTF-8 path), or NULL for a new file in the system's
     /// temporary folder. Give one to resume a run or read its report later.
     pub journal: *const c_char,
@@ -33,6 +41,59 @@ pub struct pcdr_options {
     pub sequential_restore: u8,
 }
 
+/// The size of this version's `pcdr_options`, the one size it reads.
+const STRUCT_SIZE: u32 = size_of::<pcdr_options>() as u32;
+
+/// The defaults, as `pcdr_options_init` writes them.
+fn defaults() -> pcdr_options {
+    pcdr_options {
+        struct_size: STRUCT_SIZE,
+        journal: std::ptr::null(),
+        dry_run: 0,
+        accept_data_loss: 0,
+        allow_primary_reachable: 0,
+        sequential_restore: 0,
+    }
+}
+
+/// Fills `*out` with the default options and its `struct_size`. Call it before setting
+/// any field:
+///
+/// ```c
+/// pcdr_options opts;
+/// pcdr_options_init(&opts);
+/// opts.journal = "failover.journal";
+/// ```
+///
+/// Returns `PCDR_RESULT_NULL_PARAMETER` when `out` is NULL.
+///
+/// # Safety
+///
+/// `out` must be NULL or valid for writing a `pcdr_options`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pcdr_options_init(out: *mut pcdr_options) -> pcdr_result {
+    call(|| {
+        // SAFETY: the caller's contract covers the pointer.
+        unsafe { try_out(out, "out") }?.set(defaults());
+        Ok(())
+    })
+}
+
+/// Refuses a `struct_size` other than this version's.
+fn check_size(struct_size: u32) -> Result<(), Failure> {
+    if struct_size == STRUCT_SIZE {
+        return Ok(());
+    }
+    Err(Failure::new(
+        pcdr_result::UnknownOptionsSize,
+        format!(
+            "options.struct_size is {struct_size}, but this library's pcdr_options is \
+             {STRUCT_SIZE} bytes: fill the struct with pcdr_options_init before setting its \
+             fields, and build against the pcdr.h of the library you load"
+        ),
+    ))
+}
+
 /// The options `ptr` points to; NULL gives the defaults.
 ///
 /// # Safety
@@ -40,10 +101,14 @@ pub struct pcdr_options {
 /// `ptr` must be NULL or point to a valid `pcdr_options` whose `journal` is NULL or a
 /// NUL-terminated string, both living for this call.
 pub(crate) unsafe fn read(ptr: *const pcdr_options) -> Result<Options, Failure> {
-    // SAFETY: the caller promises NULL or a valid struct.
-    let Some(raw) = (unsafe { ptr.as_ref() }) else {
+    if ptr.is_null() {
         return Ok(Options::default());
-    };
+    }
+    // SAFETY: not NULL, and every version of the struct starts with its size, so this
+    // reads nothing past a struct of another size.
+    check_size(unsafe { ptr.cast::<u32>().read() })?;
+    // SAFETY: the caller promises a valid struct, and it has this version's size.
+    let raw = unsafe { &*ptr };
     // SAFETY: the caller promises `journal` is NULL or a NUL-terminated string.
     let journal = unsafe { try_optional_str(raw.journal, "options.journal") }?;
     Ok(Options {
@@ -72,8 +137,43 @@ mod tests {
     }
 
     #[test]
+    fn init_writes_the_defaults_and_the_size() {
+        let mut raw = pcdr_options {
+            struct_size: 0,
+            journal: c"/tmp/j".as_ptr(),
+            dry_run: 1,
+            accept_data_loss: 1,
+            allow_primary_reachable: 1,
+            sequential_restore: 1,
+        };
+        // SAFETY: a struct valid for writing.
+        assert_eq!(unsafe { pcdr_options_init(&mut raw) }, pcdr_result::Ok);
+        assert_eq!(raw.struct_size as usize, size_of::<pcdr_options>());
+        // SAFETY: a struct just filled by pcdr_options_init.
+        assert_eq!(unsafe { read(&raw) }.unwrap(), Options::default());
+        // SAFETY: NULL is refused, not written.
+        let null = unsafe { pcdr_options_init(std::ptr::null_mut()) };
+        assert_eq!(null, pcdr_result::NullParameter);
+    }
+
+    #[test]
+    fn a_struct_of_another_size_is_refused() {
+        for struct_size in [0, STRUCT_SIZE - 8, STRUCT_SIZE + 8] {
+            let raw = pcdr_options {
+                struct_size,
+                ..defaults()
+            };
+            // SAFETY: a valid struct (of this version, whatever its size field says).
+            let failure = unsafe { read(&raw) }.unwrap_err();
+            assert_eq!(failure.code(), pcdr_result::UnknownOptionsSize);
+            assert!(failure.message().contains("pcdr_options_init"));
+        }
+    }
+
+    #[test]
     fn any_nonzero_flag_is_yes() {
         let raw = pcdr_options {
+            struct_size: STRUCT_SIZE,
             journal: c"/tmp/j".as_ptr(),
             dry_run: 2,
             accept_data_loss: 0,
@@ -93,10 +193,7 @@ mod tests {
     fn a_journal_path_that_is_not_utf8_is_refused() {
         let raw = pcdr_options {
             journal: c"/tmp/\xff".as_ptr(),
-            dry_run: 0,
-            accept_data_loss: 0,
-            allow_primary_reachable: 0,
-            sequential_restore: 0,
+            ..defaults()
         };
         // SAFETY: a valid struct with a NUL-terminated journal path.
         let failure = unsafe { read(&raw) }.unwrap_err();

@@ -2,12 +2,14 @@
 //! handed to a C function pointer.
 
 use pcdr_core::procedure::{Event, Observer};
+use pcdr_core::schema::Versioned;
 use std::ffi::{CString, c_char, c_void};
 use std::sync::{Mutex, PoisonError};
 
 /// Receives one progress event as a NUL-terminated JSON object, e.g.
-/// `{"event":"step_started","step":"check_sites","title":"…"}`; the `event` key names
-/// the kind (`step_started`, `step_finished`, `step_skipped`, `step_failed`, `planned`,
+/// `{"schema_version":1,"event":"step_started","step":"check_sites","title":"…"}`;
+/// `schema_version` is the version of the event's shape, and the `event` key names the
+/// kind (`step_started`, `step_finished`, `step_skipped`, `step_failed`, `planned`,
 /// `note`, `sessions_ended`, `file_copied`, `log_restored`).
 ///
 /// Called on the thread that called `pcdr_runbook_run`, `pcdr_runbook_resume` or
@@ -52,7 +54,7 @@ impl Observer for Progress {
         // Copied out, so the callback can replace itself without a deadlock.
         let current = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(callback) = current else { return };
-        let Some(json) = serde_json::to_string(event)
+        let Some(json) = serde_json::to_string(&Versioned::new(event))
             .ok()
             .and_then(|t| CString::new(t).ok())
         else {
@@ -95,7 +97,7 @@ mod tests {
         progress.event(&event);
         assert_eq!(
             events,
-            [r#"{"event":"step_skipped","step":"check_sites","reason":"done"}"#]
+            [r#"{"schema_version":1,"event":"step_skipped","step":"check_sites","reason":"done"}"#]
         );
     }
 }

@@ -69,6 +69,9 @@ pub enum pcdr_result {
     UnknownStep = 904,
     /// The caller's buffer is too small; the size needed was written.
     BufferTooSmall = 905,
+    /// The `pcdr_options` has a `struct_size` this library does not know: it was not
+    /// filled by `pcdr_options_init`, or the program was built against another pcdr.h.
+    UnknownOptionsSize = 906,
     /// A bug inside the library (a caught Rust panic); nothing crashed.
     Panic = 999,
 }

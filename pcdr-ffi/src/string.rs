@@ -1,11 +1,11 @@
-//! Strings the library hands to C (JSON documents) and `pcdr_string_free`. Each one is
-//! remembered until freed, so freeing a string twice, or one the library did not hand
-//! out, does nothing instead of corrupting memory.
+//! Strings the library hands to C (JSON documents, each with its `schema_version`) and
+//! `pcdr_string_free`. Each one is remembered until freed, so freeing a string twice, or
+//! one the library did not hand out, does nothing instead of corrupting memory.
 
 use crate::error::Failure;
 use crate::panic;
 use crate::result::pcdr_result;
-use serde::Serialize;
+use pcdr_core::schema::{Document, Versioned};
 use std::collections::BTreeSet;
 use std::ffi::{CString, c_char};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -16,9 +16,10 @@ fn live() -> MutexGuard<'static, BTreeSet<usize>> {
     LIVE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// `value` as a JSON string owned by the caller (freed with `pcdr_string_free`).
-pub(crate) fn json(value: &impl Serialize) -> Result<*mut c_char, Failure> {
-    let text = serde_json::to_string(value)
+/// `document` as a JSON string with its `schema_version` first, owned by the caller
+/// (freed with `pcdr_string_free`).
+pub(crate) fn json(document: &impl Document) -> Result<*mut c_char, Failure> {
+    let text = serde_json::to_string(&Versioned::new(document))
         .map_err(|e| Failure::new(pcdr_result::Other, format!("cannot write JSON: {e}")))?;
     // JSON escapes control characters, so the text holds no NUL.
     let owned = CString::new(text)
@@ -48,13 +49,20 @@ pub unsafe extern "C" fn pcdr_string_free(s: *mut c_char) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pcdr_core::procedure::StepOutcome;
     use std::ffi::CStr;
 
     #[test]
     fn a_json_string_is_freed_once_and_a_second_free_is_ignored() {
-        let s = json(&serde_json::json!({"step": "check_sites"})).unwrap();
+        let s = json(&StepOutcome::Skipped {
+            reason: "done".into(),
+        })
+        .unwrap();
         // SAFETY: `json` returned a live NUL-terminated string.
-        assert_eq!(unsafe { CStr::from_ptr(s) }, cr#"{"step":"check_sites"}"#);
+        assert_eq!(
+            unsafe { CStr::from_ptr(s) },
+            cr#"{"schema_version":1,"outcome":"skipped","reason":"done"}"#
+        );
         // SAFETY: s is live; the second call must ignore it.
         unsafe {
             pcdr_string_free(s);

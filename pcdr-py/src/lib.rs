@@ -25,9 +25,11 @@ mod topology;
 
 use pyo3::prelude::*;
 
-/// The native module, imported by `pcdr/__init__.py`.
+/// The native module, imported by `pcdr/__init__.py`; its `__version__` is the crates'
+/// version.
 #[pymodule]
 fn _pcdr(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(module)?;
     module.add_class::<topology::PyTopology>()?;
     module.add_class::<runbook::PyRunbook>()?;

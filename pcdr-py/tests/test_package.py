@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import pathlib
+import re
 
 import pcdr
 
@@ -43,3 +44,12 @@ def test_every_exception_is_a_pcdr_error() -> None:
 def test_the_logger_pcdr_has_a_null_handler() -> None:
     handlers = logging.getLogger("pcdr").handlers
     assert any(isinstance(h, logging.NullHandler) for h in handlers)
+
+
+def test_the_version_is_the_crates_version() -> None:
+    cargo_toml = pathlib.Path(__file__).parents[2] / "Cargo.toml"
+    workspace = re.search(
+        r'^\[workspace\.package\]\nversion = "([^"]+)"$', cargo_toml.read_text(), re.M
+    )
+    assert workspace, cargo_toml
+    assert pcdr.__version__ == workspace.group(1)

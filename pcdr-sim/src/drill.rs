@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use pcdr_core::adapters;
 use pcdr_core::procedure::{Context, Observer, Procedure, RunOptions};
 use pcdr_core::runbook::{Report, Runbook, new_run_id};
+use pcdr_core::schema::Document;
 use pcdr_core::topology::Topology;
 use serde::Serialize;
 
@@ -65,6 +66,11 @@ pub struct DrillReport {
     pub last_applied_log_backup: Option<String>,
     /// When that log backup finished.
     pub last_applied_log_backup_finished: Option<DateTime<Utc>>,
+}
+
+/// `pcdr drill --json` prints it as a versioned document ([`pcdr_core::schema`]).
+impl Document for DrillReport {
+    const SCHEMA_VERSION: u32 = 1;
 }
 
 /// Messages sent during the drill.

@@ -119,3 +119,60 @@ fn print(report: &DrillReport) {
         if report.passed { "PASSED" } else { "FAILED" }
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use pcdr_core::procedure::RunOptions;
+    use pcdr_core::procedure::failover;
+    use pcdr_core::runbook::{JOURNAL_FORMAT, Record, Report};
+    use pcdr_sim::drill::Check;
+
+    /// The report of a failover journaled as started and finished, with no step.
+    fn report() -> Report {
+        let at = |minute| Utc.with_ymd_and_hms(2026, 11, 27, 13, minute, 0).unwrap();
+        let records = [
+            Record::Started {
+                format: JOURNAL_FORMAT,
+                procedure: failover::PROCEDURE,
+                run_id: "20261127130000".into(),
+                options: RunOptions::default(),
+                at: at(0),
+            },
+            Record::Finished { at: at(2) },
+        ];
+        Report::from_records(failover::PROCEDURE, &records)
+    }
+
+    /// A drill whose failover passed and whose failback never ran.
+    fn drill_report() -> DrillReport {
+        let check = |name: &str, passed, detail: &str| Check {
+            name: name.into(),
+            passed,
+            detail: detail.into(),
+        };
+        DrillReport {
+            world: PathBuf::from("/tmp/pcdr-drill-world"),
+            passed: false,
+            checks: vec![
+                check("disaster", true, "the primary site is down"),
+                check("failover", true, "completed"),
+                check("rebuild", false, "the primary site did not come back"),
+            ],
+            failover: Some(report()),
+            failback: None,
+            messages_committed_before_disaster: 23,
+            messages_guaranteed: 20,
+            last_applied_log_backup: Some(r"D:\LogShipping\mgc\mgc_20261127124500.trn".into()),
+            last_applied_log_backup_finished: Some(
+                Utc.with_ymd_and_hms(2026, 11, 27, 12, 45, 10).unwrap(),
+            ),
+        }
+    }
+
+    #[test]
+    fn the_drill_json_matches_its_snapshot() {
+        render::assert_json_snapshot("drill", &drill_report());
+    }
+}

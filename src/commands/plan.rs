@@ -56,3 +56,20 @@ pub async fn run(
         exit::REFUSED
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pcdr_core::procedure::failover;
+
+    #[tokio::test]
+    async fn the_offline_plan_json_matches_its_snapshot() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/topology.toml");
+        let topology = Topology::load(Path::new(path)).unwrap();
+        let planes = offline_planes(&topology);
+        let options = RunOptions::default();
+        let ctx = Context::new(Arc::new(topology), planes, options, "20261127130000");
+        let plan = plan(&ctx, failover::PROCEDURE).await;
+        render::assert_json_snapshot("plan", &plan);
+    }
+}

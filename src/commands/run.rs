@@ -186,9 +186,8 @@ fn write_reports(journal: &Path, report: &Report) {
         name.push(extension);
         PathBuf::from(name)
     };
-    let json = serde_json::to_string_pretty(report).unwrap_or_default();
     for (path, text) in [
-        (with(".report.json"), json),
+        (with(".report.json"), report.to_json()),
         (with(".report.md"), render::markdown(report)),
     ] {
         if let Err(e) = std::fs::write(&path, text) {

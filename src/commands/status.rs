@@ -7,6 +7,7 @@ use chrono::{NaiveDateTime, Utc};
 use pcdr_core::adapters::{self, sql::SqlPlane};
 use pcdr_core::logship::backup_stamp;
 use pcdr_core::planes::{DatabasePlane, DatabaseState, LogShippingSnapshot};
+use pcdr_core::schema::Document;
 use pcdr_core::topology::{Secret, SiteRole, SqlEndpoint, Topology};
 use serde::Serialize;
 use std::path::Path;
@@ -31,12 +32,17 @@ struct LogShippingStatus {
     last_restored_age_minutes: Option<i64>,
 }
 
+/// Both sites at a glance: what `pcdr status --json` prints.
 #[derive(Debug, Serialize)]
 struct Status {
     instances: Vec<InstanceStatus>,
     log_shipping: Option<LogShippingStatus>,
     pool_state: Option<String>,
     pool_error: Option<String>,
+}
+
+impl Document for Status {
+    const SCHEMA_VERSION: u32 = 1;
 }
 
 fn endpoints(topology: &Topology) -> Vec<(String, &SqlEndpoint)> {
@@ -209,5 +215,73 @@ fn print(status: &Status) {
         (Some(state), _) => println!("pool state: {state}"),
         (None, Some(error)) => println!("pool state: unknown ({error})"),
         (None, None) => println!("pool state: unknown"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pcdr_core::planes::{DbState, Mirroring, MirroringRole, UserAccess};
+    use pcdr_core::topology::RestoreMode;
+
+    fn database(state: DbState, mirroring: Option<Mirroring>) -> DatabaseState {
+        DatabaseState {
+            state,
+            in_standby: false,
+            user_access: UserAccess::MultiUser,
+            mirroring,
+            family_guid: Some("6F9619FF-8B86-D011-B42D-00C04FC964FF".into()),
+        }
+    }
+
+    /// The primary site down, the backup site answering with log shipping behind.
+    fn status() -> Status {
+        let primary = InstanceStatus {
+            role: "primary".into(),
+            instance: "sql-atl.contoso.com\\PCHAT".into(),
+            answering: false,
+            error: Some("sql-atl.contoso.com\\PCHAT is unreachable: no route to host".into()),
+            chat: None,
+            compliance: None,
+        };
+        let mirror = Mirroring {
+            role: MirroringRole::Principal,
+            partner: "TCP://sql-dal-mirror.contoso.com:5022".into(),
+        };
+        let backup = InstanceStatus {
+            role: "backup".into(),
+            instance: "sql-dal.contoso.com,1433".into(),
+            answering: true,
+            error: None,
+            chat: Some(database(DbState::Restoring, None)),
+            compliance: Some(database(DbState::Online, Some(mirror))),
+        };
+        let snapshot = LogShippingSnapshot {
+            primary_server: "sql-atl.contoso.com\\PCHAT".into(),
+            primary_database: "mgc".into(),
+            backup_source_directory: "\\\\fs01.contoso.com\\pchat-logs".into(),
+            backup_destination_directory: "D:\\LogShipping\\mgc".into(),
+            file_retention_minutes: 4320,
+            last_copied_file: Some("D:\\LogShipping\\mgc\\mgc_20261127124500.trn".into()),
+            restore_delay_minutes: 0,
+            restore_mode: RestoreMode::NoRecovery,
+            disconnect_users: false,
+            last_restored_file: Some("D:\\LogShipping\\mgc\\mgc_20261127123000.trn".into()),
+        };
+        Status {
+            instances: vec![primary, backup],
+            log_shipping: Some(LogShippingStatus {
+                snapshot: Some(snapshot),
+                last_copied_age_minutes: Some(15),
+                last_restored_age_minutes: Some(30),
+            }),
+            pool_state: Some("Normal".into()),
+            pool_error: None,
+        }
+    }
+
+    #[test]
+    fn the_status_json_matches_its_snapshot() {
+        render::assert_json_snapshot("status", &status());
     }
 }

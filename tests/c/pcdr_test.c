@@ -66,6 +66,12 @@ static int contains(const char *text, const char *part) {
 
 static int is_step_failure(pcdr_result r) { return r >= 300 && r < 400; }
 
+/* Whether a JSON document starts with its schema version, 1. */
+static int is_versioned(const char *json) {
+  static const char prefix[] = "{\"schema_version\":1,";
+  return json != NULL && strncmp(json, prefix, sizeof prefix - 1) == 0;
+}
+
 static char *read_file(const char *path) {
   FILE *f = fopen(path, "rb");
   if (f == NULL) return NULL;
@@ -82,7 +88,8 @@ static pcdr_runbook *open_runbook(const struct fixture *fx, const char *journal_
                                   int dry_run) {
   char journal[1024];
   snprintf(journal, sizeof journal, "%s/%s", fx->workdir, journal_name);
-  pcdr_options opts = {0};
+  pcdr_options opts;
+  CHECK(pcdr_options_init(&opts) == PCDR_RESULT_OK);
   opts.journal = journal;
   opts.dry_run = (uint8_t)dry_run;
   pcdr_runbook *rb = NULL;
@@ -139,7 +146,8 @@ static void test_invalid_utf8(const struct fixture *fx) {
   CHECK(pcdr_runbook_new_from_toml("[pool]\nfqdn = \"\xc3\x28\"\n", NULL, NULL, &rb) ==
         PCDR_RESULT_INVALID_UTF8);
   CHECK(contains(last_error(), "toml is not valid UTF-8"));
-  pcdr_options opts = {0};
+  pcdr_options opts;
+  CHECK(pcdr_options_init(&opts) == PCDR_RESULT_OK);
   opts.journal = "/tmp/\xfe";
   CHECK(pcdr_runbook_new_from_file(fx->topology, &opts, &rb) == PCDR_RESULT_INVALID_UTF8);
   CHECK(rb == NULL);
@@ -151,6 +159,40 @@ static void test_invalid_utf8(const struct fixture *fx) {
   CHECK(pcdr_runbook_plan(real, "failsideways", &json) == PCDR_RESULT_UNKNOWN_PROCEDURE);
   CHECK(json == NULL);
   pcdr_runbook_free(real);
+}
+
+static void test_options_init(const struct fixture *fx) {
+  (void)fx;
+  pcdr_options opts;
+  memset(&opts, 0xab, sizeof opts);
+  CHECK(pcdr_options_init(&opts) == PCDR_RESULT_OK);
+  CHECK(opts.struct_size == sizeof(pcdr_options));
+  CHECK(opts.journal == NULL);
+  CHECK(opts.dry_run == 0 && opts.accept_data_loss == 0);
+  CHECK(opts.allow_primary_reachable == 0 && opts.sequential_restore == 0);
+  CHECK(pcdr_options_init(NULL) == PCDR_RESULT_NULL_PARAMETER);
+}
+
+/* Options not filled by pcdr_options_init (zeroed, or of another header's size) are
+ * refused by both constructors, and nothing is created. */
+static void test_options_of_another_size(const struct fixture *fx) {
+  char *toml = read_file(fx->topology);
+  CHECK(toml != NULL);
+  pcdr_options zeroed = {0};
+  pcdr_options older;
+  CHECK(pcdr_options_init(&older) == PCDR_RESULT_OK);
+  older.struct_size = (uint32_t)sizeof(pcdr_options) - 8;
+  const pcdr_options *refused[] = {&zeroed, &older};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    pcdr_runbook *rb = NULL;
+    CHECK(pcdr_runbook_new_from_file(fx->topology, refused[i], &rb) ==
+          PCDR_RESULT_UNKNOWN_OPTIONS_SIZE);
+    CHECK(contains(last_error(), "pcdr_options_init"));
+    CHECK(pcdr_runbook_new_from_toml(toml, NULL, refused[i], &rb) ==
+          PCDR_RESULT_UNKNOWN_OPTIONS_SIZE);
+    CHECK(rb == NULL);
+  }
+  free(toml);
 }
 
 static void test_bad_topology(const struct fixture *fx) {
@@ -219,12 +261,13 @@ static void test_dry_run_plan(const struct fixture *fx) {
   pcdr_runbook *rb = open_runbook(fx, "plan.journal", 1);
   char *plan = NULL;
   CHECK(pcdr_runbook_plan(rb, "failover", &plan) == PCDR_RESULT_OK);
+  CHECK(is_versioned(plan));
   CHECK(contains(plan, "\"steps\":[") && contains(plan, "\"check_sites\""));
   CHECK(contains(plan, "activate_backup_servers"));
   pcdr_string_free(plan);
   char *outcome = NULL;
   CHECK(pcdr_runbook_run(rb, "failover", &outcome) == PCDR_RESULT_OK);
-  CHECK(contains(outcome, "\"kind\":\"planned\""));
+  CHECK(contains(outcome, "{\"schema_version\":1,\"kind\":\"planned\""));
   pcdr_string_free(outcome);
   pcdr_runbook_free(rb);
 }
@@ -234,6 +277,7 @@ struct events {
   atomic_int count;
   atomic_int step_started;
   atomic_int on_other_thread;
+  atomic_int unversioned;
 };
 
 static void on_event(const char *event_json, void *user_data) {
@@ -245,11 +289,14 @@ static void on_event(const char *event_json, void *user_data) {
   if (contains(event_json, "\"event\":\"step_started\"")) {
     atomic_fetch_add(&events->step_started, 1);
   }
+  if (!is_versioned(event_json)) {
+    atomic_fetch_add(&events->unversioned, 1);
+  }
 }
 
 static void test_failing_run(const struct fixture *fx) {
   pcdr_runbook *rb = open_runbook(fx, "run.journal", 0);
-  struct events events = {pthread_self(), 0, 0, 0};
+  struct events events = {pthread_self(), 0, 0, 0, 0};
   CHECK(pcdr_runbook_set_progress_callback(rb, on_event, &events) == PCDR_RESULT_OK);
   char *outcome = NULL;
   pcdr_result r = pcdr_runbook_run(rb, "failover", &outcome);
@@ -263,6 +310,7 @@ static void test_failing_run(const struct fixture *fx) {
   CHECK(atomic_load(&events.step_started) >= 1);
   CHECK(atomic_load(&events.count) >= 2);
   CHECK(atomic_load(&events.on_other_thread) == 0);
+  CHECK(atomic_load(&events.unversioned) == 0);
 
   /* Resuming observes again and stops at the same step. */
   CHECK(is_step_failure(pcdr_runbook_resume(rb, &outcome)));
@@ -271,6 +319,7 @@ static void test_failing_run(const struct fixture *fx) {
 
   char *report = NULL;
   CHECK(pcdr_runbook_report(rb, &report) == PCDR_RESULT_OK);
+  CHECK(is_versioned(report));
   CHECK(contains(report, "\"step\":\"check_sites\""));
   CHECK(contains(report, "\"completed\":false"));
   pcdr_string_free(report);
@@ -374,7 +423,8 @@ static pcdr_runbook *open_world_runbook(const char *topology, const struct fixtu
                                         const char *journal_name) {
   char journal[1024];
   snprintf(journal, sizeof journal, "%s/%s", fx->workdir, journal_name);
-  pcdr_options opts = {0};
+  pcdr_options opts;
+  CHECK(pcdr_options_init(&opts) == PCDR_RESULT_OK);
   opts.journal = journal;
   pcdr_runbook *rb = NULL;
   pcdr_result r = pcdr_runbook_new_from_file(topology, &opts, &rb);
@@ -558,8 +608,9 @@ int main(int argc, char **argv) {
   struct fixture fx = {argv[1], argv[2], argc == 5 ? argv[3] : NULL,
                        argc == 5 ? argv[4] : NULL};
   static void (*const tests[])(const struct fixture *) = {
-      test_version,       test_null_pointers,    test_invalid_utf8,
-      test_bad_topology,  test_unknown_step,     test_second_free,
+      test_version,       test_options_init,     test_options_of_another_size,
+      test_null_pointers, test_invalid_utf8,     test_bad_topology,
+      test_unknown_step,  test_second_free,
       test_small_error_buffer, test_dry_run_plan, test_failing_run,
       test_cancel_from_another_thread,
   };

@@ -1,6 +1,7 @@
 // The C# test of the C ABI, through pcdr-ffi/csharp/Pcdr.cs: the same checks as
-// tests/c/pcdr_test.c (bad input, a dry-run plan, the failing run with events, cancel;
-// failover and failback on a served world, cancel and resume on a slow one).
+// tests/c/pcdr_test.c (the options' layout and size, bad input, a dry-run plan, the
+// failing run with events, cancel; failover and failback on a served world, cancel and
+// resume on a slow one).
 //
 // Usage: mono PcdrTest.exe TOPOLOGY WORKDIR [WORLD SLOW_WORLD]
 //   (LD_LIBRARY_PATH holding libpcdr.so). WORLD and SLOW_WORLD are the topology.toml
@@ -86,11 +87,29 @@ static class PcdrTest
         Check(refused, "a disposed runbook is refused");
     }
 
+    // The binding's pcdr_options has the C layout: pcdr_options_init writes the size C
+    // has, and options of another size are refused.
+    static void OptionsLayout(string topology, string workdir)
+    {
+        Native.Options options;
+        Check(Native.pcdr_options_init(out options) == ResultCode.Ok, "pcdr_options_init");
+        Check(options.StructSize == Marshal.SizeOf(typeof(Native.Options)),
+            "pcdr_options is " + options.StructSize + " bytes in C, " + Marshal.SizeOf(typeof(Native.Options)) + " in C#");
+        Check(options.Journal == IntPtr.Zero && options.DryRun == 0 && options.AcceptDataLoss == 0
+            && options.AllowPrimaryReachable == 0 && options.SequentialRestore == 0, "the defaults are all no");
+        options.StructSize = 0;
+        RunbookHandle rb;
+        var code = Native.pcdr_runbook_new_from_file(Utf8.ToNative(topology), ref options, out rb);
+        Check(code == ResultCode.UnknownOptionsSize, "options of another size are refused: " + code);
+        Check(rb.IsInvalid, "no runbook for options of another size");
+    }
+
     static void DryRunPlan(string topology, string workdir)
     {
         using (var runbook = Open(topology, Path.Combine(workdir, "cs-plan.journal"), true))
         {
             string plan = runbook.Plan("failover");
+            Check(plan.StartsWith("{\"schema_version\":1,", StringComparison.Ordinal), "plan JSON is versioned");
             Check(plan.Contains("\"steps\":[") && plan.Contains("\"check_sites\""), "plan JSON");
             Check(runbook.Run("failover", null).Contains("\"kind\":\"planned\""), "dry run plans");
         }
@@ -290,7 +309,7 @@ static class PcdrTest
             Console.Error.WriteLine("usage: PcdrTest.exe TOPOLOGY WORKDIR [WORLD SLOW_WORLD]");
             return 2;
         }
-        var tests = new Action<string, string>[] { BadInput, DryRunPlan, FailingRun, CancelFromAnotherThread };
+        var tests = new Action<string, string>[] { OptionsLayout, BadInput, DryRunPlan, FailingRun, CancelFromAnotherThread };
         foreach (var test in tests)
         {
             try { test(args[0], args[1]); }

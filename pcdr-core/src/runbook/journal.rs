@@ -7,6 +7,9 @@
 //!
 //! A crash at any point leaves a prefix of complete lines (a torn last line is ignored
 //! on reading), from which [`Runbook::resume`](super::Runbook::resume) continues.
+//!
+//! The first record names the journal's format ([`JOURNAL_FORMAT`]), read before any
+//! other record: a journal written by a newer pcdr is refused rather than misread.
 
 use crate::error::{Error, Result};
 use crate::procedure::{Facts, Procedure, RunOptions, StepId, StepOutcome};
@@ -17,12 +20,33 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The format of the journals this pcdr writes, recorded in their first record.
+///
+/// - Format 1: the journals of pcdr before the format was recorded (no `format` key).
+/// - Format 2: the same records, with `format` in the first one.
+///
+/// Raise it when a record changes so that an older pcdr would misread it (a record
+/// kind, a key renamed or removed, a meaning changed). This pcdr reads formats 1 to
+/// this one and refuses newer ones.
+pub const JOURNAL_FORMAT: u32 = 2;
+
+/// The format of a journal whose first record names none.
+const UNRECORDED_FORMAT: u32 = 1;
+
+fn unrecorded_format() -> u32 {
+    UNRECORDED_FORMAT
+}
+
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 pub enum Record {
     /// A run began.
     Started {
+        /// The journal's format: [`JOURNAL_FORMAT`] when this pcdr wrote it, 1 when the
+        /// record names none.
+        #[serde(default = "unrecorded_format")]
+        format: u32,
         /// Which procedure.
         procedure: Procedure,
         /// The run id (stable across resumes).
@@ -224,6 +248,9 @@ fn parse_records(path: &Path, text: &[u8]) -> Result<Vec<Record>> {
     if lines.last().is_some_and(|line| line.is_empty()) {
         lines.pop();
     }
+    if let Some(first) = lines.first() {
+        check_format(path, first)?;
+    }
     let mut records = Vec::with_capacity(lines.len());
     for (index, line) in lines.iter().enumerate() {
         match serde_json::from_slice(line) {
@@ -235,6 +262,39 @@ fn parse_records(path: &Path, text: &[u8]) -> Result<Vec<Record>> {
     Ok(records)
 }
 
+/// Just the format of a journal's first record, whatever else it holds: a newer
+/// format may have changed the rest.
+#[derive(Deserialize)]
+struct FormatOnly {
+    #[serde(default = "unrecorded_format")]
+    format: u32,
+}
+
+/// Refuses a journal whose first line names a format this pcdr cannot read. A first
+/// line that is not a record at all is left to the record parser (a torn line, or an
+/// error naming the line).
+fn check_format(path: &Path, first_line: &[u8]) -> Result<()> {
+    let Ok(FormatOnly { format }) = serde_json::from_slice(first_line) else {
+        return Ok(());
+    };
+    match format {
+        UNRECORDED_FORMAT..=JOURNAL_FORMAT => Ok(()),
+        newer if newer > JOURNAL_FORMAT => Err(journal_error(
+            path,
+            &format!(
+                "this journal was written by a newer pcdr (journal format {newer}; this pcdr \
+                 reads formats {UNRECORDED_FORMAT} to {JOURNAL_FORMAT}); resume it with that version"
+            ),
+        )),
+        unknown => Err(journal_error(
+            path,
+            &format!(
+                "names journal format {unknown}, which no pcdr writes; it is not a pcdr journal"
+            ),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +302,7 @@ mod tests {
 
     fn started() -> Record {
         Record::Started {
+            format: JOURNAL_FORMAT,
             procedure: failover::PROCEDURE,
             run_id: "r1".into(),
             options: RunOptions::default(),
@@ -332,6 +393,90 @@ mod tests {
         Journal::create(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    /// An interrupted failover journaled by pcdr before the format was recorded.
+    const FORMAT_1_FIXTURE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/journal-format-1.jsonl"
+    );
+
+    fn format_of(record: &Record) -> Option<u32> {
+        match record {
+            Record::Started { format, .. } => Some(*format),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_new_journal_records_the_current_format_in_its_first_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        Journal::create(&path).unwrap().append(&started()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with(r#"{"record":"started","format":2,"#),
+            "{text}"
+        );
+        let records = read_records(&path).unwrap();
+        assert_eq!(format_of(&records[0]), Some(JOURNAL_FORMAT));
+    }
+
+    #[test]
+    fn a_journal_without_a_format_is_format_1_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        std::fs::copy(FORMAT_1_FIXTURE, &path).unwrap();
+        let (mut journal, records) = Journal::reopen(&path).unwrap();
+        assert_eq!(records.len(), 10, "{records:?}");
+        assert_eq!(format_of(&records[0]), Some(1));
+        assert!(matches!(records[7], Record::Resumed { .. }));
+        journal
+            .append(&Record::Finished { at: Utc::now() })
+            .unwrap();
+        assert_eq!(read_records(&path).unwrap().len(), 11);
+    }
+
+    /// A journal whose first record names `format`, followed by a record kind this pcdr
+    /// does not know.
+    fn journal_of_format(path: &Path, format: u32) {
+        let first = format!(
+            r#"{{"record":"started","format":{format},"procedure":"failover","run_id":"r1","options":{{}},"at":"2026-11-27T13:00:00Z"}}"#
+        );
+        let text = format!("{first}\n{{\"record\":\"paused\"}}\n");
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn a_journal_of_a_newer_format_is_refused_naming_both_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        journal_of_format(&path, JOURNAL_FORMAT + 1);
+        let refusals = [
+            read_records(&path).unwrap_err(),
+            Journal::reopen(&path).err().unwrap(),
+        ];
+        for err in refusals {
+            let Error::Journal { message, .. } = &err else {
+                panic!("not a journal error: {err}");
+            };
+            let expected = format!(
+                "this journal was written by a newer pcdr (journal format {}; this pcdr reads \
+                 formats 1 to {JOURNAL_FORMAT}); resume it with that version",
+                JOURNAL_FORMAT + 1
+            );
+            assert_eq!(message, &expected);
+        }
+    }
+
+    #[test]
+    fn a_journal_of_format_0_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        journal_of_format(&path, 0);
+        let err = read_records(&path).unwrap_err();
+        assert!(matches!(err, Error::Journal { .. }), "{err}");
+        assert!(err.to_string().contains("format 0"), "{err}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod report;
 #[cfg(test)]
 mod tests;
 
-pub use journal::{Journal, Record, read_records};
+pub use journal::{JOURNAL_FORMAT, Journal, Record, read_records};
 pub use plan::{Plan, PlannedStatus, PlannedStep, plan};
 pub use report::{Report, RpoEvidence, StepReport};
 
@@ -171,6 +171,7 @@ impl Runbook {
 
     fn started(&self, procedure: Procedure) -> Record {
         Record::Started {
+            format: JOURNAL_FORMAT,
             procedure,
             run_id: self.ctx.run_id.clone(),
             options: self.ctx.options.clone(),

@@ -5,6 +5,7 @@
 use super::journal::Record;
 use crate::log_chain::{LogChainGap, Lsn};
 use crate::procedure::{Facts, Procedure, StepId, StepOutcome};
+use crate::schema::Versioned;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -189,8 +190,140 @@ impl Report {
         self.logs_restored = facts.logs_restored;
     }
 
-    /// The report as pretty JSON.
+    /// The report as pretty JSON, with its `schema_version` ([`crate::schema`]).
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+        serde_json::to_string_pretty(&Versioned::new(self))
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log_chain::{BackupHeader, BackupType, LogBackup};
+    use crate::procedure::RunOptions;
+    use crate::procedure::failover;
+    use crate::runbook::JOURNAL_FORMAT;
+    use chrono::{Duration, TimeZone};
+
+    /// `seconds` after 2026-11-27 13:00:00 UTC.
+    fn at(seconds: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 13, 0, 0).unwrap() + Duration::seconds(seconds)
+    }
+
+    fn log_backup(index: u32) -> LogBackup {
+        LogBackup {
+            file: format!(r"D:\LogShipping\mgc\mgc_2026112712{index:02}00.trn"),
+            header: BackupHeader {
+                database_name: "mgc".into(),
+                backup_type: BackupType::Log,
+                first_lsn: Lsn(u128::from(index) * 100),
+                last_lsn: Lsn(u128::from(index + 1) * 100),
+                family_guid: "6F9619FF-8B86-D011-B42D-00C04FC964FF".into(),
+                backup_start: at(-3600 + i64::from(index) * 60),
+                backup_finish: at(-3590 + i64::from(index) * 60),
+            },
+        }
+    }
+
+    /// What the run knew after recovering past the gap between log backups 3 and 5.
+    fn facts_after_the_gap() -> Facts {
+        Facts {
+            last_applied: Some(log_backup(3)),
+            restore_point: Some(Lsn(400)),
+            accepted_gap: Some(LogChainGap {
+                missing_from: Lsn(400),
+                missing_to: Lsn(500),
+                last_good: Some(log_backup(3)),
+                next_file: log_backup(5).file,
+            }),
+            files_copied: 2,
+            bytes_copied: 2048,
+            logs_restored: 1,
+            ..Facts::default()
+        }
+    }
+
+    fn done(step: StepId) -> StepOutcome {
+        StepOutcome::Done {
+            summary: format!("{} done", step.as_str()),
+        }
+    }
+
+    /// A step that started at `start` and ended 5 seconds later with `outcome`.
+    fn step_ended(step: StepId, start: i64, outcome: StepOutcome, facts: &Facts) -> [Record; 2] {
+        [
+            Record::StepStarted {
+                step,
+                at: at(start),
+            },
+            Record::StepFinished {
+                step,
+                outcome,
+                facts: facts.clone(),
+                at: at(start + 5),
+            },
+        ]
+    }
+
+    /// A failover refused at its fifth step by a gap in the log chain, resumed with the
+    /// data loss accepted, and completed; its sixth step found its work done.
+    fn records() -> Vec<Record> {
+        let steps = failover::PROCEDURE.steps();
+        let mut records = vec![Record::Started {
+            format: JOURNAL_FORMAT,
+            procedure: failover::PROCEDURE,
+            run_id: "20261127130000".into(),
+            options: RunOptions::default(),
+            at: at(0),
+        }];
+        for (index, &step) in (0..).zip(&steps[..4]) {
+            records.extend(step_ended(step, index * 10, done(step), &Facts::default()));
+        }
+        records.extend([
+            Record::StepStarted {
+                step: steps[4],
+                at: at(40),
+            },
+            Record::StepFailed {
+                step: steps[4],
+                error: "log records from LSN 400 to 500 are in no available log backup".into(),
+                facts: Facts::default(),
+                at: at(42),
+            },
+            Record::Resumed {
+                options: RunOptions {
+                    accept_data_loss: true,
+                    ..RunOptions::default()
+                },
+                at: at(100),
+            },
+        ]);
+        for (index, &step) in (0..).zip(&steps[4..]) {
+            let outcome = if index == 1 {
+                StepOutcome::Skipped {
+                    reason: "already done".into(),
+                }
+            } else {
+                done(step)
+            };
+            records.extend(step_ended(
+                step,
+                100 + index * 10,
+                outcome,
+                &facts_after_the_gap(),
+            ));
+        }
+        records.push(Record::Finished { at: at(200) });
+        records
+    }
+
+    #[test]
+    fn the_report_json_matches_its_snapshot() {
+        let report = Report::from_records(failover::PROCEDURE, &records());
+        crate::snapshot::assert_snapshot(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/report.json"),
+            &report.to_json(),
+        );
     }
 }

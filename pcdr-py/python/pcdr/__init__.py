@@ -18,6 +18,7 @@ Rehearse a whole disaster on an emulated two-site world, as ``pcdr drill`` does:
 
 Progress events also go to the ``logging`` logger ``pcdr``. Every error is a
 ``pcdr.PcdrError``; see the exception classes for what each one carries.
+``pcdr.__version__`` is the version of pcdr the package was built from.
 """
 
 import logging
@@ -45,6 +46,7 @@ from ._pcdr import (
     TopologyError,
     drill,
 )
+from ._pcdr import __version__ as __version__
 
 logging.getLogger("pcdr").addHandler(logging.NullHandler())
 

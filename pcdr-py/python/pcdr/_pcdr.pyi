@@ -26,9 +26,13 @@ __all__ = [
     "StepReport",
     "Topology",
     "TopologyError",
+    "__version__",
     "_sim_shell",
     "drill",
 ]
+
+#: The version of pcdr this module was built from (its Rust crates'), e.g. ``"0.1.0"``.
+__version__: str
 
 _StrPath = Union[str, "os.PathLike[str]"]
 _Procedure = Literal["failover", "failback"]

@@ -354,6 +354,27 @@ async fn a_failback_on_a_normal_pool_refuses() {
 }
 
 #[tokio::test]
+async fn a_journal_written_before_the_format_was_recorded_resumes_to_the_end() {
+    // A failover stopped at remove_log_shipping (a fault before any change), resumed and
+    // stopped there again, journaled by pcdr in format 1 against this same fake world.
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/journal-format-1.jsonl"
+    );
+    std::fs::copy(fixture, &journal).unwrap();
+    let world = FakeWorld::failover_ready(5, 3, 2);
+    let ctx = Context::new(topology(), world.planes(), RunOptions::default(), "new-id");
+    let report = Runbook::new(ctx, &journal).resume().await.unwrap();
+    assert!(report.completed);
+    assert_eq!(report.run_id, RUN_ID, "the journal's run id is kept");
+    assert_failed_over(&world);
+    assert_eq!(world.count("remove_secondary_log_shipping"), 1);
+    assert!(world.repeated_calls().is_empty());
+}
+
+#[tokio::test]
 async fn a_second_run_on_a_locked_journal_fails_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("j");
