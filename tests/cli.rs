@@ -462,23 +462,55 @@ fn a_failed_step_exits_1_and_resumes_once_the_cause_is_fixed() {
         .stderr_has("--resume");
     // The cause is still there.
     let again = world.pcdr("failover", &["--resume", "--journal", j]);
-    again
-        .code(FAILED)
-        .stderr_has("SQL Server error 3201")
-        .stderr_lacks("(check_sites)");
+    again.code(FAILED).stderr_has("SQL Server error 3201");
     world.sim("fault", &["--clear"]).code(SUCCESS);
     let out = world.pcdr("failover", &["--resume", "--journal", j]);
     out.code(SUCCESS)
         .stdout_has("failover completed")
         .stderr_has("(apply_unapplied_logs)");
-    // Steps done before the failure are not run again.
+    // The checks run again on every resume; the steps that acted before the failure
+    // do not.
     let started = started_steps(&out);
     assert!(
-        !started.iter().any(|l| l.contains("(check_sites)")),
+        started.iter().any(|l| l.contains("(check_sites)")),
         "{}",
         out.stderr
     );
+    for acted in ["(remove_log_shipping)", "(copy_log_backups)"] {
+        assert!(
+            !started.iter().any(|l| l.contains(acted)),
+            "{acted} ran again: {}",
+            out.stderr
+        );
+    }
     world.verify("failed-over");
+}
+
+/// A failover interrupted before recovery must not complete once the primary site is
+/// back: the resumed run checks the sites again and refuses, before anything changes.
+#[test]
+fn a_failover_resumed_after_the_primary_came_back_is_refused() {
+    let world = World::serve();
+    world.disaster();
+    let fail_recovery = ["--fail-statement", "restore-database", "--on", "backup"];
+    world.sim("fault", &fail_recovery).code(SUCCESS);
+    let journal = world.path("failover.journal");
+    let j = s(&journal);
+    world
+        .pcdr("failover", &["--yes", "--journal", j])
+        .code(FAILED)
+        .stderr_has("FAILED: failover step recover_database");
+    world.sim("fault", &["--clear"]).code(SUCCESS);
+    for instance in ["primary", "primary-mirror"] {
+        world.sim("fault", &["--up", instance]).code(SUCCESS);
+    }
+    world
+        .pcdr("failover", &["--resume", "--journal", j])
+        .code(REFUSED)
+        .stderr_has("failover step check_sites cannot run")
+        .stderr_has("still answers")
+        .stderr_lacks("(recover_database)");
+    assert_not_failed_over(&world);
 }
 
 #[test]

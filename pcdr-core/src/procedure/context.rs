@@ -166,6 +166,7 @@ pub struct Context {
     pub run_id: String,
     observer: Arc<dyn Observer>,
     facts: Mutex<Facts>,
+    resumed: bool,
     cancelled: Arc<AtomicBool>,
     journal_flush: tokio::sync::Mutex<JournalFlush>,
 }
@@ -196,6 +197,7 @@ impl Context {
             run_id: run_id.into(),
             observer: Arc::new(Silent),
             facts: Mutex::new(Facts::default()),
+            resumed: false,
             cancelled: Arc::new(AtomicBool::new(false)),
             journal_flush: tokio::sync::Mutex::new(JournalFlush::Done),
         }
@@ -217,6 +219,19 @@ impl Context {
     pub fn with_facts(self, facts: Facts) -> Self {
         *self.lock_facts() = facts;
         self
+    }
+
+    /// Continues a run a journal holds: the checks of the procedure's start (the pool is
+    /// not failed over yet, …) no longer apply, while those of safety (the primary site
+    /// is down) still do.
+    pub fn resuming(mut self) -> Self {
+        self.resumed = true;
+        self
+    }
+
+    /// Whether this context continues a run a journal holds.
+    pub fn is_resumed(&self) -> bool {
+        self.resumed
     }
 
     /// Shares a cancel flag owned elsewhere (a binding's handle).

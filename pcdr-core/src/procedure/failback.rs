@@ -91,9 +91,25 @@ fn unexpected(ctx: &Context, step: StepId, site: SiteRole, message: String) -> E
     )
 }
 
-async fn observe_check(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = CHECK_REBUILT_PRIMARY;
+/// The rebuilt primary's chat database must answer, on every run and every resume.
+async fn require_rebuilt_primary(ctx: &Context) -> Result<()> {
     let db = ctx.chat_db();
+    existing_db(ctx, CHECK_REBUILT_PRIMARY, SiteRole::Primary, db)
+        .await
+        .map_err(|e| match e {
+            Error::Precondition { step, message, .. } => Error::Precondition {
+                step,
+                message,
+                next: "rebuild the primary site's databases with Topology Builder first".into(),
+            },
+            other => other,
+        })?;
+    Ok(())
+}
+
+/// A failback starts from a failed-over pool.
+async fn require_failed_over(ctx: &Context) -> Result<()> {
+    const STEP: StepId = CHECK_REBUILT_PRIMARY;
     let pool = ctx
         .planes
         .pool
@@ -107,26 +123,36 @@ async fn observe_check(ctx: &Context) -> Result<Intent> {
             "nothing to fail back; to finish an interrupted failback, resume its journal",
         ));
     }
-    existing_db(ctx, STEP, SiteRole::Primary, db)
-        .await
-        .map_err(|e| match e {
-            Error::Precondition { step, message, .. } => Error::Precondition {
-                step,
-                message,
-                next: "rebuild the primary site's databases with Topology Builder first".into(),
-            },
-            other => other,
-        })?;
+    Ok(())
+}
+
+/// The backup database, which serves the pool, is the source of a failback.
+async fn require_backup_serving(ctx: &Context) -> Result<()> {
+    const STEP: StepId = CHECK_REBUILT_PRIMARY;
+    let db = ctx.chat_db();
     let backup = existing_db(ctx, STEP, SiteRole::Backup, db).await?;
-    if !backup.is_recovered() {
-        return Err(precondition(
-            STEP,
-            format!(
-                "{db} on {} is not online, so it cannot be the source of a failback",
-                ctx.sql_name(SiteRole::Backup)
-            ),
-            "complete the failover first",
-        ));
+    if backup.is_recovered() {
+        return Ok(());
+    }
+    Err(precondition(
+        STEP,
+        format!(
+            "{db} on {} is not online, so it cannot be the source of a failback",
+            ctx.sql_name(SiteRole::Backup)
+        ),
+        "complete the failover first",
+    ))
+}
+
+async fn observe_check(ctx: &Context) -> Result<Intent> {
+    // A resumed failback has moved on from its start: only the primary is checked again.
+    let starting = !ctx.is_resumed();
+    if starting {
+        require_failed_over(ctx).await?;
+    }
+    require_rebuilt_primary(ctx).await?;
+    if starting {
+        require_backup_serving(ctx).await?;
     }
     Ok(Intent::act(Vec::new()))
 }

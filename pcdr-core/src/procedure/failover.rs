@@ -108,9 +108,12 @@ async fn primary_site_answers(ctx: &Context) -> Option<String> {
     None
 }
 
-/// Refuses a failover that has already happened.
+/// Refuses to start a failover that has already happened (a resumed one goes on).
 async fn refuse_failed_over(ctx: &Context, backup_recovered: bool) -> Result<()> {
-    if !backup_recovered || ctx.planes.pool.pool_state().await.ok() != Some(PoolState::FailedOver) {
+    if ctx.is_resumed()
+        || !backup_recovered
+        || ctx.planes.pool.pool_state().await.ok() != Some(PoolState::FailedOver)
+    {
         return Ok(());
     }
     Err(precondition(

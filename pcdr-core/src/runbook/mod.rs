@@ -17,7 +17,9 @@ pub use plan::{Plan, PlannedStatus, PlannedStep, plan};
 pub use report::{Report, RpoEvidence, StepReport};
 
 use crate::error::{Error, Result};
-use crate::procedure::{Context, Event, Facts, Procedure, StepId, StepOutcome, run_step};
+use crate::procedure::{
+    Context, Event, Facts, Intent, Procedure, StepId, StepOutcome, observe_step, run_step,
+};
 use chrono::Utc;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -119,7 +121,8 @@ impl Runbook {
         let ctx = self
             .ctx
             .with_run_id(history.run_id.clone())
-            .with_facts(history.facts.clone());
+            .with_facts(history.facts.clone())
+            .resuming();
         let resumed = Self {
             ctx,
             journal: self.journal,
@@ -185,12 +188,13 @@ impl Runbook {
         procedure: Procedure,
         done: &HashSet<StepId>,
     ) -> Result<Report> {
+        let last_done = procedure.steps().iter().rev().find(|s| done.contains(s));
         for &step in procedure.steps() {
-            if done.contains(&step) {
-                continue;
-            }
             if self.ctx.is_cancelled() {
                 return Err(Error::Cancelled { step: Some(step) });
+            }
+            if done.contains(&step) && !self.runs_again(step, last_done == Some(&step)).await? {
+                continue;
             }
             self.journaled_step(journal, step).await?;
         }
@@ -198,6 +202,31 @@ impl Runbook {
         journal.append(&Record::Finished { at: Utc::now() })?;
         let records = read_records(journal.path())?;
         Ok(Report::from_records(procedure, &records))
+    }
+
+    /// On resume, whether a step the journal records as done runs again: the journal is
+    /// evidence of what was done, not a permission. A step that sends nothing (a check)
+    /// always runs again, since what it checked may have changed (the primary site may be
+    /// back). The `last` step recorded as done is observed again and must find its work
+    /// done; otherwise the world is not the one the journal describes, and the run stops.
+    async fn runs_again(&self, step: StepId, last: bool) -> Result<bool> {
+        if (step.declaration().template)(&self.ctx).is_empty() {
+            return Ok(true);
+        }
+        if !last {
+            return Ok(false);
+        }
+        match observe_step(&self.ctx, step).await? {
+            Intent::Skip(_) => Ok(false),
+            Intent::Act { actions, .. } => Err(Error::Precondition {
+                step,
+                message: format!(
+                    "the journal records this step as done, but it would act again now ({} actions)",
+                    actions.len()
+                ),
+                next: "the world is not the one the journal describes (another deployment, another operator, or the primary back): find out why before going on; a new run with a new journal observes everything afresh".into(),
+            }),
+        }
     }
 
     async fn journaled_step(&self, journal: &mut Journal, step: StepId) -> Result<StepOutcome> {
