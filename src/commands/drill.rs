@@ -138,6 +138,7 @@ mod tests {
                 procedure: failover::PROCEDURE,
                 run_id: "20261127130000".into(),
                 options: RunOptions::default(),
+                deployment: None,
                 at: at(0),
             },
             Record::Finished { at: at(2) },

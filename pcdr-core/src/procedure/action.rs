@@ -232,6 +232,17 @@ impl Action {
         }
     }
 
+    /// Whether doing the action again leaves the world as doing it once did: it sets a
+    /// value (the pool state, the active servers) rather than changing one, or ends what
+    /// may have come back (sessions). A resumed run may repeat such an action when it
+    /// cannot tell it was done.
+    pub fn is_repeatable(&self) -> bool {
+        matches!(
+            self,
+            Self::SetPoolState { .. } | Self::SetActiveServers { .. } | Self::EndSessions { .. }
+        )
+    }
+
     /// The name and size of the file the action copies, if it is a copy.
     pub fn copied_file(&self) -> Option<(&str, u64)> {
         match self {

@@ -11,6 +11,7 @@
 //! The first record names the journal's format ([`JOURNAL_FORMAT`]), read before any
 //! other record: a journal written by a newer pcdr is refused rather than misread.
 
+use super::Deployment;
 use crate::error::{Error, Result};
 use crate::procedure::{Facts, Procedure, RunOptions, StepId, StepOutcome};
 use chrono::{DateTime, Utc};
@@ -53,6 +54,10 @@ pub enum Record {
         run_id: String,
         /// The operator's options at the start.
         options: RunOptions,
+        /// The deployment the run acts on, and who started it where; absent in journals
+        /// of format 1.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deployment: Option<Deployment>,
         /// When.
         at: DateTime<Utc>,
     },
@@ -306,6 +311,7 @@ mod tests {
             procedure: failover::PROCEDURE,
             run_id: "r1".into(),
             options: RunOptions::default(),
+            deployment: None,
             at: Utc::now(),
         }
     }

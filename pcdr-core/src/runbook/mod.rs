@@ -6,20 +6,23 @@
 //! first step not verified as done, whose observation then decides what is left. The
 //! step logic itself lives in [`procedure`](crate::procedure).
 
+mod deployment;
 mod journal;
 mod plan;
 mod report;
 #[cfg(test)]
 mod tests;
 
+pub use deployment::Deployment;
 pub use journal::{JOURNAL_FORMAT, Journal, Record, read_records};
 pub use plan::{Plan, PlannedStatus, PlannedStep, plan};
 pub use report::{Report, RpoEvidence, StepReport};
 
 use crate::error::{Error, Result};
 use crate::procedure::{
-    Context, Event, Facts, Intent, Procedure, StepId, StepOutcome, observe_step, run_step,
+    Action, Context, Event, Facts, Intent, Procedure, StepId, StepOutcome, observe_step, run_step,
 };
+use crate::topology::Topology;
 use chrono::Utc;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -38,12 +41,16 @@ struct History {
     done: HashSet<StepId>,
     facts: Facts,
     finished: bool,
+    deployment: Option<Deployment>,
 }
 
 impl History {
     fn read(records: &[Record]) -> Option<Self> {
         let Some(Record::Started {
-            procedure, run_id, ..
+            procedure,
+            run_id,
+            deployment,
+            ..
         }) = records.first()
         else {
             return None;
@@ -54,6 +61,7 @@ impl History {
             done: HashSet::new(),
             facts: Facts::default(),
             finished: false,
+            deployment: deployment.clone(),
         };
         for record in records {
             match record {
@@ -67,6 +75,29 @@ impl History {
             }
         }
         Some(history)
+    }
+}
+
+impl History {
+    /// Refuses to go on with a run written against another deployment than `topology`.
+    /// A journal of format 1 names none, and is taken at its word.
+    fn check_deployment(&self, journal: &Path, topology: &Topology) -> Result<()> {
+        let Some(then) = &self.deployment else {
+            return Ok(());
+        };
+        let differences = then.differences(&Deployment::of(topology));
+        if differences.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Journal {
+            path: journal.to_path_buf(),
+            message: format!(
+                "was written for another deployment (started on {} by {}): {}; resume it only against that deployment, or start a new run with a new journal",
+                then.host,
+                then.user,
+                differences.join("; ")
+            ),
+        })
     }
 }
 
@@ -114,6 +145,7 @@ impl Runbook {
         if history.finished {
             return Ok(Report::from_records(history.procedure, &records));
         }
+        history.check_deployment(&self.journal, &self.ctx.topology)?;
         journal.append(&Record::Resumed {
             options: self.ctx.options.clone(),
             at: Utc::now(),
@@ -149,10 +181,12 @@ impl Runbook {
                     message: format!("holds a {} run, not a {procedure}", history.procedure),
                 });
             }
-            Some(history) => self
-                .ctx
-                .with_run_id(history.run_id)
-                .with_facts(history.facts),
+            Some(history) => {
+                history.check_deployment(&self.journal, &self.ctx.topology)?;
+                self.ctx
+                    .with_run_id(history.run_id)
+                    .with_facts(history.facts)
+            }
             None => {
                 journal.append(&self.started(procedure))?;
                 self.ctx
@@ -178,6 +212,7 @@ impl Runbook {
             procedure,
             run_id: self.ctx.run_id.clone(),
             options: self.ctx.options.clone(),
+            deployment: Some(Deployment::of(&self.ctx.topology)),
             at: Utc::now(),
         }
     }
@@ -207,8 +242,11 @@ impl Runbook {
     /// On resume, whether a step the journal records as done runs again: the journal is
     /// evidence of what was done, not a permission. A step that sends nothing (a check)
     /// always runs again, since what it checked may have changed (the primary site may be
-    /// back). The `last` step recorded as done is observed again and must find its work
-    /// done; otherwise the world is not the one the journal describes, and the run stops.
+    /// back). The `last` step recorded as done is observed again: when it finds its work
+    /// done it does not run; when it would only repeat what can be repeated safely
+    /// ([`Action::is_repeatable`]: the pool cannot always report its active servers) it
+    /// runs again; otherwise the world is not the one the journal describes, and the run
+    /// stops.
     async fn runs_again(&self, step: StepId, last: bool) -> Result<bool> {
         if (step.declaration().template)(&self.ctx).is_empty() {
             return Ok(true);
@@ -218,6 +256,7 @@ impl Runbook {
         }
         match observe_step(&self.ctx, step).await? {
             Intent::Skip(_) => Ok(false),
+            Intent::Act { actions, .. } if actions.iter().all(Action::is_repeatable) => Ok(true),
             Intent::Act { actions, .. } => Err(Error::Precondition {
                 step,
                 message: format!(

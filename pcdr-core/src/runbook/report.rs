@@ -275,6 +275,7 @@ mod tests {
             procedure: failover::PROCEDURE,
             run_id: "20261127130000".into(),
             options: RunOptions::default(),
+            deployment: None,
             at: at(0),
         }];
         for (index, &step) in (0..).zip(&steps[..4]) {

@@ -560,3 +560,35 @@ async fn running_every_step_one_at_a_time_completes_the_run() {
     assert!(report.completed);
     assert!(report.steps.iter().all(|s| s.outcome.is_some()));
 }
+
+#[tokio::test]
+async fn a_journal_of_another_deployment_is_refused_before_anything_is_observed() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j");
+    let world = FakeWorld::failover_ready(5, 3, 2);
+    world.inject(
+        "restore_log",
+        Fault::Before(PlaneError::sql(50000, 16, "fault")),
+    );
+    runbook(&world, &journal, RunOptions::default())
+        .execute(failover::PROCEDURE)
+        .await
+        .unwrap_err();
+    let mut other = (*topology()).clone();
+    other.pool.fqdn = "pchat2.contoso.com".into();
+    let calls = world.lock().calls.len();
+    let ctx = Context::new(Arc::new(other), world.planes(), RunOptions::default(), "x");
+    let err = Runbook::new(ctx, &journal).resume().await.unwrap_err();
+    assert!(matches!(err, Error::Journal { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("another deployment")
+            && message.contains("pool pchat.contoso.com (now pchat2.contoso.com)"),
+        "{message}"
+    );
+    assert_eq!(
+        world.lock().calls.len(),
+        calls,
+        "nothing was observed or changed"
+    );
+}
