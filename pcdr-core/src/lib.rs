@@ -30,4 +30,6 @@ pub mod quote;
 pub mod runbook;
 pub mod topology;
 
-pub use error::{Error, PlaneError, Result};
+pub use error::{
+    Error, ErrorKind, PlaneError, PlaneErrorKind, PlaneResult, Result, SqlServerError,
+};
