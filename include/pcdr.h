@@ -14,9 +14,12 @@
 // `pcdr_error_message`, `pcdr_error_sql_number` and `pcdr_error_step` on the same
 // thread.
 //
-// Ranges: 1 unclassified, 1xx topology, 2xx refused by a precondition, 3xx a step
-// failed (one code per kind of failure), 4xx journal, 5xx cancelled, 9xx bad input
-// or internal errors.
+// Ranges: 1 the library failed outside the procedures, 1xx topology, 2xx refused by a
+// precondition, 3xx a step failed (one code per kind of failure), 4xx journal, 5xx
+// cancelled, 9xx bad input or internal errors.
+//
+// Retired, never reused: 300 (`STEP_FAILED`, a step failure of no known kind; every
+// kind of step failure has its own code).
 enum pcdr_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
@@ -24,7 +27,8 @@ enum pcdr_result
  {
   // Success.
   PCDR_RESULT_OK = 0,
-  // An error this version of the binding does not classify; the message says what.
+  // The library itself failed outside the procedures (its async runtime did not
+  // start, or an answer could not be written as JSON); the message says what.
   PCDR_RESULT_OTHER = 1,
   // The topology is invalid or cannot be read; the message names the key path
   // (`sites.backup.chat_servers[1]`) or the file.
@@ -35,8 +39,6 @@ enum pcdr_result
   PCDR_RESULT_DATA_LOSS_REFUSED = 201,
   // A log backup file cannot take part in the log chain.
   PCDR_RESULT_BAD_LOG_BACKUP = 202,
-  // A step failed (a kind of failure with no code of its own).
-  PCDR_RESULT_STEP_FAILED = 300,
   // A step failed because SQL Server reported an error; see `pcdr_error_sql_number`.
   PCDR_RESULT_STEP_SQL_SERVER = 301,
   // A step could not reach a server, share or shell.
@@ -65,7 +67,7 @@ enum pcdr_result
   PCDR_RESULT_INVALID_HANDLE = 902,
   // The procedure name is neither `failover` nor `failback`.
   PCDR_RESULT_UNKNOWN_PROCEDURE = 903,
-  // The procedure has no step with this id.
+  // The procedure has no step with this id; the message lists the ids it has.
   PCDR_RESULT_UNKNOWN_STEP = 904,
   // The caller's buffer is too small; the size needed was written.
   PCDR_RESULT_BUFFER_TOO_SMALL = 905,

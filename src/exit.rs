@@ -2,7 +2,7 @@
 //! 0 done, 1 the procedure failed, 2 usage or topology error, 3 a precondition refused
 //! the run, 4 interrupted and resumable.
 
-use pcdr_core::Error;
+use pcdr_core::{Error, ErrorKind, PlaneErrorKind};
 use std::process::ExitCode;
 
 /// Everything went as asked.
@@ -22,14 +22,23 @@ pub const INTERRUPTED: u8 = 4;
 
 /// The exit code for an error of pcdr-core.
 pub fn for_error(error: &Error) -> u8 {
-    match error {
-        Error::Topology(_) | Error::Journal { .. } | Error::UnknownStep { .. } => USAGE,
-        Error::Precondition { .. }
-        | Error::DataLossRefused { .. }
-        | Error::BadLogBackup { .. }
-        | Error::JournalLocked { .. } => REFUSED,
-        Error::Cancelled { .. } => INTERRUPTED,
-        _ => FAILED,
+    for_kind(error.kind())
+}
+
+/// The exit code for a kind of error. Every kind is listed: a new one does not compile
+/// until it has a code.
+fn for_kind(kind: ErrorKind) -> u8 {
+    use PlaneErrorKind::{ConnectionLost, Io, Shell, Sql, Timeout, Unexpected, Unreachable};
+    match kind {
+        ErrorKind::Topology | ErrorKind::Journal | ErrorKind::UnknownStep => USAGE,
+        ErrorKind::Precondition
+        | ErrorKind::DataLossRefused
+        | ErrorKind::BadLogBackup
+        | ErrorKind::JournalLocked => REFUSED,
+        ErrorKind::Cancelled => INTERRUPTED,
+        ErrorKind::Step(Sql | Unreachable | ConnectionLost | Io | Shell | Timeout | Unexpected) => {
+            FAILED
+        }
     }
 }
 
@@ -37,4 +46,28 @@ pub fn for_error(error: &Error) -> u8 {
 pub fn report(error: &Error) -> ExitCode {
     eprintln!("pcdr: {error}");
     ExitCode::from(for_error(error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_keeps_its_documented_code() {
+        let cases = [
+            (ErrorKind::Topology, USAGE),
+            (ErrorKind::Journal, USAGE),
+            (ErrorKind::UnknownStep, USAGE),
+            (ErrorKind::Precondition, REFUSED),
+            (ErrorKind::DataLossRefused, REFUSED),
+            (ErrorKind::BadLogBackup, REFUSED),
+            (ErrorKind::JournalLocked, REFUSED),
+            (ErrorKind::Cancelled, INTERRUPTED),
+            (ErrorKind::Step(PlaneErrorKind::Sql), FAILED),
+            (ErrorKind::Step(PlaneErrorKind::ConnectionLost), FAILED),
+        ];
+        for (kind, code) in cases {
+            assert_eq!(for_kind(kind), code, "{kind:?}");
+        }
+    }
 }

@@ -168,6 +168,7 @@ impl Embedded {
         let step = StepId::parse(procedure, id).ok_or_else(|| Error::UnknownStep {
             procedure,
             id: id.to_string(),
+            valid: procedure.steps().to_vec(),
         })?;
         if self.options.dry_run {
             return Ok(StepOutcome::Skipped {

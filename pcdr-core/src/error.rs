@@ -1,180 +1,28 @@
 //! Errors: what failed, where (step, server, database, file), and what to do next.
 //!
-//! Control planes report [`PlaneError`]: one failed call, without knowing which step
-//! made it. Steps wrap it into [`Error::Step`] with the step, the target and the database
-//! or file involved. Callers ask questions of errors ([`Error::sql_number`],
-//! [`Error::is_transient`], [`PlaneError::next_action`]) instead of matching strings.
+//! Control planes report [`PlaneError`] (defined with the planes, re-exported here): one
+//! failed call, without knowing which step made it. Steps wrap it into [`Error::Step`]
+//! with the step, the target and the database or file involved; the plane error stays
+//! reachable as the error's [`source`](std::error::Error::source).
+//!
+//! Callers ask questions of errors instead of matching strings: [`Error::kind`] is the
+//! one classification every front end maps (exit codes, C result codes, Python
+//! exception classes), and [`Error::sql_number`], [`Error::is_transient`],
+//! [`Error::step_id`] and [`PlaneError::next_action`] answer the rest.
+//!
+//! This module only names procedures and steps (as plain data, for messages); it
+//! computes nothing from the procedure tables.
+
+pub use crate::planes::{PlaneError, PlaneErrorKind, PlaneResult, SqlServerError};
 
 use crate::log_chain::{ChainError, LogChainGap};
 use crate::procedure::{Procedure, StepId};
 use crate::topology::TopologyError;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The result type of pcdr-core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// The result type of one control-plane call.
-pub type PlaneResult<T> = std::result::Result<T, PlaneError>;
-
-/// An error SQL Server reported.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SqlServerError {
-    /// The error number (e.g. 4305).
-    pub number: u32,
-    /// The state.
-    pub state: u8,
-    /// The class (severity).
-    pub class: u8,
-    /// The message text.
-    pub message: String,
-}
-
-impl fmt::Display for SqlServerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "SQL Server error {} (state {}, class {}): {}",
-            self.number, self.state, self.class, self.message
-        )
-    }
-}
-
-/// The failure of one control-plane call.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PlaneError {
-    /// SQL Server answered with an error.
-    #[error("{0}")]
-    Sql(SqlServerError),
-    /// The instance, share or shell could not be reached at all.
-    #[error("cannot reach {target}: {message}")]
-    Unreachable {
-        /// What was being reached.
-        target: String,
-        /// The operating system's or driver's message.
-        message: String,
-    },
-    /// The connection dropped while a statement was running; its effect is unknown.
-    #[error("connection lost: {message}")]
-    ConnectionLost {
-        /// The driver's message.
-        message: String,
-    },
-    /// A file or folder could not be read or written.
-    #[error("{path}: {message}")]
-    Io {
-        /// The path.
-        path: String,
-        /// The operating system's message.
-        message: String,
-    },
-    /// A Management Shell cmdlet failed.
-    #[error("{cmdlet} failed: {message}")]
-    Shell {
-        /// The cmdlet.
-        cmdlet: String,
-        /// The shell's message.
-        message: String,
-    },
-    /// A statement or a cmdlet ran past its time limit and was stopped.
-    #[error("{what} did not finish within {secs} s and was stopped")]
-    Timeout {
-        /// What ran.
-        what: String,
-        /// The limit.
-        secs: u64,
-    },
-    /// The answer had an unexpected shape (a protocol or version mismatch).
-    #[error("unexpected answer: {0}")]
-    Unexpected(String),
-}
-
-impl PlaneError {
-    /// Shorthand for a SQL Server error.
-    pub fn sql(number: u32, class: u8, message: impl Into<String>) -> Self {
-        Self::Sql(SqlServerError {
-            number,
-            state: 1,
-            class,
-            message: message.into(),
-        })
-    }
-
-    /// SQL Server's error number, when SQL Server reported the error.
-    pub fn sql_number(&self) -> Option<u32> {
-        match self {
-            Self::Sql(e) => Some(e.number),
-            _ => None,
-        }
-    }
-
-    /// Whether trying again later, unchanged, may succeed.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            Self::Unreachable { .. } | Self::ConnectionLost { .. } | Self::Timeout { .. } => true,
-            // Deadlock victim; database in use; cannot open database yet.
-            Self::Sql(e) => matches!(e.number, 1205 | 3101 | 4060 | 40613),
-            _ => false,
-        }
-    }
-
-    /// What an operator should do about this error.
-    pub fn next_action(&self) -> &'static str {
-        match self {
-            Self::Sql(e) => sql_next_action(e.number),
-            Self::Unreachable { .. } => {
-                "check that the server is running and reachable from here (host, port or instance, firewall), then resume"
-            }
-            Self::ConnectionLost { .. } => {
-                "resume: pcdr observes the state again before repeating anything"
-            }
-            Self::Io { .. } => {
-                "check that the path exists, has free space, and that this account can read and write it, then resume"
-            }
-            Self::Shell { .. } => {
-                "run the cmdlet in the Skype for Business Management Shell to see the full error, fix the cause, then resume"
-            }
-            Self::Timeout { .. } => {
-                "check the server; raise sql.command_timeout_secs or shell.timeout_secs if the work is just slow, then resume"
-            }
-            Self::Unexpected(_) => {
-                "check the server version against pcdr's documentation, then resume"
-            }
-        }
-    }
-}
-
-fn sql_next_action(number: u32) -> &'static str {
-    match number {
-        4305 => {
-            "a log backup is missing: find it (backup share, primary's backup history), put it in the copy folder and resume; or resume accepting data loss"
-        }
-        4326 => "this log backup is already applied: resume, pcdr skips it",
-        3101 | 5064 | 5070 => {
-            "end the sessions still using the database (sys.dm_exec_sessions), then resume"
-        }
-        3104 => "remove database mirroring (ALTER DATABASE … SET PARTNER OFF), then resume",
-        3117 | 4330 => {
-            "the database is not restoring any more (probably already recovered): check its state, then resume"
-        }
-        3159 | 3154 => {
-            "restore WITH REPLACE over this database, or check the backup file is the right one"
-        }
-        3201 | 3203 | 3241 => {
-            "check that the file exists, is complete and readable by the SQL Server service account; replace it from the backup share, then resume"
-        }
-        3013 => "read the error before this one in the SQL Server error log, fix it, then resume",
-        3021 | 226 => "the statement ran inside a transaction: run it outside a transaction",
-        3036 => "the database is in standby: recover it before backing it up",
-        1488 => "set the database to MULTI_USER before setting up mirroring",
-        1418 => "check the mirroring endpoint of the partner is started and reachable",
-        18456 => "check sql.user and the password named by sql.password_env or sql.password_file",
-        927 => "the database is still restoring: recover it first",
-        6104 | 6106 => "the session is already gone: resume",
-        _ => "read SQL Server's message, fix the cause, then resume",
-    }
-}
 
 /// A failed step: which step, against what, on which database or file, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,6 +52,13 @@ impl fmt::Display for StepError {
     }
 }
 
+impl std::error::Error for StepError {
+    /// The failed control-plane call.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
 /// Everything that can go wrong in pcdr-core.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -221,8 +76,8 @@ pub enum Error {
         /// What to do about it.
         next: String,
     },
-    /// A control-plane call failed inside a step.
-    #[error("{0}")]
+    /// A control-plane call failed inside a step; the [`PlaneError`] is the source.
+    #[error(transparent)]
     Step(Box<StepError>),
     /// A log backup file cannot take part in the log chain.
     #[error(
@@ -275,19 +130,62 @@ pub enum Error {
         step: Option<StepId>,
     },
     /// A step id the procedure does not have.
-    #[error("{procedure} has no step '{id}'. Next: use one of: {}", step_ids(*.procedure))]
+    #[error("{procedure} has no step '{id}'. Next: use one of: {}", joined_ids(.valid))]
     UnknownStep {
         /// The procedure.
         procedure: Procedure,
         /// The id given.
         id: String,
+        /// The procedure's steps, in order: the ids that would have been accepted.
+        valid: Vec<StepId>,
     },
 }
 
-/// The ids of `procedure`'s steps, in order, separated by commas.
-fn step_ids(procedure: Procedure) -> String {
-    let ids: Vec<&str> = procedure.steps().iter().map(|s| s.as_str()).collect();
+/// The ids of `steps`, separated by commas.
+fn joined_ids(steps: &[StepId]) -> String {
+    let ids: Vec<&str> = steps.iter().map(|s| s.as_str()).collect();
     ids.join(", ")
+}
+
+/// What kind of error an [`Error`] is: the one classification every front end maps to
+/// its own vocabulary (the CLI's exit codes, the C result codes, the Python exception
+/// classes).
+///
+/// Not `#[non_exhaustive]`: front ends match it with no `_` arm, so a new kind does not
+/// compile until each of them decides what it means. A kind whose errors have causes
+/// worth telling apart carries its own finer kind, as [`ErrorKind::Step`] carries the
+/// [`PlaneErrorKind`] of the failed call; refining another kind the same way later
+/// (preconditions, say) changes only that kind's arms.
+///
+/// ```
+/// use pcdr_core::procedure::StepId;
+/// use pcdr_core::{Error, ErrorKind, PlaneError, PlaneErrorKind};
+///
+/// let in_use = PlaneError::sql(3101, 16, "Exclusive access could not be obtained");
+/// let error = Error::step(failover::RECOVER_DATABASE, "sql-dal", Some("mgc"), None, in_use);
+/// assert_eq!(error.kind(), ErrorKind::Step(PlaneErrorKind::Sql));
+/// assert_eq!(Error::Cancelled { step: None }.kind(), ErrorKind::Cancelled);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// [`Error::Topology`]: the topology is invalid or cannot be read.
+    Topology,
+    /// [`Error::Precondition`]: a step refused to start.
+    Precondition,
+    /// [`Error::DataLossRefused`]: a gap in the log chain, data loss not accepted.
+    DataLossRefused,
+    /// [`Error::BadLogBackup`]: a log backup file cannot take part in the log chain.
+    BadLogBackup,
+    /// [`Error::Step`]: a control-plane call failed inside a step, for this reason.
+    Step(PlaneErrorKind),
+    /// [`Error::Journal`]: the journal cannot be created, read or written.
+    Journal,
+    /// [`Error::JournalLocked`]: another run holds the journal.
+    JournalLocked,
+    /// [`Error::Cancelled`]: the run was cancelled.
+    Cancelled,
+    /// [`Error::UnknownStep`]: a step id the procedure does not have.
+    UnknownStep,
 }
 
 impl Error {
@@ -306,6 +204,21 @@ impl Error {
             file: file.map(str::to_string),
             source,
         }))
+    }
+
+    /// What kind of error this is; see [`ErrorKind`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Topology(_) => ErrorKind::Topology,
+            Self::Precondition { .. } => ErrorKind::Precondition,
+            Self::DataLossRefused { .. } => ErrorKind::DataLossRefused,
+            Self::BadLogBackup { .. } => ErrorKind::BadLogBackup,
+            Self::Step(e) => ErrorKind::Step(e.source.kind()),
+            Self::Journal { .. } => ErrorKind::Journal,
+            Self::JournalLocked { .. } => ErrorKind::JournalLocked,
+            Self::Cancelled { .. } => ErrorKind::Cancelled,
+            Self::UnknownStep { .. } => ErrorKind::UnknownStep,
+        }
     }
 
     /// SQL Server's error number, when the error came from SQL Server.
@@ -337,16 +250,63 @@ impl Error {
             _ => None,
         }
     }
+
+    /// The server, share or pool a step was working on, if the error names one.
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            Self::Step(e) => Some(&e.target),
+            Self::BadLogBackup { target, .. } | Self::DataLossRefused { target, .. } => {
+                Some(target)
+            }
+            _ => None,
+        }
+    }
+
+    /// The database a step was working on, if the error names one.
+    pub fn database(&self) -> Option<&str> {
+        match self {
+            Self::Step(e) => e.database.as_deref(),
+            Self::BadLogBackup { database, .. } | Self::DataLossRefused { database, .. } => {
+                Some(database)
+            }
+            _ => None,
+        }
+    }
+
+    /// The file a step's failed call was about, if the error names one.
+    pub fn file(&self) -> Option<&str> {
+        match self {
+            Self::Step(e) => e.file.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The journal file of a journal error.
+    pub fn journal_path(&self) -> Option<&Path> {
+        match self {
+            Self::Journal { path, .. } | Self::JournalLocked { path } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// The problem with the topology, for a topology error.
+    pub fn topology_error(&self) -> Option<&TopologyError> {
+        match self {
+            Self::Topology(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log_chain::Lsn;
     use crate::procedure::{failback, failover};
+    use std::error::Error as _;
 
-    #[test]
-    fn a_step_error_says_where_and_what_next() {
-        let err = Error::step(
+    fn too_recent() -> Error {
+        Error::step(
             failover::APPLY_UNAPPLIED_LOGS,
             "sql-dal.contoso.com,1433",
             Some("mgc"),
@@ -356,42 +316,145 @@ mod tests {
                 16,
                 "The log in this backup set begins at LSN 400, which is too recent",
             ),
-        );
+        )
+    }
+
+    #[test]
+    fn a_step_error_says_where_and_what_next() {
+        let err = too_recent();
         let text = err.to_string();
         assert!(text.starts_with("failover step apply_unapplied_logs failed on sql-dal.contoso.com,1433, database mgc, file D:\\ls\\mgc_1.trn: SQL Server error 4305 (state 1, class 16)"), "{text}");
         assert!(text.contains("Next: a log backup is missing"), "{text}");
         assert_eq!(err.sql_number(), Some(4305));
         assert!(!err.is_transient());
         assert_eq!(err.step_id(), Some(failover::APPLY_UNAPPLIED_LOGS));
+        assert_eq!(err.target(), Some("sql-dal.contoso.com,1433"));
+        assert_eq!(err.database(), Some("mgc"));
+        assert_eq!(err.file(), Some(r"D:\ls\mgc_1.trn"));
     }
 
     #[test]
-    fn an_unknown_step_lists_the_procedures_steps_and_names_no_step() {
+    fn a_step_errors_source_is_the_failed_plane_call() {
+        let err = too_recent();
+        let source = err.source().expect("a step error has a source");
+        let plane = source.downcast_ref::<PlaneError>().expect("a PlaneError");
+        assert_eq!(plane.sql_number(), Some(4305));
+        assert!(source.source().is_none());
+        let Error::Step(step) = &err else {
+            unreachable!("Error::step builds a step error")
+        };
+        assert_eq!(
+            step.source().map(ToString::to_string),
+            Some(plane.to_string())
+        );
+    }
+
+    #[test]
+    fn topology_and_chain_errors_are_the_source_of_theirs() {
+        let topology = Error::from(TopologyError::new("pool.fqdn", "not a host name"));
+        let cause = topology
+            .source()
+            .and_then(|s| s.downcast_ref::<TopologyError>());
+        assert_eq!(cause.map(|e| e.key.as_str()), Some("pool.fqdn"));
+        assert_eq!(topology.topology_error(), cause);
+
+        let damaged = ChainError::Damaged {
+            file: "mgc_7.trn".into(),
+            reason: "SQL Server error 3241".into(),
+        };
+        let bad = Error::BadLogBackup {
+            step: failover::APPLY_UNAPPLIED_LOGS,
+            target: "sql-dal".into(),
+            database: "mgc".into(),
+            source: Box::new(damaged.clone()),
+        };
+        // The source is the field itself: the box around the chain error.
+        let cause = bad
+            .source()
+            .and_then(|s| s.downcast_ref::<Box<ChainError>>());
+        assert_eq!(cause.map(|boxed| &**boxed), Some(&damaged));
+        assert_eq!(bad.kind(), ErrorKind::BadLogBackup);
+    }
+
+    #[test]
+    fn each_error_has_its_kind() {
+        let journal = PathBuf::from("failover.journal");
+        let gap = LogChainGap {
+            missing_from: Lsn(400),
+            missing_to: Lsn(500),
+            last_good: None,
+            next_file: "mgc_9.trn".into(),
+        };
+        let cases = [
+            (
+                Error::from(TopologyError::new("pool.fqdn", "empty")),
+                ErrorKind::Topology,
+            ),
+            (
+                Error::Precondition {
+                    step: failover::CHECK_SITES,
+                    message: "the primary still answers".into(),
+                    next: "stop it".into(),
+                },
+                ErrorKind::Precondition,
+            ),
+            (
+                Error::DataLossRefused {
+                    step: failover::RECOVER_DATABASE,
+                    target: "sql-dal".into(),
+                    database: "mgc".into(),
+                    gap: Box::new(gap),
+                },
+                ErrorKind::DataLossRefused,
+            ),
+            (too_recent(), ErrorKind::Step(PlaneErrorKind::Sql)),
+            (
+                Error::Journal {
+                    path: journal.clone(),
+                    message: "holds no run".into(),
+                },
+                ErrorKind::Journal,
+            ),
+            (
+                Error::JournalLocked { path: journal },
+                ErrorKind::JournalLocked,
+            ),
+            (Error::Cancelled { step: None }, ErrorKind::Cancelled),
+        ];
+        for (error, kind) in cases {
+            assert_eq!(error.kind(), kind, "{error}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_step_lists_the_steps_it_was_given_and_names_no_step() {
         let err = Error::UnknownStep {
             procedure: failback::PROCEDURE,
             id: "apply_unapplied_logs".into(),
+            valid: vec![
+                failback::CHECK_REBUILT_PRIMARY,
+                failback::CLEAR_ACTIVE_SERVERS,
+            ],
         };
         assert_eq!(
             err.to_string(),
             "failback has no step 'apply_unapplied_logs'. Next: use one of: \
-             check_rebuilt_primary, clear_active_servers, remove_backup_mirroring, \
-             backup_for_failback, restore_primary, reinitialize_backup, setup_log_shipping, \
-             mirror_primary, activate_primary_servers, set_pool_normal"
+             check_rebuilt_primary, clear_active_servers"
         );
+        assert_eq!(err.kind(), ErrorKind::UnknownStep);
         assert_eq!(err.step_id(), None);
+        assert_eq!(err.target(), None);
     }
 
     #[test]
-    fn connection_problems_are_transient() {
+    fn a_step_error_is_transient_when_its_call_is() {
         let lost = PlaneError::ConnectionLost {
             message: "reset".into(),
         };
-        assert!(lost.is_transient());
-        assert!(PlaneError::sql(1205, 13, "deadlock").is_transient());
-        assert!(!PlaneError::sql(3241, 16, "bad media").is_transient());
         let err = Error::step(failover::RECOVER_DATABASE, "x", None, None, lost);
         assert!(err.is_transient());
         assert_eq!(err.sql_number(), None);
+        assert_eq!(err.kind(), ErrorKind::Step(PlaneErrorKind::ConnectionLost));
     }
 
     #[test]

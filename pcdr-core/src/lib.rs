@@ -40,4 +40,6 @@ pub mod schema;
 mod snapshot;
 pub mod topology;
 
-pub use error::{Error, PlaneError, Result};
+pub use error::{
+    Error, ErrorKind, PlaneError, PlaneErrorKind, PlaneResult, Result, SqlServerError,
+};

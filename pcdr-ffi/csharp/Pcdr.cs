@@ -11,13 +11,15 @@ using System.Text;
 
 namespace Pcdr
 {
-    /// <summary>The result codes of include/pcdr.h (pcdr_result), stable and grouped by range.</summary>
+    /// <summary>The result codes of include/pcdr.h (pcdr_result), stable and grouped by range;
+    /// pcdr-ffi/tests/result_codes.rs checks that both list the same names and numbers.
+    /// Retired, never reused: 300 (StepFailed).</summary>
     public enum ResultCode : uint
     {
         Ok = 0, Other = 1,
         Topology = 100,
         Precondition = 200, DataLossRefused = 201, BadLogBackup = 202,
-        StepFailed = 300, StepSqlServer = 301, StepUnreachable = 302, StepConnectionLost = 303,
+        StepSqlServer = 301, StepUnreachable = 302, StepConnectionLost = 303,
         StepIo = 304, StepShell = 305, StepTimeout = 306, StepUnexpectedAnswer = 307,
         Journal = 400, JournalLocked = 401,
         Cancelled = 500,

@@ -53,7 +53,7 @@ impl Failure {
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         Self {
-            code: pcdr_result::of(&error),
+            code: pcdr_result::of(error.kind()),
             message: error.to_string(),
             sql_number: error.sql_number(),
             step: error.step_id(),

@@ -1,24 +1,29 @@
 //! The result codes: one `#[repr(u32)]` enum whose codes are stable and grouped in
-//! ranges by where the error comes from. A code is never reused: a retired one stays
-//! here as a comment.
+//! ranges by where the error comes from, and the one mapping from pcdr-core's
+//! [`ErrorKind`] to them. A code is never reused: a retired one stays listed in the
+//! enum's documentation.
 
-use pcdr_core::{Error, PlaneError};
+use pcdr_core::{ErrorKind, PlaneErrorKind};
 
 /// What a call returned. `PCDR_RESULT_OK` (0) is success; every other code is a
 /// failure whose text, SQL Server error number and step are available from
 /// `pcdr_error_message`, `pcdr_error_sql_number` and `pcdr_error_step` on the same
 /// thread.
 ///
-/// Ranges: 1 unclassified, 1xx topology, 2xx refused by a precondition, 3xx a step
-/// failed (one code per kind of failure), 4xx journal, 5xx cancelled, 9xx bad input
-/// or internal errors.
+/// Ranges: 1 the library failed outside the procedures, 1xx topology, 2xx refused by a
+/// precondition, 3xx a step failed (one code per kind of failure), 4xx journal, 5xx
+/// cancelled, 9xx bad input or internal errors.
+///
+/// Retired, never reused: 300 (`STEP_FAILED`, a step failure of no known kind; every
+/// kind of step failure has its own code).
 #[repr(u32)]
 #[allow(non_camel_case_types)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum pcdr_result {
     /// Success.
     Ok = 0,
-    /// An error this version of the binding does not classify; the message says what.
+    /// The library itself failed outside the procedures (its async runtime did not
+    /// start, or an answer could not be written as JSON); the message says what.
     Other = 1,
 
     /// The topology is invalid or cannot be read; the message names the key path
@@ -32,8 +37,6 @@ pub enum pcdr_result {
     /// A log backup file cannot take part in the log chain.
     BadLogBackup = 202,
 
-    /// A step failed (a kind of failure with no code of its own).
-    StepFailed = 300,
     /// A step failed because SQL Server reported an error; see `pcdr_error_sql_number`.
     StepSqlServer = 301,
     /// A step could not reach a server, share or shell.
@@ -65,7 +68,7 @@ pub enum pcdr_result {
     InvalidHandle = 902,
     /// The procedure name is neither `failover` nor `failback`.
     UnknownProcedure = 903,
-    /// The procedure has no step with this id.
+    /// The procedure has no step with this id; the message lists the ids it has.
     UnknownStep = 904,
     /// The caller's buffer is too small; the size needed was written.
     BufferTooSmall = 905,
@@ -77,32 +80,32 @@ pub enum pcdr_result {
 }
 
 impl pcdr_result {
-    /// The code of a pcdr-core error.
-    pub(crate) fn of(error: &Error) -> Self {
-        match error {
-            Error::Topology(_) => Self::Topology,
-            Error::Precondition { .. } => Self::Precondition,
-            Error::DataLossRefused { .. } => Self::DataLossRefused,
-            Error::BadLogBackup { .. } => Self::BadLogBackup,
-            Error::Step(step) => Self::of_plane(&step.source),
-            Error::Journal { .. } => Self::Journal,
-            Error::JournalLocked { .. } => Self::JournalLocked,
-            Error::Cancelled { .. } => Self::Cancelled,
-            Error::UnknownStep { .. } => Self::UnknownStep,
-            _ => Self::Other,
+    /// The code of a kind of pcdr-core error. Every kind is listed: a new one does not
+    /// compile until it has a code.
+    pub(crate) fn of(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::Topology => Self::Topology,
+            ErrorKind::Precondition => Self::Precondition,
+            ErrorKind::DataLossRefused => Self::DataLossRefused,
+            ErrorKind::BadLogBackup => Self::BadLogBackup,
+            ErrorKind::Step(plane) => Self::of_step(plane),
+            ErrorKind::Journal => Self::Journal,
+            ErrorKind::JournalLocked => Self::JournalLocked,
+            ErrorKind::Cancelled => Self::Cancelled,
+            ErrorKind::UnknownStep => Self::UnknownStep,
         }
     }
 
-    fn of_plane(error: &PlaneError) -> Self {
-        match error {
-            PlaneError::Sql(_) => Self::StepSqlServer,
-            PlaneError::Unreachable { .. } => Self::StepUnreachable,
-            PlaneError::ConnectionLost { .. } => Self::StepConnectionLost,
-            PlaneError::Io { .. } => Self::StepIo,
-            PlaneError::Shell { .. } => Self::StepShell,
-            PlaneError::Timeout { .. } => Self::StepTimeout,
-            PlaneError::Unexpected(_) => Self::StepUnexpectedAnswer,
-            _ => Self::StepFailed,
+    /// The code of a step that failed because of this kind of plane error.
+    fn of_step(kind: PlaneErrorKind) -> Self {
+        match kind {
+            PlaneErrorKind::Sql => Self::StepSqlServer,
+            PlaneErrorKind::Unreachable => Self::StepUnreachable,
+            PlaneErrorKind::ConnectionLost => Self::StepConnectionLost,
+            PlaneErrorKind::Io => Self::StepIo,
+            PlaneErrorKind::Shell => Self::StepShell,
+            PlaneErrorKind::Timeout => Self::StepTimeout,
+            PlaneErrorKind::Unexpected => Self::StepUnexpectedAnswer,
         }
     }
 }
@@ -111,90 +114,71 @@ impl pcdr_result {
 mod tests {
     use super::*;
     use pcdr_core::procedure::failover;
+    use pcdr_core::{Error, PlaneError};
     use std::path::PathBuf;
 
-    fn step_error(source: PlaneError) -> Error {
-        Error::step(
-            failover::APPLY_UNAPPLIED_LOGS,
+    #[test]
+    fn each_kind_has_its_code() {
+        let cases = [
+            (ErrorKind::Topology, 100),
+            (ErrorKind::Precondition, 200),
+            (ErrorKind::DataLossRefused, 201),
+            (ErrorKind::BadLogBackup, 202),
+            (ErrorKind::Journal, 400),
+            (ErrorKind::JournalLocked, 401),
+            (ErrorKind::Cancelled, 500),
+            (ErrorKind::UnknownStep, 904),
+        ];
+        for (kind, code) in cases {
+            assert_eq!(pcdr_result::of(kind) as u32, code, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn each_plane_failure_has_its_code_in_the_step_range() {
+        let cases = [
+            (PlaneErrorKind::Sql, 301),
+            (PlaneErrorKind::Unreachable, 302),
+            (PlaneErrorKind::ConnectionLost, 303),
+            (PlaneErrorKind::Io, 304),
+            (PlaneErrorKind::Shell, 305),
+            (PlaneErrorKind::Timeout, 306),
+            (PlaneErrorKind::Unexpected, 307),
+        ];
+        for (kind, code) in cases {
+            assert_eq!(
+                pcdr_result::of(ErrorKind::Step(kind)) as u32,
+                code,
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_is_coded_by_its_kind() {
+        let in_use = Error::step(
+            failover::RECOVER_DATABASE,
             "sql-dal",
             Some("mgc"),
             None,
-            source,
-        )
-    }
-
-    #[test]
-    fn each_error_maps_to_its_range() {
-        let journal = PathBuf::from("j");
-        let cases = [
-            (Error::Cancelled { step: None }, 500),
-            (
-                Error::UnknownStep {
-                    procedure: pcdr_core::procedure::failover::PROCEDURE,
-                    id: "no_such_step".into(),
-                },
-                904,
-            ),
-            (
-                Error::JournalLocked {
-                    path: journal.clone(),
-                },
-                401,
-            ),
-            (
-                Error::Journal {
-                    path: journal,
-                    message: "x".into(),
-                },
-                400,
-            ),
-            (
-                Error::Precondition {
-                    step: failover::CHECK_SITES,
-                    message: "m".into(),
-                    next: "n".into(),
-                },
-                200,
-            ),
-        ];
-        for (error, code) in cases {
-            assert_eq!(pcdr_result::of(&error) as u32, code, "{error}");
-        }
-    }
-
-    #[test]
-    fn a_sql_server_error_has_its_own_step_code() {
-        let error = step_error(PlaneError::sql(4305, 16, "too recent"));
-        assert_eq!(pcdr_result::of(&error), pcdr_result::StepSqlServer);
-        assert_eq!(error.sql_number(), Some(4305));
-    }
-
-    #[test]
-    fn plane_failures_map_into_the_step_range() {
-        let unreachable = PlaneError::Unreachable {
-            target: "sql-dal".into(),
-            message: "no route".into(),
+            PlaneError::sql(3101, 16, "in use"),
+        );
+        assert_eq!(pcdr_result::of(in_use.kind()), pcdr_result::StepSqlServer);
+        let locked = Error::JournalLocked {
+            path: PathBuf::from("failover.journal"),
         };
-        let timeout = PlaneError::Timeout {
-            what: "RESTORE".into(),
-            secs: 5,
-        };
-        for (source, code) in [(unreachable, 302), (timeout, 306)] {
-            let mapped = pcdr_result::of(&step_error(source)) as u32;
-            assert_eq!(mapped, code);
-            assert!((300..400).contains(&mapped));
-        }
+        assert_eq!(pcdr_result::of(locked.kind()), pcdr_result::JournalLocked);
     }
 
     #[test]
-    fn the_codes_are_stable() {
+    fn the_input_and_internal_codes_are_stable() {
         let codes = [
             (pcdr_result::Ok, 0),
-            (pcdr_result::Topology, 100),
-            (pcdr_result::DataLossRefused, 201),
-            (pcdr_result::BadLogBackup, 202),
             (pcdr_result::NullParameter, 900),
-            (pcdr_result::UnknownStep, 904),
+            (pcdr_result::InvalidUtf8, 901),
+            (pcdr_result::InvalidHandle, 902),
+            (pcdr_result::UnknownProcedure, 903),
+            (pcdr_result::BufferTooSmall, 905),
             (pcdr_result::Panic, 999),
         ];
         for (code, value) in codes {

@@ -9,7 +9,6 @@ use crate::events::Bridge;
 use crate::report::PyReport;
 use crate::runtime::run_cancellable;
 use chrono::{DateTime, Utc};
-use pcdr_core::error::Error as CoreErrorKind;
 use pcdr_sim::drill::{Check, DrillOptions, DrillReport};
 use pcdr_sim::serve::ShellLauncher;
 use pcdr_sim::shell::run_shell;
@@ -205,7 +204,7 @@ pub fn drill(
         || cancel.store(true, Ordering::SeqCst),
     );
     let callback_error = bridge.finish();
-    let report = finish(py, Ok::<_, CoreErrorKind>(result?), callback_error)?;
+    let report = finish(py, Ok::<_, pcdr_core::Error>(result?), callback_error)?;
     // A temporary world is removed when the drill passed, kept for inspection otherwise.
     if !report.passed
         && let Some(temporary) = temporary

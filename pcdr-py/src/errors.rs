@@ -13,16 +13,18 @@
 //! └── RunCancelled             .step
 //! ```
 //!
-//! The attributes are set on each instance. The error's Rust cause chain becomes the
-//! exception's `__cause__` chain, and an exception the progress callback raised becomes
-//! the cause of the `RunCancelled` it led to ([`finish`]).
+//! The class is chosen by the error's [`ErrorKind`], every kind listed, so a new kind
+//! does not compile until it has a class. The attributes are set on each instance. The
+//! error's Rust cause chain (the failed plane call behind a step error, the topology or
+//! log-chain problem) becomes the exception's `__cause__` chain, and an exception the
+//! progress callback raised becomes the cause of the `RunCancelled` it led to
+//! ([`finish`]).
 
-use pcdr_core::error::{Error, PlaneError, StepError as CoreStepError};
 use pcdr_core::procedure::StepId;
+use pcdr_core::{Error, ErrorKind, PlaneError, PlaneErrorKind};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use std::path::Path;
 
 create_exception!(
     pcdr,
@@ -126,91 +128,86 @@ impl From<CoreError> for PyErr {
 fn exception(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
     let message = error.to_string();
     let step = error.step_id().map(StepId::as_str);
-    Ok(match error {
-        Error::Topology(e) => {
+    Ok(match error.kind() {
+        ErrorKind::Topology => {
             let exception = TopologyError::new_err(message);
-            exception.value(py).setattr("key", &e.key)?;
+            let key = error.topology_error().map(|e| e.key.as_str());
+            exception.value(py).setattr("key", key)?;
             exception
         }
-        Error::Precondition { .. } | Error::UnknownStep { .. } => {
+        ErrorKind::Precondition | ErrorKind::UnknownStep => {
             with_step(py, PreconditionError::new_err(message), step)?
         }
-        Error::DataLossRefused {
-            target, database, ..
-        } => {
+        ErrorKind::DataLossRefused => {
             let exception = with_step(py, DataLossRefused::new_err(message), step)?;
-            exception.value(py).setattr("server", target)?;
-            exception.value(py).setattr("database", database)?;
+            exception.value(py).setattr("server", error.target())?;
+            exception.value(py).setattr("database", error.database())?;
             exception
         }
-        Error::Step(e) => step_error(py, message, e)?,
-        Error::BadLogBackup {
-            target, database, ..
-        } => {
-            let exception = with_step(py, StepError::new_err(message), step)?;
-            set_place(py, &exception, target, Some(database), None, false)?;
-            exception
+        ErrorKind::BadLogBackup => with_place(py, StepError::new_err(message), error)?,
+        ErrorKind::Step(kind) => {
+            let exception = plane_exception(py, kind, message, error.plane_error())?;
+            with_place(py, exception, error)?
         }
-        Error::Journal { path, .. } => with_path(py, JournalError::new_err(message), path)?,
-        Error::JournalLocked { path } => with_path(py, JournalLocked::new_err(message), path)?,
-        Error::Cancelled { .. } => with_step(py, RunCancelled::new_err(message), step)?,
-        _ => PcdrError::new_err(message),
+        ErrorKind::Journal => with_path(py, JournalError::new_err(message), error)?,
+        ErrorKind::JournalLocked => with_path(py, JournalLocked::new_err(message), error)?,
+        ErrorKind::Cancelled => with_step(py, RunCancelled::new_err(message), step)?,
     })
 }
 
-/// A `StepError`, or the subclass that says which plane failed.
-fn step_error(py: Python<'_>, message: String, error: &CoreStepError) -> PyResult<PyErr> {
-    let exception = match &error.source {
-        PlaneError::Sql(sql) => {
+/// A `StepError`, or the subclass that says which plane failed, with that plane's
+/// attributes.
+fn plane_exception(
+    py: Python<'_>,
+    kind: PlaneErrorKind,
+    message: String,
+    error: Option<&PlaneError>,
+) -> PyResult<PyErr> {
+    use PlaneErrorKind::{ConnectionLost, Io, Shell, Sql, Timeout, Unexpected, Unreachable};
+    Ok(match kind {
+        Sql => {
             let exception = SqlServerError::new_err(message);
-            let value = exception.value(py);
-            value.setattr("number", sql.number)?;
-            value.setattr("state", sql.state)?;
-            value.setattr("severity", sql.class)?;
+            if let Some(sql) = error.and_then(PlaneError::sql_error) {
+                let value = exception.value(py);
+                value.setattr("number", sql.number)?;
+                value.setattr("state", sql.state)?;
+                value.setattr("severity", sql.class)?;
+            }
             exception
         }
-        PlaneError::Shell { cmdlet, .. } => {
+        Shell => {
             let exception = ChatPoolError::new_err(message);
-            exception.value(py).setattr("cmdlet", cmdlet)?;
+            if let Some(PlaneError::Shell { cmdlet, .. }) = error {
+                exception.value(py).setattr("cmdlet", cmdlet)?;
+            }
             exception
         }
-        _ => StepError::new_err(message),
-    };
-    let exception = with_step(py, exception, Some(error.step.as_str()))?;
-    set_place(
-        py,
-        &exception,
-        &error.target,
-        error.database.as_deref(),
-        error.file.as_deref(),
-        error.source.is_transient(),
-    )?;
-    Ok(exception)
+        Unreachable | ConnectionLost | Io | Timeout | Unexpected => StepError::new_err(message),
+    })
 }
 
+/// `exception` with its `step` attribute set.
 fn with_step(py: Python<'_>, exception: PyErr, step: Option<&str>) -> PyResult<PyErr> {
     exception.value(py).setattr("step", step)?;
     Ok(exception)
 }
 
-fn with_path(py: Python<'_>, exception: PyErr, path: &Path) -> PyResult<PyErr> {
-    exception.value(py).setattr("path", path)?;
+/// `exception` with its `path` attribute set to the journal file of `error`.
+fn with_path(py: Python<'_>, exception: PyErr, error: &Error) -> PyResult<PyErr> {
+    exception.value(py).setattr("path", error.journal_path())?;
     Ok(exception)
 }
 
-fn set_place(
-    py: Python<'_>,
-    exception: &PyErr,
-    server: &str,
-    database: Option<&str>,
-    file: Option<&str>,
-    transient: bool,
-) -> PyResult<()> {
+/// A `StepError`'s attributes: the step, where it failed, and whether resuming unchanged
+/// may succeed.
+fn with_place(py: Python<'_>, exception: PyErr, error: &Error) -> PyResult<PyErr> {
+    let exception = with_step(py, exception, error.step_id().map(StepId::as_str))?;
     let value = exception.value(py);
-    value.setattr("server", server)?;
-    value.setattr("database", database)?;
-    value.setattr("file", file)?;
-    value.setattr("transient", transient)
+    value.setattr("server", error.target())?;
+    value.setattr("database", error.database())?;
+    value.setattr("file", error.file())?;
+    value.setattr("transient", error.is_transient())?;
+    Ok(exception)
 }
 
 /// The Rust cause chain as a chain of `PcdrError`s.

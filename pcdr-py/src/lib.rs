@@ -13,6 +13,8 @@
 //! - `runtime.rs`: the process-wide tokio runtime and how calls wait on it.
 //! - `convert.rs`: serde values to Python objects, procedure names to procedures.
 
+#![warn(missing_docs)]
+
 mod convert;
 mod drill;
 mod errors;

@@ -6,14 +6,17 @@
 //!
 //! The procedures only ever talk to these traits. Real adapters (tiberius, the file
 //! system, PowerShell) and the test mocks implement them. Implementations report
-//! [`PlaneError`](crate::error::PlaneError); the steps add where and why.
+//! [`PlaneError`] (module `error`, which knows nothing of steps); the steps add where and
+//! why.
 
 mod database;
+mod error;
 mod files;
 mod offline;
 mod pool;
 
 pub use database::*;
+pub use error::{PlaneError, PlaneErrorKind, PlaneResult, SqlServerError};
 pub use files::*;
 pub use offline::Offline;
 pub use pool::*;

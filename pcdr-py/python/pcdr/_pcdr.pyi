@@ -486,7 +486,9 @@ def _sim_shell(args: list[str]) -> tuple[str, str, int]:
 
 class PcdrError(Exception):
     """The base of every error pcdr raises. The message says what failed, where,
-    and what to do next."""
+    and what to do next; ``__cause__`` chains what caused it (for a ``StepError``,
+    the failed call to SQL Server, a share or the Management Shell), each link a
+    ``PcdrError``."""
 
 class TopologyError(PcdrError):
     """The topology is invalid or its password cannot be read."""
