@@ -64,28 +64,21 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
-    /// Rehearse a disaster on an emulated world: traffic, disaster, failover, verify,
-    /// rebuild, failback, verify. Needs nothing but this program.
-    Drill {
-        /// Build the world here (default: a temporary folder, removed when the drill passes).
-        #[arg(long)]
-        dir: Option<PathBuf>,
-        /// Log backups taken before the disaster.
-        #[arg(long, default_value_t = 6)]
-        logs: u32,
-        /// The newest K of them not yet copied when disaster strikes.
-        #[arg(long, default_value_t = 2)]
-        uncopied: u32,
-        /// The newest M of them not yet restored.
-        #[arg(long, default_value_t = 3)]
-        unrestored: u32,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// The emulated two-site world, for drills and tests.
-    #[command(subcommand)]
-    Sim(commands::sim::SimCommand),
+    // `drill` and `sim`: only in a build with the emulator.
+    #[cfg(feature = "emulator")]
+    #[command(flatten)]
+    Emulator(commands::emulator::EmulatorCommand),
+}
+
+impl Command {
+    /// Whether `pcdr` logs on stderr for this command.
+    fn logs_on_stderr(&self) -> bool {
+        match self {
+            #[cfg(feature = "emulator")]
+            Command::Emulator(command) => command.logs_on_stderr(),
+            _ => true,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -170,11 +163,7 @@ fn init_logging(quiet: bool, verbose: u8) {
 fn main() -> ExitCode {
     // Bad arguments exit with clap's code 2, the usage-error code.
     let cli = Cli::parse();
-    // The emulated shell's stderr is its error channel, as PowerShell's is: no logs there.
-    if !matches!(
-        cli.command,
-        Command::Sim(commands::sim::SimCommand::Shell { .. })
-    ) {
+    if cli.command.logs_on_stderr() {
         init_logging(cli.quiet, cli.verbose);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -214,22 +203,7 @@ async fn dispatch(command: Command) -> ExitCode {
             commands::run::run(failback::PROCEDURE, run.into_args(RunOptions::default())).await
         }
         Command::Status { target } => commands::status::run(&target.topology, target.json).await,
-        Command::Sim(command) => commands::sim::run(command).await,
-        Command::Drill {
-            dir,
-            logs,
-            uncopied,
-            unrestored,
-            json,
-        } => {
-            let args = commands::drill::DrillArgs {
-                dir,
-                logs,
-                uncopied,
-                unrestored,
-                json,
-            };
-            commands::drill::run(args).await
-        }
+        #[cfg(feature = "emulator")]
+        Command::Emulator(command) => command.run().await,
     }
 }

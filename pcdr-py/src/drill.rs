@@ -19,6 +19,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// Adds `drill`, `DrillReport`, `DrillCheck` and `_sim_shell` to the native module.
+pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<PyDrillReport>()?;
+    module.add_class::<PyDrillCheck>()?;
+    module.add_function(wrap_pyfunction!(drill, module)?)?;
+    module.add_function(wrap_pyfunction!(_sim_shell, module)?)?;
+    Ok(())
+}
+
 /// What a drill proved.
 #[pyclass(frozen, module = "pcdr", name = "DrillReport")]
 pub struct PyDrillReport {

@@ -7,8 +7,10 @@
 //! - `topology.rs`: `Topology`, the checked deployment.
 //! - `runbook.rs`: `Runbook`, planning and running the procedures.
 //! - `plan.rs`, `report.rs`, `events.rs`: what the calls return or report as they go.
-//! - `drill.rs`: `drill()` and `DrillReport`, the rehearsal of [`pcdr_sim::drill`] on an
-//!   emulated world, and `_sim_shell`, that world's Management Shell.
+//! - `drill.rs`: `drill()` and `DrillReport`, the rehearsal of `pcdr_sim::drill` on an
+//!   emulated world, and `_sim_shell`, that world's Management Shell. Only with the
+//!   `emulator` feature (the default); a production wheel (`maturin build
+//!   --no-default-features`) has none of them, nor the emulator.
 //! - `errors.rs`: the exception classes and the one mapping from pcdr-core's errors.
 //! - `runtime.rs`: the process-wide tokio runtime and how calls wait on it.
 //! - `convert.rs`: serde values to Python objects, procedure names to procedures.
@@ -16,6 +18,7 @@
 #![warn(missing_docs)]
 
 mod convert;
+#[cfg(feature = "emulator")]
 mod drill;
 mod errors;
 mod events;
@@ -41,9 +44,7 @@ fn _pcdr(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<report::PyStepReport>()?;
     module.add_class::<report::PyStepOutcome>()?;
     module.add_class::<events::PyEvent>()?;
-    module.add_class::<drill::PyDrillReport>()?;
-    module.add_class::<drill::PyDrillCheck>()?;
-    module.add_function(wrap_pyfunction!(drill::drill, module)?)?;
-    module.add_function(wrap_pyfunction!(drill::_sim_shell, module)?)?;
+    #[cfg(feature = "emulator")]
+    drill::register(module)?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 use crate::progress::{Progress, Style};
 use crate::{exit, render};
+use clap::Args;
 use pcdr_sim::drill::{DrillOptions, DrillReport};
 use pcdr_sim::serve::ShellLauncher;
 use pcdr_sim::world::WorldOptions;
@@ -12,18 +13,24 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-/// The drill's knobs.
+/// `pcdr drill`'s knobs.
+#[derive(Args)]
 pub struct DrillArgs {
-    /// Where to build the world (a temporary folder when absent).
-    pub dir: Option<PathBuf>,
+    /// Build the world here (default: a temporary folder, removed when the drill passes).
+    #[arg(long)]
+    dir: Option<PathBuf>,
     /// Log backups taken before the disaster.
-    pub logs: u32,
+    #[arg(long, default_value_t = 6)]
+    logs: u32,
     /// The newest K of them not yet copied when disaster strikes.
-    pub uncopied: u32,
+    #[arg(long, default_value_t = 2)]
+    uncopied: u32,
     /// The newest M of them not yet restored.
-    pub unrestored: u32,
-    /// Machine-readable output.
-    pub json: bool,
+    #[arg(long, default_value_t = 3)]
+    unrestored: u32,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs the drill.

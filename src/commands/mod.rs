@@ -1,9 +1,14 @@
 //! One module per `pcdr` command. Each takes its parsed arguments and returns the exit
-//! code; all decisions are pcdr-core's.
+//! code; all decisions are pcdr-core's. `drill` and `sim` (gathered in `emulator`) are
+//! built only with the `emulator` feature.
 
+#[cfg(feature = "emulator")]
 pub mod drill;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 pub mod plan;
 pub mod run;
+#[cfg(feature = "emulator")]
 pub mod sim;
 pub mod status;
 

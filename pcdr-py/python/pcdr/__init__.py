@@ -16,6 +16,11 @@ Rehearse a whole disaster on an emulated two-site world, as ``pcdr drill`` does:
     report = pcdr.drill()
     assert report.passed, [c.detail for c in report.checks if not c.passed]
 
+``drill``, ``DrillReport`` and ``DrillCheck`` exist only in a build with the emulator
+(the default). A production wheel (``maturin build --release --no-default-features``)
+leaves the emulator out, and them with it: ``hasattr(pcdr, "drill")`` tells which
+build is installed.
+
 Progress events also go to the ``logging`` logger ``pcdr``. Every error is a
 ``pcdr.PcdrError``; see the exception classes for what each one carries.
 ``pcdr.__version__`` is the version of pcdr the package was built from.
@@ -27,8 +32,6 @@ from ._pcdr import (
     ChatPoolError,
     Command,
     DataLossRefused,
-    DrillCheck,
-    DrillReport,
     Event,
     JournalError,
     JournalLocked,
@@ -44,18 +47,13 @@ from ._pcdr import (
     StepReport,
     Topology,
     TopologyError,
-    drill,
 )
 from ._pcdr import __version__ as __version__
-
-logging.getLogger("pcdr").addHandler(logging.NullHandler())
 
 __all__ = [
     "ChatPoolError",
     "Command",
     "DataLossRefused",
-    "DrillCheck",
-    "DrillReport",
     "Event",
     "JournalError",
     "JournalLocked",
@@ -71,5 +69,13 @@ __all__ = [
     "StepReport",
     "Topology",
     "TopologyError",
-    "drill",
 ]
+
+try:
+    from ._pcdr import DrillCheck, DrillReport, drill
+except ImportError:  # a production build: no emulator
+    pass
+else:
+    __all__ += ["DrillCheck", "DrillReport", "drill"]
+
+logging.getLogger("pcdr").addHandler(logging.NullHandler())

@@ -1,4 +1,8 @@
-"""The native part of pcdr; import everything from ``pcdr`` itself."""
+"""The native part of pcdr; import everything from ``pcdr`` itself.
+
+``DrillCheck``, ``DrillReport``, ``drill`` and ``_sim_shell`` exist only in a build
+with the emulator (the default); a production build (``--no-default-features``) has
+none of them."""
 
 import datetime
 import os
@@ -385,7 +389,7 @@ class Runbook:
 
 @final
 class DrillCheck:
-    """One check of a drill."""
+    """One check of a drill. Only in a build with the emulator (the default)."""
 
     @property
     def name(self) -> str:
@@ -406,7 +410,8 @@ class DrillCheck:
 
 @final
 class DrillReport:
-    """What a drill proved: both procedures' reports and every check."""
+    """What a drill proved: both procedures' reports and every check. Only in a
+    build with the emulator (the default)."""
 
     @property
     def world(self) -> Path:
@@ -462,6 +467,9 @@ def drill(
     verify. No ``pcdr`` executable is needed: the world's Management Shell is this
     interpreter (``python -m pcdr._simshell``).
 
+    Only in a build with the emulator (the default): a production wheel, built with
+    ``--no-default-features``, has no ``drill``.
+
     Args:
         dir: an empty or missing folder for the world; by default a temporary one,
             removed when the drill passes.
@@ -482,7 +490,8 @@ def drill(
 
 def _sim_shell(args: list[str]) -> tuple[str, str, int]:
     """Run the emulated Management Shell on ``--world DIR -- <shell args>``: its
-    stdout, stderr and exit code (see ``pcdr._simshell``)."""
+    stdout, stderr and exit code (see ``pcdr._simshell``). Only in a build with the
+    emulator (the default)."""
 
 class PcdrError(Exception):
     """The base of every error pcdr raises. The message says what failed, where,
