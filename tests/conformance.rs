@@ -1,6 +1,10 @@
-//! The database-plane conformance suite (`pcdr_core::conformance`), run through the real
-//! tiberius adapter against the emulator always, and against a real SQL Server when
-//! `PCDR_TEST_MSSQL` holds an ADO.NET connection string, e.g.
+//! The conformance suites (`pcdr_core::conformance`), run through the real adapters:
+//! the database plane over tiberius, the file plane on the file system, the pool plane
+//! through the Management Shell (`pcdr sim shell` here). Each runs against the emulator
+//! always, and against a real system when its variable is set; without it the test says
+//! on stderr that it SKIPPED that run.
+//!
+//! **Database**: `PCDR_TEST_MSSQL` holds an ADO.NET connection string, e.g.
 //!
 //! ```text
 //! PCDR_TEST_MSSQL='server=tcp:sql01.contoso.com,1433;user id=pcdr;password=…;TrustServerCertificate=true' \
@@ -18,14 +22,28 @@
 //! (temporary) folder instead of dropped, and `mgc` is mirrored there, so the mirroring
 //! check really removes a mirroring session before it checks that a second removal is
 //! `Ok`.
+//!
+//! **Files**: on the emulator, the world's share and copy folder. `PCDR_TEST_SHARE`
+//! names a folder on a real share (`\\fs01\pcdr-test`); the test writes in a folder of
+//! its own there and removes it.
+//!
+//! **Pool**: on the emulator, its Management Shell, with the primary site's chat
+//! servers and its mirrored `mgc`; the world is then checked to hold what the shell
+//! cannot report. `PCDR_TEST_SKYPE_TOPOLOGY` names the topology file of a *disposable*
+//! pool whose `[shell]` runs the real Management Shell (see the module doc of
+//! `pcdr_core::conformance`).
 
 mod common;
 
 use async_trait::async_trait;
 use common::Served;
 use pcdr_core::adapters::sql::SqlPlane;
-use pcdr_core::conformance::{self, Admin, CheckResult, Session, TdsAdmin};
-use pcdr_core::planes::DatabasePlane;
+use pcdr_core::conformance::database::{Admin, Session, TdsAdmin};
+use pcdr_core::conformance::files::{Admin as _, LocalAdmin};
+use pcdr_core::conformance::{self, assert_all_hold, files, pool};
+use pcdr_core::logship::join_path;
+use pcdr_core::planes::{ChatDatabase, DatabasePlane, MirrorRequest};
+use pcdr_core::topology::Topology;
 use pcdr_sim::world::{World, WorldOptions};
 use std::io::Write;
 use std::sync::Arc;
@@ -64,20 +82,13 @@ impl Admin for SimAdmin {
     }
 }
 
-/// Prints every result and fails the test naming each check that did not hold.
-fn report(target: &str, results: &[(&'static str, CheckResult)]) {
-    assert_eq!(results.len(), conformance::CHECKS.len());
-    let mut failed = Vec::new();
-    for (name, result) in results {
-        match result {
-            Ok(()) => println!("[ok]     {target}: {name}"),
-            Err(e) => {
-                println!("[FAILED] {target}: {e}");
-                failed.push(e.to_string());
-            }
-        }
-    }
-    assert!(failed.is_empty(), "{target}: {failed:#?}");
+/// Says, past the test harness's capture so it shows in every run, that the real-system
+/// run of a suite was skipped and how to run it.
+fn skipped(suite: &str, how: &str) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "conformance: the {suite} run against a real system was SKIPPED ({how})"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,18 +110,18 @@ async fn the_database_plane_conforms_on_the_emulator() {
     let planes = pcdr_core::adapters::connect(&served.topology).unwrap();
     let folder = served.world.share_dir().display().to_string();
 
-    let results = conformance::run_all(planes.primary.as_ref(), &admin, "mgc", &folder).await;
+    let results =
+        conformance::database::run_all(planes.primary.as_ref(), &admin, "mgc", &folder).await;
 
-    report("pcdr-sim", &results);
+    assert_all_hold("pcdr-sim", &conformance::database::CHECKS, &results);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_plane_conforms_on_a_real_sql_server_when_one_is_given() {
     let Ok(ado) = std::env::var("PCDR_TEST_MSSQL") else {
-        // Written past the test harness's capture, so it shows in every run.
-        let _ = writeln!(
-            std::io::stderr(),
-            "conformance: the real SQL Server run was SKIPPED (set PCDR_TEST_MSSQL to an ADO.NET connection string to run it)"
+        skipped(
+            "database",
+            "set PCDR_TEST_MSSQL to an ADO.NET connection string to run it",
         );
         return;
     };
@@ -132,15 +143,133 @@ async fn the_database_plane_conforms_on_a_real_sql_server_when_one_is_given() {
     admin.create_database(&database).await.unwrap();
 
     let results =
-        conformance::run_all(&plane as &dyn DatabasePlane, &admin, &database, &folder).await;
+        conformance::database::run_all(&plane as &dyn DatabasePlane, &admin, &database, &folder)
+            .await;
 
     drop(plane);
-    let mut leftovers = conformance::copy_names(&database);
+    let mut leftovers = conformance::database::copy_names(&database);
     leftovers.push(database.clone());
     for name in &leftovers {
         if let Err(e) = admin.drop_database(name).await {
             println!("could not drop {name}: {e}");
         }
     }
-    report("PCDR_TEST_MSSQL", &results);
+    assert_all_hold("PCDR_TEST_MSSQL", &conformance::database::CHECKS, &results);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_file_plane_conforms_on_the_emulators_folders() {
+    let served = Served::new(&WorldOptions::default()).await;
+    let planes = pcdr_core::adapters::connect(&served.topology).unwrap();
+    let share = served.world.share_dir().display().to_string();
+    let copy_folder = served.world.copy_dir().display().to_string();
+
+    let results = files::run_all(planes.files.as_ref(), &LocalAdmin, &share, &copy_folder).await;
+
+    assert_all_hold("pcdr-sim", &files::CHECKS, &results);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_file_plane_conforms_on_a_real_share_when_one_is_given() {
+    let Ok(share) = std::env::var("PCDR_TEST_SHARE") else {
+        skipped(
+            "file plane",
+            r"set PCDR_TEST_SHARE to a folder on a share this account may write to, e.g. \\fs01\pcdr-test",
+        );
+        return;
+    };
+    let name = format!(
+        "pcdr_conformance_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().format("%Y%m%d%H%M%S")
+    );
+    LocalAdmin.create_folder(&share, &name).unwrap();
+    let own = join_path(&share, &name);
+    let [source, target] = ["share", "copy"].map(|folder| {
+        LocalAdmin.create_folder(&own, folder).unwrap();
+        join_path(&own, folder)
+    });
+
+    let results = files::run_all(
+        &pcdr_core::adapters::files::FileSystem,
+        &LocalAdmin,
+        &source,
+        &target,
+    )
+    .await;
+
+    if let Err(e) = std::fs::remove_dir_all(&own) {
+        println!("could not remove {own}: {e}");
+    }
+    assert_all_hold("PCDR_TEST_SHARE", &files::CHECKS, &results);
+}
+
+/// What `Install-CsMirrorDatabase` is asked for the primary site's chat database, as
+/// failback's `mirror_primary` asks it.
+fn mirror_request(topology: &Topology) -> MirrorRequest {
+    let sql = &topology.sites.primary.sql;
+    MirrorRequest {
+        database: ChatDatabase::PersistentChat,
+        sql_server_fqdn: sql.host.clone(),
+        sql_instance: sql.address.instance().map(str::to_owned),
+        file_share: topology.log_shipping.backup_share.clone(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_plane_conforms_on_the_emulators_management_shell() {
+    let served = Served::new(&WorldOptions::default()).await;
+    let topology = &served.topology;
+    let planes = pcdr_core::adapters::connect(topology).unwrap();
+    let servers = topology.sites.primary.chat_servers.clone();
+    let mirror = pool::MirrorCase {
+        principal: planes.primary.as_ref(),
+        database: &topology.databases.chat,
+        request: mirror_request(topology),
+    };
+
+    let results = pool::run_all(planes.pool.as_ref(), &servers, &mirror).await;
+
+    assert_all_hold("pcdr-sim", &pool::CHECKS, &results);
+    // The shell cannot report the active servers: the world shows where they landed.
+    let world = served.world.read().unwrap();
+    assert!(!world.pool.failed_over, "the pool is left Normal");
+    assert_eq!(
+        world.pool.active, servers,
+        "the servers given are left active"
+    );
+    assert_eq!(served.cmdlet_runs("Set-CsPersistentChatActiveServer"), 4);
+    assert_eq!(served.cmdlet_runs("Install-CsMirrorDatabase"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_plane_conforms_on_a_real_pool_when_one_is_given() {
+    let Ok(path) = std::env::var("PCDR_TEST_SKYPE_TOPOLOGY") else {
+        skipped(
+            "pool plane",
+            "set PCDR_TEST_SKYPE_TOPOLOGY to the topology file of a DISPOSABLE pool whose [shell] runs the Management Shell",
+        );
+        return;
+    };
+    let topology = Topology::load(std::path::Path::new(&path)).unwrap();
+    assert!(
+        topology.sites.primary.mirror.is_some(),
+        "{path}: the primary site must name a mirror instance, for Install-CsMirrorDatabase"
+    );
+    let planes = pcdr_core::adapters::connect(&topology).unwrap();
+    let sites = &topology.sites;
+    let mut servers = sites.primary.chat_servers.clone();
+    if servers.len() < 2 {
+        servers.extend(sites.backup.chat_servers.first().cloned());
+    }
+    servers.truncate(4);
+    let mirror = pool::MirrorCase {
+        principal: planes.primary.as_ref(),
+        database: &topology.databases.chat,
+        request: mirror_request(&topology),
+    };
+
+    let results = pool::run_all(planes.pool.as_ref(), &servers, &mirror).await;
+
+    assert_all_hold("PCDR_TEST_SKYPE_TOPOLOGY", &pool::CHECKS, &results);
 }

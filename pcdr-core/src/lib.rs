@@ -11,8 +11,8 @@
 //! - [`adapters`]: the real planes (tiberius, the file system, the Management Shell).
 //! - [`commands`]: the exact T-SQL and cmdlet lines sent; [`quote`]: the one place where
 //!   untrusted text becomes code.
-//! - `conformance` (feature `conformance`): the database-plane checks run against the
-//!   emulator and a real SQL Server.
+//! - `conformance` (feature `conformance`): one suite of checks per plane, run against
+//!   the real adapters on the emulator, the test doubles, and real servers.
 //! - [`embed`]: one object per deployment, the API the C and Python bindings wrap.
 //! - [`error`]: errors that say what failed, where, and what to do next.
 //! - [`schema`]: the version every JSON document pcdr writes carries.
@@ -23,7 +23,7 @@
 
 pub mod adapters;
 pub mod commands;
-#[cfg(feature = "conformance")]
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod embed;
 pub mod error;

@@ -95,7 +95,7 @@ fn copy(from_folder: &str, name: &str, to_folder: &str) -> PlaneResult<u64> {
             message: format!("copied {copied} bytes of {size}; the source changed during the copy"),
         }));
     }
-    fs::rename(&partial, &target).map_err(|e| io_error(&target, &e))?;
+    fs::rename(&partial, &target).map_err(|e| discard(io_error(&target, &e)))?;
     sync_folder(to_folder);
     Ok(size)
 }

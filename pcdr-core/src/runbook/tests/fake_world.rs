@@ -1,8 +1,10 @@
 //! A small stateful world implementing the three planes in memory, with fault
 //! injection and a count of every effective mutating call. The runbook tests drive whole
 //! procedures through it, crash them at every step, and check that resuming converges
-//! with nothing done twice.
+//! with nothing done twice. The file and pool conformance suites run against it too
+//! (`conformance.rs` here), through a hook that writes and reads its files directly.
 
+use crate::conformance::files;
 use crate::error::{PlaneError, PlaneResult};
 use crate::log_chain::{BackupHeader, BackupType, Lsn};
 use crate::planes::{
@@ -40,6 +42,25 @@ pub struct Db {
     pub restored_from: Option<String>,
 }
 
+/// A file: its size, its header when it is a backup, and its bytes when a test wrote
+/// them (the backups the world makes have a size and a header only).
+#[derive(Debug, Clone)]
+pub struct FakeFile {
+    pub size: u64,
+    pub header: Option<BackupHeader>,
+    pub bytes: Option<Vec<u8>>,
+}
+
+impl FakeFile {
+    fn backup(size: u64, header: BackupHeader) -> Self {
+        Self {
+            size,
+            header: Some(header),
+            bytes: None,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct State {
     pub primary_reachable: bool,
@@ -48,8 +69,10 @@ pub struct State {
     pub backup_compliance_mirrored: bool,
     pub secondary_configured: bool,
     pub primary_configured: bool,
-    /// Files by full path, with their headers.
-    pub files: HashMap<String, (u64, BackupHeader)>,
+    /// Files by full path.
+    pub files: HashMap<String, FakeFile>,
+    /// The folders that exist: the share, the copy folder, and those a test made.
+    pub folders: Vec<String>,
     pub pool: Option<PoolState>,
     pub active: Vec<String>,
     /// Effective mutating calls, by "operation argument".
@@ -91,6 +114,12 @@ fn join(folder: &str, name: &str) -> String {
     format!("{folder}\\{name}")
 }
 
+/// The name of `path` inside `folder`, when it lies directly in it.
+fn child<'a>(path: &'a str, folder: &str) -> Option<&'a str> {
+    let name = path.strip_prefix(folder)?.strip_prefix('\\')?;
+    (!name.contains('\\')).then_some(name)
+}
+
 impl FakeWorld {
     /// Log shipping running: logs 1..=total on the share, the first `copied` in the copy
     /// folder, the first `restored` applied; the primary site down.
@@ -108,20 +137,18 @@ impl FakeWorld {
             secondary_configured: true,
             pool: Some(PoolState::Normal),
             active: vec!["pc1.contoso.com".into(), "pc2.contoso.com".into()],
+            folders: vec![SHARE.into(), COPY.into()],
             ..State::default()
         };
         for index in 1..=total {
             let header = log_header(index);
-            state.files.insert(
-                join(SHARE, &log_name(index)),
-                (1000 + u64::from(index), header.clone()),
-            );
+            let file = FakeFile::backup(1000 + u64::from(index), header);
             if index <= copied {
-                state.files.insert(
-                    join(COPY, &log_name(index)),
-                    (1000 + u64::from(index), header),
-                );
+                state
+                    .files
+                    .insert(join(COPY, &log_name(index)), file.clone());
             }
+            state.files.insert(join(SHARE, &log_name(index)), file);
         }
         Self(Arc::new(Mutex::new(state)))
     }
@@ -363,21 +390,13 @@ impl DatabasePlane for FakeSql {
     }
 
     async fn backup_header(&self, file: &str) -> PlaneResult<BackupHeader> {
-        self.world.read("backup_header", |s| {
-            s.files.get(file).map(|(_, h)| h.clone()).ok_or_else(|| {
-                PlaneError::sql(3201, 16, format!("Cannot open backup device '{file}'"))
-            })
-        })
+        self.world.read("backup_header", |s| header_of(s, file))
     }
 
     async fn restore_log(&self, database: &str, file: &str) -> PlaneResult<()> {
         let world = self.world.clone();
         world.mutate("restore_log", file.into(), |s| {
-            let header = s
-                .files
-                .get(file)
-                .map(|(_, h)| h.clone())
-                .ok_or_else(|| PlaneError::sql(3201, 16, "no file"))?;
+            let header = header_of(s, file)?;
             let db = self.db_mut(s)?;
             if db.state != DbState::Restoring {
                 return Err(PlaneError::sql(3117, 16, "not restoring"));
@@ -450,7 +469,8 @@ impl DatabasePlane for FakeSql {
                 backup_start: at(0),
                 backup_finish: at(1),
             };
-            s.files.insert(file.to_string(), (10_000, header));
+            s.files
+                .insert(file.to_string(), FakeFile::backup(10_000, header));
             Ok(())
         })
     }
@@ -485,11 +505,7 @@ impl DatabasePlane for FakeSql {
     ) -> PlaneResult<()> {
         let key = format!("{:?} {database} {file}", self.site);
         self.world.mutate("restore_database", key, |s| {
-            let header = s
-                .files
-                .get(file)
-                .map(|(_, h)| h.clone())
-                .ok_or_else(|| PlaneError::sql(3201, 16, "no file"))?;
+            let header = header_of(s, file)?;
             let db = self.db_mut(s)?;
             if db.mirrored {
                 return Err(PlaneError::sql(3104, 16, "mirrored"));
@@ -553,6 +569,21 @@ impl DatabasePlane for FakeSql {
     }
 }
 
+/// The header of backup `file`: 3201 when it does not exist, 3241 when it is no backup.
+fn header_of(state: &State, file: &str) -> PlaneResult<BackupHeader> {
+    let found = state
+        .files
+        .get(file)
+        .ok_or_else(|| PlaneError::sql(3201, 16, format!("Cannot open backup device '{file}'")))?;
+    found.header.clone().ok_or_else(|| {
+        PlaneError::sql(
+            3241,
+            16,
+            format!("The media family on device '{file}' is incorrectly formed"),
+        )
+    })
+}
+
 fn files(drive: &str) -> Vec<DatabaseFile> {
     vec![
         DatabaseFile {
@@ -568,17 +599,29 @@ fn files(drive: &str) -> Vec<DatabaseFile> {
     ]
 }
 
+/// An error naming `folder` unless it exists, as the file system reports it.
+fn require_folder(state: &State, folder: &str) -> PlaneResult<()> {
+    if state.folders.iter().any(|f| f == folder) {
+        return Ok(());
+    }
+    Err(PlaneError::Io {
+        path: folder.to_string(),
+        message: "The system cannot find the path specified".into(),
+    })
+}
+
 #[async_trait]
 impl FilePlane for FakeWorld {
     async fn list_log_backups(&self, folder: &str, database: &str) -> PlaneResult<Vec<FileEntry>> {
         self.read("list_log_backups", |s| {
+            require_folder(s, folder)?;
             Ok(s.files
                 .iter()
-                .filter_map(|(path, (size, _))| {
-                    let name = path.strip_prefix(folder)?.strip_prefix('\\')?;
+                .filter_map(|(path, file)| {
+                    let name = child(path, folder)?;
                     crate::logship::is_log_backup_of(name, database).then(|| FileEntry {
                         name: name.to_string(),
-                        size: *size,
+                        size: file.size,
                         modified: at(0),
                     })
                 })
@@ -588,6 +631,15 @@ impl FilePlane for FakeWorld {
 
     async fn copy_file(&self, from_folder: &str, name: &str, to_folder: &str) -> PlaneResult<u64> {
         self.mutate("copy_file", name.into(), |s| {
+            require_folder(s, from_folder)?;
+            require_folder(s, to_folder)?;
+            let target = join(to_folder, name);
+            if s.folders.contains(&target) {
+                return Err(PlaneError::Io {
+                    path: target,
+                    message: "Access is denied: a folder has that name".into(),
+                });
+            }
             let source = s
                 .files
                 .get(&join(from_folder, name))
@@ -596,14 +648,16 @@ impl FilePlane for FakeWorld {
                     path: join(from_folder, name),
                     message: "No such file".into(),
                 })?;
-            let size = source.0;
-            s.files.insert(join(to_folder, name), source);
+            let size = source.size;
+            s.files.insert(target, source);
             Ok(size)
         })
     }
 
-    async fn free_space(&self, _: &str) -> PlaneResult<u64> {
-        self.read("free_space", |_| Ok(1 << 40))
+    async fn free_space(&self, folder: &str) -> PlaneResult<u64> {
+        self.read("free_space", |s| {
+            require_folder(s, folder).map(|()| 1 << 40)
+        })
     }
 }
 
@@ -650,5 +704,46 @@ impl ChatPoolPlane for FakeWorld {
             .mirrored = true;
             Ok(())
         })
+    }
+}
+
+/// The file-plane conformance suite's hook: files and folders made and read back
+/// directly, as a harness does on a real file system.
+impl files::Admin for FakeWorld {
+    fn write_file(&self, folder: &str, name: &str, bytes: &[u8]) -> Result<(), String> {
+        let mut s = self.lock();
+        require_folder(&s, folder).map_err(|e| e.to_string())?;
+        let file = FakeFile {
+            size: bytes.len() as u64,
+            header: None,
+            bytes: Some(bytes.to_vec()),
+        };
+        s.files.insert(join(folder, name), file);
+        Ok(())
+    }
+
+    fn read_file(&self, folder: &str, name: &str) -> Result<Option<Vec<u8>>, String> {
+        let path = join(folder, name);
+        match self.lock().files.get(&path) {
+            None => Ok(None),
+            Some(FakeFile {
+                bytes: Some(bytes), ..
+            }) => Ok(Some(bytes.clone())),
+            Some(_) => Err(format!("{path}: a backup the world made, with no bytes")),
+        }
+    }
+
+    fn create_folder(&self, folder: &str, name: &str) -> Result<(), String> {
+        self.lock().folders.push(join(folder, name));
+        Ok(())
+    }
+
+    fn entries(&self, folder: &str) -> Result<Vec<String>, String> {
+        let s = self.lock();
+        let paths = s.files.keys().chain(&s.folders);
+        Ok(paths
+            .filter_map(|path| child(path, folder))
+            .map(str::to_owned)
+            .collect())
     }
 }

@@ -1,6 +1,7 @@
 //! Runbook tests: whole procedures through a stateful fake world, failures injected at
 //! every step and resumed, the journal lock, and a plan that changes nothing.
 
+mod conformance;
 mod fake_world;
 
 use super::*;

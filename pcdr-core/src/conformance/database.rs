@@ -1,6 +1,5 @@
-//! The database-plane conformance suite (feature `conformance`): the behaviour of
-//! [`DatabasePlane`] the procedures rely on, written once as checks that take the plane,
-//! and run against any SQL Server — the emulator (pcdr-sim) and a real instance alike.
+//! The database-plane suite: the behaviour of [`DatabasePlane`] the procedures rely on,
+//! run against any SQL Server — the emulator (pcdr-sim) and a real instance alike.
 //!
 //! Each check builds what it needs on a throwaway database it is given (which must be
 //! ONLINE, in the FULL recovery model, and may be backed up, restored from and written
@@ -8,18 +7,10 @@
 //! `BACKUP LOG`, writing to the database so its log grows, a second session, dropping
 //! the copies a check restores — comes from an [`Admin`] the test harness provides;
 //! [`TdsAdmin`] is one over its own tiberius connections. Copies are restored under
-//! names made from the throwaway database's ([`copy_names`]), and dropped again.
-//!
-//! | check | what it proves |
-//! |---|---|
-//! | [`full_backup_and_verify`] | `BACKUP DATABASE`, `RESTORE VERIFYONLY`, `FILELISTONLY` and `HEADERONLY` of a full backup; a missing file is error 3201 |
-//! | [`backup_header`] | log backup headers: type, database, family GUID, and consecutive backups chained LSN to LSN |
-//! | [`log_restores_in_order`] | a full restore `WITH NORECOVERY`, then log restores in order, each moving `redo_start_lsn` to the backup's `LastLSN` |
-//! | [`chain_errors`] | a log backup too recent is 4305, one already applied is 4326, and neither changes the restore point |
-//! | [`sessions_and_kill`] | another session on the database is listed, `KILL` ends it, killing it again is 6106 |
-//! | [`recovery`] | `RESTORE … WITH RECOVERY` brings the copy online (no restore point left); again is 3153; a log restore after it is 3117 |
-//! | [`mirroring_removal`] | `SET PARTNER OFF` ends mirroring where there is some, and is `Ok` on a database that is not mirrored (1416 swallowed) |
+//! names made from the throwaway database's ([`copy_names`]), and dropped again. The
+//! checks are listed in [the module above](super).
 
+use super::{CheckFailed, CheckResult, During, ensure, stamp};
 use crate::error::PlaneResult;
 use crate::log_chain::{BackupHeader, BackupType, Lsn};
 use crate::logship::join_path;
@@ -34,26 +25,6 @@ use std::time::Duration;
 use tiberius::{Client, Config, SqlBrowser};
 use tokio::net::TcpStream;
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
-
-/// A check that did not hold.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckFailed {
-    /// The check.
-    pub check: &'static str,
-    /// What was found instead.
-    pub message: String,
-}
-
-impl fmt::Display for CheckFailed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.check, self.message)
-    }
-}
-
-impl std::error::Error for CheckFailed {}
-
-/// The result of one check.
-pub type CheckResult<T = ()> = Result<T, CheckFailed>;
 
 /// What the checks need beyond the plane, provided by the test harness.
 #[async_trait]
@@ -137,31 +108,6 @@ pub async fn run_all(
     ]
 }
 
-/// Turns a plane or admin error into a failed check, saying which call it was.
-trait During<T> {
-    fn during(self, check: &'static str, what: impl fmt::Display) -> CheckResult<T>;
-}
-
-impl<T, E: fmt::Display> During<T> for Result<T, E> {
-    fn during(self, check: &'static str, what: impl fmt::Display) -> CheckResult<T> {
-        self.map_err(|e| CheckFailed {
-            check,
-            message: format!("{what}: {e}"),
-        })
-    }
-}
-
-fn ensure(check: &'static str, holds: bool, message: impl FnOnce() -> String) -> CheckResult {
-    if holds {
-        Ok(())
-    } else {
-        Err(CheckFailed {
-            check,
-            message: message(),
-        })
-    }
-}
-
 /// Expects SQL Server error `number` from a call that must fail.
 fn expect_error<T: fmt::Debug>(
     check: &'static str,
@@ -212,11 +158,6 @@ async fn redo_point(
 struct Chain {
     full: String,
     logs: Vec<(String, BackupHeader)>,
-}
-
-/// A unique stamp for file names, so reruns against one server never collide.
-fn stamp() -> String {
-    chrono::Utc::now().format("%Y%m%d%H%M%S%6f").to_string()
 }
 
 async fn full_backup(
