@@ -20,6 +20,7 @@ use crate::adapters;
 use crate::error::{Error, Result};
 use crate::procedure::{Context, Observer, Planes, Procedure, RunOptions, StepId, StepOutcome};
 use crate::runbook::{Plan, Record, Report, Runbook, new_run_id, plan, read_records};
+use crate::schema::Document;
 use crate::topology::Topology;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -52,6 +53,11 @@ pub enum RunOutcome {
         /// The plan.
         plan: Plan,
     },
+}
+
+/// The JSON shape's version (see [`crate::schema`]).
+impl Document for RunOutcome {
+    const SCHEMA_VERSION: u32 = 1;
 }
 
 /// A deployment's runbook, ready to embed.

@@ -2,15 +2,16 @@
 //! `"schema_version"`: a reader checks it before anything else and refuses a version
 //! it does not know instead of misreading the document.
 //!
-//! Each document type states its version once, as [`Document::SCHEMA_VERSION`]:
+//! Each document type states its version once, next to its definition, as
+//! [`Document::SCHEMA_VERSION`]; this module depends on none of them:
 //!
 //! | document | type | written by |
 //! |---|---|---|
-//! | run report | [`Report`] | `pcdr failover/failback --json`, `<journal>.report.json`, `pcdr_runbook_report` |
-//! | plan | [`Plan`] | `pcdr plan --json`, `pcdr_runbook_plan` |
-//! | progress event | [`Event`] | `--json` progress lines on stderr, the C progress callback |
-//! | run outcome | [`RunOutcome`] | `pcdr_runbook_run`, `pcdr_runbook_resume` |
-//! | step outcome | [`StepOutcome`] | `pcdr_runbook_run_step` |
+//! | run report | [`Report`](crate::runbook::Report) | `pcdr failover/failback --json`, `<journal>.report.json`, `pcdr_runbook_report` |
+//! | plan | [`Plan`](crate::runbook::Plan) | `pcdr plan --json`, `pcdr_runbook_plan` |
+//! | progress event | [`Event`](crate::procedure::Event) | `--json` progress lines on stderr, the C progress callback |
+//! | run outcome | [`RunOutcome`](crate::embed::RunOutcome) | `pcdr_runbook_run`, `pcdr_runbook_resume` |
+//! | step outcome | [`StepOutcome`](crate::procedure::StepOutcome) | `pcdr_runbook_run_step` |
 //! | drill summary | `pcdr_sim::drill::DrillReport` | `pcdr drill --json` |
 //! | status | the CLI's status | `pcdr status --json` |
 //!
@@ -36,9 +37,6 @@
 //! assert_eq!(json, r#"{"schema_version":3,"text":"hi"}"#);
 //! ```
 
-use crate::embed::RunOutcome;
-use crate::procedure::{Event, StepOutcome};
-use crate::runbook::{Plan, Report};
 use serde::Serialize;
 
 /// A JSON document pcdr writes at top level: a struct, or an enum tagged by a key.
@@ -66,31 +64,11 @@ impl<'a, T: Document> Versioned<'a, T> {
     }
 }
 
-impl Document for Report {
-    const SCHEMA_VERSION: u32 = 1;
-}
-
-impl Document for Plan {
-    const SCHEMA_VERSION: u32 = 1;
-}
-
-impl Document for Event {
-    const SCHEMA_VERSION: u32 = 1;
-}
-
-impl Document for RunOutcome {
-    const SCHEMA_VERSION: u32 = 1;
-}
-
-impl Document for StepOutcome {
-    const SCHEMA_VERSION: u32 = 1;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::log_chain::Lsn;
-    use crate::procedure::failover;
+    use crate::procedure::{Event, StepOutcome, failover};
 
     /// One event of each kind, as a failover's copy step would send them.
     fn events() -> Vec<Event> {

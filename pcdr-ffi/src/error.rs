@@ -3,63 +3,13 @@
 //! `pcdr_error_sql_number` and `pcdr_error_step` read it back. The accessors leave it
 //! as it is, so they can be called in any order, any number of times.
 
+use crate::failure::Failure;
 use crate::ffi::copy_to_buffer;
 use crate::panic;
 use crate::result::pcdr_result;
-use pcdr_core::Error;
 use pcdr_core::procedure::StepId;
 use std::cell::RefCell;
 use std::ffi::c_char;
-
-/// A failed call: its code, its text, and what pcdr-core knew about it.
-#[derive(Debug)]
-pub(crate) struct Failure {
-    code: pcdr_result,
-    message: String,
-    sql_number: Option<u32>,
-    step: Option<StepId>,
-}
-
-impl Failure {
-    /// A failure with a code and a message only.
-    pub(crate) fn new(code: pcdr_result, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            sql_number: None,
-            step: None,
-        }
-    }
-
-    /// A NULL pointer where `parameter` was required.
-    pub(crate) fn null(parameter: &str) -> Self {
-        Self::new(
-            pcdr_result::NullParameter,
-            format!("{parameter} is NULL; a valid pointer is required"),
-        )
-    }
-
-    /// The code.
-    pub(crate) fn code(&self) -> pcdr_result {
-        self.code
-    }
-
-    /// The text.
-    pub(crate) fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl From<Error> for Failure {
-    fn from(error: Error) -> Self {
-        Self {
-            code: pcdr_result::of(error.kind()),
-            message: error.to_string(),
-            sql_number: error.sql_number(),
-            step: error.step_id(),
-        }
-    }
-}
 
 thread_local! {
     static LAST: RefCell<Option<Failure>> = const { RefCell::new(None) };
@@ -121,7 +71,7 @@ pub unsafe extern "C" fn pcdr_error_message(
 #[unsafe(no_mangle)]
 pub extern "C" fn pcdr_error_sql_number() -> u32 {
     panic::or_fallback(0, || {
-        with_last(|last| last.and_then(|f| f.sql_number)).unwrap_or(0)
+        with_last(|last| last.and_then(Failure::sql_number)).unwrap_or(0)
     })
 }
 
@@ -139,7 +89,7 @@ pub unsafe extern "C" fn pcdr_error_step(
     needed: *mut usize,
 ) -> pcdr_result {
     code_of(&panic::boundary(|| {
-        let step = with_last(|last| last.and_then(|f| f.step)).map_or("", StepId::as_str);
+        let step = with_last(|last| last.and_then(Failure::step)).map_or("", StepId::as_str);
         // SAFETY: the caller's contract on `buf`, `len` and `needed` is copy_to_buffer's.
         unsafe { copy_to_buffer(step, buf, len, needed) }
     }))
@@ -148,6 +98,7 @@ pub unsafe extern "C" fn pcdr_error_step(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pcdr_core::Error;
     use pcdr_core::PlaneError;
     use pcdr_core::procedure::failover;
 

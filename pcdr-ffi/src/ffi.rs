@@ -2,7 +2,7 @@
 //! strings and out-parameters. A NULL or invalid UTF-8 becomes a [`Failure`] naming
 //! the parameter, never undefined behaviour.
 
-use crate::error::Failure;
+use crate::failure::Failure;
 use crate::result::pcdr_result;
 use std::ffi::{CStr, c_char};
 use std::ptr::{self, NonNull};

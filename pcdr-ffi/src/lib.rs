@@ -16,6 +16,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod error;
+mod failure;
 mod ffi;
 mod handle;
 pub mod options;

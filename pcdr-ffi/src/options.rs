@@ -3,7 +3,8 @@
 //! size, so a program built against another version's header is refused instead of
 //! misread.
 
-use crate::error::{Failure, call};
+use crate::error::call;
+use crate::failure::Failure;
 use crate::ffi::{try_optional_str, try_out};
 use crate::result::pcdr_result;
 use pcdr_core::embed::Options;

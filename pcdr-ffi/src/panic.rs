@@ -1,7 +1,7 @@
 //! The panic boundary: every exported function runs its body here, so a Rust panic
 //! becomes [`pcdr_result::Panic`] (or a harmless default), never an unwind into C.
 
-use crate::error::Failure;
+use crate::failure::Failure;
 use crate::result::pcdr_result;
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};

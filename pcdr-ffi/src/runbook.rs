@@ -4,7 +4,8 @@
 //! Functions take the runbook by shared access, so `pcdr_runbook_cancel` (and even
 //! `pcdr_runbook_free`) may be called from another thread while a run is in progress.
 
-use crate::error::{Failure, call};
+use crate::error::call;
+use crate::failure::Failure;
 use crate::ffi::{try_optional_str, try_out, try_str};
 use crate::handle::Handles;
 use crate::options::{self, pcdr_options};

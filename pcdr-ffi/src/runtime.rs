@@ -1,6 +1,6 @@
 //! The one process-wide tokio runtime every call runs on, created on first use.
 
-use crate::error::Failure;
+use crate::failure::Failure;
 use crate::result::pcdr_result;
 use std::sync::OnceLock;
 use tokio::runtime::{Builder, Runtime};

@@ -2,7 +2,7 @@
 //! `pcdr_string_free`. Each one is remembered until freed, so freeing a string twice, or
 //! one the library did not hand out, does nothing instead of corrupting memory.
 
-use crate::error::Failure;
+use crate::failure::Failure;
 use crate::panic;
 use crate::result::pcdr_result;
 use pcdr_core::schema::{Document, Versioned};

@@ -5,6 +5,7 @@ use super::StepId;
 use crate::error::{Error, Result};
 use crate::log_chain::{LogBackup, LogChainGap, Lsn};
 use crate::planes::{ChatPoolPlane, DatabasePlane, FilePlane, LogShippingSnapshot};
+use crate::schema::Document;
 use crate::topology::{SiteRole, Topology};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
@@ -140,6 +141,11 @@ pub enum Event {
         /// Its last LSN.
         last_lsn: Lsn,
     },
+}
+
+/// The JSON shape's version (see [`crate::schema`]).
+impl Document for Event {
+    const SCHEMA_VERSION: u32 = 1;
 }
 
 /// Receives progress events. Called on the thread running the procedure; must not block.

@@ -9,6 +9,7 @@
 
 use super::{Action, Command, Context, Procedure, StepId};
 use crate::error::Result;
+use crate::schema::Document;
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
@@ -95,6 +96,11 @@ pub enum StepOutcome {
         /// How the step knew.
         reason: String,
     },
+}
+
+/// The JSON shape's version (see [`crate::schema`]).
+impl Document for StepOutcome {
+    const SCHEMA_VERSION: u32 = 1;
 }
 
 /// What a step would do now, after observing the world.

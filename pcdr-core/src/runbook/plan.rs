@@ -7,6 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::procedure::{Action, Command, Context, Intent, Procedure, StepId, observe_step};
+use crate::schema::Document;
 use serde::Serialize;
 
 /// What the plan expects of one step.
@@ -101,6 +102,11 @@ pub struct Plan {
     pub procedure: Procedure,
     /// The steps, in order.
     pub steps: Vec<PlannedStep>,
+}
+
+/// The JSON shape's version (see [`crate::schema`]).
+impl Document for Plan {
+    const SCHEMA_VERSION: u32 = 1;
 }
 
 impl Plan {

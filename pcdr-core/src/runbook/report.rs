@@ -5,7 +5,7 @@
 use super::journal::Record;
 use crate::log_chain::{LogChainGap, Lsn};
 use crate::procedure::{Facts, Procedure, StepId, StepOutcome};
-use crate::schema::Versioned;
+use crate::schema::{Document, Versioned};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -66,6 +66,11 @@ pub struct Report {
     pub bytes_copied: u64,
     /// Log backups restored.
     pub logs_restored: u64,
+}
+
+/// The JSON shape's version (see [`crate::schema`]).
+impl Document for Report {
+    const SCHEMA_VERSION: u32 = 1;
 }
 
 impl Report {
