@@ -10,6 +10,7 @@ mod common;
 
 use common::{Interrupt, Served, backlog, drop_connection, fail, wait_until_down};
 use pcdr_core::Error;
+use pcdr_core::error::PreconditionKind;
 use pcdr_core::log_chain::Lsn;
 use pcdr_core::procedure::{Event, RunOptions, StepId, StepOutcome};
 use pcdr_core::procedure::{failback, failover};
@@ -279,7 +280,7 @@ async fn a_primary_site_that_still_answers_refuses_failover_unless_allowed() {
         .await
         .expect_err("the primary answers");
     assert!(
-        matches!(&error, Error::Precondition { step: failover::CHECK_SITES, message, .. } if message.contains(&primary)),
+        matches!(&error, Error::Precondition { step: failover::CHECK_SITES, kind: PreconditionKind::PrimaryReachable, message, .. } if message.contains(&primary)),
         "{error}"
     );
 
@@ -293,7 +294,7 @@ async fn a_primary_site_that_still_answers_refuses_failover_unless_allowed() {
         .await
         .expect_err("the primary's mirror answers");
     assert!(
-        matches!(&error, Error::Precondition { step: failover::CHECK_SITES, message, .. } if message.contains(&mirror)),
+        matches!(&error, Error::Precondition { step: failover::CHECK_SITES, kind: PreconditionKind::PrimaryReachable, message, .. } if message.contains(&mirror)),
         "{error}"
     );
     assert_eq!(served.mgc(InstanceId::Backup).state, DbState::Restoring);

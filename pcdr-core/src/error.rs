@@ -71,6 +71,8 @@ pub enum Error {
     Precondition {
         /// The step.
         step: StepId,
+        /// Why, as a value a caller can branch on.
+        kind: PreconditionKind,
         /// What is wrong.
         message: String,
         /// What to do about it.
@@ -145,6 +147,45 @@ pub enum Error {
 fn joined_ids(steps: &[StepId]) -> String {
     let ids: Vec<&str> = steps.iter().map(|s| s.as_str()).collect();
     ids.join(", ")
+}
+
+/// Why a step refused to start, as a value a caller can branch on (the message says the
+/// rest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PreconditionKind {
+    /// The primary site (or its mirror) still answers: failing over now could leave two
+    /// primary databases.
+    PrimaryReachable,
+    /// The pool is not in the state the procedure starts from (already failed over, or
+    /// not failed over).
+    PoolState,
+    /// A database is missing, or not in the state the step needs (not online, no restore
+    /// point, not multi-user, files that cannot be placed).
+    DatabaseState,
+    /// The work of an earlier step is missing (the log-shipping setup not recorded, the
+    /// failback backup not the full backup it should be).
+    EarlierStep,
+    /// The topology asks for what a pool does not allow (more than four active servers, a
+    /// server of the other site).
+    Topology,
+    /// What a step observes is not what the journal or the step's own reading said a
+    /// moment before: the world changed under the run.
+    WorldChanged,
+}
+
+impl PreconditionKind {
+    /// The kind's stable name (`primary_reachable`), as the C and Python bindings give it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PrimaryReachable => "primary_reachable",
+            Self::PoolState => "pool_state",
+            Self::DatabaseState => "database_state",
+            Self::EarlierStep => "earlier_step",
+            Self::Topology => "topology",
+            Self::WorldChanged => "world_changed",
+        }
+    }
 }
 
 /// What kind of error an [`Error`] is: the one classification every front end maps to
@@ -229,6 +270,14 @@ impl Error {
     /// Whether resuming later, unchanged, may succeed.
     pub fn is_transient(&self) -> bool {
         self.plane_error().is_some_and(PlaneError::is_transient)
+    }
+
+    /// Why a step refused to start, for a precondition.
+    pub fn precondition_kind(&self) -> Option<PreconditionKind> {
+        match self {
+            Self::Precondition { kind, .. } => Some(*kind),
+            _ => None,
+        }
     }
 
     /// The step the error happened in, if any.
@@ -393,6 +442,7 @@ mod tests {
             (
                 Error::Precondition {
                     step: failover::CHECK_SITES,
+                    kind: PreconditionKind::PrimaryReachable,
                     message: "the primary still answers".into(),
                     next: "stop it".into(),
                 },

@@ -18,7 +18,7 @@ use super::shared::{
 };
 use super::step::{sends_nothing, step_table};
 use super::{Action, Context, Intent, Procedure, ProcedureName, StepId, StepOutcome, Template};
-use crate::error::{Error, PlaneError, Result};
+use crate::error::{Error, PlaneError, PreconditionKind, Result};
 use crate::log_chain::{BackupHeader, BackupType};
 use crate::logship::join_path;
 use crate::planes::{FileMove, FullRestore, PoolState, PrimaryLogShipping, SecondaryLogShipping};
@@ -97,8 +97,14 @@ async fn require_rebuilt_primary(ctx: &Context) -> Result<()> {
     existing_db(ctx, CHECK_REBUILT_PRIMARY, SiteRole::Primary, db)
         .await
         .map_err(|e| match e {
-            Error::Precondition { step, message, .. } => Error::Precondition {
+            Error::Precondition {
                 step,
+                kind,
+                message,
+                ..
+            } => Error::Precondition {
+                step,
+                kind,
                 message,
                 next: "rebuild the primary site's databases with Topology Builder first".into(),
             },
@@ -119,6 +125,7 @@ async fn require_failed_over(ctx: &Context) -> Result<()> {
     if pool == PoolState::Normal {
         return Err(precondition(
             STEP,
+            PreconditionKind::PoolState,
             "the pool state is Normal: it is not failed over",
             "nothing to fail back; to finish an interrupted failback, resume its journal",
         ));
@@ -136,6 +143,7 @@ async fn require_backup_serving(ctx: &Context) -> Result<()> {
     }
     Err(precondition(
         STEP,
+        PreconditionKind::DatabaseState,
         format!(
             "{db} on {} is not online, so it cannot be the source of a failback",
             ctx.sql_name(SiteRole::Backup)
@@ -286,6 +294,7 @@ async fn observe_backup(ctx: &Context) -> Result<Intent> {
     if state.user_access != crate::planes::UserAccess::MultiUser {
         return Err(precondition(
             STEP,
+            PreconditionKind::DatabaseState,
             format!(
                 "{db} is {:?}; a backup would carry that setting to the primary, where mirroring then fails (1488)",
                 state.user_access
@@ -404,6 +413,7 @@ async fn required_header(
     }
     Err(precondition(
         step,
+        PreconditionKind::EarlierStep,
         format!(
             "{file} holds a {} of {}, not a full backup of {db}",
             header.backup_type, header.database_name
@@ -428,7 +438,12 @@ async fn moves_onto(
     };
     let (from, onto) = (read(source).await?, read(target).await?);
     file_moves(&from, &onto).map_err(|message| {
-        precondition(step, message, "check the database files on both instances")
+        precondition(
+            step,
+            PreconditionKind::DatabaseState,
+            message,
+            "check the database files on both instances",
+        )
     })
 }
 
@@ -741,6 +756,7 @@ async fn require_primary_online(ctx: &Context, step: StepId) -> Result<()> {
     }
     Err(precondition(
         step,
+        PreconditionKind::DatabaseState,
         format!("{db} on {} is not online", ctx.sql_name(SiteRole::Primary)),
         "restore the primary database first (restore_primary)",
     ))

@@ -19,7 +19,7 @@ use super::shared::{
 };
 use super::step::{sends_nothing, step_table};
 use super::{Action, Context, Intent, Procedure, ProcedureName, StepId, StepOutcome, Template};
-use crate::error::{Error, PlaneError, Result};
+use crate::error::{Error, PlaneError, PreconditionKind, Result};
 use crate::log_chain::{BackupHeader, BackupType, LogBackup, RestorePlan};
 use crate::logship::join_path;
 use crate::planes::{FileEntry, PoolState};
@@ -118,6 +118,7 @@ async fn refuse_failed_over(ctx: &Context, backup_recovered: bool) -> Result<()>
     }
     Err(precondition(
         CHECK_SITES,
+        PreconditionKind::PoolState,
         format!(
             "the pool is already failed over: {} is online on {}",
             ctx.chat_db(),
@@ -136,6 +137,7 @@ async fn observe_sites(ctx: &Context) -> Result<Intent> {
         if !ctx.options.allow_primary_reachable {
             return Err(precondition(
                 CHECK_SITES,
+                PreconditionKind::PrimaryReachable,
                 format!(
                     "{answering} in the primary site still answers; failing over now could leave two primary databases"
                 ),
@@ -204,6 +206,7 @@ pub async fn snapshot_log_shipping(ctx: &Context) -> Result<StepOutcome> {
         .ok_or_else(|| {
             precondition(
                 STEP,
+                PreconditionKind::WorldChanged,
                 "log shipping disappeared while it was being read",
                 "resume",
             )
@@ -231,6 +234,7 @@ async fn observe_log_shipping(ctx: &Context) -> Result<Intent> {
     if ctx.facts().snapshot.is_none() {
         return Err(precondition(
             STEP,
+            PreconditionKind::EarlierStep,
             "the log-shipping setup has not been recorded, and removing it deletes the share and copy folder settings",
             "run snapshot_log_shipping first",
         ));
@@ -421,6 +425,7 @@ async fn restore_point(ctx: &Context, step: StepId) -> Result<crate::log_chain::
         .ok_or_else(|| {
             precondition(
                 step,
+                PreconditionKind::DatabaseState,
                 format!("{db} reports no restore point"),
                 "check the database state",
             )
@@ -439,6 +444,7 @@ async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan)> {
     if !state.accepts_logs() {
         return Err(precondition(
             STEP,
+            PreconditionKind::DatabaseState,
             format!("{db} is {:?}, so no log backup can be applied", state.state),
             "check the database in SQL Server Management Studio",
         ));
@@ -660,6 +666,7 @@ async fn require_recovered(ctx: &Context, step: StepId) -> Result<()> {
         Some(state) if state.is_recovered() => Ok(()),
         _ => Err(precondition(
             step,
+            PreconditionKind::DatabaseState,
             format!("{db} on {} is not online", ctx.sql_name(SiteRole::Backup)),
             "bring it online first (the previous steps of this procedure)",
         )),

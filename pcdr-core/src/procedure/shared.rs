@@ -3,7 +3,7 @@
 //! pool state, and mapping database files for `MOVE`.
 
 use super::{Action, Context, Event, Intent, StepId, StepOutcome};
-use crate::error::{Error, PlaneError, Result};
+use crate::error::{Error, PlaneError, PreconditionKind, Result};
 use crate::planes::{
     ChatDatabase, DatabaseFile, DatabaseState, FileMove, MirrorRequest, MirroringRole, PoolState,
 };
@@ -99,9 +99,15 @@ pub fn pool_error(ctx: &Context, step: StepId) -> impl Fn(PlaneError) -> Error {
 }
 
 /// A precondition failure.
-pub fn precondition(step: StepId, message: impl Into<String>, next: impl Into<String>) -> Error {
+pub fn precondition(
+    step: StepId,
+    kind: PreconditionKind,
+    message: impl Into<String>,
+    next: impl Into<String>,
+) -> Error {
     Error::Precondition {
         step,
+        kind,
         message: message.into(),
         next: next.into(),
     }
@@ -130,6 +136,7 @@ pub async fn existing_db(
     db_state(ctx, step, site, db).await?.ok_or_else(|| {
         precondition(
             step,
+            PreconditionKind::DatabaseState,
             format!("database {db} does not exist on {}", ctx.sql_name(site)),
             "check the topology's database names and that the right instance is named",
         )
@@ -213,6 +220,7 @@ pub fn check_active_list(
     if servers.len() > MAX_ACTIVE_SERVERS {
         return Err(precondition(
             step,
+            PreconditionKind::Topology,
             format!(
                 "{} active servers requested; a pool allows at most {MAX_ACTIVE_SERVERS}",
                 servers.len()
@@ -226,6 +234,7 @@ pub fn check_active_list(
     {
         Some(wrong) => Err(precondition(
             step,
+            PreconditionKind::Topology,
             format!(
                 "{wrong} is not a chat server of the {site} site, which holds the pool's database"
             ),

@@ -18,7 +18,7 @@ pub use journal::{JOURNAL_FORMAT, Journal, Record, read_records};
 pub use plan::{Plan, PlannedStatus, PlannedStep, plan};
 pub use report::{Report, RpoEvidence, StepReport};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, PreconditionKind, Result};
 use crate::procedure::{
     Action, Context, Event, Facts, Intent, Procedure, StepId, StepOutcome, observe_step, run_step,
 };
@@ -259,6 +259,7 @@ impl Runbook {
             Intent::Act { actions, .. } if actions.iter().all(Action::is_repeatable) => Ok(true),
             Intent::Act { actions, .. } => Err(Error::Precondition {
                 step,
+                kind: PreconditionKind::WorldChanged,
                 message: format!(
                     "the journal records this step as done, but it would act again now ({} actions)",
                     actions.len()

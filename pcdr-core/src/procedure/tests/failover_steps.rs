@@ -1,7 +1,7 @@
 //! Failover steps, one section per step.
 
 use super::fixtures::*;
-use crate::error::{Error, PlaneError};
+use crate::error::{Error, PlaneError, PreconditionKind};
 use crate::log_chain::Lsn;
 use crate::planes::{ChatDatabase, DbState, MirrorRequest, MirroringRole, PoolState, SessionId};
 use crate::procedure::failover::{
@@ -55,7 +55,11 @@ async fn check_sites_refuses_when_the_primary_answers() {
     let err = check_sites(&ctx)
         .await
         .expect_err("two primaries must be refused");
-    assert!(matches!(err, Error::Precondition { .. }), "{err}");
+    assert_eq!(
+        err.precondition_kind(),
+        Some(PreconditionKind::PrimaryReachable),
+        "{err}"
+    );
     assert_names(
         &err,
         failover::CHECK_SITES,

@@ -593,3 +593,31 @@ async fn a_journal_of_another_deployment_is_refused_before_anything_is_observed(
         "nothing was observed or changed"
     );
 }
+
+#[tokio::test]
+async fn a_resumed_run_whose_last_step_would_act_again_stops_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j");
+    let world = FakeWorld::failover_ready(5, 3, 2);
+    world.inject(
+        "restore_log",
+        Fault::Before(PlaneError::sql(50000, 16, "fault")),
+    );
+    runbook(&world, &journal, RunOptions::default())
+        .execute(failover::PROCEDURE)
+        .await
+        .unwrap_err();
+    // Log shipping is configured again behind the journal's back: the last step it
+    // records as done (remove_log_shipping) would act again.
+    world.lock().secondary_configured = true;
+    let err = runbook(&world, &journal, RunOptions::default())
+        .resume()
+        .await
+        .unwrap_err();
+    assert_eq!(err.step_id(), Some(failover::REMOVE_LOG_SHIPPING), "{err}");
+    assert_eq!(
+        err.precondition_kind(),
+        Some(crate::error::PreconditionKind::WorldChanged),
+        "{err}"
+    );
+}
