@@ -29,7 +29,7 @@ const MAX_POOL_SERVERS: usize = 8;
 /// Checks `raw` and fills in defaults; a relative `password_file` is resolved against
 /// `base_dir` when given.
 pub(super) fn topology(raw: RawTopology, base_dir: Option<&Path>) -> Checked<Topology> {
-    Ok(Topology {
+    let topology = Topology {
         pool: pool(required(raw.pool, "pool", "a [pool] table with fqdn")?)?,
         databases: databases(raw.databases.unwrap_or_default())?,
         log_shipping: log_shipping(required(
@@ -44,7 +44,39 @@ pub(super) fn topology(raw: RawTopology, base_dir: Option<&Path>) -> Checked<Top
         )?)?,
         sql: sql_settings(raw.sql.unwrap_or_default(), base_dir)?,
         shell: shell_settings(raw.shell.unwrap_or_default())?,
-    })
+    };
+    refuse_emulator_against_servers(&topology)?;
+    Ok(topology)
+}
+
+/// A drill's topology, whose Management Shell is the emulator's (`pcdr sim shell`), must
+/// never reach a real SQL Server: its SQL hosts must all be loopback addresses.
+fn refuse_emulator_against_servers(topology: &Topology) -> Checked<()> {
+    let args = &topology.shell.args;
+    let emulated = args.windows(2).any(|pair| pair == ["sim", "shell"]);
+    let sites = [&topology.sites.primary, &topology.sites.backup];
+    let hosts = sites
+        .into_iter()
+        .flat_map(|site| std::iter::once(&site.sql).chain(site.mirror.as_ref()))
+        .map(|endpoint| endpoint.host.as_str());
+    match hosts.filter(|host| !is_loopback(host)).next() {
+        Some(host) if emulated => Err(TopologyError::new(
+            "shell.args",
+            format!(
+                "run the emulator's Management Shell (sim shell) while {host} is not a loopback \
+                 address; expected the real Management Shell for real servers, or loopback \
+                 SQL hosts for a drill"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
 }
 
 fn pool(raw: RawPool) -> Checked<Pool> {
@@ -301,6 +333,13 @@ fn password_source(
     base_dir: Option<&Path>,
 ) -> Checked<PasswordSource> {
     match (env, file) {
+        // A SQL login with no password would sign in with an empty one, and a few
+        // attempts can lock the login out.
+        (None, None) if user.is_some() => Err(TopologyError::new(
+            "sql.user",
+            "is given without sql.password_env or sql.password_file; expected one of them \
+             (the login's password), or no sql.user for integrated authentication",
+        )),
         (None, None) => Ok(PasswordSource::None),
         (Some(_), Some(_)) => Err(TopologyError::new(
             "sql.password_file",

@@ -338,3 +338,29 @@ fn negative_durations_are_refused() {
     let command = example_with("command_timeout_secs = 0", "command_timeout_secs = -1");
     assert_refused(&command, "sql.command_timeout_secs", "-1 is out of range");
 }
+
+#[test]
+fn a_user_without_a_password_source_is_refused() {
+    let no_password = example_with("password_env = \"PCDR_SQL_PASSWORD\"\n", "");
+    assert_refused(
+        &no_password,
+        "sql.user",
+        "is given without sql.password_env or sql.password_file",
+    );
+}
+
+#[test]
+fn the_emulators_shell_is_refused_for_servers_that_are_not_loopback() {
+    let shell =
+        "[shell]\nprogram = \"pcdr\"\nargs = [\"sim\", \"shell\", \"--world\", \"w\", \"--\"]\n";
+    let drill_on_production = MINIMAL.to_owned() + shell;
+    assert_refused(
+        &drill_on_production,
+        "shell.args",
+        "run the emulator's Management Shell (sim shell) while sql-atl.contoso.com is not a loopback address",
+    );
+    let drill = drill_on_production
+        .replace("sql-atl.contoso.com", "127.0.0.1")
+        .replace("sql-dal.contoso.com", "127.0.0.3");
+    Topology::from_toml_str(&drill, None).expect("a drill on loopback loads");
+}
