@@ -5,7 +5,7 @@
 //! ```no_run
 //! # async fn demo() -> pcdr_core::Result<()> {
 //! use pcdr_core::embed::{Embedded, Options};
-//! use pcdr_core::procedure::Procedure;
+//! use pcdr_core::procedure::failover;
 //! let runbook = Embedded::load("topology.toml".as_ref(), Options::default())?;
 //! let plan = runbook.plan(failover::PROCEDURE).await?;
 //! if plan.can_run() {

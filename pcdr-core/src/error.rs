@@ -199,7 +199,7 @@ impl PreconditionKind {
 /// (preconditions, say) changes only that kind's arms.
 ///
 /// ```
-/// use pcdr_core::procedure::StepId;
+/// use pcdr_core::procedure::failover;
 /// use pcdr_core::{Error, ErrorKind, PlaneError, PlaneErrorKind};
 ///
 /// let in_use = PlaneError::sql(3101, 16, "Exclusive access could not be obtained");

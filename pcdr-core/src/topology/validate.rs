@@ -55,11 +55,11 @@ fn refuse_emulator_against_servers(topology: &Topology) -> Checked<()> {
     let args = &topology.shell.args;
     let emulated = args.windows(2).any(|pair| pair == ["sim", "shell"]);
     let sites = [&topology.sites.primary, &topology.sites.backup];
-    let hosts = sites
+    let mut hosts = sites
         .into_iter()
         .flat_map(|site| std::iter::once(&site.sql).chain(site.mirror.as_ref()))
         .map(|endpoint| endpoint.host.as_str());
-    match hosts.filter(|host| !is_loopback(host)).next() {
+    match hosts.find(|host| !is_loopback(host)) {
         Some(host) if emulated => Err(TopologyError::new(
             "shell.args",
             format!(
