@@ -196,6 +196,7 @@ impl Runbook {
             ctx,
             journal: self.journal,
         };
+        runbook.refuse_skipping_ahead(step, &done)?;
         let outcome = runbook.journaled_step(&mut journal, step).await?;
         runbook.ctx.journal_flushed().await?;
         done.insert(step);
@@ -204,6 +205,35 @@ impl Runbook {
             journal.append(&Record::Finished { at: Utc::now() })?;
         }
         Ok(outcome)
+    }
+
+    /// A step run on its own cannot bypass the guards of the steps before it: one that
+    /// sends commands runs only once every earlier step is done in this journal (checks,
+    /// which send nothing, run any time).
+    fn refuse_skipping_ahead(&self, step: StepId, done: &HashSet<StepId>) -> Result<()> {
+        if (step.declaration().template)(&self.ctx).is_empty() {
+            return Ok(());
+        }
+        let earlier = step.procedure().steps().iter();
+        let missing: Vec<&str> = earlier
+            .take_while(|s| **s != step)
+            .filter(|s| !done.contains(s))
+            .map(|s| s.as_str())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Precondition {
+            step,
+            kind: PreconditionKind::EarlierStep,
+            message: format!(
+                "the earlier steps {} are not done in the journal {}",
+                missing.join(", "),
+                self.journal.display()
+            ),
+            next: "run them first, in order, on the same journal (or run the whole procedure)"
+                .into(),
+        })
     }
 
     fn started(&self, procedure: Procedure) -> Record {

@@ -621,3 +621,39 @@ async fn a_resumed_run_whose_last_step_would_act_again_stops_before_it() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_single_step_refuses_to_run_ahead_of_the_steps_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j");
+    let world = FakeWorld::failover_ready(5, 3, 2);
+    let err = runbook(&world, &journal, RunOptions::default())
+        .run_single_step(failover::RECOVER_DATABASE)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.precondition_kind(),
+        Some(crate::error::PreconditionKind::EarlierStep),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("check_sites, snapshot_log_shipping"),
+        "{err}"
+    );
+    assert!(
+        world.lock().calls.keys().all(|c| !c.starts_with("recover")),
+        "nothing was recovered"
+    );
+    // A check runs any time; the steps in order then reach recovery.
+    for &step in &failover::PROCEDURE.steps()[..5] {
+        runbook(&world, &journal, RunOptions::default())
+            .run_single_step(step)
+            .await
+            .unwrap_or_else(|e| panic!("{step}: {e}"));
+    }
+    runbook(&world, &journal, RunOptions::default())
+        .run_single_step(failover::RECOVER_DATABASE)
+        .await
+        .expect("recovery once every earlier step is done");
+}
