@@ -65,7 +65,8 @@ enum pcdr_result
   PCDR_RESULT_INVALID_UTF8 = 901,
   // The runbook handle was already freed or never came from this library.
   PCDR_RESULT_INVALID_HANDLE = 902,
-  // The procedure name is neither `failover` nor `failback`.
+  // No procedure has this name; the message lists the names (`pcdr_procedures`
+  // lists the procedures).
   PCDR_RESULT_UNKNOWN_PROCEDURE = 903,
   // The procedure has no step with this id; the message lists the ids it has.
   PCDR_RESULT_UNKNOWN_STEP = 904,
@@ -190,6 +191,34 @@ pcdr_result pcdr_error_step(char *buf,
 // `out` must be NULL or valid for writing a `pcdr_options`.
 pcdr_result pcdr_options_init(struct pcdr_options *out);
 
+// Copies the procedures this library runs, with their steps, into `buf` as a
+// NUL-terminated UTF-8 JSON document:
+//
+// ```text
+// {"schema_version":1,"procedures":[
+//   {"name":"failover","summary":"…","steps":[{"id":"check_sites","title":"…"},…]},…]}
+// ```
+//
+// (on one line). Procedures come in the order help texts list them, steps in the order
+// they run; `name` and `id` are what `pcdr_runbook_plan`, `pcdr_runbook_run` and
+// `pcdr_runbook_run_step` take. Check `schema_version` before reading the rest.
+//
+// Buffer rules and results as for `pcdr_error_message`: `PCDR_RESULT_OK` when it fit;
+// `PCDR_RESULT_BUFFER_TOO_SMALL` when `len` is less than the size needed, with `buf`
+// untouched; `PCDR_RESULT_NULL_PARAMETER` when `needed` is NULL, or `buf` is NULL while
+// `len` is not 0. In the first two cases `*needed` is set to the size needed, NUL
+// included, so a first call with `buf = NULL, len = 0` sizes the buffer. Unlike the
+// error accessors, this function records its outcome as the calling thread's last
+// error, like every other function.
+//
+// # Safety
+//
+// `buf` must be NULL or valid for writing `len` bytes; `needed` must be NULL or valid
+// for writing a `size_t`.
+pcdr_result pcdr_procedures(char *buf,
+                            size_t len,
+                            size_t *needed);
+
 // Creates a runbook from a topology file. The topology is validated and the SQL
 // password resolved now; no server is contacted until a call needs it.
 //
@@ -225,9 +254,10 @@ pcdr_result pcdr_runbook_new_from_toml(const char *toml,
 // goes on, and the memory is released when that run returns.
 void pcdr_runbook_free(struct pcdr_runbook *runbook);
 
-// Observes the live state and describes each step of `procedure` (`failover` or
-// `failback`) with the exact commands it would send. Read-only. On success
-// `*plan_json_out` is the plan as JSON, freed with `pcdr_string_free`.
+// Observes the live state and describes each step of `procedure` (a name
+// `pcdr_procedures` lists, e.g. `failover`) with the exact commands it would send.
+// Read-only. On success `*plan_json_out` is the plan as JSON, freed with
+// `pcdr_string_free`.
 //
 // # Safety
 //

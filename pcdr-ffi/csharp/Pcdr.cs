@@ -157,7 +157,23 @@ namespace Pcdr
         /// <summary>The library's version.</summary>
         public static string Version { get { return Utf8.FromNative(Native.pcdr_version()); } }
 
-        /// <summary>The plan of "failover" or "failback" (read-only).</summary>
+        /// <summary>The procedures and their steps (pcdr_procedures), as JSON:
+        /// {"schema_version":1,"procedures":[{"name":…,"summary":…,"steps":[{"id":…,"title":…}]}]}.
+        /// The names and ids are what Plan, Run and RunStep take.</summary>
+        public static string Procedures
+        {
+            get
+            {
+                UIntPtr needed;
+                ResultCode sized = Native.pcdr_procedures(null, UIntPtr.Zero, out needed);
+                if (sized != ResultCode.BufferTooSmall) PcdrException.Check(sized);
+                var buf = new byte[(int)needed];
+                PcdrException.Check(Native.pcdr_procedures(buf, needed, out needed));
+                return Encoding.UTF8.GetString(buf, 0, buf.Length - 1);
+            }
+        }
+
+        /// <summary>The plan of a procedure ("failover"; see Procedures), read-only.</summary>
         public string Plan(string procedure)
         {
             StringHandle json;
@@ -297,6 +313,8 @@ namespace Pcdr
         internal static extern IntPtr pcdr_version();
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern ResultCode pcdr_options_init(out Options options);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ResultCode pcdr_procedures(byte[] buf, UIntPtr len, out UIntPtr needed);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern ResultCode pcdr_runbook_new_from_file(byte[] path, ref Options options, out RunbookHandle runbook);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]

@@ -7,6 +7,7 @@
 //! (result codes, out-parameters, ownership, threads) are in the crate's README.
 //!
 //! - [`runbook`]: the `pcdr_runbook` handle and its functions.
+//! - [`procedures`]: `pcdr_procedures`, the procedures and their steps.
 //! - [`options`]: the `pcdr_options` struct a runbook is created with.
 //! - [`progress`]: the progress callback.
 //! - [`result`]: the result codes; [`error`]: the calling thread's last error.
@@ -21,6 +22,7 @@ mod ffi;
 mod handle;
 pub mod options;
 mod panic;
+pub mod procedures;
 pub mod progress;
 pub mod result;
 pub mod runbook;

@@ -66,7 +66,8 @@ pub enum pcdr_result {
     InvalidUtf8 = 901,
     /// The runbook handle was already freed or never came from this library.
     InvalidHandle = 902,
-    /// The procedure name is neither `failover` nor `failback`.
+    /// No procedure has this name; the message lists the names (`pcdr_procedures`
+    /// lists the procedures).
     UnknownProcedure = 903,
     /// The procedure has no step with this id; the message lists the ids it has.
     UnknownStep = 904,

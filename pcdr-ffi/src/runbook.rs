@@ -59,7 +59,8 @@ fn register(mut embedded: Embedded) -> *mut pcdr_runbook {
     ptr::without_provenance_mut(RUNBOOKS.insert(Runbook { embedded, progress }))
 }
 
-/// A procedure name: `failover` or `failback`.
+/// The procedure named `name` (one `pcdr_procedures` lists); another name fails with a
+/// message listing them.
 ///
 /// # Safety
 ///
@@ -143,9 +144,10 @@ pub extern "C" fn pcdr_runbook_free(runbook: *mut pcdr_runbook) {
     panic::or_fallback((), || drop(RUNBOOKS.remove(runbook.addr())));
 }
 
-/// Observes the live state and describes each step of `procedure` (`failover` or
-/// `failback`) with the exact commands it would send. Read-only. On success
-/// `*plan_json_out` is the plan as JSON, freed with `pcdr_string_free`.
+/// Observes the live state and describes each step of `procedure` (a name
+/// `pcdr_procedures` lists, e.g. `failover`) with the exact commands it would send.
+/// Read-only. On success `*plan_json_out` is the plan as JSON, freed with
+/// `pcdr_string_free`.
 ///
 /// # Safety
 ///

@@ -16,11 +16,16 @@ fn live() -> MutexGuard<'static, BTreeSet<usize>> {
     LIVE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// `document` as JSON text with its `schema_version` first.
+pub(crate) fn json_text(document: &impl Document) -> Result<String, Failure> {
+    serde_json::to_string(&Versioned::new(document))
+        .map_err(|e| Failure::new(pcdr_result::Other, format!("cannot write JSON: {e}")))
+}
+
 /// `document` as a JSON string with its `schema_version` first, owned by the caller
 /// (freed with `pcdr_string_free`).
 pub(crate) fn json(document: &impl Document) -> Result<*mut c_char, Failure> {
-    let text = serde_json::to_string(&Versioned::new(document))
-        .map_err(|e| Failure::new(pcdr_result::Other, format!("cannot write JSON: {e}")))?;
+    let text = json_text(document)?;
     // JSON escapes control characters, so the text holds no NUL.
     let owned = CString::new(text)
         .map_err(|e| Failure::new(pcdr_result::Other, format!("JSON with a NUL: {e}")))?;

@@ -22,7 +22,8 @@ pub fn tag(value: &impl Serialize, field: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The procedure named `name` (`"failover"` or `"failback"`); a `ValueError` otherwise.
+/// The procedure named `name` (one `procedures()` lists); otherwise a `ValueError` whose
+/// message lists the names.
 pub fn procedure(name: &str) -> PyResult<Procedure> {
     name.parse().map_err(PyValueError::new_err)
 }

@@ -6,6 +6,8 @@
 //!
 //! - `topology.rs`: `Topology`, the checked deployment.
 //! - `runbook.rs`: `Runbook`, planning and running the procedures.
+//! - `procedures.rs`: `procedures()`, the procedures and their steps from pcdr-core's
+//!   step tables.
 //! - `plan.rs`, `report.rs`, `events.rs`: what the calls return or report as they go.
 //! - `drill.rs`: `drill()` and `DrillReport`, the rehearsal of `pcdr_sim::drill` on an
 //!   emulated world, and `_sim_shell`, that world's Management Shell. Only with the
@@ -23,6 +25,7 @@ mod drill;
 mod errors;
 mod events;
 mod plan;
+mod procedures;
 mod report;
 mod runbook;
 mod runtime;
@@ -38,6 +41,7 @@ fn _pcdr(module: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(module)?;
     module.add_class::<topology::PyTopology>()?;
     module.add_class::<runbook::PyRunbook>()?;
+    procedures::register(module)?;
     module.add_class::<plan::PyPlannedStep>()?;
     module.add_class::<plan::PyCommand>()?;
     module.add_class::<report::PyReport>()?;

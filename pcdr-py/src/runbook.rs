@@ -1,4 +1,5 @@
-//! `Runbook`: plans and runs failover and failback for one topology, with a journal.
+//! `Runbook`: plans and runs the procedures (failover, failback: any `procedures()`
+//! lists) for one topology, with a journal.
 //!
 //! Each method copies its arguments out of Python, then waits on the runtime with the
 //! GIL released. Runs wait in slices so Ctrl-C cancels them cleanly
@@ -12,8 +13,7 @@ use crate::report::{PyReport, PyStepOutcome};
 use crate::runtime::{self, run_cancellable};
 use crate::topology::PyTopology;
 use pcdr_core::embed::{Embedded, Options, RunOutcome};
-use pcdr_core::procedure::RunOptions;
-use pcdr_core::procedure::{failback, failover};
+use pcdr_core::procedure::{Procedure, RunOptions, failback, failover};
 use pcdr_core::runbook::Plan;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -106,32 +106,33 @@ impl PyRunbook {
         Ok(steps(plan))
     }
 
-    /// Runs the failover in a new journal.
-    #[pyo3(signature = (on_event = None))]
-    fn failover(&self, py: Python<'_>, on_event: Option<Py<PyAny>>) -> PyResult<Outcome> {
-        self.run(
-            py,
-            on_event,
-            |e| async move { e.run(failover::PROCEDURE).await },
-        )
-        .map(Outcome::from)
+    /// Runs `procedure` in a new journal.
+    #[pyo3(signature = (procedure, on_event = None))]
+    fn run(
+        &self,
+        py: Python<'_>,
+        procedure: &str,
+        on_event: Option<Py<PyAny>>,
+    ) -> PyResult<Outcome> {
+        self.run_procedure(py, convert::procedure(procedure)?, on_event)
     }
 
-    /// Runs the failback in a new journal.
+    /// Runs the failover in a new journal: `run("failover")`.
+    #[pyo3(signature = (on_event = None))]
+    fn failover(&self, py: Python<'_>, on_event: Option<Py<PyAny>>) -> PyResult<Outcome> {
+        self.run_procedure(py, failover::PROCEDURE, on_event)
+    }
+
+    /// Runs the failback in a new journal: `run("failback")`.
     #[pyo3(signature = (on_event = None))]
     fn failback(&self, py: Python<'_>, on_event: Option<Py<PyAny>>) -> PyResult<Outcome> {
-        self.run(
-            py,
-            on_event,
-            |e| async move { e.run(failback::PROCEDURE).await },
-        )
-        .map(Outcome::from)
+        self.run_procedure(py, failback::PROCEDURE, on_event)
     }
 
     /// Continues the run the journal holds.
     #[pyo3(signature = (on_event = None))]
     fn resume(&self, py: Python<'_>, on_event: Option<Py<PyAny>>) -> PyResult<Outcome> {
-        self.run(py, on_event, |e| async move { e.resume().await })
+        self.call(py, on_event, |e| async move { e.resume().await })
             .map(Outcome::from)
     }
 
@@ -145,7 +146,7 @@ impl PyRunbook {
         on_event: Option<Py<PyAny>>,
     ) -> PyResult<PyStepOutcome> {
         let procedure = convert::procedure(procedure)?;
-        self.run(py, on_event, move |e| async move {
+        self.call(py, on_event, move |e| async move {
             e.run_step(procedure, &step).await
         })
         .map(PyStepOutcome::from)
@@ -164,9 +165,20 @@ impl PyRunbook {
 }
 
 impl PyRunbook {
+    /// Runs `procedure` in a new journal: what `run`, `failover` and `failback` share.
+    fn run_procedure(
+        &self,
+        py: Python<'_>,
+        procedure: Procedure,
+        on_event: Option<Py<PyAny>>,
+    ) -> PyResult<Outcome> {
+        self.call(py, on_event, move |e| async move { e.run(procedure).await })
+            .map(Outcome::from)
+    }
+
     /// Runs `call` on the runtime with `on_event` receiving its events, watching for
     /// Ctrl-C, one call at a time.
-    fn run<T, F, Fut>(&self, py: Python<'_>, on_event: Option<Py<PyAny>>, call: F) -> PyResult<T>
+    fn call<T, F, Fut>(&self, py: Python<'_>, on_event: Option<Py<PyAny>>, call: F) -> PyResult<T>
     where
         T: Send + 'static,
         F: FnOnce(Arc<Embedded>) -> Fut,

@@ -202,6 +202,24 @@ def test_failover_then_failback_and_the_world_verifies(
     assert verified.returncode == 0, verified.stdout
 
 
+def test_run_by_name_fails_over_like_failover(world: World, tmp_path: pathlib.Path) -> None:
+    """``run("failover")`` on a world after a disaster: the steps that run and report
+    are the ones ``procedures()`` lists, and the world verifies as failed over."""
+    world.must("traffic", "--messages", "5", "--log-backup")
+    world.must("disaster", "--site", "primary")
+    failover = next(p for p in pcdr.procedures() if p.name == "failover")
+    steps = [step.id for step in failover.steps]
+    runbook = pcdr.Runbook(world.topology(), journal=tmp_path / "failover.journal")
+    events: list[pcdr.Event] = []
+    report = runbook.run("failover", on_event=events.append)
+    assert isinstance(report, pcdr.Report)
+    assert report.completed and report.procedure == "failover"
+    assert [s.id for s in report.steps] == steps
+    assert kinds(events, "step_started") == steps
+    verified = world.verify("failed-over")
+    assert verified.returncode == 0, verified.stdout
+
+
 def test_a_gap_in_the_log_chain_is_refused_then_resumed_accepting_data_loss(
     world_with_two_uncopied: World, tmp_path: pathlib.Path
 ) -> None:

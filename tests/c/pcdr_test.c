@@ -272,6 +272,87 @@ static void test_dry_run_plan(const struct fixture *fx) {
   pcdr_runbook_free(rb);
 }
 
+/* Copies the string value after the next `key` (`{"id":"`) in `text` into `out`;
+ * returns where the value ends, or NULL when `key` does not occur before `end` (NULL:
+ * the end of `text`). */
+static const char *next_value(const char *text, const char *end, const char *key, char *out,
+                              size_t len) {
+  const char *at = strstr(text, key);
+  if (at == NULL || (end != NULL && at >= end)) return NULL;
+  at += strlen(key);
+  size_t n = strcspn(at, "\"");
+  snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), at);
+  return at + n;
+}
+
+/* Whether the plan of `procedure` shows the steps whose ids the procedures document
+ * lists between `listed` and `end` (NULL: its end), in the same order. */
+static int plan_shows_the_listed_steps(pcdr_runbook *rb, const char *procedure,
+                                       const char *listed, const char *end) {
+  char *plan = NULL;
+  if (pcdr_runbook_plan(rb, procedure, &plan) != PCDR_RESULT_OK) return 0;
+  const char *in_plan = plan;
+  char planned[128], id[128];
+  int same = 1, steps = 0;
+  for (;;) {
+    in_plan = next_value(in_plan, NULL, "{\"step\":\"", planned, sizeof planned);
+    listed = next_value(listed, end, "{\"id\":\"", id, sizeof id);
+    if (in_plan == NULL || listed == NULL) break;
+    same = same && strcmp(planned, id) == 0;
+    steps++;
+  }
+  pcdr_string_free(plan);
+  return same && in_plan == NULL && listed == NULL && steps > 0;
+}
+
+/* The procedures document, sized by a first call; its steps are the ones each
+ * procedure's plan shows, in the same order. */
+static void test_procedures_match_the_plans(const struct fixture *fx) {
+  size_t needed = 0, copied = 0;
+  CHECK(pcdr_procedures(NULL, 0, &needed) == PCDR_RESULT_BUFFER_TOO_SMALL);
+  char *doc = malloc(needed);
+  CHECK(doc != NULL && pcdr_procedures(doc, needed, &copied) == PCDR_RESULT_OK);
+  if (doc == NULL) return;
+  CHECK(copied == needed && strlen(doc) + 1 == needed);
+  CHECK(is_versioned(doc));
+  CHECK(contains(doc, "{\"name\":\"failover\",\"summary\":\""));
+  CHECK(contains(doc, "{\"name\":\"failback\",\"summary\":\""));
+  static const char name_key[] = "{\"name\":\"";
+  pcdr_runbook *rb = open_runbook(fx, "procedures.journal", 1);
+  int procedures = 0;
+  for (const char *at = strstr(doc, name_key); at != NULL; procedures++) {
+    const char *next = strstr(at + 1, name_key);
+    char name[64];
+    next_value(at, NULL, name_key, name, sizeof name);
+    int shown = plan_shows_the_listed_steps(rb, name, at, next);
+    CHECK(shown);
+    if (!shown) printf("  %s: %s\n", name, doc);
+    at = next;
+  }
+  CHECK(procedures >= 2);
+  /* A name no procedure has is refused with a message listing the names. */
+  char *plan = NULL;
+  CHECK(pcdr_runbook_plan(rb, "failsideways", &plan) == PCDR_RESULT_UNKNOWN_PROCEDURE);
+  CHECK(contains(last_error(), "failover") && contains(last_error(), "failback"));
+  CHECK(plan == NULL);
+  pcdr_runbook_free(rb);
+  free(doc);
+}
+
+static void test_procedures_buffer_rules(const struct fixture *fx) {
+  (void)fx;
+  size_t needed = 0, again = 0;
+  CHECK(pcdr_procedures(NULL, 0, &needed) == PCDR_RESULT_BUFFER_TOO_SMALL);
+  char small[4] = {'x', 'x', 'x', 'x'};
+  CHECK(pcdr_procedures(small, sizeof small, &again) == PCDR_RESULT_BUFFER_TOO_SMALL);
+  CHECK(again == needed && small[0] == 'x' && small[3] == 'x');
+  CHECK(contains(last_error(), "bytes"));
+  again = 0;
+  CHECK(pcdr_procedures(NULL, 16, &again) == PCDR_RESULT_NULL_PARAMETER);
+  CHECK(pcdr_procedures(small, sizeof small, NULL) == PCDR_RESULT_NULL_PARAMETER);
+  CHECK(again == 0);
+}
+
 struct events {
   pthread_t caller;
   atomic_int count;
@@ -612,7 +693,8 @@ int main(int argc, char **argv) {
       test_null_pointers, test_invalid_utf8,     test_bad_topology,
       test_unknown_step,  test_second_free,
       test_small_error_buffer, test_dry_run_plan, test_failing_run,
-      test_cancel_from_another_thread,
+      test_cancel_from_another_thread, test_procedures_match_the_plans,
+      test_procedures_buffer_rules,
   };
   static void (*const world_tests[])(const struct fixture *) = {
       test_world_failover_and_failback,

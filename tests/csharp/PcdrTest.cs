@@ -1,7 +1,7 @@
 // The C# test of the C ABI, through pcdr-ffi/csharp/Pcdr.cs: the same checks as
 // tests/c/pcdr_test.c (the options' layout and size, bad input, a dry-run plan, the
-// failing run with events, cancel; failover and failback on a served world, cancel and
-// resume on a slow one).
+// procedures and their steps, the failing run with events, cancel; failover and
+// failback on a served world, cancel and resume on a slow one).
 //
 // Usage: mono PcdrTest.exe TOPOLOGY WORKDIR [WORLD SLOW_WORLD]
 //   (LD_LIBRARY_PATH holding libpcdr.so). WORLD and SLOW_WORLD are the topology.toml
@@ -117,6 +117,38 @@ static class PcdrTest
             Check(runbook.Run("failover", null).Contains("\"kind\":\"planned\""), "dry run plans");
         }
         Check(Runbook.Version.Length > 0 && char.IsDigit(Runbook.Version[0]), "version");
+    }
+
+    // The ids after each `key` ("\"id\":\"") in `json`, in order.
+    static List<string> Ids(string json, string key)
+    {
+        var ids = new List<string>();
+        for (int at = json.IndexOf(key, StringComparison.Ordinal); at >= 0; at = json.IndexOf(key, at, StringComparison.Ordinal))
+        {
+            at += key.Length;
+            ids.Add(json.Substring(at, json.IndexOf('"', at) - at));
+        }
+        return ids;
+    }
+
+    // Each procedure Runbook.Procedures lists has the steps its plan shows, in order.
+    static void Procedures(string topology, string workdir)
+    {
+        string json = Runbook.Procedures;
+        Check(json.StartsWith("{\"schema_version\":1,\"procedures\":[", StringComparison.Ordinal), "procedures JSON is versioned: " + json);
+        string[] entries = json.Split(new[] { "{\"name\":\"" }, StringSplitOptions.None).Skip(1).ToArray();
+        Check(entries.Length >= 2, "at least two procedures: " + entries.Length);
+        using (var runbook = Open(topology, Path.Combine(workdir, "cs-procedures.journal"), true))
+        {
+            foreach (string entry in entries)
+            {
+                string name = entry.Substring(0, entry.IndexOf('"'));
+                var listed = Ids(entry, "{\"id\":\"");
+                var planned = Ids(runbook.Plan(name), "{\"step\":\"");
+                Check(listed.Count > 0 && listed.SequenceEqual(planned),
+                    name + " lists the steps its plan shows: " + string.Join(",", listed) + " / " + string.Join(",", planned));
+            }
+        }
     }
 
     static void FailingRun(string topology, string workdir)
@@ -312,7 +344,7 @@ static class PcdrTest
             Console.Error.WriteLine("usage: PcdrTest.exe TOPOLOGY WORKDIR [WORLD SLOW_WORLD]");
             return 2;
         }
-        var tests = new Action<string, string>[] { OptionsLayout, BadInput, DryRunPlan, FailingRun, CancelFromAnotherThread };
+        var tests = new Action<string, string>[] { OptionsLayout, BadInput, DryRunPlan, Procedures, FailingRun, CancelFromAnotherThread };
         foreach (var test in tests)
         {
             try { test(args[0], args[1]); }

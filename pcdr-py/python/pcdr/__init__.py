@@ -9,7 +9,10 @@ failback) as a journaled, resumable runbook::
     runbook = pcdr.Runbook(topology, journal="failover.journal")
     for step in runbook.plan("failover"):
         print(step.id, step.state)
-    report = runbook.failover(on_event=lambda event: print(event.message))
+    report = runbook.run("failover", on_event=lambda event: print(event.message))
+
+``pcdr.procedures()`` lists the procedures (``failover``, ``failback``) and their
+steps; ``Runbook.failover()`` and ``Runbook.failback()`` are shortcuts for ``run``.
 
 Rehearse a whole disaster on an emulated two-site world, as ``pcdr drill`` does::
 
@@ -38,15 +41,18 @@ from ._pcdr import (
     PcdrError,
     PlannedStep,
     PreconditionError,
+    ProcedureInfo,
     Report,
     RunCancelled,
     Runbook,
     SqlServerError,
     StepError,
+    StepInfo,
     StepOutcome,
     StepReport,
     Topology,
     TopologyError,
+    procedures,
 )
 from ._pcdr import __version__ as __version__
 
@@ -60,15 +66,18 @@ __all__ = [
     "PcdrError",
     "PlannedStep",
     "PreconditionError",
+    "ProcedureInfo",
     "Report",
     "RunCancelled",
     "Runbook",
     "SqlServerError",
     "StepError",
+    "StepInfo",
     "StepOutcome",
     "StepReport",
     "Topology",
     "TopologyError",
+    "procedures",
 ]
 
 try:

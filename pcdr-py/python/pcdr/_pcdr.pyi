@@ -21,11 +21,13 @@ __all__ = [
     "PcdrError",
     "PlannedStep",
     "PreconditionError",
+    "ProcedureInfo",
     "Report",
     "RunCancelled",
     "Runbook",
     "SqlServerError",
     "StepError",
+    "StepInfo",
     "StepOutcome",
     "StepReport",
     "Topology",
@@ -33,13 +35,13 @@ __all__ = [
     "__version__",
     "_sim_shell",
     "drill",
+    "procedures",
 ]
 
 #: The version of pcdr this module was built from (its Rust crates'), e.g. ``"0.1.0"``.
 __version__: str
 
 _StrPath = Union[str, "os.PathLike[str]"]
-_Procedure = Literal["failover", "failback"]
 
 @final
 class Topology:
@@ -84,6 +86,46 @@ class Topology:
 
     def to_dict(self) -> dict[str, Any]:
         """The whole topology as plain Python values, passwords masked."""
+
+@final
+class StepInfo:
+    """One step of a procedure, as the procedure declares it."""
+
+    @property
+    def id(self) -> str:
+        """The step's stable id (``check_sites``), as ``Runbook.run_step`` takes it."""
+
+    @property
+    def title(self) -> str:
+        """What the step does, in one line."""
+
+@final
+class ProcedureInfo:
+    """One procedure pcdr runs (``failover``, ``failback``): its name, what it does
+    and its steps."""
+
+    @property
+    def name(self) -> str:
+        """The procedure's stable name, as ``Runbook.run``, ``Runbook.plan`` and
+        ``Runbook.run_step`` take it."""
+
+    @property
+    def summary(self) -> str:
+        """What the procedure does, in one line."""
+
+    @property
+    def steps(self) -> list[StepInfo]:
+        """The steps, in the order they run (the order ``Runbook.plan`` and a
+        report list them)."""
+
+def procedures() -> list[ProcedureInfo]:
+    """Every procedure pcdr runs, with its steps, in the order help texts list them.
+
+    Example::
+
+        for procedure in pcdr.procedures():
+            print(procedure.name, [step.id for step in procedure.steps])
+    """
 
 @final
 class Command:
@@ -198,8 +240,8 @@ class Report:
     the recovery time, and the evidence of how much data, if any, was lost."""
 
     @property
-    def procedure(self) -> _Procedure:
-        """Which procedure ran."""
+    def procedure(self) -> str:
+        """Which procedure ran (a ``ProcedureInfo.name``)."""
 
     @property
     def run_id(self) -> str:
@@ -285,7 +327,8 @@ _RunResult = Union[Report, list[PlannedStep]]
 
 @final
 class Runbook:
-    """Plans and runs failover and failback for one deployment, with a journal.
+    """Plans and runs the procedures (``procedures()`` lists them: failover and
+    failback) for one deployment, with a journal.
 
     Each run method releases the GIL while it waits and checks for Ctrl-C between
     short slices: on ``KeyboardInterrupt`` the run stops before its next action, the
@@ -327,21 +370,25 @@ class Runbook:
     def journal(self) -> Path:
         """The journal file (a ``pathlib.Path``)."""
 
-    def plan(self, procedure: _Procedure) -> list[PlannedStep]:
-        """Observe the live state and describe each step of ``procedure``, with the
-        exact commands it would send. Read-only.
+    def plan(self, procedure: str) -> list[PlannedStep]:
+        """Observe the live state and describe each step of ``procedure`` (a name
+        ``procedures()`` lists), with the exact commands it would send. Read-only.
 
         Raises:
-            ValueError: ``procedure`` is neither ``failover`` nor ``failback``.
+            ValueError: no procedure has that name (the message lists the names).
         """
 
-    def failover(self, on_event: _OnEvent = None) -> _RunResult:
-        """Fail the pool over to the backup site, in a new journal.
+    def run(self, procedure: str, on_event: _OnEvent = None) -> _RunResult:
+        """Run ``procedure`` (a name ``procedures()`` lists: ``failover`` fails the
+        pool over to the backup site, ``failback`` back to the rebuilt primary
+        site) from its first step, in a new journal.
 
         Returns:
             The report; on a dry run, the plan instead.
 
         Raises:
+            ValueError: no procedure has that name (the message lists the names);
+                nothing is run and no journal is written.
             PreconditionError: a step refused to start (``DataLossRefused`` for a gap
                 in the log chain).
             StepError: a call failed (``SqlServerError``, ``ChatPoolError``).
@@ -351,29 +398,32 @@ class Runbook:
                 exception is then the ``__cause__`` of whatever the run raises).
         """
 
-    def failback(self, on_event: _OnEvent = None) -> _RunResult:
-        """Fail the pool back to the rebuilt primary site, in a new journal.
+    def failover(self, on_event: _OnEvent = None) -> _RunResult:
+        """A shortcut for ``run("failover", on_event)``: fail the pool over to the
+        backup site, in a new journal. Returns and raises as ``run``."""
 
-        Returns and raises as ``failover``.
-        """
+    def failback(self, on_event: _OnEvent = None) -> _RunResult:
+        """A shortcut for ``run("failback", on_event)``: fail the pool back to the
+        rebuilt primary site, in a new journal. Returns and raises as ``run``."""
 
     def resume(self, on_event: _OnEvent = None) -> _RunResult:
         """Continue the run the journal holds from the first step not verified as
         done, with this runbook's options (e.g. ``accept_data_loss``).
 
-        Returns and raises as ``failover``; ``JournalError`` when the journal is
+        Returns and raises as ``run``; ``JournalError`` when the journal is
         missing or holds no run.
         """
 
-    def run_step(self, procedure: _Procedure, step: str, on_event: _OnEvent = None) -> StepOutcome:
+    def run_step(self, procedure: str, step: str, on_event: _OnEvent = None) -> StepOutcome:
         """Run one step of ``procedure`` (of the run the journal holds, or of a new
-        one), journaled. On a dry run the step is only observed.
+        one), journaled. On a dry run the step is only observed. ``procedures()``
+        lists each procedure's step ids.
 
         Raises:
             PreconditionError: ``procedure`` has no step ``step`` (the message lists
                 the valid ids), or the step refused to start.
-            ValueError: ``procedure`` is neither ``failover`` nor ``failback``.
-            StepError, JournalError, RunCancelled: as ``failover``.
+            ValueError: no procedure has that name (the message lists the names).
+            StepError, JournalError, RunCancelled: as ``run``.
         """
 
     def report(self) -> Report:
@@ -477,7 +527,7 @@ def drill(
         uncopied: the newest of them not yet copied when disaster strikes.
         unrestored: the newest of them not yet restored.
         on_event: called with each progress event of both procedures, as in
-            ``Runbook.failover``; an exception it raises stops the drill and is
+            ``Runbook.run``; an exception it raises stops the drill and is
             raised.
 
     Returns:

@@ -1,0 +1,73 @@
+"""pcdr.procedures() and Runbook.run: the procedures and their steps come from the
+same tables the runbook runs, and run() takes any name procedures() lists."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+import pcdr
+from test_plan import FAILOVER_STEPS
+
+
+def by_name() -> dict[str, pcdr.ProcedureInfo]:
+    return {procedure.name: procedure for procedure in pcdr.procedures()}
+
+
+def test_procedures_lists_failover_then_failback_with_their_steps() -> None:
+    procedures = pcdr.procedures()
+    assert [p.name for p in procedures] == ["failover", "failback"]
+    assert all(isinstance(p, pcdr.ProcedureInfo) and p.summary for p in procedures)
+    failover, failback = procedures
+    assert [step.id for step in failover.steps] == FAILOVER_STEPS
+    assert len(failback.steps) == 10
+    assert failback.steps[0].id == "check_rebuilt_primary"
+    steps = [step for p in procedures for step in p.steps]
+    assert all(isinstance(step, pcdr.StepInfo) and step.title for step in steps)
+    assert len({step.id for step in steps}) == len(steps), "step ids are unique"
+
+
+def test_each_procedures_steps_are_the_steps_its_plan_shows(topology: pcdr.Topology) -> None:
+    runbook = pcdr.Runbook(topology, dry_run=True)
+    for procedure in pcdr.procedures():
+        planned = runbook.plan(procedure.name)
+        assert [(s.id, s.title) for s in procedure.steps] == [(s.id, s.title) for s in planned]
+
+
+def test_run_on_a_dry_run_returns_the_plan_of_that_procedure(
+    topology: pcdr.Topology, journal: pathlib.Path
+) -> None:
+    runbook = pcdr.Runbook(topology, journal=journal, dry_run=True)
+    for procedure in pcdr.procedures():
+        outcome = runbook.run(procedure.name)
+        assert isinstance(outcome, list)
+        assert [step.id for step in outcome] == [step.id for step in procedure.steps]
+    assert not journal.exists()
+
+
+@pytest.mark.parametrize("name", [p.name for p in pcdr.procedures()])
+def test_run_fails_on_the_first_step_of_the_procedure_it_names(
+    name: str, topology: pcdr.Topology, journal: pathlib.Path
+) -> None:
+    """The example topology's hosts do not resolve: each procedure stops on its first
+    step, and the journal's report names the procedure."""
+    runbook = pcdr.Runbook(topology, journal=journal)
+    with pytest.raises(pcdr.StepError) as caught:
+        runbook.run(name)
+    assert caught.value.step == by_name()[name].steps[0].id
+    assert runbook.report().procedure == name
+
+
+def test_run_of_an_unknown_procedure_raises_value_error_listing_the_names(
+    topology: pcdr.Topology, journal: pathlib.Path
+) -> None:
+    runbook = pcdr.Runbook(topology, journal=journal)
+    for call in (
+        lambda: runbook.run("failsideways"),
+        lambda: runbook.run_step("failsideways", "check_sites"),
+    ):
+        with pytest.raises(ValueError) as caught:
+            call()
+        assert all(name in str(caught.value) for name in by_name())
+    assert not journal.exists()
