@@ -136,7 +136,10 @@ fn exception(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
             exception
         }
         ErrorKind::Precondition | ErrorKind::UnknownStep => {
-            with_step(py, PreconditionError::new_err(message), step)?
+            let exception = with_step(py, PreconditionError::new_err(message), step)?;
+            let kind = error.precondition_kind().map(|k| k.as_str());
+            exception.value(py).setattr("kind", kind)?;
+            exception
         }
         ErrorKind::DataLossRefused => {
             let exception = with_step(py, DataLossRefused::new_err(message), step)?;

@@ -156,7 +156,11 @@ def test_plan_while_the_primary_answers_blocks_check_sites(world: World) -> None
     restore = by_id["apply_unapplied_logs"]
     assert restore.state == "would_run"
     assert [c.kind for c in restore.commands] and all(c.kind == "sql" for c in restore.commands)
-    assert "RESTORE LOG" in restore.commands[0].text
+    # The copy step acts first, so the plan shows the restores' template: readers of a
+    # standby copy ended, then each log backup restored, placeholders for what only
+    # observation can tell.
+    assert [c.text.split()[0] for c in restore.commands] == ["KILL", "RESTORE"]
+    assert "RESTORE LOG" in restore.commands[1].text
     assert by_id["set_pool_failed_over"].commands[0].kind == "shell"
 
 

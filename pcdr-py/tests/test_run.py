@@ -177,9 +177,18 @@ def test_run_step_with_an_unknown_id_raises_precondition_error(
 def test_run_step_runs_one_step_journaled(topology: pcdr.Topology, journal: pathlib.Path) -> None:
     runbook = pcdr.Runbook(topology, journal=journal)
     with pytest.raises(pcdr.StepError) as caught:
-        runbook.run_step("failover", "apply_unapplied_logs")
-    assert caught.value.step == "apply_unapplied_logs"
-    assert runbook.report().failed_step == "apply_unapplied_logs"
+        runbook.run_step("failover", "check_sites")
+    assert caught.value.step == "check_sites"
+    assert runbook.report().failed_step == "check_sites"
+
+
+def test_run_step_refuses_to_run_ahead_of_the_earlier_steps(
+    topology: pcdr.Topology, journal: pathlib.Path
+) -> None:
+    with pytest.raises(pcdr.PreconditionError) as caught:
+        pcdr.Runbook(topology, journal=journal).run_step("failover", "recover_database")
+    assert caught.value.step == "recover_database"
+    assert caught.value.kind == "earlier_step"
 
 
 def test_resume_of_a_missing_journal_raises_journal_error(

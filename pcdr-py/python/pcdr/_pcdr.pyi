@@ -560,6 +560,17 @@ class PreconditionError(PcdrError):
 
     step: Optional[str]
     """The step's id."""
+    kind: Optional[
+        Literal[
+            "primary_reachable",
+            "pool_state",
+            "database_state",
+            "earlier_step",
+            "topology",
+            "world_changed",
+        ]
+    ]
+    """Why, as a value to branch on (``None`` for an unknown step id)."""
 
 class DataLossRefused(PreconditionError):
     """The log chain has a gap and data loss was not accepted: find the missing log
