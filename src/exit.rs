@@ -28,7 +28,9 @@ pub fn for_error(error: &Error) -> u8 {
 /// The exit code for a kind of error. Every kind is listed: a new one does not compile
 /// until it has a code.
 fn for_kind(kind: ErrorKind) -> u8 {
-    use PlaneErrorKind::{ConnectionLost, Io, Shell, Sql, Timeout, Unexpected, Unreachable};
+    use PlaneErrorKind::{
+        ConnectionLost, Handshake, Io, Shell, Sql, Timeout, Unexpected, Unreachable,
+    };
     match kind {
         ErrorKind::Topology | ErrorKind::Journal | ErrorKind::UnknownStep => USAGE,
         ErrorKind::Precondition
@@ -36,9 +38,9 @@ fn for_kind(kind: ErrorKind) -> u8 {
         | ErrorKind::BadLogBackup
         | ErrorKind::JournalLocked => REFUSED,
         ErrorKind::Cancelled => INTERRUPTED,
-        ErrorKind::Step(Sql | Unreachable | ConnectionLost | Io | Shell | Timeout | Unexpected) => {
-            FAILED
-        }
+        ErrorKind::Step(
+            Sql | Unreachable | Handshake | ConnectionLost | Io | Shell | Timeout | Unexpected,
+        ) => FAILED,
     }
 }
 

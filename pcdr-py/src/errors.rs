@@ -166,7 +166,9 @@ fn plane_exception(
     message: String,
     error: Option<&PlaneError>,
 ) -> PyResult<PyErr> {
-    use PlaneErrorKind::{ConnectionLost, Io, Shell, Sql, Timeout, Unexpected, Unreachable};
+    use PlaneErrorKind::{
+        ConnectionLost, Handshake, Io, Shell, Sql, Timeout, Unexpected, Unreachable,
+    };
     Ok(match kind {
         Sql => {
             let exception = SqlServerError::new_err(message);
@@ -185,7 +187,9 @@ fn plane_exception(
             }
             exception
         }
-        Unreachable | ConnectionLost | Io | Timeout | Unexpected => StepError::new_err(message),
+        Unreachable | Handshake | ConnectionLost | Io | Timeout | Unexpected => {
+            StepError::new_err(message)
+        }
     })
 }
 

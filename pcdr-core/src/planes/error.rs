@@ -49,6 +49,15 @@ pub enum PlaneError {
         /// The operating system's or driver's message.
         message: String,
     },
+    /// Something answered at the address but the connection could not be set up (TLS,
+    /// the protocol, SQL Server Browser): the server may well be up.
+    #[error("{target} answered, but the connection could not be set up: {message}")]
+    Handshake {
+        /// What was being reached.
+        target: String,
+        /// The driver's message.
+        message: String,
+    },
     /// The connection dropped while a statement was running; its effect is unknown.
     #[error("connection lost: {message}")]
     ConnectionLost {
@@ -95,6 +104,8 @@ pub enum PlaneErrorKind {
     Sql,
     /// [`PlaneError::Unreachable`]: the instance, share or shell could not be reached.
     Unreachable,
+    /// [`PlaneError::Handshake`]: something answered, but no connection could be set up.
+    Handshake,
     /// [`PlaneError::ConnectionLost`]: the connection dropped during a statement.
     ConnectionLost,
     /// [`PlaneError::Io`]: a file or folder could not be read or written.
@@ -129,6 +140,7 @@ impl PlaneError {
         match self {
             Self::Sql(_) => PlaneErrorKind::Sql,
             Self::Unreachable { .. } => PlaneErrorKind::Unreachable,
+            Self::Handshake { .. } => PlaneErrorKind::Handshake,
             Self::ConnectionLost { .. } => PlaneErrorKind::ConnectionLost,
             Self::Io { .. } => PlaneErrorKind::Io,
             Self::Shell { .. } => PlaneErrorKind::Shell,
@@ -160,12 +172,22 @@ impl PlaneError {
         }
     }
 
+    /// Whether nobody answered at all: a TCP connection refused or timed out. Any other
+    /// failure, even one that stops a connection, means something answered; a check
+    /// that needs a site down counts it as up (fail closed).
+    pub fn is_unanswered(&self) -> bool {
+        matches!(self, Self::Unreachable { .. })
+    }
+
     /// What an operator should do about this error.
     pub fn next_action(&self) -> &'static str {
         match self {
             Self::Sql(e) => sql_next_action(e.number),
             Self::Unreachable { .. } => {
                 "check that the server is running and reachable from here (host, port or instance, firewall), then resume"
+            }
+            Self::Handshake { .. } => {
+                "check the encryption settings and certificate (sql.encrypt, the server's certificate and its name), the instance name or port, then resume"
             }
             Self::ConnectionLost { .. } => {
                 "resume: pcdr observes the state again before repeating anything"

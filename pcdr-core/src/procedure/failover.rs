@@ -79,16 +79,6 @@ pub async fn run(ctx: &Context) -> Result<Vec<(StepId, StepOutcome)>> {
     super::run_procedure(ctx, PROCEDURE).await
 }
 
-/// Whether a plane error means "nobody answered" rather than "answered with an error".
-fn is_unanswered(error: &PlaneError) -> bool {
-    matches!(
-        error,
-        PlaneError::Unreachable { .. }
-            | PlaneError::ConnectionLost { .. }
-            | PlaneError::Timeout { .. }
-    )
-}
-
 /// The primary site's instance (or its mirror) that still answers, if any.
 async fn primary_site_answers(ctx: &Context) -> Option<String> {
     let db = ctx.chat_db();
@@ -101,7 +91,7 @@ async fn primary_site_answers(ctx: &Context) -> Option<String> {
     }
     for (name, plane) in probes {
         match plane.database_state(db).await {
-            Err(e) if is_unanswered(&e) => continue,
+            Err(e) if e.is_unanswered() => continue,
             _ => return Some(name),
         }
     }

@@ -4,12 +4,20 @@
 use crate::error::{PlaneError, SqlServerError};
 use tiberius::error::{Error, IoErrorKind};
 
-/// An error while connecting: the instance was not reached, unless SQL Server itself
-/// refused the login (which keeps its number, e.g. 18456).
+/// An error while connecting. Only a TCP connection refused or timed out means the
+/// instance was not reached; SQL Server refusing the login keeps its number (18456);
+/// anything else (TLS, the protocol, SQL Server Browser) means something answered.
 pub fn connect_error(server: &str, error: Error) -> PlaneError {
     match error {
         Error::Server(e) => sql(e),
-        other => PlaneError::Unreachable {
+        Error::Io {
+            kind: IoErrorKind::ConnectionRefused | IoErrorKind::TimedOut,
+            message,
+        } => PlaneError::Unreachable {
+            target: server.to_string(),
+            message,
+        },
+        other => PlaneError::Handshake {
             target: server.to_string(),
             message: other.to_string(),
         },
@@ -42,4 +50,40 @@ fn sql(e: tiberius::error::TokenError) -> PlaneError {
         class: e.class(),
         message: e.message().to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: IoErrorKind) -> Error {
+        Error::Io {
+            kind,
+            message: "os error".into(),
+        }
+    }
+
+    #[test]
+    fn only_a_refused_or_timed_out_connection_is_unanswered() {
+        for nobody in [
+            io(IoErrorKind::ConnectionRefused),
+            io(IoErrorKind::TimedOut),
+        ] {
+            let error = connect_error("sql-atl", nobody);
+            assert!(error.is_unanswered(), "{error}");
+        }
+        // Something answered: a TLS failure, a protocol refusal ("Server does not allow
+        // the requested encryption level"), a reset after accepting, a name lookup.
+        let answered = [
+            Error::Tls("invalid peer certificate: UnknownIssuer".into()),
+            Error::Protocol("Server does not allow the requested encryption level".into()),
+            io(IoErrorKind::ConnectionReset),
+            io(IoErrorKind::Other),
+        ];
+        for something in answered {
+            let error = connect_error("sql-atl", something);
+            assert!(!error.is_unanswered(), "{error}");
+            assert!(matches!(error, PlaneError::Handshake { .. }), "{error}");
+        }
+    }
 }

@@ -40,6 +40,29 @@ async fn check_sites_passes_when_the_backup_answers_and_the_primary_does_not() {
     );
 }
 
+/// Fail closed: a primary whose TLS handshake fails answered, so it counts as up.
+#[tokio::test]
+async fn check_sites_refuses_when_the_primary_answers_but_its_handshake_fails() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    w.primary.expect_database_state().times(1).returning(|_| {
+        Err(PlaneError::Handshake {
+            target: PRIMARY_SQL.into(),
+            message: "invalid peer certificate: UnknownIssuer".into(),
+        })
+    });
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = check_sites(&ctx).await.expect_err("a primary that answers");
+    assert_eq!(
+        err.precondition_kind(),
+        Some(PreconditionKind::PrimaryReachable),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn check_sites_refuses_when_the_primary_answers() {
     let mut w = World::new();
@@ -113,12 +136,9 @@ async fn check_sites_refuses_when_only_the_primary_mirror_answers() {
     w.backup
         .expect_database_state()
         .returning(|_| Ok(Some(restoring())));
-    w.primary.expect_database_state().returning(|_| {
-        Err(PlaneError::Timeout {
-            what: "login".into(),
-            secs: 15,
-        })
-    });
+    w.primary
+        .expect_database_state()
+        .returning(|_| Err(unreachable(PRIMARY_SQL)));
     let mut mirror = crate::planes::MockDatabasePlane::new();
     mirror
         .expect_database_state()
@@ -129,6 +149,25 @@ async fn check_sites_refuses_when_only_the_primary_mirror_answers() {
     let (ctx, _) = w.build();
     let err = check_sites(&ctx).await.expect_err("the mirror took over");
     assert_names(&err, failover::CHECK_SITES, &[PRIMARY_MIRROR_SQL]);
+}
+
+/// Fail closed: a login that timed out reached the server (its TCP port answered).
+#[tokio::test]
+async fn check_sites_counts_a_primary_whose_login_timed_out_as_up() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    w.primary.expect_database_state().returning(|_| {
+        Err(PlaneError::Timeout {
+            what: "login".into(),
+            secs: 15,
+        })
+    });
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = check_sites(&ctx).await.expect_err("the primary answered");
+    assert_names(&err, failover::CHECK_SITES, &[PRIMARY_SQL, "still answers"]);
 }
 
 #[tokio::test]
