@@ -98,6 +98,26 @@ async fn primary_site_answers(ctx: &Context) -> Option<String> {
     None
 }
 
+/// Right before an irreversible action (recovery, the pool state, the active servers):
+/// the primary site must still be down, whatever check_sites or a journal said earlier,
+/// unless the operator allowed a reachable primary.
+async fn require_primary_still_down(ctx: &Context, step: StepId) -> Result<()> {
+    if ctx.options.allow_primary_reachable {
+        return Ok(());
+    }
+    let Some(answering) = primary_site_answers(ctx).await else {
+        return Ok(());
+    };
+    Err(precondition(
+        step,
+        PreconditionKind::PrimaryReachable,
+        format!(
+            "{answering} in the primary site answers again; going on could leave two primary databases"
+        ),
+        "find out why the primary site is back and fence it; the journal is intact for a resume",
+    ))
+}
+
 /// Refuses to start a failover that has already happened (a resumed one goes on).
 async fn refuse_failed_over(ctx: &Context, backup_recovered: bool) -> Result<()> {
     if ctx.is_resumed()
@@ -632,6 +652,7 @@ async fn observe_recover(ctx: &Context) -> Result<Intent> {
 pub async fn recover_database(ctx: &Context) -> Result<StepOutcome> {
     const STEP: StepId = RECOVER_DATABASE;
     let actions = act_or_return!(ctx, STEP, observe_recover(ctx).await?);
+    require_primary_still_down(ctx, STEP).await?;
     let db = ctx.chat_db();
     perform_exclusive(ctx, STEP, SiteRole::Backup, db, &actions).await?;
     let state = existing_db(ctx, STEP, SiteRole::Backup, db).await?;
@@ -682,6 +703,9 @@ fn pool_template(_: &Context) -> Vec<Template> {
 /// Step 5: points the pool at the backup database.
 pub async fn set_pool_failed_over(ctx: &Context) -> Result<StepOutcome> {
     let intent = observe_pool(ctx).await?;
+    if intent.acts() {
+        require_primary_still_down(ctx, SET_POOL_FAILED_OVER).await?;
+    }
     set_pool_state(ctx, SET_POOL_FAILED_OVER, intent, PoolState::FailedOver).await
 }
 
@@ -721,5 +745,8 @@ pub async fn activate_backup_servers(ctx: &Context) -> Result<StepOutcome> {
     const STEP: StepId = ACTIVATE_BACKUP_SERVERS;
     let wanted = active_servers_for(ctx, STEP, SiteRole::Backup)?;
     let intent = observe_activation(ctx).await?;
+    if intent.acts() {
+        require_primary_still_down(ctx, STEP).await?;
+    }
     set_active_servers(ctx, STEP, intent, &wanted).await
 }

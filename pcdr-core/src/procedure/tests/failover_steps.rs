@@ -1684,9 +1684,57 @@ fn expect_kill(w: &mut World, seq: &mut Sequence, id: i32) {
         .returning(|_| Ok(()));
 }
 
+/// The primary came back between check_sites and recovery: recovery, the pool state and
+/// the active servers each re-check it right before acting.
+#[tokio::test]
+async fn irreversible_steps_refuse_when_the_primary_answers_again() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.primary
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.pool
+        .expect_pool_state()
+        .returning(|| Ok(PoolState::Normal));
+    w.pool
+        .expect_active_servers()
+        .returning(|| Ok(Some(vec!["pc1.contoso.com".into()])));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let pool = set_pool_failed_over(&ctx).await.expect_err("primary back");
+    let activate = activate_backup_servers(&ctx)
+        .await
+        .expect_err("primary back");
+    for err in [pool, activate] {
+        assert_eq!(
+            err.precondition_kind(),
+            Some(PreconditionKind::PrimaryReachable),
+            "{err}"
+        );
+    }
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    w.primary
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = recover_database(&ctx).await.expect_err("primary back");
+    assert_names(
+        &err,
+        failover::RECOVER_DATABASE,
+        &[PRIMARY_SQL, "answers again"],
+    );
+}
+
 #[tokio::test]
 async fn recover_ends_the_sessions_then_recovers() {
     let mut w = World::new();
+    w.primary_down();
     let mut seq = Sequence::new();
     w.backup
         .expect_database_state()
@@ -1720,6 +1768,7 @@ async fn recover_ends_the_sessions_then_recovers() {
 #[tokio::test]
 async fn recover_brings_a_standby_database_online() {
     let mut w = World::new();
+    w.primary_down();
     let mut seq = Sequence::new();
     w.backup
         .expect_database_state()
@@ -1758,6 +1807,7 @@ async fn recover_is_skipped_when_the_database_is_already_online() {
 #[tokio::test]
 async fn recover_ends_sessions_again_and_retries_when_the_database_is_in_use() {
     let mut w = World::new();
+    w.primary_down();
     let mut seq = Sequence::new();
     w.backup
         .expect_database_state()
@@ -1797,6 +1847,7 @@ async fn recover_ends_sessions_again_and_retries_when_the_database_is_in_use() {
 #[tokio::test]
 async fn recover_gives_up_after_the_fourth_database_in_use_error() {
     let mut w = World::new();
+    w.primary_down();
     w.backup
         .expect_database_state()
         .times(1)
@@ -1833,6 +1884,7 @@ async fn recover_gives_up_after_the_fourth_database_in_use_error() {
 #[tokio::test]
 async fn recover_treats_a_session_that_already_ended_as_ended() {
     let mut w = World::new();
+    w.primary_down();
     let mut seq = Sequence::new();
     w.backup
         .expect_database_state()
@@ -1863,6 +1915,7 @@ async fn recover_treats_a_session_that_already_ended_as_ended() {
 #[tokio::test]
 async fn recover_failure_of_kill_names_the_step_and_instance() {
     let mut w = World::new();
+    w.primary_down();
     w.backup
         .expect_database_state()
         .returning(|_| Ok(Some(restoring())));
@@ -1884,6 +1937,7 @@ async fn recover_failure_of_kill_names_the_step_and_instance() {
 #[tokio::test]
 async fn recover_failure_names_the_step_instance_and_database() {
     let mut w = World::new();
+    w.primary_down();
     w.backup
         .expect_database_state()
         .returning(|_| Ok(Some(restoring())));
@@ -1906,6 +1960,7 @@ async fn recover_failure_names_the_step_instance_and_database() {
 #[tokio::test]
 async fn recover_fails_when_the_database_is_not_online_afterwards() {
     let mut w = World::new();
+    w.primary_down();
     w.backup
         .expect_database_state()
         .returning(|_| Ok(Some(restoring())));
@@ -1925,6 +1980,7 @@ async fn recover_fails_when_the_database_is_not_online_afterwards() {
 #[tokio::test]
 async fn set_pool_failed_over_sets_the_state_and_reads_it_back() {
     let mut w = World::new();
+    w.primary_down();
     let mut seq = Sequence::new();
     w.pool
         .expect_pool_state()
@@ -1989,6 +2045,7 @@ async fn set_pool_failed_over_refuses_while_the_backup_database_is_not_online() 
 #[tokio::test]
 async fn set_pool_failed_over_failure_names_the_step_and_pool() {
     let mut w = World::new();
+    w.primary_down();
     w.pool
         .expect_pool_state()
         .returning(|| Ok(PoolState::Normal));
@@ -2011,6 +2068,7 @@ async fn set_pool_failed_over_failure_names_the_step_and_pool() {
 #[tokio::test]
 async fn set_pool_failed_over_fails_when_the_state_reads_back_otherwise() {
     let mut w = World::new();
+    w.primary_down();
     w.pool
         .expect_pool_state()
         .times(2)
@@ -2153,6 +2211,7 @@ fn servers(list: &[&str]) -> Vec<String> {
 #[tokio::test]
 async fn activate_backup_servers_sets_the_backup_sites_servers_and_reads_them_back() {
     let mut w = World::new();
+    w.primary_down();
     let mut seq = Sequence::new();
     w.pool
         .expect_active_servers()
@@ -2196,6 +2255,7 @@ async fn activate_backup_servers_is_skipped_when_they_already_are_active_in_any_
 #[tokio::test]
 async fn activate_backup_servers_sets_without_read_back_when_the_pool_cannot_tell() {
     let mut w = World::new();
+    w.primary_down();
     w.pool
         .expect_active_servers()
         .times(2)
@@ -2224,6 +2284,7 @@ async fn activate_backup_servers_sets_only_the_first_four_of_five() {
         "chat_servers = [\"pc3.contoso.com\", \"pc4.contoso.com\"]",
         five,
     ));
+    w.primary_down();
     assert_eq!(w.topology.sites.backup.chat_servers.len(), 5);
     w.pool
         .expect_active_servers()
@@ -2270,6 +2331,7 @@ async fn activate_backup_servers_refuses_while_the_backup_database_is_not_online
 #[tokio::test]
 async fn activate_backup_servers_failure_names_the_step_and_pool() {
     let mut w = World::new();
+    w.primary_down();
     w.pool.expect_active_servers().returning(|| Ok(None));
     w.backup
         .expect_database_state()
@@ -2290,6 +2352,7 @@ async fn activate_backup_servers_failure_names_the_step_and_pool() {
 #[tokio::test]
 async fn activate_backup_servers_fails_when_the_list_reads_back_otherwise() {
     let mut w = World::new();
+    w.primary_down();
     let mut seq = Sequence::new();
     w.pool
         .expect_active_servers()

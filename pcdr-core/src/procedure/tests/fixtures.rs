@@ -153,6 +153,14 @@ impl World {
         self
     }
 
+    /// The primary site does not answer (as check_sites and the re-checks before each
+    /// irreversible action find it).
+    pub fn primary_down(&mut self) {
+        self.primary
+            .expect_database_state()
+            .returning(|_| Err(unreachable(PRIMARY_SQL)));
+    }
+
     /// Every mutating call on every plane fails the test if it happens (expectations
     /// set before or after still apply: mockall skips an expectation that is `never`).
     pub fn forbid_mutations(&mut self) {
