@@ -114,7 +114,9 @@ fn help_for_every_command_exits_0() {
             .stdout_has("--allow-primary-reachable")
             .stdout_has("--resume");
     }
-    run(&["plan", "--help"]).stdout_has("[possible values: failover, failback]");
+    run(&["plan", "-h"]).stdout_has("[possible values: failover, failback]");
+    run(&["plan", "--help"])
+        .stdout_has("- failback: Fail the pool back to the rebuilt primary site");
 }
 
 #[test]
