@@ -5,14 +5,14 @@
 
 mod commands;
 mod exit;
+mod procedure_args;
 mod progress;
 mod render;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use commands::run::RunArgs;
-use pcdr_core::procedure::{Procedure, RunOptions};
-use pcdr_core::procedure::{failback, failover};
-use std::path::PathBuf;
+use pcdr_core::procedure::Procedure;
+use procedure_args::{Decisions, ProcedureCommand, ProcedureParser, Target};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -37,7 +37,8 @@ struct Cli {
 enum Command {
     /// Show what a procedure would do now, with the exact commands. Read-only.
     Plan {
-        /// failover or failback.
+        /// The procedure.
+        #[arg(value_parser = ProcedureParser)]
         procedure: Procedure,
         #[command(flatten)]
         target: Target,
@@ -47,18 +48,9 @@ enum Command {
         #[command(flatten)]
         decisions: Decisions,
     },
-    /// Fail the pool over to the backup site.
-    Failover {
-        #[command(flatten)]
-        run: RunFlags,
-        #[command(flatten)]
-        decisions: Decisions,
-    },
-    /// Fail the pool back to the rebuilt primary site.
-    Failback {
-        #[command(flatten)]
-        run: RunFlags,
-    },
+    // One subcommand per procedure (`failover`, `failback`), from pcdr-core's table.
+    #[command(flatten)]
+    Procedure(ProcedureCommand),
     /// Show both sites: instances, databases, mirroring, log-shipping lag, pool state.
     Status {
         #[command(flatten)]
@@ -81,64 +73,15 @@ impl Command {
     }
 }
 
-#[derive(Args)]
-struct Target {
-    /// The topology file.
-    #[arg(long)]
-    topology: PathBuf,
-    /// Print JSON on stdout (progress goes to stderr as JSON lines).
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Args)]
-struct RunFlags {
-    #[command(flatten)]
-    target: Target,
-    /// The journal file (default: pcdr-PROCEDURE.journal in the current folder).
-    #[arg(long)]
-    journal: Option<PathBuf>,
-    /// Do not ask for confirmation.
-    #[arg(long)]
-    yes: bool,
-    /// Continue the interrupted run the journal holds.
-    #[arg(long)]
-    resume: bool,
-}
-
-#[derive(Args)]
-struct Decisions {
-    /// Fail over even though the primary site still answers (risk of two primaries).
-    #[arg(long)]
-    allow_primary_reachable: bool,
-    /// Recover past a gap in the log chain, losing the transactions in it.
-    #[arg(long)]
-    accept_data_loss: bool,
-    /// Copy every log backup before restoring any. By default each copied log backup
-    /// that is next in the chain is restored while later ones are still being copied.
-    #[arg(long)]
-    sequential_restore: bool,
-}
-
-impl Decisions {
-    fn options(&self) -> RunOptions {
-        RunOptions {
-            accept_data_loss: self.accept_data_loss,
-            allow_primary_reachable: self.allow_primary_reachable,
-            sequential_restore: self.sequential_restore,
-        }
-    }
-}
-
-impl RunFlags {
-    fn into_args(self, options: RunOptions) -> RunArgs {
+impl ProcedureCommand {
+    fn into_args(self) -> RunArgs {
         RunArgs {
-            topology: self.target.topology,
-            journal: self.journal,
-            yes: self.yes,
-            resume: self.resume,
-            options,
-            json: self.target.json,
+            topology: self.run.target.topology,
+            journal: self.run.journal,
+            yes: self.run.yes,
+            resume: self.run.resume,
+            options: self.decisions.options(),
+            json: self.run.target.json,
         }
     }
 }
@@ -196,11 +139,8 @@ async fn dispatch(command: Command) -> ExitCode {
             )
             .await
         }
-        Command::Failover { run, decisions } => {
-            commands::run::run(failover::PROCEDURE, run.into_args(decisions.options())).await
-        }
-        Command::Failback { run } => {
-            commands::run::run(failback::PROCEDURE, run.into_args(RunOptions::default())).await
+        Command::Procedure(command) => {
+            commands::run::run(command.procedure, command.into_args()).await
         }
         Command::Status { target } => commands::status::run(&target.topology, target.json).await,
         #[cfg(feature = "emulator")]

@@ -103,10 +103,20 @@ fn help_for_every_command_exits_0() {
     }
     let version = run(&["--version"]);
     version.code(SUCCESS).stdout_has("pcdr ");
-    run(&["failover", "--help"])
-        .stdout_has("--accept-data-loss")
-        .stdout_has("--allow-primary-reachable")
-        .stdout_has("--resume");
+    // One command per procedure, described by its summary; every procedure takes the
+    // operator's decisions (those that do not apply to it are ignored).
+    run(&["--help"])
+        .stdout_has("failover  Fail the pool over to the backup site")
+        .stdout_has("failback  Fail the pool back to the rebuilt primary site");
+    for procedure in ["failover", "failback"] {
+        run(&[procedure, "--help"])
+            .stdout_has("--accept-data-loss")
+            .stdout_has("--allow-primary-reachable")
+            .stdout_has("--resume");
+    }
+    run(&["plan", "-h"]).stdout_has("[possible values: failover, failback]");
+    run(&["plan", "--help"])
+        .stdout_has("- failback: Fail the pool back to the rebuilt primary site");
 }
 
 #[test]
@@ -118,7 +128,12 @@ fn bad_arguments_exit_2() {
         &["plan", "sideways", "--topology", s(&topology)],
         &["plan", "failover"],
         &["-q", "-v", "status", "--topology", s(&topology)],
-        &["failback", "--topology", s(&topology), "--accept-data-loss"],
+        &[
+            "failback",
+            "--topology",
+            s(&topology),
+            "--accept-everything",
+        ],
         &["drill", "--logs", "many"],
     ];
     for args in cases {
@@ -806,7 +821,8 @@ fn sim_verify_exit_codes() {
     world
         .sim("verify", &["--expect", "sideways"])
         .code(USAGE)
-        .stderr_has("unknown end state");
+        .stderr_has("invalid value 'sideways' for '--expect <EXPECT>'")
+        .stderr_has("[possible values: failed-over, normal]");
 }
 
 #[test]
@@ -866,17 +882,21 @@ fn sim_commands_change_the_world_and_report_errors_with_1() {
     assert_eq!(instance(&world.status(), "backup")["answering"], true);
     world.sim("fault", &["--clear"]).code(SUCCESS);
 
+    // A value outside a closed set is a usage error, naming the values there are.
     world
         .sim("disaster", &["--site", "middle"])
-        .code(FAILED)
-        .stderr_has("unknown site 'middle'");
+        .code(USAGE)
+        .stderr_has("invalid value 'middle'")
+        .stderr_has("[possible values: primary, backup]");
     world
         .sim("fault", &["--down", "nowhere"])
-        .code(FAILED)
-        .stderr_has("unknown instance 'nowhere'");
+        .code(USAGE)
+        .stderr_has("invalid value 'nowhere'")
+        .stderr_has("primary-mirror");
     world
         .sim("fault", &["--fail-statement", "dance"])
-        .code(FAILED);
+        .code(USAGE)
+        .stderr_has("restore-log");
     let empty = tempfile::tempdir().unwrap();
     run(&["sim", "tick", "--dir", s(empty.path())])
         .code(FAILED)

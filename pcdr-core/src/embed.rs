@@ -1,6 +1,8 @@
 //! The API the C and Python bindings embed: one object per deployment that loads the
 //! topology, connects the real planes, and plans, runs, resumes or runs single steps
-//! with a journal — so each binding only converts types.
+//! with a journal — so each front end (the command line, C, Python) only converts types
+//! and presents results. Runs and resumes first pass the journal checks of
+//! [`check_journal`], so every front end refuses the same journals.
 //!
 //! ```no_run
 //! # async fn demo() -> pcdr_core::Result<()> {
@@ -19,7 +21,9 @@
 use crate::adapters;
 use crate::error::{Error, Result};
 use crate::procedure::{Context, Observer, Planes, Procedure, RunOptions, StepId, StepOutcome};
-use crate::runbook::{Plan, Record, Report, Runbook, new_run_id, plan, read_records};
+use crate::runbook::{
+    JournalUse, Plan, Record, Report, Runbook, check_journal, new_run_id, plan, read_records,
+};
 use crate::schema::Document;
 use crate::topology::Topology;
 use serde::Serialize;
@@ -140,13 +144,22 @@ impl Embedded {
         Runbook::new(self.context(), &self.journal)
     }
 
+    /// Refuses the journal when it cannot serve `usage` (see [`check_journal`]);
+    /// [`run`](Self::run) and [`resume`](Self::resume) check it themselves, a front end
+    /// checks first when it has something to ask before running (a confirmation).
+    pub fn check_journal(&self, usage: JournalUse) -> Result<()> {
+        check_journal(&self.journal, usage)
+    }
+
     /// Observes the live state and describes each step. Read-only.
     pub async fn plan(&self, procedure: Procedure) -> Result<Plan> {
         Ok(plan(&self.context(), procedure).await)
     }
 
-    /// Runs `procedure` in a new journal (a dry run plans instead).
+    /// Runs `procedure` in a new journal (a dry run plans instead). A journal that
+    /// holds a run, or that another run holds, is refused before anything runs.
     pub async fn run(&self, procedure: Procedure) -> Result<RunOutcome> {
+        self.check_journal(JournalUse::Start(procedure))?;
         if self.options.dry_run {
             return Ok(RunOutcome::Planned {
                 plan: self.plan(procedure).await?,
@@ -156,8 +169,11 @@ impl Embedded {
         Ok(RunOutcome::Completed { report })
     }
 
-    /// Continues the run the journal holds (a dry run plans what is left instead).
+    /// Continues the run the journal holds (a dry run plans what is left instead). A
+    /// journal that holds no run, or that another run holds, is refused before anything
+    /// runs.
     pub async fn resume(&self) -> Result<RunOutcome> {
+        self.check_journal(JournalUse::Resume(None))?;
         if self.options.dry_run {
             let procedure = self.journal_procedure()?;
             return Ok(RunOutcome::Planned {
@@ -237,19 +253,13 @@ fn describe(intent: &crate::procedure::Intent) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::planes::Offline;
+    use crate::ErrorKind;
     use crate::procedure::{failback, failover};
 
     fn offline(options: Options) -> Embedded {
         let text = include_str!("../../examples/topology.toml");
         let topology = Topology::from_toml_str(text, None).unwrap();
-        let planes = Planes {
-            primary: Arc::new(Offline::new("p")),
-            primary_mirror: None,
-            backup: Arc::new(Offline::new("b")),
-            files: Arc::new(Offline::new("f")),
-            pool: Arc::new(Offline::new("pool")),
-        };
+        let planes = Planes::offline(&topology);
         Embedded::with_planes(topology, planes, options)
     }
 
@@ -291,5 +301,60 @@ mod tests {
         let report = runbook.report().unwrap();
         assert!(!report.completed);
         assert!(report.steps[0].error.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_run_over_an_interrupted_one_is_refused_before_anything_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options {
+            journal: Some(dir.path().join("j")),
+            ..Options::default()
+        };
+        let runbook = offline(options);
+        runbook.run(failover::PROCEDURE).await.unwrap_err();
+        let before = std::fs::read(runbook.journal()).unwrap();
+        let err = runbook.run(failover::PROCEDURE).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Journal);
+        assert!(
+            err.to_string().contains("holds an interrupted failover"),
+            "{err}"
+        );
+        let err = runbook.run(failback::PROCEDURE).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("holds a failover run, not a failback"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(runbook.journal()).unwrap(), before);
+    }
+
+    #[tokio::test]
+    async fn resuming_a_journal_that_holds_no_run_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for dry_run in [false, true] {
+            let runbook = offline(Options {
+                journal: Some(dir.path().join("none")),
+                dry_run,
+                ..Options::default()
+            });
+            let err = runbook.resume().await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Journal);
+            assert!(err.to_string().ends_with("holds no run to resume"), "{err}");
+            assert!(!runbook.journal().exists());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_journal_another_run_holds_is_refused_as_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("j");
+        let runbook = offline(Options {
+            journal: Some(journal.clone()),
+            ..Options::default()
+        });
+        let _holder = crate::runbook::Journal::create(&journal).unwrap();
+        let err = runbook.run(failover::PROCEDURE).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::JournalLocked);
+        assert_eq!(err.journal_path(), Some(journal.as_path()));
     }
 }

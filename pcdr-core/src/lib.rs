@@ -13,7 +13,8 @@
 //!   untrusted text becomes code.
 //! - `conformance` (feature `conformance`): one suite of checks per plane, run against
 //!   the real adapters on the emulator, the test doubles, and real servers.
-//! - [`embed`]: one object per deployment, the API the C and Python bindings wrap.
+//! - [`embed`]: one object per deployment, the API the command line, C and Python wrap;
+//!   [`status`]: both sites at a glance.
 //! - [`error`]: errors that say what failed, where, and what to do next.
 //! - [`schema`]: the version every JSON document pcdr writes carries.
 
@@ -38,6 +39,7 @@ pub mod schema;
 #[cfg(test)]
 #[path = "../tests/support/snapshot.rs"]
 mod snapshot;
+pub mod status;
 pub mod topology;
 
 pub use error::{

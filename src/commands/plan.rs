@@ -1,34 +1,21 @@
-//! `pcdr plan`: what a procedure would do now, read-only.
+//! `pcdr plan`: what a procedure would do now, read-only, through [`Embedded`] (over
+//! offline planes with `--offline`).
 
 use super::load_topology;
 use crate::{exit, render};
 use pcdr_core::adapters;
-use pcdr_core::planes::Offline;
-use pcdr_core::procedure::{Context, Planes, Procedure, RunOptions};
-use pcdr_core::runbook::{new_run_id, plan};
-use pcdr_core::topology::{SiteRole, Topology};
+use pcdr_core::embed::{Embedded, Options};
+use pcdr_core::procedure::{Planes, Procedure, RunOptions};
+use pcdr_core::runbook::Plan;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
-
-/// Planes that observe nothing: every state is shown as unknown.
-fn offline_planes(topology: &Topology) -> Planes {
-    let sql = |role: SiteRole| Arc::new(Offline::new(topology.site(role).sql.display_name()));
-    Planes {
-        primary: sql(SiteRole::Primary),
-        primary_mirror: None,
-        backup: sql(SiteRole::Backup),
-        files: Arc::new(Offline::new("log-shipping folders")),
-        pool: Arc::new(Offline::new(format!("pool {}", topology.pool.fqdn))),
-    }
-}
 
 /// Observes the live state (or nothing, `offline`) and prints the plan.
 pub async fn run(
     procedure: Procedure,
     topology: &Path,
     offline: bool,
-    options: RunOptions,
+    decisions: RunOptions,
     json: bool,
 ) -> ExitCode {
     let topology = match load_topology(topology) {
@@ -36,19 +23,32 @@ pub async fn run(
         Err(code) => return code,
     };
     let planes = if offline {
-        offline_planes(&topology)
+        Planes::offline(&topology)
     } else {
         match adapters::connect(&topology) {
             Ok(planes) => planes,
             Err(e) => return exit::report(&e),
         }
     };
-    let ctx = Context::new(Arc::new(topology), planes, options, new_run_id());
-    let plan = plan(&ctx, procedure).await;
+    let options = Options {
+        decisions,
+        ..Options::default()
+    };
+    match Embedded::with_planes(topology, planes, options)
+        .plan(procedure)
+        .await
+    {
+        Ok(plan) => print(&plan, json),
+        Err(e) => exit::report(&e),
+    }
+}
+
+/// Prints the plan (as JSON with `json`); the exit code says whether it can run.
+pub fn print(plan: &Plan, json: bool) -> ExitCode {
     if json {
-        render::json(&plan);
+        render::json(plan);
     } else {
-        render::plan(&plan);
+        render::plan(plan);
     }
     ExitCode::from(if plan.can_run() {
         exit::SUCCESS
@@ -60,13 +60,16 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pcdr_core::procedure::failover;
+    use pcdr_core::procedure::{Context, failover};
+    use pcdr_core::runbook::plan;
+    use pcdr_core::topology::Topology;
+    use std::sync::Arc;
 
     #[tokio::test]
     async fn the_offline_plan_json_matches_its_snapshot() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/topology.toml");
         let topology = Topology::load(Path::new(path)).unwrap();
-        let planes = offline_planes(&topology);
+        let planes = Planes::offline(&topology);
         let options = RunOptions::default();
         let ctx = Context::new(Arc::new(topology), planes, options, "20261127130000");
         let plan = plan(&ctx, failover::PROCEDURE).await;

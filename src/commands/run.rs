@@ -1,17 +1,19 @@
-//! `pcdr failover` and `pcdr failback`: confirm, run with a journal (or resume one),
-//! show progress, print the report.
+//! `pcdr failover`, `pcdr failback` (one command per procedure): confirm, run with a
+//! journal (or resume one) through [`Embedded`], the API every front end shares, show
+//! progress, write and print the report.
 
 use super::load_topology;
 use crate::progress::{Progress, Style};
 use crate::{exit, render};
-use pcdr_core::adapters;
-use pcdr_core::procedure::{Context, Procedure, RunOptions};
-use pcdr_core::runbook::{Record, Report, Runbook, new_run_id, read_records};
+use pcdr_core::embed::{Embedded, Options, RunOutcome};
+use pcdr_core::procedure::{Procedure, RunOptions};
+use pcdr_core::runbook::{JournalUse, Report, check_journal};
+use pcdr_core::{Error, ErrorKind};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What the operator asked for.
 pub struct RunArgs {
@@ -39,82 +41,36 @@ pub async fn run(procedure: Procedure, args: RunArgs) -> ExitCode {
         .journal
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("pcdr-{procedure}.journal")));
-    if let Err(code) = check_journal(procedure, &journal, args.resume) {
-        return code;
+    // Checked before asking anything or contacting anyone; the run checks again.
+    let usage = if args.resume {
+        JournalUse::Resume(Some(procedure))
+    } else {
+        JournalUse::Start(procedure)
+    };
+    if let Err(e) = check_journal(&journal, usage) {
+        return exit::report(&e);
     }
     if !args.resume && !args.yes && !confirmed(procedure, &topology.pool.fqdn) {
         eprintln!("pcdr: not confirmed; nothing was changed");
         return ExitCode::from(exit::REFUSED);
     }
-    let planes = match adapters::connect(&topology) {
-        Ok(planes) => planes,
+    let options = Options {
+        journal: Some(journal),
+        dry_run: false,
+        decisions: args.options.clone(),
+    };
+    let mut runbook = match Embedded::new(topology, options) {
+        Ok(runbook) => runbook,
         Err(e) => return exit::report(&e),
     };
-    let progress = Arc::new(Progress::new(Style::detect(args.json)));
-    let ctx = Context::new(
-        Arc::new(topology),
-        planes,
-        args.options.clone(),
-        new_run_id(),
-    )
-    .with_observer(progress);
-    cancel_on_ctrl_c(&ctx);
-    let runbook = Runbook::new(ctx, &journal);
+    runbook.set_observer(Arc::new(Progress::new(Style::detect(args.json))));
+    cancel_on_ctrl_c(runbook.cancel_flag());
     let result = if args.resume {
         runbook.resume().await
     } else {
-        runbook.execute(procedure).await
+        runbook.run(procedure).await
     };
-    finish(procedure, &args, &journal, result)
-}
-
-/// Refuses to start over a journal that holds a run, and to resume one that does not
-/// exist or belongs to the other procedure.
-fn check_journal(procedure: Procedure, journal: &Path, resume: bool) -> Result<(), ExitCode> {
-    if is_locked(journal) {
-        eprintln!(
-            "pcdr: journal {} is locked by another pcdr run; wait for it to finish (or stop it), then resume",
-            journal.display()
-        );
-        return Err(ExitCode::from(exit::REFUSED));
-    }
-    let records = if journal.exists() {
-        read_records(journal).map_err(|e| exit::report(&e))?
-    } else {
-        Vec::new()
-    };
-    let held = records.iter().find_map(|r| match r {
-        Record::Started { procedure, .. } => Some(*procedure),
-        _ => None,
-    });
-    let finished = records.iter().any(|r| matches!(r, Record::Finished { .. }));
-    let fail = |message: String| {
-        eprintln!("pcdr: {message}");
-        Err(ExitCode::from(exit::USAGE))
-    };
-    match (held, resume) {
-        (Some(other), _) if other != procedure => fail(format!(
-            "{} holds a {other} run, not a {procedure}",
-            journal.display()
-        )),
-        (Some(_), false) if finished => fail(format!(
-            "{} holds a completed {procedure}; give another --journal for a new run",
-            journal.display()
-        )),
-        (Some(_), false) => fail(format!(
-            "{} holds an interrupted {procedure}; run the same command with --resume to continue it",
-            journal.display()
-        )),
-        (None, true) => fail(format!("{} holds no run to resume", journal.display())),
-        _ => Ok(()),
-    }
-}
-
-/// Whether another run holds the journal's lock (checked before reading it, so the
-/// refusal says so rather than describing the other run's records).
-fn is_locked(journal: &Path) -> bool {
-    std::fs::File::open(journal)
-        .is_ok_and(|file| matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)))
+    finish(procedure, &args, &runbook, result)
 }
 
 /// Asks the operator to type the pool's FQDN.
@@ -127,8 +83,7 @@ fn confirmed(procedure: Procedure, fqdn: &str) -> bool {
 }
 
 /// Ctrl-C stops the run before its next action; the journal stays resumable.
-fn cancel_on_ctrl_c(ctx: &Context) {
-    let flag = ctx.cancel_flag();
+fn cancel_on_ctrl_c(flag: Arc<AtomicBool>) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!("\npcdr: interrupted; stopping before the next action");
@@ -140,42 +95,49 @@ fn cancel_on_ctrl_c(ctx: &Context) {
 fn finish(
     procedure: Procedure,
     args: &RunArgs,
-    journal: &Path,
-    result: pcdr_core::Result<Report>,
+    runbook: &Embedded,
+    result: pcdr_core::Result<RunOutcome>,
 ) -> ExitCode {
     match result {
-        Ok(report) => {
-            write_reports(journal, &report);
+        Ok(RunOutcome::Completed { report }) => {
+            write_reports(runbook.journal(), &report);
             if args.json {
-                render::json(&report);
+                render::json(report.as_ref());
             } else {
                 render::report(&report);
             }
             ExitCode::SUCCESS
         }
-        Err(error) => {
-            if !matches!(
-                error,
-                pcdr_core::Error::Journal { .. } | pcdr_core::Error::JournalLocked { .. }
-            ) && let Ok(records) = read_records(journal)
-            {
-                write_reports(journal, &Report::from_records(procedure, &records));
-            }
-            let code = exit::report(&error);
-            if matches!(
-                exit::for_error(&error),
-                exit::FAILED | exit::REFUSED | exit::INTERRUPTED
-            ) {
-                eprintln!(
-                    "pcdr: the journal {} records where the run stopped; after fixing the cause, continue with:\n  pcdr {procedure} --topology {} --journal {} --resume",
-                    journal.display(),
-                    args.topology.display(),
-                    journal.display()
-                );
-            }
-            code
-        }
+        // Only a dry run plans, and the command line's runs are not dry runs (`pcdr
+        // plan` plans); shown as `pcdr plan` shows it all the same.
+        Ok(RunOutcome::Planned { plan }) => super::plan::print(&plan, args.json),
+        Err(error) => failed(procedure, args, runbook, &error),
     }
+}
+
+/// Reports a run that stopped: the report files (unless the journal itself was refused),
+/// the error, and how to continue when the journal can be resumed.
+fn failed(procedure: Procedure, args: &RunArgs, runbook: &Embedded, error: &Error) -> ExitCode {
+    let journal = runbook.journal();
+    let journal_refused = matches!(error.kind(), ErrorKind::Journal | ErrorKind::JournalLocked);
+    if !journal_refused && let Ok(report) = runbook.report() {
+        write_reports(journal, &report);
+    }
+    let code = exit::report(error);
+    if !journal_refused
+        && matches!(
+            exit::for_error(error),
+            exit::FAILED | exit::REFUSED | exit::INTERRUPTED
+        )
+    {
+        eprintln!(
+            "pcdr: the journal {} records where the run stopped; after fixing the cause, continue with:\n  pcdr {procedure} --topology {} --journal {} --resume",
+            journal.display(),
+            args.topology.display(),
+            journal.display()
+        );
+    }
+    code
 }
 
 /// Writes the report next to the journal, as JSON and as Markdown (`<journal>.report.json`,

@@ -1,9 +1,10 @@
 //! `pcdr sim …`: the emulated two-site world (pcdr-sim) from the command line — serve
 //! it, strike it with a disaster, rebuild it, send traffic, inject faults, verify it,
-//! and run its emulated Management Shell.
+//! and run its emulated Management Shell. Every closed set of values (sites, instances,
+//! statement kinds, end states) is an enum clap checks, mapped to pcdr-sim's own type.
 
 use crate::exit;
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use pcdr_sim::serve::{ServeOptions, ShellLauncher, serve, wait_for_site};
 use pcdr_sim::shell::run_shell;
 use pcdr_sim::world::faults::{StatementFault, StatementKind, StatementMatch, StoredCmdletFault};
@@ -33,9 +34,9 @@ pub enum SimCommand {
     Disaster {
         #[command(flatten)]
         dir: Dir,
-        /// primary or backup.
-        #[arg(long)]
-        site: String,
+        /// The site.
+        #[arg(long, value_enum, ignore_case = true)]
+        site: SiteArg,
         /// The backup share is lost too.
         #[arg(long)]
         share_lost: bool,
@@ -45,8 +46,8 @@ pub enum SimCommand {
         #[command(flatten)]
         dir: Dir,
         /// The site (primary).
-        #[arg(long)]
-        site: String,
+        #[arg(long, value_enum, ignore_case = true)]
+        site: SiteArg,
     },
     /// Commit chat messages on the principal chat database.
     Traffic {
@@ -71,9 +72,9 @@ pub enum SimCommand {
     Verify {
         #[command(flatten)]
         dir: Dir,
-        /// failed-over or normal.
-        #[arg(long)]
-        expect: String,
+        /// The end state.
+        #[arg(long, value_enum, ignore_case = true)]
+        expect: ExpectArg,
     },
     /// Inject or clear faults.
     Fault(FaultArgs),
@@ -130,24 +131,24 @@ pub struct ServeArgs {
 pub struct FaultArgs {
     #[command(flatten)]
     dir: Dir,
-    /// Take an instance down (primary, primary-mirror, backup, backup-mirror) …
-    #[arg(long)]
-    down: Option<String>,
+    /// Take an instance down …
+    #[arg(long, value_enum, ignore_case = true)]
+    down: Option<InstanceArg>,
     /// … or bring it back up.
-    #[arg(long)]
-    up: Option<String>,
-    /// Fail statements of this kind (restore-log, restore-database, select, kill, execute, …) …
-    #[arg(long)]
-    fail_statement: Option<String>,
+    #[arg(long, value_enum, ignore_case = true)]
+    up: Option<InstanceArg>,
+    /// Fail statements of this kind …
+    #[arg(long, value_enum, ignore_case = true)]
+    fail_statement: Option<StatementKindArg>,
     /// … with this SQL Server error number.
     #[arg(long, default_value_t = 50000)]
     error: u32,
     /// Drop the connection during statements of this kind.
-    #[arg(long)]
-    drop_statement: Option<String>,
+    #[arg(long, value_enum, ignore_case = true)]
+    drop_statement: Option<StatementKindArg>,
     /// Only on this instance (for --fail-statement and --drop-statement).
-    #[arg(long)]
-    on: Option<String>,
+    #[arg(long, value_enum, ignore_case = true)]
+    on: Option<InstanceArg>,
     /// Make this cmdlet fail …
     #[arg(long)]
     fail_cmdlet: Option<String>,
@@ -165,6 +166,121 @@ pub struct FaultArgs {
     clear: bool,
 }
 
+/// A site of the world.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum SiteArg {
+    /// Runs the pool in normal operation.
+    Primary,
+    /// Takes over after a disaster.
+    Backup,
+}
+
+impl From<SiteArg> for Site {
+    fn from(site: SiteArg) -> Self {
+        match site {
+            SiteArg::Primary => Site::Primary,
+            SiteArg::Backup => Site::Backup,
+        }
+    }
+}
+
+/// An instance of the world.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum InstanceArg {
+    /// The primary site's instance.
+    Primary,
+    /// Its mirror.
+    PrimaryMirror,
+    /// The backup site's instance.
+    Backup,
+    /// Its mirror.
+    BackupMirror,
+}
+
+impl From<InstanceArg> for InstanceId {
+    fn from(instance: InstanceArg) -> Self {
+        match instance {
+            InstanceArg::Primary => InstanceId::Primary,
+            InstanceArg::PrimaryMirror => InstanceId::PrimaryMirror,
+            InstanceArg::Backup => InstanceId::Backup,
+            InstanceArg::BackupMirror => InstanceId::BackupMirror,
+        }
+    }
+}
+
+/// A kind of statement, as faults select them.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum StatementKindArg {
+    /// `SELECT`.
+    Select,
+    /// `RESTORE LOG`.
+    RestoreLog,
+    /// `RESTORE DATABASE` (from a device, or `WITH RECOVERY` only).
+    RestoreDatabase,
+    /// `RESTORE HEADERONLY`.
+    #[value(name = "restore-headeronly")]
+    RestoreHeaderOnly,
+    /// `RESTORE FILELISTONLY`.
+    #[value(name = "restore-filelistonly")]
+    RestoreFileListOnly,
+    /// `RESTORE VERIFYONLY`.
+    #[value(name = "restore-verifyonly")]
+    RestoreVerifyOnly,
+    /// `BACKUP DATABASE`.
+    BackupDatabase,
+    /// `BACKUP LOG`.
+    BackupLog,
+    /// `ALTER DATABASE`.
+    AlterDatabase,
+    /// `KILL`.
+    Kill,
+    /// `EXEC`.
+    #[value(name = "exec")]
+    Execute,
+    /// Anything else (`DECLARE`, `SET`, `USE`, transactions, `WAITFOR`, `PRINT`).
+    Other,
+}
+
+impl From<StatementKindArg> for StatementKind {
+    fn from(kind: StatementKindArg) -> Self {
+        use StatementKindArg as Arg;
+        match kind {
+            Arg::Select => Self::Select,
+            Arg::RestoreLog => Self::RestoreLog,
+            Arg::RestoreDatabase => Self::RestoreDatabase,
+            Arg::RestoreHeaderOnly => Self::RestoreHeaderOnly,
+            Arg::RestoreFileListOnly => Self::RestoreFileListOnly,
+            Arg::RestoreVerifyOnly => Self::RestoreVerifyOnly,
+            Arg::BackupDatabase => Self::BackupDatabase,
+            Arg::BackupLog => Self::BackupLog,
+            Arg::AlterDatabase => Self::AlterDatabase,
+            Arg::Kill => Self::Kill,
+            Arg::Execute => Self::Execute,
+            Arg::Other => Self::Other,
+        }
+    }
+}
+
+/// The end state `pcdr sim verify` checks the world against.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ExpectArg {
+    /// After failover: the pool runs on the backup site.
+    #[value(alias = "failedover")]
+    FailedOver,
+    /// After failback (or before any disaster): the pool runs on the primary site with
+    /// log shipping to the backup site.
+    Normal,
+}
+
+impl From<ExpectArg> for Expect {
+    fn from(expect: ExpectArg) -> Self {
+        match expect {
+            ExpectArg::FailedOver => Expect::FailedOver,
+            ExpectArg::Normal => Expect::Normal,
+        }
+    }
+}
+
 /// Runs a `pcdr sim` command.
 pub async fn run(command: SimCommand) -> ExitCode {
     let result = match command {
@@ -174,8 +290,8 @@ pub async fn run(command: SimCommand) -> ExitCode {
             dir,
             site,
             share_lost,
-        } => disaster(&dir, &site, share_lost).await,
-        SimCommand::Rebuild { dir, site } => rebuild(&dir, &site).await,
+        } => disaster(&dir, site.into(), share_lost).await,
+        SimCommand::Rebuild { dir, site } => rebuild(&dir, site.into()).await,
         SimCommand::Traffic {
             dir,
             messages,
@@ -186,7 +302,7 @@ pub async fn run(command: SimCommand) -> ExitCode {
                 .map(|runs| println!("{} jobs ran", runs.len()))
                 .map_err(|e| e.to_string())
         }),
-        SimCommand::Verify { dir, expect } => return verify(&dir, &expect),
+        SimCommand::Verify { dir, expect } => return verify(&dir, expect),
         SimCommand::Fault(args) => fault(&args).await,
     };
     match result {
@@ -200,20 +316,6 @@ pub async fn run(command: SimCommand) -> ExitCode {
 
 fn open(dir: &Dir) -> Result<World, String> {
     World::open(&dir.dir).map_err(|e| format!("{}: {e}", dir.dir.display()))
-}
-
-fn site_of(name: &str) -> Result<Site, String> {
-    Site::from_name(name).ok_or_else(|| format!("unknown site '{name}' (primary or backup)"))
-}
-
-fn instance_of(name: &str) -> Result<InstanceId, String> {
-    InstanceId::from_name(name).ok_or_else(|| {
-        format!("unknown instance '{name}' (primary, primary-mirror, backup, backup-mirror)")
-    })
-}
-
-fn kind_of(name: &str) -> Result<StatementKind, String> {
-    name.parse::<StatementKind>().map_err(|e| e.to_string())
 }
 
 async fn serve_world(args: ServeArgs) -> ExitCode {
@@ -290,16 +392,14 @@ fn shell(world: &Path, args: &[String]) -> ExitCode {
     ExitCode::from(u8::try_from(output.exit_code).unwrap_or(1))
 }
 
-async fn disaster(dir: &Dir, site: &str, share_lost: bool) -> Result<(), String> {
-    let site = site_of(site)?;
+async fn disaster(dir: &Dir, site: Site, share_lost: bool) -> Result<(), String> {
     open(dir)?
         .disaster(site, share_lost)
         .map_err(|e| e.to_string())?;
     wait_for_site(&dir.dir, site, false).await
 }
 
-async fn rebuild(dir: &Dir, site: &str) -> Result<(), String> {
-    let site = site_of(site)?;
+async fn rebuild(dir: &Dir, site: Site) -> Result<(), String> {
     open(dir)?.rebuild(site).map_err(|e| e.to_string())?;
     wait_for_site(&dir.dir, site, true).await
 }
@@ -320,14 +420,15 @@ fn traffic(dir: &Dir, messages: u32, log_backup: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn verify(dir: &Dir, expect: &str) -> ExitCode {
-    let outcome = expect
-        .parse::<Expect>()
-        .map_err(|e| e.to_string())
-        .and_then(|expect| open(dir)?.verify(expect).map_err(|e| e.to_string()));
+fn verify(dir: &Dir, expect: ExpectArg) -> ExitCode {
+    let outcome =
+        open(dir).and_then(|world| world.verify(expect.into()).map_err(|e| e.to_string()));
     match outcome {
         Ok(differences) if differences.is_empty() => {
-            println!("the world is as expected ({expect})");
+            let name = expect
+                .to_possible_value()
+                .map(|value| value.get_name().to_owned());
+            println!("the world is as expected ({})", name.unwrap_or_default());
             ExitCode::SUCCESS
         }
         Ok(differences) => {
@@ -344,12 +445,12 @@ fn verify(dir: &Dir, expect: &str) -> ExitCode {
     }
 }
 
-fn statement_match(kind: &str, on: Option<&str>) -> Result<StatementMatch, String> {
-    Ok(StatementMatch {
-        instance: on.map(instance_of).transpose()?,
-        kind: Some(kind_of(kind)?),
+fn statement_match(kind: StatementKindArg, on: Option<InstanceArg>) -> StatementMatch {
+    StatementMatch {
+        instance: on.map(InstanceId::from),
+        kind: Some(kind.into()),
         nth: None,
-    })
+    }
 }
 
 /// Injects the asked faults; an instance taken down or up is waited for, so the fault
@@ -360,15 +461,14 @@ async fn fault(args: &FaultArgs) -> Result<(), String> {
     if args.clear {
         world.clear_faults().map_err(fail)?;
     }
-    for (name, down) in [(&args.down, true), (&args.up, false)] {
-        if let Some(name) = name {
-            let instance = instance_of(name)?;
+    for (instance, down) in [(args.down, true), (args.up, false)] {
+        if let Some(instance) = instance.map(InstanceId::from) {
             world.set_instance_down(instance, down).map_err(fail)?;
             pcdr_sim::serve::wait_for_instances(&args.dir.dir, &[instance], !down).await?;
         }
     }
-    if let Some(kind) = &args.fail_statement {
-        let on = statement_match(kind, args.on.as_deref())?;
+    if let Some(kind) = args.fail_statement {
+        let on = statement_match(kind, args.on);
         world
             .add_statement_fault(StatementFault::Fail {
                 on,
@@ -376,12 +476,9 @@ async fn fault(args: &FaultArgs) -> Result<(), String> {
             })
             .map_err(fail)?;
     }
-    if let Some(kind) = &args.drop_statement {
+    if let Some(kind) = args.drop_statement {
         world
-            .add_statement_fault(StatementFault::Drop(statement_match(
-                kind,
-                args.on.as_deref(),
-            )?))
+            .add_statement_fault(StatementFault::Drop(statement_match(kind, args.on)))
             .map_err(fail)?;
     }
     if let Some(cmdlet) = &args.fail_cmdlet {

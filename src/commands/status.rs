@@ -1,116 +1,13 @@
-//! `pcdr status`: both sites at a glance — which instances answer, the state of the
-//! chat and compliance databases, mirroring, log-shipping lag, and the pool state.
+//! `pcdr status`: both sites at a glance, as [`pcdr_core::status`] gathers them —
+//! which instances answer, the state of the chat and compliance databases, mirroring,
+//! log-shipping lag, and the pool state. This file only prints them.
 
 use super::load_topology;
 use crate::{exit, render};
-use chrono::{NaiveDateTime, Utc};
-use pcdr_core::adapters::{self, sql::SqlPlane};
-use pcdr_core::logship::backup_stamp;
-use pcdr_core::planes::{DatabasePlane, DatabaseState, LogShippingSnapshot};
-use pcdr_core::schema::Document;
-use pcdr_core::topology::{Secret, SiteRole, SqlEndpoint, Topology};
-use serde::Serialize;
+use pcdr_core::planes::DatabaseState;
+use pcdr_core::status::Status;
 use std::path::Path;
 use std::process::ExitCode;
-
-/// One instance as seen now.
-#[derive(Debug, Serialize)]
-struct InstanceStatus {
-    role: String,
-    instance: String,
-    answering: bool,
-    error: Option<String>,
-    chat: Option<DatabaseState>,
-    compliance: Option<DatabaseState>,
-}
-
-/// Log shipping into the backup instance, as its msdb records it.
-#[derive(Debug, Serialize)]
-struct LogShippingStatus {
-    snapshot: Option<LogShippingSnapshot>,
-    last_copied_age_minutes: Option<i64>,
-    last_restored_age_minutes: Option<i64>,
-}
-
-/// Both sites at a glance: what `pcdr status --json` prints.
-#[derive(Debug, Serialize)]
-struct Status {
-    instances: Vec<InstanceStatus>,
-    log_shipping: Option<LogShippingStatus>,
-    pool_state: Option<String>,
-    pool_error: Option<String>,
-}
-
-impl Document for Status {
-    const SCHEMA_VERSION: u32 = 1;
-}
-
-fn endpoints(topology: &Topology) -> Vec<(String, &SqlEndpoint)> {
-    let mut list = Vec::new();
-    for role in [SiteRole::Primary, SiteRole::Backup] {
-        let site = topology.site(role);
-        list.push((format!("{role}"), &site.sql));
-        if let Some(mirror) = &site.mirror {
-            list.push((format!("{role} mirror"), mirror));
-        }
-    }
-    list
-}
-
-async fn instance(
-    topology: &Topology,
-    password: Option<&Secret>,
-    role: String,
-    endpoint: &SqlEndpoint,
-) -> InstanceStatus {
-    let plane = SqlPlane::new(endpoint, &topology.sql, password.cloned());
-    let chat = plane.database_state(&topology.databases.chat).await;
-    let compliance = plane.database_state(&topology.databases.compliance).await;
-    InstanceStatus {
-        role,
-        instance: endpoint.display_name(),
-        answering: chat.is_ok(),
-        error: chat.as_ref().err().map(ToString::to_string),
-        chat: chat.ok().flatten(),
-        compliance: compliance.ok().flatten(),
-    }
-}
-
-/// Minutes since the time stamped in a log-shipping file name.
-fn age_minutes(file: Option<&str>, database: &str) -> Option<i64> {
-    let name = file?.rsplit(['\\', '/']).next()?;
-    let stamp =
-        NaiveDateTime::parse_from_str(backup_stamp(name, database)?, "%Y%m%d%H%M%S").ok()?;
-    Some((Utc::now().naive_utc() - stamp).num_minutes())
-}
-
-/// Log shipping as the backup instance records it (through the connection the planes
-/// already opened to it).
-async fn log_shipping(
-    topology: &Topology,
-    backup: &dyn DatabasePlane,
-) -> Option<LogShippingStatus> {
-    let snapshot = backup
-        .log_shipping_snapshot(&topology.databases.chat)
-        .await
-        .ok()?;
-    let db = &topology.databases.chat;
-    Some(LogShippingStatus {
-        last_copied_age_minutes: age_minutes(
-            snapshot
-                .as_ref()
-                .and_then(|s| s.last_copied_file.as_deref()),
-            db,
-        ),
-        last_restored_age_minutes: age_minutes(
-            snapshot
-                .as_ref()
-                .and_then(|s| s.last_restored_file.as_deref()),
-            db,
-        ),
-        snapshot,
-    })
-}
 
 /// Prints the status of both sites.
 pub async fn run(topology: &Path, json: bool) -> ExitCode {
@@ -118,25 +15,9 @@ pub async fn run(topology: &Path, json: bool) -> ExitCode {
         Ok(t) => t,
         Err(code) => return code,
     };
-    // The password is read once, and a missing one is reported, not sent as empty.
-    let password = match topology.sql.password.resolve() {
-        Ok(password) => password,
-        Err(e) => return exit::report(&e.into()),
-    };
-    let planes = match adapters::connect(&topology) {
-        Ok(planes) => planes,
+    let status = match Status::observe(&topology).await {
+        Ok(status) => status,
         Err(e) => return exit::report(&e),
-    };
-    let mut instances = Vec::new();
-    for (role, endpoint) in endpoints(&topology) {
-        instances.push(instance(&topology, password.as_ref(), role, endpoint).await);
-    }
-    let pool = planes.pool.pool_state().await;
-    let status = Status {
-        instances,
-        log_shipping: log_shipping(&topology, planes.backup.as_ref()).await,
-        pool_state: pool.as_ref().ok().map(ToString::to_string),
-        pool_error: pool.err().map(|e| e.to_string()),
     };
     if json {
         render::json(&status);
@@ -221,7 +102,8 @@ fn print(status: &Status) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pcdr_core::planes::{DbState, Mirroring, MirroringRole, UserAccess};
+    use pcdr_core::planes::{DbState, LogShippingSnapshot, Mirroring, MirroringRole, UserAccess};
+    use pcdr_core::status::{InstanceStatus, LogShippingStatus};
     use pcdr_core::topology::RestoreMode;
 
     fn database(state: DbState, mirroring: Option<Mirroring>) -> DatabaseState {

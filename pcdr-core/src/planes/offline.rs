@@ -1,6 +1,6 @@
 //! Offline planes: every call answers "unreachable". They let the runbook plan a
 //! procedure with no server at hand, showing what it would send and which state it
-//! could not observe.
+//! could not observe. [`Planes::offline`] gives a deployment's planes all offline.
 
 use super::{
     ChatPoolPlane, DatabaseFile, DatabasePlane, DatabaseState, FileEntry, FilePlane, FullRestore,
@@ -9,7 +9,10 @@ use super::{
 };
 use crate::error::{PlaneError, PlaneResult};
 use crate::log_chain::{BackupHeader, Lsn};
+use crate::procedure::Planes;
+use crate::topology::{SiteRole, Topology};
 use async_trait::async_trait;
+use std::sync::Arc;
 
 /// A plane that is not connected to anything.
 #[derive(Debug, Clone)]
@@ -30,6 +33,31 @@ impl Offline {
             target: self.target.clone(),
             message: "not connected (offline plan)".into(),
         })
+    }
+}
+
+impl Planes {
+    /// The planes of `topology`, all offline: each names in its errors what it stands
+    /// for (an instance, the log-shipping folders, the pool), so a plan shows which
+    /// state it could not observe. The primary site's mirror is left out: it is only
+    /// probed, and an offline probe tells nothing.
+    ///
+    /// ```
+    /// use pcdr_core::procedure::Planes;
+    /// use pcdr_core::topology::Topology;
+    /// # fn demo(topology: &Topology) {
+    /// let planes = Planes::offline(topology);
+    /// # }
+    /// ```
+    pub fn offline(topology: &Topology) -> Self {
+        let sql = |role: SiteRole| Arc::new(Offline::new(topology.site(role).sql.display_name()));
+        Self {
+            primary: sql(SiteRole::Primary),
+            primary_mirror: None,
+            backup: sql(SiteRole::Backup),
+            files: Arc::new(Offline::new("log-shipping folders")),
+            pool: Arc::new(Offline::new(format!("pool {}", topology.pool.fqdn))),
+        }
     }
 }
 
@@ -129,5 +157,29 @@ impl ChatPoolPlane for Offline {
     }
     async fn install_mirror(&self, _: &MirrorRequest) -> PlaneResult<()> {
         self.fail()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn offline_planes_answer_unreachable_naming_what_they_stand_for() {
+        let text = include_str!("../../../examples/topology.toml");
+        let topology = Topology::from_toml_str(text, None).unwrap();
+        let planes = Planes::offline(&topology);
+        let backup_name = topology.site(SiteRole::Backup).sql.display_name();
+        let backup = planes.backup.server_name().await.unwrap_err();
+        assert!(
+            matches!(&backup, PlaneError::Unreachable { target, .. } if *target == backup_name),
+            "{backup}"
+        );
+        let pool = planes.pool.pool_state().await.unwrap_err();
+        assert!(
+            matches!(&pool, PlaneError::Unreachable { target, .. } if target == "pool pchat.contoso.com"),
+            "{pool}"
+        );
+        assert!(planes.primary_mirror.is_none());
     }
 }

@@ -4,10 +4,12 @@
 //! steps of a procedure in order, journaling each start and end (with the facts learned)
 //! before going on; [`Runbook::resume`] reads the journal back and continues from the
 //! first step not verified as done, whose observation then decides what is left. The
-//! step logic itself lives in [`procedure`](crate::procedure).
+//! step logic itself lives in [`procedure`](crate::procedure). [`check_journal`] says,
+//! before anything runs, whether a journal can take a new run or be resumed.
 
 mod deployment;
 mod journal;
+mod journal_check;
 mod plan;
 mod report;
 #[cfg(test)]
@@ -15,6 +17,7 @@ mod tests;
 
 pub use deployment::Deployment;
 pub use journal::{JOURNAL_FORMAT, Journal, Record, read_records};
+pub use journal_check::{JournalUse, check_journal};
 pub use plan::{Plan, PlannedStatus, PlannedStep, plan};
 pub use report::{Report, RpoEvidence, StepReport};
 
