@@ -1,6 +1,6 @@
 //! Exit codes, one per kind of outcome a script may want to branch on:
 //! 0 done, 1 the procedure failed, 2 usage or topology error, 3 a precondition refused
-//! the run, 4 interrupted and resumable.
+//! the run, 4 interrupted and resumable, 5 a plan that could not observe every step.
 
 use pcdr_core::{Error, ErrorKind, PlaneErrorKind};
 use std::process::ExitCode;
@@ -19,6 +19,9 @@ pub const USAGE: u8 = 2;
 pub const REFUSED: u8 = 3;
 /// Interrupted (Ctrl-C); the journal can be resumed.
 pub const INTERRUPTED: u8 = 4;
+/// `pcdr plan` could not observe every step (an instance, the share or the shell did not
+/// answer): nothing blocks what it saw, but the plan is no green light.
+pub const UNOBSERVED: u8 = 5;
 
 /// The exit code for an error of pcdr-core.
 pub fn for_error(error: &Error) -> u8 {

@@ -29,6 +29,9 @@ pub fn plan(plan: &Plan) {
             PlannedStatus::WouldRun => "would run".to_string(),
             PlannedStatus::AlreadyDone { reason } => format!("already done: {reason}"),
             PlannedStatus::Unknown { reason } => format!("unknown: {reason}"),
+            PlannedStatus::AfterEarlierSteps { reason } => {
+                format!("after the earlier steps (today: {reason})")
+            }
             PlannedStatus::Blocked { reason } => format!("BLOCKED: {reason}"),
         };
         println!(
@@ -46,11 +49,7 @@ pub fn plan(plan: &Plan) {
             }
         }
     }
-    let unknown = plan
-        .steps
-        .iter()
-        .filter(|s| matches!(s.status, PlannedStatus::Unknown { .. }))
-        .count();
+    let unknown = plan.unobserved();
     let verdict = match (plan.can_run(), unknown) {
         (false, _) => "the procedure would refuse to run".to_string(),
         (true, 0) => "the procedure can run".to_string(),

@@ -13,6 +13,7 @@ const FAILED: i32 = 1;
 const USAGE: i32 = 2;
 const REFUSED: i32 = 3;
 const INTERRUPTED: i32 = 4;
+const UNOBSERVED: i32 = 5;
 
 /// The failover's steps, in order.
 const FAILOVER_STEPS: [&str; 9] = [
@@ -187,7 +188,7 @@ fn plan_offline_json_has_the_nine_failover_steps() {
     ])
     .code(SUCCESS)
     .json();
-    assert_eq!(plan["schema_version"], 1);
+    assert_eq!(plan["schema_version"], 2);
     assert_eq!(plan["procedure"], "failover");
     assert_eq!(step_names(&plan), FAILOVER_STEPS);
     for step in plan["steps"].as_array().unwrap() {
@@ -306,6 +307,34 @@ fn plan_is_blocked_while_the_primary_answers_and_runnable_after_the_disaster() {
     assert_eq!(plan["steps"][0]["status"], "would_run");
     // Planning is read-only.
     assert_not_failed_over(&world);
+}
+
+/// A plan that could not observe a step is no green light: with the backup instance
+/// down, `pcdr plan` says how many steps it could not observe and exits 5.
+#[test]
+fn a_plan_that_could_not_observe_every_step_exits_5() {
+    let world = World::serve();
+    world.disaster();
+    world.sim("fault", &["--down", "backup"]).code(SUCCESS);
+    let out = world.pcdr("plan", &["failover"]);
+    out.code(UNOBSERVED)
+        .stdout_has("steps could not be observed");
+    assert!(
+        !out.stdout.contains("the procedure can run"),
+        "{}",
+        out.stdout
+    );
+    let plan = world
+        .pcdr("plan", &["failover", "--json"])
+        .code(UNOBSERVED)
+        .json();
+    let unknown = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "unknown")
+        .count();
+    assert!(unknown > 0, "{plan:#}");
 }
 
 // ---------------------------------------------------------------- failover

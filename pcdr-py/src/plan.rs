@@ -32,7 +32,7 @@ impl PyPlannedStep {
         self.inner.title
     }
 
-    /// `would_run`, `already_done`, `unknown` or `blocked`.
+    /// `would_run`, `already_done`, `unknown`, `after_earlier_steps` or `blocked`.
     #[getter]
     fn state(&self) -> String {
         tag(&self.inner.status, "status")
@@ -45,6 +45,7 @@ impl PyPlannedStep {
             PlannedStatus::WouldRun => None,
             PlannedStatus::AlreadyDone { reason }
             | PlannedStatus::Unknown { reason }
+            | PlannedStatus::AfterEarlierSteps { reason }
             | PlannedStatus::Blocked { reason } => Some(reason),
         }
     }

@@ -38,22 +38,24 @@ pub async fn run(
         .plan(procedure)
         .await
     {
-        Ok(plan) => print(&plan, json),
+        Ok(plan) => print(&plan, json, offline),
         Err(e) => exit::report(&e),
     }
 }
 
-/// Prints the plan (as JSON with `json`); the exit code says whether it can run.
-pub fn print(plan: &Plan, json: bool) -> ExitCode {
+/// Prints the plan (as JSON with `json`); the exit code says whether it can run, and
+/// whether every step could be observed (an `offline` plan observes none by request).
+pub fn print(plan: &Plan, json: bool, offline: bool) -> ExitCode {
     if json {
         render::json(plan);
     } else {
         render::plan(plan);
     }
-    ExitCode::from(if plan.can_run() {
-        exit::SUCCESS
-    } else {
-        exit::REFUSED
+    ExitCode::from(match (plan.can_run(), plan.unobserved()) {
+        (false, _) => exit::REFUSED,
+        (true, 0) => exit::SUCCESS,
+        (true, _) if offline => exit::SUCCESS,
+        (true, _) => exit::UNOBSERVED,
     })
 }
 

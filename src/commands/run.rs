@@ -110,7 +110,7 @@ fn finish(
         }
         // Only a dry run plans, and the command line's runs are not dry runs (`pcdr
         // plan` plans); shown as `pcdr plan` shows it all the same.
-        Ok(RunOutcome::Planned { plan }) => super::plan::print(&plan, args.json),
+        Ok(RunOutcome::Planned { plan }) => super::plan::print(&plan, args.json, false),
         Err(error) => failed(procedure, args, runbook, &error),
     }
 }

@@ -112,7 +112,7 @@ static class PcdrTest
         using (var runbook = Open(topology, Path.Combine(workdir, "cs-plan.journal"), true))
         {
             string plan = runbook.Plan("failover");
-            Check(plan.StartsWith("{\"schema_version\":1,", StringComparison.Ordinal), "plan JSON is versioned");
+            Check(plan.StartsWith("{\"schema_version\":2,", StringComparison.Ordinal), "plan JSON is versioned");
             Check(plan.Contains("\"steps\":[") && plan.Contains("\"check_sites\""), "plan JSON");
             Check(runbook.Run("failover", null).Contains("\"kind\":\"planned\""), "dry run plans");
         }

@@ -21,9 +21,16 @@ pub enum PlannedStatus {
         /// How the observation knew.
         reason: String,
     },
-    /// The state could not be observed (e.g. an instance does not answer).
+    /// The state could not be observed (e.g. an instance does not answer): the plan is no
+    /// green light until it can be.
     Unknown {
         /// Why.
+        reason: String,
+    },
+    /// The step refuses to run today only because earlier steps have not run yet (it
+    /// needs the database they recover, say): its template shows what it will send.
+    AfterEarlierSteps {
+        /// What it waits for.
         reason: String,
     },
     /// The step would refuse to run.
@@ -104,12 +111,21 @@ pub struct Plan {
     pub steps: Vec<PlannedStep>,
 }
 
-/// The JSON shape's version (see [`crate::schema`]).
+/// The JSON shape's version (see [`crate::schema`]): 2 since a step waiting for earlier
+/// steps says so (`after_earlier_steps`) instead of `unknown`.
 impl Document for Plan {
-    const SCHEMA_VERSION: u32 = 1;
+    const SCHEMA_VERSION: u32 = 2;
 }
 
 impl Plan {
+    /// How many steps could not be observed.
+    pub fn unobserved(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s.status, PlannedStatus::Unknown { .. }))
+            .count()
+    }
+
     /// Whether no step would refuse to run.
     pub fn can_run(&self) -> bool {
         !self
@@ -166,7 +182,10 @@ async fn plan_step(ctx: &Context, step: StepId, earlier: &[PlannedStep]) -> Plan
         Ok(Intent::Act { actions, notes }) => planned.observed(ctx, &actions, notes),
         Err(e @ Error::Step(_)) => planned.unknown(ctx, e.to_string()),
         Err(e @ Error::Precondition { .. }) if earlier_steps_run => {
-            planned.unknown(ctx, format!("depends on the earlier steps: {e}"))
+            planned.status = PlannedStatus::AfterEarlierSteps {
+                reason: e.to_string(),
+            };
+            planned.templated(ctx);
         }
         Err(e) => {
             planned.status = PlannedStatus::Blocked {

@@ -159,7 +159,9 @@ class PlannedStep:
         """What the step does, in one line."""
 
     @property
-    def state(self) -> Literal["would_run", "already_done", "unknown", "blocked"]:
+    def state(
+        self,
+    ) -> Literal["would_run", "already_done", "unknown", "after_earlier_steps", "blocked"]:
         """What the observation found. ``unknown``: the state could not be observed
         (the commands are then templates with placeholders); ``blocked``: the step
         would refuse to run."""
