@@ -5,6 +5,7 @@
 mod failback_steps;
 mod failover_steps;
 mod fixtures;
+mod header_search;
 
 use super::{Procedure, StepId};
 use crate::procedure::{failback, failover};
