@@ -79,7 +79,7 @@ pub struct Target {
 pub struct RunFlags {
     #[command(flatten)]
     pub target: Target,
-    /// The journal file (default: pcdr-PROCEDURE.journal in the current folder).
+    /// The journal file (default: pcdr-PROCEDURE-POOL.journal in the current folder).
     #[arg(long)]
     pub journal: Option<PathBuf>,
     /// Do not ask for confirmation.

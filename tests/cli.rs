@@ -370,7 +370,7 @@ fn failover_without_confirmation_is_refused_and_changes_nothing() {
 fn failover_succeeds_then_refuses_a_second_run_and_a_used_journal() {
     let world = World::serve();
     world.disaster();
-    // No --journal: pcdr-failover.journal in the current folder.
+    // No --journal: pcdr-failover-POOL.journal in the current folder.
     let out = world.pcdr("failover", &["--yes"]);
     out.code(SUCCESS)
         .stdout_has("failover completed")
@@ -389,14 +389,18 @@ fn failover_succeeds_then_refuses_a_second_run_and_a_used_journal() {
         "{}",
         out.stderr
     );
-    let default_journal = world.path("pcdr-failover.journal");
+    let default_journal = world.path("pcdr-failover-pchat.contoso.com.journal");
     assert!(default_journal.exists());
     // The report lands next to the journal, as JSON and as Markdown.
-    let json = std::fs::read_to_string(world.path("pcdr-failover.journal.report.json")).unwrap();
+    let json =
+        std::fs::read_to_string(world.path("pcdr-failover-pchat.contoso.com.journal.report.json"))
+            .unwrap();
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(report["schema_version"], 1);
     assert_eq!(report["completed"], true);
-    let markdown = std::fs::read_to_string(world.path("pcdr-failover.journal.report.md")).unwrap();
+    let markdown =
+        std::fs::read_to_string(world.path("pcdr-failover-pchat.contoso.com.journal.report.md"))
+            .unwrap();
     assert!(markdown.starts_with("# pcdr failover report"), "{markdown}");
     // Pipelined (the default): the copy step restores what lands, the apply step
     // finds nothing left.

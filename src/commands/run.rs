@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct RunArgs {
     /// The topology file.
     pub topology: PathBuf,
-    /// The journal file (default `pcdr-PROCEDURE.journal` here).
+    /// The journal file (default `pcdr-PROCEDURE-POOL.journal` here).
     pub journal: Option<PathBuf>,
     /// Skip the confirmation prompt.
     pub yes: bool,
@@ -31,6 +31,13 @@ pub struct RunArgs {
     pub json: bool,
 }
 
+/// The journal a run uses when none is named: one per procedure and pool
+/// (`pcdr-failover-pchat.contoso.com.journal`), so a journal left by another pool's run
+/// or drill is never picked up by mistake.
+fn default_journal(procedure: Procedure, pool: &str) -> PathBuf {
+    PathBuf::from(format!("pcdr-{procedure}-{pool}.journal"))
+}
+
 /// Runs or resumes `procedure`.
 pub async fn run(procedure: Procedure, args: RunArgs) -> ExitCode {
     let topology = match load_topology(&args.topology) {
@@ -40,7 +47,7 @@ pub async fn run(procedure: Procedure, args: RunArgs) -> ExitCode {
     let journal = args
         .journal
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("pcdr-{procedure}.journal")));
+        .unwrap_or_else(|| default_journal(procedure, &topology.pool.fqdn));
     // Checked before asking anything or contacting anyone; the run checks again.
     let usage = if args.resume {
         JournalUse::Resume(Some(procedure))
