@@ -420,3 +420,17 @@ pub fn assert_names(err: &Error, step: crate::procedure::StepId, parts: &[&str])
     }
     text
 }
+
+/// The files plane lists `listing` as the log backups of `mgc` in `folder`, `times` times.
+pub fn expect_list(
+    files: &mut crate::planes::MockFilePlane,
+    folder: &'static str,
+    times: usize,
+    listing: Vec<crate::planes::FileEntry>,
+) {
+    files
+        .expect_list_log_backups()
+        .withf(move |f, db| f == folder && db == "mgc")
+        .times(times)
+        .returning(move |_, _| Ok(listing.clone()));
+}

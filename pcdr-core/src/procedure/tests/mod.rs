@@ -6,6 +6,7 @@ mod failback_steps;
 mod failover_steps;
 mod fixtures;
 mod header_search;
+mod pipeline;
 
 use super::{Procedure, StepId};
 use crate::procedure::{failback, failover};
