@@ -594,7 +594,9 @@
 //! | re-seeding the backup `mgc` | inside the Management Studio log-shipping wizard | its own step, resumable |
 //! | log shipping | the wizard, with an optional monitor server | the documented stored procedures, no monitor server |
 //! | mirroring the primary after failback | from Topology Builder | `mirror_primary` re-installs it |
-//! | a run | a person with a checklist | a journal: a stopped run resumes at the first step not verified as done ([`crate::runbook`]) |
+//! | a run | a person with a checklist | a journal: a stopped run resumes at the first step not verified as done ([`crate::runbook`]); the journal names the deployment it was written for and is refused for any other; on resume every check runs again and the last step recorded as done must still be done |
+//! | the primary coming back | not considered | recovery, the pool state and the backup site's active servers each probe the primary site again right before acting; only a TCP connection refused or timed out counts as down (a TLS or login failure means it answered) |
+//! | a dry run | none | `pcdr plan`: every statement and cmdlet the run would send, built by the same step code, with placeholders where only the run can tell; `tests/plan_is_run.rs` proves the run sends what the plan showed |
 //!
 //! Two things the documentation describes are **not** done by pcdr:
 //!
