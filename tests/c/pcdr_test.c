@@ -67,9 +67,11 @@ static int contains(const char *text, const char *part) {
 static int is_step_failure(pcdr_result r) { return r >= 300 && r < 400; }
 
 /* Whether a JSON document starts with its schema version, 1. */
-static int is_versioned(const char *json) {
-  static const char prefix[] = "{\"schema_version\":1,";
-  return json != NULL && strncmp(json, prefix, sizeof prefix - 1) == 0;
+/* Whether a JSON document starts with its schema version `version`. */
+static int is_versioned(const char *json, int version) {
+  char prefix[32];
+  int length = snprintf(prefix, sizeof prefix, "{\"schema_version\":%d,", version);
+  return json != NULL && length > 0 && strncmp(json, prefix, (size_t)length) == 0;
 }
 
 static char *read_file(const char *path) {
@@ -261,7 +263,7 @@ static void test_dry_run_plan(const struct fixture *fx) {
   pcdr_runbook *rb = open_runbook(fx, "plan.journal", 1);
   char *plan = NULL;
   CHECK(pcdr_runbook_plan(rb, "failover", &plan) == PCDR_RESULT_OK);
-  CHECK(is_versioned(plan));
+  CHECK(is_versioned(plan, 2));
   CHECK(contains(plan, "\"steps\":[") && contains(plan, "\"check_sites\""));
   CHECK(contains(plan, "activate_backup_servers"));
   pcdr_string_free(plan);
@@ -314,7 +316,7 @@ static void test_procedures_match_the_plans(const struct fixture *fx) {
   CHECK(doc != NULL && pcdr_procedures(doc, needed, &copied) == PCDR_RESULT_OK);
   if (doc == NULL) return;
   CHECK(copied == needed && strlen(doc) + 1 == needed);
-  CHECK(is_versioned(doc));
+  CHECK(is_versioned(doc, 1));
   CHECK(contains(doc, "{\"name\":\"failover\",\"summary\":\""));
   CHECK(contains(doc, "{\"name\":\"failback\",\"summary\":\""));
   static const char name_key[] = "{\"name\":\"";
@@ -370,7 +372,7 @@ static void on_event(const char *event_json, void *user_data) {
   if (contains(event_json, "\"event\":\"step_started\"")) {
     atomic_fetch_add(&events->step_started, 1);
   }
-  if (!is_versioned(event_json)) {
+  if (!is_versioned(event_json, 1)) {
     atomic_fetch_add(&events->unversioned, 1);
   }
 }
@@ -400,7 +402,7 @@ static void test_failing_run(const struct fixture *fx) {
 
   char *report = NULL;
   CHECK(pcdr_runbook_report(rb, &report) == PCDR_RESULT_OK);
-  CHECK(is_versioned(report));
+  CHECK(is_versioned(report, 1));
   CHECK(contains(report, "\"step\":\"check_sites\""));
   CHECK(contains(report, "\"completed\":false"));
   pcdr_string_free(report);
