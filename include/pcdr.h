@@ -53,9 +53,9 @@ enum pcdr_result
   PCDR_RESULT_STEP_TIMEOUT = 306,
   // A server answered with an unexpected shape (a version mismatch).
   PCDR_RESULT_STEP_UNEXPECTED_ANSWER = 307,
-  // Something answered at a server's address, but no connection could be set up (TLS,
-  // the protocol, SQL Server Browser).
-  PCDR_RESULT_STEP_HANDSHAKE = 308,
+  // Connecting to a server failed without a refusal or a time-out (TLS, the protocol,
+  // SQL Server Browser, the name not resolving): it may well be up.
+  PCDR_RESULT_STEP_CONNECT_FAILED = 308,
   // The journal cannot be created, read or written, or holds no run.
   PCDR_RESULT_JOURNAL = 400,
   // Another run holds the journal's lock.

@@ -32,7 +32,7 @@ pub fn for_error(error: &Error) -> u8 {
 /// until it has a code.
 fn for_kind(kind: ErrorKind) -> u8 {
     use PlaneErrorKind::{
-        ConnectionLost, Handshake, Io, Shell, Sql, Timeout, Unexpected, Unreachable,
+        ConnectFailed, ConnectionLost, Io, Shell, Sql, Timeout, Unexpected, Unreachable,
     };
     match kind {
         ErrorKind::Topology | ErrorKind::Journal | ErrorKind::UnknownStep => USAGE,
@@ -42,7 +42,7 @@ fn for_kind(kind: ErrorKind) -> u8 {
         | ErrorKind::JournalLocked => REFUSED,
         ErrorKind::Cancelled => INTERRUPTED,
         ErrorKind::Step(
-            Sql | Unreachable | Handshake | ConnectionLost | Io | Shell | Timeout | Unexpected,
+            Sql | Unreachable | ConnectFailed | ConnectionLost | Io | Shell | Timeout | Unexpected,
         ) => FAILED,
     }
 }

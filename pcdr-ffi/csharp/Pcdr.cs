@@ -20,7 +20,7 @@ namespace Pcdr
         Topology = 100,
         Precondition = 200, DataLossRefused = 201, BadLogBackup = 202,
         StepSqlServer = 301, StepUnreachable = 302, StepConnectionLost = 303,
-        StepIo = 304, StepShell = 305, StepTimeout = 306, StepUnexpectedAnswer = 307, StepHandshake = 308,
+        StepIo = 304, StepShell = 305, StepTimeout = 306, StepUnexpectedAnswer = 307, StepConnectFailed = 308,
         Journal = 400, JournalLocked = 401,
         Cancelled = 500,
         NullParameter = 900, InvalidUtf8 = 901, InvalidHandle = 902, UnknownProcedure = 903,

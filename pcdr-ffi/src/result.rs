@@ -51,9 +51,9 @@ pub enum pcdr_result {
     StepTimeout = 306,
     /// A server answered with an unexpected shape (a version mismatch).
     StepUnexpectedAnswer = 307,
-    /// Something answered at a server's address, but no connection could be set up (TLS,
-    /// the protocol, SQL Server Browser).
-    StepHandshake = 308,
+    /// Connecting to a server failed without a refusal or a time-out (TLS, the protocol,
+    /// SQL Server Browser, the name not resolving): it may well be up.
+    StepConnectFailed = 308,
 
     /// The journal cannot be created, read or written, or holds no run.
     Journal = 400,
@@ -110,7 +110,7 @@ impl pcdr_result {
             PlaneErrorKind::Shell => Self::StepShell,
             PlaneErrorKind::Timeout => Self::StepTimeout,
             PlaneErrorKind::Unexpected => Self::StepUnexpectedAnswer,
-            PlaneErrorKind::Handshake => Self::StepHandshake,
+            PlaneErrorKind::ConnectFailed => Self::StepConnectFailed,
         }
     }
 }
@@ -148,7 +148,7 @@ mod tests {
             (PlaneErrorKind::Io, 304),
             (PlaneErrorKind::Shell, 305),
             (PlaneErrorKind::Timeout, 306),
-            (PlaneErrorKind::Handshake, 308),
+            (PlaneErrorKind::ConnectFailed, 308),
             (PlaneErrorKind::Unexpected, 307),
         ];
         for (kind, code) in cases {

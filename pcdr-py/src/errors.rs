@@ -167,7 +167,7 @@ fn plane_exception(
     error: Option<&PlaneError>,
 ) -> PyResult<PyErr> {
     use PlaneErrorKind::{
-        ConnectionLost, Handshake, Io, Shell, Sql, Timeout, Unexpected, Unreachable,
+        ConnectFailed, ConnectionLost, Io, Shell, Sql, Timeout, Unexpected, Unreachable,
     };
     Ok(match kind {
         Sql => {
@@ -187,7 +187,7 @@ fn plane_exception(
             }
             exception
         }
-        Unreachable | Handshake | ConnectionLost | Io | Timeout | Unexpected => {
+        Unreachable | ConnectFailed | ConnectionLost | Io | Timeout | Unexpected => {
             StepError::new_err(message)
         }
     })

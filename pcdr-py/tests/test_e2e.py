@@ -159,7 +159,8 @@ def test_plan_while_the_primary_answers_blocks_check_sites(world: World) -> None
     # The copy step acts first, so the plan shows the restores' template: readers of a
     # standby copy ended, then each log backup restored, placeholders for what only
     # observation can tell.
-    assert [c.text.split()[0] for c in restore.commands] == ["KILL", "RESTORE"]
+    assert len(restore.commands) == 2
+    assert "KILL <session>" in restore.commands[0].text
     assert "RESTORE LOG" in restore.commands[1].text
     assert by_id["set_pool_failed_over"].commands[0].kind == "shell"
 
@@ -348,7 +349,10 @@ def test_ctrl_c_during_a_run_then_resume(slow_world: World, tmp_path: pathlib.Pa
     resumed: list[pcdr.Event] = []
     outcome = runbook.resume(on_event=resumed.append)
     assert isinstance(outcome, pcdr.Report) and outcome.completed
-    assert len(kinds(resumed, "step_started")) <= 9 - interrupted_after
+    # The resumed run starts the steps not done, and the checks again (the first two
+    # steps send nothing, and were done before the interrupt).
+    checks_again = min(interrupted_after, 2)
+    assert len(kinds(resumed, "step_started")) <= 9 - interrupted_after + checks_again
     verified = world.verify("failed-over")
     assert verified.returncode == 0, verified.stdout
 

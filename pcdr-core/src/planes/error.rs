@@ -49,10 +49,10 @@ pub enum PlaneError {
         /// The operating system's or driver's message.
         message: String,
     },
-    /// Something answered at the address but the connection could not be set up (TLS,
-    /// the protocol, SQL Server Browser): the server may well be up.
-    #[error("{target} answered, but the connection could not be set up: {message}")]
-    Handshake {
+    /// Connecting failed without a refusal or a time-out (TLS, the protocol, SQL Server
+    /// Browser, the name not resolving): pcdr cannot tell the server is down.
+    #[error("cannot connect to {target}, though it did not refuse or time out: {message}")]
+    ConnectFailed {
         /// What was being reached.
         target: String,
         /// The driver's message.
@@ -104,8 +104,8 @@ pub enum PlaneErrorKind {
     Sql,
     /// [`PlaneError::Unreachable`]: the instance, share or shell could not be reached.
     Unreachable,
-    /// [`PlaneError::Handshake`]: something answered, but no connection could be set up.
-    Handshake,
+    /// [`PlaneError::ConnectFailed`]: connecting failed without a refusal or a time-out.
+    ConnectFailed,
     /// [`PlaneError::ConnectionLost`]: the connection dropped during a statement.
     ConnectionLost,
     /// [`PlaneError::Io`]: a file or folder could not be read or written.
@@ -140,7 +140,7 @@ impl PlaneError {
         match self {
             Self::Sql(_) => PlaneErrorKind::Sql,
             Self::Unreachable { .. } => PlaneErrorKind::Unreachable,
-            Self::Handshake { .. } => PlaneErrorKind::Handshake,
+            Self::ConnectFailed { .. } => PlaneErrorKind::ConnectFailed,
             Self::ConnectionLost { .. } => PlaneErrorKind::ConnectionLost,
             Self::Io { .. } => PlaneErrorKind::Io,
             Self::Shell { .. } => PlaneErrorKind::Shell,
@@ -186,8 +186,8 @@ impl PlaneError {
             Self::Unreachable { .. } => {
                 "check that the server is running and reachable from here (host, port or instance, firewall), then resume"
             }
-            Self::Handshake { .. } => {
-                "check the encryption settings and certificate (sql.encrypt, the server's certificate and its name), the instance name or port, then resume"
+            Self::ConnectFailed { .. } => {
+                "check the host name, the instance name or port, and the encryption settings and certificate (sql.encrypt, the server's certificate and its name), then resume"
             }
             Self::ConnectionLost { .. } => {
                 "resume: pcdr observes the state again before repeating anything"

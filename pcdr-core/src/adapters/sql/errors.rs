@@ -6,7 +6,8 @@ use tiberius::error::{Error, IoErrorKind};
 
 /// An error while connecting. Only a TCP connection refused or timed out means the
 /// instance was not reached; SQL Server refusing the login keeps its number (18456);
-/// anything else (TLS, the protocol, SQL Server Browser) means something answered.
+/// anything else (TLS, the protocol, SQL Server Browser, a name that does not resolve)
+/// leaves pcdr unable to tell the instance is down.
 pub fn connect_error(server: &str, error: Error) -> PlaneError {
     match error {
         Error::Server(e) => sql(e),
@@ -17,7 +18,7 @@ pub fn connect_error(server: &str, error: Error) -> PlaneError {
             target: server.to_string(),
             message,
         },
-        other => PlaneError::Handshake {
+        other => PlaneError::ConnectFailed {
             target: server.to_string(),
             message: other.to_string(),
         },
@@ -72,7 +73,7 @@ mod tests {
             let error = connect_error("sql-atl", nobody);
             assert!(error.is_unanswered(), "{error}");
         }
-        // Something answered: a TLS failure, a protocol refusal ("Server does not allow
+        // Not known to be down: a TLS failure, a protocol refusal ("Server does not allow
         // the requested encryption level"), a reset after accepting, a name lookup.
         let answered = [
             Error::Tls("invalid peer certificate: UnknownIssuer".into()),
@@ -83,7 +84,7 @@ mod tests {
         for something in answered {
             let error = connect_error("sql-atl", something);
             assert!(!error.is_unanswered(), "{error}");
-            assert!(matches!(error, PlaneError::Handshake { .. }), "{error}");
+            assert!(matches!(error, PlaneError::ConnectFailed { .. }), "{error}");
         }
     }
 }

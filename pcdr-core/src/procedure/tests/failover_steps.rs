@@ -47,7 +47,7 @@ async fn check_sites_refuses_when_the_primary_answers_but_its_handshake_fails() 
         .expect_database_state()
         .returning(|_| Ok(Some(restoring())));
     w.primary.expect_database_state().times(1).returning(|_| {
-        Err(PlaneError::Handshake {
+        Err(PlaneError::ConnectFailed {
             target: PRIMARY_SQL.into(),
             message: "invalid peer certificate: UnknownIssuer".into(),
         })
