@@ -20,7 +20,7 @@
 
 use crate::adapters;
 use crate::error::{Error, Result};
-use crate::procedure::{Context, Observer, Planes, Procedure, RunOptions, StepId, StepOutcome};
+use crate::procedure::{Context, Observer, Planes, Procedure, RunOptions, StepOutcome};
 use crate::runbook::{
     JournalUse, Plan, Record, Report, Runbook, check_journal, new_run_id, plan, read_records,
 };
@@ -187,7 +187,7 @@ impl Embedded {
 
     /// Runs one step, journaled (a dry run observes it and reports what it would do).
     pub async fn run_step(&self, procedure: Procedure, id: &str) -> Result<StepOutcome> {
-        let step = StepId::parse(procedure, id).ok_or_else(|| Error::UnknownStep {
+        let step = procedure.step(id).ok_or_else(|| Error::UnknownStep {
             procedure,
             id: id.to_string(),
             valid: procedure.steps().to_vec(),

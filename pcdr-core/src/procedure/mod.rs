@@ -86,11 +86,6 @@ impl StepId {
         Procedure::all().find_map(|p| p.step(id))
     }
 
-    /// The step of `procedure` with the id `id`.
-    pub fn parse(procedure: Procedure, id: &str) -> Option<StepId> {
-        procedure.step(id)
-    }
-
     /// The step's entry in its procedure's table.
     pub fn declaration(self) -> &'static Step {
         self.procedure()
