@@ -107,6 +107,10 @@ pub struct Decisions {
     /// Procedures that copy no log backups ignore it.
     #[arg(long)]
     sequential_restore: bool,
+    /// With --resume: continue a journal whose run started more than 24 hours ago
+    /// (refused otherwise, since what it records may no longer be true).
+    #[arg(long)]
+    resume_stale: bool,
 }
 
 impl Decisions {
@@ -116,6 +120,7 @@ impl Decisions {
             accept_data_loss: self.accept_data_loss,
             allow_primary_reachable: self.allow_primary_reachable,
             sequential_restore: self.sequential_restore,
+            resume_stale: self.resume_stale,
         }
     }
 }

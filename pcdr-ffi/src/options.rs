@@ -119,6 +119,7 @@ pub(crate) unsafe fn read(ptr: *const pcdr_options) -> Result<Options, Failure> 
             accept_data_loss: raw.accept_data_loss != 0,
             allow_primary_reachable: raw.allow_primary_reachable != 0,
             sequential_restore: raw.sequential_restore != 0,
+            ..RunOptions::default()
         },
     })
 }

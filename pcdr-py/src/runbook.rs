@@ -80,6 +80,7 @@ impl PyRunbook {
                 accept_data_loss,
                 allow_primary_reachable,
                 sequential_restore,
+                ..RunOptions::default()
             },
         };
         let mut embedded =

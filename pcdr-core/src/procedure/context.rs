@@ -40,7 +40,15 @@ pub struct RunOptions {
     /// remains. The two orders are compared in `BENCHMARKS.md`, row 2.
     #[serde(default)]
     pub sequential_restore: bool,
+    /// Resume a journal whose run started more than [`STALE_AFTER_HOURS`] hours ago:
+    /// what it records (which steps are done, the log-shipping setup) may no longer be
+    /// true, so a stale journal is refused unless the operator says so.
+    #[serde(default)]
+    pub resume_stale: bool,
 }
+
+/// After how many hours a journal is stale (see [`RunOptions::resume_stale`]).
+pub const STALE_AFTER_HOURS: i64 = 24;
 
 /// What the steps learned, kept in the journal so a resumed run knows it too.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

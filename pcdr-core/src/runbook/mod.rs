@@ -23,10 +23,11 @@ pub use report::{Report, RpoEvidence, StepReport};
 
 use crate::error::{Error, PreconditionKind, Result};
 use crate::procedure::{
-    Action, Context, Event, Facts, Intent, Procedure, StepId, StepOutcome, observe_step, run_step,
+    Action, Context, Event, Facts, Intent, Procedure, RunOptions, STALE_AFTER_HOURS, StepId,
+    StepOutcome, observe_step, run_step,
 };
 use crate::topology::Topology;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -45,6 +46,7 @@ struct History {
     facts: Facts,
     finished: bool,
     deployment: Option<Deployment>,
+    started_at: DateTime<Utc>,
 }
 
 impl History {
@@ -53,6 +55,7 @@ impl History {
             procedure,
             run_id,
             deployment,
+            at,
             ..
         }) = records.first()
         else {
@@ -65,6 +68,7 @@ impl History {
             facts: Facts::default(),
             finished: false,
             deployment: deployment.clone(),
+            started_at: *at,
         };
         for record in records {
             match record {
@@ -82,6 +86,21 @@ impl History {
 }
 
 impl History {
+    /// Refuses to go on with a run started more than [`STALE_AFTER_HOURS`] hours ago,
+    /// unless the operator said so ([`RunOptions::resume_stale`]).
+    fn check_age(&self, journal: &Path, options: &RunOptions) -> Result<()> {
+        let hours = (Utc::now() - self.started_at).num_hours();
+        if hours < STALE_AFTER_HOURS || options.resume_stale {
+            return Ok(());
+        }
+        Err(Error::Journal {
+            path: journal.to_path_buf(),
+            message: format!(
+                "holds a run started {hours} hours ago (more than {STALE_AFTER_HOURS}): what it records may no longer be true; start a new run with a new journal, or resume it anyway with --resume-stale"
+            ),
+        })
+    }
+
     /// Refuses to go on with a run written against another deployment than `topology`.
     /// A journal of format 1 names none, and is taken at its word.
     fn check_deployment(&self, journal: &Path, topology: &Topology) -> Result<()> {
@@ -149,6 +168,7 @@ impl Runbook {
             return Ok(Report::from_records(history.procedure, &records));
         }
         history.check_deployment(&self.journal, &self.ctx.topology)?;
+        history.check_age(&self.journal, &self.ctx.options)?;
         journal.append(&Record::Resumed {
             options: self.ctx.options.clone(),
             at: Utc::now(),
@@ -186,6 +206,7 @@ impl Runbook {
             }
             Some(history) => {
                 history.check_deployment(&self.journal, &self.ctx.topology)?;
+                history.check_age(&self.journal, &self.ctx.options)?;
                 self.ctx
                     .with_run_id(history.run_id)
                     .with_facts(history.facts)

@@ -366,7 +366,12 @@ async fn a_journal_written_before_the_format_was_recorded_resumes_to_the_end() {
     );
     std::fs::copy(fixture, &journal).unwrap();
     let world = FakeWorld::failover_ready(5, 3, 2);
-    let ctx = Context::new(topology(), world.planes(), RunOptions::default(), "new-id");
+    // The fixture was written once, on 2026-12-07: it is stale by now.
+    let stale = RunOptions {
+        resume_stale: true,
+        ..RunOptions::default()
+    };
+    let ctx = Context::new(topology(), world.planes(), stale, "new-id");
     let report = Runbook::new(ctx, &journal).resume().await.unwrap();
     assert!(report.completed);
     assert_eq!(report.run_id, RUN_ID, "the journal's run id is kept");
@@ -648,4 +653,34 @@ async fn a_single_step_refuses_to_run_ahead_of_the_steps_before_it() {
         .run_single_step(failover::RECOVER_DATABASE)
         .await
         .expect("recovery once every earlier step is done");
+}
+
+/// Moves the start of the run `journal` holds `hours` into the past.
+fn age_journal(journal: &Path, hours: i64) {
+    let text = std::fs::read_to_string(journal).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut started: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    let at = chrono::Utc::now() - chrono::Duration::hours(hours);
+    started["at"] = serde_json::json!(at);
+    lines[0] = started.to_string();
+    std::fs::write(journal, lines.join("\n") + "\n").unwrap();
+}
+
+#[tokio::test]
+async fn a_journal_older_than_a_day_resumes_only_when_the_operator_says_so() {
+    let (_dir, journal, world) = stopped_at_the_first_restore().await;
+    age_journal(&journal, 25);
+    let err = runbook(&world, &journal, RunOptions::default())
+        .resume()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Journal { .. }), "{err}");
+    assert!(err.to_string().contains("--resume-stale"), "{err}");
+    let stale = RunOptions {
+        resume_stale: true,
+        ..RunOptions::default()
+    };
+    let report = runbook(&world, &journal, stale).resume().await.unwrap();
+    assert!(report.completed);
+    assert_failed_over(&world);
 }
