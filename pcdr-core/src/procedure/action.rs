@@ -347,17 +347,16 @@ impl Action {
 
     /// The plane call the action makes; returns the bytes it moved (a copy's).
     async fn call(&self, ctx: &Context, step: StepId) -> PlaneResult<u64> {
-        if let Self::CopyFile { from, to, name, .. } = self {
-            return ctx.planes.files.copy_file(from, name, to).await;
-        }
         let pool = ctx.planes.pool.as_ref();
         let done = match self {
+            Self::CopyFile { from, to, name, .. } => {
+                return ctx.planes.files.copy_file(from, name, to).await;
+            }
             Self::RemoveSecondaryLogShipping { database } => {
                 ctx.sql(SiteRole::Backup)
                     .remove_secondary_log_shipping(database)
                     .await
             }
-            Self::CopyFile { .. } => Ok(()),
             Self::RestoreLog { database, backup } => {
                 ctx.sql(SiteRole::Backup)
                     .restore_log(database, &backup.file)

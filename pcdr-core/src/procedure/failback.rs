@@ -319,6 +319,15 @@ async fn observe_backup(ctx: &Context) -> Result<Intent> {
 /// A full backup of the chat database at `site` into `file` (unless it is `taken`
 /// already), then its verification.
 fn backup_actions(ctx: &Context, site: SiteRole, file: &str, taken: bool) -> Vec<Action> {
+    let [backup, verify] = backup_and_verify(ctx, site, file);
+    match taken {
+        true => vec![verify],
+        false => vec![backup, verify],
+    }
+}
+
+/// `BACKUP DATABASE` of the chat database at `site` into `file`, and its `VERIFYONLY`.
+fn backup_and_verify(ctx: &Context, site: SiteRole, file: &str) -> [Action; 2] {
     let backup = Action::BackupDatabase {
         site,
         database: ctx.chat_db().to_string(),
@@ -328,18 +337,12 @@ fn backup_actions(ctx: &Context, site: SiteRole, file: &str, taken: bool) -> Vec
         site,
         file: file.to_string(),
     };
-    match taken {
-        true => vec![verify],
-        false => vec![backup, verify],
-    }
+    [backup, verify]
 }
 
 /// [`backup_actions`] as a plan shows them before observation.
 fn backup_templates(ctx: &Context, site: SiteRole, file: &str) -> Vec<Template> {
-    let mut actions = backup_actions(ctx, site, file, false).into_iter();
-    let (Some(backup), Some(verify)) = (actions.next(), actions.next()) else {
-        unreachable!("a backup and its verification")
-    };
+    let [backup, verify] = backup_and_verify(ctx, site, file);
     let unless = format!("unless this run's backup is already in {file}");
     vec![Template::when(unless, backup), Template::once(verify)]
 }

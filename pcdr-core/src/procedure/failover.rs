@@ -79,23 +79,29 @@ pub async fn run(ctx: &Context) -> Result<Vec<(StepId, StepOutcome)>> {
     super::run_procedure(ctx, PROCEDURE).await
 }
 
-/// The primary site's instance (or its mirror) that still answers, if any.
+/// The primary site's instance (or its mirror) that still answers, if any. Both are
+/// probed at once: on a lost site each probe may wait out a connection timeout, and
+/// this runs before every irreversible action.
 async fn primary_site_answers(ctx: &Context) -> Option<String> {
     let db = ctx.chat_db();
-    let mut probes = vec![(ctx.sql_name(SiteRole::Primary), ctx.planes.primary.clone())];
+    let mut probes = vec![(ctx.sql_name(SiteRole::Primary), ctx.planes.primary.as_ref())];
     if let (Some(plane), Some(mirror)) = (
         &ctx.planes.primary_mirror,
         &ctx.topology.sites.primary.mirror,
     ) {
-        probes.push((mirror.display_name(), plane.clone()));
+        probes.push((mirror.display_name(), plane.as_ref()));
     }
-    for (name, plane) in probes {
-        match plane.database_state(db).await {
-            Err(e) if e.is_unanswered() => continue,
-            _ => return Some(name),
-        }
-    }
-    None
+    let answers = futures_util::future::join_all(
+        probes
+            .iter()
+            .map(|(_, plane)| async move { plane.database_state(db).await }),
+    )
+    .await;
+    probes
+        .into_iter()
+        .zip(answers)
+        .find(|(_, answer)| !matches!(answer, Err(e) if e.is_unanswered()))
+        .map(|((name, _), _)| name)
 }
 
 /// Right before an irreversible action (recovery, the pool state, the active servers):

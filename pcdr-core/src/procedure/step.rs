@@ -33,6 +33,14 @@ pub struct Step {
     pub observes_after: Option<StepId>,
 }
 
+impl Step {
+    /// Whether the step sends nothing (a check, or a step that only records what it
+    /// reads): running it again is always safe.
+    pub fn is_check(&self, ctx: &Context) -> bool {
+        (self.template)(ctx).is_empty()
+    }
+}
+
 /// A procedure's steps, in order.
 pub struct StepTable {
     /// The procedure.

@@ -45,21 +45,21 @@ impl Deployment {
     /// same. The host and the user may differ: another operator may resume a run.
     pub fn differences(&self, now: &Deployment) -> Vec<String> {
         let mut differences = Vec::new();
-        let mut compare = |what: &str, then: String, now: String| {
+        let mut compare = |what: &str, then: &str, now: &str| {
             if then != now {
                 differences.push(format!("{what} {then} (now {now})"));
             }
         };
-        compare("pool", self.pool.clone(), now.pool.clone());
+        compare("pool", &self.pool, &now.pool);
         compare(
             "instances",
-            self.instances.join(", "),
-            now.instances.join(", "),
+            &self.instances.join(", "),
+            &now.instances.join(", "),
         );
         compare(
             "databases",
-            self.databases.join(", "),
-            now.databases.join(", "),
+            &self.databases.join(", "),
+            &now.databases.join(", "),
         );
         if differences.is_empty() && self.topology_hash != now.topology_hash {
             differences.push("the topology's log-shipping or site settings".into());

@@ -235,7 +235,7 @@ impl Runbook {
     /// sends commands runs only once every earlier step is done in this journal (checks,
     /// which send nothing, run any time).
     fn refuse_skipping_ahead(&self, step: StepId, done: &HashSet<StepId>) -> Result<()> {
-        if (step.declaration().template)(&self.ctx).is_empty() {
+        if step.declaration().is_check(&self.ctx) {
             return Ok(());
         }
         let earlier = step.procedure().steps().iter();
@@ -302,7 +302,7 @@ impl Runbook {
     /// runs again; otherwise the world is not the one the journal describes, and the run
     /// stops.
     async fn runs_again(&self, step: StepId, last: bool) -> Result<bool> {
-        if (step.declaration().template)(&self.ctx).is_empty() {
+        if step.declaration().is_check(&self.ctx) {
             return Ok(true);
         }
         if !last {

@@ -95,8 +95,17 @@ impl SqlPlane {
     }
 
     async fn connect(&self) -> PlaneResult<Connection> {
-        let tcp = TcpStream::connect_named(&self.config)
+        // A lost site drops packets rather than refusing: without a limit the operating
+        // system's own (21 s on Windows, minutes on Linux) would run on every probe.
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect_named(&self.config))
             .await
+            .map_err(|_| PlaneError::Unreachable {
+                target: self.name.clone(),
+                message: format!(
+                    "no answer within {} s (TCP connection timed out)",
+                    CONNECT_TIMEOUT.as_secs()
+                ),
+            })?
             .map_err(|e| connect_error(&self.name, e))?;
         tcp.set_nodelay(true)
             .map_err(|e| connect_error(&self.name, e.into()))?;
@@ -105,6 +114,10 @@ impl SqlPlane {
             .map_err(|e| connect_error(&self.name, e))
     }
 }
+
+/// How long pcdr waits for a TCP connection to an instance, as SQL Server's own clients
+/// do by default (ADO.NET's and SSMS's "Connect Timeout" is 15 s).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Builds tiberius's configuration from the topology.
 fn config(endpoint: &SqlEndpoint, settings: &SqlSettings, password: Option<&Secret>) -> Config {
