@@ -101,7 +101,7 @@ typedef struct pcdr_runbook pcdr_runbook;
 // the system's temporary folder, a real run, no data loss accepted, and the primary
 // site must be down), then set what you need.
 //
-// Layout (C, in this order): a `uint32_t` size, a pointer, then four `uint8_t` flags
+// Layout (C, in this order): a `uint32_t` size, a pointer, then five `uint8_t` flags
 // where 0 means no and any other value means yes. The library copies everything it
 // needs when the runbook is created; the struct and its string can be freed right
 // after.
@@ -122,6 +122,9 @@ typedef struct pcdr_options {
   // Copy every log backup before restoring any, instead of restoring each one that
   // is next in the chain while later ones are still being copied.
   uint8_t sequential_restore;
+  // Resume a journal whose run started more than 24 hours ago. What an old journal
+  // records may no longer be true, so such a resume is refused unless this is set.
+  uint8_t resume_stale;
 } pcdr_options;
 
 // Receives one progress event as a NUL-terminated JSON object, e.g.
@@ -177,6 +180,19 @@ uint32_t pcdr_error_sql_number(void);
 pcdr_result pcdr_error_step(char *buf,
                             size_t len,
                             size_t *needed);
+
+// Copies why a precondition refused the step of this thread's last error
+// (`primary_reachable`, `pool_state`, `database_state`, `earlier_step`, `topology`,
+// `world_changed`) into `buf`, or an empty string when the last error is not
+// `PCDR_RESULT_PRECONDITION`. A program branches on this name, never on the message's
+// text. Same buffer rules and results as `pcdr_error_message`.
+//
+// # Safety
+//
+// As for `pcdr_error_message`.
+pcdr_result pcdr_error_precondition(char *buf,
+                                    size_t len,
+                                    size_t *needed);
 
 // Fills `*out` with the default options and its `struct_size`. Call it before setting
 // any field:

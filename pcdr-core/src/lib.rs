@@ -43,5 +43,6 @@ pub mod status;
 pub mod topology;
 
 pub use error::{
-    Error, ErrorKind, PlaneError, PlaneErrorKind, PlaneResult, Result, SqlServerError,
+    Error, ErrorKind, PlaneError, PlaneErrorKind, PlaneResult, PreconditionKind, Result,
+    SqlServerError,
 };

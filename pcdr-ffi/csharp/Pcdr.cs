@@ -27,7 +27,8 @@ namespace Pcdr
         UnknownStep = 904, BufferTooSmall = 905, UnknownOptionsSize = 906, Panic = 999,
     }
 
-    /// <summary>A failed pcdr call: its code, message, SQL Server error number and step.</summary>
+    /// <summary>A failed pcdr call: its code, message, SQL Server error number, step and, when a
+    /// precondition refused the step, why.</summary>
     public class PcdrException : Exception
     {
         public ResultCode Code { get; private set; }
@@ -35,28 +36,42 @@ namespace Pcdr
         public uint SqlNumber { get; private set; }
         /// <summary>The id of the step that failed (check_sites), or null.</summary>
         public string Step { get; private set; }
+        /// <summary>Why a precondition refused the step (primary_reachable, pool_state, ...), or
+        /// null when the code is not Precondition. Branch on this, never on the message.</summary>
+        public string PreconditionKind { get; private set; }
         /// <summary>Whether a step failed (codes 3xx); resume after fixing the cause.</summary>
         public bool IsStepFailure { get { return (uint)Code >= 300 && (uint)Code < 400; } }
 
         public PcdrException(ResultCode code, string message, uint sqlNumber, string step)
-            : this(code, message, sqlNumber, step, null) { }
+            : this(code, message, sqlNumber, step, null, null) { }
 
         /// <summary>As above, with the exception that led to this one (a failed progress handler).</summary>
         public PcdrException(ResultCode code, string message, uint sqlNumber, string step, Exception inner)
+            : this(code, message, sqlNumber, step, null, inner) { }
+
+        /// <summary>Every field, and the exception that led to this one (or null).</summary>
+        public PcdrException(ResultCode code, string message, uint sqlNumber, string step,
+            string preconditionKind, Exception inner)
             : base(message, inner)
         {
             Code = code;
             SqlNumber = sqlNumber;
             Step = step;
+            PreconditionKind = preconditionKind;
         }
 
         /// <summary>Throws the calling thread's last error when code is not Ok.</summary>
         internal static void Check(ResultCode code)
         {
             if (code == ResultCode.Ok) return;
-            string step = LastText(Native.pcdr_error_step);
             throw new PcdrException(code, LastText(Native.pcdr_error_message),
-                Native.pcdr_error_sql_number(), step.Length == 0 ? null : step);
+                Native.pcdr_error_sql_number(), NullIfEmpty(LastText(Native.pcdr_error_step)),
+                NullIfEmpty(LastText(Native.pcdr_error_precondition)), null);
+        }
+
+        private static string NullIfEmpty(string text)
+        {
+            return text.Length == 0 ? null : text;
         }
 
         internal delegate ResultCode TextAccessor(byte[] buf, UIntPtr len, out UIntPtr needed);
@@ -108,6 +123,9 @@ namespace Pcdr
         /// <summary>Copy every log backup before restoring any (by default each one next in
         /// the chain is restored while later ones are still being copied).</summary>
         public bool SequentialRestore;
+        /// <summary>Resume a journal whose run started more than 24 hours ago (refused
+        /// otherwise: what it records may no longer be true).</summary>
+        public bool ResumeStale;
     }
 
     /// <summary>One deployment's runbook: plan, run, resume, run a step, report, cancel.
@@ -147,6 +165,7 @@ namespace Pcdr
                 native.AcceptDataLoss = (byte)(options.AcceptDataLoss ? 1 : 0);
                 native.AllowPrimaryReachable = (byte)(options.AllowPrimaryReachable ? 1 : 0);
                 native.SequentialRestore = (byte)(options.SequentialRestore ? 1 : 0);
+                native.ResumeStale = (byte)(options.ResumeStale ? 1 : 0);
                 RunbookHandle handle;
                 PcdrException.Check(constructor(ref native, out handle));
                 return new Runbook(handle);
@@ -259,7 +278,7 @@ namespace Pcdr
             catch (PcdrException e)
             {
                 if (thrown == null) throw;
-                throw new PcdrException(e.Code, e.Message, e.SqlNumber, e.Step, thrown);
+                throw new PcdrException(e.Code, e.Message, e.SqlNumber, e.Step, e.PreconditionKind, thrown);
             }
             finally
             {
@@ -304,6 +323,7 @@ namespace Pcdr
             public byte AcceptDataLoss;
             public byte AllowPrimaryReachable;
             public byte SequentialRestore;
+            public byte ResumeStale;
         }
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
@@ -341,6 +361,8 @@ namespace Pcdr
         internal static extern ResultCode pcdr_error_message(byte[] buf, UIntPtr len, out UIntPtr needed);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern ResultCode pcdr_error_step(byte[] buf, UIntPtr len, out UIntPtr needed);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ResultCode pcdr_error_precondition(byte[] buf, UIntPtr len, out UIntPtr needed);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint pcdr_error_sql_number();
     }

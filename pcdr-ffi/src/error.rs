@@ -1,12 +1,13 @@
 //! The calling thread's last error: every function that returns a [`pcdr_result`]
 //! records its failure here (or clears it on success), and `pcdr_error_message`,
-//! `pcdr_error_sql_number` and `pcdr_error_step` read it back. The accessors leave it
+//! `pcdr_error_sql_number`, `pcdr_error_step` and `pcdr_error_precondition` read it back. The accessors leave it
 //! as it is, so they can be called in any order, any number of times.
 
 use crate::failure::Failure;
 use crate::ffi::copy_to_buffer;
 use crate::panic;
 use crate::result::pcdr_result;
+use pcdr_core::PreconditionKind;
 use pcdr_core::procedure::StepId;
 use std::cell::RefCell;
 use std::ffi::c_char;
@@ -88,10 +89,52 @@ pub unsafe extern "C" fn pcdr_error_step(
     len: usize,
     needed: *mut usize,
 ) -> pcdr_result {
+    // SAFETY: the caller's contract is copy_name's.
+    unsafe { copy_name(|f| f.step().map(StepId::as_str), buf, len, needed) }
+}
+
+/// Copies why a precondition refused the step of this thread's last error
+/// (`primary_reachable`, `pool_state`, `database_state`, `earlier_step`, `topology`,
+/// `world_changed`) into `buf`, or an empty string when the last error is not
+/// `PCDR_RESULT_PRECONDITION`. A program branches on this name, never on the message's
+/// text. Same buffer rules and results as `pcdr_error_message`.
+///
+/// # Safety
+///
+/// As for `pcdr_error_message`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pcdr_error_precondition(
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> pcdr_result {
+    // SAFETY: the caller's contract is copy_name's.
+    unsafe {
+        copy_name(
+            |f| f.precondition().map(PreconditionKind::as_str),
+            buf,
+            len,
+            needed,
+        )
+    }
+}
+
+/// Copies a name the last error carries (or an empty string) into `buf`, with
+/// `pcdr_error_message`'s buffer rules.
+///
+/// # Safety
+///
+/// As for `pcdr_error_message`.
+unsafe fn copy_name(
+    name: impl FnOnce(&Failure) -> Option<&'static str>,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> pcdr_result {
     code_of(&panic::boundary(|| {
-        let step = with_last(|last| last.and_then(Failure::step)).map_or("", StepId::as_str);
+        let text = with_last(|last| last.and_then(name)).unwrap_or("");
         // SAFETY: the caller's contract on `buf`, `len` and `needed` is copy_to_buffer's.
-        unsafe { copy_to_buffer(step, buf, len, needed) }
+        unsafe { copy_to_buffer(text, buf, len, needed) }
     }))
 }
 
@@ -151,6 +194,29 @@ mod tests {
         let code = unsafe { pcdr_error_step(buf.as_mut_ptr(), buf.len(), &mut needed) };
         assert_eq!(code, pcdr_result::Ok);
         assert_eq!(needed, "copy_log_backups".len() + 1);
+    }
+
+    #[test]
+    fn the_precondition_accessor_names_why_a_step_refused() {
+        let copy = || {
+            let mut buf = [0 as c_char; 32];
+            let mut needed = 0;
+            // SAFETY: buf holds 32 bytes; needed is a valid usize.
+            let code = unsafe { pcdr_error_precondition(buf.as_mut_ptr(), buf.len(), &mut needed) };
+            assert_eq!(code, pcdr_result::Ok);
+            let bytes: Vec<u8> = buf[..needed - 1].iter().map(|&c| c as u8).collect();
+            String::from_utf8(bytes).unwrap()
+        };
+        let refused = Error::Precondition {
+            step: failover::CHECK_SITES,
+            kind: PreconditionKind::PrimaryReachable,
+            message: "the primary answers".into(),
+            next: "make sure it is down".into(),
+        };
+        assert_eq!(fail_with(refused), pcdr_result::Precondition);
+        assert_eq!(copy(), "primary_reachable");
+        fail_with(Error::Cancelled { step: None });
+        assert_eq!(copy(), "");
     }
 
     #[test]

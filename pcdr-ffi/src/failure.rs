@@ -1,10 +1,11 @@
 //! A failed call, as every exported function reports it: its result code, its text, and
-//! what pcdr-core knew about it (SQL Server's error number, the step). The calling
+//! what pcdr-core knew about it (SQL Server's error number, the step, why a
+//! precondition refused). The calling
 //! thread's last failure is kept by [`crate::error`]; this module only defines it.
 
 use crate::result::pcdr_result;
-use pcdr_core::Error;
 use pcdr_core::procedure::StepId;
+use pcdr_core::{Error, PreconditionKind};
 
 /// A failed call: its code, its text, and what pcdr-core knew about it.
 #[derive(Debug)]
@@ -13,6 +14,7 @@ pub(crate) struct Failure {
     message: String,
     sql_number: Option<u32>,
     step: Option<StepId>,
+    precondition: Option<PreconditionKind>,
 }
 
 impl Failure {
@@ -23,6 +25,7 @@ impl Failure {
             message: message.into(),
             sql_number: None,
             step: None,
+            precondition: None,
         }
     }
 
@@ -53,6 +56,11 @@ impl Failure {
     pub(crate) fn step(&self) -> Option<StepId> {
         self.step
     }
+
+    /// Why a step refused to start, when a precondition refused it.
+    pub(crate) fn precondition(&self) -> Option<PreconditionKind> {
+        self.precondition
+    }
 }
 
 impl From<Error> for Failure {
@@ -62,6 +70,7 @@ impl From<Error> for Failure {
             message: error.to_string(),
             sql_number: error.sql_number(),
             step: error.step_id(),
+            precondition: error.precondition_kind(),
         }
     }
 }

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 /// the system's temporary folder, a real run, no data loss accepted, and the primary
 /// site must be down), then set what you need.
 ///
-/// Layout (C, in this order): a `uint32_t` size, a pointer, then four `uint8_t` flags
+/// Layout (C, in this order): a `uint32_t` size, a pointer, then five `uint8_t` flags
 /// where 0 means no and any other value means yes. The library copies everything it
 /// needs when the runbook is created; the struct and its string can be freed right
 /// after.
@@ -40,6 +40,9 @@ pub struct pcdr_options {
     /// Copy every log backup before restoring any, instead of restoring each one that
     /// is next in the chain while later ones are still being copied.
     pub sequential_restore: u8,
+    /// Resume a journal whose run started more than 24 hours ago. What an old journal
+    /// records may no longer be true, so such a resume is refused unless this is set.
+    pub resume_stale: u8,
 }
 
 /// The size of this version's `pcdr_options`, the one size it reads.
@@ -54,6 +57,7 @@ fn defaults() -> pcdr_options {
         accept_data_loss: 0,
         allow_primary_reachable: 0,
         sequential_restore: 0,
+        resume_stale: 0,
     }
 }
 
@@ -119,7 +123,7 @@ pub(crate) unsafe fn read(ptr: *const pcdr_options) -> Result<Options, Failure> 
             accept_data_loss: raw.accept_data_loss != 0,
             allow_primary_reachable: raw.allow_primary_reachable != 0,
             sequential_restore: raw.sequential_restore != 0,
-            ..RunOptions::default()
+            resume_stale: raw.resume_stale != 0,
         },
     })
 }
@@ -147,6 +151,7 @@ mod tests {
             accept_data_loss: 1,
             allow_primary_reachable: 1,
             sequential_restore: 1,
+            resume_stale: 1,
         };
         // SAFETY: a struct valid for writing.
         assert_eq!(unsafe { pcdr_options_init(&mut raw) }, pcdr_result::Ok);
@@ -181,6 +186,7 @@ mod tests {
             accept_data_loss: 0,
             allow_primary_reachable: 1,
             sequential_restore: 3,
+            resume_stale: 4,
         };
         // SAFETY: a valid struct with a NUL-terminated journal path.
         let options = unsafe { read(&raw) }.unwrap();
@@ -189,6 +195,7 @@ mod tests {
         assert!(!options.decisions.accept_data_loss);
         assert!(options.decisions.allow_primary_reachable);
         assert!(options.decisions.sequential_restore);
+        assert!(options.decisions.resume_stale);
     }
 
     #[test]

@@ -63,6 +63,7 @@ impl PyRunbook {
         accept_data_loss = false,
         allow_primary_reachable = false,
         sequential_restore = false,
+        resume_stale = false,
     ))]
     fn new(
         py: Python<'_>,
@@ -72,6 +73,7 @@ impl PyRunbook {
         accept_data_loss: bool,
         allow_primary_reachable: bool,
         sequential_restore: bool,
+        resume_stale: bool,
     ) -> PyResult<Self> {
         let options = Options {
             journal,
@@ -80,7 +82,7 @@ impl PyRunbook {
                 accept_data_loss,
                 allow_primary_reachable,
                 sequential_restore,
-                ..RunOptions::default()
+                resume_stale,
             },
         };
         let mut embedded =

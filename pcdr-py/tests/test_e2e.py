@@ -8,6 +8,8 @@ The pcdr executable is ``$PCDR_BIN`` (``scripts/test-py`` builds it and sets it)
 
 from __future__ import annotations
 
+import datetime
+import json
 import os
 import pathlib
 import queue
@@ -315,6 +317,38 @@ def test_a_bad_topology_is_refused_with_its_key(world: World, tmp_path: pathlib.
     with pytest.raises(pcdr.TopologyError):
         pcdr.Topology.load(tmp_path / "missing.toml")
 
+
+
+def age_journal(journal: pathlib.Path, hours: int) -> None:
+    """Moves the start of the run ``journal`` holds ``hours`` into the past."""
+    lines = journal.read_text().splitlines()
+    started = json.loads(lines[0])
+    at = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=hours)
+    started["at"] = at.isoformat()
+    lines[0] = json.dumps(started)
+    journal.write_text("\n".join(lines) + "\n")
+
+
+def test_a_journal_older_than_a_day_resumes_only_with_resume_stale(
+    world: World, tmp_path: pathlib.Path
+) -> None:
+    world.must("disaster", "--site", "primary")
+    journal = tmp_path / "failover.journal"
+    topology = world.topology()
+    runbook = pcdr.Runbook(topology, journal=journal)
+    runbook.run_step("failover", "check_sites")
+    with pytest.raises(pcdr.PreconditionError) as refused:
+        runbook.run_step("failover", "recover_database")
+    assert refused.value.kind == "earlier_step"
+    age_journal(journal, 25)
+
+    with pytest.raises(pcdr.JournalError) as stale:
+        pcdr.Runbook(topology, journal=journal).resume()
+    assert "resume_stale" in str(stale.value)
+    report = pcdr.Runbook(topology, journal=journal, resume_stale=True).resume()
+    assert isinstance(report, pcdr.Report) and report.completed
+    verified = world.verify("failed-over")
+    assert verified.returncode == 0, verified.stdout
 
 def test_ctrl_c_during_a_run_then_resume(slow_world: World, tmp_path: pathlib.Path) -> None:
     """A real SIGINT to this process while a (slow) failover runs."""

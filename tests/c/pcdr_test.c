@@ -172,6 +172,7 @@ static void test_options_init(const struct fixture *fx) {
   CHECK(opts.journal == NULL);
   CHECK(opts.dry_run == 0 && opts.accept_data_loss == 0);
   CHECK(opts.allow_primary_reachable == 0 && opts.sequential_restore == 0);
+  CHECK(opts.resume_stale == 0);
   CHECK(pcdr_options_init(NULL) == PCDR_RESULT_NULL_PARAMETER);
 }
 
@@ -591,6 +592,10 @@ static void test_world_failover_and_failback(const struct fixture *fx) {
   pcdr_result refused = pcdr_runbook_run_step(rb, "failover", "check_sites", &outcome);
   CHECK(refused == PCDR_RESULT_PRECONDITION);
   CHECK(contains(last_error(), "still answers"));
+  char kind[32];
+  size_t kind_len = 0;
+  CHECK(pcdr_error_precondition(kind, sizeof kind, &kind_len) == PCDR_RESULT_OK);
+  CHECK(strcmp(kind, "primary_reachable") == 0);
   CHECK(outcome == NULL);
   pcdr_runbook_free(rb);
 

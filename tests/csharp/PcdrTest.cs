@@ -99,7 +99,7 @@ static class PcdrTest
         Check(options.StructSize == Marshal.SizeOf(typeof(Native.Options)),
             "pcdr_options is " + options.StructSize + " bytes in C, " + Marshal.SizeOf(typeof(Native.Options)) + " in C#");
         Check(options.Journal == IntPtr.Zero && options.DryRun == 0 && options.AcceptDataLoss == 0
-            && options.AllowPrimaryReachable == 0 && options.SequentialRestore == 0, "the defaults are all no");
+            && options.AllowPrimaryReachable == 0 && options.SequentialRestore == 0 && options.ResumeStale == 0, "the defaults are all no");
         options.StructSize = 0;
         RunbookHandle rb;
         var code = Native.pcdr_runbook_new_from_file(Utf8.ToNative(topology), ref options, out rb);
@@ -258,7 +258,8 @@ static class PcdrTest
             Check(StepStatus(plan, "check_sites") == "blocked", "check_sites blocked while the primary answers: " + StepStatus(plan, "check_sites"));
             Check(StepStatus(plan, "copy_log_backups") == "would_run", "copy_log_backups would run");
             var refused = ErrorOf(() => runbook.RunStep("failover", "check_sites", null));
-            Check(refused != null && refused.Code == ResultCode.Precondition && refused.Step == "check_sites" && refused.SqlNumber == 0,
+            Check(refused != null && refused.Code == ResultCode.Precondition && refused.Step == "check_sites" && refused.SqlNumber == 0
+                && refused.PreconditionKind == "primary_reachable",
                 "check_sites refuses while the primary answers: " + (refused == null ? "ran" : refused.Code + " " + refused.Step + " " + refused.Message));
         }
 

@@ -96,7 +96,7 @@ impl History {
         Err(Error::Journal {
             path: journal.to_path_buf(),
             message: format!(
-                "holds a run started {hours} hours ago (more than {STALE_AFTER_HOURS}): what it records may no longer be true; start a new run with a new journal, or resume it anyway with --resume-stale"
+                "holds a run started {hours} hours ago (more than {STALE_AFTER_HOURS}): what it records may no longer be true; start a new run with a new journal, or resume it anyway with --resume-stale (the resume_stale option of the C and Python bindings)"
             ),
         })
     }

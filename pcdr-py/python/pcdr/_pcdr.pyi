@@ -349,6 +349,7 @@ class Runbook:
         accept_data_loss: bool = False,
         allow_primary_reachable: bool = False,
         sequential_restore: bool = False,
+        resume_stale: bool = False,
     ) -> Runbook:
         """A runbook over the real SQL Server instances, share and pool of
         ``topology``; nothing is contacted until a call needs it.
@@ -362,6 +363,8 @@ class Runbook:
             sequential_restore: copy every log backup before restoring any; by
                 default each one that is next in the chain is restored while later
                 ones are still being copied.
+            resume_stale: resume a journal whose run started more than 24 hours
+                ago; refused otherwise, since what it records may no longer be true.
 
         Raises:
             TopologyError: the SQL password cannot be read (``sql.password_env`` or
