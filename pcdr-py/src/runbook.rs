@@ -65,6 +65,10 @@ impl PyRunbook {
         sequential_restore = false,
         resume_stale = false,
     ))]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "each keyword argument of the Python constructor is one parameter"
+    )]
     fn new(
         py: Python<'_>,
         topology: &PyTopology,
