@@ -561,6 +561,38 @@ fn a_failover_resumed_after_the_primary_came_back_is_refused() {
     assert_not_failed_over(&world);
 }
 
+/// A journal is evidence of one run against one deployment: resumed against another
+/// world (another topology, with a backlog of log backups of its own never copied), it is
+/// refused before anything is observed or changed, and that world then fails over with
+/// nothing lost.
+#[test]
+fn a_journal_resumed_against_another_deployment_is_refused() {
+    let first = World::serve();
+    first.disaster();
+    let fail_recovery = ["--fail-statement", "restore-database", "--on", "backup"];
+    first.sim("fault", &fail_recovery).code(SUCCESS);
+    let journal = first.path("failover.journal");
+    let j = s(&journal);
+    first
+        .pcdr("failover", &["--yes", "--journal", j])
+        .code(FAILED)
+        .stderr_has("FAILED: failover step recover_database");
+
+    let other = World::serve_with(&["--uncopied", "2"]);
+    other.disaster();
+    other
+        .pcdr("failover", &["--resume", "--journal", j])
+        .code(USAGE)
+        .stderr_has("was written for another deployment")
+        .stderr_has("instances")
+        .stderr_lacks("(check_sites)");
+    assert_not_failed_over(&other);
+    other
+        .new_run("failover", &other.path("failover.journal"))
+        .code(SUCCESS);
+    other.verify("failed-over");
+}
+
 #[test]
 fn a_gap_in_the_log_chain_is_refused_until_data_loss_is_accepted() {
     let world = World::serve_with(&["--uncopied", "2"]);

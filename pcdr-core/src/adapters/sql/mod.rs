@@ -95,29 +95,46 @@ impl SqlPlane {
     }
 
     async fn connect(&self) -> PlaneResult<Connection> {
-        // A lost site drops packets rather than refusing: without a limit the operating
-        // system's own (21 s on Windows, minutes on Linux) would run on every probe.
-        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect_named(&self.config))
-            .await
-            .map_err(|_| PlaneError::Unreachable {
-                target: self.name.clone(),
-                message: format!(
-                    "no answer within {} s (TCP connection timed out)",
-                    CONNECT_TIMEOUT.as_secs()
-                ),
-            })?
-            .map_err(|e| connect_error(&self.name, e))?;
-        tcp.set_nodelay(true)
-            .map_err(|e| connect_error(&self.name, e.into()))?;
-        Client::connect(self.config.clone(), tcp.compat_write())
-            .await
-            .map_err(|e| connect_error(&self.name, e))
+        connect(&self.name, &self.config, CONNECT_TIMEOUT).await
     }
 }
 
-/// How long pcdr waits for a TCP connection to an instance, as SQL Server's own clients
-/// do by default (ADO.NET's and SSMS's "Connect Timeout" is 15 s).
+/// How long pcdr waits for a TCP connection to an instance, and then for the login to
+/// complete, as SQL Server's own clients do by default (ADO.NET's and SSMS's "Connect
+/// Timeout" is 15 s).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Connects to `name` and logs in, waiting at most `limit` for each. A lost site drops
+/// packets rather than refusing: without a limit the operating system's own (21 s on
+/// Windows, minutes on Linux) would run on every probe. A TCP connection that times out
+/// means nobody answered; a login that times out after the connection was accepted means
+/// something answers on the port, so it is [`PlaneError::ConnectFailed`], never
+/// [`PlaneError::Unreachable`].
+async fn connect(name: &str, config: &Config, limit: Duration) -> PlaneResult<Connection> {
+    let tcp = tokio::time::timeout(limit, TcpStream::connect_named(config))
+        .await
+        .map_err(|_| PlaneError::Unreachable {
+            target: name.to_string(),
+            message: format!(
+                "no answer within {} s (TCP connection timed out)",
+                limit.as_secs_f32()
+            ),
+        })?
+        .map_err(|e| connect_error(name, e))?;
+    tcp.set_nodelay(true)
+        .map_err(|e| connect_error(name, e.into()))?;
+    tokio::time::timeout(limit, Client::connect(config.clone(), tcp.compat_write()))
+        .await
+        .map_err(|_| PlaneError::ConnectFailed {
+            target: name.to_string(),
+            message: format!(
+                "the TCP connection was accepted but the login did not complete within {} s: \
+                 something answers on this port",
+                limit.as_secs_f32()
+            ),
+        })?
+        .map_err(|e| connect_error(name, e))
+}
 
 /// Builds tiberius's configuration from the topology.
 fn config(endpoint: &SqlEndpoint, settings: &SqlSettings, password: Option<&Secret>) -> Config {
@@ -203,4 +220,89 @@ fn group_by_result_set(rows: Vec<Row>) -> Vec<Vec<Row>> {
         sets[index].push(row);
     }
     sets
+}
+
+/// What a probe of an instance concludes from the wire alone, against real sockets on
+/// loopback: only a refused (or unanswered) TCP connection means the instance is down.
+#[cfg(test)]
+mod liveness_tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    const SHORT: Duration = Duration::from_millis(300);
+
+    fn config_for(port: u16) -> Config {
+        let mut config = Config::new();
+        config.host("127.0.0.1");
+        config.port(port);
+        config.encryption(EncryptionLevel::NotSupported);
+        config
+    }
+
+    /// A port on loopback that something answers on, handled by `peer`.
+    async fn answering(
+        peer: impl FnOnce(TcpStream) -> futures_util::future::BoxFuture<'static, ()> + Send + 'static,
+    ) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            peer(stream).await;
+        });
+        port
+    }
+
+    async fn probe(port: u16) -> PlaneError {
+        match connect("sql-atl", &config_for(port), SHORT).await {
+            Ok(_) => panic!("logged in to a peer that is no SQL Server"),
+            Err(error) => error,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_unanswered() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let error = probe(port).await;
+        assert!(matches!(error, PlaneError::Unreachable { .. }), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_accepts_then_hangs_up_answered() {
+        let port = answering(|stream| Box::pin(async move { drop(stream) })).await;
+        let error = probe(port).await;
+        assert!(matches!(error, PlaneError::ConnectFailed { .. }), "{error}");
+        assert!(!error.is_unanswered());
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_answers_with_something_other_than_tds_answered() {
+        let port = answering(|mut stream| {
+            Box::pin(async move {
+                let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+                tokio::time::sleep(SHORT * 4).await;
+            })
+        })
+        .await;
+        let error = probe(port).await;
+        assert!(!error.is_unanswered(), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_accepts_but_never_logs_in_answered_within_the_limit() {
+        let port = answering(|stream| {
+            Box::pin(async move {
+                tokio::time::sleep(SHORT * 10).await;
+                drop(stream);
+            })
+        })
+        .await;
+        let started = std::time::Instant::now();
+        let error = probe(port).await;
+        assert!(matches!(error, PlaneError::ConnectFailed { .. }), "{error}");
+        assert!(error.to_string().contains("something answers"), "{error}");
+        assert!(started.elapsed() < SHORT * 5, "{:?}", started.elapsed());
+    }
 }
