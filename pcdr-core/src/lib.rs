@@ -32,6 +32,7 @@ pub mod guide;
 pub mod log_chain;
 pub mod logship;
 pub mod planes;
+pub mod private_file;
 pub mod procedure;
 pub mod quote;
 pub mod runbook;
@@ -40,7 +41,10 @@ pub mod schema;
 #[path = "../tests/support/snapshot.rs"]
 mod snapshot;
 pub mod status;
+pub mod system_folder;
 pub mod topology;
+#[cfg(windows)]
+pub mod windows_acl;
 
 pub use error::{
     Error, ErrorKind, PlaneError, PlaneErrorKind, PlaneResult, PreconditionKind, Result,

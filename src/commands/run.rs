@@ -159,7 +159,9 @@ fn write_reports(journal: &Path, report: &Report) {
         (with(".report.json"), report.to_json()),
         (with(".report.md"), render::markdown(report)),
     ] {
-        if let Err(e) = std::fs::write(&path, text) {
+        let written = pcdr_core::private_file::create(&path)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()));
+        if let Err(e) = written {
             eprintln!("pcdr: cannot write the report {}: {e}", path.display());
         }
     }

@@ -63,7 +63,7 @@ impl ManagementShell {
         let output = match tokio::time::timeout(self.timeout, collect(&mut child)).await {
             Ok(output) => output.map_err(|e| shell_error(cmdlet, &e.to_string()))?,
             Err(_) => {
-                kill_tree(&mut child).await;
+                kill_tree(&mut child, self.password_env.as_deref()).await;
                 return Err(PlaneError::Timeout {
                     what: format!("{cmdlet} (the shell's process tree was killed)"),
                     secs: self.timeout.as_secs(),
@@ -91,9 +91,7 @@ impl ManagementShell {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        if let Some(name) = &self.password_env {
-            command.env_remove(name);
-        }
+        without_password(&mut command, self.password_env.as_deref());
         #[cfg(unix)]
         command.process_group(0);
         command.spawn().map_err(|e| PlaneError::Unreachable {
@@ -138,8 +136,10 @@ async fn collect(child: &mut Child) -> std::io::Result<Output> {
     })
 }
 
-/// Kills the shell and everything it started.
-async fn kill_tree(child: &mut Child) {
+/// Kills the shell and everything it started (on Windows with `taskkill`, which never
+/// sees the SQL password's variable either).
+#[cfg_attr(not(windows), allow(unused_variables))]
+async fn kill_tree(child: &mut Child, password_env: Option<&str>) {
     #[cfg(unix)]
     if let Some(pid) = child
         .id()
@@ -149,12 +149,21 @@ async fn kill_tree(child: &mut Child) {
     }
     #[cfg(windows)]
     if let Some(pid) = child.id() {
-        let _ = Command::new("taskkill")
-            .args(["/T", "/F", "/PID", &pid.to_string()])
-            .status()
-            .await;
+        let taskkill = crate::system_folder::system_program("taskkill.exe")
+            .unwrap_or_else(|| "taskkill.exe".into());
+        let mut command = Command::new(taskkill);
+        command.args(["/T", "/F", "/PID", &pid.to_string()]);
+        without_password(&mut command, password_env);
+        let _ = command.status().await;
     }
     let _ = child.kill().await;
+}
+
+/// Keeps the SQL password's environment variable from a process pcdr starts.
+fn without_password(command: &mut Command, password_env: Option<&str>) {
+    if let Some(name) = password_env {
+        command.env_remove(name);
+    }
 }
 
 /// Reads `PoolState` from `Get-CsPersistentChatState`'s JSON: a name, or the enum's

@@ -17,7 +17,7 @@ use crate::procedure::{Facts, Procedure, RunOptions, StepId, StepOutcome};
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -152,12 +152,7 @@ impl Journal {
     }
 
     fn open(path: &Path) -> Result<Self> {
-        let mut options = OpenOptions::new();
-        options.create(true).append(true).read(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options
-            .open(path)
+        let file = crate::private_file::open_append(path)
             .map_err(|e| journal_error(path, &e.to_string()))?;
         match file.try_lock() {
             Ok(()) => Ok(Self {

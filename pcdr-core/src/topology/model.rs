@@ -5,6 +5,7 @@
 //! they know nothing about TOML syntax. Their `Serialize` shape is the file's own shape,
 //! so serializing a [`Topology`](super::Topology) writes a loadable topology file.
 
+use crate::system_folder::system_program;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -270,10 +271,12 @@ pub struct ShellSettings {
 }
 
 impl Default for ShellSettings {
-    /// Windows PowerShell with the `SkypeForBusiness` module and a ten-minute limit.
+    /// Windows PowerShell (by its absolute path in the system folder, on Windows) with the
+    /// `SkypeForBusiness` module and a ten-minute limit.
     fn default() -> Self {
         ShellSettings {
-            program: "powershell.exe".to_owned(),
+            program: system_program(r"WindowsPowerShell\v1.0\powershell.exe")
+                .map_or_else(|| "powershell.exe".to_owned(), |p| p.display().to_string()),
             args: ["-NoProfile", "-NonInteractive", "-Command"]
                 .map(str::to_owned)
                 .to_vec(),

@@ -146,8 +146,8 @@ fn refuse_shared_file(path: &Path, metadata: &fs::Metadata) -> Result<(), Topolo
     Ok(())
 }
 
-/// Windows protects files with ACLs, which this check does not read.
-#[cfg(not(unix))]
-fn refuse_shared_file(_path: &Path, _metadata: &fs::Metadata) -> Result<(), TopologyError> {
-    Ok(())
+/// Windows protects files with ACLs: only the owner, SYSTEM and Administrators may read.
+#[cfg(windows)]
+fn refuse_shared_file(path: &Path, _metadata: &fs::Metadata) -> Result<(), TopologyError> {
+    crate::windows_acl::check_private(path).map_err(|e| TopologyError::new(FILE_KEY, e.to_string()))
 }

@@ -47,7 +47,13 @@ fn defaults_fill_every_optional_key() {
     assert!(!topology.sql.trust_server_certificate);
     assert_eq!(topology.sql.command_timeout_secs, 0);
     assert_eq!(topology.shell, ShellSettings::default());
-    assert_eq!(topology.shell.program, "powershell.exe");
+    if cfg!(windows) {
+        let program = Path::new(&topology.shell.program);
+        assert!(program.is_absolute(), "{}", program.display());
+        assert!(program.ends_with(r"WindowsPowerShell\v1.0\powershell.exe"));
+    } else {
+        assert_eq!(topology.shell.program, "powershell.exe");
+    }
     assert_eq!(
         topology.shell.args,
         ["-NoProfile", "-NonInteractive", "-Command"]
@@ -89,8 +95,11 @@ fn to_toml_string_round_trips_defaults_and_a_password_file() {
     let text = MINIMAL.to_owned() + "[sql]\nuser = \"pcdr\"\npassword_file = \"secret\"\n";
     let topology = Topology::from_toml_str(&text, Some(Path::new("/etc/pcdr"))).unwrap();
     let written = topology.to_toml_string();
-    assert!(
-        written.contains("password_file = \"/etc/pcdr/secret\""),
+    let resolved = Path::new("/etc/pcdr").join("secret");
+    let table: toml::Table = written.parse().unwrap();
+    assert_eq!(
+        table["sql"]["password_file"].as_str(),
+        resolved.to_str(),
         "{written}"
     );
     assert_eq!(Topology::from_toml_str(&written, None).unwrap(), topology);

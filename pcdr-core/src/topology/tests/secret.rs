@@ -1,6 +1,7 @@
 //! Password sources: environment variables, files and their permissions, and that a
 //! [`Secret`] never shows its text.
 
+#[cfg(unix)]
 use std::fs;
 use std::path::Path;
 
