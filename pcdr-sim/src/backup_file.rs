@@ -8,7 +8,7 @@
 //! | 0 | 8 | magic `PCDRBAK1` |
 //! | 8 | 2 | format version, 1 |
 //! | 10 | 1 | backup type: 1 full database, 2 log (as `RESTORE HEADERONLY`'s `BackupType`) |
-//! | 11 | 1 | flags: bit 0 set when taken `WITH CHECKSUM` |
+//! | 11 | 1 | flags: bit 0 set when taken `WITH CHECKSUM`, bit 1 when taken `WITH COPY_ONLY` |
 //! | 12 | 16 | FamilyGUID, RFC 4122 byte order |
 //! | 28 | 16 | FirstLSN, `u128` |
 //! | 44 | 16 | LastLSN, `u128` (the LSN of the next log record after the set) |
@@ -81,6 +81,9 @@ pub struct BackupHeader {
     pub finish: DateTime<Utc>,
     /// `HasBackupChecksums`: taken `WITH CHECKSUM`.
     pub has_checksum: bool,
+    /// `IsCopyOnly`: taken `WITH COPY_ONLY`, outside the sequence of regular backups
+    /// (Copy-only backups, Microsoft Learn).
+    pub is_copy_only: bool,
 }
 
 /// A database file recorded in a backup: a row of `RESTORE FILELISTONLY` (RESTORE
@@ -141,7 +144,7 @@ impl BackupSet {
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
         out.push(h.kind.code());
-        out.push(u8::from(h.has_checksum));
+        out.push(u8::from(h.has_checksum) | (u8::from(h.is_copy_only) << 1));
         out.extend_from_slice(&h.family_guid.0);
         out.extend_from_slice(&h.first_lsn.to_le_bytes());
         out.extend_from_slice(&h.last_lsn.to_le_bytes());
@@ -204,7 +207,8 @@ impl BackupSet {
         }
         let kind = BackupKind::from_code(reader.u8().map_err(malformed)?)
             .ok_or(BackupFileError::Malformed)?;
-        let has_checksum = reader.u8().map_err(malformed)? & 1 == 1;
+        let flags = reader.u8().map_err(malformed)?;
+        let (has_checksum, is_copy_only) = (flags & 1 == 1, flags & 2 == 2);
         let family_guid = Guid(reader.array::<16>().map_err(malformed)?);
         let first_lsn = u128::from_le_bytes(reader.array::<16>().map_err(malformed)?);
         let last_lsn = u128::from_le_bytes(reader.array::<16>().map_err(malformed)?);
@@ -220,6 +224,7 @@ impl BackupSet {
             start,
             finish,
             has_checksum,
+            is_copy_only,
         })
     }
 
@@ -346,6 +351,7 @@ mod tests {
                 start,
                 finish: start,
                 has_checksum: true,
+                is_copy_only: false,
             },
             files: vec![FileEntry {
                 logical_name: "mgc".into(),
@@ -383,6 +389,15 @@ mod tests {
             u32::from_le_bytes(bytes[body..].try_into().unwrap()),
             crc32(&bytes[..body])
         );
+    }
+
+    #[test]
+    fn a_copy_only_set_sets_flag_bit_1_and_round_trips() {
+        let mut set = sample();
+        set.header.is_copy_only = true;
+        let bytes = set.encode();
+        assert_eq!(bytes[11], 0b11);
+        assert_eq!(BackupSet::decode(&bytes), Ok(set));
     }
 
     #[test]

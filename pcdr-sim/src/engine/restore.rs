@@ -310,7 +310,7 @@ fn header_only(set: &BackupSet) -> StatementResult {
         Value::Bit(h.has_checksum),
         Value::Bit(false),
         Value::Bit(false),
-        Value::Bit(false),
+        Value::Bit(h.is_copy_only),
     ];
     StatementResult::Rows(ResultSet {
         columns: columns.iter().map(|(n, t)| Column::new(*n, *t)).collect(),

@@ -245,6 +245,7 @@ fn backup_set(
             start: now,
             finish: now,
             has_checksum,
+            is_copy_only: false,
         },
         files: db.files.clone(),
         messages,
