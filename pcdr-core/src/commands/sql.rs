@@ -211,8 +211,22 @@ pub fn remove_mirroring(db: &str) -> Result<SqlCommand, QuoteError> {
 }
 
 /// `BACKUP DATABASE … WITH INIT, CHECKSUM`.
-pub fn backup_database(db: &str, file: &str) -> SqlCommand {
-    SqlCommand::new("BACKUP DATABASE @db TO DISK = @file WITH INIT, CHECKSUM;")
+///
+/// With `copy_only`, `WITH COPY_ONLY` as well: the backup stays outside the database's
+/// sequence of regular backups (it is no differential base)
+/// (<https://learn.microsoft.com/sql/relational-databases/backup-restore/copy-only-backups-sql-server>).
+///
+/// ```
+/// use pcdr_core::commands::sql::backup_database;
+/// let copy = backup_database("mgc", r"\\fs\share\mgc.bak", true);
+/// assert_eq!(copy.text, "BACKUP DATABASE @db TO DISK = @file WITH COPY_ONLY, INIT, CHECKSUM;");
+/// ```
+pub fn backup_database(db: &str, file: &str, copy_only: bool) -> SqlCommand {
+    let text = match copy_only {
+        true => "BACKUP DATABASE @db TO DISK = @file WITH COPY_ONLY, INIT, CHECKSUM;",
+        false => "BACKUP DATABASE @db TO DISK = @file WITH INIT, CHECKSUM;",
+    };
+    SqlCommand::new(text)
         .name("@db", db)
         .text_param("@file", file)
 }

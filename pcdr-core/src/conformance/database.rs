@@ -169,7 +169,7 @@ async fn full_backup(
 ) -> CheckResult<String> {
     let file = join_path(folder, &format!("{database}_{label}_{}.bak", stamp()));
     plane
-        .backup_database(database, &file)
+        .backup_database(database, &file, false)
         .await
         .during(check, format!("BACKUP DATABASE {database} TO {file}"))?;
     Ok(file)

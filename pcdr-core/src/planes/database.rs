@@ -283,8 +283,10 @@ pub trait DatabasePlane: Send + Sync {
     /// an error.
     async fn remove_mirroring(&self, database: &str) -> PlaneResult<()>;
 
-    /// `BACKUP DATABASE … WITH INIT, CHECKSUM`.
-    async fn backup_database(&self, database: &str, file: &str) -> PlaneResult<()>;
+    /// `BACKUP DATABASE … WITH INIT, CHECKSUM`; with `copy_only`, `COPY_ONLY` too (the
+    /// backup leaves the database's backup sequence as it was).
+    async fn backup_database(&self, database: &str, file: &str, copy_only: bool)
+    -> PlaneResult<()>;
 
     /// `RESTORE VERIFYONLY … WITH CHECKSUM`.
     async fn verify_backup(&self, file: &str) -> PlaneResult<()>;

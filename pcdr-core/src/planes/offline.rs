@@ -96,7 +96,7 @@ impl DatabasePlane for Offline {
     async fn remove_mirroring(&self, _: &str) -> PlaneResult<()> {
         self.fail()
     }
-    async fn backup_database(&self, _: &str, _: &str) -> PlaneResult<()> {
+    async fn backup_database(&self, _: &str, _: &str, _: bool) -> PlaneResult<()> {
         self.fail()
     }
     async fn verify_backup(&self, _: &str) -> PlaneResult<()> {

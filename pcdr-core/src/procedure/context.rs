@@ -3,7 +3,7 @@
 
 use super::StepId;
 use crate::error::{Error, Result};
-use crate::log_chain::{LogBackup, LogChainGap, Lsn};
+use crate::log_chain::{BackupHeader, LogBackup, LogChainGap, Lsn};
 use crate::planes::{ChatPoolPlane, DatabasePlane, FilePlane, LogShippingSnapshot};
 use crate::schema::Document;
 use crate::topology::{SiteRole, Topology};
@@ -69,6 +69,13 @@ pub struct Facts {
     pub logs_restored: u64,
     /// The failback backup, once taken and verified.
     pub failback_backup_verified: Option<String>,
+    /// The `RESTORE HEADERONLY` of that backup as this run read it right after taking
+    /// and verifying it: the restore over the primary restores only a file that still
+    /// has this header.
+    pub failback_backup_header: Option<BackupHeader>,
+    /// The `COPY_ONLY` backup of what the primary database held before the failback
+    /// restore replaced it, once taken and verified.
+    pub failback_safety_backup: Option<String>,
 }
 
 /// A progress event.

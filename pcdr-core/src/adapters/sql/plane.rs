@@ -237,8 +237,14 @@ impl DatabasePlane for SqlPlane {
         }
     }
 
-    async fn backup_database(&self, database: &str, file: &str) -> PlaneResult<()> {
-        self.write(&sql::backup_database(database, file)).await
+    async fn backup_database(
+        &self,
+        database: &str,
+        file: &str,
+        copy_only: bool,
+    ) -> PlaneResult<()> {
+        self.write(&sql::backup_database(database, file, copy_only))
+            .await
     }
 
     async fn verify_backup(&self, file: &str) -> PlaneResult<()> {

@@ -1,7 +1,8 @@
 //! Failback steps, one section per step.
 
 use super::fixtures::*;
-use crate::error::Error;
+use crate::error::{Error, PreconditionKind};
+use crate::log_chain::BackupHeader;
 use crate::planes::{
     ChatDatabase, FileMove, FullRestore, MirrorRequest, MirroringRole, PoolState,
     PrimaryLogShipping, SecondaryLogShipping, SessionId, UserAccess,
@@ -435,13 +436,19 @@ async fn backup_for_failback_backs_up_verifies_and_records_the_file() {
         .withf(|f| f == FAILBACK_FILE)
         .times(1)
         .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    // Read again once verified: the header the restore over the primary will demand.
+    w.backup
+        .expect_backup_header()
+        .withf(|f| f == FAILBACK_FILE)
+        .times(1)
+        .returning(|_| Ok(full_header(FAMILY)));
     let mut seq = Sequence::new();
     w.backup
         .expect_backup_database()
-        .withf(|db, f| db == "mgc" && f == FAILBACK_FILE)
+        .withf(|db, f, copy_only| db == "mgc" && f == FAILBACK_FILE && !copy_only)
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     w.backup
         .expect_verify_backup()
         .withf(|f| f == FAILBACK_FILE)
@@ -461,6 +468,10 @@ async fn backup_for_failback_backs_up_verifies_and_records_the_file() {
     assert_eq!(
         ctx.facts().failback_backup_verified.as_deref(),
         Some(FAILBACK_FILE)
+    );
+    assert_eq!(
+        ctx.facts().failback_backup_header,
+        Some(full_header(FAMILY))
     );
 }
 
@@ -496,6 +507,7 @@ async fn backup_for_failback_only_verifies_a_complete_backup_already_there() {
 async fn backup_for_failback_is_skipped_once_verified_in_this_run() {
     let mut w = World::new();
     w.facts.failback_backup_verified = Some(FAILBACK_FILE.into());
+    w.facts.failback_backup_header = Some(full_header(FAMILY));
     w.backup.expect_database_state().never();
     w.backup.expect_verify_backup().never();
     w.forbid_mutations();
@@ -537,7 +549,7 @@ async fn backup_for_failback_failure_names_the_step_instance_database_and_file()
     w.backup
         .expect_backup_database()
         .times(1)
-        .returning(|_, _| {
+        .returning(|_, _, _| {
             Err(sql_error(
                 3201,
                 "Cannot open backup device. Access is denied",
@@ -639,16 +651,57 @@ fn expect_files(w: &mut World) {
         .returning(|_| Ok(primary_files()));
 }
 
-#[tokio::test]
-async fn restore_primary_removes_mirroring_then_ends_sessions_then_restores_with_replace_and_moves()
-{
-    let mut w = World::new();
-    // Read once, before acting; the check afterwards goes by the restore history.
+/// This run's copy of the primary database, taken before the restore replaces it.
+const SAFETY_FILE: &str =
+    r"\\fs01.contoso.com\pchat-logs\mgc_pcdr_before_failback_20261127130000.bak";
+
+/// The failback file still holds the backup this run took and recorded, the backup
+/// database is of its family, and the primary verifies it once.
+fn expect_this_runs_backup(w: &mut World) {
+    w.facts.failback_backup_verified = Some(FAILBACK_FILE.into());
+    w.facts.failback_backup_header = Some(full_header(FAMILY));
     w.primary
         .expect_backup_header()
         .withf(|f| f == FAILBACK_FILE)
         .times(1)
         .returning(|_| Ok(full_header(FAMILY)));
+    w.backup
+        .expect_database_state()
+        .withf(|db| db == "mgc")
+        .returning(|_| Ok(Some(online())));
+    w.primary
+        .expect_verify_backup()
+        .withf(|f| f == FAILBACK_FILE)
+        .times(1)
+        .returning(|_| Ok(()));
+}
+
+/// The online primary database is copied (`COPY_ONLY`) and the copy verified, once.
+fn expect_safety_copy(w: &mut World) {
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == SAFETY_FILE)
+        .times(1)
+        .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    w.primary
+        .expect_backup_database()
+        .withf(|db, f, copy_only| db == "mgc" && f == SAFETY_FILE && *copy_only)
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    w.primary
+        .expect_verify_backup()
+        .withf(|f| f == SAFETY_FILE)
+        .times(1)
+        .returning(|_| Ok(()));
+}
+
+#[tokio::test]
+async fn restore_primary_removes_mirroring_then_ends_sessions_then_restores_with_replace_and_moves()
+{
+    let mut w = World::new();
+    // Read once, before acting; the check afterwards goes by the restore history.
+    expect_this_runs_backup(&mut w);
+    expect_safety_copy(&mut w);
     expect_state(
         &mut w.primary,
         "mgc",
@@ -693,15 +746,23 @@ async fn restore_primary_removes_mirroring_then_ends_sessions_then_restores_with
     w.backup.expect_remove_mirroring().never();
     let (ctx, _) = w.build();
     let summary = done(restore_primary(&ctx).await.expect("restored"));
-    assert_eq!(summary, format!("mgc restored on {PRIMARY_SQL}"));
+    assert_eq!(
+        summary,
+        format!(
+            "mgc restored on {PRIMARY_SQL}; what it held before is in {SAFETY_FILE} (COPY_ONLY)"
+        )
+    );
+    assert_eq!(
+        ctx.facts().failback_safety_backup.as_deref(),
+        Some(SAFETY_FILE)
+    );
 }
 
 #[tokio::test]
 async fn restore_primary_does_not_touch_mirroring_of_an_unmirrored_primary() {
     let mut w = World::new();
-    w.primary
-        .expect_backup_header()
-        .returning(|_| Ok(full_header(FAMILY)));
+    expect_this_runs_backup(&mut w);
+    expect_safety_copy(&mut w);
     expect_state(
         &mut w.primary,
         "mgc",
@@ -774,9 +835,8 @@ async fn restore_primary_names_the_cause_when_the_failback_backup_cannot_be_read
 #[tokio::test]
 async fn restore_primary_retries_after_ending_sessions_again_when_in_use() {
     let mut w = World::new();
-    w.primary
-        .expect_backup_header()
-        .returning(|_| Ok(full_header(FAMILY)));
+    expect_this_runs_backup(&mut w);
+    expect_safety_copy(&mut w);
     expect_state(
         &mut w.primary,
         "mgc",
@@ -824,9 +884,8 @@ async fn restore_primary_retries_after_ending_sessions_again_when_in_use() {
 #[tokio::test]
 async fn restore_primary_failure_names_the_step_instance_database_and_file() {
     let mut w = World::new();
-    w.primary
-        .expect_backup_header()
-        .returning(|_| Ok(full_header(FAMILY)));
+    expect_this_runs_backup(&mut w);
+    expect_safety_copy(&mut w);
     expect_state(
         &mut w.primary,
         "mgc",
@@ -872,9 +931,6 @@ async fn restore_primary_names_the_primary_when_its_restore_history_cannot_be_re
 #[tokio::test]
 async fn restore_primary_refuses_files_it_cannot_place() {
     let mut w = World::new();
-    w.primary
-        .expect_backup_header()
-        .returning(|_| Ok(full_header(FAMILY)));
     expect_state(
         &mut w.primary,
         "mgc",
@@ -901,9 +957,13 @@ async fn restore_primary_refuses_files_it_cannot_place() {
 #[tokio::test]
 async fn restore_primary_fails_when_the_primary_is_not_the_backup_afterwards() {
     let mut w = World::new();
+    expect_this_runs_backup(&mut w);
+    expect_safety_copy(&mut w);
+    // Observed again afterwards: the copy is there.
     w.primary
         .expect_backup_header()
-        .returning(|_| Ok(full_header(FAMILY)));
+        .withf(|f| f == SAFETY_FILE)
+        .returning(|_| Ok(full_header(REBUILT_FAMILY)));
     w.primary
         .expect_database_state()
         .times(2)
@@ -935,9 +995,8 @@ async fn restore_primary_fails_when_the_primary_is_not_the_backup_afterwards() {
 #[tokio::test]
 async fn restore_primary_does_not_skip_a_surviving_original_primary_of_the_same_family() {
     let mut w = World::new();
-    w.primary
-        .expect_backup_header()
-        .returning(|_| Ok(full_header(FAMILY)));
+    expect_this_runs_backup(&mut w);
+    expect_safety_copy(&mut w);
     // The original primary: online, family FAMILY (log shipping keeps the family), and
     // never restored (it was the source of log shipping); after the restore, its history
     // names the failback file.
@@ -962,10 +1021,8 @@ async fn restore_primary_does_not_skip_a_surviving_original_primary_of_the_same_
 async fn restore_primary_does_not_skip_a_primary_restored_from_another_runs_backup() {
     const EARLIER: &str = r"\\fs01.contoso.com\pchat-logs\mgc_pcdr_failback_20250301090000.bak";
     let mut w = World::new();
-    w.primary
-        .expect_backup_header()
-        .withf(|f| f == FAILBACK_FILE)
-        .returning(|_| Ok(full_header(FAMILY)));
+    expect_this_runs_backup(&mut w);
+    expect_safety_copy(&mut w);
     w.primary
         .expect_database_state()
         .returning(|_| Ok(Some(online())));
@@ -986,9 +1043,7 @@ async fn restore_primary_does_not_skip_a_primary_restored_from_another_runs_back
 #[tokio::test]
 async fn restore_primary_restores_a_primary_that_is_not_online_whatever_its_history() {
     let mut w = World::new();
-    w.primary
-        .expect_backup_header()
-        .returning(|_| Ok(full_header(FAMILY)));
+    expect_this_runs_backup(&mut w);
     expect_state(&mut w.primary, "mgc", Some(restoring()));
     expect_state(&mut w.primary, "mgc", Some(online()));
     // Only the check afterwards reads the history.
@@ -1002,6 +1057,261 @@ async fn restore_primary_restores_a_primary_that_is_not_online_whatever_its_hist
         .returning(|_, _, _| Ok(()));
     let (ctx, _) = w.build();
     done(restore_primary(&ctx).await.expect("restored"));
+}
+
+/// A primary about to be restored over: online, unmirrored, never restored, no sessions,
+/// its files readable.
+fn primary_to_replace(w: &mut World) {
+    w.primary
+        .expect_database_state()
+        .returning(|_| Ok(Some(of_family(online(), REBUILT_FAMILY))));
+    w.primary.expect_last_restore().returning(|_| Ok(None));
+    w.primary.expect_sessions().returning(|_| Ok(vec![]));
+    expect_files(w);
+}
+
+/// Anything but this run's backup in the failback file: nothing is sent to the primary.
+async fn refused_before_touching_the_primary(
+    taken: Option<BackupHeader>,
+    in_file: BackupHeader,
+    backup_family: &'static str,
+) -> Error {
+    let mut w = World::new();
+    primary_to_replace(&mut w);
+    w.facts.failback_backup_verified = Some(FAILBACK_FILE.into());
+    w.facts.failback_backup_header = taken;
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == FAILBACK_FILE)
+        .returning(move |_| Ok(in_file.clone()));
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == SAFETY_FILE)
+        .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    w.backup
+        .expect_database_state()
+        .returning(move |_| Ok(Some(of_family(online(), backup_family))));
+    w.primary.expect_verify_backup().never();
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = restore_primary(&ctx).await.expect_err("refused");
+    assert_eq!(
+        err.precondition_kind(),
+        Some(PreconditionKind::EarlierStep),
+        "{err}"
+    );
+    assert_names(
+        &err,
+        failback::RESTORE_PRIMARY,
+        &[FAILBACK_FILE, "new failback run"],
+    );
+    err
+}
+
+#[tokio::test]
+async fn restore_primary_refuses_a_file_replaced_since_this_run_took_its_backup() {
+    let older = BackupHeader {
+        backup_finish: at(-600),
+        ..full_header(FAMILY)
+    };
+    let err = refused_before_touching_the_primary(Some(full_header(FAMILY)), older, FAMILY).await;
+    assert_names(
+        &err,
+        failback::RESTORE_PRIMARY,
+        &["not the backup this run took"],
+    );
+}
+
+#[tokio::test]
+async fn restore_primary_refuses_a_backup_of_another_family_than_the_backup_database() {
+    let other = full_header(REBUILT_FAMILY);
+    let err = refused_before_touching_the_primary(Some(other.clone()), other, FAMILY).await;
+    assert_names(&err, failback::RESTORE_PRIMARY, &[REBUILT_FAMILY, FAMILY]);
+}
+
+#[tokio::test]
+async fn restore_primary_refuses_a_backup_this_run_did_not_record_taking() {
+    let err = refused_before_touching_the_primary(None, full_header(FAMILY), FAMILY).await;
+    assert_names(&err, failback::RESTORE_PRIMARY, &["not recorded"]);
+}
+
+/// VERIFYONLY runs right before the restore, also when the backup was taken and verified
+/// by an earlier process (the facts come from the journal).
+#[tokio::test]
+async fn restore_primary_verifies_the_failback_backup_right_before_ending_sessions_and_restoring() {
+    let mut w = World::new();
+    w.facts.failback_backup_verified = Some(FAILBACK_FILE.into());
+    w.facts.failback_backup_header = Some(full_header(FAMILY));
+    expect_state(
+        &mut w.primary,
+        "mgc",
+        Some(of_family(restoring(), REBUILT_FAMILY)),
+    );
+    expect_state(&mut w.primary, "mgc", Some(online()));
+    expect_last_restore(&mut w.primary, vec![Some(FAILBACK_FILE)]);
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == FAILBACK_FILE)
+        .returning(|_| Ok(full_header(FAMILY)));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    expect_files(&mut w);
+    let mut seq = Sequence::new();
+    w.primary
+        .expect_verify_backup()
+        .withf(|f| f == FAILBACK_FILE)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.primary
+        .expect_sessions()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(vec![]));
+    w.primary
+        .expect_restore_database()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(()));
+    w.primary.expect_backup_database().never();
+    let (ctx, _) = w.build();
+    done(restore_primary(&ctx.resuming()).await.expect("restored"));
+}
+
+#[tokio::test]
+async fn restore_primary_restores_nothing_when_the_failback_backup_fails_verification() {
+    let mut w = World::new();
+    primary_to_replace(&mut w);
+    w.facts.failback_backup_header = Some(full_header(FAMILY));
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == FAILBACK_FILE)
+        .returning(|_| Ok(full_header(FAMILY)));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    expect_safety_copy(&mut w);
+    w.primary
+        .expect_verify_backup()
+        .withf(|f| f == FAILBACK_FILE)
+        .times(1)
+        .returning(|_| Err(sql_error(3189, "Damage to the backup set was detected")));
+    w.primary.expect_kill_session().never();
+    w.primary.expect_restore_database().never();
+    let (ctx, _) = w.build();
+    let err = restore_primary(&ctx).await.expect_err("damaged");
+    assert_eq!(err.sql_number(), Some(3189), "{err}");
+    assert_names(&err, failback::RESTORE_PRIMARY, &[FAILBACK_FILE]);
+}
+
+/// Nothing the primary holds is destroyed without a copy: a copy-only backup, verified,
+/// comes before anything that changes the primary database.
+#[tokio::test]
+async fn restore_primary_copies_an_online_primary_before_replacing_it() {
+    let mut w = World::new();
+    primary_to_replace(&mut w);
+    expect_this_runs_backup(&mut w);
+    let mut seq = Sequence::new();
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == SAFETY_FILE)
+        .times(1)
+        .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == SAFETY_FILE)
+        .returning(|_| Ok(full_header(REBUILT_FAMILY)));
+    w.primary
+        .expect_backup_database()
+        .withf(|db, f, copy_only| db == "mgc" && f == SAFETY_FILE && *copy_only)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(()));
+    w.primary
+        .expect_verify_backup()
+        .withf(|f| f == SAFETY_FILE)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.primary
+        .expect_restore_database()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(()));
+    let (ctx, _) = w.build();
+    let err = restore_primary(&ctx)
+        .await
+        .expect_err("history names no restore");
+    assert_names(
+        &err,
+        failback::RESTORE_PRIMARY,
+        &["not online with the backup's data"],
+    );
+    assert_eq!(
+        ctx.facts().failback_safety_backup.as_deref(),
+        Some(SAFETY_FILE)
+    );
+}
+
+#[tokio::test]
+async fn restore_primary_leaves_the_primary_alone_when_its_copy_fails() {
+    let mut w = World::new();
+    primary_to_replace(&mut w);
+    w.facts.failback_backup_header = Some(full_header(FAMILY));
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == FAILBACK_FILE)
+        .returning(|_| Ok(full_header(FAMILY)));
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == SAFETY_FILE)
+        .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.primary
+        .expect_backup_database()
+        .times(1)
+        .returning(|_, _, _| Err(sql_error(3202, "Write on backup device failed")));
+    w.primary.expect_verify_backup().never();
+    w.primary.expect_remove_mirroring().never();
+    w.primary.expect_kill_session().never();
+    w.primary.expect_restore_database().never();
+    let (ctx, _) = w.build();
+    let err = restore_primary(&ctx).await.expect_err("no copy");
+    assert_eq!(err.sql_number(), Some(3202), "{err}");
+    assert_names(&err, failback::RESTORE_PRIMARY, &[SAFETY_FILE, PRIMARY_SQL]);
+    assert_eq!(ctx.facts().failback_safety_backup, None);
+}
+
+/// A resumed run whose copy is already on the share verifies it and does not take it
+/// again (`INIT` would overwrite it).
+#[tokio::test]
+async fn restore_primary_verifies_but_does_not_retake_this_runs_copy() {
+    let mut w = World::new();
+    primary_to_replace(&mut w);
+    expect_this_runs_backup(&mut w);
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == SAFETY_FILE)
+        .returning(|_| Ok(full_header(REBUILT_FAMILY)));
+    w.primary.expect_backup_database().never();
+    w.primary
+        .expect_verify_backup()
+        .withf(|f| f == SAFETY_FILE)
+        .times(1)
+        .returning(|_| Ok(()));
+    w.primary
+        .expect_restore_database()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let (ctx, _) = w.build();
+    let _ = restore_primary(&ctx).await;
+    assert_eq!(
+        ctx.facts().failback_safety_backup.as_deref(),
+        Some(SAFETY_FILE)
+    );
 }
 
 // ---------------------------------------------------------------- reinitialize_backup
@@ -1027,10 +1337,10 @@ async fn reinitialize_backup_reseeds_the_backup_with_norecovery_from_a_new_prima
     let mut seq = Sequence::new();
     w.primary
         .expect_backup_database()
-        .withf(|db, f| db == "mgc" && f == REINIT_FILE)
+        .withf(|db, f, copy_only| db == "mgc" && f == REINIT_FILE && !copy_only)
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     w.primary
         .expect_verify_backup()
         .withf(|f| f == REINIT_FILE)
@@ -1144,10 +1454,10 @@ async fn reinitialize_backup_reseeds_a_restoring_backup_last_restored_from_anoth
     let mut seq = Sequence::new();
     w.primary
         .expect_backup_database()
-        .withf(|_, f| f == REINIT_FILE)
+        .withf(|_, f, _| f == REINIT_FILE)
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     w.primary
         .expect_verify_backup()
         .withf(|f| f == REINIT_FILE)
@@ -1229,7 +1539,7 @@ async fn reinitialize_backup_failure_of_the_backup_names_the_primary_and_file() 
     w.primary
         .expect_backup_database()
         .times(1)
-        .returning(|_, _| Err(sql_error(3202, "Write on backup device failed")));
+        .returning(|_, _, _| Err(sql_error(3202, "Write on backup device failed")));
     w.primary.expect_verify_backup().never();
     w.backup.expect_restore_database().never();
     let (ctx, _) = w.build();

@@ -457,7 +457,7 @@ impl DatabasePlane for FakeSql {
         })
     }
 
-    async fn backup_database(&self, _: &str, file: &str) -> PlaneResult<()> {
+    async fn backup_database(&self, _: &str, file: &str, _: bool) -> PlaneResult<()> {
         self.world.mutate("backup_database", file.into(), |s| {
             let family = self.db_mut(s)?.family.clone();
             let header = BackupHeader {
