@@ -15,6 +15,7 @@ use pcdr_core::log_chain::Lsn;
 use pcdr_core::procedure::{Event, RunOptions, StepId, StepOutcome};
 use pcdr_core::procedure::{failback, failover};
 use pcdr_core::runbook::Report;
+use pcdr_core::topology::SiteRole;
 use pcdr_sim::backup_file::BackupSet;
 use pcdr_sim::world::faults::{StatementFault, StatementKind, StoredCmdletFault};
 use pcdr_sim::world::model::{DbState, InstanceId, MirrorRole, UserAccess};
@@ -449,6 +450,58 @@ async fn failback_over_a_mirrored_rebuilt_primary_removes_mirroring_first() {
     assert!(partner_off < restores[0], "mirroring is removed first");
     assert_serving_principal(&served, InstanceId::Primary);
     assert_verified(&served, Expect::Normal);
+}
+
+/// The original primary site comes back instead of being rebuilt: its `mgc` still holds
+/// the messages no log backup carried. The failback replaces it with the backup site's
+/// data, but only after a `COPY_ONLY` backup of it is on the share (Copy-only backups,
+/// Microsoft Learn), and only from this run's verified backup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failback_over_an_original_primary_keeps_a_copy_only_backup_of_what_it_held() {
+    let served = failed_over().await;
+    let held_before = served.messages(InstanceId::Primary);
+    for instance in [InstanceId::Primary, InstanceId::PrimaryMirror] {
+        served
+            .world
+            .set_instance_down(instance, false)
+            .expect("back up");
+    }
+    common::wait_until_listening(&served.topology, SiteRole::Primary, true).await;
+
+    let report = served
+        .run(failback::PROCEDURE, RunOptions::default())
+        .await
+        .expect("failback completes");
+
+    assert_done(&report, failback::RESTORE_PRIMARY);
+    let copy = served
+        .world
+        .share_dir()
+        .join(format!("mgc_pcdr_before_failback_{}.bak", report.run_id));
+    let set = BackupSet::read(&copy).expect("the copy of the primary's mgc is on the share");
+    assert!(set.header.is_copy_only, "taken WITH COPY_ONLY");
+    let copied: Vec<u64> = set.messages.iter().map(|m| m.id).collect();
+    assert_eq!(copied, held_before, "the copy holds what the primary held");
+    assert_eq!(
+        served.messages(InstanceId::Primary),
+        served.messages(InstanceId::Backup),
+        "the primary now holds the backup's data"
+    );
+    let primary: Vec<_> = served
+        .statements()
+        .into_iter()
+        .filter(|s| s.on(InstanceId::Primary))
+        .collect();
+    let position = |what: &str, file: &str| {
+        primary
+            .iter()
+            .position(|s| s.contains(what) && s.file_name().is_some_and(|f| f.contains(file)))
+            .unwrap_or_else(|| panic!("{what} of {file} was not sent to the primary"))
+    };
+    let restore = position("RESTORE DATABASE", "_pcdr_failback_");
+    assert!(position("COPY_ONLY", "_pcdr_before_failback_") < restore);
+    assert!(position("VERIFYONLY", "_pcdr_before_failback_") < restore);
+    assert!(position("VERIFYONLY", "_pcdr_failback_") < restore);
 }
 
 /// Where a failover is interrupted, and how.
