@@ -101,7 +101,11 @@ async fn recovery_waits_for_readers_to_be_killed() {
     let mut backup = sim.connect(InstanceId::Backup).await;
     let state = run(&mut backup, &sql::database_state("mgc")).await.unwrap();
     assert_eq!(state[0][0].get::<bool, _>("is_in_standby"), Some(true));
-    let standby_backup = run(&mut backup, &sql::backup_database("mgc", "/tmp/never.bak")).await;
+    let standby_backup = run(
+        &mut backup,
+        &sql::backup_database("mgc", "/tmp/never.bak", false),
+    )
+    .await;
     assert_eq!(number(standby_backup), 3036);
     let file = text(&copied(&sim)[2]);
     assert_eq!(
@@ -176,7 +180,13 @@ async fn restore_and_backup_refuse_to_run_inside_a_transaction() {
     );
     let target = text(&sim.world().share_dir().join("x.bak"));
     assert_eq!(
-        number(run(&mut backup, &sql::backup_database("mgccomp", &target)).await),
+        number(
+            run(
+                &mut backup,
+                &sql::backup_database("mgccomp", &target, false)
+            )
+            .await
+        ),
         3021
     );
     let alter = sql::remove_mirroring("mgccomp").unwrap();
@@ -193,7 +203,7 @@ async fn failback_backup_verify_and_restore_over_the_rebuilt_primary() {
     let sim = start_default().await;
     let mut primary = sim.connect(InstanceId::Primary).await;
     let file = text(&sim.world().share_dir().join("mgc_failback.bak"));
-    run(&mut primary, &sql::backup_database("mgc", &file))
+    run(&mut primary, &sql::backup_database("mgc", &file, false))
         .await
         .unwrap();
     run(&mut primary, &sql::verify_backup(&file)).await.unwrap();
@@ -250,7 +260,7 @@ async fn a_full_backup_reinitializes_a_secondary_with_norecovery() {
     let sim = start_default().await;
     let mut primary = sim.connect(InstanceId::Primary).await;
     let file = text(&sim.world().share_dir().join("mgc_seed.bak"));
-    run(&mut primary, &sql::backup_database("mgc", &file))
+    run(&mut primary, &sql::backup_database("mgc", &file, false))
         .await
         .unwrap();
     let mut backup = sim.connect(InstanceId::Backup).await;
@@ -293,7 +303,7 @@ async fn an_unreachable_share_and_a_full_copy_folder_fail_backups_with_3201_and_
     sim.world().set_share_unreachable(true).unwrap();
     let on_share = text(&sim.world().share_dir().join("mgc_x.bak"));
     assert_eq!(
-        number(run(&mut primary, &sql::backup_database("mgc", &on_share)).await),
+        number(run(&mut primary, &sql::backup_database("mgc", &on_share, false)).await),
         3201
     );
     assert_eq!(
@@ -303,7 +313,7 @@ async fn an_unreachable_share_and_a_full_copy_folder_fail_backups_with_3201_and_
     sim.world().set_copy_folder_full(true).unwrap();
     let in_copy = text(&sim.world().copy_dir().join("mgc_x.bak"));
     assert_eq!(
-        number(run(&mut primary, &sql::backup_database("mgc", &in_copy)).await),
+        number(run(&mut primary, &sql::backup_database("mgc", &in_copy, false)).await),
         3202
     );
 }
