@@ -16,6 +16,7 @@
 //! Prints `wall_s inside_s outside_s outside_percent plane_calls`; on stderr, the five
 //! longest stretches outside plane calls, each with the calls either side of it.
 
+use chrono::{DateTime, Utc};
 use pcdr_core::adapters;
 use pcdr_core::error::PlaneResult;
 use pcdr_core::log_chain::{BackupHeader, Lsn};
@@ -92,6 +93,7 @@ timed!(TimedDatabase: DatabasePlane {
     fn setup_log_shipping_primary(&self, setup: &PrimaryLogShipping) -> PlaneResult<()>;
     fn setup_log_shipping_secondary(&self, setup: &SecondaryLogShipping) -> PlaneResult<()>;
     fn server_name(&self) -> PlaneResult<String>;
+    fn server_time(&self) -> PlaneResult<DateTime<Utc>>;
     fn last_restore(&self, database: &str) -> PlaneResult<Option<RestoreRecord>>;
     fn agent_service_account(&self) -> PlaneResult<Option<String>>;
 });

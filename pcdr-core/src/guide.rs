@@ -438,6 +438,7 @@
 //!         first_lsn: Lsn(first),
 //!         last_lsn: Lsn(last),
 //!         family_guid: "F".into(),
+//!         binding_id: String::new(),
 //!         backup_start: chrono::DateTime::UNIX_EPOCH,
 //!         backup_finish: chrono::DateTime::UNIX_EPOCH,
 //!     }),

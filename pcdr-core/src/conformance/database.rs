@@ -287,8 +287,10 @@ where
     outcome.and(dropped)
 }
 
-/// A full backup to `folder`, verified, with its file list and header read back; and a
-/// missing file refused with 3201. Returns the backup file.
+/// A full backup to `folder`, verified, with its file list and header read back (the
+/// header names the database by family and `database_guid`, and is dated on the clock
+/// `SYSDATETIME()` reads, as failback relies on); and a missing file refused with 3201.
+/// Returns the backup file.
 pub async fn full_backup_and_verify(
     plane: &dyn DatabasePlane,
     database: &str,
@@ -296,6 +298,10 @@ pub async fn full_backup_and_verify(
 ) -> CheckResult<String> {
     const CHECK: &str = "full_backup_and_verify";
     let state = state_of(CHECK, plane, database).await?;
+    let before = plane
+        .server_time()
+        .await
+        .during(CHECK, "SELECT SYSDATETIME()")?;
     let file = full_backup(CHECK, plane, database, folder, CHECK).await?;
     plane
         .verify_backup(&file)
@@ -335,6 +341,20 @@ pub async fn full_backup_and_verify(
     ensure(CHECK, header.backup_start <= header.backup_finish, || {
         format!("{file}: finished before it started")
     })?;
+    ensure(CHECK, header.backup_finish >= before, || {
+        format!(
+            "{file}: finished at {}, before SYSDATETIME() read {before} ahead of it",
+            header.backup_finish
+        )
+    })?;
+    if let Some(guid) = &state.database_guid {
+        ensure(CHECK, header.binding_id.eq_ignore_ascii_case(guid), || {
+            format!(
+                "{file}: BindingID {} but {database} has database_guid {guid}",
+                header.binding_id
+            )
+        })?;
+    }
     if let Some(family) = &state.family_guid {
         ensure(
             CHECK,
