@@ -167,10 +167,29 @@ async fn observe_check(ctx: &Context) -> Result<Intent> {
     Ok(Intent::act(Vec::new()))
 }
 
+/// Records the backup instance's clock as the start of this run, once: a resumed run
+/// keeps the mark of the run it continues. The failback backup is this run's only if it
+/// finished after it, on the same clock (SQL Server dates its backups in its own local
+/// time, which need not be pcdr's).
+async fn mark_run_start(ctx: &Context) -> Result<()> {
+    const STEP: StepId = CHECK_REBUILT_PRIMARY;
+    if ctx.facts().failback_started_on_backup.is_some() {
+        return Ok(());
+    }
+    let now = ctx
+        .sql(SiteRole::Backup)
+        .server_time()
+        .await
+        .map_err(sql_error(ctx, STEP, SiteRole::Backup, None))?;
+    ctx.update_facts(|f| f.failback_started_on_backup = Some(now));
+    Ok(())
+}
+
 /// Checks that the rebuilt primary answers, the backup database serves the pool, and the
-/// pool is failed over.
+/// pool is failed over; marks the run's start on the backup instance's clock.
 pub async fn check_rebuilt_primary(ctx: &Context) -> Result<StepOutcome> {
     let _ = act_or_return!(ctx, CHECK_REBUILT_PRIMARY, observe_check(ctx).await?);
+    mark_run_start(ctx).await?;
     Ok(StepOutcome::Done {
         summary: "the rebuilt primary answers and the pool is failed over".into(),
     })
@@ -311,7 +330,7 @@ async fn observe_backup(ctx: &Context) -> Result<Intent> {
     }
     let taken = full_backup_header(ctx, SiteRole::Backup, &file)
         .await
-        .is_some();
+        .is_some_and(|header| not_this_runs(ctx, &header, &state).is_none());
     Ok(Intent::act(backup_actions(
         ctx,
         SiteRole::Backup,
@@ -599,21 +618,44 @@ fn restore_primary_template(ctx: &Context) -> Vec<Template> {
         .collect()
 }
 
-/// Why `header` is not the backup this run took of the backup database (`backup`), if
-/// it is not: `taken` is the header this run read right after taking and verifying it.
-fn not_this_runs_backup(
-    header: &BackupHeader,
-    backup: &DatabaseState,
-    taken: Option<&BackupHeader>,
-) -> Option<String> {
-    let family = backup.family_guid.as_deref();
-    if !family.is_some_and(|f| f.eq_ignore_ascii_case(&header.family_guid)) {
+/// What tells `header` apart from a backup this run took of the backup database
+/// (`backup`, as `sys.database_recovery_status` shows it), if anything: another family,
+/// another database of that family (`BindingID` is not its `database_guid`: the original
+/// primary, or the seed of log shipping), or a backup that finished before this run
+/// started on the backup instance's clock.
+fn not_this_runs(ctx: &Context, header: &BackupHeader, backup: &DatabaseState) -> Option<String> {
+    let same = |of_db: Option<&str>, in_file: &str| {
+        of_db.is_some_and(|g| !in_file.is_empty() && g.eq_ignore_ascii_case(in_file))
+    };
+    let unknown = |guid: Option<&str>| guid.unwrap_or("unknown").to_string();
+    if !same(backup.family_guid.as_deref(), &header.family_guid) {
         return Some(format!(
             "belongs to the backup family {}, not to that of the backup database ({})",
             header.family_guid,
-            family.unwrap_or("unknown")
+            unknown(backup.family_guid.as_deref())
         ));
     }
+    if !same(backup.database_guid.as_deref(), &header.binding_id) {
+        return Some(format!(
+            "is a backup of another database of its family (BindingID {}; the backup database's database_guid is {})",
+            header.binding_id,
+            unknown(backup.database_guid.as_deref())
+        ));
+    }
+    match ctx.facts().failback_started_on_backup {
+        None => Some("cannot be dated: this run's start is not recorded".into()),
+        Some(started) if header.backup_finish < started => Some(format!(
+            "finished at {}, before this run started ({started} on the backup instance's clock)",
+            header.backup_finish
+        )),
+        Some(_) => None,
+    }
+}
+
+/// Why `header` is not the very backup this run took and recorded (`taken`, read right
+/// after it was taken and verified), if it is not: the file must read exactly as then
+/// (LSNs, start and finish).
+fn not_the_recorded(header: &BackupHeader, taken: Option<&BackupHeader>) -> Option<String> {
     let Some(taken) = taken else {
         return Some("is not recorded as taken and verified by this run".into());
     };
@@ -632,16 +674,19 @@ fn not_this_runs_backup(
 
 /// Right before the primary database is overwritten, the failback file must still hold
 /// the very backup this run took of the backup database and recorded in its journal:
-/// a full backup of the chat database, of the backup database's family, with the LSNs
-/// and finish time read after it was taken. An older backup, one of another database or
-/// a file replaced since is refused before anything is sent to the primary.
+/// a full backup of the chat database, of the backup database's family and
+/// `database_guid`, finished after this run started, with the LSNs and finish time read
+/// after it was taken. An older backup, one of another database or a file replaced
+/// since is refused before anything is sent to the primary.
 async fn require_this_runs_backup(ctx: &Context) -> Result<()> {
     const STEP: StepId = RESTORE_PRIMARY;
     let file = failback_file(ctx);
     let header = required_header(ctx, STEP, SiteRole::Primary, &file).await?;
     let backup = existing_db(ctx, STEP, SiteRole::Backup, ctx.chat_db()).await?;
     let taken = ctx.facts().failback_backup_header;
-    match not_this_runs_backup(&header, &backup, taken.as_ref()) {
+    let why =
+        not_this_runs(ctx, &header, &backup).or_else(|| not_the_recorded(&header, taken.as_ref()));
+    match why {
         None => Ok(()),
         Some(why) => Err(precondition(
             STEP,

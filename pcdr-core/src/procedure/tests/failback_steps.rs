@@ -2,7 +2,7 @@
 
 use super::fixtures::*;
 use crate::error::{Error, PreconditionKind};
-use crate::log_chain::BackupHeader;
+use crate::log_chain::{BackupHeader, Lsn};
 use crate::planes::{
     ChatDatabase, FileMove, FullRestore, MirrorRequest, MirroringRole, PoolState,
     PrimaryLogShipping, SecondaryLogShipping, SessionId, UserAccess,
@@ -14,11 +14,18 @@ use crate::procedure::failback::{
     setup_log_shipping,
 };
 use crate::topology::RestoreMode;
+use chrono::{DateTime, Utc};
 use mockall::Sequence;
 use mockall::predicate::eq;
 
 fn servers(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
+}
+
+/// When the run started, on the backup instance's clock: before every backup of these
+/// tests finished ([`full_header`]'s finish is `at(200)`).
+fn run_start() -> DateTime<Utc> {
+    at(0)
 }
 
 // ---------------------------------------------------------------- check_rebuilt_primary
@@ -40,10 +47,52 @@ async fn check_rebuilt_primary_passes_when_both_answer_and_the_pool_is_failed_ov
         .withf(|db| db == "mgc")
         .times(1)
         .returning(|_| Ok(Some(online())));
+    w.backup
+        .expect_server_time()
+        .times(1)
+        .returning(|| Ok(run_start()));
     w.forbid_mutations();
     let (ctx, _) = w.build();
     let summary = done(check_rebuilt_primary(&ctx).await.expect("passes"));
     assert!(summary.contains("failed over"), "{summary}");
+    assert_eq!(ctx.facts().failback_started_on_backup, Some(run_start()));
+}
+
+/// The start of a run is marked once: a resumed run keeps the mark of the run it
+/// continues, or a backup taken before the interruption would look older than the run.
+#[tokio::test]
+async fn check_rebuilt_primary_keeps_the_start_marked_by_the_run_it_resumes() {
+    let mut w = World::new();
+    w.facts.failback_started_on_backup = Some(run_start());
+    w.primary
+        .expect_database_state()
+        .returning(|_| Ok(Some(of_family(online(), REBUILT_FAMILY))));
+    w.backup.expect_server_time().never();
+    w.forbid_mutations();
+    let ctx = w.build().0.resuming();
+    done(check_rebuilt_primary(&ctx).await.expect("passes"));
+    assert_eq!(ctx.facts().failback_started_on_backup, Some(run_start()));
+}
+
+#[tokio::test]
+async fn check_rebuilt_primary_names_the_backup_when_its_clock_cannot_be_read() {
+    let mut w = World::new();
+    w.pool
+        .expect_pool_state()
+        .returning(|| Ok(PoolState::FailedOver));
+    w.primary
+        .expect_database_state()
+        .returning(|_| Ok(Some(of_family(online(), REBUILT_FAMILY))));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.backup
+        .expect_server_time()
+        .returning(|| Err(unreachable(BACKUP_SQL)));
+    let (ctx, _) = w.build();
+    let err = check_rebuilt_primary(&ctx).await.expect_err("no clock");
+    assert_names(&err, failback::CHECK_REBUILT_PRIMARY, &[BACKUP_SQL]);
+    assert_eq!(ctx.facts().failback_started_on_backup, None);
 }
 
 #[tokio::test]
@@ -478,6 +527,7 @@ async fn backup_for_failback_backs_up_verifies_and_records_the_file() {
 #[tokio::test]
 async fn backup_for_failback_only_verifies_a_complete_backup_already_there() {
     let mut w = World::new();
+    w.facts.failback_started_on_backup = Some(run_start());
     w.backup
         .expect_database_state()
         .returning(|_| Ok(Some(online())));
@@ -501,6 +551,63 @@ async fn backup_for_failback_only_verifies_a_complete_backup_already_there() {
         ctx.facts().failback_backup_verified.as_deref(),
         Some(FAILBACK_FILE)
     );
+}
+
+/// A full backup of the chat database already in the file is only reused when it is
+/// this run's: of the backup database (family and `database_guid`), finished after the
+/// run started. Anything else is overwritten by a new backup (`INIT`).
+async fn backup_for_failback_retakes_over(in_file: BackupHeader) {
+    let mut w = World::new();
+    w.facts.failback_started_on_backup = Some(run_start());
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.backup
+        .expect_backup_header()
+        .withf(|f| f == FAILBACK_FILE)
+        .times(1)
+        .returning(move |_| Ok(in_file.clone()));
+    w.backup
+        .expect_backup_header()
+        .withf(|f| f == FAILBACK_FILE)
+        .times(1)
+        .returning(|_| Ok(full_header(FAMILY)));
+    w.backup
+        .expect_backup_database()
+        .withf(|_, f, copy_only| f == FAILBACK_FILE && !copy_only)
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    w.backup
+        .expect_verify_backup()
+        .times(1)
+        .returning(|_| Ok(()));
+    w.backup
+        .expect_backup_file_list()
+        .returning(|_| Ok(backup_files()));
+    let (ctx, _) = w.build();
+    done(backup_for_failback(&ctx).await.expect("backed up"));
+    assert_eq!(
+        ctx.facts().failback_backup_header,
+        Some(full_header(FAMILY))
+    );
+}
+
+#[tokio::test]
+async fn backup_for_failback_takes_a_new_backup_over_one_finished_before_the_run_started() {
+    backup_for_failback_retakes_over(BackupHeader {
+        backup_finish: run_start() - chrono::Duration::minutes(10),
+        ..full_header(FAMILY)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn backup_for_failback_takes_a_new_backup_over_one_of_another_database_of_its_family() {
+    backup_for_failback_retakes_over(BackupHeader {
+        binding_id: "0E0E0E0E-0000-4000-8000-0000000000AA".into(),
+        ..full_header(FAMILY)
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -569,6 +676,7 @@ async fn backup_for_failback_failure_names_the_step_instance_database_and_file()
 #[tokio::test]
 async fn backup_for_failback_names_the_file_when_verification_fails() {
     let mut w = World::new();
+    w.facts.failback_started_on_backup = Some(run_start());
     w.backup
         .expect_database_state()
         .returning(|_| Ok(Some(online())));
@@ -592,6 +700,7 @@ async fn backup_for_failback_names_the_file_when_verification_fails() {
 #[tokio::test]
 async fn backup_for_failback_fails_when_the_backup_lists_no_files() {
     let mut w = World::new();
+    w.facts.failback_started_on_backup = Some(run_start());
     w.backup
         .expect_database_state()
         .returning(|_| Ok(Some(online())));
@@ -660,6 +769,7 @@ const SAFETY_FILE: &str =
 fn expect_this_runs_backup(w: &mut World) {
     w.facts.failback_backup_verified = Some(FAILBACK_FILE.into());
     w.facts.failback_backup_header = Some(full_header(FAMILY));
+    w.facts.failback_started_on_backup = Some(run_start());
     w.primary
         .expect_backup_header()
         .withf(|f| f == FAILBACK_FILE)
@@ -1071,8 +1181,10 @@ fn primary_to_replace(w: &mut World) {
 }
 
 /// Anything but this run's backup in the failback file: nothing is sent to the primary.
+/// `taken` and `started` are what the run recorded (the backup it took, its start).
 async fn refused_before_touching_the_primary(
     taken: Option<BackupHeader>,
+    started: Option<DateTime<Utc>>,
     in_file: BackupHeader,
     backup_family: &'static str,
 ) -> Error {
@@ -1080,6 +1192,7 @@ async fn refused_before_touching_the_primary(
     primary_to_replace(&mut w);
     w.facts.failback_backup_verified = Some(FAILBACK_FILE.into());
     w.facts.failback_backup_header = taken;
+    w.facts.failback_started_on_backup = started;
     w.primary
         .expect_backup_header()
         .withf(|f| f == FAILBACK_FILE)
@@ -1110,29 +1223,82 @@ async fn refused_before_touching_the_primary(
 
 #[tokio::test]
 async fn restore_primary_refuses_a_file_replaced_since_this_run_took_its_backup() {
-    let older = BackupHeader {
-        backup_finish: at(-600),
+    // Another backup of the backup database, taken later by someone else.
+    let later = BackupHeader {
+        first_lsn: Lsn(2000),
+        last_lsn: Lsn(3000),
+        backup_finish: at(300),
         ..full_header(FAMILY)
     };
-    let err = refused_before_touching_the_primary(Some(full_header(FAMILY)), older, FAMILY).await;
+    let taken = Some(full_header(FAMILY));
+    let err = refused_before_touching_the_primary(taken, Some(run_start()), later, FAMILY).await;
     assert_names(
         &err,
         failback::RESTORE_PRIMARY,
-        &["not the backup this run took"],
+        &[
+            "not the backup this run took",
+            "LSNs 1000 to 2000",
+            "LSNs 2000 to 3000",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn restore_primary_refuses_a_backup_finished_before_the_run_started() {
+    let older = BackupHeader {
+        backup_finish: run_start() - chrono::Duration::minutes(600),
+        ..full_header(FAMILY)
+    };
+    let taken = Some(full_header(FAMILY));
+    let err = refused_before_touching_the_primary(taken, Some(run_start()), older, FAMILY).await;
+    assert_names(
+        &err,
+        failback::RESTORE_PRIMARY,
+        &["before this run started", "backup instance's clock"],
     );
 }
 
 #[tokio::test]
 async fn restore_primary_refuses_a_backup_of_another_family_than_the_backup_database() {
     let other = full_header(REBUILT_FAMILY);
-    let err = refused_before_touching_the_primary(Some(other.clone()), other, FAMILY).await;
+    let err =
+        refused_before_touching_the_primary(Some(other.clone()), Some(run_start()), other, FAMILY)
+            .await;
     assert_names(&err, failback::RESTORE_PRIMARY, &[REBUILT_FAMILY, FAMILY]);
+}
+
+/// Log shipping keeps the family: the original primary's database and its backups (the
+/// seed of log shipping among them) share the backup database's family GUID, but not
+/// its `database_guid`.
+#[tokio::test]
+async fn restore_primary_refuses_a_backup_of_another_database_of_the_same_family() {
+    const ORIGINAL: &str = "0E0E0E0E-0000-4000-8000-0000000000AA";
+    let seed = BackupHeader {
+        binding_id: ORIGINAL.into(),
+        ..full_header(FAMILY)
+    };
+    let taken = Some(full_header(FAMILY));
+    let err = refused_before_touching_the_primary(taken, Some(run_start()), seed, FAMILY).await;
+    assert_names(
+        &err,
+        failback::RESTORE_PRIMARY,
+        &["another database", ORIGINAL, DATABASE_GUID],
+    );
 }
 
 #[tokio::test]
 async fn restore_primary_refuses_a_backup_this_run_did_not_record_taking() {
-    let err = refused_before_touching_the_primary(None, full_header(FAMILY), FAMILY).await;
-    assert_names(&err, failback::RESTORE_PRIMARY, &["not recorded"]);
+    let err =
+        refused_before_touching_the_primary(None, Some(run_start()), full_header(FAMILY), FAMILY)
+            .await;
+    assert_names(&err, failback::RESTORE_PRIMARY, &["not recorded as taken"]);
+}
+
+#[tokio::test]
+async fn restore_primary_refuses_a_backup_it_cannot_date_against_the_run() {
+    let taken = Some(full_header(FAMILY));
+    let err = refused_before_touching_the_primary(taken, None, full_header(FAMILY), FAMILY).await;
+    assert_names(&err, failback::RESTORE_PRIMARY, &["start is not recorded"]);
 }
 
 /// VERIFYONLY runs right before the restore, also when the backup was taken and verified
@@ -1142,6 +1308,7 @@ async fn restore_primary_verifies_the_failback_backup_right_before_ending_sessio
     let mut w = World::new();
     w.facts.failback_backup_verified = Some(FAILBACK_FILE.into());
     w.facts.failback_backup_header = Some(full_header(FAMILY));
+    w.facts.failback_started_on_backup = Some(run_start());
     expect_state(
         &mut w.primary,
         "mgc",
@@ -1184,6 +1351,7 @@ async fn restore_primary_restores_nothing_when_the_failback_backup_fails_verific
     let mut w = World::new();
     primary_to_replace(&mut w);
     w.facts.failback_backup_header = Some(full_header(FAMILY));
+    w.facts.failback_started_on_backup = Some(run_start());
     w.primary
         .expect_backup_header()
         .withf(|f| f == FAILBACK_FILE)
@@ -1259,6 +1427,7 @@ async fn restore_primary_leaves_the_primary_alone_when_its_copy_fails() {
     let mut w = World::new();
     primary_to_replace(&mut w);
     w.facts.failback_backup_header = Some(full_header(FAMILY));
+    w.facts.failback_started_on_backup = Some(run_start());
     w.primary
         .expect_backup_header()
         .withf(|f| f == FAILBACK_FILE)
