@@ -21,6 +21,7 @@ use pcdr_sim::world::faults::{StatementFault, StatementKind, StoredCmdletFault};
 use pcdr_sim::world::model::{DbState, InstanceId, MirrorRole, UserAccess};
 use pcdr_sim::world::{Expect, World, WorldOptions};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// Messages committed after the last log backup before the disaster: in no log backup,
 /// so log shipping cannot save them.
@@ -502,6 +503,130 @@ async fn failback_over_an_original_primary_keeps_a_copy_only_backup_of_what_it_h
     assert!(position("COPY_ONLY", "_pcdr_before_failback_") < restore);
     assert!(position("VERIFYONLY", "_pcdr_before_failback_") < restore);
     assert!(position("VERIFYONLY", "_pcdr_failback_") < restore);
+}
+
+/// The failback file of the run on the share, once `backup_for_failback` wrote it.
+fn failback_file_on(share: &Path) -> PathBuf {
+    std::fs::read_dir(share)
+        .expect("the share lists")
+        .map(|entry| entry.expect("a share entry").path())
+        .find(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with("mgc_pcdr_failback_"))
+        })
+        .expect("the failback backup is on the share")
+}
+
+/// Fails back a failed-over world whose primary site was rebuilt, with the failback file
+/// replaced by a copy of `replacement` right after `backup_for_failback` took and
+/// verified it. The restore over the primary refuses before sending it anything that
+/// changes it: the error names the file and says what differs (`differs`), and the
+/// primary `mgc` is as it was.
+async fn refused_after_the_failback_file_becomes(
+    served: &Served,
+    replacement: PathBuf,
+    differs: &[&str],
+) {
+    let primary_before = served.mgc(InstanceId::Primary);
+    let interrupt = Interrupt::new(
+        served.world.clone(),
+        |event: &Event| When::Finished(failback::BACKUP_FOR_FAILBACK).matches(event),
+        move |world: &World| {
+            let file = failback_file_on(&world.share_dir());
+            std::fs::copy(&replacement, file).expect("the failback file is replaced");
+        },
+    );
+
+    let error = served
+        .run_observed(
+            failback::PROCEDURE,
+            RunOptions::default(),
+            interrupt.clone(),
+        )
+        .await
+        .expect_err("the restore over the primary refuses");
+
+    assert!(interrupt.struck(), "the file was never replaced");
+    assert_eq!(error.step_id(), Some(failback::RESTORE_PRIMARY), "{error}");
+    assert_eq!(
+        error.precondition_kind(),
+        Some(PreconditionKind::EarlierStep),
+        "{error}"
+    );
+    let text = error.to_string();
+    let file = failback_file_on(&served.world.share_dir());
+    let file = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    for part in std::iter::once(file).chain(differs.iter().copied()) {
+        assert!(text.contains(part), "{text:?} does not name {part:?}");
+    }
+    assert_eq!(
+        served.mgc(InstanceId::Primary),
+        primary_before,
+        "the primary mgc is untouched"
+    );
+    for change in [
+        "BACKUP DATABASE",
+        "RESTORE DATABASE",
+        "KILL",
+        "SET PARTNER OFF",
+    ] {
+        assert_eq!(
+            served.count(InstanceId::Primary, change, |_| true),
+            0,
+            "{change} was sent to the primary"
+        );
+    }
+}
+
+/// An older backup of the very backup database (taken before the run, by an operator
+/// or an earlier attempt) is not the backup this run took: it finished before the run
+/// started, on the backup instance's clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failback_refuses_a_failback_file_replaced_by_an_older_backup() {
+    let served = failed_over().await;
+    served.rebuild().await;
+    let older = served.world.share_dir().join("mgc_before_the_run.bak");
+    served
+        .context(RunOptions::default())
+        .sql(SiteRole::Backup)
+        .backup_database("mgc", &older.display().to_string(), false)
+        .await
+        .expect("an older backup of the backup mgc");
+    served.world.tick(5).expect("the clock runs");
+
+    refused_after_the_failback_file_becomes(
+        &served,
+        older,
+        &["finished at", "before this run started"],
+    )
+    .await;
+}
+
+/// Another database's backup of the same family: the seed of log shipping, a full
+/// backup of the original primary `mgc`. Log shipping keeps the family GUID, so only
+/// the database GUID (`BindingID`) tells it from the backup database (RESTORE
+/// HEADERONLY, Microsoft Learn); restoring it would bring back the primary as it was
+/// before log shipping started, without the messages since.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failback_refuses_a_failback_file_replaced_by_another_databases_backup() {
+    let served = failed_over().await;
+    served.rebuild().await;
+    let seed = std::fs::read_dir(served.world.share_dir())
+        .expect("the share lists")
+        .map(|entry| entry.expect("a share entry").path())
+        .find(|path| path.to_string_lossy().contains("mgc_seed_"))
+        .expect("the seed of log shipping is on the share");
+
+    refused_after_the_failback_file_becomes(
+        &served,
+        seed,
+        &["another database of its family", "BindingID"],
+    )
+    .await;
 }
 
 /// Where a failover is interrupted, and how.
