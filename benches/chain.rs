@@ -17,6 +17,7 @@ fn candidates(n: u64) -> (Vec<Candidate>, Lsn) {
         first_lsn: Lsn(1_000 + u128::from(i) * 100),
         last_lsn: Lsn(1_000 + u128::from(i + 1) * 100),
         family_guid: "F".into(),
+        binding_id: String::new(),
         backup_start: DateTime::<Utc>::UNIX_EPOCH,
         backup_finish: DateTime::<Utc>::UNIX_EPOCH,
     };

@@ -16,6 +16,7 @@
 //! Prints `wall_s inside_s outside_s outside_percent plane_calls`; on stderr, the five
 //! longest stretches outside plane calls, each with the calls either side of it.
 
+use chrono::{DateTime, Utc};
 use pcdr_core::adapters;
 use pcdr_core::error::PlaneResult;
 use pcdr_core::log_chain::{BackupHeader, Lsn};
@@ -83,7 +84,7 @@ timed!(TimedDatabase: DatabasePlane {
     fn sessions(&self, database: &str) -> PlaneResult<Vec<SessionId>>;
     fn kill_session(&self, session: SessionId) -> PlaneResult<()>;
     fn remove_mirroring(&self, database: &str) -> PlaneResult<()>;
-    fn backup_database(&self, database: &str, file: &str) -> PlaneResult<()>;
+    fn backup_database(&self, database: &str, file: &str, copy_only: bool) -> PlaneResult<()>;
     fn verify_backup(&self, file: &str) -> PlaneResult<()>;
     fn backup_file_list(&self, file: &str) -> PlaneResult<Vec<DatabaseFile>>;
     fn database_files(&self, database: &str) -> PlaneResult<Vec<DatabaseFile>>;
@@ -92,6 +93,7 @@ timed!(TimedDatabase: DatabasePlane {
     fn setup_log_shipping_primary(&self, setup: &PrimaryLogShipping) -> PlaneResult<()>;
     fn setup_log_shipping_secondary(&self, setup: &SecondaryLogShipping) -> PlaneResult<()>;
     fn server_name(&self) -> PlaneResult<String>;
+    fn server_time(&self) -> PlaneResult<DateTime<Utc>>;
     fn last_restore(&self, database: &str) -> PlaneResult<Option<RestoreRecord>>;
     fn agent_service_account(&self) -> PlaneResult<Option<String>>;
 });

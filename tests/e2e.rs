@@ -15,11 +15,13 @@ use pcdr_core::log_chain::Lsn;
 use pcdr_core::procedure::{Event, RunOptions, StepId, StepOutcome};
 use pcdr_core::procedure::{failback, failover};
 use pcdr_core::runbook::Report;
+use pcdr_core::topology::SiteRole;
 use pcdr_sim::backup_file::BackupSet;
 use pcdr_sim::world::faults::{StatementFault, StatementKind, StoredCmdletFault};
 use pcdr_sim::world::model::{DbState, InstanceId, MirrorRole, UserAccess};
 use pcdr_sim::world::{Expect, World, WorldOptions};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// Messages committed after the last log backup before the disaster: in no log backup,
 /// so log shipping cannot save them.
@@ -449,6 +451,182 @@ async fn failback_over_a_mirrored_rebuilt_primary_removes_mirroring_first() {
     assert!(partner_off < restores[0], "mirroring is removed first");
     assert_serving_principal(&served, InstanceId::Primary);
     assert_verified(&served, Expect::Normal);
+}
+
+/// The original primary site comes back instead of being rebuilt: its `mgc` still holds
+/// the messages no log backup carried. The failback replaces it with the backup site's
+/// data, but only after a `COPY_ONLY` backup of it is on the share (Copy-only backups,
+/// Microsoft Learn), and only from this run's verified backup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failback_over_an_original_primary_keeps_a_copy_only_backup_of_what_it_held() {
+    let served = failed_over().await;
+    let held_before = served.messages(InstanceId::Primary);
+    for instance in [InstanceId::Primary, InstanceId::PrimaryMirror] {
+        served
+            .world
+            .set_instance_down(instance, false)
+            .expect("back up");
+    }
+    common::wait_until_listening(&served.topology, SiteRole::Primary, true).await;
+
+    let report = served
+        .run(failback::PROCEDURE, RunOptions::default())
+        .await
+        .expect("failback completes");
+
+    assert_done(&report, failback::RESTORE_PRIMARY);
+    let copy = served
+        .world
+        .share_dir()
+        .join(format!("mgc_pcdr_before_failback_{}.bak", report.run_id));
+    let set = BackupSet::read(&copy).expect("the copy of the primary's mgc is on the share");
+    assert!(set.header.is_copy_only, "taken WITH COPY_ONLY");
+    let copied: Vec<u64> = set.messages.iter().map(|m| m.id).collect();
+    assert_eq!(copied, held_before, "the copy holds what the primary held");
+    assert_eq!(
+        served.messages(InstanceId::Primary),
+        served.messages(InstanceId::Backup),
+        "the primary now holds the backup's data"
+    );
+    let primary: Vec<_> = served
+        .statements()
+        .into_iter()
+        .filter(|s| s.on(InstanceId::Primary))
+        .collect();
+    let position = |what: &str, file: &str| {
+        primary
+            .iter()
+            .position(|s| s.contains(what) && s.file_name().is_some_and(|f| f.contains(file)))
+            .unwrap_or_else(|| panic!("{what} of {file} was not sent to the primary"))
+    };
+    let restore = position("RESTORE DATABASE", "_pcdr_failback_");
+    assert!(position("COPY_ONLY", "_pcdr_before_failback_") < restore);
+    assert!(position("VERIFYONLY", "_pcdr_before_failback_") < restore);
+    assert!(position("VERIFYONLY", "_pcdr_failback_") < restore);
+}
+
+/// The failback file of the run on the share, once `backup_for_failback` wrote it.
+fn failback_file_on(share: &Path) -> PathBuf {
+    std::fs::read_dir(share)
+        .expect("the share lists")
+        .map(|entry| entry.expect("a share entry").path())
+        .find(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with("mgc_pcdr_failback_"))
+        })
+        .expect("the failback backup is on the share")
+}
+
+/// Fails back a failed-over world whose primary site was rebuilt, with the failback file
+/// replaced by a copy of `replacement` right after `backup_for_failback` took and
+/// verified it. The restore over the primary refuses before sending it anything that
+/// changes it: the error names the file and says what differs (`differs`), and the
+/// primary `mgc` is as it was.
+async fn refused_after_the_failback_file_becomes(
+    served: &Served,
+    replacement: PathBuf,
+    differs: &[&str],
+) {
+    let primary_before = served.mgc(InstanceId::Primary);
+    let interrupt = Interrupt::new(
+        served.world.clone(),
+        |event: &Event| When::Finished(failback::BACKUP_FOR_FAILBACK).matches(event),
+        move |world: &World| {
+            let file = failback_file_on(&world.share_dir());
+            std::fs::copy(&replacement, file).expect("the failback file is replaced");
+        },
+    );
+
+    let error = served
+        .run_observed(
+            failback::PROCEDURE,
+            RunOptions::default(),
+            interrupt.clone(),
+        )
+        .await
+        .expect_err("the restore over the primary refuses");
+
+    assert!(interrupt.struck(), "the file was never replaced");
+    assert_eq!(error.step_id(), Some(failback::RESTORE_PRIMARY), "{error}");
+    assert_eq!(
+        error.precondition_kind(),
+        Some(PreconditionKind::EarlierStep),
+        "{error}"
+    );
+    let text = error.to_string();
+    let file = failback_file_on(&served.world.share_dir());
+    let file = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    for part in std::iter::once(file).chain(differs.iter().copied()) {
+        assert!(text.contains(part), "{text:?} does not name {part:?}");
+    }
+    assert_eq!(
+        served.mgc(InstanceId::Primary),
+        primary_before,
+        "the primary mgc is untouched"
+    );
+    for change in [
+        "BACKUP DATABASE",
+        "RESTORE DATABASE",
+        "KILL",
+        "SET PARTNER OFF",
+    ] {
+        assert_eq!(
+            served.count(InstanceId::Primary, change, |_| true),
+            0,
+            "{change} was sent to the primary"
+        );
+    }
+}
+
+/// An older backup of the very backup database (taken before the run, by an operator
+/// or an earlier attempt) is not the backup this run took: it finished before the run
+/// started, on the backup instance's clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failback_refuses_a_failback_file_replaced_by_an_older_backup() {
+    let served = failed_over().await;
+    served.rebuild().await;
+    let older = served.world.share_dir().join("mgc_before_the_run.bak");
+    served
+        .context(RunOptions::default())
+        .sql(SiteRole::Backup)
+        .backup_database("mgc", &older.display().to_string(), false)
+        .await
+        .expect("an older backup of the backup mgc");
+    served.world.tick(5).expect("the clock runs");
+
+    refused_after_the_failback_file_becomes(
+        &served,
+        older,
+        &["finished at", "before this run started"],
+    )
+    .await;
+}
+
+/// Another database's backup of the same family: the seed of log shipping, a full
+/// backup of the original primary `mgc`. Log shipping keeps the family GUID, so only
+/// the database GUID (`BindingID`) tells it from the backup database (RESTORE
+/// HEADERONLY, Microsoft Learn); restoring it would bring back the primary as it was
+/// before log shipping started, without the messages since.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failback_refuses_a_failback_file_replaced_by_another_databases_backup() {
+    let served = failed_over().await;
+    served.rebuild().await;
+    let seed = std::fs::read_dir(served.world.share_dir())
+        .expect("the share lists")
+        .map(|entry| entry.expect("a share entry").path())
+        .find(|path| path.to_string_lossy().contains("mgc_seed_"))
+        .expect("the seed of log shipping is on the share");
+
+    refused_after_the_failback_file_becomes(
+        &served,
+        seed,
+        &["another database of its family", "BindingID"],
+    )
+    .await;
 }
 
 /// Where a failover is interrupted, and how.

@@ -240,11 +240,11 @@
 //!
 //! | Microsoft's step | pcdr step | documentation followed |
 //! |---|---|---|
-//! | (none: assumed) | `check_rebuilt_primary` | the failback's assumptions above |
+//! | (none: assumed) | `check_rebuilt_primary` | the failback's assumptions above; `SYSDATETIME()` |
 //! | 1. clear the active servers | `clear_active_servers` | `Set-CsPersistentChatActiveServer -ActiveServers $null`; `sys.dm_server_services` |
 //! | 2. remove mirroring of the backup `mgc` and `mgccomp` | `remove_backup_mirroring` | `ALTER DATABASE … SET PARTNER OFF`; *Remove Database Mirroring* |
 //! | 3. full backup of the backup `mgc` to the share | `backup_for_failback` | `BACKUP DATABASE`; `RESTORE VERIFYONLY`; `RESTORE FILELISTONLY` |
-//! | 4. restore it over the primary `mgc`, ready to use | `restore_primary` | `RESTORE DATABASE … WITH REPLACE, RECOVERY, MOVE`; `msdb.dbo.restorehistory` |
+//! | 4. restore it over the primary `mgc`, ready to use | `restore_primary` | `BACKUP DATABASE … WITH COPY_ONLY`; `RESTORE HEADERONLY`; `RESTORE VERIFYONLY`; `RESTORE DATABASE … WITH REPLACE, RECOVERY, MOVE`; `msdb.dbo.restorehistory` |
 //! | 5. set up log shipping from the primary (as on the Configure page) | `reinitialize_backup`, `setup_log_shipping` | *Configure Log Shipping*; the `sp_add_log_shipping_*` procedures |
 //! | (none: the Configure page's Topology Builder setup) | `mirror_primary` | `Install-CsMirrorDatabase` |
 //! | 6. set the active servers | `activate_primary_servers` | `Set-CsPersistentChatActiveServer` |
@@ -255,7 +255,12 @@
 //! Microsoft: no step. pcdr reads the pool state and refuses when it is Normal (there
 //! is nothing to fail back). It refuses when the primary instance has no `mgc`
 //! (rebuild it with Topology Builder first), and when `mgc` on the backup instance is
-//! not online (it is the source of the failback). It changes nothing.
+//! not online (it is the source of the failback). It changes nothing. It records when
+//! the run started on the backup instance's own clock (`SYSDATETIME()`, the local time
+//! SQL Server dates its backups in, which need not be pcdr's), once per run: a resumed
+//! run keeps the first mark. `restore_primary` restores no backup that finished before.
+//!
+//! Page: <https://learn.microsoft.com/sql/t-sql/functions/sysdatetime-transact-sql>.
 //!
 //! ## `clear_active_servers`: Microsoft's step 1
 //!
@@ -292,12 +297,15 @@
 //! pcdr refuses while the backup `mgc` is not MULTI_USER (see
 //! [Single-user databases](#single-user-databases-and-mirroring)). The file is
 //! `<db>_pcdr_failback_<run id>.bak` on the share (see
-//! [File names](#backup-files-named-after-the-run)). When that file already holds a full
-//! backup of `mgc`, it is not taken again; otherwise pcdr runs
-//! `BACKUP DATABASE @db TO DISK = @file WITH INIT, CHECKSUM`. Either way it runs
+//! [File names](#backup-files-named-after-the-run)). When that file already holds this
+//! run's full backup of the backup `mgc` (as `restore_primary` checks it below: its
+//! family and database GUID, finished after the run started), it is not taken again;
+//! otherwise pcdr runs `BACKUP DATABASE @db TO DISK = @file WITH INIT, CHECKSUM`, which
+//! overwrites whatever else is there. Either way it runs
 //! `RESTORE VERIFYONLY … WITH CHECKSUM`, checks that `RESTORE FILELISTONLY` lists the
-//! files in it, and records the file as verified in the run's facts, so a resumed
-//! run skips the step.
+//! files in it, and records the file and its `RESTORE HEADERONLY` (LSNs, family,
+//! `BindingID`, start and finish) in the run's facts, so a resumed run skips the step
+//! and `restore_primary` knows exactly which backup it may restore.
 //!
 //! Pages: <https://learn.microsoft.com/sql/t-sql/statements/backup-transact-sql>,
 //! <https://learn.microsoft.com/sql/t-sql/statements/restore-statements-verifyonly-transact-sql>,
@@ -311,16 +319,48 @@
 //!
 //! pcdr skips when the primary `mgc` is online and the primary's restore history
 //! (`msdb.dbo.restorehistory`) says its newest full restore came from this run's file.
-//! It refuses when the file does not hold a full backup of `mgc`. It removes mirroring
+//! Right before changing anything it reads the file's header again (`RESTORE
+//! HEADERONLY`) and refuses, naming the file and what differs, with nothing sent to the
+//! primary, unless it is the backup this run took:
+//!
+//! - a full backup of `mgc` whose `FamilyGUID` is the backup database's
+//!   (`sys.database_recovery_status.family_guid`);
+//! - whose `BindingID` is the backup database's `database_guid`: log shipping keeps the
+//!   family, so the original primary's backups (the seed of log shipping among them)
+//!   share it, but a restore gives a database a new `database_guid`, and the backup
+//!   database was restored from that seed;
+//! - finished (`BackupFinishDate`) no earlier than this run's start, both read on the
+//!   backup instance's clock;
+//! - and whose header is, LSNs and dates, the one recorded when `backup_for_failback`
+//!   verified it.
+//!
+//! A file replaced since, an older backup or one of another database is never
+//! restored; a new failback run takes its own.
+//!
+//! When the primary `mgc` is online, what it holds is copied first:
+//! `BACKUP DATABASE @db TO DISK = @file WITH COPY_ONLY, INIT, CHECKSUM` to
+//! `<db>_pcdr_before_failback_<run id>.bak` on the share, then `RESTORE VERIFYONLY` of
+//! the copy, recorded in the run's facts and the step's summary. `COPY_ONLY` keeps the
+//! copy out of the database's backup sequence. pcdr copies every online primary
+//! database, since it cannot tell an empty chat database from a full one without knowing
+//! its schema; a just-rebuilt one costs seconds, and an original primary that came back
+//! may hold messages no log backup carried. A resumed run that finds this run's copy
+//! verifies it and does not take it again. If the copy fails, nothing else is sent.
+//!
+//! It removes mirroring
 //! from the primary `mgc` when the rebuilt database is mirrored (a mirrored database
 //! cannot be restored over: 3104), ends the sessions in it, and runs
 //! `RESTORE DATABASE @db FROM DISK = @file WITH REPLACE, RECOVERY, MOVE …`: each file in
 //! the backup is placed where the primary keeps its own file of that logical name (or,
 //! failing that, of that kind), as `sys.master_files` lists them on both instances. The
 //! backup carries the backup instance's paths, which need not exist on the primary
-//! host. It verifies by observing again.
+//! host. `RESTORE VERIFYONLY … WITH CHECKSUM` of the failback file runs right before
+//! the sessions are ended, every time, also when a resumed run's backup was verified by
+//! an earlier process. It verifies by observing again.
 //!
 //! Pages: <https://learn.microsoft.com/sql/t-sql/statements/restore-statements-transact-sql>,
+//! <https://learn.microsoft.com/sql/relational-databases/backup-restore/copy-only-backups-sql-server>,
+//! <https://learn.microsoft.com/sql/t-sql/statements/restore-statements-headeronly-transact-sql>,
 //! <https://learn.microsoft.com/sql/relational-databases/system-tables/restorehistory-transact-sql>.
 //!
 //! ## `reinitialize_backup` and `setup_log_shipping`: Microsoft's step 5
@@ -438,6 +478,7 @@
 //!         first_lsn: Lsn(first),
 //!         last_lsn: Lsn(last),
 //!         family_guid: "F".into(),
+//!         binding_id: String::new(),
 //!         backup_start: chrono::DateTime::UNIX_EPOCH,
 //!         backup_finish: chrono::DateTime::UNIX_EPOCH,
 //!     }),

@@ -108,6 +108,11 @@ pub struct BackupHeader {
     pub last_lsn: Lsn,
     /// The database's family GUID (the same for every backup of one database).
     pub family_guid: String,
+    /// `BindingID`: the `database_guid` of the database backed up
+    /// (`sys.database_recovery_status`); a restore gives a database a new one, so a
+    /// log-shipped copy and its source share a family but not this. Empty when unknown.
+    #[serde(default)]
+    pub binding_id: String,
     /// When the backup started.
     pub backup_start: DateTime<Utc>,
     /// When the backup finished: the latest moment whose data the backup holds.
@@ -249,6 +254,7 @@ pub enum ChainError {
 ///     first_lsn: Lsn(first),
 ///     last_lsn: Lsn(last),
 ///     family_guid: "F".into(),
+///     binding_id: String::new(),
 ///     backup_start: chrono::DateTime::UNIX_EPOCH,
 ///     backup_finish: chrono::DateTime::UNIX_EPOCH,
 /// };
@@ -357,6 +363,7 @@ mod tests {
             first_lsn: Lsn(first),
             last_lsn: Lsn(last),
             family_guid: "FAM".into(),
+            binding_id: String::new(),
             backup_start: Utc.timestamp_opt(1_000 + first as i64, 0).unwrap(),
             backup_finish: Utc.timestamp_opt(1_000 + last as i64, 0).unwrap(),
         }

@@ -6,15 +6,16 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `PCDRBAK1` |
-//! | 8 | 2 | format version, 1 |
+//! | 8 | 2 | format version, 2 |
 //! | 10 | 1 | backup type: 1 full database, 2 log (as `RESTORE HEADERONLY`'s `BackupType`) |
-//! | 11 | 1 | flags: bit 0 set when taken `WITH CHECKSUM` |
+//! | 11 | 1 | flags: bit 0 set when taken `WITH CHECKSUM`, bit 1 when taken `WITH COPY_ONLY` |
 //! | 12 | 16 | FamilyGUID, RFC 4122 byte order |
-//! | 28 | 16 | FirstLSN, `u128` |
-//! | 44 | 16 | LastLSN, `u128` (the LSN of the next log record after the set) |
-//! | 60 | 8 | BackupStartDate, milliseconds since 1970-01-01 UTC, `i64` |
-//! | 68 | 8 | BackupFinishDate, same |
-//! | 76 | 2+n | DatabaseName |
+//! | 28 | 16 | BindingID (the backed-up database's `database_guid`), same order |
+//! | 44 | 16 | FirstLSN, `u128` |
+//! | 60 | 16 | LastLSN, `u128` (the LSN of the next log record after the set) |
+//! | 76 | 8 | BackupStartDate, milliseconds since 1970-01-01 UTC, `i64` |
+//! | 84 | 8 | BackupFinishDate, same |
+//! | 92 | 2+n | DatabaseName |
 //! | … | 2 | file count, then per file: type (`0` data, `1` log), logical name, physical name |
 //! | … | 4 | message count, then per message: id `u64`, LSN `u128` |
 //! | end−4 | 4 | CRC-32 (IEEE) of every byte before it |
@@ -30,9 +31,9 @@ use chrono::{DateTime, Utc};
 use crate::guid::Guid;
 
 const MAGIC: &[u8; 8] = b"PCDRBAK1";
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
 /// Bytes before the database name.
-const FIXED_HEADER: usize = 76;
+const FIXED_HEADER: usize = 92;
 
 /// What a backup set holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,12 +76,18 @@ pub struct BackupHeader {
     pub last_lsn: u128,
     /// `FamilyGUID`: the database's backup family.
     pub family_guid: Guid,
+    /// `BindingID`: the `database_guid` of the database backed up, which a restore
+    /// replaces with a new one, so two databases of one family tell apart.
+    pub binding_id: Guid,
     /// `BackupStartDate`.
     pub start: DateTime<Utc>,
     /// `BackupFinishDate`.
     pub finish: DateTime<Utc>,
     /// `HasBackupChecksums`: taken `WITH CHECKSUM`.
     pub has_checksum: bool,
+    /// `IsCopyOnly`: taken `WITH COPY_ONLY`, outside the sequence of regular backups
+    /// (Copy-only backups, Microsoft Learn).
+    pub is_copy_only: bool,
 }
 
 /// A database file recorded in a backup: a row of `RESTORE FILELISTONLY` (RESTORE
@@ -141,8 +148,9 @@ impl BackupSet {
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
         out.push(h.kind.code());
-        out.push(u8::from(h.has_checksum));
+        out.push(u8::from(h.has_checksum) | (u8::from(h.is_copy_only) << 1));
         out.extend_from_slice(&h.family_guid.0);
+        out.extend_from_slice(&h.binding_id.0);
         out.extend_from_slice(&h.first_lsn.to_le_bytes());
         out.extend_from_slice(&h.last_lsn.to_le_bytes());
         out.extend_from_slice(&h.start.timestamp_millis().to_le_bytes());
@@ -204,8 +212,10 @@ impl BackupSet {
         }
         let kind = BackupKind::from_code(reader.u8().map_err(malformed)?)
             .ok_or(BackupFileError::Malformed)?;
-        let has_checksum = reader.u8().map_err(malformed)? & 1 == 1;
+        let flags = reader.u8().map_err(malformed)?;
+        let (has_checksum, is_copy_only) = (flags & 1 == 1, flags & 2 == 2);
         let family_guid = Guid(reader.array::<16>().map_err(malformed)?);
+        let binding_id = Guid(reader.array::<16>().map_err(malformed)?);
         let first_lsn = u128::from_le_bytes(reader.array::<16>().map_err(malformed)?);
         let last_lsn = u128::from_le_bytes(reader.array::<16>().map_err(malformed)?);
         let start = time(reader.i64().map_err(malformed)?)?;
@@ -217,9 +227,11 @@ impl BackupSet {
             first_lsn,
             last_lsn,
             family_guid,
+            binding_id,
             start,
             finish,
             has_checksum,
+            is_copy_only,
         })
     }
 
@@ -343,9 +355,11 @@ mod tests {
                 first_lsn: 35_000_000_000_100_000_001,
                 last_lsn: 35_000_000_000_100_000_301,
                 family_guid: Guid([0xAB; 16]),
+                binding_id: Guid([0xCD; 16]),
                 start,
                 finish: start,
                 has_checksum: true,
+                is_copy_only: false,
             },
             files: vec![FileEntry {
                 logical_name: "mgc".into(),
@@ -369,20 +383,30 @@ mod tests {
     fn header_bytes_are_laid_out_as_documented() {
         let bytes = sample().encode();
         assert_eq!(&bytes[..8], b"PCDRBAK1");
-        assert_eq!(&bytes[8..10], &[1, 0]);
+        assert_eq!(&bytes[8..10], &[2, 0]);
         assert_eq!(bytes[10], 2);
         assert_eq!(bytes[11], 1);
         assert_eq!(&bytes[12..28], &[0xAB; 16]);
+        assert_eq!(&bytes[28..44], &[0xCD; 16]);
         assert_eq!(
-            u128::from_le_bytes(bytes[28..44].try_into().unwrap()),
+            u128::from_le_bytes(bytes[44..60].try_into().unwrap()),
             35_000_000_000_100_000_001
         );
-        assert_eq!(&bytes[76..81], &[3, 0, b'm', b'g', b'c']);
+        assert_eq!(&bytes[92..97], &[3, 0, b'm', b'g', b'c']);
         let body = bytes.len() - 4;
         assert_eq!(
             u32::from_le_bytes(bytes[body..].try_into().unwrap()),
             crc32(&bytes[..body])
         );
+    }
+
+    #[test]
+    fn a_copy_only_set_sets_flag_bit_1_and_round_trips() {
+        let mut set = sample();
+        set.header.is_copy_only = true;
+        let bytes = set.encode();
+        assert_eq!(bytes[11], 0b11);
+        assert_eq!(BackupSet::decode(&bytes), Ok(set));
     }
 
     #[test]

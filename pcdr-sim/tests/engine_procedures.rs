@@ -80,7 +80,7 @@ async fn fail_back(world: &World, primary: &mut TestClient, backup: &mut TestCli
         .unwrap();
     let share = world.share_dir().display().to_string();
     let failback_file = format!("{share}/mgc_pcdr_failback.bak");
-    run(backup, &sql::backup_database("mgc", &failback_file))
+    run(backup, &sql::backup_database("mgc", &failback_file, false))
         .await
         .unwrap();
     run(backup, &sql::verify_backup(&failback_file))
@@ -109,7 +109,7 @@ async fn fail_back(world: &World, primary: &mut TestClient, backup: &mut TestCli
     .await
     .unwrap();
     let seed_file = format!("{share}/mgc_pcdr_seed.bak");
-    run(primary, &sql::backup_database("mgc", &seed_file))
+    run(primary, &sql::backup_database("mgc", &seed_file, false))
         .await
         .unwrap();
     let reseed = FullRestore {

@@ -11,6 +11,7 @@ use pcdr_core::commands::sql;
 use pcdr_core::planes::{FileMove, FullRestore, SessionId};
 use pcdr_sim::world::WorldOptions;
 use pcdr_sim::world::model::InstanceId;
+use tiberius::Uuid;
 use tiberius::numeric::Numeric;
 
 /// The log backups in the copy folder, by name.
@@ -101,7 +102,11 @@ async fn recovery_waits_for_readers_to_be_killed() {
     let mut backup = sim.connect(InstanceId::Backup).await;
     let state = run(&mut backup, &sql::database_state("mgc")).await.unwrap();
     assert_eq!(state[0][0].get::<bool, _>("is_in_standby"), Some(true));
-    let standby_backup = run(&mut backup, &sql::backup_database("mgc", "/tmp/never.bak")).await;
+    let standby_backup = run(
+        &mut backup,
+        &sql::backup_database("mgc", "/tmp/never.bak", false),
+    )
+    .await;
     assert_eq!(number(standby_backup), 3036);
     let file = text(&copied(&sim)[2]);
     assert_eq!(
@@ -176,7 +181,13 @@ async fn restore_and_backup_refuse_to_run_inside_a_transaction() {
     );
     let target = text(&sim.world().share_dir().join("x.bak"));
     assert_eq!(
-        number(run(&mut backup, &sql::backup_database("mgccomp", &target)).await),
+        number(
+            run(
+                &mut backup,
+                &sql::backup_database("mgccomp", &target, false)
+            )
+            .await
+        ),
         3021
     );
     let alter = sql::remove_mirroring("mgccomp").unwrap();
@@ -193,7 +204,7 @@ async fn failback_backup_verify_and_restore_over_the_rebuilt_primary() {
     let sim = start_default().await;
     let mut primary = sim.connect(InstanceId::Primary).await;
     let file = text(&sim.world().share_dir().join("mgc_failback.bak"));
-    run(&mut primary, &sql::backup_database("mgc", &file))
+    run(&mut primary, &sql::backup_database("mgc", &file, false))
         .await
         .unwrap();
     run(&mut primary, &sql::verify_backup(&file)).await.unwrap();
@@ -245,12 +256,57 @@ async fn failback_backup_verify_and_restore_over_the_rebuilt_primary() {
     assert_eq!(number(unknown), 3234);
 }
 
+/// `sys.database_recovery_status.database_guid` of `mgc` on the instance `client` is
+/// connected to, and its `family_guid`.
+async fn identity(client: &mut TestClient) -> (Uuid, Uuid) {
+    let sets = run(client, &sql::database_state("mgc")).await.unwrap();
+    let row = &sets[2][0];
+    let guid = |column: &str| row.get::<Uuid, _>(column).unwrap();
+    (guid("database_guid"), guid("family_guid"))
+}
+
+/// RESTORE HEADERONLY (Microsoft Learn): `BindingID` is the database's
+/// `sys.database_recovery_status.database_guid`, and a restored database gets a new one;
+/// `FamilyGUID` stays. So the log-shipped copy shares its source's family, not its GUID.
+#[tokio::test]
+async fn a_backup_names_its_database_by_binding_id_and_a_restore_gives_a_new_one() {
+    let sim = start_default().await;
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    let (database, family) = identity(&mut primary).await;
+    let file = text(&sim.world().share_dir().join("mgc_identity.bak"));
+    run(&mut primary, &sql::backup_database("mgc", &file, false))
+        .await
+        .unwrap();
+    let header = run(&mut primary, &sql::backup_header(&file)).await.unwrap();
+    let row = &header[0][0];
+    assert_eq!(row.get::<Uuid, _>("BindingID"), Some(database));
+    assert_eq!(row.get::<Uuid, _>("FamilyGUID"), Some(family));
+
+    let (copy, copy_family) = identity(&mut backup).await;
+    assert_eq!(copy_family, family, "the log-shipped copy keeps the family");
+    assert_ne!(copy, database, "restoring it gave it its own database_guid");
+    let restore = FullRestore {
+        replace: true,
+        recovery: false,
+        moves: Vec::new(),
+    };
+    run(&mut backup, &sql::restore_database("mgc", &file, &restore))
+        .await
+        .unwrap();
+    let (again, _) = identity(&mut backup).await;
+    assert!(
+        again != copy && again != database,
+        "each restore gives a new one"
+    );
+}
+
 #[tokio::test]
 async fn a_full_backup_reinitializes_a_secondary_with_norecovery() {
     let sim = start_default().await;
     let mut primary = sim.connect(InstanceId::Primary).await;
     let file = text(&sim.world().share_dir().join("mgc_seed.bak"));
-    run(&mut primary, &sql::backup_database("mgc", &file))
+    run(&mut primary, &sql::backup_database("mgc", &file, false))
         .await
         .unwrap();
     let mut backup = sim.connect(InstanceId::Backup).await;
@@ -293,7 +349,7 @@ async fn an_unreachable_share_and_a_full_copy_folder_fail_backups_with_3201_and_
     sim.world().set_share_unreachable(true).unwrap();
     let on_share = text(&sim.world().share_dir().join("mgc_x.bak"));
     assert_eq!(
-        number(run(&mut primary, &sql::backup_database("mgc", &on_share)).await),
+        number(run(&mut primary, &sql::backup_database("mgc", &on_share, false)).await),
         3201
     );
     assert_eq!(
@@ -303,7 +359,7 @@ async fn an_unreachable_share_and_a_full_copy_folder_fail_backups_with_3201_and_
     sim.world().set_copy_folder_full(true).unwrap();
     let in_copy = text(&sim.world().copy_dir().join("mgc_x.bak"));
     assert_eq!(
-        number(run(&mut primary, &sql::backup_database("mgc", &in_copy)).await),
+        number(run(&mut primary, &sql::backup_database("mgc", &in_copy, false)).await),
         3202
     );
 }

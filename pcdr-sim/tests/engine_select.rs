@@ -284,3 +284,36 @@ async fn variables_declare_set_and_assign() {
         134
     );
 }
+
+/// SYSDATETIME (Transact-SQL): the instance's date and time, in which it also dates its
+/// backups (`BackupFinishDate`); the emulated instances run on the world clock, in UTC.
+#[tokio::test]
+async fn sysdatetime_is_the_world_clock_that_dates_backups() {
+    let sim = start_default().await;
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    let clock = || sim.world().read().unwrap().clock.naive_utc();
+    let now = |sets: Vec<Vec<tiberius::Row>>| {
+        sets[0][0]
+            .get::<chrono::NaiveDateTime, _>("server_time")
+            .unwrap()
+    };
+    let before = now(run(&mut primary, &sql::server_time()).await.unwrap());
+    assert_eq!(before, clock());
+    let file = sim
+        .world()
+        .share_dir()
+        .join("dated.bak")
+        .display()
+        .to_string();
+    run(&mut primary, &sql::backup_database("mgc", &file, false))
+        .await
+        .unwrap();
+    let header = run(&mut primary, &sql::backup_header(&file)).await.unwrap();
+    let finish = header[0][0]
+        .get::<chrono::NaiveDateTime, _>("BackupFinishDate")
+        .unwrap();
+    assert_eq!(finish, before);
+    sim.world().tick(3).unwrap();
+    let later = now(run(&mut primary, &sql::server_time()).await.unwrap());
+    assert_eq!(later - before, chrono::Duration::minutes(3));
+}

@@ -113,6 +113,7 @@ mod tests {
             user_access: UserAccess::MultiUser,
             mirroring,
             family_guid: Some("6F9619FF-8B86-D011-B42D-00C04FC964FF".into()),
+            database_guid: None,
         }
     }
 

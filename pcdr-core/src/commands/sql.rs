@@ -122,7 +122,7 @@ pub fn database_state(db: &str) -> SqlCommand {
     SqlCommand::new(
         "SELECT state_desc, is_in_standby, user_access_desc FROM sys.databases WHERE name = @db;\n\
          SELECT mirroring_role_desc, mirroring_partner_name FROM sys.database_mirroring WHERE database_id = DB_ID(@db) AND mirroring_guid IS NOT NULL;\n\
-         SELECT family_guid FROM sys.database_recovery_status WHERE database_id = DB_ID(@db);",
+         SELECT family_guid, database_guid FROM sys.database_recovery_status WHERE database_id = DB_ID(@db);",
     )
     .name("@db", db)
 }
@@ -211,8 +211,22 @@ pub fn remove_mirroring(db: &str) -> Result<SqlCommand, QuoteError> {
 }
 
 /// `BACKUP DATABASE … WITH INIT, CHECKSUM`.
-pub fn backup_database(db: &str, file: &str) -> SqlCommand {
-    SqlCommand::new("BACKUP DATABASE @db TO DISK = @file WITH INIT, CHECKSUM;")
+///
+/// With `copy_only`, `WITH COPY_ONLY` as well: the backup stays outside the database's
+/// sequence of regular backups (it is no differential base)
+/// (<https://learn.microsoft.com/sql/relational-databases/backup-restore/copy-only-backups-sql-server>).
+///
+/// ```
+/// use pcdr_core::commands::sql::backup_database;
+/// let copy = backup_database("mgc", r"\\fs\share\mgc.bak", true);
+/// assert_eq!(copy.text, "BACKUP DATABASE @db TO DISK = @file WITH COPY_ONLY, INIT, CHECKSUM;");
+/// ```
+pub fn backup_database(db: &str, file: &str, copy_only: bool) -> SqlCommand {
+    let text = match copy_only {
+        true => "BACKUP DATABASE @db TO DISK = @file WITH COPY_ONLY, INIT, CHECKSUM;",
+        false => "BACKUP DATABASE @db TO DISK = @file WITH INIT, CHECKSUM;",
+    };
+    SqlCommand::new(text)
         .name("@db", db)
         .text_param("@file", file)
 }
@@ -331,6 +345,11 @@ pub fn setup_log_shipping_secondary(setup: &SecondaryLogShipping) -> SqlCommand 
 /// The instance's name as SQL Server knows it (`@@SERVERNAME`).
 pub fn server_name() -> SqlCommand {
     SqlCommand::new("SELECT @@SERVERNAME AS server_name;")
+}
+
+/// The instance's clock, in its local time, as it dates its backups.
+pub fn server_time() -> SqlCommand {
+    SqlCommand::new("SELECT SYSDATETIME() AS server_time;")
 }
 
 /// The newest full-database restore of a database (log restores do not count); then

@@ -19,6 +19,7 @@ use crate::planes::{
 };
 use crate::quote::quote_sql_name;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
@@ -169,7 +170,7 @@ async fn full_backup(
 ) -> CheckResult<String> {
     let file = join_path(folder, &format!("{database}_{label}_{}.bak", stamp()));
     plane
-        .backup_database(database, &file)
+        .backup_database(database, &file, false)
         .await
         .during(check, format!("BACKUP DATABASE {database} TO {file}"))?;
     Ok(file)
@@ -287,8 +288,50 @@ where
     outcome.and(dropped)
 }
 
-/// A full backup to `folder`, verified, with its file list and header read back; and a
-/// missing file refused with 3201. Returns the backup file.
+/// A full backup `header` of `database` (`state`) taken after its instance's clock read
+/// `before`: it names the database by family GUID and, as `BindingID`, by
+/// `database_guid`, and is dated on that clock.
+fn ensure_identity_and_date(
+    check: &'static str,
+    file: &str,
+    database: &str,
+    state: &DatabaseState,
+    header: &BackupHeader,
+    before: DateTime<Utc>,
+) -> CheckResult {
+    ensure(check, header.backup_finish >= before, || {
+        format!(
+            "{file}: finished at {}, before SYSDATETIME() read {before} ahead of it",
+            header.backup_finish
+        )
+    })?;
+    if let Some(guid) = &state.database_guid {
+        ensure(check, header.binding_id.eq_ignore_ascii_case(guid), || {
+            format!(
+                "{file}: BindingID {} but {database} has database_guid {guid}",
+                header.binding_id
+            )
+        })?;
+    }
+    if let Some(family) = &state.family_guid {
+        ensure(
+            check,
+            header.family_guid.eq_ignore_ascii_case(family),
+            || {
+                format!(
+                    "{file}: family GUID {} but {database} has {family}",
+                    header.family_guid
+                )
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// A full backup to `folder`, verified, with its file list and header read back (the
+/// header names the database by family and `database_guid`, and is dated on the clock
+/// `SYSDATETIME()` reads, as failback relies on); and a missing file refused with 3201.
+/// Returns the backup file.
 pub async fn full_backup_and_verify(
     plane: &dyn DatabasePlane,
     database: &str,
@@ -296,6 +339,10 @@ pub async fn full_backup_and_verify(
 ) -> CheckResult<String> {
     const CHECK: &str = "full_backup_and_verify";
     let state = state_of(CHECK, plane, database).await?;
+    let before = plane
+        .server_time()
+        .await
+        .during(CHECK, "SELECT SYSDATETIME()")?;
     let file = full_backup(CHECK, plane, database, folder, CHECK).await?;
     plane
         .verify_backup(&file)
@@ -335,18 +382,7 @@ pub async fn full_backup_and_verify(
     ensure(CHECK, header.backup_start <= header.backup_finish, || {
         format!("{file}: finished before it started")
     })?;
-    if let Some(family) = &state.family_guid {
-        ensure(
-            CHECK,
-            header.family_guid.eq_ignore_ascii_case(family),
-            || {
-                format!(
-                    "{file}: family GUID {} but {database} has {family}",
-                    header.family_guid
-                )
-            },
-        )?;
-    }
+    ensure_identity_and_date(CHECK, &file, database, &state, &header, before)?;
     let missing = join_path(folder, &format!("{database}_pcdr_missing_{}.bak", stamp()));
     expect_error(
         CHECK,

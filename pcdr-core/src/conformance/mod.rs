@@ -9,7 +9,7 @@
 //!
 //! | suite | check | what it proves |
 //! |---|---|---|
-//! | [`database`] | [`full_backup_and_verify`](database::full_backup_and_verify) | `BACKUP DATABASE`, `RESTORE VERIFYONLY`, `FILELISTONLY` and `HEADERONLY` of a full backup; a missing file is error 3201 |
+//! | [`database`] | [`full_backup_and_verify`](database::full_backup_and_verify) | `BACKUP DATABASE`, `RESTORE VERIFYONLY`, `FILELISTONLY` and `HEADERONLY` of a full backup: its `FamilyGUID` and `BindingID` are the database's `family_guid` and `database_guid`, and it finished no earlier than `SYSDATETIME()` read before it; a missing file is error 3201 |
 //! | | [`backup_header`](database::backup_header) | log backup headers: type, database, family GUID, and consecutive backups chained LSN to LSN |
 //! | | [`log_restores_in_order`](database::log_restores_in_order) | a full restore `WITH NORECOVERY`, then log restores in order, each moving `redo_start_lsn` to the backup's `LastLSN` |
 //! | | [`chain_errors`](database::chain_errors) | a log backup too recent is 4305, one already applied is 4326, and neither changes the restore point |

@@ -4,6 +4,7 @@ use crate::error::PlaneResult;
 use crate::log_chain::{BackupHeader, Lsn};
 use crate::topology::RestoreMode;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -88,6 +89,9 @@ pub struct DatabaseState {
     /// `sys.database_recovery_status.family_guid`: shared by a database and every
     /// backup and restore of it.
     pub family_guid: Option<String>,
+    /// `sys.database_recovery_status.database_guid`: this database's own identity, which
+    /// its backups carry as `BindingID`; a restore gives the restored database a new one.
+    pub database_guid: Option<String>,
 }
 
 impl DatabaseState {
@@ -283,8 +287,10 @@ pub trait DatabasePlane: Send + Sync {
     /// an error.
     async fn remove_mirroring(&self, database: &str) -> PlaneResult<()>;
 
-    /// `BACKUP DATABASE … WITH INIT, CHECKSUM`.
-    async fn backup_database(&self, database: &str, file: &str) -> PlaneResult<()>;
+    /// `BACKUP DATABASE … WITH INIT, CHECKSUM`; with `copy_only`, `COPY_ONLY` too (the
+    /// backup leaves the database's backup sequence as it was).
+    async fn backup_database(&self, database: &str, file: &str, copy_only: bool)
+    -> PlaneResult<()>;
 
     /// `RESTORE VERIFYONLY … WITH CHECKSUM`.
     async fn verify_backup(&self, file: &str) -> PlaneResult<()>;
@@ -311,6 +317,11 @@ pub trait DatabasePlane: Send + Sync {
 
     /// The instance's own name (`@@SERVERNAME`), as log shipping records servers.
     async fn server_name(&self) -> PlaneResult<String>;
+
+    /// The instance's clock (`SYSDATETIME()`, its local time), the clock it dates its
+    /// backups in (`BackupFinishDate`): comparable with those dates, not with pcdr's
+    /// clock. Read as UTC, like every date pcdr reads.
+    async fn server_time(&self) -> PlaneResult<DateTime<Utc>>;
 
     /// The most recent full-database restore of `database` on this instance, if any
     /// (log restores do not count).

@@ -12,6 +12,7 @@ use crate::log_chain::{BackupHeader, Lsn};
 use crate::procedure::Planes;
 use crate::topology::{SiteRole, Topology};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 /// A plane that is not connected to anything.
@@ -96,7 +97,7 @@ impl DatabasePlane for Offline {
     async fn remove_mirroring(&self, _: &str) -> PlaneResult<()> {
         self.fail()
     }
-    async fn backup_database(&self, _: &str, _: &str) -> PlaneResult<()> {
+    async fn backup_database(&self, _: &str, _: &str, _: bool) -> PlaneResult<()> {
         self.fail()
     }
     async fn verify_backup(&self, _: &str) -> PlaneResult<()> {
@@ -118,6 +119,9 @@ impl DatabasePlane for Offline {
         self.fail()
     }
     async fn server_name(&self) -> PlaneResult<String> {
+        self.fail()
+    }
+    async fn server_time(&self) -> PlaneResult<DateTime<Utc>> {
         self.fail()
     }
     async fn last_restore(&self, _: &str) -> PlaneResult<Option<RestoreRecord>> {

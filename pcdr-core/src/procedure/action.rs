@@ -79,7 +79,7 @@ pub enum Action {
         /// The database.
         database: String,
     },
-    /// `BACKUP DATABASE … WITH INIT, CHECKSUM`.
+    /// `BACKUP DATABASE … WITH INIT, CHECKSUM`, and `COPY_ONLY` when `copy_only`.
     BackupDatabase {
         /// Where.
         site: SiteRole,
@@ -87,6 +87,9 @@ pub enum Action {
         database: String,
         /// The backup file.
         file: String,
+        /// A copy outside the database's backup sequence (a safety copy before it is
+        /// overwritten), not a regular full backup.
+        copy_only: bool,
     },
     /// `RESTORE VERIFYONLY`.
     VerifyBackup {
@@ -312,7 +315,8 @@ impl Action {
                 site,
                 database,
                 file,
-            } => sql_at(*site, sql::backup_database(database, file)),
+                copy_only,
+            } => sql_at(*site, sql::backup_database(database, file, *copy_only)),
             Self::VerifyBackup { site, file } => sql_at(*site, sql::verify_backup(file)),
             Self::RestoreDatabase {
                 site,
@@ -374,7 +378,12 @@ impl Action {
                 site,
                 database,
                 file,
-            } => ctx.sql(*site).backup_database(database, file).await,
+                copy_only,
+            } => {
+                ctx.sql(*site)
+                    .backup_database(database, file, *copy_only)
+                    .await
+            }
             Self::VerifyBackup { site, file } => ctx.sql(*site).verify_backup(file).await,
             Self::RestoreDatabase {
                 site,

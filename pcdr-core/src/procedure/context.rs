@@ -3,10 +3,11 @@
 
 use super::StepId;
 use crate::error::{Error, Result};
-use crate::log_chain::{LogBackup, LogChainGap, Lsn};
+use crate::log_chain::{BackupHeader, LogBackup, LogChainGap, Lsn};
 use crate::planes::{ChatPoolPlane, DatabasePlane, FilePlane, LogShippingSnapshot};
 use crate::schema::Document;
 use crate::topology::{SiteRole, Topology};
+use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -67,8 +68,18 @@ pub struct Facts {
     pub bytes_copied: u64,
     /// Log backups restored by this run.
     pub logs_restored: u64,
+    /// The backup instance's clock (`SYSDATETIME()`) when this failback run started: a
+    /// failback backup that finished earlier is not this run's.
+    pub failback_started_on_backup: Option<DateTime<Utc>>,
     /// The failback backup, once taken and verified.
     pub failback_backup_verified: Option<String>,
+    /// The `RESTORE HEADERONLY` of that backup as this run read it right after taking
+    /// and verifying it: the restore over the primary restores only a file that still
+    /// has this header.
+    pub failback_backup_header: Option<BackupHeader>,
+    /// The `COPY_ONLY` backup of what the primary database held before the failback
+    /// restore replaced it, once taken and verified.
+    pub failback_safety_backup: Option<String>,
 }
 
 /// A progress event.

@@ -21,7 +21,9 @@ use super::{Action, Context, Intent, Procedure, ProcedureName, StepId, StepOutco
 use crate::error::{Error, PlaneError, PreconditionKind, Result};
 use crate::log_chain::{BackupHeader, BackupType};
 use crate::logship::join_path;
-use crate::planes::{FileMove, FullRestore, PoolState, PrimaryLogShipping, SecondaryLogShipping};
+use crate::planes::{
+    DatabaseState, FileMove, FullRestore, PoolState, PrimaryLogShipping, SecondaryLogShipping,
+};
 use crate::topology::SiteRole;
 
 /// Failback.
@@ -165,10 +167,29 @@ async fn observe_check(ctx: &Context) -> Result<Intent> {
     Ok(Intent::act(Vec::new()))
 }
 
+/// Records the backup instance's clock as the start of this run, once: a resumed run
+/// keeps the mark of the run it continues. The failback backup is this run's only if it
+/// finished after it, on the same clock (SQL Server dates its backups in its own local
+/// time, which need not be pcdr's).
+async fn mark_run_start(ctx: &Context) -> Result<()> {
+    const STEP: StepId = CHECK_REBUILT_PRIMARY;
+    if ctx.facts().failback_started_on_backup.is_some() {
+        return Ok(());
+    }
+    let now = ctx
+        .sql(SiteRole::Backup)
+        .server_time()
+        .await
+        .map_err(sql_error(ctx, STEP, SiteRole::Backup, None))?;
+    ctx.update_facts(|f| f.failback_started_on_backup = Some(now));
+    Ok(())
+}
+
 /// Checks that the rebuilt primary answers, the backup database serves the pool, and the
-/// pool is failed over.
+/// pool is failed over; marks the run's start on the backup instance's clock.
 pub async fn check_rebuilt_primary(ctx: &Context) -> Result<StepOutcome> {
     let _ = act_or_return!(ctx, CHECK_REBUILT_PRIMARY, observe_check(ctx).await?);
+    mark_run_start(ctx).await?;
     Ok(StepOutcome::Done {
         summary: "the rebuilt primary answers and the pool is failed over".into(),
     })
@@ -284,7 +305,9 @@ async fn full_backup_header(ctx: &Context, site: SiteRole, file: &str) -> Option
 async fn observe_backup(ctx: &Context) -> Result<Intent> {
     const STEP: StepId = BACKUP_FOR_FAILBACK;
     let file = failback_file(ctx);
-    if ctx.facts().failback_backup_verified.as_deref() == Some(file.as_str()) {
+    let facts = ctx.facts();
+    let recorded = facts.failback_backup_header.is_some();
+    if recorded && facts.failback_backup_verified.as_deref() == Some(file.as_str()) {
         return Ok(Intent::Skip(format!(
             "{file} was taken and verified earlier in this run"
         )));
@@ -307,7 +330,7 @@ async fn observe_backup(ctx: &Context) -> Result<Intent> {
     }
     let taken = full_backup_header(ctx, SiteRole::Backup, &file)
         .await
-        .is_some();
+        .is_some_and(|header| not_this_runs(ctx, &header, &state).is_none());
     Ok(Intent::act(backup_actions(
         ctx,
         SiteRole::Backup,
@@ -319,19 +342,25 @@ async fn observe_backup(ctx: &Context) -> Result<Intent> {
 /// A full backup of the chat database at `site` into `file` (unless it is `taken`
 /// already), then its verification.
 fn backup_actions(ctx: &Context, site: SiteRole, file: &str, taken: bool) -> Vec<Action> {
-    let [backup, verify] = backup_and_verify(ctx, site, file);
+    unless_taken(backup_and_verify(ctx, site, file, false), taken)
+}
+
+/// A backup and its verification; only the verification when the backup is `taken`.
+fn unless_taken([backup, verify]: [Action; 2], taken: bool) -> Vec<Action> {
     match taken {
         true => vec![verify],
         false => vec![backup, verify],
     }
 }
 
-/// `BACKUP DATABASE` of the chat database at `site` into `file`, and its `VERIFYONLY`.
-fn backup_and_verify(ctx: &Context, site: SiteRole, file: &str) -> [Action; 2] {
+/// `BACKUP DATABASE` of the chat database at `site` into `file` (`COPY_ONLY` when
+/// `copy_only`), and its `VERIFYONLY`.
+fn backup_and_verify(ctx: &Context, site: SiteRole, file: &str, copy_only: bool) -> [Action; 2] {
     let backup = Action::BackupDatabase {
         site,
         database: ctx.chat_db().to_string(),
         file: file.to_string(),
+        copy_only,
     };
     let verify = Action::VerifyBackup {
         site,
@@ -342,7 +371,7 @@ fn backup_and_verify(ctx: &Context, site: SiteRole, file: &str) -> [Action; 2] {
 
 /// [`backup_actions`] as a plan shows them before observation.
 fn backup_templates(ctx: &Context, site: SiteRole, file: &str) -> Vec<Template> {
-    let [backup, verify] = backup_and_verify(ctx, site, file);
+    let [backup, verify] = backup_and_verify(ctx, site, file, false);
     let unless = format!("unless this run's backup is already in {file}");
     vec![Template::when(unless, backup), Template::once(verify)]
 }
@@ -378,7 +407,11 @@ pub async fn backup_for_failback(ctx: &Context) -> Result<StepOutcome> {
             format!("{file} lists no database files"),
         ));
     }
-    ctx.update_facts(|f| f.failback_backup_verified = Some(file.clone()));
+    let header = required_header(ctx, STEP, SiteRole::Backup, &file).await?;
+    ctx.update_facts(|f| {
+        f.failback_backup_verified = Some(file.clone());
+        f.failback_backup_header = Some(header);
+    });
     Ok(StepOutcome::Done {
         summary: format!("full backup {file} taken and verified"),
     })
@@ -501,6 +534,44 @@ fn unmirror_primary(ctx: &Context) -> Action {
     }
 }
 
+/// Where the primary database's data goes before the failback restore replaces it: a
+/// `COPY_ONLY` backup on the share, named after the run.
+fn safety_file(ctx: &Context) -> String {
+    join_path(
+        &ctx.topology.log_shipping.backup_share,
+        &format!("{}_pcdr_before_failback_{}.bak", ctx.chat_db(), ctx.run_id),
+    )
+}
+
+/// A `COPY_ONLY` backup of an online primary database into [`safety_file`] (unless this
+/// run's copy is there already), then its verification: nothing the primary holds is
+/// overwritten without a copy. Every online primary database is copied: pcdr cannot
+/// tell an empty chat database from one holding messages without knowing its schema,
+/// and the copy of a just-rebuilt, empty one costs seconds. A primary that is not online
+/// (left restoring by an interrupted restore) cannot be backed up, and holds nothing
+/// servable.
+async fn safety_actions(ctx: &Context, primary: &DatabaseState) -> Vec<Action> {
+    if !primary.is_recovered() {
+        return Vec::new();
+    }
+    let file = safety_file(ctx);
+    let taken = full_backup_header(ctx, SiteRole::Primary, &file)
+        .await
+        .is_some();
+    unless_taken(
+        backup_and_verify(ctx, SiteRole::Primary, &file, true),
+        taken,
+    )
+}
+
+/// `RESTORE VERIFYONLY` of the failback backup, as the primary reads it.
+fn verify_failback_backup(ctx: &Context) -> Action {
+    Action::VerifyBackup {
+        site: SiteRole::Primary,
+        file: failback_file(ctx),
+    }
+}
+
 async fn observe_restore_primary(ctx: &Context) -> Result<Intent> {
     const STEP: StepId = RESTORE_PRIMARY;
     let db = ctx.chat_db();
@@ -513,28 +584,136 @@ async fn observe_restore_primary(ctx: &Context) -> Result<Intent> {
         )));
     }
     let moves = moves_onto(ctx, STEP, SiteRole::Backup, SiteRole::Primary).await?;
+    let safety = safety_actions(ctx, &primary).await;
     let unmirror = primary.mirroring.is_some().then(|| unmirror_primary(ctx));
     let restore = restore_over(ctx, SiteRole::Primary, &file, true, moves);
-    Ok(Intent::act(unmirror.into_iter().chain(restore).collect()))
+    let actions = safety
+        .into_iter()
+        .chain(unmirror)
+        .chain([verify_failback_backup(ctx)])
+        .chain(restore);
+    Ok(Intent::act(actions.collect()))
 }
 
 fn restore_primary_template(ctx: &Context) -> Vec<Template> {
     let db = ctx.chat_db();
+    let primary = ctx.sql_name(SiteRole::Primary);
+    let file = safety_file(ctx);
+    let [copy, verify_copy] = backup_and_verify(ctx, SiteRole::Primary, &file, true);
+    let online = format!("only if {db} on {primary} is online");
+    let safety = [
+        Template::when(
+            format!("{online}, unless this run's copy is already in {file}"),
+            copy,
+        ),
+        Template::when(online, verify_copy),
+    ];
     let unmirror = Template::when(format!("only if {db} is mirrored"), unmirror_primary(ctx));
+    let verify = Template::once(verify_failback_backup(ctx));
     let restore = restore_over_template(ctx, SiteRole::Primary, &failback_file(ctx), true);
-    std::iter::once(unmirror).chain(restore).collect()
+    safety
+        .into_iter()
+        .chain([unmirror, verify])
+        .chain(restore)
+        .collect()
 }
 
-/// Step 4: restores the failback backup over the primary database (mirroring removed
-/// first, sessions ended, files kept where the primary has them).
+/// What tells `header` apart from a backup this run took of the backup database
+/// (`backup`, as `sys.database_recovery_status` shows it), if anything: another family,
+/// another database of that family (`BindingID` is not its `database_guid`: the original
+/// primary, or the seed of log shipping), or a backup that finished before this run
+/// started on the backup instance's clock.
+fn not_this_runs(ctx: &Context, header: &BackupHeader, backup: &DatabaseState) -> Option<String> {
+    let same = |of_db: Option<&str>, in_file: &str| {
+        of_db.is_some_and(|g| !in_file.is_empty() && g.eq_ignore_ascii_case(in_file))
+    };
+    let unknown = |guid: Option<&str>| guid.unwrap_or("unknown").to_string();
+    if !same(backup.family_guid.as_deref(), &header.family_guid) {
+        return Some(format!(
+            "belongs to the backup family {}, not to that of the backup database ({})",
+            header.family_guid,
+            unknown(backup.family_guid.as_deref())
+        ));
+    }
+    if !same(backup.database_guid.as_deref(), &header.binding_id) {
+        return Some(format!(
+            "is a backup of another database of its family (BindingID {}; the backup database's database_guid is {})",
+            header.binding_id,
+            unknown(backup.database_guid.as_deref())
+        ));
+    }
+    match ctx.facts().failback_started_on_backup {
+        None => Some("cannot be dated: this run's start is not recorded".into()),
+        Some(started) if header.backup_finish < started => Some(format!(
+            "finished at {}, before this run started ({started} on the backup instance's clock)",
+            header.backup_finish
+        )),
+        Some(_) => None,
+    }
+}
+
+/// Why `header` is not the very backup this run took and recorded (`taken`, read right
+/// after it was taken and verified), if it is not: the file must read exactly as then
+/// (LSNs, start and finish).
+fn not_the_recorded(header: &BackupHeader, taken: Option<&BackupHeader>) -> Option<String> {
+    let Some(taken) = taken else {
+        return Some("is not recorded as taken and verified by this run".into());
+    };
+    (header != taken).then(|| {
+        format!(
+            "is not the backup this run took (LSNs {} to {}, finished {}): it now holds LSNs {} to {}, finished {}",
+            taken.first_lsn,
+            taken.last_lsn,
+            taken.backup_finish,
+            header.first_lsn,
+            header.last_lsn,
+            header.backup_finish
+        )
+    })
+}
+
+/// Right before the primary database is overwritten, the failback file must still hold
+/// the very backup this run took of the backup database and recorded in its journal:
+/// a full backup of the chat database, of the backup database's family and
+/// `database_guid`, finished after this run started, with the LSNs and finish time read
+/// after it was taken. An older backup, one of another database or a file replaced
+/// since is refused before anything is sent to the primary.
+async fn require_this_runs_backup(ctx: &Context) -> Result<()> {
+    const STEP: StepId = RESTORE_PRIMARY;
+    let file = failback_file(ctx);
+    let header = required_header(ctx, STEP, SiteRole::Primary, &file).await?;
+    let backup = existing_db(ctx, STEP, SiteRole::Backup, ctx.chat_db()).await?;
+    let taken = ctx.facts().failback_backup_header;
+    let why =
+        not_this_runs(ctx, &header, &backup).or_else(|| not_the_recorded(&header, taken.as_ref()));
+    match why {
+        None => Ok(()),
+        Some(why) => Err(precondition(
+            STEP,
+            PreconditionKind::EarlierStep,
+            format!("{file} {why}"),
+            "nothing was changed on the primary; start a new failback run, which takes and verifies its own backup under its own name",
+        )),
+    }
+}
+
+/// Step 4: restores the failback backup over the primary database: what the primary
+/// holds is copied first (`COPY_ONLY`), mirroring is removed, the backup is verified
+/// again, sessions are ended, and files are kept where the primary has them.
 pub async fn restore_primary(ctx: &Context) -> Result<StepOutcome> {
     const STEP: StepId = RESTORE_PRIMARY;
     let actions = act_or_return!(ctx, STEP, observe_restore_primary(ctx).await?);
-    // Right before overwriting the primary database: the file must hold a full backup
-    // of it, whatever the journal says was taken.
-    required_header(ctx, STEP, SiteRole::Primary, &failback_file(ctx)).await?;
+    require_this_runs_backup(ctx).await?;
     let db = ctx.chat_db();
-    perform_exclusive(ctx, STEP, SiteRole::Primary, db, &actions).await?;
+    let copy = safety_file(ctx);
+    let (safety, replace): (Vec<Action>, Vec<Action>) = actions
+        .into_iter()
+        .partition(|a| a.file() == Some(copy.as_str()));
+    perform_all(ctx, STEP, &safety).await?;
+    if !safety.is_empty() {
+        ctx.update_facts(|f| f.failback_safety_backup = Some(copy.clone()));
+    }
+    perform_exclusive(ctx, STEP, SiteRole::Primary, db, &replace).await?;
     if observe_restore_primary(ctx).await?.acts() {
         return Err(unexpected(
             ctx,
@@ -543,9 +722,12 @@ pub async fn restore_primary(ctx: &Context) -> Result<StepOutcome> {
             "the primary database is not online with the backup's data after the restore".into(),
         ));
     }
-    Ok(StepOutcome::Done {
-        summary: format!("{db} restored on {}", ctx.sql_name(SiteRole::Primary)),
-    })
+    let restored = format!("{db} restored on {}", ctx.sql_name(SiteRole::Primary));
+    let summary = match ctx.facts().failback_safety_backup {
+        Some(copy) => format!("{restored}; what it held before is in {copy} (COPY_ONLY)"),
+        None => restored,
+    };
+    Ok(StepOutcome::Done { summary })
 }
 
 async fn observe_reinitialize(ctx: &Context) -> Result<Intent> {

@@ -533,6 +533,7 @@ fn apply_template(ctx: &Context) -> Vec<Template> {
             first_lsn: Default::default(),
             last_lsn: Default::default(),
             family_guid: String::new(),
+            binding_id: String::new(),
             backup_start: Default::default(),
             backup_finish: Default::default(),
         },

@@ -225,6 +225,7 @@ mod tests {
                 first_lsn: Lsn(u128::from(index) * 100),
                 last_lsn: Lsn(u128::from(index + 1) * 100),
                 family_guid: "6F9619FF-8B86-D011-B42D-00C04FC964FF".into(),
+                binding_id: String::new(),
                 backup_start: at(-3600 + i64::from(index) * 60),
                 backup_finish: at(-3590 + i64::from(index) * 60),
             },

@@ -1,7 +1,11 @@
 //! `BACKUP DATABASE | LOG db TO DISK = file WITH …`: a full or log backup of a database
 //! into a backup file, taking the time its size costs at the configured throughput.
 //! `INIT`/`NOINIT` both write a new file (one backup set per file is emulated);
-//! `CHECKSUM` is recorded in the header.
+//! `CHECKSUM` is recorded in the header, and so is `COPY_ONLY` (`IsCopyOnly`). A
+//! copy-only log backup leaves the log archive point where it was, so the next regular
+//! log backup starts where it would have ("Copy-only backups", Microsoft Learn:
+//! <https://learn.microsoft.com/sql/relational-databases/backup-restore/copy-only-backups-sql-server>);
+//! a copy-only full backup is not a differential base, which the emulator does not model.
 
 use crate::engine::exec::Exec;
 use crate::engine::failure::{Failure, in_transaction, not_emulated};
@@ -38,6 +42,7 @@ async fn take(exec: &mut Exec<'_>, backup: &Backup) -> Result<Vec<StatementResul
         _ => return Err(not_emulated("backups striped over several devices")),
     };
     let checksum = backup.options.contains(&BackupOption::Checksum);
+    let copy_only = backup.options.contains(&BackupOption::CopyOnly);
     let estimate = {
         let state = exec.state()?;
         let db = exec
@@ -59,11 +64,15 @@ async fn take(exec: &mut Exec<'_>, backup: &Backup) -> Result<Vec<StatementResul
             .ok_or_else(|| SqlError::no_database(&name))?;
         dbops::check_backup(database, backup.log)?;
         let mut taken = database.clone();
-        let set = if backup.log {
+        let mut set = if backup.log {
             dbops::take_log_backup(&mut taken, now, checksum)
         } else {
             dbops::take_full_backup(&mut taken, now, checksum)
         };
+        if copy_only {
+            set.header.is_copy_only = true;
+            taken.log_backup_lsn = database.log_backup_lsn;
+        }
         let size = disks.write(&path, &set)?;
         *database = taken;
         Ok::<_, SqlError>((set, size))

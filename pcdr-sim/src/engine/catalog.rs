@@ -252,7 +252,7 @@ fn recovery_status<'a>(databases: impl Iterator<Item = &'a Database>) -> ResultS
         .map(|db| {
             vec![
                 Value::Int(db.id),
-                guid(db.family_guid),
+                guid(db.database_guid),
                 guid(db.family_guid),
                 lsn(db.log_backup_lsn),
             ]

@@ -1,11 +1,14 @@
 //! Expressions and search conditions: literals, variables, `@@` globals, columns of the
-//! current row, `DB_ID()` / `DB_NAME()` and a few scalar functions, `+ - *`, and
+//! current row, `DB_ID()` / `DB_NAME()`, the instance's clock (`SYSDATETIME()`, read
+//! from the world clock) and a few scalar functions, `+ - *`, and
 //! comparisons with SQL's three-valued logic (`NULL` compares as unknown).
 //!
 //! Text compares case-insensitively (SQL Server's default collation); a uniqueidentifier
 //! compares with text by parsing the text; numbers compare across integer types.
 
 use std::cmp::Ordering;
+
+use chrono::{DateTime, Utc};
 
 use crate::engine::failure::{Failure, invalid_column, unknown_function};
 use crate::engine::scope::{Scope, guid_of, integer_of, text_of};
@@ -31,6 +34,9 @@ pub(crate) struct Env<'a> {
     pub database: &'a str,
     /// `@@TRANCOUNT`.
     pub trancount: u32,
+    /// The world clock: the instance's clock, the one `BackupFinishDate` is written in.
+    /// An emulated instance runs on UTC, so its local time is UTC too.
+    pub clock: DateTime<Utc>,
 }
 
 /// The current row of a query.
@@ -106,7 +112,11 @@ impl Env<'_> {
             "UPPER" => text_map(first, str::to_uppercase),
             "LOWER" => text_map(first, str::to_lowercase),
             "QUOTENAME" => text_map(first, |s| format!("[{}]", s.replace(']', "]]"))),
-            "GETUTCDATE" | "SYSUTCDATETIME" => Value::DateTime2(chrono::Utc::now().naive_utc()),
+            // Date and Time Data Types and Functions (Transact-SQL): the instance's time,
+            // local (SYSDATETIME, GETDATE) or UTC; the same here.
+            "SYSDATETIME" | "GETDATE" | "GETUTCDATE" | "SYSUTCDATETIME" => {
+                Value::DateTime2(self.clock.naive_utc())
+            }
             _ => return Err(unknown_function(function)),
         })
     }

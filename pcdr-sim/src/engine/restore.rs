@@ -286,6 +286,7 @@ fn header_only(set: &BackupSet) -> StatementResult {
         ("BackupFinishDate", DateTime2),
         ("RecoveryModel", NVarChar),
         ("FamilyGUID", UniqueIdentifier),
+        ("BindingID", UniqueIdentifier),
         ("HasBackupChecksums", Bit),
         ("IsDamaged", Bit),
         ("BeginsLogChain", Bit),
@@ -307,10 +308,11 @@ fn header_only(set: &BackupSet) -> StatementResult {
         Value::DateTime2(h.finish.naive_utc()),
         Value::NVarChar("FULL".into()),
         Value::Guid(h.family_guid.0),
+        Value::Guid(h.binding_id.0),
         Value::Bit(h.has_checksum),
         Value::Bit(false),
         Value::Bit(false),
-        Value::Bit(false),
+        Value::Bit(h.is_copy_only),
     ];
     StatementResult::Rows(ResultSet {
         columns: columns.iter().map(|(n, t)| Column::new(*n, *t)).collect(),

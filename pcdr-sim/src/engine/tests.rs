@@ -76,6 +76,57 @@ async fn a_successful_backup_reports_4035_and_3014_then_done() {
     assert_eq!(results.last(), Some(&StatementResult::Done { rows: None }));
 }
 
+/// "Copy-only backups" (Microsoft Learn): a copy-only backup is marked `IsCopyOnly` in
+/// `RESTORE HEADERONLY`; a copy-only log backup does not move the log archive point, so
+/// the next regular log backup starts where it would have.
+#[tokio::test]
+async fn a_copy_only_backup_is_marked_and_leaves_the_log_chain_alone() {
+    let (dir, engine) = engine(InstanceId::Primary);
+    let share = dir.path().join("share");
+    let path = |name: &str| share.join(name).display().to_string();
+    let archive_point = || {
+        let state = engine.world.read().unwrap();
+        state
+            .instance(InstanceId::Primary)
+            .unwrap()
+            .database("mgc")
+            .unwrap()
+            .log_backup_lsn
+    };
+    let before = archive_point();
+    for (what, name) in [("DATABASE", "full.bak"), ("LOG", "log.trn")] {
+        let text = format!(
+            "BACKUP {what} mgc TO DISK = N'{}' WITH COPY_ONLY, CHECKSUM",
+            path(name)
+        );
+        respond(&engine, Request::Batch(text)).await;
+        let header = format!("RESTORE HEADERONLY FROM DISK = N'{}'", path(name));
+        let results = respond(&engine, Request::Batch(header)).await;
+        let StatementResult::Rows(set) = &results[0] else {
+            panic!("{results:?}")
+        };
+        let column = set
+            .columns
+            .iter()
+            .position(|c| c.name == "IsCopyOnly")
+            .unwrap();
+        assert_eq!(set.rows[0][column], Value::Bit(true), "{what}");
+    }
+    assert_eq!(
+        archive_point(),
+        before,
+        "the log archive point did not move"
+    );
+    let regular = format!(
+        "BACKUP LOG mgc TO DISK = N'{}' WITH CHECKSUM",
+        path("next.trn")
+    );
+    respond(&engine, Request::Batch(regular)).await;
+    let next = crate::backup_file::BackupSet::read(&share.join("next.trn")).unwrap();
+    assert_eq!(next.header.first_lsn, before);
+    assert!(!next.header.is_copy_only);
+}
+
 #[tokio::test]
 async fn sp_executesql_by_name_binds_named_parameters_and_unknown_rpcs_are_2812() {
     let (_dir, engine) = engine(InstanceId::Primary);

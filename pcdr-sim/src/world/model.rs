@@ -119,6 +119,11 @@ pub struct Database {
     /// `sys.database_recovery_status.family_guid`: the backup family; a log backup
     /// of another family is refused with 4330.
     pub family_guid: Guid,
+    /// `sys.database_recovery_status.database_guid`: this database's own identity,
+    /// written into its backups as `BindingID`; a restore gives the restored database a
+    /// new one (RESTORE HEADERONLY, Microsoft Learn), so a log-shipped copy and its
+    /// source share a family but not this.
+    pub database_guid: Guid,
     /// The mirroring session, if any.
     pub mirroring: Option<Mirroring>,
     /// Its data and log files (`sys.master_files`: logical name, physical path).

@@ -13,6 +13,7 @@ use crate::planes::{
 };
 use crate::topology::RestoreMode;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use tiberius::Row;
 
 /// The first row of the first result set, if any.
@@ -65,6 +66,10 @@ fn database_state(sets: &[Vec<Row>]) -> PlaneResult<Option<DatabaseState>> {
             .map(|r| guid(r, "family_guid"))
             .transpose()?
             .flatten(),
+        database_guid: row_of(2)
+            .map(|r| guid(r, "database_guid"))
+            .transpose()?
+            .flatten(),
     }))
 }
 
@@ -85,6 +90,7 @@ fn backup_header(file: &str, sets: &[Vec<Row>]) -> PlaneResult<BackupHeader> {
         first_lsn: lsn_of("FirstLSN")?,
         last_lsn: lsn_of("LastLSN")?,
         family_guid: guid(row, "FamilyGUID")?.unwrap_or_default(),
+        binding_id: guid(row, "BindingID")?.unwrap_or_default(),
         backup_start: required_time(row, "BackupStartDate")?,
         backup_finish: required_time(row, "BackupFinishDate")?,
     })
@@ -237,8 +243,14 @@ impl DatabasePlane for SqlPlane {
         }
     }
 
-    async fn backup_database(&self, database: &str, file: &str) -> PlaneResult<()> {
-        self.write(&sql::backup_database(database, file)).await
+    async fn backup_database(
+        &self,
+        database: &str,
+        file: &str,
+        copy_only: bool,
+    ) -> PlaneResult<()> {
+        self.write(&sql::backup_database(database, file, copy_only))
+            .await
     }
 
     async fn verify_backup(&self, file: &str) -> PlaneResult<()> {
@@ -286,6 +298,13 @@ impl DatabasePlane for SqlPlane {
         first(&sets)
             .map(|row| required_text(row, "server_name"))
             .unwrap_or_else(|| Err(unexpected("@@SERVERNAME returned no row")))
+    }
+
+    async fn server_time(&self) -> PlaneResult<DateTime<Utc>> {
+        let sets = self.read(&sql::server_time()).await?;
+        first(&sets)
+            .map(|row| required_time(row, "server_time"))
+            .unwrap_or_else(|| Err(unexpected("SYSDATETIME() returned no row")))
     }
 
     async fn last_restore(&self, database: &str) -> PlaneResult<Option<RestoreRecord>> {

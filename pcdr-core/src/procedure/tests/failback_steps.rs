@@ -1,7 +1,8 @@
 //! Failback steps, one section per step.
 
 use super::fixtures::*;
-use crate::error::Error;
+use crate::error::{Error, PreconditionKind};
+use crate::log_chain::{BackupHeader, Lsn};
 use crate::planes::{
     ChatDatabase, FileMove, FullRestore, MirrorRequest, MirroringRole, PoolState,
     PrimaryLogShipping, SecondaryLogShipping, SessionId, UserAccess,
@@ -13,11 +14,18 @@ use crate::procedure::failback::{
     setup_log_shipping,
 };
 use crate::topology::RestoreMode;
+use chrono::{DateTime, Utc};
 use mockall::Sequence;
 use mockall::predicate::eq;
 
 fn servers(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
+}
+
+/// When the run started, on the backup instance's clock: before every backup of these
+/// tests finished ([`full_header`]'s finish is `at(200)`).
+fn run_start() -> DateTime<Utc> {
+    at(0)
 }
 
 // ---------------------------------------------------------------- check_rebuilt_primary
@@ -39,10 +47,52 @@ async fn check_rebuilt_primary_passes_when_both_answer_and_the_pool_is_failed_ov
         .withf(|db| db == "mgc")
         .times(1)
         .returning(|_| Ok(Some(online())));
+    w.backup
+        .expect_server_time()
+        .times(1)
+        .returning(|| Ok(run_start()));
     w.forbid_mutations();
     let (ctx, _) = w.build();
     let summary = done(check_rebuilt_primary(&ctx).await.expect("passes"));
     assert!(summary.contains("failed over"), "{summary}");
+    assert_eq!(ctx.facts().failback_started_on_backup, Some(run_start()));
+}
+
+/// The start of a run is marked once: a resumed run keeps the mark of the run it
+/// continues, or a backup taken before the interruption would look older than the run.
+#[tokio::test]
+async fn check_rebuilt_primary_keeps_the_start_marked_by_the_run_it_resumes() {
+    let mut w = World::new();
+    w.facts.failback_started_on_backup = Some(run_start());
+    w.primary
+        .expect_database_state()
+        .returning(|_| Ok(Some(of_family(online(), REBUILT_FAMILY))));
+    w.backup.expect_server_time().never();
+    w.forbid_mutations();
+    let ctx = w.build().0.resuming();
+    done(check_rebuilt_primary(&ctx).await.expect("passes"));
+    assert_eq!(ctx.facts().failback_started_on_backup, Some(run_start()));
+}
+
+#[tokio::test]
+async fn check_rebuilt_primary_names_the_backup_when_its_clock_cannot_be_read() {
+    let mut w = World::new();
+    w.pool
+        .expect_pool_state()
+        .returning(|| Ok(PoolState::FailedOver));
+    w.primary
+        .expect_database_state()
+        .returning(|_| Ok(Some(of_family(online(), REBUILT_FAMILY))));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.backup
+        .expect_server_time()
+        .returning(|| Err(unreachable(BACKUP_SQL)));
+    let (ctx, _) = w.build();
+    let err = check_rebuilt_primary(&ctx).await.expect_err("no clock");
+    assert_names(&err, failback::CHECK_REBUILT_PRIMARY, &[BACKUP_SQL]);
+    assert_eq!(ctx.facts().failback_started_on_backup, None);
 }
 
 #[tokio::test]
@@ -435,13 +485,19 @@ async fn backup_for_failback_backs_up_verifies_and_records_the_file() {
         .withf(|f| f == FAILBACK_FILE)
         .times(1)
         .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    // Read again once verified: the header the restore over the primary will demand.
+    w.backup
+        .expect_backup_header()
+        .withf(|f| f == FAILBACK_FILE)
+        .times(1)
+        .returning(|_| Ok(full_header(FAMILY)));
     let mut seq = Sequence::new();
     w.backup
         .expect_backup_database()
-        .withf(|db, f| db == "mgc" && f == FAILBACK_FILE)
+        .withf(|db, f, copy_only| db == "mgc" && f == FAILBACK_FILE && !copy_only)
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     w.backup
         .expect_verify_backup()
         .withf(|f| f == FAILBACK_FILE)
@@ -462,11 +518,16 @@ async fn backup_for_failback_backs_up_verifies_and_records_the_file() {
         ctx.facts().failback_backup_verified.as_deref(),
         Some(FAILBACK_FILE)
     );
+    assert_eq!(
+        ctx.facts().failback_backup_header,
+        Some(full_header(FAMILY))
+    );
 }
 
 #[tokio::test]
 async fn backup_for_failback_only_verifies_a_complete_backup_already_there() {
     let mut w = World::new();
+    w.facts.failback_started_on_backup = Some(run_start());
     w.backup
         .expect_database_state()
         .returning(|_| Ok(Some(online())));
@@ -492,10 +553,68 @@ async fn backup_for_failback_only_verifies_a_complete_backup_already_there() {
     );
 }
 
+/// A full backup of the chat database already in the file is only reused when it is
+/// this run's: of the backup database (family and `database_guid`), finished after the
+/// run started. Anything else is overwritten by a new backup (`INIT`).
+async fn backup_for_failback_retakes_over(in_file: BackupHeader) {
+    let mut w = World::new();
+    w.facts.failback_started_on_backup = Some(run_start());
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.backup
+        .expect_backup_header()
+        .withf(|f| f == FAILBACK_FILE)
+        .times(1)
+        .returning(move |_| Ok(in_file.clone()));
+    w.backup
+        .expect_backup_header()
+        .withf(|f| f == FAILBACK_FILE)
+        .times(1)
+        .returning(|_| Ok(full_header(FAMILY)));
+    w.backup
+        .expect_backup_database()
+        .withf(|_, f, copy_only| f == FAILBACK_FILE && !copy_only)
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    w.backup
+        .expect_verify_backup()
+        .times(1)
+        .returning(|_| Ok(()));
+    w.backup
+        .expect_backup_file_list()
+        .returning(|_| Ok(backup_files()));
+    let (ctx, _) = w.build();
+    done(backup_for_failback(&ctx).await.expect("backed up"));
+    assert_eq!(
+        ctx.facts().failback_backup_header,
+        Some(full_header(FAMILY))
+    );
+}
+
+#[tokio::test]
+async fn backup_for_failback_takes_a_new_backup_over_one_finished_before_the_run_started() {
+    backup_for_failback_retakes_over(BackupHeader {
+        backup_finish: run_start() - chrono::Duration::minutes(10),
+        ..full_header(FAMILY)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn backup_for_failback_takes_a_new_backup_over_one_of_another_database_of_its_family() {
+    backup_for_failback_retakes_over(BackupHeader {
+        binding_id: "0E0E0E0E-0000-4000-8000-0000000000AA".into(),
+        ..full_header(FAMILY)
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn backup_for_failback_is_skipped_once_verified_in_this_run() {
     let mut w = World::new();
     w.facts.failback_backup_verified = Some(FAILBACK_FILE.into());
+    w.facts.failback_backup_header = Some(full_header(FAMILY));
     w.backup.expect_database_state().never();
     w.backup.expect_verify_backup().never();
     w.forbid_mutations();
@@ -537,7 +656,7 @@ async fn backup_for_failback_failure_names_the_step_instance_database_and_file()
     w.backup
         .expect_backup_database()
         .times(1)
-        .returning(|_, _| {
+        .returning(|_, _, _| {
             Err(sql_error(
                 3201,
                 "Cannot open backup device. Access is denied",
@@ -557,6 +676,7 @@ async fn backup_for_failback_failure_names_the_step_instance_database_and_file()
 #[tokio::test]
 async fn backup_for_failback_names_the_file_when_verification_fails() {
     let mut w = World::new();
+    w.facts.failback_started_on_backup = Some(run_start());
     w.backup
         .expect_database_state()
         .returning(|_| Ok(Some(online())));
@@ -580,6 +700,7 @@ async fn backup_for_failback_names_the_file_when_verification_fails() {
 #[tokio::test]
 async fn backup_for_failback_fails_when_the_backup_lists_no_files() {
     let mut w = World::new();
+    w.facts.failback_started_on_backup = Some(run_start());
     w.backup
         .expect_database_state()
         .returning(|_| Ok(Some(online())));
@@ -639,16 +760,58 @@ fn expect_files(w: &mut World) {
         .returning(|_| Ok(primary_files()));
 }
 
-#[tokio::test]
-async fn restore_primary_removes_mirroring_then_ends_sessions_then_restores_with_replace_and_moves()
-{
-    let mut w = World::new();
-    // Read once, before acting; the check afterwards goes by the restore history.
+/// This run's copy of the primary database, taken before the restore replaces it.
+const SAFETY_FILE: &str =
+    r"\\fs01.contoso.com\pchat-logs\mgc_pcdr_before_failback_20261127130000.bak";
+
+/// The failback file still holds the backup this run took and recorded, the backup
+/// database is of its family, and the primary verifies it once.
+fn expect_this_runs_backup(w: &mut World) {
+    w.facts.failback_backup_verified = Some(FAILBACK_FILE.into());
+    w.facts.failback_backup_header = Some(full_header(FAMILY));
+    w.facts.failback_started_on_backup = Some(run_start());
     w.primary
         .expect_backup_header()
         .withf(|f| f == FAILBACK_FILE)
         .times(1)
         .returning(|_| Ok(full_header(FAMILY)));
+    w.backup
+        .expect_database_state()
+        .withf(|db| db == "mgc")
+        .returning(|_| Ok(Some(online())));
+    w.primary
+        .expect_verify_backup()
+        .withf(|f| f == FAILBACK_FILE)
+        .times(1)
+        .returning(|_| Ok(()));
+}
+
+/// The online primary database is copied (`COPY_ONLY`) and the copy verified, once.
+fn expect_safety_copy(w: &mut World) {
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == SAFETY_FILE)
+        .times(1)
+        .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    w.primary
+        .expect_backup_database()
+        .withf(|db, f, copy_only| db == "mgc" && f == SAFETY_FILE && *copy_only)
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    w.primary
+        .expect_verify_backup()
+        .withf(|f| f == SAFETY_FILE)
+        .times(1)
+        .returning(|_| Ok(()));
+}
+
+#[tokio::test]
+async fn restore_primary_removes_mirroring_then_ends_sessions_then_restores_with_replace_and_moves()
+{
+    let mut w = World::new();
+    // Read once, before acting; the check afterwards goes by the restore history.
+    expect_this_runs_backup(&mut w);
+    expect_safety_copy(&mut w);
     expect_state(
         &mut w.primary,
         "mgc",
@@ -693,15 +856,23 @@ async fn restore_primary_removes_mirroring_then_ends_sessions_then_restores_with
     w.backup.expect_remove_mirroring().never();
     let (ctx, _) = w.build();
     let summary = done(restore_primary(&ctx).await.expect("restored"));
-    assert_eq!(summary, format!("mgc restored on {PRIMARY_SQL}"));
+    assert_eq!(
+        summary,
+        format!(
+            "mgc restored on {PRIMARY_SQL}; what it held before is in {SAFETY_FILE} (COPY_ONLY)"
+        )
+    );
+    assert_eq!(
+        ctx.facts().failback_safety_backup.as_deref(),
+        Some(SAFETY_FILE)
+    );
 }
 
 #[tokio::test]
 async fn restore_primary_does_not_touch_mirroring_of_an_unmirrored_primary() {
     let mut w = World::new();
-    w.primary
-        .expect_backup_header()
-        .returning(|_| Ok(full_header(FAMILY)));
+    expect_this_runs_backup(&mut w);
+    expect_safety_copy(&mut w);
     expect_state(
         &mut w.primary,
         "mgc",
@@ -774,9 +945,8 @@ async fn restore_primary_names_the_cause_when_the_failback_backup_cannot_be_read
 #[tokio::test]
 async fn restore_primary_retries_after_ending_sessions_again_when_in_use() {
     let mut w = World::new();
-    w.primary
-        .expect_backup_header()
-        .returning(|_| Ok(full_header(FAMILY)));
+    expect_this_runs_backup(&mut w);
+    expect_safety_copy(&mut w);
     expect_state(
         &mut w.primary,
         "mgc",
@@ -824,9 +994,8 @@ async fn restore_primary_retries_after_ending_sessions_again_when_in_use() {
 #[tokio::test]
 async fn restore_primary_failure_names_the_step_instance_database_and_file() {
     let mut w = World::new();
-    w.primary
-        .expect_backup_header()
-        .returning(|_| Ok(full_header(FAMILY)));
+    expect_this_runs_backup(&mut w);
+    expect_safety_copy(&mut w);
     expect_state(
         &mut w.primary,
         "mgc",
@@ -872,9 +1041,6 @@ async fn restore_primary_names_the_primary_when_its_restore_history_cannot_be_re
 #[tokio::test]
 async fn restore_primary_refuses_files_it_cannot_place() {
     let mut w = World::new();
-    w.primary
-        .expect_backup_header()
-        .returning(|_| Ok(full_header(FAMILY)));
     expect_state(
         &mut w.primary,
         "mgc",
@@ -901,9 +1067,13 @@ async fn restore_primary_refuses_files_it_cannot_place() {
 #[tokio::test]
 async fn restore_primary_fails_when_the_primary_is_not_the_backup_afterwards() {
     let mut w = World::new();
+    expect_this_runs_backup(&mut w);
+    expect_safety_copy(&mut w);
+    // Observed again afterwards: the copy is there.
     w.primary
         .expect_backup_header()
-        .returning(|_| Ok(full_header(FAMILY)));
+        .withf(|f| f == SAFETY_FILE)
+        .returning(|_| Ok(full_header(REBUILT_FAMILY)));
     w.primary
         .expect_database_state()
         .times(2)
@@ -935,9 +1105,8 @@ async fn restore_primary_fails_when_the_primary_is_not_the_backup_afterwards() {
 #[tokio::test]
 async fn restore_primary_does_not_skip_a_surviving_original_primary_of_the_same_family() {
     let mut w = World::new();
-    w.primary
-        .expect_backup_header()
-        .returning(|_| Ok(full_header(FAMILY)));
+    expect_this_runs_backup(&mut w);
+    expect_safety_copy(&mut w);
     // The original primary: online, family FAMILY (log shipping keeps the family), and
     // never restored (it was the source of log shipping); after the restore, its history
     // names the failback file.
@@ -962,10 +1131,8 @@ async fn restore_primary_does_not_skip_a_surviving_original_primary_of_the_same_
 async fn restore_primary_does_not_skip_a_primary_restored_from_another_runs_backup() {
     const EARLIER: &str = r"\\fs01.contoso.com\pchat-logs\mgc_pcdr_failback_20250301090000.bak";
     let mut w = World::new();
-    w.primary
-        .expect_backup_header()
-        .withf(|f| f == FAILBACK_FILE)
-        .returning(|_| Ok(full_header(FAMILY)));
+    expect_this_runs_backup(&mut w);
+    expect_safety_copy(&mut w);
     w.primary
         .expect_database_state()
         .returning(|_| Ok(Some(online())));
@@ -986,9 +1153,7 @@ async fn restore_primary_does_not_skip_a_primary_restored_from_another_runs_back
 #[tokio::test]
 async fn restore_primary_restores_a_primary_that_is_not_online_whatever_its_history() {
     let mut w = World::new();
-    w.primary
-        .expect_backup_header()
-        .returning(|_| Ok(full_header(FAMILY)));
+    expect_this_runs_backup(&mut w);
     expect_state(&mut w.primary, "mgc", Some(restoring()));
     expect_state(&mut w.primary, "mgc", Some(online()));
     // Only the check afterwards reads the history.
@@ -1002,6 +1167,320 @@ async fn restore_primary_restores_a_primary_that_is_not_online_whatever_its_hist
         .returning(|_, _, _| Ok(()));
     let (ctx, _) = w.build();
     done(restore_primary(&ctx).await.expect("restored"));
+}
+
+/// A primary about to be restored over: online, unmirrored, never restored, no sessions,
+/// its files readable.
+fn primary_to_replace(w: &mut World) {
+    w.primary
+        .expect_database_state()
+        .returning(|_| Ok(Some(of_family(online(), REBUILT_FAMILY))));
+    w.primary.expect_last_restore().returning(|_| Ok(None));
+    w.primary.expect_sessions().returning(|_| Ok(vec![]));
+    expect_files(w);
+}
+
+/// Anything but this run's backup in the failback file: nothing is sent to the primary.
+/// `taken` and `started` are what the run recorded (the backup it took, its start).
+async fn refused_before_touching_the_primary(
+    taken: Option<BackupHeader>,
+    started: Option<DateTime<Utc>>,
+    in_file: BackupHeader,
+    backup_family: &'static str,
+) -> Error {
+    let mut w = World::new();
+    primary_to_replace(&mut w);
+    w.facts.failback_backup_verified = Some(FAILBACK_FILE.into());
+    w.facts.failback_backup_header = taken;
+    w.facts.failback_started_on_backup = started;
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == FAILBACK_FILE)
+        .returning(move |_| Ok(in_file.clone()));
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == SAFETY_FILE)
+        .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    w.backup
+        .expect_database_state()
+        .returning(move |_| Ok(Some(of_family(online(), backup_family))));
+    w.primary.expect_verify_backup().never();
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = restore_primary(&ctx).await.expect_err("refused");
+    assert_eq!(
+        err.precondition_kind(),
+        Some(PreconditionKind::EarlierStep),
+        "{err}"
+    );
+    assert_names(
+        &err,
+        failback::RESTORE_PRIMARY,
+        &[FAILBACK_FILE, "new failback run"],
+    );
+    err
+}
+
+#[tokio::test]
+async fn restore_primary_refuses_a_file_replaced_since_this_run_took_its_backup() {
+    // Another backup of the backup database, taken later by someone else.
+    let later = BackupHeader {
+        first_lsn: Lsn(2000),
+        last_lsn: Lsn(3000),
+        backup_finish: at(300),
+        ..full_header(FAMILY)
+    };
+    let taken = Some(full_header(FAMILY));
+    let err = refused_before_touching_the_primary(taken, Some(run_start()), later, FAMILY).await;
+    assert_names(
+        &err,
+        failback::RESTORE_PRIMARY,
+        &[
+            "not the backup this run took",
+            "LSNs 1000 to 2000",
+            "LSNs 2000 to 3000",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn restore_primary_refuses_a_backup_finished_before_the_run_started() {
+    let older = BackupHeader {
+        backup_finish: run_start() - chrono::Duration::minutes(600),
+        ..full_header(FAMILY)
+    };
+    let taken = Some(full_header(FAMILY));
+    let err = refused_before_touching_the_primary(taken, Some(run_start()), older, FAMILY).await;
+    assert_names(
+        &err,
+        failback::RESTORE_PRIMARY,
+        &["before this run started", "backup instance's clock"],
+    );
+}
+
+#[tokio::test]
+async fn restore_primary_refuses_a_backup_of_another_family_than_the_backup_database() {
+    let other = full_header(REBUILT_FAMILY);
+    let err =
+        refused_before_touching_the_primary(Some(other.clone()), Some(run_start()), other, FAMILY)
+            .await;
+    assert_names(&err, failback::RESTORE_PRIMARY, &[REBUILT_FAMILY, FAMILY]);
+}
+
+/// Log shipping keeps the family: the original primary's database and its backups (the
+/// seed of log shipping among them) share the backup database's family GUID, but not
+/// its `database_guid`.
+#[tokio::test]
+async fn restore_primary_refuses_a_backup_of_another_database_of_the_same_family() {
+    const ORIGINAL: &str = "0E0E0E0E-0000-4000-8000-0000000000AA";
+    let seed = BackupHeader {
+        binding_id: ORIGINAL.into(),
+        ..full_header(FAMILY)
+    };
+    let taken = Some(full_header(FAMILY));
+    let err = refused_before_touching_the_primary(taken, Some(run_start()), seed, FAMILY).await;
+    assert_names(
+        &err,
+        failback::RESTORE_PRIMARY,
+        &["another database", ORIGINAL, DATABASE_GUID],
+    );
+}
+
+#[tokio::test]
+async fn restore_primary_refuses_a_backup_this_run_did_not_record_taking() {
+    let err =
+        refused_before_touching_the_primary(None, Some(run_start()), full_header(FAMILY), FAMILY)
+            .await;
+    assert_names(&err, failback::RESTORE_PRIMARY, &["not recorded as taken"]);
+}
+
+#[tokio::test]
+async fn restore_primary_refuses_a_backup_it_cannot_date_against_the_run() {
+    let taken = Some(full_header(FAMILY));
+    let err = refused_before_touching_the_primary(taken, None, full_header(FAMILY), FAMILY).await;
+    assert_names(&err, failback::RESTORE_PRIMARY, &["start is not recorded"]);
+}
+
+/// VERIFYONLY runs right before the restore, also when the backup was taken and verified
+/// by an earlier process (the facts come from the journal).
+#[tokio::test]
+async fn restore_primary_verifies_the_failback_backup_right_before_ending_sessions_and_restoring() {
+    let mut w = World::new();
+    w.facts.failback_backup_verified = Some(FAILBACK_FILE.into());
+    w.facts.failback_backup_header = Some(full_header(FAMILY));
+    w.facts.failback_started_on_backup = Some(run_start());
+    expect_state(
+        &mut w.primary,
+        "mgc",
+        Some(of_family(restoring(), REBUILT_FAMILY)),
+    );
+    expect_state(&mut w.primary, "mgc", Some(online()));
+    expect_last_restore(&mut w.primary, vec![Some(FAILBACK_FILE)]);
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == FAILBACK_FILE)
+        .returning(|_| Ok(full_header(FAMILY)));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    expect_files(&mut w);
+    let mut seq = Sequence::new();
+    w.primary
+        .expect_verify_backup()
+        .withf(|f| f == FAILBACK_FILE)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.primary
+        .expect_sessions()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(vec![]));
+    w.primary
+        .expect_restore_database()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(()));
+    w.primary.expect_backup_database().never();
+    let (ctx, _) = w.build();
+    done(restore_primary(&ctx.resuming()).await.expect("restored"));
+}
+
+#[tokio::test]
+async fn restore_primary_restores_nothing_when_the_failback_backup_fails_verification() {
+    let mut w = World::new();
+    primary_to_replace(&mut w);
+    w.facts.failback_backup_header = Some(full_header(FAMILY));
+    w.facts.failback_started_on_backup = Some(run_start());
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == FAILBACK_FILE)
+        .returning(|_| Ok(full_header(FAMILY)));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    expect_safety_copy(&mut w);
+    w.primary
+        .expect_verify_backup()
+        .withf(|f| f == FAILBACK_FILE)
+        .times(1)
+        .returning(|_| Err(sql_error(3189, "Damage to the backup set was detected")));
+    w.primary.expect_kill_session().never();
+    w.primary.expect_restore_database().never();
+    let (ctx, _) = w.build();
+    let err = restore_primary(&ctx).await.expect_err("damaged");
+    assert_eq!(err.sql_number(), Some(3189), "{err}");
+    assert_names(&err, failback::RESTORE_PRIMARY, &[FAILBACK_FILE]);
+}
+
+/// Nothing the primary holds is destroyed without a copy: a copy-only backup, verified,
+/// comes before anything that changes the primary database.
+#[tokio::test]
+async fn restore_primary_copies_an_online_primary_before_replacing_it() {
+    let mut w = World::new();
+    primary_to_replace(&mut w);
+    expect_this_runs_backup(&mut w);
+    let mut seq = Sequence::new();
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == SAFETY_FILE)
+        .times(1)
+        .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == SAFETY_FILE)
+        .returning(|_| Ok(full_header(REBUILT_FAMILY)));
+    w.primary
+        .expect_backup_database()
+        .withf(|db, f, copy_only| db == "mgc" && f == SAFETY_FILE && *copy_only)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(()));
+    w.primary
+        .expect_verify_backup()
+        .withf(|f| f == SAFETY_FILE)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.primary
+        .expect_restore_database()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(()));
+    let (ctx, _) = w.build();
+    let err = restore_primary(&ctx)
+        .await
+        .expect_err("history names no restore");
+    assert_names(
+        &err,
+        failback::RESTORE_PRIMARY,
+        &["not online with the backup's data"],
+    );
+    assert_eq!(
+        ctx.facts().failback_safety_backup.as_deref(),
+        Some(SAFETY_FILE)
+    );
+}
+
+#[tokio::test]
+async fn restore_primary_leaves_the_primary_alone_when_its_copy_fails() {
+    let mut w = World::new();
+    primary_to_replace(&mut w);
+    w.facts.failback_backup_header = Some(full_header(FAMILY));
+    w.facts.failback_started_on_backup = Some(run_start());
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == FAILBACK_FILE)
+        .returning(|_| Ok(full_header(FAMILY)));
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == SAFETY_FILE)
+        .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())));
+    w.primary
+        .expect_backup_database()
+        .times(1)
+        .returning(|_, _, _| Err(sql_error(3202, "Write on backup device failed")));
+    w.primary.expect_verify_backup().never();
+    w.primary.expect_remove_mirroring().never();
+    w.primary.expect_kill_session().never();
+    w.primary.expect_restore_database().never();
+    let (ctx, _) = w.build();
+    let err = restore_primary(&ctx).await.expect_err("no copy");
+    assert_eq!(err.sql_number(), Some(3202), "{err}");
+    assert_names(&err, failback::RESTORE_PRIMARY, &[SAFETY_FILE, PRIMARY_SQL]);
+    assert_eq!(ctx.facts().failback_safety_backup, None);
+}
+
+/// A resumed run whose copy is already on the share verifies it and does not take it
+/// again (`INIT` would overwrite it).
+#[tokio::test]
+async fn restore_primary_verifies_but_does_not_retake_this_runs_copy() {
+    let mut w = World::new();
+    primary_to_replace(&mut w);
+    expect_this_runs_backup(&mut w);
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == SAFETY_FILE)
+        .returning(|_| Ok(full_header(REBUILT_FAMILY)));
+    w.primary.expect_backup_database().never();
+    w.primary
+        .expect_verify_backup()
+        .withf(|f| f == SAFETY_FILE)
+        .times(1)
+        .returning(|_| Ok(()));
+    w.primary
+        .expect_restore_database()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let (ctx, _) = w.build();
+    let _ = restore_primary(&ctx).await;
+    assert_eq!(
+        ctx.facts().failback_safety_backup.as_deref(),
+        Some(SAFETY_FILE)
+    );
 }
 
 // ---------------------------------------------------------------- reinitialize_backup
@@ -1027,10 +1506,10 @@ async fn reinitialize_backup_reseeds_the_backup_with_norecovery_from_a_new_prima
     let mut seq = Sequence::new();
     w.primary
         .expect_backup_database()
-        .withf(|db, f| db == "mgc" && f == REINIT_FILE)
+        .withf(|db, f, copy_only| db == "mgc" && f == REINIT_FILE && !copy_only)
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     w.primary
         .expect_verify_backup()
         .withf(|f| f == REINIT_FILE)
@@ -1144,10 +1623,10 @@ async fn reinitialize_backup_reseeds_a_restoring_backup_last_restored_from_anoth
     let mut seq = Sequence::new();
     w.primary
         .expect_backup_database()
-        .withf(|_, f| f == REINIT_FILE)
+        .withf(|_, f, _| f == REINIT_FILE)
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     w.primary
         .expect_verify_backup()
         .withf(|f| f == REINIT_FILE)
@@ -1229,7 +1708,7 @@ async fn reinitialize_backup_failure_of_the_backup_names_the_primary_and_file() 
     w.primary
         .expect_backup_database()
         .times(1)
-        .returning(|_, _| Err(sql_error(3202, "Write on backup device failed")));
+        .returning(|_, _, _| Err(sql_error(3202, "Write on backup device failed")));
     w.primary.expect_verify_backup().never();
     w.backup.expect_restore_database().never();
     let (ctx, _) = w.build();

@@ -37,6 +37,9 @@ pub const SNAP_COPY: &str = r"E:\LsCopy\mgc";
 pub const FAMILY: &str = "6F9619FF-8B86-D011-B42D-00C04FC964FF";
 /// The family GUID of the empty database Topology Builder created on the rebuilt primary.
 pub const REBUILT_FAMILY: &str = "0B1C2D3E-0000-4000-8000-000000000001";
+/// The `database_guid` of a chat database in these tests, and the `BindingID` of its
+/// backups.
+pub const DATABASE_GUID: &str = "A1B2C3D4-0000-4000-8000-00000000D0DB";
 /// The failback backup file of the run.
 pub const FAILBACK_FILE: &str =
     r"\\fs01.contoso.com\pchat-logs\mgc_pcdr_failback_20261127130000.bak";
@@ -215,6 +218,7 @@ pub fn db(state: DbState) -> DatabaseState {
         user_access: UserAccess::MultiUser,
         mirroring: None,
         family_guid: Some(FAMILY.into()),
+        database_guid: Some(DATABASE_GUID.into()),
     }
 }
 
@@ -271,6 +275,7 @@ pub fn log_header(first: u128, last: u128) -> BackupHeader {
         first_lsn: Lsn(first),
         last_lsn: Lsn(last),
         family_guid: FAMILY.into(),
+        binding_id: DATABASE_GUID.into(),
         backup_start: at(first as i64 / 10),
         backup_finish: at(last as i64 / 10),
     }

@@ -105,6 +105,7 @@ fn log_header(index: u32) -> BackupHeader {
         first_lsn: Lsn(u128::from(index) * 100),
         last_lsn: Lsn(u128::from(index + 1) * 100),
         family_guid: FAMILY.into(),
+        binding_id: String::new(),
         backup_start: at(i64::from(index) * 60),
         backup_finish: at(i64::from(index) * 60 + 5),
     }
@@ -287,6 +288,12 @@ fn unreachable() -> PlaneError {
 }
 
 impl FakeSql {
+    /// The chat database's `database_guid`: one per instance, which is all the
+    /// failback's checks tell apart.
+    fn database_guid(&self) -> String {
+        format!("{:?}-mgc", self.site)
+    }
+
     fn check_reachable(&self, state: &State) -> PlaneResult<()> {
         if self.site == SiteRole::Primary && !state.primary_reachable {
             return Err(unreachable());
@@ -332,6 +339,7 @@ impl DatabasePlane for FakeSql {
                         partner: "TCP://m:5022".into(),
                     }),
                     family_guid: None,
+                    database_guid: None,
                 }));
             }
             Ok(self.db(s)?.map(|db| DatabaseState {
@@ -343,6 +351,7 @@ impl DatabasePlane for FakeSql {
                     partner: "TCP://m:5022".into(),
                 }),
                 family_guid: Some(db.family.clone()),
+                database_guid: Some(self.database_guid()),
             }))
         })
     }
@@ -457,7 +466,7 @@ impl DatabasePlane for FakeSql {
         })
     }
 
-    async fn backup_database(&self, _: &str, file: &str) -> PlaneResult<()> {
+    async fn backup_database(&self, _: &str, file: &str, _: bool) -> PlaneResult<()> {
         self.world.mutate("backup_database", file.into(), |s| {
             let family = self.db_mut(s)?.family.clone();
             let header = BackupHeader {
@@ -466,6 +475,7 @@ impl DatabasePlane for FakeSql {
                 first_lsn: Lsn(1),
                 last_lsn: Lsn(2),
                 family_guid: family,
+                binding_id: self.database_guid(),
                 backup_start: at(0),
                 backup_finish: at(1),
             };
@@ -541,6 +551,13 @@ impl DatabasePlane for FakeSql {
                 Ok(())
             },
         )
+    }
+
+    async fn server_time(&self) -> PlaneResult<DateTime<Utc>> {
+        self.world.read("server_time", |s| {
+            self.check_reachable(s)?;
+            Ok(at(0))
+        })
     }
 
     async fn server_name(&self) -> PlaneResult<String> {
