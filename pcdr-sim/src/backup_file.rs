@@ -135,7 +135,7 @@ pub enum BackupFileError {
 
 impl BackupSet {
     /// The file's bytes.
-    pub(crate) fn encode(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Vec<u8> {
         let h = &self.header;
         let mut out = Vec::with_capacity(128 + self.messages.len() * 24);
         out.extend_from_slice(MAGIC);

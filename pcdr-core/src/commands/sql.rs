@@ -343,6 +343,25 @@ pub fn last_restore(db: &str) -> SqlCommand {
     .name("@db", db)
 }
 
+/// The newest restore of a database, full or log; then [`backup_set_identity`] names
+/// the backup set it came from.
+pub fn newest_restore(db: &str) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT TOP (1) backup_set_id FROM msdb.dbo.restorehistory \
+         WHERE destination_database_name = @db ORDER BY restore_history_id DESC;",
+    )
+    .name("@db", db)
+}
+
+/// The family and LSNs of a backup set (`msdb.dbo.backupset`).
+pub fn backup_set_identity(backup_set_id: i64) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT family_guid, first_lsn, last_lsn, database_backup_lsn \
+         FROM msdb.dbo.backupset WHERE backup_set_id = @backup_set_id;",
+    )
+    .int("@backup_set_id", backup_set_id)
+}
+
 /// The media set of a backup set.
 pub fn backup_set_media(backup_set_id: i64) -> SqlCommand {
     SqlCommand::new(

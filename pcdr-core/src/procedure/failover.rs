@@ -9,7 +9,9 @@
 //! new primary to the backup site's mirror instance. The table at the end of this module
 //! declares the steps, in order.
 
-use super::header_search::{file_name, list_log_backups, restore_plan, sorted_files};
+use super::header_search::{
+    database_family, file_name, list_log_backups, restore_plan, sorted_files,
+};
 use super::pipeline;
 use super::shared::{
     active_list, active_servers_for, db_state, existing_db, install_mirroring,
@@ -468,7 +470,8 @@ async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan)> {
     let point = restore_point(ctx, STEP).await?;
     let (_, folder) = log_shipping_folders(ctx);
     let files = sorted_files(ctx, STEP, &folder).await?;
-    let plan = restore_plan(ctx, STEP, &state, point, &files).await?;
+    let family = database_family(ctx, STEP, &state).await?;
+    let plan = restore_plan(ctx, STEP, family.as_deref(), point, &files).await?;
     if let Some(gap) = &plan.gap
         && !ctx.options.accept_data_loss
     {

@@ -150,19 +150,43 @@ fn last_restored_index(ctx: &Context, files: &[String]) -> Option<usize> {
         .position(|f| file_name(f).eq_ignore_ascii_case(last))
 }
 
-/// Applies the LSN rule to `files` (ordered by name) reading few headers: the last
-/// restored file and a binary search find where the unapplied files start, and headers
-/// are read from the newest applied file on. If that reading shows a gap or a bad file,
-/// every header is read and that verdict stands. No header is read twice.
-pub async fn restore_plan(
+/// The backup family every log backup restored into the backup database must share:
+/// `sys.database_recovery_status` when it shows one, else the family of the backup set
+/// msdb records as restored into it last. SQL Server shows no family for a database
+/// that is not started ("NULL = … the database will not start",
+/// sys.database_recovery_status (Transact-SQL)), which a log-shipping secondary in
+/// RESTORING is; msdb keeps the family of every set restored (backupset
+/// (Transact-SQL), `family_guid`). `None` only when neither knows it.
+pub async fn database_family(
     ctx: &Context,
     step: StepId,
     state: &DatabaseState,
+) -> Result<Option<String>> {
+    if let Some(family) = &state.family_guid {
+        return Ok(Some(family.clone()));
+    }
+    let db = ctx.chat_db();
+    let restored = ctx
+        .sql(SiteRole::Backup)
+        .last_restored_backup(db)
+        .await
+        .map_err(|e| Error::step(step, ctx.sql_name(SiteRole::Backup), Some(db), None, e))?;
+    Ok(restored.map(|backup| backup.family_guid))
+}
+
+/// Applies the LSN rule to `files` (ordered by name) reading few headers: the last
+/// restored file and a binary search find where the unapplied files start, and headers
+/// are read from the newest applied file on. If that reading shows a gap or a bad file,
+/// every header is read and that verdict stands. No header is read twice. `family` is
+/// the database's ([`database_family`]).
+pub async fn restore_plan(
+    ctx: &Context,
+    step: StepId,
+    family: Option<&str>,
     point: Lsn,
     files: &[String],
 ) -> Result<RestorePlan> {
     let db = ctx.chat_db();
-    let family = state.family_guid.as_deref();
     let mut headers = Headers::new(ctx, step, files);
     let last_restored = last_restored_index(ctx, files);
     if let Some(start) = headers.first_unapplied(point, last_restored).await? {

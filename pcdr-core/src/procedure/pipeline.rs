@@ -9,7 +9,7 @@
 //! the copies and the order of the restores; the LSN rule is [`crate::log_chain`]'s and
 //! the header search [`super::header_search`]'s.
 
-use super::header_search::{candidate, file_name, restore_plan, sorted_files};
+use super::header_search::{candidate, database_family, file_name, restore_plan, sorted_files};
 use super::shared::{
     db_state, log_shipping_folders, perform_concurrently_reporting, perform_exclusive,
 };
@@ -93,13 +93,16 @@ impl Pipeline {
                 coming.binary_search_by(|(c, _)| c.cmp(&name)).is_err()
             })
             .collect();
-        let plan = restore_plan(ctx, step, &state, point, &files).await.ok()?;
+        let family = database_family(ctx, step, &state).await.ok()?;
+        let plan = restore_plan(ctx, step, family.as_deref(), point, &files)
+            .await
+            .ok()?;
         if plan.gap.is_some() {
             return None;
         }
         Some(Pipeline {
             folder,
-            family: state.family_guid.clone(),
+            family,
             standby: state.in_standby,
             point: plan.to_restore.last().map_or(point, |b| b.header.last_lsn),
             ready: plan.to_restore,

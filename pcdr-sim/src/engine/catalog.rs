@@ -10,7 +10,7 @@ use crate::engine::failure::{Failure, invalid_object};
 use crate::guid::Guid;
 use crate::tds::{Column, ColumnType, ResultSet, Value};
 use crate::tsql::ast::Name;
-use crate::world::model::{Database, Instance, InstanceId};
+use crate::world::model::{Database, DbState, Instance, InstanceId};
 
 use ColumnType::{BigInt, Bit, DateTime2, Decimal25, Int, NVarChar, UniqueIdentifier};
 
@@ -241,6 +241,10 @@ pub(crate) fn partner_instance(endpoint: &str) -> Option<InstanceId> {
     InstanceId::from_host(host)
 }
 
+/// `sys.database_recovery_status`. The GUIDs are NULL when "the database will not
+/// start" (sys.database_recovery_status (Transact-SQL) on Microsoft Learn), which is the
+/// state of a database in RESTORING that is not a standby copy: a log-shipping
+/// secondary's family is only in msdb's restore history.
 fn recovery_status<'a>(databases: impl Iterator<Item = &'a Database>) -> ResultSet {
     let columns = columns(&[
         ("database_id", Int),
@@ -250,10 +254,16 @@ fn recovery_status<'a>(databases: impl Iterator<Item = &'a Database>) -> ResultS
     ]);
     let rows = databases
         .map(|db| {
+            let started = db.state != DbState::Restoring || db.standby;
+            let family = if started {
+                guid(db.family_guid)
+            } else {
+                Value::Null
+            };
             vec![
                 Value::Int(db.id),
-                guid(db.family_guid),
-                guid(db.family_guid),
+                family.clone(),
+                family,
                 lsn(db.log_backup_lsn),
             ]
         })
@@ -366,14 +376,32 @@ fn restore_history_table(instance: &Instance) -> ResultSet {
     }
 }
 
+/// `msdb.dbo.backupset`: one row per backup set restored here, with the identity
+/// columns pcdr reads (backupset (Transact-SQL) on Microsoft Learn).
 fn backup_set_table(instance: &Instance) -> ResultSet {
     ResultSet {
-        columns: columns(&[("backup_set_id", Int), ("media_set_id", Int)]),
+        columns: columns(&[
+            ("backup_set_id", Int),
+            ("media_set_id", Int),
+            ("family_guid", UniqueIdentifier),
+            ("first_lsn", Decimal25),
+            ("last_lsn", Decimal25),
+            ("database_backup_lsn", Decimal25),
+        ]),
         rows: instance
             .msdb
             .restores
             .iter()
-            .map(|r| vec![Value::Int(r.backup_set_id), Value::Int(r.media_set_id)])
+            .map(|r| {
+                vec![
+                    Value::Int(r.backup_set_id),
+                    Value::Int(r.media_set_id),
+                    r.family_guid.map_or(Value::Null, guid),
+                    lsn(r.first_lsn),
+                    lsn(r.last_lsn),
+                    lsn(r.database_backup_lsn),
+                ]
+            })
             .collect(),
     }
 }

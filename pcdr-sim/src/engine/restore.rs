@@ -210,7 +210,9 @@ async fn restore_log(
         let database = database(instance, &name)?;
         dbops::restore_log(database, &set, &path, finish, usage)?;
         let restored = database.name.clone();
-        instance.msdb.record_restore(&restored, 'L', &path, now);
+        instance
+            .msdb
+            .record_restore(&restored, 'L', (&path, &set.header), now);
         Ok(restored)
     })?;
     let log = set
@@ -250,7 +252,9 @@ async fn restore_database(
     take_time(exec, size).await?;
     change_instance(exec, &name, |instance, usage, now| {
         dbops::restore_full(instance, &name, &set, &path, &options, usage)?;
-        instance.msdb.record_restore(&name, 'D', &path, now);
+        instance
+            .msdb
+            .record_restore(&name, 'D', (&path, &set.header), now);
         Ok(())
     })?;
     let files: Vec<(String, u64)> = set

@@ -9,7 +9,7 @@ use crate::log_chain::{BackupHeader, BackupType, Lsn};
 use crate::planes::{
     DatabaseFile, DatabasePlane, DatabaseState, DbState, FileKind, FullRestore,
     LogShippingSnapshot, Mirroring, MirroringRole, PrimaryLogShipping, RestoreRecord,
-    SecondaryLogShipping, SessionId, UserAccess,
+    RestoredBackup, SecondaryLogShipping, SessionId, UserAccess,
 };
 use crate::topology::RestoreMode;
 use async_trait::async_trait;
@@ -307,6 +307,30 @@ impl DatabasePlane for SqlPlane {
             .map(|r| required_text(r, "physical_device_name"))
             .transpose()?;
         Ok(file.map(|file| RestoreRecord { file, restored_at }))
+    }
+
+    async fn last_restored_backup(&self, database: &str) -> PlaneResult<Option<RestoredBackup>> {
+        let sets = self.read(&sql::newest_restore(database)).await?;
+        let Some(set_id) = first(&sets)
+            .map(|row| required_int(row, "backup_set_id"))
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        let sets = self.read(&sql::backup_set_identity(set_id)).await?;
+        let Some(row) = first(&sets) else {
+            return Ok(None);
+        };
+        let Some(family_guid) = guid(row, "family_guid")? else {
+            return Ok(None);
+        };
+        let lsn_of = |name| lsn(row, name).map(Option::unwrap_or_default);
+        Ok(Some(RestoredBackup {
+            family_guid,
+            first_lsn: lsn_of("first_lsn")?,
+            last_lsn: lsn_of("last_lsn")?,
+            database_backup_lsn: lsn_of("database_backup_lsn")?,
+        }))
     }
 
     async fn agent_service_account(&self) -> PlaneResult<Option<String>> {

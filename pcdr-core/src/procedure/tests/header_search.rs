@@ -70,7 +70,7 @@ async fn header_reads(hint: LastRestored) -> usize {
     let (ctx, _) = world(hint, &reads).build();
     let files: Vec<String> = (0..FILES).map(|i| format!(r"{COPY}\{}", name(i))).collect();
     let point = Lsn(span(FILES - UNAPPLIED as u128 - 1).1);
-    let plan = restore_plan(&ctx, APPLY_UNAPPLIED_LOGS, &restoring(), point, &files)
+    let plan = restore_plan(&ctx, APPLY_UNAPPLIED_LOGS, Some(FAMILY), point, &files)
         .await
         .expect("a plan");
     assert_eq!(
@@ -103,7 +103,7 @@ async fn a_gap_the_quick_reading_shows_is_confirmed_by_every_header() {
         .map(|i| format!(r"{COPY}\{}", name(i)))
         .collect();
     let point = Lsn(span(FILES - UNAPPLIED as u128 - 1).1);
-    let plan = restore_plan(&ctx, APPLY_UNAPPLIED_LOGS, &restoring(), point, &files)
+    let plan = restore_plan(&ctx, APPLY_UNAPPLIED_LOGS, Some(FAMILY), point, &files)
         .await
         .expect("a plan");
     assert!(plan.gap.is_some(), "the missing backup is a gap");

@@ -10,7 +10,8 @@ use crate::log_chain::{BackupHeader, BackupType, Lsn};
 use crate::planes::{
     ChatPoolPlane, DatabaseFile, DatabasePlane, DatabaseState, DbState, FileEntry, FileKind,
     FilePlane, FullRestore, LogShippingSnapshot, MirrorRequest, Mirroring, MirroringRole,
-    PoolState, PrimaryLogShipping, RestoreRecord, SecondaryLogShipping, SessionId, UserAccess,
+    PoolState, PrimaryLogShipping, RestoreRecord, RestoredBackup, SecondaryLogShipping, SessionId,
+    UserAccess,
 };
 use crate::procedure::Planes;
 use crate::topology::{RestoreMode, SiteRole};
@@ -342,7 +343,8 @@ impl DatabasePlane for FakeSql {
                     role: MirroringRole::Principal,
                     partner: "TCP://m:5022".into(),
                 }),
-                family_guid: Some(db.family.clone()),
+                // NULL while the database does not start, as SQL Server shows it.
+                family_guid: (db.state != DbState::Restoring).then(|| db.family.clone()),
             }))
         })
     }
@@ -565,6 +567,17 @@ impl DatabasePlane for FakeSql {
     async fn agent_service_account(&self) -> PlaneResult<Option<String>> {
         self.world.read("agent_service_account", |_| {
             Ok(Some(r"CONTOSO\sqlagent".into()))
+        })
+    }
+
+    async fn last_restored_backup(&self, _: &str) -> PlaneResult<Option<RestoredBackup>> {
+        self.world.read("last_restored_backup", |s| {
+            Ok(self.db(s)?.map(|db| RestoredBackup {
+                family_guid: db.family.clone(),
+                first_lsn: Lsn(0),
+                last_lsn: db.point,
+                database_backup_lsn: Lsn(0),
+            }))
         })
     }
 }
