@@ -61,6 +61,10 @@ pub struct Facts {
     pub restore_point: Option<Lsn>,
     /// A gap the operator accepted.
     pub accepted_gap: Option<LogChainGap>,
+    /// A share the copy step could not read while data loss was accepted: the log
+    /// backups only it held are lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_not_read: Option<ShareNotRead>,
     /// Log backups copied by this run.
     pub files_copied: u64,
     /// Bytes copied by this run.
@@ -69,6 +73,16 @@ pub struct Facts {
     pub logs_restored: u64,
     /// The failback backup, once taken and verified.
     pub failback_backup_verified: Option<String>,
+}
+
+/// The backup share as the failover's copy step found it when it could not list it and
+/// the operator had accepted data loss: recorded, never skipped silently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareNotRead {
+    /// The share.
+    pub share: String,
+    /// Why it could not be read.
+    pub reason: String,
 }
 
 /// A progress event.

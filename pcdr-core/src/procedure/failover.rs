@@ -20,7 +20,9 @@ use super::shared::{
     set_pool_state, sql_error,
 };
 use super::step::{sends_nothing, step_table};
-use super::{Action, Context, Intent, Procedure, ProcedureName, StepId, StepOutcome, Template};
+use super::{
+    Action, Context, Intent, Procedure, ProcedureName, ShareNotRead, StepId, StepOutcome, Template,
+};
 use crate::error::{Error, PlaneError, PreconditionKind, Result};
 use crate::log_chain::{BackupHeader, BackupType, LogBackup, RestorePlan};
 use crate::logship::join_path;
@@ -306,18 +308,21 @@ fn holds(files: &HashSet<(String, u64)>, name: &str, size: u64) -> bool {
 }
 
 /// Files on the share that the copy folder lacks (or holds with another size), newer
-/// than the copy job's last copied file.
+/// than the restore job's last restored file. A file the copy job once copied (named
+/// before its last copied file) but that is missing from the copy folder now is copied
+/// again: the database may still need it, and without it the chain shows a gap that
+/// the share could fill. Files up to the last restored one are in the database.
 fn uncopied(
     share: &[FileEntry],
     copied: &[FileEntry],
-    last_copied: Option<&str>,
+    last_restored: Option<&str>,
 ) -> Vec<FileEntry> {
     let copied = by_name_and_size(copied);
     let mut files: Vec<FileEntry> = share
         .iter()
         .filter(|f| !holds(&copied, &f.name, f.size))
         .filter(|f| {
-            last_copied.is_none_or(|last| {
+            last_restored.is_none_or(|last| {
                 f.name.to_ascii_lowercase() > file_name(last).to_ascii_lowercase()
             })
         })
@@ -352,28 +357,49 @@ async fn require_free_space(ctx: &Context, destination: &str, needed: u64) -> Re
 }
 
 async fn observe_copy(ctx: &Context) -> Result<Intent> {
+    Ok(observe_copy_reading_share(ctx).await?.0)
+}
+
+/// Observes the copy; with the intent, the share when it could not be read and data
+/// loss was accepted (the run records it as an accepted loss).
+async fn observe_copy_reading_share(ctx: &Context) -> Result<(Intent, Option<ShareNotRead>)> {
     const STEP: StepId = COPY_LOG_BACKUPS;
     let (share, destination) = log_shipping_folders(ctx);
     let on_share = match list_log_backups(ctx, STEP, &share).await {
         Err(e) if ctx.options.accept_data_loss => {
-            return Ok(Intent::Skip(format!(
-                "the share {share} cannot be read ({e}); continuing with the files already copied, as data loss was accepted"
-            )));
+            let skip = Intent::Skip(format!(
+                "the share {share} cannot be read ({e}); continuing with the files already copied, as data loss was accepted: every log backup only the share held is lost"
+            ));
+            let reason = e.to_string();
+            return Ok((skip, Some(ShareNotRead { share, reason })));
         }
         other => other?,
     };
-    let copied = list_log_backups(ctx, STEP, &destination).await?;
-    let last_copied = ctx.facts().snapshot.and_then(|s| s.last_copied_file);
-    let todo = uncopied(&on_share, &copied, last_copied.as_deref());
+    Ok((
+        copy_intent(ctx, &on_share, &share, &destination).await?,
+        None,
+    ))
+}
+
+/// Copies what the copy folder lacks of `on_share`, if it fits.
+async fn copy_intent(
+    ctx: &Context,
+    on_share: &[FileEntry],
+    share: &str,
+    destination: &str,
+) -> Result<Intent> {
+    let copied = list_log_backups(ctx, COPY_LOG_BACKUPS, destination).await?;
+    let last_restored = ctx.facts().snapshot.and_then(|s| s.last_restored_file);
+    let todo = uncopied(on_share, &copied, last_restored.as_deref());
     if todo.is_empty() {
         return Ok(Intent::Skip(format!(
             "every log backup on {share} is already in {destination}"
         )));
     }
-    require_free_space(ctx, &destination, todo.iter().map(|f| f.size).sum()).await?;
+    require_free_space(ctx, destination, todo.iter().map(|f| f.size).sum()).await?;
     let copy = |f: FileEntry| Action::CopyFile {
-        from: share.clone(),
-        to: destination.clone(),
+        from: share.to_string(),
+        to: destination.to_string(),
         name: f.name,
         bytes: f.size,
     };
@@ -421,7 +447,11 @@ async fn verify_copied(ctx: &Context, actions: &[Action]) -> Result<u64> {
 /// [`RunOptions::sequential_restore`](super::RunOptions) for the other order).
 pub async fn copy_log_backups(ctx: &Context) -> Result<StepOutcome> {
     const STEP: StepId = COPY_LOG_BACKUPS;
-    let actions = act_or_return!(ctx, STEP, observe_copy(ctx).await?);
+    let (intent, share_not_read) = observe_copy_reading_share(ctx).await?;
+    if share_not_read.is_some() {
+        ctx.update_facts(|f| f.share_not_read = share_not_read);
+    }
+    let actions = act_or_return!(ctx, STEP, intent);
     let restored = pipeline::copy_and_restore(ctx, STEP, &actions).await?;
     let bytes = verify_copied(ctx, &actions).await?;
     let copied = format!("{} log backups copied ({bytes} bytes)", actions.len());

@@ -4,7 +4,7 @@
 
 use super::journal::Record;
 use crate::log_chain::{LogChainGap, Lsn};
-use crate::procedure::{Facts, Procedure, StepId, StepOutcome};
+use crate::procedure::{Facts, Procedure, ShareNotRead, StepId, StepOutcome};
 use crate::schema::{Document, Versioned};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -39,6 +39,30 @@ pub struct RpoEvidence {
     pub restore_point: Option<Lsn>,
     /// A gap the operator accepted: the transactions lost.
     pub accepted_gap: Option<LogChainGap>,
+    /// The share the copy step could not read while data loss was accepted: the log
+    /// backups only it held are lost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share_not_read: Option<ShareNotRead>,
+    /// When a data loss was accepted (a gap, an unreadable share): the first log record
+    /// the database does not hold. Every transaction from it on is lost, and only those.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lost_from: Option<Lsn>,
+}
+
+impl RpoEvidence {
+    /// The evidence in `facts`.
+    fn of(facts: &Facts) -> Self {
+        let gap_start = facts.accepted_gap.as_ref().map(|gap| gap.missing_from);
+        let share_loss = facts.share_not_read.as_ref().and(facts.restore_point);
+        Self {
+            last_applied_file: facts.last_applied.as_ref().map(|b| b.file.clone()),
+            last_applied_finish: facts.last_applied.as_ref().map(|b| b.header.backup_finish),
+            restore_point: facts.restore_point,
+            accepted_gap: facts.accepted_gap.clone(),
+            share_not_read: facts.share_not_read.clone(),
+            lost_from: gap_start.or(share_loss),
+        }
+    }
 }
 
 /// The report of one run.
@@ -111,12 +135,7 @@ impl Report {
                     error: None,
                 })
                 .collect(),
-            rpo: RpoEvidence {
-                last_applied_file: None,
-                last_applied_finish: None,
-                restore_point: None,
-                accepted_gap: None,
-            },
+            rpo: RpoEvidence::of(&Facts::default()),
             files_copied: 0,
             bytes_copied: 0,
             logs_restored: 0,
@@ -184,12 +203,7 @@ impl Report {
     }
 
     fn set_facts(&mut self, facts: &Facts) {
-        self.rpo = RpoEvidence {
-            last_applied_file: facts.last_applied.as_ref().map(|b| b.file.clone()),
-            last_applied_finish: facts.last_applied.as_ref().map(|b| b.header.backup_finish),
-            restore_point: facts.restore_point,
-            accepted_gap: facts.accepted_gap.clone(),
-        };
+        self.rpo = RpoEvidence::of(facts);
         self.files_copied = facts.files_copied;
         self.bytes_copied = facts.bytes_copied;
         self.logs_restored = facts.logs_restored;
@@ -322,6 +336,25 @@ mod tests {
         }
         records.push(Record::Finished { at: at(200) });
         records
+    }
+
+    #[test]
+    fn an_unread_share_is_an_accepted_loss_from_the_restore_point_on() {
+        let facts = Facts {
+            last_applied: Some(log_backup(3)),
+            restore_point: Some(Lsn(400)),
+            share_not_read: Some(ShareNotRead {
+                share: r"\\fs01\pchat-logs".into(),
+                reason: "the network path was not found".into(),
+            }),
+            ..Facts::default()
+        };
+        let rpo = RpoEvidence::of(&facts);
+        assert_eq!(rpo.lost_from, Some(Lsn(400)));
+        assert_eq!(rpo.share_not_read, facts.share_not_read);
+        assert_eq!(RpoEvidence::of(&Facts::default()).lost_from, None);
+        let gap = RpoEvidence::of(&facts_after_the_gap());
+        assert_eq!(gap.lost_from, Some(Lsn(400)));
     }
 
     #[test]
