@@ -6,7 +6,7 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `PCDRBAK1` |
-//! | 8 | 2 | format version, 1 |
+//! | 8 | 2 | format version, 2 |
 //! | 10 | 1 | backup type: 1 full database, 2 log (as `RESTORE HEADERONLY`'s `BackupType`) |
 //! | 11 | 1 | flags: bit 0 set when taken `WITH CHECKSUM` |
 //! | 12 | 16 | FamilyGUID, RFC 4122 byte order |
@@ -14,7 +14,10 @@
 //! | 44 | 16 | LastLSN, `u128` (the LSN of the next log record after the set) |
 //! | 60 | 8 | BackupStartDate, milliseconds since 1970-01-01 UTC, `i64` |
 //! | 68 | 8 | BackupFinishDate, same |
-//! | 76 | 2+n | DatabaseName |
+//! | 76 | 16 | DatabaseBackupLSN, `u128` |
+//! | 92 | 16 | FirstRecoveryForkID, RFC 4122 byte order |
+//! | 108 | 16 | RecoveryForkID, same |
+//! | 124 | 2+n | DatabaseName |
 //! | … | 2 | file count, then per file: type (`0` data, `1` log), logical name, physical name |
 //! | … | 4 | message count, then per message: id `u64`, LSN `u128` |
 //! | end−4 | 4 | CRC-32 (IEEE) of every byte before it |
@@ -30,9 +33,9 @@ use chrono::{DateTime, Utc};
 use crate::guid::Guid;
 
 const MAGIC: &[u8; 8] = b"PCDRBAK1";
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
 /// Bytes before the database name.
-const FIXED_HEADER: usize = 76;
+const FIXED_HEADER: usize = 124;
 
 /// What a backup set holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +84,13 @@ pub struct BackupHeader {
     pub finish: DateTime<Utc>,
     /// `HasBackupChecksums`: taken `WITH CHECKSUM`.
     pub has_checksum: bool,
+    /// `DatabaseBackupLSN`: where the newest full backup before this set began (for a
+    /// full backup, the one before it); zero when there was none.
+    pub database_backup_lsn: u128,
+    /// `FirstRecoveryForkID`: the recovery fork the set starts on.
+    pub first_recovery_fork: Guid,
+    /// `RecoveryForkID`: the recovery fork it ends on.
+    pub recovery_fork: Guid,
 }
 
 /// A database file recorded in a backup: a row of `RESTORE FILELISTONLY` (RESTORE
@@ -147,6 +157,9 @@ impl BackupSet {
         out.extend_from_slice(&h.last_lsn.to_le_bytes());
         out.extend_from_slice(&h.start.timestamp_millis().to_le_bytes());
         out.extend_from_slice(&h.finish.timestamp_millis().to_le_bytes());
+        out.extend_from_slice(&h.database_backup_lsn.to_le_bytes());
+        out.extend_from_slice(&h.first_recovery_fork.0);
+        out.extend_from_slice(&h.recovery_fork.0);
         put_str(&mut out, &h.database_name);
         put_u16(&mut out, self.files.len());
         for file in &self.files {
@@ -210,6 +223,9 @@ impl BackupSet {
         let last_lsn = u128::from_le_bytes(reader.array::<16>().map_err(malformed)?);
         let start = time(reader.i64().map_err(malformed)?)?;
         let finish = time(reader.i64().map_err(malformed)?)?;
+        let database_backup_lsn = u128::from_le_bytes(reader.array::<16>().map_err(malformed)?);
+        let first_recovery_fork = Guid(reader.array::<16>().map_err(malformed)?);
+        let recovery_fork = Guid(reader.array::<16>().map_err(malformed)?);
         let database_name = reader.string().map_err(malformed)?;
         Ok(BackupHeader {
             database_name,
@@ -220,6 +236,9 @@ impl BackupSet {
             start,
             finish,
             has_checksum,
+            database_backup_lsn,
+            first_recovery_fork,
+            recovery_fork,
         })
     }
 
@@ -346,6 +365,9 @@ mod tests {
                 start,
                 finish: start,
                 has_checksum: true,
+                database_backup_lsn: 35_000_000_000_000_000_001,
+                first_recovery_fork: Guid([0xF1; 16]),
+                recovery_fork: Guid([0xF2; 16]),
             },
             files: vec![FileEntry {
                 logical_name: "mgc".into(),
@@ -369,7 +391,7 @@ mod tests {
     fn header_bytes_are_laid_out_as_documented() {
         let bytes = sample().encode();
         assert_eq!(&bytes[..8], b"PCDRBAK1");
-        assert_eq!(&bytes[8..10], &[1, 0]);
+        assert_eq!(&bytes[8..10], &[2, 0]);
         assert_eq!(bytes[10], 2);
         assert_eq!(bytes[11], 1);
         assert_eq!(&bytes[12..28], &[0xAB; 16]);
@@ -377,7 +399,13 @@ mod tests {
             u128::from_le_bytes(bytes[28..44].try_into().unwrap()),
             35_000_000_000_100_000_001
         );
-        assert_eq!(&bytes[76..81], &[3, 0, b'm', b'g', b'c']);
+        assert_eq!(
+            u128::from_le_bytes(bytes[76..92].try_into().unwrap()),
+            35_000_000_000_000_000_001
+        );
+        assert_eq!(&bytes[92..108], &[0xF1; 16]);
+        assert_eq!(&bytes[108..124], &[0xF2; 16]);
+        assert_eq!(&bytes[124..129], &[3, 0, b'm', b'g', b'c']);
         let body = bytes.len() - 4;
         assert_eq!(
             u32::from_le_bytes(bytes[body..].try_into().unwrap()),

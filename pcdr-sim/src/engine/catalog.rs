@@ -244,27 +244,25 @@ pub(crate) fn partner_instance(endpoint: &str) -> Option<InstanceId> {
 /// `sys.database_recovery_status`. The GUIDs are NULL when "the database will not
 /// start" (sys.database_recovery_status (Transact-SQL) on Microsoft Learn), which is the
 /// state of a database in RESTORING that is not a standby copy: a log-shipping
-/// secondary's family is only in msdb's restore history.
+/// secondary's family and recovery fork are only in msdb's restore history.
 fn recovery_status<'a>(databases: impl Iterator<Item = &'a Database>) -> ResultSet {
     let columns = columns(&[
         ("database_id", Int),
         ("database_guid", UniqueIdentifier),
         ("family_guid", UniqueIdentifier),
         ("last_log_backup_lsn", Decimal25),
+        ("recovery_fork_guid", UniqueIdentifier),
     ]);
     let rows = databases
         .map(|db| {
             let started = db.state != DbState::Restoring || db.standby;
-            let family = if started {
-                guid(db.family_guid)
-            } else {
-                Value::Null
-            };
+            let shown = |value: Guid| if started { guid(value) } else { Value::Null };
             vec![
                 Value::Int(db.id),
-                family.clone(),
-                family,
+                shown(db.family_guid),
+                shown(db.family_guid),
                 lsn(db.log_backup_lsn),
+                shown(db.recovery_fork_guid),
             ]
         })
         .collect();
@@ -387,6 +385,8 @@ fn backup_set_table(instance: &Instance) -> ResultSet {
             ("first_lsn", Decimal25),
             ("last_lsn", Decimal25),
             ("database_backup_lsn", Decimal25),
+            ("first_recovery_fork_guid", UniqueIdentifier),
+            ("last_recovery_fork_guid", UniqueIdentifier),
         ]),
         rows: instance
             .msdb
@@ -400,6 +400,8 @@ fn backup_set_table(instance: &Instance) -> ResultSet {
                     lsn(r.first_lsn),
                     lsn(r.last_lsn),
                     lsn(r.database_backup_lsn),
+                    r.first_recovery_fork_guid.map_or(Value::Null, guid),
+                    r.last_recovery_fork_guid.map_or(Value::Null, guid),
                 ]
             })
             .collect(),

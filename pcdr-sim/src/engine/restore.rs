@@ -294,7 +294,18 @@ fn header_only(set: &BackupSet) -> StatementResult {
         ("IsDamaged", Bit),
         ("BeginsLogChain", Bit),
         ("IsCopyOnly", Bit),
+        ("FirstRecoveryForkID", UniqueIdentifier),
+        ("ForkPointLSN", Decimal25),
+        ("RecoveryForkID", UniqueIdentifier),
     ];
+    // "ForkPointLSN: If FirstRecoveryForkID is not equal to RecoveryForkID, this is the
+    // log sequence number of the fork point. Otherwise, this value is NULL." The
+    // emulator's sets fork only at their end.
+    let fork_point = if h.first_recovery_fork == h.recovery_fork {
+        Value::Null
+    } else {
+        lsn(h.last_lsn)
+    };
     let row = vec![
         Value::Null,
         Value::Int(i32::from(h.kind.code())),
@@ -306,7 +317,7 @@ fn header_only(set: &BackupSet) -> StatementResult {
         lsn(h.first_lsn),
         lsn(h.last_lsn),
         lsn(h.first_lsn),
-        lsn(h.first_lsn),
+        lsn(h.database_backup_lsn),
         Value::DateTime2(h.start.naive_utc()),
         Value::DateTime2(h.finish.naive_utc()),
         Value::NVarChar("FULL".into()),
@@ -315,6 +326,9 @@ fn header_only(set: &BackupSet) -> StatementResult {
         Value::Bit(false),
         Value::Bit(false),
         Value::Bit(false),
+        Value::Guid(h.first_recovery_fork.0),
+        fork_point,
+        Value::Guid(h.recovery_fork.0),
     ];
     StatementResult::Rows(ResultSet {
         columns: columns.iter().map(|(n, t)| Column::new(*n, *t)).collect(),

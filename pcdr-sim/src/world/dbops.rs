@@ -210,12 +210,14 @@ pub fn take_log_backup(db: &mut Database, now: DateTime<Utc>, checksum: bool) ->
     backup_set(db, BackupKind::Log, first, last, now, checksum, messages)
 }
 
-/// Takes a full backup of `db` at `now`: every message it holds.
+/// Takes a full backup of `db` at `now`: every message it holds. Its header names the
+/// full backup before it; the log backups after it name this one (`DatabaseBackupLSN`,
+/// RESTORE HEADERONLY (Transact-SQL)).
 pub fn take_full_backup(db: &mut Database, now: DateTime<Utc>, checksum: bool) -> BackupSet {
     let first = db.lsn;
     db.lsn += 1;
     let messages = db.messages.clone();
-    backup_set(
+    let set = backup_set(
         db,
         BackupKind::Database,
         first,
@@ -223,7 +225,9 @@ pub fn take_full_backup(db: &mut Database, now: DateTime<Utc>, checksum: bool) -
         now,
         checksum,
         messages,
-    )
+    );
+    db.database_backup_lsn = first;
+    set
 }
 
 fn backup_set(
@@ -245,6 +249,9 @@ fn backup_set(
             start: now,
             finish: now,
             has_checksum,
+            database_backup_lsn: db.database_backup_lsn,
+            first_recovery_fork: db.recovery_fork_guid,
+            recovery_fork: db.recovery_fork_guid,
         },
         files: db.files.clone(),
         messages,
@@ -310,6 +317,8 @@ pub fn restore_log(
             .copied(),
     );
     db.lsn = last;
+    db.recovery_fork_guid = set.header.recovery_fork;
+    db.database_backup_lsn = db.database_backup_lsn.max(set.header.database_backup_lsn);
     finish_restore(db, finish);
     Ok(())
 }
@@ -324,7 +333,7 @@ fn check_log_set(db: &Database, set: &BackupSet, path: &str) -> Result<(), SqlEr
             ),
         ));
     }
-    if h.family_guid != db.family_guid {
+    if h.family_guid != db.family_guid || h.first_recovery_fork != db.recovery_fork_guid {
         return Err(SqlError::new(
             4330,
             "This backup set cannot be applied because it is on a recovery path that is inconsistent with the database. The recovery path is the sequence of data and log backups that have brought the database to a particular recovery point. Find a compatible backup to restore, or restore the rest of the database to match a recovery point within this backup set, which will restore the database to a different point in time.",
@@ -352,9 +361,15 @@ fn check_log_set(db: &Database, set: &BackupSet, path: &str) -> Result<(), SqlEr
     Ok(())
 }
 
+/// Ends a restore sequence. Recovering a database that was restoring (or in standby)
+/// starts a new recovery fork: backups taken before it can no longer be applied past
+/// that point ("Recovery Paths (SQL Server)" on Microsoft Learn: "Restoring a full
+/// database backup and recovering the database without using any other type of backup
+/// creates a new recovery path").
 fn finish_restore(db: &mut Database, finish: Finish) {
     match finish {
         Finish::Recovery => {
+            db.recovery_fork_guid = Guid::generate();
             db.state = DbState::Online;
             db.standby = false;
             db.lsn += 1;
@@ -513,6 +528,8 @@ fn restored_database(name: &str, id: i32, set: &BackupSet, files: Vec<FileEntry>
         lsn: set.header.last_lsn,
         log_backup_lsn: set.header.first_lsn,
         family_guid: set.header.family_guid,
+        recovery_fork_guid: set.header.recovery_fork,
+        database_backup_lsn: set.header.first_lsn,
         mirroring: None,
         files,
         messages: set.messages.clone(),
@@ -540,6 +557,8 @@ pub fn new_database(name: &str, id: i32, data_dir: &Path) -> Database {
         lsn: FIRST_LSN,
         log_backup_lsn: FIRST_LSN,
         family_guid: Guid::generate(),
+        recovery_fork_guid: Guid::generate(),
+        database_backup_lsn: 0,
         mirroring: None,
         files: vec![file(".mdf", false), file("_log.ldf", true)],
         messages: Vec::new(),

@@ -186,6 +186,12 @@ pub struct RestoreHistory {
     /// `backupset.database_backup_lsn`: the LSN of the full backup the set is based on.
     #[serde(default)]
     pub database_backup_lsn: u128,
+    /// `backupset.first_recovery_fork_guid`: the recovery fork the set starts on.
+    #[serde(default)]
+    pub first_recovery_fork_guid: Option<Guid>,
+    /// `backupset.last_recovery_fork_guid`: the recovery fork it ends on.
+    #[serde(default)]
+    pub last_recovery_fork_guid: Option<Guid>,
 }
 
 /// The msdb tables of one instance that log shipping and RESTORE write: the log-shipping
@@ -246,7 +252,9 @@ impl Msdb {
             family_guid: Some(header.family_guid),
             first_lsn: header.first_lsn,
             last_lsn: header.last_lsn,
-            database_backup_lsn: header.first_lsn,
+            database_backup_lsn: header.database_backup_lsn,
+            first_recovery_fork_guid: Some(header.first_recovery_fork),
+            last_recovery_fork_guid: Some(header.recovery_fork),
         });
     }
 
