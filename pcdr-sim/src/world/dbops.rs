@@ -622,6 +622,35 @@ mod tests {
         assert_eq!(again.unwrap_err().number, 4326);
     }
 
+    /// Recovery Paths (SQL Server): recovering a restored database starts a new path;
+    /// a log backup of the old one, however well its LSNs fit, is then refused (4330),
+    /// and the log backups after the recovery are on the new fork and based on the full
+    /// backup the chain started from.
+    #[test]
+    fn recovery_starts_a_new_fork_and_the_old_one_is_refused() {
+        let mut primary = chat_db();
+        let mut secondary = secondary_of(&mut primary);
+        let base = primary.database_backup_lsn;
+        commit_message(&mut primary, 1);
+        let old_path = take_log_backup(&mut primary, Utc::now(), false);
+        assert_eq!(
+            old_path.header.first_recovery_fork,
+            primary.recovery_fork_guid
+        );
+        assert_eq!(old_path.header.database_backup_lsn, base);
+        let mut recovered = secondary.clone();
+        recover(&mut recovered, Usage::default()).unwrap();
+        assert_ne!(recovered.recovery_fork_guid, secondary.recovery_fork_guid);
+        let mut forked = old_path.clone();
+        forked.header.first_recovery_fork = recovered.recovery_fork_guid;
+        let usage = Usage::default();
+        let refused = restore_log(&mut secondary, &forked, "f", Finish::NoRecovery, usage);
+        assert_eq!(refused.unwrap_err().number, 4330);
+        restore_log(&mut secondary, &old_path, "f", Finish::NoRecovery, usage).unwrap();
+        assert_eq!(secondary.recovery_fork_guid, old_path.header.recovery_fork);
+        assert_eq!(secondary.database_backup_lsn, base);
+    }
+
     #[test]
     fn restore_needs_a_restoring_unmirrored_unused_database() {
         let mut primary = chat_db();
