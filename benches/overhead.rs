@@ -22,7 +22,7 @@ use pcdr_core::log_chain::{BackupHeader, Lsn};
 use pcdr_core::planes::{
     ChatPoolPlane, DatabaseFile, DatabasePlane, DatabaseState, FileEntry, FilePlane, FullRestore,
     LogShippingSnapshot, MirrorRequest, PoolState, PrimaryLogShipping, RestoreRecord,
-    SecondaryLogShipping, SessionId,
+    RestoredBackup, SecondaryLogShipping, SessionId,
 };
 use pcdr_core::procedure::failover;
 use pcdr_core::procedure::{Context, Planes, RunOptions};
@@ -94,6 +94,8 @@ timed!(TimedDatabase: DatabasePlane {
     fn server_name(&self) -> PlaneResult<String>;
     fn last_restore(&self, database: &str) -> PlaneResult<Option<RestoreRecord>>;
     fn agent_service_account(&self) -> PlaneResult<Option<String>>;
+    fn last_restored_backup(&self, database: &str) -> PlaneResult<Option<RestoredBackup>>;
+    fn restored_from_file(&self, database: &str, file: &str) -> PlaneResult<Option<RestoredBackup>>;
 });
 
 timed!(TimedFiles: FilePlane {

@@ -112,6 +112,9 @@ pub fn report(report: &Report) {
         "files copied: {} ({} bytes); log backups restored: {}",
         report.files_copied, report.bytes_copied, report.logs_restored
     );
+    for warning in &report.warnings {
+        println!("warning: {warning}");
+    }
 }
 
 /// The report as Markdown: a heading, the step table, recovery time and data-loss
@@ -164,6 +167,12 @@ pub fn markdown(report: &Report) -> String {
         "\nFiles copied: {} ({} bytes); log backups restored: {}.\n",
         report.files_copied, report.bytes_copied, report.logs_restored
     ));
+    if !report.warnings.is_empty() {
+        text.push_str("\nWarnings:\n\n");
+        for warning in &report.warnings {
+            text.push_str(&format!("- {warning}\n"));
+        }
+    }
     text
 }
 

@@ -10,8 +10,8 @@
 //! | suite | check | what it proves |
 //! |---|---|---|
 //! | [`database`] | [`full_backup_and_verify`](database::full_backup_and_verify) | `BACKUP DATABASE`, `RESTORE VERIFYONLY`, `FILELISTONLY` and `HEADERONLY` of a full backup; a missing file is error 3201 |
-//! | | [`backup_header`](database::backup_header) | log backup headers: type, database, family GUID, and consecutive backups chained LSN to LSN |
-//! | | [`log_restores_in_order`](database::log_restores_in_order) | a full restore `WITH NORECOVERY`, then log restores in order, each moving `redo_start_lsn` to the backup's `LastLSN` |
+//! | | [`backup_header`](database::backup_header) | log backup headers: type, database, family GUID, recovery fork, `DatabaseBackupLSN`, and consecutive backups chained LSN to LSN |
+//! | | [`log_restores_in_order`](database::log_restores_in_order) | a full restore `WITH NORECOVERY`, then log restores in order, each moving `redo_start_lsn` to the backup's `LastLSN` and recorded in msdb (last restore, restore from the file) with its family, `LastLSN` and fork |
 //! | | [`chain_errors`](database::chain_errors) | a log backup too recent is 4305, one already applied is 4326, and neither changes the restore point |
 //! | | [`sessions_and_kill`](database::sessions_and_kill) | another session on the database is listed, `KILL` ends it, killing it again is 6106 |
 //! | | [`recovery`](database::recovery) | `RESTORE … WITH RECOVERY` brings the copy online (no restore point left); again is 3153; a log restore after it is 3117 |

@@ -254,6 +254,9 @@ pub struct RestoredBackup {
     pub last_lsn: Lsn,
     /// `backupset.database_backup_lsn`: the full backup the set is based on.
     pub database_backup_lsn: Lsn,
+    /// `backupset.last_recovery_fork_guid`: the recovery fork the set ends on, which the
+    /// database is on after restoring it.
+    pub recovery_fork: Option<String>,
 }
 
 /// One SQL Server instance.
@@ -340,4 +343,14 @@ pub trait DatabasePlane: Send + Sync {
     /// The backup set `database` was last restored from (full or log), from msdb's
     /// restore history; `None` when msdb records no restore of it.
     async fn last_restored_backup(&self, database: &str) -> PlaneResult<Option<RestoredBackup>>;
+
+    /// The backup set msdb records as restored into `database` from the file `file` (the
+    /// newest, when it was restored more than once); `None` when msdb records no restore
+    /// of `database` from it. The proof that a file SQL Server can no longer read was
+    /// applied once, and what it held.
+    async fn restored_from_file(
+        &self,
+        database: &str,
+        file: &str,
+    ) -> PlaneResult<Option<RestoredBackup>>;
 }

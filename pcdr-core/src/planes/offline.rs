@@ -129,6 +129,9 @@ impl DatabasePlane for Offline {
     async fn last_restored_backup(&self, _: &str) -> PlaneResult<Option<RestoredBackup>> {
         self.fail()
     }
+    async fn restored_from_file(&self, _: &str, _: &str) -> PlaneResult<Option<RestoredBackup>> {
+        self.fail()
+    }
 }
 
 #[async_trait]

@@ -57,7 +57,8 @@ pub struct Facts {
     pub snapshot: Option<LogShippingSnapshot>,
     /// The last log backup the backup database holds (the data-loss evidence).
     pub last_applied: Option<LogBackup>,
-    /// The restore point when the last log was applied or found applied.
+    /// The backup database's restore point: as the apply step found it, then moved by
+    /// each restore. Where the log it holds ends: a declared data loss starts there.
     pub restore_point: Option<Lsn>,
     /// A gap the operator accepted.
     pub accepted_gap: Option<LogChainGap>,
@@ -73,6 +74,10 @@ pub struct Facts {
     pub logs_restored: u64,
     /// The failback backup, once taken and verified.
     pub failback_backup_verified: Option<String>,
+    /// What the run found that an operator must know but that did not stop it (files
+    /// it did not use and why), each once ([`Context::warn`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The backup share as the failover's copy step found it when it could not list it and
@@ -326,6 +331,22 @@ impl Context {
     /// Sends a progress event.
     pub fn emit(&self, event: Event) {
         self.observer.event(&event);
+    }
+
+    /// Tells the operator, once per run, something found during `step` that did not
+    /// stop it: a note now, and a warning in the facts, so the report and a plan show it.
+    pub fn warn(&self, step: StepId, text: String) {
+        let new = {
+            let mut facts = self.lock_facts();
+            let new = !facts.warnings.contains(&text);
+            if new {
+                facts.warnings.push(text.clone());
+            }
+            new
+        };
+        if new {
+            self.emit(Event::Note { step, text });
+        }
     }
 
     /// The database plane of a site.

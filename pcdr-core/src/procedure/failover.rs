@@ -10,7 +10,7 @@
 //! declares the steps, in order.
 
 use super::header_search::{
-    database_family, file_name, list_log_backups, restore_plan, sorted_files,
+    database_identity, file_name, list_log_backups, restore_plan, sorted_files,
 };
 use super::pipeline;
 use super::shared::{
@@ -24,7 +24,7 @@ use super::{
     Action, Context, Intent, Procedure, ProcedureName, ShareNotRead, StepId, StepOutcome, Template,
 };
 use crate::error::{Error, PlaneError, PreconditionKind, Result};
-use crate::log_chain::{BackupHeader, BackupType, LogBackup, RestorePlan};
+use crate::log_chain::{BackupHeader, BackupType, LogBackup, Lsn, RestorePlan};
 use crate::logship::join_path;
 use crate::planes::{FileEntry, PoolState};
 use crate::topology::SiteRole;
@@ -464,7 +464,7 @@ pub async fn copy_log_backups(ctx: &Context) -> Result<StepOutcome> {
 }
 
 /// The restore point of the backup database, which must have one.
-async fn restore_point(ctx: &Context, step: StepId) -> Result<crate::log_chain::Lsn> {
+async fn restore_point(ctx: &Context, step: StepId) -> Result<Lsn> {
     let db = ctx.chat_db();
     ctx.sql(SiteRole::Backup)
         .redo_start_lsn(db)
@@ -480,14 +480,15 @@ async fn restore_point(ctx: &Context, step: StepId) -> Result<crate::log_chain::
         })
 }
 
-/// Observes the log chain. Returns the intent and the restore plan behind it.
-async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan)> {
+/// Observes the log chain. Returns the intent, the restore plan behind it and the
+/// restore point it starts from (none when the database is already recovered).
+async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan, Option<Lsn>)> {
     const STEP: StepId = APPLY_UNAPPLIED_LOGS;
     let db = ctx.chat_db();
     let state = existing_db(ctx, STEP, SiteRole::Backup, db).await?;
     if state.is_recovered() {
         let skip = Intent::Skip(format!("{db} is already recovered"));
-        return Ok((skip, RestorePlan::default()));
+        return Ok((skip, RestorePlan::default(), None));
     }
     if !state.accepts_logs() {
         return Err(precondition(
@@ -500,8 +501,8 @@ async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan)> {
     let point = restore_point(ctx, STEP).await?;
     let (_, folder) = log_shipping_folders(ctx);
     let files = sorted_files(ctx, STEP, &folder).await?;
-    let family = database_family(ctx, STEP, &state).await?;
-    let plan = restore_plan(ctx, STEP, family.as_deref(), point, &files).await?;
+    let identity = database_identity(ctx, STEP, &state).await?;
+    let plan = restore_plan(ctx, STEP, &identity, point, &files).await?;
     if let Some(gap) = &plan.gap
         && !ctx.options.accept_data_loss
     {
@@ -513,7 +514,7 @@ async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan)> {
         });
     }
     let intent = apply_intent(ctx, &plan, state.in_standby, &folder, point);
-    Ok((intent, plan))
+    Ok((intent, plan, Some(point)))
 }
 
 /// What the apply step does for `plan`: restore each log backup in order, after ending
@@ -524,7 +525,7 @@ fn apply_intent(
     plan: &RestorePlan,
     standby: bool,
     folder: &str,
-    point: crate::log_chain::Lsn,
+    point: Lsn,
 ) -> Intent {
     let db = ctx.chat_db();
     if plan.to_restore.is_empty() {
@@ -568,6 +569,9 @@ fn apply_template(ctx: &Context) -> Vec<Template> {
             family_guid: String::new(),
             backup_start: Default::default(),
             backup_finish: Default::default(),
+            database_backup_lsn: Default::default(),
+            first_recovery_fork: None,
+            recovery_fork: None,
         },
     };
     let end_sessions = Action::EndSessions {
@@ -584,17 +588,19 @@ fn apply_template(ctx: &Context) -> Vec<Template> {
     ]
 }
 
-/// Records the newest backup the database already holds, as data-loss evidence, when
+/// Records the data-loss evidence before the restores: the database's restore point
+/// `point` (each restore then moves it), and the newest backup it already holds when
 /// this run has not restored one itself.
-fn record_already_applied(ctx: &Context, plan: &RestorePlan) {
-    if let Some(newest) = plan.newest_applied().filter(|_| plan.to_restore.is_empty()) {
-        ctx.update_facts(|f| {
-            if f.last_applied.is_none() {
-                f.last_applied = Some(newest.clone());
-                f.restore_point = Some(newest.header.last_lsn);
-            }
-        });
-    }
+fn record_already_applied(ctx: &Context, plan: &RestorePlan, point: Option<Lsn>) {
+    let newest = plan.newest_applied().filter(|_| plan.to_restore.is_empty());
+    ctx.update_facts(|f| {
+        if let Some(point) = point {
+            f.restore_point = Some(point);
+        }
+        if f.last_applied.is_none() {
+            f.last_applied = newest.cloned();
+        }
+    });
 }
 
 /// Ends the sessions first, then restores each log backup with the database to itself:
@@ -639,8 +645,8 @@ async fn verify_restore_point(ctx: &Context, plan: &RestorePlan) -> Result<()> {
 /// operator accepted data loss.
 pub async fn apply_unapplied_logs(ctx: &Context) -> Result<StepOutcome> {
     const STEP: StepId = APPLY_UNAPPLIED_LOGS;
-    let (intent, plan) = observe_apply(ctx).await?;
-    record_already_applied(ctx, &plan);
+    let (intent, plan, point) = observe_apply(ctx).await?;
+    record_already_applied(ctx, &plan, point);
     if let Some(gap) = &plan.gap {
         ctx.update_facts(|f| f.accepted_gap = Some(gap.clone()));
     }

@@ -9,7 +9,9 @@
 
 use super::{Context, StepId};
 use crate::error::{Error, PlaneError, Result};
-use crate::log_chain::{Candidate, Lsn, RestorePlan, plan_log_restores};
+use crate::log_chain::{
+    BackupHeader, Candidate, ChainError, ChainIdentity, Lsn, RestorePlan, plan_log_restores,
+};
 use crate::logship::join_path;
 use crate::planes::{DatabaseState, FileEntry};
 use crate::topology::SiteRole;
@@ -150,39 +152,119 @@ fn last_restored_index(ctx: &Context, files: &[String]) -> Option<usize> {
         .position(|f| file_name(f).eq_ignore_ascii_case(last))
 }
 
-/// The backup family every log backup restored into the backup database must share:
-/// `sys.database_recovery_status` when it shows one, else the family of the backup set
-/// msdb records as restored into it last. SQL Server shows no family for a database
-/// that is not started ("NULL = … the database will not start",
-/// sys.database_recovery_status (Transact-SQL)), which a log-shipping secondary in
-/// RESTORING is; msdb keeps the family of every set restored (backupset
-/// (Transact-SQL), `family_guid`). `None` only when neither knows it.
-pub async fn database_family(
+/// The identity the backup database's log chain must keep ([`ChainIdentity`]): family,
+/// recovery fork and base of the backup set msdb records as restored into it last (a
+/// log-shipping secondary in RESTORING shows neither family nor fork in
+/// `sys.database_recovery_status`: "NULL = … the database will not start",
+/// sys.database_recovery_status (Transact-SQL); msdb keeps them for every set restored,
+/// backupset (Transact-SQL)). Without restore history (msdb's history was purged), the
+/// header of the file restored last. A family the catalog shows wins: when msdb's
+/// differs, msdb describes an earlier database of that name and only the family holds.
+pub async fn database_identity(
     ctx: &Context,
     step: StepId,
     state: &DatabaseState,
-) -> Result<Option<String>> {
-    if let Some(family) = &state.family_guid {
-        return Ok(Some(family.clone()));
-    }
+) -> Result<ChainIdentity> {
     let db = ctx.chat_db();
     let restored = ctx
         .sql(SiteRole::Backup)
         .last_restored_backup(db)
         .await
         .map_err(|e| Error::step(step, ctx.sql_name(SiteRole::Backup), Some(db), None, e))?;
-    Ok(restored.map(|backup| backup.family_guid))
+    let identity = match restored {
+        Some(set) => ChainIdentity {
+            family: Some(set.family_guid),
+            fork: set.recovery_fork,
+            base: set.database_backup_lsn,
+        },
+        None => {
+            last_restored_header(ctx, step)
+                .await?
+                .map_or_else(ChainIdentity::default, |header| ChainIdentity {
+                    family: Some(header.family_guid),
+                    fork: header.recovery_fork,
+                    base: header.database_backup_lsn,
+                })
+        }
+    };
+    Ok(match &state.family_guid {
+        Some(shown)
+            if identity
+                .family
+                .as_ref()
+                .is_some_and(|f| f.eq_ignore_ascii_case(shown)) =>
+        {
+            identity
+        }
+        Some(shown) => ChainIdentity {
+            family: Some(shown.clone()),
+            ..ChainIdentity::default()
+        },
+        None => identity,
+    })
+}
+
+/// The header of the file restored last: this run's (known), else the restore job's,
+/// read again when it still can be.
+async fn last_restored_header(ctx: &Context, step: StepId) -> Result<Option<BackupHeader>> {
+    let facts = ctx.facts();
+    if let Some(backup) = facts.last_applied {
+        return Ok(Some(backup.header));
+    }
+    let Some(file) = facts.snapshot.and_then(|s| s.last_restored_file) else {
+        return Ok(None);
+    };
+    Ok(candidate(ctx, step, &file).await?.header.ok())
+}
+
+/// Drops from `candidates` each file SQL Server cannot read that msdb records as
+/// restored into the database, ending at or before `point`: it was applied, so it
+/// cannot matter. Returns what was dropped, as the reason it could not be used.
+async fn drop_proven_applied(
+    ctx: &Context,
+    step: StepId,
+    point: Lsn,
+    candidates: &mut Vec<Candidate>,
+) -> Result<Vec<ChainError>> {
+    let db = ctx.chat_db();
+    let mut proven = Vec::new();
+    let mut kept = Vec::with_capacity(candidates.len());
+    for candidate in candidates.drain(..) {
+        let Err(reason) = &candidate.header else {
+            kept.push(candidate);
+            continue;
+        };
+        let restored = ctx
+            .sql(SiteRole::Backup)
+            .restored_from_file(db, &candidate.file)
+            .await
+            .map_err(|e| {
+                let target = ctx.sql_name(SiteRole::Backup);
+                Error::step(step, target, Some(db), Some(&candidate.file), e)
+            })?;
+        if restored.is_some_and(|set| set.last_lsn <= point) {
+            proven.push(ChainError::Damaged {
+                file: candidate.file.clone(),
+                reason: reason.clone(),
+            });
+        } else {
+            kept.push(candidate);
+        }
+    }
+    *candidates = kept;
+    Ok(proven)
 }
 
 /// Applies the LSN rule to `files` (ordered by name) reading few headers: the last
 /// restored file and a binary search find where the unapplied files start, and headers
 /// are read from the newest applied file on. If that reading shows a gap or a bad file,
-/// every header is read and that verdict stands. No header is read twice. `family` is
-/// the database's ([`database_family`]).
+/// every header is read and that verdict stands; a file SQL Server cannot read then
+/// counts as applied only when msdb records it restored ([`drop_proven_applied`]). No
+/// header is read twice. `identity` is the database's ([`database_identity`]).
 pub async fn restore_plan(
     ctx: &Context,
     step: StepId,
-    family: Option<&str>,
+    identity: &ChainIdentity,
     point: Lsn,
     files: &[String],
 ) -> Result<RestorePlan> {
@@ -191,17 +273,40 @@ pub async fn restore_plan(
     let last_restored = last_restored_index(ctx, files);
     if let Some(start) = headers.first_unapplied(point, last_restored).await? {
         let quick = headers.range(start.saturating_sub(1)).await?;
-        if let Ok(plan) = plan_log_restores(db, family, point, &quick)
+        if let Ok(plan) = plan_log_restores(db, identity, point, &quick)
             && plan.gap.is_none()
         {
+            warn_ignored(ctx, step, point, &plan);
             return Ok(plan);
         }
     }
-    let all = headers.range(0).await?;
-    plan_log_restores(db, family, point, &all).map_err(|source| Error::BadLogBackup {
-        step,
-        target: ctx.sql_name(SiteRole::Backup),
-        database: db.to_string(),
-        source: Box::new(source),
-    })
+    let mut all = headers.range(0).await?;
+    let proven = drop_proven_applied(ctx, step, point, &mut all).await?;
+    let mut plan =
+        plan_log_restores(db, identity, point, &all).map_err(|source| Error::BadLogBackup {
+            step,
+            target: ctx.sql_name(SiteRole::Backup),
+            database: db.to_string(),
+            source: Box::new(source),
+        })?;
+    plan.ignored.extend(proven);
+    warn_ignored(ctx, step, point, &plan);
+    Ok(plan)
+}
+
+/// Names each file the plan could not use but found irrelevant, and how it knows.
+fn warn_ignored(ctx: &Context, step: StepId, point: Lsn, plan: &RestorePlan) {
+    let db = ctx.chat_db();
+    for why in &plan.ignored {
+        let source = match why {
+            ChainError::Damaged { .. } => format!("msdb records it restored into {db}, and"),
+            _ => "its header shows that".to_string(),
+        };
+        ctx.warn(
+            step,
+            format!(
+                "{why}; not used: {source} it ends at or before the restore point (LSN {point}), so {db} already holds every log record it could add"
+            ),
+        );
+    }
 }

@@ -90,6 +90,10 @@ pub struct Report {
     pub bytes_copied: u64,
     /// Log backups restored.
     pub logs_restored: u64,
+    /// What the run found that an operator must know but that did not stop it: files
+    /// it did not use, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The JSON shape's version (see [`crate::schema`]).
@@ -139,6 +143,7 @@ impl Report {
             files_copied: 0,
             bytes_copied: 0,
             logs_restored: 0,
+            warnings: Vec::new(),
         }
     }
 
@@ -207,6 +212,7 @@ impl Report {
         self.files_copied = facts.files_copied;
         self.bytes_copied = facts.bytes_copied;
         self.logs_restored = facts.logs_restored;
+        self.warnings = facts.warnings.clone();
     }
 
     /// The report as pretty JSON, with its `schema_version` ([`crate::schema`]).
@@ -241,6 +247,9 @@ mod tests {
                 family_guid: "6F9619FF-8B86-D011-B42D-00C04FC964FF".into(),
                 backup_start: at(-3600 + i64::from(index) * 60),
                 backup_finish: at(-3590 + i64::from(index) * 60),
+                database_backup_lsn: Lsn(100),
+                first_recovery_fork: Some("0B1C2D3E-0000-4000-8000-00000000F0A1".into()),
+                recovery_fork: Some("0B1C2D3E-0000-4000-8000-00000000F0A1".into()),
             },
         }
     }

@@ -108,6 +108,9 @@ fn log_header(index: u32) -> BackupHeader {
         family_guid: FAMILY.into(),
         backup_start: at(i64::from(index) * 60),
         backup_finish: at(i64::from(index) * 60 + 5),
+        database_backup_lsn: Lsn(0),
+        first_recovery_fork: None,
+        recovery_fork: None,
     }
 }
 
@@ -470,6 +473,9 @@ impl DatabasePlane for FakeSql {
                 family_guid: family,
                 backup_start: at(0),
                 backup_finish: at(1),
+                database_backup_lsn: Lsn(0),
+                first_recovery_fork: None,
+                recovery_fork: None,
             };
             s.files
                 .insert(file.to_string(), FakeFile::backup(10_000, header));
@@ -577,8 +583,14 @@ impl DatabasePlane for FakeSql {
                 first_lsn: Lsn(0),
                 last_lsn: db.point,
                 database_backup_lsn: Lsn(0),
+                recovery_fork: None,
             }))
         })
+    }
+
+    /// The fake world's files are readable or missing: no proof is ever needed.
+    async fn restored_from_file(&self, _: &str, _: &str) -> PlaneResult<Option<RestoredBackup>> {
+        Ok(None)
     }
 }
 
