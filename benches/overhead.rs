@@ -100,6 +100,7 @@ timed!(TimedDatabase: DatabasePlane {
 
 timed!(TimedFiles: FilePlane {
     fn list_log_backups(&self, folder: &str, database: &str) -> PlaneResult<Vec<FileEntry>>;
+    fn misnamed_log_backups(&self, folder: &str, database: &str) -> PlaneResult<Vec<String>>;
     fn copy_file(&self, from_folder: &str, name: &str, to_folder: &str) -> PlaneResult<u64>;
     fn free_space(&self, folder: &str) -> PlaneResult<u64>;
 });

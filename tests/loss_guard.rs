@@ -12,6 +12,7 @@ use common::{Served, backlog, wait_until_listening};
 use pcdr_core::Error;
 use pcdr_core::log_chain::ChainError;
 use pcdr_core::procedure::{RunOptions, failover};
+use pcdr_core::runbook::plan;
 use pcdr_core::topology::SiteRole;
 use pcdr_sim::backup_file::BackupSet;
 use pcdr_sim::guid::Guid;
@@ -272,4 +273,34 @@ async fn an_unreadable_share_with_accepted_loss_is_recorded_and_declares_exactly
         .verify_declaring(Expect::FailedOver, declared)
         .unwrap();
     assert_eq!(differences, vec![]);
+}
+
+/// A log backup copied by hand into the copy folder under another name, and one on the
+/// share named another way: pcdr reads neither (only log shipping's names order the
+/// chain), but names each in a warning, in the plan and in the report.
+#[tokio::test]
+async fn log_backups_not_named_as_log_shipping_names_them_are_named_in_a_warning() {
+    let served = Served::new(&backlog()).await;
+    let hand_copy = served
+        .world
+        .copy_dir()
+        .join("mgc_20261127084500 - Copy.trn");
+    std::fs::copy(copied(&served, 0), &hand_copy).expect("a copy by hand");
+    let odd = served.world.share_dir().join("MGC-2026-11-27.TRN");
+    std::fs::write(&odd, b"whatever it is").expect("an oddly named file");
+    strike(&served).await;
+
+    let names = ["mgc_20261127084500 - Copy.trn", "MGC-2026-11-27.TRN"];
+    let warned = |texts: &[String]| {
+        names.iter().all(|name| {
+            texts
+                .iter()
+                .any(|t| t.contains(name) && t.contains("is not read"))
+        })
+    };
+    let planned = plan(&served.context(RunOptions::default()), failover::PROCEDURE).await;
+    let notes: Vec<String> = planned.steps.into_iter().flat_map(|s| s.notes).collect();
+    assert!(warned(&notes), "{notes:?}");
+    let warnings = completes_losing_nothing(&served).await;
+    assert!(warned(&warnings), "{warnings:?}");
 }

@@ -139,6 +139,9 @@ impl FilePlane for Offline {
     async fn list_log_backups(&self, _: &str, _: &str) -> PlaneResult<Vec<FileEntry>> {
         self.fail()
     }
+    async fn misnamed_log_backups(&self, _: &str, _: &str) -> PlaneResult<Vec<String>> {
+        self.fail()
+    }
     async fn copy_file(&self, _: &str, _: &str, _: &str) -> PlaneResult<u64> {
         self.fail()
     }

@@ -23,13 +23,30 @@ pub fn file_name(path: &str) -> &str {
 }
 
 /// The chat database's log backups in `folder`, with errors that name the step and the
-/// folder.
+/// folder. Files that look like its log backups but are not named as log shipping names
+/// them are not read; each is named in a warning ([`Context::warn`]).
 pub async fn list_log_backups(ctx: &Context, step: StepId, folder: &str) -> Result<Vec<FileEntry>> {
-    ctx.planes
-        .files
-        .list_log_backups(folder, ctx.chat_db())
+    let db = ctx.chat_db();
+    let files = &ctx.planes.files;
+    let in_folder = |e| Error::step(step, folder, Some(db), None, e);
+    let listed = files
+        .list_log_backups(folder, db)
         .await
-        .map_err(|e| Error::step(step, folder, Some(ctx.chat_db()), None, e))
+        .map_err(in_folder)?;
+    let misnamed = files
+        .misnamed_log_backups(folder, db)
+        .await
+        .map_err(in_folder)?;
+    for name in misnamed {
+        ctx.warn(
+            step,
+            format!(
+                "{} is not read: it looks like a log backup of {db} but is not named {db}_<yyyyMMddHHmmss>.trn; if it is one, rename it so and resume",
+                join_path(folder, &name)
+            ),
+        );
+    }
+    Ok(listed)
 }
 
 /// The copy folder's log backups as full paths, ordered by name (their backup time).

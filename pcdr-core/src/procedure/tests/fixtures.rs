@@ -181,7 +181,7 @@ impl World {
     /// Reads a test did not set up get the answers of a plain log-shipping secondary,
     /// after the test's own (mockall tries expectations in the order they were set): msdb
     /// records the last restore as one of [`FAMILY`] (on no known fork) and no restore
-    /// from any other file.
+    /// from any other file, and no folder holds a misnamed log backup.
     pub fn build(mut self) -> (Context, Arc<Recorder>) {
         self.backup
             .expect_last_restored_backup()
@@ -189,6 +189,9 @@ impl World {
         self.backup
             .expect_restored_from_file()
             .returning(|_, _| Ok(None));
+        self.files
+            .expect_misnamed_log_backups()
+            .returning(|_, _| Ok(Vec::new()));
         let recorder = Arc::new(Recorder::default());
         let planes = Planes {
             primary: Arc::new(self.primary),

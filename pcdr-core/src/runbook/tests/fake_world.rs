@@ -654,6 +654,21 @@ impl FilePlane for FakeWorld {
         })
     }
 
+    async fn misnamed_log_backups(&self, folder: &str, database: &str) -> PlaneResult<Vec<String>> {
+        self.read("misnamed_log_backups", |s| {
+            require_folder(s, folder)?;
+            Ok(s.files
+                .keys()
+                .filter_map(|path| child(path, folder))
+                .filter(|name| {
+                    crate::logship::looks_like_log_backup_of(name, database)
+                        && !crate::logship::is_log_backup_of(name, database)
+                })
+                .map(str::to_string)
+                .collect())
+        })
+    }
+
     async fn copy_file(&self, from_folder: &str, name: &str, to_folder: &str) -> PlaneResult<u64> {
         self.mutate("copy_file", name.into(), |s| {
             require_folder(s, from_folder)?;
