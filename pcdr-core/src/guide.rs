@@ -180,7 +180,7 @@
 //! share if it is there too) and resume; log records only it held are then lost, and a
 //! later file shows them as a gap. A file that provably cannot matter does not stop
 //! it: one of `mgc` whose header shows it ends at or before the restore point, or one
-//! SQL Server cannot read that msdb records as restored into `mgc` up to the restore
+//! SQL Server finds damaged that msdb records as restored into `mgc` up to the restore
 //! point. Such a file is named in a warning instead (see
 //! [Which log backups belong to the chain](#which-log-backups-belong-to-the-chain)).
 //!
@@ -502,11 +502,13 @@
 //! A file that cannot continue the chain is refused only when it could matter. One of
 //! `mgc` whose header shows it ends at or before the restore point (an old file of
 //! another path left in the folder, a full backup saved as `.trn`) cannot add a log
-//! record the database lacks; one SQL Server cannot read but that msdb records as
-//! restored into `mgc` (`backupmediafamily.physical_device_name` is the file) up to the
-//! restore point was applied before it was damaged. Each is named in a warning and the
-//! run goes on. A file of another database, or an unreadable one msdb knows nothing
-//! about, could be anything: it stops the run.
+//! record the database lacks; one SQL Server finds damaged (3203, 3241) but that msdb
+//! records as restored into `mgc` (`backupmediafamily.physical_device_name` is the
+//! file) up to the restore point was applied before it was damaged. Each is named in a
+//! warning and the run goes on. A file of another database, or an unreadable one msdb
+//! knows nothing about, could be anything: it stops the run. So does a file SQL Server
+//! cannot open at all (3201): that is usually the folder's path or rights, for every
+//! file alike, and is to be fixed rather than worked around.
 //!
 //! Pages: <https://learn.microsoft.com/sql/relational-databases/backup-restore/recovery-paths-sql-server>,
 //! <https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-database-recovery-status-transact-sql>,

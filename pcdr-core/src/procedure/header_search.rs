@@ -15,7 +15,7 @@ use crate::log_chain::{
 use crate::logship::join_path;
 use crate::planes::{DatabaseState, FileEntry};
 use crate::topology::SiteRole;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// The last component of a Windows or Unix path.
 pub fn file_name(path: &str) -> &str {
@@ -56,21 +56,33 @@ pub async fn sorted_files(ctx: &Context, step: StepId, folder: &str) -> Result<V
     Ok(files.iter().map(|f| join_path(folder, &f.name)).collect())
 }
 
+/// The SQL Server errors that mean it opened a backup file and found it damaged: 3203
+/// (a read failed: the file ends early or fails its checksum) and 3241 (the media
+/// family is incorrectly formed). Not 3201 (the file cannot be opened), which may be the
+/// folder's path or rights, for every file alike: that is fixed, not worked around.
+const DAMAGED: [u32; 2] = [3203, 3241];
+
 /// Reads one file's header; a file SQL Server cannot read carries why. A failure that
 /// is not SQL Server's answer (the instance went away) stops the step.
 pub async fn candidate(ctx: &Context, step: StepId, file: &str) -> Result<Candidate> {
-    let header = match ctx.sql(SiteRole::Backup).backup_header(file).await {
-        Ok(h) => Ok(h),
-        Err(e @ PlaneError::Sql(_)) => Err(e.to_string()),
+    Ok(read_header(ctx, step, file).await?.0)
+}
+
+/// As [`candidate`], also saying whether SQL Server found the file damaged ([`DAMAGED`]).
+async fn read_header(ctx: &Context, step: StepId, file: &str) -> Result<(Candidate, bool)> {
+    let (header, damaged) = match ctx.sql(SiteRole::Backup).backup_header(file).await {
+        Ok(h) => (Ok(h), false),
+        Err(e @ PlaneError::Sql(_)) => {
+            let damaged = e.sql_number().is_some_and(|n| DAMAGED.contains(&n));
+            (Err(e.to_string()), damaged)
+        }
         Err(e) => {
             let target = ctx.sql_name(SiteRole::Backup);
             return Err(Error::step(step, target, None, Some(file), e));
         }
     };
-    Ok(Candidate {
-        file: file.to_string(),
-        header,
-    })
+    let file = file.to_string();
+    Ok((Candidate { file, header }, damaged))
 }
 
 /// The headers of the copy folder's files, each read at most once.
@@ -79,6 +91,8 @@ struct Headers<'a> {
     step: StepId,
     files: &'a [String],
     read: HashMap<usize, Candidate>,
+    /// The files SQL Server found damaged.
+    damaged: HashSet<String>,
 }
 
 impl<'a> Headers<'a> {
@@ -88,6 +102,7 @@ impl<'a> Headers<'a> {
             step,
             files,
             read: HashMap::new(),
+            damaged: HashSet::new(),
         }
     }
 
@@ -95,7 +110,10 @@ impl<'a> Headers<'a> {
         if let Some(found) = self.read.get(&index) {
             return Ok(found.clone());
         }
-        let found = candidate(self.ctx, self.step, &self.files[index]).await?;
+        let (found, damaged) = read_header(self.ctx, self.step, &self.files[index]).await?;
+        if damaged {
+            self.damaged.insert(found.file.clone());
+        }
         self.read.insert(index, found.clone());
         Ok(found)
     }
@@ -234,7 +252,7 @@ async fn last_restored_header(ctx: &Context, step: StepId) -> Result<Option<Back
     Ok(candidate(ctx, step, &file).await?.header.ok())
 }
 
-/// Drops from `candidates` each file SQL Server cannot read that msdb records as
+/// Drops from `candidates` each file SQL Server found `damaged` that msdb records as
 /// restored into the database, ending at or before `point`: it was applied, so it
 /// cannot matter. Returns what was dropped, as the reason it could not be used.
 async fn drop_proven_applied(
@@ -242,14 +260,18 @@ async fn drop_proven_applied(
     step: StepId,
     point: Lsn,
     candidates: &mut Vec<Candidate>,
+    damaged: &HashSet<String>,
 ) -> Result<Vec<ChainError>> {
     let db = ctx.chat_db();
     let mut proven = Vec::new();
     let mut kept = Vec::with_capacity(candidates.len());
     for candidate in candidates.drain(..) {
-        let Err(reason) = &candidate.header else {
-            kept.push(candidate);
-            continue;
+        let reason = match &candidate.header {
+            Err(reason) if damaged.contains(&candidate.file) => reason.clone(),
+            _ => {
+                kept.push(candidate);
+                continue;
+            }
         };
         let restored = ctx
             .sql(SiteRole::Backup)
@@ -262,7 +284,7 @@ async fn drop_proven_applied(
         if restored.is_some_and(|set| set.last_lsn <= point) {
             proven.push(ChainError::Damaged {
                 file: candidate.file.clone(),
-                reason: reason.clone(),
+                reason,
             });
         } else {
             kept.push(candidate);
@@ -275,7 +297,7 @@ async fn drop_proven_applied(
 /// Applies the LSN rule to `files` (ordered by name) reading few headers: the last
 /// restored file and a binary search find where the unapplied files start, and headers
 /// are read from the newest applied file on. If that reading shows a gap or a bad file,
-/// every header is read and that verdict stands; a file SQL Server cannot read then
+/// every header is read and that verdict stands; a file SQL Server finds damaged then
 /// counts as applied only when msdb records it restored ([`drop_proven_applied`]). No
 /// header is read twice. `identity` is the database's ([`database_identity`]).
 pub async fn restore_plan(
@@ -298,7 +320,7 @@ pub async fn restore_plan(
         }
     }
     let mut all = headers.range(0).await?;
-    let proven = drop_proven_applied(ctx, step, point, &mut all).await?;
+    let proven = drop_proven_applied(ctx, step, point, &mut all, &headers.damaged).await?;
     let mut plan =
         plan_log_restores(db, identity, point, &all).map_err(|source| Error::BadLogBackup {
             step,
