@@ -333,11 +333,8 @@ fn check_log_set(db: &Database, set: &BackupSet, path: &str) -> Result<(), SqlEr
             ),
         ));
     }
-    if h.family_guid != db.family_guid || h.first_recovery_fork != db.recovery_fork_guid {
-        return Err(SqlError::new(
-            4330,
-            "This backup set cannot be applied because it is on a recovery path that is inconsistent with the database. The recovery path is the sequence of data and log backups that have brought the database to a particular recovery point. Find a compatible backup to restore, or restore the rest of the database to match a recovery point within this backup set, which will restore the database to a different point in time.",
-        ));
+    if h.family_guid != db.family_guid {
+        return Err(other_recovery_path());
     }
     let point = db.lsn;
     if h.first_lsn > point {
@@ -358,7 +355,21 @@ fn check_log_set(db: &Database, set: &BackupSet, path: &str) -> Result<(), SqlEr
             ),
         ));
     }
+    // The emulator keeps no history of forks: only a set that would be applied is held
+    // to the database's fork. One that ends before the restore point is too early
+    // whatever its fork, as one of an earlier fork on the database's path is.
+    if h.first_recovery_fork != db.recovery_fork_guid {
+        return Err(other_recovery_path());
+    }
     Ok(())
+}
+
+/// 4330: the set is on another recovery path than the database.
+fn other_recovery_path() -> SqlError {
+    SqlError::new(
+        4330,
+        "This backup set cannot be applied because it is on a recovery path that is inconsistent with the database. The recovery path is the sequence of data and log backups that have brought the database to a particular recovery point. Find a compatible backup to restore, or restore the rest of the database to match a recovery point within this backup set, which will restore the database to a different point in time.",
+    )
 }
 
 /// Ends a restore sequence. Recovering a database that was restoring (or in standby)
