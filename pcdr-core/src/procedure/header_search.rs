@@ -5,7 +5,10 @@
 //! last and a binary search find where the unapplied files start; the
 //! [LSN rule](crate::log_chain) then decides from their headers. Names are only a hint:
 //! when that reading shows a gap or a bad file, every header is read and that verdict
-//! stands. This module reads; it never restores.
+//! stands. It also finds the identity the chain must keep ([`database_identity`]: from
+//! msdb, since a RESTORING secondary shows none), which damaged files msdb proves
+//! applied, and names in warnings the files it does not use: misnamed ones, and those
+//! that provably cannot matter. This module reads; it never restores.
 
 use super::{Context, StepId};
 use crate::error::{Error, PlaneError, Result};
