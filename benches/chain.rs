@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use pcdr_core::log_chain::{BackupHeader, BackupType, Candidate, Lsn, plan_log_restores};
+use pcdr_core::log_chain::{
+    BackupHeader, BackupType, Candidate, ChainIdentity, Lsn, plan_log_restores,
+};
 use pcdr_core::topology::Topology;
 use std::hint::black_box;
 
@@ -20,6 +22,9 @@ fn candidates(n: u64) -> (Vec<Candidate>, Lsn) {
         binding_id: String::new(),
         backup_start: DateTime::<Utc>::UNIX_EPOCH,
         backup_finish: DateTime::<Utc>::UNIX_EPOCH,
+        database_backup_lsn: Lsn(500),
+        first_recovery_fork: Some("R".into()),
+        recovery_fork: Some("R".into()),
     };
     // A fixed permutation (multiplicative step coprime with n) so the sort has work.
     let step = 7_919;
@@ -37,11 +42,16 @@ fn candidates(n: u64) -> (Vec<Candidate>, Lsn) {
 
 fn chain(c: &mut Criterion) {
     let (list, point) = candidates(100_000);
-    let plan = plan_log_restores("mgc", Some("F"), point, &list).unwrap();
+    let identity = ChainIdentity {
+        family: Some("F".into()),
+        fork: Some("R".into()),
+        base: Lsn(500),
+    };
+    let plan = plan_log_restores("mgc", &identity, point, &list).unwrap();
     assert_eq!(plan.to_restore.len(), 5);
     assert!(plan.gap.is_none());
     c.bench_function("row4_plan_log_restores_100k", |b| {
-        b.iter(|| plan_log_restores("mgc", Some("F"), black_box(point), black_box(&list)).unwrap())
+        b.iter(|| plan_log_restores("mgc", &identity, black_box(point), black_box(&list)).unwrap())
     });
 }
 

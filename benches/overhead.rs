@@ -23,7 +23,7 @@ use pcdr_core::log_chain::{BackupHeader, Lsn};
 use pcdr_core::planes::{
     ChatPoolPlane, DatabaseFile, DatabasePlane, DatabaseState, FileEntry, FilePlane, FullRestore,
     LogShippingSnapshot, MirrorRequest, PoolState, PrimaryLogShipping, RestoreRecord,
-    SecondaryLogShipping, SessionId,
+    RestoredBackup, SecondaryLogShipping, SessionId,
 };
 use pcdr_core::procedure::failover;
 use pcdr_core::procedure::{Context, Planes, RunOptions};
@@ -96,10 +96,13 @@ timed!(TimedDatabase: DatabasePlane {
     fn server_time(&self) -> PlaneResult<DateTime<Utc>>;
     fn last_restore(&self, database: &str) -> PlaneResult<Option<RestoreRecord>>;
     fn agent_service_account(&self) -> PlaneResult<Option<String>>;
+    fn last_restored_backup(&self, database: &str) -> PlaneResult<Option<RestoredBackup>>;
+    fn restored_from_file(&self, database: &str, file: &str) -> PlaneResult<Option<RestoredBackup>>;
 });
 
 timed!(TimedFiles: FilePlane {
     fn list_log_backups(&self, folder: &str, database: &str) -> PlaneResult<Vec<FileEntry>>;
+    fn misnamed_log_backups(&self, folder: &str, database: &str) -> PlaneResult<Vec<String>>;
     fn copy_file(&self, from_folder: &str, name: &str, to_folder: &str) -> PlaneResult<u64>;
     fn free_space(&self, folder: &str) -> PlaneResult<u64>;
 });

@@ -112,6 +112,14 @@ impl FilePlane for SlowShare {
         self.inner.list_log_backups(folder, database).await
     }
 
+    async fn misnamed_log_backups(
+        &self,
+        folder: &str,
+        database: &str,
+    ) -> pcdr_core::error::PlaneResult<Vec<String>> {
+        self.inner.misnamed_log_backups(folder, database).await
+    }
+
     async fn copy_file(
         &self,
         from_folder: &str,

@@ -102,10 +102,19 @@ pub fn report(report: &Report) {
     if let Some(gap) = &report.rpo.accepted_gap {
         println!("DATA LOSS ACCEPTED: {gap}");
     }
+    if let Some(share) = &report.rpo.share_not_read {
+        println!(
+            "DATA LOSS ACCEPTED: the share {} could not be read ({}); the log backups only it held are lost",
+            share.share, share.reason
+        );
+    }
     println!(
         "files copied: {} ({} bytes); log backups restored: {}",
         report.files_copied, report.bytes_copied, report.logs_restored
     );
+    for warning in &report.warnings {
+        println!("warning: {warning}");
+    }
 }
 
 /// The report as Markdown: a heading, the step table, recovery time and data-loss
@@ -148,10 +157,22 @@ pub fn markdown(report: &Report) -> String {
     if let Some(gap) = &report.rpo.accepted_gap {
         text.push_str(&format!("\n**Data loss accepted:** {gap}.\n"));
     }
+    if let Some(share) = &report.rpo.share_not_read {
+        text.push_str(&format!(
+            "\n**Data loss accepted:** the share `{}` could not be read ({}); the log backups only it held are lost.\n",
+            share.share, share.reason
+        ));
+    }
     text.push_str(&format!(
         "\nFiles copied: {} ({} bytes); log backups restored: {}.\n",
         report.files_copied, report.bytes_copied, report.logs_restored
     ));
+    if !report.warnings.is_empty() {
+        text.push_str("\nWarnings:\n\n");
+        for warning in &report.warnings {
+            text.push_str(&format!("- {warning}\n"));
+        }
+    }
     text
 }
 

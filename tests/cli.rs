@@ -635,6 +635,65 @@ fn a_gap_in_the_log_chain_is_refused_until_data_loss_is_accepted() {
     assert_eq!(status["pool_state"], "FailedOver");
 }
 
+/// A failover that accepted a gap lost messages that surviving log backups held, so the
+/// world passes `sim verify` only against its report, and only when the report names
+/// exactly the messages missing: a report moved by one message fails either way.
+#[test]
+fn sim_verify_accepts_an_accepted_loss_only_as_the_report_declares_it() {
+    let world = World::serve_with(&["--uncopied", "2"]);
+    world.disaster();
+    let newest_on_share = world.log_backups("share").pop().expect("a log backup");
+    let share = world.dir().join("share");
+    let uncopied = world
+        .log_backups("share")
+        .into_iter()
+        .find(|f| !world.log_backups("copy").contains(f))
+        .expect("an uncopied log backup");
+    assert_ne!(uncopied, newest_on_share, "a log backup follows the gap");
+    std::fs::remove_file(share.join(&uncopied)).unwrap();
+    let journal = world.path("failover.journal");
+    world
+        .pcdr(
+            "failover",
+            &["--yes", "--accept-data-loss", "--journal", s(&journal)],
+        )
+        .code(SUCCESS)
+        .stdout_has("DATA LOSS ACCEPTED: ");
+    world
+        .sim("verify", &["--expect", "failed-over"])
+        .code(FAILED)
+        .stdout_has("(the newest surviving log backup)");
+    let report_path = world.path("failover.journal.report.json");
+    let report = s(&report_path);
+    world
+        .sim("verify", &["--expect", "failed-over", "--report", report])
+        .code(SUCCESS)
+        .stdout_has("the world is as expected (failed-over)");
+
+    let mut json: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    let lost_from: u128 = json["rpo"]["lost_from"]
+        .as_str()
+        .expect("the report declares where the loss starts")
+        .parse()
+        .unwrap();
+    // The emulator commits messages 100 LSNs apart and a log backup takes one more LSN,
+    // so the last message held is at lost_from - 101 and the first lost at lost_from:
+    // these move the declared loss by one message each way.
+    for moved in [lost_from - 101, lost_from + 1] {
+        json["rpo"]["lost_from"] = Value::String(moved.to_string());
+        let doctored = world.path("doctored.report.json");
+        std::fs::write(&doctored, json.to_string()).unwrap();
+        world
+            .sim(
+                "verify",
+                &["--expect", "failed-over", "--report", s(&doctored)],
+            )
+            .code(FAILED)
+            .stdout_has("messages of backup mgc: expected missing exactly the ");
+    }
+}
+
 #[test]
 fn resuming_a_missing_journal_is_a_usage_error() {
     // The journal is checked before any server is contacted.

@@ -83,7 +83,7 @@ pub enum Error {
     Step(Box<StepError>),
     /// A log backup file cannot take part in the log chain.
     #[error(
-        "{step} stopped on {target}, database {database}: {source}. Next: replace or remove the file, then resume"
+        "{step} stopped on {target}, database {database}: {source}. Next: move the file aside (out of the copy folder, and off the share if it is there too; keep it for the investigation) and resume; if {database} needs log records that only it held, the run then stops at that gap, which you can accept as data loss"
     )]
     BadLogBackup {
         /// The step.

@@ -121,8 +121,12 @@
 //! [`crate::logship`]) on the share and in the copy folder, both taken from the snapshot
 //! or, without one, from the topology. A file is still to copy when the copy folder has
 //! no file of that name (compared without case, as Windows does) and size, and, when
-//! the snapshot names the copy job's last copied file, when its name sorts after that
-//! one. Before copying, pcdr checks that the copy folder has room for all of them.
+//! the snapshot names the restore job's last restored file, when its name sorts after
+//! that one. The bound is the last *restored* file, not the copy job's last copied one:
+//! a file the copy job copied that has gone from the copy folder before the restore job
+//! restored it (deleted by hand, or by an aggressive cleanup) is copied again from the
+//! share instead of showing up as a gap. Before copying, pcdr checks that the copy
+//! folder has room for all of them.
 //! Files are copied four at a time, each under a temporary name, flushed and renamed
 //! into place, so a half-copied file never looks copied ([`crate::adapters::files`]).
 //! The step verifies that every file is in the copy folder with its size.
@@ -135,6 +139,16 @@
 //!
 //! When the share cannot be read at all, the step fails; if the operator accepted data
 //! loss, it skips instead and the run goes on with the files already in the copy folder.
+//! That is a data loss like an accepted gap, never a silent skip: the journal records
+//! the share and why it could not be read, and the report shows it next to the data-loss
+//! evidence ([`RpoEvidence`](crate::runbook::RpoEvidence), `share_not_read`), with the
+//! first LSN the new primary does not hold (`lost_from`, the restore point at recovery).
+//!
+//! A file in either folder that looks like a log backup of `mgc` but is not named as log
+//! shipping names them (a copy saved by hand as `mgc_20261127133000 - Copy.trn`, say) is
+//! not read, since only those names order the chain; each is named in a warning, shown
+//! by `pcdr plan`, as a note while the run goes, and in the report, so that an operator
+//! can rename it and resume rather than lose it silently.
 //!
 //! Page: <https://learn.microsoft.com/sql/database-engine/log-shipping/fail-over-to-a-log-shipping-secondary-sql-server>.
 //!
@@ -159,9 +173,16 @@
 //! newest backup the database holds, with the time that backup finished, as the run's
 //! evidence of how much data it kept ([`crate::runbook::RpoEvidence`]).
 //!
-//! A gap stops the step unless data loss was accepted; a file of another database, a
-//! backup that is not a log backup, a backup from another database family or a file
-//! SQL Server cannot read stops it with the file's name.
+//! A gap stops the step unless data loss was accepted. A file the chain cannot use (of
+//! another database, not a log backup, of another family, on another recovery fork or
+//! based on an older full backup, or one SQL Server cannot read) stops it with the
+//! file's name and the way on: move the file aside (out of the copy folder, and off the
+//! share if it is there too) and resume; log records only it held are then lost, and a
+//! later file shows them as a gap. A file that provably cannot matter does not stop
+//! it: one of `mgc` whose header shows it ends at or before the restore point, or one
+//! SQL Server finds damaged that msdb records as restored into `mgc` up to the restore
+//! point. Such a file is named in a warning instead (see
+//! [Which log backups belong to the chain](#which-log-backups-belong-to-the-chain)).
 //!
 //! Pages: <https://learn.microsoft.com/sql/relational-databases/backup-restore/apply-transaction-log-backups-sql-server>,
 //! <https://learn.microsoft.com/sql/t-sql/statements/restore-statements-headeronly-transact-sql>,
@@ -462,14 +483,15 @@
 //! | `FirstLSN <= p < LastLSN` | the next backup in the chain | restores it; `p` becomes its `LastLSN` |
 //! | `FirstLSN > p` | the records from `p` to `FirstLSN` are in no file: a **gap** | stops (SQL Server would refuse it with 4305) |
 //!
-//! Before the rule, each header must be a log backup (`BackupType` 2) of `mgc` from the
-//! database's own family; anything else stops the run with the file's name, because
-//! restoring it would fail or, worse, mean the folder holds files that are not what
-//! they seem. File names only order candidates cheaply; the headers decide. The rule is
+//! Before the rule, each header must be a log backup (`BackupType` 2) of `mgc` that
+//! continues the database's chain (see the next section); anything else stops the run
+//! with the file's name, because restoring it would fail or, worse, mean the folder
+//! holds files that are not what they seem. File names only order candidates cheaply;
+//! the headers decide. The rule is
 //! [`plan_log_restores`](crate::log_chain::plan_log_restores):
 //!
 //! ```
-//! use pcdr_core::log_chain::{plan_log_restores, BackupHeader, BackupType, Candidate, Lsn};
+//! use pcdr_core::log_chain::{plan_log_restores, BackupHeader, BackupType, Candidate, ChainIdentity, Lsn};
 //! let log = |file: &str, first, last| Candidate {
 //!     file: file.into(),
 //!     header: Ok(BackupHeader {
@@ -481,17 +503,58 @@
 //!         binding_id: String::new(),
 //!         backup_start: chrono::DateTime::UNIX_EPOCH,
 //!         backup_finish: chrono::DateTime::UNIX_EPOCH,
+//!         database_backup_lsn: Lsn(50),
+//!         first_recovery_fork: Some("R".into()),
+//!         recovery_fork: Some("R".into()),
 //!     }),
 //! };
+//! let chain = ChainIdentity { family: Some("F".into()), fork: Some("R".into()), base: Lsn(50) };
 //! // The database is restored up to LSN 200; the backup covering 300..400 is missing.
 //! let folder = [log("mgc_1.trn", 100, 200), log("mgc_2.trn", 200, 300), log("mgc_4.trn", 400, 500)];
-//! let plan = plan_log_restores("mgc", Some("F"), Lsn(200), &folder).unwrap();
+//! let plan = plan_log_restores("mgc", &chain, Lsn(200), &folder).unwrap();
 //! assert_eq!(plan.already_applied, 1); // mgc_1.trn
 //! assert_eq!(plan.to_restore[0].file, "mgc_2.trn"); // then the restore point is 300
 //! let gap = plan.gap.unwrap();
 //! assert_eq!((gap.missing_from, gap.missing_to), (Lsn(300), Lsn(400)));
 //! assert_eq!(gap.next_file, "mgc_4.trn");
 //! ```
+//!
+//! ## Which log backups belong to the chain
+//!
+//! LSNs that fit are not enough: after a database is recovered somewhere along its
+//! history (restored from an older backup, or recovered before its last log backup), a
+//! new **recovery path** starts, and backups of the old and the new path share a range
+//! of LSNs (*Recovery Paths*). SQL Server refuses a backup of another path with 4330. A
+//! log backup therefore continues the chain only when it carries the database's
+//! `FamilyGUID`, starts on the recovery fork the database is on (`FirstRecoveryForkID`;
+//! after it the database is on its `RecoveryForkID`), and is based on a full backup no
+//! older than the one the chain has already passed (`DatabaseBackupLSN`, which never
+//! goes back along one path) ([`ChainIdentity`](crate::log_chain::ChainIdentity)).
+//!
+//! A log-shipping secondary is RESTORING, and SQL Server shows neither its family nor
+//! its fork then: `sys.database_recovery_status` documents both as NULL when "the
+//! database will not start". pcdr takes them, and the base, from the backup set msdb
+//! records as restored into `mgc` last (`restorehistory`, then `backupset`:
+//! `family_guid`, `last_recovery_fork_guid`, `database_backup_lsn`); when msdb's history
+//! was purged, from the header of the file restored last. Without that, a folder
+//! holding log backups of another path would be restored until SQL Server refused one,
+//! or not at all noticed where the LSNs happen to fit.
+//!
+//! A file that cannot continue the chain is refused only when it could matter. One of
+//! `mgc` whose header shows it ends at or before the restore point (an old file of
+//! another path left in the folder, a full backup saved as `.trn`) cannot add a log
+//! record the database lacks; one SQL Server finds damaged (3203, 3241) but that msdb
+//! records as restored into `mgc` (`backupmediafamily.physical_device_name` is the
+//! file) up to the restore point was applied before it was damaged. Each is named in a
+//! warning and the run goes on. A file of another database, or an unreadable one msdb
+//! knows nothing about, could be anything: it stops the run. So does a file SQL Server
+//! cannot open at all (3201): that is usually the folder's path or rights, for every
+//! file alike, and is to be fixed rather than worked around.
+//!
+//! Pages: <https://learn.microsoft.com/sql/relational-databases/backup-restore/recovery-paths-sql-server>,
+//! <https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-database-recovery-status-transact-sql>,
+//! <https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql>,
+//! <https://learn.microsoft.com/sql/relational-databases/system-tables/restorehistory-transact-sql>.
 //!
 //! ## A gap, and what accepting data loss means
 //!
@@ -515,6 +578,13 @@
 //!   then recovers, and the gap stays in the journal and in the report
 //!   ([`RpoEvidence`](crate::runbook::RpoEvidence), `accepted_gap`) as the record of
 //!   what was lost.
+//!
+//! Either accepted loss (a gap, or a share that could not be read) sets the report's
+//! `lost_from`: the first LSN the new primary does not hold. Every transaction
+//! committed from it on is lost, and only those; the emulator's
+//! `pcdr sim verify --expect failed-over --report <journal>.report.json` checks exactly
+//! that against the messages the lost primary committed, and fails a report that claims
+//! one message more or less.
 //!
 //! ## Ending sessions before an exclusive restore
 //!
@@ -625,6 +695,8 @@
 //! | preconditions | assumed | `check_sites`, `check_rebuilt_primary` refuse a world that does not fit |
 //! | log-shipping settings | lost in step 1 | read first and journaled |
 //! | "unapplied" log backups | "in sequence" | the LSN rule; a gap stops the run until the operator decides |
+//! | files in the folders that do not fit | not considered | a backup of another family, recovery path or database, or one SQL Server cannot read, stops the run with the way on, unless it provably cannot matter (then it is named in a warning); a misnamed log backup is named in a warning |
+//! | a share that cannot be read | not considered | stops the run; with `--accept-data-loss`, recorded in the report as an accepted loss |
 //! | copying and restoring | one after the other | overlapped by default (`--sequential-restore` to separate) |
 //! | finding sessions | `sp_who2` (undocumented) | `sys.dm_exec_sessions`; bounded retry on 3101 |
 //! | pool state, mirroring | set | set and read back |

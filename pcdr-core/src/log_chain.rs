@@ -12,6 +12,12 @@
 //! - `FirstLSN > point`: a log backup is missing (SQL Server would raise 4305). Nothing
 //!   after a gap can be restored.
 //!
+//! A backup that continues the chain must also be of the database's backup family, on
+//! the recovery fork the database is on, and based on a full backup no older than the
+//! one the chain already passed ([`ChainIdentity`]); a file of the database that fails
+//! those checks but ends before the restore point cannot add anything and is only
+//! named ([`RestorePlan::ignored`]).
+//!
 //! File names are only a hint: candidates are ordered by their LSNs, not their names.
 
 use chrono::{DateTime, Utc};
@@ -117,6 +123,70 @@ pub struct BackupHeader {
     pub backup_start: DateTime<Utc>,
     /// When the backup finished: the latest moment whose data the backup holds.
     pub backup_finish: DateTime<Utc>,
+    /// `DatabaseBackupLSN`: the start of the full backup the set's chain is based on (for
+    /// a full backup, the one before it); zero when unknown.
+    #[serde(default)]
+    pub database_backup_lsn: Lsn,
+    /// `FirstRecoveryForkID`: the recovery fork the set starts on.
+    #[serde(default)]
+    pub first_recovery_fork: Option<String>,
+    /// `RecoveryForkID`: the recovery fork the set ends on (the same unless the database
+    /// was recovered inside the set's range).
+    #[serde(default)]
+    pub recovery_fork: Option<String>,
+}
+
+/// What a log backup must agree with to continue a database's log chain: the database's
+/// backup family, the recovery fork it is on, and the full backup its chain is based on.
+/// What is unknown is not checked.
+///
+/// SQL Server refuses a backup on another recovery path with 4330 ("Recovery Paths",
+/// learn.microsoft.com/sql/relational-databases/backup-restore/recovery-paths-sql-server);
+/// a log-shipping secondary shows neither its family nor its fork while it is RESTORING
+/// (`sys.database_recovery_status`: "NULL = … the database will not start"), so pcdr takes
+/// them from the backup set restored into it last.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainIdentity {
+    /// The family GUID every backup of the database carries.
+    pub family: Option<String>,
+    /// The recovery fork the database is on: the next backup must start on it.
+    pub fork: Option<String>,
+    /// The `DatabaseBackupLSN` the chain has reached: along one recovery path it never
+    /// decreases, so a backup based on an older full backup belongs to another path.
+    pub base: Lsn,
+}
+
+impl ChainIdentity {
+    /// The identity once `header` is restored: on the fork the set ends on, based on
+    /// its full backup when that is newer.
+    pub fn after(&self, header: &BackupHeader) -> Self {
+        Self {
+            family: self.family.clone(),
+            fork: header.recovery_fork.clone().or_else(|| self.fork.clone()),
+            base: self.base.max(header.database_backup_lsn),
+        }
+    }
+
+    /// Refuses a backup that does not continue this chain: another fork, or an older base.
+    fn continued_by(&self, file: &str, header: &BackupHeader) -> Result<(), ChainError> {
+        if let (Some(expected), Some(found)) = (&self.fork, &header.first_recovery_fork)
+            && !expected.eq_ignore_ascii_case(found)
+        {
+            return Err(ChainError::WrongFork {
+                file: file.to_string(),
+                found: found.clone(),
+                expected: expected.clone(),
+            });
+        }
+        if header.database_backup_lsn < self.base {
+            return Err(ChainError::OlderBase {
+                file: file.to_string(),
+                found: header.database_backup_lsn,
+                base: self.base,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// One log backup file with its header.
@@ -183,12 +253,23 @@ pub struct RestorePlan {
     pub newest_already_applied: Option<LogBackup>,
     /// The gap that stops the chain, if any.
     pub gap: Option<LogChainGap>,
+    /// Files of the database that could not take part in the chain (another family, not
+    /// a log backup) but end at or before the restore point: the database already holds
+    /// every log record they could add, so they are named, not fatal.
+    pub ignored: Vec<ChainError>,
 }
 
 impl RestorePlan {
     /// The restore point after every planned restore.
     pub fn final_point(&self, start: Lsn) -> Lsn {
         self.to_restore.last().map_or(start, |b| b.header.last_lsn)
+    }
+
+    /// The chain's identity after every planned restore, from `start`'s.
+    pub fn final_identity(&self, start: &ChainIdentity) -> ChainIdentity {
+        self.to_restore
+            .iter()
+            .fold(start.clone(), |identity, b| identity.after(&b.header))
     }
 
     /// The newest backup the database holds once the plan is carried out: the last one
@@ -231,6 +312,32 @@ pub enum ChainError {
         /// The family GUID of the database.
         expected: String,
     },
+    /// The file starts on another recovery fork than the database is on: it belongs to
+    /// another recovery path (SQL Server error 4330).
+    #[error(
+        "{file} is on recovery fork {found}, not {expected}: it belongs to another recovery path"
+    )]
+    WrongFork {
+        /// The file.
+        file: String,
+        /// `FirstRecoveryForkID` in its header.
+        found: String,
+        /// The fork the database is on.
+        expected: String,
+    },
+    /// The file is based on an older full backup than the chain already passed: it was
+    /// taken on another recovery path of the database.
+    #[error(
+        "{file} is based on the full backup at LSN {found}, older than the one at LSN {base} the database's chain already passed: it belongs to another recovery path"
+    )]
+    OlderBase {
+        /// The file.
+        file: String,
+        /// `DatabaseBackupLSN` in its header.
+        found: Lsn,
+        /// The base the chain has reached.
+        base: Lsn,
+    },
     /// The header could not be read (damaged or truncated file).
     #[error("{file} cannot be read: {reason}")]
     Damaged {
@@ -241,13 +348,30 @@ pub enum ChainError {
     },
 }
 
+impl ChainError {
+    /// The file the error is about.
+    pub fn file(&self) -> &str {
+        match self {
+            Self::WrongDatabase { file, .. }
+            | Self::NotALogBackup { file, .. }
+            | Self::WrongFamily { file, .. }
+            | Self::WrongFork { file, .. }
+            | Self::OlderBase { file, .. }
+            | Self::Damaged { file, .. } => file,
+        }
+    }
+}
+
 /// Applies the LSN rule to `candidates` for a database restored up to `point`.
 ///
-/// `family` is the database's family GUID when known; backups of another family are
-/// refused. Candidates may come in any order.
+/// Every backup restored must continue the chain of `identity` (family, recovery fork,
+/// base); a file of the database that cannot (another family, not a log backup) is
+/// refused unless it ends at or before `point`, when it is only named in
+/// [`RestorePlan::ignored`]. An unreadable file or one of another database is always
+/// refused: nothing shows it is irrelevant. Candidates may come in any order.
 ///
 /// ```
-/// use pcdr_core::log_chain::{plan_log_restores, BackupHeader, BackupType, Candidate, Lsn};
+/// use pcdr_core::log_chain::{plan_log_restores, BackupHeader, BackupType, Candidate, ChainIdentity, Lsn};
 /// let header = |first, last| BackupHeader {
 ///     database_name: "mgc".into(),
 ///     backup_type: BackupType::Log,
@@ -257,12 +381,15 @@ pub enum ChainError {
 ///     binding_id: String::new(),
 ///     backup_start: chrono::DateTime::UNIX_EPOCH,
 ///     backup_finish: chrono::DateTime::UNIX_EPOCH,
+///     database_backup_lsn: Lsn(50),
+///     first_recovery_fork: Some("R".into()),
+///     recovery_fork: Some("R".into()),
 /// };
 /// let candidates = vec![
 ///     Candidate { file: "a.trn".into(), header: Ok(header(100, 200)) },
 ///     Candidate { file: "b.trn".into(), header: Ok(header(200, 300)) },
 /// ];
-/// let plan = plan_log_restores("mgc", None, Lsn(200), &candidates).unwrap();
+/// let plan = plan_log_restores("mgc", &ChainIdentity::default(), Lsn(200), &candidates).unwrap();
 /// assert_eq!(plan.already_applied, 1);
 /// assert_eq!(plan.newest_already_applied.unwrap().file, "a.trn");
 /// assert_eq!(plan.to_restore[0].file, "b.trn");
@@ -270,21 +397,27 @@ pub enum ChainError {
 /// ```
 pub fn plan_log_restores(
     database: &str,
-    family: Option<&str>,
+    identity: &ChainIdentity,
     point: Lsn,
     candidates: &[Candidate],
 ) -> Result<RestorePlan, ChainError> {
+    let mut plan = RestorePlan::default();
     // Checked and sorted by reference; only the backups the plan keeps are cloned.
-    let mut backups = candidates
-        .iter()
-        .map(|c| check_candidate(database, family, c))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut backups = Vec::with_capacity(candidates.len());
+    for candidate in candidates {
+        let (file, header) = readable(database, candidate)?;
+        match of_the_family(identity, file, header) {
+            Ok(()) => backups.push((file, header)),
+            Err(foreign) if header.last_lsn <= point => plan.ignored.push(foreign),
+            Err(foreign) => return Err(foreign),
+        }
+    }
     // The file name settles ties (copies of one range), so every reading of the same
     // folder plans the same restores.
     backups.sort_unstable_by_key(|(file, header)| (header.first_lsn, header.last_lsn, *file));
 
-    let mut plan = RestorePlan::default();
     let mut point = point;
+    let mut identity = identity.clone();
     let owned = |file: &str, header: &BackupHeader| LogBackup {
         file: file.to_string(),
         header: header.clone(),
@@ -298,6 +431,8 @@ pub fn plan_log_restores(
                 newest_applied = Some((file, header));
             }
         } else if header.first_lsn <= point {
+            identity.continued_by(file, header)?;
+            identity = identity.after(header);
             point = header.last_lsn;
             plan.to_restore.push(owned(file, header));
         } else {
@@ -315,9 +450,9 @@ pub fn plan_log_restores(
     Ok(plan)
 }
 
-fn check_candidate<'c>(
+/// The header of `candidate`, which must be readable and of `database`.
+fn readable<'c>(
     database: &str,
-    family: Option<&str>,
     candidate: &'c Candidate,
 ) -> Result<(&'c str, &'c BackupHeader), ChainError> {
     let file = candidate.file.as_str();
@@ -335,20 +470,33 @@ fn check_candidate<'c>(
             expected: database.to_string(),
         });
     }
+    Ok((file, header))
+}
+
+/// Refuses a backup that is not a log backup of the chain's family.
+fn of_the_family(
+    identity: &ChainIdentity,
+    file: &str,
+    header: &BackupHeader,
+) -> Result<(), ChainError> {
     if header.backup_type != BackupType::Log {
         return Err(ChainError::NotALogBackup {
             file: file.to_string(),
             found: header.backup_type,
         });
     }
-    if let Some(expected) = family.filter(|f| !f.eq_ignore_ascii_case(&header.family_guid)) {
+    if let Some(expected) = identity
+        .family
+        .as_deref()
+        .filter(|f| !f.eq_ignore_ascii_case(&header.family_guid))
+    {
         return Err(ChainError::WrongFamily {
             file: file.to_string(),
             found: header.family_guid.clone(),
             expected: expected.to_string(),
         });
     }
-    Ok((file, header))
+    Ok(())
 }
 
 #[cfg(test)]
@@ -366,7 +514,41 @@ mod tests {
             binding_id: String::new(),
             backup_start: Utc.timestamp_opt(1_000 + first as i64, 0).unwrap(),
             backup_finish: Utc.timestamp_opt(1_000 + last as i64, 0).unwrap(),
+            database_backup_lsn: Lsn(50),
+            first_recovery_fork: Some("FORK".into()),
+            recovery_fork: Some("FORK".into()),
         }
+    }
+
+    /// A chain known only by its family.
+    fn family(family: &str) -> ChainIdentity {
+        ChainIdentity {
+            family: Some(family.into()),
+            ..ChainIdentity::default()
+        }
+    }
+
+    /// The chain of `header`'s database, on fork `FORK`, based on the full backup at 50.
+    fn chain() -> ChainIdentity {
+        ChainIdentity {
+            family: Some("FAM".into()),
+            fork: Some("FORK".into()),
+            base: Lsn(50),
+        }
+    }
+
+    /// `log(file, first, last)` with its header changed by `change`.
+    fn changed(
+        file: &str,
+        first: u128,
+        last: u128,
+        change: impl Fn(&mut BackupHeader),
+    ) -> Candidate {
+        let mut candidate = log(file, first, last);
+        if let Ok(header) = candidate.header.as_mut() {
+            change(header);
+        }
+        candidate
     }
 
     fn log(file: &str, first: u128, last: u128) -> Candidate {
@@ -392,7 +574,7 @@ mod tests {
 
     #[test]
     fn empty_folder_plans_nothing() {
-        let plan = plan_log_restores("mgc", None, Lsn(500), &[]).unwrap();
+        let plan = plan_log_restores("mgc", &ChainIdentity::default(), Lsn(500), &[]).unwrap();
         assert_eq!(plan, RestorePlan::default());
         assert_eq!(plan.final_point(Lsn(500)), Lsn(500));
     }
@@ -400,7 +582,7 @@ mod tests {
     #[test]
     fn everything_already_applied() {
         let c = [log("a", 100, 200), log("b", 200, 300)];
-        let plan = plan_log_restores("mgc", None, Lsn(300), &c).unwrap();
+        let plan = plan_log_restores("mgc", &ChainIdentity::default(), Lsn(300), &c).unwrap();
         assert!(plan.to_restore.is_empty());
         assert_eq!(applied(&plan), (2, Some("b")));
         assert!(plan.gap.is_none());
@@ -409,7 +591,7 @@ mod tests {
     #[test]
     fn the_next_file_is_the_one_spanning_the_point() {
         let c = [log("a", 100, 200), log("b", 200, 300), log("c", 300, 400)];
-        let plan = plan_log_restores("mgc", None, Lsn(250), &c).unwrap();
+        let plan = plan_log_restores("mgc", &ChainIdentity::default(), Lsn(250), &c).unwrap();
         assert_eq!(applied(&plan), (1, Some("a")));
         assert_eq!(files(&plan), ["b", "c"]);
         assert_eq!(plan.final_point(Lsn(250)), Lsn(400));
@@ -418,14 +600,14 @@ mod tests {
     #[test]
     fn a_point_equal_to_first_lsn_restores_that_file() {
         let c = [log("b", 200, 300)];
-        let plan = plan_log_restores("mgc", None, Lsn(200), &c).unwrap();
+        let plan = plan_log_restores("mgc", &ChainIdentity::default(), Lsn(200), &c).unwrap();
         assert_eq!(files(&plan), ["b"]);
     }
 
     #[test]
     fn a_gap_in_the_middle_names_the_missing_range_and_last_good_backup() {
         let c = [log("a", 100, 200), log("b", 200, 300), log("d", 400, 500)];
-        let plan = plan_log_restores("mgc", None, Lsn(150), &c).unwrap();
+        let plan = plan_log_restores("mgc", &ChainIdentity::default(), Lsn(150), &c).unwrap();
         assert_eq!(files(&plan), ["a", "b"]);
         let gap = plan.gap.expect("gap");
         assert_eq!((gap.missing_from, gap.missing_to), (Lsn(300), Lsn(400)));
@@ -439,7 +621,7 @@ mod tests {
     #[test]
     fn a_gap_before_the_first_file_has_no_last_good_backup() {
         let c = [log("d", 400, 500)];
-        let plan = plan_log_restores("mgc", None, Lsn(300), &c).unwrap();
+        let plan = plan_log_restores("mgc", &ChainIdentity::default(), Lsn(300), &c).unwrap();
         assert!(plan.to_restore.is_empty());
         let gap = plan.gap.expect("gap");
         assert!(gap.last_good.is_none());
@@ -453,7 +635,7 @@ mod tests {
             log("a_third", 300, 400),
             log("m_second", 200, 300),
         ];
-        let plan = plan_log_restores("mgc", None, Lsn(100), &c).unwrap();
+        let plan = plan_log_restores("mgc", &ChainIdentity::default(), Lsn(100), &c).unwrap();
         assert_eq!(files(&plan), ["z_first", "m_second", "a_third"]);
     }
 
@@ -464,7 +646,7 @@ mod tests {
             log("b_copy", 200, 300),
             log("c", 300, 400),
         ];
-        let plan = plan_log_restores("mgc", None, Lsn(200), &c).unwrap();
+        let plan = plan_log_restores("mgc", &ChainIdentity::default(), Lsn(200), &c).unwrap();
         assert_eq!(files(&plan), ["b", "c"]);
         assert_eq!(applied(&plan), (1, Some("b_copy")));
     }
@@ -475,7 +657,8 @@ mod tests {
         if let Ok(h) = other.header.as_mut() {
             h.database_name = "mgccomp".into();
         }
-        let err = plan_log_restores("mgc", None, Lsn(100), &[other]).unwrap_err();
+        let err =
+            plan_log_restores("mgc", &ChainIdentity::default(), Lsn(100), &[other]).unwrap_err();
         assert!(matches!(err, ChainError::WrongDatabase { ref found, .. } if found == "mgccomp"));
         assert!(
             err.to_string()
@@ -489,7 +672,8 @@ mod tests {
         if let Ok(h) = full.header.as_mut() {
             h.backup_type = BackupType::from_code(1);
         }
-        let err = plan_log_restores("mgc", None, Lsn(100), &[full]).unwrap_err();
+        let err =
+            plan_log_restores("mgc", &ChainIdentity::default(), Lsn(100), &[full]).unwrap_err();
         assert_eq!(
             err,
             ChainError::NotALogBackup {
@@ -505,8 +689,13 @@ mod tests {
             file: "broken.trn".into(),
             header: Err("SQL Server error 3241: media family incorrectly formed".into()),
         };
-        let err =
-            plan_log_restores("mgc", None, Lsn(100), &[log("a", 100, 200), damaged]).unwrap_err();
+        let err = plan_log_restores(
+            "mgc",
+            &ChainIdentity::default(),
+            Lsn(100),
+            &[log("a", 100, 200), damaged],
+        )
+        .unwrap_err();
         assert!(
             err.to_string()
                 .contains("broken.trn cannot be read: SQL Server error 3241")
@@ -515,11 +704,117 @@ mod tests {
 
     #[test]
     fn a_backup_of_another_family_is_refused() {
-        let err =
-            plan_log_restores("mgc", Some("OTHER"), Lsn(100), &[log("a", 100, 200)]).unwrap_err();
+        let err = plan_log_restores("mgc", &family("OTHER"), Lsn(100), &[log("a", 100, 200)])
+            .unwrap_err();
         assert!(matches!(err, ChainError::WrongFamily { .. }));
-        let ok = plan_log_restores("mgc", Some("fam"), Lsn(100), &[log("a", 100, 200)]).unwrap();
+        let ok = plan_log_restores("mgc", &family("fam"), Lsn(100), &[log("a", 100, 200)]).unwrap();
         assert_eq!(files(&ok), ["a"]);
+    }
+
+    #[test]
+    fn a_backup_on_another_recovery_fork_is_refused_where_the_chain_needs_it() {
+        let forked = changed("b", 200, 300, |h| {
+            h.first_recovery_fork = Some("OTHER".into());
+            h.recovery_fork = Some("OTHER".into());
+        });
+        let c = [log("a", 100, 200), forked];
+        let err = plan_log_restores("mgc", &chain(), Lsn(100), &c).unwrap_err();
+        assert_eq!(
+            err,
+            ChainError::WrongFork {
+                file: "b".into(),
+                found: "OTHER".into(),
+                expected: "FORK".into()
+            }
+        );
+        assert!(err.to_string().contains("another recovery path"), "{err}");
+        // Already held, it does not matter.
+        let plan = plan_log_restores("mgc", &chain(), Lsn(300), &c).unwrap();
+        assert_eq!(applied(&plan), (2, Some("b")));
+    }
+
+    /// A log backup of 200..300 inside which the database was recovered onto fork `NEW`.
+    fn forking() -> Candidate {
+        changed("b", 200, 300, |h| h.recovery_fork = Some("NEW".into()))
+    }
+
+    #[test]
+    fn a_backup_that_ends_on_a_new_fork_moves_the_chain_onto_it() {
+        let on_new = changed("c", 300, 400, |h| {
+            h.first_recovery_fork = Some("NEW".into());
+            h.recovery_fork = Some("NEW".into());
+        });
+        let c = [log("a", 100, 200), forking(), on_new.clone()];
+        let plan = plan_log_restores("mgc", &chain(), Lsn(100), &c).unwrap();
+        assert_eq!(files(&plan), ["a", "b", "c"]);
+        assert_eq!(plan.final_identity(&chain()).fork.as_deref(), Some("NEW"));
+        // A backup still on the old fork after that belongs to another path.
+        let c = [log("a", 100, 200), forking(), on_new, log("d", 400, 500)];
+        let err = plan_log_restores("mgc", &chain(), Lsn(100), &c).unwrap_err();
+        assert!(
+            matches!(err, ChainError::WrongFork { ref file, .. } if file == "d"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_backup_based_on_an_older_full_backup_than_the_chain_passed_is_refused() {
+        let newer_full = changed("b", 200, 300, |h| h.database_backup_lsn = Lsn(250));
+        let older_again = changed("c", 300, 400, |h| h.database_backup_lsn = Lsn(50));
+        let err = plan_log_restores(
+            "mgc",
+            &chain(),
+            Lsn(200),
+            &[newer_full.clone(), older_again],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            ChainError::OlderBase {
+                file: "c".into(),
+                found: Lsn(50),
+                base: Lsn(250)
+            }
+        );
+        let based = ChainIdentity {
+            base: Lsn(60),
+            ..chain()
+        };
+        let err = plan_log_restores("mgc", &based, Lsn(200), &[log("b", 200, 300)]).unwrap_err();
+        assert!(matches!(err, ChainError::OlderBase { .. }), "{err}");
+        let plan = plan_log_restores("mgc", &chain(), Lsn(200), &[newer_full]).unwrap();
+        assert_eq!(plan.final_identity(&chain()).base, Lsn(250));
+    }
+
+    #[test]
+    fn a_foreign_file_the_database_already_holds_is_named_not_fatal() {
+        let foreign = changed("old", 100, 200, |h| h.family_guid = "OTHER".into());
+        let full = changed("full.trn", 50, 150, |h| {
+            h.backup_type = BackupType::Database
+        });
+        let c = [foreign.clone(), full, log("b", 200, 300)];
+        let plan = plan_log_restores("mgc", &chain(), Lsn(200), &c).unwrap();
+        assert_eq!(files(&plan), ["b"]);
+        assert_eq!(applied(&plan), (0, None));
+        let ignored: Vec<&str> = plan.ignored.iter().map(ChainError::file).collect();
+        assert_eq!(ignored, ["old", "full.trn"]);
+        // One the database does not hold yet could matter: refused.
+        let err = plan_log_restores("mgc", &chain(), Lsn(150), &[foreign]).unwrap_err();
+        assert!(matches!(err, ChainError::WrongFamily { .. }), "{err}");
+    }
+
+    #[test]
+    fn an_unreadable_file_or_one_of_another_database_is_refused_wherever_it_sits() {
+        let damaged = Candidate {
+            file: "broken.trn".into(),
+            header: Err("3203".into()),
+        };
+        let other = changed("x", 100, 200, |h| h.database_name = "mgccomp".into());
+        for bad in [damaged, other] {
+            let c = [bad.clone(), log("b", 200, 300)];
+            let err = plan_log_restores("mgc", &chain(), Lsn(250), &c).unwrap_err();
+            assert_eq!(err.file(), bad.file);
+        }
     }
 
     #[test]

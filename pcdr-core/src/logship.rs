@@ -17,6 +17,35 @@ pub fn is_log_backup_of(file_name: &str, database: &str) -> bool {
     backup_stamp(file_name, database).is_some()
 }
 
+/// Whether `file_name` looks like a log backup of `database` whatever follows its name:
+/// `<database>`, a character that is neither a letter nor a digit, and the extension
+/// `.trn`, compared case-insensitively. A copy saved by hand (`mgc_20261127133000 (2).trn`)
+/// looks like one; a log backup of `mgccomp` does not look like one of `mgc`.
+///
+/// ```
+/// use pcdr_core::logship::looks_like_log_backup_of;
+/// assert!(looks_like_log_backup_of("mgc_20261127133000 - Copy.trn", "mgc"));
+/// assert!(looks_like_log_backup_of("MGC-2026-11-27.TRN", "mgc"));
+/// assert!(!looks_like_log_backup_of("mgccomp_20261127133000.trn", "mgc"));
+/// assert!(!looks_like_log_backup_of("mgc_20261127133000.trn.tmp", "mgc"));
+/// ```
+pub fn looks_like_log_backup_of(file_name: &str, database: &str) -> bool {
+    let Some(rest) = file_name
+        .get(..database.len())
+        .filter(|prefix| prefix.eq_ignore_ascii_case(database))
+        .and_then(|_| file_name.get(database.len()..))
+    else {
+        return false;
+    };
+    let separated = rest.chars().next().is_some_and(|c| !c.is_alphanumeric());
+    let extension = rest
+        .len()
+        .checked_sub(4)
+        .and_then(|at| rest.get(at..))
+        .is_some_and(|e| e.eq_ignore_ascii_case(".trn"));
+    separated && extension
+}
+
 /// The `yyyyMMddHHmmss` stamp of a log-shipping file name, if it has one.
 pub fn backup_stamp<'a>(file_name: &'a str, database: &str) -> Option<&'a str> {
     let prefix = file_name.get(..database.len())?;

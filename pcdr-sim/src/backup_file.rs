@@ -15,7 +15,10 @@
 //! | 60 | 16 | LastLSN, `u128` (the LSN of the next log record after the set) |
 //! | 76 | 8 | BackupStartDate, milliseconds since 1970-01-01 UTC, `i64` |
 //! | 84 | 8 | BackupFinishDate, same |
-//! | 92 | 2+n | DatabaseName |
+//! | 92 | 16 | DatabaseBackupLSN, `u128` |
+//! | 108 | 16 | FirstRecoveryForkID, RFC 4122 byte order |
+//! | 124 | 16 | RecoveryForkID, same |
+//! | 140 | 2+n | DatabaseName |
 //! | … | 2 | file count, then per file: type (`0` data, `1` log), logical name, physical name |
 //! | … | 4 | message count, then per message: id `u64`, LSN `u128` |
 //! | end−4 | 4 | CRC-32 (IEEE) of every byte before it |
@@ -33,7 +36,7 @@ use crate::guid::Guid;
 const MAGIC: &[u8; 8] = b"PCDRBAK1";
 const VERSION: u16 = 2;
 /// Bytes before the database name.
-const FIXED_HEADER: usize = 92;
+const FIXED_HEADER: usize = 140;
 
 /// What a backup set holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +91,13 @@ pub struct BackupHeader {
     /// `IsCopyOnly`: taken `WITH COPY_ONLY`, outside the sequence of regular backups
     /// (Copy-only backups, Microsoft Learn).
     pub is_copy_only: bool,
+    /// `DatabaseBackupLSN`: where the newest full backup before this set began (for a
+    /// full backup, the one before it); zero when there was none.
+    pub database_backup_lsn: u128,
+    /// `FirstRecoveryForkID`: the recovery fork the set starts on.
+    pub first_recovery_fork: Guid,
+    /// `RecoveryForkID`: the recovery fork it ends on.
+    pub recovery_fork: Guid,
 }
 
 /// A database file recorded in a backup: a row of `RESTORE FILELISTONLY` (RESTORE
@@ -142,7 +152,7 @@ pub enum BackupFileError {
 
 impl BackupSet {
     /// The file's bytes.
-    pub(crate) fn encode(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Vec<u8> {
         let h = &self.header;
         let mut out = Vec::with_capacity(128 + self.messages.len() * 24);
         out.extend_from_slice(MAGIC);
@@ -155,6 +165,9 @@ impl BackupSet {
         out.extend_from_slice(&h.last_lsn.to_le_bytes());
         out.extend_from_slice(&h.start.timestamp_millis().to_le_bytes());
         out.extend_from_slice(&h.finish.timestamp_millis().to_le_bytes());
+        out.extend_from_slice(&h.database_backup_lsn.to_le_bytes());
+        out.extend_from_slice(&h.first_recovery_fork.0);
+        out.extend_from_slice(&h.recovery_fork.0);
         put_str(&mut out, &h.database_name);
         put_u16(&mut out, self.files.len());
         for file in &self.files {
@@ -220,6 +233,9 @@ impl BackupSet {
         let last_lsn = u128::from_le_bytes(reader.array::<16>().map_err(malformed)?);
         let start = time(reader.i64().map_err(malformed)?)?;
         let finish = time(reader.i64().map_err(malformed)?)?;
+        let database_backup_lsn = u128::from_le_bytes(reader.array::<16>().map_err(malformed)?);
+        let first_recovery_fork = Guid(reader.array::<16>().map_err(malformed)?);
+        let recovery_fork = Guid(reader.array::<16>().map_err(malformed)?);
         let database_name = reader.string().map_err(malformed)?;
         Ok(BackupHeader {
             database_name,
@@ -232,6 +248,9 @@ impl BackupSet {
             finish,
             has_checksum,
             is_copy_only,
+            database_backup_lsn,
+            first_recovery_fork,
+            recovery_fork,
         })
     }
 
@@ -360,6 +379,9 @@ mod tests {
                 finish: start,
                 has_checksum: true,
                 is_copy_only: false,
+                database_backup_lsn: 35_000_000_000_000_000_001,
+                first_recovery_fork: Guid([0xF1; 16]),
+                recovery_fork: Guid([0xF2; 16]),
             },
             files: vec![FileEntry {
                 logical_name: "mgc".into(),
@@ -392,7 +414,13 @@ mod tests {
             u128::from_le_bytes(bytes[44..60].try_into().unwrap()),
             35_000_000_000_100_000_001
         );
-        assert_eq!(&bytes[92..97], &[3, 0, b'm', b'g', b'c']);
+        assert_eq!(
+            u128::from_le_bytes(bytes[92..108].try_into().unwrap()),
+            35_000_000_000_000_000_001
+        );
+        assert_eq!(&bytes[108..124], &[0xF1; 16]);
+        assert_eq!(&bytes[124..140], &[0xF2; 16]);
+        assert_eq!(&bytes[140..145], &[3, 0, b'm', b'g', b'c']);
         let body = bytes.len() - 4;
         assert_eq!(
             u32::from_le_bytes(bytes[body..].try_into().unwrap()),

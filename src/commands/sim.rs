@@ -9,7 +9,7 @@ use pcdr_sim::serve::{ServeOptions, ShellLauncher, serve, wait_for_site};
 use pcdr_sim::shell::run_shell;
 use pcdr_sim::world::faults::{StatementFault, StatementKind, StatementMatch, StoredCmdletFault};
 use pcdr_sim::world::model::{InstanceId, Site};
-use pcdr_sim::world::{Expect, World, WorldOptions};
+use pcdr_sim::world::{DeclaredLoss, Expect, World, WorldOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -75,6 +75,11 @@ pub enum SimCommand {
         /// The end state.
         #[arg(long, value_enum, ignore_case = true)]
         expect: ExpectArg,
+        /// The JSON report of the failover (the `.report.json` next to its journal): when it
+        /// declares a data loss, the messages missing must be exactly those it says
+        /// were lost.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Inject or clear faults.
     Fault(FaultArgs),
@@ -302,7 +307,11 @@ pub async fn run(command: SimCommand) -> ExitCode {
                 .map(|runs| println!("{} jobs ran", runs.len()))
                 .map_err(|e| e.to_string())
         }),
-        SimCommand::Verify { dir, expect } => return verify(&dir, expect),
+        SimCommand::Verify {
+            dir,
+            expect,
+            report,
+        } => return verify(&dir, expect, report.as_deref()),
         SimCommand::Fault(args) => fault(&args).await,
     };
     match result {
@@ -420,9 +429,33 @@ fn traffic(dir: &Dir, messages: u32, log_backup: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn verify(dir: &Dir, expect: ExpectArg) -> ExitCode {
-    let outcome =
-        open(dir).and_then(|world| world.verify(expect.into()).map_err(|e| e.to_string()));
+/// The data loss a pcdr report (JSON) declares: its `rpo.lost_from`, if any.
+fn declared_loss(report: &Path) -> Result<Option<DeclaredLoss>, String> {
+    let text = std::fs::read_to_string(report).map_err(|e| format!("{}: {e}", report.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", report.display()))?;
+    let Some(lost_from) = json.pointer("/rpo/lost_from") else {
+        return Ok(None);
+    };
+    lost_from
+        .as_str()
+        .and_then(|lsn| lsn.parse().ok())
+        .map(|lost_from| Some(DeclaredLoss { lost_from }))
+        .ok_or_else(|| format!("{}: rpo.lost_from is not an LSN", report.display()))
+}
+
+fn verify(dir: &Dir, expect: ExpectArg, report: Option<&Path>) -> ExitCode {
+    let outcome = report
+        .map(declared_loss)
+        .transpose()
+        .map(Option::flatten)
+        .and_then(|declared| {
+            open(dir).and_then(|world| {
+                world
+                    .verify_declaring(expect.into(), declared)
+                    .map_err(|e| e.to_string())
+            })
+        });
     match outcome {
         Ok(differences) if differences.is_empty() => {
             let name = expect

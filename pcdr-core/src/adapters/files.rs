@@ -10,7 +10,7 @@
 //! A file already there with the same size is not copied again.
 
 use crate::error::{PlaneError, PlaneResult};
-use crate::logship::{is_log_backup_of, join_path};
+use crate::logship::{is_log_backup_of, join_path, looks_like_log_backup_of};
 use crate::planes::{FileEntry, FilePlane};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -41,13 +41,14 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| PlaneError::Unexpected(format!("file task failed: {e}")))?
 }
 
-fn list(folder: &str, database: &str) -> PlaneResult<Vec<FileEntry>> {
+/// The files in `folder` whose names `wanted` accepts.
+fn list_where(folder: &str, wanted: impl Fn(&str) -> bool) -> PlaneResult<Vec<FileEntry>> {
     let entries = fs::read_dir(folder).map_err(|e| io_error(folder, &e))?;
     let mut files = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| io_error(folder, &e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !is_log_backup_of(&name, database) {
+        if !wanted(&name) {
             continue;
         }
         let metadata = entry
@@ -112,7 +113,16 @@ fn sync_folder(folder: &str) {
 impl FilePlane for FileSystem {
     async fn list_log_backups(&self, folder: &str, database: &str) -> PlaneResult<Vec<FileEntry>> {
         let (folder, database) = (folder.to_string(), database.to_string());
-        blocking(move || list(&folder, &database)).await
+        blocking(move || list_where(&folder, |name| is_log_backup_of(name, &database))).await
+    }
+
+    async fn misnamed_log_backups(&self, folder: &str, database: &str) -> PlaneResult<Vec<String>> {
+        let (folder, database) = (folder.to_string(), database.to_string());
+        let misnamed = move |name: &str| {
+            looks_like_log_backup_of(name, &database) && !is_log_backup_of(name, &database)
+        };
+        let files = blocking(move || list_where(&folder, misnamed)).await?;
+        Ok(files.into_iter().map(|f| f.name).collect())
     }
 
     async fn copy_file(&self, from_folder: &str, name: &str, to_folder: &str) -> PlaneResult<u64> {
@@ -158,6 +168,11 @@ mod tests {
             (files[0].name.as_str(), files[0].size),
             ("mgc_20261127130000.trn", 5)
         );
+        let misnamed = FileSystem
+            .misnamed_log_backups(&share, "mgc")
+            .await
+            .unwrap();
+        assert_eq!(misnamed, ["mgc_x.trn"], "named, not listed");
     }
 
     #[tokio::test]

@@ -362,6 +362,54 @@ pub fn last_restore(db: &str) -> SqlCommand {
     .name("@db", db)
 }
 
+/// The newest restore of a database, full or log; then [`backup_set_identity`] names
+/// the backup set it came from.
+pub fn newest_restore(db: &str) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT TOP (1) backup_set_id FROM msdb.dbo.restorehistory \
+         WHERE destination_database_name = @db ORDER BY restore_history_id DESC;",
+    )
+    .name("@db", db)
+}
+
+/// The family, LSNs and recovery fork of a backup set (`msdb.dbo.backupset`).
+pub fn backup_set_identity(backup_set_id: i64) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT family_guid, first_lsn, last_lsn, database_backup_lsn, last_recovery_fork_guid \
+         FROM msdb.dbo.backupset WHERE backup_set_id = @backup_set_id;",
+    )
+    .int("@backup_set_id", backup_set_id)
+}
+
+/// The newest media set whose device is `file`; then [`media_backup_set`] and
+/// [`restore_of_set`] tell whether a database was restored from it.
+pub fn device_media_set(file: &str) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT TOP (1) media_set_id FROM msdb.dbo.backupmediafamily \
+         WHERE physical_device_name = @file ORDER BY media_set_id DESC;",
+    )
+    .text_param("@file", file)
+}
+
+/// The newest backup set of a media set.
+pub fn media_backup_set(media_set_id: i64) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT TOP (1) backup_set_id FROM msdb.dbo.backupset \
+         WHERE media_set_id = @media_set_id ORDER BY backup_set_id DESC;",
+    )
+    .int("@media_set_id", media_set_id)
+}
+
+/// A restore of a backup set into a database, if msdb records one.
+pub fn restore_of_set(db: &str, backup_set_id: i64) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT TOP (1) restore_history_id FROM msdb.dbo.restorehistory \
+         WHERE backup_set_id = @backup_set_id AND destination_database_name = @db;",
+    )
+    .int("@backup_set_id", backup_set_id)
+    .name("@db", db)
+}
+
 /// The media set of a backup set.
 pub fn backup_set_media(backup_set_id: i64) -> SqlCommand {
     SqlCommand::new(

@@ -393,8 +393,9 @@ pub async fn full_backup_and_verify(
     Ok(file)
 }
 
-/// Log backup headers: of type log, of `database`, of its family, each starting where
-/// the one before ended and ending later than the full backup before them.
+/// Log backup headers: of type log, of `database`, of its family, on the full backup's
+/// recovery fork and based on it (`DatabaseBackupLSN` not before its `FirstLSN`), each
+/// starting where the one before ended and ending later than the full backup before them.
 pub async fn backup_header(
     plane: &dyn DatabasePlane,
     admin: &dyn Admin,
@@ -429,6 +430,23 @@ pub async fn backup_header(
                 )
             },
         )?;
+        let forks = [&header.first_recovery_fork, &header.recovery_fork];
+        ensure(
+            CHECK,
+            full.recovery_fork.is_some() && forks.iter().all(|f| **f == full.recovery_fork),
+            || {
+                format!(
+                    "{file}: recovery forks {forks:?}, the full backup's is {:?}",
+                    full.recovery_fork
+                )
+            },
+        )?;
+        ensure(CHECK, header.database_backup_lsn >= full.first_lsn, || {
+            format!(
+                "{file}: DatabaseBackupLSN {} is before the full backup's FirstLSN {}",
+                header.database_backup_lsn, full.first_lsn
+            )
+        })?;
         ensure(CHECK, header.first_lsn < header.last_lsn, || {
             format!(
                 "{file}: FirstLSN {} is not before LastLSN {} although the database was written to",
@@ -455,7 +473,9 @@ pub async fn backup_header(
 
 /// A full backup restored `WITH NORECOVERY` as a copy, then three log backups restored
 /// in order, each leaving `redo_start_lsn` at its `LastLSN` (the rule failover's
-/// `apply_unapplied_logs` verifies).
+/// `apply_unapplied_logs` verifies) and recorded in msdb as the copy's last restore and
+/// as restored from its file, with its family, `LastLSN` and recovery fork (the identity
+/// failover takes from msdb).
 pub async fn log_restores_in_order(
     plane: &dyn DatabasePlane,
     admin: &dyn Admin,
@@ -490,10 +510,40 @@ pub async fn log_restores_in_order(
                     state.state
                 )
             })?;
+            restore_recorded(CHECK, plane, &copy, file, header).await?;
         }
         Ok(())
     })
     .await
+}
+
+/// msdb records the restore of `header`'s set from `file` into `copy` as its last.
+async fn restore_recorded(
+    check: &'static str,
+    plane: &dyn DatabasePlane,
+    copy: &str,
+    file: &str,
+    header: &BackupHeader,
+) -> CheckResult {
+    let last = plane
+        .last_restored_backup(copy)
+        .await
+        .during(check, format!("msdb's last restore of {copy}"))?;
+    let from_file = plane
+        .restored_from_file(copy, file)
+        .await
+        .during(check, format!("msdb's restore of {copy} from {file}"))?;
+    for (what, found) in [("last restore", last), ("restore from the file", from_file)] {
+        let matches = found.as_ref().is_some_and(|set| {
+            set.family_guid.eq_ignore_ascii_case(&header.family_guid)
+                && set.last_lsn == header.last_lsn
+                && set.recovery_fork == header.recovery_fork
+        });
+        ensure(check, matches, || {
+            format!("msdb's {what} of {copy} is {found:?}, expected the set of {file}: {header:?}")
+        })?;
+    }
+    Ok(())
 }
 
 /// The chain errors: a log backup whose first LSN is past the restore point is 4305, one

@@ -201,7 +201,8 @@ fn new_entries(
 /// Only `<database>_<yyyyMMddHHmmss>.trn` files are listed, whatever the case of the
 /// name, each with its size; a database whose name starts with this one's, a stamp
 /// too short, a full backup and copies in progress (`….trn.tmp`) are not; a database
-/// with no log backups lists none (not an error).
+/// with no log backups lists none (not an error). Of those left out, only the one with
+/// the short stamp is named as misnamed: it looks like a log backup of the database.
 pub async fn log_backup_listing(
     plane: &dyn FilePlane,
     admin: &dyn Admin,
@@ -233,6 +234,16 @@ pub async fn log_backup_listing(
     let found = listed(CHECK, plane, folder, &database).await?;
     ensure(CHECK, found == expected, || {
         format!("{folder} lists {found:?} for {database}, expected {expected:?}")
+    })?;
+    let misnamed = plane.misnamed_log_backups(folder, &database).await.during(
+        CHECK,
+        format!("naming the misnamed log backups in {folder}"),
+    )?;
+    ensure(CHECK, misnamed == [ignored[1].clone()], || {
+        format!(
+            "{folder} names {misnamed:?} as misnamed log backups of {database}, expected [{:?}]",
+            ignored[1]
+        )
     })?;
     let none = database_of("none");
     let found = listed(CHECK, plane, folder, &none).await?;

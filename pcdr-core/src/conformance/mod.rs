@@ -10,13 +10,13 @@
 //! | suite | check | what it proves |
 //! |---|---|---|
 //! | [`database`] | [`full_backup_and_verify`](database::full_backup_and_verify) | `BACKUP DATABASE`, `RESTORE VERIFYONLY`, `FILELISTONLY` and `HEADERONLY` of a full backup: its `FamilyGUID` and `BindingID` are the database's `family_guid` and `database_guid`, and it finished no earlier than `SYSDATETIME()` read before it; a missing file is error 3201 |
-//! | | [`backup_header`](database::backup_header) | log backup headers: type, database, family GUID, and consecutive backups chained LSN to LSN |
-//! | | [`log_restores_in_order`](database::log_restores_in_order) | a full restore `WITH NORECOVERY`, then log restores in order, each moving `redo_start_lsn` to the backup's `LastLSN` |
+//! | | [`backup_header`](database::backup_header) | log backup headers: type, database, family GUID, recovery fork, `DatabaseBackupLSN`, and consecutive backups chained LSN to LSN |
+//! | | [`log_restores_in_order`](database::log_restores_in_order) | a full restore `WITH NORECOVERY`, then log restores in order, each moving `redo_start_lsn` to the backup's `LastLSN` and recorded in msdb (last restore, restore from the file) with its family, `LastLSN` and fork |
 //! | | [`chain_errors`](database::chain_errors) | a log backup too recent is 4305, one already applied is 4326, and neither changes the restore point |
 //! | | [`sessions_and_kill`](database::sessions_and_kill) | another session on the database is listed, `KILL` ends it, killing it again is 6106 |
 //! | | [`recovery`](database::recovery) | `RESTORE … WITH RECOVERY` brings the copy online (no restore point left); again is 3153; a log restore after it is 3117 |
 //! | | [`mirroring_removal`](database::mirroring_removal) | `SET PARTNER OFF` ends mirroring where there is some, and is `Ok` on a database that is not mirrored (1416 swallowed) |
-//! | [`files`] | [`log_backup_listing`](files::log_backup_listing) | only `<db>_<yyyyMMddHHmmss>.trn` (any case) is listed, with its size; other databases, other names and copies in progress are not; no files is an empty list |
+//! | [`files`] | [`log_backup_listing`](files::log_backup_listing) | only `<db>_<yyyyMMddHHmmss>.trn` (any case) is listed, with its size; other databases, other names and copies in progress are not, and of those only one that looks like a log backup of the database is named as misnamed; no files is an empty list |
 //! | | [`copy`](files::copy) | the landed file has the source's bytes, the count returned is its size, the source stays, nothing else lands |
 //! | | [`copy_over_partial`](files::copy_over_partial) | a shorter file of the same name (a copy cut short) is replaced by the whole file |
 //! | | [`failed_copy`](files::failed_copy) | a missing source is an error naming it; a copy that cannot land is an error; neither leaves a file behind |

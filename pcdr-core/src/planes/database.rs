@@ -242,6 +242,27 @@ pub struct RestoreRecord {
     pub restored_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// The backup set a database was last restored from (a full or a log restore), as the
+/// instance's restore history records it (`msdb.dbo.restorehistory` and `backupset`).
+///
+/// This is the identity of a log-shipping secondary: SQL Server shows no family GUID in
+/// `sys.database_recovery_status` for a database that is not started, which RESTORING
+/// is, but msdb keeps the family of every backup set restored into it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoredBackup {
+    /// `backupset.family_guid`: the backup family of the database restored.
+    pub family_guid: String,
+    /// `backupset.first_lsn`.
+    pub first_lsn: Lsn,
+    /// `backupset.last_lsn`: the log record after the set.
+    pub last_lsn: Lsn,
+    /// `backupset.database_backup_lsn`: the full backup the set is based on.
+    pub database_backup_lsn: Lsn,
+    /// `backupset.last_recovery_fork_guid`: the recovery fork the set ends on, which the
+    /// database is on after restoring it.
+    pub recovery_fork: Option<String>,
+}
+
 /// One SQL Server instance.
 ///
 /// Every mutating call is a single statement that either happened or did not; a step
@@ -329,4 +350,18 @@ pub trait DatabasePlane: Send + Sync {
 
     /// The account SQL Server Agent runs as (`sys.dm_server_services`).
     async fn agent_service_account(&self) -> PlaneResult<Option<String>>;
+
+    /// The backup set `database` was last restored from (full or log), from msdb's
+    /// restore history; `None` when msdb records no restore of it.
+    async fn last_restored_backup(&self, database: &str) -> PlaneResult<Option<RestoredBackup>>;
+
+    /// The backup set msdb records as restored into `database` from the file `file` (the
+    /// newest, when it was restored more than once); `None` when msdb records no restore
+    /// of `database` from it. The proof that a file SQL Server can no longer read was
+    /// applied once, and what it held.
+    async fn restored_from_file(
+        &self,
+        database: &str,
+        file: &str,
+    ) -> PlaneResult<Option<RestoredBackup>>;
 }

@@ -27,6 +27,13 @@ pub trait FilePlane: Send + Sync {
     /// [`is_log_backup_of`](crate::logship::is_log_backup_of)), in no particular order.
     async fn list_log_backups(&self, folder: &str, database: &str) -> PlaneResult<Vec<FileEntry>>;
 
+    /// The names of the files in `folder` that look like log backups of `database` but
+    /// are not named as log shipping names them (see
+    /// [`looks_like_log_backup_of`](crate::logship::looks_like_log_backup_of)):
+    /// [`list_log_backups`](Self::list_log_backups) leaves them out, and pcdr names them
+    /// in a warning rather than ignoring them silently.
+    async fn misnamed_log_backups(&self, folder: &str, database: &str) -> PlaneResult<Vec<String>>;
+
     /// Copies `name` from `from_folder` to `to_folder` atomically: written under a
     /// temporary name, flushed to disk, renamed, and its size checked against the
     /// source. Returns the bytes copied.

@@ -5,7 +5,7 @@
 use super::{
     ChatPoolPlane, DatabaseFile, DatabasePlane, DatabaseState, FileEntry, FilePlane, FullRestore,
     LogShippingSnapshot, MirrorRequest, PoolState, PrimaryLogShipping, RestoreRecord,
-    SecondaryLogShipping, SessionId,
+    RestoredBackup, SecondaryLogShipping, SessionId,
 };
 use crate::error::{PlaneError, PlaneResult};
 use crate::log_chain::{BackupHeader, Lsn};
@@ -130,11 +130,20 @@ impl DatabasePlane for Offline {
     async fn agent_service_account(&self) -> PlaneResult<Option<String>> {
         self.fail()
     }
+    async fn last_restored_backup(&self, _: &str) -> PlaneResult<Option<RestoredBackup>> {
+        self.fail()
+    }
+    async fn restored_from_file(&self, _: &str, _: &str) -> PlaneResult<Option<RestoredBackup>> {
+        self.fail()
+    }
 }
 
 #[async_trait]
 impl FilePlane for Offline {
     async fn list_log_backups(&self, _: &str, _: &str) -> PlaneResult<Vec<FileEntry>> {
+        self.fail()
+    }
+    async fn misnamed_log_backups(&self, _: &str, _: &str) -> PlaneResult<Vec<String>> {
         self.fail()
     }
     async fn copy_file(&self, _: &str, _: &str, _: &str) -> PlaneResult<u64> {

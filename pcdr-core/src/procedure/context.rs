@@ -58,10 +58,15 @@ pub struct Facts {
     pub snapshot: Option<LogShippingSnapshot>,
     /// The last log backup the backup database holds (the data-loss evidence).
     pub last_applied: Option<LogBackup>,
-    /// The restore point when the last log was applied or found applied.
+    /// The backup database's restore point: as the apply step found it, then moved by
+    /// each restore. Where the log it holds ends: a declared data loss starts there.
     pub restore_point: Option<Lsn>,
     /// A gap the operator accepted.
     pub accepted_gap: Option<LogChainGap>,
+    /// A share the copy step could not read while data loss was accepted: the log
+    /// backups only it held are lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_not_read: Option<ShareNotRead>,
     /// Log backups copied by this run.
     pub files_copied: u64,
     /// Bytes copied by this run.
@@ -80,6 +85,20 @@ pub struct Facts {
     /// The `COPY_ONLY` backup of what the primary database held before the failback
     /// restore replaced it, once taken and verified.
     pub failback_safety_backup: Option<String>,
+    /// What the run found that an operator must know but that did not stop it (files
+    /// it did not use and why), each once ([`Context::warn`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// The backup share as the failover's copy step found it when it could not list it and
+/// the operator had accepted data loss: recorded, never skipped silently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareNotRead {
+    /// The share.
+    pub share: String,
+    /// Why it could not be read.
+    pub reason: String,
 }
 
 /// A progress event.
@@ -323,6 +342,22 @@ impl Context {
     /// Sends a progress event.
     pub fn emit(&self, event: Event) {
         self.observer.event(&event);
+    }
+
+    /// Tells the operator, once per run, something found during `step` that did not
+    /// stop it: a note now, and a warning in the facts, so the report and a plan show it.
+    pub fn warn(&self, step: StepId, text: String) {
+        let new = {
+            let mut facts = self.lock_facts();
+            let new = !facts.warnings.contains(&text);
+            if new {
+                facts.warnings.push(text.clone());
+            }
+            new
+        };
+        if new {
+            self.emit(Event::Note { step, text });
+        }
     }
 
     /// The database plane of a site.

@@ -9,7 +9,9 @@
 //! new primary to the backup site's mirror instance. The table at the end of this module
 //! declares the steps, in order.
 
-use super::header_search::{file_name, list_log_backups, restore_plan, sorted_files};
+use super::header_search::{
+    database_identity, file_name, list_log_backups, restore_plan, sorted_files,
+};
 use super::pipeline;
 use super::shared::{
     active_list, active_servers_for, db_state, existing_db, install_mirroring,
@@ -18,9 +20,11 @@ use super::shared::{
     set_pool_state, sql_error,
 };
 use super::step::{sends_nothing, step_table};
-use super::{Action, Context, Intent, Procedure, ProcedureName, StepId, StepOutcome, Template};
+use super::{
+    Action, Context, Intent, Procedure, ProcedureName, ShareNotRead, StepId, StepOutcome, Template,
+};
 use crate::error::{Error, PlaneError, PreconditionKind, Result};
-use crate::log_chain::{BackupHeader, BackupType, LogBackup, RestorePlan};
+use crate::log_chain::{BackupHeader, BackupType, LogBackup, Lsn, RestorePlan};
 use crate::logship::join_path;
 use crate::planes::{FileEntry, PoolState};
 use crate::topology::SiteRole;
@@ -304,18 +308,21 @@ fn holds(files: &HashSet<(String, u64)>, name: &str, size: u64) -> bool {
 }
 
 /// Files on the share that the copy folder lacks (or holds with another size), newer
-/// than the copy job's last copied file.
+/// than the restore job's last restored file. A file the copy job once copied (named
+/// before its last copied file) but that is missing from the copy folder now is copied
+/// again: the database may still need it, and without it the chain shows a gap that
+/// the share could fill. Files up to the last restored one are in the database.
 fn uncopied(
     share: &[FileEntry],
     copied: &[FileEntry],
-    last_copied: Option<&str>,
+    last_restored: Option<&str>,
 ) -> Vec<FileEntry> {
     let copied = by_name_and_size(copied);
     let mut files: Vec<FileEntry> = share
         .iter()
         .filter(|f| !holds(&copied, &f.name, f.size))
         .filter(|f| {
-            last_copied.is_none_or(|last| {
+            last_restored.is_none_or(|last| {
                 f.name.to_ascii_lowercase() > file_name(last).to_ascii_lowercase()
             })
         })
@@ -350,28 +357,49 @@ async fn require_free_space(ctx: &Context, destination: &str, needed: u64) -> Re
 }
 
 async fn observe_copy(ctx: &Context) -> Result<Intent> {
+    Ok(observe_copy_reading_share(ctx).await?.0)
+}
+
+/// Observes the copy; with the intent, the share when it could not be read and data
+/// loss was accepted (the run records it as an accepted loss).
+async fn observe_copy_reading_share(ctx: &Context) -> Result<(Intent, Option<ShareNotRead>)> {
     const STEP: StepId = COPY_LOG_BACKUPS;
     let (share, destination) = log_shipping_folders(ctx);
     let on_share = match list_log_backups(ctx, STEP, &share).await {
         Err(e) if ctx.options.accept_data_loss => {
-            return Ok(Intent::Skip(format!(
-                "the share {share} cannot be read ({e}); continuing with the files already copied, as data loss was accepted"
-            )));
+            let skip = Intent::Skip(format!(
+                "the share {share} cannot be read ({e}); continuing with the files already copied, as data loss was accepted: every log backup only the share held is lost"
+            ));
+            let reason = e.to_string();
+            return Ok((skip, Some(ShareNotRead { share, reason })));
         }
         other => other?,
     };
-    let copied = list_log_backups(ctx, STEP, &destination).await?;
-    let last_copied = ctx.facts().snapshot.and_then(|s| s.last_copied_file);
-    let todo = uncopied(&on_share, &copied, last_copied.as_deref());
+    Ok((
+        copy_intent(ctx, &on_share, &share, &destination).await?,
+        None,
+    ))
+}
+
+/// Copies what the copy folder lacks of `on_share`, if it fits.
+async fn copy_intent(
+    ctx: &Context,
+    on_share: &[FileEntry],
+    share: &str,
+    destination: &str,
+) -> Result<Intent> {
+    let copied = list_log_backups(ctx, COPY_LOG_BACKUPS, destination).await?;
+    let last_restored = ctx.facts().snapshot.and_then(|s| s.last_restored_file);
+    let todo = uncopied(on_share, &copied, last_restored.as_deref());
     if todo.is_empty() {
         return Ok(Intent::Skip(format!(
             "every log backup on {share} is already in {destination}"
         )));
     }
-    require_free_space(ctx, &destination, todo.iter().map(|f| f.size).sum()).await?;
+    require_free_space(ctx, destination, todo.iter().map(|f| f.size).sum()).await?;
     let copy = |f: FileEntry| Action::CopyFile {
-        from: share.clone(),
-        to: destination.clone(),
+        from: share.to_string(),
+        to: destination.to_string(),
         name: f.name,
         bytes: f.size,
     };
@@ -419,7 +447,11 @@ async fn verify_copied(ctx: &Context, actions: &[Action]) -> Result<u64> {
 /// [`RunOptions::sequential_restore`](super::RunOptions) for the other order).
 pub async fn copy_log_backups(ctx: &Context) -> Result<StepOutcome> {
     const STEP: StepId = COPY_LOG_BACKUPS;
-    let actions = act_or_return!(ctx, STEP, observe_copy(ctx).await?);
+    let (intent, share_not_read) = observe_copy_reading_share(ctx).await?;
+    if share_not_read.is_some() {
+        ctx.update_facts(|f| f.share_not_read = share_not_read);
+    }
+    let actions = act_or_return!(ctx, STEP, intent);
     let restored = pipeline::copy_and_restore(ctx, STEP, &actions).await?;
     let bytes = verify_copied(ctx, &actions).await?;
     let copied = format!("{} log backups copied ({bytes} bytes)", actions.len());
@@ -432,7 +464,7 @@ pub async fn copy_log_backups(ctx: &Context) -> Result<StepOutcome> {
 }
 
 /// The restore point of the backup database, which must have one.
-async fn restore_point(ctx: &Context, step: StepId) -> Result<crate::log_chain::Lsn> {
+async fn restore_point(ctx: &Context, step: StepId) -> Result<Lsn> {
     let db = ctx.chat_db();
     ctx.sql(SiteRole::Backup)
         .redo_start_lsn(db)
@@ -448,14 +480,15 @@ async fn restore_point(ctx: &Context, step: StepId) -> Result<crate::log_chain::
         })
 }
 
-/// Observes the log chain. Returns the intent and the restore plan behind it.
-async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan)> {
+/// Observes the log chain. Returns the intent, the restore plan behind it and the
+/// restore point it starts from (none when the database is already recovered).
+async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan, Option<Lsn>)> {
     const STEP: StepId = APPLY_UNAPPLIED_LOGS;
     let db = ctx.chat_db();
     let state = existing_db(ctx, STEP, SiteRole::Backup, db).await?;
     if state.is_recovered() {
         let skip = Intent::Skip(format!("{db} is already recovered"));
-        return Ok((skip, RestorePlan::default()));
+        return Ok((skip, RestorePlan::default(), None));
     }
     if !state.accepts_logs() {
         return Err(precondition(
@@ -468,7 +501,8 @@ async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan)> {
     let point = restore_point(ctx, STEP).await?;
     let (_, folder) = log_shipping_folders(ctx);
     let files = sorted_files(ctx, STEP, &folder).await?;
-    let plan = restore_plan(ctx, STEP, &state, point, &files).await?;
+    let identity = database_identity(ctx, STEP, &state).await?;
+    let plan = restore_plan(ctx, STEP, &identity, point, &files).await?;
     if let Some(gap) = &plan.gap
         && !ctx.options.accept_data_loss
     {
@@ -480,7 +514,7 @@ async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan)> {
         });
     }
     let intent = apply_intent(ctx, &plan, state.in_standby, &folder, point);
-    Ok((intent, plan))
+    Ok((intent, plan, Some(point)))
 }
 
 /// What the apply step does for `plan`: restore each log backup in order, after ending
@@ -491,7 +525,7 @@ fn apply_intent(
     plan: &RestorePlan,
     standby: bool,
     folder: &str,
-    point: crate::log_chain::Lsn,
+    point: Lsn,
 ) -> Intent {
     let db = ctx.chat_db();
     if plan.to_restore.is_empty() {
@@ -536,6 +570,9 @@ fn apply_template(ctx: &Context) -> Vec<Template> {
             binding_id: String::new(),
             backup_start: Default::default(),
             backup_finish: Default::default(),
+            database_backup_lsn: Default::default(),
+            first_recovery_fork: None,
+            recovery_fork: None,
         },
     };
     let end_sessions = Action::EndSessions {
@@ -552,17 +589,19 @@ fn apply_template(ctx: &Context) -> Vec<Template> {
     ]
 }
 
-/// Records the newest backup the database already holds, as data-loss evidence, when
+/// Records the data-loss evidence before the restores: the database's restore point
+/// `point` (each restore then moves it), and the newest backup it already holds when
 /// this run has not restored one itself.
-fn record_already_applied(ctx: &Context, plan: &RestorePlan) {
-    if let Some(newest) = plan.newest_applied().filter(|_| plan.to_restore.is_empty()) {
-        ctx.update_facts(|f| {
-            if f.last_applied.is_none() {
-                f.last_applied = Some(newest.clone());
-                f.restore_point = Some(newest.header.last_lsn);
-            }
-        });
-    }
+fn record_already_applied(ctx: &Context, plan: &RestorePlan, point: Option<Lsn>) {
+    let newest = plan.newest_applied().filter(|_| plan.to_restore.is_empty());
+    ctx.update_facts(|f| {
+        if let Some(point) = point {
+            f.restore_point = Some(point);
+        }
+        if f.last_applied.is_none() {
+            f.last_applied = newest.cloned();
+        }
+    });
 }
 
 /// Ends the sessions first, then restores each log backup with the database to itself:
@@ -607,8 +646,8 @@ async fn verify_restore_point(ctx: &Context, plan: &RestorePlan) -> Result<()> {
 /// operator accepted data loss.
 pub async fn apply_unapplied_logs(ctx: &Context) -> Result<StepOutcome> {
     const STEP: StepId = APPLY_UNAPPLIED_LOGS;
-    let (intent, plan) = observe_apply(ctx).await?;
-    record_already_applied(ctx, &plan);
+    let (intent, plan, point) = observe_apply(ctx).await?;
+    record_already_applied(ctx, &plan, point);
     if let Some(gap) = &plan.gap {
         ctx.update_facts(|f| f.accepted_gap = Some(gap.clone()));
     }

@@ -38,7 +38,9 @@ mod shared;
 mod step;
 
 pub use action::{Action, Command, CommandKind};
-pub use context::{Context, Event, Facts, Observer, Planes, RunOptions, STALE_AFTER_HOURS};
+pub use context::{
+    Context, Event, Facts, Observer, Planes, RunOptions, STALE_AFTER_HOURS, ShareNotRead,
+};
 pub use id::{Procedure, ProcedureName, StepId, StepName};
 pub use step::{Intent, Step, StepFuture, StepOutcome, StepTable, Template};
 

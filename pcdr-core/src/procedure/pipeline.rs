@@ -9,13 +9,13 @@
 //! the copies and the order of the restores; the LSN rule is [`crate::log_chain`]'s and
 //! the header search [`super::header_search`]'s.
 
-use super::header_search::{candidate, file_name, restore_plan, sorted_files};
+use super::header_search::{candidate, database_identity, file_name, restore_plan, sorted_files};
 use super::shared::{
     db_state, log_shipping_folders, perform_concurrently_reporting, perform_exclusive,
 };
 use super::{Action, Context, StepId};
 use crate::error::Result;
-use crate::log_chain::{LogBackup, Lsn, plan_log_restores};
+use crate::log_chain::{ChainIdentity, LogBackup, Lsn, plan_log_restores};
 use crate::logship::join_path;
 use crate::topology::SiteRole;
 use std::collections::HashSet;
@@ -46,8 +46,8 @@ pub async fn copy_and_restore(ctx: &Context, step: StepId, actions: &[Action]) -
 struct Pipeline {
     /// The copy folder.
     folder: String,
-    /// The database's family, which every restored backup must share.
-    family: Option<String>,
+    /// The chain's identity once `ready` is restored: what the next backup must continue.
+    identity: ChainIdentity,
     /// Whether readers of a standby database must be ended before the first restore.
     standby: bool,
     /// Log backups already in the copy folder that continue the chain, in order.
@@ -93,13 +93,16 @@ impl Pipeline {
                 coming.binary_search_by(|(c, _)| c.cmp(&name)).is_err()
             })
             .collect();
-        let plan = restore_plan(ctx, step, &state, point, &files).await.ok()?;
+        let identity = database_identity(ctx, step, &state).await.ok()?;
+        let plan = restore_plan(ctx, step, &identity, point, &files)
+            .await
+            .ok()?;
         if plan.gap.is_some() {
             return None;
         }
         Some(Pipeline {
             folder,
-            family: state.family_guid.clone(),
+            identity: plan.final_identity(&identity),
             standby: state.in_standby,
             point: plan.to_restore.last().map_or(point, |b| b.header.last_lsn),
             ready: plan.to_restore,
@@ -143,6 +146,7 @@ impl Pipeline {
             restorer.restore(backup).await?;
         }
         let mut point = self.point;
+        let mut identity = self.identity;
         let mut arrived = HashSet::new();
         for (name, file) in &self.coming {
             while !arrived.contains(name) {
@@ -152,13 +156,13 @@ impl Pipeline {
                 };
             }
             let found = candidate(ctx, step, &join_path(&self.folder, file)).await?;
-            let family = self.family.as_deref();
-            let Ok(plan) = plan_log_restores(ctx.chat_db(), family, point, &[found]) else {
+            let Ok(plan) = plan_log_restores(ctx.chat_db(), &identity, point, &[found]) else {
                 return Ok(restorer.restored);
             };
             match plan.to_restore.into_iter().next() {
                 Some(backup) => {
                     point = backup.header.last_lsn;
+                    identity = identity.after(&backup.header);
                     restorer.restore(backup).await?;
                 }
                 None if plan.gap.is_none() => continue,

@@ -4,6 +4,7 @@
 //! and refuses, naming what differs, when they are not the same pool, instances and
 //! databases.
 
+use crate::procedure::Context;
 use crate::topology::{SiteRole, Topology};
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,11 @@ pub struct Deployment {
     pub host: String,
     /// The operating-system user who started it.
     pub user: String,
+    /// The backup database's family GUID when the run started, if it could be read
+    /// (see [`backup_family`]): a backup database re-seeded from another database is
+    /// another deployment, whatever the topology says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_family: Option<String>,
 }
 
 impl Deployment {
@@ -38,7 +44,23 @@ impl Deployment {
             topology_hash: topology_hash(topology),
             host: env_or(&["COMPUTERNAME", "HOSTNAME"]).unwrap_or_else(host_name_file),
             user: env_or(&["USERNAME", "USER"]).unwrap_or_else(|| "unknown".into()),
+            backup_family: None,
         }
+    }
+
+    /// The deployment `ctx` acts on, with its backup database's identity as the backup
+    /// instance shows it now.
+    pub async fn observed(ctx: &Context) -> Self {
+        Self {
+            backup_family: backup_family(ctx).await,
+            ..Self::of(&ctx.topology)
+        }
+    }
+
+    /// Whether only the backup database's identity is left to compare with `now`: the
+    /// names and the topology are the same, and the journal recorded an identity.
+    pub fn needs_backup_identity(&self, now: &Deployment) -> bool {
+        self.backup_family.is_some() && self.differences(now).is_empty()
     }
 
     /// What makes `now` another deployment than this one, in words; empty when it is the
@@ -64,8 +86,29 @@ impl Deployment {
         if differences.is_empty() && self.topology_hash != now.topology_hash {
             differences.push("the topology's log-shipping or site settings".into());
         }
+        if let (Some(then), Some(now)) = (&self.backup_family, &now.backup_family)
+            && !then.eq_ignore_ascii_case(now)
+        {
+            differences.push(format!(
+                "backup database family {then} (now {now}: the backup database was re-seeded from another database)"
+            ));
+        }
         differences
     }
+}
+
+/// The backup chat database's family GUID: the family of the backup set msdb records
+/// as restored into it last (`restorehistory`, `backupset`). It is the same through the
+/// log restores of a failover and a failback's re-seeding from the same database, and
+/// is there while the database is RESTORING (when `sys.database_recovery_status` shows
+/// none). `None` when the instance does not tell.
+pub async fn backup_family(ctx: &Context) -> Option<String> {
+    let restored = ctx
+        .sql(SiteRole::Backup)
+        .last_restored_backup(ctx.chat_db())
+        .await
+        .ok()??;
+    Some(restored.family_guid)
 }
 
 fn instances(topology: &Topology) -> Vec<String> {

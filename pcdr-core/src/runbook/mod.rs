@@ -26,7 +26,6 @@ use crate::procedure::{
     Action, Context, Event, Facts, Intent, Procedure, RunOptions, STALE_AFTER_HOURS, StepId,
     StepOutcome, observe_step, run_step,
 };
-use crate::topology::Topology;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -101,13 +100,18 @@ impl History {
         })
     }
 
-    /// Refuses to go on with a run written against another deployment than `topology`.
-    /// A journal of format 1 names none, and is taken at its word.
-    fn check_deployment(&self, journal: &Path, topology: &Topology) -> Result<()> {
+    /// Refuses to go on with a run written against another deployment than the one
+    /// `ctx` acts on. A journal of format 1 names none, and is taken at its word. The
+    /// backup database's identity is read only when everything else is the same.
+    async fn check_deployment(&self, journal: &Path, ctx: &Context) -> Result<()> {
         let Some(then) = &self.deployment else {
             return Ok(());
         };
-        let differences = then.differences(&Deployment::of(topology));
+        let mut now = Deployment::of(&ctx.topology);
+        if then.needs_backup_identity(&now) {
+            now = Deployment::observed(ctx).await;
+        }
+        let differences = then.differences(&now);
         if differences.is_empty() {
             return Ok(());
         }
@@ -150,7 +154,7 @@ impl Runbook {
     /// Runs `procedure` from its first step, in a new journal.
     pub async fn execute(&self, procedure: Procedure) -> Result<Report> {
         let mut journal = Journal::create(&self.journal)?;
-        journal.append(&self.started(procedure))?;
+        journal.append(&self.started(procedure).await)?;
         self.run_from(&mut journal, procedure, &HashSet::new())
             .await
     }
@@ -167,7 +171,7 @@ impl Runbook {
         if history.finished {
             return Ok(Report::from_records(history.procedure, &records));
         }
-        history.check_deployment(&self.journal, &self.ctx.topology)?;
+        history.check_deployment(&self.journal, &self.ctx).await?;
         history.check_age(&self.journal, &self.ctx.options)?;
         journal.append(&Record::Resumed {
             options: self.ctx.options.clone(),
@@ -205,14 +209,14 @@ impl Runbook {
                 });
             }
             Some(history) => {
-                history.check_deployment(&self.journal, &self.ctx.topology)?;
+                history.check_deployment(&self.journal, &self.ctx).await?;
                 history.check_age(&self.journal, &self.ctx.options)?;
                 self.ctx
                     .with_run_id(history.run_id)
                     .with_facts(history.facts)
             }
             None => {
-                journal.append(&self.started(procedure))?;
+                journal.append(&self.started(procedure).await)?;
                 self.ctx
             }
         };
@@ -260,13 +264,13 @@ impl Runbook {
         })
     }
 
-    fn started(&self, procedure: Procedure) -> Record {
+    async fn started(&self, procedure: Procedure) -> Record {
         Record::Started {
             format: JOURNAL_FORMAT,
             procedure,
             run_id: self.ctx.run_id.clone(),
             options: self.ctx.options.clone(),
-            deployment: Some(Deployment::of(&self.ctx.topology)),
+            deployment: Some(Deployment::observed(&self.ctx).await),
             at: Utc::now(),
         }
     }

@@ -88,7 +88,7 @@ impl PlannedStep {
             .iter()
             .filter_map(|a| a.file().map(str::to_string))
             .collect();
-        self.notes = notes;
+        self.notes.extend(notes);
     }
 
     /// Replaces the run id, which the run will choose, by a placeholder.
@@ -167,7 +167,11 @@ async fn plan_step(ctx: &Context, step: StepId, earlier: &[PlannedStep]) -> Plan
     let earlier_steps_run = earlier.iter().any(|s| s.status == PlannedStatus::WouldRun);
     let after = step.declaration().observes_after;
     let changed_by = after.filter(|after| earlier.iter().any(|s| s.step == *after && s.sends()));
+    let warned = ctx.facts().warnings.len();
     let observed = observe_step(ctx, step).await;
+    planned
+        .notes
+        .extend(ctx.facts().warnings.into_iter().skip(warned));
     if let Some(changed_by) = changed_by {
         planned.templated(ctx);
         planned.notes.push(format!(

@@ -4,7 +4,7 @@
 
 use super::journal::Record;
 use crate::log_chain::{LogChainGap, Lsn};
-use crate::procedure::{Facts, Procedure, StepId, StepOutcome};
+use crate::procedure::{Facts, Procedure, ShareNotRead, StepId, StepOutcome};
 use crate::schema::{Document, Versioned};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -39,6 +39,30 @@ pub struct RpoEvidence {
     pub restore_point: Option<Lsn>,
     /// A gap the operator accepted: the transactions lost.
     pub accepted_gap: Option<LogChainGap>,
+    /// The share the copy step could not read while data loss was accepted: the log
+    /// backups only it held are lost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share_not_read: Option<ShareNotRead>,
+    /// When a data loss was accepted (a gap, an unreadable share): the first log record
+    /// the database does not hold. Every transaction from it on is lost, and only those.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lost_from: Option<Lsn>,
+}
+
+impl RpoEvidence {
+    /// The evidence in `facts`.
+    fn of(facts: &Facts) -> Self {
+        let gap_start = facts.accepted_gap.as_ref().map(|gap| gap.missing_from);
+        let share_loss = facts.share_not_read.as_ref().and(facts.restore_point);
+        Self {
+            last_applied_file: facts.last_applied.as_ref().map(|b| b.file.clone()),
+            last_applied_finish: facts.last_applied.as_ref().map(|b| b.header.backup_finish),
+            restore_point: facts.restore_point,
+            accepted_gap: facts.accepted_gap.clone(),
+            share_not_read: facts.share_not_read.clone(),
+            lost_from: gap_start.or(share_loss),
+        }
+    }
 }
 
 /// The report of one run.
@@ -66,6 +90,10 @@ pub struct Report {
     pub bytes_copied: u64,
     /// Log backups restored.
     pub logs_restored: u64,
+    /// What the run found that an operator must know but that did not stop it: files
+    /// it did not use, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The JSON shape's version (see [`crate::schema`]).
@@ -111,15 +139,11 @@ impl Report {
                     error: None,
                 })
                 .collect(),
-            rpo: RpoEvidence {
-                last_applied_file: None,
-                last_applied_finish: None,
-                restore_point: None,
-                accepted_gap: None,
-            },
+            rpo: RpoEvidence::of(&Facts::default()),
             files_copied: 0,
             bytes_copied: 0,
             logs_restored: 0,
+            warnings: Vec::new(),
         }
     }
 
@@ -184,15 +208,11 @@ impl Report {
     }
 
     fn set_facts(&mut self, facts: &Facts) {
-        self.rpo = RpoEvidence {
-            last_applied_file: facts.last_applied.as_ref().map(|b| b.file.clone()),
-            last_applied_finish: facts.last_applied.as_ref().map(|b| b.header.backup_finish),
-            restore_point: facts.restore_point,
-            accepted_gap: facts.accepted_gap.clone(),
-        };
+        self.rpo = RpoEvidence::of(facts);
         self.files_copied = facts.files_copied;
         self.bytes_copied = facts.bytes_copied;
         self.logs_restored = facts.logs_restored;
+        self.warnings = facts.warnings.clone();
     }
 
     /// The report as pretty JSON, with its `schema_version` ([`crate::schema`]).
@@ -228,6 +248,9 @@ mod tests {
                 binding_id: String::new(),
                 backup_start: at(-3600 + i64::from(index) * 60),
                 backup_finish: at(-3590 + i64::from(index) * 60),
+                database_backup_lsn: Lsn(100),
+                first_recovery_fork: Some("0B1C2D3E-0000-4000-8000-00000000F0A1".into()),
+                recovery_fork: Some("0B1C2D3E-0000-4000-8000-00000000F0A1".into()),
             },
         }
     }
@@ -323,6 +346,25 @@ mod tests {
         }
         records.push(Record::Finished { at: at(200) });
         records
+    }
+
+    #[test]
+    fn an_unread_share_is_an_accepted_loss_from_the_restore_point_on() {
+        let facts = Facts {
+            last_applied: Some(log_backup(3)),
+            restore_point: Some(Lsn(400)),
+            share_not_read: Some(ShareNotRead {
+                share: r"\\fs01\pchat-logs".into(),
+                reason: "the network path was not found".into(),
+            }),
+            ..Facts::default()
+        };
+        let rpo = RpoEvidence::of(&facts);
+        assert_eq!(rpo.lost_from, Some(Lsn(400)));
+        assert_eq!(rpo.share_not_read, facts.share_not_read);
+        assert_eq!(RpoEvidence::of(&Facts::default()).lost_from, None);
+        let gap = RpoEvidence::of(&facts_after_the_gap());
+        assert_eq!(gap.lost_from, Some(Lsn(400)));
     }
 
     #[test]

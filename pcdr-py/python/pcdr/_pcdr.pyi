@@ -276,7 +276,9 @@ class Report:
     @property
     def rpo(self) -> dict[str, Any]:
         """The data-loss evidence: the last log backup applied, when it finished, the
-        restore point and any gap the operator accepted."""
+        restore point, any gap the operator accepted, a share that could not be read
+        while data loss was accepted, and, after an accepted loss, the first LSN lost
+        (``lost_from``)."""
 
     @property
     def files_copied(self) -> int:

@@ -10,7 +10,7 @@ use crate::engine::failure::{Failure, invalid_object};
 use crate::guid::Guid;
 use crate::tds::{Column, ColumnType, ResultSet, Value};
 use crate::tsql::ast::Name;
-use crate::world::model::{Database, Instance, InstanceId};
+use crate::world::model::{Database, DbState, Instance, InstanceId};
 
 use ColumnType::{BigInt, Bit, DateTime2, Decimal25, Int, NVarChar, UniqueIdentifier};
 
@@ -241,20 +241,28 @@ pub(crate) fn partner_instance(endpoint: &str) -> Option<InstanceId> {
     InstanceId::from_host(host)
 }
 
+/// `sys.database_recovery_status`. The GUIDs are NULL when "the database will not
+/// start" (sys.database_recovery_status (Transact-SQL) on Microsoft Learn), which is the
+/// state of a database in RESTORING that is not a standby copy: a log-shipping
+/// secondary's family and recovery fork are only in msdb's restore history.
 fn recovery_status<'a>(databases: impl Iterator<Item = &'a Database>) -> ResultSet {
     let columns = columns(&[
         ("database_id", Int),
         ("database_guid", UniqueIdentifier),
         ("family_guid", UniqueIdentifier),
         ("last_log_backup_lsn", Decimal25),
+        ("recovery_fork_guid", UniqueIdentifier),
     ]);
     let rows = databases
         .map(|db| {
+            let started = db.state != DbState::Restoring || db.standby;
+            let shown = |value: Guid| if started { guid(value) } else { Value::Null };
             vec![
                 Value::Int(db.id),
-                guid(db.database_guid),
-                guid(db.family_guid),
+                shown(db.database_guid),
+                shown(db.family_guid),
                 lsn(db.log_backup_lsn),
+                shown(db.recovery_fork_guid),
             ]
         })
         .collect();
@@ -366,14 +374,36 @@ fn restore_history_table(instance: &Instance) -> ResultSet {
     }
 }
 
+/// `msdb.dbo.backupset`: one row per backup set restored here, with the identity
+/// columns pcdr reads (backupset (Transact-SQL) on Microsoft Learn).
 fn backup_set_table(instance: &Instance) -> ResultSet {
     ResultSet {
-        columns: columns(&[("backup_set_id", Int), ("media_set_id", Int)]),
+        columns: columns(&[
+            ("backup_set_id", Int),
+            ("media_set_id", Int),
+            ("family_guid", UniqueIdentifier),
+            ("first_lsn", Decimal25),
+            ("last_lsn", Decimal25),
+            ("database_backup_lsn", Decimal25),
+            ("first_recovery_fork_guid", UniqueIdentifier),
+            ("last_recovery_fork_guid", UniqueIdentifier),
+        ]),
         rows: instance
             .msdb
             .restores
             .iter()
-            .map(|r| vec![Value::Int(r.backup_set_id), Value::Int(r.media_set_id)])
+            .map(|r| {
+                vec![
+                    Value::Int(r.backup_set_id),
+                    Value::Int(r.media_set_id),
+                    r.family_guid.map_or(Value::Null, guid),
+                    lsn(r.first_lsn),
+                    lsn(r.last_lsn),
+                    lsn(r.database_backup_lsn),
+                    r.first_recovery_fork_guid.map_or(Value::Null, guid),
+                    r.last_recovery_fork_guid.map_or(Value::Null, guid),
+                ]
+            })
             .collect(),
     }
 }

@@ -210,7 +210,9 @@ async fn restore_log(
         let database = database(instance, &name)?;
         dbops::restore_log(database, &set, &path, finish, usage)?;
         let restored = database.name.clone();
-        instance.msdb.record_restore(&restored, 'L', &path, now);
+        instance
+            .msdb
+            .record_restore(&restored, 'L', (&path, &set.header), now);
         Ok(restored)
     })?;
     let log = set
@@ -250,7 +252,9 @@ async fn restore_database(
     take_time(exec, size).await?;
     change_instance(exec, &name, |instance, usage, now| {
         dbops::restore_full(instance, &name, &set, &path, &options, usage)?;
-        instance.msdb.record_restore(&name, 'D', &path, now);
+        instance
+            .msdb
+            .record_restore(&name, 'D', (&path, &set.header), now);
         Ok(())
     })?;
     let files: Vec<(String, u64)> = set
@@ -291,7 +295,18 @@ fn header_only(set: &BackupSet) -> StatementResult {
         ("IsDamaged", Bit),
         ("BeginsLogChain", Bit),
         ("IsCopyOnly", Bit),
+        ("FirstRecoveryForkID", UniqueIdentifier),
+        ("ForkPointLSN", Decimal25),
+        ("RecoveryForkID", UniqueIdentifier),
     ];
+    // "ForkPointLSN: If FirstRecoveryForkID is not equal to RecoveryForkID, this is the
+    // log sequence number of the fork point. Otherwise, this value is NULL." The
+    // emulator's sets fork only at their end.
+    let fork_point = if h.first_recovery_fork == h.recovery_fork {
+        Value::Null
+    } else {
+        lsn(h.last_lsn)
+    };
     let row = vec![
         Value::Null,
         Value::Int(i32::from(h.kind.code())),
@@ -303,7 +318,7 @@ fn header_only(set: &BackupSet) -> StatementResult {
         lsn(h.first_lsn),
         lsn(h.last_lsn),
         lsn(h.first_lsn),
-        lsn(h.first_lsn),
+        lsn(h.database_backup_lsn),
         Value::DateTime2(h.start.naive_utc()),
         Value::DateTime2(h.finish.naive_utc()),
         Value::NVarChar("FULL".into()),
@@ -313,6 +328,9 @@ fn header_only(set: &BackupSet) -> StatementResult {
         Value::Bit(false),
         Value::Bit(false),
         Value::Bit(h.is_copy_only),
+        Value::Guid(h.first_recovery_fork.0),
+        fork_point,
+        Value::Guid(h.recovery_fork.0),
     ];
     StatementResult::Rows(ResultSet {
         columns: columns.iter().map(|(n, t)| Column::new(*n, *t)).collect(),

@@ -248,6 +248,9 @@ impl World {
             .ok_or_else(|| WorldError::Refused("no backup instance".into()))?;
         dbops::restore_full(backup, CHAT_DB, &set, &path, &restore, Usage::default())
             .map_err(sql_refusal)?;
+        backup
+            .msdb
+            .record_restore(CHAT_DB, 'D', (&path, &set.header), now);
         configure_log_shipping(state, &self.share_dir(), &self.copy_dir(), options.standby);
         Ok(())
     }

@@ -210,12 +210,14 @@ pub fn take_log_backup(db: &mut Database, now: DateTime<Utc>, checksum: bool) ->
     backup_set(db, BackupKind::Log, first, last, now, checksum, messages)
 }
 
-/// Takes a full backup of `db` at `now`: every message it holds.
+/// Takes a full backup of `db` at `now`: every message it holds. Its header names the
+/// full backup before it; the log backups after it name this one (`DatabaseBackupLSN`,
+/// RESTORE HEADERONLY (Transact-SQL)).
 pub fn take_full_backup(db: &mut Database, now: DateTime<Utc>, checksum: bool) -> BackupSet {
     let first = db.lsn;
     db.lsn += 1;
     let messages = db.messages.clone();
-    backup_set(
+    let set = backup_set(
         db,
         BackupKind::Database,
         first,
@@ -223,7 +225,9 @@ pub fn take_full_backup(db: &mut Database, now: DateTime<Utc>, checksum: bool) -
         now,
         checksum,
         messages,
-    )
+    );
+    db.database_backup_lsn = first;
+    set
 }
 
 fn backup_set(
@@ -247,6 +251,9 @@ fn backup_set(
             finish: now,
             has_checksum,
             is_copy_only: false,
+            database_backup_lsn: db.database_backup_lsn,
+            first_recovery_fork: db.recovery_fork_guid,
+            recovery_fork: db.recovery_fork_guid,
         },
         files: db.files.clone(),
         messages,
@@ -312,6 +319,8 @@ pub fn restore_log(
             .copied(),
     );
     db.lsn = last;
+    db.recovery_fork_guid = set.header.recovery_fork;
+    db.database_backup_lsn = db.database_backup_lsn.max(set.header.database_backup_lsn);
     finish_restore(db, finish);
     Ok(())
 }
@@ -327,10 +336,7 @@ fn check_log_set(db: &Database, set: &BackupSet, path: &str) -> Result<(), SqlEr
         ));
     }
     if h.family_guid != db.family_guid {
-        return Err(SqlError::new(
-            4330,
-            "This backup set cannot be applied because it is on a recovery path that is inconsistent with the database. The recovery path is the sequence of data and log backups that have brought the database to a particular recovery point. Find a compatible backup to restore, or restore the rest of the database to match a recovery point within this backup set, which will restore the database to a different point in time.",
-        ));
+        return Err(other_recovery_path());
     }
     let point = db.lsn;
     if h.first_lsn > point {
@@ -351,12 +357,32 @@ fn check_log_set(db: &Database, set: &BackupSet, path: &str) -> Result<(), SqlEr
             ),
         ));
     }
+    // The emulator keeps no history of forks: only a set that would be applied is held
+    // to the database's fork. One that ends before the restore point is too early
+    // whatever its fork, as one of an earlier fork on the database's path is.
+    if h.first_recovery_fork != db.recovery_fork_guid {
+        return Err(other_recovery_path());
+    }
     Ok(())
 }
 
+/// 4330: the set is on another recovery path than the database.
+fn other_recovery_path() -> SqlError {
+    SqlError::new(
+        4330,
+        "This backup set cannot be applied because it is on a recovery path that is inconsistent with the database. The recovery path is the sequence of data and log backups that have brought the database to a particular recovery point. Find a compatible backup to restore, or restore the rest of the database to match a recovery point within this backup set, which will restore the database to a different point in time.",
+    )
+}
+
+/// Ends a restore sequence. Recovering a database that was restoring (or in standby)
+/// starts a new recovery fork: backups taken before it can no longer be applied past
+/// that point ("Recovery Paths (SQL Server)" on Microsoft Learn: "Restoring a full
+/// database backup and recovering the database without using any other type of backup
+/// creates a new recovery path").
 fn finish_restore(db: &mut Database, finish: Finish) {
     match finish {
         Finish::Recovery => {
+            db.recovery_fork_guid = Guid::generate();
             db.state = DbState::Online;
             db.standby = false;
             db.lsn += 1;
@@ -516,6 +542,8 @@ fn restored_database(name: &str, id: i32, set: &BackupSet, files: Vec<FileEntry>
         log_backup_lsn: set.header.first_lsn,
         family_guid: set.header.family_guid,
         database_guid: Guid::generate(),
+        recovery_fork_guid: set.header.recovery_fork,
+        database_backup_lsn: set.header.first_lsn,
         mirroring: None,
         files,
         messages: set.messages.clone(),
@@ -544,6 +572,8 @@ pub fn new_database(name: &str, id: i32, data_dir: &Path) -> Database {
         log_backup_lsn: FIRST_LSN,
         family_guid: Guid::generate(),
         database_guid: Guid::generate(),
+        recovery_fork_guid: Guid::generate(),
+        database_backup_lsn: 0,
         mirroring: None,
         files: vec![file(".mdf", false), file("_log.ldf", true)],
         messages: Vec::new(),
@@ -605,6 +635,35 @@ mod tests {
         restore_log(&mut secondary, &first, "f1", Finish::NoRecovery, usage).unwrap();
         let again = restore_log(&mut secondary, &first, "f1", Finish::NoRecovery, usage);
         assert_eq!(again.unwrap_err().number, 4326);
+    }
+
+    /// Recovery Paths (SQL Server): recovering a restored database starts a new path;
+    /// a log backup of the old one, however well its LSNs fit, is then refused (4330),
+    /// and the log backups after the recovery are on the new fork and based on the full
+    /// backup the chain started from.
+    #[test]
+    fn recovery_starts_a_new_fork_and_the_old_one_is_refused() {
+        let mut primary = chat_db();
+        let mut secondary = secondary_of(&mut primary);
+        let base = primary.database_backup_lsn;
+        commit_message(&mut primary, 1);
+        let old_path = take_log_backup(&mut primary, Utc::now(), false);
+        assert_eq!(
+            old_path.header.first_recovery_fork,
+            primary.recovery_fork_guid
+        );
+        assert_eq!(old_path.header.database_backup_lsn, base);
+        let mut recovered = secondary.clone();
+        recover(&mut recovered, Usage::default()).unwrap();
+        assert_ne!(recovered.recovery_fork_guid, secondary.recovery_fork_guid);
+        let mut forked = old_path.clone();
+        forked.header.first_recovery_fork = recovered.recovery_fork_guid;
+        let usage = Usage::default();
+        let refused = restore_log(&mut secondary, &forked, "f", Finish::NoRecovery, usage);
+        assert_eq!(refused.unwrap_err().number, 4330);
+        restore_log(&mut secondary, &old_path, "f", Finish::NoRecovery, usage).unwrap();
+        assert_eq!(secondary.recovery_fork_guid, old_path.header.recovery_fork);
+        assert_eq!(secondary.database_backup_lsn, base);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::path::Path;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use crate::backup_file::BackupHeader;
 use crate::world::dbops::{self, Disks, Finish, SqlError, Usage};
 use crate::world::model::{InstanceId, WorldState};
 use crate::world::msdb::{JobKind, Msdb, Secondary};
@@ -316,7 +317,12 @@ fn restore_database_files(
             Err(error) if error.number == 4326 => {}
             Err(error) => return Err(error.message),
         }
-        record_restored(state, instance, &db.secondary_database, &path);
+        record_restored(
+            state,
+            instance,
+            &db.secondary_database,
+            (&path, &set.header),
+        );
     }
     Ok(restored)
 }
@@ -347,7 +353,12 @@ fn restore_one(
     dbops::restore_log(database, set, path, finish, usage)
 }
 
-fn record_restored(state: &mut WorldState, instance: InstanceId, database: &str, path: &str) {
+fn record_restored(
+    state: &mut WorldState,
+    instance: InstanceId,
+    database: &str,
+    (path, header): (&str, &BackupHeader),
+) {
     update_msdb(state, instance, |msdb, now| {
         for row in msdb
             .secondary_databases
@@ -364,7 +375,7 @@ fn record_restored(state: &mut WorldState, instance: InstanceId, database: &str,
         {
             row.last_restored_file = Some(path.to_owned());
         }
-        msdb.record_restore(database, 'L', path, now);
+        msdb.record_restore(database, 'L', (path, header), now);
     });
 }
 

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 pub use create::WorldOptions;
 pub use error::{WorldError, WorldResult};
 pub use traffic::Traffic;
-pub use verify::{Difference, Expect};
+pub use verify::{DeclaredLoss, Difference, Expect};
 
 use crate::world::dbops::Disks;
 use crate::world::faults::{StatementFault, StoredCmdletFault};

@@ -124,6 +124,16 @@ pub struct Database {
     /// new one (RESTORE HEADERONLY, Microsoft Learn), so a log-shipped copy and its
     /// source share a family but not this.
     pub database_guid: Guid,
+    /// `sys.database_recovery_status.recovery_fork_guid`: the recovery fork the
+    /// database is on. A log backup that starts on another fork is on another recovery
+    /// path and refused with 4330; recovering a restored database starts a new fork
+    /// ("Recovery Paths" on Microsoft Learn).
+    #[serde(default)]
+    pub recovery_fork_guid: Guid,
+    /// Where its newest full backup began (`DatabaseBackupLSN` of its next backups);
+    /// zero before the first one.
+    #[serde(default)]
+    pub database_backup_lsn: u128,
     /// The mirroring session, if any.
     pub mirroring: Option<Mirroring>,
     /// Its data and log files (`sys.master_files`: logical name, physical path).

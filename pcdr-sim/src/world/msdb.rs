@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::backup_file::BackupHeader;
 use crate::guid::Guid;
 
 /// A row of `log_shipping_primary_databases`: one per primary database of a log-shipping
@@ -173,6 +174,24 @@ pub struct RestoreHistory {
     pub media_set_id: i32,
     /// `backupmediafamily.physical_device_name`: the file restored from.
     pub physical_device_name: String,
+    /// `backupset.family_guid`: the backup family of the database the set was taken of.
+    #[serde(default)]
+    pub family_guid: Option<Guid>,
+    /// `backupset.first_lsn`.
+    #[serde(default)]
+    pub first_lsn: u128,
+    /// `backupset.last_lsn`: the log record after the set.
+    #[serde(default)]
+    pub last_lsn: u128,
+    /// `backupset.database_backup_lsn`: the LSN of the full backup the set is based on.
+    #[serde(default)]
+    pub database_backup_lsn: u128,
+    /// `backupset.first_recovery_fork_guid`: the recovery fork the set starts on.
+    #[serde(default)]
+    pub first_recovery_fork_guid: Option<Guid>,
+    /// `backupset.last_recovery_fork_guid`: the recovery fork it ends on.
+    #[serde(default)]
+    pub last_recovery_fork_guid: Option<Guid>,
 }
 
 /// The msdb tables of one instance that log shipping and RESTORE write: the log-shipping
@@ -204,13 +223,15 @@ impl Msdb {
         self.jobs.iter_mut().find(|j| j.job_id == id)
     }
 
-    /// Records a restore of `database` from `device` (`D` database, `L` log) in the
-    /// restore history, as SQL Server does after every RESTORE.
+    /// Records a restore of `database` from the set `header` in `device` (`D` database,
+    /// `L` log) in the restore history, with the set's identity in `backupset`, as SQL
+    /// Server does after every RESTORE (restorehistory and backupset (Transact-SQL) on
+    /// Microsoft Learn: "a row for each restore operation", "a row for each backup set").
     pub(crate) fn record_restore(
         &mut self,
         database: &str,
         restore_type: char,
-        device: &str,
+        (device, header): (&str, &BackupHeader),
         at: DateTime<Utc>,
     ) {
         let id = self
@@ -228,6 +249,12 @@ impl Msdb {
             backup_set_id: id,
             media_set_id: id,
             physical_device_name: device.to_string(),
+            family_guid: Some(header.family_guid),
+            first_lsn: header.first_lsn,
+            last_lsn: header.last_lsn,
+            database_backup_lsn: header.database_backup_lsn,
+            first_recovery_fork_guid: Some(header.first_recovery_fork),
+            last_recovery_fork_guid: Some(header.recovery_fork),
         });
     }
 

@@ -1,6 +1,8 @@
 //! The check of a procedure's end state: what failover and failback must leave (as
 //! pcdr-core's `procedure/failover.rs` and `failback.rs` describe), and the message
-//! ground truth (no message lost that a surviving log backup held, none duplicated).
+//! ground truth (no message lost that a surviving log backup held, none duplicated; or,
+//! after a failover whose report declares a data loss, exactly the messages it declares
+//! lost missing).
 //!
 //! Reads the state only; every finding is a [`Difference`].
 
@@ -75,14 +77,33 @@ impl Findings {
     }
 }
 
+/// The data loss a failover's report declares it accepted (`rpo.lost_from` of pcdr's
+/// report): every log record from `lost_from` on is lost, and only those.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeclaredLoss {
+    /// The first LSN the new primary does not hold.
+    pub lost_from: u128,
+}
+
 impl World {
     /// Every difference between the world and the end state `expect`; empty when the
     /// procedure left what it should.
     pub fn verify(&self, expect: Expect) -> WorldResult<Vec<Difference>> {
+        self.verify_declaring(expect, None)
+    }
+
+    /// As [`World::verify`], for a failover whose report declares a data loss: the
+    /// messages missing on the new primary must be exactly those committed at or after
+    /// the declared LSN, instead of none a surviving log backup held.
+    pub fn verify_declaring(
+        &self,
+        expect: Expect,
+        declared: Option<DeclaredLoss>,
+    ) -> WorldResult<Vec<Difference>> {
         let state = self.read()?;
         let mut findings = Findings::default();
         match expect {
-            Expect::FailedOver => failed_over(&state, &mut findings),
+            Expect::FailedOver => failed_over(&state, declared, &mut findings),
             Expect::Normal => normal(&state, &mut findings),
         }
         Ok(findings.0)
@@ -93,7 +114,7 @@ fn chat_db(state: &WorldState, instance: InstanceId) -> Option<&Database> {
     state.instance(instance).and_then(|i| i.database(CHAT_DB))
 }
 
-fn failed_over(state: &WorldState, f: &mut Findings) {
+fn failed_over(state: &WorldState, declared: Option<DeclaredLoss>, f: &mut Findings) {
     f.check(state.pool.failed_over, "pool state", "FailedOver", "Normal");
     active_servers(state, &state.pool.backup_servers, "backup", f);
     serving_principal(state, InstanceId::Backup, f);
@@ -110,7 +131,46 @@ fn failed_over(state: &WorldState, f: &mut Findings) {
         "removed",
         "still configured",
     );
-    messages(state, InstanceId::Backup, f);
+    messages(state, InstanceId::Backup, declared, f);
+}
+
+/// The messages missing on the new primary (the backup mgc) against those the lost
+/// primary committed must be exactly those committed at or after the declared LSN.
+fn declared_loss(state: &WorldState, backup: &Database, loss: DeclaredLoss, f: &mut Findings) {
+    let Some(lost_primary) = chat_db(state, InstanceId::Primary) else {
+        f.check(
+            false,
+            "declared data loss",
+            "the lost primary mgc",
+            "missing",
+        );
+        return;
+    };
+    let held: BTreeSet<u64> = backup.messages.iter().map(|m| m.id).collect();
+    let committed = || lost_primary.messages.iter();
+    let missing: BTreeSet<u64> = committed()
+        .map(|m| m.id)
+        .filter(|id| !held.contains(id))
+        .collect();
+    let declared: BTreeSet<u64> = committed()
+        .filter(|m| m.lsn >= loss.lost_from)
+        .map(|m| m.id)
+        .collect();
+    f.check(
+        missing == declared,
+        "messages of backup mgc",
+        &format!(
+            "missing exactly the {} the report declares lost (from LSN {})",
+            declared.len(),
+            loss.lost_from
+        ),
+        format!(
+            "{} missing: {} of them not declared, and {} declared but held",
+            missing.len(),
+            missing.difference(&declared).count(),
+            declared.difference(&missing).count()
+        ),
+    );
 }
 
 fn normal(state: &WorldState, f: &mut Findings) {
@@ -139,7 +199,7 @@ fn normal(state: &WorldState, f: &mut Findings) {
         "the same",
         "different or missing",
     );
-    messages(state, InstanceId::Primary, f);
+    messages(state, InstanceId::Primary, None, f);
     if let (Some(p), Some(b)) = (primary, backup) {
         let held: BTreeSet<u64> = p.messages.iter().map(|m| m.id).collect();
         let missing = b.messages.iter().filter(|m| !held.contains(&m.id)).count();
@@ -237,9 +297,15 @@ fn log_shipping_running(state: &WorldState, f: &mut Findings) {
     );
 }
 
-/// The ground truth on the serving chat database: nothing a surviving log backup held
-/// is missing, nothing is held twice, nothing unknown is held.
-fn messages(state: &WorldState, instance: InstanceId, f: &mut Findings) {
+/// The ground truth on the serving chat database: nothing is held twice, nothing unknown
+/// is held, and nothing a surviving log backup held is missing, or, when a data loss is
+/// `declared`, exactly what it declares is missing.
+fn messages(
+    state: &WorldState,
+    instance: InstanceId,
+    declared: Option<DeclaredLoss>,
+    f: &mut Findings,
+) {
     let Some(db) = chat_db(state, instance) else {
         return;
     };
@@ -261,7 +327,9 @@ fn messages(state: &WorldState, instance: InstanceId, f: &mut Findings) {
         "only messages that were committed",
         format!("{unknown} never committed"),
     );
-    if let Some(truth) = &state.ground_truth {
+    if let Some(loss) = declared {
+        declared_loss(state, db, loss, f);
+    } else if let Some(truth) = &state.ground_truth {
         let lost: Vec<u64> = (1..=truth.guaranteed_through)
             .filter(|id| !unique.contains(id))
             .collect();
@@ -309,6 +377,41 @@ mod tests {
                 .iter()
                 .any(|d| d.found.contains("10 lost, first Some(11)")),
             "{differences:?}"
+        );
+    }
+
+    /// The backup mgc after a disaster that dropped the backlog holds messages 1 to 10;
+    /// message 11 is the first the lost primary committed past them.
+    #[test]
+    fn a_declared_loss_is_accepted_only_when_it_names_exactly_the_missing_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let world = World::create(dir.path(), &WorldOptions::default()).unwrap();
+        world.disaster(Site::Primary, false).unwrap();
+        let lsn_of = |id: u64| {
+            let state = world.read().unwrap();
+            let primary = chat_db(&state, InstanceId::Primary).unwrap();
+            primary.messages.iter().find(|m| m.id == id).unwrap().lsn
+        };
+        let message_findings = |lost_from: u128| {
+            let declared = Some(DeclaredLoss { lost_from });
+            let differences = world
+                .verify_declaring(Expect::FailedOver, declared)
+                .unwrap();
+            differences
+                .into_iter()
+                .filter(|d| d.what == "messages of backup mgc")
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(message_findings(lsn_of(11)), vec![]);
+        let too_late = message_findings(lsn_of(12));
+        assert!(
+            too_late[0].found.contains("1 of them not declared"),
+            "{too_late:?}"
+        );
+        let too_early = message_findings(lsn_of(10));
+        assert!(
+            too_early[0].found.contains("1 declared but held"),
+            "{too_early:?}"
         );
     }
 }

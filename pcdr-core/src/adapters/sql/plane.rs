@@ -9,7 +9,7 @@ use crate::log_chain::{BackupHeader, BackupType, Lsn};
 use crate::planes::{
     DatabaseFile, DatabasePlane, DatabaseState, DbState, FileKind, FullRestore,
     LogShippingSnapshot, Mirroring, MirroringRole, PrimaryLogShipping, RestoreRecord,
-    SecondaryLogShipping, SessionId, UserAccess,
+    RestoredBackup, SecondaryLogShipping, SessionId, UserAccess,
 };
 use crate::topology::RestoreMode;
 use async_trait::async_trait;
@@ -93,7 +93,30 @@ fn backup_header(file: &str, sets: &[Vec<Row>]) -> PlaneResult<BackupHeader> {
         binding_id: guid(row, "BindingID")?.unwrap_or_default(),
         backup_start: required_time(row, "BackupStartDate")?,
         backup_finish: required_time(row, "BackupFinishDate")?,
+        database_backup_lsn: lsn(row, "DatabaseBackupLSN")?.unwrap_or_default(),
+        first_recovery_fork: guid(row, "FirstRecoveryForkID")?,
+        recovery_fork: guid(row, "RecoveryForkID")?,
     })
+}
+
+/// The integer `column` of the first row, if there is one.
+fn first_id(sets: &[Vec<Row>], column: &str) -> PlaneResult<Option<i64>> {
+    first(sets).map(|row| required_int(row, column)).transpose()
+}
+
+/// A `msdb.dbo.backupset` row as the identity of the set restored.
+fn restored_backup(row: &Row) -> PlaneResult<Option<RestoredBackup>> {
+    let Some(family_guid) = guid(row, "family_guid")? else {
+        return Ok(None);
+    };
+    let lsn_of = |name| lsn(row, name).map(Option::unwrap_or_default);
+    Ok(Some(RestoredBackup {
+        family_guid,
+        first_lsn: lsn_of("first_lsn")?,
+        last_lsn: lsn_of("last_lsn")?,
+        database_backup_lsn: lsn_of("database_backup_lsn")?,
+        recovery_fork: guid(row, "last_recovery_fork_guid")?,
+    }))
 }
 
 fn file_kind(code: &str) -> FileKind {
@@ -124,6 +147,12 @@ fn files(
 }
 
 impl SqlPlane {
+    /// The identity of backup set `set_id` (`msdb.dbo.backupset`).
+    async fn backup_set(&self, set_id: i64) -> PlaneResult<Option<RestoredBackup>> {
+        let sets = self.read(&sql::backup_set_identity(set_id)).await?;
+        first(&sets).map_or(Ok(None), restored_backup)
+    }
+
     async fn secondary_row(
         &self,
         database: &str,
@@ -326,6 +355,34 @@ impl DatabasePlane for SqlPlane {
             .map(|r| required_text(r, "physical_device_name"))
             .transpose()?;
         Ok(file.map(|file| RestoreRecord { file, restored_at }))
+    }
+
+    async fn last_restored_backup(&self, database: &str) -> PlaneResult<Option<RestoredBackup>> {
+        let sets = self.read(&sql::newest_restore(database)).await?;
+        match first_id(&sets, "backup_set_id")? {
+            Some(set_id) => self.backup_set(set_id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn restored_from_file(
+        &self,
+        database: &str,
+        file: &str,
+    ) -> PlaneResult<Option<RestoredBackup>> {
+        let media = self.read(&sql::device_media_set(file)).await?;
+        let Some(media_set_id) = first_id(&media, "media_set_id")? else {
+            return Ok(None);
+        };
+        let sets = self.read(&sql::media_backup_set(media_set_id)).await?;
+        let Some(set_id) = first_id(&sets, "backup_set_id")? else {
+            return Ok(None);
+        };
+        let restores = self.read(&sql::restore_of_set(database, set_id)).await?;
+        match first_id(&restores, "restore_history_id")? {
+            Some(_) => self.backup_set(set_id).await,
+            None => Ok(None),
+        }
     }
 
     async fn agent_service_account(&self) -> PlaneResult<Option<String>> {

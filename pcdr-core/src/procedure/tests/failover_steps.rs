@@ -393,12 +393,12 @@ async fn remove_log_shipping_fails_when_still_configured_afterwards() {
 // ---------------------------------------------------------------- copy_log_backups
 
 #[tokio::test]
-async fn copy_takes_only_missing_or_partial_files_newer_than_the_last_copied_one() {
+async fn copy_takes_only_missing_or_partial_files_newer_than_the_last_restored_one() {
     let mut w = World::new().with_snapshot(snapshot()).sequential();
-    // last copied (snapshot): mgc_20261127121500.trn
+    // last restored (snapshot): mgc_20261127120000.trn; last copied: …121500
     let share = vec![
         entry(&trn("20261127124500"), 400), // missing: copy
-        entry(&trn("20261127120000"), 100), // missing but older than last copied: leave
+        entry(&trn("20261127120000"), 100), // missing but restored already: leave
         entry(&trn("20261127121500"), 100), // copied
         entry(&trn("20261127123000"), 300), // partly copied: copy again
     ];
@@ -566,6 +566,9 @@ async fn copy_is_skipped_with_accepted_data_loss_when_the_share_is_unreachable()
         reason.contains(SHARE) && reason.contains("data loss was accepted"),
         "{reason}"
     );
+    let recorded = ctx.facts().share_not_read.expect("the loss is recorded");
+    assert_eq!(recorded.share, SHARE);
+    assert!(recorded.reason.contains(SHARE), "{}", recorded.reason);
 }
 
 #[tokio::test]
@@ -635,16 +638,16 @@ async fn copy_fails_on_a_permanent_share_error_when_no_loss_is_accepted() {
     );
 }
 
-/// The copy job may record its last copied file in another case than the share lists
-/// it (Windows file names ignore case): an older file stays, a newer one is copied.
+/// The restore job may record its last restored file in another case than the share
+/// lists it (Windows file names ignore case): an older file stays, a newer one is copied.
 #[tokio::test]
-async fn copy_compares_with_the_last_copied_file_ignoring_case() {
+async fn copy_compares_with_the_last_restored_file_ignoring_case() {
     let mut snap = snapshot();
-    snap.last_copied_file = Some(format!(r"{SNAP_COPY}\MGC_20261127121500.TRN"));
+    snap.last_restored_file = Some(format!(r"{SNAP_COPY}\MGC_20261127121500.TRN"));
     let mut w = World::new().with_snapshot(snap).sequential();
     let share = vec![
-        entry("mgc_20261127120000.trn", 100), // older than the last copied: leave
-        entry("mgc_20261127121500.trn", 100), // the last copied itself: leave
+        entry("mgc_20261127120000.trn", 100), // older than the last restored: leave
+        entry("mgc_20261127121500.trn", 100), // the last restored itself: leave
         entry("MGC_20261127124500.TRN", 400), // newer: copy
     ];
     expect_list(&mut w.files, SNAP_SHARE, 1, share);
@@ -683,9 +686,11 @@ async fn copy_compares_with_the_last_copied_file_ignoring_case() {
 }
 
 #[tokio::test]
-async fn copy_is_skipped_when_only_files_up_to_the_last_copied_one_in_another_case_are_missing() {
-    let mut w = World::new().with_snapshot(snapshot());
-    // last copied (snapshot): mgc_20261127121500.trn, in lower case
+async fn copy_is_skipped_when_only_files_up_to_the_last_restored_one_in_another_case_are_missing() {
+    let mut snap = snapshot();
+    snap.last_restored_file = snap.last_copied_file.clone();
+    let mut w = World::new().with_snapshot(snap);
+    // last restored: mgc_20261127121500.trn, in lower case
     expect_list(
         &mut w.files,
         SNAP_SHARE,
@@ -701,6 +706,51 @@ async fn copy_is_skipped_when_only_files_up_to_the_last_copied_one_in_another_ca
     let (ctx, _) = w.build();
     let reason = skipped(copy_log_backups(&ctx).await.expect("skipped"));
     assert!(reason.contains(SNAP_SHARE), "{reason}");
+}
+
+/// A file the copy job copied once (named before its last copied file) but that is
+/// gone from the copy folder, while the restore job has not restored it, is copied
+/// again from the share rather than left to show up as a gap.
+#[tokio::test]
+async fn copy_takes_again_a_file_gone_from_the_copy_folder_named_before_the_last_copied_one() {
+    let mut w = World::new().with_snapshot(snapshot()).sequential();
+    // last restored (snapshot): …120000; last copied: …121500
+    let gone = trn("20261127121000");
+    let share = vec![
+        entry(&trn("20261127120000"), 100),
+        entry(&gone, 200),
+        entry(&trn("20261127121500"), 100),
+    ];
+    let before = vec![entry(&trn("20261127121500"), 100)];
+    let after = vec![entry(&gone, 200), entry(&trn("20261127121500"), 100)];
+    expect_list(&mut w.files, SNAP_SHARE, 1, share);
+    let mut seq = Sequence::new();
+    w.files
+        .expect_list_log_backups()
+        .withf(|f, _| f == SNAP_COPY)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_, _| Ok(before.clone()));
+    w.files.expect_free_space().returning(|_| Ok(1000));
+    let name = gone.clone();
+    w.files
+        .expect_copy_file()
+        .withf(move |from, file, to| from == SNAP_SHARE && *file == name && to == SNAP_COPY)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(200));
+    w.files
+        .expect_list_log_backups()
+        .withf(|f, _| f == SNAP_COPY)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_, _| Ok(after.clone()));
+    let (ctx, rec) = w.build();
+    assert_eq!(
+        done(copy_log_backups(&ctx).await.expect("copied")),
+        "1 log backups copied (200 bytes)"
+    );
+    assert_eq!(rec.copied(), [(gone, 200)]);
 }
 
 #[tokio::test]

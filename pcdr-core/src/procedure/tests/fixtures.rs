@@ -5,7 +5,8 @@ use crate::error::{Error, PlaneError};
 use crate::log_chain::{BackupHeader, BackupType, Lsn};
 use crate::planes::{
     DatabaseFile, DatabaseState, DbState, FileEntry, FileKind, LogShippingSnapshot, Mirroring,
-    MirroringRole, MockChatPoolPlane, MockDatabasePlane, MockFilePlane, RestoreRecord, UserAccess,
+    MirroringRole, MockChatPoolPlane, MockDatabasePlane, MockFilePlane, RestoreRecord,
+    RestoredBackup, UserAccess,
 };
 use crate::procedure::{Context, Event, Facts, Observer, Planes, RunOptions, StepOutcome};
 use crate::topology::{RestoreMode, Topology};
@@ -179,7 +180,21 @@ impl World {
     }
 
     /// The context, and the observer recording its events.
-    pub fn build(self) -> (Context, Arc<Recorder>) {
+    ///
+    /// Reads a test did not set up get the answers of a plain log-shipping secondary,
+    /// after the test's own (mockall tries expectations in the order they were set): msdb
+    /// records the last restore as one of [`FAMILY`] (on no known fork) and no restore
+    /// from any other file, and no folder holds a misnamed log backup.
+    pub fn build(mut self) -> (Context, Arc<Recorder>) {
+        self.backup
+            .expect_last_restored_backup()
+            .returning(|_| Ok(Some(restored_set(FAMILY))));
+        self.backup
+            .expect_restored_from_file()
+            .returning(|_, _| Ok(None));
+        self.files
+            .expect_misnamed_log_backups()
+            .returning(|_, _| Ok(Vec::new()));
         let recorder = Arc::new(Recorder::default());
         let planes = Planes {
             primary: Arc::new(self.primary),
@@ -278,6 +293,20 @@ pub fn log_header(first: u128, last: u128) -> BackupHeader {
         binding_id: DATABASE_GUID.into(),
         backup_start: at(first as i64 / 10),
         backup_finish: at(last as i64 / 10),
+        database_backup_lsn: Lsn(0),
+        first_recovery_fork: None,
+        recovery_fork: None,
+    }
+}
+
+/// A backup set of family `family` as msdb records it restored, on no known fork.
+pub fn restored_set(family: &str) -> RestoredBackup {
+    RestoredBackup {
+        family_guid: family.into(),
+        first_lsn: Lsn(0),
+        last_lsn: Lsn(0),
+        database_backup_lsn: Lsn(0),
+        recovery_fork: None,
     }
 }
 

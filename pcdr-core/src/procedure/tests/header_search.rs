@@ -3,7 +3,7 @@
 //! restored last, and that a quick reading showing a gap is checked against every header.
 
 use super::fixtures::*;
-use crate::log_chain::{LogBackup, Lsn};
+use crate::log_chain::{ChainIdentity, LogBackup, Lsn};
 use crate::procedure::failover::APPLY_UNAPPLIED_LOGS;
 use crate::procedure::header_search::restore_plan;
 use std::sync::Arc;
@@ -64,13 +64,21 @@ fn world(hint: LastRestored, reads: &Arc<AtomicUsize>) -> World {
     w
 }
 
+/// The chain of [`FAMILY`], fork and base unknown.
+fn of_family_only() -> ChainIdentity {
+    ChainIdentity {
+        family: Some(FAMILY.into()),
+        ..ChainIdentity::default()
+    }
+}
+
 /// How many headers the search reads to plan the restores of the newest 5 of 1,000.
 async fn header_reads(hint: LastRestored) -> usize {
     let reads = Arc::new(AtomicUsize::new(0));
     let (ctx, _) = world(hint, &reads).build();
     let files: Vec<String> = (0..FILES).map(|i| format!(r"{COPY}\{}", name(i))).collect();
     let point = Lsn(span(FILES - UNAPPLIED as u128 - 1).1);
-    let plan = restore_plan(&ctx, APPLY_UNAPPLIED_LOGS, &restoring(), point, &files)
+    let plan = restore_plan(&ctx, APPLY_UNAPPLIED_LOGS, &of_family_only(), point, &files)
         .await
         .expect("a plan");
     assert_eq!(
@@ -103,7 +111,7 @@ async fn a_gap_the_quick_reading_shows_is_confirmed_by_every_header() {
         .map(|i| format!(r"{COPY}\{}", name(i)))
         .collect();
     let point = Lsn(span(FILES - UNAPPLIED as u128 - 1).1);
-    let plan = restore_plan(&ctx, APPLY_UNAPPLIED_LOGS, &restoring(), point, &files)
+    let plan = restore_plan(&ctx, APPLY_UNAPPLIED_LOGS, &of_family_only(), point, &files)
         .await
         .expect("a plan");
     assert!(plan.gap.is_some(), "the missing backup is a gap");

@@ -10,7 +10,8 @@ use crate::log_chain::{BackupHeader, BackupType, Lsn};
 use crate::planes::{
     ChatPoolPlane, DatabaseFile, DatabasePlane, DatabaseState, DbState, FileEntry, FileKind,
     FilePlane, FullRestore, LogShippingSnapshot, MirrorRequest, Mirroring, MirroringRole,
-    PoolState, PrimaryLogShipping, RestoreRecord, SecondaryLogShipping, SessionId, UserAccess,
+    PoolState, PrimaryLogShipping, RestoreRecord, RestoredBackup, SecondaryLogShipping, SessionId,
+    UserAccess,
 };
 use crate::procedure::Planes;
 use crate::topology::{RestoreMode, SiteRole};
@@ -108,6 +109,9 @@ fn log_header(index: u32) -> BackupHeader {
         binding_id: String::new(),
         backup_start: at(i64::from(index) * 60),
         backup_finish: at(i64::from(index) * 60 + 5),
+        database_backup_lsn: Lsn(0),
+        first_recovery_fork: None,
+        recovery_fork: None,
     }
 }
 
@@ -350,7 +354,8 @@ impl DatabasePlane for FakeSql {
                     role: MirroringRole::Principal,
                     partner: "TCP://m:5022".into(),
                 }),
-                family_guid: Some(db.family.clone()),
+                // NULL while the database does not start, as SQL Server shows it.
+                family_guid: (db.state != DbState::Restoring).then(|| db.family.clone()),
                 database_guid: Some(self.database_guid()),
             }))
         })
@@ -478,6 +483,9 @@ impl DatabasePlane for FakeSql {
                 binding_id: self.database_guid(),
                 backup_start: at(0),
                 backup_finish: at(1),
+                database_backup_lsn: Lsn(0),
+                first_recovery_fork: None,
+                recovery_fork: None,
             };
             s.files
                 .insert(file.to_string(), FakeFile::backup(10_000, header));
@@ -584,6 +592,23 @@ impl DatabasePlane for FakeSql {
             Ok(Some(r"CONTOSO\sqlagent".into()))
         })
     }
+
+    async fn last_restored_backup(&self, _: &str) -> PlaneResult<Option<RestoredBackup>> {
+        self.world.read("last_restored_backup", |s| {
+            Ok(self.db(s)?.map(|db| RestoredBackup {
+                family_guid: db.family.clone(),
+                first_lsn: Lsn(0),
+                last_lsn: db.point,
+                database_backup_lsn: Lsn(0),
+                recovery_fork: None,
+            }))
+        })
+    }
+
+    /// The fake world's files are readable or missing: no proof is ever needed.
+    async fn restored_from_file(&self, _: &str, _: &str) -> PlaneResult<Option<RestoredBackup>> {
+        Ok(None)
+    }
 }
 
 /// The header of backup `file`: 3201 when it does not exist, 3241 when it is no backup.
@@ -642,6 +667,21 @@ impl FilePlane for FakeWorld {
                         modified: at(0),
                     })
                 })
+                .collect())
+        })
+    }
+
+    async fn misnamed_log_backups(&self, folder: &str, database: &str) -> PlaneResult<Vec<String>> {
+        self.read("misnamed_log_backups", |s| {
+            require_folder(s, folder)?;
+            Ok(s.files
+                .keys()
+                .filter_map(|path| child(path, folder))
+                .filter(|name| {
+                    crate::logship::looks_like_log_backup_of(name, database)
+                        && !crate::logship::is_log_backup_of(name, database)
+                })
+                .map(str::to_string)
                 .collect())
         })
     }

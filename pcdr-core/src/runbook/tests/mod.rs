@@ -601,6 +601,27 @@ async fn a_journal_of_another_deployment_is_refused_before_anything_changes() {
     assert_eq!(world.lock().calls.len(), calls, "nothing changed");
 }
 
+/// A backup database re-seeded (another family) between a run and its resume is
+/// another deployment: the resume refuses, naming both families, before acting. The
+/// backup database is RESTORING, so its family comes from msdb's restore history.
+#[tokio::test]
+async fn a_journal_whose_backup_database_was_reseeded_is_refused_naming_the_family() {
+    let (_dir, journal, world) = stopped_at_the_first_restore().await;
+    if let Some(backup) = world.lock().backup.as_mut() {
+        backup.family = "FAMILY-RESEEDED".into();
+    }
+    let calls = world.lock().calls.len();
+    let ctx = Context::new(topology(), world.planes(), RunOptions::default(), "x");
+    let err = Runbook::new(ctx, &journal).resume().await.unwrap_err();
+    assert!(matches!(err, Error::Journal { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("backup database family FAMILY-ORIGINAL (now FAMILY-RESEEDED"),
+        "{message}"
+    );
+    assert_eq!(world.lock().calls.len(), calls, "nothing changed");
+}
+
 #[tokio::test]
 async fn a_resumed_run_whose_last_step_would_act_again_stops_before_it() {
     let (_dir, journal, world) = stopped_at_the_first_restore().await;
