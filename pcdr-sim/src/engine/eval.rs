@@ -1,5 +1,5 @@
 //! Expressions and search conditions: literals, variables, `@@` globals, columns of the
-//! current row, `DB_ID()` / `DB_NAME()` and a few scalar functions, `+ - *`, and
+//! current row, `DB_ID()` / `DB_NAME()`, `APPLOCK_MODE()` and a few scalar functions, `+ - *`, and
 //! comparisons with SQL's three-valued logic (`NULL` compares as unknown).
 //!
 //! Text compares case-insensitively (SQL Server's default collation); a uniqueidentifier
@@ -7,6 +7,7 @@
 
 use std::cmp::Ordering;
 
+use crate::engine::applock::{AppLocks, LockMode, Resource};
 use crate::engine::failure::{Failure, invalid_column, unknown_function};
 use crate::engine::scope::{Scope, guid_of, integer_of, text_of};
 use crate::tds::{Column, Value};
@@ -31,6 +32,8 @@ pub(crate) struct Env<'a> {
     pub database: &'a str,
     /// `@@TRANCOUNT`.
     pub trancount: u32,
+    /// The instance's application locks, for `APPLOCK_MODE`.
+    pub applocks: &'a AppLocks,
 }
 
 /// The current row of a query.
@@ -107,8 +110,32 @@ impl Env<'_> {
             "LOWER" => text_map(first, str::to_lowercase),
             "QUOTENAME" => text_map(first, |s| format!("[{}]", s.replace(']', "]]"))),
             "GETUTCDATE" | "SYSUTCDATETIME" => Value::DateTime2(chrono::Utc::now().naive_utc()),
+            "APPLOCK_MODE" => self.applock_mode(function, &values)?,
             _ => return Err(unknown_function(function)),
         })
+    }
+
+    /// `APPLOCK_MODE(principal, resource, owner)`: the mode this session holds on the
+    /// resource in the current database, or `NoLock`. Only session-owned locks are
+    /// emulated, so a `Transaction` owner holds none.
+    /// <https://learn.microsoft.com/sql/t-sql/functions/applock-mode-transact-sql>
+    fn applock_mode(&self, function: &str, values: &[Value]) -> Result<Value, Failure> {
+        let [principal, resource, owner] = values else {
+            return Err(argument_count(function, 3));
+        };
+        let text = |v: &Value| text_of(v).unwrap_or_default();
+        let resource = Resource {
+            database: self.database.to_owned(),
+            principal: text(principal),
+            name: text(resource),
+        };
+        let mode = text(owner)
+            .eq_ignore_ascii_case("Session")
+            .then(|| self.applocks.mode_of(self.spid, &resource))
+            .flatten();
+        Ok(Value::NVarChar(
+            mode.map_or("NoLock", LockMode::name).to_owned(),
+        ))
     }
 
     fn db_id(&self, name: Option<&Value>) -> Result<Value, Failure> {

@@ -123,6 +123,7 @@ impl<'a> Exec<'a> {
             spid: self.session.spid(),
             database: &session.database,
             trancount: session.trancount,
+            applocks: &self.engine.applocks,
         })
     }
 
