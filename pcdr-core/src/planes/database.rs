@@ -238,6 +238,68 @@ pub struct RestoreRecord {
     pub restored_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// The session holding a run lock another run asked for, as the instance names it
+/// (`sys.dm_exec_sessions` of the session `sys.dm_tran_locks` shows holding the lock).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockHolder {
+    /// The holding session.
+    pub session: SessionId,
+    /// `host_name`: the computer the holding run connected from.
+    pub host: String,
+    /// `login_name`.
+    pub login: String,
+    /// `program_name`: pcdr names its run there (`pcdr failover run 20261127093000`).
+    pub program: String,
+    /// `login_time`: since when the session (and so the run) holds the lock.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "'{}' on host {}, login {}, session {}",
+            self.program, self.host, self.login, self.session
+        )?;
+        match self.since {
+            Some(since) => write!(f, ", since {}", since.format("%Y-%m-%d %H:%M:%S UTC")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A run lock held on an instance: whatever keeps it held (a connection of its own, whose
+/// session owns the lock). Dropping it, or the process ending, releases the lock: the
+/// session ends when its connection closes.
+pub struct RunLock {
+    _holder: Box<dyn Send>,
+}
+
+impl RunLock {
+    /// A lock held for as long as `holder` lives.
+    pub fn new(holder: impl Send + 'static) -> Self {
+        Self {
+            _holder: Box::new(holder),
+        }
+    }
+}
+
+impl fmt::Debug for RunLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RunLock")
+    }
+}
+
+/// What asking for a run lock gave.
+#[derive(Debug)]
+pub enum RunLockAttempt {
+    /// Granted: held until the [`RunLock`] drops.
+    Granted(RunLock),
+    /// Another session holds it; `None` when it was released between the refusal and
+    /// the look-up of its holder.
+    Held(Option<LockHolder>),
+}
+
 /// One SQL Server instance.
 ///
 /// Every mutating call is a single statement that either happened or did not; a step
@@ -318,4 +380,9 @@ pub trait DatabasePlane: Send + Sync {
 
     /// The account SQL Server Agent runs as (`sys.dm_server_services`).
     async fn agent_service_account(&self) -> PlaneResult<Option<String>>;
+
+    /// Takes the exclusive run lock `resource` over a connection of its own, named
+    /// `run_name` (the session's `program_name`), without waiting: granted, it is held
+    /// until the returned [`RunLock`] drops; refused, the answer names the holder.
+    async fn take_run_lock(&self, resource: &str, run_name: &str) -> PlaneResult<RunLockAttempt>;
 }

@@ -5,7 +5,7 @@
 use super::{
     ChatPoolPlane, DatabaseFile, DatabasePlane, DatabaseState, FileEntry, FilePlane, FullRestore,
     LogShippingSnapshot, MirrorRequest, PoolState, PrimaryLogShipping, RestoreRecord,
-    SecondaryLogShipping, SessionId,
+    RunLockAttempt, SecondaryLogShipping, SessionId,
 };
 use crate::error::{PlaneError, PlaneResult};
 use crate::log_chain::{BackupHeader, Lsn};
@@ -124,6 +124,9 @@ impl DatabasePlane for Offline {
         self.fail()
     }
     async fn agent_service_account(&self) -> PlaneResult<Option<String>> {
+        self.fail()
+    }
+    async fn take_run_lock(&self, _: &str, _: &str) -> PlaneResult<RunLockAttempt> {
         self.fail()
     }
 }

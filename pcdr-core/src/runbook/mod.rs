@@ -12,6 +12,7 @@ mod journal;
 mod journal_check;
 mod plan;
 mod report;
+mod run_lock;
 #[cfg(test)]
 mod tests;
 
@@ -20,8 +21,10 @@ pub use journal::{JOURNAL_FORMAT, Journal, Record, read_records};
 pub use journal_check::{JournalUse, check_journal};
 pub use plan::{Plan, PlannedStatus, PlannedStep, plan};
 pub use report::{Report, RpoEvidence, StepReport};
+pub use run_lock::{resource as run_lock_resource, run_name as run_lock_name};
 
 use crate::error::{Error, PreconditionKind, Result};
+use crate::planes::RunLock;
 use crate::procedure::{
     Action, Context, Event, Facts, Intent, Procedure, RunOptions, STALE_AFTER_HOURS, StepId,
     StepOutcome, observe_step, run_step,
@@ -147,10 +150,14 @@ impl Runbook {
         plan(&self.ctx, procedure).await
     }
 
-    /// Runs `procedure` from its first step, in a new journal.
+    /// Runs `procedure` from its first step, in a new journal, holding the run lock
+    /// (see [`run_lock_resource`]) throughout.
     pub async fn execute(&self, procedure: Procedure) -> Result<Report> {
         let mut journal = Journal::create(&self.journal)?;
         journal.append(&self.started(procedure))?;
+        let _run_lock = self
+            .lock_run(&mut journal, procedure, procedure.steps()[0])
+            .await?;
         self.run_from(&mut journal, procedure, &HashSet::new())
             .await
     }
@@ -182,8 +189,12 @@ impl Runbook {
             ctx,
             journal: self.journal,
         };
+        let procedure = history.procedure;
+        let _run_lock = resumed
+            .lock_run(&mut journal, procedure, procedure.steps()[0])
+            .await?;
         resumed
-            .run_from(&mut journal, history.procedure, &history.done)
+            .run_from(&mut journal, procedure, &history.done)
             .await
     }
 
@@ -221,6 +232,7 @@ impl Runbook {
             journal: self.journal,
         };
         runbook.refuse_skipping_ahead(step, &done)?;
+        let _run_lock = runbook.lock_run(&mut journal, procedure, step).await?;
         let outcome = runbook.journaled_step(&mut journal, step).await?;
         runbook.ctx.journal_flushed().await?;
         done.insert(step);
@@ -258,6 +270,32 @@ impl Runbook {
             next: "run them first, in order, on the same journal (or run the whole procedure)"
                 .into(),
         })
+    }
+
+    /// Takes the run lock ([`run_lock_resource`]) before `step`, the first this run
+    /// would run; a refusal or a failure to reach an instance is journaled as the
+    /// failure of that step, as any failure before a step acts is.
+    async fn lock_run(
+        &self,
+        journal: &mut Journal,
+        procedure: Procedure,
+        step: StepId,
+    ) -> Result<Vec<RunLock>> {
+        let error = match run_lock::take(&self.ctx, procedure, step).await {
+            Ok(locks) => return Ok(locks),
+            Err(error) => error,
+        };
+        journal.append(&Record::StepFailed {
+            step,
+            error: error.to_string(),
+            facts: self.ctx.facts(),
+            at: Utc::now(),
+        })?;
+        self.ctx.emit(Event::StepFailed {
+            step,
+            error: error.to_string(),
+        });
+        Err(error)
     }
 
     fn started(&self, procedure: Procedure) -> Record {

@@ -5,6 +5,9 @@
 //! of [`commands::sql`](crate::commands::sql), sent as `sp_executesql` with named
 //! parameters, or as a plain batch when it has none (`KILL`, `ALTER DATABASE`).
 //!
+//! The run lock has a connection of its own, named after the run, held for the whole
+//! run: its session owns the lock, so the lock ends with the connection.
+//!
 //! A dropped connection is reopened before an idempotent read is retried once; a
 //! mutating statement is never retried here — the step observes the state again
 //! instead.
@@ -95,9 +98,15 @@ impl SqlPlane {
     }
 
     async fn connect(&self) -> PlaneResult<Connection> {
+        self.connect_with(&self.config).await
+    }
+
+    /// A connection of its own, with `config` (the plane's, with another application
+    /// name say).
+    async fn connect_with(&self, config: &Config) -> PlaneResult<Connection> {
         // A lost site drops packets rather than refusing: without a limit the operating
         // system's own (21 s on Windows, minutes on Linux) would run on every probe.
-        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect_named(&self.config))
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect_named(config))
             .await
             .map_err(|_| PlaneError::Unreachable {
                 target: self.name.clone(),
@@ -109,7 +118,7 @@ impl SqlPlane {
             .map_err(|e| connect_error(&self.name, e))?;
         tcp.set_nodelay(true)
             .map_err(|e| connect_error(&self.name, e.into()))?;
-        Client::connect(self.config.clone(), tcp.compat_write())
+        Client::connect(config.clone(), tcp.compat_write())
             .await
             .map_err(|e| connect_error(&self.name, e))
     }

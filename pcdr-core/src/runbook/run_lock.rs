@@ -1,0 +1,92 @@
+//! The run lock: two operators, on two hosts, must not run procedures on the same pool
+//! at once. A run (new, resumed, or one step) first takes an exclusive application lock
+//! named [`resource`] in `master` of the instances it changes — the backup instance, and
+//! for failback the primary too — over a connection of its own, named after the run
+//! ([`run_name`]) and held until the run ends. A second run is refused at once, naming
+//! the holder from the instance's own views; nothing of pcdr's is stored on the server.
+//!
+//! A failover does not lock the primary: its primary site is gone. The lock lives in
+//! `master`, present on every instance and never restored over (failback restores `mgc`
+//! over the primary's; a lock in `mgc` would be lost with the database). A run that
+//! dies (even by SIGKILL) loses its connection, and its session with the lock.
+
+use crate::error::{Error, PreconditionKind, Result};
+use crate::planes::{LockHolder, RunLock, RunLockAttempt};
+use crate::procedure::{Context, Procedure, StepId, failback};
+use crate::topology::SiteRole;
+
+/// The lock's resource name for the pool of `ctx`: `pcdr:<pool fqdn>`.
+///
+/// ```
+/// # use pcdr_core::runbook::run_lock_resource;
+/// assert_eq!(run_lock_resource("pchat.contoso.com"), "pcdr:pchat.contoso.com");
+/// ```
+pub fn resource(pool_fqdn: &str) -> String {
+    format!("pcdr:{pool_fqdn}")
+}
+
+/// The name the lock's connection gives itself (its `program_name`), naming the run.
+///
+/// ```
+/// # use pcdr_core::procedure::failover;
+/// # use pcdr_core::runbook::run_lock_name;
+/// assert_eq!(
+///     run_lock_name(failover::PROCEDURE, "20261127093000"),
+///     "pcdr failover run 20261127093000"
+/// );
+/// ```
+pub fn run_name(procedure: Procedure, run_id: &str) -> String {
+    format!("pcdr {procedure} run {run_id}")
+}
+
+/// The sites whose instances `procedure` locks, in the order it locks them.
+fn sites(procedure: Procedure) -> &'static [SiteRole] {
+    if procedure == failback::PROCEDURE {
+        &[SiteRole::Backup, SiteRole::Primary]
+    } else {
+        &[SiteRole::Backup]
+    }
+}
+
+/// Takes the run lock of `procedure` for the run of `ctx` on every instance it changes;
+/// `step` is the step the run would start with, named in a refusal. The locks are held
+/// until the returned value drops.
+pub(super) async fn take(ctx: &Context, procedure: Procedure, step: StepId) -> Result<Vec<RunLock>> {
+    let resource = resource(&ctx.topology.pool.fqdn);
+    let name = run_name(procedure, &ctx.run_id);
+    let mut held = Vec::new();
+    for &site in sites(procedure) {
+        let plane = match site {
+            SiteRole::Primary => &ctx.planes.primary,
+            SiteRole::Backup => &ctx.planes.backup,
+        };
+        let target = ctx.topology.site(site).sql.display_name();
+        match plane.take_run_lock(&resource, &name).await {
+            Ok(RunLockAttempt::Granted(lock)) => held.push(lock),
+            Ok(RunLockAttempt::Held(holder)) => {
+                return Err(refusal(step, &target, &resource, holder.as_ref()));
+            }
+            Err(error) => return Err(Error::step(step, target, Some("master"), None, error)),
+        }
+    }
+    Ok(held)
+}
+
+fn refusal(step: StepId, target: &str, resource: &str, holder: Option<&LockHolder>) -> Error {
+    let (message, next) = match holder {
+        Some(holder) => (
+            format!("another pcdr run holds the run lock {resource} on {target}: {holder}"),
+            "wait for that run to finish, or go to that host and continue it from its own journal; a run that died releases the lock as soon as its connection drops, so try again in a moment".to_string(),
+        ),
+        None => (
+            format!("another pcdr run held the run lock {resource} on {target} a moment ago"),
+            "try again: the other run has just ended".to_string(),
+        ),
+    };
+    Error::Precondition {
+        step,
+        kind: PreconditionKind::RunInProgress,
+        message,
+        next,
+    }
+}
