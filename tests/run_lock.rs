@@ -2,7 +2,8 @@
 //! `pcdr sim serve`: two `pcdr failover` runs started at the same moment with different
 //! journals (as two operators on two hosts would) — exactly one runs, the other is
 //! refused at once naming the holder's run and host; and a run killed with SIGKILL
-//! while it holds the lock frees it, so that resuming it takes the lock and completes.
+//! while it holds the lock (another run refused meanwhile) frees it, so that resuming it
+//! takes the lock and completes.
 
 #![cfg(unix)]
 
@@ -88,6 +89,11 @@ fn a_run_killed_while_holding_the_lock_frees_it_and_its_resume_completes() {
     let journal = world.path("failover.journal");
     let mut killed = start_failover(&world, &journal);
     killed.wait_for_line(|l| l.starts_with("> "));
+    // The lock is held: another run is refused while the first one lives.
+    world
+        .new_run("failover", &world.path("other.journal"))
+        .code(REFUSED)
+        .stderr_has(&format!("'pcdr failover run {}'", run_id(&journal)));
     let status = std::process::Command::new("kill")
         .args(["-KILL", &killed.pid().to_string()])
         .status()

@@ -238,7 +238,10 @@ mod tests {
             b"another run is writing this",
             "the other copy's file is untouched"
         );
-        assert_eq!(fs::read(join_path(&copy_folder, name)).unwrap(), vec![3u8; 4096]);
+        assert_eq!(
+            fs::read(join_path(&copy_folder, name)).unwrap(),
+            vec![3u8; 4096]
+        );
         let a = partial_name(&join_path(&copy_folder, name));
         let b = partial_name(&join_path(&copy_folder, name));
         assert_ne!(a, b, "two copies never share a partial name");

@@ -51,7 +51,11 @@ fn sites(procedure: Procedure) -> &'static [SiteRole] {
 /// Takes the run lock of `procedure` for the run of `ctx` on every instance it changes;
 /// `step` is the step the run would start with, named in a refusal. The locks are held
 /// until the returned value drops.
-pub(super) async fn take(ctx: &Context, procedure: Procedure, step: StepId) -> Result<Vec<RunLock>> {
+pub(super) async fn take(
+    ctx: &Context,
+    procedure: Procedure,
+    step: StepId,
+) -> Result<Vec<RunLock>> {
     let resource = resource(&ctx.topology.pool.fqdn);
     let name = run_name(procedure, &ctx.run_id);
     let mut held = Vec::new();

@@ -120,8 +120,10 @@ impl LockMode {
         use LockMode::{IntentExclusive, IntentShared, Shared, Update};
         matches!(
             (self, other),
-            (IntentShared, IntentShared | Shared | Update | IntentExclusive)
-                | (Shared, IntentShared | Shared | Update)
+            (
+                IntentShared,
+                IntentShared | Shared | Update | IntentExclusive
+            ) | (Shared, IntentShared | Shared | Update)
                 | (Update, IntentShared | Shared)
                 | (IntentExclusive, IntentShared | IntentExclusive)
         )
@@ -268,9 +270,9 @@ pub(crate) async fn call(
 /// The resource a call names, in the session's current database; `None` for an unknown
 /// principal or an owner other than `Session`.
 fn resource_of(exec: &Exec<'_>, params: &Params) -> Result<Option<Resource>, Failure> {
-    let owner = params.get("@lockowner").map_or(Ok("Transaction".into()), |_| {
-        params.text("@lockowner")
-    })?;
+    let owner = params
+        .get("@lockowner")
+        .map_or(Ok("Transaction".into()), |_| params.text("@lockowner"))?;
     let principal = params
         .get("@dbprincipal")
         .map_or(Ok("public".into()), |_| params.text("@dbprincipal"))?;

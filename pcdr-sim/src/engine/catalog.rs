@@ -298,8 +298,16 @@ fn sessions(source: &Source<'_>) -> ResultSet {
                 Value::Bit(s.user),
                 text(&s.login),
                 text(if s.user { "sleeping" } else { "background" }),
-                if s.user { text(&s.host_name) } else { Value::Null },
-                text(if s.user { &s.program_name } else { "SQL Server" }),
+                if s.user {
+                    text(&s.host_name)
+                } else {
+                    Value::Null
+                },
+                text(if s.user {
+                    &s.program_name
+                } else {
+                    "SQL Server"
+                }),
                 Value::DateTime2(s.login_time.naive_utc()),
             ]
         })

@@ -1,6 +1,7 @@
 //! The engine of one instance: the world it serves, the SQL login's password, the audit
-//! log, and the table of live sessions (their current database, transaction count,
-//! client names and login time) and their application locks, kept in memory. The login check is here; running requests is the engine module's.
+//! log, the table of live sessions (their current database, transaction count, client
+//! names and login time) and their application locks, kept in memory. The login check
+//! is here; running requests is the engine module's.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

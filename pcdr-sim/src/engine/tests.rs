@@ -173,14 +173,23 @@ async fn a_session_lock_is_refused_to_others_until_its_session_ends() {
     let registry = Arc::new(SessionRegistry::new());
     let (first, _first) = session(&engine, &registry, "pcdr failover run 1");
     let (second, _second) = session(&engine, &registry, "pcdr failover run 2");
-    assert_eq!(rows(&engine, &first, GET_LOCK).await, vec![vec![Value::Int(0)]]);
-    assert_eq!(rows(&engine, &second, GET_LOCK).await, vec![vec![Value::Int(-1)]]);
+    assert_eq!(
+        rows(&engine, &first, GET_LOCK).await,
+        vec![vec![Value::Int(0)]]
+    );
+    assert_eq!(
+        rows(&engine, &second, GET_LOCK).await,
+        vec![vec![Value::Int(-1)]]
+    );
     let mode = "SELECT APPLOCK_MODE('public', N'pcdr:pool', 'Session') AS m";
     let text = |s: &str| vec![vec![Value::NVarChar(s.into())]];
     assert_eq!(rows(&engine, &first, mode).await, text("Exclusive"));
     assert_eq!(rows(&engine, &second, mode).await, text("NoLock"));
     engine.disconnected(first.spid());
-    assert_eq!(rows(&engine, &second, GET_LOCK).await, vec![vec![Value::Int(0)]]);
+    assert_eq!(
+        rows(&engine, &second, GET_LOCK).await,
+        vec![vec![Value::Int(0)]]
+    );
 }
 
 #[tokio::test]
@@ -215,7 +224,11 @@ async fn the_holder_is_named_by_dm_tran_locks_and_dm_exec_sessions() {
     let named = |s: &str| Value::NVarChar(s.into());
     assert_eq!(
         who,
-        vec![vec![named("pcdr-host"), named("pcdr failover run 7"), named("pcdr")]]
+        vec![vec![
+            named("pcdr-host"),
+            named("pcdr failover run 7"),
+            named("pcdr")
+        ]]
     );
 }
 
@@ -231,10 +244,19 @@ async fn releasing_a_lock_not_held_is_minus_999_with_error_1223() {
         .execute(&one, Request::Batch(release.into()))
         .await
         .results;
-    assert!(results.iter().any(|r| numbers(r) == vec![1223]), "{results:?}");
-    assert_eq!(rows(&engine, &one, release).await, vec![vec![Value::Int(-999)]]);
+    assert!(
+        results.iter().any(|r| numbers(r) == vec![1223]),
+        "{results:?}"
+    );
+    assert_eq!(
+        rows(&engine, &one, release).await,
+        vec![vec![Value::Int(-999)]]
+    );
     rows(&engine, &one, GET_LOCK).await;
-    assert_eq!(rows(&engine, &one, release).await, vec![vec![Value::Int(0)]]);
+    assert_eq!(
+        rows(&engine, &one, release).await,
+        vec![vec![Value::Int(0)]]
+    );
 }
 
 #[tokio::test]
@@ -247,7 +269,11 @@ async fn a_transaction_owned_lock_outside_a_transaction_and_a_bad_mode_are_minus
         "EXEC @r = sp_getapplock N'x', 'Sideways', 'Session', 0",
     ] {
         let text = format!("DECLARE @r int; {call}; SELECT @r AS r");
-        assert_eq!(rows(&engine, &one, &text).await, vec![vec![Value::Int(-999)]], "{call}");
+        assert_eq!(
+            rows(&engine, &one, &text).await,
+            vec![vec![Value::Int(-999)]],
+            "{call}"
+        );
     }
 }
 

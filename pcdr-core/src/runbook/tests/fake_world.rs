@@ -9,8 +9,8 @@ use crate::error::{PlaneError, PlaneResult};
 use crate::log_chain::{BackupHeader, BackupType, Lsn};
 use crate::planes::{
     ChatPoolPlane, DatabaseFile, DatabasePlane, DatabaseState, DbState, FileEntry, FileKind,
-    FilePlane, FullRestore, LogShippingSnapshot, MirrorRequest, Mirroring, MirroringRole,
-    LockHolder, PoolState, PrimaryLogShipping, RestoreRecord, RunLock, RunLockAttempt,
+    FilePlane, FullRestore, LockHolder, LogShippingSnapshot, MirrorRequest, Mirroring,
+    MirroringRole, PoolState, PrimaryLogShipping, RestoreRecord, RunLock, RunLockAttempt,
     SecondaryLogShipping, SessionId, UserAccess,
 };
 use crate::procedure::Planes;
@@ -586,7 +586,10 @@ impl DatabasePlane for FakeSql {
         }
         state.run_locks.insert(key.clone(), run_name.into());
         let world = self.world.clone();
-        Ok(RunLockAttempt::Granted(RunLock::new(HeldRunLock { world, key })))
+        Ok(RunLockAttempt::Granted(RunLock::new(HeldRunLock {
+            world,
+            key,
+        })))
     }
 }
 

@@ -728,14 +728,20 @@ async fn a_run_is_refused_while_another_holds_the_run_lock_and_runs_once_it_is_r
         .await
         .unwrap_err();
     assert_refused_naming_the_other_run(&err);
-    assert!(world.lock().calls.is_empty(), "the refused run changed nothing");
+    assert!(
+        world.lock().calls.is_empty(),
+        "the refused run changed nothing"
+    );
     drop(other);
     runbook(&world, &dir.path().join("two"), RunOptions::default())
         .execute(failover::PROCEDURE)
         .await
         .unwrap();
     assert_failed_over(&world);
-    assert!(world.lock().run_locks.is_empty(), "the run released its lock");
+    assert!(
+        world.lock().run_locks.is_empty(),
+        "the run released its lock"
+    );
 }
 
 #[tokio::test]
@@ -767,6 +773,9 @@ async fn failback_takes_the_run_lock_on_the_primary_as_well() {
         .await
         .unwrap_err();
     assert_refused_naming_the_other_run(&err);
-    assert!(err.to_string().contains("sql-atl"), "names the primary: {err}");
+    assert!(
+        err.to_string().contains("sql-atl"),
+        "names the primary: {err}"
+    );
     assert_eq!(world.lock().calls.len(), calls, "nothing changed");
 }
