@@ -22,7 +22,7 @@ use pcdr_core::log_chain::{BackupHeader, Lsn};
 use pcdr_core::planes::{
     ChatPoolPlane, DatabaseFile, DatabasePlane, DatabaseState, FileEntry, FilePlane, FullRestore,
     LogShippingSnapshot, MirrorRequest, PoolState, PrimaryLogShipping, RestoreRecord,
-    SecondaryLogShipping, SessionId,
+    RunLockAttempt, SecondaryLogShipping, SessionId,
 };
 use pcdr_core::procedure::failover;
 use pcdr_core::procedure::{Context, Planes, RunOptions};
@@ -94,6 +94,7 @@ timed!(TimedDatabase: DatabasePlane {
     fn server_name(&self) -> PlaneResult<String>;
     fn last_restore(&self, database: &str) -> PlaneResult<Option<RestoreRecord>>;
     fn agent_service_account(&self) -> PlaneResult<Option<String>>;
+    fn take_run_lock(&self, resource: &str, run_name: &str) -> PlaneResult<RunLockAttempt>;
 });
 
 timed!(TimedFiles: FilePlane {

@@ -35,8 +35,9 @@ fn mutating_statements(world: &World) -> usize {
                 .ok()
                 .and_then(|v| v["text"].as_str().map(str::to_ascii_uppercase))
                 .unwrap_or_default();
-            // The run lock (sp_getapplock) changes nothing of the world.
-            !text.trim_start().starts_with("SELECT") && !text.contains("SP_GETAPPLOCK")
+            // The run lock (taken and given back) changes nothing of the world.
+            let run_lock = text.contains("SP_GETAPPLOCK") || text.contains("SP_RELEASEAPPLOCK");
+            !text.trim_start().starts_with("SELECT") && !run_lock
         })
         .count()
 }

@@ -206,6 +206,20 @@ pub fn take_run_lock(resource: &str) -> SqlCommand {
     .text_param("@resource", resource)
 }
 
+/// Gives back the run lock `resource` this session holds (taken by [`take_run_lock`]).
+/// Returns `sp_releaseapplock`'s code as `result`: 0 released, -999 not held (with
+/// error 1223).
+/// <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-releaseapplock-transact-sql>
+pub fn release_run_lock(resource: &str) -> SqlCommand {
+    SqlCommand::new(
+        "DECLARE @result int; \
+         EXEC @result = sys.sp_releaseapplock @Resource = @resource, @LockOwner = 'Session', \
+         @DbPrincipal = 'public'; \
+         SELECT @result AS result;",
+    )
+    .text_param("@resource", resource)
+}
+
 /// The application locks granted in the current database, with their sessions:
 /// `resource_description` shows the first 32 characters of the resource name.
 /// <https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-tran-locks-transact-sql>

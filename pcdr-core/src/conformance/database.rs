@@ -543,8 +543,9 @@ async fn granted_run_lock(
 }
 
 /// The run lock: while one run holds it, a second is refused at once and told who holds
-/// it (the first run's name, as its connection's `program_name`); once the first lock
-/// drops (its connection closes, so its session and the lock end) a third run gets it.
+/// it (the first run's name, as its connection's `program_name`); once the first gives
+/// it back a third run gets it at once; once the third only drops it (its connection
+/// closes, so its session and the lock end) a fourth gets it soon after.
 /// The resource is named after `database`, so that checks on one server do not meet.
 pub async fn run_lock(plane: &dyn DatabasePlane, database: &str) -> CheckResult {
     const CHECK: &str = "run_lock";
@@ -563,13 +564,18 @@ pub async fn run_lock(plane: &dyn DatabasePlane, database: &str) -> CheckResult 
             });
         }
     }
-    drop(first);
+    first
+        .release()
+        .await
+        .during(CHECK, "giving the run lock back")?;
+    let third = granted_run_lock(CHECK, plane, &resource, "pcdr conformance run 3").await?;
+    drop(third);
     let deadline = tokio::time::Instant::now() + KILL_SETTLE;
     loop {
         let attempt = plane
-            .take_run_lock(&resource, "pcdr conformance run 3")
+            .take_run_lock(&resource, "pcdr conformance run 4")
             .await
-            .during(CHECK, "taking the released run lock")?;
+            .during(CHECK, "taking the dropped run lock")?;
         if let RunLockAttempt::Granted(_) = attempt {
             return Ok(());
         }

@@ -268,19 +268,33 @@ impl fmt::Display for LockHolder {
     }
 }
 
-/// A run lock held on an instance: whatever keeps it held (a connection of its own, whose
-/// session owns the lock). Dropping it, or the process ending, releases the lock: the
-/// session ends when its connection closes.
+/// What keeps a run lock held on an instance (a connection of its own, whose session
+/// owns the lock), and gives it back.
+#[async_trait]
+pub trait LockHandle: Send {
+    /// Gives the lock back now, and closes what held it.
+    async fn release(self: Box<Self>) -> PlaneResult<()>;
+}
+
+/// A run lock held on an instance. [`RunLock::release`] gives it back at once. Dropping
+/// it, or the process ending, releases it too, but only once the server sees the
+/// connection close: a run that follows at once may still find it held.
 pub struct RunLock {
-    _holder: Box<dyn Send>,
+    handle: Box<dyn LockHandle>,
 }
 
 impl RunLock {
-    /// A lock held for as long as `holder` lives.
-    pub fn new(holder: impl Send + 'static) -> Self {
+    /// A lock held by `handle`.
+    pub fn new(handle: impl LockHandle + 'static) -> Self {
         Self {
-            _holder: Box::new(holder),
+            handle: Box::new(handle),
         }
+    }
+
+    /// Gives the lock back now. On failure the lock is still released when its
+    /// connection closes, which the failure may well have done already.
+    pub async fn release(self) -> PlaneResult<()> {
+        self.handle.release().await
     }
 }
 

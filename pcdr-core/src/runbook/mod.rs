@@ -155,11 +155,14 @@ impl Runbook {
     pub async fn execute(&self, procedure: Procedure) -> Result<Report> {
         let mut journal = Journal::create(&self.journal)?;
         journal.append(&self.started(procedure))?;
-        let _run_lock = self
+        let locks = self
             .lock_run(&mut journal, procedure, procedure.steps()[0])
             .await?;
-        self.run_from(&mut journal, procedure, &HashSet::new())
-            .await
+        let report = self
+            .run_from(&mut journal, procedure, &HashSet::new())
+            .await;
+        run_lock::release(locks).await;
+        report
     }
 
     /// Continues the run the journal holds, from the first step not verified as done.
@@ -190,12 +193,14 @@ impl Runbook {
             journal: self.journal,
         };
         let procedure = history.procedure;
-        let _run_lock = resumed
+        let locks = resumed
             .lock_run(&mut journal, procedure, procedure.steps()[0])
             .await?;
-        resumed
+        let report = resumed
             .run_from(&mut journal, procedure, &history.done)
-            .await
+            .await;
+        run_lock::release(locks).await;
+        report
     }
 
     /// Runs one step of the run the journal holds (or of a new one), journaled.
@@ -207,7 +212,7 @@ impl Runbook {
             (Journal::create(&self.journal)?, Vec::new())
         };
         let history = History::read(&records);
-        let mut done = history.as_ref().map(|h| h.done.clone()).unwrap_or_default();
+        let done = history.as_ref().map(|h| h.done.clone()).unwrap_or_default();
         let ctx = match history {
             Some(history) if history.procedure != procedure => {
                 return Err(Error::Journal {
@@ -232,12 +237,24 @@ impl Runbook {
             journal: self.journal,
         };
         runbook.refuse_skipping_ahead(step, &done)?;
-        let _run_lock = runbook.lock_run(&mut journal, procedure, step).await?;
-        let outcome = runbook.journaled_step(&mut journal, step).await?;
-        runbook.ctx.journal_flushed().await?;
+        let locks = runbook.lock_run(&mut journal, procedure, step).await?;
+        let outcome = runbook.one_step(&mut journal, step, done).await;
+        run_lock::release(locks).await;
+        outcome
+    }
+
+    /// Runs `step` alone, journaled; the last step done one at a time (`done` are the
+    /// others) completes the run, as a whole run would.
+    async fn one_step(
+        &self,
+        journal: &mut Journal,
+        step: StepId,
+        mut done: HashSet<StepId>,
+    ) -> Result<StepOutcome> {
+        let outcome = self.journaled_step(journal, step).await?;
+        self.ctx.journal_flushed().await?;
         done.insert(step);
-        // The last step done one at a time completes the run, as a whole run would.
-        if procedure.steps().iter().all(|s| done.contains(s)) {
+        if step.procedure().steps().iter().all(|s| done.contains(s)) {
             journal.append(&Record::Finished { at: Utc::now() })?;
         }
         Ok(outcome)
@@ -274,7 +291,8 @@ impl Runbook {
 
     /// Takes the run lock ([`run_lock_resource`]) before `step`, the first this run
     /// would run; a refusal or a failure to reach an instance is journaled as the
-    /// failure of that step, as any failure before a step acts is.
+    /// failure of that step, as any failure before a step acts is. The caller gives the
+    /// locks back when the run ends ([`run_lock::release`]), however it ends.
     async fn lock_run(
         &self,
         journal: &mut Journal,

@@ -2,8 +2,9 @@
 //! at once. A run (new, resumed, or one step) first takes an exclusive application lock
 //! named [`resource`] in `master` of the instances it changes — the backup instance, and
 //! for failback the primary too — over a connection of its own, named after the run
-//! ([`run_name`]) and held until the run ends. A second run is refused at once, naming
-//! the holder from the instance's own views; nothing of pcdr's is stored on the server.
+//! ([`run_name`]) and held until the run ends, when it is given back ([`release`]). A
+//! second run is refused at once, naming the holder from the instance's own views;
+//! nothing of pcdr's is stored on the server.
 //!
 //! A failover does not lock the primary: its primary site is gone. The lock lives in
 //! `master`, present on every instance and never restored over (failback restores `mgc`
@@ -74,6 +75,17 @@ pub(super) async fn take(
         }
     }
     Ok(held)
+}
+
+/// Gives back the run's locks at once, so that a run following this one (a resume right
+/// after a failure) finds them free. A lock that cannot be given back is released when
+/// its connection closes, so a failure here is only logged.
+pub(super) async fn release(locks: Vec<RunLock>) {
+    for lock in locks {
+        if let Err(error) = lock.release().await {
+            tracing::warn!(%error, "the run lock could not be released at once; it is released when its connection closes");
+        }
+    }
 }
 
 fn refusal(step: StepId, target: &str, resource: &str, holder: Option<&LockHolder>) -> Error {

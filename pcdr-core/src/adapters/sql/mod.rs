@@ -6,7 +6,8 @@
 //! parameters, or as a plain batch when it has none (`KILL`, `ALTER DATABASE`).
 //!
 //! The run lock has a connection of its own, named after the run, held for the whole
-//! run: its session owns the lock, so the lock ends with the connection.
+//! run: its session owns the lock, so the lock ends with the connection at the latest
+//! ([`run_lock`] module).
 //!
 //! A dropped connection is reopened before an idempotent read is retried once; a
 //! mutating statement is never retried here — the step observes the state again
@@ -15,6 +16,7 @@
 mod decode;
 mod errors;
 mod plane;
+mod run_lock;
 
 use crate::commands::sql::{SqlCommand, SqlValue};
 use crate::error::{PlaneError, PlaneResult};

@@ -7,8 +7,8 @@ use crate::commands::sql;
 use crate::error::{PlaneError, PlaneResult};
 use crate::log_chain::{BackupHeader, BackupType, Lsn};
 use crate::planes::{
-    DatabaseFile, DatabasePlane, DatabaseState, DbState, FileKind, FullRestore, LockHolder,
-    LogShippingSnapshot, Mirroring, MirroringRole, PrimaryLogShipping, RestoreRecord, RunLock,
+    DatabaseFile, DatabasePlane, DatabaseState, DbState, FileKind, FullRestore,
+    LogShippingSnapshot, Mirroring, MirroringRole, PrimaryLogShipping, RestoreRecord,
     RunLockAttempt, SecondaryLogShipping, SessionId, UserAccess,
 };
 use crate::topology::RestoreMode;
@@ -16,11 +16,11 @@ use async_trait::async_trait;
 use tiberius::Row;
 
 /// The first row of the first result set, if any.
-fn first(sets: &[Vec<Row>]) -> Option<&Row> {
+pub(super) fn first(sets: &[Vec<Row>]) -> Option<&Row> {
     sets.first().and_then(|rows| rows.first())
 }
 
-fn unexpected(what: impl Into<String>) -> PlaneError {
+pub(super) fn unexpected(what: impl Into<String>) -> PlaneError {
     PlaneError::Unexpected(what.into())
 }
 
@@ -117,41 +117,7 @@ fn files(
         .collect()
 }
 
-/// How many characters of a resource name `sys.dm_tran_locks` shows.
-const SHOWN_RESOURCE_CHARS: usize = 32;
-
 impl SqlPlane {
-    /// The session holding the application lock `resource` in `master`, if any still
-    /// does. `sys.dm_tran_locks` shows only the first 32 characters of a resource name,
-    /// which is enough for pcdr's own (`pcdr:` and the pool's name).
-    async fn run_lock_holder(&self, resource: &str) -> PlaneResult<Option<LockHolder>> {
-        let shown: String = resource.chars().take(SHOWN_RESOURCE_CHARS).collect();
-        let sets = self.read(&sql::application_locks()).await?;
-        let mut holder = None;
-        for row in sets.first().map(Vec::as_slice).unwrap_or_default() {
-            if text(row, "resource_description")?.is_some_and(|d| d.contains(&shown)) {
-                holder = Some(required_int(row, "request_session_id")?);
-                break;
-            }
-        }
-        let Some(id) = holder.and_then(|id| i32::try_from(id).ok()) else {
-            return Ok(None);
-        };
-        let session = SessionId(id);
-        let sets = self.read(&sql::session_details(session)).await?;
-        first(&sets)
-            .map(|row| {
-                Ok(LockHolder {
-                    session,
-                    host: text(row, "host_name")?.unwrap_or_default(),
-                    login: text(row, "login_name")?.unwrap_or_default(),
-                    program: text(row, "program_name")?.unwrap_or_default(),
-                    since: time(row, "login_time")?,
-                })
-            })
-            .transpose()
-    }
-
     async fn secondary_row(
         &self,
         database: &str,
@@ -344,22 +310,8 @@ impl DatabasePlane for SqlPlane {
     }
 
     async fn take_run_lock(&self, resource: &str, run_name: &str) -> PlaneResult<RunLockAttempt> {
-        let mut config = self.config.clone();
-        config.application_name(run_name);
-        let mut connection = self.connect_with(&config).await?;
-        let command = sql::take_run_lock(resource);
-        tracing::debug!(server = %self.name, statement = %command.text, "taking the run lock");
-        let sets = super::send(&mut connection, &command).await?;
-        let code = first(&sets)
-            .map(|row| required_int(row, "result"))
-            .transpose()?;
-        match code {
-            Some(0 | 1) => Ok(RunLockAttempt::Granted(RunLock::new(connection))),
-            Some(-1) => Ok(RunLockAttempt::Held(self.run_lock_holder(resource).await?)),
-            other => Err(unexpected(format!(
-                "sp_getapplock returned {other:?} for the run lock {resource}"
-            ))),
-        }
+        self.take_run_lock_on_own_connection(resource, run_name)
+            .await
     }
 
     async fn agent_service_account(&self) -> PlaneResult<Option<String>> {

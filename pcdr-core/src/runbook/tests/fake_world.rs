@@ -9,7 +9,7 @@ use crate::error::{PlaneError, PlaneResult};
 use crate::log_chain::{BackupHeader, BackupType, Lsn};
 use crate::planes::{
     ChatPoolPlane, DatabaseFile, DatabasePlane, DatabaseState, DbState, FileEntry, FileKind,
-    FilePlane, FullRestore, LockHolder, LogShippingSnapshot, MirrorRequest, Mirroring,
+    FilePlane, FullRestore, LockHandle, LockHolder, LogShippingSnapshot, MirrorRequest, Mirroring,
     MirroringRole, PoolState, PrimaryLogShipping, RestoreRecord, RunLock, RunLockAttempt,
     SecondaryLogShipping, SessionId, UserAccess,
 };
@@ -82,6 +82,8 @@ pub struct State {
     pub reads: HashMap<&'static str, usize>,
     /// Run locks held, by "site resource": the name of the run holding each.
     pub run_locks: HashMap<String, String>,
+    /// How many run locks were given back explicitly (not just dropped).
+    pub run_locks_released: usize,
     /// Faults by operation name and a text its argument must contain, consumed when
     /// they strike.
     pub faults: Vec<(&'static str, &'static str, Fault)>,
@@ -594,10 +596,18 @@ impl DatabasePlane for FakeSql {
 }
 
 /// A run lock of the fake world: released when dropped, as a closed connection ends the
-/// session that owns a real one.
+/// session that owns a real one; an explicit release is counted.
 struct HeldRunLock {
     world: FakeWorld,
     key: String,
+}
+
+#[async_trait]
+impl LockHandle for HeldRunLock {
+    async fn release(self: Box<Self>) -> PlaneResult<()> {
+        self.world.lock().run_locks_released += 1;
+        Ok(())
+    }
 }
 
 impl Drop for HeldRunLock {

@@ -742,6 +742,33 @@ async fn a_run_is_refused_while_another_holds_the_run_lock_and_runs_once_it_is_r
         world.lock().run_locks.is_empty(),
         "the run released its lock"
     );
+    assert_eq!(
+        world.lock().run_locks_released,
+        1,
+        "given back, not dropped"
+    );
+}
+
+#[tokio::test]
+async fn a_run_gives_its_run_lock_back_however_it_ends() {
+    let (_dir, journal, world) = stopped_at_the_first_restore().await;
+    assert_eq!(
+        world.lock().run_locks_released,
+        1,
+        "the failed run gave it back"
+    );
+    runbook(&world, &journal, RunOptions::default())
+        .run_single_step(failover::CHECK_SITES)
+        .await
+        .unwrap();
+    assert_eq!(world.lock().run_locks_released, 2, "so did the single step");
+    runbook(&world, &journal, RunOptions::default())
+        .resume()
+        .await
+        .unwrap();
+    assert_failed_over(&world);
+    assert_eq!(world.lock().run_locks_released, 3, "so did the resumed run");
+    assert!(world.lock().run_locks.is_empty());
 }
 
 #[tokio::test]
