@@ -7,7 +7,7 @@
 //!
 //! The run lock has a connection of its own, named after the run, held for the whole
 //! run: its session owns the lock, so the lock ends with the connection at the latest
-//! ([`run_lock`] module).
+//! (its module, `run_lock`).
 //!
 //! A dropped connection is reopened before an idempotent read is retried once; a
 //! mutating statement is never retried here — the step observes the state again
