@@ -74,7 +74,7 @@ fn two_failovers_started_at_once_on_two_journals_exactly_one_runs() {
         .stderr_has("another pcdr run holds the run lock pcdr:")
         .stderr_has(&format!("'pcdr failover run {}'", run_id(winner_journal)))
         .stderr_has(&format!("on host {}", host_name()))
-        .stderr_lacks("> ");
+        .stderr_lacks("  done: ");
     assert!(
         loser_took < REFUSES_WITHIN,
         "the refused run took {loser_took:?}"
@@ -88,7 +88,8 @@ fn a_run_killed_while_holding_the_lock_frees_it_and_its_resume_completes() {
     world.disaster();
     let journal = world.path("failover.journal");
     let mut killed = start_failover(&world, &journal);
-    killed.wait_for_line(|l| l.starts_with("> "));
+    // The lock is taken as the first step starts: once that step is done, it is held.
+    killed.wait_for_line(|l| l.starts_with("  done: "));
     // The lock is held: another run is refused while the first one lives.
     world
         .new_run("failover", &world.path("other.journal"))

@@ -522,12 +522,15 @@
 //! Two operators, on two hosts, each with a journal of their own, must not run
 //! procedures on one pool at once: each would observe the other's half-done work and
 //! act on it. A journal lock cannot see a run on another host, so every run (new,
-//! resumed, or one step) first takes an exclusive application lock `pcdr:<pool fqdn>`
+//! resumed, or one step) takes an exclusive application lock `pcdr:<pool fqdn>`
 //! ([`run_lock_resource`](crate::runbook::run_lock_resource)) with `sp_getapplock`
 //! (`@LockOwner = 'Session'`, `@LockTimeout = 0`) in `master` of the backup instance,
-//! and for failback of the primary too, over a connection of its own held for the whole
-//! run. A failover does not lock the primary, whose site is gone. The lock lives in
-//! `master`, which every instance has and no step restores over (unlike `mgc`).
+//! and for failback of the primary too, as the first thing its first step does, over a
+//! connection of its own held for the whole run. A failover does not lock the primary,
+//! whose site is gone. The lock lives in `master`, which every instance has and no step
+//! restores over (unlike `mgc`). When an instance to lock cannot be reached, the first
+//! step (a check, which sends nothing) runs anyway to say what that means for the
+//! procedure; nothing acts without the lock.
 //!
 //! A second run is refused at once (`run_in_progress`) and told who holds the lock:
 //! `sys.dm_tran_locks` names the holding session, and `sys.dm_exec_sessions` its

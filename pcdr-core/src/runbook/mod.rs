@@ -24,13 +24,13 @@ pub use report::{Report, RpoEvidence, StepReport};
 pub use run_lock::{resource as run_lock_resource, run_name as run_lock_name};
 
 use crate::error::{Error, PreconditionKind, Result};
-use crate::planes::RunLock;
 use crate::procedure::{
     Action, Context, Event, Facts, Intent, Procedure, RunOptions, STALE_AFTER_HOURS, StepId,
     StepOutcome, observe_step, run_step,
 };
 use crate::topology::Topology;
 use chrono::{DateTime, Utc};
+use run_lock::RunLocks;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -151,17 +151,15 @@ impl Runbook {
     }
 
     /// Runs `procedure` from its first step, in a new journal, holding the run lock
-    /// (see [`run_lock_resource`]) throughout.
+    /// (see [`run_lock_resource`]) from the start of that step to the end of the run.
     pub async fn execute(&self, procedure: Procedure) -> Result<Report> {
         let mut journal = Journal::create(&self.journal)?;
         journal.append(&self.started(procedure))?;
-        let locks = self
-            .lock_run(&mut journal, procedure, procedure.steps()[0])
-            .await?;
+        let mut locks = RunLocks::new(procedure);
         let report = self
-            .run_from(&mut journal, procedure, &HashSet::new())
+            .run_from(&mut journal, procedure, &HashSet::new(), &mut locks)
             .await;
-        run_lock::release(locks).await;
+        locks.release().await;
         report
     }
 
@@ -192,14 +190,11 @@ impl Runbook {
             ctx,
             journal: self.journal,
         };
-        let procedure = history.procedure;
-        let locks = resumed
-            .lock_run(&mut journal, procedure, procedure.steps()[0])
-            .await?;
+        let mut locks = RunLocks::new(history.procedure);
         let report = resumed
-            .run_from(&mut journal, procedure, &history.done)
+            .run_from(&mut journal, history.procedure, &history.done, &mut locks)
             .await;
-        run_lock::release(locks).await;
+        locks.release().await;
         report
     }
 
@@ -237,9 +232,9 @@ impl Runbook {
             journal: self.journal,
         };
         runbook.refuse_skipping_ahead(step, &done)?;
-        let locks = runbook.lock_run(&mut journal, procedure, step).await?;
-        let outcome = runbook.one_step(&mut journal, step, done).await;
-        run_lock::release(locks).await;
+        let mut locks = RunLocks::new(procedure);
+        let outcome = runbook.one_step(&mut journal, step, done, &mut locks).await;
+        locks.release().await;
         outcome
     }
 
@@ -250,8 +245,9 @@ impl Runbook {
         journal: &mut Journal,
         step: StepId,
         mut done: HashSet<StepId>,
+        locks: &mut RunLocks,
     ) -> Result<StepOutcome> {
-        let outcome = self.journaled_step(journal, step).await?;
+        let outcome = self.journaled_step(journal, step, locks).await?;
         self.ctx.journal_flushed().await?;
         done.insert(step);
         if step.procedure().steps().iter().all(|s| done.contains(s)) {
@@ -289,33 +285,6 @@ impl Runbook {
         })
     }
 
-    /// Takes the run lock ([`run_lock_resource`]) before `step`, the first this run
-    /// would run; a refusal or a failure to reach an instance is journaled as the
-    /// failure of that step, as any failure before a step acts is. The caller gives the
-    /// locks back when the run ends ([`run_lock::release`]), however it ends.
-    async fn lock_run(
-        &self,
-        journal: &mut Journal,
-        procedure: Procedure,
-        step: StepId,
-    ) -> Result<Vec<RunLock>> {
-        let error = match run_lock::take(&self.ctx, procedure, step).await {
-            Ok(locks) => return Ok(locks),
-            Err(error) => error,
-        };
-        journal.append(&Record::StepFailed {
-            step,
-            error: error.to_string(),
-            facts: self.ctx.facts(),
-            at: Utc::now(),
-        })?;
-        self.ctx.emit(Event::StepFailed {
-            step,
-            error: error.to_string(),
-        });
-        Err(error)
-    }
-
     fn started(&self, procedure: Procedure) -> Record {
         Record::Started {
             format: JOURNAL_FORMAT,
@@ -332,6 +301,7 @@ impl Runbook {
         journal: &mut Journal,
         procedure: Procedure,
         done: &HashSet<StepId>,
+        locks: &mut RunLocks,
     ) -> Result<Report> {
         let last_done = procedure.steps().iter().rev().find(|s| done.contains(s));
         for &step in procedure.steps() {
@@ -341,7 +311,7 @@ impl Runbook {
             if done.contains(&step) && !self.runs_again(step, last_done == Some(&step)).await? {
                 continue;
             }
-            self.journaled_step(journal, step).await?;
+            self.journaled_step(journal, step, locks).await?;
         }
         self.ctx.journal_flushed().await?;
         journal.append(&Record::Finished { at: Utc::now() })?;
@@ -379,7 +349,12 @@ impl Runbook {
         }
     }
 
-    async fn journaled_step(&self, journal: &mut Journal, step: StepId) -> Result<StepOutcome> {
+    async fn journaled_step(
+        &self,
+        journal: &mut Journal,
+        step: StepId,
+        locks: &mut RunLocks,
+    ) -> Result<StepOutcome> {
         journal.append(&Record::StepStarted {
             step,
             at: Utc::now(),
@@ -389,7 +364,7 @@ impl Runbook {
             title: step.title(),
         });
         let started = Instant::now();
-        match run_step(&self.ctx, step).await {
+        match self.locked_step(step, locks).await {
             Ok(outcome) => {
                 let flush = journal.append_flushing(&Record::StepFinished {
                     step,
@@ -424,6 +399,23 @@ impl Runbook {
                 });
                 Err(error)
             }
+        }
+    }
+
+    /// Runs `step`, taking first the run locks the run does not hold yet: the first step
+    /// a run runs takes them, so that a refusal is that step's failure. When an instance
+    /// to lock cannot be reached and `step` is a check (which sends nothing), the check
+    /// still runs, to say in its own words what that means for the procedure; the run
+    /// goes no further either way.
+    async fn locked_step(&self, step: StepId, locks: &mut RunLocks) -> Result<StepOutcome> {
+        match locks.take(&self.ctx, step).await {
+            Ok(()) => run_step(&self.ctx, step).await,
+            Err(error)
+                if error.plane_error().is_some() && step.declaration().is_check(&self.ctx) =>
+            {
+                run_step(&self.ctx, step).await.and(Err(error))
+            }
+            Err(error) => Err(error),
         }
     }
 }

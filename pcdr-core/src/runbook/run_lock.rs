@@ -1,10 +1,10 @@
 //! The run lock: two operators, on two hosts, must not run procedures on the same pool
-//! at once. A run (new, resumed, or one step) first takes an exclusive application lock
-//! named [`resource`] in `master` of the instances it changes — the backup instance, and
-//! for failback the primary too — over a connection of its own, named after the run
-//! ([`run_name`]) and held until the run ends, when it is given back ([`release`]). A
-//! second run is refused at once, naming the holder from the instance's own views;
-//! nothing of pcdr's is stored on the server.
+//! at once. A run (new, resumed, or one step) takes an exclusive application lock named
+//! [`resource`] in `master` of the instances it changes — the backup instance, and for
+//! failback the primary too — as the first thing its first step does, over a connection
+//! of its own, named after the run ([`run_name`]), and gives it back when the run ends
+//! ([`RunLocks`]). A second run is refused at once, naming the holder from the
+//! instance's own views; nothing of pcdr's is stored on the server.
 //!
 //! A failover does not lock the primary: its primary site is gone. The lock lives in
 //! `master`, present on every instance and never restored over (failback restores `mgc`
@@ -49,41 +49,52 @@ fn sites(procedure: Procedure) -> &'static [SiteRole] {
     }
 }
 
-/// Takes the run lock of `procedure` for the run of `ctx` on every instance it changes;
-/// `step` is the step the run would start with, named in a refusal. The locks are held
-/// until the returned value drops.
-pub(super) async fn take(
-    ctx: &Context,
+/// The run locks of one run: none until the first step the run runs takes them, as the
+/// first thing it does; given back when the run ends.
+pub(super) struct RunLocks {
     procedure: Procedure,
-    step: StepId,
-) -> Result<Vec<RunLock>> {
-    let resource = resource(&ctx.topology.pool.fqdn);
-    let name = run_name(procedure, &ctx.run_id);
-    let mut held = Vec::new();
-    for &site in sites(procedure) {
-        let plane = match site {
-            SiteRole::Primary => &ctx.planes.primary,
-            SiteRole::Backup => &ctx.planes.backup,
-        };
-        let target = ctx.topology.site(site).sql.display_name();
-        match plane.take_run_lock(&resource, &name).await {
-            Ok(RunLockAttempt::Granted(lock)) => held.push(lock),
-            Ok(RunLockAttempt::Held(holder)) => {
-                return Err(refusal(step, &target, &resource, holder.as_ref()));
-            }
-            Err(error) => return Err(Error::step(step, target, Some("master"), None, error)),
-        }
-    }
-    Ok(held)
+    /// The locks held, one per site of [`sites`], in that order.
+    held: Vec<RunLock>,
 }
 
-/// Gives back the run's locks at once, so that a run following this one (a resume right
-/// after a failure) finds them free. A lock that cannot be given back is released when
-/// its connection closes, so a failure here is only logged.
-pub(super) async fn release(locks: Vec<RunLock>) {
-    for lock in locks {
-        if let Err(error) = lock.release().await {
-            tracing::warn!(%error, "the run lock could not be released at once; it is released when its connection closes");
+impl RunLocks {
+    /// The locks of a run of `procedure`, none held yet.
+    pub(super) fn new(procedure: Procedure) -> Self {
+        Self {
+            procedure,
+            held: Vec::new(),
+        }
+    }
+
+    /// Takes the locks the run does not hold yet, for `step` (named in a refusal).
+    pub(super) async fn take(&mut self, ctx: &Context, step: StepId) -> Result<()> {
+        let resource = resource(&ctx.topology.pool.fqdn);
+        let name = run_name(self.procedure, &ctx.run_id);
+        for &site in &sites(self.procedure)[self.held.len()..] {
+            let plane = match site {
+                SiteRole::Primary => &ctx.planes.primary,
+                SiteRole::Backup => &ctx.planes.backup,
+            };
+            let target = ctx.topology.site(site).sql.display_name();
+            match plane.take_run_lock(&resource, &name).await {
+                Ok(RunLockAttempt::Granted(lock)) => self.held.push(lock),
+                Ok(RunLockAttempt::Held(holder)) => {
+                    return Err(refusal(step, &target, &resource, holder.as_ref()));
+                }
+                Err(error) => return Err(Error::step(step, target, Some("master"), None, error)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives the locks back at once, so that a run following this one (a resume right
+    /// after a failure) finds them free. A lock that cannot be given back is released
+    /// when its connection closes, so a failure here is only logged.
+    pub(super) async fn release(self) {
+        for lock in self.held {
+            if let Err(error) = lock.release().await {
+                tracing::warn!(%error, "the run lock could not be released at once; it is released when its connection closes");
+            }
         }
     }
 }

@@ -806,3 +806,34 @@ async fn failback_takes_the_run_lock_on_the_primary_as_well() {
     );
     assert_eq!(world.lock().calls.len(), calls, "nothing changed");
 }
+
+#[tokio::test]
+async fn an_instance_to_lock_out_of_reach_fails_the_first_check_in_its_own_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j");
+    let world = FakeWorld::failback_ready();
+    world.lock().primary_reachable = false;
+    let calls = world.lock().calls.len();
+    let err = runbook(&world, &journal, RunOptions::default())
+        .execute(failback::PROCEDURE)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.step_id(),
+        Some(failback::CHECK_REBUILT_PRIMARY),
+        "{err}"
+    );
+    assert_eq!(err.database(), Some("mgc"), "the check's error: {err}");
+    assert_eq!(world.lock().calls.len(), calls, "nothing changed");
+    assert!(
+        world.lock().run_locks.is_empty(),
+        "the backup's lock given back"
+    );
+    assert_eq!(world.lock().run_locks_released, 1);
+    let report = Report::from_records(failback::PROCEDURE, &read_records(&journal).unwrap());
+    let first = &report.steps[0];
+    assert!(
+        first.started.is_some() && first.error.is_some(),
+        "{first:?}"
+    );
+}
