@@ -23,7 +23,7 @@ use pcdr_core::log_chain::{BackupHeader, Lsn};
 use pcdr_core::planes::{
     ChatPoolPlane, DatabaseFile, DatabasePlane, DatabaseState, FileEntry, FilePlane, FullRestore,
     LogShippingSnapshot, MirrorRequest, PoolState, PrimaryLogShipping, RestoreRecord,
-    RestoredBackup, SecondaryLogShipping, SessionId,
+    RestoredBackup, RunLockAttempt, SecondaryLogShipping, SessionId,
 };
 use pcdr_core::procedure::failover;
 use pcdr_core::procedure::{Context, Planes, RunOptions};
@@ -98,6 +98,7 @@ timed!(TimedDatabase: DatabasePlane {
     fn agent_service_account(&self) -> PlaneResult<Option<String>>;
     fn last_restored_backup(&self, database: &str) -> PlaneResult<Option<RestoredBackup>>;
     fn restored_from_file(&self, database: &str, file: &str) -> PlaneResult<Option<RestoredBackup>>;
+    fn take_run_lock(&self, resource: &str, run_name: &str) -> PlaneResult<RunLockAttempt>;
 });
 
 timed!(TimedFiles: FilePlane {

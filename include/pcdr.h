@@ -183,7 +183,7 @@ pcdr_result pcdr_error_step(char *buf,
 
 // Copies why a precondition refused the step of this thread's last error
 // (`primary_reachable`, `pool_state`, `database_state`, `earlier_step`, `topology`,
-// `world_changed`) into `buf`, or an empty string when the last error is not
+// `world_changed`, `run_in_progress`) into `buf`, or an empty string when the last error is not
 // `PCDR_RESULT_PRECONDITION`. A program branches on this name, never on the message's
 // text. Same buffer rules and results as `pcdr_error_message`.
 //

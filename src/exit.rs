@@ -14,8 +14,8 @@ pub const FAILED: u8 = 1;
 /// does not fit the command (nothing to resume, a completed or other procedure's run).
 pub const USAGE: u8 = 2;
 /// A precondition refused the run (a check failed, a gap in the log chain, no
-/// confirmation, the plan is blocked, the journal is locked by another run); nothing was
-/// changed since the last step reported.
+/// confirmation, the plan is blocked, the journal or the pool's run lock is held by
+/// another run); nothing was changed since the last step reported.
 pub const REFUSED: u8 = 3;
 /// Interrupted (Ctrl-C); the journal can be resumed.
 pub const INTERRUPTED: u8 = 4;

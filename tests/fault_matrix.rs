@@ -394,7 +394,13 @@ async fn profile() -> BTreeMap<&'static str, StepProfile> {
             step.as_str(),
             StepProfile {
                 world_dir: served.path().to_owned(),
-                statements: statements[*s0..s1].to_vec(),
+                // The run lock is taken before the first step and given back after the
+                // last: no step sends it.
+                statements: statements[*s0..s1]
+                    .iter()
+                    .filter(|s| !s.is_run_lock())
+                    .cloned()
+                    .collect(),
                 cmdlets: cmdlets[*c0..c1].to_vec(),
             },
         );

@@ -5,7 +5,8 @@
 //! the plan, in order. Only what the plan marks may differ: a placeholder (`<run id>`,
 //! `<session>`, `<yyyyMMddHHmmss>`) stands for any value, and a command the plan says
 //! is not sent exactly once (`when`) may be sent any number of times. Everything the run
-//! sent that the plan does not show must be a read.
+//! sent that the plan does not show must be a read (or the run lock, taken before the
+//! first step, given back after the last, and changing nothing of the world).
 
 mod common;
 
@@ -86,12 +87,15 @@ impl Recorded for Statement {
         })
     }
 
-    /// Reads: queries, and the backup reads that change nothing.
+    /// Reads: queries, the backup reads that change nothing, and the run lock, which
+    /// changes nothing of the world either (taken before the first step, given back after
+    /// the last).
     fn is_read(&self) -> bool {
         let text = self.text.trim_start().to_ascii_uppercase();
         ["SELECT ", "RESTORE HEADERONLY", "RESTORE FILELISTONLY"]
             .iter()
             .any(|read| text.starts_with(read))
+            || self.is_run_lock()
     }
 
     fn describe(&self) -> String {

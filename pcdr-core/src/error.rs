@@ -172,6 +172,9 @@ pub enum PreconditionKind {
     /// What a step observes is not what the journal or the step's own reading said a
     /// moment before: the world changed under the run.
     WorldChanged,
+    /// Another pcdr run (on this host or another) holds the pool's run lock on an
+    /// instance: two runs must not change one pool at once.
+    RunInProgress,
 }
 
 impl PreconditionKind {
@@ -184,6 +187,7 @@ impl PreconditionKind {
             Self::EarlierStep => "earlier_step",
             Self::Topology => "topology",
             Self::WorldChanged => "world_changed",
+            Self::RunInProgress => "run_in_progress",
         }
     }
 }

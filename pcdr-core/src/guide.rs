@@ -628,6 +628,38 @@
 //! *new* client connections but keeps the ones it already has. No page says how soon
 //! those stop writing, and pcdr does not wait for it.
 //!
+//! ## One run per pool: the run lock
+//!
+//! Two operators, on two hosts, each with a journal of their own, must not run
+//! procedures on one pool at once: each would observe the other's half-done work and
+//! act on it. A journal lock cannot see a run on another host, so every run (new,
+//! resumed, or one step) takes an exclusive application lock `pcdr:<pool fqdn>`
+//! ([`run_lock_resource`](crate::runbook::run_lock_resource)) with `sp_getapplock`
+//! (`@LockOwner = 'Session'`, `@LockTimeout = 0`) in `master` of the backup instance,
+//! and for failback of the primary too, as the first thing its first step does, over a
+//! connection of its own held for the whole run. A failover does not lock the primary,
+//! whose site is gone. The lock lives in `master`, which every instance has and no step
+//! restores over (unlike `mgc`). When an instance to lock cannot be reached, the first
+//! step (a check, which sends nothing) runs anyway to say what that means for the
+//! procedure; nothing acts without the lock.
+//!
+//! A second run is refused at once (`run_in_progress`) and told who holds the lock:
+//! `sys.dm_tran_locks` names the holding session, and `sys.dm_exec_sessions` its
+//! `host_name`, `login_name`, `login_time` and `program_name`, where pcdr names its run
+//! (`pcdr failover run 20261127093000`). A run gives the lock back
+//! (`sp_releaseapplock`) when it ends, failed or not. Nothing of pcdr's is stored on the
+//! server: a session-owned lock also ends with its session, so a run that dies, even by
+//! SIGKILL, releases it as soon as its connection drops, and a resumed run takes it
+//! again.
+//!
+//! Copies of log backups are written under a partial name unique to the copy and
+//! created exclusively, so two copies of one file never write into one partial file.
+//!
+//! Pages: <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-getapplock-transact-sql>,
+//! <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-releaseapplock-transact-sql>,
+//! <https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-tran-locks-transact-sql>,
+//! <https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-exec-sessions-transact-sql>.
+//!
 //! ## Single-user databases and mirroring
 //!
 //! A restore resets most database options to what they were when the backup ended, and
@@ -708,6 +740,7 @@
 //! | log shipping | the wizard, with an optional monitor server | the documented stored procedures, no monitor server |
 //! | mirroring the primary after failback | from Topology Builder | `mirror_primary` re-installs it |
 //! | a run | a person with a checklist | a journal: a stopped run resumes at the first step not verified as done ([`crate::runbook`]); the journal names the deployment it was written for and is refused for any other; on resume every check runs again and the last step recorded as done must still be done |
+//! | two operators at once | not considered | one run per pool: a session-owned application lock on the backup instance (and the primary for failback) refuses a second run at once, naming the first (see *One run per pool* above) |
 //! | the primary coming back | not considered | recovery, the pool state and the backup site's active servers each probe the primary site again right before acting; only a TCP connection refused or timed out counts as down (a TLS or login failure means it answered) |
 //! | a dry run | none | `pcdr plan`: every statement and cmdlet the run would send, built by the same step code, with placeholders where only the run can tell; `tests/plan_is_run.rs` proves the run sends what the plan showed |
 //!

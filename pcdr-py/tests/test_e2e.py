@@ -392,6 +392,51 @@ def test_ctrl_c_during_a_run_then_resume(slow_world: World, tmp_path: pathlib.Pa
 
 
 
+def test_a_run_while_another_holds_the_pool_is_refused_naming_it(
+    slow_world: World, tmp_path: pathlib.Path
+) -> None:
+    """Another operator's ``pcdr failover`` (its own journal) holds the pool's run lock:
+    a run from here is refused at once, as ``run_in_progress``, naming that run."""
+    world = slow_world
+    world.must("disaster", "--site", "primary")
+    other = subprocess.Popen(
+        [
+            str(world.bin),
+            "failover",
+            "--topology",
+            str(world.topology_path),
+            "--journal",
+            str(tmp_path / "other.journal"),
+            "--yes",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        stderr = other.stderr
+        assert stderr is not None
+        for line in stderr:
+            if line.startswith("  done: "):
+                break  # its first step is done: it holds the lock
+        else:
+            pytest.fail("the other run ended before its first step was done")
+        runbook = pcdr.Runbook(world.topology(), journal=tmp_path / "failover.journal")
+        with pytest.raises(pcdr.PreconditionError) as caught:
+            runbook.failover()
+        assert caught.value.kind == "run_in_progress"
+        assert caught.value.step == "check_sites"
+        assert re.search(r"'pcdr failover run \d{14}'", str(caught.value)), str(caught.value)
+        rest = stderr.read()
+        assert other.wait(timeout=120) == 0, rest
+    finally:
+        if other.poll() is None:
+            other.kill()
+            other.wait()
+    verified = world.verify("failed-over")
+    assert verified.returncode == 0, verified.stdout
+
+
 def test_the_failover_step_by_step_with_run_step(world: World, tmp_path: pathlib.Path) -> None:
     world.must("disaster", "--site", "primary")
     # Sequential: the copy step only copies and the apply step restores.

@@ -289,6 +289,15 @@ impl Statement {
             .and_then(|p| p.value.as_str())
     }
 
+    /// Whether it takes or gives back the run lock: sent before the first step and after
+    /// the last, by no step, and changing nothing of the world.
+    pub fn is_run_lock(&self) -> bool {
+        use pcdr_core::commands::sql::{release_run_lock, take_run_lock};
+        [take_run_lock(""), release_run_lock("")]
+            .iter()
+            .any(|lock| lock.text == self.text)
+    }
+
     /// The file name (without folder) of its `@file` parameter.
     pub fn file_name(&self) -> Option<&str> {
         self.param("@file")

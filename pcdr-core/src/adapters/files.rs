@@ -6,7 +6,9 @@
 //! example through `\\sql-dal\D$\LogShipping\mgc`, named so in the topology).
 //!
 //! A copy is atomic: it is written under a temporary name that no log-shipping pattern
-//! matches, flushed to disk, renamed into place and checked against the source's size.
+//! matches and no other copy uses (created exclusively), flushed to disk, renamed into
+//! place and checked against the source's size. Two runs copying the same file at once
+//! therefore never write into one partial file.
 //! A file already there with the same size is not copied again.
 
 use crate::error::{PlaneError, PlaneResult};
@@ -17,6 +19,7 @@ use chrono::{DateTime, Utc};
 use std::fs;
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The file system as a [`FilePlane`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -78,18 +81,22 @@ fn copy(from_folder: &str, name: &str, to_folder: &str) -> PlaneResult<u64> {
     if fs::metadata(&target).is_ok_and(|m| m.is_file() && m.len() == size) {
         return Ok(size);
     }
-    let partial = format!("{target}{PARTIAL_SUFFIX}");
+    let partial = partial_name(&target);
     let discard = |error: PlaneError| {
         let _ = fs::remove_file(&partial);
         error
     };
-    let copied = fs::copy(&source, &partial).map_err(|e| discard(io_error(&partial, &e)))?;
-    // Windows flushes only a handle opened for writing (FlushFileBuffers).
-    fs::OpenOptions::new()
+    let mut reader = fs::File::open(&source).map_err(|e| io_error(&source, &e))?;
+    // Created exclusively: a copy never writes into a file another one is writing.
+    let mut writer = fs::OpenOptions::new()
         .write(true)
+        .create_new(true)
         .open(&partial)
-        .and_then(|f| f.sync_all())
+        .map_err(|e| io_error(&partial, &e))?;
+    let copied = io::copy(&mut reader, &mut writer)
+        .and_then(|copied| writer.sync_all().map(|()| copied))
         .map_err(|e| discard(io_error(&partial, &e)))?;
+    drop(writer);
     if copied != size {
         return Err(discard(PlaneError::Io {
             path: source,
@@ -99,6 +106,22 @@ fn copy(from_folder: &str, name: &str, to_folder: &str) -> PlaneResult<u64> {
     fs::rename(&partial, &target).map_err(|e| discard(io_error(&target, &e)))?;
     sync_folder(to_folder);
     Ok(size)
+}
+
+/// A name for the copy in progress to `target` that no other copy uses: the process id
+/// tells apart the runs on one host, the time and a counter the copies of one run (two
+/// hosts writing one folder could meet on all three, which the exclusive creation turns
+/// into an error rather than two writers in one file).
+fn partial_name(target: &str) -> String {
+    static COPIES: AtomicU64 = AtomicU64::new(0);
+    let copy = COPIES.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{target}.{}-{nanos}-{copy}{PARTIAL_SUFFIX}",
+        std::process::id()
+    )
 }
 
 /// Makes the rename durable where the platform allows it (a directory cannot be opened
@@ -210,6 +233,33 @@ mod tests {
             .modified()
             .unwrap();
         assert_eq!(before, after, "a file of the same size is not copied again");
+    }
+
+    #[tokio::test]
+    async fn a_copy_never_writes_into_another_copys_partial_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (share, copy_folder) = (folder(&dir, "share"), folder(&dir, "copy"));
+        let name = "mgc_20261127130000.trn";
+        fs::write(join_path(&share, name), vec![3u8; 4096]).unwrap();
+        // Another run's copy in progress, under the name every copy once shared.
+        let theirs = format!("{}{PARTIAL_SUFFIX}", join_path(&copy_folder, name));
+        fs::write(&theirs, b"another run is writing this").unwrap();
+        FileSystem
+            .copy_file(&share, name, &copy_folder)
+            .await
+            .unwrap();
+        assert_eq!(
+            fs::read(&theirs).unwrap(),
+            b"another run is writing this",
+            "the other copy's file is untouched"
+        );
+        assert_eq!(
+            fs::read(join_path(&copy_folder, name)).unwrap(),
+            vec![3u8; 4096]
+        );
+        let a = partial_name(&join_path(&copy_folder, name));
+        let b = partial_name(&join_path(&copy_folder, name));
+        assert_ne!(a, b, "two copies never share a partial name");
     }
 
     #[tokio::test]

@@ -191,6 +191,55 @@ pub fn sessions(db: &str) -> SqlCommand {
     .name("@db", db)
 }
 
+/// Takes the run lock `resource`: an exclusive application lock owned by the session
+/// (held until the session ends, a dropped connection included) in the connection's
+/// database, refused at once rather than waited for (`@LockTimeout = 0`). Returns
+/// `sp_getapplock`'s code as `result`: 0 granted, -1 held by another session.
+/// <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-getapplock-transact-sql>
+pub fn take_run_lock(resource: &str) -> SqlCommand {
+    SqlCommand::new(
+        "DECLARE @result int; \
+         EXEC @result = sys.sp_getapplock @Resource = @resource, @LockMode = 'Exclusive', \
+         @LockOwner = 'Session', @LockTimeout = 0, @DbPrincipal = 'public'; \
+         SELECT @result AS result;",
+    )
+    .text_param("@resource", resource)
+}
+
+/// Gives back the run lock `resource` this session holds (taken by [`take_run_lock`]).
+/// Returns `sp_releaseapplock`'s code as `result`: 0 released, -999 not held (with
+/// error 1223).
+/// <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-releaseapplock-transact-sql>
+pub fn release_run_lock(resource: &str) -> SqlCommand {
+    SqlCommand::new(
+        "DECLARE @result int; \
+         EXEC @result = sys.sp_releaseapplock @Resource = @resource, @LockOwner = 'Session', \
+         @DbPrincipal = 'public'; \
+         SELECT @result AS result;",
+    )
+    .text_param("@resource", resource)
+}
+
+/// The application locks granted in the current database, with their sessions:
+/// `resource_description` shows the first 32 characters of the resource name.
+/// <https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-tran-locks-transact-sql>
+pub fn application_locks() -> SqlCommand {
+    SqlCommand::new(
+        "SELECT request_session_id, resource_description FROM sys.dm_tran_locks \
+         WHERE resource_type = N'APPLICATION' AND resource_database_id = DB_ID() \
+         AND request_status = N'GRANT';",
+    )
+}
+
+/// Who a session is: its host, login, program and login time.
+pub fn session_details(session: SessionId) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT host_name, program_name, login_name, login_time FROM sys.dm_exec_sessions \
+         WHERE session_id = @session;",
+    )
+    .int("@session", session.0)
+}
+
 /// `KILL n`: the session id is an integer, so it needs no quoting.
 pub fn kill(session: SessionId) -> SqlCommand {
     SqlCommand::new(format!("KILL {};", session.0))

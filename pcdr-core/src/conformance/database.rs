@@ -15,7 +15,8 @@ use crate::error::PlaneResult;
 use crate::log_chain::{BackupHeader, BackupType, Lsn};
 use crate::logship::join_path;
 use crate::planes::{
-    DatabasePlane, DatabaseState, DbState, FileKind, FileMove, FullRestore, SessionId,
+    DatabasePlane, DatabaseState, DbState, FileKind, FileMove, FullRestore, RunLock,
+    RunLockAttempt, SessionId,
 };
 use crate::quote::quote_sql_name;
 use async_trait::async_trait;
@@ -50,7 +51,7 @@ pub trait Session: Send {
 }
 
 /// Every check, by name, in the order [`run_all`] runs them.
-pub const CHECKS: [&str; 7] = [
+pub const CHECKS: [&str; 8] = [
     "full_backup_and_verify",
     "backup_header",
     "log_restores_in_order",
@@ -58,6 +59,7 @@ pub const CHECKS: [&str; 7] = [
     "sessions_and_kill",
     "recovery",
     "mirroring_removal",
+    "run_lock",
 ];
 
 /// The names of the copies the checks restore from `database` (drop them to clean up
@@ -106,6 +108,7 @@ pub async fn run_all(
             CHECKS[6],
             mirroring_removal(plane, admin, database, folder).await,
         ),
+        (CHECKS[7], run_lock(plane, database).await),
     ]
 }
 
@@ -604,6 +607,70 @@ pub async fn chain_errors(
 
 /// How long a killed session may take to disappear from `sys.dm_exec_sessions`.
 const KILL_SETTLE: Duration = Duration::from_secs(10);
+
+/// Takes a run lock for `name`, expecting it granted.
+async fn granted_run_lock(
+    check: &'static str,
+    plane: &dyn DatabasePlane,
+    resource: &str,
+    name: &str,
+) -> Result<RunLock, CheckFailed> {
+    match plane
+        .take_run_lock(resource, name)
+        .await
+        .during(check, format!("taking the run lock {resource}"))?
+    {
+        RunLockAttempt::Granted(lock) => Ok(lock),
+        RunLockAttempt::Held(holder) => Err(CheckFailed {
+            check,
+            message: format!("the run lock {resource} is held by {holder:?}"),
+        }),
+    }
+}
+
+/// The run lock: while one run holds it, a second is refused at once and told who holds
+/// it (the first run's name, as its connection's `program_name`); once the first gives
+/// it back a third run gets it at once; once the third only drops it (its connection
+/// closes, so its session and the lock end) a fourth gets it soon after.
+/// The resource is named after `database`, so that checks on one server do not meet.
+pub async fn run_lock(plane: &dyn DatabasePlane, database: &str) -> CheckResult {
+    const CHECK: &str = "run_lock";
+    let resource = format!("pcdr-conformance:{database}");
+    let first = granted_run_lock(CHECK, plane, &resource, "pcdr conformance run 1").await?;
+    let second = plane
+        .take_run_lock(&resource, "pcdr conformance run 2")
+        .await
+        .during(CHECK, "taking the held run lock")?;
+    match second {
+        RunLockAttempt::Held(Some(holder)) if holder.program == "pcdr conformance run 1" => {}
+        other => {
+            return Err(CheckFailed {
+                check: CHECK,
+                message: format!("a second run was not refused naming the first: {other:?}"),
+            });
+        }
+    }
+    first
+        .release()
+        .await
+        .during(CHECK, "giving the run lock back")?;
+    let third = granted_run_lock(CHECK, plane, &resource, "pcdr conformance run 3").await?;
+    drop(third);
+    let deadline = tokio::time::Instant::now() + KILL_SETTLE;
+    loop {
+        let attempt = plane
+            .take_run_lock(&resource, "pcdr conformance run 4")
+            .await
+            .during(CHECK, "taking the dropped run lock")?;
+        if let RunLockAttempt::Granted(_) = attempt {
+            return Ok(());
+        }
+        ensure(CHECK, tokio::time::Instant::now() < deadline, || {
+            format!("the run lock is still held {KILL_SETTLE:?} after its holder dropped it")
+        })?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
 
 /// Another session using `database` is listed by [`DatabasePlane::sessions`] (the
 /// plane's own is not), `KILL` ends it, and killing it again is 6106 (not an active

@@ -16,6 +16,7 @@
 //! | | [`sessions_and_kill`](database::sessions_and_kill) | another session on the database is listed, `KILL` ends it, killing it again is 6106 |
 //! | | [`recovery`](database::recovery) | `RESTORE … WITH RECOVERY` brings the copy online (no restore point left); again is 3153; a log restore after it is 3117 |
 //! | | [`mirroring_removal`](database::mirroring_removal) | `SET PARTNER OFF` ends mirroring where there is some, and is `Ok` on a database that is not mirrored (1416 swallowed) |
+//! | | [`run_lock`](database::run_lock) | the run lock (`sp_getapplock`, session-owned, no wait): a second run is refused naming the first; given back, it is granted at once; dropped, soon after (its connection closes) |
 //! | [`files`] | [`log_backup_listing`](files::log_backup_listing) | only `<db>_<yyyyMMddHHmmss>.trn` (any case) is listed, with its size; other databases, other names and copies in progress are not, and of those only one that looks like a log backup of the database is named as misnamed; no files is an empty list |
 //! | | [`copy`](files::copy) | the landed file has the source's bytes, the count returned is its size, the source stays, nothing else lands |
 //! | | [`copy_over_partial`](files::copy_over_partial) | a shorter file of the same name (a copy cut short) is replaced by the whole file |

@@ -263,6 +263,82 @@ pub struct RestoredBackup {
     pub recovery_fork: Option<String>,
 }
 
+/// The session holding a run lock another run asked for, as the instance names it
+/// (`sys.dm_exec_sessions` of the session `sys.dm_tran_locks` shows holding the lock).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockHolder {
+    /// The holding session.
+    pub session: SessionId,
+    /// `host_name`: the computer the holding run connected from.
+    pub host: String,
+    /// `login_name`.
+    pub login: String,
+    /// `program_name`: pcdr names its run there (`pcdr failover run 20261127093000`).
+    pub program: String,
+    /// `login_time`: since when the session (and so the run) holds the lock.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "'{}' on host {}, login {}, session {}",
+            self.program, self.host, self.login, self.session
+        )?;
+        match self.since {
+            Some(since) => write!(f, ", since {}", since.format("%Y-%m-%d %H:%M:%S UTC")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What keeps a run lock held on an instance (a connection of its own, whose session
+/// owns the lock), and gives it back.
+#[async_trait]
+pub trait LockHandle: Send {
+    /// Gives the lock back now, and closes what held it.
+    async fn release(self: Box<Self>) -> PlaneResult<()>;
+}
+
+/// A run lock held on an instance. [`RunLock::release`] gives it back at once. Dropping
+/// it, or the process ending, releases it too, but only once the server sees the
+/// connection close: a run that follows at once may still find it held.
+pub struct RunLock {
+    handle: Box<dyn LockHandle>,
+}
+
+impl RunLock {
+    /// A lock held by `handle`.
+    pub fn new(handle: impl LockHandle + 'static) -> Self {
+        Self {
+            handle: Box::new(handle),
+        }
+    }
+
+    /// Gives the lock back now. On failure the lock is still released when its
+    /// connection closes, which the failure may well have done already.
+    pub async fn release(self) -> PlaneResult<()> {
+        self.handle.release().await
+    }
+}
+
+impl fmt::Debug for RunLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RunLock")
+    }
+}
+
+/// What asking for a run lock gave.
+#[derive(Debug)]
+pub enum RunLockAttempt {
+    /// Granted: held until the [`RunLock`] drops.
+    Granted(RunLock),
+    /// Another session holds it; `None` when it was released between the refusal and
+    /// the look-up of its holder.
+    Held(Option<LockHolder>),
+}
+
 /// One SQL Server instance.
 ///
 /// Every mutating call is a single statement that either happened or did not; a step
@@ -364,4 +440,9 @@ pub trait DatabasePlane: Send + Sync {
         database: &str,
         file: &str,
     ) -> PlaneResult<Option<RestoredBackup>>;
+
+    /// Takes the exclusive run lock `resource` over a connection of its own, named
+    /// `run_name` (the session's `program_name`), without waiting: granted, it is held
+    /// until the returned [`RunLock`] drops; refused, the answer names the holder.
+    async fn take_run_lock(&self, resource: &str, run_name: &str) -> PlaneResult<RunLockAttempt>;
 }

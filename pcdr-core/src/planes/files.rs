@@ -35,8 +35,8 @@ pub trait FilePlane: Send + Sync {
     async fn misnamed_log_backups(&self, folder: &str, database: &str) -> PlaneResult<Vec<String>>;
 
     /// Copies `name` from `from_folder` to `to_folder` atomically: written under a
-    /// temporary name, flushed to disk, renamed, and its size checked against the
-    /// source. Returns the bytes copied.
+    /// temporary name no other copy uses (created exclusively), flushed to disk, renamed,
+    /// and its size checked against the source. Returns the bytes copied.
     async fn copy_file(&self, from_folder: &str, name: &str, to_folder: &str) -> PlaneResult<u64>;
 
     /// Bytes free in the file system holding `folder`.

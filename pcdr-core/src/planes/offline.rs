@@ -5,7 +5,7 @@
 use super::{
     ChatPoolPlane, DatabaseFile, DatabasePlane, DatabaseState, FileEntry, FilePlane, FullRestore,
     LogShippingSnapshot, MirrorRequest, PoolState, PrimaryLogShipping, RestoreRecord,
-    RestoredBackup, SecondaryLogShipping, SessionId,
+    RestoredBackup, RunLockAttempt, SecondaryLogShipping, SessionId,
 };
 use crate::error::{PlaneError, PlaneResult};
 use crate::log_chain::{BackupHeader, Lsn};
@@ -134,6 +134,9 @@ impl DatabasePlane for Offline {
         self.fail()
     }
     async fn restored_from_file(&self, _: &str, _: &str) -> PlaneResult<Option<RestoredBackup>> {
+        self.fail()
+    }
+    async fn take_run_lock(&self, _: &str, _: &str) -> PlaneResult<RunLockAttempt> {
         self.fail()
     }
 }

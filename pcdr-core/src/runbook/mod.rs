@@ -12,6 +12,7 @@ mod journal;
 mod journal_check;
 mod plan;
 mod report;
+mod run_lock;
 #[cfg(test)]
 mod tests;
 
@@ -20,6 +21,7 @@ pub use journal::{JOURNAL_FORMAT, Journal, Record, read_records};
 pub use journal_check::{JournalUse, check_journal};
 pub use plan::{Plan, PlannedStatus, PlannedStep, plan};
 pub use report::{Report, RpoEvidence, StepReport};
+pub use run_lock::{resource as run_lock_resource, run_name as run_lock_name};
 
 use crate::error::{Error, PreconditionKind, Result};
 use crate::procedure::{
@@ -27,6 +29,7 @@ use crate::procedure::{
     StepOutcome, observe_step, run_step,
 };
 use chrono::{DateTime, Utc};
+use run_lock::RunLocks;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -151,12 +154,17 @@ impl Runbook {
         plan(&self.ctx, procedure).await
     }
 
-    /// Runs `procedure` from its first step, in a new journal.
+    /// Runs `procedure` from its first step, in a new journal, holding the run lock
+    /// (see [`run_lock_resource`]) from the start of that step to the end of the run.
     pub async fn execute(&self, procedure: Procedure) -> Result<Report> {
         let mut journal = Journal::create(&self.journal)?;
         journal.append(&self.started(procedure).await)?;
-        self.run_from(&mut journal, procedure, &HashSet::new())
-            .await
+        let mut locks = RunLocks::new(procedure);
+        let report = self
+            .run_from(&mut journal, procedure, &HashSet::new(), &mut locks)
+            .await;
+        locks.release().await;
+        report
     }
 
     /// Continues the run the journal holds, from the first step not verified as done.
@@ -186,9 +194,12 @@ impl Runbook {
             ctx,
             journal: self.journal,
         };
-        resumed
-            .run_from(&mut journal, history.procedure, &history.done)
-            .await
+        let mut locks = RunLocks::new(history.procedure);
+        let report = resumed
+            .run_from(&mut journal, history.procedure, &history.done, &mut locks)
+            .await;
+        locks.release().await;
+        report
     }
 
     /// Runs one step of the run the journal holds (or of a new one), journaled.
@@ -200,7 +211,7 @@ impl Runbook {
             (Journal::create(&self.journal)?, Vec::new())
         };
         let history = History::read(&records);
-        let mut done = history.as_ref().map(|h| h.done.clone()).unwrap_or_default();
+        let done = history.as_ref().map(|h| h.done.clone()).unwrap_or_default();
         let ctx = match history {
             Some(history) if history.procedure != procedure => {
                 return Err(Error::Journal {
@@ -225,11 +236,25 @@ impl Runbook {
             journal: self.journal,
         };
         runbook.refuse_skipping_ahead(step, &done)?;
-        let outcome = runbook.journaled_step(&mut journal, step).await?;
-        runbook.ctx.journal_flushed().await?;
+        let mut locks = RunLocks::new(procedure);
+        let outcome = runbook.one_step(&mut journal, step, done, &mut locks).await;
+        locks.release().await;
+        outcome
+    }
+
+    /// Runs `step` alone, journaled; the last step done one at a time (`done` are the
+    /// others) completes the run, as a whole run would.
+    async fn one_step(
+        &self,
+        journal: &mut Journal,
+        step: StepId,
+        mut done: HashSet<StepId>,
+        locks: &mut RunLocks,
+    ) -> Result<StepOutcome> {
+        let outcome = self.journaled_step(journal, step, locks).await?;
+        self.ctx.journal_flushed().await?;
         done.insert(step);
-        // The last step done one at a time completes the run, as a whole run would.
-        if procedure.steps().iter().all(|s| done.contains(s)) {
+        if step.procedure().steps().iter().all(|s| done.contains(s)) {
             journal.append(&Record::Finished { at: Utc::now() })?;
         }
         Ok(outcome)
@@ -280,6 +305,7 @@ impl Runbook {
         journal: &mut Journal,
         procedure: Procedure,
         done: &HashSet<StepId>,
+        locks: &mut RunLocks,
     ) -> Result<Report> {
         let last_done = procedure.steps().iter().rev().find(|s| done.contains(s));
         for &step in procedure.steps() {
@@ -289,7 +315,7 @@ impl Runbook {
             if done.contains(&step) && !self.runs_again(step, last_done == Some(&step)).await? {
                 continue;
             }
-            self.journaled_step(journal, step).await?;
+            self.journaled_step(journal, step, locks).await?;
         }
         self.ctx.journal_flushed().await?;
         journal.append(&Record::Finished { at: Utc::now() })?;
@@ -327,7 +353,12 @@ impl Runbook {
         }
     }
 
-    async fn journaled_step(&self, journal: &mut Journal, step: StepId) -> Result<StepOutcome> {
+    async fn journaled_step(
+        &self,
+        journal: &mut Journal,
+        step: StepId,
+        locks: &mut RunLocks,
+    ) -> Result<StepOutcome> {
         journal.append(&Record::StepStarted {
             step,
             at: Utc::now(),
@@ -337,7 +368,7 @@ impl Runbook {
             title: step.title(),
         });
         let started = Instant::now();
-        match run_step(&self.ctx, step).await {
+        match self.locked_step(step, locks).await {
             Ok(outcome) => {
                 let flush = journal.append_flushing(&Record::StepFinished {
                     step,
@@ -372,6 +403,23 @@ impl Runbook {
                 });
                 Err(error)
             }
+        }
+    }
+
+    /// Runs `step`, taking first the run locks the run does not hold yet: the first step
+    /// a run runs takes them, so that a refusal is that step's failure. When an instance
+    /// to lock cannot be reached and `step` is a check (which sends nothing), the check
+    /// still runs, to say in its own words what that means for the procedure; the run
+    /// goes no further either way.
+    async fn locked_step(&self, step: StepId, locks: &mut RunLocks) -> Result<StepOutcome> {
+        match locks.take(&self.ctx, step).await {
+            Ok(()) => run_step(&self.ctx, step).await,
+            Err(error)
+                if error.plane_error().is_some() && step.declaration().is_check(&self.ctx) =>
+            {
+                run_step(&self.ctx, step).await.and(Err(error))
+            }
+            Err(error) => Err(error),
         }
     }
 }

@@ -575,6 +575,7 @@ class PreconditionError(PcdrError):
             "earlier_step",
             "topology",
             "world_changed",
+            "run_in_progress",
         ]
     ]
     """Why, as a value to branch on (``None`` for an unknown step id)."""

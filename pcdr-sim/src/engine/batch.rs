@@ -14,7 +14,7 @@ use crate::engine::catalog::Source;
 use crate::engine::exec::{Arg, Exec, done};
 use crate::engine::failure::{Failure, unknown_procedure};
 use crate::engine::scope::text_of;
-use crate::engine::{alter, backup, executesql, msdb, restore, select};
+use crate::engine::{alter, applock, backup, executesql, msdb, restore, select};
 use crate::tds::{Column, ColumnType, ResultSet, ServerMessage, StatementResult, Value};
 use crate::tsql::ast::{ArgumentValue, Execute, Expr, Operand, RestoreTarget, Statement};
 use crate::world::faults::StatementKind;
@@ -123,11 +123,13 @@ impl<'a> Exec<'a> {
         let session = self.session_state();
         let instance = self.instance(&state)?;
         let sessions = self.engine.session_rows(self.session, instance);
+        let applocks = self.engine.applocks.all();
         let source = Source {
             instance,
             server: self.engine.instance,
             database: &session.database,
             sessions: &sessions,
+            applocks: &applocks,
         };
         let mut assigned = self.scope.clone();
         let result = {
@@ -263,6 +265,7 @@ impl<'a> Exec<'a> {
         let procedure = exec.procedure.0.last().cloned().unwrap_or_default();
         let args = self.arguments(exec)?;
         let lower = procedure.to_ascii_lowercase();
+        let mut code = 0;
         let results = if executesql::is_sp_executesql(&lower) {
             self.sp_executesql(&args).await?
         } else if lower == "sp_who" {
@@ -271,11 +274,15 @@ impl<'a> Exec<'a> {
             let outputs = msdb::call(self, &lower, &args)?;
             self.write_outputs(&args, outputs)?;
             done()
+        } else if applock::is_known(&lower) {
+            let (returned, sent) = applock::call(self, &lower, &args).await?;
+            code = returned;
+            if sent.is_empty() { done() } else { sent }
         } else {
             return Err(unknown_procedure(&exec.procedure.0.join(".")));
         };
         if let Some(status) = &exec.return_status {
-            self.scope.set(status, Value::Int(0))?;
+            self.scope.set(status, Value::Int(code))?;
         }
         Ok(results)
     }

@@ -6,6 +6,7 @@
 //! INT, LSNs as DECIMAL(25,0)). Owns name resolution of tables (208).
 
 use crate::backup_file::FileEntry;
+use crate::engine::applock::AppLock;
 use crate::engine::failure::{Failure, invalid_object};
 use crate::guid::Guid;
 use crate::tds::{Column, ColumnType, ResultSet, Value};
@@ -25,6 +26,12 @@ pub(crate) struct SessionRow {
     pub login: String,
     /// `is_user_process`.
     pub user: bool,
+    /// `host_name`: the client's computer, as it said at login.
+    pub host_name: String,
+    /// `program_name`: the client's application name, as it said at login.
+    pub program_name: String,
+    /// `login_time`.
+    pub login_time: chrono::DateTime<chrono::Utc>,
 }
 
 /// What the catalog is built from.
@@ -37,6 +44,8 @@ pub(crate) struct Source<'a> {
     pub database: &'a str,
     /// Every session of the instance.
     pub sessions: &'a [SessionRow],
+    /// Every application lock granted on the instance.
+    pub applocks: &'a [AppLock],
 }
 
 fn columns(spec: &[(&str, ColumnType)]) -> Vec<Column> {
@@ -106,6 +115,7 @@ fn system_view(source: &Source<'_>, view: &str) -> Option<ResultSet> {
         "database_recovery_status" => recovery_status(databases()),
         "dm_exec_sessions" => sessions(source),
         "dm_server_services" => services(source.server),
+        "dm_tran_locks" => application_locks(source),
         _ => return None,
     })
 }
@@ -276,7 +286,9 @@ fn sessions(source: &Source<'_>) -> ResultSet {
         ("is_user_process", Bit),
         ("login_name", NVarChar),
         ("status", NVarChar),
+        ("host_name", NVarChar),
         ("program_name", NVarChar),
+        ("login_time", DateTime2),
     ]);
     let db_id = |name: &str| {
         source
@@ -294,7 +306,50 @@ fn sessions(source: &Source<'_>) -> ResultSet {
                 Value::Bit(s.user),
                 text(&s.login),
                 text(if s.user { "sleeping" } else { "background" }),
-                text(if s.user { "" } else { "SQL Server" }),
+                if s.user {
+                    text(&s.host_name)
+                } else {
+                    Value::Null
+                },
+                text(if s.user {
+                    &s.program_name
+                } else {
+                    "SQL Server"
+                }),
+                Value::DateTime2(s.login_time.naive_utc()),
+            ]
+        })
+        .collect();
+    ResultSet { columns, rows }
+}
+
+/// `sys.dm_tran_locks`, the application locks only (the emulator takes no other lock a
+/// client could see): one granted request per grant, owned by its session.
+fn application_locks(source: &Source<'_>) -> ResultSet {
+    let columns = columns(&[
+        ("resource_type", NVarChar),
+        ("resource_database_id", Int),
+        ("resource_description", NVarChar),
+        ("request_mode", NVarChar),
+        ("request_type", NVarChar),
+        ("request_status", NVarChar),
+        ("request_owner_type", NVarChar),
+        ("request_session_id", Int),
+    ]);
+    let rows = source
+        .applocks
+        .iter()
+        .map(|lock| {
+            let database = source.instance.database(&lock.resource.database);
+            vec![
+                text("APPLICATION"),
+                database.map_or(Value::Null, |d| Value::Int(d.id)),
+                text(&lock.resource.description()),
+                text(lock.mode.code()),
+                text("LOCK"),
+                text("GRANT"),
+                text("SESSION"),
+                Value::Int(i32::from(lock.spid)),
             ]
         })
         .collect();

@@ -1,6 +1,6 @@
 //! Expressions and search conditions: literals, variables, `@@` globals, columns of the
-//! current row, `DB_ID()` / `DB_NAME()`, the instance's clock (`SYSDATETIME()`, read
-//! from the world clock) and a few scalar functions, `+ - *`, and
+//! current row, `DB_ID()` / `DB_NAME()`, `APPLOCK_MODE()`, the instance's clock
+//! (`SYSDATETIME()`, read from the world clock) and a few scalar functions, `+ - *`, and
 //! comparisons with SQL's three-valued logic (`NULL` compares as unknown).
 //!
 //! Text compares case-insensitively (SQL Server's default collation); a uniqueidentifier
@@ -8,6 +8,7 @@
 
 use std::cmp::Ordering;
 
+use crate::engine::applock::{AppLocks, LockMode, Resource};
 use chrono::{DateTime, Utc};
 
 use crate::engine::failure::{Failure, invalid_column, unknown_function};
@@ -37,6 +38,8 @@ pub(crate) struct Env<'a> {
     /// The world clock: the instance's clock, the one `BackupFinishDate` is written in.
     /// An emulated instance runs on UTC, so its local time is UTC too.
     pub clock: DateTime<Utc>,
+    /// The instance's application locks, for `APPLOCK_MODE`.
+    pub applocks: &'a AppLocks,
 }
 
 /// The current row of a query.
@@ -117,8 +120,32 @@ impl Env<'_> {
             "SYSDATETIME" | "GETDATE" | "GETUTCDATE" | "SYSUTCDATETIME" => {
                 Value::DateTime2(self.clock.naive_utc())
             }
+            "APPLOCK_MODE" => self.applock_mode(function, &values)?,
             _ => return Err(unknown_function(function)),
         })
+    }
+
+    /// `APPLOCK_MODE(principal, resource, owner)`: the mode this session holds on the
+    /// resource in the current database, or `NoLock`. Only session-owned locks are
+    /// emulated, so a `Transaction` owner holds none.
+    /// <https://learn.microsoft.com/sql/t-sql/functions/applock-mode-transact-sql>
+    fn applock_mode(&self, function: &str, values: &[Value]) -> Result<Value, Failure> {
+        let [principal, resource, owner] = values else {
+            return Err(argument_count(function, 3));
+        };
+        let text = |v: &Value| text_of(v).unwrap_or_default();
+        let resource = Resource {
+            database: self.database.to_owned(),
+            principal: text(principal),
+            name: text(resource),
+        };
+        let mode = text(owner)
+            .eq_ignore_ascii_case("Session")
+            .then(|| self.applocks.mode_of(self.spid, &resource))
+            .flatten();
+        Ok(Value::NVarChar(
+            mode.map_or("NoLock", LockMode::name).to_owned(),
+        ))
     }
 
     fn db_id(&self, name: Option<&Value>) -> Result<Value, Failure> {

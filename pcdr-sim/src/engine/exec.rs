@@ -124,6 +124,7 @@ impl<'a> Exec<'a> {
             database: &session.database,
             trancount: session.trancount,
             clock: state.clock,
+            applocks: &self.engine.applocks,
         })
     }
 

@@ -1,10 +1,12 @@
 //! The engine of one instance: the world it serves, the SQL login's password, the audit
-//! log, and the table of live sessions (their current database and transaction count),
-//! kept in memory. The login check is here; running requests is the engine module's.
+//! log, the table of live sessions (their current database, transaction count, client
+//! names and login time) and their application locks, kept in memory. The login check
+//! is here; running requests is the engine module's.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::engine::applock::AppLocks;
 use crate::engine::audit::Audit;
 use crate::engine::catalog::SessionRow;
 use crate::tds::{LoginRequest, ServerMessage, SessionInfo};
@@ -24,6 +26,12 @@ pub(super) struct SessionState {
     pub(super) login: String,
     /// `@@TRANCOUNT`.
     pub(super) trancount: u32,
+    /// The client's host name (LOGIN7), `sys.dm_exec_sessions.host_name`.
+    pub(super) host_name: String,
+    /// The client's application name (LOGIN7), `sys.dm_exec_sessions.program_name`.
+    pub(super) program_name: String,
+    /// When the session logged in.
+    pub(super) login_time: chrono::DateTime<chrono::Utc>,
 }
 
 /// The engine of one instance.
@@ -39,6 +47,10 @@ pub struct InstanceEngine {
     pub(super) audit: Audit,
     /// The live TDS sessions by spid.
     sessions: Mutex<BTreeMap<u16, SessionState>>,
+    /// The application locks the sessions hold.
+    pub(super) applocks: AppLocks,
+    /// When the engine started: the login time of the system and reader sessions.
+    started: chrono::DateTime<chrono::Utc>,
 }
 
 impl InstanceEngine {
@@ -52,6 +64,8 @@ impl InstanceEngine {
             password,
             audit,
             sessions: Mutex::new(BTreeMap::new()),
+            applocks: AppLocks::default(),
+            started: chrono::Utc::now(),
         })
     }
 
@@ -72,22 +86,30 @@ impl InstanceEngine {
             database: "master".into(),
             login: LOGIN.into(),
             trancount: 0,
+            host_name: String::new(),
+            program_name: String::new(),
+            login_time: self.started,
         })
     }
 
-    /// Records a session that logged in to `database` as `login`.
-    pub(super) fn open_session(&self, spid: u16, database: &str, login: &str) {
+    /// Records a session that logged in to `database` with `login`.
+    pub(super) fn open_session(&self, spid: u16, database: &str, login: &LoginRequest) {
         let state = SessionState {
             database: database.to_owned(),
-            login: login.to_owned(),
+            login: login.user.clone(),
             trancount: 0,
+            host_name: login.host_name.clone(),
+            program_name: login.app_name.clone(),
+            login_time: chrono::Utc::now(),
         };
         self.lock().insert(spid, state);
     }
 
-    /// Forgets a session that disconnected.
+    /// Forgets a session that disconnected, and releases its application locks (the
+    /// session owned them).
     pub(super) fn close_session(&self, spid: u16) {
         self.lock().remove(&spid);
+        self.applocks.release_session(spid);
     }
 
     /// Changes the state of session `spid`, when it is live.
@@ -111,6 +133,9 @@ impl InstanceEngine {
                 database: "master".into(),
                 login: "sa".into(),
                 user: false,
+                host_name: String::new(),
+                program_name: String::new(),
+                login_time: self.started,
             })
             .collect();
         let sessions = self.lock();
@@ -120,6 +145,9 @@ impl InstanceEngine {
                 database: s.database.clone(),
                 login: s.login.clone(),
                 user: true,
+                host_name: s.host_name.clone(),
+                program_name: s.program_name.clone(),
+                login_time: s.login_time,
             })
         }));
         rows.extend(instance.readers.iter().map(|r| SessionRow {
@@ -127,6 +155,9 @@ impl InstanceEngine {
             database: r.database.clone(),
             login: r.login.clone(),
             user: true,
+            host_name: String::new(),
+            program_name: String::new(),
+            login_time: self.started,
         }));
         rows
     }

@@ -12,6 +12,7 @@
 //! error (the serving loop also closes its listener, so new connections are refused).
 
 mod alter;
+mod applock;
 mod audit;
 mod backup;
 mod batch;
@@ -45,7 +46,7 @@ impl Engine for InstanceEngine {
         login: &LoginRequest,
     ) -> Result<LoginAccepted, ServerMessage> {
         let database = self.check_login(login)?;
-        self.open_session(session.spid(), &database, &login.user);
+        self.open_session(session.spid(), &database, login);
         Ok(LoginAccepted { database })
     }
 

@@ -171,3 +171,175 @@ async fn a_syntax_error_fails_the_whole_batch_with_class_15() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A session logged in to `engine` from host `pcdr-host` as application `app`; it stays
+/// live (listed by `sys.dm_exec_sessions`) while its registration is held.
+fn session(
+    engine: &InstanceEngine,
+    registry: &Arc<SessionRegistry>,
+    app: &str,
+) -> (crate::tds::SessionInfo, impl Sized) {
+    let (registration, _killed) = registry.register().unwrap();
+    let session = registration.info();
+    let login = LoginRequest {
+        user: "pcdr".into(),
+        password: engine.world.password().unwrap(),
+        database: String::new(),
+        app_name: app.into(),
+        host_name: "pcdr-host".into(),
+        server_name: String::new(),
+    };
+    engine.login(&session, &login).unwrap();
+    (session, registration)
+}
+
+/// Runs `text` for `session` and returns the rows of its last result set.
+async fn rows(
+    engine: &InstanceEngine,
+    session: &crate::tds::SessionInfo,
+    text: &str,
+) -> Vec<Vec<Value>> {
+    let results = engine
+        .execute(session, Request::Batch(text.into()))
+        .await
+        .results;
+    results
+        .iter()
+        .rev()
+        .find_map(|r| match r {
+            StatementResult::Rows(set) => Some(set.rows.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no rows from {text}: {results:?}"))
+}
+
+const GET_LOCK: &str = "DECLARE @r int; \
+     EXEC @r = sp_getapplock @Resource = N'pcdr:pool', @LockMode = 'Exclusive', \
+     @LockOwner = 'Session', @LockTimeout = 0; SELECT @r AS r";
+
+// https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-getapplock-transact-sql
+#[tokio::test]
+async fn a_session_lock_is_refused_to_others_until_its_session_ends() {
+    let (_dir, engine) = engine(InstanceId::Backup);
+    let registry = Arc::new(SessionRegistry::new());
+    let (first, _first) = session(&engine, &registry, "pcdr failover run 1");
+    let (second, _second) = session(&engine, &registry, "pcdr failover run 2");
+    assert_eq!(
+        rows(&engine, &first, GET_LOCK).await,
+        vec![vec![Value::Int(0)]]
+    );
+    assert_eq!(
+        rows(&engine, &second, GET_LOCK).await,
+        vec![vec![Value::Int(-1)]]
+    );
+    let mode = "SELECT APPLOCK_MODE('public', N'pcdr:pool', 'Session') AS m";
+    let text = |s: &str| vec![vec![Value::NVarChar(s.into())]];
+    assert_eq!(rows(&engine, &first, mode).await, text("Exclusive"));
+    assert_eq!(rows(&engine, &second, mode).await, text("NoLock"));
+    engine.disconnected(first.spid());
+    assert_eq!(
+        rows(&engine, &second, GET_LOCK).await,
+        vec![vec![Value::Int(0)]]
+    );
+}
+
+#[tokio::test]
+async fn the_holder_is_named_by_dm_tran_locks_and_dm_exec_sessions() {
+    let (_dir, engine) = engine(InstanceId::Backup);
+    let registry = Arc::new(SessionRegistry::new());
+    let (holder, _holder) = session(&engine, &registry, "pcdr failover run 7");
+    let (asker, _asker) = session(&engine, &registry, "other");
+    rows(&engine, &holder, GET_LOCK).await;
+    let locks = rows(
+        &engine,
+        &asker,
+        "SELECT request_session_id, resource_description, request_mode FROM sys.dm_tran_locks \
+         WHERE resource_type = N'APPLICATION' AND resource_database_id = DB_ID()",
+    )
+    .await;
+    let [lock] = locks.as_slice() else {
+        panic!("{locks:?}")
+    };
+    assert_eq!(lock[0], Value::Int(i32::from(holder.spid())));
+    assert!(matches!(&lock[1], Value::NVarChar(d) if d.starts_with("0:pcdr:pool:(")));
+    assert_eq!(lock[2], Value::NVarChar("X".into()));
+    let who = rows(
+        &engine,
+        &asker,
+        &format!(
+            "SELECT host_name, program_name, login_name FROM sys.dm_exec_sessions WHERE session_id = {}",
+            holder.spid()
+        ),
+    )
+    .await;
+    let named = |s: &str| Value::NVarChar(s.into());
+    assert_eq!(
+        who,
+        vec![vec![
+            named("pcdr-host"),
+            named("pcdr failover run 7"),
+            named("pcdr")
+        ]]
+    );
+}
+
+// https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-releaseapplock-transact-sql
+#[tokio::test]
+async fn releasing_a_lock_not_held_is_minus_999_with_error_1223() {
+    let (_dir, engine) = engine(InstanceId::Backup);
+    let registry = Arc::new(SessionRegistry::new());
+    let (one, _one) = session(&engine, &registry, "one");
+    let release = "DECLARE @r int; EXEC @r = sp_releaseapplock @Resource = N'pcdr:pool', \
+                   @LockOwner = 'Session'; SELECT @r AS r";
+    let results = engine
+        .execute(&one, Request::Batch(release.into()))
+        .await
+        .results;
+    assert!(
+        results.iter().any(|r| numbers(r) == vec![1223]),
+        "{results:?}"
+    );
+    assert_eq!(
+        rows(&engine, &one, release).await,
+        vec![vec![Value::Int(-999)]]
+    );
+    rows(&engine, &one, GET_LOCK).await;
+    assert_eq!(
+        rows(&engine, &one, release).await,
+        vec![vec![Value::Int(0)]]
+    );
+}
+
+#[tokio::test]
+async fn a_transaction_owned_lock_outside_a_transaction_and_a_bad_mode_are_minus_999() {
+    let (_dir, engine) = engine(InstanceId::Backup);
+    let registry = Arc::new(SessionRegistry::new());
+    let (one, _one) = session(&engine, &registry, "one");
+    for call in [
+        "EXEC @r = sp_getapplock @Resource = N'x', @LockMode = 'Exclusive'",
+        "EXEC @r = sp_getapplock N'x', 'Sideways', 'Session', 0",
+    ] {
+        let text = format!("DECLARE @r int; {call}; SELECT @r AS r");
+        assert_eq!(
+            rows(&engine, &one, &text).await,
+            vec![vec![Value::Int(-999)]],
+            "{call}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_waiting_request_is_granted_with_1_once_the_holder_leaves() {
+    let (_dir, engine) = engine(InstanceId::Backup);
+    let registry = Arc::new(SessionRegistry::new());
+    let (holder, _holder) = session(&engine, &registry, "holder");
+    let (waiter, _waiter) = session(&engine, &registry, "waiter");
+    rows(&engine, &holder, GET_LOCK).await;
+    let wait = "DECLARE @r int; EXEC @r = sp_getapplock N'pcdr:pool', 'Shared', 'Session', 5000; \
+                SELECT @r AS r";
+    let (granted, ()) = tokio::join!(rows(&engine, &waiter, wait), async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        engine.disconnected(holder.spid());
+    });
+    assert_eq!(granted, vec![vec![Value::Int(1)]]);
+}

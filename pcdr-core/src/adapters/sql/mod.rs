@@ -5,6 +5,10 @@
 //! of [`commands::sql`](crate::commands::sql), sent as `sp_executesql` with named
 //! parameters, or as a plain batch when it has none (`KILL`, `ALTER DATABASE`).
 //!
+//! The run lock has a connection of its own, named after the run, held for the whole
+//! run: its session owns the lock, so the lock ends with the connection at the latest
+//! (its module, `run_lock`).
+//!
 //! A dropped connection is reopened before an idempotent read is retried once; a
 //! mutating statement is never retried here — the step observes the state again
 //! instead.
@@ -12,6 +16,7 @@
 mod decode;
 mod errors;
 mod plane;
+mod run_lock;
 
 use crate::commands::sql::{SqlCommand, SqlValue};
 use crate::error::{PlaneError, PlaneResult};
@@ -95,7 +100,13 @@ impl SqlPlane {
     }
 
     async fn connect(&self) -> PlaneResult<Connection> {
-        connect(&self.name, &self.config, CONNECT_TIMEOUT).await
+        self.connect_with(&self.config).await
+    }
+
+    /// A connection of its own, with `config` (the plane's, with another application
+    /// name say).
+    async fn connect_with(&self, config: &Config) -> PlaneResult<Connection> {
+        connect(&self.name, config, CONNECT_TIMEOUT).await
     }
 }
 

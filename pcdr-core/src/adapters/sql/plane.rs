@@ -9,7 +9,7 @@ use crate::log_chain::{BackupHeader, BackupType, Lsn};
 use crate::planes::{
     DatabaseFile, DatabasePlane, DatabaseState, DbState, FileKind, FullRestore,
     LogShippingSnapshot, Mirroring, MirroringRole, PrimaryLogShipping, RestoreRecord,
-    RestoredBackup, SecondaryLogShipping, SessionId, UserAccess,
+    RestoredBackup, RunLockAttempt, SecondaryLogShipping, SessionId, UserAccess,
 };
 use crate::topology::RestoreMode;
 use async_trait::async_trait;
@@ -17,11 +17,11 @@ use chrono::{DateTime, Utc};
 use tiberius::Row;
 
 /// The first row of the first result set, if any.
-fn first(sets: &[Vec<Row>]) -> Option<&Row> {
+pub(super) fn first(sets: &[Vec<Row>]) -> Option<&Row> {
     sets.first().and_then(|rows| rows.first())
 }
 
-fn unexpected(what: impl Into<String>) -> PlaneError {
+pub(super) fn unexpected(what: impl Into<String>) -> PlaneError {
     PlaneError::Unexpected(what.into())
 }
 
@@ -383,6 +383,11 @@ impl DatabasePlane for SqlPlane {
             Some(_) => self.backup_set(set_id).await,
             None => Ok(None),
         }
+    }
+
+    async fn take_run_lock(&self, resource: &str, run_name: &str) -> PlaneResult<RunLockAttempt> {
+        self.take_run_lock_on_own_connection(resource, run_name)
+            .await
     }
 
     async fn agent_service_account(&self) -> PlaneResult<Option<String>> {

@@ -9,9 +9,9 @@ use crate::error::{PlaneError, PlaneResult};
 use crate::log_chain::{BackupHeader, BackupType, Lsn};
 use crate::planes::{
     ChatPoolPlane, DatabaseFile, DatabasePlane, DatabaseState, DbState, FileEntry, FileKind,
-    FilePlane, FullRestore, LogShippingSnapshot, MirrorRequest, Mirroring, MirroringRole,
-    PoolState, PrimaryLogShipping, RestoreRecord, RestoredBackup, SecondaryLogShipping, SessionId,
-    UserAccess,
+    FilePlane, FullRestore, LockHandle, LockHolder, LogShippingSnapshot, MirrorRequest, Mirroring,
+    MirroringRole, PoolState, PrimaryLogShipping, RestoreRecord, RestoredBackup, RunLock,
+    RunLockAttempt, SecondaryLogShipping, SessionId, UserAccess,
 };
 use crate::procedure::Planes;
 use crate::topology::{RestoreMode, SiteRole};
@@ -80,6 +80,10 @@ pub struct State {
     pub calls: HashMap<String, usize>,
     /// Reads, by operation.
     pub reads: HashMap<&'static str, usize>,
+    /// Run locks held, by "site resource": the name of the run holding each.
+    pub run_locks: HashMap<String, String>,
+    /// How many run locks were given back explicitly (not just dropped).
+    pub run_locks_released: usize,
     /// Faults by operation name and a text its argument must contain, consumed when
     /// they strike.
     pub faults: Vec<(&'static str, &'static str, Fault)>,
@@ -608,6 +612,48 @@ impl DatabasePlane for FakeSql {
     /// The fake world's files are readable or missing: no proof is ever needed.
     async fn restored_from_file(&self, _: &str, _: &str) -> PlaneResult<Option<RestoredBackup>> {
         Ok(None)
+    }
+
+    async fn take_run_lock(&self, resource: &str, run_name: &str) -> PlaneResult<RunLockAttempt> {
+        let key = format!("{:?} {resource}", self.site);
+        let mut state = self.world.lock();
+        self.check_reachable(&state)?;
+        if let Some(holder) = state.run_locks.get(&key) {
+            return Ok(RunLockAttempt::Held(Some(LockHolder {
+                session: SessionId(70),
+                host: "fake-host".into(),
+                login: "pcdr".into(),
+                program: holder.clone(),
+                since: None,
+            })));
+        }
+        state.run_locks.insert(key.clone(), run_name.into());
+        let world = self.world.clone();
+        Ok(RunLockAttempt::Granted(RunLock::new(HeldRunLock {
+            world,
+            key,
+        })))
+    }
+}
+
+/// A run lock of the fake world: released when dropped, as a closed connection ends the
+/// session that owns a real one; an explicit release is counted.
+struct HeldRunLock {
+    world: FakeWorld,
+    key: String,
+}
+
+#[async_trait]
+impl LockHandle for HeldRunLock {
+    async fn release(self: Box<Self>) -> PlaneResult<()> {
+        self.world.lock().run_locks_released += 1;
+        Ok(())
+    }
+}
+
+impl Drop for HeldRunLock {
+    fn drop(&mut self) {
+        self.world.lock().run_locks.remove(&self.key);
     }
 }
 

@@ -705,3 +705,156 @@ async fn a_journal_older_than_a_day_resumes_only_when_the_operator_says_so() {
     assert!(report.completed);
     assert_failed_over(&world);
 }
+
+/// Takes the pool's run lock on `site` as another run would, held until dropped.
+async fn lock_held_by_another_run(
+    world: &FakeWorld,
+    site: crate::topology::SiteRole,
+) -> crate::planes::RunLock {
+    let planes = world.planes();
+    let plane = match site {
+        crate::topology::SiteRole::Primary => planes.primary,
+        crate::topology::SiteRole::Backup => planes.backup,
+    };
+    let resource = run_lock_resource(&topology().pool.fqdn);
+    match plane
+        .take_run_lock(&resource, "pcdr failover run 20260101000000")
+        .await
+        .unwrap()
+    {
+        crate::planes::RunLockAttempt::Granted(lock) => lock,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn assert_refused_naming_the_other_run(err: &Error) {
+    assert_eq!(
+        err.precondition_kind(),
+        Some(crate::error::PreconditionKind::RunInProgress),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("pcdr failover run 20260101000000"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_run_is_refused_while_another_holds_the_run_lock_and_runs_once_it_is_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = FakeWorld::failover_ready(5, 3, 2);
+    let other = lock_held_by_another_run(&world, crate::topology::SiteRole::Backup).await;
+    let err = runbook(&world, &dir.path().join("one"), RunOptions::default())
+        .execute(failover::PROCEDURE)
+        .await
+        .unwrap_err();
+    assert_refused_naming_the_other_run(&err);
+    assert!(
+        world.lock().calls.is_empty(),
+        "the refused run changed nothing"
+    );
+    drop(other);
+    runbook(&world, &dir.path().join("two"), RunOptions::default())
+        .execute(failover::PROCEDURE)
+        .await
+        .unwrap();
+    assert_failed_over(&world);
+    assert!(
+        world.lock().run_locks.is_empty(),
+        "the run released its lock"
+    );
+    assert_eq!(
+        world.lock().run_locks_released,
+        1,
+        "given back, not dropped"
+    );
+}
+
+#[tokio::test]
+async fn a_run_gives_its_run_lock_back_however_it_ends() {
+    let (_dir, journal, world) = stopped_at_the_first_restore().await;
+    assert_eq!(
+        world.lock().run_locks_released,
+        1,
+        "the failed run gave it back"
+    );
+    runbook(&world, &journal, RunOptions::default())
+        .run_single_step(failover::CHECK_SITES)
+        .await
+        .unwrap();
+    assert_eq!(world.lock().run_locks_released, 2, "so did the single step");
+    runbook(&world, &journal, RunOptions::default())
+        .resume()
+        .await
+        .unwrap();
+    assert_failed_over(&world);
+    assert_eq!(world.lock().run_locks_released, 3, "so did the resumed run");
+    assert!(world.lock().run_locks.is_empty());
+}
+
+#[tokio::test]
+async fn a_resume_and_a_single_step_take_the_run_lock_too() {
+    let (_dir, journal, world) = stopped_at_the_first_restore().await;
+    let calls = world.lock().calls.len();
+    let _other = lock_held_by_another_run(&world, crate::topology::SiteRole::Backup).await;
+    let err = runbook(&world, &journal, RunOptions::default())
+        .resume()
+        .await
+        .unwrap_err();
+    assert_refused_naming_the_other_run(&err);
+    let err = runbook(&world, &journal, RunOptions::default())
+        .run_single_step(failover::COPY_LOG_BACKUPS)
+        .await
+        .unwrap_err();
+    assert_refused_naming_the_other_run(&err);
+    assert_eq!(world.lock().calls.len(), calls, "nothing changed");
+}
+
+#[tokio::test]
+async fn failback_takes_the_run_lock_on_the_primary_as_well() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = FakeWorld::failback_ready();
+    let calls = world.lock().calls.len();
+    let _other = lock_held_by_another_run(&world, crate::topology::SiteRole::Primary).await;
+    let err = runbook(&world, &dir.path().join("j"), RunOptions::default())
+        .execute(failback::PROCEDURE)
+        .await
+        .unwrap_err();
+    assert_refused_naming_the_other_run(&err);
+    assert!(
+        err.to_string().contains("sql-atl"),
+        "names the primary: {err}"
+    );
+    assert_eq!(world.lock().calls.len(), calls, "nothing changed");
+}
+
+#[tokio::test]
+async fn an_instance_to_lock_out_of_reach_fails_the_first_check_in_its_own_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j");
+    let world = FakeWorld::failback_ready();
+    world.lock().primary_reachable = false;
+    let calls = world.lock().calls.len();
+    let err = runbook(&world, &journal, RunOptions::default())
+        .execute(failback::PROCEDURE)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.step_id(),
+        Some(failback::CHECK_REBUILT_PRIMARY),
+        "{err}"
+    );
+    assert_eq!(err.database(), Some("mgc"), "the check's error: {err}");
+    assert_eq!(world.lock().calls.len(), calls, "nothing changed");
+    assert!(
+        world.lock().run_locks.is_empty(),
+        "the backup's lock given back"
+    );
+    assert_eq!(world.lock().run_locks_released, 1);
+    let report = Report::from_records(failback::PROCEDURE, &read_records(&journal).unwrap());
+    let first = &report.steps[0];
+    assert!(
+        first.started.is_some() && first.error.is_some(),
+        "{first:?}"
+    );
+}
