@@ -83,7 +83,7 @@ pub enum Error {
     Step(Box<StepError>),
     /// A log backup file cannot take part in the log chain.
     #[error(
-        "{step} stopped on {target}, database {database}: {source}. Next: move the file aside (out of the copy folder, and off the share if it is there too; keep it for the investigation) and resume; if {database} needs log records that only it held, the run then stops at that gap, which you can accept as data loss"
+        "{step} stopped on {target}, database {database}: {source}. Next: move the file aside (out of the copy folder, and off the share if it is there too; keep it for the investigation) and resume; log records only it held are then lost: when a later file follows it the run stops at that gap, which you can accept as data loss, but when it is the newest file nothing shows the loss except the report's last applied log backup, so prefer a readable copy of it (from the share, or the primary's backup folder) when one exists"
     )]
     BadLogBackup {
         /// The step.

@@ -177,11 +177,13 @@
 //! another database, not a log backup, of another family, on another recovery fork or
 //! based on an older full backup, or one SQL Server cannot read) stops it with the
 //! file's name and the way on: move the file aside (out of the copy folder, and off the
-//! share if it is there too) and resume; log records only it held are then lost, and a
-//! later file shows them as a gap. A file that provably cannot matter does not stop
-//! it: one of `mgc` whose header shows it ends at or before the restore point, or one
-//! SQL Server finds damaged that msdb records as restored into `mgc` up to the restore
-//! point. Such a file is named in a warning instead (see
+//! share if it is there too) and resume; log records only it held are then lost. A
+//! later file shows them as a gap, which stops the run unless data loss is accepted;
+//! when the file was the newest, nothing does but the report's last applied log backup,
+//! so the error asks for a readable copy first. A file that provably cannot matter
+//! does not stop it: one of `mgc` whose header shows it ends at or before the restore
+//! point, or one SQL Server finds damaged that msdb records as restored into `mgc` up
+//! to the restore point. Such a file is named in a warning instead (see
 //! [Which log backups belong to the chain](#which-log-backups-belong-to-the-chain)).
 //!
 //! Pages: <https://learn.microsoft.com/sql/relational-databases/backup-restore/apply-transaction-log-backups-sql-server>,
