@@ -25,7 +25,8 @@ pub struct Deployment {
     /// The operating-system user who started it.
     pub user: String,
     /// The backup database's family GUID when the run started, if it could be read
-    /// (see [`backup_family`]): a backup database re-seeded from another database is
+    /// (from msdb's newest restore into it, since SQL Server shows none while it is
+    /// RESTORING): a backup database re-seeded from another database is
     /// another deployment, whatever the topology says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_family: Option<String>,
