@@ -31,6 +31,7 @@ impl World {
             let port = ports.get(&id).copied().unwrap_or(1433);
             SqlEndpoint {
                 host: id.host().to_owned(),
+                host_in_certificate: None,
                 address: match state.settings.named_instances {
                     true => SqlAddress::InstanceOnPort {
                         instance: INSTANCE_NAME.into(),
@@ -80,6 +81,8 @@ impl World {
                 password: PasswordSource::File(self.password_file()),
                 encrypt: Encrypt::NotSupported,
                 trust_server_certificate: false,
+                trust_ca_file: None,
+                allow_plaintext: false,
                 command_timeout_secs: 0,
             },
             shell: ShellSettings {
