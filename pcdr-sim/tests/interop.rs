@@ -1,6 +1,7 @@
 //! Independent clients against a served world: FreeTDS `tsql` (Debian's freetds-bin)
 //! and pymssql (Debian's python3-pymssql, under `/usr/bin/python3`), each run as a
-//! subprocess against the backup instance.
+//! subprocess against the backup instance, with encryption required and the world's
+//! certificate authority trusted, as against a production instance.
 //!
 //! The clients are not Rust dependencies: `scripts/install-interop` installs them. When
 //! they are missing these tests fail (they never pass silently) and say so.
@@ -163,8 +164,23 @@ fn describe(output: &Output) -> String {
     )
 }
 
+/// A `freetds.conf` in the world folder that requires encryption and trusts the world's
+/// certificate authority (FreeTDS then checks the instance's certificate and its name);
+/// the clients read it through `FREETDSCONF`, so no freetds.conf of the machine or the
+/// user's applies.
+fn freetds_conf(sim: &Sim) -> PathBuf {
+    let path = sim.dir.path().join("freetds.conf");
+    let ca = sim.serving.world().ca_file();
+    let conf = format!(
+        "[global]\n\ttds version = 7.4\n\tencryption = require\n\tca file = {}\n",
+        ca.display()
+    );
+    std::fs::write(&path, conf).expect("write freetds.conf");
+    path
+}
+
 /// `TDSVER=7.4 tsql -H host -p port -U pcdr -P password` with `sql` on stdin, from an
-/// empty folder with no freetds.conf or locales of the user's.
+/// empty folder with no locales of the user's, encryption required ([`freetds_conf`]).
 async fn tsql(sim: &Sim, password: &str, sql: &str) -> Output {
     let (host, port) = sim.backup();
     let mut command = Command::new("tsql");
@@ -181,7 +197,7 @@ async fn tsql(sim: &Sim, password: &str, sql: &str) -> Output {
         ])
         .env("TDSVER", "7.4")
         .env_remove("TDSDUMP")
-        .env_remove("FREETDSCONF")
+        .env("FREETDSCONF", freetds_conf(sim))
         .current_dir(sim.dir.path());
     run(command, sql).await
 }
@@ -287,7 +303,7 @@ async fn pymssql_lists_the_databases_and_gets_4305_as_operational_error() {
         .arg(&too_recent)
         .env("TDSVER", "7.4")
         .env_remove("TDSDUMP")
-        .env_remove("FREETDSCONF")
+        .env("FREETDSCONF", freetds_conf(&sim))
         .current_dir(sim.dir.path());
     let output = run(command, "").await;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use pcdr_sim::engine::InstanceEngine;
-use pcdr_sim::tds::{Engine, Server, ServerHandle};
+use pcdr_sim::tds::{Engine, Server, ServerEncryption, ServerHandle};
 use pcdr_sim::world::model::InstanceId;
 use pcdr_sim::world::{World, WorldOptions};
 use tiberius::{AuthMethod, Client, Config, EncryptionLevel};
@@ -628,9 +628,15 @@ async fn start(dir: &std::path::Path) -> ServerHandle {
     let world = Arc::new(World::create(dir, &options).expect("create the world"));
     let engine: Arc<dyn Engine> =
         Arc::new(InstanceEngine::new(world, InstanceId::Primary).expect("the engine"));
-    Server::start("127.0.0.1:0".parse().unwrap(), engine, "PRIMARY".into())
-        .await
-        .expect("listen on loopback")
+    let plain = ServerEncryption::NotSupported;
+    Server::start(
+        "127.0.0.1:0".parse().unwrap(),
+        engine,
+        "PRIMARY".into(),
+        plain,
+    )
+    .await
+    .expect("listen on loopback")
 }
 
 /// The emulator's worker threads get half of tokio's default 2 MiB stack here, so
