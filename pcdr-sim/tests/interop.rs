@@ -17,6 +17,7 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use pcdr_sim::serve::{ServeOptions, ServingWorld, ShellLauncher, serve};
+use pcdr_sim::world::certs::CertificateAuthority;
 use pcdr_sim::world::model::InstanceId;
 use pcdr_sim::world::{World, WorldOptions};
 use serde_json::Value as Json;
@@ -169,8 +170,12 @@ fn describe(output: &Output) -> String {
 /// the clients read it through `FREETDSCONF`, so no freetds.conf of the machine or the
 /// user's applies.
 fn freetds_conf(sim: &Sim) -> PathBuf {
+    freetds_conf_trusting(sim, &sim.serving.world().ca_file())
+}
+
+/// A `freetds.conf` that requires encryption and trusts the authority in `ca` alone.
+fn freetds_conf_trusting(sim: &Sim, ca: &Path) -> PathBuf {
     let path = sim.dir.path().join("freetds.conf");
-    let ca = sim.serving.world().ca_file();
     let conf = format!(
         "[global]\n\ttds version = 7.4\n\tencryption = require\n\tca file = {}\n",
         ca.display()
@@ -182,6 +187,11 @@ fn freetds_conf(sim: &Sim) -> PathBuf {
 /// `TDSVER=7.4 tsql -H host -p port -U pcdr -P password` with `sql` on stdin, from an
 /// empty folder with no locales of the user's, encryption required ([`freetds_conf`]).
 async fn tsql(sim: &Sim, password: &str, sql: &str) -> Output {
+    tsql_with(sim, &freetds_conf(sim), password, sql).await
+}
+
+/// [`tsql`] reading the FreeTDS configuration `conf`.
+async fn tsql_with(sim: &Sim, conf: &Path, password: &str, sql: &str) -> Output {
     let (host, port) = sim.backup();
     let mut command = Command::new("tsql");
     command
@@ -197,7 +207,7 @@ async fn tsql(sim: &Sim, password: &str, sql: &str) -> Output {
         ])
         .env("TDSVER", "7.4")
         .env_remove("TDSDUMP")
-        .env("FREETDSCONF", freetds_conf(sim))
+        .env("FREETDSCONF", conf)
         .current_dir(sim.dir.path());
     run(command, sql).await
 }
@@ -286,6 +296,39 @@ async fn freetds_tsql_lists_the_databases_and_refuses_a_wrong_password() {
     println!(
         "ok: tsql with a wrong password -> Msg 18456 Login failed for user 'pcdr', exit failure"
     );
+}
+
+/// FreeTDS checks the instance's certificate: trusting another authority than the
+/// world's, it does not log in, and nothing reaches the engine.
+#[tokio::test(flavor = "multi_thread")]
+async fn freetds_tsql_refuses_an_instance_whose_certificate_it_does_not_trust() {
+    require_clients().await;
+    let sim = Sim::start().await;
+    let other = sim.dir.path().join("other-ca.pem");
+    let authority = CertificateAuthority::new("another CA").expect("an authority");
+    std::fs::write(&other, authority.cert_pem()).expect("write the other CA");
+    let conf = freetds_conf_trusting(&sim, &other);
+    let output = tsql_with(
+        &sim,
+        &conf,
+        &sim.password,
+        "SELECT name FROM sys.databases\ngo\nexit\n",
+    )
+    .await;
+    let text = describe(&output);
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("master"),
+        "tsql listed databases through an untrusted certificate: {text}"
+    );
+    assert!(
+        text.contains("problem connecting"),
+        "tsql did not report the failed connection: {text}"
+    );
+    assert!(
+        sim.backup_statements().is_empty(),
+        "a statement ran: {text}"
+    );
+    println!("ok: tsql trusting another authority -> no connection, no statement");
 }
 
 #[tokio::test(flavor = "multi_thread")]
