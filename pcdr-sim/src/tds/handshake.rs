@@ -65,11 +65,8 @@ pub(crate) async fn open(
     );
     socket.write_all(&packets).await?;
     socket.flush().await?;
-    let certificate = encryption.certificate();
-    match (agreed, certificate) {
-        (Agreed::ServerEnds, _) => Ok(Opening::EncryptionRequired),
-        (Agreed::LoginOnly, Some(certificate)) => login_only(socket, certificate, spid).await,
-        (Agreed::Full, Some(certificate)) => encrypted(socket, certificate, spid).await,
+    match (agreed, encryption.certificate()) {
+        (Agreed::Plain, _) => plain(socket).await,
         (Agreed::ClientEnds, _) => {
             warn!(
                 spid,
@@ -78,7 +75,13 @@ pub(crate) async fn open(
             );
             plain(socket).await
         }
-        _ => plain(socket).await,
+        (Agreed::ServerEnds, _) => Ok(Opening::EncryptionRequired),
+        (Agreed::Full, Some(certificate)) => encrypted(socket, certificate, spid, false).await,
+        (Agreed::LoginOnly, Some(certificate)) => encrypted(socket, certificate, spid, true).await,
+        (Agreed::Full | Agreed::LoginOnly, None) => Err(ProtocolError::invalid(
+            "PRELOGIN",
+            "TLS was agreed by a server without a certificate",
+        )),
     }
 }
 
@@ -99,40 +102,27 @@ async fn plain(mut socket: TcpStream) -> Result<Opening, ProtocolError> {
     })
 }
 
-/// The whole connection encrypted: LOGIN7 and everything after it over TLS.
+/// The TLS handshake, then LOGIN7 over TLS. The whole connection stays encrypted, or,
+/// with `login_only` (both sides said ENCRYPT_OFF: MS-TDS 2.2.6.5's "encrypt login
+/// packet only"), the session goes on on the bare socket. The client sends nothing
+/// after LOGIN7 until the server answers, so no plain byte is left in the TLS layer's
+/// buffer.
 async fn encrypted(
     socket: TcpStream,
     certificate: &ServerCertificate,
     spid: u16,
+    login_only: bool,
 ) -> Result<Opening, ProtocolError> {
     let mut tls = handshake(socket, certificate, spid).await?;
     let Some(login) = next_message(&mut tls, "LOGIN7").await? else {
         return Ok(Opening::ClientClosed);
     };
-    Ok(Opening::Login {
-        transport: Box::new(tls),
-        login,
-    })
-}
-
-/// Login-only encryption (both sides said ENCRYPT_OFF): LOGIN7 over TLS, then the
-/// bare socket again, as MS-TDS 2.2.6.5's "encrypt login packet only" has it. The client
-/// sends nothing after LOGIN7 until the server answers, so no plain byte is left in the
-/// TLS layer's buffer.
-async fn login_only(
-    socket: TcpStream,
-    certificate: &ServerCertificate,
-    spid: u16,
-) -> Result<Opening, ProtocolError> {
-    let mut tls = handshake(socket, certificate, spid).await?;
-    let Some(login) = next_message(&mut tls, "LOGIN7").await? else {
-        return Ok(Opening::ClientClosed);
+    let transport: Box<dyn Transport> = if login_only {
+        Box::new(tls.into_inner().0.into_inner())
+    } else {
+        Box::new(tls)
     };
-    let (framing, _) = tls.into_inner();
-    Ok(Opening::Login {
-        transport: Box::new(framing.into_inner()),
-        login,
-    })
+    Ok(Opening::Login { transport, login })
 }
 
 async fn handshake(
