@@ -80,10 +80,9 @@ impl CertificateAuthority {
         if let Some(first) = names.first() {
             params.distinguished_name.push(DnType::CommonName, *first);
         }
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
+        // The key is ECDSA P-256 (ring cannot make RSA keys): digital signature only,
+        // as RFC 5480 section 3 has it for EC keys.
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
         let key = KeyPair::generate()?;
