@@ -4,7 +4,9 @@
 //! for SQL Server",
 //! <https://learn.microsoft.com/en-us/sql/database-engine/configure-windows/certificate-requirements>:
 //! server authentication usage, the server's name in the subject or the subject
-//! alternative names).
+//! alternative names). One deviation: that page asks for an RSA key (KeySpec
+//! AT_KEYEXCHANGE); the world's keys are ECDSA P-256, which rcgen makes with *ring* and
+//! which tiberius (OpenSSL, Schannel), FreeTDS (GnuTLS) and pymssql all accept.
 //!
 //! [`CertificateAuthority`] is public so that tests can make another authority, or a
 //! certificate for another name, and serve it. The world keeps the files in `DIR/tls/`:
