@@ -1035,6 +1035,32 @@ fn sim_commands_change_the_world_and_report_errors_with_1() {
 
 // ---------------------------------------------------------------- logging
 
+/// Skipping the certificate check is warned about at the default log level, naming
+/// the server; the world's own topology (its CA trusted) warns about nothing.
+#[test]
+fn a_topology_that_skips_the_certificate_check_warns_at_the_default_level() {
+    let world = World::serve();
+    let text = std::fs::read_to_string(world.topology()).unwrap();
+    let checked = run(&["status", "--topology", s(world.topology())]);
+    checked.code(SUCCESS).stderr_lacks("WARN");
+    let ca_line = text
+        .lines()
+        .find(|line| line.starts_with("trust_ca_file = "))
+        .expect("the world's topology trusts its CA");
+    let bypass = text.replace(&format!("{ca_line}\n"), "").replace(
+        "trust_server_certificate = false",
+        "trust_server_certificate = true",
+    );
+    let path = world.path("bypass.toml");
+    std::fs::write(&path, bypass).unwrap();
+    run(&["status", "--topology", s(&path)])
+        .code(SUCCESS)
+        .stdout_has("pool state: Normal")
+        .stderr_has("WARN")
+        .stderr_has("sql.trust_server_certificate = true: the server's certificate is not checked")
+        .stderr_has("127.0.0.3,");
+}
+
 #[test]
 fn quiet_and_verbose_are_accepted_and_logs_hold_no_password() {
     let world = World::serve();

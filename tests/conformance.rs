@@ -100,8 +100,10 @@ async fn the_database_plane_conforms_on_the_emulator() {
     };
     let password = served.world.password().unwrap();
     let ado = format!(
-        "server=tcp:{},{port};user id=pcdr;password={password};encrypt=DANGER_PLAINTEXT",
-        primary.host
+        "server=tcp:{},{port};user id=pcdr;password={password};encrypt=true;\
+         TrustServerCertificateCA={}",
+        primary.host,
+        served.world.ca_file().display()
     );
     let admin = SimAdmin {
         tds: TdsAdmin::from_ado(&ado).unwrap(),

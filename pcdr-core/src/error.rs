@@ -13,7 +13,7 @@
 //! This module only names procedures and steps (as plain data, for messages); it
 //! computes nothing from the procedure tables.
 
-pub use crate::planes::{PlaneError, PlaneErrorKind, PlaneResult, SqlServerError};
+pub use crate::planes::{ConnectFailure, PlaneError, PlaneErrorKind, PlaneResult, SqlServerError};
 
 use crate::log_chain::{ChainError, LogChainGap};
 use crate::procedure::{Procedure, StepId};

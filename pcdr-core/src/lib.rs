@@ -47,6 +47,6 @@ pub mod topology;
 pub mod windows_acl;
 
 pub use error::{
-    Error, ErrorKind, PlaneError, PlaneErrorKind, PlaneResult, PreconditionKind, Result,
-    SqlServerError,
+    ConnectFailure, Error, ErrorKind, PlaneError, PlaneErrorKind, PlaneResult, PreconditionKind,
+    Result, SqlServerError,
 };

@@ -13,6 +13,11 @@
 //!   mirroring is installed). Each database has a state (ONLINE, RESTORING, standby,
 //!   OFFLINE), recovery model, user access, LSN position or redo point, family GUID,
 //!   mirroring role and partner, files, and the chat messages it holds.
+//! * **TLS as in production**: every served instance forces encryption with a
+//!   certificate for its address and server name, issued by the world's own certificate
+//!   authority (`DIR/tls/`, [`world::certs`]), which the world's topology trusts. The
+//!   encryption is negotiated in PRELOGIN and TLS 1.2 carried as MS-TDS 2.2.6.5 says
+//!   ([`tds`]): for the whole connection, or the login only when both sides say OFF.
 //! * **Backups are real files** ([`backup_file`]); RESTORE enforces the LSN chain.
 //! * **Log shipping that runs** ([`world::logship`]): backup, copy and restore jobs in
 //!   msdb, driven by the world clock, writing `<db>_<yyyyMMddHHmmss>.trn` files to the
@@ -41,7 +46,7 @@
 //! # What is not emulated
 //!
 //! Data pages and real transaction logs (a database's content is its list of chat
-//! messages); TLS; Windows authentication (one SQL login, `pcdr`, password in
+//! messages); TDS 8.0 (TLS before PRELOGIN) and TLS 1.3; Windows authentication (one SQL login, `pcdr`, password in
 //! `DIR/sql-password`, 18456 class 14 otherwise); permissions; differential, file and
 //! tail-log backups; several backup sets per file (`NOINIT` writes a new file), striped
 //! devices, `STOPAT` and `CONTINUE_AFTER_ERROR` (refused with error 50000, never

@@ -13,7 +13,7 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use crate::engine::InstanceEngine;
-use crate::tds::{Server, ServerHandle};
+use crate::tds::{Server, ServerEncryption, ServerHandle};
 use crate::world::model::{InstanceId, Site};
 use crate::world::{World, WorldError};
 
@@ -103,10 +103,20 @@ impl Drop for ServingWorld {
     }
 }
 
-type Servers = BTreeMap<InstanceId, (Arc<InstanceEngine>, Option<ServerHandle>)>;
+/// A served instance: its engine, what it offers in PRELOGIN, and its listener while it
+/// is up.
+struct Served {
+    engine: Arc<InstanceEngine>,
+    encryption: ServerEncryption,
+    handle: Option<ServerHandle>,
+}
 
-/// Serves the world in `dir`: starts the four instances (port 0 picks free ports),
-/// writes `DIR/topology.toml`, and keeps instances marked down closed.
+type Servers = BTreeMap<InstanceId, Served>;
+
+/// Serves the world in `dir`: starts the four instances (port 0 picks free ports), each
+/// forcing encryption with its certificate, as production instances are set up (the
+/// topology requires encryption and trusts the world's authority), writes
+/// `DIR/topology.toml`, and keeps instances marked down closed.
 pub async fn serve(dir: &Path, options: &ServeOptions) -> Result<ServingWorld, ServeError> {
     let world = Arc::new(World::open(dir)?);
     let mut servers = Servers::new();
@@ -114,10 +124,19 @@ pub async fn serve(dir: &Path, options: &ServeOptions) -> Result<ServingWorld, S
     let mut ports = BTreeMap::new();
     for id in InstanceId::ALL {
         let engine = Arc::new(InstanceEngine::new(Arc::clone(&world), id)?);
-        let handle = start(&engine, id, 0).await?;
+        let encryption = ServerEncryption::Forced(world.server_certificate(id)?);
+        let handle = start(&engine, &encryption, id, 0).await?;
         addrs.insert(id, handle.local_addr());
         ports.insert(id, handle.local_addr().port());
-        servers.insert(id, (engine, Some(handle)));
+        let handle = Some(handle);
+        servers.insert(
+            id,
+            Served {
+                engine,
+                encryption,
+                handle,
+            },
+        );
     }
     let topology = world.write_topology(&ports, &options.shell)?;
     let servers = Arc::new(Mutex::new(servers));
@@ -144,15 +163,21 @@ pub async fn serve(dir: &Path, options: &ServeOptions) -> Result<ServingWorld, S
 
 async fn start(
     engine: &Arc<InstanceEngine>,
+    encryption: &ServerEncryption,
     id: InstanceId,
     port: u16,
 ) -> Result<ServerHandle, ServeError> {
     let ip: IpAddr = id.host().parse().unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let addr = SocketAddr::new(ip, port);
     let engine: Arc<dyn crate::tds::Engine> = engine.clone();
-    Server::start(addr, engine, id.server_name().to_owned())
-        .await
-        .map_err(|source| ServeError::Bind { addr, source })
+    Server::start(
+        addr,
+        engine,
+        id.server_name().to_owned(),
+        encryption.clone(),
+    )
+    .await
+    .map_err(|source| ServeError::Bind { addr, source })
 }
 
 /// Closes instances that are down and reopens those that are back, on their ports.
@@ -163,14 +188,14 @@ async fn watch(world: Arc<World>, servers: Arc<Mutex<Servers>>, ports: BTreeMap<
             continue;
         };
         let mut servers = servers.lock().await;
-        for (id, (engine, handle)) in servers.iter_mut() {
+        for (id, served) in servers.iter_mut() {
             let down = state.faults.down.contains(id);
-            if down && handle.is_some() {
-                *handle = None;
-            } else if !down && handle.is_none() {
+            if down && served.handle.is_some() {
+                served.handle = None;
+            } else if !down && served.handle.is_none() {
                 let port = ports.get(id).copied().unwrap_or(0);
-                match start(engine, *id, port).await {
-                    Ok(started) => *handle = Some(started),
+                match start(&served.engine, &served.encryption, *id, port).await {
+                    Ok(started) => served.handle = Some(started),
                     Err(error) => tracing::warn!(%error, "could not reopen an instance"),
                 }
             }

@@ -1,6 +1,7 @@
 //! Independent clients against a served world: FreeTDS `tsql` (Debian's freetds-bin)
 //! and pymssql (Debian's python3-pymssql, under `/usr/bin/python3`), each run as a
-//! subprocess against the backup instance.
+//! subprocess against the backup instance, with encryption required and the world's
+//! certificate authority trusted, as against a production instance.
 //!
 //! The clients are not Rust dependencies: `scripts/install-interop` installs them. When
 //! they are missing these tests fail (they never pass silently) and say so.
@@ -16,6 +17,7 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use pcdr_sim::serve::{ServeOptions, ServingWorld, ShellLauncher, serve};
+use pcdr_sim::world::certs::CertificateAuthority;
 use pcdr_sim::world::model::InstanceId;
 use pcdr_sim::world::{World, WorldOptions};
 use serde_json::Value as Json;
@@ -163,9 +165,33 @@ fn describe(output: &Output) -> String {
     )
 }
 
+/// A `freetds.conf` in the world folder that requires encryption and trusts the world's
+/// certificate authority (FreeTDS then checks the instance's certificate and its name);
+/// the clients read it through `FREETDSCONF`, so no freetds.conf of the machine or the
+/// user's applies.
+fn freetds_conf(sim: &Sim) -> PathBuf {
+    freetds_conf_trusting(sim, &sim.serving.world().ca_file())
+}
+
+/// A `freetds.conf` that requires encryption and trusts the authority in `ca` alone.
+fn freetds_conf_trusting(sim: &Sim, ca: &Path) -> PathBuf {
+    let path = sim.dir.path().join("freetds.conf");
+    let conf = format!(
+        "[global]\n\ttds version = 7.4\n\tencryption = require\n\tca file = {}\n",
+        ca.display()
+    );
+    std::fs::write(&path, conf).expect("write freetds.conf");
+    path
+}
+
 /// `TDSVER=7.4 tsql -H host -p port -U pcdr -P password` with `sql` on stdin, from an
-/// empty folder with no freetds.conf or locales of the user's.
+/// empty folder with no locales of the user's, encryption required ([`freetds_conf`]).
 async fn tsql(sim: &Sim, password: &str, sql: &str) -> Output {
+    tsql_with(sim, &freetds_conf(sim), password, sql).await
+}
+
+/// [`tsql`] reading the FreeTDS configuration `conf`.
+async fn tsql_with(sim: &Sim, conf: &Path, password: &str, sql: &str) -> Output {
     let (host, port) = sim.backup();
     let mut command = Command::new("tsql");
     command
@@ -181,7 +207,7 @@ async fn tsql(sim: &Sim, password: &str, sql: &str) -> Output {
         ])
         .env("TDSVER", "7.4")
         .env_remove("TDSDUMP")
-        .env_remove("FREETDSCONF")
+        .env("FREETDSCONF", conf)
         .current_dir(sim.dir.path());
     run(command, sql).await
 }
@@ -272,6 +298,39 @@ async fn freetds_tsql_lists_the_databases_and_refuses_a_wrong_password() {
     );
 }
 
+/// FreeTDS checks the instance's certificate: trusting another authority than the
+/// world's, it does not log in, and nothing reaches the engine.
+#[tokio::test(flavor = "multi_thread")]
+async fn freetds_tsql_refuses_an_instance_whose_certificate_it_does_not_trust() {
+    require_clients().await;
+    let sim = Sim::start().await;
+    let other = sim.dir.path().join("other-ca.pem");
+    let authority = CertificateAuthority::new("another CA").expect("an authority");
+    std::fs::write(&other, authority.cert_pem()).expect("write the other CA");
+    let conf = freetds_conf_trusting(&sim, &other);
+    let output = tsql_with(
+        &sim,
+        &conf,
+        &sim.password,
+        "SELECT name FROM sys.databases\ngo\nexit\n",
+    )
+    .await;
+    let text = describe(&output);
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("master"),
+        "tsql listed databases through an untrusted certificate: {text}"
+    );
+    assert!(
+        text.contains("problem connecting"),
+        "tsql did not report the failed connection: {text}"
+    );
+    assert!(
+        sim.backup_statements().is_empty(),
+        "a statement ran: {text}"
+    );
+    println!("ok: tsql trusting another authority -> no connection, no statement");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn pymssql_lists_the_databases_and_gets_4305_as_operational_error() {
     require_clients().await;
@@ -287,7 +346,7 @@ async fn pymssql_lists_the_databases_and_gets_4305_as_operational_error() {
         .arg(&too_recent)
         .env("TDSVER", "7.4")
         .env_remove("TDSDUMP")
-        .env_remove("FREETDSCONF")
+        .env("FREETDSCONF", freetds_conf(&sim))
         .current_dir(sim.dir.path());
     let output = run(command, "").await;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();

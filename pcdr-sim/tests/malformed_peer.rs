@@ -4,21 +4,24 @@
 //! case opens its own connection, sends something broken — truncated packets, wrong
 //! lengths (too big, too small, zero), garbage, a PRELOGIN then garbage, LOGIN7s whose
 //! offsets point out of bounds or that declare huge lengths, a message past the size
-//! limit, broken requests after a good login, hostile SQL text, and seeded random bytes
-//! — then half-closes its side. The server must end the connection within
+//! limit, broken requests after a good login, hostile SQL text, broken TLS handshakes
+//! inside PRELOGIN packets, and seeded random bytes — then half-closes its side. The
+//! server (which offers TLS without forcing it) must end the connection within
 //! [`CASE_LIMIT`], no task may panic, and after every case a well-formed client
-//! (tiberius, `EncryptionLevel::NotSupported`) must still log in and query.
+//! (tiberius, `EncryptionLevel::NotSupported`) must still log in and query; at the end
+//! one requiring TLS does too.
 //!
 //! Bounded: a fixed number of cases (see [`RANDOM_CASES`]), loopback only, a time limit
 //! on every step.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use pcdr_sim::engine::InstanceEngine;
-use pcdr_sim::tds::{Engine, Server, ServerHandle};
+use pcdr_sim::tds::{Engine, Server, ServerEncryption, ServerHandle};
 use pcdr_sim::world::model::InstanceId;
 use pcdr_sim::world::{World, WorldOptions};
 use tiberius::{AuthMethod, Client, Config, EncryptionLevel};
@@ -80,10 +83,23 @@ fn packet(ty: u8, body: &[u8]) -> Vec<u8> {
 
 /// A client PRELOGIN: VERSION and ENCRYPTION = NOT_SUP.
 fn prelogin_body() -> Vec<u8> {
+    prelogin_with_encryption(0x02)
+}
+
+/// A client PRELOGIN: VERSION and ENCRYPTION = `encryption`.
+fn prelogin_with_encryption(encryption: u8) -> Vec<u8> {
     let mut body = vec![0x00, 0, 11, 0, 6, 0x01, 0, 17, 0, 1, 0xFF];
     body.extend_from_slice(&[0x0F, 0x00, 0x07, 0xD0, 0x00, 0x00]); // version
-    body.push(0x02); // ENCRYPT_NOT_SUP
+    body.push(encryption);
     body
+}
+
+/// A PRELOGIN asking for TLS (ENCRYPT_ON), then `tail`: what a broken peer sends where
+/// the TLS handshake should travel in PRELOGIN packets.
+fn tls_then(tail: Vec<u8>) -> Vec<u8> {
+    let mut bytes = packet(PRELOGIN, &prelogin_with_encryption(0x01));
+    bytes.extend(tail);
+    bytes
 }
 
 fn utf16(text: &str) -> Vec<u8> {
@@ -455,7 +471,62 @@ fn fixed_cases() -> Vec<Case> {
             ),
         ),
     ]);
+    cases.extend(tls_handshake_cases());
     cases
+}
+
+/// Broken TLS handshakes, each after a PRELOGIN asking for TLS.
+fn tls_handshake_cases() -> Vec<Case> {
+    let client_hello_start = [
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03,
+    ];
+    vec![
+        case("TLS asked for, then nothing", tls_then(vec![])),
+        case(
+            "TLS asked for, then LOGIN7 instead of the handshake",
+            tls_then(message(LOGIN7, &login7_body())),
+        ),
+        case(
+            "TLS asked for, then garbage in a PRELOGIN packet",
+            tls_then(packet(PRELOGIN, &[0xAB; 300])),
+        ),
+        case(
+            "TLS asked for, then a truncated PRELOGIN header",
+            tls_then(vec![PRELOGIN, EOM, 0x00]),
+        ),
+        case(
+            "TLS asked for, then a handshake packet cut short",
+            tls_then(packet_with_length(PRELOGIN, EOM, 100, &client_hello_start)),
+        ),
+        case(
+            "TLS asked for, then a PRELOGIN packet shorter than its header",
+            tls_then(packet_with_length(PRELOGIN, EOM, 3, &[])),
+        ),
+        case(
+            "TLS asked for, then a thousand empty PRELOGIN packets",
+            tls_then((0..1000).flat_map(|_| packet(PRELOGIN, &[])).collect()),
+        ),
+        case(
+            "TLS asked for, then a ClientHello header announcing 16 MiB",
+            tls_then(packet(
+                PRELOGIN,
+                &[0x16, 0x03, 0x03, 0xFF, 0xFF, 0x01, 0xFF, 0xFF, 0xFF],
+            )),
+        ),
+        case(
+            "TLS asked for, then the start of a ClientHello in one-byte packets",
+            tls_then(
+                client_hello_start
+                    .iter()
+                    .flat_map(|byte| packet(PRELOGIN, &[*byte]))
+                    .collect(),
+            ),
+        ),
+        case(
+            "an unknown ENCRYPTION value",
+            packet(PRELOGIN, &prelogin_with_encryption(0x7F)),
+        ),
+    ]
 }
 
 fn random_cases(seed: u64) -> Vec<Case> {
@@ -480,6 +551,15 @@ fn random_cases(seed: u64) -> Vec<Case> {
         cases.push(after_login(
             &format!("random request #{n} of type {ty:#04x} (seed {seed:#x})"),
             message(ty, &body),
+        ));
+    }
+    for n in 0..RANDOM_CASES / 3 {
+        // TLS asked for, then random handshake bytes in PRELOGIN packets.
+        let len = rng.below(2000);
+        let body = rng.bytes(len);
+        cases.push(case(
+            format!("TLS asked for, then random handshake bytes #{n} (seed {seed:#x})"),
+            tls_then(message(PRELOGIN, &body)),
         ));
     }
     for n in 0..RANDOM_CASES / 3 {
@@ -563,14 +643,26 @@ fn deepest_expression() -> String {
     )
 }
 
-/// Runs a one-integer query with a well-formed client.
+/// Runs a one-integer query with a well-formed client, in plain text.
 async fn query_int(addr: SocketAddr, sql: &str) -> Result<i64, String> {
+    let mut config = Config::new();
+    config.encryption(EncryptionLevel::NotSupported);
+    query_int_with(addr, config, sql).await
+}
+
+/// Runs a one-integer query with a well-formed client requiring TLS and trusting `ca`.
+async fn query_int_over_tls(addr: SocketAddr, ca: &Path, sql: &str) -> Result<i64, String> {
+    let mut config = Config::new();
+    config.encryption(EncryptionLevel::Required);
+    config.trust_cert_ca(ca.display());
+    query_int_with(addr, config, sql).await
+}
+
+async fn query_int_with(addr: SocketAddr, mut config: Config, sql: &str) -> Result<i64, String> {
     let check = async {
-        let mut config = Config::new();
         config.host("127.0.0.1");
         config.port(addr.port());
         config.authentication(AuthMethod::sql_server("pcdr", PASSWORD));
-        config.encryption(EncryptionLevel::NotSupported);
         let tcp = TcpStream::connect(addr).await?;
         let mut client = Client::connect(config, tcp.compat_write()).await?;
         let rows = client.simple_query(sql).await?.into_first_result().await?;
@@ -620,17 +712,30 @@ fn the_parser_accepts_the_deepest_cases_and_refuses_one_more_link() {
     );
 }
 
-async fn start(dir: &std::path::Path) -> ServerHandle {
+/// The primary of a world in `dir`, offering TLS with the world's certificate without
+/// forcing it, so that plain-text cases and well-formed clients still log in and TLS
+/// cases reach the handshake. Also returns the world's certificate authority.
+async fn start(dir: &std::path::Path) -> (ServerHandle, PathBuf) {
     let options = WorldOptions {
         password: Some(PASSWORD.into()),
         ..WorldOptions::default()
     };
     let world = Arc::new(World::create(dir, &options).expect("create the world"));
+    let certificate = world
+        .server_certificate(InstanceId::Primary)
+        .expect("the world's certificate");
+    let ca = world.ca_file();
     let engine: Arc<dyn Engine> =
         Arc::new(InstanceEngine::new(world, InstanceId::Primary).expect("the engine"));
-    Server::start("127.0.0.1:0".parse().unwrap(), engine, "PRIMARY".into())
-        .await
-        .expect("listen on loopback")
+    let server = Server::start(
+        "127.0.0.1:0".parse().unwrap(),
+        engine,
+        "PRIMARY".into(),
+        ServerEncryption::Available(certificate),
+    )
+    .await
+    .expect("listen on loopback");
+    (server, ca)
 }
 
 /// The emulator's worker threads get half of tokio's default 2 MiB stack here, so
@@ -660,7 +765,7 @@ async fn every_case() {
         default_hook(info);
     }));
     let root = tempfile::tempdir().unwrap();
-    let server = start(&root.path().join("world")).await;
+    let (server, ca) = start(&root.path().join("world")).await;
     let addr = server.local_addr();
     healthy(addr).await.expect("healthy before any case");
 
@@ -691,6 +796,8 @@ async fn every_case() {
     // The deepest expression the parser accepts is evaluated, on a half-size stack.
     let deepest = deepest_expression();
     assert_eq!(query_int(addr, &deepest).await, Ok(129), "{deepest}");
+    // And a client that requires TLS still gets it.
+    assert_eq!(query_int_over_tls(addr, &ca, "SELECT 7").await, Ok(7));
     // Every broken session ends (the last client's may take a moment to be noticed).
     let deadline = std::time::Instant::now() + CASE_LIMIT;
     while !server.registry().spids().is_empty() && std::time::Instant::now() < deadline {

@@ -10,8 +10,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use futures_util::future::{BoxFuture, FutureExt};
 use pcdr_sim::tds::{
     Column, ColumnType, Engine, LoginAccepted, LoginRequest, Request, Response, ResultSet,
-    RpcProcedure, RpcRequest, Server, ServerHandle, ServerMessage, SessionInfo, StatementResult,
-    Value,
+    RpcProcedure, RpcRequest, Server, ServerEncryption, ServerHandle, ServerMessage, SessionInfo,
+    StatementResult, Value,
 };
 use tiberius::numeric::Numeric;
 use tiberius::{AuthMethod, Client, Config, EncryptionLevel, Uuid};
@@ -215,7 +215,8 @@ fn many_rows(count: i32) -> ResultSet {
 async fn start() -> (ServerHandle, Arc<CannedEngine>) {
     let engine = Arc::new(CannedEngine::default());
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let server = Server::start(addr, engine.clone(), "SQLPC01".into())
+    let plain = ServerEncryption::NotSupported;
+    let server = Server::start(addr, engine.clone(), "SQLPC01".into(), plain)
         .await
         .unwrap();
     (server, engine)

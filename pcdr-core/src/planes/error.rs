@@ -51,10 +51,12 @@ pub enum PlaneError {
     },
     /// Connecting failed without a refusal or a time-out (TLS, the protocol, SQL Server
     /// Browser, the name not resolving): pcdr cannot tell the server is down.
-    #[error("cannot connect to {target}, though it did not refuse or time out: {message}")]
+    #[error("cannot connect to {target}{}: {message}", failure.what())]
     ConnectFailed {
         /// What was being reached.
         target: String,
+        /// Why, as far as pcdr can tell.
+        failure: ConnectFailure,
         /// The driver's message.
         message: String,
     },
@@ -91,6 +93,68 @@ pub enum PlaneError {
     /// The answer had an unexpected shape (a protocol or version mismatch).
     #[error("unexpected answer: {0}")]
     Unexpected(String),
+}
+
+/// Why connecting failed although something answered on the port: the TLS failures an
+/// operator fixes each in its own way, and everything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConnectFailure {
+    /// The server's certificate was not issued by an authority this machine trusts
+    /// (nor by `sql.trust_ca_file`'s).
+    UntrustedCertificate,
+    /// The server's certificate is trusted but issued for another name than the one
+    /// pcdr connected to (or `host_in_certificate`).
+    CertificateNameMismatch,
+    /// The server does not offer the encryption the topology requires (no certificate
+    /// configured on the instance).
+    EncryptionRefused,
+    /// Another TLS failure: protocol versions or ciphers in common, a damaged or expired
+    /// certificate, the handshake cut short.
+    Tls,
+    /// Anything else: the TDS protocol, SQL Server Browser, a login that did not
+    /// complete in time, a name that does not resolve.
+    Other,
+}
+
+impl ConnectFailure {
+    /// What the error message says before the driver's own words.
+    fn what(self) -> &'static str {
+        match self {
+            Self::UntrustedCertificate => {
+                ": its TLS certificate was not issued by a certificate authority this machine trusts"
+            }
+            Self::CertificateNameMismatch => {
+                ": its TLS certificate was issued for another name than the one connected to"
+            }
+            Self::EncryptionRefused => {
+                ": it does not offer the encryption sql.encrypt requires (TLS)"
+            }
+            Self::Tls => ": the TLS handshake failed",
+            Self::Other => ", though it did not refuse or time out",
+        }
+    }
+
+    /// What an operator should do about it.
+    fn next_action(self) -> &'static str {
+        match self {
+            Self::UntrustedCertificate => {
+                "set sql.trust_ca_file to the certificate of the authority that issued the server's certificate (or install that authority in this machine's trusted roots), then resume"
+            }
+            Self::CertificateNameMismatch => {
+                "connect by a name the server's certificate holds, or set host_in_certificate on this endpoint to the name it was issued for, then resume"
+            }
+            Self::EncryptionRefused => {
+                "give the instance a certificate (SQL Server Configuration Manager, Protocols for the instance, Certificate) and restart it, then resume; sql.encrypt = \"off\" or \"not-supported\" sends statements in plain text and needs loopback hosts or sql.allow_plaintext"
+            }
+            Self::Tls => {
+                "check the server's certificate (expiry, key usage) and that it offers TLS 1.2, then resume"
+            }
+            Self::Other => {
+                "check the host name, the instance name or port, and the encryption settings and certificate (sql.encrypt, the server's certificate and its name), then resume"
+            }
+        }
+    }
 }
 
 /// What kind of failure a [`PlaneError`] is, one kind per variant: the part of
@@ -186,9 +250,7 @@ impl PlaneError {
             Self::Unreachable { .. } => {
                 "check that the server is running and reachable from here (host, port or instance, firewall), then resume"
             }
-            Self::ConnectFailed { .. } => {
-                "check the host name, the instance name or port, and the encryption settings and certificate (sql.encrypt, the server's certificate and its name), then resume"
-            }
+            Self::ConnectFailed { failure, .. } => failure.next_action(),
             Self::ConnectionLost { .. } => {
                 "resume: pcdr observes the state again before repeating anything"
             }

@@ -16,7 +16,7 @@ mod offline;
 mod pool;
 
 pub use database::*;
-pub use error::{PlaneError, PlaneErrorKind, PlaneResult, SqlServerError};
+pub use error::{ConnectFailure, PlaneError, PlaneErrorKind, PlaneResult, SqlServerError};
 pub use files::*;
 pub use offline::Offline;
 pub use pool::*;

@@ -9,6 +9,13 @@
 //! sites.backup.chat_servers[2]: "pc 5" is not a valid host name (RFC 1123: ...)
 //! ```
 //!
+//! Connections to SQL Server are encrypted: `sql.encrypt` is `"required"` unless the file
+//! says otherwise, and `"off"` (the login alone encrypted) or `"not-supported"` (nothing
+//! encrypted) are refused unless every SQL host is a loopback address or
+//! `sql.allow_plaintext = true`. Certificates are checked against the machine's trusted
+//! roots plus `sql.trust_ca_file`, for the endpoint's `host` or its `host_in_certificate`;
+//! `sql.trust_server_certificate` skips the check and is refused together with a CA file.
+//!
 //! This module owns the file format and its rules only. It never connects anywhere; the
 //! SQL password is read only when [`PasswordSource::resolve`] is called.
 //!

@@ -134,6 +134,10 @@ pub struct SqlEndpoint {
     pub host: String,
     /// The named instance, the TCP port, or both, on that host.
     pub address: SqlAddress,
+    /// The name the server's certificate must be issued for, when it is not `host`
+    /// (an alias, a load balancer, an address); `None` checks the certificate against
+    /// `host`.
+    pub host_in_certificate: Option<String>,
 }
 
 impl SqlEndpoint {
@@ -159,6 +163,9 @@ impl Serialize for SqlEndpoint {
         }
         if let Some(port) = self.address.port() {
             map.serialize_entry("port", &port)?;
+        }
+        if let Some(name) = &self.host_in_certificate {
+            map.serialize_entry("host_in_certificate", name)?;
         }
         map.end()
     }
@@ -212,10 +219,31 @@ pub struct SqlSettings {
     pub password: PasswordSource,
     /// Whether the connection is encrypted.
     pub encrypt: Encrypt,
-    /// Accept the server's certificate without checking it.
+    /// Accept the server's certificate without checking it (never together with
+    /// `trust_ca_file`).
     pub trust_server_certificate: bool,
+    /// A certificate authority (PEM or DER file) trusted besides the machine's own, for
+    /// servers whose certificates an internal CA issued; resolved against the topology
+    /// file's folder.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_path"
+    )]
+    pub trust_ca_file: Option<PathBuf>,
+    /// Accept `encrypt = "off"` or `"not-supported"` for SQL hosts that are not loopback
+    /// addresses: statements (and with `"not-supported"` the password) then cross the
+    /// network in plain text.
+    pub allow_plaintext: bool,
     /// Seconds a statement may run; 0 means no limit (RESTORE and BACKUP can run for hours).
     pub command_timeout_secs: u64,
+}
+
+/// A path as the file has it (one that is not UTF-8 is written lossily).
+fn serialize_path<S: Serializer>(path: &Option<PathBuf>, serializer: S) -> Result<S::Ok, S::Error> {
+    match path {
+        Some(path) => serializer.serialize_str(&path.to_string_lossy()),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// Where the SQL password comes from. Never holds the password itself.
@@ -245,15 +273,18 @@ impl Serialize for PasswordSource {
     }
 }
 
-/// Whether the connection to SQL Server is encrypted.
+/// Whether the connection to SQL Server is encrypted (the PRELOGIN ENCRYPTION option,
+/// MS-TDS 2.2.6.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Encrypt {
     /// Encrypt everything; refuse a server that cannot.
     Required,
-    /// Encrypt the login only.
+    /// Encrypt the login only; statements travel in plain text (loopback hosts only,
+    /// unless `allow_plaintext`).
     Off,
-    /// Plain text throughout (for the emulator).
+    /// Plain text throughout, the password included (loopback hosts only, unless
+    /// `allow_plaintext`).
     NotSupported,
 }
 

@@ -71,13 +71,15 @@ pub(super) struct RawSite {
 }
 
 /// `{ host = "...", instance = "..." }`, `{ host = "...", port = 1433 }`, or both
-/// `instance` and `port` (a named instance on a static port)
+/// `instance` and `port` (a named instance on a static port); optionally
+/// `host_in_certificate`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawEndpoint {
     pub host: Option<String>,
     pub instance: Option<String>,
     pub port: Option<i64>,
+    pub host_in_certificate: Option<String>,
 }
 
 /// `[sql]`
@@ -89,6 +91,8 @@ pub(super) struct RawSql {
     pub password_file: Option<String>,
     pub encrypt: Option<Encrypt>,
     pub trust_server_certificate: Option<bool>,
+    pub trust_ca_file: Option<String>,
+    pub allow_plaintext: Option<bool>,
     pub command_timeout_secs: Option<i64>,
 }
 

@@ -1,6 +1,7 @@
 //! Turns the file's raw shapes into a checked [`Topology`]: required keys, defaults and
 //! the rules on how values fit together (one site per server, at most 8 servers,
-//! distinct instances, a password only with a user).
+//! distinct instances, a password only with a user, one way of trusting certificates,
+//! plain text only to loopback hosts unless allowed).
 //!
 //! Single values are checked by `rules.rs`. The first problem found is returned; it
 //! names the key path, what is wrong and what is expected. Nothing here reads the
@@ -46,7 +47,18 @@ pub(super) fn topology(raw: RawTopology, base_dir: Option<&Path>) -> Checked<Top
         shell: shell_settings(raw.shell.unwrap_or_default())?,
     };
     refuse_emulator_against_servers(&topology)?;
+    refuse_plaintext_over_the_network(&topology)?;
     Ok(topology)
+}
+
+/// The first SQL host of the topology that is not a loopback address.
+fn first_remote_sql_host(topology: &Topology) -> Option<&str> {
+    let sites = [&topology.sites.primary, &topology.sites.backup];
+    sites
+        .into_iter()
+        .flat_map(|site| std::iter::once(&site.sql).chain(site.mirror.as_ref()))
+        .map(|endpoint| endpoint.host.as_str())
+        .find(|host| !is_loopback(host))
 }
 
 /// A drill's topology, whose Management Shell is the emulator's (`pcdr sim shell`), must
@@ -54,12 +66,7 @@ pub(super) fn topology(raw: RawTopology, base_dir: Option<&Path>) -> Checked<Top
 fn refuse_emulator_against_servers(topology: &Topology) -> Checked<()> {
     let args = &topology.shell.args;
     let emulated = args.windows(2).any(|pair| pair == ["sim", "shell"]);
-    let sites = [&topology.sites.primary, &topology.sites.backup];
-    let mut hosts = sites
-        .into_iter()
-        .flat_map(|site| std::iter::once(&site.sql).chain(site.mirror.as_ref()))
-        .map(|endpoint| endpoint.host.as_str());
-    match hosts.find(|host| !is_loopback(host)) {
+    match first_remote_sql_host(topology) {
         Some(host) if emulated => Err(TopologyError::new(
             "shell.args",
             format!(
@@ -69,6 +76,39 @@ fn refuse_emulator_against_servers(topology: &Topology) -> Checked<()> {
             ),
         )),
         _ => Ok(()),
+    }
+}
+
+/// Without TLS the statements (and with `not-supported` the login and its password)
+/// cross the network readable by anyone on the path: only loopback hosts, unless the
+/// topology says `allow_plaintext = true`.
+fn refuse_plaintext_over_the_network(topology: &Topology) -> Checked<()> {
+    let sql = &topology.sql;
+    let what = match sql.encrypt {
+        Encrypt::Required => return Ok(()),
+        Encrypt::Off => "statements and their results",
+        Encrypt::NotSupported => "the login with its password, statements and results",
+    };
+    match first_remote_sql_host(topology) {
+        Some(host) if !sql.allow_plaintext => Err(TopologyError::new(
+            "sql.encrypt",
+            format!(
+                "{:?} sends {what} in plain text, and {host} is not a loopback address; \
+                 expected \"required\", or sql.allow_plaintext = true to accept plain \
+                 text on a network you trust",
+                encrypt_name(sql.encrypt)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The value as the file spells it.
+fn encrypt_name(encrypt: Encrypt) -> &'static str {
+    match encrypt {
+        Encrypt::Required => "required",
+        Encrypt::Off => "off",
+        Encrypt::NotSupported => "not-supported",
     }
 }
 
@@ -182,6 +222,10 @@ fn endpoint(key: &str, raw: RawEndpoint) -> Checked<SqlEndpoint> {
             )
         })
         .transpose()?;
+    let host_in_certificate = raw
+        .host_in_certificate
+        .map(|name| host_name(&format!("{key}.host_in_certificate"), name))
+        .transpose()?;
     let address = match (instance, port) {
         (Some(instance), None) => SqlAddress::Instance(instance),
         (None, Some(port)) => SqlAddress::Port(port),
@@ -193,7 +237,11 @@ fn endpoint(key: &str, raw: RawEndpoint) -> Checked<SqlEndpoint> {
             ));
         }
     };
-    Ok(SqlEndpoint { host, address })
+    Ok(SqlEndpoint {
+        host,
+        address,
+        host_in_certificate,
+    })
 }
 
 fn chat_servers(key: &str, servers: Vec<String>) -> Checked<Vec<String>> {
@@ -311,11 +359,27 @@ fn sql_settings(raw: RawSql, base_dir: Option<&Path>) -> Checked<SqlSettings> {
         .map(|user| text("sql.user", user, "a SQL login name"))
         .transpose()?;
     let password = password_source(raw.password_env, raw.password_file, &user, base_dir)?;
+    let trust_server_certificate = raw.trust_server_certificate.unwrap_or(false);
+    let trust_ca_file = raw
+        .trust_ca_file
+        .map(|path| text("sql.trust_ca_file", path, "a file path"))
+        .transpose()?
+        .map(|path| resolve_path(base_dir, &path));
+    if trust_server_certificate && trust_ca_file.is_some() {
+        return Err(TopologyError::new(
+            "sql.trust_server_certificate",
+            "is true together with sql.trust_ca_file; expected one of them: trust_ca_file \
+             checks the server's certificate against that authority, \
+             trust_server_certificate accepts any certificate without checking it",
+        ));
+    }
     Ok(SqlSettings {
         user,
         password,
         encrypt: raw.encrypt.unwrap_or(Encrypt::Required),
-        trust_server_certificate: raw.trust_server_certificate.unwrap_or(false),
+        trust_server_certificate,
+        trust_ca_file,
+        allow_plaintext: raw.allow_plaintext.unwrap_or(false),
         command_timeout_secs: number_or(
             "sql.command_timeout_secs",
             raw.command_timeout_secs,

@@ -142,8 +142,9 @@ pub(crate) enum Incoming {
 }
 
 /// Reads packets up to END OF MESSAGE. `Ok(None)` means the client closed the
-/// socket cleanly between messages. Once a message has begun, all of it must
-/// arrive within `stall_limit`.
+/// connection between messages: cleanly, or over TLS without a close_notify alert, as
+/// FreeTDS and tiberius do (their closing after a complete message loses nothing). Once
+/// a message has begun, all of it must arrive within `stall_limit`.
 pub(crate) async fn read_message<R>(
     reader: &mut R,
     stall_limit: Duration,
@@ -152,8 +153,11 @@ where
     R: AsyncRead + Unpin,
 {
     let mut first_byte = [0u8; 1];
-    if reader.read(&mut first_byte).await? == 0 {
-        return Ok(None);
+    match reader.read(&mut first_byte).await {
+        Ok(0) => return Ok(None),
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(error) => return Err(error.into()),
     }
     tokio::time::timeout(stall_limit, read_rest_of_message(reader, first_byte[0]))
         .await

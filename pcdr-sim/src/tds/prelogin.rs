@@ -1,8 +1,10 @@
-//! PRELOGIN (MS-TDS 2.2.6.5): decoding the client's option table and encoding
-//! the server's reply, which always refuses TLS (ENCRYPT_NOT_SUP).
+//! PRELOGIN (MS-TDS 2.2.6.5,
+//! <https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-tds/60f56408-0188-4cd5-8b90-25c6f2423868>):
+//! decoding the client's option table, the encryption negotiation of its ENCRYPTION
+//! option, and encoding the server's reply.
 //!
-//! Owns the option table layout only; the session decides what to do with a
-//! client that insists on encryption.
+//! Owns the option table layout and the negotiation table only; `handshake.rs` acts on
+//! what was agreed.
 
 use super::cursor::Cursor;
 use super::error::ProtocolError;
@@ -20,12 +22,14 @@ const OPTION_MARS: u8 = 0x04;
 /// Ends the option table.
 const OPTION_TERMINATOR: u8 = 0xFF;
 
-/// ENCRYPTION value: the server has no TLS.
-pub(crate) const ENCRYPT_NOT_SUP: u8 = 0x02;
-/// ENCRYPTION value: the client requires TLS.
-const ENCRYPT_REQ: u8 = 0x03;
-/// ENCRYPTION value: the client wants TLS.
+/// ENCRYPTION value: encryption is available but off (the login alone is encrypted).
+const ENCRYPT_OFF: u8 = 0x00;
+/// ENCRYPTION value: encryption is available and on.
 const ENCRYPT_ON: u8 = 0x01;
+/// ENCRYPTION value: encryption is not available.
+const ENCRYPT_NOT_SUP: u8 = 0x02;
+/// ENCRYPTION value: encryption is required.
+const ENCRYPT_REQ: u8 = 0x03;
 
 /// The version the emulator reports: SQL Server 2016 SP3 (13.0.6300).
 pub(crate) const SERVER_VERSION: ServerVersion = ServerVersion {
@@ -52,11 +56,61 @@ pub(crate) struct ClientPrelogin {
     pub(crate) encryption: Option<u8>,
 }
 
-impl ClientPrelogin {
-    /// Whether the client will refuse a server without TLS.
-    pub(crate) fn requires_encryption(&self) -> bool {
-        matches!(self.encryption, Some(ENCRYPT_ON | ENCRYPT_REQ))
+/// What the server offers, as SQL Server's certificate and "Force Encryption" settings
+/// decide (Configuration Manager, Protocols for the instance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Offer {
+    /// No certificate: TLS is not available.
+    NotSupported,
+    /// A certificate, encryption not forced: TLS when the client asks for it.
+    Available,
+    /// Force Encryption: every connection is encrypted.
+    Forced,
+}
+
+/// What the PRELOGIN exchange agreed for the rest of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Agreed {
+    /// No encryption at all.
+    Plain,
+    /// TLS for the LOGIN7 message only, plain text after it.
+    LoginOnly,
+    /// TLS for the whole connection.
+    Full,
+    /// The client wants TLS from a server that has none: the table says the client
+    /// ends the connection.
+    ClientEnds,
+    /// The server requires TLS from a client that has none: the server ends the
+    /// connection.
+    ServerEnds,
+}
+
+/// The negotiation of MS-TDS 2.2.6.5: the ENCRYPTION byte the server answers and what
+/// both sides then do. A server with a certificate that does not force encryption
+/// answers in kind (ON for ON or REQ, OFF for OFF: the login alone is encrypted); one
+/// that forces it answers REQ to every client; one without a certificate answers
+/// NOT_SUP. A client byte that is none of the four values is a protocol error.
+pub(crate) fn negotiate(offer: Offer, client: Option<u8>) -> Result<(u8, Agreed), ProtocolError> {
+    let client = client.unwrap_or(ENCRYPT_NOT_SUP);
+    if !matches!(
+        client,
+        ENCRYPT_OFF | ENCRYPT_ON | ENCRYPT_NOT_SUP | ENCRYPT_REQ
+    ) {
+        return Err(ProtocolError::invalid(
+            "PRELOGIN ENCRYPTION",
+            format!("0x{client:02X} is not ENCRYPT_OFF, _ON, _NOT_SUP or _REQ"),
+        ));
     }
+    let wants_tls = matches!(client, ENCRYPT_ON | ENCRYPT_REQ);
+    Ok(match offer {
+        Offer::NotSupported if wants_tls => (ENCRYPT_NOT_SUP, Agreed::ClientEnds),
+        Offer::NotSupported => (ENCRYPT_NOT_SUP, Agreed::Plain),
+        Offer::Available if wants_tls => (ENCRYPT_ON, Agreed::Full),
+        Offer::Available if client == ENCRYPT_OFF => (ENCRYPT_OFF, Agreed::LoginOnly),
+        Offer::Available => (ENCRYPT_NOT_SUP, Agreed::Plain),
+        Offer::Forced if client == ENCRYPT_NOT_SUP => (ENCRYPT_REQ, Agreed::ServerEnds),
+        Offer::Forced => (ENCRYPT_REQ, Agreed::Full),
+    })
 }
 
 /// Decodes the client's option table, checking every option lies inside the message.
@@ -81,13 +135,13 @@ pub(crate) fn decode_client_prelogin(payload: &[u8]) -> Result<ClientPrelogin, P
     }
 }
 
-/// The server's PRELOGIN reply: VERSION, ENCRYPTION=NOT_SUP, INSTOPT=00,
-/// THREADID (empty), MARS=00.
-pub(crate) fn encode_server_prelogin() -> Vec<u8> {
+/// The server's PRELOGIN reply: VERSION, ENCRYPTION (the negotiated byte),
+/// INSTOPT=00, THREADID (empty), MARS=00.
+pub(crate) fn encode_server_prelogin(encryption: u8) -> Vec<u8> {
     let version = server_version_option();
     let options: [(u8, &[u8]); 5] = [
         (OPTION_VERSION, &version),
-        (OPTION_ENCRYPTION, &[ENCRYPT_NOT_SUP]),
+        (OPTION_ENCRYPTION, &[encryption]),
         (OPTION_INSTOPT, &[0x00]),
         (OPTION_THREADID, &[]),
         (OPTION_MARS, &[0x00]),
@@ -137,7 +191,7 @@ mod tests {
             0x00, // INSTOPT
             0x00, // MARS off
         ];
-        assert_eq!(encode_server_prelogin(), expected);
+        assert_eq!(encode_server_prelogin(ENCRYPT_NOT_SUP), expected);
     }
 
     #[test]
@@ -153,17 +207,63 @@ mod tests {
         ];
         let prelogin = decode_client_prelogin(&payload).unwrap();
         assert_eq!(prelogin.encryption, Some(ENCRYPT_NOT_SUP));
-        assert!(!prelogin.requires_encryption());
     }
 
     #[test]
     fn client_requiring_tls_is_recognised() {
         let payload = [0x01, 0x00, 0x06, 0x00, 0x01, 0xFF, 0x03];
-        assert!(
-            decode_client_prelogin(&payload)
-                .unwrap()
-                .requires_encryption()
+        assert_eq!(
+            decode_client_prelogin(&payload).unwrap().encryption,
+            Some(ENCRYPT_REQ)
         );
+    }
+
+    /// MS-TDS 2.2.6.5's table, client setting by server setting: "encrypt login packet
+    /// only" for OFF/OFF, "encrypt entire connection" wherever one side has TLS on or
+    /// required and the other can do it, "no encryption" where neither wants it, and a
+    /// terminated connection where one side requires what the other does not have.
+    #[test]
+    fn negotiation_follows_the_specification_table() {
+        use Agreed::*;
+        let table = [
+            (Offer::NotSupported, ENCRYPT_OFF, ENCRYPT_NOT_SUP, Plain),
+            (Offer::NotSupported, ENCRYPT_NOT_SUP, ENCRYPT_NOT_SUP, Plain),
+            (Offer::NotSupported, ENCRYPT_ON, ENCRYPT_NOT_SUP, ClientEnds),
+            (
+                Offer::NotSupported,
+                ENCRYPT_REQ,
+                ENCRYPT_NOT_SUP,
+                ClientEnds,
+            ),
+            (Offer::Available, ENCRYPT_OFF, ENCRYPT_OFF, LoginOnly),
+            (Offer::Available, ENCRYPT_NOT_SUP, ENCRYPT_NOT_SUP, Plain),
+            (Offer::Available, ENCRYPT_ON, ENCRYPT_ON, Full),
+            (Offer::Available, ENCRYPT_REQ, ENCRYPT_ON, Full),
+            (Offer::Forced, ENCRYPT_OFF, ENCRYPT_REQ, Full),
+            (Offer::Forced, ENCRYPT_NOT_SUP, ENCRYPT_REQ, ServerEnds),
+            (Offer::Forced, ENCRYPT_ON, ENCRYPT_REQ, Full),
+            (Offer::Forced, ENCRYPT_REQ, ENCRYPT_REQ, Full),
+        ];
+        for (offer, client, reply, agreed) in table {
+            assert_eq!(
+                negotiate(offer, Some(client)).unwrap(),
+                (reply, agreed),
+                "{offer:?} with client 0x{client:02X}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_client_without_the_option_has_no_encryption() {
+        assert_eq!(
+            negotiate(Offer::Available, None).unwrap(),
+            (ENCRYPT_NOT_SUP, Agreed::Plain)
+        );
+    }
+
+    #[test]
+    fn an_unknown_encryption_value_is_refused() {
+        assert!(negotiate(Offer::Forced, Some(0x80)).is_err());
     }
 
     #[test]

@@ -16,21 +16,24 @@ use tracing::{debug, warn};
 use super::engine::Engine;
 use super::registry::SessionRegistry;
 use super::session::{ServerContext, serve};
+use super::tls::ServerEncryption;
 
 /// Pause after a failed accept (e.g. out of file descriptors) before retrying.
 const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
 
-/// A TDS 7.4 server without TLS, answering with an [`Engine`].
+/// A TDS 7.4 server answering with an [`Engine`].
 #[derive(Debug)]
 pub struct Server;
 
 impl Server {
     /// Listens on `addr` (`127.0.0.1:0` picks a free port) and serves every
-    /// connection with `engine`; `name` is the server name in ERROR and INFO tokens.
+    /// connection with `engine`; `name` is the server name in ERROR and INFO tokens, and
+    /// `encryption` what the server offers in PRELOGIN.
     pub async fn start(
         addr: SocketAddr,
         engine: Arc<dyn Engine>,
         name: String,
+        encryption: ServerEncryption,
     ) -> io::Result<ServerHandle> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
@@ -38,6 +41,7 @@ impl Server {
         let context = ServerContext {
             engine,
             server_name: name.into(),
+            encryption,
         };
         let accept_task = tokio::spawn(accept_loop(listener, Arc::clone(&registry), context));
         debug!(%local_addr, "TDS emulator listening");

@@ -1,15 +1,14 @@
-//! One client connection, from PRELOGIN to close: the login handshake, then a
-//! request loop that keeps reading the socket while the engine works, so an
-//! ATTENTION can cancel the running request.
+//! One client connection, from PRELOGIN to close: the opening (`handshake.rs`), the
+//! login, then a request loop that keeps reading the connection while the engine works,
+//! so an ATTENTION can cancel the running request.
 //!
-//! Owns the session state machine and the socket. It never interprets SQL;
-//! requests go to the [`Engine`] as decoded.
+//! Owns the session state machine and, after the opening, the connection. It never
+//! interprets SQL; requests go to the [`Engine`] as decoded.
 
 use std::sync::Arc;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
@@ -17,18 +16,19 @@ use tracing::{debug, warn};
 use super::batch::decode_batch;
 use super::engine::{Engine, Request};
 use super::error::ProtocolError;
+use super::handshake::{Opening, Transport, expect_type, open};
 use super::login7::decode_login7;
 use super::packet::{
     DEFAULT_PACKET_SIZE, Incoming, MESSAGE_STALL_LIMIT, Message, PacketType, frame_message,
     read_message,
 };
-use super::prelogin::{decode_client_prelogin, encode_server_prelogin};
 use super::registry::{Registration, SessionInfo};
 use super::response::{
     RequestKind, attention_ack, encode_response, error_reply, ignored_ack, login_accepted,
     malformed_request,
 };
 use super::rpc::decode_rpc;
+use super::tls::ServerEncryption;
 
 /// What a session needs from its server.
 #[derive(Clone)]
@@ -37,12 +37,15 @@ pub(crate) struct ServerContext {
     pub(crate) engine: Arc<dyn Engine>,
     /// Server name sent in ERROR and INFO tokens.
     pub(crate) server_name: Arc<str>,
+    /// What the server offers in PRELOGIN.
+    pub(crate) encryption: ServerEncryption,
 }
 
 /// Why a session ended without a protocol error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ended {
     ClientClosed,
+    EncryptionRequired,
     LoginRefused,
     Killed,
     ClosedByEngine,
@@ -63,9 +66,8 @@ pub(crate) async fn serve(
     server: ServerContext,
 ) {
     let spid = registration.spid();
-    let mut session = Session::new(stream, registration.info(), server);
     let outcome = tokio::select! {
-        outcome = session.run() => outcome,
+        outcome = run(stream, registration.info(), server) => outcome,
         _ = killed => Ok(Ended::Killed),
     };
     match outcome {
@@ -86,9 +88,34 @@ impl Drop for LoggedIn {
     }
 }
 
+/// Opens the connection, then logs the client in and serves its requests.
+async fn run(
+    stream: TcpStream,
+    info: SessionInfo,
+    server: ServerContext,
+) -> Result<Ended, ProtocolError> {
+    let (transport, login) = match open(stream, &server.encryption, info.spid()).await? {
+        Opening::Login { transport, login } => (transport, login),
+        Opening::ClientClosed => return Ok(Ended::ClientClosed),
+        Opening::EncryptionRequired => return Ok(Ended::EncryptionRequired),
+    };
+    let mut session = Session::new(transport, info, server);
+    if let Flow::End(ended) = session.login(login).await? {
+        return Ok(ended);
+    }
+    loop {
+        let Some(incoming) = session.inbox.next().await? else {
+            return Ok(Ended::ClientClosed);
+        };
+        if let Flow::End(ended) = session.handle(incoming).await? {
+            return Ok(ended);
+        }
+    }
+}
+
 struct Session {
     inbox: Inbox,
-    writer: OwnedWriteHalf,
+    writer: WriteHalf<Box<dyn Transport>>,
     packet_size: usize,
     info: SessionInfo,
     server: ServerContext,
@@ -96,8 +123,8 @@ struct Session {
 }
 
 impl Session {
-    fn new(stream: TcpStream, info: SessionInfo, server: ServerContext) -> Self {
-        let (reader, writer) = stream.into_split();
+    fn new(transport: Box<dyn Transport>, info: SessionInfo, server: ServerContext) -> Self {
+        let (reader, writer) = tokio::io::split(transport);
         Self {
             inbox: Inbox::spawn(reader),
             writer,
@@ -108,51 +135,7 @@ impl Session {
         }
     }
 
-    async fn run(&mut self) -> Result<Ended, ProtocolError> {
-        if !self.prelogin().await? {
-            return Ok(Ended::ClientClosed);
-        }
-        if let Flow::End(ended) = self.login().await? {
-            return Ok(ended);
-        }
-        loop {
-            let Some(incoming) = self.inbox.next().await? else {
-                return Ok(Ended::ClientClosed);
-            };
-            if let Flow::End(ended) = self.handle(incoming).await? {
-                return Ok(ended);
-            }
-        }
-    }
-
-    /// Answers the client's PRELOGIN; `false` if the client left first.
-    async fn prelogin(&mut self) -> Result<bool, ProtocolError> {
-        let Some(message) = self.inbox.next_message("PRELOGIN").await? else {
-            return Ok(false);
-        };
-        expect_type(&message, PacketType::PreLogin, "PRELOGIN")?;
-        if decode_client_prelogin(&message.payload)?.requires_encryption() {
-            warn!(
-                spid = self.info.spid(),
-                "the client requires TLS, which the emulator does not offer; \
-                 configure it with EncryptionLevel::NotSupported or encrypt=DANGER_PLAINTEXT"
-            );
-        }
-        self.send(&encode_server_prelogin()).await?;
-        Ok(true)
-    }
-
-    async fn login(&mut self) -> Result<Flow, ProtocolError> {
-        let Some(message) = self.inbox.next_message("LOGIN7").await? else {
-            return Ok(Flow::End(Ended::ClientClosed));
-        };
-        if message.ty == PacketType::PreLogin {
-            return Err(ProtocolError::invalid(
-                "login",
-                "the client started a TLS handshake, but the emulator has no TLS; \
-                 use EncryptionLevel::NotSupported or encrypt=DANGER_PLAINTEXT",
-            ));
-        }
+    async fn login(&mut self, message: Message) -> Result<Flow, ProtocolError> {
         expect_type(&message, PacketType::Login7, "LOGIN7")?;
         let login = decode_login7(&message.payload)?;
         match self.server.engine.login(&self.info, &login.request) {
@@ -266,21 +249,6 @@ impl Session {
     }
 }
 
-fn expect_type(
-    message: &Message,
-    ty: PacketType,
-    expected: &'static str,
-) -> Result<(), ProtocolError> {
-    if message.ty == ty {
-        Ok(())
-    } else {
-        Err(ProtocolError::UnexpectedMessage {
-            expected,
-            got: message.ty as u8,
-        })
-    }
-}
-
 /// Client messages, read by a task of their own so that waiting for one can be
 /// cancelled at any time without losing bytes.
 struct Inbox {
@@ -289,7 +257,7 @@ struct Inbox {
 }
 
 impl Inbox {
-    fn spawn(mut socket: OwnedReadHalf) -> Self {
+    fn spawn(mut socket: ReadHalf<Box<dyn Transport>>) -> Self {
         let (sender, messages) = mpsc::channel(1);
         let reader = tokio::spawn(async move {
             loop {
@@ -309,21 +277,6 @@ impl Inbox {
     /// The next message; `None` once the client closed the socket.
     async fn next(&mut self) -> Result<Option<Incoming>, ProtocolError> {
         self.messages.recv().await.transpose()
-    }
-
-    /// The next message during login, where IGNORE makes no sense.
-    async fn next_message(
-        &mut self,
-        expected: &'static str,
-    ) -> Result<Option<Message>, ProtocolError> {
-        match self.next().await? {
-            None => Ok(None),
-            Some(Incoming::Message(message)) => Ok(Some(message)),
-            Some(Incoming::Ignored) => Err(ProtocolError::invalid(
-                expected,
-                "the client sent an IGNORE message",
-            )),
-        }
     }
 }
 

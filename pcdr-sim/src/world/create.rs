@@ -91,6 +91,7 @@ impl World {
             store: crate::world::store::Store::open(&dir.join("world.sqlite"))?,
         };
         write_password(&world.password_file(), options)?;
+        world.write_certificates()?;
         let mut state = world.initial_state(options)?;
         let disks = world.disks(&state);
         world.seed_secondary(&mut state, &disks, options)?;

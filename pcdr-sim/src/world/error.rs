@@ -22,6 +22,9 @@ pub enum WorldError {
     /// The folder already holds a world.
     #[error("a world already exists in {0}")]
     Exists(PathBuf),
+    /// The world's certificates could not be made or read.
+    #[error("world certificates: {0}")]
+    Certificates(String),
     /// The request does not fit the world (e.g. traffic while the principal is down).
     #[error("{0}")]
     Refused(String),

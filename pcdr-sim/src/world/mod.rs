@@ -12,11 +12,13 @@
 //! | `copy/` | the copy destination on the backup site |
 //! | `data/<instance>/` | placeholder database files |
 //! | `sql-password` | the password of the SQL login `pcdr` (mode 0600) |
+//! | `tls/` | the world's certificate authority `ca.pem` and each instance's certificate and key (`certs.rs`) |
 //! | `topology.toml` | written by [`serve`](crate::serve::serve) once the ports are known |
 //! | `statements.log` | every statement the instances received (JSON lines) |
 //!
 //! This module owns the state and its rules; the wire and T-SQL are the engine's.
 
+pub mod certs;
 mod create;
 pub(crate) mod dbops;
 mod disaster;

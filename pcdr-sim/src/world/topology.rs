@@ -1,5 +1,7 @@
 //! `DIR/topology.toml`: a complete pcdr topology for the world, built with
-//! `pcdr_core::topology::Topology`, written once the instances' ports are known.
+//! `pcdr_core::topology::Topology`, written once the instances' ports are known. Like a
+//! production topology it requires encryption, and it trusts the world's certificate
+//! authority (`DIR/tls/ca.pem`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -31,6 +33,7 @@ impl World {
             let port = ports.get(&id).copied().unwrap_or(1433);
             SqlEndpoint {
                 host: id.host().to_owned(),
+                host_in_certificate: None,
                 address: match state.settings.named_instances {
                     true => SqlAddress::InstanceOnPort {
                         instance: INSTANCE_NAME.into(),
@@ -78,8 +81,10 @@ impl World {
             sql: SqlSettings {
                 user: Some("pcdr".into()),
                 password: PasswordSource::File(self.password_file()),
-                encrypt: Encrypt::NotSupported,
+                encrypt: Encrypt::Required,
                 trust_server_certificate: false,
+                trust_ca_file: Some(self.ca_file()),
+                allow_plaintext: false,
                 command_timeout_secs: 0,
             },
             shell: ShellSettings {
@@ -127,7 +132,9 @@ mod tests {
             .unwrap();
         let topology = Topology::load(&path).unwrap();
         assert_eq!(topology.sites.backup.sql.display_name(), "127.0.0.3,1503");
-        assert_eq!(topology.sql.encrypt, Encrypt::NotSupported);
+        assert_eq!(topology.sql.encrypt, Encrypt::Required);
+        assert_eq!(topology.sql.trust_ca_file, Some(world.ca_file()));
+        assert!(!topology.sql.trust_server_certificate);
         assert_eq!(topology.shell.program, "/usr/bin/pcdr");
         assert_eq!(topology.shell.args[..3], ["sim", "shell", "--world"]);
         assert_eq!(

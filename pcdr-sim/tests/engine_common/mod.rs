@@ -58,7 +58,8 @@ impl Sim {
         config.host(addr.ip().to_string());
         config.port(addr.port());
         config.authentication(AuthMethod::sql_server("pcdr", password.unwrap_or(&right)));
-        config.encryption(EncryptionLevel::NotSupported);
+        config.encryption(EncryptionLevel::Required);
+        config.trust_cert_ca(self.world().ca_file().display());
         let tcp = TcpStream::connect(addr).await?;
         Client::connect(config, tcp.compat_write()).await
     }

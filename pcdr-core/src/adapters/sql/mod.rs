@@ -19,7 +19,7 @@ mod plane;
 mod run_lock;
 
 use crate::commands::sql::{SqlCommand, SqlValue};
-use crate::error::{PlaneError, PlaneResult};
+use crate::error::{ConnectFailure, PlaneError, PlaneResult};
 use crate::topology::{Encrypt, Secret, SqlAddress, SqlEndpoint, SqlSettings};
 use errors::{connect_error, request_error};
 use futures_util::TryStreamExt;
@@ -138,6 +138,7 @@ async fn connect(name: &str, config: &Config, limit: Duration) -> PlaneResult<Co
         .await
         .map_err(|_| PlaneError::ConnectFailed {
             target: name.to_string(),
+            failure: ConnectFailure::Other,
             message: format!(
                 "the TCP connection was accepted but the login did not complete within {} s: \
                  something answers on this port",
@@ -163,9 +164,7 @@ fn config(endpoint: &SqlEndpoint, settings: &SqlSettings, password: Option<&Secr
         Encrypt::Off => EncryptionLevel::Off,
         Encrypt::NotSupported => EncryptionLevel::NotSupported,
     });
-    if settings.trust_server_certificate {
-        config.trust_cert();
-    }
+    set_trust(&mut config, endpoint, settings);
     let limit = settings.command_timeout_secs;
     config.command_timeout((limit > 0).then(|| Duration::from_secs(limit)));
     match (&settings.user, password) {
@@ -176,6 +175,44 @@ fn config(endpoint: &SqlEndpoint, settings: &SqlSettings, password: Option<&Secr
         (None, _) => set_integrated(&mut config),
     }
     config
+}
+
+/// How the server's certificate is checked: against the machine's trust store, plus
+/// `trust_ca_file` when given, for `host_in_certificate` or else the host; or not at all
+/// with `trust_server_certificate` (the topology refuses it together with a CA file; a
+/// programmatic setting with both gets the CA, the stricter). Every way that does not
+/// protect the traffic is warned about, naming the server.
+fn set_trust(config: &mut Config, endpoint: &SqlEndpoint, settings: &SqlSettings) {
+    let server = endpoint.display_name();
+    if let Some(name) = &endpoint.host_in_certificate {
+        config.hostname_in_certificate(name);
+    }
+    match &settings.trust_ca_file {
+        Some(ca) => config.trust_cert_ca(ca.display()),
+        None if settings.trust_server_certificate => {
+            tracing::warn!(
+                %server,
+                "sql.trust_server_certificate = true: the server's certificate is not \
+                 checked, so anyone on the network path can pose as {server} and read the \
+                 login and every statement; set sql.trust_ca_file instead"
+            );
+            config.trust_cert();
+        }
+        None => {}
+    }
+    match settings.encrypt {
+        Encrypt::Required => {}
+        Encrypt::Off => tracing::warn!(
+            %server,
+            "sql.encrypt = \"off\": only the login to {server} is encrypted, statements \
+             and results travel in plain text"
+        ),
+        Encrypt::NotSupported => tracing::warn!(
+            %server,
+            "sql.encrypt = \"not-supported\": the login to {server}, its password, \
+             statements and results travel in plain text"
+        ),
+    }
 }
 
 #[cfg(all(windows, feature = "winauth"))]

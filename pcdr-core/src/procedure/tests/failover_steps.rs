@@ -1,7 +1,7 @@
 //! Failover steps, one section per step.
 
 use super::fixtures::*;
-use crate::error::{Error, PlaneError, PreconditionKind};
+use crate::error::{ConnectFailure, Error, PlaneError, PreconditionKind};
 use crate::log_chain::Lsn;
 use crate::planes::{ChatDatabase, DbState, MirrorRequest, MirroringRole, PoolState, SessionId};
 use crate::procedure::failover::{
@@ -49,6 +49,7 @@ async fn check_sites_refuses_when_the_primary_answers_but_its_handshake_fails() 
     w.primary.expect_database_state().times(1).returning(|_| {
         Err(PlaneError::ConnectFailed {
             target: PRIMARY_SQL.into(),
+            failure: ConnectFailure::UntrustedCertificate,
             message: "invalid peer certificate: UnknownIssuer".into(),
         })
     });

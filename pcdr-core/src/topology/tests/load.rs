@@ -45,6 +45,9 @@ fn defaults_fill_every_optional_key() {
     assert_eq!(topology.sql.password, PasswordSource::None);
     assert_eq!(topology.sql.encrypt, Encrypt::Required);
     assert!(!topology.sql.trust_server_certificate);
+    assert_eq!(topology.sql.trust_ca_file, None);
+    assert!(!topology.sql.allow_plaintext);
+    assert_eq!(topology.sites.backup.sql.host_in_certificate, None);
     assert_eq!(topology.sql.command_timeout_secs, 0);
     assert_eq!(topology.shell, ShellSettings::default());
     if cfg!(windows) {
@@ -68,7 +71,11 @@ fn explicit_values_replace_defaults() {
         "restore_mode = \"norecovery\"",
         "restore_mode = \"standby\"",
     )
-    .replacen("encrypt = \"required\"", "encrypt = \"not-supported\"", 1)
+    .replacen(
+        "encrypt = \"required\"",
+        "encrypt = \"not-supported\"\nallow_plaintext = true",
+        1,
+    )
     .replacen(
         "identity = \"service:",
         "identity = \"PersistentChatServer:",
@@ -77,6 +84,7 @@ fn explicit_values_replace_defaults() {
     let topology = Topology::from_toml_str(&text, None).unwrap();
     assert_eq!(topology.log_shipping.restore_mode, RestoreMode::Standby);
     assert_eq!(topology.sql.encrypt, Encrypt::NotSupported);
+    assert!(topology.sql.allow_plaintext);
     assert_eq!(
         topology.pool.identity,
         "PersistentChatServer:pchat.contoso.com"
@@ -102,6 +110,25 @@ fn to_toml_string_round_trips_defaults_and_a_password_file() {
         resolved.to_str(),
         "{written}"
     );
+    assert_eq!(Topology::from_toml_str(&written, None).unwrap(), topology);
+}
+
+#[test]
+fn to_toml_string_round_trips_certificate_settings() {
+    let text = MINIMAL.replace(
+        "port = 1433 }",
+        "port = 1433, host_in_certificate = \"sqlpc-dal.contoso.com\" }",
+    ) + "[sql]\ntrust_ca_file = \"certs/ca.pem\"\n";
+    let topology = Topology::from_toml_str(&text, Some(Path::new("/etc/pcdr"))).unwrap();
+    assert_eq!(
+        topology.sites.backup.sql.host_in_certificate.as_deref(),
+        Some("sqlpc-dal.contoso.com")
+    );
+    assert_eq!(
+        topology.sql.trust_ca_file,
+        Some(Path::new("/etc/pcdr").join("certs/ca.pem"))
+    );
+    let written = topology.to_toml_string();
     assert_eq!(Topology::from_toml_str(&written, None).unwrap(), topology);
 }
 

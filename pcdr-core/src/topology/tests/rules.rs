@@ -364,3 +364,55 @@ fn the_emulators_shell_is_refused_for_servers_that_are_not_loopback() {
         .replace("sql-dal.contoso.com", "127.0.0.3");
     Topology::from_toml_str(&drill, None).expect("a drill on loopback loads");
 }
+
+#[test]
+fn trusting_any_certificate_and_a_ca_file_together_is_refused() {
+    let both = example_with(
+        "trust_server_certificate = false",
+        "trust_server_certificate = true\ntrust_ca_file = \"ca.pem\"",
+    );
+    assert_refused(
+        &both,
+        "sql.trust_server_certificate",
+        "is true together with sql.trust_ca_file; expected one of them",
+    );
+}
+
+#[test]
+fn plaintext_is_refused_for_sql_hosts_that_are_not_loopback() {
+    for (encrypt, sent) in [
+        ("off", "sends statements and their results in plain text"),
+        (
+            "not-supported",
+            "sends the login with its password, statements and results in plain text",
+        ),
+    ] {
+        let plain = MINIMAL.to_owned() + &format!("[sql]\nencrypt = \"{encrypt}\"\n");
+        assert_refused(
+            &plain,
+            "sql.encrypt",
+            &format!("{sent}, and sql-atl.contoso.com is not a loopback address"),
+        );
+        let mirror_remote = plain
+            .replace("sql-atl.contoso.com", "127.0.0.1")
+            .replace("sql-dal.contoso.com", "localhost")
+            .replace(
+                "chat_servers = [\"pc3.contoso.com\"]",
+                "mirror = { host = \"sql-dal-m\", port = 1433 }\nchat_servers = [\"pc3.contoso.com\"]",
+            );
+        assert_refused(&mirror_remote, "sql.encrypt", "sql-dal-m is not a loopback");
+        let loopback = mirror_remote.replace("sql-dal-m", "127.0.0.4");
+        Topology::from_toml_str(&loopback, None).expect("plain text on loopback loads");
+        let allowed = plain + "allow_plaintext = true\n";
+        Topology::from_toml_str(&allowed, None).expect("plain text when allowed loads");
+    }
+}
+
+#[test]
+fn host_in_certificate_must_be_a_host_name() {
+    let text = MINIMAL.replace(
+        "port = 1433 }",
+        "port = 1433, host_in_certificate = \"a b\" }",
+    );
+    assert_refused(&text, "sites.backup.sql.host_in_certificate", HOST_RULE);
+}
