@@ -71,11 +71,8 @@ fn explicit_values_replace_defaults() {
         "restore_mode = \"norecovery\"",
         "restore_mode = \"standby\"",
     )
-    .replacen(
-        "encrypt = \"required\"",
-        "encrypt = \"not-supported\"\nallow_plaintext = true",
-        1,
-    )
+    .replacen("encrypt = \"required\"", "encrypt = \"not-supported\"", 1)
+    .replacen("allow_plaintext = false", "allow_plaintext = true", 1)
     .replacen(
         "identity = \"service:",
         "identity = \"PersistentChatServer:",
