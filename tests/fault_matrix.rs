@@ -424,6 +424,7 @@ fn cause_words(plan: &Plan) -> Vec<String> {
         Plan::Statement(..) => vec![],
         Plan::Cmdlet(c, StoredCmdletFault::Fail(_)) => vec![c.clone()],
         Plan::Cmdlet(_, StoredCmdletFault::Hang) => vec!["did not finish within".into()],
+        Plan::Cmdlet(_, StoredCmdletFault::Warn(_)) => vec![],
         Plan::Share => vec!["share".into()],
         Plan::CopyFull => vec!["copy".into()],
         Plan::NotApplicable(_) => vec![],
