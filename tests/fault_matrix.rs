@@ -461,6 +461,7 @@ async fn cell(
     };
     if fault == Fault::ShellHangs {
         served.topology.shell.timeout_secs = 1;
+        served.topology.shell.mirror_timeout_secs = 1;
     }
     let before = restores(&served);
     let plan = plan(step, fault, &profile);
