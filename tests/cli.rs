@@ -163,8 +163,8 @@ fn plan_offline_shows_the_steps_with_command_templates() {
         .stdout_has(" 1. Check that the backup site answers")
         .stdout_has(" 9. ")
         .stdout_has("RESTORE DATABASE @db WITH RECOVERY;")
-        .stdout_has("Set-CsPersistentChatState -Identity 'service:pchat.contoso.com' -PoolState 'FailedOver'")
-        .stdout_has("Set-CsPersistentChatActiveServer")
+        .stdout_has("Set-CsPersistentChatState -Identity 'service:PersistentChatServer:pchat.contoso.com' -PoolState 'FailedOver'")
+        .stdout_has("Set-CsPersistentChatActiveServer -Identity 'PersistentChatServer:pchat.contoso.com'")
         .stdout_has("'pc3.contoso.com','pc4.contoso.com'")
         .stdout_has("Verdict: nothing blocks the procedure, but");
     for step in FAILOVER_STEPS {

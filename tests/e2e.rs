@@ -141,6 +141,37 @@ async fn failover_with_a_backlog_keeps_every_message_up_to_the_last_log_backup()
     assert!(report.rpo.last_applied_finish.is_some());
 }
 
+/// A cmdlet that warns and succeeds (exit code 0, `WARNING: …` on stderr) does not fail
+/// its step: the failover completes, the warning is in the report, and the cmdlets got
+/// the identity each takes (the emulated `Set-CsPersistentChatActiveServer` refuses a
+/// `service:` identity).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_whose_mirror_cmdlet_warns_completes_and_reports_the_warning() {
+    let served = Served::new(&backlog()).await;
+    strike(&served).await;
+    let warning = "The file share is on a server outside the backup site.";
+    served
+        .world
+        .set_cmdlet_fault(
+            "Install-CsMirrorDatabase",
+            Some(StoredCmdletFault::Warn(warning.into())),
+        )
+        .unwrap();
+
+    let report = served.completes(failover::PROCEDURE).await;
+
+    assert_done(&report, failover::MIRROR_NEW_PRIMARY);
+    assert_done(&report, failover::ACTIVATE_BACKUP_SERVERS);
+    assert_eq!(
+        report.warnings,
+        [format!(
+            "Install-CsMirrorDatabase succeeded with a warning: {warning}"
+        )]
+    );
+    assert_serving_principal(&served, InstanceId::Backup);
+    assert_verified(&served, Expect::FailedOver);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failback_after_a_rebuild_brings_every_message_home_and_log_shipping_runs_again() {
     let served = failed_over().await;

@@ -424,6 +424,7 @@ fn cause_words(plan: &Plan) -> Vec<String> {
         Plan::Statement(..) => vec![],
         Plan::Cmdlet(c, StoredCmdletFault::Fail(_)) => vec![c.clone()],
         Plan::Cmdlet(_, StoredCmdletFault::Hang) => vec!["did not finish within".into()],
+        Plan::Cmdlet(_, StoredCmdletFault::Warn(_)) => vec![],
         Plan::Share => vec!["share".into()],
         Plan::CopyFull => vec!["copy".into()],
         Plan::NotApplicable(_) => vec![],
@@ -460,6 +461,7 @@ async fn cell(
     };
     if fault == Fault::ShellHangs {
         served.topology.shell.timeout_secs = 1;
+        served.topology.shell.mirror_timeout_secs = 1;
     }
     let before = restores(&served);
     let plan = plan(step, fault, &profile);

@@ -215,8 +215,11 @@
 //!
 //! pcdr reads the state with `Get-CsPersistentChatState` and skips when it already is
 //! FailedOver. It refuses while `mgc` on the backup instance is not online, sets the
-//! state, and reads it back. The identity is the topology's `pool.identity` (default
-//! `service:<fqdn>`).
+//! state, and reads it back. Both cmdlets take an `XdsIdentity`: the topology's
+//! `pool.state_identity`, by default the service scope
+//! `service:PersistentChatServer:<fqdn>` (the cmdlet pages write
+//! `PersistentChatServer:<fqdn>`, the procedure `service:<fqdn>`; the emulated shell
+//! accepts these three forms and no other).
 //!
 //! Pages: <https://learn.microsoft.com/powershell/module/skypeforbusiness/set-cspersistentchatstate>,
 //! <https://learn.microsoft.com/powershell/module/skypeforbusiness/get-cspersistentchatstate>.
@@ -232,7 +235,10 @@
 //! `Install-CsMirrorDatabase -DatabaseType PersistentChat` with the backup instance's
 //! host (and instance name, if any), the log-shipping share as `-FileShare` and
 //! `-DropExistingDatabasesOnMirror`, then verifies in `sys.database_mirroring` that
-//! `mgc` became a principal.
+//! `mgc` became a principal. The cmdlet backs the whole database up and restores it on
+//! the mirror, so it runs under its own limit, `shell.mirror_timeout_secs` (default four
+//! hours), instead of `shell.timeout_secs`. A warning it prints (exit code 0, no error
+//! record) does not fail the step: it becomes a note and a warning of the report.
 //!
 //! Pages: <https://learn.microsoft.com/powershell/module/skypeforbusiness/install-csmirrordatabase>,
 //! <https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-database-mirroring-transact-sql>.
@@ -247,8 +253,11 @@
 //! and checks the list against both rules (see
 //! [Four active servers](#at-most-four-active-servers-all-in-the-databases-site)).
 //! It refuses while `mgc` on the backup instance is not online, replaces the list
-//! (`-ActiveServers @{Replace=…}`), and reads it back when the pool plane can report
-//! it. The Management Shell cannot (see [Unconfirmed](#what-no-public-source-confirms)),
+//! (`-ActiveServers @{Replace=…}`) with the topology's `pool.active_servers_identity`,
+//! and reads it back when the pool plane can report it. That `-Identity` is an
+//! `XdsGlobalRelativeIdentity`, the pool's one collection of active servers, by default
+//! `PersistentChatServer:<fqdn>` as `Get-CsService -PersistentChatServer` names it; it
+//! takes no `service:` scope, so the state cmdlets' identity would not do. The Management Shell cannot (see [Unconfirmed](#what-no-public-source-confirms)),
 //! so against a real pool the step says so and does not read the list back.
 //!
 //! Pages: <https://learn.microsoft.com/powershell/module/skypeforbusiness/set-cspersistentchatactiveserver>,
@@ -765,13 +774,17 @@
 //!
 //! These points are treated as configuration or as hints, never as facts:
 //!
-//! - **The `-Identity` the Persistent Chat cmdlets take.** The procedure uses
-//!   `service:<pool FQDN>` (once with a space after the colon), the
-//!   `Set-CsPersistentChatState` page uses `PersistentChatServer:<FQDN>`, and the
-//!   `Set-CsPersistentChatActiveServer` page uses a collection name
-//!   (`PChatServerCollection`; `global` in the Lync Server 2013 version). pcdr sends the
-//!   topology's `pool.identity` (default `service:<fqdn>`) to both cmdlets; set it to
-//!   what your deployment accepts.
+//! - **The exact `-Identity` strings the Persistent Chat cmdlets accept.** The types
+//!   are documented (`XdsIdentity` for the state cmdlets, `XdsGlobalRelativeIdentity`
+//!   for `Set-CsPersistentChatActiveServer`), the strings less so: the procedure uses
+//!   `service:<pool FQDN>` (once with a space after the colon), the state cmdlets' pages
+//!   `PersistentChatServer:<FQDN>`, the configuration cmdlets' pages the service scope
+//!   `service:PersistentChatServer:<FQDN>`, and the active-server page a collection
+//!   named as `Get-CsService -PersistentChatServer` names the pool (`global` in the Lync
+//!   Server 2013 version). pcdr sends `pool.state_identity` (default
+//!   `service:PersistentChatServer:<fqdn>`) to the state cmdlets and
+//!   `pool.active_servers_identity` (default `PersistentChatServer:<fqdn>`) to the
+//!   active-server cmdlet; set them to what your deployment accepts.
 //! - **Reading the active servers back.** There is no documented
 //!   `Get-CsPersistentChatActiveServer`; the Management Shell plane reports the list as
 //!   unknown ([`ChatPoolPlane`](crate::planes::ChatPoolPlane)), so the activation steps

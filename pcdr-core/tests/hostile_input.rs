@@ -45,7 +45,8 @@ enum Key {
     BackupShare,
     CopyDestination,
     PoolFqdn,
-    PoolIdentity,
+    StateIdentity,
+    ActiveServersIdentity,
     ChatServer,
     SqlHost,
     MirrorHost,
@@ -64,7 +65,8 @@ impl Key {
             Key::BackupShare => "log_shipping.backup_share",
             Key::CopyDestination => "log_shipping.copy_destination",
             Key::PoolFqdn => "pool.fqdn",
-            Key::PoolIdentity => "pool.identity",
+            Key::StateIdentity => "pool.state_identity",
+            Key::ActiveServersIdentity => "pool.active_servers_identity",
             Key::ChatServer => "sites.backup.chat_servers[1]",
             Key::SqlHost => "sites.backup.sql.host",
             Key::MirrorHost => "sites.primary.mirror.host",
@@ -84,7 +86,8 @@ impl Key {
             Key::BackupShare => topology.log_shipping.backup_share.clone(),
             Key::CopyDestination => topology.log_shipping.copy_destination.clone(),
             Key::PoolFqdn => topology.pool.fqdn.clone(),
-            Key::PoolIdentity => topology.pool.identity.clone(),
+            Key::StateIdentity => topology.pool.state_identity.clone(),
+            Key::ActiveServersIdentity => topology.pool.active_servers_identity.clone(),
             Key::ChatServer => topology.sites.backup.chat_servers[1].clone(),
             Key::SqlHost => topology.sites.backup.sql.host.clone(),
             Key::MirrorHost => topology.sites.primary.mirror.as_ref().unwrap().host.clone(),
@@ -115,7 +118,8 @@ fn topology_text(key: Key, value: &str) -> String {
         }
     };
     format!(
-        "[pool]\nfqdn = {fqdn}\nidentity = {identity}\n\n\
+        "[pool]\nfqdn = {fqdn}\nstate_identity = {state_identity}\n\
+         active_servers_identity = {active_servers_identity}\n\n\
          [databases]\nchat = {chat}\ncompliance = {compliance}\n\n\
          [log_shipping]\nbackup_share = {share}\ncopy_destination = {copy}\n\n\
          [sites.primary]\nname = {site}\nsql = {{ host = \"sql-atl.contoso.com\", instance = {instance} }}\n\
@@ -126,7 +130,14 @@ fn topology_text(key: Key, value: &str) -> String {
          [sql]\nuser = {user}\npassword_file = {password_file}\n\n\
          [shell]\nmodule = {module}\n",
         fqdn = v(Key::PoolFqdn, "pchat.contoso.com"),
-        identity = v(Key::PoolIdentity, "service:pchat.contoso.com"),
+        state_identity = v(
+            Key::StateIdentity,
+            "service:PersistentChatServer:pchat.contoso.com"
+        ),
+        active_servers_identity = v(
+            Key::ActiveServersIdentity,
+            "PersistentChatServer:pchat.contoso.com"
+        ),
         chat = v(Key::Chat, "mgc"),
         compliance = v(Key::Compliance, "mgccomp"),
         share = v(Key::BackupShare, r"\\fs01.contoso.com\pchat-logs"),
@@ -249,7 +260,14 @@ proptest! {
     #[test]
     fn identities_and_other_names_are_refused_at_their_key_or_kept(
         key in proptest::sample::select(
-            &[Key::PoolIdentity, Key::SiteName, Key::Module, Key::Instance, Key::User][..]
+            &[
+                Key::StateIdentity,
+                Key::ActiveServersIdentity,
+                Key::SiteName,
+                Key::Module,
+                Key::Instance,
+                Key::User,
+            ][..]
         ),
         value in hostile(),
     ) {

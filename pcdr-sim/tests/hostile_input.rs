@@ -49,7 +49,8 @@ fn host_like() -> impl Strategy<Value = String> {
 enum Key {
     Chat,
     BackupShare,
-    PoolIdentity,
+    StateIdentity,
+    ActiveServersIdentity,
     ChatServer,
     SqlHost,
     Module,
@@ -60,7 +61,8 @@ impl Key {
         match self {
             Key::Chat => "databases.chat",
             Key::BackupShare => "log_shipping.backup_share",
-            Key::PoolIdentity => "pool.identity",
+            Key::StateIdentity => "pool.state_identity",
+            Key::ActiveServersIdentity => "pool.active_servers_identity",
             Key::ChatServer => "sites.backup.chat_servers[1]",
             Key::SqlHost => "sites.backup.sql.host",
             Key::Module => "shell.module",
@@ -72,7 +74,8 @@ impl Key {
 fn topology_text(key: Key, value: &str) -> String {
     let v = |k: Key, default: &str| toml_string(if k == key { value } else { default });
     format!(
-        "[pool]\nfqdn = \"pchat.contoso.com\"\nidentity = {identity}\n\n\
+        "[pool]\nfqdn = \"pchat.contoso.com\"\nstate_identity = {state_identity}\n\
+         active_servers_identity = {active_servers_identity}\n\n\
          [databases]\nchat = {chat}\n\n\
          [log_shipping]\nbackup_share = {share}\ncopy_destination = 'D:\\LogShipping\\mgc'\n\n\
          [sites.primary]\nname = \"Atlanta\"\nsql = {{ host = \"sql-atl.contoso.com\", instance = \"PCHAT\" }}\n\
@@ -80,7 +83,14 @@ fn topology_text(key: Key, value: &str) -> String {
          [sites.backup]\nname = \"Dallas\"\nsql = {{ host = {sql_host}, instance = \"PCHAT\" }}\n\
          chat_servers = [\"pc3.contoso.com\", {server}]\n\n\
          [shell]\nmodule = {module}\n",
-        identity = v(Key::PoolIdentity, "service:pchat.contoso.com"),
+        state_identity = v(
+            Key::StateIdentity,
+            "service:PersistentChatServer:pchat.contoso.com"
+        ),
+        active_servers_identity = v(
+            Key::ActiveServersIdentity,
+            "PersistentChatServer:pchat.contoso.com"
+        ),
         chat = v(Key::Chat, "mgc"),
         share = v(Key::BackupShare, r"\\fs01.contoso.com\pchat-logs"),
         sql_host = v(Key::SqlHost, "sql-dal.contoso.com"),
@@ -247,7 +257,7 @@ proptest! {
             let servers = backup.chat_servers.clone();
             script_reads_back(
                 &topology.shell.module,
-                &set_active_servers(&topology.pool.identity, &servers),
+                &set_active_servers(&topology.pool.active_servers_identity, &servers),
             )?;
             let request = mirror_request(&backup.sql.host, None, &topology.log_shipping.backup_share);
             script_reads_back(&topology.shell.module, &install_mirror(&request))?;
@@ -258,19 +268,25 @@ proptest! {
         script_reads_back("Lync", &install_mirror(&mirror_request(&host, Some(&other), "\\\\fs\\s")))?;
     }
 
-    /// Cmdlet identities (and the module name): refused at `pool.identity` or
-    /// `shell.module`, or every cmdlet built from them reads back exactly.
+    /// Cmdlet identities (and the module name): refused at `pool.state_identity`,
+    /// `pool.active_servers_identity` or `shell.module`, or every cmdlet built from them
+    /// reads back exactly.
     #[test]
     fn identities_cannot_inject_powershell(
         identity in hostile(),
         server in hostile(),
-        module_key in any::<bool>(),
+        key in proptest::sample::select(
+            &[Key::Module, Key::StateIdentity, Key::ActiveServersIdentity][..]
+        ),
     ) {
-        let key = if module_key { Key::Module } else { Key::PoolIdentity };
+        let module_key = key == Key::Module;
         if let Some(topology) = validate(key, &identity)? {
-            let (identity, module) = (&topology.pool.identity, &topology.shell.module);
-            script_reads_back(module, &set_pool_state(identity, PoolState::FailedOver))?;
-            script_reads_back(module, &get_pool_state(identity))?;
+            let (pool, module) = (&topology.pool, &topology.shell.module);
+            let state = &pool.state_identity;
+            script_reads_back(module, &set_pool_state(state, PoolState::FailedOver))?;
+            script_reads_back(module, &get_pool_state(state))?;
+            let servers = [server.clone()];
+            script_reads_back(module, &set_active_servers(&pool.active_servers_identity, &servers))?;
         }
         let state = if module_key { PoolState::Normal } else { PoolState::FailedOver };
         script_reads_back(&server, &set_pool_state(&identity, state))?;

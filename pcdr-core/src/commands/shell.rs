@@ -121,9 +121,13 @@ pub fn set_active_servers(identity: &str, servers: &[String]) -> ShellCommand {
         .arg("Confirm", ShellArg::False)
 }
 
+/// The cmdlet that mirrors a database: it backs the whole database up and restores it,
+/// so the shell gives it its own, longer limit.
+pub const INSTALL_MIRROR: &str = "Install-CsMirrorDatabase";
+
 /// `Install-CsMirrorDatabase` for one Persistent Chat database.
 pub fn install_mirror(request: &MirrorRequest) -> ShellCommand {
-    let mut command = ShellCommand::new("Install-CsMirrorDatabase")
+    let mut command = ShellCommand::new(INSTALL_MIRROR)
         .value("DatabaseType", &request.database.to_string())
         .value("SqlServerFqdn", &request.sql_server_fqdn);
     if let Some(instance) = &request.sql_instance {

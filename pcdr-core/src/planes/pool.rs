@@ -74,4 +74,11 @@ pub trait ChatPoolPlane: Send + Sync {
 
     /// Mirrors a database (`Install-CsMirrorDatabase`).
     async fn install_mirror(&self, request: &MirrorRequest) -> PlaneResult<()>;
+
+    /// The warnings calls that succeeded printed since the last time this was asked
+    /// (a cmdlet's `Write-Warning`), oldest first, each returned once. An environment
+    /// that never warns keeps the default: none.
+    fn take_warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

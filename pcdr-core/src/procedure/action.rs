@@ -270,7 +270,7 @@ impl Action {
     pub fn command(&self, ctx: &Context) -> Command {
         let sql_at = |site, command| Command::sql(ctx, site, command);
         let shell_cmd = |command| Command::shell(ctx, command);
-        let identity = &ctx.topology.pool.identity;
+        let pool = &ctx.topology.pool;
         match self {
             Self::RemoveSecondaryLogShipping { database } => sql_at(
                 SiteRole::Backup,
@@ -296,11 +296,14 @@ impl Action {
             Self::EndSessions { site, database } => sql_at(*site, sql::kill_placeholder())
                 .sent(format!("once for each user session on {database}")),
             Self::Recover { site, database } => sql_at(*site, sql::recover(database)),
-            Self::SetPoolState { state } => shell_cmd(shell::set_pool_state(identity, *state)),
-            Self::InstallMirror { request } => shell_cmd(shell::install_mirror(request)),
-            Self::SetActiveServers { servers } => {
-                shell_cmd(shell::set_active_servers(identity, servers))
+            Self::SetPoolState { state } => {
+                shell_cmd(shell::set_pool_state(&pool.state_identity, *state))
             }
+            Self::InstallMirror { request } => shell_cmd(shell::install_mirror(request)),
+            Self::SetActiveServers { servers } => shell_cmd(shell::set_active_servers(
+                &pool.active_servers_identity,
+                servers,
+            )),
             Self::RemoveMirroring { site, database } => match sql::remove_mirroring(database) {
                 Ok(command) => sql_at(*site, command),
                 Err(e) => Command {
@@ -335,16 +338,17 @@ impl Action {
 
     /// Performs the action, naming `step`, the target, the database and the file in any
     /// error. Nothing is changed once the run is cancelled or while the journal's last
-    /// records are not on disk.
+    /// records are not on disk. Warnings the chat pool printed become notes of `step`.
     pub async fn perform(&self, ctx: &Context, step: StepId) -> Result<()> {
         if ctx.is_cancelled() {
             return Err(Error::Cancelled { step: Some(step) });
         }
         ctx.journal_flushed().await?;
-        let moved = self
-            .call(ctx, step)
-            .await
-            .map_err(|e| self.failure(ctx, step, e))?;
+        let moved = self.call(ctx, step).await;
+        for warning in ctx.planes.pool.take_warnings() {
+            ctx.warn(step, warning);
+        }
+        let moved = moved.map_err(|e| self.failure(ctx, step, e))?;
         self.record(ctx, moved);
         Ok(())
     }

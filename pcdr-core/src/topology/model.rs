@@ -17,8 +17,14 @@ use serde::{Deserialize, Serialize, Serializer};
 pub struct Pool {
     /// The pool's fully qualified domain name, e.g. `pchat.contoso.com`.
     pub fqdn: String,
-    /// The `-Identity` the Persistent Chat cmdlets are given, by default `service:<fqdn>`.
-    pub identity: String,
+    /// The `-Identity` of `Get-CsPersistentChatState` and `Set-CsPersistentChatState`, an
+    /// `XdsIdentity`; by default the service scope `service:PersistentChatServer:<fqdn>`.
+    pub state_identity: String,
+    /// The `-Identity` of `Set-CsPersistentChatActiveServer`, an
+    /// `XdsGlobalRelativeIdentity` naming the pool's one collection of active servers; by
+    /// default `PersistentChatServer:<fqdn>`, as `Get-CsService -PersistentChatServer`
+    /// names the pool.
+    pub active_servers_identity: String,
 }
 
 /// Names of the Persistent Chat databases.
@@ -299,11 +305,15 @@ pub struct ShellSettings {
     pub module: String,
     /// Seconds one script may run (at least 1).
     pub timeout_secs: u64,
+    /// Seconds `Install-CsMirrorDatabase` may run (at least 1): it backs the whole
+    /// database up and restores it on the mirror.
+    pub mirror_timeout_secs: u64,
 }
 
 impl Default for ShellSettings {
     /// Windows PowerShell (by its absolute path in the system folder, on Windows) with the
-    /// `SkypeForBusiness` module and a ten-minute limit.
+    /// `SkypeForBusiness` module, a ten-minute limit, and four hours for
+    /// `Install-CsMirrorDatabase`.
     fn default() -> Self {
         ShellSettings {
             program: system_program(r"WindowsPowerShell\v1.0\powershell.exe")
@@ -313,6 +323,7 @@ impl Default for ShellSettings {
                 .to_vec(),
             module: "SkypeForBusiness".to_owned(),
             timeout_secs: 600,
+            mirror_timeout_secs: 4 * 60 * 60,
         }
     }
 }

@@ -30,7 +30,10 @@ pub(super) struct RawTopology {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPool {
     pub fqdn: Option<String>,
+    /// Refused with a hint: it became `state_identity` and `active_servers_identity`.
     pub identity: Option<String>,
+    pub state_identity: Option<String>,
+    pub active_servers_identity: Option<String>,
 }
 
 /// `[databases]`
@@ -104,6 +107,7 @@ pub(super) struct RawShell {
     pub args: Option<Vec<String>>,
     pub module: Option<String>,
     pub timeout_secs: Option<i64>,
+    pub mirror_timeout_secs: Option<i64>,
 }
 
 /// Parses `text` into the file's shapes; errors name the key path and the position.

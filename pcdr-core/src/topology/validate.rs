@@ -122,11 +122,31 @@ fn is_loopback(host: &str) -> bool {
 fn pool(raw: RawPool) -> Checked<Pool> {
     let fqdn = required(raw.fqdn, "pool.fqdn", "the pool's FQDN")?;
     let fqdn = host_name("pool.fqdn", fqdn)?;
-    let identity = match raw.identity {
-        Some(identity) => text("pool.identity", identity, "a cmdlet identity")?,
-        None => format!("service:{fqdn}"),
+    if raw.identity.is_some() {
+        return Err(TopologyError::new(
+            "pool.identity",
+            "the cmdlets take different identities: set pool.state_identity \
+             (default \"service:PersistentChatServer:<fqdn>\") and \
+             pool.active_servers_identity (default \"PersistentChatServer:<fqdn>\") instead",
+        ));
+    }
+    let identity = |key, value: Option<String>, default| match value {
+        Some(value) => text(key, value, "a cmdlet identity"),
+        None => Ok(default),
     };
-    Ok(Pool { fqdn, identity })
+    Ok(Pool {
+        state_identity: identity(
+            "pool.state_identity",
+            raw.state_identity,
+            format!("service:PersistentChatServer:{fqdn}"),
+        )?,
+        active_servers_identity: identity(
+            "pool.active_servers_identity",
+            raw.active_servers_identity,
+            format!("PersistentChatServer:{fqdn}"),
+        )?,
+        fqdn,
+    })
 }
 
 fn databases(raw: RawDatabases) -> Checked<Databases> {
@@ -461,6 +481,13 @@ fn shell_settings(raw: RawShell) -> Checked<ShellSettings> {
             "shell.timeout_secs",
             raw.timeout_secs,
             defaults.timeout_secs,
+            1..=i64::MAX,
+            "1 or more seconds",
+        )?,
+        mirror_timeout_secs: number_or(
+            "shell.mirror_timeout_secs",
+            raw.mirror_timeout_secs,
+            defaults.mirror_timeout_secs,
             1..=i64::MAX,
             "1 or more seconds",
         )?,

@@ -178,7 +178,7 @@ fn missing_input() -> PsError {
 fn get_state(bound: &Bound, invocation: Invocation<'_>) -> Result<Vec<Json>, PsError> {
     let world = invocation.world;
     if let Some(identity) = bound.get("Identity") {
-        check_identity(world, identity)?;
+        check_xds_identity(world, identity)?;
     }
     let state = world.pool_state().map_err(|m| world_error(world, m))?;
     Ok(vec![Json::Object(vec![
@@ -194,7 +194,7 @@ fn set_state(bound: &Bound, invocation: Invocation<'_>) -> Result<Vec<Json>, PsE
     let world = invocation.world;
     check_confirm(bound)?;
     if let Some(identity) = bound.get("Identity") {
-        check_identity(world, identity)?;
+        check_xds_identity(world, identity)?;
     }
     let state = pool_state(bound.get("PoolState"))?;
     world
@@ -207,7 +207,7 @@ fn set_active_servers(bound: &Bound, invocation: Invocation<'_>) -> Result<Vec<J
     let world = invocation.world;
     check_confirm(bound)?;
     if let Some(identity) = bound.get("Identity") {
-        check_identity(world, identity)?;
+        check_global_relative_identity(world, identity)?;
     }
     let modifier = ListModifier::parse(bound.get("ActiveServers"))?;
     let current = world.active_servers().map_err(|m| world_error(world, m))?;
@@ -252,27 +252,81 @@ fn check_confirm(bound: &Bound) -> Result<(), PsError> {
     })
 }
 
-/// Checks that `identity` (`service:<fqdn>` or `PersistentChatServer:<fqdn>`,
-/// ignoring case) names the world's pool.
-fn check_identity(world: &dyn PoolWorld, identity: &Expr) -> Result<(), PsError> {
+/// Checks an `XdsIdentity` (`Get-CsPersistentChatState`, `Set-CsPersistentChatState`):
+/// it names the world's pool, ignoring case, in one of the documented forms:
+///
+/// * `PersistentChatServer:<fqdn>`, the example on both cmdlets' pages
+///   (<https://learn.microsoft.com/powershell/module/skypeforbusiness/set-cspersistentchatstate>,
+///   <https://learn.microsoft.com/powershell/module/skypeforbusiness/get-cspersistentchatstate>);
+/// * `service:PersistentChatServer:<fqdn>`, an `XdsIdentity` at the service scope
+///   (<https://learn.microsoft.com/powershell/module/skypeforbusiness/get-cspersistentchatconfiguration>);
+/// * `service:<fqdn>`, as Microsoft's failover procedure writes it
+///   (<https://learn.microsoft.com/skypeforbusiness/manage/persistent-chat/high-availability-and-disaster-recovery>).
+fn check_xds_identity(world: &dyn PoolWorld, identity: &Expr) -> Result<(), PsError> {
     let identity = string("Identity", Some(identity))?;
     let pool = world.pool_fqdn();
-    let names_pool = identity.split_once(':').is_some_and(|(scope, fqdn)| {
-        (names_equal(scope, "service") || names_equal(scope, "PersistentChatServer"))
-            && names_equal(fqdn, &pool)
-    });
+    let fqdn = match scoped(&identity, "service") {
+        Some(service) => Some(scoped(service, "PersistentChatServer").unwrap_or(service)),
+        None => scoped(&identity, "PersistentChatServer"),
+    };
+    if fqdn.is_some_and(|fqdn| names_equal(fqdn, &pool)) {
+        return Ok(());
+    }
+    Err(pool_not_found(
+        identity,
+        &format!("Use \"service:PersistentChatServer:{pool}\" or \"PersistentChatServer:{pool}\"."),
+    ))
+}
+
+/// Checks an `XdsGlobalRelativeIdentity` (`Set-CsPersistentChatActiveServer`): the
+/// pool's one collection of active servers, `PersistentChatServer:<fqdn>` as
+/// `Get-CsService -PersistentChatServer` names it (Skype for Business Server 2015) or
+/// `global` (Lync Server 2013), per
+/// <https://learn.microsoft.com/powershell/module/skypeforbusiness/set-cspersistentchatactiveserver>.
+/// An identity relative to the global scope names no scope: `service:…`, `site:…`
+/// or `tag:…` does not convert to the parameter's type.
+fn check_global_relative_identity(world: &dyn PoolWorld, identity: &Expr) -> Result<(), PsError> {
+    let identity = string("Identity", Some(identity))?;
+    if ["service", "site", "tag"]
+        .iter()
+        .any(|scope| scoped(&identity, scope).is_some())
+    {
+        return Err(PsError::binding(
+            "CannotConvertArgumentNoMessage",
+            format!(
+                "Cannot bind parameter 'Identity'. Cannot convert value \"{identity}\" to type \"Microsoft.Rtc.Management.Xds.XdsGlobalRelativeIdentity\". Error: \"An identity relative to the global scope cannot name the scope '{}'.\"",
+                identity.split(':').next().unwrap_or_default()
+            ),
+        ));
+    }
+    let pool = world.pool_fqdn();
+    let names_pool = names_equal(&identity, "global")
+        || scoped(&identity, "PersistentChatServer").is_some_and(|fqdn| names_equal(fqdn, &pool));
     if names_pool {
         return Ok(());
     }
-    Err(PsError {
-        message: format!(
-            "Cannot find Persistent Chat pool \"{identity}\" in the topology. Use \"service:{pool}\" or \"PersistentChatServer:{pool}\"."
-        ),
+    Err(pool_not_found(
+        identity,
+        &format!("Use \"PersistentChatServer:{pool}\"."),
+    ))
+}
+
+/// What follows `<prefix>:` in `identity` (the prefix ignoring case).
+fn scoped<'a>(identity: &'a str, prefix: &str) -> Option<&'a str> {
+    identity
+        .split_once(':')
+        .filter(|(scope, _)| names_equal(scope, prefix))
+        .map(|(_, rest)| rest)
+}
+
+fn pool_not_found(identity: String, hint: &str) -> PsError {
+    PsError {
+        message: format!("Cannot find Persistent Chat pool \"{identity}\" in the topology. {hint}"),
         category: "ObjectNotFound",
         target: identity,
         reason: "ItemNotFoundException",
         id: "IdentityNotFound",
-    })
+    }
 }
 
 fn state_name(state: PoolState) -> &'static str {

@@ -19,6 +19,15 @@
 //! `powershell.exe -Command` derives it from `$?`. Only the preferences
 //! `'Stop'` and `'Continue'` are accepted. A script that does not parse runs
 //! nothing and exits with 1.
+//!
+//! # Warnings
+//!
+//! A warning (an injected [`CmdletFault::Warn`]) is written to stderr as
+//! `WARNING: <message>`, the way `Write-Warning` shows it
+//! (<https://learn.microsoft.com/powershell/module/microsoft.powershell.utility/write-warning>),
+//! and changes neither the statement's success nor the exit code: the warning
+//! stream is not the error stream
+//! (<https://learn.microsoft.com/powershell/module/microsoft.powershell.core/about/about_output_streams>).
 
 use super::ast::{Argument, Command, Expr, Script, Statement, names_equal};
 use super::bind::{bind, display};
@@ -147,7 +156,7 @@ impl<'w> Session<'w> {
 
     /// Runs the commands of a pipeline in turn, each getting the objects
     /// the previous one wrote.
-    fn pipeline(&self, commands: &[Command]) -> Result<Vec<Json>, String> {
+    fn pipeline(&mut self, commands: &[Command]) -> Result<Vec<Json>, String> {
         let mut input = None;
         for command in commands {
             input = Some(self.command(command, input)?);
@@ -155,7 +164,11 @@ impl<'w> Session<'w> {
         Ok(input.unwrap_or_default())
     }
 
-    fn command(&self, command: &Command, input: Option<Vec<Json>>) -> Result<Vec<Json>, String> {
+    fn command(
+        &mut self,
+        command: &Command,
+        input: Option<Vec<Json>>,
+    ) -> Result<Vec<Json>, String> {
         let Some(cmdlet) = cmdlets::find(&command.name) else {
             return Err(not_recognized(&command.name).render(&command.name, ""));
         };
@@ -166,7 +179,7 @@ impl<'w> Session<'w> {
     /// Binds the arguments, then asks the world for an injected fault just
     /// before the cmdlet would act, then runs it.
     fn invoke(
-        &self,
+        &mut self,
         cmdlet: &Cmdlet,
         command: &Command,
         input: Option<Vec<Json>>,
@@ -183,6 +196,7 @@ impl<'w> Session<'w> {
         match self.world.cmdlet_fault(cmdlet.name) {
             Some(CmdletFault::Fail(message)) => return Err(PsError::operation("", message)),
             Some(CmdletFault::Hang) => hang(),
+            Some(CmdletFault::Warn(message)) => self.warn(&message),
             None => {}
         }
         let invocation = Invocation {
@@ -221,6 +235,11 @@ impl<'w> Session<'w> {
             ),
             other => other.clone(),
         }
+    }
+
+    /// Writes a warning record to stderr.
+    fn warn(&mut self, message: &str) {
+        self.stderr.push_str(&format!("WARNING: {message}\n"));
     }
 
     fn write_output(&mut self, output: &[Json]) {

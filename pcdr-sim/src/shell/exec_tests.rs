@@ -9,20 +9,20 @@ use std::time::Duration;
 
 const POOL: &str = "pchat.contoso.com";
 
-/// `script("SkypeForBusiness", &get_pool_state("service:pchat.contoso.com"))`.
-const GET_STATE: &str = "Import-Module 'SkypeForBusiness'; $ErrorActionPreference = 'Stop'; Get-CsPersistentChatState -Identity 'service:pchat.contoso.com' | ConvertTo-Json -Compress";
+/// `script("SkypeForBusiness", &get_pool_state("service:PersistentChatServer:pchat.contoso.com"))`.
+const GET_STATE: &str = "Import-Module 'SkypeForBusiness'; $ErrorActionPreference = 'Stop'; Get-CsPersistentChatState -Identity 'service:PersistentChatServer:pchat.contoso.com' | ConvertTo-Json -Compress";
 
-/// `script(…, &set_pool_state("service:pchat.contoso.com", PoolState::FailedOver))`.
-const SET_FAILED_OVER: &str = "Import-Module 'SkypeForBusiness'; $ErrorActionPreference = 'Stop'; Set-CsPersistentChatState -Identity 'service:pchat.contoso.com' -PoolState 'FailedOver' -Confirm:$false | ConvertTo-Json -Compress";
+/// `script(…, &set_pool_state("service:PersistentChatServer:pchat.contoso.com", PoolState::FailedOver))`.
+const SET_FAILED_OVER: &str = "Import-Module 'SkypeForBusiness'; $ErrorActionPreference = 'Stop'; Set-CsPersistentChatState -Identity 'service:PersistentChatServer:pchat.contoso.com' -PoolState 'FailedOver' -Confirm:$false | ConvertTo-Json -Compress";
 
-/// `script(…, &set_pool_state("service:pchat.contoso.com", PoolState::Normal))`.
-const SET_NORMAL: &str = "Import-Module 'SkypeForBusiness'; $ErrorActionPreference = 'Stop'; Set-CsPersistentChatState -Identity 'service:pchat.contoso.com' -PoolState 'Normal' -Confirm:$false | ConvertTo-Json -Compress";
+/// `script(…, &set_pool_state("service:PersistentChatServer:pchat.contoso.com", PoolState::Normal))`.
+const SET_NORMAL: &str = "Import-Module 'SkypeForBusiness'; $ErrorActionPreference = 'Stop'; Set-CsPersistentChatState -Identity 'service:PersistentChatServer:pchat.contoso.com' -PoolState 'Normal' -Confirm:$false | ConvertTo-Json -Compress";
 
-/// `script(…, &set_active_servers("service:pchat.contoso.com", &[pc3, pc4]))`.
-const REPLACE_ACTIVE: &str = "Import-Module 'SkypeForBusiness'; $ErrorActionPreference = 'Stop'; Set-CsPersistentChatActiveServer -Identity 'service:pchat.contoso.com' -ActiveServers @{Replace='pc3.contoso.com','pc4.contoso.com'} -Confirm:$false | ConvertTo-Json -Compress";
+/// `script(…, &set_active_servers("PersistentChatServer:pchat.contoso.com", &[pc3, pc4]))`.
+const REPLACE_ACTIVE: &str = "Import-Module 'SkypeForBusiness'; $ErrorActionPreference = 'Stop'; Set-CsPersistentChatActiveServer -Identity 'PersistentChatServer:pchat.contoso.com' -ActiveServers @{Replace='pc3.contoso.com','pc4.contoso.com'} -Confirm:$false | ConvertTo-Json -Compress";
 
-/// `script(…, &set_active_servers("service:pchat.contoso.com", &[]))`.
-const CLEAR_ACTIVE: &str = "Import-Module 'SkypeForBusiness'; $ErrorActionPreference = 'Stop'; Set-CsPersistentChatActiveServer -Identity 'service:pchat.contoso.com' -ActiveServers $null -Confirm:$false | ConvertTo-Json -Compress";
+/// `script(…, &set_active_servers("PersistentChatServer:pchat.contoso.com", &[]))`.
+const CLEAR_ACTIVE: &str = "Import-Module 'SkypeForBusiness'; $ErrorActionPreference = 'Stop'; Set-CsPersistentChatActiveServer -Identity 'PersistentChatServer:pchat.contoso.com' -ActiveServers $null -Confirm:$false | ConvertTo-Json -Compress";
 
 /// `script(…, &install_mirror(&MirrorRequest { PersistentChat, "sql-dal.contoso.com", Some("PCHAT"), r"\\fs01\pchat-logs" }))`.
 const INSTALL_MIRROR: &str = "Import-Module 'SkypeForBusiness'; $ErrorActionPreference = 'Stop'; Install-CsMirrorDatabase -DatabaseType 'PersistentChat' -SqlServerFqdn 'sql-dal.contoso.com' -SqlInstanceName 'PCHAT' -FileShare '\\\\fs01\\pchat-logs' -DropExistingDatabasesOnMirror -Confirm:$false | ConvertTo-Json -Compress";
@@ -202,23 +202,98 @@ fn set_state_scripts_round_trip_through_get() {
     assert_eq!(world.state().pool_state, PoolState::Normal);
 }
 
+/// The `XdsIdentity` forms Microsoft documents for the pool-state cmdlets: the cmdlet
+/// pages' `PersistentChatServer:<fqdn>`, the service scope
+/// `service:PersistentChatServer:<fqdn>` and the failover procedure's `service:<fqdn>`
+/// (see `check_xds_identity`).
 #[test]
-fn both_identity_forms_name_the_pool_ignoring_case() {
+fn every_documented_xds_identity_form_names_the_pool_ignoring_case() {
     let world = FakeWorld::new();
     for identity in [
         "service:PCHAT.Contoso.com",
         "PersistentChatServer:pchat.contoso.com",
         "persistentchatserver:PChat.contoso.com",
+        "service:PersistentChatServer:pchat.contoso.com",
+        "SERVICE:persistentchatserver:PCHAT.contoso.com",
     ] {
+        let quoted = quote_single(identity);
         let output = run_cmd(
             &world,
-            &format!(
-                "Get-CsPersistentChatState -Identity {} | ConvertTo-Json -Compress",
-                quote_single(identity)
-            ),
+            &format!("Get-CsPersistentChatState -Identity {quoted} | ConvertTo-Json -Compress"),
         );
         assert_ok(&output);
         assert!(output.stdout.contains("service:pchat.contoso.com"));
+        let set = format!("Set-CsPersistentChatState -Identity {quoted} -PoolState FailedOver");
+        assert_ok(&run_cmd(&world, &set));
+    }
+}
+
+/// `Set-CsPersistentChatActiveServer -Identity` is an `XdsGlobalRelativeIdentity`: the
+/// page names the collection `PersistentChatServer:<fqdn>` (Skype for Business Server
+/// 2015) or `global` (Lync Server 2013).
+#[test]
+fn the_active_server_collection_is_named_relative_to_global() {
+    let world = FakeWorld::new();
+    for identity in ["PersistentChatServer:PCHAT.contoso.com", "global", "Global"] {
+        let command = format!(
+            "Set-CsPersistentChatActiveServer -Identity {} -ActiveServers 'pc3.contoso.com'",
+            quote_single(identity)
+        );
+        assert_ok(&run_cmd(&world, &command));
+        assert_eq!(world.active(), servers(&["pc3.contoso.com"]));
+    }
+}
+
+/// A scope (`service:`, `site:`, `tag:`) does not convert to an
+/// `XdsGlobalRelativeIdentity`, so the identity pcdr sent to both cmdlets until now,
+/// `service:<fqdn>`, is refused by `Set-CsPersistentChatActiveServer`, and nothing
+/// changes.
+#[test]
+fn a_scoped_identity_is_refused_by_the_active_server_cmdlet() {
+    let world = FakeWorld::new();
+    for identity in [
+        "service:pchat.contoso.com",
+        "service:PersistentChatServer:pchat.contoso.com",
+        "site:Redmond",
+    ] {
+        let command = format!(
+            "Set-CsPersistentChatActiveServer -Identity {} -ActiveServers $null",
+            quote_single(identity)
+        );
+        let output = run_cmd(&world, &command);
+        assert_error(
+            &output,
+            "Set-CsPersistentChatActiveServer",
+            &format!(
+                "Cannot bind parameter 'Identity'. Cannot convert value \"{identity}\" to type \"Microsoft.Rtc.Management.Xds.XdsGlobalRelativeIdentity\""
+            ),
+        );
+        assert!(
+            output.stderr.contains("CannotConvertArgumentNoMessage"),
+            "{}",
+            output.stderr
+        );
+        assert_eq!(
+            world.active(),
+            servers(&["pc1.contoso.com", "pc2.contoso.com"])
+        );
+    }
+}
+
+#[test]
+fn an_unknown_collection_is_not_found_by_the_active_server_cmdlet() {
+    for identity in [
+        "PersistentChatServer:other.contoso.com",
+        "PChatServerCollection",
+    ] {
+        let command =
+            format!("Set-CsPersistentChatActiveServer -Identity '{identity}' -ActiveServers $null");
+        let output = run_cmd(&FakeWorld::new(), &command);
+        assert_error(
+            &output,
+            "Set-CsPersistentChatActiveServer",
+            "Cannot find Persistent Chat pool",
+        );
     }
 }
 
@@ -228,6 +303,8 @@ fn an_unknown_pool_identity_is_an_error() {
         "service:other.contoso.com",
         "pchat.contoso.com",
         "Registrar:pchat.contoso.com",
+        "service:Registrar:pchat.contoso.com",
+        "global",
     ] {
         let output = run_cmd(
             &FakeWorld::new(),
@@ -316,7 +393,7 @@ fn a_server_outside_the_pool_is_refused_and_nothing_changes() {
     let world = FakeWorld::new();
     let output = run_cmd(
         &world,
-        "Set-CsPersistentChatActiveServer -Identity 'service:pchat.contoso.com' -ActiveServers @{Replace='pc3.contoso.com','fe1.contoso.com'} -Confirm:$false",
+        "Set-CsPersistentChatActiveServer -Identity 'PersistentChatServer:pchat.contoso.com' -ActiveServers @{Replace='pc3.contoso.com','fe1.contoso.com'} -Confirm:$false",
     );
     assert_error(
         &output,
@@ -367,8 +444,8 @@ fn a_hashtable_key_other_than_add_remove_replace_is_refused() {
 #[test]
 fn a_value_quoted_by_quote_single_arrives_exactly() {
     let world = FakeWorld::new();
-    // set_active_servers("service:pchat.contoso.com", &["pc3.contoso.com", "pc'4"]) in pcdr-core.
-    let script = "Import-Module 'SkypeForBusiness'; $ErrorActionPreference = 'Stop'; Set-CsPersistentChatActiveServer -Identity 'service:pchat.contoso.com' -ActiveServers @{Replace='pc3.contoso.com','pc''4'} -Confirm:$false | ConvertTo-Json -Compress";
+    // set_active_servers("PersistentChatServer:pchat.contoso.com", &["pc3.contoso.com", "pc'4"]) in pcdr-core.
+    let script = "Import-Module 'SkypeForBusiness'; $ErrorActionPreference = 'Stop'; Set-CsPersistentChatActiveServer -Identity 'PersistentChatServer:pchat.contoso.com' -ActiveServers @{Replace='pc3.contoso.com','pc''4'} -Confirm:$false | ConvertTo-Json -Compress";
     assert_ok(&run(&world, script));
     assert_eq!(world.active(), servers(&["pc3.contoso.com", "pc'4"]));
     let share = r"\\fs01\it's ‘odd’ $x `n";
@@ -601,6 +678,24 @@ fn an_injected_failure_is_a_terminating_error_that_changes_nothing() {
     );
     assert_eq!(world.state().pool_state, PoolState::Normal);
     assert_ok(&run(&world, GET_STATE));
+}
+
+/// A warning is not an error: the cmdlet still acts, stdout keeps its JSON, stderr
+/// holds `WARNING: …` and the exit code is 0 (see the module doc of `exec.rs`).
+#[test]
+fn an_injected_warning_goes_to_stderr_and_the_cmdlet_succeeds() {
+    let world = FakeWorld::with_fault(
+        "Install-CsMirrorDatabase",
+        CmdletFault::Warn("The mirror database's file paths differ from the principal's.".into()),
+    );
+    let output = run(&world, INSTALL_MIRROR);
+    assert_eq!(output.exit_code, 0, "{output:?}");
+    assert_eq!(
+        output.stderr,
+        "WARNING: The mirror database's file paths differ from the principal's.\n"
+    );
+    assert_eq!(output.stdout, "");
+    assert_eq!(world.state().mirrors.len(), 1, "the cmdlet acted");
 }
 
 #[test]

@@ -18,12 +18,15 @@ pub enum CmdletFault {
     Fail(String),
     /// The cmdlet never returns (the caller's timeout must kill the process).
     Hang,
+    /// The cmdlet writes this warning, then runs as usual: what `Write-Warning` does
+    /// inside a cmdlet that goes on to succeed.
+    Warn(String),
 }
 
 /// The emulated world as the shell sees it. Errors are plain messages, reported by the
 /// shell as PowerShell errors of the cmdlet that caused them.
 pub trait PoolWorld {
-    /// The pool's FQDN; identities `service:<fqdn>` and `PersistentChatServer:<fqdn>` name it.
+    /// The pool's FQDN, which the cmdlets' `-Identity` values name.
     fn pool_fqdn(&self) -> String;
     /// Every chat server of the pool (both sites).
     fn pool_servers(&self) -> Result<Vec<String>, String>;

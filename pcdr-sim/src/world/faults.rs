@@ -170,6 +170,8 @@ pub enum StoredCmdletFault {
     Fail(String),
     /// The cmdlet never returns.
     Hang,
+    /// The cmdlet writes this warning and succeeds.
+    Warn(String),
 }
 
 impl From<StoredCmdletFault> for CmdletFault {
@@ -177,6 +179,7 @@ impl From<StoredCmdletFault> for CmdletFault {
         match fault {
             StoredCmdletFault::Fail(message) => CmdletFault::Fail(message),
             StoredCmdletFault::Hang => CmdletFault::Hang,
+            StoredCmdletFault::Warn(message) => CmdletFault::Warn(message),
         }
     }
 }

@@ -209,7 +209,7 @@ impl Instance {
 /// `Set-CsPersistentChatActiveServer`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pool {
-    /// Its FQDN; the identity `service:<fqdn>` names it.
+    /// Its FQDN, which the cmdlets' `-Identity` values name.
     pub fqdn: String,
     /// The pool state: `true` for `FailedOver`, `false` for `Normal`.
     pub failed_over: bool,

@@ -50,7 +50,8 @@ impl World {
         let topology = Topology {
             pool: Pool {
                 fqdn: state.pool.fqdn.clone(),
-                identity: format!("service:{}", state.pool.fqdn),
+                state_identity: format!("service:PersistentChatServer:{}", state.pool.fqdn),
+                active_servers_identity: format!("PersistentChatServer:{}", state.pool.fqdn),
             },
             databases: Databases::default(),
             log_shipping: LogShipping {

@@ -184,7 +184,8 @@ impl World {
     /// Reads a test did not set up get the answers of a plain log-shipping secondary,
     /// after the test's own (mockall tries expectations in the order they were set): msdb
     /// records the last restore as one of [`FAMILY`] (on no known fork) and no restore
-    /// from any other file, and no folder holds a misnamed log backup.
+    /// from any other file, no folder holds a misnamed log backup, and the pool never
+    /// warns.
     pub fn build(mut self) -> (Context, Arc<Recorder>) {
         self.backup
             .expect_last_restored_backup()
@@ -195,6 +196,7 @@ impl World {
         self.files
             .expect_misnamed_log_backups()
             .returning(|_, _| Ok(Vec::new()));
+        self.pool.expect_take_warnings().returning(Vec::new);
         let recorder = Arc::new(Recorder::default());
         let planes = Planes {
             primary: Arc::new(self.primary),

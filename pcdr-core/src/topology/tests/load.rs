@@ -13,7 +13,15 @@ fn example_file_loads_from_disk() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/topology.toml");
     let topology = Topology::load(&path).unwrap();
     assert_eq!(topology, example());
-    assert_eq!(topology.pool.identity, "service:pchat.contoso.com");
+    assert_eq!(
+        topology.pool.state_identity,
+        "service:PersistentChatServer:pchat.contoso.com"
+    );
+    assert_eq!(
+        topology.pool.active_servers_identity,
+        "PersistentChatServer:pchat.contoso.com"
+    );
+    assert_eq!(topology.shell.mirror_timeout_secs, 14_400);
     assert_eq!(
         topology.log_shipping.backup_share,
         r"\\fs01.contoso.com\pchat-logs"
@@ -33,7 +41,14 @@ fn example_file_loads_from_disk() {
 #[test]
 fn defaults_fill_every_optional_key() {
     let topology = Topology::from_toml_str(MINIMAL, None).unwrap();
-    assert_eq!(topology.pool.identity, "service:pchat.contoso.com");
+    assert_eq!(
+        topology.pool.state_identity,
+        "service:PersistentChatServer:pchat.contoso.com"
+    );
+    assert_eq!(
+        topology.pool.active_servers_identity,
+        "PersistentChatServer:pchat.contoso.com"
+    );
     assert_eq!(topology.databases, Databases::default());
     assert_eq!(topology.databases.chat, "mgc");
     assert_eq!(topology.databases.compliance, "mgccomp");
@@ -74,8 +89,18 @@ fn explicit_values_replace_defaults() {
     .replacen("encrypt = \"required\"", "encrypt = \"not-supported\"", 1)
     .replacen("allow_plaintext = false", "allow_plaintext = true", 1)
     .replacen(
-        "identity = \"service:",
-        "identity = \"PersistentChatServer:",
+        "state_identity = \"service:PersistentChatServer:",
+        "state_identity = \"PersistentChatServer:",
+        1,
+    )
+    .replacen(
+        "active_servers_identity = \"PersistentChatServer:pchat.contoso.com",
+        "active_servers_identity = \"global",
+        1,
+    )
+    .replacen(
+        "mirror_timeout_secs = 14400",
+        "mirror_timeout_secs = 3600",
         1,
     );
     let topology = Topology::from_toml_str(&text, None).unwrap();
@@ -83,9 +108,11 @@ fn explicit_values_replace_defaults() {
     assert_eq!(topology.sql.encrypt, Encrypt::NotSupported);
     assert!(topology.sql.allow_plaintext);
     assert_eq!(
-        topology.pool.identity,
+        topology.pool.state_identity,
         "PersistentChatServer:pchat.contoso.com"
     );
+    assert_eq!(topology.pool.active_servers_identity, "global");
+    assert_eq!(topology.shell.mirror_timeout_secs, 3600);
 }
 
 #[test]

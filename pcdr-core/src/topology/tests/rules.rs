@@ -216,24 +216,45 @@ fn same_sql_instance_twice_is_refused() {
 }
 
 #[test]
-fn pool_identity_empty_or_with_control_characters_is_refused() {
-    let empty = example_with(
-        "identity = \"service:pchat.contoso.com\"",
-        "identity = \"\"",
+fn pool_identities_empty_or_with_control_characters_are_refused() {
+    for (key, value) in [
+        (
+            "state_identity",
+            "\"service:PersistentChatServer:pchat.contoso.com\"",
+        ),
+        (
+            "active_servers_identity",
+            "\"PersistentChatServer:pchat.contoso.com\"",
+        ),
+    ] {
+        let line = format!("{key} = {value}");
+        let empty = example_with(&line, &format!("{key} = \"\""));
+        assert_refused(
+            &empty,
+            &format!("pool.{key}"),
+            "is empty; expected a cmdlet identity",
+        );
+        let newline = example_with(&line, &format!("{key} = \"a\\nb\""));
+        assert_refused(
+            &newline,
+            &format!("pool.{key}"),
+            "contains the control character U+000A",
+        );
+    }
+}
+
+/// One `pool.identity` used to go to every cmdlet; the cmdlets take different
+/// identity types, so the old key is refused naming the two that replace it.
+#[test]
+fn the_single_pool_identity_is_refused_naming_its_replacements() {
+    let text = example_with(
+        "active_servers_identity = ",
+        "identity = \"service:pchat.contoso.com\"\nactive_servers_identity = ",
     );
     assert_refused(
-        &empty,
+        &text,
         "pool.identity",
-        "is empty; expected a cmdlet identity",
-    );
-    let newline = example_with(
-        "identity = \"service:pchat.contoso.com\"",
-        "identity = \"a\\nb\"",
-    );
-    assert_refused(
-        &newline,
-        "pool.identity",
-        "contains the control character U+000A",
+        "set pool.state_identity (default \"service:PersistentChatServer:<fqdn>\") and pool.active_servers_identity",
     );
 }
 
@@ -308,6 +329,12 @@ fn shell_timeout_must_be_at_least_one_second() {
     assert_refused(
         &text,
         "shell.timeout_secs",
+        "0 is out of range; expected 1 or more seconds",
+    );
+    let mirror = example_with("mirror_timeout_secs = 14400", "mirror_timeout_secs = 0");
+    assert_refused(
+        &mirror,
+        "shell.mirror_timeout_secs",
         "0 is out of range; expected 1 or more seconds",
     );
 }
