@@ -24,44 +24,13 @@
 //!   with IS, S, U, IX; S with IS, S, U; U with IS, S; IX with IS, IX; X with none).
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
 
-use crate::engine::exec::{Arg, Exec};
-use crate::engine::failure::Failure;
-use crate::engine::msdb::{self, Params};
-use crate::tds::{ServerMessage, StatementResult};
+mod procedures;
 
-/// How often a waiting request looks again.
-const WAIT_STEP: Duration = Duration::from_millis(10);
-
-/// `@Resource` is `nvarchar(255)`: a longer name is cut.
-const RESOURCE_CHARS: usize = 255;
+pub(crate) use procedures::{call, is_known};
 
 /// How much of the resource name `sys.dm_tran_locks` shows in plain text.
 const SHOWN_CHARS: usize = 32;
-
-static GET: msdb::Procedure = msdb::Procedure {
-    name: "sp_getapplock",
-    params: &[
-        ("@resource", true),
-        ("@lockmode", true),
-        ("@lockowner", false),
-        ("@locktimeout", false),
-        ("@dbprincipal", false),
-    ],
-};
-
-static RELEASE: msdb::Procedure = msdb::Procedure {
-    name: "sp_releaseapplock",
-    params: &[
-        ("@resource", true),
-        ("@lockowner", false),
-        ("@dbprincipal", false),
-    ],
-};
-
-/// The documented return code for a parameter or call error.
-const CALL_ERROR: i32 = -999;
 
 /// An application lock mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,99 +214,6 @@ impl AppLocks {
             .rev()
             .find(|mode| held.contains(mode))
     }
-}
-
-/// Whether `name` (lower case, without schema) is `sp_getapplock` or `sp_releaseapplock`.
-pub(crate) fn is_known(name: &str) -> bool {
-    name == GET.name || name == RELEASE.name
-}
-
-/// Runs `sp_getapplock` or `sp_releaseapplock` (`name`, lower case, known): the return
-/// code and what the call sends besides it.
-pub(crate) async fn call(
-    exec: &Exec<'_>,
-    name: &str,
-    args: &[Arg],
-) -> Result<(i32, Vec<StatementResult>), Failure> {
-    if name == GET.name {
-        let params = msdb::bind(&GET, args)?;
-        Ok((get(exec, &params).await?, Vec::new()))
-    } else {
-        release(exec, &msdb::bind(&RELEASE, args)?)
-    }
-}
-
-/// The resource a call names, in the session's current database; `None` for an unknown
-/// principal or an owner other than `Session`.
-fn resource_of(exec: &Exec<'_>, params: &Params) -> Result<Option<Resource>, Failure> {
-    let owner = params
-        .get("@lockowner")
-        .map_or(Ok("Transaction".into()), |_| params.text("@lockowner"))?;
-    let principal = params
-        .get("@dbprincipal")
-        .map_or(Ok("public".into()), |_| params.text("@dbprincipal"))?;
-    if !owner.eq_ignore_ascii_case("Session") || principal_id(&principal).is_none() {
-        return Ok(None);
-    }
-    Ok(Some(Resource {
-        database: exec.session_state().database,
-        principal,
-        name: params
-            .text("@resource")?
-            .chars()
-            .take(RESOURCE_CHARS)
-            .collect(),
-    }))
-}
-
-async fn get(exec: &Exec<'_>, params: &Params) -> Result<i32, Failure> {
-    let Some(resource) = resource_of(exec, params)? else {
-        return Ok(CALL_ERROR);
-    };
-    let Some(mode) = LockMode::parse(&params.text("@lockmode")?) else {
-        return Ok(CALL_ERROR);
-    };
-    // The default is @@LOCK_TIMEOUT, -1 (wait for ever) unless SET LOCK_TIMEOUT changed it.
-    let timeout = params.int("@locktimeout", -1)?;
-    let request = AppLock {
-        spid: exec.session.spid(),
-        resource,
-        mode,
-    };
-    let locks = &exec.engine.applocks;
-    if locks.try_grant(&request) {
-        return Ok(0);
-    }
-    let deadline = u64::try_from(timeout)
-        .ok()
-        .map(|ms| Instant::now() + Duration::from_millis(ms));
-    loop {
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok(-1);
-        }
-        tokio::time::sleep(WAIT_STEP).await;
-        if locks.try_grant(&request) {
-            return Ok(1);
-        }
-    }
-}
-
-fn release(exec: &Exec<'_>, params: &Params) -> Result<(i32, Vec<StatementResult>), Failure> {
-    let Some(resource) = resource_of(exec, params)? else {
-        return Ok((CALL_ERROR, Vec::new()));
-    };
-    if exec.engine.applocks.release(exec.session.spid(), &resource) {
-        return Ok((0, Vec::new()));
-    }
-    let message = ServerMessage::new(
-        1223,
-        16,
-        format!(
-            "Cannot release the application lock (Database Principal: '{}', Resource: '{}') because it is not currently held.",
-            resource.principal, resource.name
-        ),
-    );
-    Ok((CALL_ERROR, vec![StatementResult::Failed(vec![message])]))
 }
 
 #[cfg(test)]
