@@ -4,9 +4,11 @@
 
 mod engine_common;
 
-use engine_common::{batch, first_text, number, run, spid, start_default};
+use engine_common::{batch, first_text, number, run, spid, start, start_default};
 use pcdr_core::commands::sql;
+use pcdr_sim::world::WorldOptions;
 use pcdr_sim::world::model::InstanceId;
+use pcdr_sim::world::version::SqlVersion;
 use tiberius::Uuid;
 use tiberius::numeric::Numeric;
 
@@ -316,4 +318,69 @@ async fn sysdatetime_is_the_world_clock_that_dates_backups() {
     sim.world().tick(3).unwrap();
     let later = now(run(&mut primary, &sql::server_time()).await.unwrap());
     assert_eq!(later - before, chrono::Duration::minutes(3));
+}
+
+/// A world whose instances present SQL Server 2008 R2, which Skype for Business Server
+/// 2015 supports as its back end.
+async fn start_2008_r2() -> engine_common::Sim {
+    start(WorldOptions {
+        sql_version: SqlVersion::Sql2008R2,
+        ..WorldOptions::default()
+    })
+    .await
+}
+
+/// An instance presenting SQL Server 2008 R2 says so (SERVERPROPERTY, @@VERSION) and
+/// has no `sys.dm_exec_sessions.database_id` ("Applies to: SQL Server 2012 (11.x) and
+/// later",
+/// <https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-exec-sessions-transact-sql>):
+/// naming it fails with 207. `sys.sysprocesses` shows each session's database (`dbid`).
+#[tokio::test]
+async fn a_sql_server_2008_r2_instance_has_no_session_database_id() {
+    let sim = start_2008_r2().await;
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    let rows = batch(
+        &mut primary,
+        "SELECT SERVERPROPERTY('ProductVersion') AS v, @@VERSION AS t",
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows[0][0].get::<&str, _>("v"), Some("10.50.6000.34"));
+    assert!(
+        rows[0][0]
+            .get::<&str, _>("t")
+            .unwrap()
+            .starts_with("Microsoft SQL Server 2008 R2")
+    );
+    let named = batch(
+        &mut primary,
+        "SELECT session_id FROM sys.dm_exec_sessions WHERE database_id = DB_ID(N'mgc')",
+    )
+    .await;
+    assert_eq!(number(named), 207);
+    let mut other = sim.connect(InstanceId::Primary).await;
+    batch(&mut other, "USE mgc").await.unwrap();
+    let other_spid = spid(&mut other).await;
+    let rows = batch(
+        &mut primary,
+        "SELECT spid FROM sys.sysprocesses WHERE dbid = DB_ID(N'mgc') AND ecid = 0",
+    )
+    .await
+    .unwrap();
+    let ids: Vec<i32> = rows[0].iter().filter_map(|r| r.get::<i32, _>(0)).collect();
+    assert_eq!(ids, vec![other_spid]);
+}
+
+#[tokio::test]
+async fn a_sql_server_2016_instance_says_so() {
+    let sim = start_default().await;
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    let rows = batch(
+        &mut primary,
+        "SELECT SERVERPROPERTY('ProductVersion') AS v, SERVERPROPERTY('Nonsense') AS n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows[0][0].get::<&str, _>("v"), Some("13.0.6300.2"));
+    assert_eq!(rows[0][0].get::<&str, _>("n"), None);
 }

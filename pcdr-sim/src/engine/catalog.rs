@@ -12,6 +12,7 @@ use crate::guid::Guid;
 use crate::tds::{Column, ColumnType, ResultSet, Value};
 use crate::tsql::ast::Name;
 use crate::world::model::{Database, DbState, Instance, InstanceId};
+use crate::world::version::SqlVersion;
 
 use ColumnType::{BigInt, Bit, DateTime2, Decimal25, Int, NVarChar, UniqueIdentifier};
 
@@ -46,6 +47,8 @@ pub(crate) struct Source<'a> {
     pub sessions: &'a [SessionRow],
     /// Every application lock granted on the instance.
     pub applocks: &'a [AppLock],
+    /// The SQL Server version the instance presents (which columns its views have).
+    pub version: SqlVersion,
 }
 
 fn columns(spec: &[(&str, ColumnType)]) -> Vec<Column> {
@@ -114,6 +117,7 @@ fn system_view(source: &Source<'_>, view: &str) -> Option<ResultSet> {
         "database_mirroring" => mirroring(databases()),
         "database_recovery_status" => recovery_status(databases()),
         "dm_exec_sessions" => sessions(source),
+        "sysprocesses" => processes(source),
         "dm_server_services" => services(source.server),
         "dm_tran_locks" => application_locks(source),
         _ => return None,
@@ -279,10 +283,16 @@ fn recovery_status<'a>(databases: impl Iterator<Item = &'a Database>) -> ResultS
     ResultSet { columns, rows }
 }
 
+/// `sys.dm_exec_sessions`. Its `database_id` exists from SQL Server 2012 on ("Applies
+/// to: SQL Server 2012 (11.x) and later",
+/// <https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-exec-sessions-transact-sql>):
+/// an instance presenting an older version leaves it out, so a query naming it fails
+/// with 207 as there.
 fn sessions(source: &Source<'_>) -> ResultSet {
-    let columns = columns(&[
-        ("session_id", Int),
-        ("database_id", Int),
+    let with_database = source.version.sessions_show_database_id();
+    let mut spec = vec![("session_id", Int)];
+    spec.extend(with_database.then_some(("database_id", Int)));
+    spec.extend([
         ("is_user_process", Bit),
         ("login_name", NVarChar),
         ("status", NVarChar),
@@ -290,19 +300,13 @@ fn sessions(source: &Source<'_>) -> ResultSet {
         ("program_name", NVarChar),
         ("login_time", DateTime2),
     ]);
-    let db_id = |name: &str| {
-        source
-            .instance
-            .database(name)
-            .map_or(Value::Null, |d| Value::Int(d.id))
-    };
     let rows = source
         .sessions
         .iter()
         .map(|s| {
-            vec![
-                Value::Int(i32::from(s.spid)),
-                db_id(&s.database),
+            let mut row = vec![Value::Int(i32::from(s.spid))];
+            row.extend(with_database.then(|| database_id(source, &s.database)));
+            row.extend([
                 Value::Bit(s.user),
                 text(&s.login),
                 text(if s.user { "sleeping" } else { "background" }),
@@ -317,10 +321,61 @@ fn sessions(source: &Source<'_>) -> ResultSet {
                     "SQL Server"
                 }),
                 Value::DateTime2(s.login_time.naive_utc()),
+            ]);
+            row
+        })
+        .collect();
+    ResultSet {
+        columns: columns(&spec),
+        rows,
+    }
+}
+
+/// `sys.sysprocesses`, the compatibility view every supported version has: one row per
+/// session (the emulator runs no parallel workers, so `ecid` is 0), `dbid` the database
+/// the session is using
+/// (<https://learn.microsoft.com/sql/relational-databases/system-compatibility-views/sys-sysprocesses-transact-sql>).
+/// `spid` and `dbid` are smallint there, sent as INT here.
+fn processes(source: &Source<'_>) -> ResultSet {
+    let columns = columns(&[
+        ("spid", Int),
+        ("ecid", Int),
+        ("dbid", Int),
+        ("status", NVarChar),
+        ("loginame", NVarChar),
+        ("hostname", NVarChar),
+        ("program_name", NVarChar),
+        ("login_time", DateTime2),
+    ]);
+    let rows = source
+        .sessions
+        .iter()
+        .map(|s| {
+            vec![
+                Value::Int(i32::from(s.spid)),
+                Value::Int(0),
+                database_id(source, &s.database),
+                text(if s.user { "sleeping" } else { "background" }),
+                text(&s.login),
+                text(if s.user { &s.host_name } else { "" }),
+                text(if s.user {
+                    &s.program_name
+                } else {
+                    "SQL Server"
+                }),
+                Value::DateTime2(s.login_time.naive_utc()),
             ]
         })
         .collect();
     ResultSet { columns, rows }
+}
+
+/// The `database_id` of the database named `name`, NULL when there is none.
+fn database_id(source: &Source<'_>, name: &str) -> Value {
+    source
+        .instance
+        .database(name)
+        .map_or(Value::Null, |d| Value::Int(d.id))
 }
 
 /// `sys.dm_tran_locks`, the application locks only (the emulator takes no other lock a

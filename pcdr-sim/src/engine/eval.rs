@@ -16,10 +16,7 @@ use crate::engine::scope::{Scope, guid_of, integer_of, text_of};
 use crate::tds::{Column, Value};
 use crate::tsql::ast::{BinaryOp, CompareOp, Condition, Expr, Name};
 use crate::world::model::{Instance, InstanceId};
-
-/// `@@VERSION`.
-pub(crate) const VERSION: &str = "Microsoft SQL Server 2016 (SP3) (KB5003279) - 13.0.6300.2 (X64) \
-     (pcdr-sim emulator)";
+use crate::world::version::SqlVersion;
 
 /// What an expression can see.
 pub(crate) struct Env<'a> {
@@ -40,6 +37,8 @@ pub(crate) struct Env<'a> {
     pub clock: DateTime<Utc>,
     /// The instance's application locks, for `APPLOCK_MODE`.
     pub applocks: &'a AppLocks,
+    /// The SQL Server version the instance presents.
+    pub version: SqlVersion,
 }
 
 /// The current row of a query.
@@ -90,7 +89,7 @@ impl Env<'_> {
     fn global(&self, name: &str) -> Result<Value, Failure> {
         Ok(match name.to_ascii_uppercase().as_str() {
             "@@SPID" => Value::Int(i32::from(self.spid)),
-            "@@VERSION" => Value::NVarChar(VERSION.to_owned()),
+            "@@VERSION" => Value::NVarChar(self.version.version_text().to_owned()),
             "@@SERVERNAME" => Value::NVarChar(self.server.server_name().to_owned()),
             "@@TRANCOUNT" => Value::Int(i32::try_from(self.trancount).unwrap_or(i32::MAX)),
             _ => return Err(crate::engine::failure::undeclared(name)),
@@ -121,6 +120,7 @@ impl Env<'_> {
                 Value::DateTime2(self.clock.naive_utc())
             }
             "APPLOCK_MODE" => self.applock_mode(function, &values)?,
+            "SERVERPROPERTY" => self.server_property(first),
             _ => return Err(unknown_function(function)),
         })
     }
@@ -146,6 +146,20 @@ impl Env<'_> {
         Ok(Value::NVarChar(
             mode.map_or("NoLock", LockMode::name).to_owned(),
         ))
+    }
+
+    /// `SERVERPROPERTY(name)`: the version properties; NULL for any other name, as for
+    /// a name SQL Server does not know
+    /// (<https://learn.microsoft.com/sql/t-sql/functions/serverproperty-transact-sql>).
+    fn server_property(&self, name: Option<&Value>) -> Value {
+        let name = name.and_then(text_of).unwrap_or_default();
+        let value = match name.to_ascii_lowercase().as_str() {
+            "productversion" => self.version.product_version(),
+            "productlevel" => self.version.product_level(),
+            "servername" => self.server.server_name(),
+            _ => return Value::Null,
+        };
+        Value::NVarChar(value.to_owned())
     }
 
     fn db_id(&self, name: Option<&Value>) -> Result<Value, Failure> {

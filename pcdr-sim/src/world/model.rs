@@ -13,6 +13,7 @@ use crate::backup_file::{FileEntry, Message};
 use crate::guid::Guid;
 use crate::world::faults::Faults;
 use crate::world::msdb::Msdb;
+use crate::world::version::SqlVersion;
 
 pub use crate::world::instance::{InstanceId, Site};
 
@@ -234,6 +235,10 @@ pub struct Settings {
     /// giving its port alone; absent in worlds written before it existed.
     #[serde(default)]
     pub named_instances: bool,
+    /// The SQL Server version every instance presents; absent (2016) in worlds written
+    /// before it existed.
+    #[serde(default)]
+    pub sql_version: SqlVersion,
 }
 
 /// What a disaster left as the promise of log shipping: every message up to this id
