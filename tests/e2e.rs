@@ -393,7 +393,12 @@ async fn standby_failover(world: WorldOptions, options: RunOptions, restorer: St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standby_readers_are_ended_before_restoring_sequentially() {
-    standby_failover(standby_world(), sequential(), failover::APPLY_UNAPPLIED_LOGS).await;
+    standby_failover(
+        standby_world(),
+        sequential(),
+        failover::APPLY_UNAPPLIED_LOGS,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

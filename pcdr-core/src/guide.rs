@@ -56,7 +56,7 @@
 //! | 1. remove log shipping from the backup `mgc` | `remove_log_shipping` | `sp_delete_log_shipping_secondary_database`; *Remove Log Shipping* |
 //! | 2. copy the backup files not yet copied | `copy_log_backups` | *Fail Over to a Log Shipping Secondary* |
 //! | 3. apply the unapplied log backups in sequence | `apply_unapplied_logs` | *Apply Transaction Log Backups*; `RESTORE HEADERONLY`; `RESTORE LOG`; `sys.master_files` |
-//! | 4. end the connections to `mgc`, recover it | `recover_database` | `sys.dm_exec_sessions`; `KILL`; `RESTORE DATABASE … WITH RECOVERY` |
+//! | 4. end the connections to `mgc`, recover it | `recover_database` | `sys.sysprocesses`, `sys.dm_exec_sessions`; `KILL`; `RESTORE DATABASE … WITH RECOVERY` |
 //! | 5. pool state FailedOver | `set_pool_failed_over` | `Set-CsPersistentChatState`, `Get-CsPersistentChatState` |
 //! | 6. mirror the new primary | `mirror_new_primary` | `Install-CsMirrorDatabase`; `sys.database_mirroring` |
 //! | 7. set the active servers | `activate_backup_servers` | `Set-CsPersistentChatActiveServer`; *Plan Persistent Chat Server topology* |
@@ -195,13 +195,15 @@
 //! end them with `KILL`, then run `RESTORE DATABASE mgc WITH RECOVERY`.
 //!
 //! pcdr skips when `mgc` is already online and not in standby. Otherwise it lists the
-//! user sessions in `mgc` other than its own from `sys.dm_exec_sessions` (documented,
-//! where `sp_who2` is not), ends each with `KILL`, and runs
+//! user sessions in `mgc` other than its own (`sys.sysprocesses` and
+//! `sys.dm_exec_sessions`, documented where `sp_who2` is not; see "Ending sessions
+//! before an exclusive restore"), ends each with `KILL`, and runs
 //! `RESTORE DATABASE @db WITH RECOVERY` over a connection opened on `master`, so that
 //! pcdr itself is never a user of the database it recovers. It verifies that `mgc` is
 //! online and not in standby.
 //!
-//! Pages: <https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-exec-sessions-transact-sql>,
+//! Pages: <https://learn.microsoft.com/sql/relational-databases/system-compatibility-views/sys-sysprocesses-transact-sql>,
+//! <https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-exec-sessions-transact-sql>,
 //! <https://learn.microsoft.com/sql/t-sql/language-elements/kill-transact-sql>,
 //! <https://learn.microsoft.com/sql/relational-databases/backup-restore/recover-a-database-without-restoring-data-transact-sql>.
 //!
@@ -593,9 +595,15 @@
 //! readers, and monitoring or administration tools may be connected. Microsoft's step 4
 //! ends all connections first.
 //!
-//! pcdr lists the sessions from `sys.dm_exec_sessions` (user sessions in that
-//! database, not its own), ends each with `KILL` (the session id is an integer literal,
-//! since `KILL` takes no variable), and runs the restore from `master`. A client can
+//! pcdr lists the sessions using the database, other than its own, from
+//! `sys.sysprocesses` (`dbid`, the database a session is using, on its main execution
+//! context `ecid = 0`), keeps those `sys.dm_exec_sessions` shows as user sessions
+//! (`is_user_process`; a system session cannot be killed), ends each with `KILL` (the
+//! session id is an integer literal, since `KILL` takes no variable), and runs the
+//! restore from `master`. Not `sys.dm_exec_sessions.database_id`: it came with SQL
+//! Server 2012, and Skype for Business Server 2015 supports SQL Server 2008 R2 as its
+//! back end; nor `sys.dm_exec_requests`, which misses an idle session that has the
+//! database open and blocks the restore all the same. A client can
 //! reconnect between the `KILL` and the `RESTORE`; when the restore then fails with
 //! 3101, pcdr lists and ends the sessions again and retries, up to three times, before
 //! it gives up and says which database is still in use. The same happens before a log
@@ -730,7 +738,7 @@
 //! | files in the folders that do not fit | not considered | a backup of another family, recovery path or database, or one SQL Server cannot read, stops the run with the way on, unless it provably cannot matter (then it is named in a warning); a misnamed log backup is named in a warning |
 //! | a share that cannot be read | not considered | stops the run; with `--accept-data-loss`, recorded in the report as an accepted loss |
 //! | copying and restoring | one after the other | overlapped by default (`--sequential-restore` to separate) |
-//! | finding sessions | `sp_who2` (undocumented) | `sys.dm_exec_sessions`; bounded retry on 3101 |
+//! | finding sessions | `sp_who2` (undocumented) | `sys.sysprocesses` and `sys.dm_exec_sessions`, on every supported SQL Server version; bounded retry on 3101 |
 //! | pool state, mirroring | set | set and read back |
 //! | active servers | same data center, or a fast link | always the database's site, at most four; not read back (no documented way) |
 //! | removing mirroring | Management Studio dialog | `ALTER DATABASE … SET PARTNER OFF`; 1416 counts as done |

@@ -384,3 +384,24 @@ async fn a_sql_server_2016_instance_says_so() {
     assert_eq!(rows[0][0].get::<&str, _>("v"), Some("13.0.6300.2"));
     assert_eq!(rows[0][0].get::<&str, _>("n"), None);
 }
+
+/// pcdr's session query works on every version Skype for Business Server 2015 supports:
+/// on SQL Server 2008 R2 it finds the other session using `mgc`, not its own nor the
+/// system sessions.
+#[tokio::test]
+async fn pcdr_finds_the_sessions_using_a_database_on_sql_server_2008_r2() {
+    let sim = start_2008_r2().await;
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    batch(&mut primary, "USE mgc").await.unwrap();
+    let mut other = sim.connect(InstanceId::Primary).await;
+    batch(&mut other, "USE mgc").await.unwrap();
+    let other_spid = spid(&mut other).await;
+    let rows = run(&mut primary, &sql::sessions("mgc")).await.unwrap();
+    let using: Vec<i32> = rows[0].iter().filter_map(|r| r.get::<i32, _>(0)).collect();
+    assert_eq!(using, vec![other_spid]);
+    let users: Vec<i32> = rows[1].iter().filter_map(|r| r.get::<i32, _>(0)).collect();
+    assert!(
+        users.contains(&other_spid) && !users.contains(&1),
+        "{users:?}"
+    );
+}

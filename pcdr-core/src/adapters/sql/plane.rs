@@ -119,6 +119,21 @@ fn restored_backup(row: &Row) -> PlaneResult<Option<RestoredBackup>> {
     }))
 }
 
+/// The session ids in the result set `index`, column `column`, in order.
+fn session_ids(sets: &[Vec<Row>], index: usize, column: &str) -> PlaneResult<Vec<SessionId>> {
+    sets.get(index)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|row| {
+            let id = required_int(row, column)?;
+            i32::try_from(id)
+                .map(SessionId)
+                .map_err(|_| unexpected(format!("session id {id}")))
+        })
+        .collect()
+}
+
 fn file_kind(code: &str) -> FileKind {
     match code.to_ascii_uppercase().as_str() {
         "L" | "LOG" => FileKind::Log,
@@ -246,17 +261,9 @@ impl DatabasePlane for SqlPlane {
 
     async fn sessions(&self, database: &str) -> PlaneResult<Vec<SessionId>> {
         let sets = self.read(&sql::sessions(database)).await?;
-        sets.first()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .map(|row| {
-                let id = required_int(row, "session_id")?;
-                i32::try_from(id)
-                    .map(SessionId)
-                    .map_err(|_| unexpected(format!("session id {id}")))
-            })
-            .collect()
+        let using = session_ids(&sets, 0, "spid")?;
+        let users = session_ids(&sets, 1, "session_id")?;
+        Ok(using.into_iter().filter(|s| users.contains(s)).collect())
     }
 
     async fn kill_session(&self, session: SessionId) -> PlaneResult<()> {
