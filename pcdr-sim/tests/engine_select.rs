@@ -405,3 +405,78 @@ async fn pcdr_finds_the_sessions_using_a_database_on_sql_server_2008_r2() {
         "{users:?}"
     );
 }
+
+/// An instance in Central Standard Time (UTC-06:00) dates as SQL Server does: its local
+/// clock (`SYSDATETIME`, `GETDATE`) is six hours behind UTC (`SYSUTCDATETIME`,
+/// `GETUTCDATE`) (<https://learn.microsoft.com/sql/t-sql/functions/sysdatetime-transact-sql>,
+/// <https://learn.microsoft.com/sql/t-sql/functions/sysutcdatetime-transact-sql>); its
+/// backups' `BackupFinishDate` and msdb's `restore_date` and `backup_finish_date` are in
+/// that local time, and `backupset.time_zone` says so "in 15-minute intervals"
+/// (<https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql>).
+#[tokio::test]
+async fn an_instance_off_utc_dates_in_its_local_time_and_records_its_offset() {
+    let sim = start(WorldOptions {
+        utc_offset_minutes: -360,
+        ..WorldOptions::default()
+    })
+    .await;
+    let six_hours = chrono::Duration::hours(6);
+    let utc = sim.world().read().unwrap().clock.naive_utc();
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    let rows = batch(
+        &mut backup,
+        "SELECT SYSDATETIME() AS l, GETDATE() AS g, SYSUTCDATETIME() AS u, GETUTCDATE() AS gu",
+    )
+    .await
+    .unwrap();
+    let at = |column: &str| rows[0][0].get::<chrono::NaiveDateTime, _>(column).unwrap();
+    assert_eq!((at("l"), at("g")), (utc - six_hours, utc - six_hours));
+    assert_eq!((at("u"), at("gu")), (utc, utc));
+
+    let rows = batch(
+        &mut backup,
+        "SELECT TOP (1) backup_set_id, restore_date FROM msdb.dbo.restorehistory \
+         WHERE destination_database_name = N'mgc' AND restore_type = N'L' \
+         ORDER BY restore_history_id DESC",
+    )
+    .await
+    .unwrap();
+    let set_id = rows[0][0].get::<i32, _>("backup_set_id").unwrap();
+    let restored = rows[0][0]
+        .get::<chrono::NaiveDateTime, _>("restore_date")
+        .unwrap();
+    let rows = batch(
+        &mut backup,
+        &format!(
+            "SELECT backup_finish_date, time_zone FROM msdb.dbo.backupset WHERE backup_set_id = {set_id}"
+        ),
+    )
+    .await
+    .unwrap();
+    let finished = rows[0][0]
+        .get::<chrono::NaiveDateTime, _>("backup_finish_date")
+        .unwrap();
+    assert_eq!(rows[0][0].get::<i32, _>("time_zone"), Some(-24));
+    let world = sim.world().read().unwrap();
+    let history = world.instances[&InstanceId::Backup]
+        .msdb
+        .restores
+        .iter()
+        .find(|r| r.backup_set_id == set_id)
+        .cloned()
+        .unwrap();
+    drop(world);
+    assert_eq!(restored, history.restore_date.naive_utc() - six_hours);
+    let taken = history.backup_finish_date.unwrap().naive_utc();
+    assert_eq!(finished, taken - six_hours);
+    let header = run(
+        &mut backup,
+        &sql::backup_header(&history.physical_device_name),
+    )
+    .await
+    .unwrap();
+    let header_finish = header[0][0]
+        .get::<chrono::NaiveDateTime, _>("BackupFinishDate")
+        .unwrap();
+    assert_eq!(header_finish, taken - six_hours);
+}

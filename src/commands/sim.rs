@@ -131,6 +131,10 @@ pub struct ServeArgs {
     /// back end Skype for Business Server 2015 supports).
     #[arg(long, default_value = "2016", value_parser = sql_version)]
     sql_version: SqlVersion,
+    /// The instances' offset from UTC in minutes (east positive, e.g. -360 for
+    /// Central Standard Time): SYSDATETIME(), backup dates and msdb's dates are local.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    utc_offset_minutes: i32,
     /// Run the world's clock: one emulated minute every this many milliseconds.
     #[arg(long)]
     minute_every_ms: Option<u64>,
@@ -352,6 +356,7 @@ async fn serve_world(args: ServeArgs) -> ExitCode {
             password: None,
             named_instances: args.named_instances,
             sql_version: args.sql_version,
+            utc_offset_minutes: args.utc_offset_minutes,
         };
         if let Err(e) = World::create(dir, &options) {
             eprintln!(

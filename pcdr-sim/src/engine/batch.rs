@@ -130,7 +130,7 @@ impl<'a> Exec<'a> {
             database: &session.database,
             sessions: &sessions,
             applocks: &applocks,
-            version: state.settings.sql_version,
+            settings: &state.settings,
         };
         let mut assigned = self.scope.clone();
         let result = {

@@ -11,8 +11,8 @@ use crate::engine::failure::{Failure, invalid_object};
 use crate::guid::Guid;
 use crate::tds::{Column, ColumnType, ResultSet, Value};
 use crate::tsql::ast::Name;
+use crate::world::model::Settings;
 use crate::world::model::{Database, DbState, Instance, InstanceId};
-use crate::world::version::SqlVersion;
 
 use ColumnType::{BigInt, Bit, DateTime2, Decimal25, Int, NVarChar, UniqueIdentifier};
 
@@ -47,8 +47,9 @@ pub(crate) struct Source<'a> {
     pub sessions: &'a [SessionRow],
     /// Every application lock granted on the instance.
     pub applocks: &'a [AppLock],
-    /// The SQL Server version the instance presents (which columns its views have).
-    pub version: SqlVersion,
+    /// The world's settings: the SQL Server version the instance presents (which
+    /// columns its views have) and its offset from UTC (its dates are local).
+    pub settings: &'a Settings,
 }
 
 fn columns(spec: &[(&str, ColumnType)]) -> Vec<Column> {
@@ -67,8 +68,9 @@ fn guid(g: Guid) -> Value {
     Value::Guid(g.0)
 }
 
-fn time(t: &Option<chrono::DateTime<chrono::Utc>>) -> Value {
-    t.map_or(Value::Null, |t| Value::DateTime2(t.naive_utc()))
+/// A date as the instance shows it: in its local time.
+fn time(settings: &Settings, t: &Option<chrono::DateTime<chrono::Utc>>) -> Value {
+    t.map_or(Value::Null, |t| Value::DateTime2(settings.local(t)))
 }
 
 fn lsn(n: u128) -> Value {
@@ -103,7 +105,7 @@ pub(crate) fn table(source: &Source<'_>, name: &Name) -> Result<ResultSet, Failu
     }
     let table = match (schema.as_str(), object.as_str()) {
         ("sys", view) => system_view(source, view),
-        ("dbo", table) if database == "msdb" => msdb_table(source.instance, table),
+        ("dbo", table) if database == "msdb" => msdb_table(source.instance, source.settings, table),
         _ => None,
     };
     table.ok_or_else(|| invalid_object(&written))
@@ -289,7 +291,7 @@ fn recovery_status<'a>(databases: impl Iterator<Item = &'a Database>) -> ResultS
 /// an instance presenting an older version leaves it out, so a query naming it fails
 /// with 207 as there.
 fn sessions(source: &Source<'_>) -> ResultSet {
-    let with_database = source.version.sessions_show_database_id();
+    let with_database = source.settings.sql_version.sessions_show_database_id();
     let mut spec = vec![("session_id", Int)];
     spec.extend(with_database.then_some(("database_id", Int)));
     spec.extend([
@@ -320,7 +322,7 @@ fn sessions(source: &Source<'_>) -> ResultSet {
                 } else {
                     "SQL Server"
                 }),
-                Value::DateTime2(s.login_time.naive_utc()),
+                Value::DateTime2(source.settings.local(s.login_time)),
             ]);
             row
         })
@@ -363,7 +365,7 @@ fn processes(source: &Source<'_>) -> ResultSet {
                 } else {
                     "SQL Server"
                 }),
-                Value::DateTime2(s.login_time.naive_utc()),
+                Value::DateTime2(source.settings.local(s.login_time)),
             ]
         })
         .collect();
@@ -433,17 +435,17 @@ fn services(server: InstanceId) -> ResultSet {
     ResultSet { columns, rows }
 }
 
-fn msdb_table(instance: &Instance, table: &str) -> Option<ResultSet> {
+fn msdb_table(instance: &Instance, settings: &Settings, table: &str) -> Option<ResultSet> {
     Some(match table {
-        "log_shipping_primary_databases" => primary_databases_table(instance),
+        "log_shipping_primary_databases" => primary_databases_table(instance, settings),
         "log_shipping_primary_secondaries" => primary_secondaries_table(instance),
-        "log_shipping_secondary" => secondary_table(instance),
-        "log_shipping_secondary_databases" => secondary_databases_table(instance),
+        "log_shipping_secondary" => secondary_table(instance, settings),
+        "log_shipping_secondary_databases" => secondary_databases_table(instance, settings),
         "log_shipping_monitor_secondary" => monitor_table(instance),
         "sysjobs" => jobs_table(instance),
         "sysschedules" => schedules_table(instance),
-        "restorehistory" => restore_history_table(instance),
-        "backupset" => backup_set_table(instance),
+        "restorehistory" => restore_history_table(instance, settings),
+        "backupset" => backup_set_table(instance, settings),
         "backupmediafamily" => media_family_table(instance),
         "sysjobschedules" => ResultSet {
             columns: columns(&[("job_id", UniqueIdentifier), ("schedule_id", Int)]),
@@ -458,7 +460,7 @@ fn msdb_table(instance: &Instance, table: &str) -> Option<ResultSet> {
     })
 }
 
-fn restore_history_table(instance: &Instance) -> ResultSet {
+fn restore_history_table(instance: &Instance, settings: &Settings) -> ResultSet {
     ResultSet {
         columns: columns(&[
             ("restore_history_id", Int),
@@ -474,7 +476,7 @@ fn restore_history_table(instance: &Instance) -> ResultSet {
             .map(|r| {
                 vec![
                     Value::Int(r.restore_history_id),
-                    time(&Some(r.restore_date)),
+                    time(settings, &Some(r.restore_date)),
                     text(&r.destination_database_name),
                     text(&r.restore_type.to_string()),
                     Value::Int(r.backup_set_id),
@@ -485,8 +487,11 @@ fn restore_history_table(instance: &Instance) -> ResultSet {
 }
 
 /// `msdb.dbo.backupset`: one row per backup set restored here, with the identity
-/// columns pcdr reads (backupset (Transact-SQL) on Microsoft Learn).
-fn backup_set_table(instance: &Instance) -> ResultSet {
+/// columns pcdr reads, its dates in the local time where the backup was taken and that
+/// place's offset from UTC, `time_zone`, "in 15-minute intervals"
+/// (<https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql>;
+/// every instance of a world is in one time zone).
+fn backup_set_table(instance: &Instance, settings: &Settings) -> ResultSet {
     ResultSet {
         columns: columns(&[
             ("backup_set_id", Int),
@@ -497,6 +502,9 @@ fn backup_set_table(instance: &Instance) -> ResultSet {
             ("database_backup_lsn", Decimal25),
             ("first_recovery_fork_guid", UniqueIdentifier),
             ("last_recovery_fork_guid", UniqueIdentifier),
+            ("backup_start_date", DateTime2),
+            ("backup_finish_date", DateTime2),
+            ("time_zone", Int),
         ]),
         rows: instance
             .msdb
@@ -512,6 +520,9 @@ fn backup_set_table(instance: &Instance) -> ResultSet {
                     lsn(r.database_backup_lsn),
                     r.first_recovery_fork_guid.map_or(Value::Null, guid),
                     r.last_recovery_fork_guid.map_or(Value::Null, guid),
+                    time(settings, &r.backup_start_date),
+                    time(settings, &r.backup_finish_date),
+                    Value::Int(settings.time_zone()),
                 ]
             })
             .collect(),
@@ -530,7 +541,7 @@ fn media_family_table(instance: &Instance) -> ResultSet {
     }
 }
 
-fn primary_databases_table(instance: &Instance) -> ResultSet {
+fn primary_databases_table(instance: &Instance, settings: &Settings) -> ResultSet {
     ResultSet {
         columns: columns(&[
             ("primary_id", UniqueIdentifier),
@@ -555,7 +566,7 @@ fn primary_databases_table(instance: &Instance) -> ResultSet {
                     Value::Int(r.backup_retention_period),
                     guid(r.backup_job_id),
                     opt_text(&r.last_backup_file),
-                    time(&r.last_backup_date),
+                    time(settings, &r.last_backup_date),
                 ]
             })
             .collect(),
@@ -630,7 +641,7 @@ fn schedules_table(instance: &Instance) -> ResultSet {
     }
 }
 
-fn secondary_table(instance: &Instance) -> ResultSet {
+fn secondary_table(instance: &Instance, settings: &Settings) -> ResultSet {
     ResultSet {
         columns: columns(&[
             ("secondary_id", UniqueIdentifier),
@@ -659,14 +670,14 @@ fn secondary_table(instance: &Instance) -> ResultSet {
                     guid(r.copy_job_id),
                     guid(r.restore_job_id),
                     opt_text(&r.last_copied_file),
-                    time(&r.last_copied_date),
+                    time(settings, &r.last_copied_date),
                 ]
             })
             .collect(),
     }
 }
 
-fn secondary_databases_table(instance: &Instance) -> ResultSet {
+fn secondary_databases_table(instance: &Instance, settings: &Settings) -> ResultSet {
     ResultSet {
         columns: columns(&[
             ("secondary_database", NVarChar),
@@ -691,7 +702,7 @@ fn secondary_databases_table(instance: &Instance) -> ResultSet {
                     Value::Bit(r.restore_mode == 1),
                     Value::Bit(r.disconnect_users),
                     opt_text(&r.last_restored_file),
-                    time(&r.last_restored_date),
+                    time(settings, &r.last_restored_date),
                 ]
             })
             .collect(),

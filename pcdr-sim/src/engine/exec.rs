@@ -125,7 +125,7 @@ impl<'a> Exec<'a> {
             trancount: session.trancount,
             clock: state.clock,
             applocks: &self.engine.applocks,
-            version: state.settings.sql_version,
+            settings: &state.settings,
         })
     }
 

@@ -56,6 +56,9 @@ pub struct WorldOptions {
     pub named_instances: bool,
     /// The SQL Server version every instance presents.
     pub sql_version: SqlVersion,
+    /// The instances' offset from UTC in minutes (their local clock is the world
+    /// clock plus this).
+    pub utc_offset_minutes: i32,
 }
 
 impl Default for WorldOptions {
@@ -74,6 +77,7 @@ impl Default for WorldOptions {
             password: None,
             named_instances: false,
             sql_version: SqlVersion::default(),
+            utc_offset_minutes: 0,
         }
     }
 }
@@ -129,6 +133,7 @@ impl World {
                 messages_per_log: options.messages_per_log,
                 named_instances: options.named_instances,
                 sql_version: options.sql_version,
+                utc_offset_minutes: options.utc_offset_minutes,
             },
         };
         for name in [CHAT_DB, COMPLIANCE_DB] {
