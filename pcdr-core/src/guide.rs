@@ -353,7 +353,8 @@
 //!   share it, but a restore gives a database a new `database_guid`, and the backup
 //!   database was restored from that seed;
 //! - finished (`BackupFinishDate`) no earlier than this run's start, both read on the
-//!   backup instance's clock;
+//!   backup instance's clock (its local time, both converted to UTC with the offset it
+//!   gives: see "Dates are the server's local time");
 //! - and whose header is, LSNs and dates, the one recorded when `backup_for_failback`
 //!   verified it.
 //!
@@ -587,6 +588,36 @@
 //! `pcdr sim verify --expect failed-over --report <journal>.report.json` checks exactly
 //! that against the messages the lost primary committed, and fails a report that claims
 //! one message more or less.
+//!
+//! ## Dates are the server's local time
+//!
+//! SQL Server dates everything in the local time of the computer it runs on, and names
+//! no offset beside most of it: `SYSDATETIME()` and `GETDATE()`, `RESTORE HEADERONLY`'s
+//! `BackupStartDate` and `BackupFinishDate`, `msdb.dbo.restorehistory.restore_date`,
+//! `sys.dm_exec_sessions.login_time`; `msdb.dbo.backupset` records its dates with the
+//! offset in 15-minute intervals (`time_zone`). A data center in Dallas dates its backups
+//! six hours behind UTC in winter, and a report that printed those dates as UTC would
+//! place the last backup applied six hours off.
+//!
+//! pcdr asks each instance its offset from UTC, once per connection: `SYSDATETIME()` and
+//! `SYSUTCDATETIME()` in one statement, the difference rounded to the minute
+//! (`SELECT SYSDATETIME() AS local_time, SYSUTCDATETIME() AS utc_time;`). Every date
+//! the instance gives is converted to UTC with it, and every date pcdr prints is UTC
+//! (`+00:00`), the report's `last_applied_finish` among them. Dates of one instance keep
+//! their order and compare with each other as before: the failback backup's
+//! `BackupFinishDate` and the run's start, both the backup instance's.
+//!
+//! A backup header names no offset: its dates are those of the instance that took the
+//! backup, and pcdr converts them with the offset of the instance that reads the header.
+//! Log backups are taken on the primary and read on the backup instance, so their dates
+//! are right when the two sites' SQL Servers keep one time zone, and off by the
+//! difference otherwise. An offset read today also converts a date from before a
+//! daylight-saving change by today's rule.
+//!
+//! Pages: <https://learn.microsoft.com/sql/t-sql/functions/sysdatetime-transact-sql>,
+//! <https://learn.microsoft.com/sql/t-sql/functions/sysutcdatetime-transact-sql>,
+//! <https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql>,
+//! <https://learn.microsoft.com/sql/t-sql/statements/restore-statements-headeronly-transact-sql>.
 //!
 //! ## Ending sessions before an exclusive restore
 //!

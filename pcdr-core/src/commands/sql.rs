@@ -416,6 +416,15 @@ pub fn server_time() -> SqlCommand {
     SqlCommand::new("SELECT SYSDATETIME() AS server_time;")
 }
 
+/// The instance's clock in its local time and in UTC, read in one statement: their
+/// difference is the instance's offset from UTC, with which pcdr converts the dates
+/// the instance gives (backups, msdb's history, login times), all local
+/// (<https://learn.microsoft.com/sql/t-sql/functions/sysdatetime-transact-sql>,
+/// <https://learn.microsoft.com/sql/t-sql/functions/sysutcdatetime-transact-sql>).
+pub fn utc_offset() -> SqlCommand {
+    SqlCommand::new("SELECT SYSDATETIME() AS local_time, SYSUTCDATETIME() AS utc_time;")
+}
+
 /// The newest full-database restore of a database (log restores do not count); then
 /// [`backup_set_media`] and [`media_device`] name the file it came from.
 pub fn last_restore(db: &str) -> SqlCommand {
