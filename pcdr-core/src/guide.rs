@@ -280,10 +280,13 @@
 //! (rebuild it with Topology Builder first), and when `mgc` on the backup instance is
 //! not online (it is the source of the failback). It changes nothing. It records when
 //! the run started on the backup instance's own clock (`SYSDATETIME()`, the local time
-//! SQL Server dates its backups in, which need not be pcdr's), once per run: a resumed
-//! run keeps the first mark. `restore_primary` restores no backup that finished before.
+//! SQL Server dates its backups in, converted to UTC with the offset the instance gives,
+//! as its backups' dates are; its reading need not agree with pcdr's), once per run: a
+//! resumed run keeps the first mark. `restore_primary` restores no backup that finished
+//! before.
 //!
-//! Page: <https://learn.microsoft.com/sql/t-sql/functions/sysdatetime-transact-sql>.
+//! Pages: <https://learn.microsoft.com/sql/t-sql/functions/sysdatetime-transact-sql>,
+//! <https://learn.microsoft.com/sql/t-sql/functions/sysutcdatetime-transact-sql>.
 //!
 //! ## `clear_active_servers`: Microsoft's step 1
 //!
@@ -781,6 +784,7 @@
 //! | a run | a person with a checklist | a journal: a stopped run resumes at the first step not verified as done ([`crate::runbook`]); the journal names the deployment it was written for and is refused for any other; on resume every check runs again and the last step recorded as done must still be done |
 //! | two operators at once | not considered | one run per pool: a session-owned application lock on the backup instance (and the primary for failback) refuses a second run at once, naming the first (see *One run per pool* above) |
 //! | the primary coming back | not considered | recovery, the pool state and the backup site's active servers each probe the primary site again right before acting; only a TCP connection refused or timed out counts as down (a TLS or login failure means it answered) |
+//! | dates | read off Management Studio | SQL Server's local dates converted to UTC with the offset each instance gives, and printed as UTC (see *Dates are the server's local time* above) |
 //! | a dry run | none | `pcdr plan`: every statement and cmdlet the run would send, built by the same step code, with placeholders where only the run can tell; `tests/plan_is_run.rs` proves the run sends what the plan showed |
 //!
 //! Two things the documentation describes are **not** done by pcdr:

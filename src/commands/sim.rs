@@ -131,9 +131,15 @@ pub struct ServeArgs {
     /// back end Skype for Business Server 2015 supports).
     #[arg(long, default_value = "2016", value_parser = sql_version)]
     sql_version: SqlVersion,
-    /// The instances' offset from UTC in minutes (east positive, e.g. -360 for
-    /// Central Standard Time): SYSDATETIME(), backup dates and msdb's dates are local.
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    /// The instances' offset from UTC in minutes, east positive, from -720 to 840 as
+    /// time zones are (e.g. -360 for Central Standard Time): SYSDATETIME(), backup dates
+    /// and msdb's dates are local.
+    #[arg(
+        long,
+        default_value_t = 0,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(i32).range(-720..=840)
+    )]
     utc_offset_minutes: i32,
     /// Run the world's clock: one emulated minute every this many milliseconds.
     #[arg(long)]
