@@ -1095,3 +1095,29 @@ fn quiet_and_verbose_are_accepted_and_logs_hold_no_password() {
         "the journal holds the password"
     );
 }
+
+/// `pcdr sim serve` chooses the SQL Server its instances present and their time zone:
+/// against SQL Server 2008 R2 on Central Standard Time (UTC-06:00), a failover and a
+/// failback from the command line complete, and the report dates the last log backup
+/// applied in UTC, not in the servers' local time.
+#[test]
+fn a_sql_server_2008_r2_world_off_utc_fails_over_and_back_with_utc_dates() {
+    let world = World::serve_with(&["--sql-version", "2008r2", "--utc-offset-minutes", "-360"]);
+    world.disaster();
+    world
+        .new_run("failover", &world.path("failover.journal"))
+        .code(SUCCESS);
+    let json = std::fs::read_to_string(world.path("failover.journal.report.json")).unwrap();
+    let report: Value = serde_json::from_str(&json).unwrap();
+    let file = report["rpo"]["last_applied_file"].as_str().unwrap();
+    let finish = report["rpo"]["last_applied_finish"].as_str().unwrap();
+    let taken = pcdr_sim::backup_file::BackupSet::read(Path::new(file)).unwrap();
+    let finish = chrono::DateTime::parse_from_rfc3339(finish).unwrap();
+    assert_eq!(finish, taken.header.finish, "{file}");
+    world.verify("failed-over");
+    world.sim("rebuild", &["--site", "primary"]).code(SUCCESS);
+    world
+        .new_run("failback", &world.path("failback.journal"))
+        .code(SUCCESS);
+    world.verify("normal");
+}

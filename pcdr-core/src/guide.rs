@@ -56,7 +56,7 @@
 //! | 1. remove log shipping from the backup `mgc` | `remove_log_shipping` | `sp_delete_log_shipping_secondary_database`; *Remove Log Shipping* |
 //! | 2. copy the backup files not yet copied | `copy_log_backups` | *Fail Over to a Log Shipping Secondary* |
 //! | 3. apply the unapplied log backups in sequence | `apply_unapplied_logs` | *Apply Transaction Log Backups*; `RESTORE HEADERONLY`; `RESTORE LOG`; `sys.master_files` |
-//! | 4. end the connections to `mgc`, recover it | `recover_database` | `sys.dm_exec_sessions`; `KILL`; `RESTORE DATABASE … WITH RECOVERY` |
+//! | 4. end the connections to `mgc`, recover it | `recover_database` | `sys.sysprocesses`, `sys.dm_exec_sessions`; `KILL`; `RESTORE DATABASE … WITH RECOVERY` |
 //! | 5. pool state FailedOver | `set_pool_failed_over` | `Set-CsPersistentChatState`, `Get-CsPersistentChatState` |
 //! | 6. mirror the new primary | `mirror_new_primary` | `Install-CsMirrorDatabase`; `sys.database_mirroring` |
 //! | 7. set the active servers | `activate_backup_servers` | `Set-CsPersistentChatActiveServer`; *Plan Persistent Chat Server topology* |
@@ -197,13 +197,15 @@
 //! end them with `KILL`, then run `RESTORE DATABASE mgc WITH RECOVERY`.
 //!
 //! pcdr skips when `mgc` is already online and not in standby. Otherwise it lists the
-//! user sessions in `mgc` other than its own from `sys.dm_exec_sessions` (documented,
-//! where `sp_who2` is not), ends each with `KILL`, and runs
+//! user sessions in `mgc` other than its own (`sys.sysprocesses` and
+//! `sys.dm_exec_sessions`, documented where `sp_who2` is not; see "Ending sessions
+//! before an exclusive restore"), ends each with `KILL`, and runs
 //! `RESTORE DATABASE @db WITH RECOVERY` over a connection opened on `master`, so that
 //! pcdr itself is never a user of the database it recovers. It verifies that `mgc` is
 //! online and not in standby.
 //!
-//! Pages: <https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-exec-sessions-transact-sql>,
+//! Pages: <https://learn.microsoft.com/sql/relational-databases/system-compatibility-views/sys-sysprocesses-transact-sql>,
+//! <https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-exec-sessions-transact-sql>,
 //! <https://learn.microsoft.com/sql/t-sql/language-elements/kill-transact-sql>,
 //! <https://learn.microsoft.com/sql/relational-databases/backup-restore/recover-a-database-without-restoring-data-transact-sql>.
 //!
@@ -289,10 +291,13 @@
 //! (rebuild it with Topology Builder first), and when `mgc` on the backup instance is
 //! not online (it is the source of the failback). It changes nothing. It records when
 //! the run started on the backup instance's own clock (`SYSDATETIME()`, the local time
-//! SQL Server dates its backups in, which need not be pcdr's), once per run: a resumed
-//! run keeps the first mark. `restore_primary` restores no backup that finished before.
+//! SQL Server dates its backups in, converted to UTC with the offset the instance gives,
+//! as its backups' dates are; its reading need not agree with pcdr's), once per run: a
+//! resumed run keeps the first mark. `restore_primary` restores no backup that finished
+//! before.
 //!
-//! Page: <https://learn.microsoft.com/sql/t-sql/functions/sysdatetime-transact-sql>.
+//! Pages: <https://learn.microsoft.com/sql/t-sql/functions/sysdatetime-transact-sql>,
+//! <https://learn.microsoft.com/sql/t-sql/functions/sysutcdatetime-transact-sql>.
 //!
 //! ## `clear_active_servers`: Microsoft's step 1
 //!
@@ -362,7 +367,8 @@
 //!   share it, but a restore gives a database a new `database_guid`, and the backup
 //!   database was restored from that seed;
 //! - finished (`BackupFinishDate`) no earlier than this run's start, both read on the
-//!   backup instance's clock;
+//!   backup instance's clock (its local time, both converted to UTC with the offset it
+//!   gives: see "Dates are the server's local time");
 //! - and whose header is, LSNs and dates, the one recorded when `backup_for_failback`
 //!   verified it.
 //!
@@ -597,6 +603,36 @@
 //! that against the messages the lost primary committed, and fails a report that claims
 //! one message more or less.
 //!
+//! ## Dates are the server's local time
+//!
+//! SQL Server dates everything in the local time of the computer it runs on, and names
+//! no offset beside most of it: `SYSDATETIME()` and `GETDATE()`, `RESTORE HEADERONLY`'s
+//! `BackupStartDate` and `BackupFinishDate`, `msdb.dbo.restorehistory.restore_date`,
+//! `sys.dm_exec_sessions.login_time`; `msdb.dbo.backupset` records its dates with the
+//! offset in 15-minute intervals (`time_zone`). A data center in Dallas dates its backups
+//! six hours behind UTC in winter, and a report that printed those dates as UTC would
+//! place the last backup applied six hours off.
+//!
+//! pcdr asks each instance its offset from UTC, once per connection: `SYSDATETIME()` and
+//! `SYSUTCDATETIME()` in one statement, the difference rounded to the minute
+//! (`SELECT SYSDATETIME() AS local_time, SYSUTCDATETIME() AS utc_time;`). Every date
+//! the instance gives is converted to UTC with it, and every date pcdr prints is UTC
+//! (`+00:00`), the report's `last_applied_finish` among them. Dates of one instance keep
+//! their order and compare with each other as before: the failback backup's
+//! `BackupFinishDate` and the run's start, both the backup instance's.
+//!
+//! A backup header names no offset: its dates are those of the instance that took the
+//! backup, and pcdr converts them with the offset of the instance that reads the header.
+//! Log backups are taken on the primary and read on the backup instance, so their dates
+//! are right when the two sites' SQL Servers keep one time zone, and off by the
+//! difference otherwise. An offset read today also converts a date from before a
+//! daylight-saving change by today's rule.
+//!
+//! Pages: <https://learn.microsoft.com/sql/t-sql/functions/sysdatetime-transact-sql>,
+//! <https://learn.microsoft.com/sql/t-sql/functions/sysutcdatetime-transact-sql>,
+//! <https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql>,
+//! <https://learn.microsoft.com/sql/t-sql/statements/restore-statements-headeronly-transact-sql>.
+//!
 //! ## Ending sessions before an exclusive restore
 //!
 //! `RESTORE` needs the database to itself; while any other session uses it, SQL Server
@@ -604,9 +640,15 @@
 //! readers, and monitoring or administration tools may be connected. Microsoft's step 4
 //! ends all connections first.
 //!
-//! pcdr lists the sessions from `sys.dm_exec_sessions` (user sessions in that
-//! database, not its own), ends each with `KILL` (the session id is an integer literal,
-//! since `KILL` takes no variable), and runs the restore from `master`. A client can
+//! pcdr lists the sessions using the database, other than its own, from
+//! `sys.sysprocesses` (`dbid`, the database a session is using, on its main execution
+//! context `ecid = 0`), keeps those `sys.dm_exec_sessions` shows as user sessions
+//! (`is_user_process`; a system session cannot be killed), ends each with `KILL` (the
+//! session id is an integer literal, since `KILL` takes no variable), and runs the
+//! restore from `master`. Not `sys.dm_exec_sessions.database_id`: it came with SQL
+//! Server 2012, and Skype for Business Server 2015 supports SQL Server 2008 R2 as its
+//! back end; nor `sys.dm_exec_requests`, which misses an idle session that has the
+//! database open and blocks the restore all the same. A client can
 //! reconnect between the `KILL` and the `RESTORE`; when the restore then fails with
 //! 3101, pcdr lists and ends the sessions again and retries, up to three times, before
 //! it gives up and says which database is still in use. The same happens before a log
@@ -741,7 +783,7 @@
 //! | files in the folders that do not fit | not considered | a backup of another family, recovery path or database, or one SQL Server cannot read, stops the run with the way on, unless it provably cannot matter (then it is named in a warning); a misnamed log backup is named in a warning |
 //! | a share that cannot be read | not considered | stops the run; with `--accept-data-loss`, recorded in the report as an accepted loss |
 //! | copying and restoring | one after the other | overlapped by default (`--sequential-restore` to separate) |
-//! | finding sessions | `sp_who2` (undocumented) | `sys.dm_exec_sessions`; bounded retry on 3101 |
+//! | finding sessions | `sp_who2` (undocumented) | `sys.sysprocesses` and `sys.dm_exec_sessions`, on every supported SQL Server version; bounded retry on 3101 |
 //! | pool state, mirroring | set | set and read back |
 //! | active servers | same data center, or a fast link | always the database's site, at most four; not read back (no documented way) |
 //! | removing mirroring | Management Studio dialog | `ALTER DATABASE … SET PARTNER OFF`; 1416 counts as done |
@@ -753,6 +795,7 @@
 //! | a run | a person with a checklist | a journal: a stopped run resumes at the first step not verified as done ([`crate::runbook`]); the journal names the deployment it was written for and is refused for any other; on resume every check runs again and the last step recorded as done must still be done |
 //! | two operators at once | not considered | one run per pool: a session-owned application lock on the backup instance (and the primary for failback) refuses a second run at once, naming the first (see *One run per pool* above) |
 //! | the primary coming back | not considered | recovery, the pool state and the backup site's active servers each probe the primary site again right before acting; only a TCP connection refused or timed out counts as down (a TLS or login failure means it answered) |
+//! | dates | read off Management Studio | SQL Server's local dates converted to UTC with the offset each instance gives, and printed as UTC (see *Dates are the server's local time* above) |
 //! | a dry run | none | `pcdr plan`: every statement and cmdlet the run would send, built by the same step code, with placeholders where only the run can tell; `tests/plan_is_run.rs` proves the run sends what the plan showed |
 //!
 //! Two things the documentation describes are **not** done by pcdr:

@@ -119,9 +119,13 @@ pub struct BackupHeader {
     /// log-shipped copy and its source share a family but not this. Empty when unknown.
     #[serde(default)]
     pub binding_id: String,
-    /// When the backup started.
+    /// When the backup started, in UTC (`BackupStartDate` is the local time of the
+    /// instance that took the backup; the plane converts it with the offset from UTC of
+    /// the instance that read the header).
     pub backup_start: DateTime<Utc>,
-    /// When the backup finished: the latest moment whose data the backup holds.
+    /// When the backup finished, in UTC (from `BackupFinishDate`, as
+    /// [`backup_start`](Self::backup_start)): the latest moment whose data the backup
+    /// holds.
     pub backup_finish: DateTime<Utc>,
     /// `DatabaseBackupLSN`: the start of the full backup the set's chain is based on (for
     /// a full backup, the one before it); zero when unknown.

@@ -4,9 +4,11 @@
 
 mod engine_common;
 
-use engine_common::{batch, first_text, number, run, spid, start_default};
+use engine_common::{batch, first_text, number, run, spid, start, start_default};
 use pcdr_core::commands::sql;
+use pcdr_sim::world::WorldOptions;
 use pcdr_sim::world::model::InstanceId;
+use pcdr_sim::world::version::SqlVersion;
 use tiberius::Uuid;
 use tiberius::numeric::Numeric;
 
@@ -316,4 +318,165 @@ async fn sysdatetime_is_the_world_clock_that_dates_backups() {
     sim.world().tick(3).unwrap();
     let later = now(run(&mut primary, &sql::server_time()).await.unwrap());
     assert_eq!(later - before, chrono::Duration::minutes(3));
+}
+
+/// A world whose instances present SQL Server 2008 R2, which Skype for Business Server
+/// 2015 supports as its back end.
+async fn start_2008_r2() -> engine_common::Sim {
+    start(WorldOptions {
+        sql_version: SqlVersion::Sql2008R2,
+        ..WorldOptions::default()
+    })
+    .await
+}
+
+/// An instance presenting SQL Server 2008 R2 says so (SERVERPROPERTY, @@VERSION) and
+/// has no `sys.dm_exec_sessions.database_id` ("Applies to: SQL Server 2012 (11.x) and
+/// later",
+/// <https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-exec-sessions-transact-sql>):
+/// naming it fails with 207. `sys.sysprocesses` shows each session's database (`dbid`).
+#[tokio::test]
+async fn a_sql_server_2008_r2_instance_has_no_session_database_id() {
+    let sim = start_2008_r2().await;
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    let rows = batch(
+        &mut primary,
+        "SELECT SERVERPROPERTY('ProductVersion') AS v, @@VERSION AS t",
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows[0][0].get::<&str, _>("v"), Some("10.50.6000.34"));
+    assert!(
+        rows[0][0]
+            .get::<&str, _>("t")
+            .unwrap()
+            .starts_with("Microsoft SQL Server 2008 R2")
+    );
+    let named = batch(
+        &mut primary,
+        "SELECT session_id FROM sys.dm_exec_sessions WHERE database_id = DB_ID(N'mgc')",
+    )
+    .await;
+    assert_eq!(number(named), 207);
+    let mut other = sim.connect(InstanceId::Primary).await;
+    batch(&mut other, "USE mgc").await.unwrap();
+    let other_spid = spid(&mut other).await;
+    let rows = batch(
+        &mut primary,
+        "SELECT spid FROM sys.sysprocesses WHERE dbid = DB_ID(N'mgc') AND ecid = 0",
+    )
+    .await
+    .unwrap();
+    let ids: Vec<i32> = rows[0].iter().filter_map(|r| r.get::<i32, _>(0)).collect();
+    assert_eq!(ids, vec![other_spid]);
+}
+
+#[tokio::test]
+async fn a_sql_server_2016_instance_says_so() {
+    let sim = start_default().await;
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    let rows = batch(
+        &mut primary,
+        "SELECT SERVERPROPERTY('ProductVersion') AS v, SERVERPROPERTY('Nonsense') AS n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows[0][0].get::<&str, _>("v"), Some("13.0.6300.2"));
+    assert_eq!(rows[0][0].get::<&str, _>("n"), None);
+}
+
+/// pcdr's session query works on every version Skype for Business Server 2015 supports:
+/// on SQL Server 2008 R2 it finds the other session using `mgc`, not its own nor the
+/// system sessions.
+#[tokio::test]
+async fn pcdr_finds_the_sessions_using_a_database_on_sql_server_2008_r2() {
+    let sim = start_2008_r2().await;
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    batch(&mut primary, "USE mgc").await.unwrap();
+    let mut other = sim.connect(InstanceId::Primary).await;
+    batch(&mut other, "USE mgc").await.unwrap();
+    let other_spid = spid(&mut other).await;
+    let rows = run(&mut primary, &sql::sessions("mgc")).await.unwrap();
+    let using: Vec<i32> = rows[0].iter().filter_map(|r| r.get::<i32, _>(0)).collect();
+    assert_eq!(using, vec![other_spid]);
+    let users: Vec<i32> = rows[1].iter().filter_map(|r| r.get::<i32, _>(0)).collect();
+    assert!(
+        users.contains(&other_spid) && !users.contains(&1),
+        "{users:?}"
+    );
+}
+
+/// An instance in Central Standard Time (UTC-06:00) dates as SQL Server does: its local
+/// clock (`SYSDATETIME`, `GETDATE`) is six hours behind UTC (`SYSUTCDATETIME`,
+/// `GETUTCDATE`) (<https://learn.microsoft.com/sql/t-sql/functions/sysdatetime-transact-sql>,
+/// <https://learn.microsoft.com/sql/t-sql/functions/sysutcdatetime-transact-sql>); its
+/// backups' `BackupFinishDate` and msdb's `restore_date` and `backup_finish_date` are in
+/// that local time, and `backupset.time_zone` says so "in 15-minute intervals"
+/// (<https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql>).
+#[tokio::test]
+async fn an_instance_off_utc_dates_in_its_local_time_and_records_its_offset() {
+    let sim = start(WorldOptions {
+        utc_offset_minutes: -360,
+        ..WorldOptions::default()
+    })
+    .await;
+    let six_hours = chrono::Duration::hours(6);
+    let utc = sim.world().read().unwrap().clock.naive_utc();
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    let rows = batch(
+        &mut backup,
+        "SELECT SYSDATETIME() AS l, GETDATE() AS g, SYSUTCDATETIME() AS u, GETUTCDATE() AS gu",
+    )
+    .await
+    .unwrap();
+    let at = |column: &str| rows[0][0].get::<chrono::NaiveDateTime, _>(column).unwrap();
+    assert_eq!((at("l"), at("g")), (utc - six_hours, utc - six_hours));
+    assert_eq!((at("u"), at("gu")), (utc, utc));
+
+    let rows = batch(
+        &mut backup,
+        "SELECT TOP (1) backup_set_id, restore_date FROM msdb.dbo.restorehistory \
+         WHERE destination_database_name = N'mgc' AND restore_type = N'L' \
+         ORDER BY restore_history_id DESC",
+    )
+    .await
+    .unwrap();
+    let set_id = rows[0][0].get::<i32, _>("backup_set_id").unwrap();
+    let restored = rows[0][0]
+        .get::<chrono::NaiveDateTime, _>("restore_date")
+        .unwrap();
+    let rows = batch(
+        &mut backup,
+        &format!(
+            "SELECT backup_finish_date, time_zone FROM msdb.dbo.backupset WHERE backup_set_id = {set_id}"
+        ),
+    )
+    .await
+    .unwrap();
+    let finished = rows[0][0]
+        .get::<chrono::NaiveDateTime, _>("backup_finish_date")
+        .unwrap();
+    assert_eq!(rows[0][0].get::<i32, _>("time_zone"), Some(-24));
+    let world = sim.world().read().unwrap();
+    let history = world.instances[&InstanceId::Backup]
+        .msdb
+        .restores
+        .iter()
+        .find(|r| r.backup_set_id == set_id)
+        .cloned()
+        .unwrap();
+    drop(world);
+    assert_eq!(restored, history.restore_date.naive_utc() - six_hours);
+    let taken = history.backup_finish_date.unwrap().naive_utc();
+    assert_eq!(finished, taken - six_hours);
+    let header = run(
+        &mut backup,
+        &sql::backup_header(&history.physical_device_name),
+    )
+    .await
+    .unwrap();
+    let header_finish = header[0][0]
+        .get::<chrono::NaiveDateTime, _>("BackupFinishDate")
+        .unwrap();
+    assert_eq!(header_finish, taken - six_hours);
 }

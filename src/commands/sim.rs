@@ -9,6 +9,7 @@ use pcdr_sim::serve::{ServeOptions, ShellLauncher, serve, wait_for_site};
 use pcdr_sim::shell::run_shell;
 use pcdr_sim::world::faults::{StatementFault, StatementKind, StatementMatch, StoredCmdletFault};
 use pcdr_sim::world::model::{InstanceId, Site};
+use pcdr_sim::world::version::SqlVersion;
 use pcdr_sim::world::{DeclaredLoss, Expect, World, WorldOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -126,6 +127,20 @@ pub struct ServeArgs {
     /// its port alone.
     #[arg(long)]
     named_instances: bool,
+    /// The SQL Server version every instance presents: 2016, or 2008r2 (the oldest
+    /// back end Skype for Business Server 2015 supports).
+    #[arg(long, default_value = "2016", value_parser = sql_version)]
+    sql_version: SqlVersion,
+    /// The instances' offset from UTC in minutes, east positive, from -720 to 840 as
+    /// time zones are (e.g. -360 for Central Standard Time): SYSDATETIME(), backup dates
+    /// and msdb's dates are local.
+    #[arg(
+        long,
+        default_value_t = 0,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(i32).range(-720..=840)
+    )]
+    utc_offset_minutes: i32,
     /// Run the world's clock: one emulated minute every this many milliseconds.
     #[arg(long)]
     minute_every_ms: Option<u64>,
@@ -327,6 +342,11 @@ fn open(dir: &Dir) -> Result<World, String> {
     World::open(&dir.dir).map_err(|e| format!("{}: {e}", dir.dir.display()))
 }
 
+/// Parses `--sql-version`.
+fn sql_version(text: &str) -> Result<SqlVersion, String> {
+    SqlVersion::parse(text).ok_or_else(|| format!("{text} is not 2016 or 2008r2"))
+}
+
 async fn serve_world(args: ServeArgs) -> ExitCode {
     let dir = &args.dir.dir;
     if !World::exists(dir) {
@@ -341,6 +361,8 @@ async fn serve_world(args: ServeArgs) -> ExitCode {
             statement_latency_ms: args.statement_latency_ms,
             password: None,
             named_instances: args.named_instances,
+            sql_version: args.sql_version,
+            utc_offset_minutes: args.utc_offset_minutes,
         };
         if let Err(e) = World::create(dir, &options) {
             eprintln!(

@@ -27,12 +27,15 @@ use tempfile::TempDir;
 pub const PCDR: &str = env!("CARGO_BIN_EXE_pcdr");
 
 /// The world most tests start from: six log backups of five messages, the newest two
-/// not yet copied to the backup site, the newest three not yet restored there.
+/// not yet copied to the backup site, the newest three not yet restored there; its SQL
+/// Servers run on Central Standard Time (UTC-06:00), so that every date they give is
+/// local, as a real server's is, and never passes for UTC.
 pub fn backlog() -> WorldOptions {
     WorldOptions {
         logs: 6,
         uncopied: 2,
         unrestored: 3,
+        utc_offset_minutes: -360,
         ..WorldOptions::default()
     }
 }

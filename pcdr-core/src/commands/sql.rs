@@ -182,11 +182,26 @@ pub fn recover(db: &str) -> SqlCommand {
     SqlCommand::new("RESTORE DATABASE @db WITH RECOVERY;").name("@db", db)
 }
 
-/// User sessions on a database, other than the caller's.
+/// User sessions using a database, other than the caller's, as two result sets: the
+/// sessions whose current database it is, then the user sessions; a session in both is
+/// one to end before `RESTORE`, which needs the database to itself (3101).
+///
+/// Which database a session uses comes from `sys.sysprocesses.dbid`, "the database
+/// currently being used by the process", one row per execution context (`ecid = 0`
+/// is the session's own)
+/// (<https://learn.microsoft.com/sql/relational-databases/system-compatibility-views/sys-sysprocesses-transact-sql>).
+/// That compatibility view is on every version Skype for Business Server 2015 supports
+/// as its back end; `sys.dm_exec_sessions.database_id` is not, as it came with SQL
+/// Server 2012 and 2008 R2 is supported
+/// (<https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-exec-sessions-transact-sql>).
+/// `sys.dm_exec_requests.database_id` would miss an idle session that has the database
+/// open, which blocks a `RESTORE` all the same. Which sessions are user sessions comes
+/// from `sys.dm_exec_sessions.is_user_process` (there since SQL Server 2005): a system
+/// session cannot be ended (`KILL` answers 6107).
 pub fn sessions(db: &str) -> SqlCommand {
     SqlCommand::new(
-        "SELECT session_id FROM sys.dm_exec_sessions \
-         WHERE database_id = DB_ID(@db) AND session_id <> @@SPID AND is_user_process = 1;",
+        "SELECT spid FROM sys.sysprocesses WHERE dbid = DB_ID(@db) AND ecid = 0 AND spid <> @@SPID;\n\
+         SELECT session_id FROM sys.dm_exec_sessions WHERE is_user_process = 1;",
     )
     .name("@db", db)
 }
@@ -399,6 +414,15 @@ pub fn server_name() -> SqlCommand {
 /// The instance's clock, in its local time, as it dates its backups.
 pub fn server_time() -> SqlCommand {
     SqlCommand::new("SELECT SYSDATETIME() AS server_time;")
+}
+
+/// The instance's clock in its local time and in UTC, read in one statement: their
+/// difference is the instance's offset from UTC, with which pcdr converts the dates
+/// the instance gives (backups, msdb's history, login times), all local
+/// (<https://learn.microsoft.com/sql/t-sql/functions/sysdatetime-transact-sql>,
+/// <https://learn.microsoft.com/sql/t-sql/functions/sysutcdatetime-transact-sql>).
+pub fn utc_offset() -> SqlCommand {
+    SqlCommand::new("SELECT SYSDATETIME() AS local_time, SYSUTCDATETIME() AS utc_time;")
 }
 
 /// The newest full-database restore of a database (log restores do not count); then

@@ -605,7 +605,7 @@ pub async fn chain_errors(
     .await
 }
 
-/// How long a killed session may take to disappear from `sys.dm_exec_sessions`.
+/// How long a killed session may take to disappear from the sessions pcdr lists (`sys.sysprocesses`).
 const KILL_SETTLE: Duration = Duration::from_secs(10);
 
 /// Takes a run lock for `name`, expecting it granted.

@@ -238,7 +238,7 @@ pub struct SecondaryLogShipping {
 pub struct RestoreRecord {
     /// The backup file it was restored from.
     pub file: String,
-    /// When.
+    /// When (`restore_date`, the instance's local time, in UTC).
     pub restored_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -275,7 +275,8 @@ pub struct LockHolder {
     pub login: String,
     /// `program_name`: pcdr names its run there (`pcdr failover run 20261127093000`).
     pub program: String,
-    /// `login_time`: since when the session (and so the run) holds the lock.
+    /// `login_time` (the instance's local time, in UTC): since when the session (and so
+    /// the run) holds the lock.
     pub since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -415,9 +416,11 @@ pub trait DatabasePlane: Send + Sync {
     /// The instance's own name (`@@SERVERNAME`), as log shipping records servers.
     async fn server_name(&self) -> PlaneResult<String>;
 
-    /// The instance's clock (`SYSDATETIME()`, its local time), the clock it dates its
-    /// backups in (`BackupFinishDate`): comparable with those dates, not with pcdr's
-    /// clock. Read as UTC, like every date pcdr reads.
+    /// The instance's clock (`SYSDATETIME()`), the clock it dates its backups in
+    /// (`BackupFinishDate`), in UTC: the instance's local time converted with the offset
+    /// from UTC it gives, as every date of the instance is, so it compares with the dates
+    /// of its backups whatever its time zone. Its own reading of the time, which need not
+    /// agree with pcdr's.
     async fn server_time(&self) -> PlaneResult<DateTime<Utc>>;
 
     /// The most recent full-database restore of `database` on this instance, if any

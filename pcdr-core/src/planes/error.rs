@@ -277,7 +277,7 @@ fn sql_next_action(number: u32) -> &'static str {
         }
         4326 => "this log backup is already applied: resume, pcdr skips it",
         3101 | 5064 | 5070 => {
-            "end the sessions still using the database (sys.dm_exec_sessions), then resume"
+            "end the sessions still using the database (sys.sysprocesses), then resume"
         }
         3104 => "remove database mirroring (ALTER DATABASE … SET PARTNER OFF), then resume",
         3117 | 4330 => {

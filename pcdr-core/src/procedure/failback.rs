@@ -169,8 +169,9 @@ async fn observe_check(ctx: &Context) -> Result<Intent> {
 
 /// Records the backup instance's clock as the start of this run, once: a resumed run
 /// keeps the mark of the run it continues. The failback backup is this run's only if it
-/// finished after it, on the same clock (SQL Server dates its backups in its own local
-/// time, which need not be pcdr's).
+/// finished after it, on the same clock (SQL Server dates its backups by its own clock,
+/// which need not agree with pcdr's; both dates are its local time converted to UTC with
+/// the same offset, so they compare).
 async fn mark_run_start(ctx: &Context) -> Result<()> {
     const STEP: StepId = CHECK_REBUILT_PRIMARY;
     if ctx.facts().failback_started_on_backup.is_some() {

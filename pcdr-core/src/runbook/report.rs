@@ -33,7 +33,9 @@ pub struct StepReport {
 pub struct RpoEvidence {
     /// The last log backup the database holds.
     pub last_applied_file: Option<String>,
-    /// When that backup finished: nothing after it is in the database.
+    /// When that backup finished, in UTC (SQL Server's local `BackupFinishDate`
+    /// converted with the offset the backup instance gives): nothing after it is in the
+    /// database.
     pub last_applied_finish: Option<DateTime<Utc>>,
     /// The database's restore point.
     pub restore_point: Option<Lsn>,

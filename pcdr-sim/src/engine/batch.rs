@@ -130,6 +130,7 @@ impl<'a> Exec<'a> {
             database: &session.database,
             sessions: &sessions,
             applocks: &applocks,
+            settings: &state.settings,
         };
         let mut assigned = self.scope.clone();
         let result = {

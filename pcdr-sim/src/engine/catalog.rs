@@ -11,6 +11,7 @@ use crate::engine::failure::{Failure, invalid_object};
 use crate::guid::Guid;
 use crate::tds::{Column, ColumnType, ResultSet, Value};
 use crate::tsql::ast::Name;
+use crate::world::model::Settings;
 use crate::world::model::{Database, DbState, Instance, InstanceId};
 
 use ColumnType::{BigInt, Bit, DateTime2, Decimal25, Int, NVarChar, UniqueIdentifier};
@@ -46,6 +47,9 @@ pub(crate) struct Source<'a> {
     pub sessions: &'a [SessionRow],
     /// Every application lock granted on the instance.
     pub applocks: &'a [AppLock],
+    /// The world's settings: the SQL Server version the instance presents (which
+    /// columns its views have) and its offset from UTC (its dates are local).
+    pub settings: &'a Settings,
 }
 
 fn columns(spec: &[(&str, ColumnType)]) -> Vec<Column> {
@@ -64,8 +68,9 @@ fn guid(g: Guid) -> Value {
     Value::Guid(g.0)
 }
 
-fn time(t: &Option<chrono::DateTime<chrono::Utc>>) -> Value {
-    t.map_or(Value::Null, |t| Value::DateTime2(t.naive_utc()))
+/// A date as the instance shows it: in its local time.
+fn time(settings: &Settings, t: &Option<chrono::DateTime<chrono::Utc>>) -> Value {
+    t.map_or(Value::Null, |t| Value::DateTime2(settings.local(t)))
 }
 
 fn lsn(n: u128) -> Value {
@@ -100,7 +105,7 @@ pub(crate) fn table(source: &Source<'_>, name: &Name) -> Result<ResultSet, Failu
     }
     let table = match (schema.as_str(), object.as_str()) {
         ("sys", view) => system_view(source, view),
-        ("dbo", table) if database == "msdb" => msdb_table(source.instance, table),
+        ("dbo", table) if database == "msdb" => msdb_table(source.instance, source.settings, table),
         _ => None,
     };
     table.ok_or_else(|| invalid_object(&written))
@@ -114,6 +119,7 @@ fn system_view(source: &Source<'_>, view: &str) -> Option<ResultSet> {
         "database_mirroring" => mirroring(databases()),
         "database_recovery_status" => recovery_status(databases()),
         "dm_exec_sessions" => sessions(source),
+        "sysprocesses" => processes(source),
         "dm_server_services" => services(source.server),
         "dm_tran_locks" => application_locks(source),
         _ => return None,
@@ -279,10 +285,16 @@ fn recovery_status<'a>(databases: impl Iterator<Item = &'a Database>) -> ResultS
     ResultSet { columns, rows }
 }
 
+/// `sys.dm_exec_sessions`. Its `database_id` exists from SQL Server 2012 on ("Applies
+/// to: SQL Server 2012 (11.x) and later",
+/// <https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-exec-sessions-transact-sql>):
+/// an instance presenting an older version leaves it out, so a query naming it fails
+/// with 207 as there.
 fn sessions(source: &Source<'_>) -> ResultSet {
-    let columns = columns(&[
-        ("session_id", Int),
-        ("database_id", Int),
+    let with_database = source.settings.sql_version.sessions_show_database_id();
+    let mut spec = vec![("session_id", Int)];
+    spec.extend(with_database.then_some(("database_id", Int)));
+    spec.extend([
         ("is_user_process", Bit),
         ("login_name", NVarChar),
         ("status", NVarChar),
@@ -290,19 +302,13 @@ fn sessions(source: &Source<'_>) -> ResultSet {
         ("program_name", NVarChar),
         ("login_time", DateTime2),
     ]);
-    let db_id = |name: &str| {
-        source
-            .instance
-            .database(name)
-            .map_or(Value::Null, |d| Value::Int(d.id))
-    };
     let rows = source
         .sessions
         .iter()
         .map(|s| {
-            vec![
-                Value::Int(i32::from(s.spid)),
-                db_id(&s.database),
+            let mut row = vec![Value::Int(i32::from(s.spid))];
+            row.extend(with_database.then(|| database_id(source, &s.database)));
+            row.extend([
                 Value::Bit(s.user),
                 text(&s.login),
                 text(if s.user { "sleeping" } else { "background" }),
@@ -316,11 +322,62 @@ fn sessions(source: &Source<'_>) -> ResultSet {
                 } else {
                     "SQL Server"
                 }),
-                Value::DateTime2(s.login_time.naive_utc()),
+                Value::DateTime2(source.settings.local(s.login_time)),
+            ]);
+            row
+        })
+        .collect();
+    ResultSet {
+        columns: columns(&spec),
+        rows,
+    }
+}
+
+/// `sys.sysprocesses`, the compatibility view every supported version has: one row per
+/// session (the emulator runs no parallel workers, so `ecid` is 0), `dbid` the database
+/// the session is using
+/// (<https://learn.microsoft.com/sql/relational-databases/system-compatibility-views/sys-sysprocesses-transact-sql>).
+/// `spid` and `dbid` are smallint there, sent as INT here.
+fn processes(source: &Source<'_>) -> ResultSet {
+    let columns = columns(&[
+        ("spid", Int),
+        ("ecid", Int),
+        ("dbid", Int),
+        ("status", NVarChar),
+        ("loginame", NVarChar),
+        ("hostname", NVarChar),
+        ("program_name", NVarChar),
+        ("login_time", DateTime2),
+    ]);
+    let rows = source
+        .sessions
+        .iter()
+        .map(|s| {
+            vec![
+                Value::Int(i32::from(s.spid)),
+                Value::Int(0),
+                database_id(source, &s.database),
+                text(if s.user { "sleeping" } else { "background" }),
+                text(&s.login),
+                text(if s.user { &s.host_name } else { "" }),
+                text(if s.user {
+                    &s.program_name
+                } else {
+                    "SQL Server"
+                }),
+                Value::DateTime2(source.settings.local(s.login_time)),
             ]
         })
         .collect();
     ResultSet { columns, rows }
+}
+
+/// The `database_id` of the database named `name`, NULL when there is none.
+fn database_id(source: &Source<'_>, name: &str) -> Value {
+    source
+        .instance
+        .database(name)
+        .map_or(Value::Null, |d| Value::Int(d.id))
 }
 
 /// `sys.dm_tran_locks`, the application locks only (the emulator takes no other lock a
@@ -378,17 +435,17 @@ fn services(server: InstanceId) -> ResultSet {
     ResultSet { columns, rows }
 }
 
-fn msdb_table(instance: &Instance, table: &str) -> Option<ResultSet> {
+fn msdb_table(instance: &Instance, settings: &Settings, table: &str) -> Option<ResultSet> {
     Some(match table {
-        "log_shipping_primary_databases" => primary_databases_table(instance),
+        "log_shipping_primary_databases" => primary_databases_table(instance, settings),
         "log_shipping_primary_secondaries" => primary_secondaries_table(instance),
-        "log_shipping_secondary" => secondary_table(instance),
-        "log_shipping_secondary_databases" => secondary_databases_table(instance),
+        "log_shipping_secondary" => secondary_table(instance, settings),
+        "log_shipping_secondary_databases" => secondary_databases_table(instance, settings),
         "log_shipping_monitor_secondary" => monitor_table(instance),
         "sysjobs" => jobs_table(instance),
         "sysschedules" => schedules_table(instance),
-        "restorehistory" => restore_history_table(instance),
-        "backupset" => backup_set_table(instance),
+        "restorehistory" => restore_history_table(instance, settings),
+        "backupset" => backup_set_table(instance, settings),
         "backupmediafamily" => media_family_table(instance),
         "sysjobschedules" => ResultSet {
             columns: columns(&[("job_id", UniqueIdentifier), ("schedule_id", Int)]),
@@ -403,7 +460,7 @@ fn msdb_table(instance: &Instance, table: &str) -> Option<ResultSet> {
     })
 }
 
-fn restore_history_table(instance: &Instance) -> ResultSet {
+fn restore_history_table(instance: &Instance, settings: &Settings) -> ResultSet {
     ResultSet {
         columns: columns(&[
             ("restore_history_id", Int),
@@ -419,7 +476,7 @@ fn restore_history_table(instance: &Instance) -> ResultSet {
             .map(|r| {
                 vec![
                     Value::Int(r.restore_history_id),
-                    time(&Some(r.restore_date)),
+                    time(settings, &Some(r.restore_date)),
                     text(&r.destination_database_name),
                     text(&r.restore_type.to_string()),
                     Value::Int(r.backup_set_id),
@@ -430,8 +487,11 @@ fn restore_history_table(instance: &Instance) -> ResultSet {
 }
 
 /// `msdb.dbo.backupset`: one row per backup set restored here, with the identity
-/// columns pcdr reads (backupset (Transact-SQL) on Microsoft Learn).
-fn backup_set_table(instance: &Instance) -> ResultSet {
+/// columns pcdr reads, its dates in the local time where the backup was taken and that
+/// place's offset from UTC, `time_zone`, "in 15-minute intervals"
+/// (<https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql>;
+/// every instance of a world is in one time zone).
+fn backup_set_table(instance: &Instance, settings: &Settings) -> ResultSet {
     ResultSet {
         columns: columns(&[
             ("backup_set_id", Int),
@@ -442,6 +502,9 @@ fn backup_set_table(instance: &Instance) -> ResultSet {
             ("database_backup_lsn", Decimal25),
             ("first_recovery_fork_guid", UniqueIdentifier),
             ("last_recovery_fork_guid", UniqueIdentifier),
+            ("backup_start_date", DateTime2),
+            ("backup_finish_date", DateTime2),
+            ("time_zone", Int),
         ]),
         rows: instance
             .msdb
@@ -457,6 +520,9 @@ fn backup_set_table(instance: &Instance) -> ResultSet {
                     lsn(r.database_backup_lsn),
                     r.first_recovery_fork_guid.map_or(Value::Null, guid),
                     r.last_recovery_fork_guid.map_or(Value::Null, guid),
+                    time(settings, &r.backup_start_date),
+                    time(settings, &r.backup_finish_date),
+                    Value::Int(settings.time_zone()),
                 ]
             })
             .collect(),
@@ -475,7 +541,7 @@ fn media_family_table(instance: &Instance) -> ResultSet {
     }
 }
 
-fn primary_databases_table(instance: &Instance) -> ResultSet {
+fn primary_databases_table(instance: &Instance, settings: &Settings) -> ResultSet {
     ResultSet {
         columns: columns(&[
             ("primary_id", UniqueIdentifier),
@@ -500,7 +566,7 @@ fn primary_databases_table(instance: &Instance) -> ResultSet {
                     Value::Int(r.backup_retention_period),
                     guid(r.backup_job_id),
                     opt_text(&r.last_backup_file),
-                    time(&r.last_backup_date),
+                    time(settings, &r.last_backup_date),
                 ]
             })
             .collect(),
@@ -575,7 +641,7 @@ fn schedules_table(instance: &Instance) -> ResultSet {
     }
 }
 
-fn secondary_table(instance: &Instance) -> ResultSet {
+fn secondary_table(instance: &Instance, settings: &Settings) -> ResultSet {
     ResultSet {
         columns: columns(&[
             ("secondary_id", UniqueIdentifier),
@@ -604,14 +670,14 @@ fn secondary_table(instance: &Instance) -> ResultSet {
                     guid(r.copy_job_id),
                     guid(r.restore_job_id),
                     opt_text(&r.last_copied_file),
-                    time(&r.last_copied_date),
+                    time(settings, &r.last_copied_date),
                 ]
             })
             .collect(),
     }
 }
 
-fn secondary_databases_table(instance: &Instance) -> ResultSet {
+fn secondary_databases_table(instance: &Instance, settings: &Settings) -> ResultSet {
     ResultSet {
         columns: columns(&[
             ("secondary_database", NVarChar),
@@ -636,7 +702,7 @@ fn secondary_databases_table(instance: &Instance) -> ResultSet {
                     Value::Bit(r.restore_mode == 1),
                     Value::Bit(r.disconnect_users),
                     opt_text(&r.last_restored_file),
-                    time(&r.last_restored_date),
+                    time(settings, &r.last_restored_date),
                 ]
             })
             .collect(),

@@ -1,6 +1,6 @@
 //! Expressions and search conditions: literals, variables, `@@` globals, columns of the
 //! current row, `DB_ID()` / `DB_NAME()`, `APPLOCK_MODE()`, the instance's clock
-//! (`SYSDATETIME()`, read from the world clock) and a few scalar functions, `+ - *`, and
+//! (`SYSDATETIME()`, the world clock in the instance's local time; `SYSUTCDATETIME()`) and a few scalar functions, `+ - *`, and
 //! comparisons with SQL's three-valued logic (`NULL` compares as unknown).
 //!
 //! Text compares case-insensitively (SQL Server's default collation); a uniqueidentifier
@@ -15,11 +15,8 @@ use crate::engine::failure::{Failure, invalid_column, unknown_function};
 use crate::engine::scope::{Scope, guid_of, integer_of, text_of};
 use crate::tds::{Column, Value};
 use crate::tsql::ast::{BinaryOp, CompareOp, Condition, Expr, Name};
+use crate::world::model::Settings;
 use crate::world::model::{Instance, InstanceId};
-
-/// `@@VERSION`.
-pub(crate) const VERSION: &str = "Microsoft SQL Server 2016 (SP3) (KB5003279) - 13.0.6300.2 (X64) \
-     (pcdr-sim emulator)";
 
 /// What an expression can see.
 pub(crate) struct Env<'a> {
@@ -35,11 +32,13 @@ pub(crate) struct Env<'a> {
     pub database: &'a str,
     /// `@@TRANCOUNT`.
     pub trancount: u32,
-    /// The world clock: the instance's clock, the one `BackupFinishDate` is written in.
-    /// An emulated instance runs on UTC, so its local time is UTC too.
+    /// The world clock (UTC); the instance's local clock is it plus the world's offset.
     pub clock: DateTime<Utc>,
     /// The instance's application locks, for `APPLOCK_MODE`.
     pub applocks: &'a AppLocks,
+    /// The world's settings: the SQL Server version the instance presents and its
+    /// offset from UTC.
+    pub settings: &'a Settings,
 }
 
 /// The current row of a query.
@@ -90,7 +89,7 @@ impl Env<'_> {
     fn global(&self, name: &str) -> Result<Value, Failure> {
         Ok(match name.to_ascii_uppercase().as_str() {
             "@@SPID" => Value::Int(i32::from(self.spid)),
-            "@@VERSION" => Value::NVarChar(VERSION.to_owned()),
+            "@@VERSION" => Value::NVarChar(self.settings.sql_version.version_text().to_owned()),
             "@@SERVERNAME" => Value::NVarChar(self.server.server_name().to_owned()),
             "@@TRANCOUNT" => Value::Int(i32::try_from(self.trancount).unwrap_or(i32::MAX)),
             _ => return Err(crate::engine::failure::undeclared(name)),
@@ -115,12 +114,15 @@ impl Env<'_> {
             "UPPER" => text_map(first, str::to_uppercase),
             "LOWER" => text_map(first, str::to_lowercase),
             "QUOTENAME" => text_map(first, |s| format!("[{}]", s.replace(']', "]]"))),
-            // Date and Time Data Types and Functions (Transact-SQL): the instance's time,
-            // local (SYSDATETIME, GETDATE) or UTC; the same here.
-            "SYSDATETIME" | "GETDATE" | "GETUTCDATE" | "SYSUTCDATETIME" => {
-                Value::DateTime2(self.clock.naive_utc())
-            }
+            // SYSDATETIME and GETDATE: the date and time "of the computer on which the
+            // instance of SQL Server is running", its local time; SYSUTCDATETIME and
+            // GETUTCDATE: the same instant in UTC
+            // (https://learn.microsoft.com/sql/t-sql/functions/sysdatetime-transact-sql,
+            // https://learn.microsoft.com/sql/t-sql/functions/sysutcdatetime-transact-sql).
+            "SYSDATETIME" | "GETDATE" => Value::DateTime2(self.settings.local(self.clock)),
+            "SYSUTCDATETIME" | "GETUTCDATE" => Value::DateTime2(self.clock.naive_utc()),
             "APPLOCK_MODE" => self.applock_mode(function, &values)?,
+            "SERVERPROPERTY" => self.server_property(first),
             _ => return Err(unknown_function(function)),
         })
     }
@@ -146,6 +148,20 @@ impl Env<'_> {
         Ok(Value::NVarChar(
             mode.map_or("NoLock", LockMode::name).to_owned(),
         ))
+    }
+
+    /// `SERVERPROPERTY(name)`: the version properties; NULL for any other name, as for
+    /// a name SQL Server does not know
+    /// (<https://learn.microsoft.com/sql/t-sql/functions/serverproperty-transact-sql>).
+    fn server_property(&self, name: Option<&Value>) -> Value {
+        let name = name.and_then(text_of).unwrap_or_default();
+        let value = match name.to_ascii_lowercase().as_str() {
+            "productversion" => self.settings.sql_version.product_version(),
+            "productlevel" => self.settings.sql_version.product_level(),
+            "servername" => self.server.server_name(),
+            _ => return Value::Null,
+        };
+        Value::NVarChar(value.to_owned())
     }
 
     fn db_id(&self, name: Option<&Value>) -> Result<Value, Failure> {

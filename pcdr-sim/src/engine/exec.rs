@@ -125,6 +125,7 @@ impl<'a> Exec<'a> {
             trancount: session.trancount,
             clock: state.clock,
             applocks: &self.engine.applocks,
+            settings: &state.settings,
         })
     }
 

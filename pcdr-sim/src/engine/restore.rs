@@ -17,7 +17,7 @@ use crate::engine::scope::integer_of;
 use crate::tds::{Column, ColumnType, ResultSet, ServerMessage, StatementResult, Value};
 use crate::tsql::ast::{Operand, Restore, RestoreOption, RestoreTarget};
 use crate::world::dbops::{self, Finish, FullRestore, SqlError, Usage};
-use crate::world::model::{Database, Instance};
+use crate::world::model::{Database, Instance, Settings};
 
 /// Runs a `RESTORE` statement.
 pub(crate) async fn run(
@@ -46,7 +46,10 @@ async fn dispatch(exec: &mut Exec<'_>, restore: &Restore) -> Result<Vec<Statemen
         return Err(in_transaction());
     }
     match &restore.target {
-        RestoreTarget::HeaderOnly => Ok(vec![header_only(&read(exec, restore)?.0)]),
+        RestoreTarget::HeaderOnly => {
+            let settings = exec.state()?.settings;
+            Ok(vec![header_only(&read(exec, restore)?.0, &settings)])
+        }
         RestoreTarget::FileListOnly => Ok(vec![file_list(&read(exec, restore)?.0)]),
         RestoreTarget::VerifyOnly => {
             read(exec, restore)?;
@@ -270,7 +273,9 @@ async fn restore_database(
     Ok(processed("RESTORE DATABASE", &name, &files))
 }
 
-fn header_only(set: &BackupSet) -> StatementResult {
+/// `RESTORE HEADERONLY`: `BackupStartDate` and `BackupFinishDate` in the local time of
+/// the instance that took the backup (every instance of a world is in one time zone).
+fn header_only(set: &BackupSet, settings: &Settings) -> StatementResult {
     use ColumnType::{BigInt, Bit, DateTime2, Decimal25, Int, NVarChar, UniqueIdentifier};
     let h = &set.header;
     let lsn = |n: u128| i128::try_from(n).map_or(Value::Null, Value::Decimal);
@@ -319,8 +324,8 @@ fn header_only(set: &BackupSet) -> StatementResult {
         lsn(h.last_lsn),
         lsn(h.first_lsn),
         lsn(h.database_backup_lsn),
-        Value::DateTime2(h.start.naive_utc()),
-        Value::DateTime2(h.finish.naive_utc()),
+        Value::DateTime2(settings.local(h.start)),
+        Value::DateTime2(settings.local(h.finish)),
         Value::NVarChar("FULL".into()),
         Value::Guid(h.family_guid.0),
         Value::Guid(h.binding_id.0),

@@ -20,6 +20,7 @@ use crate::world::msdb::{
     Job, JobKind, MonitorSecondary, Msdb, PrimaryDatabase, PrimarySecondary, Schedule, Secondary,
     SecondaryDatabase,
 };
+use crate::world::version::SqlVersion;
 use crate::world::{World, WorldError, WorldResult, traffic};
 
 /// Minutes between log-shipping job runs.
@@ -53,6 +54,11 @@ pub struct WorldOptions {
     /// Name each instance in the topology (`PCHAT` on its static port, as production
     /// deployments often are) instead of giving its port alone.
     pub named_instances: bool,
+    /// The SQL Server version every instance presents.
+    pub sql_version: SqlVersion,
+    /// The instances' offset from UTC in minutes (their local clock is the world
+    /// clock plus this).
+    pub utc_offset_minutes: i32,
 }
 
 impl Default for WorldOptions {
@@ -70,6 +76,8 @@ impl Default for WorldOptions {
             statement_latency_ms: 0,
             password: None,
             named_instances: false,
+            sql_version: SqlVersion::default(),
+            utc_offset_minutes: 0,
         }
     }
 }
@@ -125,6 +133,8 @@ impl World {
                 statement_latency_ms: options.statement_latency_ms,
                 messages_per_log: options.messages_per_log,
                 named_instances: options.named_instances,
+                sql_version: options.sql_version,
+                utc_offset_minutes: options.utc_offset_minutes,
             },
         };
         for name in [CHAT_DB, COMPLIANCE_DB] {

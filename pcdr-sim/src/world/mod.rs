@@ -34,6 +34,7 @@ mod store;
 mod topology;
 mod traffic;
 mod verify;
+pub mod version;
 
 use std::path::{Path, PathBuf};
 

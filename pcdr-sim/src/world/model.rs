@@ -6,13 +6,14 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::backup_file::{FileEntry, Message};
 use crate::guid::Guid;
 use crate::world::faults::Faults;
 use crate::world::msdb::Msdb;
+use crate::world::version::SqlVersion;
 
 pub use crate::world::instance::{InstanceId, Site};
 
@@ -234,6 +235,31 @@ pub struct Settings {
     /// giving its port alone; absent in worlds written before it existed.
     #[serde(default)]
     pub named_instances: bool,
+    /// The SQL Server version every instance presents; absent (2016) in worlds written
+    /// before it existed.
+    #[serde(default)]
+    pub sql_version: SqlVersion,
+    /// The instances' offset from UTC, in minutes (east positive): their local clock,
+    /// which `SYSDATETIME()`, `GETDATE()`, backup dates and msdb's dates show, is the
+    /// world clock (UTC) plus this. Every instance of the world is in the same time zone.
+    /// Absent (0) in worlds written before it existed.
+    #[serde(default)]
+    pub utc_offset_minutes: i32,
+}
+
+impl Settings {
+    /// The instances' local time at the world time `t`: SQL Server dates its backups
+    /// and its msdb history in the local time of the computer it runs on, and records
+    /// the offset beside them (`backupset.time_zone`).
+    pub fn local(&self, t: DateTime<Utc>) -> NaiveDateTime {
+        (t + Duration::minutes(i64::from(self.utc_offset_minutes))).naive_utc()
+    }
+
+    /// `backupset.time_zone`: the offset from UTC "in 15-minute intervals"
+    /// (<https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql>).
+    pub fn time_zone(&self) -> i32 {
+        self.utc_offset_minutes / 15
+    }
 }
 
 /// What a disaster left as the promise of log shipping: every message up to this id

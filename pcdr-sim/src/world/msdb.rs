@@ -192,6 +192,12 @@ pub struct RestoreHistory {
     /// `backupset.last_recovery_fork_guid`: the recovery fork it ends on.
     #[serde(default)]
     pub last_recovery_fork_guid: Option<Guid>,
+    /// `backupset.backup_start_date`, on the world clock.
+    #[serde(default)]
+    pub backup_start_date: Option<DateTime<Utc>>,
+    /// `backupset.backup_finish_date`, on the world clock.
+    #[serde(default)]
+    pub backup_finish_date: Option<DateTime<Utc>>,
 }
 
 /// The msdb tables of one instance that log shipping and RESTORE write: the log-shipping
@@ -255,6 +261,8 @@ impl Msdb {
             database_backup_lsn: header.database_backup_lsn,
             first_recovery_fork_guid: Some(header.first_recovery_fork),
             last_recovery_fork_guid: Some(header.recovery_fork),
+            backup_start_date: Some(header.start),
+            backup_finish_date: Some(header.finish),
         });
     }
 

@@ -3,7 +3,7 @@
 
 use crate::error::{PlaneError, PlaneResult};
 use crate::log_chain::Lsn;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use tiberius::{ColumnData, FromSql, Row};
 
 fn column<'r>(row: &'r Row, name: &str) -> PlaneResult<&'r ColumnData<'static>> {
@@ -77,15 +77,14 @@ pub fn guid(row: &Row, name: &str) -> PlaneResult<Option<String>> {
     }
 }
 
-/// A `datetime` or `datetime2` column, read as UTC.
-pub fn time(row: &Row, name: &str) -> PlaneResult<Option<DateTime<Utc>>> {
+/// A `datetime` or `datetime2` column, as the server gave it: in its local time (the
+/// plane converts it to UTC with the server's offset, [`super::clock`]).
+pub fn local_time(row: &Row, name: &str) -> PlaneResult<Option<NaiveDateTime>> {
     let data = column(row, name)?;
-    NaiveDateTime::from_sql(data)
-        .map(|value| value.map(|t| t.and_utc()))
-        .map_err(|_| wrong_type(name, data))
+    NaiveDateTime::from_sql(data).map_err(|_| wrong_type(name, data))
 }
 
-/// A date column that must not be NULL.
-pub fn required_time(row: &Row, name: &str) -> PlaneResult<DateTime<Utc>> {
-    required(name, time(row, name)?)
+/// A date column that must not be NULL, in the server's local time.
+pub fn required_local_time(row: &Row, name: &str) -> PlaneResult<NaiveDateTime> {
+    required(name, local_time(row, name)?)
 }

@@ -13,14 +13,16 @@
 //! mutating statement is never retried here — the step observes the state again
 //! instead.
 
+mod clock;
 mod decode;
 mod errors;
 mod plane;
 mod run_lock;
 
-use crate::commands::sql::{SqlCommand, SqlValue};
+use crate::commands::sql::{self, SqlCommand, SqlValue};
 use crate::error::{ConnectFailure, PlaneError, PlaneResult};
 use crate::topology::{Encrypt, Secret, SqlAddress, SqlEndpoint, SqlSettings};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 use errors::{connect_error, request_error};
 use futures_util::TryStreamExt;
 use std::time::Duration;
@@ -43,6 +45,8 @@ pub struct SqlPlane {
     name: String,
     config: Config,
     connection: Mutex<Option<Connection>>,
+    /// The instance's offset from UTC, read once per connection ([`clock`]).
+    utc_offset: std::sync::Mutex<Option<FixedOffset>>,
 }
 
 impl SqlPlane {
@@ -52,6 +56,7 @@ impl SqlPlane {
             name: endpoint.display_name(),
             config: config(endpoint, settings, password.as_ref()),
             connection: Mutex::new(None),
+            utc_offset: std::sync::Mutex::new(None),
         }
     }
 
@@ -64,6 +69,7 @@ impl SqlPlane {
             name: name.into(),
             config,
             connection: Mutex::new(None),
+            utc_offset: std::sync::Mutex::new(None),
         }
     }
 
@@ -93,10 +99,46 @@ impl SqlPlane {
         if let Err(e) = &result
             && !matches!(e, PlaneError::Sql(_))
         {
-            // The connection is in an unknown state: open a fresh one next time.
+            // The connection is in an unknown state: open a fresh one next time, and
+            // read the instance's offset again on it.
             *slot = None;
+            self.forget_utc_offset();
         }
         result
+    }
+
+    /// `local`, a date this instance gave in its local time, in UTC: converted with the
+    /// offset the instance gives ([`sql::utc_offset`], read once per connection).
+    async fn to_utc(&self, local: NaiveDateTime) -> PlaneResult<DateTime<Utc>> {
+        Ok(clock::to_utc(local, self.utc_offset().await?))
+    }
+
+    async fn utc_offset(&self) -> PlaneResult<FixedOffset> {
+        if let Some(offset) = *self.cached_utc_offset() {
+            return Ok(offset);
+        }
+        let sets = self.read(&sql::utc_offset()).await?;
+        let row = plane::first(&sets)
+            .ok_or_else(|| PlaneError::Unexpected("SYSDATETIME() returned no row".into()))?;
+        let local = decode::required_local_time(row, "local_time")?;
+        let utc = decode::required_local_time(row, "utc_time")?;
+        let offset = clock::offset_between(local, utc).ok_or_else(|| {
+            PlaneError::Unexpected(format!(
+                "the instance's clock reads {local} when UTC is {utc}: no time zone is that far"
+            ))
+        })?;
+        *self.cached_utc_offset() = Some(offset);
+        Ok(offset)
+    }
+
+    fn forget_utc_offset(&self) {
+        *self.cached_utc_offset() = None;
+    }
+
+    fn cached_utc_offset(&self) -> std::sync::MutexGuard<'_, Option<FixedOffset>> {
+        self.utc_offset
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn connect(&self) -> PlaneResult<Connection> {

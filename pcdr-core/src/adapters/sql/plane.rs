@@ -2,7 +2,10 @@
 //! [`commands::sql`](crate::commands::sql), and its rows decoded.
 
 use super::SqlPlane;
-use super::decode::{bit, guid, int, lsn, required_int, required_text, required_time, text, time};
+use super::clock::to_utc;
+use super::decode::{
+    bit, guid, int, local_time, lsn, required_int, required_local_time, required_text, text,
+};
 use crate::commands::sql;
 use crate::error::{PlaneError, PlaneResult};
 use crate::log_chain::{BackupHeader, BackupType, Lsn};
@@ -13,7 +16,7 @@ use crate::planes::{
 };
 use crate::topology::RestoreMode;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use tiberius::Row;
 
 /// The first row of the first result set, if any.
@@ -73,7 +76,10 @@ fn database_state(sets: &[Vec<Row>]) -> PlaneResult<Option<DatabaseState>> {
     }))
 }
 
-fn backup_header(file: &str, sets: &[Vec<Row>]) -> PlaneResult<BackupHeader> {
+/// The header of `file`, its dates converted to UTC with `offset`, the offset of the
+/// instance that read it: `BackupStartDate` and `BackupFinishDate` are in the local time
+/// of the instance that took the backup, which the header does not name an offset for.
+fn backup_header(file: &str, sets: &[Vec<Row>], offset: FixedOffset) -> PlaneResult<BackupHeader> {
     let rows = sets.first().map(Vec::as_slice).unwrap_or_default();
     let [row] = rows else {
         return Err(unexpected(format!(
@@ -91,8 +97,8 @@ fn backup_header(file: &str, sets: &[Vec<Row>]) -> PlaneResult<BackupHeader> {
         last_lsn: lsn_of("LastLSN")?,
         family_guid: guid(row, "FamilyGUID")?.unwrap_or_default(),
         binding_id: guid(row, "BindingID")?.unwrap_or_default(),
-        backup_start: required_time(row, "BackupStartDate")?,
-        backup_finish: required_time(row, "BackupFinishDate")?,
+        backup_start: to_utc(required_local_time(row, "BackupStartDate")?, offset),
+        backup_finish: to_utc(required_local_time(row, "BackupFinishDate")?, offset),
         database_backup_lsn: lsn(row, "DatabaseBackupLSN")?.unwrap_or_default(),
         first_recovery_fork: guid(row, "FirstRecoveryForkID")?,
         recovery_fork: guid(row, "RecoveryForkID")?,
@@ -117,6 +123,21 @@ fn restored_backup(row: &Row) -> PlaneResult<Option<RestoredBackup>> {
         database_backup_lsn: lsn_of("database_backup_lsn")?,
         recovery_fork: guid(row, "last_recovery_fork_guid")?,
     }))
+}
+
+/// The session ids in the result set `index`, column `column`, in order.
+fn session_ids(sets: &[Vec<Row>], index: usize, column: &str) -> PlaneResult<Vec<SessionId>> {
+    sets.get(index)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|row| {
+            let id = required_int(row, column)?;
+            i32::try_from(id)
+                .map(SessionId)
+                .map_err(|_| unexpected(format!("session id {id}")))
+        })
+        .collect()
 }
 
 fn file_kind(code: &str) -> FileKind {
@@ -233,7 +254,8 @@ impl DatabasePlane for SqlPlane {
     }
 
     async fn backup_header(&self, file: &str) -> PlaneResult<BackupHeader> {
-        backup_header(file, &self.read(&sql::backup_header(file)).await?)
+        let sets = self.read(&sql::backup_header(file)).await?;
+        backup_header(file, &sets, self.utc_offset().await?)
     }
 
     async fn restore_log(&self, database: &str, file: &str) -> PlaneResult<()> {
@@ -246,17 +268,9 @@ impl DatabasePlane for SqlPlane {
 
     async fn sessions(&self, database: &str) -> PlaneResult<Vec<SessionId>> {
         let sets = self.read(&sql::sessions(database)).await?;
-        sets.first()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .map(|row| {
-                let id = required_int(row, "session_id")?;
-                i32::try_from(id)
-                    .map(SessionId)
-                    .map_err(|_| unexpected(format!("session id {id}")))
-            })
-            .collect()
+        let using = session_ids(&sets, 0, "spid")?;
+        let users = session_ids(&sets, 1, "session_id")?;
+        Ok(using.into_iter().filter(|s| users.contains(s)).collect())
     }
 
     async fn kill_session(&self, session: SessionId) -> PlaneResult<()> {
@@ -331,9 +345,10 @@ impl DatabasePlane for SqlPlane {
 
     async fn server_time(&self) -> PlaneResult<DateTime<Utc>> {
         let sets = self.read(&sql::server_time()).await?;
-        first(&sets)
-            .map(|row| required_time(row, "server_time"))
-            .unwrap_or_else(|| Err(unexpected("SYSDATETIME() returned no row")))
+        let local = first(&sets)
+            .map(|row| required_local_time(row, "server_time"))
+            .unwrap_or_else(|| Err(unexpected("SYSDATETIME() returned no row")))?;
+        self.to_utc(local).await
     }
 
     async fn last_restore(&self, database: &str) -> PlaneResult<Option<RestoreRecord>> {
@@ -341,7 +356,10 @@ impl DatabasePlane for SqlPlane {
         let Some(row) = first(&sets) else {
             return Ok(None);
         };
-        let restored_at = time(row, "restore_date")?.unwrap_or_default();
+        let restored_at = match local_time(row, "restore_date")? {
+            Some(local) => self.to_utc(local).await?,
+            None => DateTime::default(),
+        };
         let set_id = required_int(row, "backup_set_id")?;
         let media = self.read(&sql::backup_set_media(set_id)).await?;
         let Some(media_id) = first(&media)

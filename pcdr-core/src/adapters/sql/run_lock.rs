@@ -6,7 +6,7 @@
 //! Pages: <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-getapplock-transact-sql>,
 //! <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-releaseapplock-transact-sql>.
 
-use super::decode::{required_int, text, time};
+use super::decode::{local_time, required_int, text};
 use super::plane::{first, unexpected};
 use super::{Connection, SqlPlane, send};
 use crate::commands::sql;
@@ -61,17 +61,20 @@ impl SqlPlane {
         };
         let session = SessionId(id);
         let sets = self.read(&sql::session_details(session)).await?;
-        first(&sets)
-            .map(|row| {
-                Ok(LockHolder {
-                    session,
-                    host: text(row, "host_name")?.unwrap_or_default(),
-                    login: text(row, "login_name")?.unwrap_or_default(),
-                    program: text(row, "program_name")?.unwrap_or_default(),
-                    since: time(row, "login_time")?,
-                })
-            })
-            .transpose()
+        let Some(row) = first(&sets) else {
+            return Ok(None);
+        };
+        let since = match local_time(row, "login_time")? {
+            Some(local) => Some(self.to_utc(local).await?),
+            None => None,
+        };
+        Ok(Some(LockHolder {
+            session,
+            host: text(row, "host_name")?.unwrap_or_default(),
+            login: text(row, "login_name")?.unwrap_or_default(),
+            program: text(row, "program_name")?.unwrap_or_default(),
+            since,
+        }))
     }
 }
 
