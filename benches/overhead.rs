@@ -169,6 +169,7 @@ fn main() {
             &ServeOptions {
                 shell,
                 minute_every: None,
+                force_encryption: true,
             },
         ))
         .unwrap();

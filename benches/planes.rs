@@ -159,6 +159,7 @@ async fn failover(
         &ServeOptions {
             shell: ShellLauncher::pcdr(env("PCDR_BENCH_PCDR")),
             minute_every: None,
+            force_encryption: true,
         },
     )
     .await

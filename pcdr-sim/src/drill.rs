@@ -138,6 +138,7 @@ impl Drill {
             &ServeOptions {
                 shell: options.shell.clone(),
                 minute_every: None,
+                force_encryption: true,
             },
         )
         .await

@@ -49,6 +49,10 @@ pub struct ServeOptions {
     /// Advance the world clock one minute this often (running the log-shipping jobs);
     /// `None` leaves the clock to `tick` and `traffic`.
     pub minute_every: Option<Duration>,
+    /// Every instance forces encryption (SQL Server's Force Encryption), as production
+    /// instances are set up; `false` offers TLS without forcing it, so that a client
+    /// saying OFF encrypts its login only (MS-TDS 2.2.6.5).
+    pub force_encryption: bool,
 }
 
 /// Why serving failed.
@@ -114,7 +118,8 @@ struct Served {
 type Servers = BTreeMap<InstanceId, Served>;
 
 /// Serves the world in `dir`: starts the four instances (port 0 picks free ports), each
-/// forcing encryption with its certificate, as production instances are set up (the
+/// forcing encryption with its certificate unless `options` say otherwise, as production
+/// instances are set up (the
 /// topology requires encryption and trusts the world's authority), writes
 /// `DIR/topology.toml`, and keeps instances marked down closed.
 pub async fn serve(dir: &Path, options: &ServeOptions) -> Result<ServingWorld, ServeError> {
@@ -124,7 +129,12 @@ pub async fn serve(dir: &Path, options: &ServeOptions) -> Result<ServingWorld, S
     let mut ports = BTreeMap::new();
     for id in InstanceId::ALL {
         let engine = Arc::new(InstanceEngine::new(Arc::clone(&world), id)?);
-        let encryption = ServerEncryption::Forced(world.server_certificate(id)?);
+        let certificate = world.server_certificate(id)?;
+        let encryption = if options.force_encryption {
+            ServerEncryption::Forced(certificate)
+        } else {
+            ServerEncryption::Available(certificate)
+        };
         let handle = start(&engine, &encryption, id, 0).await?;
         addrs.insert(id, handle.local_addr());
         ports.insert(id, handle.local_addr().port());

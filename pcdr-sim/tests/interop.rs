@@ -62,6 +62,7 @@ impl Sim {
         let serve_options = ServeOptions {
             shell: ShellLauncher::pcdr("/usr/local/bin/pcdr"),
             minute_every: None,
+            force_encryption: true,
         };
         let serving = serve(dir.path(), &serve_options).await.expect("serve");
         Sim {

@@ -144,6 +144,10 @@ pub struct ServeArgs {
     /// Run the world's clock: one emulated minute every this many milliseconds.
     #[arg(long)]
     minute_every_ms: Option<u64>,
+    /// Offer TLS without forcing it (Force Encryption off): a client whose topology says
+    /// `encrypt = "off"` then encrypts its login only.
+    #[arg(long)]
+    encryption_not_forced: bool,
 }
 
 /// `pcdr sim fault`.
@@ -378,6 +382,7 @@ async fn serve_world(args: ServeArgs) -> ExitCode {
     let options = ServeOptions {
         shell: ShellLauncher::pcdr(shell_program),
         minute_every: args.minute_every_ms.map(Duration::from_millis),
+        force_encryption: !args.encryption_not_forced,
     };
     let serving = match serve(dir, &options).await {
         Ok(serving) => serving,

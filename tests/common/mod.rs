@@ -64,6 +64,7 @@ impl Served {
             &ServeOptions {
                 shell: ShellLauncher::pcdr(PCDR),
                 minute_every: None,
+                force_encryption: true,
             },
         )
         .await

@@ -73,6 +73,7 @@ pub async fn start(options: WorldOptions) -> Sim {
     let serve_options = ServeOptions {
         shell: ShellLauncher::pcdr("/usr/local/bin/pcdr"),
         minute_every: None,
+        force_encryption: true,
     };
     let serving = serve(dir.path(), &serve_options).await.expect("serve");
     Sim { dir, serving }
