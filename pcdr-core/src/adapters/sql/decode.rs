@@ -6,6 +6,11 @@ use crate::log_chain::Lsn;
 use chrono::NaiveDateTime;
 use tiberius::{ColumnData, FromSql, Row};
 
+/// The first row of the first result set, if any.
+pub(super) fn first(sets: &[Vec<Row>]) -> Option<&Row> {
+    sets.first().and_then(|rows| rows.first())
+}
+
 fn column<'r>(row: &'r Row, name: &str) -> PlaneResult<&'r ColumnData<'static>> {
     row.get_column_data(name)
         .map_err(|_| PlaneError::Unexpected(format!("the answer has no column {name}")))

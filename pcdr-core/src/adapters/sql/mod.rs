@@ -118,7 +118,7 @@ impl SqlPlane {
             return Ok(offset);
         }
         let sets = self.read(&sql::utc_offset()).await?;
-        let row = plane::first(&sets)
+        let row = decode::first(&sets)
             .ok_or_else(|| PlaneError::Unexpected("SYSDATETIME() returned no row".into()))?;
         let local = decode::required_local_time(row, "local_time")?;
         let utc = decode::required_local_time(row, "utc_time")?;

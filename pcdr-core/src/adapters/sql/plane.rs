@@ -4,7 +4,7 @@
 use super::SqlPlane;
 use super::clock::to_utc;
 use super::decode::{
-    bit, guid, int, local_time, lsn, required_int, required_local_time, required_text, text,
+    bit, first, guid, int, local_time, lsn, required_int, required_local_time, required_text, text,
 };
 use crate::commands::sql;
 use crate::error::{PlaneError, PlaneResult};
@@ -20,10 +20,6 @@ use chrono::{DateTime, FixedOffset, Utc};
 use tiberius::Row;
 
 /// The first row of the first result set, if any.
-pub(super) fn first(sets: &[Vec<Row>]) -> Option<&Row> {
-    sets.first().and_then(|rows| rows.first())
-}
-
 pub(super) fn unexpected(what: impl Into<String>) -> PlaneError {
     PlaneError::Unexpected(what.into())
 }

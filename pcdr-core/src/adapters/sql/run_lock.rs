@@ -6,8 +6,9 @@
 //! Pages: <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-getapplock-transact-sql>,
 //! <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-releaseapplock-transact-sql>.
 
+use super::decode::first;
 use super::decode::{local_time, required_int, text};
-use super::plane::{first, unexpected};
+use super::plane::unexpected;
 use super::{Connection, SqlPlane, send};
 use crate::commands::sql;
 use crate::error::PlaneResult;
