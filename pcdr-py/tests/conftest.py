@@ -41,7 +41,6 @@ class SilentServer:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.accepted: list[socket.socket] = []
-        self.first_connection = threading.Event()
         self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
 
@@ -52,7 +51,6 @@ class SilentServer:
             except OSError:
                 return
             self.accepted.append(connection)
-            self.first_connection.set()
 
     def close(self) -> None:
         """Refuses new connections and drops the open ones."""

@@ -9,6 +9,7 @@ import logging
 import pathlib
 import signal
 import threading
+import time
 from typing import NoReturn
 
 import pytest
@@ -146,19 +147,38 @@ def test_a_keyboard_interrupt_in_the_callback_leaves_a_resumable_journal(
 def test_ctrl_c_cancels_a_hanging_run_and_the_journal_resumes(
     silent_server: SilentServer, journal: pathlib.Path
 ) -> None:
-    """A real SIGINT while check_sites hangs on a silent SQL Server port. The threads
+    """A real SIGINT while the first step hangs on a silent SQL Server port. The threads
     that accept the connection and send the signal run Python code while the run
-    waits, so this also shows the run releases the GIL."""
+    waits, so this also shows the run releases the GIL.
+
+    The run's start already reads the backup instance (the journal's deployment records
+    the backup database's family), so the signal waits for a connection made after the
+    step started; the start's own read gives up after the login time limit."""
     runbook = pcdr.Runbook(topology_with_backup_sql(silent_server.port), journal=journal)
+    connections_before_the_step: list[int] = []
+
+    def on_event(event: pcdr.Event) -> None:
+        # Called on the run's thread before the step goes on: no connection of the
+        # step's can be accepted before this count is taken.
+        if event.kind == "step_started" and not connections_before_the_step:
+            connections_before_the_step.append(len(silent_server.accepted))
+
+    def a_step_connection_is_waiting() -> bool:
+        return bool(connections_before_the_step) and (
+            len(silent_server.accepted) > connections_before_the_step[0]
+        )
 
     def interrupt_then_drop_connections() -> None:
-        assert silent_server.first_connection.wait(10)
+        deadline = time.monotonic() + 60
+        while not a_step_connection_is_waiting():
+            assert time.monotonic() < deadline, "the first step never connected"
+            time.sleep(0.01)
         signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
         threading.Timer(0.5, silent_server.close).start()
 
     threading.Thread(target=interrupt_then_drop_connections, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
-        runbook.failover()
+        runbook.failover(on_event=on_event)
     report = runbook.report()
     assert not report.completed
     assert report.steps[0].ended is not None, "the run waited for the step to end"
