@@ -21,7 +21,10 @@
 //! * **Backups are real files** ([`backup_file`]); RESTORE enforces the LSN chain.
 //! * **Log shipping that runs** ([`world::logship`]): backup, copy and restore jobs in
 //!   msdb, driven by the world clock, writing `<db>_<yyyyMMddHHmmss>.trn` files to the
-//!   share (`DIR/share`) and copying them to the copy folder (`DIR/copy`).
+//!   share (`DIR/share`) and copying them to the copy folder (`DIR/copy`). A job can be
+//!   kept running ([`world::World::start_running_job`]): it holds a session on `mgc`, so
+//!   any other RESTORE of it fails with 3101; KILL ends that session but not the job,
+//!   which takes the database again from a new session; only `sp_stop_job` ends it.
 //! * **Chat traffic and its ground truth**: messages committed on the principal chat
 //!   database advance its LSN; a disaster records which messages a surviving log backup
 //!   held; [`world::World::verify`] checks a procedure's end state against it.
