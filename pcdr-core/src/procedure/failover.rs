@@ -370,8 +370,10 @@ pub async fn remove_log_shipping(ctx: &Context) -> Result<StepOutcome> {
         .filter(|a| matches!(a, Action::StopJob { .. }))
         .count();
     let (stops, remove) = actions.split_at(stopped);
-    perform_all(ctx, STEP, stops).await?;
-    wait_for_jobs_to_stop(ctx).await?;
+    if !stops.is_empty() {
+        perform_all(ctx, STEP, stops).await?;
+        wait_for_jobs_to_stop(ctx).await?;
+    }
     perform_all(ctx, STEP, remove).await?;
     if observe_log_shipping(ctx).await?.acts() {
         return Err(Error::step(
