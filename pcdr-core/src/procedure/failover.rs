@@ -348,7 +348,7 @@ async fn wait_for_jobs_to_stop(ctx: &Context) -> Result<()> {
                 "look at the jobs in SQL Server Agent's Job Activity Monitor on the backup instance, stop them, then resume",
             ));
         }
-        if looks % JOBS_PROGRESS_EVERY == 0 {
+        if looks.is_multiple_of(JOBS_PROGRESS_EVERY) {
             ctx.emit(Event::Note {
                 step: STEP,
                 text: format!("waiting for {} to stop ({waited} s)", running.join(", ")),
