@@ -76,6 +76,8 @@ timed!(TimedDatabase: DatabasePlane {
     fn database_state(&self, database: &str) -> PlaneResult<Option<DatabaseState>>;
     fn redo_start_lsn(&self, database: &str) -> PlaneResult<Option<Lsn>>;
     fn log_shipping_snapshot(&self, database: &str) -> PlaneResult<Option<LogShippingSnapshot>>;
+    fn running_log_shipping_jobs(&self, database: &str) -> PlaneResult<Vec<String>>;
+    fn stop_job(&self, name: &str) -> PlaneResult<()>;
     fn remove_secondary_log_shipping(&self, database: &str) -> PlaneResult<()>;
     fn is_log_shipping_primary(&self, database: &str) -> PlaneResult<bool>;
     fn backup_header(&self, file: &str) -> PlaneResult<BackupHeader>;

@@ -19,6 +19,7 @@ use pcdr_core::topology::SiteRole;
 use pcdr_sim::backup_file::BackupSet;
 use pcdr_sim::world::faults::{StatementFault, StatementKind, StoredCmdletFault};
 use pcdr_sim::world::model::{DbState, InstanceId, MirrorRole, UserAccess};
+use pcdr_sim::world::msdb::JobKind;
 use pcdr_sim::world::version::SqlVersion;
 use pcdr_sim::world::{Expect, World, WorldOptions};
 use std::collections::BTreeMap;
@@ -357,6 +358,66 @@ async fn a_primary_site_that_still_answers_refuses_failover_unless_allowed() {
 }
 
 /// Copy everything, then restore: the order `--sequential-restore` chooses.
+/// The position of the first statement `matches` accepts among `statements`.
+fn position(
+    statements: &[common::Statement],
+    what: &str,
+    matches: impl Fn(&common::Statement) -> bool,
+) -> usize {
+    statements
+        .iter()
+        .position(matches)
+        .unwrap_or_else(|| panic!("no {what} was sent"))
+}
+
+/// A restore job still running when failover starts holds `mgc` on the backup instance
+/// (sqllogship.exe restoring into it) and would race pcdr's own restores. KILL ends its
+/// session but not the job, which takes the database again (RESTORE gets 3101 each
+/// time); `sp_stop_job` ends it, after a while: "it may take a while before the job is
+/// canceled" while it runs a RESTORE
+/// (<https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-stop-job-transact-sql>).
+/// pcdr sees the job running (`msdb.dbo.sysjobactivity` of the newest Agent session in
+/// `msdb.dbo.syssessions`), stops it and waits until it stopped, before it removes log
+/// shipping and restores anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_shipping_job_still_running_is_stopped_and_waited_for_before_log_shipping_is_removed()
+{
+    let served = Served::new(&backlog()).await;
+    strike(&served).await;
+    let restore_job = |kind: &JobKind| matches!(kind, JobKind::Restore(_));
+    let job = served
+        .world
+        .start_running_job(InstanceId::Backup, restore_job, 1500)
+        .unwrap()
+        .expect("the backup instance has a restore job");
+
+    let report = served.completes(failover::PROCEDURE).await;
+
+    assert_done(&report, failover::REMOVE_LOG_SHIPPING);
+    let backup: Vec<_> = served
+        .statements()
+        .into_iter()
+        .filter(|s| s.on(InstanceId::Backup))
+        .collect();
+    let stop = position(&backup, "sp_stop_job", |s| {
+        s.contains("sp_stop_job") && s.param("@job") == Some(job.as_str())
+    });
+    let remove = position(&backup, "removal of log shipping", |s| {
+        s.contains("sp_delete_log_shipping_secondary_database")
+    });
+    let restore = position(&backup, "log restore", |s| s.contains("RESTORE LOG"));
+    assert!(
+        stop < remove && remove < restore,
+        "the job is stopped ({stop}) before log shipping is removed ({remove}) and logs restored ({restore})"
+    );
+    let state = served.world.read().unwrap();
+    let activity = &state.instances[&InstanceId::Backup].msdb.activity;
+    assert!(activity.iter().all(|a| !a.is_running()), "{activity:#?}");
+    drop(state);
+    assert_serving_principal(&served, InstanceId::Backup);
+    assert_verified(&served, Expect::FailedOver);
+}
+
 fn sequential() -> RunOptions {
     RunOptions {
         sequential_restore: true,

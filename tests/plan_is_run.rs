@@ -16,6 +16,7 @@ use pcdr_core::procedure::{Command, CommandKind, Procedure, RunOptions, failback
 use pcdr_core::runbook::{Plan, plan};
 use pcdr_sim::world::WorldOptions;
 use pcdr_sim::world::model::InstanceId;
+use pcdr_sim::world::msdb::JobKind;
 
 /// Whether `text` matches `pattern`, where each `<…>` in the pattern stands for any text.
 fn matches_placeholders(pattern: &str, text: &str) -> bool {
@@ -262,6 +263,26 @@ async fn plan_then_run_both(options: &WorldOptions) -> Served {
     served.rebuild().await;
     plan_then_run(&served, failback::PROCEDURE).await;
     served
+}
+
+/// A restore job still running when the failover is planned: the plan names it in the
+/// `sp_stop_job` the run sends before it removes log shipping, and the reads of
+/// `msdb.dbo.sysjobactivity` while the run waits for the job to stop are reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_a_running_log_shipping_job_is_in_the_plan() {
+    let served = Served::new(&backlog()).await;
+    served.disaster().await;
+    let restore_job = |kind: &JobKind| matches!(kind, JobKind::Restore(_));
+    let job = served
+        .world
+        .start_running_job(InstanceId::Backup, restore_job, 300)
+        .unwrap()
+        .expect("the backup instance has a restore job");
+    plan_then_run(&served, failover::PROCEDURE).await;
+    let stops = served.count(InstanceId::Backup, "sp_stop_job", |s| {
+        s.param("@job") == Some(job.as_str())
+    });
+    assert_eq!(stops, 1, "the running job {job} is stopped once");
 }
 
 #[test]

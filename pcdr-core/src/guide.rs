@@ -53,7 +53,7 @@
 //! |---|---|---|
 //! | (none: assumed) | `check_sites` | the failover's assumptions above |
 //! | (none) | `snapshot_log_shipping` | *Log Shipping Tables and Stored Procedures* |
-//! | 1. remove log shipping from the backup `mgc` | `remove_log_shipping` | `sp_delete_log_shipping_secondary_database`; *Remove Log Shipping* |
+//! | 1. remove log shipping from the backup `mgc` | `remove_log_shipping` | `dbo.syssessions`, `dbo.sysjobactivity`, `sp_stop_job`; `sp_delete_log_shipping_secondary_database`; *Remove Log Shipping* |
 //! | 2. copy the backup files not yet copied | `copy_log_backups` | *Fail Over to a Log Shipping Secondary* |
 //! | 3. apply the unapplied log backups in sequence | `apply_unapplied_logs` | *Apply Transaction Log Backups*; `RESTORE HEADERONLY`; `RESTORE LOG`; `sys.master_files` |
 //! | 4. end the connections to `mgc`, recover it | `recover_database` | `sys.sysprocesses`, `sys.dm_exec_sessions`; `KILL`; `RESTORE DATABASE … WITH RECOVERY` |
@@ -100,7 +100,25 @@
 //! `sp_delete_log_shipping_secondary_database` for `mgc`.
 //!
 //! pcdr observes whether `mgc` is still a log-shipping secondary and skips when it is
-//! not. It refuses when the run holds no snapshot. It runs
+//! not. It refuses when the run holds no snapshot.
+//!
+//! Before removing anything, pcdr looks for the copy and restore jobs of `mgc`
+//! (`copy_job_id` and `restore_job_id` of `msdb.dbo.log_shipping_secondary`) that SQL
+//! Server Agent is running: a job runs while its `msdb.dbo.sysjobactivity` row of the
+//! current Agent session (the newest `session_id` of `msdb.dbo.syssessions`) has a
+//! `start_execution_date` and no `stop_execution_date`. A running restore job holds
+//! `mgc` (its restores would fail pcdr's with 3101, or race them), and ending its
+//! session with `KILL` does not end the job. pcdr stops each running job with
+//! `EXEC msdb.dbo.sp_stop_job @job_name = @job` (the name as a parameter; error 22022,
+//! "not currently running", means it ended meanwhile), then waits, reading
+//! `sysjobactivity` every 250 ms and noting every 5 s which jobs still run, until none
+//! does: `sp_stop_job` only signals the job, and one in the middle of a RESTORE stops
+//! once the statement can. After 10 minutes pcdr stops with the jobs named, and removes
+//! nothing. With no job running, no `sp_stop_job` is sent and there is no wait. The plan
+//! shows one `sp_stop_job` per job running when it was made (offline: `<job>`, "once for
+//! each copy or restore job still running").
+//!
+//! pcdr then runs
 //! `EXEC master.dbo.sp_delete_log_shipping_secondary_database @secondary_database = @db`
 //! and verifies that the configuration is gone. Microsoft's *Remove Log Shipping* page
 //! adds that when no other secondary database shares the secondary id, the procedure
@@ -109,7 +127,10 @@
 //! pcdr's back.
 //!
 //! Pages: <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-delete-log-shipping-secondary-database-transact-sql>,
-//! <https://learn.microsoft.com/sql/database-engine/log-shipping/remove-log-shipping-sql-server>.
+//! <https://learn.microsoft.com/sql/database-engine/log-shipping/remove-log-shipping-sql-server>,
+//! <https://learn.microsoft.com/sql/relational-databases/system-tables/dbo-sysjobactivity-transact-sql>,
+//! <https://learn.microsoft.com/sql/relational-databases/system-tables/dbo-syssessions-transact-sql>,
+//! <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-stop-job-transact-sql>.
 //!
 //! ## `copy_log_backups`: Microsoft's step 2
 //!

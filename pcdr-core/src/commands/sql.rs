@@ -159,6 +159,46 @@ pub fn remove_secondary_log_shipping(db: &str) -> SqlCommand {
     .name("@db", db)
 }
 
+/// The copy and restore jobs of a log-shipping secondary (`log_shipping_secondary`).
+pub fn log_shipping_jobs(secondary_id: &str) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT copy_job_id, restore_job_id FROM msdb.dbo.log_shipping_secondary WHERE secondary_id = @secondary_id;",
+    )
+    .text_param("@secondary_id", secondary_id)
+}
+
+/// The current SQL Server Agent session: the newest row of `msdb.dbo.syssessions`, one
+/// per start of the Agent; `sysjobactivity` rows of older sessions describe jobs of an
+/// Agent that has since restarted
+/// (<https://learn.microsoft.com/sql/relational-databases/system-tables/dbo-syssessions-transact-sql>).
+pub fn agent_session() -> SqlCommand {
+    SqlCommand::new("SELECT TOP (1) session_id FROM msdb.dbo.syssessions ORDER BY session_id DESC;")
+}
+
+/// The jobs running in Agent session `session`: their `sysjobactivity` row has a
+/// `start_execution_date` and no `stop_execution_date`
+/// (<https://learn.microsoft.com/sql/relational-databases/system-tables/dbo-sysjobactivity-transact-sql>).
+pub fn running_jobs(session: i64) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT job_id FROM msdb.dbo.sysjobactivity WHERE session_id = @session \
+         AND start_execution_date IS NOT NULL AND stop_execution_date IS NULL;",
+    )
+    .int("@session", session)
+}
+
+/// The name of a SQL Server Agent job (`msdb.dbo.sysjobs`).
+pub fn job_name(job_id: &str) -> SqlCommand {
+    SqlCommand::new("SELECT name FROM msdb.dbo.sysjobs WHERE job_id = @job_id;")
+        .text_param("@job_id", job_id)
+}
+
+/// `sp_stop_job`: asks SQL Server Agent to stop a job, by name. A signal: a job running
+/// a RESTORE stops once the statement can stop
+/// (<https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-stop-job-transact-sql>).
+pub fn stop_job(job: &str) -> SqlCommand {
+    SqlCommand::new("EXEC msdb.dbo.sp_stop_job @job_name = @job;").name("@job", job)
+}
+
 /// Whether a database is a log-shipping primary.
 pub fn log_shipping_primary(db: &str) -> SqlCommand {
     SqlCommand::new("SELECT primary_id FROM msdb.dbo.log_shipping_primary_databases WHERE primary_database = @db;")

@@ -363,6 +363,15 @@ pub trait DatabasePlane: Send + Sync {
     /// `sp_delete_log_shipping_secondary_database`.
     async fn remove_secondary_log_shipping(&self, database: &str) -> PlaneResult<()>;
 
+    /// The copy and restore jobs of secondary `database` that SQL Server Agent is
+    /// running now (`msdb.dbo.sysjobactivity` of the current Agent session), by name;
+    /// none when log shipping is not configured.
+    async fn running_log_shipping_jobs(&self, database: &str) -> PlaneResult<Vec<String>>;
+
+    /// `sp_stop_job`: asks SQL Server Agent to stop the job `name`, which stops later; a
+    /// job that is no longer running (22022) is not an error.
+    async fn stop_job(&self, name: &str) -> PlaneResult<()>;
+
     /// Whether `database` is configured as a log-shipping primary.
     async fn is_log_shipping_primary(&self, database: &str) -> PlaneResult<bool>;
 

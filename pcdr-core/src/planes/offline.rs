@@ -76,6 +76,12 @@ impl DatabasePlane for Offline {
     async fn remove_secondary_log_shipping(&self, _: &str) -> PlaneResult<()> {
         self.fail()
     }
+    async fn running_log_shipping_jobs(&self, _: &str) -> PlaneResult<Vec<String>> {
+        self.fail()
+    }
+    async fn stop_job(&self, _: &str) -> PlaneResult<()> {
+        self.fail()
+    }
     async fn is_log_shipping_primary(&self, _: &str) -> PlaneResult<bool> {
         self.fail()
     }

@@ -19,6 +19,11 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
+    /// `sp_stop_job` for a log-shipping job running on the backup instance.
+    StopJob {
+        /// The job's name.
+        job: String,
+    },
     /// `sp_delete_log_shipping_secondary_database` on the backup instance.
     RemoveSecondaryLogShipping {
         /// The database.
@@ -242,7 +247,10 @@ impl Action {
     pub fn is_repeatable(&self) -> bool {
         matches!(
             self,
-            Self::SetPoolState { .. } | Self::SetActiveServers { .. } | Self::EndSessions { .. }
+            Self::SetPoolState { .. }
+                | Self::SetActiveServers { .. }
+                | Self::EndSessions { .. }
+                | Self::StopJob { .. }
         )
     }
 
@@ -272,6 +280,7 @@ impl Action {
         let shell_cmd = |command| Command::shell(ctx, command);
         let pool = &ctx.topology.pool;
         match self {
+            Self::StopJob { job } => sql_at(SiteRole::Backup, sql::stop_job(job)),
             Self::RemoveSecondaryLogShipping { database } => sql_at(
                 SiteRole::Backup,
                 sql::remove_secondary_log_shipping(database),
@@ -360,6 +369,7 @@ impl Action {
             Self::CopyFile { from, to, name, .. } => {
                 return ctx.planes.files.copy_file(from, name, to).await;
             }
+            Self::StopJob { job } => ctx.sql(SiteRole::Backup).stop_job(job).await,
             Self::RemoveSecondaryLogShipping { database } => {
                 ctx.sql(SiteRole::Backup)
                     .remove_secondary_log_shipping(database)
@@ -445,7 +455,8 @@ impl Action {
     /// The instance the action goes to; `None` for the pool and the file system.
     fn site(&self) -> Option<SiteRole> {
         match self {
-            Self::RemoveSecondaryLogShipping { .. }
+            Self::StopJob { .. }
+            | Self::RemoveSecondaryLogShipping { .. }
             | Self::RestoreLog { .. }
             | Self::SetupLogShippingSecondary { .. } => Some(SiteRole::Backup),
             Self::SetupLogShippingPrimary { .. } => Some(SiteRole::Primary),

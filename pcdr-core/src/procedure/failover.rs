@@ -21,7 +21,8 @@ use super::shared::{
 };
 use super::step::{sends_nothing, step_table};
 use super::{
-    Action, Context, Intent, Procedure, ProcedureName, ShareNotRead, StepId, StepOutcome, Template,
+    Action, Context, Event, Intent, Procedure, ProcedureName, ShareNotRead, StepId, StepOutcome,
+    Template,
 };
 use crate::error::{Error, PlaneError, PreconditionKind, Result};
 use crate::log_chain::{BackupHeader, BackupType, LogBackup, Lsn, RestorePlan};
@@ -29,6 +30,7 @@ use crate::logship::join_path;
 use crate::planes::{FileEntry, PoolState};
 use crate::topology::SiteRole;
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 /// Failover.
 pub const PROCEDURE: Procedure = Procedure::new(&ProcedureName {
@@ -259,27 +261,120 @@ async fn observe_log_shipping(ctx: &Context) -> Result<Intent> {
             "run snapshot_log_shipping first",
         ));
     }
-    Ok(Intent::act(remove_actions(ctx)))
+    let running = running_jobs(ctx).await?;
+    let intent = Intent::act(remove_actions(ctx, &running));
+    Ok(match running.is_empty() {
+        true => intent,
+        false => intent.with_note(format!(
+            "still running: {}; stopped and waited for before log shipping is removed",
+            running.join(", ")
+        )),
+    })
 }
 
-fn remove_actions(ctx: &Context) -> Vec<Action> {
-    vec![Action::RemoveSecondaryLogShipping {
+/// The copy and restore jobs of the backup database that SQL Server Agent is running.
+async fn running_jobs(ctx: &Context) -> Result<Vec<String>> {
+    let db = ctx.chat_db();
+    ctx.sql(SiteRole::Backup)
+        .running_log_shipping_jobs(db)
+        .await
+        .map_err(sql_error(
+            ctx,
+            REMOVE_LOG_SHIPPING,
+            SiteRole::Backup,
+            Some(db),
+        ))
+}
+
+/// Stops the `running` jobs, then removes log shipping.
+fn remove_actions(ctx: &Context, running: &[String]) -> Vec<Action> {
+    let stops = running
+        .iter()
+        .map(|job| Action::StopJob { job: job.clone() });
+    let remove = Action::RemoveSecondaryLogShipping {
         database: ctx.chat_db().to_string(),
-    }]
+    };
+    stops.chain([remove]).collect()
 }
 
 fn remove_template(ctx: &Context) -> Vec<Template> {
-    remove_actions(ctx)
-        .into_iter()
-        .map(Template::once)
+    let stop = Action::StopJob {
+        job: "<job>".into(),
+    };
+    let when = format!(
+        "once for each copy or restore job of {} still running (msdb.dbo.sysjobactivity), which is then waited for",
+        ctx.chat_db()
+    );
+    let remove = remove_actions(ctx, &[]).into_iter().map(Template::once);
+    std::iter::once(Template::when(when, stop))
+        .chain(remove)
         .collect()
 }
 
-/// Step 1: removes log shipping from the backup database.
+/// How long the jobs asked to stop may take: a job in the middle of a RESTORE stops only
+/// once the statement can stop, which "may take a while" (sp_stop_job (Transact-SQL)).
+const JOBS_STOP_WITHIN: Duration = Duration::from_secs(600);
+
+/// How often the jobs are looked at while they stop.
+const JOBS_POLL: Duration = Duration::from_millis(250);
+
+/// How often the wait says how it goes: every this many looks (5 s).
+const JOBS_PROGRESS_EVERY: u32 = 20;
+
+/// Waits until no log-shipping job of the backup database runs any more, saying every
+/// few seconds which still do; refuses to go on after [`JOBS_STOP_WITHIN`].
+async fn wait_for_jobs_to_stop(ctx: &Context) -> Result<()> {
+    const STEP: StepId = REMOVE_LOG_SHIPPING;
+    let started = Instant::now();
+    let mut looks = 0u32;
+    loop {
+        let running = running_jobs(ctx).await?;
+        if running.is_empty() {
+            return Ok(());
+        }
+        if ctx.is_cancelled() {
+            return Err(Error::Cancelled { step: Some(STEP) });
+        }
+        let waited = started.elapsed().as_secs();
+        if started.elapsed() >= JOBS_STOP_WITHIN {
+            return Err(precondition(
+                STEP,
+                PreconditionKind::DatabaseState,
+                format!(
+                    "{} still running {waited} s after sp_stop_job asked them to stop; removing log shipping now would leave them holding {}",
+                    running.join(", "),
+                    ctx.chat_db()
+                ),
+                "look at the jobs in SQL Server Agent's Job Activity Monitor on the backup instance, stop them, then resume",
+            ));
+        }
+        if looks.is_multiple_of(JOBS_PROGRESS_EVERY) {
+            ctx.emit(Event::Note {
+                step: STEP,
+                text: format!("waiting for {} to stop ({waited} s)", running.join(", ")),
+            });
+        }
+        looks = looks.wrapping_add(1);
+        tokio::time::sleep(JOBS_POLL).await;
+    }
+}
+
+/// Step 1: stops the log-shipping jobs still running (their sessions hold the backup
+/// database, and a restore job would race this procedure's restores), waits until they
+/// stopped, then removes log shipping from the backup database.
 pub async fn remove_log_shipping(ctx: &Context) -> Result<StepOutcome> {
     const STEP: StepId = REMOVE_LOG_SHIPPING;
     let actions = act_or_return!(ctx, STEP, observe_log_shipping(ctx).await?);
-    perform_all(ctx, STEP, &actions).await?;
+    let stopped = actions
+        .iter()
+        .filter(|a| matches!(a, Action::StopJob { .. }))
+        .count();
+    let (stops, remove) = actions.split_at(stopped);
+    if !stops.is_empty() {
+        perform_all(ctx, STEP, stops).await?;
+        wait_for_jobs_to_stop(ctx).await?;
+    }
+    perform_all(ctx, STEP, remove).await?;
     if observe_log_shipping(ctx).await?.acts() {
         return Err(Error::step(
             STEP,
@@ -290,7 +385,12 @@ pub async fn remove_log_shipping(ctx: &Context) -> Result<StepOutcome> {
         ));
     }
     Ok(StepOutcome::Done {
-        summary: "log shipping removed from the backup database".into(),
+        summary: match stopped {
+            0 => "log shipping removed from the backup database".into(),
+            n => format!(
+                "{n} running log-shipping jobs stopped; log shipping removed from the backup database"
+            ),
+        },
     })
 }
 

@@ -14,7 +14,7 @@ use crate::engine::catalog::Source;
 use crate::engine::exec::{Arg, Exec, done};
 use crate::engine::failure::{Failure, unknown_procedure};
 use crate::engine::scope::text_of;
-use crate::engine::{alter, applock, backup, executesql, msdb, restore, select};
+use crate::engine::{agent, alter, applock, backup, executesql, msdb, restore, select};
 use crate::tds::{Column, ColumnType, ResultSet, ServerMessage, StatementResult, Value};
 use crate::tsql::ast::{ArgumentValue, Execute, Expr, Operand, RestoreTarget, Statement};
 use crate::world::faults::StatementKind;
@@ -248,14 +248,12 @@ impl<'a> Exec<'a> {
             return Err(Failure::error(6107, "Only user processes can be killed."));
         }
         let instance = self.engine.instance;
-        let reader = self.engine.world.update(|state| {
-            state.instance_mut(instance).is_some_and(|i| {
-                let before = i.readers.len();
-                i.readers.retain(|r| r.spid != spid);
-                i.readers.len() < before
-            })
+        let background = self.engine.world.update(|state| {
+            state
+                .instance_mut(instance)
+                .is_some_and(|i| i.kill_background_session(spid))
         })?;
-        if reader || self.session.registry().kill(spid) {
+        if background || self.session.registry().kill(spid) {
             Ok(done())
         } else {
             Err(not_active())
@@ -275,6 +273,10 @@ impl<'a> Exec<'a> {
             let outputs = msdb::call(self, &lower, &args)?;
             self.write_outputs(&args, outputs)?;
             done()
+        } else if agent::is_known(&lower) {
+            let (returned, sent) = agent::call(self, &args)?;
+            code = returned;
+            if sent.is_empty() { done() } else { sent }
         } else if applock::is_known(&lower) {
             let (returned, sent) = applock::call(self, &lower, &args).await?;
             code = returned;

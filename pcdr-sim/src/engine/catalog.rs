@@ -419,7 +419,6 @@ fn services(server: InstanceId) -> ResultSet {
         ("service_account", NVarChar),
         ("status_desc", NVarChar),
     ]);
-    let site = server.name();
     let rows = vec![
         vec![
             text("SQL Server (MSSQLSERVER)"),
@@ -428,7 +427,7 @@ fn services(server: InstanceId) -> ResultSet {
         ],
         vec![
             text("SQL Server Agent (MSSQLSERVER)"),
-            text(&format!("CONTOSO\\sqlagent-{site}")),
+            text(&server.agent_account()),
             text("Running"),
         ],
     ];
@@ -443,6 +442,8 @@ fn msdb_table(instance: &Instance, settings: &Settings, table: &str) -> Option<R
         "log_shipping_secondary_databases" => secondary_databases_table(instance, settings),
         "log_shipping_monitor_secondary" => monitor_table(instance),
         "sysjobs" => jobs_table(instance),
+        "syssessions" => agent_sessions_table(instance, settings),
+        "sysjobactivity" => job_activity_table(instance, settings),
         "sysschedules" => schedules_table(instance),
         "restorehistory" => restore_history_table(instance, settings),
         "backupset" => backup_set_table(instance, settings),
@@ -611,6 +612,53 @@ fn jobs_table(instance: &Instance) -> ResultSet {
                     guid(j.job_id),
                     text(&j.name),
                     Value::Int(i32::from(j.enabled)),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// `msdb.dbo.syssessions`: one row per start of SQL Server Agent
+/// (<https://learn.microsoft.com/sql/relational-databases/system-tables/dbo-syssessions-transact-sql>).
+fn agent_sessions_table(instance: &Instance, settings: &Settings) -> ResultSet {
+    ResultSet {
+        columns: columns(&[("session_id", Int), ("agent_start_date", DateTime2)]),
+        rows: instance
+            .msdb
+            .agent_sessions
+            .iter()
+            .map(|s| {
+                vec![
+                    Value::Int(s.session_id),
+                    time(settings, &Some(s.agent_start_date)),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// `msdb.dbo.sysjobactivity`: each job's activity in each Agent session; a job runs
+/// while its row of the current session has a `start_execution_date` and no
+/// `stop_execution_date`
+/// (<https://learn.microsoft.com/sql/relational-databases/system-tables/dbo-sysjobactivity-transact-sql>).
+fn job_activity_table(instance: &Instance, settings: &Settings) -> ResultSet {
+    ResultSet {
+        columns: columns(&[
+            ("session_id", Int),
+            ("job_id", UniqueIdentifier),
+            ("start_execution_date", DateTime2),
+            ("stop_execution_date", DateTime2),
+        ]),
+        rows: instance
+            .msdb
+            .activity
+            .iter()
+            .map(|a| {
+                vec![
+                    Value::Int(a.session_id),
+                    guid(a.job_id),
+                    time(settings, &a.start_execution_date),
+                    time(settings, &a.stop_execution_date),
                 ]
             })
             .collect(),

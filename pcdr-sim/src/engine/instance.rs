@@ -120,7 +120,8 @@ impl InstanceEngine {
     }
 
     /// Every session of the instance, as `sys.dm_exec_sessions` lists them: two system
-    /// sessions, the live TDS sessions, and the reader sessions of the world.
+    /// sessions, the live TDS sessions, the reader sessions of the world, and the
+    /// sessions its running jobs hold.
     pub(super) fn session_rows(
         &self,
         session: &SessionInfo,
@@ -156,6 +157,21 @@ impl InstanceEngine {
             login: r.login.clone(),
             user: true,
             host_name: String::new(),
+            program_name: String::new(),
+            login_time: self.started,
+        }));
+        let agent = self.instance.agent_account();
+        let jobs = instance
+            .msdb
+            .activity
+            .iter()
+            .filter_map(|a| a.holds.as_ref());
+        rows.extend(jobs.map(|held| SessionRow {
+            spid: held.spid,
+            database: held.database.clone(),
+            login: agent.clone(),
+            user: true,
+            host_name: self.instance.server_name().to_owned(),
             program_name: String::new(),
             login_time: self.started,
         }));

@@ -11,6 +11,7 @@
 //! gives 18456 (class 14). An instance marked down refuses the login with a class 20
 //! error (the serving loop also closes its listener, so new connections are refused).
 
+mod agent;
 mod alter;
 mod applock;
 mod audit;

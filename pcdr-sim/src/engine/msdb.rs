@@ -311,7 +311,8 @@ fn run(
     }
 }
 
-fn msdb(state: &mut WorldState, instance: InstanceId) -> Result<&mut Msdb, Failure> {
+/// The msdb of `instance`.
+pub(crate) fn msdb(state: &mut WorldState, instance: InstanceId) -> Result<&mut Msdb, Failure> {
     state
         .instance_mut(instance)
         .map(|i| &mut i.msdb)
@@ -556,7 +557,9 @@ fn add_schedule(m: &mut Msdb, p: &Params) -> Result<Vec<(String, Value)>, Failur
     ])
 }
 
-fn find_job(m: &mut Msdb, p: &Params) -> Result<Guid, Failure> {
+/// The job `@job_id` or `@job_name` names: 14294 when neither is given, 14262 when
+/// there is no such job.
+pub(crate) fn find_job(m: &mut Msdb, p: &Params) -> Result<Guid, Failure> {
     let by_id = p.guid("@job_id")?;
     let by_name = p.get("@job_name").and_then(text_of);
     let found = m.jobs.iter().find(|j| {

@@ -343,3 +343,86 @@ async fn a_waiting_request_is_granted_with_1_once_the_holder_leaves() {
     });
     assert_eq!(granted, vec![vec![Value::Int(1)]]);
 }
+
+/// Whether some result is a failure carrying error `number`.
+fn fails_with(results: &[StatementResult], number: u32) -> bool {
+    results.iter().any(|r| numbers(r).contains(&number))
+}
+
+const RUNNING_JOBS: &str = "SELECT job_id FROM msdb.dbo.sysjobactivity \
+     WHERE session_id = 1 AND start_execution_date IS NOT NULL AND stop_execution_date IS NULL";
+
+const ON_MGC: &str = "SELECT spid FROM sys.sysprocesses WHERE dbid = DB_ID(N'mgc')";
+
+// https://learn.microsoft.com/sql/relational-databases/system-tables/dbo-sysjobactivity-transact-sql
+// https://learn.microsoft.com/sql/relational-databases/system-tables/dbo-syssessions-transact-sql
+// https://learn.microsoft.com/sql/t-sql/language-elements/kill-transact-sql
+// https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-stop-job-transact-sql
+#[tokio::test]
+async fn a_running_restore_job_holds_the_database_until_sp_stop_job_stops_it() {
+    use crate::world::msdb::JobKind;
+    let (_dir, engine) = engine(InstanceId::Backup);
+    let restore_job = |k: &JobKind| matches!(k, JobKind::Restore(_));
+    let name = engine
+        .world
+        .start_running_job(InstanceId::Backup, restore_job, 100)
+        .unwrap()
+        .expect("the backup instance has a restore job");
+    let registry = Arc::new(SessionRegistry::new());
+    let (pcdr, _pcdr) = session(&engine, &registry, "pcdr");
+    let agent = rows(
+        &engine,
+        &pcdr,
+        "SELECT session_id FROM msdb.dbo.syssessions",
+    )
+    .await;
+    assert_eq!(agent, vec![vec![Value::Int(1)]]);
+    assert_eq!(rows(&engine, &pcdr, RUNNING_JOBS).await.len(), 1);
+
+    let recover = Request::Batch("RESTORE DATABASE mgc WITH RECOVERY".into());
+    let results = engine.execute(&pcdr, recover.clone()).await.results;
+    assert!(fails_with(&results, 3101), "{results:?}");
+
+    let held = rows(&engine, &pcdr, ON_MGC).await;
+    let [spid] = held.as_slice() else {
+        panic!("{held:?}")
+    };
+    let kill = format!(
+        "KILL {}",
+        match spid[0] {
+            Value::Int(n) => n,
+            ref other => panic!("{other:?}"),
+        }
+    );
+    let results = engine.execute(&pcdr, Request::Batch(kill)).await.results;
+    assert!(!fails_with(&results, 6106), "{results:?}");
+    let again = rows(&engine, &pcdr, ON_MGC).await;
+    assert_eq!(again.len(), 1, "the job goes on from a new session");
+    assert_ne!(again, held);
+
+    let stop = format!(
+        "DECLARE @r int; EXEC @r = msdb.dbo.sp_stop_job @job_name = N'{name}'; SELECT @r AS r"
+    );
+    assert_eq!(rows(&engine, &pcdr, &stop).await, vec![vec![Value::Int(0)]]);
+    assert_eq!(
+        rows(&engine, &pcdr, RUNNING_JOBS).await.len(),
+        1,
+        "the stop is a signal: the job's RESTORE must finish first"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(rows(&engine, &pcdr, RUNNING_JOBS).await.is_empty());
+    assert!(rows(&engine, &pcdr, ON_MGC).await.is_empty());
+
+    let results = engine
+        .execute(&pcdr, Request::Batch(stop.clone()))
+        .await
+        .results;
+    assert!(fails_with(&results, 22022), "{results:?}");
+    assert_eq!(rows(&engine, &pcdr, &stop).await, vec![vec![Value::Int(1)]]);
+    let unknown = "EXEC msdb.dbo.sp_stop_job @job_name = N'no such job'";
+    let results = engine
+        .execute(&pcdr, Request::Batch(unknown.into()))
+        .await
+        .results;
+    assert!(fails_with(&results, 14262), "{results:?}");
+}

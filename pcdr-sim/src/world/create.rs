@@ -13,8 +13,8 @@ use crate::guid::Guid;
 use crate::world::dbops::{self, Disks, Finish, FullRestore, Usage};
 use crate::world::logship;
 use crate::world::model::{
-    CHAT_DB, COMPLIANCE_DB, Database, DbState, Instance, InstanceId, MirrorRole, Mirroring, Pool,
-    ReaderSession, Settings, WorldState,
+    CHAT_DB, COMPLIANCE_DB, Database, DbState, FIRST_BACKGROUND_SPID, Instance, InstanceId,
+    MirrorRole, Mirroring, Pool, ReaderSession, Settings, WorldState,
 };
 use crate::world::msdb::{
     Job, JobKind, MonitorSecondary, Msdb, PrimaryDatabase, PrimarySecondary, Schedule, Secondary,
@@ -27,8 +27,6 @@ use crate::world::{World, WorldError, WorldResult, traffic};
 const JOB_INTERVAL_MINUTES: i32 = 15;
 /// Minutes log backup files are kept.
 const RETENTION_MINUTES: i32 = 4320;
-/// Session ids of reader sessions start here, above those the TDS server hands out first.
-const FIRST_READER_SPID: u16 = 1000;
 
 /// How to build a new world.
 #[derive(Debug, Clone, PartialEq)]
@@ -468,7 +466,7 @@ fn add_readers(state: &mut WorldState, options: &WorldOptions) {
     if let Some(backup) = state.instance_mut(InstanceId::Backup) {
         backup.readers = (0..options.readers)
             .map(|n| ReaderSession {
-                spid: FIRST_READER_SPID.saturating_add(n as u16),
+                spid: FIRST_BACKGROUND_SPID.saturating_add(n as u16),
                 database: CHAT_DB.into(),
                 login: "CONTOSO\\report-reader".into(),
             })

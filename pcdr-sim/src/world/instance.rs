@@ -50,6 +50,12 @@ impl InstanceId {
         }
     }
 
+    /// The account SQL Server Agent runs as (`sys.dm_server_services`), which the
+    /// sessions of its jobs log in with.
+    pub fn agent_account(self) -> String {
+        format!("CONTOSO\\sqlagent-{}", self.name())
+    }
+
     /// The name used in folders, the CLI and `statements.log`.
     pub fn name(self) -> &'static str {
         match self {

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::backup_file::BackupHeader;
 use crate::world::dbops::{self, Disks, Finish, SqlError, Usage};
 use crate::world::model::{InstanceId, WorldState};
-use crate::world::msdb::{JobKind, Msdb, Secondary};
+use crate::world::msdb::{HeldSession, JobKind, Msdb, Secondary};
 
 /// One job run and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -59,7 +59,7 @@ fn due_jobs(state: &WorldState, instance: InstanceId) -> Vec<crate::guid::Guid> 
     };
     msdb.jobs
         .iter()
-        .filter(|job| job.enabled)
+        .filter(|job| job.enabled && !msdb.is_running(job.job_id))
         .filter_map(|job| {
             let schedule = msdb
                 .schedules
@@ -99,11 +99,13 @@ pub(crate) fn run_job(
         JobKind::Copy(secondary_id) => copy_job(state, disks, instance, secondary_id),
         JobKind::Restore(secondary_id) => restore_job(state, disks, instance, secondary_id),
     };
-    if let Some(stored) = state
-        .instance_mut(instance)
-        .and_then(|i| i.msdb.job_mut(*job_id))
-    {
-        stored.last_run = Some(now);
+    if let Some(msdb) = state.instance_mut(instance).map(|i| &mut i.msdb) {
+        if let Some(stored) = msdb.job_mut(*job_id) {
+            stored.last_run = Some(now);
+        }
+        let activity = msdb.activity_mut(*job_id, now);
+        activity.start_execution_date = Some(now);
+        activity.stop_execution_date = Some(now);
     }
     JobRun {
         instance,
@@ -377,6 +379,31 @@ fn record_restored(
         }
         msdb.record_restore(database, 'L', (path, header), now);
     });
+}
+
+/// Starts the first job of `instance` that `matches` and keeps it running, holding a
+/// session on the chat database as `sqllogship.exe` does while it restores, until
+/// `sp_stop_job` stops it, which then takes `stop_ms`. Returns the job's name; `None`
+/// when no job matches.
+pub(crate) fn start_running_job(
+    state: &mut WorldState,
+    instance: InstanceId,
+    matches: fn(&JobKind) -> bool,
+    stop_ms: u64,
+) -> Option<String> {
+    let now = state.clock;
+    let inst = state.instance_mut(instance)?;
+    let job = inst.msdb.jobs.iter().find(|j| matches(&j.kind)).cloned()?;
+    let spid = inst.next_background_spid();
+    let activity = inst.msdb.activity_mut(job.job_id, now);
+    activity.start_execution_date = Some(now);
+    activity.stop_execution_date = None;
+    activity.stop_ms = stop_ms;
+    activity.holds = Some(HeldSession {
+        spid,
+        database: crate::world::model::CHAT_DB.to_owned(),
+    });
+    Some(job.name)
 }
 
 /// Runs every job of `kind` on `instance` now (used to build a world step by step).

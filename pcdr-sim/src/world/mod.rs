@@ -159,6 +159,33 @@ impl World {
         })
     }
 
+    /// Starts the first log-shipping job of `instance` whose kind `matches` and keeps it
+    /// running, holding a session on the chat database (so that a RESTORE of it by
+    /// anyone else fails with 3101), until `sp_stop_job` stops it, which then takes
+    /// `stop_ms` milliseconds. Returns the job's name; `None` when no job matches.
+    pub fn start_running_job(
+        &self,
+        instance: InstanceId,
+        matches: fn(&msdb::JobKind) -> bool,
+        stop_ms: u64,
+    ) -> WorldResult<Option<String>> {
+        self.update(|state| logship::start_running_job(state, instance, matches, stop_ms))
+    }
+
+    /// Ends the run of job `job_id` on `instance` (the Agent processed a stop request).
+    pub(crate) fn update_job_stopped(
+        &self,
+        instance: InstanceId,
+        job_id: crate::guid::Guid,
+    ) -> WorldResult<()> {
+        self.update(|state| {
+            let now = state.clock;
+            if let Some(inst) = state.instance_mut(instance) {
+                inst.msdb.finish_run(job_id, now);
+            }
+        })
+    }
+
     /// Marks `instance` down (it refuses connections) or up.
     pub fn set_instance_down(&self, instance: InstanceId, down: bool) -> WorldResult<()> {
         self.update(|state| {

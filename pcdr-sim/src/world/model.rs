@@ -155,6 +155,10 @@ impl Database {
     }
 }
 
+/// The first session id of background sessions (readers, running jobs), above the TDS
+/// server's.
+pub(crate) const FIRST_BACKGROUND_SPID: u16 = 1000;
+
 /// A read-only session held open on a standby database (a report reader).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReaderSession {
@@ -197,6 +201,45 @@ impl Instance {
         self.databases
             .values_mut()
             .find(|d| d.name.eq_ignore_ascii_case(name))
+    }
+
+    /// A session id for a new background session (a reader, a running job's): above
+    /// every one in use, from 1000 up.
+    pub(crate) fn next_background_spid(&self) -> u16 {
+        let readers = self.readers.iter().map(|r| r.spid);
+        let jobs = self.msdb.activity.iter().filter_map(|a| a.holds.as_ref());
+        readers
+            .chain(jobs.map(|h| h.spid))
+            .max()
+            .map_or(FIRST_BACKGROUND_SPID, |spid| spid.saturating_add(1))
+            .max(FIRST_BACKGROUND_SPID)
+    }
+
+    /// `KILL` of a background session; whether there was one. A reader ends. A running
+    /// job's session ends too, but not the job: KILL ends a session ("KILL
+    /// (Transact-SQL)"), while only `sp_stop_job` forces the process a job step runs
+    /// to end ("sp_stop_job (Transact-SQL)"), so `sqllogship.exe` goes on with its next
+    /// restore from a new session, which holds the database again.
+    pub(crate) fn kill_background_session(&mut self, spid: u16) -> bool {
+        let before = self.readers.len();
+        self.readers.retain(|r| r.spid != spid);
+        if self.readers.len() < before {
+            return true;
+        }
+        let next = self.next_background_spid();
+        let held = self
+            .msdb
+            .activity
+            .iter_mut()
+            .filter_map(|a| a.holds.as_mut())
+            .find(|h| h.spid == spid);
+        match held {
+            Some(held) => {
+                held.spid = next;
+                true
+            }
+            None => false,
+        }
     }
 
     /// The database with `database_id` `id`.

@@ -156,6 +156,59 @@ pub struct Schedule {
     pub interval_minutes: i32,
 }
 
+/// A row of `syssessions`: one SQL Server Agent session, a new one each time the Agent
+/// service starts; `sysjobactivity` rows of older sessions describe jobs of an Agent that
+/// is no longer running (dbo.syssessions (Transact-SQL) on Microsoft Learn,
+/// <https://learn.microsoft.com/sql/relational-databases/system-tables/dbo-syssessions-transact-sql>).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSession {
+    /// `session_id`.
+    pub session_id: i32,
+    /// `agent_start_date`.
+    pub agent_start_date: DateTime<Utc>,
+}
+
+/// A row of `sysjobactivity`: a job's current activity in one Agent session. A job is
+/// running while its row of the current session has a `start_execution_date` and no
+/// `stop_execution_date` (dbo.sysjobactivity (Transact-SQL) on Microsoft Learn,
+/// <https://learn.microsoft.com/sql/relational-databases/system-tables/dbo-sysjobactivity-transact-sql>).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobActivity {
+    /// `session_id`: the Agent session.
+    pub session_id: i32,
+    /// `job_id`.
+    pub job_id: Guid,
+    /// `start_execution_date`.
+    pub start_execution_date: Option<DateTime<Utc>>,
+    /// `stop_execution_date`.
+    pub stop_execution_date: Option<DateTime<Utc>>,
+    /// The session the running job's step holds on a database (`sqllogship.exe`
+    /// restoring into it), shown in `sys.sysprocesses`; `None` once the job stopped.
+    #[serde(default)]
+    pub holds: Option<HeldSession>,
+    /// How long the job takes to stop once `sp_stop_job` asked it to: the statement it
+    /// runs must reach a point where it can stop, which for a RESTORE "may take a
+    /// while" (sp_stop_job (Transact-SQL)).
+    #[serde(default)]
+    pub stop_ms: u64,
+}
+
+impl JobActivity {
+    /// Started and not stopped.
+    pub fn is_running(&self) -> bool {
+        self.start_execution_date.is_some() && self.stop_execution_date.is_none()
+    }
+}
+
+/// A session a running job holds on a database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldSession {
+    /// Its session id, from the background range of the readers.
+    pub spid: u16,
+    /// The database it uses.
+    pub database: String,
+}
+
 /// One restore, as msdb's history records it: a `restorehistory` row, with the
 /// `backupset` and `backupmediafamily` rows it points to folded in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,12 +274,72 @@ pub struct Msdb {
     /// `restorehistory` (with `backupset` and `backupmediafamily`).
     #[serde(default)]
     pub restores: Vec<RestoreHistory>,
+    /// `syssessions`: empty until the Agent first runs a job.
+    #[serde(default)]
+    pub agent_sessions: Vec<AgentSession>,
+    /// `sysjobactivity`.
+    #[serde(default)]
+    pub activity: Vec<JobActivity>,
 }
 
 impl Msdb {
     /// The job `id`, mutably.
     pub(crate) fn job_mut(&mut self, id: Guid) -> Option<&mut Job> {
         self.jobs.iter_mut().find(|j| j.job_id == id)
+    }
+
+    /// The current Agent session (the newest `syssessions` row), started at `now` when
+    /// the Agent has none yet.
+    pub(crate) fn agent_session(&mut self, now: DateTime<Utc>) -> i32 {
+        if let Some(newest) = self.agent_sessions.iter().map(|s| s.session_id).max() {
+            return newest;
+        }
+        self.agent_sessions.push(AgentSession {
+            session_id: 1,
+            agent_start_date: now,
+        });
+        1
+    }
+
+    /// The activity of job `id` in the current Agent session, created when missing.
+    pub(crate) fn activity_mut(&mut self, id: Guid, now: DateTime<Utc>) -> &mut JobActivity {
+        let session_id = self.agent_session(now);
+        let at = match self
+            .activity
+            .iter()
+            .position(|a| a.session_id == session_id && a.job_id == id)
+        {
+            Some(at) => at,
+            None => {
+                self.activity.push(JobActivity {
+                    session_id,
+                    job_id: id,
+                    start_execution_date: None,
+                    stop_execution_date: None,
+                    holds: None,
+                    stop_ms: 0,
+                });
+                self.activity.len() - 1
+            }
+        };
+        &mut self.activity[at]
+    }
+
+    /// Whether job `id` is running in the current Agent session.
+    pub(crate) fn is_running(&self, id: Guid) -> bool {
+        let current = self.agent_sessions.iter().map(|s| s.session_id).max();
+        self.activity
+            .iter()
+            .any(|a| Some(a.session_id) == current && a.job_id == id && a.is_running())
+    }
+
+    /// Ends the run of job `id` at `now`: the job's step ends, and its session with it.
+    pub(crate) fn finish_run(&mut self, id: Guid, now: DateTime<Utc>) {
+        let activity = self.activity_mut(id, now);
+        if activity.is_running() {
+            activity.stop_execution_date = Some(now);
+            activity.holds = None;
+        }
     }
 
     /// Records a restore of `database` from the set `header` in `device` (`D` database,

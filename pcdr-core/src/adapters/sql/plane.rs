@@ -170,6 +170,24 @@ impl SqlPlane {
         first(&sets).map_or(Ok(None), restored_backup)
     }
 
+    /// The ids of the jobs running in the current SQL Server Agent session; none when
+    /// the Agent has run no job yet.
+    async fn running_jobs(&self) -> PlaneResult<Vec<String>> {
+        let Some(session) = first_id(&self.read(&sql::agent_session()).await?, "session_id")?
+        else {
+            return Ok(Vec::new());
+        };
+        let sets = self.read(&sql::running_jobs(session)).await?;
+        let rows = sets.first().map(Vec::as_slice).unwrap_or_default();
+        Ok(rows
+            .iter()
+            .map(|row| guid(row, "job_id"))
+            .collect::<PlaneResult<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
     async fn secondary_row(
         &self,
         database: &str,
@@ -243,6 +261,34 @@ impl DatabasePlane for SqlPlane {
     async fn remove_secondary_log_shipping(&self, database: &str) -> PlaneResult<()> {
         self.write(&sql::remove_secondary_log_shipping(database))
             .await
+    }
+
+    async fn running_log_shipping_jobs(&self, database: &str) -> PlaneResult<Vec<String>> {
+        let Some((secondary_id, _)) = self.secondary_row(database).await? else {
+            return Ok(Vec::new());
+        };
+        let jobs = self.read(&sql::log_shipping_jobs(&secondary_id)).await?;
+        let Some(row) = first(&jobs) else {
+            return Ok(Vec::new());
+        };
+        let ids = [guid(row, "copy_job_id")?, guid(row, "restore_job_id")?];
+        let running = self.running_jobs().await?;
+        let mut names = Vec::new();
+        for id in ids.into_iter().flatten() {
+            if running.iter().any(|r| r.eq_ignore_ascii_case(&id)) {
+                let sets = self.read(&sql::job_name(&id)).await?;
+                names.extend(first(&sets).map(|r| required_text(r, "name")).transpose()?);
+            }
+        }
+        Ok(names)
+    }
+
+    async fn stop_job(&self, name: &str) -> PlaneResult<()> {
+        match self.write(&sql::stop_job(name)).await {
+            // 22022: the job is not running (any more), which is what was wanted.
+            Err(e) if e.sql_number() == Some(22022) => Ok(()),
+            other => other,
+        }
     }
 
     async fn is_log_shipping_primary(&self, database: &str) -> PlaneResult<bool> {

@@ -313,6 +313,63 @@ async fn remove_log_shipping_deletes_the_secondary_and_verifies() {
     assert!(summary.contains("removed"), "{summary}");
 }
 
+/// A restore job still running holds the backup database: it is stopped, and waited for
+/// until `sysjobactivity` no longer shows it running, before log shipping is removed.
+#[tokio::test]
+async fn remove_log_shipping_stops_running_jobs_first() {
+    const JOB: &str = "LSRestore_SQLPC-ATL_mgc";
+    let mut w = World::new().with_snapshot(snapshot());
+    let mut seq = Sequence::new();
+    w.backup
+        .expect_log_shipping_snapshot()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(snapshot())));
+    w.backup
+        .expect_running_log_shipping_jobs()
+        .withf(|db| db == "mgc")
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(vec![JOB.to_string()]));
+    w.backup
+        .expect_stop_job()
+        .withf(|job| job == JOB)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.backup
+        .expect_running_log_shipping_jobs()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(vec![JOB.to_string()]));
+    w.backup
+        .expect_running_log_shipping_jobs()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Vec::new()));
+    w.backup
+        .expect_remove_secondary_log_shipping()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.backup
+        .expect_log_shipping_snapshot()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(None));
+    let (ctx, recorder) = w.build();
+    let summary = done(remove_log_shipping(&ctx).await.expect("removed"));
+    assert!(
+        summary.contains("1 running log-shipping jobs stopped"),
+        "{summary}"
+    );
+    let waited = recorder
+        .notes()
+        .into_iter()
+        .any(|n| n.contains(&format!("waiting for {JOB} to stop")));
+    assert!(waited, "the wait says which job it waits for");
+}
+
 #[tokio::test]
 async fn remove_log_shipping_is_skipped_when_no_longer_configured() {
     let mut w = World::new().with_snapshot(snapshot());

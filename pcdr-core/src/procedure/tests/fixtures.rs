@@ -184,9 +184,12 @@ impl World {
     /// Reads a test did not set up get the answers of a plain log-shipping secondary,
     /// after the test's own (mockall tries expectations in the order they were set): msdb
     /// records the last restore as one of [`FAMILY`] (on no known fork) and no restore
-    /// from any other file, no folder holds a misnamed log backup, and the pool never
-    /// warns.
+    /// from any other file, no log-shipping job is running, no folder holds a misnamed
+    /// log backup, and the pool never warns.
     pub fn build(mut self) -> (Context, Arc<Recorder>) {
+        self.backup
+            .expect_running_log_shipping_jobs()
+            .returning(|_| Ok(Vec::new()));
         self.backup
             .expect_last_restored_backup()
             .returning(|_| Ok(Some(restored_set(FAMILY))));
@@ -216,6 +219,7 @@ impl World {
 
 /// Every mutating method of a database plane gets `.never()`.
 pub fn forbid_sql_mutations(sql: &mut MockDatabasePlane) {
+    sql.expect_stop_job().never();
     sql.expect_remove_secondary_log_shipping().never();
     sql.expect_restore_log().never();
     sql.expect_recover().never();

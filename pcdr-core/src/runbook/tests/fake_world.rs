@@ -69,6 +69,8 @@ pub struct State {
     pub backup: Option<Db>,
     pub backup_compliance_mirrored: bool,
     pub secondary_configured: bool,
+    /// The log-shipping jobs running on the backup instance, by name.
+    pub running_jobs: Vec<String>,
     pub primary_configured: bool,
     /// Files by full path.
     pub files: HashMap<String, FakeFile>,
@@ -399,6 +401,25 @@ impl DatabasePlane for FakeSql {
                 s.secondary_configured = false;
                 Ok(())
             })
+    }
+
+    async fn running_log_shipping_jobs(&self, _: &str) -> PlaneResult<Vec<String>> {
+        self.world.read("running_log_shipping_jobs", |s| {
+            self.check_reachable(s)?;
+            Ok(
+                match self.site == SiteRole::Backup && s.secondary_configured {
+                    true => s.running_jobs.clone(),
+                    false => Vec::new(),
+                },
+            )
+        })
+    }
+
+    async fn stop_job(&self, name: &str) -> PlaneResult<()> {
+        self.world.mutate("stop_job", name.into(), |s| {
+            s.running_jobs.retain(|job| job != name);
+            Ok(())
+        })
     }
 
     async fn is_log_shipping_primary(&self, _: &str) -> PlaneResult<bool> {
