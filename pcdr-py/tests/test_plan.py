@@ -30,9 +30,11 @@ def test_unobservable_steps_show_command_templates(topology: pcdr.Topology) -> N
     steps = {s.id: s for s in pcdr.Runbook(topology, dry_run=True).plan("failover")}
     assert all(step.state == "unknown" and step.reason for step in steps.values())
     remove = steps["remove_log_shipping"].commands
-    assert [c.kind for c in remove] == ["sql"]
-    assert remove[0].target == "sql-dal.contoso.com,1433"
-    assert "sp_delete_log_shipping_secondary_database" in remove[0].text
+    # A log-shipping job found running is stopped first, then log shipping removed.
+    assert [c.kind for c in remove] == ["sql", "sql"]
+    assert "sp_stop_job" in remove[0].text
+    assert remove[1].target == "sql-dal.contoso.com,1433"
+    assert "sp_delete_log_shipping_secondary_database" in remove[1].text
     apply = steps["apply_unapplied_logs"].commands
     assert [c.kind for c in apply] == ["sql", "sql"]
     assert "<yyyyMMddHHmmss>" in apply[1].text
