@@ -8,11 +8,8 @@ use crate::topology::{
     Databases, Encrypt, PasswordSource, RestoreMode, ShellSettings, SiteRole, SqlAddress, Topology,
 };
 
-#[test]
-fn example_file_loads_from_disk() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/topology.toml");
-    let topology = Topology::load(&path).unwrap();
-    assert_eq!(topology, example());
+/// Each cmdlet's identity, derived from the pool FQDN in the form its type takes.
+fn assert_documented_identities(topology: &Topology) {
     assert_eq!(
         topology.pool.state_identity,
         "service:PersistentChatServer:pchat.contoso.com"
@@ -21,6 +18,14 @@ fn example_file_loads_from_disk() {
         topology.pool.active_servers_identity,
         "PersistentChatServer:pchat.contoso.com"
     );
+}
+
+#[test]
+fn example_file_loads_from_disk() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/topology.toml");
+    let topology = Topology::load(&path).unwrap();
+    assert_eq!(topology, example());
+    assert_documented_identities(&topology);
     assert_eq!(topology.shell.mirror_timeout_secs, 14_400);
     assert_eq!(
         topology.log_shipping.backup_share,
@@ -41,14 +46,7 @@ fn example_file_loads_from_disk() {
 #[test]
 fn defaults_fill_every_optional_key() {
     let topology = Topology::from_toml_str(MINIMAL, None).unwrap();
-    assert_eq!(
-        topology.pool.state_identity,
-        "service:PersistentChatServer:pchat.contoso.com"
-    );
-    assert_eq!(
-        topology.pool.active_servers_identity,
-        "PersistentChatServer:pchat.contoso.com"
-    );
+    assert_documented_identities(&topology);
     assert_eq!(topology.databases, Databases::default());
     assert_eq!(topology.databases.chat, "mgc");
     assert_eq!(topology.databases.compliance, "mgccomp");
