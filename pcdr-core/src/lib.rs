@@ -9,8 +9,8 @@
 //! - [`runbook`]: plan, journal, resume and report around the procedures.
 //! - [`log_chain`]: the LSN rule that decides which log backups to restore.
 //! - [`adapters`]: the real planes (tiberius, the file system, the Management Shell).
-//! - [`commands`]: the exact T-SQL and cmdlet lines sent; [`quote`]: the one place where
-//!   untrusted text becomes code.
+//! - [`commands`]: the exact T-SQL and cmdlet lines sent, each with the Microsoft page it
+//!   follows; [`quote`]: the one place where untrusted text becomes code.
 //! - `conformance` (feature `conformance`): one suite of checks per plane, run against
 //!   the real adapters on the emulator, the test doubles, and real servers.
 //! - [`embed`]: one object per deployment, the API the command line, C and Python wrap;
