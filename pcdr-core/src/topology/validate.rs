@@ -258,10 +258,47 @@ fn endpoint(key: &str, raw: RawEndpoint) -> Checked<SqlEndpoint> {
         }
     };
     Ok(SqlEndpoint {
+        fqdn: server_fqdn(key, &host, raw.fqdn)?,
         host,
         address,
         host_in_certificate,
     })
+}
+
+/// The endpoint's `fqdn`, when given: a host name that is not an IP address. Without
+/// one, `host` stands for it and must not be an IP address either: the cmdlets
+/// (`Install-CsMirrorDatabase -SqlServerFqdn`) find the SQL Server in the Skype for
+/// Business topology by its FQDN.
+fn server_fqdn(key: &str, host: &str, fqdn: Option<String>) -> Checked<Option<String>> {
+    let fqdn_key = format!("{key}.fqdn");
+    let Some(fqdn) = fqdn else {
+        return match is_ip_address(host) {
+            true => Err(TopologyError::new(
+                &fqdn_key,
+                format!(
+                    "is missing and host {host:?} is an IP address; expected fqdn = \"...\", \
+                     the SQL Server's FQDN as the Skype for Business topology knows it, \
+                     which the cmdlets take instead of an address"
+                ),
+            )),
+            false => Ok(None),
+        };
+    };
+    let fqdn = host_name(&fqdn_key, fqdn)?;
+    if is_ip_address(&fqdn) {
+        return Err(TopologyError::new(
+            &fqdn_key,
+            format!(
+                "{fqdn:?} is an IP address; expected the SQL Server's FQDN as the Skype for \
+                 Business topology knows it"
+            ),
+        ));
+    }
+    Ok(Some(fqdn))
+}
+
+fn is_ip_address(host: &str) -> bool {
+    host.parse::<std::net::IpAddr>().is_ok()
 }
 
 fn chat_servers(key: &str, servers: Vec<String>) -> Checked<Vec<String>> {

@@ -49,9 +49,6 @@ pub struct WorldOptions {
     pub statement_latency_ms: u64,
     /// The SQL login's password; `None` makes one up.
     pub password: Option<String>,
-    /// Name each instance in the topology (`PCHAT` on its static port, as production
-    /// deployments often are) instead of giving its port alone.
-    pub named_instances: bool,
     /// The SQL Server version every instance presents.
     pub sql_version: SqlVersion,
     /// The instances' offset from UTC in minutes (their local clock is the world
@@ -73,7 +70,6 @@ impl Default for WorldOptions {
             restore_mb_per_s: 0.0,
             statement_latency_ms: 0,
             password: None,
-            named_instances: false,
             sql_version: SqlVersion::default(),
             utc_offset_minutes: 0,
         }
@@ -130,7 +126,6 @@ impl World {
                 restore_mb_per_s: options.restore_mb_per_s,
                 statement_latency_ms: options.statement_latency_ms,
                 messages_per_log: options.messages_per_log,
-                named_instances: options.named_instances,
                 sql_version: options.sql_version,
                 utc_offset_minutes: options.utc_offset_minutes,
             },
