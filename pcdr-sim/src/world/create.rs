@@ -236,7 +236,7 @@ impl World {
             .instance_mut(InstanceId::Primary)
             .and_then(|i| i.database_mut(CHAT_DB))
             .ok_or_else(|| WorldError::Refused("no primary chat database".into()))?;
-        let set = dbops::take_full_backup(primary, now, true);
+        let set = dbops::take_full_backup(primary, InstanceId::Primary, now, true);
         disks.write(&path, &set).map_err(sql_refusal)?;
         let restore = FullRestore {
             replace: true,
