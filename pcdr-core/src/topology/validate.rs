@@ -267,19 +267,19 @@ fn sql_address(key: &str, instance: Option<String>, port: Option<i64>) -> Checke
 }
 
 /// The endpoint's `fqdn`, when given: a host name that is not an IP address. Without
-/// one, `host` stands for it and must not be an IP address either: the cmdlets
-/// (`Install-CsMirrorDatabase -SqlServerFqdn`) find the SQL Server in the Skype for
-/// Business topology by its FQDN.
+/// one, `host` stands for it and must not be an IP address either (refused at `host`,
+/// whose value is the problem): the cmdlets (`Install-CsMirrorDatabase
+/// -SqlServerFqdn`) find the SQL Server in the Skype for Business topology by its FQDN.
 fn server_fqdn(key: &str, host: &str, fqdn: Option<String>) -> Checked<Option<String>> {
     let fqdn_key = format!("{key}.fqdn");
     let Some(fqdn) = fqdn else {
         return match is_ip_address(host) {
             true => Err(TopologyError::new(
-                &fqdn_key,
+                &format!("{key}.host"),
                 format!(
-                    "is missing and host {host:?} is an IP address; expected fqdn = \"...\", \
-                     the SQL Server's FQDN as the Skype for Business topology knows it, \
-                     which the cmdlets take instead of an address"
+                    "{host:?} is an IP address, which the cmdlets cannot take; expected \
+                     {fqdn_key} = \"...\" beside it, the SQL Server's FQDN as the Skype for \
+                     Business topology knows it"
                 ),
             )),
             false => Ok(None),

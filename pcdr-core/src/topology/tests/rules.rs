@@ -449,8 +449,9 @@ fn an_ip_address_host_needs_the_fqdn_the_cmdlets_take() {
     let by_address = MINIMAL.replace("\"sql-dal.contoso.com\"", "\"10.20.0.11\"");
     assert_refused(
         &by_address,
-        "sites.backup.sql.fqdn",
-        "is missing and host \"10.20.0.11\" is an IP address; expected fqdn = \"...\"",
+        "sites.backup.sql.host",
+        "\"10.20.0.11\" is an IP address, which the cmdlets cannot take; expected \
+         sites.backup.sql.fqdn = \"...\" beside it",
     );
     let named = by_address.replace(
         "\"10.20.0.11\"",
