@@ -7,14 +7,16 @@
 //! * **Four SQL Server instances** ([`world::model::InstanceId`]): `primary` (127.0.0.1)
 //!   and its mirror `primary-mirror` (127.0.0.2) in the primary site, `backup`
 //!   (127.0.0.3, the log-shipping secondary) and `backup-mirror` (127.0.0.4) in the
-//!   backup site, each a TDS 7.4 server ([`tds`]) on its own loopback address, with
+//!   backup site, each a TDS 7.4 server ([`tds`]) on its own loopback address, the named
+//!   instance `PCHAT` on a static port, its server known to the cmdlets by an FQDN of
+//!   its own (`sql-atl.contoso.test`, `sql-atl-mirror…`, `sql-dal…`, `sql-dal-mirror…`), with
 //!   databases `master`, `tempdb`, `model`, `msdb`, `mgc`, `mgccomp` (the backup site has
 //!   `mgc` once log shipping seeded it, and `mgccomp`; `backup-mirror` gets databases when
 //!   mirroring is installed). Each database has a state (ONLINE, RESTORING, standby,
 //!   OFFLINE), recovery model, user access, LSN position or redo point, family GUID,
 //!   mirroring role and partner, files, and the chat messages it holds.
 //! * **TLS as in production**: every served instance forces encryption with a
-//!   certificate for its address and server name, issued by the world's own certificate
+//!   certificate for its address, FQDN and server name, issued by the world's own certificate
 //!   authority (`DIR/tls/`, [`world::certs`]), which the world's topology trusts. The
 //!   encryption is negotiated in PRELOGIN and TLS 1.2 carried as MS-TDS 2.2.6.5 says
 //!   ([`tds`]): for the whole connection, or the login only when both sides say OFF.
