@@ -275,7 +275,7 @@ fn server_fqdn(key: &str, host: &str, fqdn: Option<String>) -> Checked<Option<St
     let Some(fqdn) = fqdn else {
         return match is_ip_address(host) {
             true => Err(TopologyError::new(
-                &format!("{key}.host"),
+                format!("{key}.host"),
                 format!(
                     "{host:?} is an IP address, which the cmdlets cannot take; expected \
                      {fqdn_key} = \"...\" beside it, the SQL Server's FQDN as the Skype for \
