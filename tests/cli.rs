@@ -1058,7 +1058,7 @@ fn a_topology_that_skips_the_certificate_check_warns_at_the_default_level() {
         .stdout_has("pool state: Normal")
         .stderr_has("WARN")
         .stderr_has("sql.trust_server_certificate = true: the server's certificate is not checked")
-        .stderr_has("127.0.0.3,");
+        .stderr_has(r"127.0.0.3\PCHAT,");
 }
 
 #[test]

@@ -212,7 +212,7 @@ fn mirror_request(topology: &Topology) -> MirrorRequest {
     let sql = &topology.sites.primary.sql;
     MirrorRequest {
         database: ChatDatabase::PersistentChat,
-        sql_server_fqdn: sql.host.clone(),
+        sql_server_fqdn: sql.server_fqdn().to_owned(),
         sql_instance: sql.address.instance().map(str::to_owned),
         file_share: topology.log_shipping.backup_share.clone(),
     }

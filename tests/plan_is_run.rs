@@ -228,15 +228,12 @@ async fn ending_standby_readers_is_in_the_plan() {
     );
 }
 
-/// Named instances on static ports: pcdr connects to the ports and names the instance to
-/// `Install-CsMirrorDatabase`, in the plan as in the run.
+/// Named instances on static ports (every world's): pcdr connects to the ports and names
+/// the server by its FQDN and the instance to `Install-CsMirrorDatabase`, in the plan as
+/// in the run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn named_instances_are_planned_and_named() {
-    let named = WorldOptions {
-        named_instances: true,
-        ..backlog()
-    };
-    let served = plan_then_run_both(&named).await;
+    let served = plan_then_run_both(&backlog()).await;
     let mirrors = served
         .cmdlets()
         .into_iter()
@@ -246,7 +243,7 @@ async fn named_instances_are_planned_and_named() {
     assert!(
         mirrors
             .iter()
-            .all(|c| c.contains("-SqlInstanceName 'PCHAT'")),
+            .all(|c| c.contains(".contoso.test' -SqlInstanceName 'PCHAT'")),
         "{mirrors:#?}"
     );
 }

@@ -77,6 +77,6 @@ def topology_with_backup_sql(port: int) -> pcdr.Topology:
     text = EXAMPLE.read_text()
     text = text.replace(
         'sql = { host = "sql-dal.contoso.com", port = 1433 }',
-        f'sql = {{ host = "127.0.0.1", port = {port} }}',
+        f'sql = {{ host = "127.0.0.1", port = {port}, fqdn = "sql-dal.contoso.com" }}',
     )
     return pcdr.Topology.from_toml(text)

@@ -248,7 +248,8 @@ def test_a_gap_in_the_log_chain_is_refused_then_resumed_accepting_data_loss(
     assert error.step == "apply_unapplied_logs"
     assert error.database == "mgc"
     backup_sql = topology.to_dict()["sites"]["backup"]["sql"]
-    assert error.server == f"{backup_sql['host']},{backup_sql['port']}"
+    # Every emulated instance is named, on a static port: SQL Server's host\INSTANCE,port.
+    assert error.server == f"{backup_sql['host']}\\{backup_sql['instance']},{backup_sql['port']}"
     lsns = re.search(r"from LSN (\d+) to (\d+)", str(error))
     assert lsns is not None, str(error)
     assert int(lsns.group(1)) < int(lsns.group(2))

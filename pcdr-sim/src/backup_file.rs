@@ -6,9 +6,9 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `PCDRBAK1` |
-//! | 8 | 2 | format version, 2 |
+//! | 8 | 2 | format version, 3 |
 //! | 10 | 1 | backup type: 1 full database, 2 log (as `RESTORE HEADERONLY`'s `BackupType`) |
-//! | 11 | 1 | flags: bit 0 set when taken `WITH CHECKSUM`, bit 1 when taken `WITH COPY_ONLY` |
+//! | 11 | 1 | flags: bit 0 set when taken `WITH CHECKSUM`, bit 1 when taken `WITH COPY_ONLY`, bit 2 when the set begins a log chain |
 //! | 12 | 16 | FamilyGUID, RFC 4122 byte order |
 //! | 28 | 16 | BindingID (the backed-up database's `database_guid`), same order |
 //! | 44 | 16 | FirstLSN, `u128` |
@@ -19,6 +19,7 @@
 //! | 108 | 16 | FirstRecoveryForkID, RFC 4122 byte order |
 //! | 124 | 16 | RecoveryForkID, same |
 //! | 140 | 2+n | DatabaseName |
+//! | … | 2+n | ServerName (`@@SERVERNAME` of the instance that wrote the set) |
 //! | … | 2 | file count, then per file: type (`0` data, `1` log), logical name, physical name |
 //! | … | 4 | message count, then per message: id `u64`, LSN `u128` |
 //! | end−4 | 4 | CRC-32 (IEEE) of every byte before it |
@@ -34,7 +35,7 @@ use chrono::{DateTime, Utc};
 use crate::guid::Guid;
 
 const MAGIC: &[u8; 8] = b"PCDRBAK1";
-const VERSION: u16 = 2;
+const VERSION: u16 = 3;
 /// Bytes before the database name.
 const FIXED_HEADER: usize = 140;
 
@@ -71,6 +72,8 @@ impl BackupKind {
 pub struct BackupHeader {
     /// `DatabaseName`: the database backed up.
     pub database_name: String,
+    /// `ServerName`: `@@SERVERNAME` of the instance that wrote the set.
+    pub server_name: String,
     /// `BackupType`: full or log.
     pub kind: BackupKind,
     /// `FirstLSN`: the first LSN in the set.
@@ -91,6 +94,9 @@ pub struct BackupHeader {
     /// `IsCopyOnly`: taken `WITH COPY_ONLY`, outside the sequence of regular backups
     /// (Copy-only backups, Microsoft Learn).
     pub is_copy_only: bool,
+    /// `BeginsLogChain`: the first log backup of a continuous chain, taken after the
+    /// database was created.
+    pub begins_log_chain: bool,
     /// `DatabaseBackupLSN`: where the newest full backup before this set began (for a
     /// full backup, the one before it); zero when there was none.
     pub database_backup_lsn: u128,
@@ -158,7 +164,11 @@ impl BackupSet {
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
         out.push(h.kind.code());
-        out.push(u8::from(h.has_checksum) | (u8::from(h.is_copy_only) << 1));
+        out.push(
+            u8::from(h.has_checksum)
+                | (u8::from(h.is_copy_only) << 1)
+                | (u8::from(h.begins_log_chain) << 2),
+        );
         out.extend_from_slice(&h.family_guid.0);
         out.extend_from_slice(&h.binding_id.0);
         out.extend_from_slice(&h.first_lsn.to_le_bytes());
@@ -169,6 +179,7 @@ impl BackupSet {
         out.extend_from_slice(&h.first_recovery_fork.0);
         out.extend_from_slice(&h.recovery_fork.0);
         put_str(&mut out, &h.database_name);
+        put_str(&mut out, &h.server_name);
         put_u16(&mut out, self.files.len());
         for file in &self.files {
             out.push(u8::from(file.is_log));
@@ -193,6 +204,7 @@ impl BackupSet {
             .checked_sub(4)
             .ok_or(BackupFileError::Truncated)?;
         let mut reader = Reader::new(bytes, FIXED_HEADER);
+        reader.string()?;
         reader.string()?;
         let files = read_files(&mut reader)?;
         let messages = read_messages(&mut reader)?;
@@ -227,6 +239,7 @@ impl BackupSet {
             .ok_or(BackupFileError::Malformed)?;
         let flags = reader.u8().map_err(malformed)?;
         let (has_checksum, is_copy_only) = (flags & 1 == 1, flags & 2 == 2);
+        let begins_log_chain = flags & 4 == 4;
         let family_guid = Guid(reader.array::<16>().map_err(malformed)?);
         let binding_id = Guid(reader.array::<16>().map_err(malformed)?);
         let first_lsn = u128::from_le_bytes(reader.array::<16>().map_err(malformed)?);
@@ -237,8 +250,10 @@ impl BackupSet {
         let first_recovery_fork = Guid(reader.array::<16>().map_err(malformed)?);
         let recovery_fork = Guid(reader.array::<16>().map_err(malformed)?);
         let database_name = reader.string().map_err(malformed)?;
+        let server_name = reader.string().map_err(malformed)?;
         Ok(BackupHeader {
             database_name,
+            server_name,
             kind,
             first_lsn,
             last_lsn,
@@ -248,6 +263,7 @@ impl BackupSet {
             finish,
             has_checksum,
             is_copy_only,
+            begins_log_chain,
             database_backup_lsn,
             first_recovery_fork,
             recovery_fork,
@@ -370,6 +386,7 @@ mod tests {
         BackupSet {
             header: BackupHeader {
                 database_name: "mgc".into(),
+                server_name: "SQLPC-ATL".into(),
                 kind: BackupKind::Log,
                 first_lsn: 35_000_000_000_100_000_001,
                 last_lsn: 35_000_000_000_100_000_301,
@@ -379,6 +396,7 @@ mod tests {
                 finish: start,
                 has_checksum: true,
                 is_copy_only: false,
+                begins_log_chain: false,
                 database_backup_lsn: 35_000_000_000_000_000_001,
                 first_recovery_fork: Guid([0xF1; 16]),
                 recovery_fork: Guid([0xF2; 16]),
@@ -405,7 +423,7 @@ mod tests {
     fn header_bytes_are_laid_out_as_documented() {
         let bytes = sample().encode();
         assert_eq!(&bytes[..8], b"PCDRBAK1");
-        assert_eq!(&bytes[8..10], &[2, 0]);
+        assert_eq!(&bytes[8..10], &[3, 0]);
         assert_eq!(bytes[10], 2);
         assert_eq!(bytes[11], 1);
         assert_eq!(&bytes[12..28], &[0xAB; 16]);
@@ -421,6 +439,8 @@ mod tests {
         assert_eq!(&bytes[108..124], &[0xF1; 16]);
         assert_eq!(&bytes[124..140], &[0xF2; 16]);
         assert_eq!(&bytes[140..145], &[3, 0, b'm', b'g', b'c']);
+        assert_eq!(&bytes[145..147], &[9, 0]);
+        assert_eq!(&bytes[147..156], b"SQLPC-ATL");
         let body = bytes.len() - 4;
         assert_eq!(
             u32::from_le_bytes(bytes[body..].try_into().unwrap()),
@@ -434,6 +454,15 @@ mod tests {
         set.header.is_copy_only = true;
         let bytes = set.encode();
         assert_eq!(bytes[11], 0b11);
+        assert_eq!(BackupSet::decode(&bytes), Ok(set));
+    }
+
+    #[test]
+    fn a_set_beginning_a_log_chain_sets_flag_bit_2_and_round_trips() {
+        let mut set = sample();
+        set.header.begins_log_chain = true;
+        let bytes = set.encode();
+        assert_eq!(bytes[11], 0b101);
         assert_eq!(BackupSet::decode(&bytes), Ok(set));
     }
 

@@ -7,14 +7,16 @@
 //! * **Four SQL Server instances** ([`world::model::InstanceId`]): `primary` (127.0.0.1)
 //!   and its mirror `primary-mirror` (127.0.0.2) in the primary site, `backup`
 //!   (127.0.0.3, the log-shipping secondary) and `backup-mirror` (127.0.0.4) in the
-//!   backup site, each a TDS 7.4 server ([`tds`]) on its own loopback address, with
+//!   backup site, each a TDS 7.4 server ([`tds`]) on its own loopback address, the named
+//!   instance `PCHAT` on a static port, its server known to the cmdlets by an FQDN of
+//!   its own (`sql-atl.contoso.test`, `sql-atl-mirror…`, `sql-dal…`, `sql-dal-mirror…`), with
 //!   databases `master`, `tempdb`, `model`, `msdb`, `mgc`, `mgccomp` (the backup site has
 //!   `mgc` once log shipping seeded it, and `mgccomp`; `backup-mirror` gets databases when
 //!   mirroring is installed). Each database has a state (ONLINE, RESTORING, standby,
 //!   OFFLINE), recovery model, user access, LSN position or redo point, family GUID,
 //!   mirroring role and partner, files, and the chat messages it holds.
 //! * **TLS as in production**: every served instance forces encryption with a
-//!   certificate for its address and server name, issued by the world's own certificate
+//!   certificate for its address, FQDN and server name, issued by the world's own certificate
 //!   authority (`DIR/tls/`, [`world::certs`]), which the world's topology trusts. The
 //!   encryption is negotiated in PRELOGIN and TLS 1.2 carried as MS-TDS 2.2.6.5 says
 //!   ([`tds`]): for the whole connection, or the login only when both sides say OFF.
@@ -64,8 +66,8 @@
 //! | Statement | Microsoft syntax | Semantics and errors |
 //! |---|---|---|
 //! | `SELECT … [FROM t] [WHERE …] [ORDER BY …]` | SELECT (Transact-SQL) | single table or none; `=, <>, <, >, <=, >=, IS [NOT] NULL, [NOT] LIKE, [NOT] IN, AND, OR, NOT`; uniqueidentifier compares with text; `@@SPID, @@VERSION, @@SERVERNAME, @@TRANCOUNT, DB_ID(), DB_NAME()`, `SERVERPROPERTY('ProductVersion' | 'ProductLevel' | 'ServerName')` (the world's [version](world::version)), `SYSDATETIME()` and `GETDATE()` (the instance's local time: the world clock plus the world's UTC offset), `SYSUTCDATETIME()` and `GETUTCDATE()` (the world clock); 208, 207, 137, 195, 245, 8169 |
-//! | tables | catalog views and msdb system tables | `sys.databases`, `sys.master_files` (`redo_start_lsn` DECIMAL(25,0), NULL unless restoring or standby), `sys.database_mirroring`, `sys.database_recovery_status`, `sys.dm_exec_sessions` (with `host_name`, `program_name`, `login_time` from LOGIN7; `database_id` only from SQL Server 2012, 207 on a 2008 R2 world), `sys.sysprocesses` (`spid`, `ecid`, `dbid`), `sys.dm_tran_locks` (the application locks), `sys.dm_server_services`, `msdb.dbo.log_shipping_primary_databases`, `…_primary_secondaries`, `…_secondary`, `…_secondary_databases`, `…_monitor_secondary`, `sysjobs`, `sysschedules`, `sysjobschedules`, `syssessions` (one Agent session, from the first job run), `sysjobactivity` (a job runs while its row of the newest Agent session has `start_execution_date` and no `stop_execution_date`), `restorehistory`, `backupset` (with `backup_start_date`, `backup_finish_date` and `time_zone`), `backupmediafamily` (one row per RESTORE, naming the file); every date local, as `RESTORE HEADERONLY`'s `BackupStartDate` and `BackupFinishDate` |
-//! | `RESTORE HEADERONLY \| FILELISTONLY \| VERIFYONLY FROM DISK = …` | RESTORE Statements - HEADERONLY / FILELISTONLY / VERIFYONLY | 3201 missing, 3203 truncated or damaged, 3241 not a backup; 3013 after each |
+//! | tables | catalog views and msdb system tables | `sys.databases`, `sys.master_files` (`redo_start_lsn` NUMERIC(25,0), NULL unless restoring or standby), `sys.database_mirroring`, `sys.database_recovery_status`, `sys.dm_exec_sessions` (with `host_name`, `program_name`, `login_time` from LOGIN7; `database_id` only from SQL Server 2012, 207 on a 2008 R2 world), `sys.sysprocesses` (`spid`, `ecid`, `dbid`), `sys.dm_tran_locks` (the application locks), `sys.dm_server_services`, `msdb.dbo.log_shipping_primary_databases`, `…_primary_secondaries`, `…_secondary`, `…_secondary_databases`, `…_monitor_secondary`, `sysjobs`, `sysschedules`, `sysjobschedules`, `syssessions` (one Agent session, from the first job run), `sysjobactivity` (a job runs while its row of the newest Agent session has `start_execution_date` and no `stop_execution_date`), `restorehistory`, `backupset` (with `backup_start_date`, `backup_finish_date` and `time_zone`), `backupmediafamily` (one row per RESTORE, naming the file); every date local, as `RESTORE HEADERONLY`'s `BackupStartDate` and `BackupFinishDate` |
+//! | `RESTORE HEADERONLY \| FILELISTONLY \| VERIFYONLY FROM DISK = …` | RESTORE Statements - HEADERONLY / FILELISTONLY / VERIFYONLY | every documented column, in order, with its type (`smallint`, `tinyint`, `numeric(25,0)`, `datetime`, `char(1)` …; the columns 2012 and later added only from 2012), `ServerName`, `CheckpointLSN`, `DatabaseBackupLSN`, `BeginsLogChain` and the recovery forks from the backup; 3201 missing, 3203 truncated or damaged, 3241 not a backup; 3013 after each |
 //! | `RESTORE LOG db FROM DISK = … WITH NORECOVERY \| RECOVERY \| STANDBY = …` | RESTORE Statements (Transact-SQL) | 4305 too recent, 4326 too early, 3117 not restoring, 3104 mirrored, 3101 in use, 3102 in use by this session, 4330 other family, 3021 in a transaction; 3013 after each; INFO 4035 and 3014 on success |
 //! | `RESTORE DATABASE db [FROM DISK = …] WITH [REPLACE,] RECOVERY \| NORECOVERY \| STANDBY, MOVE … TO …` | RESTORE Statements - Arguments | 3159 over an online database without REPLACE, 3154 other database, 3234 unknown logical file, 3153 already recovered, and the above |
 //! | `BACKUP DATABASE \| LOG db TO DISK = … WITH INIT, CHECKSUM, …` | BACKUP (Transact-SQL) | 3036 standby, 927 restoring, 4208 log of a SIMPLE database, 3201/3202 share unreachable or copy folder full, 3021; 3013 after each |

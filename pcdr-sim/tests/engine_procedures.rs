@@ -66,7 +66,7 @@ async fn fail_over(world: &World, backup: &mut TestClient) {
     run(backup, &sql::recover("mgc")).await.unwrap();
     world.set_pool_state(PoolState::FailedOver).unwrap();
     world
-        .install_mirror("PersistentChat", "127.0.0.3", None)
+        .install_mirror("PersistentChat", "sql-dal.contoso.test", Some("PCHAT"))
         .unwrap();
     world
         .set_active_servers(vec!["pc3.contoso.com".into(), "pc4.contoso.com".into()])
@@ -122,7 +122,7 @@ async fn fail_back(world: &World, primary: &mut TestClient, backup: &mut TestCli
         .unwrap();
     set_up_log_shipping(world, primary, backup, 15).await;
     world
-        .install_mirror("PersistentChat", "127.0.0.1", None)
+        .install_mirror("PersistentChat", "sql-atl.contoso.test", Some("PCHAT"))
         .unwrap();
     world
         .set_active_servers(vec!["pc1.contoso.com".into()])

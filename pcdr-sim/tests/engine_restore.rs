@@ -1,18 +1,21 @@
 //! RESTORE and BACKUP over tiberius with pcdr-core's exact commands: reading backup
 //! files, the LSN chain (4305, 4326, 3117), exclusive access (3101, 3104, 3159, 3021),
-//! damaged and missing files (3201, 3203, 3241), standby (3036), full restores with MOVE.
+//! damaged and missing files (3201, 3203, 3241), standby (3036), full restores with MOVE;
+//! the documented columns and types of RESTORE HEADERONLY and FILELISTONLY.
 
 mod engine_common;
 
 use std::path::PathBuf;
 
+use chrono::NaiveDateTime;
 use engine_common::{Sim, TestClient, batch, number, run, start, start_default};
 use pcdr_core::commands::sql;
 use pcdr_core::planes::{FileMove, FullRestore, SessionId};
 use pcdr_sim::world::WorldOptions;
 use pcdr_sim::world::model::InstanceId;
-use tiberius::Uuid;
+use pcdr_sim::world::version::SqlVersion;
 use tiberius::numeric::Numeric;
+use tiberius::{ColumnType, Row, Uuid};
 
 /// The log backups in the copy folder, by name.
 fn copied(sim: &Sim) -> Vec<PathBuf> {
@@ -368,4 +371,210 @@ async fn an_unreachable_share_and_a_full_copy_folder_fail_backups_with_3201_and_
         number(run(&mut primary, &sql::backup_database("mgc", &in_copy, false)).await),
         3202
     );
+}
+
+/// `RESTORE HEADERONLY`'s columns in the order and with the types of
+/// <https://learn.microsoft.com/en-us/sql/t-sql/statements/restore-statements-headeronly-transact-sql>;
+/// the last four came with SQL Server 2012 (`containment`) and 2014.
+const HEADERONLY_COLUMNS: [(&str, &str); 56] = [
+    ("BackupName", "nvarchar(128)"),
+    ("BackupDescription", "nvarchar(255)"),
+    ("BackupType", "smallint"),
+    ("ExpirationDate", "datetime"),
+    ("Compressed", "bit"),
+    ("Position", "smallint"),
+    ("DeviceType", "tinyint"),
+    ("UserName", "nvarchar(128)"),
+    ("ServerName", "nvarchar(128)"),
+    ("DatabaseName", "nvarchar(128)"),
+    ("DatabaseVersion", "int"),
+    ("DatabaseCreationDate", "datetime"),
+    ("BackupSize", "numeric(20,0)"),
+    ("FirstLSN", "numeric(25,0)"),
+    ("LastLSN", "numeric(25,0)"),
+    ("CheckpointLSN", "numeric(25,0)"),
+    ("DatabaseBackupLSN", "numeric(25,0)"),
+    ("BackupStartDate", "datetime"),
+    ("BackupFinishDate", "datetime"),
+    ("SortOrder", "smallint"),
+    ("CodePage", "smallint"),
+    ("UnicodeLocaleId", "int"),
+    ("UnicodeComparisonStyle", "int"),
+    ("CompatibilityLevel", "tinyint"),
+    ("SoftwareVendorId", "int"),
+    ("SoftwareVersionMajor", "int"),
+    ("SoftwareVersionMinor", "int"),
+    ("SoftwareVersionBuild", "int"),
+    ("MachineName", "nvarchar(128)"),
+    ("Flags", "int"),
+    ("BindingID", "uniqueidentifier"),
+    ("RecoveryForkID", "uniqueidentifier"),
+    ("Collation", "nvarchar(128)"),
+    ("FamilyGUID", "uniqueidentifier"),
+    ("HasBulkLoggedData", "bit"),
+    ("IsSnapshot", "bit"),
+    ("IsReadOnly", "bit"),
+    ("IsSingleUser", "bit"),
+    ("HasBackupChecksums", "bit"),
+    ("IsDamaged", "bit"),
+    ("BeginsLogChain", "bit"),
+    ("HasIncompleteMetaData", "bit"),
+    ("IsForceOffline", "bit"),
+    ("IsCopyOnly", "bit"),
+    ("FirstRecoveryForkID", "uniqueidentifier"),
+    ("ForkPointLSN", "numeric(25,0)"),
+    ("RecoveryModel", "nvarchar(60)"),
+    ("DifferentialBaseLSN", "numeric(25,0)"),
+    ("DifferentialBaseGUID", "uniqueidentifier"),
+    ("BackupTypeDescription", "nvarchar(60)"),
+    ("BackupSetGUID", "uniqueidentifier"),
+    ("CompressedBackupSize", "bigint"),
+    ("containment", "tinyint"),
+    ("KeyAlgorithm", "nvarchar(32)"),
+    ("EncryptorThumbprint", "varbinary(20)"),
+    ("EncryptorType", "nvarchar(32)"),
+];
+
+/// `RESTORE FILELISTONLY`'s columns in the order and with the types of
+/// <https://learn.microsoft.com/en-us/sql/t-sql/statements/restore-statements-filelistonly-transact-sql>;
+/// the last came with file-snapshot backups (SQL Server 2016).
+const FILELISTONLY_COLUMNS: [(&str, &str); 22] = [
+    ("LogicalName", "nvarchar(128)"),
+    ("PhysicalName", "nvarchar(260)"),
+    ("Type", "char(1)"),
+    ("FileGroupName", "nvarchar(128)"),
+    ("Size", "numeric(20,0)"),
+    ("MaxSize", "numeric(20,0)"),
+    ("FileID", "bigint"),
+    ("CreateLSN", "numeric(25,0)"),
+    ("DropLSN", "numeric(25,0)"),
+    ("UniqueID", "uniqueidentifier"),
+    ("ReadOnlyLSN", "numeric(25,0)"),
+    ("ReadWriteLSN", "numeric(25,0)"),
+    ("BackupSizeInBytes", "bigint"),
+    ("SourceBlockSize", "int"),
+    ("FileGroupID", "int"),
+    ("LogGroupGUID", "uniqueidentifier"),
+    ("DifferentialBaseLSN", "numeric(25,0)"),
+    ("DifferentialBaseGUID", "uniqueidentifier"),
+    ("IsReadOnly", "bit"),
+    ("IsPresent", "bit"),
+    ("TDEThumbprint", "varbinary(32)"),
+    ("SnapshotURL", "nvarchar(360)"),
+];
+
+/// The TDS type (MS-TDS 2.2.5.4) a documented SQL type arrives as, as tiberius names it.
+fn tds_type(documented: &str) -> ColumnType {
+    match documented.split('(').next().unwrap() {
+        "nvarchar" => ColumnType::NVarchar,
+        "char" => ColumnType::BigChar,
+        "varbinary" => ColumnType::BigVarBin,
+        "tinyint" => ColumnType::Int1,
+        "smallint" => ColumnType::Int2,
+        "int" => ColumnType::Int4,
+        "bigint" => ColumnType::Int8,
+        "bit" => ColumnType::Bitn,
+        "datetime" => ColumnType::Datetimen,
+        "numeric" => ColumnType::Numericn,
+        "uniqueidentifier" => ColumnType::Guid,
+        other => panic!("no TDS type for {other}"),
+    }
+}
+
+/// The first result set's column metadata is `documented`, name, order and type.
+fn assert_columns(rows: &[Vec<Row>], documented: &[(&str, &str)]) {
+    let found: Vec<(String, ColumnType)> = rows[0][0]
+        .columns()
+        .iter()
+        .map(|c| (c.name().to_owned(), c.column_type()))
+        .collect();
+    let expected: Vec<(String, ColumnType)> = documented
+        .iter()
+        .map(|(name, ty)| ((*name).to_owned(), tds_type(ty)))
+        .collect();
+    assert_eq!(found, expected);
+}
+
+/// The full backup the world was seeded with, on the share.
+fn seed_backup(sim: &Sim) -> String {
+    let seed = std::fs::read_dir(sim.world().share_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "bak"))
+        .expect("the seed backup");
+    text(&seed)
+}
+
+#[tokio::test]
+async fn headeronly_and_filelistonly_send_the_documented_columns_and_types() {
+    let sim = start_default().await;
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    let file = text(&copied(&sim)[0]);
+    let header = run(&mut backup, &sql::backup_header(&file)).await.unwrap();
+    assert_columns(&header, &HEADERONLY_COLUMNS);
+    let list = run(&mut backup, &sql::backup_file_list(&seed_backup(&sim)))
+        .await
+        .unwrap();
+    assert_columns(&list, &FILELISTONLY_COLUMNS);
+    let types: Vec<String> = list[0]
+        .iter()
+        .map(|r| r.get::<&str, _>("Type").unwrap().to_owned())
+        .collect();
+    assert_eq!(types, ["D", "L"]);
+}
+
+#[tokio::test]
+async fn sql_server_2008_r2_sends_the_columns_it_had() {
+    let sim = start(WorldOptions {
+        sql_version: SqlVersion::Sql2008R2,
+        ..WorldOptions::default()
+    })
+    .await;
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    let header = run(&mut backup, &sql::backup_header(&text(&copied(&sim)[0])))
+        .await
+        .unwrap();
+    assert_columns(&header, &HEADERONLY_COLUMNS[..52]);
+    let list = run(&mut backup, &sql::backup_file_list(&seed_backup(&sim)))
+        .await
+        .unwrap();
+    assert_columns(&list, &FILELISTONLY_COLUMNS[..21]);
+    assert_eq!(header[0][0].get::<i32, _>("SoftwareVersionMajor"), Some(10));
+}
+
+/// The header's identity, checkpoint, date and log-chain columns carry the backup's
+/// own values: who wrote it, where the chain begins, which full backup it follows.
+#[tokio::test]
+async fn a_header_carries_the_server_checkpoint_dates_and_log_chain_of_its_backup() {
+    let sim = start_default().await;
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    let seed = run(&mut backup, &sql::backup_header(&seed_backup(&sim)))
+        .await
+        .unwrap();
+    let seed = &seed[0][0];
+    let lsn = |row: &Row, column: &str| row.get::<Numeric, _>(column).map(|n| n.value());
+    assert_eq!(lsn(seed, "CheckpointLSN"), lsn(seed, "FirstLSN"));
+    assert_eq!(seed.get::<i16, _>("BackupType"), Some(1));
+    assert_eq!(seed.get::<bool, _>("BeginsLogChain"), Some(false));
+    for (index, file) in copied(&sim).iter().enumerate() {
+        let rows = run(&mut backup, &sql::backup_header(&text(file)))
+            .await
+            .unwrap();
+        let log = &rows[0][0];
+        assert_eq!(log.get::<&str, _>("ServerName"), Some("SQLPC-ATL"));
+        assert_eq!(log.get::<&str, _>("MachineName"), Some("SQLPC-ATL"));
+        assert_eq!(log.get::<i16, _>("BackupType"), Some(2));
+        assert_eq!(log.get::<u8, _>("DeviceType"), Some(102));
+        assert_eq!(log.get::<bool, _>("BeginsLogChain"), Some(index == 0));
+        assert_eq!(lsn(log, "DatabaseBackupLSN"), lsn(seed, "CheckpointLSN"));
+        assert_eq!(lsn(log, "CheckpointLSN"), lsn(seed, "CheckpointLSN"));
+        let start = log.get::<NaiveDateTime, _>("BackupStartDate").unwrap();
+        let finish = log.get::<NaiveDateTime, _>("BackupFinishDate").unwrap();
+        assert!(start <= finish);
+        assert_eq!(
+            log.get::<Uuid, _>("FirstRecoveryForkID"),
+            log.get::<Uuid, _>("RecoveryForkID")
+        );
+        assert_eq!(lsn(log, "ForkPointLSN"), None);
+    }
 }

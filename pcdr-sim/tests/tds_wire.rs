@@ -180,7 +180,7 @@ fn all_types() -> ResultSet {
         Column::new("flag", ColumnType::Bit),
         Column::new("ratio", ColumnType::Float),
         Column::new("backup_finish_date", ColumnType::DateTime2),
-        Column::new("last_lsn", ColumnType::Decimal25),
+        Column::new("last_lsn", ColumnType::Numeric(25)),
         Column::new("guid", ColumnType::UniqueIdentifier),
     ];
     let values = vec![

@@ -122,6 +122,7 @@ impl Served {
             host: "127.0.0.1".into(),
             address: SqlAddress::Port(self.proxy.port()),
             host_in_certificate: host_in_certificate.map(str::to_owned),
+            fqdn: Some(InstanceId::Primary.fqdn().to_owned()),
         };
         let settings = SqlSettings {
             user: Some("pcdr".into()),

@@ -123,10 +123,6 @@ pub struct ServeArgs {
     /// Latency added to every statement, in milliseconds.
     #[arg(long, default_value_t = 0)]
     statement_latency_ms: u64,
-    /// Name each instance in the topology (PCHAT on its static port) instead of giving
-    /// its port alone.
-    #[arg(long)]
-    named_instances: bool,
     /// The SQL Server version every instance presents: 2016, or 2008r2 (the oldest
     /// back end Skype for Business Server 2015 supports).
     #[arg(long, default_value = "2016", value_parser = sql_version)]
@@ -364,7 +360,6 @@ async fn serve_world(args: ServeArgs) -> ExitCode {
             restore_mb_per_s: args.restore_mb_per_s,
             statement_latency_ms: args.statement_latency_ms,
             password: None,
-            named_instances: args.named_instances,
             sql_version: args.sql_version,
             utc_offset_minutes: args.utc_offset_minutes,
         };

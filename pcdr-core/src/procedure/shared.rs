@@ -373,13 +373,15 @@ pub async fn observe_mirroring(ctx: &Context, step: StepId, site: SiteRole) -> R
         .with_note(format!("mirror instance: {}", mirror.display_name())))
 }
 
-/// What `Install-CsMirrorDatabase` is asked for a site's chat database.
+/// What `Install-CsMirrorDatabase` is asked for a site's chat database: the SQL Server by
+/// the FQDN the Skype for Business topology knows it by (never the address pcdr
+/// connects to), and its instance when named.
 pub fn mirror_request(ctx: &Context, site: SiteRole) -> MirrorRequest {
     let sql = &ctx.topology.site(site).sql;
     let instance = sql.address.instance().map(str::to_string);
     MirrorRequest {
         database: ChatDatabase::PersistentChat,
-        sql_server_fqdn: sql.host.clone(),
+        sql_server_fqdn: sql.server_fqdn().to_owned(),
         sql_instance: instance,
         file_share: ctx.topology.log_shipping.backup_share.clone(),
     }

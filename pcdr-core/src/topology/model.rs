@@ -144,9 +144,20 @@ pub struct SqlEndpoint {
     /// (an alias, a load balancer, an address); `None` checks the certificate against
     /// `host`.
     pub host_in_certificate: Option<String>,
+    /// The FQDN the Skype for Business topology knows the SQL Server by, which the
+    /// cmdlets take (`Install-CsMirrorDatabase -SqlServerFqdn`), when it is not `host`
+    /// (an address or an alias); `None` means `host`, which validation has checked is a
+    /// DNS name and not an IP address.
+    pub fqdn: Option<String>,
 }
 
 impl SqlEndpoint {
+    /// The SQL Server's FQDN as the Skype for Business topology knows it: `fqdn` when
+    /// given, `host` otherwise.
+    pub fn server_fqdn(&self) -> &str {
+        self.fqdn.as_deref().unwrap_or(&self.host)
+    }
+
     /// SQL Server's own notation: `host\INSTANCE`, `host,port` or `host\INSTANCE,port`.
     pub fn display_name(&self) -> String {
         match &self.address {
@@ -159,7 +170,8 @@ impl SqlEndpoint {
     }
 }
 
-/// Written as the file has it: `host`, then `instance` and/or `port`.
+/// Written as the file has it: `host`, then `instance` and/or `port`, then the optional
+/// names.
 impl Serialize for SqlEndpoint {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
@@ -172,6 +184,9 @@ impl Serialize for SqlEndpoint {
         }
         if let Some(name) = &self.host_in_certificate {
             map.serialize_entry("host_in_certificate", name)?;
+        }
+        if let Some(fqdn) = &self.fqdn {
+            map.serialize_entry("fqdn", fqdn)?;
         }
         map.end()
     }

@@ -75,7 +75,7 @@ pub(super) struct RawSite {
 
 /// `{ host = "...", instance = "..." }`, `{ host = "...", port = 1433 }`, or both
 /// `instance` and `port` (a named instance on a static port); optionally
-/// `host_in_certificate`
+/// `host_in_certificate` and `fqdn`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawEndpoint {
@@ -83,6 +83,7 @@ pub(super) struct RawEndpoint {
     pub instance: Option<String>,
     pub port: Option<i64>,
     pub host_in_certificate: Option<String>,
+    pub fqdn: Option<String>,
 }
 
 /// `[sql]`

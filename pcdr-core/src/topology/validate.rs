@@ -1,7 +1,8 @@
 //! Turns the file's raw shapes into a checked [`Topology`]: required keys, defaults and
 //! the rules on how values fit together (one site per server, at most 8 servers,
 //! distinct instances, a password only with a user, one way of trusting certificates,
-//! plain text only to loopback hosts unless allowed).
+//! plain text only to loopback hosts unless allowed, an FQDN for the cmdlets that is not
+//! an IP address).
 //!
 //! Single values are checked by `rules.rs`. The first problem found is returned; it
 //! names the key path, what is wrong and what is expected. Nothing here reads the
@@ -227,12 +228,24 @@ fn site(role: SiteRole, raw: RawSite) -> Checked<Site> {
 fn endpoint(key: &str, raw: RawEndpoint) -> Checked<SqlEndpoint> {
     let host_key = format!("{key}.host");
     let host = host_name(&host_key, required(raw.host, &host_key, "a host name")?)?;
-    let instance = raw
-        .instance
+    let host_in_certificate = raw
+        .host_in_certificate
+        .map(|name| host_name(&format!("{key}.host_in_certificate"), name))
+        .transpose()?;
+    Ok(SqlEndpoint {
+        address: sql_address(key, raw.instance, raw.port)?,
+        fqdn: server_fqdn(key, &host, raw.fqdn)?,
+        host,
+        host_in_certificate,
+    })
+}
+
+/// The instance, the port, or both: at least one of them.
+fn sql_address(key: &str, instance: Option<String>, port: Option<i64>) -> Checked<SqlAddress> {
+    let instance = instance
         .map(|name| instance_name(&format!("{key}.instance"), name))
         .transpose()?;
-    let port = raw
-        .port
+    let port = port
         .map(|port| {
             number(
                 &format!("{key}.port"),
@@ -242,26 +255,51 @@ fn endpoint(key: &str, raw: RawEndpoint) -> Checked<SqlEndpoint> {
             )
         })
         .transpose()?;
-    let host_in_certificate = raw
-        .host_in_certificate
-        .map(|name| host_name(&format!("{key}.host_in_certificate"), name))
-        .transpose()?;
-    let address = match (instance, port) {
-        (Some(instance), None) => SqlAddress::Instance(instance),
-        (None, Some(port)) => SqlAddress::Port(port),
-        (Some(instance), Some(port)) => SqlAddress::InstanceOnPort { instance, port },
-        (None, None) => {
-            return Err(TopologyError::new(
-                key,
-                "has neither instance nor port; expected instance = \"NAME\" or port = 1433",
-            ));
-        }
+    match (instance, port) {
+        (Some(instance), None) => Ok(SqlAddress::Instance(instance)),
+        (None, Some(port)) => Ok(SqlAddress::Port(port)),
+        (Some(instance), Some(port)) => Ok(SqlAddress::InstanceOnPort { instance, port }),
+        (None, None) => Err(TopologyError::new(
+            key,
+            "has neither instance nor port; expected instance = \"NAME\" or port = 1433",
+        )),
+    }
+}
+
+/// The endpoint's `fqdn`, when given: a host name that is not an IP address. Without
+/// one, `host` stands for it and must not be an IP address either (refused at `host`,
+/// whose value is the problem): the cmdlets (`Install-CsMirrorDatabase
+/// -SqlServerFqdn`) find the SQL Server in the Skype for Business topology by its FQDN.
+fn server_fqdn(key: &str, host: &str, fqdn: Option<String>) -> Checked<Option<String>> {
+    let fqdn_key = format!("{key}.fqdn");
+    let Some(fqdn) = fqdn else {
+        return match is_ip_address(host) {
+            true => Err(TopologyError::new(
+                format!("{key}.host"),
+                format!(
+                    "{host:?} is an IP address, which the cmdlets cannot take; expected \
+                     {fqdn_key} = \"...\" beside it, the SQL Server's FQDN as the Skype for \
+                     Business topology knows it"
+                ),
+            )),
+            false => Ok(None),
+        };
     };
-    Ok(SqlEndpoint {
-        host,
-        address,
-        host_in_certificate,
-    })
+    let fqdn = host_name(&fqdn_key, fqdn)?;
+    if is_ip_address(&fqdn) {
+        return Err(TopologyError::new(
+            &fqdn_key,
+            format!(
+                "{fqdn:?} is an IP address; expected the SQL Server's FQDN as the Skype for \
+                 Business topology knows it"
+            ),
+        ));
+    }
+    Ok(Some(fqdn))
+}
+
+fn is_ip_address(host: &str) -> bool {
+    host.parse::<std::net::IpAddr>().is_ok()
 }
 
 fn chat_servers(key: &str, servers: Vec<String>) -> Checked<Vec<String>> {

@@ -65,9 +65,9 @@ async fn take(exec: &mut Exec<'_>, backup: &Backup) -> Result<Vec<StatementResul
         dbops::check_backup(database, backup.log)?;
         let mut taken = database.clone();
         let mut set = if backup.log {
-            dbops::take_log_backup(&mut taken, now, checksum)
+            dbops::take_log_backup(&mut taken, instance_id, now, checksum)
         } else {
-            dbops::take_full_backup(&mut taken, now, checksum)
+            dbops::take_full_backup(&mut taken, instance_id, now, checksum)
         };
         if copy_only {
             set.header.is_copy_only = true;

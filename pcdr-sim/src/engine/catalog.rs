@@ -14,7 +14,7 @@ use crate::tsql::ast::Name;
 use crate::world::model::Settings;
 use crate::world::model::{Database, DbState, Instance, InstanceId};
 
-use ColumnType::{BigInt, Bit, DateTime2, Decimal25, Int, NVarChar, UniqueIdentifier};
+use ColumnType::{BigInt, Bit, DateTime2, Int, NVarChar, Numeric, UniqueIdentifier};
 
 /// A session as `sys.dm_exec_sessions` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,7 +175,7 @@ fn master_files<'a>(databases: impl Iterator<Item = &'a Database>) -> ResultSet 
         ("name", NVarChar),
         ("physical_name", NVarChar),
         ("state_desc", NVarChar),
-        ("redo_start_lsn", Decimal25),
+        ("redo_start_lsn", Numeric(25)),
     ]);
     let rows = databases
         .flat_map(|db| {
@@ -266,7 +266,7 @@ fn recovery_status<'a>(databases: impl Iterator<Item = &'a Database>) -> ResultS
         ("database_id", Int),
         ("database_guid", UniqueIdentifier),
         ("family_guid", UniqueIdentifier),
-        ("last_log_backup_lsn", Decimal25),
+        ("last_log_backup_lsn", Numeric(25)),
         ("recovery_fork_guid", UniqueIdentifier),
     ]);
     let rows = databases
@@ -498,9 +498,9 @@ fn backup_set_table(instance: &Instance, settings: &Settings) -> ResultSet {
             ("backup_set_id", Int),
             ("media_set_id", Int),
             ("family_guid", UniqueIdentifier),
-            ("first_lsn", Decimal25),
-            ("last_lsn", Decimal25),
-            ("database_backup_lsn", Decimal25),
+            ("first_lsn", Numeric(25)),
+            ("last_lsn", Numeric(25)),
+            ("database_backup_lsn", Numeric(25)),
             ("first_recovery_fork_guid", UniqueIdentifier),
             ("last_recovery_fork_guid", UniqueIdentifier),
             ("backup_start_date", DateTime2),

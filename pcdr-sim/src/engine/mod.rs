@@ -16,6 +16,7 @@ mod alter;
 mod applock;
 mod audit;
 mod backup;
+mod backup_header;
 mod batch;
 mod catalog;
 mod eval;

@@ -1,4 +1,5 @@
-//! `RESTORE HEADERONLY | FILELISTONLY | VERIFYONLY` (reading backup files) and
+//! `RESTORE HEADERONLY | FILELISTONLY | VERIFYONLY` (reading backup files; the
+//! result sets are `backup_header`'s) and
 //! `RESTORE LOG | DATABASE` (changing databases through [`dbops`]), with the time a
 //! restore takes at the configured throughput, INFO 4035/3014 on success, and the
 //! specific error then 3013 on failure.
@@ -11,13 +12,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::backup_file::BackupSet;
+use crate::engine::backup_header::{file_list, header_only};
 use crate::engine::exec::{Exec, done};
 use crate::engine::failure::{Failure, in_transaction, not_emulated};
 use crate::engine::scope::integer_of;
-use crate::tds::{Column, ColumnType, ResultSet, ServerMessage, StatementResult, Value};
+use crate::tds::{ServerMessage, StatementResult};
 use crate::tsql::ast::{Operand, Restore, RestoreOption, RestoreTarget};
 use crate::world::dbops::{self, Finish, FullRestore, SqlError, Usage};
-use crate::world::model::{Database, Instance, Settings};
+use crate::world::model::{Database, Instance};
 
 /// Runs a `RESTORE` statement.
 pub(crate) async fn run(
@@ -50,7 +52,10 @@ async fn dispatch(exec: &mut Exec<'_>, restore: &Restore) -> Result<Vec<Statemen
             let settings = exec.state()?.settings;
             Ok(vec![header_only(&read(exec, restore)?.0, &settings)])
         }
-        RestoreTarget::FileListOnly => Ok(vec![file_list(&read(exec, restore)?.0)]),
+        RestoreTarget::FileListOnly => {
+            let settings = exec.state()?.settings;
+            Ok(vec![file_list(&read(exec, restore)?.0, &settings)])
+        }
         RestoreTarget::VerifyOnly => {
             read(exec, restore)?;
             Ok(vec![
@@ -271,108 +276,4 @@ async fn restore_database(
         })
         .collect();
     Ok(processed("RESTORE DATABASE", &name, &files))
-}
-
-/// `RESTORE HEADERONLY`: `BackupStartDate` and `BackupFinishDate` in the local time of
-/// the instance that took the backup (every instance of a world is in one time zone).
-fn header_only(set: &BackupSet, settings: &Settings) -> StatementResult {
-    use ColumnType::{BigInt, Bit, DateTime2, Decimal25, Int, NVarChar, UniqueIdentifier};
-    let h = &set.header;
-    let lsn = |n: u128| i128::try_from(n).map_or(Value::Null, Value::Decimal);
-    let columns = [
-        ("BackupName", NVarChar),
-        ("BackupType", Int),
-        ("Position", Int),
-        ("DeviceType", Int),
-        ("ServerName", NVarChar),
-        ("DatabaseName", NVarChar),
-        ("BackupSize", BigInt),
-        ("FirstLSN", Decimal25),
-        ("LastLSN", Decimal25),
-        ("CheckpointLSN", Decimal25),
-        ("DatabaseBackupLSN", Decimal25),
-        ("BackupStartDate", DateTime2),
-        ("BackupFinishDate", DateTime2),
-        ("RecoveryModel", NVarChar),
-        ("FamilyGUID", UniqueIdentifier),
-        ("BindingID", UniqueIdentifier),
-        ("HasBackupChecksums", Bit),
-        ("IsDamaged", Bit),
-        ("BeginsLogChain", Bit),
-        ("IsCopyOnly", Bit),
-        ("FirstRecoveryForkID", UniqueIdentifier),
-        ("ForkPointLSN", Decimal25),
-        ("RecoveryForkID", UniqueIdentifier),
-    ];
-    // "ForkPointLSN: If FirstRecoveryForkID is not equal to RecoveryForkID, this is the
-    // log sequence number of the fork point. Otherwise, this value is NULL." The
-    // emulator's sets fork only at their end.
-    let fork_point = if h.first_recovery_fork == h.recovery_fork {
-        Value::Null
-    } else {
-        lsn(h.last_lsn)
-    };
-    let row = vec![
-        Value::Null,
-        Value::Int(i32::from(h.kind.code())),
-        Value::Int(1),
-        Value::Int(2),
-        Value::NVarChar(String::new()),
-        Value::NVarChar(h.database_name.clone()),
-        Value::BigInt(i64::try_from(set.messages.len() * 24 + 256).unwrap_or(i64::MAX)),
-        lsn(h.first_lsn),
-        lsn(h.last_lsn),
-        lsn(h.first_lsn),
-        lsn(h.database_backup_lsn),
-        Value::DateTime2(settings.local(h.start)),
-        Value::DateTime2(settings.local(h.finish)),
-        Value::NVarChar("FULL".into()),
-        Value::Guid(h.family_guid.0),
-        Value::Guid(h.binding_id.0),
-        Value::Bit(h.has_checksum),
-        Value::Bit(false),
-        Value::Bit(false),
-        Value::Bit(h.is_copy_only),
-        Value::Guid(h.first_recovery_fork.0),
-        fork_point,
-        Value::Guid(h.recovery_fork.0),
-    ];
-    StatementResult::Rows(ResultSet {
-        columns: columns.iter().map(|(n, t)| Column::new(*n, *t)).collect(),
-        rows: vec![row],
-    })
-}
-
-fn file_list(set: &BackupSet) -> StatementResult {
-    let columns = [
-        ("LogicalName", ColumnType::NVarChar),
-        ("PhysicalName", ColumnType::NVarChar),
-        ("Type", ColumnType::NVarChar),
-        ("FileGroupName", ColumnType::NVarChar),
-        ("Size", ColumnType::BigInt),
-        ("FileId", ColumnType::BigInt),
-    ];
-    let rows = set
-        .files
-        .iter()
-        .zip(1..)
-        .map(|(f, id)| {
-            vec![
-                Value::NVarChar(f.logical_name.clone()),
-                Value::NVarChar(f.physical_name.clone()),
-                Value::NVarChar(if f.is_log { "L" } else { "D" }.into()),
-                if f.is_log {
-                    Value::Null
-                } else {
-                    Value::NVarChar("PRIMARY".into())
-                },
-                Value::BigInt(8 * 1_048_576),
-                Value::BigInt(id),
-            ]
-        })
-        .collect();
-    StatementResult::Rows(ResultSet {
-        columns: columns.iter().map(|(n, t)| Column::new(*n, *t)).collect(),
-        rows,
-    })
 }

@@ -275,7 +275,7 @@ fn type_of(value: &Value) -> Option<ColumnType> {
         Value::Bit(_) => ColumnType::Bit,
         Value::Float(_) => ColumnType::Float,
         Value::DateTime2(_) => ColumnType::DateTime2,
-        Value::Decimal(_) => ColumnType::Decimal25,
+        Value::Decimal(_) => ColumnType::Numeric(25),
         Value::Guid(_) => ColumnType::UniqueIdentifier,
     })
 }
@@ -289,7 +289,7 @@ fn fit(value: Value, ty: ColumnType) -> Value {
     match (ty, number) {
         (ColumnType::Int, Some(n)) => i32::try_from(n).map_or(Value::Null, Value::Int),
         (ColumnType::BigInt, Some(n)) => i64::try_from(n).map_or(Value::Null, Value::BigInt),
-        (ColumnType::Decimal25, Some(n)) => Value::Decimal(n),
+        (ColumnType::Numeric(_), Some(n)) => Value::Decimal(n),
         (ColumnType::Float, Some(n)) => Value::Float(n as f64),
         _ => crate::engine::scope::text_of(&value).map_or(Value::Null, Value::NVarChar),
     }

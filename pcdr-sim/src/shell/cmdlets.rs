@@ -224,6 +224,7 @@ fn install_mirror(bound: &Bound, invocation: Invocation<'_>) -> Result<Vec<Json>
     check_confirm(bound)?;
     let database = database_type(bound.get("DatabaseType"))?;
     let sql_server = string("SqlServerFqdn", bound.get("SqlServerFqdn"))?;
+    check_sql_server_fqdn(&sql_server)?;
     let instance = bound
         .get("SqlInstanceName")
         .map(|value| string("SqlInstanceName", Some(value)))
@@ -233,6 +234,26 @@ fn install_mirror(bound: &Bound, invocation: Invocation<'_>) -> Result<Vec<Json>
         .install_mirror(database, &sql_server, instance.as_deref())
         .map_err(|m| PsError::operation(database, m))?;
     Ok(Vec::new())
+}
+
+/// Refuses an IP address for `-SqlServerFqdn`: the cmdlet takes the FQDN of the computer
+/// running SQL Server as the Skype for Business topology defines it (the `<Fqdn>` type,
+/// <https://learn.microsoft.com/en-us/powershell/module/skype/install-csmirrordatabase>),
+/// and finds no SQL Server store by an address. The page does not give the message; the
+/// emulated one names the parameter and the value.
+fn check_sql_server_fqdn(value: &str) -> Result<(), PsError> {
+    if value.parse::<std::net::IpAddr>().is_err() {
+        return Ok(());
+    }
+    Err(PsError {
+        message: format!(
+            "Cannot find a SQL Server store on \"{value}\" in the topology: -SqlServerFqdn takes the fully qualified domain name of the SQL Server computer, not an IP address."
+        ),
+        category: "ObjectNotFound",
+        target: value.to_owned(),
+        reason: "ItemNotFoundException",
+        id: "SqlServerNotFound",
+    })
 }
 
 /// Refuses an explicit `-Confirm` (or `-Confirm:$true`): the shell is

@@ -492,6 +492,28 @@ fn mirror_without_instance_passes_none_and_canonical_type() {
     );
 }
 
+/// `-SqlServerFqdn` is the SQL Server computer's FQDN as the topology knows it
+/// (<https://learn.microsoft.com/en-us/powershell/module/skype/install-csmirrordatabase>):
+/// an address, IPv4 or IPv6, reaches no cmdlet body.
+#[test]
+fn mirror_refuses_an_ip_address_for_the_sql_server() {
+    let world = FakeWorld::new();
+    for address in ["127.0.0.3", "10.20.30.40", "::1"] {
+        let output = run_cmd(
+            &world,
+            &format!(
+                "Install-CsMirrorDatabase -DatabaseType PersistentChat -SqlServerFqdn '{address}' -SqlInstanceName PCHAT -FileShare '\\\\f\\s'"
+            ),
+        );
+        assert_error(
+            &output,
+            "Install-CsMirrorDatabase",
+            &format!("Cannot find a SQL Server store on \"{address}\" in the topology"),
+        );
+    }
+    assert!(world.state().mirrors.is_empty());
+}
+
 #[test]
 fn mirror_refuses_other_database_types_and_non_unc_shares() {
     let world = FakeWorld::new();

@@ -19,6 +19,10 @@
 //! prefixes, positional `-Identity`, mandatory parameters). Real parameters
 //! the emulator does not implement (`-WhatIf`, `-Swap`, the common
 //! parameters, …) are refused, never ignored.
+//! `Install-CsMirrorDatabase` takes the SQL Server by its FQDN, never an IP
+//! address, and reaches the default instance without `-SqlInstanceName`: the
+//! world's instances are all named, so that fails as connecting to an instance
+//! that does not exist would.
 //!
 //! # Accepted
 //!

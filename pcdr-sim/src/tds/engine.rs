@@ -13,9 +13,10 @@ use super::registry::SessionInfo;
 pub enum Value {
     /// SQL NULL.
     Null,
-    /// NVARCHAR text.
+    /// NVARCHAR text, also the value of a CHAR column.
     NVarChar(String),
-    /// INT (RPC parameters of TINYINT and SMALLINT widen to this too).
+    /// INT, also the value of a TINYINT or SMALLINT column (RPC parameters of TINYINT
+    /// and SMALLINT widen to this too).
     Int(i32),
     /// BIGINT.
     BigInt(i64),
@@ -23,13 +24,13 @@ pub enum Value {
     Bit(bool),
     /// FLOAT (REAL parameters widen to this too).
     Float(f64),
-    /// DATETIME2.
+    /// DATETIME2, also the value of a DATETIME column.
     DateTime2(chrono::NaiveDateTime),
-    /// A DECIMAL/NUMERIC with scale 0, e.g. a DECIMAL(25,0) LSN.
+    /// A DECIMAL/NUMERIC with scale 0, e.g. a NUMERIC(25,0) LSN.
     Decimal(i128),
     /// UNIQUEIDENTIFIER, in RFC 4122 byte order (as `uuid::Uuid::as_bytes`).
     Guid([u8; 16]),
-    /// VARBINARY (RPC parameters only).
+    /// VARBINARY.
     Binary(Vec<u8>),
 }
 
@@ -38,6 +39,10 @@ pub enum Value {
 pub enum ColumnType {
     /// NVARCHAR(4000), or NVARCHAR(MAX) when a value is longer than 4000 UTF-16 units.
     NVarChar,
+    /// TINYINT (0 to 255).
+    TinyInt,
+    /// SMALLINT.
+    SmallInt,
     /// INT.
     Int,
     /// BIGINT.
@@ -46,12 +51,19 @@ pub enum ColumnType {
     Bit,
     /// FLOAT.
     Float,
+    /// DATETIME: 1753 to 9999, to 1/300 of a second.
+    DateTime,
     /// DATETIME2(7).
     DateTime2,
-    /// DECIMAL(25,0), the type of LSN columns in msdb.
-    Decimal25,
+    /// NUMERIC(precision, 0), precision 1 to 38: NUMERIC(25,0) is the type of LSN
+    /// columns, NUMERIC(20,0) of byte counts in backup headers.
+    Numeric(u8),
     /// UNIQUEIDENTIFIER.
     UniqueIdentifier,
+    /// CHAR(length) of ASCII text, padded with spaces.
+    Char(u16),
+    /// VARBINARY(length), length 1 to 8000.
+    VarBinary(u16),
 }
 
 /// One column of a result set.

@@ -8,8 +8,8 @@
 use super::engine::{Column, ColumnType, ResultSet, Value};
 use super::token::{put_b_varchar, put_units};
 use super::types::{
-    COLLATION, DATETIME2_SCALE, DECIMAL25_LEN, DECIMAL25_MAX, DECIMAL25_PRECISION, PLP_MARKER,
-    PLP_NULL, VARLEN_NULL, encode_datetime2, swap_guid_bytes, type_id,
+    COLLATION, DATETIME2_SCALE, PLP_MARKER, PLP_NULL, VARLEN_NULL, encode_datetime,
+    encode_datetime2, fits_precision, numeric_len, swap_guid_bytes, type_id,
 };
 
 /// Token byte of COLMETADATA.
@@ -38,13 +38,18 @@ pub(crate) struct ValueMismatch {
 enum WireType {
     NVarChar4000,
     NVarCharMax,
+    TinyInt,
+    SmallInt,
     Int,
     BigInt,
     Bit,
     Float,
+    DateTime,
     DateTime2,
-    Decimal25,
+    Numeric(u8),
     Guid,
+    Char(u16),
+    VarBinary(u16),
 }
 
 /// Appends COLMETADATA and one ROW per row.
@@ -77,13 +82,18 @@ fn wire_type(result_set: &ResultSet, index: usize) -> WireType {
     match result_set.columns[index].ty {
         ColumnType::NVarChar if needs_max(result_set, index) => WireType::NVarCharMax,
         ColumnType::NVarChar => WireType::NVarChar4000,
+        ColumnType::TinyInt => WireType::TinyInt,
+        ColumnType::SmallInt => WireType::SmallInt,
         ColumnType::Int => WireType::Int,
         ColumnType::BigInt => WireType::BigInt,
         ColumnType::Bit => WireType::Bit,
         ColumnType::Float => WireType::Float,
+        ColumnType::DateTime => WireType::DateTime,
         ColumnType::DateTime2 => WireType::DateTime2,
-        ColumnType::Decimal25 => WireType::Decimal25,
+        ColumnType::Numeric(precision) => WireType::Numeric(precision),
         ColumnType::UniqueIdentifier => WireType::Guid,
+        ColumnType::Char(length) => WireType::Char(length),
+        ColumnType::VarBinary(length) => WireType::VarBinary(length),
     }
 }
 
@@ -108,15 +118,27 @@ fn put_type_info(out: &mut Vec<u8>, wire_type: WireType) {
     match wire_type {
         WireType::NVarChar4000 => put_nvarchar_type_info(out, (NVARCHAR_MAX_UNITS * 2) as u16),
         WireType::NVarCharMax => put_nvarchar_type_info(out, PLP_MARKER),
+        WireType::TinyInt => out.extend_from_slice(&[type_id::INTN, 1]),
+        WireType::SmallInt => out.extend_from_slice(&[type_id::INTN, 2]),
         WireType::Int => out.extend_from_slice(&[type_id::INTN, 4]),
         WireType::BigInt => out.extend_from_slice(&[type_id::INTN, 8]),
         WireType::Bit => out.extend_from_slice(&[type_id::BITN, 1]),
         WireType::Float => out.extend_from_slice(&[type_id::FLTN, 8]),
+        WireType::DateTime => out.extend_from_slice(&[type_id::DATETIMN, 8]),
         WireType::DateTime2 => out.extend_from_slice(&[type_id::DATETIME2, DATETIME2_SCALE]),
-        WireType::Decimal25 => {
-            out.extend_from_slice(&[type_id::DECIMALN, DECIMAL25_LEN, DECIMAL25_PRECISION, 0])
+        WireType::Numeric(precision) => {
+            out.extend_from_slice(&[type_id::NUMERICN, numeric_len(precision), precision, 0])
         }
         WireType::Guid => out.extend_from_slice(&[type_id::GUID, 16]),
+        WireType::Char(length) => {
+            out.push(type_id::BIGCHAR);
+            out.extend_from_slice(&length.to_le_bytes());
+            out.extend_from_slice(&COLLATION);
+        }
+        WireType::VarBinary(length) => {
+            out.push(type_id::BIGVARBIN);
+            out.extend_from_slice(&length.to_le_bytes());
+        }
     }
 }
 
@@ -152,23 +174,43 @@ fn put_row(
 /// Appends one value in its column's layout, or says why it does not fit.
 fn put_value(out: &mut Vec<u8>, wire_type: WireType, value: &Value) -> Result<(), String> {
     match (wire_type, value) {
-        (WireType::NVarChar4000, Value::Null) => out.extend_from_slice(&VARLEN_NULL.to_le_bytes()),
+        (WireType::NVarChar4000 | WireType::Char(_) | WireType::VarBinary(_), Value::Null) => {
+            out.extend_from_slice(&VARLEN_NULL.to_le_bytes())
+        }
         (WireType::NVarCharMax, Value::Null) => out.extend_from_slice(&PLP_NULL.to_le_bytes()),
         (_, Value::Null) => out.push(BYTELEN_NULL),
         (WireType::NVarChar4000, Value::NVarChar(text)) => put_short_nvarchar(out, text),
         (WireType::NVarCharMax, Value::NVarChar(text)) => put_plp_nvarchar(out, text),
+        (WireType::TinyInt, Value::Int(number)) => {
+            let byte = u8::try_from(*number).map_err(|_| format!("{number} is not a TINYINT"))?;
+            put_sized(out, &[byte]);
+        }
+        (WireType::SmallInt, Value::Int(number)) => {
+            let short =
+                i16::try_from(*number).map_err(|_| format!("{number} is not a SMALLINT"))?;
+            put_sized(out, &short.to_le_bytes());
+        }
         (WireType::Int, Value::Int(number)) => put_sized(out, &number.to_le_bytes()),
         (WireType::BigInt, Value::BigInt(number)) => put_sized(out, &number.to_le_bytes()),
         (WireType::BigInt, Value::Int(number)) => put_sized(out, &i64::from(*number).to_le_bytes()),
         (WireType::Bit, Value::Bit(flag)) => put_sized(out, &[u8::from(*flag)]),
         (WireType::Float, Value::Float(number)) => put_sized(out, &number.to_le_bytes()),
+        (WireType::DateTime, Value::DateTime2(datetime)) => {
+            let bytes = encode_datetime(datetime)
+                .ok_or_else(|| format!("{datetime} is outside the years 1753 to 9999"))?;
+            put_sized(out, &bytes);
+        }
         (WireType::DateTime2, Value::DateTime2(datetime)) => {
             let bytes = encode_datetime2(datetime)
                 .ok_or_else(|| format!("{datetime} is outside the years 1 to 9999"))?;
             put_sized(out, &bytes);
         }
-        (WireType::Decimal25, Value::Decimal(number)) => put_decimal25(out, *number)?,
+        (WireType::Numeric(precision), Value::Decimal(number)) => {
+            put_numeric(out, precision, *number)?
+        }
         (WireType::Guid, Value::Guid(bytes)) => put_sized(out, &swap_guid_bytes(*bytes)),
+        (WireType::Char(length), Value::NVarChar(text)) => put_char(out, length, text)?,
+        (WireType::VarBinary(length), Value::Binary(bytes)) => put_binary(out, length, bytes)?,
         (wire_type, value) => {
             return Err(format!(
                 "a {} value in a {wire_type:?} column",
@@ -203,15 +245,39 @@ fn put_plp_nvarchar(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(&0u32.to_le_bytes());
 }
 
-/// Length 13, sign byte (1 positive, 0 negative), 12 bytes of magnitude.
-fn put_decimal25(out: &mut Vec<u8>, number: i128) -> Result<(), String> {
+/// The length for `precision`, the sign byte (1 positive, 0 negative), then the
+/// magnitude in the rest of the length.
+fn put_numeric(out: &mut Vec<u8>, precision: u8, number: i128) -> Result<(), String> {
     let magnitude = number.unsigned_abs();
-    if magnitude > DECIMAL25_MAX {
-        return Err(format!("{number} does not fit DECIMAL(25,0)"));
+    if !fits_precision(magnitude, precision) {
+        return Err(format!("{number} does not fit NUMERIC({precision},0)"));
     }
-    out.push(DECIMAL25_LEN);
+    let len = numeric_len(precision);
+    out.push(len);
     out.push(u8::from(number >= 0));
-    out.extend_from_slice(&magnitude.to_le_bytes()[..12]);
+    out.extend_from_slice(&magnitude.to_le_bytes()[..usize::from(len - 1)]);
+    Ok(())
+}
+
+/// A two-byte length, then the ASCII text padded with spaces to the column's length.
+fn put_char(out: &mut Vec<u8>, length: u16, text: &str) -> Result<(), String> {
+    if !text.is_ascii() || text.len() > usize::from(length) {
+        return Err(format!("{text:?} does not fit CHAR({length})"));
+    }
+    out.extend_from_slice(&length.to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+    out.resize(out.len() + usize::from(length) - text.len(), b' ');
+    Ok(())
+}
+
+/// A two-byte length, then the bytes.
+fn put_binary(out: &mut Vec<u8>, length: u16, bytes: &[u8]) -> Result<(), String> {
+    let len = u16::try_from(bytes.len())
+        .ok()
+        .filter(|len| *len <= length)
+        .ok_or_else(|| format!("{} bytes do not fit VARBINARY({length})", bytes.len()))?;
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(bytes);
     Ok(())
 }
 
@@ -350,31 +416,87 @@ mod tests {
     }
 
     #[test]
-    fn decimal25_lsn_is_sign_and_12_byte_magnitude() {
+    fn numeric25_lsn_is_sign_and_12_byte_magnitude() {
         // 35000000012345600001 = 0x1_E5B8_FA92_C286_E801
         let bytes = single(
-            ColumnType::Decimal25,
+            ColumnType::Numeric(25),
             Value::Decimal(35_000_000_012_345_600_001),
         );
         let value = [
             0x0D, 0x01, 0x01, 0xE8, 0x86, 0xC2, 0x92, 0xFA, 0xB8, 0xE5, 0x01, 0x00, 0x00, 0x00,
         ];
-        assert_eq!(bytes, expect(&[0x6A, 0x0D, 0x19, 0x00], &value));
+        assert_eq!(bytes, expect(&[0x6C, 0x0D, 0x19, 0x00], &value));
     }
 
     #[test]
-    fn negative_decimal_has_sign_zero() {
-        let bytes = single(ColumnType::Decimal25, Value::Decimal(-1));
+    fn numeric20_byte_count_has_the_same_13_byte_layout() {
+        let bytes = single(ColumnType::Numeric(20), Value::Decimal(256));
+        let mut value = vec![0x0D, 0x01, 0x00, 0x01];
+        value.resize(14, 0);
+        assert_eq!(bytes, expect(&[0x6C, 0x0D, 0x14, 0x00], &value));
+    }
+
+    #[test]
+    fn negative_numeric_has_sign_zero() {
+        let bytes = single(ColumnType::Numeric(25), Value::Decimal(-1));
         assert_eq!(&bytes[bytes.len() - 13..bytes.len() - 11], &[0x00, 0x01]);
     }
 
     #[test]
-    fn decimal_beyond_25_digits_is_a_mismatch() {
+    fn numeric_beyond_its_precision_is_a_mismatch() {
         let result = encode(
-            vec![Column::new("c", ColumnType::Decimal25)],
+            vec![Column::new("c", ColumnType::Numeric(25))],
             vec![vec![Value::Decimal(10i128.pow(25))]],
         );
         assert!(result.is_err());
+    }
+
+    #[test]
+    fn tinyint_and_smallint_are_intn_of_one_and_two_bytes() {
+        assert_eq!(
+            single(ColumnType::TinyInt, Value::Int(130)),
+            expect(&[0x26, 0x01], &[0x01, 0x82])
+        );
+        assert_eq!(
+            single(ColumnType::SmallInt, Value::Int(-2)),
+            expect(&[0x26, 0x02], &[0x02, 0xFE, 0xFF])
+        );
+        let too_big = encode(
+            vec![Column::new("c", ColumnType::TinyInt)],
+            vec![vec![Value::Int(256)]],
+        );
+        assert!(too_big.is_err());
+    }
+
+    #[test]
+    fn datetime_is_datetimn_of_8_bytes() {
+        let value = chrono::NaiveDate::from_ymd_opt(1900, 1, 2)
+            .unwrap()
+            .and_hms_opt(0, 0, 1)
+            .unwrap();
+        assert_eq!(
+            single(ColumnType::DateTime, Value::DateTime2(value)),
+            expect(&[0x6F, 0x08], &[0x08, 1, 0, 0, 0, 0x2C, 0x01, 0, 0])
+        );
+    }
+
+    #[test]
+    fn char_is_padded_and_varbinary_null_is_all_ones() {
+        assert_eq!(
+            single(ColumnType::Char(2), Value::NVarChar("D".into())),
+            expect(
+                &[0xAF, 0x02, 0x00, 0x09, 0x04, 0xD0, 0x00, 0x34],
+                &[0x02, 0x00, b'D', b' ']
+            )
+        );
+        assert_eq!(
+            single(ColumnType::VarBinary(20), Value::Null),
+            expect(&[0xA5, 0x14, 0x00], &[0xFF, 0xFF])
+        );
+        assert_eq!(
+            single(ColumnType::VarBinary(20), Value::Binary(vec![7])),
+            expect(&[0xA5, 0x14, 0x00], &[0x01, 0x00, 0x07])
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! TDS data types (MS-TDS 2.2.5.4): type ids, the collation the server
 //! announces, and the value layouts shared by the ROW encoder and the RPC
-//! parameter decoder (DATETIME2, DECIMAL magnitude, GUID byte order).
+//! parameter decoder (DATETIME2, DATETIME, DECIMAL/NUMERIC magnitude, GUID byte
+//! order).
 //!
 //! Owns byte layouts of single values; token framing lives in `rows` and `rpc`.
 
@@ -32,6 +33,10 @@ pub(crate) mod type_id {
     pub(crate) const INTN: u8 = 0x26;
     /// DATETIME2 with a scale byte.
     pub(crate) const DATETIME2: u8 = 0x2A;
+    /// Nullable DATETIME (8 bytes) or SMALLDATETIME (4 bytes).
+    pub(crate) const DATETIMN: u8 = 0x6F;
+    /// CHAR.
+    pub(crate) const BIGCHAR: u8 = 0xAF;
     /// Nullable BIT.
     pub(crate) const BITN: u8 = 0x68;
     /// DECIMAL with precision and scale.
@@ -62,12 +67,44 @@ pub(crate) const PLP_UNKNOWN_LEN: u64 = u64::MAX - 1;
 pub(crate) const VARLEN_NULL: u16 = 0xFFFF;
 /// The scale the server uses for DATETIME2 columns.
 pub(crate) const DATETIME2_SCALE: u8 = 7;
-/// Precision of the DECIMAL(25,0) column type.
-pub(crate) const DECIMAL25_PRECISION: u8 = 25;
-/// Value length of a DECIMAL(25,0): sign byte plus 12 bytes of magnitude.
-pub(crate) const DECIMAL25_LEN: u8 = 13;
-/// Largest magnitude DECIMAL(25,0) holds: 10^25 - 1.
-pub(crate) const DECIMAL25_MAX: u128 = 10u128.pow(25) - 1;
+/// The highest precision of DECIMAL and NUMERIC.
+pub(crate) const MAX_NUMERIC_PRECISION: u8 = 38;
+
+/// Value length of a DECIMAL/NUMERIC of `precision` (1 to 38): the sign byte plus 4,
+/// 8, 12 or 16 bytes of magnitude (MS-TDS 2.2.5.5.1.6).
+pub(crate) fn numeric_len(precision: u8) -> u8 {
+    match precision {
+        0..=9 => 5,
+        10..=19 => 9,
+        20..=28 => 13,
+        _ => 17,
+    }
+}
+
+/// Whether `magnitude` has at most `precision` digits (precision 1 to 38).
+pub(crate) fn fits_precision(magnitude: u128, precision: u8) -> bool {
+    magnitude < 10u128.pow(u32::from(precision.min(MAX_NUMERIC_PRECISION)))
+}
+
+/// DATETIME value bytes (MS-TDS 2.2.5.5.1.8): days since 1900-01-01 (`i32` LE), then
+/// 1/300 seconds since midnight (`u32` LE), rounded to the nearest. `None` outside the
+/// years 1753 to 9999, DATETIME's range.
+pub(crate) fn encode_datetime(value: &NaiveDateTime) -> Option<[u8; 8]> {
+    if !(1753..=9999).contains(&value.year()) {
+        return None;
+    }
+    let base = NaiveDate::from_ymd_opt(1900, 1, 1)?;
+    let days = i32::try_from((value.date() - base).num_days()).ok()?;
+    let nanos = u64::from(value.num_seconds_from_midnight()) * NANOS_PER_SECOND
+        + u64::from(value.nanosecond().min(999_999_999));
+    let ticks = u32::try_from((nanos * 3 + 5_000_000) / 10_000_000)
+        .ok()?
+        .min(300 * SECONDS_PER_DAY as u32 - 1);
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&days.to_le_bytes());
+    out[4..].copy_from_slice(&ticks.to_le_bytes());
+    Some(out)
+}
 
 const NANOS_PER_SECOND: u64 = 1_000_000_000;
 const SECONDS_PER_DAY: u64 = 86_400;
@@ -228,6 +265,32 @@ mod tests {
     fn datetime2_time_past_midnight_is_rejected() {
         let bytes = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00];
         assert!(decode_datetime2(&bytes, 7).is_err());
+    }
+
+    #[test]
+    fn datetime_counts_days_from_1900_and_three_hundredths_of_a_second() {
+        // 1900-01-02 00:00:01.005: day 1; 1.005 s = 301.5 ticks, rounded to 302.
+        assert_eq!(
+            encode_datetime(&datetime(1900, 1, 2, 0, 0, 1, 5_000_000)),
+            Some([1, 0, 0, 0, 0x2E, 0x01, 0, 0])
+        );
+        // 1753-01-01 is day -53690.
+        assert_eq!(
+            encode_datetime(&datetime(1753, 1, 1, 0, 0, 0, 0)),
+            Some([0x46, 0x2E, 0xFF, 0xFF, 0, 0, 0, 0])
+        );
+        assert_eq!(encode_datetime(&datetime(1752, 12, 31, 0, 0, 0, 0)), None);
+    }
+
+    #[test]
+    fn numeric_length_and_range_follow_the_precision() {
+        assert_eq!(
+            [1, 9, 10, 19, 20, 25, 28, 29, 38].map(numeric_len),
+            [5, 5, 9, 9, 13, 13, 13, 17, 17]
+        );
+        assert!(fits_precision(10u128.pow(25) - 1, 25));
+        assert!(!fits_precision(10u128.pow(25), 25));
+        assert!(!fits_precision(10u128.pow(38), 38));
     }
 
     #[test]

@@ -97,11 +97,13 @@ impl CertificateAuthority {
 }
 
 /// The names in an instance's certificate: its loopback address, the address the
-/// topology connects to, and its server name in lower case (`sqlpc-dal`), a name a
-/// topology can expect instead (`host_in_certificate`).
-pub fn instance_names(instance: InstanceId) -> [String; 2] {
+/// topology connects to; its FQDN (`sql-dal.contoso.test`), as a real server's
+/// certificate names it; and its server name in lower case (`sqlpc-dal`). A topology
+/// can expect either name instead of the address (`host_in_certificate`).
+pub fn instance_names(instance: InstanceId) -> [String; 3] {
     [
         instance.host().to_owned(),
+        instance.fqdn().to_owned(),
         instance.server_name().to_ascii_lowercase(),
     ]
 }
@@ -194,10 +196,14 @@ mod tests {
     }
 
     #[test]
-    fn an_instance_certificate_names_its_address_and_server_name() {
+    fn an_instance_certificate_names_its_address_fqdn_and_server_name() {
         assert_eq!(
             instance_names(InstanceId::Backup),
-            ["127.0.0.3".to_owned(), "sqlpc-dal".to_owned()]
+            [
+                "127.0.0.3".to_owned(),
+                "sql-dal.contoso.test".to_owned(),
+                "sqlpc-dal".to_owned()
+            ]
         );
     }
 }

@@ -49,9 +49,6 @@ pub struct WorldOptions {
     pub statement_latency_ms: u64,
     /// The SQL login's password; `None` makes one up.
     pub password: Option<String>,
-    /// Name each instance in the topology (`PCHAT` on its static port, as production
-    /// deployments often are) instead of giving its port alone.
-    pub named_instances: bool,
     /// The SQL Server version every instance presents.
     pub sql_version: SqlVersion,
     /// The instances' offset from UTC in minutes (their local clock is the world
@@ -73,7 +70,6 @@ impl Default for WorldOptions {
             restore_mb_per_s: 0.0,
             statement_latency_ms: 0,
             password: None,
-            named_instances: false,
             sql_version: SqlVersion::default(),
             utc_offset_minutes: 0,
         }
@@ -130,7 +126,6 @@ impl World {
                 restore_mb_per_s: options.restore_mb_per_s,
                 statement_latency_ms: options.statement_latency_ms,
                 messages_per_log: options.messages_per_log,
-                named_instances: options.named_instances,
                 sql_version: options.sql_version,
                 utc_offset_minutes: options.utc_offset_minutes,
             },
@@ -241,7 +236,7 @@ impl World {
             .instance_mut(InstanceId::Primary)
             .and_then(|i| i.database_mut(CHAT_DB))
             .ok_or_else(|| WorldError::Refused("no primary chat database".into()))?;
-        let set = dbops::take_full_backup(primary, now, true);
+        let set = dbops::take_full_backup(primary, InstanceId::Primary, now, true);
         disks.write(&path, &set).map_err(sql_refusal)?;
         let restore = FullRestore {
             replace: true,

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use crate::backup_file::{BackupFileError, BackupKind, BackupSet, FileEntry, Message};
 use crate::guid::Guid;
-use crate::world::model::{Database, DbState, Instance, UserAccess};
+use crate::world::model::{Database, DbState, Instance, InstanceId, UserAccess};
 
 /// LSN distance between two chat messages' commit records.
 pub const LSN_PER_MESSAGE: u128 = 100;
@@ -194,9 +194,15 @@ pub fn check_backup(db: &Database, log: bool) -> Result<(), SqlError> {
     Ok(())
 }
 
-/// Takes a log backup of `db` at `now`: the log from the previous log backup's end to
-/// the current end, with the messages committed in it.
-pub fn take_log_backup(db: &mut Database, now: DateTime<Utc>, checksum: bool) -> BackupSet {
+/// Takes a log backup of `db` on `server` at `now`: the log from the previous log
+/// backup's end to the current end, with the messages committed in it. The first one,
+/// starting at the database's first LSN, begins the log chain (`BeginsLogChain`).
+pub fn take_log_backup(
+    db: &mut Database,
+    server: InstanceId,
+    now: DateTime<Utc>,
+    checksum: bool,
+) -> BackupSet {
     db.lsn += 1;
     let first = db.log_backup_lsn;
     let last = db.lsn;
@@ -207,41 +213,53 @@ pub fn take_log_backup(db: &mut Database, now: DateTime<Utc>, checksum: bool) ->
         .filter(|m| m.lsn >= first && m.lsn < last)
         .copied()
         .collect();
-    backup_set(db, BackupKind::Log, first, last, now, checksum, messages)
+    let mut set = backup_set(db, server, BackupKind::Log, first, last, now, messages);
+    set.header.has_checksum = checksum;
+    set.header.begins_log_chain = first == FIRST_LSN;
+    set
 }
 
 /// Takes a full backup of `db` at `now`: every message it holds. Its header names the
 /// full backup before it; the log backups after it name this one (`DatabaseBackupLSN`,
 /// RESTORE HEADERONLY (Transact-SQL)).
-pub fn take_full_backup(db: &mut Database, now: DateTime<Utc>, checksum: bool) -> BackupSet {
+pub fn take_full_backup(
+    db: &mut Database,
+    server: InstanceId,
+    now: DateTime<Utc>,
+    checksum: bool,
+) -> BackupSet {
     let first = db.lsn;
     db.lsn += 1;
     let messages = db.messages.clone();
-    let set = backup_set(
+    let mut set = backup_set(
         db,
+        server,
         BackupKind::Database,
         first,
         db.lsn,
         now,
-        checksum,
         messages,
     );
+    set.header.has_checksum = checksum;
     db.database_backup_lsn = first;
     set
 }
 
+/// A backup set of `db` written by `server`, without checksums and not beginning a log
+/// chain.
 fn backup_set(
     db: &Database,
+    server: InstanceId,
     kind: BackupKind,
     first_lsn: u128,
     last_lsn: u128,
     now: DateTime<Utc>,
-    has_checksum: bool,
     messages: Vec<Message>,
 ) -> BackupSet {
     BackupSet {
         header: crate::backup_file::BackupHeader {
             database_name: db.name.clone(),
+            server_name: server.server_name().to_owned(),
             kind,
             first_lsn,
             last_lsn,
@@ -249,8 +267,9 @@ fn backup_set(
             binding_id: db.database_guid,
             start: now,
             finish: now,
-            has_checksum,
+            has_checksum: false,
             is_copy_only: false,
+            begins_log_chain: false,
             database_backup_lsn: db.database_backup_lsn,
             first_recovery_fork: db.recovery_fork_guid,
             recovery_fork: db.recovery_fork_guid,
@@ -597,7 +616,7 @@ mod tests {
     }
 
     fn secondary_of(primary: &mut Database) -> Database {
-        let full = take_full_backup(primary, Utc::now(), true);
+        let full = take_full_backup(primary, InstanceId::Primary, Utc::now(), true);
         let mut secondary = restored_database("mgc", 5, &full, full.files.clone());
         finish_restore(&mut secondary, Finish::NoRecovery);
         secondary
@@ -609,9 +628,9 @@ mod tests {
         commit_message(&mut primary, 1);
         let mut secondary = secondary_of(&mut primary);
         commit_message(&mut primary, 2);
-        let first = take_log_backup(&mut primary, Utc::now(), false);
+        let first = take_log_backup(&mut primary, InstanceId::Primary, Utc::now(), false);
         commit_message(&mut primary, 3);
-        let second = take_log_backup(&mut primary, Utc::now(), false);
+        let second = take_log_backup(&mut primary, InstanceId::Primary, Utc::now(), false);
         assert_eq!(first.header.last_lsn, second.header.first_lsn);
         let usage = Usage::default();
         restore_log(&mut secondary, &first, "f1", Finish::NoRecovery, usage).unwrap();
@@ -626,9 +645,9 @@ mod tests {
         let mut primary = chat_db();
         let mut secondary = secondary_of(&mut primary);
         commit_message(&mut primary, 1);
-        let first = take_log_backup(&mut primary, Utc::now(), false);
+        let first = take_log_backup(&mut primary, InstanceId::Primary, Utc::now(), false);
         commit_message(&mut primary, 2);
-        let second = take_log_backup(&mut primary, Utc::now(), false);
+        let second = take_log_backup(&mut primary, InstanceId::Primary, Utc::now(), false);
         let usage = Usage::default();
         let gap = restore_log(&mut secondary, &second, "f2", Finish::NoRecovery, usage);
         assert_eq!(gap.unwrap_err().number, 4305);
@@ -647,7 +666,7 @@ mod tests {
         let mut secondary = secondary_of(&mut primary);
         let base = primary.database_backup_lsn;
         commit_message(&mut primary, 1);
-        let old_path = take_log_backup(&mut primary, Utc::now(), false);
+        let old_path = take_log_backup(&mut primary, InstanceId::Primary, Utc::now(), false);
         assert_eq!(
             old_path.header.first_recovery_fork,
             primary.recovery_fork_guid
@@ -670,7 +689,7 @@ mod tests {
     fn restore_needs_a_restoring_unmirrored_unused_database() {
         let mut primary = chat_db();
         commit_message(&mut primary, 1);
-        let log = take_log_backup(&mut primary, Utc::now(), false);
+        let log = take_log_backup(&mut primary, InstanceId::Primary, Utc::now(), false);
         let online = restore_log(
             &mut primary,
             &log,
@@ -715,7 +734,7 @@ mod tests {
         };
         let mut source = chat_db();
         commit_message(&mut source, 9);
-        let full = take_full_backup(&mut source, Utc::now(), true);
+        let full = take_full_backup(&mut source, InstanceId::Primary, Utc::now(), true);
         let mut options = FullRestore {
             replace: false,
             finish: Finish::Recovery,

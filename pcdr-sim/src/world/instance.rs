@@ -1,5 +1,5 @@
 //! The four emulated SQL Server instances and the two sites they stand in: their names,
-//! loopback addresses, `@@SERVERNAME`s and mirroring partners.
+//! FQDNs, loopback addresses, `@@SERVERNAME`s and mirroring partners.
 //!
 //! Plain identities with no state; everything about an instance that changes lives in
 //! [`model`](crate::world::model).
@@ -38,6 +38,25 @@ impl InstanceId {
             InstanceId::Backup => "127.0.0.3",
             InstanceId::BackupMirror => "127.0.0.4",
         }
+    }
+
+    /// The FQDN the Skype for Business topology knows the instance's server by, which
+    /// the cmdlets take (`Install-CsMirrorDatabase -SqlServerFqdn`). The `.test` domain
+    /// is reserved (RFC 2606), so no name can reach a real server.
+    pub fn fqdn(self) -> &'static str {
+        match self {
+            InstanceId::Primary => "sql-atl.contoso.test",
+            InstanceId::PrimaryMirror => "sql-atl-mirror.contoso.test",
+            InstanceId::Backup => "sql-dal.contoso.test",
+            InstanceId::BackupMirror => "sql-dal-mirror.contoso.test",
+        }
+    }
+
+    /// The instance whose server has the FQDN `fqdn` (ignoring case).
+    pub(crate) fn from_fqdn(fqdn: &str) -> Option<InstanceId> {
+        InstanceId::ALL
+            .into_iter()
+            .find(|i| i.fqdn().eq_ignore_ascii_case(fqdn))
     }
 
     /// `@@SERVERNAME`.

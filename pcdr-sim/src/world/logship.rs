@@ -140,7 +140,7 @@ fn backup_job(
         .ok_or_else(|| format!("database {} does not exist", row.primary_database))?;
     dbops::check_backup(db, true).map_err(|e| e.message)?;
     let mut taken = db.clone();
-    let set = dbops::take_log_backup(&mut taken, now, true);
+    let set = dbops::take_log_backup(&mut taken, instance, now, true);
     disks.write(&path, &set).map_err(|e| e.message)?;
     *db = taken;
     if let Some(row) = inst

@@ -274,10 +274,6 @@ pub struct Settings {
     pub statement_latency_ms: u64,
     /// Messages per log backup when the clock runs the backup job after traffic.
     pub messages_per_log: u32,
-    /// Whether the topology names each instance (`PCHAT` on its static port) rather than
-    /// giving its port alone; absent in worlds written before it existed.
-    #[serde(default)]
-    pub named_instances: bool,
     /// The SQL Server version every instance presents; absent (2016) in worlds written
     /// before it existed.
     #[serde(default)]

@@ -6,6 +6,7 @@ use crate::world::create::mirror_copy;
 use crate::world::model::{
     CHAT_DB, COMPLIANCE_DB, InstanceId, MirrorRole, Mirroring, UserAccess, WorldState,
 };
+use crate::world::topology::INSTANCE_NAME;
 use crate::world::{World, WorldError};
 
 fn message(error: WorldError) -> String {
@@ -51,12 +52,10 @@ impl PoolWorld for World {
         &self,
         database_type: &str,
         sql_server_fqdn: &str,
-        _instance: Option<&str>,
+        instance_name: Option<&str>,
     ) -> Result<(), String> {
         let database = database_of_type(database_type)?;
-        let instance = InstanceId::from_host(sql_server_fqdn).ok_or_else(|| {
-            format!("Cannot connect to SQL Server \"{sql_server_fqdn}\": the server was not found.")
-        })?;
+        let instance = sql_instance(sql_server_fqdn, instance_name)?;
         let dir = self.data_dir(instance.mirror_partner());
         self.try_update(|state| mirror(state, instance, database, &dir))
             .map_err(message)?
@@ -71,6 +70,38 @@ impl PoolWorld for World {
             .cloned()
             .map(CmdletFault::from)
     }
+}
+
+/// The instance `Install-CsMirrorDatabase` reaches: the server by its FQDN, then the
+/// instance `-SqlInstanceName` names, or the default instance without one
+/// (<https://learn.microsoft.com/en-us/powershell/module/skype/install-csmirrordatabase>).
+/// Every emulated server has only the named instance [`INSTANCE_NAME`], so a missing or
+/// other instance name fails as a connection to an instance that does not exist does:
+/// nothing listens for a default instance (error 40), and SQL Server Browser knows no
+/// other name (error 26), as
+/// <https://learn.microsoft.com/en-us/troubleshoot/sql/database-engine/connect/network-related-or-instance-specific-error-occurred-while-establishing-connection>
+/// lists them.
+fn sql_instance(sql_server_fqdn: &str, instance_name: Option<&str>) -> Result<InstanceId, String> {
+    let instance = InstanceId::from_fqdn(sql_server_fqdn).ok_or_else(|| {
+        format!("Cannot connect to SQL Server \"{sql_server_fqdn}\": the server was not found.")
+    })?;
+    let (target, provider_error) = match instance_name {
+        Some(name) if name.eq_ignore_ascii_case(INSTANCE_NAME) => return Ok(instance),
+        Some(name) => (
+            format!("{sql_server_fqdn}\\{name}"),
+            "SQL Network Interfaces, error: 26 - Error Locating Server/Instance Specified",
+        ),
+        None => (
+            sql_server_fqdn.to_owned(),
+            "Named Pipes Provider, error: 40 - Could not open a connection to SQL Server",
+        ),
+    };
+    Err(format!(
+        "Cannot connect to SQL Server \"{target}\": A network-related or instance-specific \
+         error occurred while establishing a connection to SQL Server. The server was not \
+         found or was not accessible. Verify that the instance name is correct and that SQL \
+         Server is configured to allow remote connections. (provider: {provider_error})"
+    ))
 }
 
 fn database_of_type(database_type: &str) -> Result<&'static str, String> {
@@ -176,6 +207,10 @@ mod tests {
     use crate::world::faults::StoredCmdletFault;
     use crate::world::model::Site;
 
+    /// The backup site's SQL Server and its instance name, as the cmdlet is given them.
+    const DAL: &str = "sql-dal.contoso.test";
+    const PCHAT: Option<&str> = Some("PCHAT");
+
     fn world() -> (tempfile::TempDir, World) {
         let dir = tempfile::tempdir().unwrap();
         let world = World::create(dir.path(), &WorldOptions::default()).unwrap();
@@ -198,24 +233,54 @@ mod tests {
     #[test]
     fn install_mirror_needs_a_recovered_multi_user_database_and_a_reachable_mirror() {
         let (_dir, world) = world();
-        let restoring = world.install_mirror("PersistentChat", "127.0.0.3", None);
+        let restoring = world.install_mirror("PersistentChat", DAL, PCHAT);
         assert!(restoring.unwrap_err().contains("not online"));
-        assert!(world.install_mirror("Chat", "127.0.0.3", None).is_err());
+        assert!(world.install_mirror("Chat", DAL, PCHAT).is_err());
         assert!(
             world
-                .install_mirror("PersistentChat", "sql.nowhere", None)
+                .install_mirror("PersistentChat", "sql.nowhere", PCHAT)
                 .is_err()
         );
         world
-            .install_mirror("PersistentChatCompliance", "127.0.0.3", None)
+            .install_mirror("PersistentChatCompliance", DAL, PCHAT)
             .unwrap();
         let state = world.read().unwrap();
         let mirror = state.instance(InstanceId::BackupMirror).unwrap();
         let copy = mirror.database("mgccomp").unwrap();
         assert_eq!(copy.mirroring.as_ref().unwrap().role, MirrorRole::Mirror);
         world.disaster(Site::Backup, false).unwrap();
-        let down = world.install_mirror("PersistentChatCompliance", "127.0.0.3", None);
+        let down = world.install_mirror("PersistentChatCompliance", DAL, PCHAT);
         assert!(down.unwrap_err().contains("1418"));
+    }
+
+    /// Install-CsMirrorDatabase finds the SQL Server by its FQDN and, without
+    /// `-SqlInstanceName`, aims at the default instance
+    /// (<https://learn.microsoft.com/en-us/powershell/module/skype/install-csmirrordatabase>),
+    /// which no emulated server has.
+    #[test]
+    fn install_mirror_reaches_only_the_named_instance_by_its_servers_fqdn() {
+        let (_dir, world) = world();
+        let by_address = world.install_mirror("PersistentChatCompliance", "127.0.0.3", PCHAT);
+        assert!(by_address.unwrap_err().contains("the server was not found"));
+        let default_instance = world.install_mirror("PersistentChatCompliance", DAL, None);
+        assert!(
+            default_instance
+                .unwrap_err()
+                .contains("error: 40 - Could not open a connection to SQL Server")
+        );
+        let other_instance = world.install_mirror("PersistentChatCompliance", DAL, Some("RTC"));
+        assert!(
+            other_instance
+                .unwrap_err()
+                .contains("\"sql-dal.contoso.test\\RTC\": A network-related")
+        );
+        world
+            .install_mirror(
+                "PersistentChatCompliance",
+                "SQL-DAL.contoso.test",
+                Some("pchat"),
+            )
+            .unwrap();
     }
 
     #[test]

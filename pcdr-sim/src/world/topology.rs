@@ -1,7 +1,8 @@
 //! `DIR/topology.toml`: a complete pcdr topology for the world, built with
 //! `pcdr_core::topology::Topology`, written once the instances' ports are known. Like a
 //! production topology it requires encryption, and it trusts the world's certificate
-//! authority (`DIR/tls/ca.pem`).
+//! authority (`DIR/tls/ca.pem`). Every instance is named ([`INSTANCE_NAME`]) on a
+//! static port, reached at its loopback address, and known to the cmdlets by its FQDN.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,8 +16,7 @@ use crate::serve::ShellLauncher;
 use crate::world::model::InstanceId;
 use crate::world::{World, WorldResult};
 
-/// The name every instance has in a world created with
-/// [`WorldOptions::named_instances`](crate::world::WorldOptions::named_instances).
+/// The instance name of every emulated SQL Server: none is a default instance.
 pub const INSTANCE_NAME: &str = "PCHAT";
 
 impl World {
@@ -29,19 +29,14 @@ impl World {
         shell: &ShellLauncher,
     ) -> WorldResult<PathBuf> {
         let state = self.read()?;
-        let endpoint = |id: InstanceId| {
-            let port = ports.get(&id).copied().unwrap_or(1433);
-            SqlEndpoint {
-                host: id.host().to_owned(),
-                host_in_certificate: None,
-                address: match state.settings.named_instances {
-                    true => SqlAddress::InstanceOnPort {
-                        instance: INSTANCE_NAME.into(),
-                        port,
-                    },
-                    false => SqlAddress::Port(port),
-                },
-            }
+        let endpoint = |id: InstanceId| SqlEndpoint {
+            host: id.host().to_owned(),
+            host_in_certificate: None,
+            fqdn: Some(id.fqdn().to_owned()),
+            address: SqlAddress::InstanceOnPort {
+                instance: INSTANCE_NAME.into(),
+                port: ports.get(&id).copied().unwrap_or(1433),
+            },
         };
         let standby = state
             .instance(InstanceId::Backup)
@@ -132,7 +127,9 @@ mod tests {
             .write_topology(&ports, &ShellLauncher::pcdr("/usr/bin/pcdr"))
             .unwrap();
         let topology = Topology::load(&path).unwrap();
-        assert_eq!(topology.sites.backup.sql.display_name(), "127.0.0.3,1503");
+        let backup = &topology.sites.backup.sql;
+        assert_eq!(backup.display_name(), r"127.0.0.3\PCHAT,1503");
+        assert_eq!(backup.server_fqdn(), "sql-dal.contoso.test");
         assert_eq!(topology.sql.encrypt, Encrypt::Required);
         assert_eq!(topology.sql.trust_ca_file, Some(world.ca_file()));
         assert!(!topology.sql.trust_server_certificate);

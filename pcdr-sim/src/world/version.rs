@@ -59,6 +59,41 @@ impl SqlVersion {
         self != Self::Sql2008R2
     }
 
+    /// Whether the version predates SQL Server 2012: 2008 R2, the only one emulated
+    /// that lacks what 2012, 2014 and 2016 added, such as `RESTORE HEADERONLY`'s
+    /// `containment` column (2012) and encryption columns (2014).
+    pub fn before_2012(self) -> bool {
+        self == Self::Sql2008R2
+    }
+
+    /// Major, minor and build number, as `RESTORE HEADERONLY`'s `SoftwareVersionMajor`,
+    /// `SoftwareVersionMinor` and `SoftwareVersionBuild` give them.
+    pub fn software_version(self) -> [i32; 3] {
+        match self {
+            Self::Sql2016 => [13, 0, 6300],
+            Self::Sql2008R2 => [10, 50, 6000],
+        }
+    }
+
+    /// The internal version of the databases it writes (`RESTORE HEADERONLY`'s
+    /// `DatabaseVersion`): 852 for 2016, 661 for 2008 R2.
+    pub fn database_version(self) -> i32 {
+        match self {
+            Self::Sql2016 => 852,
+            Self::Sql2008R2 => 661,
+        }
+    }
+
+    /// The compatibility level of its new databases (`CompatibilityLevel`,
+    /// <https://learn.microsoft.com/sql/t-sql/statements/alter-database-transact-sql-compatibility-level>):
+    /// 130 for 2016, 100 for 2008 R2.
+    pub fn compatibility_level(self) -> i32 {
+        match self {
+            Self::Sql2016 => 130,
+            Self::Sql2008R2 => 100,
+        }
+    }
+
     /// The version a `pcdr sim` option names: `2016` or `2008r2`.
     pub fn parse(text: &str) -> Option<Self> {
         match text.to_ascii_lowercase().as_str() {

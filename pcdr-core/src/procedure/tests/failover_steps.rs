@@ -1955,6 +1955,34 @@ fn backup_mirror_request() -> MirrorRequest {
     }
 }
 
+/// pcdr reaches the backup SQL Server at an address, but `Install-CsMirrorDatabase`
+/// finds it in the Skype for Business topology by its FQDN
+/// (<https://learn.microsoft.com/en-us/powershell/module/skype/install-csmirrordatabase>):
+/// the cmdlet gets the topology's `fqdn`, never the address.
+#[tokio::test]
+async fn mirror_new_primary_names_the_sql_server_by_its_fqdn_not_its_address() {
+    let topology = topology_with(
+        "sql = { host = \"sql-dal.contoso.com\", port = 1433 }",
+        "sql = { host = \"10.20.0.11\", port = 1433, fqdn = \"sql-dal.contoso.com\" }",
+    );
+    let mut w = World::with_topology(topology);
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(online())))
+        .times(1);
+    w.pool
+        .expect_install_mirror()
+        .with(eq(backup_mirror_request()))
+        .times(1)
+        .returning(|_| Ok(()));
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(mirrored(MirroringRole::Principal))));
+    let (ctx, _) = w.build();
+    let summary = done(mirror_new_primary(&ctx).await.expect("mirrored"));
+    assert!(summary.contains("10.20.0.11,1433"), "{summary}");
+}
+
 #[tokio::test]
 async fn mirror_new_primary_installs_mirroring_on_the_backup_instance() {
     let mut w = World::new();

@@ -61,6 +61,11 @@ fn defaults_fill_every_optional_key() {
     assert_eq!(topology.sql.trust_ca_file, None);
     assert!(!topology.sql.allow_plaintext);
     assert_eq!(topology.sites.backup.sql.host_in_certificate, None);
+    assert_eq!(topology.sites.backup.sql.fqdn, None);
+    assert_eq!(
+        topology.sites.backup.sql.server_fqdn(),
+        "sql-dal.contoso.com"
+    );
     assert_eq!(topology.sql.command_timeout_secs, 0);
     assert_eq!(topology.shell, ShellSettings::default());
     if cfg!(windows) {
@@ -150,6 +155,20 @@ fn to_toml_string_round_trips_certificate_settings() {
         topology.sql.trust_ca_file,
         Some(Path::new("/etc/pcdr").join("certs/ca.pem"))
     );
+    let written = topology.to_toml_string();
+    assert_eq!(Topology::from_toml_str(&written, None).unwrap(), topology);
+}
+
+#[test]
+fn to_toml_string_round_trips_a_named_instance_on_a_port_with_its_fqdn() {
+    let text = MINIMAL.replace(
+        "host = \"sql-dal.contoso.com\", port = 1433 }",
+        "host = \"10.20.0.11\", instance = \"PCHAT\", port = 50123, fqdn = \"sql-dal.contoso.com\" }",
+    );
+    let topology = Topology::from_toml_str(&text, None).unwrap();
+    let sql = &topology.sites.backup.sql;
+    assert_eq!(sql.display_name(), r"10.20.0.11\PCHAT,50123");
+    assert_eq!(sql.server_fqdn(), "sql-dal.contoso.com");
     let written = topology.to_toml_string();
     assert_eq!(Topology::from_toml_str(&written, None).unwrap(), topology);
 }

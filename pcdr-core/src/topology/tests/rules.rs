@@ -387,8 +387,8 @@ fn the_emulators_shell_is_refused_for_servers_that_are_not_loopback() {
         "run the emulator's Management Shell (sim shell) while sql-atl.contoso.com is not a loopback address",
     );
     let drill = drill_on_production
-        .replace("sql-atl.contoso.com", "127.0.0.1")
-        .replace("sql-dal.contoso.com", "127.0.0.3");
+        .replace("\"sql-atl.contoso.com\"", LOOPBACK_ATL)
+        .replace("\"sql-dal.contoso.com\"", LOOPBACK_DAL);
     Topology::from_toml_str(&drill, None).expect("a drill on loopback loads");
 }
 
@@ -421,18 +421,62 @@ fn plaintext_is_refused_for_sql_hosts_that_are_not_loopback() {
             &format!("{sent}, and sql-atl.contoso.com is not a loopback address"),
         );
         let mirror_remote = plain
-            .replace("sql-atl.contoso.com", "127.0.0.1")
+            .replace("\"sql-atl.contoso.com\"", LOOPBACK_ATL)
             .replace("sql-dal.contoso.com", "localhost")
             .replace(
                 "chat_servers = [\"pc3.contoso.com\"]",
                 "mirror = { host = \"sql-dal-m\", port = 1433 }\nchat_servers = [\"pc3.contoso.com\"]",
             );
         assert_refused(&mirror_remote, "sql.encrypt", "sql-dal-m is not a loopback");
-        let loopback = mirror_remote.replace("sql-dal-m", "127.0.0.4");
+        let loopback = mirror_remote.replace(
+            "\"sql-dal-m\"",
+            "\"127.0.0.4\", fqdn = \"sql-dal-m.contoso.com\"",
+        );
         Topology::from_toml_str(&loopback, None).expect("plain text on loopback loads");
         let allowed = plain + "allow_plaintext = true\n";
         Topology::from_toml_str(&allowed, None).expect("plain text when allowed loads");
     }
+}
+
+/// The primary's SQL Server reached at a loopback address, known to the cmdlets by its
+/// FQDN (replaces the quoted host name).
+const LOOPBACK_ATL: &str = "\"127.0.0.1\", fqdn = \"sql-atl.contoso.com\"";
+/// The backup's, likewise.
+const LOOPBACK_DAL: &str = "\"127.0.0.3\", fqdn = \"sql-dal.contoso.com\"";
+
+#[test]
+fn an_ip_address_host_needs_the_fqdn_the_cmdlets_take() {
+    let by_address = MINIMAL.replace("\"sql-dal.contoso.com\"", "\"10.20.0.11\"");
+    assert_refused(
+        &by_address,
+        "sites.backup.sql.host",
+        "\"10.20.0.11\" is an IP address, which the cmdlets cannot take; expected \
+         sites.backup.sql.fqdn = \"...\" beside it",
+    );
+    let named = by_address.replace(
+        "\"10.20.0.11\"",
+        "\"10.20.0.11\", fqdn = \"sql-dal.contoso.com\"",
+    );
+    let topology = Topology::from_toml_str(&named, None).expect("an address with its fqdn loads");
+    let sql = &topology.sites.backup.sql;
+    assert_eq!(sql.host, "10.20.0.11");
+    assert_eq!(sql.server_fqdn(), "sql-dal.contoso.com");
+}
+
+#[test]
+fn the_fqdn_is_a_host_name_and_not_an_ip_address() {
+    let with_fqdn = |fqdn: &str| {
+        MINIMAL.replace(
+            "port = 1433 }",
+            &format!("port = 1433, fqdn = \"{fqdn}\" }}"),
+        )
+    };
+    assert_refused(
+        &with_fqdn("10.20.0.11"),
+        "sites.backup.sql.fqdn",
+        "\"10.20.0.11\" is an IP address; expected the SQL Server's FQDN",
+    );
+    assert_refused(&with_fqdn("sql dal"), "sites.backup.sql.fqdn", HOST_RULE);
 }
 
 #[test]
