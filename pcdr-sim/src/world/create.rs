@@ -270,7 +270,7 @@ fn sql_refusal(error: dbops::SqlError) -> WorldError {
 }
 
 /// A mirror copy of `principal` for the partner of `instance`, its files in `dir`.
-pub(crate) fn mirror_copy(principal: &Database, instance: InstanceId, dir: &Path) -> Database {
+fn mirror_copy(principal: &Database, instance: InstanceId, dir: &Path) -> Database {
     let guid = principal
         .mirroring
         .as_ref()
@@ -296,7 +296,10 @@ pub(crate) fn mirror_copy(principal: &Database, instance: InstanceId, dir: &Path
 }
 
 /// `MOVE` pairs that put each file of a backup into `dir` under its own file name.
-fn moves_to(files: &[crate::backup_file::FileEntry], dir: &Path) -> Vec<(String, String)> {
+pub(crate) fn moves_to(
+    files: &[crate::backup_file::FileEntry],
+    dir: &Path,
+) -> Vec<(String, String)> {
     files
         .iter()
         .map(|f| {
