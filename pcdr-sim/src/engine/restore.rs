@@ -6,7 +6,6 @@
 //! Only one backup device per statement and backup set 1 are emulated; `STOPAT` and
 //! `CONTINUE_AFTER_ERROR` are refused.
 
-
 use chrono::{DateTime, Utc};
 
 use crate::backup_file::BackupSet;

@@ -186,13 +186,15 @@ impl World {
         })
     }
 
-    /// Marks `instance` down (it refuses connections) or up.
+    /// Marks `instance` down (it refuses connections) or up; an instance that comes
+    /// back up reconnects to its mirroring partners.
     pub fn set_instance_down(&self, instance: InstanceId, down: bool) -> WorldResult<()> {
         self.update(|state| {
             if down {
                 state.faults.down.insert(instance);
             } else {
                 state.faults.down.remove(&instance);
+                disaster::reconnect(state, instance);
             }
         })
     }
