@@ -256,10 +256,12 @@
 //! pcdr skips when the topology gives the backup site no mirror instance, or when `mgc`
 //! on the backup instance already is a mirroring principal. It runs
 //! `Install-CsMirrorDatabase -DatabaseType PersistentChat` with the backup instance's
-//! host (and instance name, if any), the log-shipping share as `-FileShare` and
-//! `-DropExistingDatabasesOnMirror`, then verifies in `sys.database_mirroring` that
-//! `mgc` became a principal. The cmdlet backs the whole database up and restores it on
-//! the mirror, so it runs under its own limit, `shell.mirror_timeout_secs` (default four
+//! host (and instance name, if any), the backup site's `mirror_file_share` (else the
+//! log-shipping share) as `-FileShare` and `-DropExistingDatabasesOnMirror`, then
+//! verifies in `sys.database_mirroring` that `mgc` became a principal. The cmdlet backs
+//! the whole database up (a full and a log backup) to that share and restores it on the
+//! mirror, so the share must be one the backup site still reaches when the primary site
+//! and its backup share are lost; and it runs under its own limit, `shell.mirror_timeout_secs` (default four
 //! hours), instead of `shell.timeout_secs`. A warning it prints (exit code 0, no error
 //! record) does not fail the step: it becomes a note and a warning of the report.
 //!
