@@ -11,6 +11,19 @@ use crate::world::model::{CHAT_DB, COMPLIANCE_DB, GroundTruth, InstanceId, Site,
 use crate::world::{World, WorldError, WorldResult};
 
 impl World {
+    /// Marks `instance` down (it refuses connections) or up; an instance that comes
+    /// back up reconnects to its mirroring partners.
+    pub fn set_instance_down(&self, instance: InstanceId, down: bool) -> WorldResult<()> {
+        self.update(|state| {
+            if down {
+                state.faults.down.insert(instance);
+            } else {
+                state.faults.down.remove(&instance);
+                reconnect(state, instance);
+            }
+        })
+    }
+
     /// The instances of `site` go down and refuse connections; with `share_lost` the
     /// backup share is gone too (its folder is renamed to `share.lost`, replacing an earlier
     /// lost one). A disaster on
@@ -75,7 +88,7 @@ impl World {
 /// too, as "Remove Database Mirroring (SQL Server)" describes
 /// (<https://learn.microsoft.com/sql/database-engine/database-mirroring/remove-database-mirroring-sql-server>);
 /// its database stays as it is (a mirror stays RESTORING).
-pub(crate) fn reconnect(state: &mut WorldState, instance: InstanceId) {
+fn reconnect(state: &mut WorldState, instance: InstanceId) {
     let ended: Vec<String> = state
         .instance(instance)
         .map(|inst| {

@@ -193,19 +193,6 @@ impl World {
         })
     }
 
-    /// Marks `instance` down (it refuses connections) or up; an instance that comes
-    /// back up reconnects to its mirroring partners.
-    pub fn set_instance_down(&self, instance: InstanceId, down: bool) -> WorldResult<()> {
-        self.update(|state| {
-            if down {
-                state.faults.down.insert(instance);
-            } else {
-                state.faults.down.remove(&instance);
-                disaster::reconnect(state, instance);
-            }
-        })
-    }
-
     /// Adds a fault on statements.
     pub fn add_statement_fault(&self, fault: StatementFault) -> WorldResult<()> {
         self.update(|state| state.faults.statements.push(fault))
