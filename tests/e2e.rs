@@ -1,6 +1,7 @@
 //! End to end, through pcdr's public API and the real adapters, on an emulated world
 //! served over TDS (no mocks): failover with a backlog, failback after a rebuild, a
-//! missing log backup, a primary site still answering, standby readers, a mirrored
+//! whole cycle followed by an hour of log shipping on named instances, a missing log
+//! backup, a primary site still answering, standby readers, a mirrored
 //! rebuilt primary, and a failover interrupted at every step and resumed; copy and
 //! restore pipelined (the default) and, where the order matters, sequential.
 //!
@@ -15,6 +16,7 @@ use pcdr_core::log_chain::Lsn;
 use pcdr_core::procedure::{Event, RunOptions, StepId, StepOutcome};
 use pcdr_core::procedure::{failback, failover};
 use pcdr_core::runbook::Report;
+use pcdr_core::status::Status;
 use pcdr_core::topology::SiteRole;
 use pcdr_sim::backup_file::BackupSet;
 use pcdr_sim::world::faults::{StatementFault, StatementKind, StoredCmdletFault};
@@ -229,6 +231,113 @@ async fn failback_after_a_rebuild_brings_every_message_home_and_log_shipping_run
     );
     assert_eq!(messages, served.messages(InstanceId::Primary));
     assert_verified(&served, Expect::Normal);
+}
+
+/// Minutes of chat traffic and log-shipping jobs on the world clock after a failback: at
+/// least an hour, so the backup job runs at least four times on its 15-minute schedule.
+const AFTER_FAILBACK_MINUTES: u32 = 75;
+
+/// A whole cycle on named instances on static ports: failover, rebuild, failback, then
+/// traffic with the log-shipping jobs running for more than an emulated hour. Every new
+/// log backup the primary takes reaches the backup database, no job fails, and `pcdr
+/// status` shows log shipping up to date. `Install-CsMirrorDatabase` seeds the primary's
+/// mirror from a log backup of its own
+/// (<https://learn.microsoft.com/powershell/module/skype/install-csmirrordatabase>): had
+/// failback set log shipping up before mirroring, that backup would sit between the
+/// re-seed and the first log-shipping backup, and the restore job would stop at 4305.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_failback_log_shipping_restores_every_new_log_backup_for_an_hour() {
+    let world = WorldOptions {
+        named_instances: true,
+        ..backlog()
+    };
+    let served = Served::new(&world).await;
+    strike(&served).await;
+    served.completes(failover::PROCEDURE).await;
+    served
+        .world
+        .traffic(10, false)
+        .expect("traffic while failed over");
+    served.rebuild().await;
+    served.completes(failback::PROCEDURE).await;
+    let share = served.world.share_dir();
+    let before = Served::log_backups(&share);
+
+    let runs = traffic_with_jobs(&served, AFTER_FAILBACK_MINUTES);
+
+    let failed: Vec<_> = runs.iter().filter(|r| r.outcome.is_err()).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    let new: Vec<String> = Served::log_backups(&share)
+        .into_iter()
+        .filter(|name| !before.contains(name))
+        .collect();
+    assert!(new.len() >= 4, "log backups after failback: {new:?}");
+    assert_restored(&served, &new);
+    assert_eq!(
+        served.messages(InstanceId::Backup),
+        served.messages(InstanceId::Primary)
+    );
+    assert_status_shows_log_shipping_up_to(&served, new.last().expect("a new log backup")).await;
+    assert_verified(&served, Expect::Normal);
+}
+
+/// Chat traffic every five minutes for `minutes` minutes on the world clock, the
+/// log-shipping jobs running on their schedules, then one more backup interval so the
+/// last messages are backed up, copied and restored. Returns every job run.
+fn traffic_with_jobs(served: &Served, minutes: u32) -> Vec<pcdr_sim::world::logship::JobRun> {
+    let mut runs = Vec::new();
+    for _ in 0..minutes / 5 {
+        served
+            .world
+            .traffic(2, false)
+            .expect("traffic after failback");
+        runs.extend(served.world.tick(5).expect("the clock runs"));
+    }
+    runs.extend(served.world.tick(15).expect("the clock runs"));
+    runs
+}
+
+/// The backup instance's restore history names every one of `files` (log backups on
+/// the share), each restored from the copy folder.
+fn assert_restored(served: &Served, files: &[String]) {
+    let state = served.world.read().expect("the world reads");
+    let backup = state
+        .instance(InstanceId::Backup)
+        .expect("the backup instance");
+    let restored: Vec<&str> = backup
+        .msdb
+        .restores
+        .iter()
+        .filter(|r| r.restore_type == 'L')
+        .filter_map(|r| Path::new(&r.physical_device_name).file_name()?.to_str())
+        .collect();
+    let missing: Vec<_> = files
+        .iter()
+        .filter(|f| !restored.contains(&f.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "never restored: {missing:?}");
+}
+
+/// `pcdr status` (the same observation, through the real adapters): every instance
+/// answers, the pool is Normal, the backup `mgc` is restoring, and log shipping has
+/// copied and restored the newest log backup, `newest`.
+async fn assert_status_shows_log_shipping_up_to(served: &Served, newest: &str) {
+    let status = Status::observe(&served.topology).await.expect("the status");
+    assert!(status.instances.iter().all(|i| i.answering), "{status:#?}");
+    assert_eq!(status.pool_state.as_deref(), Some("Normal"));
+    let backup = status.instances.iter().find(|i| i.role == "backup");
+    let chat = backup
+        .and_then(|i| i.chat.as_ref())
+        .expect("the backup mgc");
+    assert!(chat.accepts_logs(), "{chat:?}");
+    let shipping = status.log_shipping.as_ref().expect("log shipping reads");
+    let snapshot = shipping
+        .snapshot
+        .as_ref()
+        .expect("log shipping is configured");
+    let named = |file: &Option<String>| file.as_deref().is_some_and(|f| f.ends_with(newest));
+    assert!(named(&snapshot.last_copied_file), "{snapshot:#?}");
+    assert!(named(&snapshot.last_restored_file), "{snapshot:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

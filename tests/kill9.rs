@@ -255,10 +255,10 @@ kill_points! {
     failback_killed_during_the_failback_backup: Failback, When::Statement("BACKUP DATABASE", 1);
     failback_killed_as_the_primary_restore_starts: Failback, When::Line("(restore_primary)", 1);
     failback_killed_during_the_primary_restore: Failback, When::Statement("FROM DISK", 1);
+    failback_killed_as_the_primary_is_mirrored: Failback, When::Line("(mirror_primary)", 1);
     failback_killed_as_the_backup_is_reseeded: Failback, When::Line("(reinitialize_backup)", 1);
     failback_killed_during_the_reseed_backup: Failback, When::Statement("BACKUP DATABASE", 2);
     failback_killed_as_log_shipping_setup_starts: Failback, When::Line("(setup_log_shipping)", 1);
     failback_killed_in_the_middle_of_log_shipping_setup: Failback, When::Statement("sp_add_log_shipping", 2);
-    failback_killed_as_the_primary_is_mirrored: Failback, When::Line("(mirror_primary)", 1);
     failback_killed_before_the_pool_state_is_normal: Failback, When::Line("(set_pool_normal)", 1);
 }

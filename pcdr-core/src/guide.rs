@@ -256,10 +256,12 @@
 //! pcdr skips when the topology gives the backup site no mirror instance, or when `mgc`
 //! on the backup instance already is a mirroring principal. It runs
 //! `Install-CsMirrorDatabase -DatabaseType PersistentChat` with the backup instance's
-//! host (and instance name, if any), the log-shipping share as `-FileShare` and
-//! `-DropExistingDatabasesOnMirror`, then verifies in `sys.database_mirroring` that
-//! `mgc` became a principal. The cmdlet backs the whole database up and restores it on
-//! the mirror, so it runs under its own limit, `shell.mirror_timeout_secs` (default four
+//! host (and instance name, if any), the backup site's `mirror_file_share` (else the
+//! log-shipping share) as `-FileShare` and `-DropExistingDatabasesOnMirror`, then
+//! verifies in `sys.database_mirroring` that `mgc` became a principal. The cmdlet backs
+//! the whole database up (a full and a log backup) to that share and restores it on the
+//! mirror, so the share must be one the backup site still reaches when the primary site
+//! and its backup share are lost; and it runs under its own limit, `shell.mirror_timeout_secs` (default four
 //! hours), instead of `shell.timeout_secs`. A warning it prints (exit code 0, no error
 //! record) does not fail the step: it becomes a note and a warning of the report.
 //!
@@ -300,8 +302,8 @@
 //! | 2. remove mirroring of the backup `mgc` and `mgccomp` | `remove_backup_mirroring` | `ALTER DATABASE … SET PARTNER OFF`; *Remove Database Mirroring* |
 //! | 3. full backup of the backup `mgc` to the share | `backup_for_failback` | `BACKUP DATABASE`; `RESTORE VERIFYONLY`; `RESTORE FILELISTONLY` |
 //! | 4. restore it over the primary `mgc`, ready to use | `restore_primary` | `BACKUP DATABASE … WITH COPY_ONLY`; `RESTORE HEADERONLY`; `RESTORE VERIFYONLY`; `RESTORE DATABASE … WITH REPLACE, RECOVERY, MOVE`; `msdb.dbo.restorehistory` |
-//! | 5. set up log shipping from the primary (as on the Configure page) | `reinitialize_backup`, `setup_log_shipping` | *Configure Log Shipping*; the `sp_add_log_shipping_*` procedures |
 //! | (none: the Configure page's Topology Builder setup) | `mirror_primary` | `Install-CsMirrorDatabase` |
+//! | 5. set up log shipping from the primary (as on the Configure page) | `reinitialize_backup`, `setup_log_shipping` | *Configure Log Shipping*; the `sp_add_log_shipping_*` procedures |
 //! | 6. set the active servers | `activate_primary_servers` | `Set-CsPersistentChatActiveServer` |
 //! | then: pool state Normal | `set_pool_normal` | `Set-CsPersistentChatState` |
 //!
@@ -422,6 +424,24 @@
 //! <https://learn.microsoft.com/sql/t-sql/statements/restore-statements-headeronly-transact-sql>,
 //! <https://learn.microsoft.com/sql/relational-databases/system-tables/restorehistory-transact-sql>.
 //!
+//! ## `mirror_primary`
+//!
+//! Microsoft's failback has no mirroring step. It aims at the configuration as it was
+//! before the disaster, which mirrored the primary `mgc` (set up in Topology Builder,
+//! per the *Configure* page), and `restore_primary` removes any mirroring the rebuilt
+//! database has. So pcdr installs it again: `Install-CsMirrorDatabase` for the primary
+//! instance, skipped when the topology gives the primary site no mirror or `mgc`
+//! already is a principal, verified in `sys.database_mirroring`.
+//!
+//! It runs before log shipping is set up again, in the *Configure* page's order
+//! (mirroring from Topology Builder first, log shipping after). The cmdlet seeds the
+//! mirror from a full and a log backup of the primary `mgc` on the file share; a log
+//! backup taken after the backup `mgc` was re-seeded would never reach it, and its
+//! restore job would stop at the next log-shipping backup with 4305 (a gap).
+//!
+//! Pages: <https://learn.microsoft.com/powershell/module/skype/install-csmirrordatabase>,
+//! <https://learn.microsoft.com/skypeforbusiness/deploy/deploy-persistent-chat-server/configure-hadr-for-persistent-chat>.
+//!
 //! ## `reinitialize_backup` and `setup_log_shipping`: Microsoft's step 5
 //!
 //! Microsoft: set up log shipping for the primary `mgc` as the *Configure* page does.
@@ -454,15 +474,6 @@
 //!
 //! Pages: <https://learn.microsoft.com/sql/database-engine/log-shipping/configure-log-shipping-sql-server>,
 //! <https://learn.microsoft.com/sql/database-engine/log-shipping/log-shipping-tables-and-stored-procedures>.
-//!
-//! ## `mirror_primary`
-//!
-//! Microsoft's failback has no mirroring step. It aims at the configuration as it was
-//! before the disaster, which mirrored the primary `mgc` (set up in Topology Builder,
-//! per the *Configure* page), and `restore_primary` removes any mirroring the rebuilt
-//! database has. So pcdr installs it again: `Install-CsMirrorDatabase` for the primary
-//! instance, skipped when the topology gives the primary site no mirror or `mgc`
-//! already is a principal, verified in `sys.database_mirroring`.
 //!
 //! ## `activate_primary_servers` and `set_pool_normal`: Microsoft's step 6 and the last command
 //!

@@ -65,8 +65,14 @@ async fn fail_over(world: &World, backup: &mut TestClient) {
     }
     run(backup, &sql::recover("mgc")).await.unwrap();
     world.set_pool_state(PoolState::FailedOver).unwrap();
+    let share = world.share_dir().display().to_string();
     world
-        .install_mirror("PersistentChat", "sql-dal.contoso.test", Some("PCHAT"))
+        .install_mirror(
+            "PersistentChat",
+            "sql-dal.contoso.test",
+            Some("PCHAT"),
+            &share,
+        )
         .unwrap();
     world
         .set_active_servers(vec!["pc3.contoso.com".into(), "pc4.contoso.com".into()])
@@ -108,6 +114,16 @@ async fn fail_back(world: &World, primary: &mut TestClient, backup: &mut TestCli
     )
     .await
     .unwrap();
+    // Mirrored before the backup is re-seeded: the log backup that seeds the mirror
+    // must come before the re-seed in the chain, or log shipping meets a gap.
+    world
+        .install_mirror(
+            "PersistentChat",
+            "sql-atl.contoso.test",
+            Some("PCHAT"),
+            &share,
+        )
+        .unwrap();
     let seed_file = format!("{share}/mgc_pcdr_seed.bak");
     run(primary, &sql::backup_database("mgc", &seed_file, false))
         .await
@@ -121,9 +137,6 @@ async fn fail_back(world: &World, primary: &mut TestClient, backup: &mut TestCli
         .await
         .unwrap();
     set_up_log_shipping(world, primary, backup, 15).await;
-    world
-        .install_mirror("PersistentChat", "sql-atl.contoso.test", Some("PCHAT"))
-        .unwrap();
     world
         .set_active_servers(vec!["pc1.contoso.com".into()])
         .unwrap();

@@ -8,6 +8,13 @@
 //! the pool back to Normal. pcdr checks the sites first and mirrors the primary database
 //! again. The table below declares the steps, in order.
 //!
+//! The primary is mirrored before the backup database is re-seeded and log shipping set
+//! up, as the Persistent Chat HA/DR configuration does
+//! (<https://learn.microsoft.com/skypeforbusiness/deploy/deploy-persistent-chat-server/configure-hadr-for-persistent-chat>):
+//! `Install-CsMirrorDatabase` seeds the mirror from a full and a log backup of the
+//! primary, and that log backup, taken after the re-seed, would leave a gap in the chain
+//! log shipping restores (4305).
+//!
 //! Backup files are named after the run id, so a resumed run finds its own files.
 
 use super::shared::{
@@ -54,6 +61,11 @@ step_table! {
     RESTORE_PRIMARY = "restore_primary", "Restore that backup over the primary database" {
         observe: observe_restore_primary, run: restore_primary, template: restore_primary_template,
     }
+    /// Mirror the primary database to the primary site's mirror.
+    MIRROR_PRIMARY = "mirror_primary", "Mirror the primary database to the primary site's mirror" {
+        observe: observe_mirror, run: mirror_primary, template: mirror_template,
+        observes_after: RESTORE_PRIMARY,
+    }
     /// Re-seed the backup database from a full backup of the primary.
     REINITIALIZE_BACKUP = "reinitialize_backup", "Re-seed the backup database from a full backup of the primary" {
         observe: observe_reinitialize, run: reinitialize_backup, template: reinitialize_template,
@@ -61,11 +73,6 @@ step_table! {
     /// Set up log shipping from the primary to the backup site again.
     SETUP_LOG_SHIPPING = "setup_log_shipping", "Set up log shipping from the primary to the backup site again" {
         observe: observe_log_shipping, run: setup_log_shipping, template: log_shipping_template,
-    }
-    /// Mirror the primary database to the primary site's mirror.
-    MIRROR_PRIMARY = "mirror_primary", "Mirror the primary database to the primary site's mirror" {
-        observe: observe_mirror, run: mirror_primary, template: mirror_template,
-        observes_after: RESTORE_PRIMARY,
     }
     /// Make the primary site's chat servers the active servers.
     ACTIVATE_PRIMARY_SERVERS = "activate_primary_servers", "Make the primary site's chat servers the active servers" {
@@ -758,7 +765,7 @@ fn reinitialize_template(ctx: &Context) -> Vec<Template> {
     templates
 }
 
-/// Step 5a: re-seeds the backup database from a new full backup of the primary, left
+/// Step 5b: re-seeds the backup database from a new full backup of the primary, left
 /// restoring so log shipping can resume.
 pub async fn reinitialize_backup(ctx: &Context) -> Result<StepOutcome> {
     const STEP: StepId = REINITIALIZE_BACKUP;
@@ -900,7 +907,7 @@ async fn observe_log_shipping(ctx: &Context) -> Result<Intent> {
     Ok(Intent::act(actions))
 }
 
-/// Step 5b: sets up log shipping from the primary to the backup database again.
+/// Step 5c: sets up log shipping from the primary to the backup database again.
 pub async fn setup_log_shipping(ctx: &Context) -> Result<StepOutcome> {
     const STEP: StepId = SETUP_LOG_SHIPPING;
     let actions = act_or_return!(ctx, STEP, observe_log_shipping(ctx).await?);
@@ -927,8 +934,9 @@ fn mirror_template(ctx: &Context) -> Vec<Template> {
     vec![Template::once(Action::InstallMirror { request })]
 }
 
-/// Step 5c: mirrors the restored primary database to the primary site's mirror (the
-/// setup the site had before the disaster).
+/// Step 5a: mirrors the restored primary database to the primary site's mirror (the
+/// setup the site had before the disaster), before log shipping is set up again: the
+/// log backup that seeds the mirror is then in the chain before the re-seed.
 pub async fn mirror_primary(ctx: &Context) -> Result<StepOutcome> {
     let intent = observe_mirror(ctx).await?;
     install_mirroring(ctx, MIRROR_PRIMARY, SiteRole::Primary, intent).await

@@ -375,15 +375,20 @@ pub async fn observe_mirroring(ctx: &Context, step: StepId, site: SiteRole) -> R
 
 /// What `Install-CsMirrorDatabase` is asked for a site's chat database: the SQL Server by
 /// the FQDN the Skype for Business topology knows it by (never the address pcdr
-/// connects to), and its instance when named.
+/// connects to), its instance when named, and the site's mirror file share, else the
+/// log-shipping backup share.
 pub fn mirror_request(ctx: &Context, site: SiteRole) -> MirrorRequest {
-    let sql = &ctx.topology.site(site).sql;
+    let topology_site = ctx.topology.site(site);
+    let sql = &topology_site.sql;
     let instance = sql.address.instance().map(str::to_string);
     MirrorRequest {
         database: ChatDatabase::PersistentChat,
         sql_server_fqdn: sql.server_fqdn().to_owned(),
         sql_instance: instance,
-        file_share: ctx.topology.log_shipping.backup_share.clone(),
+        file_share: topology_site
+            .mirror_file_share
+            .clone()
+            .unwrap_or_else(|| ctx.topology.log_shipping.backup_share.clone()),
     }
 }
 

@@ -45,6 +45,8 @@ struct History {
     procedure: Procedure,
     run_id: String,
     done: HashSet<StepId>,
+    /// The steps recorded as done, in the order they were first done.
+    done_in_order: Vec<StepId>,
     facts: Facts,
     finished: bool,
     deployment: Option<Deployment>,
@@ -67,6 +69,7 @@ impl History {
             procedure: *procedure,
             run_id: run_id.clone(),
             done: HashSet::new(),
+            done_in_order: Vec::new(),
             facts: Facts::default(),
             finished: false,
             deployment: deployment.clone(),
@@ -75,7 +78,9 @@ impl History {
         for record in records {
             match record {
                 Record::StepFinished { step, facts, .. } => {
-                    history.done.insert(*step);
+                    if history.done.insert(*step) {
+                        history.done_in_order.push(*step);
+                    }
                     history.facts = facts.clone();
                 }
                 Record::StepFailed { facts, .. } => history.facts = facts.clone(),
@@ -99,6 +104,41 @@ impl History {
             path: journal.to_path_buf(),
             message: format!(
                 "holds a run started {hours} hours ago (more than {STALE_AFTER_HOURS}): what it records may no longer be true; start a new run with a new journal, or resume it anyway with --resume-stale (the resume_stale option of the C and Python bindings)"
+            ),
+        })
+    }
+
+    /// Refuses to go on with a run whose steps were done in another order than this
+    /// pcdr runs them: a journal written by a version whose step table differed (for
+    /// instance a failback that set log shipping up before mirroring the primary).
+    /// The steps that send commands must have been done as a prefix of the table, in
+    /// its order; checks run again on every resume and may have been run alone, so they
+    /// do not count.
+    fn check_order(&self, journal: &Path, ctx: &Context) -> Result<()> {
+        let acting = |step: &&StepId| !step.declaration().is_check(ctx);
+        let done: Vec<StepId> = self.done_in_order.iter().filter(acting).copied().collect();
+        let table: Vec<StepId> = self
+            .procedure
+            .steps()
+            .iter()
+            .filter(acting)
+            .copied()
+            .collect();
+        let Some(position) = done.iter().zip(&table).position(|(was, is)| was != is) else {
+            return Ok(());
+        };
+        Err(Error::Journal {
+            path: journal.to_path_buf(),
+            message: format!(
+                "records its steps in another order than this pcdr runs them: step {} was done where this pcdr runs {} (this pcdr's {} order: {}); finish the run with the pcdr version that started it, or start a new run with a new journal",
+                done[position].as_str(),
+                table[position].as_str(),
+                self.procedure,
+                table
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         })
     }
@@ -179,6 +219,7 @@ impl Runbook {
         if history.finished {
             return Ok(Report::from_records(history.procedure, &records));
         }
+        history.check_order(&self.journal, &self.ctx)?;
         history.check_deployment(&self.journal, &self.ctx).await?;
         history.check_age(&self.journal, &self.ctx.options)?;
         journal.append(&Record::Resumed {
@@ -220,6 +261,7 @@ impl Runbook {
                 });
             }
             Some(history) => {
+                history.check_order(&self.journal, &self.ctx)?;
                 history.check_deployment(&self.journal, &self.ctx).await?;
                 history.check_age(&self.journal, &self.ctx.options)?;
                 self.ctx

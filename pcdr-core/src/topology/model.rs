@@ -129,6 +129,12 @@ pub struct Site {
     /// The instance mirroring [`Site::sql`] inside this site, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mirror: Option<SqlEndpoint>,
+    /// The share `Install-CsMirrorDatabase -FileShare` seeds this site's mirror through
+    /// (it must be reachable from both instances of the site); `None`: the log-shipping
+    /// backup share. A backup site whose mirror is installed after the primary site
+    /// (and a backup share there) is lost needs a share of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror_file_share: Option<String>,
     /// FQDNs of the Persistent Chat servers in this site (at least one).
     pub chat_servers: Vec<String>,
 }

@@ -70,6 +70,7 @@ pub(super) struct RawSite {
     pub name: Option<String>,
     pub sql: Option<RawEndpoint>,
     pub mirror: Option<RawEndpoint>,
+    pub mirror_file_share: Option<String>,
     pub chat_servers: Option<Vec<String>>,
 }
 

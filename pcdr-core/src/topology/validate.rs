@@ -221,6 +221,10 @@ fn site(role: SiteRole, raw: RawSite) -> Checked<Site> {
             .mirror
             .map(|mirror| endpoint(&format!("{key}.mirror"), mirror))
             .transpose()?,
+        mirror_file_share: raw
+            .mirror_file_share
+            .map(|share| text(&format!("{key}.mirror_file_share"), share, "a UNC path"))
+            .transpose()?,
         chat_servers: chat_servers(&servers_key, servers)?,
     })
 }

@@ -3,7 +3,6 @@
 //! `RESTRICTED_USER`, `MULTI_USER`, with `ROLLBACK IMMEDIATE` ending other sessions),
 //! `ONLINE`/`OFFLINE` and the recovery model. Not inside a transaction (226).
 
-use crate::engine::catalog::partner_instance;
 use crate::engine::exec::{Exec, done};
 use crate::engine::failure::Failure;
 use crate::tds::StatementResult;
@@ -92,7 +91,12 @@ fn not_while_restoring(db: &model::Database) -> Result<(), SqlError> {
     Ok(())
 }
 
-/// `SET PARTNER OFF`: both partners forget the session; the mirror stays RESTORING.
+/// `SET PARTNER OFF`: the session ends on this partner and, when the other partner is
+/// connected, on that one too; the mirror stays RESTORING. A partner that is down keeps
+/// its metadata of the session until it reconnects
+/// ([`World::set_instance_down`](crate::world::World::set_instance_down)), as "Remove
+/// Database Mirroring (SQL Server)" describes
+/// (<https://learn.microsoft.com/sql/database-engine/database-mirroring/remove-database-mirroring-sql-server>).
 fn partner_off(state: &mut WorldState, instance: InstanceId, name: &str) -> Result<(), SqlError> {
     let mut partner = None;
     with_db(state, instance, name, |db| {
@@ -105,10 +109,11 @@ fn partner_off(state: &mut WorldState, instance: InstanceId, name: &str) -> Resu
                 ),
             )
         })?;
-        partner = partner_instance(&mirroring.partner);
+        partner = InstanceId::from_endpoint(&mirroring.partner);
         Ok(())
     })?;
-    if let Some(db) = partner
+    let connected = partner.filter(|p| !state.faults.down.contains(p));
+    if let Some(db) = connected
         .and_then(|p| state.instance_mut(p))
         .and_then(|i| i.database_mut(name))
     {
@@ -133,7 +138,7 @@ fn partner(
             ),
         )
     };
-    let other = partner_instance(endpoint)
+    let other = InstanceId::from_endpoint(endpoint)
         .filter(|p| *p != instance && !state.faults.down.contains(p))
         .ok_or_else(unreachable)?;
     let local = state
@@ -164,7 +169,7 @@ fn partner(
         .and_then(|i| i.database(name))
         .filter(|d| d.state == DbState::Restoring && d.family_guid == local.family_guid)
         .and_then(|d| d.mirroring.clone())
-        .filter(|m| m.role == MirrorRole::Mirror && partner_instance(&m.partner) == Some(instance))
+        .filter(|m| m.role == MirrorRole::Mirror && InstanceId::from_endpoint(&m.partner) == Some(instance))
         .ok_or_else(|| {
             SqlError::new(
                 1412,

@@ -50,7 +50,7 @@ async fn take(exec: &mut Exec<'_>, backup: &Backup) -> Result<Vec<StatementResul
             .database(&name)
             .ok_or_else(|| SqlError::no_database(&name))?;
         dbops::check_backup(db, backup.log)?;
-        (db.messages.len() as u64) * 24 + 256
+        dbops::backup_bytes(db)
     };
     take_time(exec, estimate).await?;
     let engine = exec.engine;

@@ -131,6 +131,7 @@ impl<'a> Exec<'a> {
             sessions: &sessions,
             applocks: &applocks,
             settings: &state.settings,
+            down: &state.faults.down,
         };
         let mut assigned = self.scope.clone();
         let result = {

@@ -5,6 +5,8 @@
 //! Column names and types follow SQL Server's (smallint and tinyint columns are sent as
 //! INT, LSNs as DECIMAL(25,0)). Owns name resolution of tables (208).
 
+use std::collections::BTreeSet;
+
 use crate::backup_file::FileEntry;
 use crate::engine::applock::AppLock;
 use crate::engine::failure::{Failure, invalid_object};
@@ -50,6 +52,8 @@ pub(crate) struct Source<'a> {
     /// The world's settings: the SQL Server version the instance presents (which
     /// columns its views have) and its offset from UTC (its dates are local).
     pub settings: &'a Settings,
+    /// The instances that are down: a mirroring partner among them is disconnected.
+    pub down: &'a BTreeSet<InstanceId>,
 }
 
 fn columns(spec: &[(&str, ColumnType)]) -> Vec<Column> {
@@ -116,7 +120,7 @@ fn system_view(source: &Source<'_>, view: &str) -> Option<ResultSet> {
     Some(match view {
         "databases" => databases_view(databases()),
         "master_files" => master_files(databases()),
-        "database_mirroring" => mirroring(databases()),
+        "database_mirroring" => mirroring(databases(), source.down),
         "database_recovery_status" => recovery_status(databases()),
         "dm_exec_sessions" => sessions(source),
         "sysprocesses" => processes(source),
@@ -207,7 +211,17 @@ fn file_row(db: &Database, file: &FileEntry, file_id: i32) -> Vec<Value> {
     ]
 }
 
-fn mirroring<'a>(databases: impl Iterator<Item = &'a Database>) -> ResultSet {
+/// `sys.database_mirroring`
+/// (<https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-database-mirroring-transact-sql>):
+/// a row per database, NULLs for one that is not mirrored. A session is SYNCHRONIZED
+/// (4) while its partner is up and DISCONNECTED (1) while the partner is down: "the
+/// partner has lost communication with the other partner" ("Mirroring States (SQL
+/// Server)",
+/// <https://learn.microsoft.com/sql/database-engine/database-mirroring/mirroring-states-sql-server>).
+fn mirroring<'a>(
+    databases: impl Iterator<Item = &'a Database>,
+    down: &BTreeSet<InstanceId>,
+) -> ResultSet {
     let columns = columns(&[
         ("database_id", Int),
         ("mirroring_guid", UniqueIdentifier),
@@ -230,12 +244,16 @@ fn mirroring<'a>(databases: impl Iterator<Item = &'a Database>) -> ResultSet {
                     crate::world::model::MirrorRole::Principal => (1, "PRINCIPAL"),
                     crate::world::model::MirrorRole::Mirror => (2, "MIRROR"),
                 };
-                let instance = partner_instance(&m.partner);
+                let instance = InstanceId::from_endpoint(&m.partner);
+                let (state, state_desc) = match instance.is_some_and(|i| down.contains(&i)) {
+                    true => (1, "DISCONNECTED"),
+                    false => (4, "SYNCHRONIZED"),
+                };
                 vec![
                     Value::Int(db.id),
                     guid(m.guid),
-                    Value::Int(4),
-                    text("SYNCHRONIZED"),
+                    Value::Int(state),
+                    text(state_desc),
                     Value::Int(role),
                     text(desc),
                     text(&m.partner),
@@ -245,16 +263,6 @@ fn mirroring<'a>(databases: impl Iterator<Item = &'a Database>) -> ResultSet {
         })
         .collect();
     ResultSet { columns, rows }
-}
-
-/// The instance behind a `TCP://host:port` endpoint.
-pub(crate) fn partner_instance(endpoint: &str) -> Option<InstanceId> {
-    let rest = endpoint
-        .get(..6)
-        .filter(|p| p.eq_ignore_ascii_case("tcp://"))
-        .and_then(|_| endpoint.get(6..))?;
-    let host = rest.split(':').next()?;
-    InstanceId::from_host(host)
 }
 
 /// `sys.database_recovery_status`. The GUIDs are NULL when "the database will not

@@ -7,8 +7,6 @@
 //! Only one backup device per statement and backup set 1 are emulated; `STOPAT` and
 //! `CONTINUE_AFTER_ERROR` are refused.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 
 use crate::backup_file::BackupSet;
@@ -134,10 +132,8 @@ fn finish(options: &[RestoreOption]) -> Finish {
 
 /// Waits as long as moving `bytes` takes at the world's throughput.
 pub(crate) async fn take_time(exec: &Exec<'_>, bytes: u64) -> Result<(), Failure> {
-    let rate = exec.state()?.settings.restore_mb_per_s;
-    if rate > 0.0 {
-        let seconds = bytes as f64 / (rate * 1_048_576.0);
-        tokio::time::sleep(Duration::from_secs_f64(seconds.min(86_400.0))).await;
+    if let Some(time) = exec.state()?.settings.transfer_time(bytes) {
+        tokio::time::sleep(time).await;
     }
     Ok(())
 }

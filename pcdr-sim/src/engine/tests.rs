@@ -426,3 +426,53 @@ async fn a_running_restore_job_holds_the_database_until_sp_stop_job_stops_it() {
         .results;
     assert!(fails_with(&results, 14262), "{results:?}");
 }
+
+const MIRRORING_STATE: &str = "SELECT mirroring_state, mirroring_state_desc, mirroring_role_desc \
+     FROM sys.database_mirroring WHERE database_id = DB_ID(N'mgc')";
+
+/// "Mirroring States (SQL Server)"
+/// (<https://learn.microsoft.com/sql/database-engine/database-mirroring/mirroring-states-sql-server>)
+/// and sys.database_mirroring
+/// (<https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-database-mirroring-transact-sql>):
+/// a principal whose mirror is down shows DISCONNECTED (1). `SET PARTNER OFF` then ends
+/// the session on the principal only; the mirror keeps its metadata until it comes back
+/// ("Remove Database Mirroring (SQL Server)",
+/// <https://learn.microsoft.com/sql/database-engine/database-mirroring/remove-database-mirroring-sql-server>).
+#[tokio::test]
+async fn a_partner_that_is_down_is_disconnected_and_keeps_its_session_until_it_reconnects() {
+    let (_dir, engine) = engine(InstanceId::Primary);
+    let registry = Arc::new(SessionRegistry::new());
+    let (session, _registration) = session(&engine, &registry, "pcdr");
+    let synchronized = vec![Value::Int(4), text("SYNCHRONIZED"), text("PRINCIPAL")];
+    assert_eq!(
+        rows(&engine, &session, MIRRORING_STATE).await,
+        vec![synchronized]
+    );
+    let world = &engine.world;
+    world
+        .set_instance_down(InstanceId::PrimaryMirror, true)
+        .unwrap();
+    let disconnected = vec![Value::Int(1), text("DISCONNECTED"), text("PRINCIPAL")];
+    assert_eq!(
+        rows(&engine, &session, MIRRORING_STATE).await,
+        vec![disconnected]
+    );
+
+    let off = Request::Batch("ALTER DATABASE [mgc] SET PARTNER OFF".into());
+    let results = engine.execute(&session, off).await.results;
+    assert_eq!(results, vec![StatementResult::Done { rows: None }]);
+
+    let mirror_session = |state: &crate::world::model::WorldState| {
+        let mirror = state.instance(InstanceId::PrimaryMirror).unwrap();
+        mirror.database("mgc").unwrap().mirroring.clone()
+    };
+    assert!(mirror_session(&world.read().unwrap()).is_some());
+    world
+        .set_instance_down(InstanceId::PrimaryMirror, false)
+        .unwrap();
+    assert_eq!(mirror_session(&world.read().unwrap()), None);
+}
+
+fn text(value: &str) -> Value {
+    Value::NVarChar(value.into())
+}

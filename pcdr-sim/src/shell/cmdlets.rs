@@ -229,9 +229,10 @@ fn install_mirror(bound: &Bound, invocation: Invocation<'_>) -> Result<Vec<Json>
         .get("SqlInstanceName")
         .map(|value| string("SqlInstanceName", Some(value)))
         .transpose()?;
-    check_file_share(&string("FileShare", bound.get("FileShare"))?)?;
+    let file_share = string("FileShare", bound.get("FileShare"))?;
+    check_file_share(&file_share)?;
     world
-        .install_mirror(database, &sql_server, instance.as_deref())
+        .install_mirror(database, &sql_server, instance.as_deref(), &file_share)
         .map_err(|m| PsError::operation(database, m))?;
     Ok(Vec::new())
 }

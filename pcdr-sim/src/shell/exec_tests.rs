@@ -114,6 +114,7 @@ impl PoolWorld for FakeWorld {
         database_type: &str,
         sql_server_fqdn: &str,
         instance: Option<&str>,
+        _file_share: &str,
     ) -> Result<(), String> {
         self.check()?;
         let entry = (

@@ -40,12 +40,14 @@ pub trait PoolWorld {
     fn set_active_servers(&self, servers: Vec<String>) -> Result<(), String>;
     /// Sets up mirroring of a Persistent Chat database (`PersistentChat` or
     /// `PersistentChatCompliance`) whose principal is on the instance at `sql_server_fqdn`
-    /// (and `instance`, when named), to that instance's mirror in the topology.
+    /// (and `instance`, when named), to that instance's mirror in the topology, seeding
+    /// the mirror through `file_share`.
     fn install_mirror(
         &self,
         database_type: &str,
         sql_server_fqdn: &str,
         instance: Option<&str>,
+        file_share: &str,
     ) -> Result<(), String>;
     /// A fault injected into `cmdlet`, if any (consumed or not, as the world decides).
     fn cmdlet_fault(&self, cmdlet: &str) -> Option<CmdletFault>;

@@ -85,7 +85,7 @@ impl World {
         }
         std::fs::create_dir_all(dir)?;
         let dir = std::fs::canonicalize(dir)?;
-        for sub in ["share", "copy"] {
+        for sub in ["share", "copy", "mirror-share"] {
             std::fs::create_dir_all(dir.join(sub))?;
         }
         let world = World {
@@ -265,7 +265,7 @@ fn sql_refusal(error: dbops::SqlError) -> WorldError {
 }
 
 /// A mirror copy of `principal` for the partner of `instance`, its files in `dir`.
-pub(crate) fn mirror_copy(principal: &Database, instance: InstanceId, dir: &Path) -> Database {
+fn mirror_copy(principal: &Database, instance: InstanceId, dir: &Path) -> Database {
     let guid = principal
         .mirroring
         .as_ref()
@@ -291,7 +291,10 @@ pub(crate) fn mirror_copy(principal: &Database, instance: InstanceId, dir: &Path
 }
 
 /// `MOVE` pairs that put each file of a backup into `dir` under its own file name.
-fn moves_to(files: &[crate::backup_file::FileEntry], dir: &Path) -> Vec<(String, String)> {
+pub(crate) fn moves_to(
+    files: &[crate::backup_file::FileEntry],
+    dir: &Path,
+) -> Vec<(String, String)> {
     files
         .iter()
         .map(|f| {
@@ -322,12 +325,19 @@ fn write_password(path: &Path, options: &WorldOptions) -> WorldResult<()> {
     Ok(())
 }
 
-/// The msdb rows and enabled jobs of a running log-shipping setup.
+/// The msdb rows and enabled jobs of a running log-shipping setup, as the Persistent
+/// Chat HA/DR configuration has it
+/// (<https://learn.microsoft.com/skypeforbusiness/deploy/deploy-persistent-chat-server/configure-hadr-for-persistent-chat>):
+/// the primary and its mirror are both log-shipping primaries with the same share, so
+/// that log shipping goes on after a mirroring failover; the backup instance is the
+/// secondary.
 fn configure_log_shipping(state: &mut WorldState, share: &Path, copy: &Path, standby: bool) {
     let share = share.display().to_string();
     let secondary_id = Guid::generate();
-    if let Some(primary) = state.instance_mut(InstanceId::Primary) {
-        configure_primary(&mut primary.msdb, &share);
+    for id in [InstanceId::Primary, InstanceId::PrimaryMirror] {
+        if let Some(primary) = state.instance_mut(id) {
+            configure_primary(&mut primary.msdb, &share);
+        }
     }
     if let Some(backup) = state.instance_mut(InstanceId::Backup) {
         let msdb = &mut backup.msdb;

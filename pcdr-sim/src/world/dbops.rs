@@ -194,6 +194,12 @@ pub fn check_backup(db: &Database, log: bool) -> Result<(), SqlError> {
     Ok(())
 }
 
+/// The size of a full backup of `db`, in bytes, as the emulator estimates it before
+/// taking one.
+pub fn backup_bytes(db: &Database) -> u64 {
+    (db.messages.len() as u64) * 24 + 256
+}
+
 /// Takes a log backup of `db` on `server` at `now`: the log from the previous log
 /// backup's end to the current end, with the messages committed in it. The first one,
 /// starting at the database's first LSN, begins the log chain (`BeginsLogChain`).

@@ -1,15 +1,29 @@
 //! Disasters and rebuilds: a site's instances going down (with the backup share, when
-//! it is lost too), the ground truth of what log shipping promised at that moment, and
-//! what Topology Builder leaves when the primary site is rebuilt.
+//! it is lost too), the ground truth of what log shipping promised at that moment, what
+//! Topology Builder leaves when the primary site is rebuilt, and what an instance
+//! learns of its mirroring partners when it comes back.
 
 use std::path::Path;
 
 use crate::backup_file::BackupSet;
 use crate::world::logship::log_files;
-use crate::world::model::{CHAT_DB, COMPLIANCE_DB, GroundTruth, Site, WorldState};
+use crate::world::model::{CHAT_DB, COMPLIANCE_DB, GroundTruth, InstanceId, Site, WorldState};
 use crate::world::{World, WorldError, WorldResult};
 
 impl World {
+    /// Marks `instance` down (it refuses connections) or up; an instance that comes
+    /// back up reconnects to its mirroring partners.
+    pub fn set_instance_down(&self, instance: InstanceId, down: bool) -> WorldResult<()> {
+        self.update(|state| {
+            if down {
+                state.faults.down.insert(instance);
+            } else {
+                state.faults.down.remove(&instance);
+                reconnect(state, instance);
+            }
+        })
+    }
+
     /// The instances of `site` go down and refuse connections; with `share_lost` the
     /// backup share is gone too (its folder is renamed to `share.lost`, replacing an earlier
     /// lost one). A disaster on
@@ -66,6 +80,42 @@ impl World {
             }
             Ok::<(), WorldError>(())
         })?
+    }
+}
+
+/// `instance` reconnects to its mirroring partners: a session its partner ended while
+/// it was down (`ALTER DATABASE … SET PARTNER OFF` run on the partner alone) ends here
+/// too, as "Remove Database Mirroring (SQL Server)" describes
+/// (<https://learn.microsoft.com/sql/database-engine/database-mirroring/remove-database-mirroring-sql-server>);
+/// its database stays as it is (a mirror stays RESTORING).
+fn reconnect(state: &mut WorldState, instance: InstanceId) {
+    let ended: Vec<String> = state
+        .instance(instance)
+        .map(|inst| {
+            inst.databases
+                .values()
+                .filter(|db| {
+                    db.mirroring.as_ref().is_some_and(|m| {
+                        let partner_db = InstanceId::from_endpoint(&m.partner)
+                            .and_then(|p| state.instance(p))
+                            .and_then(|p| p.database(&db.name));
+                        partner_db
+                            .and_then(|p| p.mirroring.as_ref())
+                            .map(|p| p.guid)
+                            != Some(m.guid)
+                    })
+                })
+                .map(|db| db.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    for name in ended {
+        if let Some(db) = state
+            .instance_mut(instance)
+            .and_then(|i| i.database_mut(&name))
+        {
+            db.mirroring = None;
+        }
     }
 }
 

@@ -123,6 +123,16 @@ impl InstanceId {
     pub fn endpoint(self) -> String {
         format!("TCP://{}:5022", self.host())
     }
+
+    /// The instance behind a `TCP://host:port` endpoint.
+    pub(crate) fn from_endpoint(endpoint: &str) -> Option<InstanceId> {
+        let rest = endpoint
+            .get(..6)
+            .filter(|p| p.eq_ignore_ascii_case("tcp://"))
+            .and_then(|_| endpoint.get(6..))?;
+        let host = rest.split(':').next()?;
+        InstanceId::from_host(host)
+    }
 }
 
 /// A data center.

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::backup_file::BackupHeader;
 use crate::world::dbops::{self, Disks, Finish, SqlError, Usage};
-use crate::world::model::{InstanceId, WorldState};
+use crate::world::model::{InstanceId, MirrorRole, WorldState};
 use crate::world::msdb::{HeldSession, JobKind, Msdb, Secondary};
 
 /// One job run and how it ended.
@@ -115,7 +115,13 @@ pub(crate) fn run_job(
     }
 }
 
-/// Takes a log backup of the primary database into its backup directory.
+/// Takes a log backup of the primary database into its backup directory. On a
+/// mirror/primary (a mirror database configured as a log-shipping primary too, so that
+/// log shipping goes on after a mirroring failover) it backs nothing up and succeeds:
+/// "The mirror database is in the restoring state, which prevents the backup jobs from
+/// backing up the log on the mirror database … the agent job returns a status of
+/// success" ("Database Mirroring and Log Shipping (SQL Server)",
+/// <https://learn.microsoft.com/sql/database-engine/database-mirroring/database-mirroring-and-log-shipping-sql-server>).
 fn backup_job(
     state: &mut WorldState,
     disks: &Disks,
@@ -138,6 +144,12 @@ fn backup_job(
     let db = inst
         .database_mut(&row.primary_database)
         .ok_or_else(|| format!("database {} does not exist", row.primary_database))?;
+    if db.mirroring.as_ref().map(|m| m.role) == Some(MirrorRole::Mirror) {
+        return Ok(format!(
+            "{} is a mirror database: no log backup until it becomes the principal",
+            row.primary_database
+        ));
+    }
     dbops::check_backup(db, true).map_err(|e| e.message)?;
     let mut taken = db.clone();
     let set = dbops::take_log_backup(&mut taken, instance, now, true);
@@ -464,6 +476,34 @@ mod tests {
         world.tick(15).unwrap();
         let backup = world.messages(InstanceId::Backup, "mgc").unwrap();
         assert_eq!(backup, (1..=23).collect::<Vec<u64>>());
+    }
+
+    /// The world is deployed as the Persistent Chat HA/DR configuration says
+    /// (<https://learn.microsoft.com/skypeforbusiness/deploy/deploy-persistent-chat-server/configure-hadr-for-persistent-chat>,
+    /// "Set up SQL Server log shipping between the primary mirror and the secondary
+    /// database"): the primary's mirror is a log-shipping primary too, with the same
+    /// share. While its database is the mirror, its backup job succeeds without a backup.
+    #[test]
+    fn the_mirror_primarys_backup_job_succeeds_without_a_backup() {
+        use crate::world::model::InstanceId;
+        use crate::world::{World, WorldOptions};
+        let dir = tempfile::tempdir().unwrap();
+        let world = World::create(dir.path(), &WorldOptions::default()).unwrap();
+        let before = log_files(&world.share_dir(), "mgc").unwrap();
+        let runs = world.tick(15).unwrap();
+        let mirror = runs
+            .iter()
+            .find(|r| r.instance == InstanceId::PrimaryMirror)
+            .expect("the mirror/primary's backup job ran");
+        assert!(mirror.job.starts_with("LSBackup"), "{mirror:?}");
+        assert!(
+            mirror.outcome.as_ref().unwrap().contains("no log backup"),
+            "{mirror:?}"
+        );
+        let primary = runs.iter().filter(|r| r.instance == InstanceId::Primary);
+        assert_eq!(primary.count(), 1, "{runs:#?}");
+        let after = log_files(&world.share_dir(), "mgc").unwrap();
+        assert_eq!(after.len(), before.len() + 1, "only the principal backs up");
     }
 
     #[test]

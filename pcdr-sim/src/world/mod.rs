@@ -10,6 +10,7 @@
 //! | `world.sqlite` | the state, shared by every process (`store.rs`; its rows: `layout.rs`) |
 //! | `share/` | the backup share the primary's backup job writes to |
 //! | `copy/` | the copy destination on the backup site |
+//! | `mirror-share/` | the backup site's share that seeds its mirror (`Install-CsMirrorDatabase -FileShare`), which survives a disaster at the primary site |
 //! | `data/<instance>/` | placeholder database files |
 //! | `sql-password` | the password of the SQL login `pcdr` (mode 0600) |
 //! | `tls/` | the world's certificate authority `ca.pem` and each instance's certificate and key (`certs.rs`) |
@@ -92,6 +93,12 @@ impl World {
     /// The copy destination on the backup site (`DIR/copy`).
     pub fn copy_dir(&self) -> PathBuf {
         self.dir.join("copy")
+    }
+
+    /// The backup site's share that seeds its mirror (`DIR/mirror-share`): a share in
+    /// that site, so a mirror can be installed there after the primary site is lost.
+    pub fn mirror_share_dir(&self) -> PathBuf {
+        self.dir.join("mirror-share")
     }
 
     /// Where `instance` keeps its database files.
@@ -182,17 +189,6 @@ impl World {
             let now = state.clock;
             if let Some(inst) = state.instance_mut(instance) {
                 inst.msdb.finish_run(job_id, now);
-            }
-        })
-    }
-
-    /// Marks `instance` down (it refuses connections) or up.
-    pub fn set_instance_down(&self, instance: InstanceId, down: bool) -> WorldResult<()> {
-        self.update(|state| {
-            if down {
-                state.faults.down.insert(instance);
-            } else {
-                state.faults.down.remove(&instance);
             }
         })
     }

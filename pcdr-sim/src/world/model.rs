@@ -294,6 +294,15 @@ impl Settings {
         (t + Duration::minutes(i64::from(self.utc_offset_minutes))).naive_utc()
     }
 
+    /// How long moving `bytes` through a backup or restore takes at
+    /// [`restore_mb_per_s`](Self::restore_mb_per_s) (at most a day); `None` when
+    /// instantaneous.
+    pub fn transfer_time(&self, bytes: u64) -> Option<std::time::Duration> {
+        let rate = self.restore_mb_per_s;
+        let seconds = bytes as f64 / (rate * 1_048_576.0);
+        (rate > 0.0).then(|| std::time::Duration::from_secs_f64(seconds.min(86_400.0)))
+    }
+
     /// `backupset.time_zone`: the offset from UTC "in 15-minute intervals"
     /// (<https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql>).
     pub fn time_zone(&self) -> i32 {

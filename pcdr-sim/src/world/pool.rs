@@ -1,8 +1,14 @@
 //! The world as the emulated Management Shell sees it: [`PoolWorld`] for [`World`]
-//! (pool state, active servers, `Install-CsMirrorDatabase`, cmdlet faults).
+//! (pool state, active servers, `Install-CsMirrorDatabase` seeding a mirror through the
+//! file share, cmdlet faults).
 
+use std::path::Path;
+
+use crate::backup_file::BackupSet;
+use crate::guid::Guid;
 use crate::shell::world::{CmdletFault, PoolState, PoolWorld};
-use crate::world::create::mirror_copy;
+use crate::world::create::moves_to;
+use crate::world::dbops::{self, Disks, Finish, FullRestore, SqlError, Usage};
 use crate::world::model::{
     CHAT_DB, COMPLIANCE_DB, InstanceId, MirrorRole, Mirroring, UserAccess, WorldState,
 };
@@ -53,12 +59,22 @@ impl PoolWorld for World {
         database_type: &str,
         sql_server_fqdn: &str,
         instance_name: Option<&str>,
+        file_share: &str,
     ) -> Result<(), String> {
         let database = database_of_type(database_type)?;
         let instance = sql_instance(sql_server_fqdn, instance_name)?;
-        let dir = self.data_dir(instance.mirror_partner());
-        self.try_update(|state| mirror(state, instance, database, &dir))
-            .map_err(message)?
+        let seed = Seed {
+            instance,
+            database,
+            share: Path::new(file_share),
+            partner_dir: &self.data_dir(instance.mirror_partner()),
+        };
+        self.take_seeding_time(&seed)?;
+        self.try_update(|state| {
+            let disks = self.disks(state);
+            mirror(state, &disks, &seed)
+        })
+        .map_err(message)?
     }
 
     fn cmdlet_fault(&self, cmdlet: &str) -> Option<CmdletFault> {
@@ -116,15 +132,59 @@ fn database_of_type(database_type: &str) -> Result<&'static str, String> {
     }
 }
 
-/// Mirrors `database` of `instance` to its site's mirror instance.
-fn mirror(
-    state: &mut WorldState,
+/// What `Install-CsMirrorDatabase` seeds: one database of `instance`, through the
+/// file share, onto the mirror instance's data folder.
+struct Seed<'a> {
     instance: InstanceId,
-    database: &str,
-    partner_dir: &std::path::Path,
-) -> Result<(), String> {
+    database: &'static str,
+    share: &'a Path,
+    partner_dir: &'a Path,
+}
+
+impl Seed<'_> {
+    /// The seeding backup files on the share: `<db>.bak` and `<db>.trn`. The cmdlet's
+    /// file names are not documented; these do not follow log shipping's
+    /// `<db>_<timestamp>.trn`, so the log-shipping copy job does not pick the log
+    /// backup up, as it does not pick up any other log backup taken outside it.
+    fn file(&self, extension: &str) -> String {
+        let name = format!("{}.{extension}", self.database);
+        self.share.join(name).display().to_string()
+    }
+}
+
+impl World {
+    /// Sleeps for as long as backing the database up and restoring it on the mirror
+    /// takes at the world's throughput: seeding a mirror "can take a long time" for
+    /// a large database, as it copies the whole database.
+    fn take_seeding_time(&self, seed: &Seed<'_>) -> Result<(), String> {
+        let state = self.read().map_err(message)?;
+        let bytes = state
+            .instance(seed.instance)
+            .and_then(|i| i.database(seed.database))
+            .map_or(0, dbops::backup_bytes);
+        if let Some(time) = state.settings.transfer_time(2 * bytes) {
+            std::thread::sleep(time);
+        }
+        Ok(())
+    }
+}
+
+/// Seeds and starts mirroring of a database as `Install-CsMirrorDatabase` does
+/// (<https://learn.microsoft.com/powershell/module/skype/install-csmirrordatabase>,
+/// "Configure high availability and disaster recovery for Persistent Chat Server",
+/// <https://learn.microsoft.com/skypeforbusiness/deploy/deploy-persistent-chat-server/configure-hadr-for-persistent-chat>):
+/// a full and a log backup of the principal into the file share, both restored
+/// `WITH NORECOVERY` on the mirror instance (replacing the copy there, as
+/// `-DropExistingDatabasesOnMirror` does), then mirroring started between them, as
+/// "Prepare a Mirror Database for Mirroring" describes
+/// (<https://learn.microsoft.com/sql/database-engine/database-mirroring/prepare-a-mirror-database-for-mirroring-sql-server>).
+/// The log backup is a log backup like any other: it ends the principal's log chain
+/// where the next log backup starts, so a log-shipping secondary that never restores
+/// it meets a gap (4305).
+fn mirror(state: &mut WorldState, disks: &Disks, seed: &Seed<'_>) -> Result<(), String> {
+    let (instance, database) = (seed.instance, seed.database);
     let partner = instance.mirror_partner();
-    let mut principal = mirrorable(state, instance, database)?;
+    let principal = mirrorable(state, instance, database)?;
     if let Some(existing) = &principal.mirroring {
         return match existing.partner == partner.endpoint() {
             true => Ok(()),
@@ -134,32 +194,80 @@ fn mirror(
             )),
         };
     }
-    principal.mirroring = Some(Mirroring {
-        guid: crate::guid::Guid::generate(),
-        role: MirrorRole::Principal,
-        partner: partner.endpoint(),
-    });
-    let copy = mirror_copy(&principal, instance, partner_dir);
-    if let Some(inst) = state.instance_mut(partner) {
-        let id = inst
-            .database(database)
-            .map(|d| d.id)
-            .unwrap_or(inst.next_database_id);
-        inst.next_database_id = inst.next_database_id.max(id + 1);
-        inst.databases
-            .retain(|_, d| !d.name.eq_ignore_ascii_case(database));
-        inst.databases.insert(
-            database.to_owned(),
-            crate::world::model::Database { id, ..copy },
-        );
-    }
-    if let Some(db) = state
-        .instance_mut(instance)
-        .and_then(|i| i.database_mut(database))
-    {
-        db.mirroring = principal.mirroring;
+    let (full, log) = seed_backups(state, disks, seed).map_err(sql_message)?;
+    restore_on_mirror(state, seed, (&full, &log)).map_err(sql_message)?;
+    let guid = Guid::generate();
+    let sides = [
+        (instance, MirrorRole::Principal, partner),
+        (partner, MirrorRole::Mirror, instance),
+    ];
+    for (side, role, other) in sides {
+        if let Some(db) = state
+            .instance_mut(side)
+            .and_then(|i| i.database_mut(database))
+        {
+            db.mirroring = Some(Mirroring {
+                guid,
+                role,
+                partner: other.endpoint(),
+            });
+        }
     }
     Ok(())
+}
+
+/// The full and the log backup of the principal, written to the share.
+fn seed_backups(
+    state: &mut WorldState,
+    disks: &Disks,
+    seed: &Seed<'_>,
+) -> Result<(BackupSet, BackupSet), SqlError> {
+    let now = state.clock;
+    let db = state
+        .instance_mut(seed.instance)
+        .and_then(|i| i.database_mut(seed.database))
+        .ok_or_else(|| SqlError::no_database(seed.database))?;
+    let full = dbops::take_full_backup(db, seed.instance, now, false);
+    let log = dbops::take_log_backup(db, seed.instance, now, false);
+    disks.write(&seed.file("bak"), &full)?;
+    disks.write(&seed.file("trn"), &log)?;
+    Ok((full, log))
+}
+
+/// Both backups restored `WITH NORECOVERY` over the mirror instance's copy.
+fn restore_on_mirror(
+    state: &mut WorldState,
+    seed: &Seed<'_>,
+    (full, log): (&BackupSet, &BackupSet),
+) -> Result<(), SqlError> {
+    let target = state
+        .instance_mut(seed.instance.mirror_partner())
+        .ok_or_else(|| SqlError::no_database(seed.database))?;
+    if let Some(existing) = target.database_mut(seed.database) {
+        existing.mirroring = None;
+    }
+    let restore = FullRestore {
+        replace: true,
+        finish: Finish::NoRecovery,
+        moves: moves_to(&full.files, seed.partner_dir),
+    };
+    let usage = Usage::default();
+    dbops::restore_full(
+        target,
+        seed.database,
+        full,
+        &seed.file("bak"),
+        &restore,
+        usage,
+    )?;
+    let copy = target
+        .database_mut(seed.database)
+        .ok_or_else(|| SqlError::no_database(seed.database))?;
+    dbops::restore_log(copy, log, &seed.file("trn"), Finish::NoRecovery, usage)
+}
+
+fn sql_message(error: SqlError) -> String {
+    format!("Msg {}: {}", error.number, error.message)
 }
 
 /// The principal database, when both partners are up and it can be mirrored (online,
@@ -233,23 +341,24 @@ mod tests {
     #[test]
     fn install_mirror_needs_a_recovered_multi_user_database_and_a_reachable_mirror() {
         let (_dir, world) = world();
-        let restoring = world.install_mirror("PersistentChat", DAL, PCHAT);
+        let share = world.share_dir().display().to_string();
+        let restoring = world.install_mirror("PersistentChat", DAL, PCHAT, &share);
         assert!(restoring.unwrap_err().contains("not online"));
-        assert!(world.install_mirror("Chat", DAL, PCHAT).is_err());
+        assert!(world.install_mirror("Chat", DAL, PCHAT, &share).is_err());
         assert!(
             world
-                .install_mirror("PersistentChat", "sql.nowhere", PCHAT)
+                .install_mirror("PersistentChat", "sql.nowhere", PCHAT, &share)
                 .is_err()
         );
         world
-            .install_mirror("PersistentChatCompliance", DAL, PCHAT)
+            .install_mirror("PersistentChatCompliance", DAL, PCHAT, &share)
             .unwrap();
         let state = world.read().unwrap();
         let mirror = state.instance(InstanceId::BackupMirror).unwrap();
         let copy = mirror.database("mgccomp").unwrap();
         assert_eq!(copy.mirroring.as_ref().unwrap().role, MirrorRole::Mirror);
         world.disaster(Site::Backup, false).unwrap();
-        let down = world.install_mirror("PersistentChatCompliance", DAL, PCHAT);
+        let down = world.install_mirror("PersistentChatCompliance", DAL, PCHAT, &share);
         assert!(down.unwrap_err().contains("1418"));
     }
 
@@ -260,15 +369,18 @@ mod tests {
     #[test]
     fn install_mirror_reaches_only_the_named_instance_by_its_servers_fqdn() {
         let (_dir, world) = world();
-        let by_address = world.install_mirror("PersistentChatCompliance", "127.0.0.3", PCHAT);
+        let share = world.share_dir().display().to_string();
+        let by_address =
+            world.install_mirror("PersistentChatCompliance", "127.0.0.3", PCHAT, &share);
         assert!(by_address.unwrap_err().contains("the server was not found"));
-        let default_instance = world.install_mirror("PersistentChatCompliance", DAL, None);
+        let default_instance = world.install_mirror("PersistentChatCompliance", DAL, None, &share);
         assert!(
             default_instance
                 .unwrap_err()
                 .contains("error: 40 - Could not open a connection to SQL Server")
         );
-        let other_instance = world.install_mirror("PersistentChatCompliance", DAL, Some("RTC"));
+        let other_instance =
+            world.install_mirror("PersistentChatCompliance", DAL, Some("RTC"), &share);
         assert!(
             other_instance
                 .unwrap_err()
@@ -279,8 +391,72 @@ mod tests {
                 "PersistentChatCompliance",
                 "SQL-DAL.contoso.test",
                 Some("pchat"),
+                &share,
             )
             .unwrap();
+    }
+
+    /// Install-CsMirrorDatabase seeds the mirror from a full and a log backup on the
+    /// file share
+    /// (<https://learn.microsoft.com/powershell/module/skype/install-csmirrordatabase>):
+    /// the log backup takes its place in the principal's log chain, so the log-shipping
+    /// secondary, which never gets it, meets a gap at the next log-shipping backup.
+    #[test]
+    fn install_mirror_seeds_through_the_share_and_its_log_backup_breaks_log_shipping() {
+        let (_dir, world) = world();
+        let share = world.share_dir().display().to_string();
+        world.tick(15).unwrap();
+        world
+            .update(|s| {
+                s.instance_mut(InstanceId::Primary)
+                    .unwrap()
+                    .database_mut(CHAT_DB)
+                    .unwrap()
+                    .mirroring = None
+            })
+            .unwrap();
+        world.traffic(3, false).unwrap();
+
+        let primary = InstanceId::Primary.fqdn();
+        world
+            .install_mirror("PersistentChat", primary, PCHAT, &share)
+            .unwrap();
+
+        for file in ["mgc.bak", "mgc.trn"] {
+            assert!(
+                world.share_dir().join(file).is_file(),
+                "{file} on the share"
+            );
+        }
+        let state = world.read().unwrap();
+        let principal = state
+            .instance(InstanceId::Primary)
+            .unwrap()
+            .database(CHAT_DB)
+            .unwrap();
+        let mirror = state
+            .instance(InstanceId::PrimaryMirror)
+            .unwrap()
+            .database(CHAT_DB)
+            .unwrap();
+        assert_eq!(mirror.state, crate::world::model::DbState::Restoring);
+        assert_eq!(
+            mirror.lsn, principal.log_backup_lsn,
+            "the mirror is rolled forward through the log backup"
+        );
+        assert_eq!(mirror.messages, principal.messages);
+        assert_eq!(
+            principal.mirroring.as_ref().unwrap().guid,
+            mirror.mirroring.as_ref().unwrap().guid
+        );
+        drop(state);
+        world.traffic(2, true).unwrap();
+        let runs = world.tick(15).unwrap();
+        let failed: Vec<_> = runs
+            .iter()
+            .filter_map(|r| r.outcome.as_ref().err())
+            .collect();
+        assert!(failed.iter().any(|e| e.contains("too recent")), "{runs:#?}");
     }
 
     #[test]

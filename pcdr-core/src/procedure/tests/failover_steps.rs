@@ -2020,6 +2020,38 @@ async fn mirror_new_primary_installs_mirroring_on_the_backup_instance() {
     );
 }
 
+/// The backup site's own share seeds its mirror when the topology gives one: the
+/// log-shipping share may be lost with the primary site, and `Install-CsMirrorDatabase`
+/// writes its full and log backup to `-FileShare`
+/// (<https://learn.microsoft.com/powershell/module/skype/install-csmirrordatabase>).
+#[tokio::test]
+async fn mirror_new_primary_seeds_through_the_backup_sites_mirror_share() {
+    let share = r"\\fs-dal.contoso.com\pchat-mirror";
+    let mut w = World::with_topology(topology_with(
+        "# mirror_file_share = ",
+        "mirror_file_share = ",
+    ));
+    let mut seq = Sequence::new();
+    w.backup
+        .expect_database_state()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(online())));
+    w.pool
+        .expect_install_mirror()
+        .withf(move |request| request.file_share == share)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    w.backup
+        .expect_database_state()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(mirrored(MirroringRole::Principal))));
+    let (ctx, _) = w.build();
+    done(mirror_new_primary(&ctx).await.expect("mirrored"));
+}
+
 #[tokio::test]
 async fn mirror_new_primary_is_skipped_when_already_a_principal() {
     let mut w = World::new();

@@ -706,6 +706,61 @@ async fn a_journal_older_than_a_day_resumes_only_when_the_operator_says_so() {
     assert_failed_over(&world);
 }
 
+/// A failback journal of a pcdr that set log shipping up before mirroring the primary
+/// (the step order before issue 13) is refused on resume, naming the step out of order
+/// and the order this pcdr runs, before anything is contacted.
+#[tokio::test]
+async fn a_failback_journal_in_the_old_step_order_is_refused_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j");
+    let world = FakeWorld::failback_ready();
+    let (operation, needle) = first_mutation(failback::ACTIVATE_PRIMARY_SERVERS);
+    world.inject_when(
+        operation,
+        needle,
+        Fault::Before(PlaneError::sql(50000, 16, "x")),
+    );
+    runbook(&world, &journal, RunOptions::default())
+        .execute(failback::PROCEDURE)
+        .await
+        .unwrap_err();
+    move_step_record_last(&journal, failback::MIRROR_PRIMARY);
+    let calls = world.lock().calls.len();
+
+    let err = runbook(&world, &journal, RunOptions::default())
+        .resume()
+        .await
+        .unwrap_err();
+
+    assert!(matches!(err, Error::Journal { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("step reinitialize_backup was done where this pcdr runs mirror_primary"),
+        "{text}"
+    );
+    assert!(
+        text.contains("start a new run with a new journal"),
+        "{text}"
+    );
+    assert_eq!(world.lock().calls.len(), calls, "nothing was called");
+}
+
+/// Rewrites `journal` as if `step` had been done after every other step it records.
+fn move_step_record_last(journal: &Path, step: StepId) {
+    let text = std::fs::read_to_string(journal).unwrap();
+    let names_step = |line: &&str| {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        record["step"] == step.as_str()
+    };
+    let (moved, mut kept): (Vec<&str>, Vec<&str>) = text.lines().partition(names_step);
+    let failed = kept
+        .iter()
+        .rposition(|line| line.contains("\"step_started\""))
+        .unwrap();
+    kept.splice(failed..failed, moved);
+    std::fs::write(journal, kept.join("\n") + "\n").unwrap();
+}
+
 /// Takes the pool's run lock on `site` as another run would, held until dropped.
 async fn lock_held_by_another_run(
     world: &FakeWorld,

@@ -54,6 +54,7 @@ fn defaults_fill_every_optional_key() {
     assert_eq!(topology.log_shipping.restore_delay_minutes, 0);
     assert_eq!(topology.log_shipping.restore_mode, RestoreMode::NoRecovery);
     assert_eq!(topology.sites.primary.mirror, None);
+    assert_eq!(topology.sites.backup.mirror_file_share, None);
     assert_eq!(topology.sql.user, None);
     assert_eq!(topology.sql.password, PasswordSource::None);
     assert_eq!(topology.sql.encrypt, Encrypt::Required);
@@ -105,7 +106,8 @@ fn explicit_values_replace_defaults() {
         "mirror_timeout_secs = 14400",
         "mirror_timeout_secs = 3600",
         1,
-    );
+    )
+    .replacen("# mirror_file_share = ", "mirror_file_share = ", 1);
     let topology = Topology::from_toml_str(&text, None).unwrap();
     assert_eq!(topology.log_shipping.restore_mode, RestoreMode::Standby);
     assert_eq!(topology.sql.encrypt, Encrypt::NotSupported);
@@ -116,6 +118,10 @@ fn explicit_values_replace_defaults() {
     );
     assert_eq!(topology.pool.active_servers_identity, "global");
     assert_eq!(topology.shell.mirror_timeout_secs, 3600);
+    assert_eq!(
+        topology.sites.backup.mirror_file_share.as_deref(),
+        Some(r"\\fs-dal.contoso.com\pchat-mirror")
+    );
 }
 
 #[test]
