@@ -112,7 +112,7 @@ pub struct MonitorSecondary {
     pub last_restored_file: Option<String>,
 }
 
-/// What a log-shipping job does: the `sqllogship` command its single step runs.
+/// What a job does: for a log-shipping job, the `sqllogship` command its single step runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum JobKind {
@@ -122,6 +122,11 @@ pub enum JobKind {
     Copy(Guid),
     /// `sqllogship -restore secondary_id`.
     Restore(Guid),
+    /// The log-shipping alert job (`sp_add_log_shipping_alert_job`), which raises an
+    /// alert when a threshold is passed; the emulator raises none.
+    Alert,
+    /// A job `sp_add_job` created; the emulator keeps no steps for it.
+    NoSteps,
 }
 
 /// A row of `sysjobs`, a SQL Server Agent job, with the job's one step folded in
