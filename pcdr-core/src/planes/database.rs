@@ -230,6 +230,8 @@ pub struct SecondaryLogShipping {
     pub restore_delay_minutes: u32,
     /// NORECOVERY or STANDBY.
     pub restore_mode: RestoreMode,
+    /// Whether a restore disconnects the users of a standby database.
+    pub disconnect_users: bool,
 }
 
 /// The most recent full-database restore of a database, from the instance's restore history
@@ -372,8 +374,14 @@ pub trait DatabasePlane: Send + Sync {
     /// job that is no longer running (22022) is not an error.
     async fn stop_job(&self, name: &str) -> PlaneResult<()>;
 
-    /// Whether `database` is configured as a log-shipping primary.
+    /// Whether `database` is set up as a log-shipping primary: configured, with its
+    /// backup job enabled, as the setup's last statement leaves it. A setup stopped
+    /// part-way is not.
     async fn is_log_shipping_primary(&self, database: &str) -> PlaneResult<bool>;
+
+    /// Whether `database` is set up as a log-shipping secondary: configured, with its
+    /// copy and restore jobs enabled, as the setup's last statements leave it.
+    async fn is_log_shipping_secondary(&self, database: &str) -> PlaneResult<bool>;
 
     /// `RESTORE HEADERONLY` of a file.
     async fn backup_header(&self, file: &str) -> PlaneResult<BackupHeader>;

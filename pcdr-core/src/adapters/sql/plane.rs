@@ -188,6 +188,20 @@ impl SqlPlane {
             .collect())
     }
 
+    /// Whether every one of `jobs` is named and enabled (`msdb.dbo.sysjobs`).
+    async fn jobs_enabled<const N: usize>(&self, jobs: [Option<String>; N]) -> PlaneResult<bool> {
+        for job in jobs {
+            let Some(id) = job else {
+                return Ok(false);
+            };
+            let sets = self.read(&sql::job_enabled(&id)).await?;
+            if !first(&sets).map(|row| bit(row, "enabled")).transpose()?.unwrap_or(false) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     async fn secondary_row(
         &self,
         database: &str,
@@ -292,7 +306,21 @@ impl DatabasePlane for SqlPlane {
     }
 
     async fn is_log_shipping_primary(&self, database: &str) -> PlaneResult<bool> {
-        Ok(first(&self.read(&sql::log_shipping_primary(database)).await?).is_some())
+        let sets = self.read(&sql::log_shipping_primary(database)).await?;
+        let job = first(&sets).map(|row| guid(row, "backup_job_id")).transpose()?;
+        self.jobs_enabled([job.flatten()]).await
+    }
+
+    async fn is_log_shipping_secondary(&self, database: &str) -> PlaneResult<bool> {
+        let Some((secondary_id, _)) = self.secondary_row(database).await? else {
+            return Ok(false);
+        };
+        let sets = self.read(&sql::log_shipping_jobs(&secondary_id)).await?;
+        let Some(row) = first(&sets) else {
+            return Ok(false);
+        };
+        let jobs = [guid(row, "copy_job_id")?, guid(row, "restore_job_id")?];
+        self.jobs_enabled(jobs).await
     }
 
     async fn backup_header(&self, file: &str) -> PlaneResult<BackupHeader> {

@@ -428,6 +428,13 @@ impl DatabasePlane for FakeSql {
         })
     }
 
+    async fn is_log_shipping_secondary(&self, _: &str) -> PlaneResult<bool> {
+        self.world.read("is_log_shipping_secondary", |s| {
+            self.check_reachable(s)?;
+            Ok(self.site == SiteRole::Backup && s.secondary_configured)
+        })
+    }
+
     async fn backup_header(&self, file: &str) -> PlaneResult<BackupHeader> {
         self.world.read("backup_header", |s| header_of(s, file))
     }
