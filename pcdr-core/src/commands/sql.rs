@@ -680,7 +680,10 @@ mod tests {
         ] {
             let call = cmd.text.split(procedure).nth(1).unwrap_or_default();
             let arguments = call.split(';').next().unwrap_or_default();
-            assert!(arguments.contains("@overwrite = 1"), "{procedure}: {arguments}");
+            assert!(
+                arguments.contains("@overwrite = 1"),
+                "{procedure}: {arguments}"
+            );
         }
         assert!(cmd.text.contains("sp_add_log_shipping_alert_job"));
         assert!(cmd.params.contains(&SqlParam {

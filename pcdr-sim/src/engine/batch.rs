@@ -144,7 +144,9 @@ impl<'a> Exec<'a> {
         let class = severity.and_then(|v| u8::try_from(v).ok()).unwrap_or(16);
         let text = substitute(&template, &values);
         if class <= 10 {
-            return Ok(vec![StatementResult::Info(ServerMessage::new(50000, class, text))]);
+            return Ok(vec![StatementResult::Info(ServerMessage::new(
+                50000, class, text,
+            ))]);
         }
         Err(Failure::new(50000, class, text))
     }

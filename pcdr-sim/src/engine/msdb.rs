@@ -369,7 +369,11 @@ fn run(
         "sp_add_log_shipping_secondary_database" => add_secondary_database(state, instance, p),
         "sp_add_log_shipping_alert_job" => add_alert_job(state, instance),
         "sp_add_job" => {
-            let job_id = add_job(msdb(state, instance)?, p.text("@job_name")?, JobKind::NoSteps)?;
+            let job_id = add_job(
+                msdb(state, instance)?,
+                p.text("@job_name")?,
+                JobKind::NoSteps,
+            )?;
             let enabled = p.int("@enabled", 1)? != 0;
             if let Some(job) = msdb(state, instance)?.job_mut(job_id) {
                 job.enabled = enabled;
@@ -445,11 +449,7 @@ fn add_primary_database(
             .retain(|j| !matches!(&j.kind, JobKind::Backup(id) if ids.contains(id)));
     }
     let primary_id = Guid::generate();
-    let job_id = add_job(
-        m,
-        p.text("@backup_job_name")?,
-        JobKind::Backup(primary_id),
-    )?;
+    let job_id = add_job(m, p.text("@backup_job_name")?, JobKind::Backup(primary_id))?;
     m.primary_databases.push(PrimaryDatabase {
         primary_id,
         primary_database: database,

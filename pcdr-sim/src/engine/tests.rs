@@ -461,7 +461,11 @@ async fn each_procedure_refuses_a_parameter_its_page_does_not_list_with_8145() {
             "@threshold_alert = 14421",
             "@threshold_alert",
         ),
-        ("sp_add_job", "@job_name = N'j', @job_uid = NULL", "@job_uid"),
+        (
+            "sp_add_job",
+            "@job_name = N'j', @job_uid = NULL",
+            "@job_uid",
+        ),
     ];
     for (procedure, args, bad) in calls {
         let results = batch(&engine, &format!("EXEC {procedure} {args}")).await;
@@ -499,7 +503,11 @@ async fn a_missing_required_parameter_is_201_and_the_procedure_does_not_run() {
         StatementResult::Rows(set) => Some(set.rows.clone()),
         _ => None,
     });
-    assert_eq!(rc, Some(vec![vec![Value::Int(-1)]]), "no return code was set");
+    assert_eq!(
+        rc,
+        Some(vec![vec![Value::Int(-1)]]),
+        "no return code was set"
+    );
 }
 
 // The page's syntax lists @overwrite fifteenth: positional arguments bind in that order.
@@ -546,7 +554,11 @@ async fn a_configured_secondary_fails_with_return_code_1_unless_overwritten() {
     };
     let refused = batch(&engine, &add(0)).await;
     assert_eq!(first_error(&refused).map(|e| e.0), Some(32012));
-    assert!(refused.iter().any(|r| matches!(r, StatementResult::Rows(s) if s.rows == vec![vec![Value::Int(1)]])));
+    assert!(
+        refused
+            .iter()
+            .any(|r| matches!(r, StatementResult::Rows(s) if s.rows == vec![vec![Value::Int(1)]]))
+    );
     let replaced = batch(&engine, &add(1)).await;
     assert_eq!(first_error(&replaced), None, "{replaced:?}");
     let again = batch(
@@ -576,7 +588,11 @@ async fn sp_add_job_refuses_a_name_in_use_with_14261() {
             "The specified @job_name ('Nightly') already exists.".into()
         ))
     );
-    assert!(second.iter().any(|r| matches!(r, StatementResult::Rows(s) if s.rows == vec![vec![Value::Int(1)]])));
+    assert!(
+        second
+            .iter()
+            .any(|r| matches!(r, StatementResult::Rows(s) if s.rows == vec![vec![Value::Int(1)]]))
+    );
 }
 
 // "If an alert job doesn't exist, sp_add_log_shipping_alert_job creates the alert job
@@ -624,11 +640,23 @@ async fn a_failed_return_code_raises_and_returns_before_the_rest_of_the_batch() 
     let results = batch(&engine, text).await;
     let errors: Vec<_> = results.iter().flat_map(numbers).collect();
     assert_eq!(errors, vec![14262, 50000]);
-    assert!(results.iter().any(|r| matches!(r, StatementResult::Failed(m)
-        if m[0].message == "sp_update_job failed with return code 1.")));
-    assert!(!results.iter().any(|r| matches!(r, StatementResult::Rows(_))));
-    let ok = "DECLARE @rc int = 0; IF @@ERROR <> 0 OR @rc <> 0 BEGIN RETURN; END; SELECT 1 AS after";
-    assert_eq!(rows_of(&batch(&engine, ok).await), vec![vec![Value::Int(1)]]);
+    assert!(
+        results
+            .iter()
+            .any(|r| matches!(r, StatementResult::Failed(m)
+        if m[0].message == "sp_update_job failed with return code 1."))
+    );
+    assert!(
+        !results
+            .iter()
+            .any(|r| matches!(r, StatementResult::Rows(_)))
+    );
+    let ok =
+        "DECLARE @rc int = 0; IF @@ERROR <> 0 OR @rc <> 0 BEGIN RETURN; END; SELECT 1 AS after";
+    assert_eq!(
+        rows_of(&batch(&engine, ok).await),
+        vec![vec![Value::Int(1)]]
+    );
 }
 
 fn rows_of(results: &[StatementResult]) -> Vec<Vec<Value>> {

@@ -195,7 +195,11 @@ impl SqlPlane {
                 return Ok(false);
             };
             let sets = self.read(&sql::job_enabled(&id)).await?;
-            if !first(&sets).map(|row| bit(row, "enabled")).transpose()?.unwrap_or(false) {
+            if !first(&sets)
+                .map(|row| bit(row, "enabled"))
+                .transpose()?
+                .unwrap_or(false)
+            {
                 return Ok(false);
             }
         }
@@ -307,7 +311,9 @@ impl DatabasePlane for SqlPlane {
 
     async fn is_log_shipping_primary(&self, database: &str) -> PlaneResult<bool> {
         let sets = self.read(&sql::log_shipping_primary(database)).await?;
-        let job = first(&sets).map(|row| guid(row, "backup_job_id")).transpose()?;
+        let job = first(&sets)
+            .map(|row| guid(row, "backup_job_id"))
+            .transpose()?;
         self.jobs_enabled([job.flatten()]).await
     }
 

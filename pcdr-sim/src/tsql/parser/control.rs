@@ -52,7 +52,9 @@ impl Parser<'_> {
     pub(super) fn raise_error(&mut self) -> Result<Statement> {
         self.expect_keyword("RAISERROR")?;
         self.expect_punct(Punct::LeftParen)?;
-        let mut parts = self.parenthesised(|p| p.comma_list(Self::expr))?.into_iter();
+        let mut parts = self
+            .parenthesised(|p| p.comma_list(Self::expr))?
+            .into_iter();
         match (parts.next(), parts.next(), parts.next()) {
             (Some(message), Some(severity), Some(state)) => Ok(Statement::RaiseError {
                 message,

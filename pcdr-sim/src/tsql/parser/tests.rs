@@ -834,12 +834,20 @@ fn deep_nesting_is_191_not_a_stack_overflow() {
 fn if_runs_a_block_and_begin_tran_is_still_a_transaction() {
     let statements =
         parse("IF @@ERROR <> 0 BEGIN RAISERROR(N'x %d', 16, 1, @rc); RETURN END BEGIN TRAN");
-    let [Statement::If { condition, then }, Statement::BeginTransaction(None)] =
-        statements.as_slice()
+    let [
+        Statement::If { condition, then },
+        Statement::BeginTransaction(None),
+    ] = statements.as_slice()
     else {
         panic!("{statements:?}")
     };
-    assert!(matches!(condition, Condition::Compare { op: CompareOp::NotEq, .. }));
+    assert!(matches!(
+        condition,
+        Condition::Compare {
+            op: CompareOp::NotEq,
+            ..
+        }
+    ));
     let Statement::Block(inner) = then.as_ref() else {
         panic!("{then:?}")
     };
