@@ -151,6 +151,16 @@ pub fn log_shipping_secondary(secondary_id: &str) -> SqlCommand {
     .text_param("@secondary_id", secondary_id)
 }
 
+/// The alert thresholds of a log-shipping secondary database
+/// (<https://learn.microsoft.com/sql/relational-databases/system-tables/log-shipping-monitor-secondary-transact-sql>).
+pub fn log_shipping_thresholds(db: &str) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT restore_threshold, threshold_alert_enabled, history_retention_period \
+         FROM msdb.dbo.log_shipping_monitor_secondary WHERE secondary_database = @db;",
+    )
+    .name("@db", db)
+}
+
 /// Failover step 1.
 pub fn remove_secondary_log_shipping(db: &str) -> SqlCommand {
     SqlCommand::new(
@@ -492,6 +502,13 @@ pub fn setup_log_shipping_secondary(setup: &SecondaryLogShipping) -> SqlCommand 
         RestoreMode::NoRecovery => 0,
         RestoreMode::Standby => 1,
     };
+    let thresholds = match setup.thresholds {
+        Some(_) => {
+            ", @restore_threshold = @restore_threshold, \
+                    @threshold_alert_enabled = @alert_enabled, @history_retention_period = @history"
+        }
+        None => "",
+    };
     let text = [
         "DECLARE @rc int, @copy_job_id uniqueidentifier, @restore_job_id uniqueidentifier, \
          @secondary_id uniqueidentifier, @copy_schedule_id int, @restore_schedule_id int, \
@@ -510,15 +527,18 @@ pub fn setup_log_shipping_secondary(setup: &SecondaryLogShipping) -> SqlCommand 
         alert_job(),
         checked(
             "master.dbo.sp_add_log_shipping_secondary_database",
-            "@secondary_database = @secondary_db, @primary_server = @primary_server, \
-             @primary_database = @primary_db, @restore_delay = @restore_delay, \
-             @restore_mode = @restore_mode, @disconnect_users = @disconnect_users, @overwrite = 1",
+            &format!(
+                "@secondary_database = @secondary_db, @primary_server = @primary_server, \
+                 @primary_database = @primary_db, @restore_delay = @restore_delay, \
+                 @restore_mode = @restore_mode, @disconnect_users = @disconnect_users{thresholds}, \
+                 @overwrite = 1"
+            ),
         ),
         enable("@copy_job_id"),
         enable("@restore_job_id"),
     ]
     .concat();
-    SqlCommand::new(text)
+    let command = SqlCommand::new(text)
         .name("@primary_server", &setup.primary_server)
         .name("@primary_db", &setup.primary_database)
         .name("@secondary_db", &setup.secondary_database)
@@ -530,7 +550,14 @@ pub fn setup_log_shipping_secondary(setup: &SecondaryLogShipping) -> SqlCommand 
         .int("@interval", setup.interval_minutes)
         .int("@restore_delay", setup.restore_delay_minutes)
         .int("@restore_mode", restore_mode)
-        .int("@disconnect_users", i64::from(setup.disconnect_users))
+        .int("@disconnect_users", i64::from(setup.disconnect_users));
+    match &setup.thresholds {
+        Some(t) => command
+            .int("@restore_threshold", t.restore_threshold_minutes)
+            .int("@alert_enabled", i64::from(t.alert_enabled))
+            .int("@history", t.history_retention_minutes),
+        None => command,
+    }
 }
 
 /// The instance's name as SQL Server knows it (`@@SERVERNAME`).
@@ -636,7 +663,7 @@ pub fn agent_service_account() -> SqlCommand {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::planes::FileMove;
+    use crate::planes::{FileMove, RestoreThresholds};
 
     #[test]
     fn names_travel_as_parameters() {
@@ -666,6 +693,11 @@ mod tests {
             restore_delay_minutes: 0,
             restore_mode: RestoreMode::NoRecovery,
             disconnect_users: false,
+            thresholds: Some(RestoreThresholds {
+                restore_threshold_minutes: 90,
+                alert_enabled: false,
+                history_retention_minutes: 1440,
+            }),
         };
         let cmd = setup_log_shipping_secondary(&secondary);
         let execs = cmd.text.matches("EXEC @rc = ").count();
@@ -686,6 +718,12 @@ mod tests {
             );
         }
         assert!(cmd.text.contains("sp_add_log_shipping_alert_job"));
+        assert!(cmd.text.contains("@restore_threshold = @restore_threshold"));
+        assert!(cmd.params.contains(&SqlParam {
+            name: "@restore_threshold".into(),
+            ty: SqlType::Int,
+            value: SqlValue::Int(90),
+        }));
         assert!(cmd.params.contains(&SqlParam {
             name: "@disconnect_users".into(),
             ty: SqlType::Int,

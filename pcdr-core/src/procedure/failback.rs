@@ -852,6 +852,7 @@ fn log_shipping_settings(
         restore_delay_minutes: delay,
         restore_mode: mode,
         disconnect_users,
+        thresholds: snapshot.and_then(|s| s.thresholds),
     };
     (primary, secondary)
 }

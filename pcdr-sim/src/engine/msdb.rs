@@ -21,7 +21,7 @@ use crate::tds::Value;
 use crate::world::model::{InstanceId, WorldState};
 use crate::world::msdb::{
     Job, JobKind, MonitorSecondary, Msdb, PrimaryDatabase, PrimarySecondary, Schedule, Secondary,
-    SecondaryDatabase,
+    SecondaryDatabase, default_history_retention, default_restore_threshold,
 };
 
 /// A procedure's parameters: every parameter its Microsoft reference page documents,
@@ -645,6 +645,10 @@ fn add_secondary_database(
         primary_database,
         last_copied_file: None,
         last_restored_file: None,
+        restore_threshold: p.int("@restore_threshold", default_restore_threshold())?,
+        threshold_alert_enabled: p.int("@threshold_alert_enabled", 1)? != 0,
+        history_retention_period: p
+            .int("@history_retention_period", default_history_retention())?,
     });
     Ok(Vec::new())
 }

@@ -110,6 +110,33 @@ pub struct MonitorSecondary {
     pub last_copied_file: Option<String>,
     /// `last_restored_file`.
     pub last_restored_file: Option<String>,
+    /// `restore_threshold`, minutes.
+    #[serde(default = "default_restore_threshold")]
+    pub restore_threshold: i32,
+    /// `threshold_alert_enabled`.
+    #[serde(default = "default_alert_enabled")]
+    pub threshold_alert_enabled: bool,
+    /// `history_retention_period`, minutes.
+    #[serde(default = "default_history_retention")]
+    pub history_retention_period: i32,
+}
+
+/// The restore threshold of Microsoft's example script, 45 minutes
+/// (<https://learn.microsoft.com/sql/database-engine/log-shipping/configure-log-shipping-sql-server>).
+pub(crate) fn default_restore_threshold() -> i32 {
+    45
+}
+
+/// `@threshold_alert_enabled`'s documented default, 1
+/// (<https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-add-log-shipping-secondary-database-transact-sql>).
+pub(crate) fn default_alert_enabled() -> bool {
+    true
+}
+
+/// The history retention used when `@history_retention_period` is not given, 14420
+/// minutes (same page).
+pub(crate) fn default_history_retention() -> i32 {
+    14420
 }
 
 /// What a job does: for a log-shipping job, the `sqllogship` command its single step runs.

@@ -5,7 +5,7 @@ use crate::error::{Error, PreconditionKind};
 use crate::log_chain::{BackupHeader, Lsn};
 use crate::planes::{
     ChatDatabase, FileMove, FullRestore, MirrorRequest, MirroringRole, PoolState,
-    PrimaryLogShipping, SecondaryLogShipping, SessionId, UserAccess,
+    PrimaryLogShipping, RestoreThresholds, SecondaryLogShipping, SessionId, UserAccess,
 };
 use crate::procedure::failback;
 use crate::procedure::failback::{
@@ -1777,6 +1777,7 @@ fn topology_settings() -> (PrimaryLogShipping, SecondaryLogShipping) {
             restore_delay_minutes: 0,
             restore_mode: RestoreMode::NoRecovery,
             disconnect_users: true,
+            thresholds: None,
         },
     )
 }
@@ -1894,6 +1895,29 @@ async fn setup_log_shipping_keeps_the_snapshots_disconnect_users() {
     secondary.restore_delay_minutes = 5;
     secondary.restore_mode = RestoreMode::Standby;
     secondary.disconnect_users = false;
+    expect_log_shipping_setup(&mut w, primary, secondary);
+    let (ctx, _) = w.build();
+    done(setup_log_shipping(&ctx).await.expect("set up"));
+}
+
+#[tokio::test]
+async fn setup_log_shipping_keeps_the_snapshots_alert_thresholds() {
+    let thresholds = RestoreThresholds {
+        restore_threshold_minutes: 90,
+        alert_enabled: false,
+        history_retention_minutes: 1440,
+    };
+    let mut snap = snapshot();
+    snap.thresholds = Some(thresholds.clone());
+    let mut w = World::new().with_snapshot(snap);
+    let (mut primary, mut secondary) = topology_settings();
+    primary.backup_directory = SNAP_SHARE.into();
+    primary.backup_share = SNAP_SHARE.into();
+    secondary.backup_source_directory = SNAP_SHARE.into();
+    secondary.backup_destination_directory = SNAP_COPY.into();
+    secondary.restore_delay_minutes = 5;
+    secondary.restore_mode = RestoreMode::Standby;
+    secondary.thresholds = Some(thresholds);
     expect_log_shipping_setup(&mut w, primary, secondary);
     let (ctx, _) = w.build();
     done(setup_log_shipping(&ctx).await.expect("set up"));

@@ -391,6 +391,7 @@ impl DatabasePlane for FakeSql {
                 restore_mode: RestoreMode::NoRecovery,
                 disconnect_users: false,
                 last_restored_file: None,
+                thresholds: None,
             }))
         })
     }
