@@ -368,18 +368,7 @@ fn run(
         "sp_add_log_shipping_secondary_primary" => add_secondary_primary(msdb(state, instance)?, p),
         "sp_add_log_shipping_secondary_database" => add_secondary_database(state, instance, p),
         "sp_add_log_shipping_alert_job" => add_alert_job(state, instance),
-        "sp_add_job" => {
-            let job_id = add_job(
-                msdb(state, instance)?,
-                p.text("@job_name")?,
-                JobKind::NoSteps,
-            )?;
-            let enabled = p.int("@enabled", 1)? != 0;
-            if let Some(job) = msdb(state, instance)?.job_mut(job_id) {
-                job.enabled = enabled;
-            }
-            Ok(vec![("@job_id".into(), Value::Guid(job_id.0))])
-        }
+        "sp_add_job" => sp_add_job(msdb(state, instance)?, p),
         "sp_add_schedule" => add_schedule(msdb(state, instance)?, p),
         "sp_attach_schedule" => attach_schedule(msdb(state, instance)?, p),
         _ => update_job(msdb(state, instance)?, p),
@@ -487,6 +476,17 @@ fn add_job(m: &mut Msdb, name: String, kind: JobKind) -> Result<Guid, Failure> {
         last_run: None,
     });
     Ok(job_id)
+}
+
+/// `sp_add_job`: a job without steps, enabled unless `@enabled = 0` (the page's
+/// default is 1); its id as `@job_id`.
+fn sp_add_job(m: &mut Msdb, p: &Params) -> Result<Vec<(String, Value)>, Failure> {
+    let enabled = p.int("@enabled", 1)? != 0;
+    let job_id = add_job(m, p.text("@job_name")?, JobKind::NoSteps)?;
+    if let Some(job) = m.job_mut(job_id) {
+        job.enabled = enabled;
+    }
+    Ok(vec![("@job_id".into(), Value::Guid(job_id.0))])
 }
 
 /// `sp_add_log_shipping_alert_job`: the instance's alert job, created enabled and
