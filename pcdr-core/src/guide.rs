@@ -89,8 +89,9 @@
 //! pcdr reads, on the backup instance, `msdb.dbo.log_shipping_secondary_databases`
 //! (restore delay, restore mode, disconnect setting, last restored file) and
 //! `msdb.dbo.log_shipping_secondary` (primary server and database, share, copy folder,
-//! file retention, last copied file) and keeps them in the run's facts, which the
-//! journal stores. It skips when the run already holds a snapshot, and when log shipping
+//! file retention, last copied file) and `msdb.dbo.log_shipping_monitor_secondary`
+//! (restore threshold, whether its alert is enabled, history retention) and keeps them
+//! in the run's facts, which the journal stores. It skips when the run already holds a snapshot, and when log shipping
 //! is not configured at all (the topology's share and copy folder are used then). Why
 //! this must come first: [The snapshot before removal](#the-snapshot-before-removal).
 //!
@@ -465,8 +466,12 @@
 //! topology's `[log_shipping]` section (which also gives the backup interval; readers are
 //! then disconnected); file retention from the snapshot, else 4320 minutes; server
 //! names are what each instance reports as `@@SERVERNAME`; the jobs are named
-//! `LSBackup_<db>`, `LSCopy_<primary>_<db>` and `LSRestore_<primary>_<db>`. Alert
-//! thresholds are the procedures' defaults. It verifies by observing again.
+//! `LSBackup_<db>`, `LSCopy_<primary>_<db>` and `LSRestore_<primary>_<db>`. The
+//! secondary's alert thresholds come from the snapshot, else they are the procedure's
+//! defaults; the primary's backup threshold is the procedure's default (the snapshot is
+//! read on the backup instance, which does not hold it). It verifies by observing
+//! again: each side's configuration row and that its jobs are enabled
+//! (`msdb.dbo.sysjobs`).
 //!
 //! Pages: <https://learn.microsoft.com/sql/database-engine/log-shipping/configure-log-shipping-sql-server>,
 //! <https://learn.microsoft.com/sql/database-engine/log-shipping/log-shipping-tables-and-stored-procedures>,
