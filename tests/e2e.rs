@@ -12,6 +12,7 @@ use common::{Interrupt, Served, backlog, drop_connection, fail, wait_until_down}
 use pcdr_core::Error;
 use pcdr_core::error::PreconditionKind;
 use pcdr_core::log_chain::Lsn;
+use pcdr_core::planes::RestoreThresholds;
 use pcdr_core::procedure::{Event, RunOptions, StepId, StepOutcome};
 use pcdr_core::procedure::{failback, failover};
 use pcdr_core::runbook::Report;
@@ -601,6 +602,35 @@ async fn log_shipping_setup_interrupted_resumes(instance: InstanceId, offset: u6
     assert!(traffic.messages.iter().all(|m| messages.contains(m)));
     assert_verified(&served, Expect::Normal);
     served
+}
+
+/// The snapshot records the secondary's alert thresholds from
+/// `log_shipping_monitor_secondary`, so that failback can set them up again
+/// (<https://learn.microsoft.com/sql/relational-databases/system-tables/log-shipping-monitor-secondary-transact-sql>).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snapshot_records_the_secondarys_alert_thresholds() {
+    let served = Served::new(&backlog()).await;
+    let snapshot = served
+        .context(RunOptions::default())
+        .sql(SiteRole::Backup)
+        .log_shipping_snapshot("mgc")
+        .await
+        .expect("the snapshot is read")
+        .expect("mgc is a log-shipping secondary");
+    let state = served.world.read().unwrap();
+    let monitor = &state
+        .instance(InstanceId::Backup)
+        .unwrap()
+        .msdb
+        .monitor_secondaries[0];
+    assert_eq!(
+        snapshot.thresholds,
+        Some(RestoreThresholds {
+            restore_threshold_minutes: monitor.restore_threshold,
+            alert_enabled: monitor.threshold_alert_enabled,
+            history_retention_minutes: monitor.history_retention_period,
+        })
+    );
 }
 
 /// One job of each kind on `instance`, each enabled, and one alert job: nothing a
