@@ -80,6 +80,7 @@ timed!(TimedDatabase: DatabasePlane {
     fn stop_job(&self, name: &str) -> PlaneResult<()>;
     fn remove_secondary_log_shipping(&self, database: &str) -> PlaneResult<()>;
     fn is_log_shipping_primary(&self, database: &str) -> PlaneResult<bool>;
+    fn is_log_shipping_secondary(&self, database: &str) -> PlaneResult<bool>;
     fn backup_header(&self, file: &str) -> PlaneResult<BackupHeader>;
     fn restore_log(&self, database: &str, file: &str) -> PlaneResult<()>;
     fn recover(&self, database: &str) -> PlaneResult<()>;

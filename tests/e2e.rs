@@ -13,13 +13,14 @@ use common::{Interrupt, Served, backlog, drop_connection, fail, wait_until_down}
 use pcdr_core::Error;
 use pcdr_core::error::PreconditionKind;
 use pcdr_core::log_chain::Lsn;
+use pcdr_core::planes::RestoreThresholds;
 use pcdr_core::procedure::{Event, RunOptions, StepId, StepOutcome};
 use pcdr_core::procedure::{failback, failover};
 use pcdr_core::runbook::Report;
 use pcdr_core::status::Status;
 use pcdr_core::topology::SiteRole;
 use pcdr_sim::backup_file::BackupSet;
-use pcdr_sim::world::faults::{StatementFault, StatementKind, StoredCmdletFault};
+use pcdr_sim::world::faults::{StatementFault, StatementKind, StatementMatch, StoredCmdletFault};
 use pcdr_sim::world::model::{DbState, InstanceId, MirrorRole, UserAccess};
 use pcdr_sim::world::msdb::JobKind;
 use pcdr_sim::world::version::SqlVersion;
@@ -650,6 +651,146 @@ async fn fails_back_and_log_shipping_runs(served: &Served) {
         served.messages(InstanceId::Primary)
     );
     assert_verified(served, Expect::Normal);
+}
+
+/// Fails back a struck backlog world whose log-shipping setup fails at the `offset`-th
+/// statement of the batch sent to `instance` (counting the statements that run:
+/// `DECLARE`, then each `EXEC` and the `IF` that checks it), then resumes with the
+/// fault gone: the setup completes without anyone cleaning msdb up, and log shipping
+/// runs. Microsoft's script sets log shipping up the same way
+/// (<https://learn.microsoft.com/sql/database-engine/log-shipping/configure-log-shipping-sql-server>).
+async fn log_shipping_setup_interrupted_resumes(instance: InstanceId, offset: u64) -> Served {
+    let served = failed_over().await;
+    served.rebuild().await;
+    let interrupt = Interrupt::new(
+        served.world.clone(),
+        |event: &Event| matches!(event, Event::Planned { step, .. } if *step == failback::SETUP_LOG_SHIPPING),
+        move |world: &World| {
+            let state = world.read().unwrap();
+            let sent = state.instance(instance).expect("the instance").statements;
+            let on = StatementMatch {
+                instance: Some(instance),
+                kind: Some(StatementKind::Execute),
+                nth: Some(sent + offset),
+            };
+            world
+                .add_statement_fault(StatementFault::Fail { on, error: 50000 })
+                .unwrap();
+        },
+    );
+    let error = served
+        .run_observed(
+            failback::PROCEDURE,
+            RunOptions::default(),
+            interrupt.clone(),
+        )
+        .await
+        .expect_err("the interrupted failback fails");
+    assert!(interrupt.struck(), "the fault was never injected");
+    assert_eq!(
+        error.step_id(),
+        Some(failback::SETUP_LOG_SHIPPING),
+        "{error}"
+    );
+
+    served.world.clear_faults().unwrap();
+    let report = served
+        .resume(failback::PROCEDURE, RunOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("the resumed failback failed: {e}"));
+    assert!(report.completed, "{report:#?}");
+    assert_done(&report, failback::SETUP_LOG_SHIPPING);
+    let traffic = served
+        .world
+        .traffic(5, true)
+        .expect("traffic after failback");
+    let runs = served.world.tick(15).expect("the clock runs");
+    let failed: Vec<_> = runs.iter().filter(|r| r.outcome.is_err()).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    let messages = served.messages(InstanceId::Backup);
+    assert!(traffic.messages.iter().all(|m| messages.contains(m)));
+    assert_verified(&served, Expect::Normal);
+    served
+}
+
+/// The snapshot records the secondary's alert thresholds from
+/// `log_shipping_monitor_secondary`, so that failback can set them up again
+/// (<https://learn.microsoft.com/sql/relational-databases/system-tables/log-shipping-monitor-secondary-transact-sql>).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snapshot_records_the_secondarys_alert_thresholds() {
+    let served = Served::new(&backlog()).await;
+    let snapshot = served
+        .context(RunOptions::default())
+        .sql(SiteRole::Backup)
+        .log_shipping_snapshot("mgc")
+        .await
+        .expect("the snapshot is read")
+        .expect("mgc is a log-shipping secondary");
+    let state = served.world.read().unwrap();
+    let monitor = &state
+        .instance(InstanceId::Backup)
+        .unwrap()
+        .msdb
+        .monitor_secondaries[0];
+    assert_eq!(
+        snapshot.thresholds,
+        Some(RestoreThresholds {
+            restore_threshold_minutes: monitor.restore_threshold,
+            alert_enabled: monitor.threshold_alert_enabled,
+            history_retention_minutes: monitor.history_retention_period,
+        })
+    );
+}
+
+/// One job of each kind on `instance`, each enabled, and one alert job: nothing a
+/// stopped setup left behind survives next to what the resumed one made.
+fn assert_log_shipping_jobs(served: &Served, instance: InstanceId, kinds: &[fn(&JobKind) -> bool]) {
+    let state = served.world.read().unwrap();
+    let jobs = &state.instance(instance).expect("the instance").msdb.jobs;
+    for kind in kinds
+        .iter()
+        .chain([&((|k: &JobKind| *k == JobKind::Alert) as fn(&JobKind) -> bool)])
+    {
+        let matching: Vec<_> = jobs.iter().filter(|j| kind(&j.kind)).collect();
+        assert_eq!(matching.len(), 1, "{jobs:#?}");
+        assert!(matching[0].enabled, "{jobs:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_shipping_setup_stopped_after_the_schedules_of_the_secondary_resumes() {
+    // The batch to the backup instance: DECLARE, then EXEC and IF for
+    // sp_add_log_shipping_secondary_primary, two sp_add_schedule with their
+    // sp_attach_schedule, and sp_add_log_shipping_alert_job; the 14th statement is
+    // sp_add_log_shipping_secondary_database, which fails.
+    let served = log_shipping_setup_interrupted_resumes(InstanceId::Backup, 14).await;
+    assert_log_shipping_jobs(
+        &served,
+        InstanceId::Backup,
+        &[
+            |k| matches!(k, JobKind::Copy(_)),
+            |k| matches!(k, JobKind::Restore(_)),
+        ],
+    );
+    let failed_once = "sp_add_log_shipping_secondary_database";
+    assert_eq!(served.count(InstanceId::Backup, failed_once, |_| true), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_shipping_setup_stopped_after_the_primary_database_resumes() {
+    // The batch to the primary: DECLARE, then EXEC and IF for
+    // sp_add_log_shipping_primary_database; the 4th statement is sp_add_schedule, which
+    // fails, leaving a primary whose backup job is disabled and has no schedule.
+    let served = log_shipping_setup_interrupted_resumes(InstanceId::Primary, 4).await;
+    assert_log_shipping_jobs(
+        &served,
+        InstanceId::Primary,
+        &[|k| matches!(k, JobKind::Backup(_))],
+    );
+    let state = served.world.read().unwrap();
+    let msdb = &state.instance(InstanceId::Primary).unwrap().msdb;
+    assert_eq!(msdb.primary_databases.len(), 1, "{msdb:#?}");
+    assert_eq!(msdb.primary_secondaries.len(), 1, "{msdb:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

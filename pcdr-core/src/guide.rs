@@ -89,8 +89,9 @@
 //! pcdr reads, on the backup instance, `msdb.dbo.log_shipping_secondary_databases`
 //! (restore delay, restore mode, disconnect setting, last restored file) and
 //! `msdb.dbo.log_shipping_secondary` (primary server and database, share, copy folder,
-//! file retention, last copied file) and keeps them in the run's facts, which the
-//! journal stores. It skips when the run already holds a snapshot, and when log shipping
+//! file retention, last copied file) and `msdb.dbo.log_shipping_monitor_secondary`
+//! (restore threshold, whether its alert is enabled, history retention) and keeps them
+//! in the run's facts, which the journal stores. It skips when the run already holds a snapshot, and when log shipping
 //! is not configured at all (the topology's share and copy folder are used then). Why
 //! this must come first: [The snapshot before removal](#the-snapshot-before-removal).
 //!
@@ -457,23 +458,44 @@
 //! verifies it, ends the sessions in the backup `mgc`, and restores the file over it
 //! `WITH REPLACE, NORECOVERY` with `MOVE` onto the backup instance's own files.
 //!
-//! `setup_log_shipping` skips when the primary is a log-shipping primary for `mgc` and
-//! the backup instance a secondary. Otherwise it runs, on the primary,
-//! `sp_add_log_shipping_primary_database`, a backup schedule
-//! (`sp_add_schedule`, `sp_attach_schedule`), `sp_add_log_shipping_primary_secondary`
-//! and enables the backup job; then, on the backup instance,
-//! `sp_add_log_shipping_secondary_primary`, the copy and restore schedules,
+//! `setup_log_shipping` skips when both sides are set up: the primary is a log-shipping
+//! primary for `mgc` with its backup job enabled, and the backup instance a secondary
+//! with its copy and restore jobs enabled. The jobs are enabled by each side's last
+//! statements, so a side whose setup stopped part-way counts as not set up. Otherwise it
+//! runs, as the *Configure* page's Transact-SQL example does, on the primary,
+//! `sp_add_log_shipping_primary_database`, a backup schedule (`sp_add_schedule`,
+//! `sp_attach_schedule`), `sp_add_log_shipping_alert_job`,
+//! `sp_add_log_shipping_primary_secondary` and enables the backup job (`sp_update_job`);
+//! then, on the backup instance, `sp_add_log_shipping_secondary_primary`, the copy and
+//! restore schedules, `sp_add_log_shipping_alert_job`,
 //! `sp_add_log_shipping_secondary_database`, and enables both jobs. The jobs are created
-//! disabled by those procedures and enabled last. Share, copy folder, restore delay and
-//! mode come from the run's snapshot when it holds one, else from the topology's
-//! `[log_shipping]` section (which also gives the backup interval); file retention
-//! from the snapshot, else 4320 minutes; server names are what each instance reports as
-//! `@@SERVERNAME`; the jobs are named `LSBackup_<db>`, `LSCopy_<primary>_<db>` and
-//! `LSRestore_<primary>_<db>`. No monitor server is configured. It verifies by
-//! observing again.
+//! disabled by those procedures and enabled last.
+//!
+//! Each side is one batch in which every procedure is called `EXEC @rc = …` and checked
+//! as the example checks it: when the call raised an error or returned non-zero, the
+//! batch raises an error naming the procedure and its return code and stops there
+//! (`RETURN`), so nothing runs after a failed procedure. The four `sp_add_log_shipping_*`
+//! procedures get `@overwrite = 1`: a side is always set up whole, replacing what a
+//! stopped run left in msdb (the configuration rows and the jobs they made), so resuming
+//! needs no manual cleanup. `sp_add_log_shipping_alert_job` creates the alert job only
+//! where there is none (each instance is its own monitor; no monitor server is
+//! configured).
+//!
+//! Share, copy folder, restore delay, restore mode and whether restores disconnect
+//! standby readers come from the run's snapshot when it holds one, else from the
+//! topology's `[log_shipping]` section (which also gives the backup interval; readers are
+//! then disconnected); file retention from the snapshot, else 4320 minutes; server
+//! names are what each instance reports as `@@SERVERNAME`; the jobs are named
+//! `LSBackup_<db>`, `LSCopy_<primary>_<db>` and `LSRestore_<primary>_<db>`. The
+//! secondary's alert thresholds come from the snapshot, else they are the procedure's
+//! defaults; the primary's backup threshold is the procedure's default (the snapshot is
+//! read on the backup instance, which does not hold it). It verifies by observing
+//! again: each side's configuration row and that its jobs are enabled
+//! (`msdb.dbo.sysjobs`).
 //!
 //! Pages: <https://learn.microsoft.com/sql/database-engine/log-shipping/configure-log-shipping-sql-server>,
-//! <https://learn.microsoft.com/sql/database-engine/log-shipping/log-shipping-tables-and-stored-procedures>.
+//! <https://learn.microsoft.com/sql/database-engine/log-shipping/log-shipping-tables-and-stored-procedures>,
+//! <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-add-log-shipping-alert-job-transact-sql>.
 //!
 //! ## `activate_primary_servers` and `set_pool_normal`: Microsoft's step 6 and the last command
 //!
@@ -822,7 +844,7 @@
 //! | failback backup | Management Studio dialog | `WITH CHECKSUM`, then `RESTORE VERIFYONLY` and `RESTORE FILELISTONLY`; refused for a single-user database |
 //! | failback restore | *Overwrite*, *ready to use* | also removes mirroring on the primary, ends sessions and moves files onto the primary's own paths |
 //! | re-seeding the backup `mgc` | inside the Management Studio log-shipping wizard | its own step, resumable |
-//! | log shipping | the wizard, with an optional monitor server | the documented stored procedures, no monitor server |
+//! | log shipping | the wizard, with an optional monitor server | the documented stored procedures as the *Configure* page's script calls them, each return code checked, `@overwrite = 1`, an alert job on each instance, no monitor server |
 //! | mirroring the primary after failback | from Topology Builder | `mirror_primary` re-installs it |
 //! | a run | a person with a checklist | a journal: a stopped run resumes at the first step not verified as done ([`crate::runbook`]); the journal names the deployment it was written for and is refused for any other; on resume every check runs again and the last step recorded as done must still be done |
 //! | two operators at once | not considered | one run per pool: a session-owned application lock on the backup instance (and the primary for failback) refuses a second run at once, naming the first (see *One run per pool* above) |

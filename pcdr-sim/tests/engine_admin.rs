@@ -132,9 +132,15 @@ async fn pcdr_s_setup_batches_configure_running_log_shipping() {
             )
         })
         .collect();
+    // The setup also adds the instance's alert job, enabled
+    // (https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-add-log-shipping-alert-job-transact-sql).
     assert_eq!(
         enabled,
-        vec![("LSCopy_mgc".into(), 1), ("LSRestore_mgc".into(), 1)]
+        vec![
+            ("LSAlert_SQLPC-DAL".into(), 1),
+            ("LSCopy_mgc".into(), 1),
+            ("LSRestore_mgc".into(), 1)
+        ]
     );
     assert_eq!(world.verify(Expect::Normal).unwrap(), vec![]);
     world.traffic(4, false).unwrap();

@@ -150,6 +150,7 @@ mod tests {
             restore_mode: RestoreMode::NoRecovery,
             disconnect_users: false,
             last_restored_file: Some("D:\\LogShipping\\mgc\\mgc_20261127123000.trn".into()),
+            thresholds: None,
         };
         Status {
             instances: vec![primary, backup],

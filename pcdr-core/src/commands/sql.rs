@@ -151,6 +151,16 @@ pub fn log_shipping_secondary(secondary_id: &str) -> SqlCommand {
     .text_param("@secondary_id", secondary_id)
 }
 
+/// The alert thresholds of a log-shipping secondary database
+/// (<https://learn.microsoft.com/sql/relational-databases/system-tables/log-shipping-monitor-secondary-transact-sql>).
+pub fn log_shipping_thresholds(db: &str) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT restore_threshold, threshold_alert_enabled, history_retention_period \
+         FROM msdb.dbo.log_shipping_monitor_secondary WHERE secondary_database = @db;",
+    )
+    .name("@db", db)
+}
+
 /// Failover step 1.
 pub fn remove_secondary_log_shipping(db: &str) -> SqlCommand {
     SqlCommand::new(
@@ -199,10 +209,18 @@ pub fn stop_job(job: &str) -> SqlCommand {
     SqlCommand::new("EXEC msdb.dbo.sp_stop_job @job_name = @job;").name("@job", job)
 }
 
-/// Whether a database is a log-shipping primary.
+/// Whether a database is a log-shipping primary, and its backup job.
 pub fn log_shipping_primary(db: &str) -> SqlCommand {
-    SqlCommand::new("SELECT primary_id FROM msdb.dbo.log_shipping_primary_databases WHERE primary_database = @db;")
-        .name("@db", db)
+    SqlCommand::new(
+        "SELECT primary_id, backup_job_id FROM msdb.dbo.log_shipping_primary_databases WHERE primary_database = @db;",
+    )
+    .name("@db", db)
+}
+
+/// Whether a SQL Server Agent job is enabled (`msdb.dbo.sysjobs`).
+pub fn job_enabled(job_id: &str) -> SqlCommand {
+    SqlCommand::new("SELECT enabled FROM msdb.dbo.sysjobs WHERE job_id = @job_id;")
+        .text_param("@job_id", job_id)
 }
 
 /// `RESTORE HEADERONLY`.
@@ -384,66 +402,162 @@ pub fn restore_database(db: &str, file: &str, options: &FullRestore) -> SqlComma
     command
 }
 
-/// The primary side of log shipping, in Microsoft's order, backup job enabled last.
-pub fn setup_log_shipping_primary(setup: &PrimaryLogShipping) -> SqlCommand {
-    SqlCommand::new(
-        "DECLARE @backup_job_id uniqueidentifier, @primary_id uniqueidentifier, @schedule_id int;\n\
-         EXEC master.dbo.sp_add_log_shipping_primary_database @database = @db, @backup_directory = @backup_directory, \
-         @backup_share = @backup_share, @backup_job_name = @backup_job, @backup_retention_period = @retention, \
-         @backup_job_id = @backup_job_id OUTPUT, @primary_id = @primary_id OUTPUT, @overwrite = 1;\n\
-         EXEC msdb.dbo.sp_add_schedule @schedule_name = @backup_job, @enabled = 1, @freq_type = 4, @freq_interval = 1, \
-         @freq_subday_type = 4, @freq_subday_interval = @interval, @schedule_id = @schedule_id OUTPUT;\n\
-         EXEC msdb.dbo.sp_attach_schedule @job_id = @backup_job_id, @schedule_id = @schedule_id;\n\
-         EXEC master.dbo.sp_add_log_shipping_primary_secondary @primary_database = @db, \
-         @secondary_server = @secondary_server, @secondary_database = @secondary_db, @overwrite = 1;\n\
-         EXEC msdb.dbo.sp_update_job @job_id = @backup_job_id, @enabled = 1;",
+/// `EXEC @rc = procedure arguments;` and the check Microsoft's log-shipping script makes
+/// after each procedure (`IF (@@ERROR = 0 AND @rc = 0)`): when the call failed or
+/// returned non-zero, error 50000 naming the procedure and its return code, and the
+/// batch ends there (`RETURN`), so nothing after a failed procedure runs
+/// (<https://learn.microsoft.com/sql/database-engine/log-shipping/configure-log-shipping-sql-server>,
+/// <https://learn.microsoft.com/sql/t-sql/language-elements/raiserror-transact-sql>).
+fn checked(procedure: &str, arguments: &str) -> String {
+    format!(
+        "EXEC @rc = {procedure} {arguments};\n\
+         IF @@ERROR <> 0 OR @rc <> 0 BEGIN RAISERROR(N'%s failed with return code %d; the log-shipping setup stopped there.', \
+         16, 1, N'{procedure}', @rc); RETURN; END;\n"
     )
-    .name("@db", &setup.database)
-    .text_param("@backup_directory", &setup.backup_directory)
-    .text_param("@backup_share", &setup.backup_share)
-    .name("@backup_job", &setup.backup_job_name)
-    .int("@retention", setup.retention_minutes)
-    .int("@interval", setup.backup_interval_minutes)
-    .name("@secondary_server", &setup.secondary_server)
-    .name("@secondary_db", &setup.secondary_database)
 }
 
-/// The secondary side of log shipping, in Microsoft's order, jobs enabled last.
+/// `sp_add_schedule` (daily, every `interval` minutes) and `sp_attach_schedule` of a
+/// job, both checked
+/// (<https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-add-schedule-transact-sql>,
+/// <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-attach-schedule-transact-sql>).
+fn schedule(name: &str, job_id: &str, schedule_id: &str) -> String {
+    checked(
+        "msdb.dbo.sp_add_schedule",
+        &format!(
+            "@schedule_name = {name}, @enabled = 1, @freq_type = 4, @freq_interval = 1, \
+             @freq_subday_type = 4, @freq_subday_interval = @interval, @schedule_id = {schedule_id} OUTPUT"
+        ),
+    ) + &checked(
+        "msdb.dbo.sp_attach_schedule",
+        &format!("@job_id = {job_id}, @schedule_id = {schedule_id}"),
+    )
+}
+
+/// Enables a job (`sp_update_job`), checked
+/// (<https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-update-job-transact-sql>).
+fn enable(job_id: &str) -> String {
+    checked(
+        "msdb.dbo.sp_update_job",
+        &format!("@job_id = {job_id}, @enabled = 1"),
+    )
+}
+
+/// The instance's log-shipping alert job (`sp_add_log_shipping_alert_job`, which
+/// creates it only when there is none), checked
+/// (<https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-add-log-shipping-alert-job-transact-sql>).
+fn alert_job() -> String {
+    checked(
+        "master.dbo.sp_add_log_shipping_alert_job",
+        "@alert_job_id = @alert_job_id OUTPUT",
+    )
+}
+
+/// The primary side of log shipping, as Microsoft's script sets it up: the primary
+/// database and its backup job, its schedule, the alert job, the secondary, and the
+/// backup job enabled last. Every procedure's return code is checked and the batch stops
+/// at the first failure; `@overwrite = 1` replaces what a run stopped part-way left, so
+/// running the batch again completes the setup
+/// (<https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-add-log-shipping-primary-database-transact-sql>,
+/// <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-add-log-shipping-primary-secondary-transact-sql>).
+pub fn setup_log_shipping_primary(setup: &PrimaryLogShipping) -> SqlCommand {
+    let text = [
+        "DECLARE @rc int, @backup_job_id uniqueidentifier, @primary_id uniqueidentifier, \
+         @schedule_id int, @alert_job_id uniqueidentifier;\n"
+            .to_string(),
+        checked(
+            "master.dbo.sp_add_log_shipping_primary_database",
+            "@database = @db, @backup_directory = @backup_directory, @backup_share = @backup_share, \
+             @backup_job_name = @backup_job, @backup_retention_period = @retention, \
+             @backup_job_id = @backup_job_id OUTPUT, @primary_id = @primary_id OUTPUT, @overwrite = 1",
+        ),
+        schedule("@backup_job", "@backup_job_id", "@schedule_id"),
+        alert_job(),
+        checked(
+            "master.dbo.sp_add_log_shipping_primary_secondary",
+            "@primary_database = @db, @secondary_server = @secondary_server, \
+             @secondary_database = @secondary_db, @overwrite = 1",
+        ),
+        enable("@backup_job_id"),
+    ]
+    .concat();
+    SqlCommand::new(text)
+        .name("@db", &setup.database)
+        .text_param("@backup_directory", &setup.backup_directory)
+        .text_param("@backup_share", &setup.backup_share)
+        .name("@backup_job", &setup.backup_job_name)
+        .int("@retention", setup.retention_minutes)
+        .int("@interval", setup.backup_interval_minutes)
+        .name("@secondary_server", &setup.secondary_server)
+        .name("@secondary_db", &setup.secondary_database)
+}
+
+/// The secondary side of log shipping, as Microsoft's script sets it up: the primary
+/// and the copy and restore jobs, their schedules, the alert job, the secondary
+/// database, and the jobs enabled last. Checked and restartable like
+/// [`setup_log_shipping_primary`]: both procedures take `@overwrite = 1`
+/// (<https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-add-log-shipping-secondary-primary-transact-sql>,
+/// <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-add-log-shipping-secondary-database-transact-sql>).
 pub fn setup_log_shipping_secondary(setup: &SecondaryLogShipping) -> SqlCommand {
     let restore_mode = match setup.restore_mode {
         RestoreMode::NoRecovery => 0,
         RestoreMode::Standby => 1,
     };
-    SqlCommand::new(
-        "DECLARE @copy_job_id uniqueidentifier, @restore_job_id uniqueidentifier, @secondary_id uniqueidentifier, \
-         @copy_schedule_id int, @restore_schedule_id int;\n\
-         EXEC master.dbo.sp_add_log_shipping_secondary_primary @primary_server = @primary_server, \
-         @primary_database = @primary_db, @backup_source_directory = @source, @backup_destination_directory = @destination, \
-         @copy_job_name = @copy_job, @restore_job_name = @restore_job, @file_retention_period = @retention, \
-         @copy_job_id = @copy_job_id OUTPUT, @restore_job_id = @restore_job_id OUTPUT, @secondary_id = @secondary_id OUTPUT;\n\
-         EXEC msdb.dbo.sp_add_schedule @schedule_name = @copy_job, @enabled = 1, @freq_type = 4, @freq_interval = 1, \
-         @freq_subday_type = 4, @freq_subday_interval = @interval, @schedule_id = @copy_schedule_id OUTPUT;\n\
-         EXEC msdb.dbo.sp_attach_schedule @job_id = @copy_job_id, @schedule_id = @copy_schedule_id;\n\
-         EXEC msdb.dbo.sp_add_schedule @schedule_name = @restore_job, @enabled = 1, @freq_type = 4, @freq_interval = 1, \
-         @freq_subday_type = 4, @freq_subday_interval = @interval, @schedule_id = @restore_schedule_id OUTPUT;\n\
-         EXEC msdb.dbo.sp_attach_schedule @job_id = @restore_job_id, @schedule_id = @restore_schedule_id;\n\
-         EXEC master.dbo.sp_add_log_shipping_secondary_database @secondary_database = @secondary_db, \
-         @primary_server = @primary_server, @primary_database = @primary_db, @restore_delay = @restore_delay, \
-         @restore_mode = @restore_mode, @disconnect_users = 1;\n\
-         EXEC msdb.dbo.sp_update_job @job_id = @copy_job_id, @enabled = 1;\n\
-         EXEC msdb.dbo.sp_update_job @job_id = @restore_job_id, @enabled = 1;",
-    )
-    .name("@primary_server", &setup.primary_server)
-    .name("@primary_db", &setup.primary_database)
-    .name("@secondary_db", &setup.secondary_database)
-    .text_param("@source", &setup.backup_source_directory)
-    .text_param("@destination", &setup.backup_destination_directory)
-    .name("@copy_job", &setup.copy_job_name)
-    .name("@restore_job", &setup.restore_job_name)
-    .int("@retention", setup.retention_minutes)
-    .int("@interval", setup.interval_minutes)
-    .int("@restore_delay", setup.restore_delay_minutes)
-    .int("@restore_mode", restore_mode)
+    let thresholds = match setup.thresholds {
+        Some(_) => {
+            ", @restore_threshold = @restore_threshold, \
+                    @threshold_alert_enabled = @alert_enabled, @history_retention_period = @history"
+        }
+        None => "",
+    };
+    let text = [
+        "DECLARE @rc int, @copy_job_id uniqueidentifier, @restore_job_id uniqueidentifier, \
+         @secondary_id uniqueidentifier, @copy_schedule_id int, @restore_schedule_id int, \
+         @alert_job_id uniqueidentifier;\n"
+            .to_string(),
+        checked(
+            "master.dbo.sp_add_log_shipping_secondary_primary",
+            "@primary_server = @primary_server, @primary_database = @primary_db, \
+             @backup_source_directory = @source, @backup_destination_directory = @destination, \
+             @copy_job_name = @copy_job, @restore_job_name = @restore_job, @file_retention_period = @retention, \
+             @copy_job_id = @copy_job_id OUTPUT, @restore_job_id = @restore_job_id OUTPUT, \
+             @secondary_id = @secondary_id OUTPUT, @overwrite = 1",
+        ),
+        schedule("@copy_job", "@copy_job_id", "@copy_schedule_id"),
+        schedule("@restore_job", "@restore_job_id", "@restore_schedule_id"),
+        alert_job(),
+        checked(
+            "master.dbo.sp_add_log_shipping_secondary_database",
+            &format!(
+                "@secondary_database = @secondary_db, @primary_server = @primary_server, \
+                 @primary_database = @primary_db, @restore_delay = @restore_delay, \
+                 @restore_mode = @restore_mode, @disconnect_users = @disconnect_users{thresholds}, \
+                 @overwrite = 1"
+            ),
+        ),
+        enable("@copy_job_id"),
+        enable("@restore_job_id"),
+    ]
+    .concat();
+    let command = SqlCommand::new(text)
+        .name("@primary_server", &setup.primary_server)
+        .name("@primary_db", &setup.primary_database)
+        .name("@secondary_db", &setup.secondary_database)
+        .text_param("@source", &setup.backup_source_directory)
+        .text_param("@destination", &setup.backup_destination_directory)
+        .name("@copy_job", &setup.copy_job_name)
+        .name("@restore_job", &setup.restore_job_name)
+        .int("@retention", setup.retention_minutes)
+        .int("@interval", setup.interval_minutes)
+        .int("@restore_delay", setup.restore_delay_minutes)
+        .int("@restore_mode", restore_mode)
+        .int("@disconnect_users", i64::from(setup.disconnect_users));
+    match &setup.thresholds {
+        Some(t) => command
+            .int("@restore_threshold", t.restore_threshold_minutes)
+            .int("@alert_enabled", i64::from(t.alert_enabled))
+            .int("@history", t.history_retention_minutes),
+        None => command,
+    }
 }
 
 /// The instance's name as SQL Server knows it (`@@SERVERNAME`).
@@ -549,7 +663,7 @@ pub fn agent_service_account() -> SqlCommand {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::planes::FileMove;
+    use crate::planes::{FileMove, RestoreThresholds};
 
     #[test]
     fn names_travel_as_parameters() {
@@ -560,6 +674,61 @@ mod tests {
         );
         assert_eq!(cmd.declarations(), "@db sysname, @file nvarchar(4000)");
         assert_eq!(cmd.params[0].value, SqlValue::Text("mg'c".into()));
+    }
+
+    /// Each procedure as Microsoft's script calls it, its return code checked:
+    /// <https://learn.microsoft.com/sql/database-engine/log-shipping/configure-log-shipping-sql-server>.
+    #[test]
+    fn log_shipping_setup_checks_every_procedure_and_overwrites() {
+        let secondary = SecondaryLogShipping {
+            primary_server: "P".into(),
+            primary_database: "mgc".into(),
+            secondary_database: "mgc".into(),
+            backup_source_directory: "s".into(),
+            backup_destination_directory: "d".into(),
+            copy_job_name: "c".into(),
+            restore_job_name: "r".into(),
+            interval_minutes: 15,
+            retention_minutes: 4320,
+            restore_delay_minutes: 0,
+            restore_mode: RestoreMode::NoRecovery,
+            disconnect_users: false,
+            thresholds: Some(RestoreThresholds {
+                restore_threshold_minutes: 90,
+                alert_enabled: false,
+                history_retention_minutes: 1440,
+            }),
+        };
+        let cmd = setup_log_shipping_secondary(&secondary);
+        let execs = cmd.text.matches("EXEC @rc = ").count();
+        let checks = cmd
+            .text
+            .matches("IF @@ERROR <> 0 OR @rc <> 0 BEGIN RAISERROR(")
+            .count();
+        assert_eq!((execs, checks), (9, 9), "{}", cmd.text);
+        for procedure in [
+            "sp_add_log_shipping_secondary_primary",
+            "sp_add_log_shipping_secondary_database",
+        ] {
+            let call = cmd.text.split(procedure).nth(1).unwrap_or_default();
+            let arguments = call.split(';').next().unwrap_or_default();
+            assert!(
+                arguments.contains("@overwrite = 1"),
+                "{procedure}: {arguments}"
+            );
+        }
+        assert!(cmd.text.contains("sp_add_log_shipping_alert_job"));
+        assert!(cmd.text.contains("@restore_threshold = @restore_threshold"));
+        assert!(cmd.params.contains(&SqlParam {
+            name: "@restore_threshold".into(),
+            ty: SqlType::Int,
+            value: SqlValue::Int(90),
+        }));
+        assert!(cmd.params.contains(&SqlParam {
+            name: "@disconnect_users".into(),
+            ty: SqlType::Int,
+            value: SqlValue::Int(0),
+        }));
     }
 
     #[test]

@@ -140,6 +140,23 @@ pub struct LogShippingSnapshot {
     pub disconnect_users: bool,
     /// The last file the restore job restored.
     pub last_restored_file: Option<String>,
+    /// The secondary's alert thresholds (`log_shipping_monitor_secondary`); `None` in a
+    /// snapshot recorded before pcdr read them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<RestoreThresholds>,
+}
+
+/// A log-shipping secondary's alert settings, as `log_shipping_monitor_secondary`
+/// records them and `sp_add_log_shipping_secondary_database` takes them
+/// (<https://learn.microsoft.com/sql/relational-databases/system-tables/log-shipping-monitor-secondary-transact-sql>).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreThresholds {
+    /// `restore_threshold`: minutes between restores before an alert.
+    pub restore_threshold_minutes: i32,
+    /// `threshold_alert_enabled`.
+    pub alert_enabled: bool,
+    /// `history_retention_period`, minutes.
+    pub history_retention_minutes: i32,
 }
 
 /// A file inside a backup (`RESTORE FILELISTONLY`) or of a database (`sys.master_files`).
@@ -230,6 +247,10 @@ pub struct SecondaryLogShipping {
     pub restore_delay_minutes: u32,
     /// NORECOVERY or STANDBY.
     pub restore_mode: RestoreMode,
+    /// Whether a restore disconnects the users of a standby database.
+    pub disconnect_users: bool,
+    /// The alert thresholds to keep; `None` for the procedure's defaults.
+    pub thresholds: Option<RestoreThresholds>,
 }
 
 /// The most recent full-database restore of a database, from the instance's restore history
@@ -372,8 +393,14 @@ pub trait DatabasePlane: Send + Sync {
     /// job that is no longer running (22022) is not an error.
     async fn stop_job(&self, name: &str) -> PlaneResult<()>;
 
-    /// Whether `database` is configured as a log-shipping primary.
+    /// Whether `database` is set up as a log-shipping primary: configured, with its
+    /// backup job enabled, as the setup's last statement leaves it. A setup stopped
+    /// part-way is not.
     async fn is_log_shipping_primary(&self, database: &str) -> PlaneResult<bool>;
+
+    /// Whether `database` is set up as a log-shipping secondary: configured, with its
+    /// copy and restore jobs enabled, as the setup's last statements leave it.
+    async fn is_log_shipping_secondary(&self, database: &str) -> PlaneResult<bool>;
 
     /// `RESTORE HEADERONLY` of a file.
     async fn backup_header(&self, file: &str) -> PlaneResult<BackupHeader>;

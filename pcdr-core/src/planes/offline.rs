@@ -85,6 +85,9 @@ impl DatabasePlane for Offline {
     async fn is_log_shipping_primary(&self, _: &str) -> PlaneResult<bool> {
         self.fail()
     }
+    async fn is_log_shipping_secondary(&self, _: &str) -> PlaneResult<bool> {
+        self.fail()
+    }
     async fn backup_header(&self, _: &str) -> PlaneResult<BackupHeader> {
         self.fail()
     }

@@ -830,6 +830,8 @@ fn log_shipping_settings(
     let mode = snapshot
         .as_ref()
         .map_or(topo.restore_mode, |s| s.restore_mode);
+    // Without a snapshot, standby readers are disconnected, as pcdr always did.
+    let disconnect_users = snapshot.as_ref().is_none_or(|s| s.disconnect_users);
     let retention = snapshot
         .as_ref()
         .and_then(|s| u32::try_from(s.file_retention_minutes).ok())
@@ -856,6 +858,8 @@ fn log_shipping_settings(
         retention_minutes: retention,
         restore_delay_minutes: delay,
         restore_mode: mode,
+        disconnect_users,
+        thresholds: snapshot.and_then(|s| s.thresholds),
     };
     (primary, secondary)
 }
@@ -866,11 +870,11 @@ fn log_shipping_template(ctx: &Context) -> Vec<Template> {
         log_shipping_settings(ctx, name(SiteRole::Primary), name(SiteRole::Backup));
     vec![
         Template::when(
-            "unless the primary is already a log-shipping primary",
+            "unless the primary is already set up as a log-shipping primary, its backup job enabled",
             Action::SetupLogShippingPrimary { setup: primary },
         ),
         Template::when(
-            "unless the backup is already a log-shipping secondary",
+            "unless the backup is already set up as a log-shipping secondary, its copy and restore jobs enabled",
             Action::SetupLogShippingSecondary { setup: secondary },
         ),
     ]
@@ -886,10 +890,9 @@ async fn observe_log_shipping(ctx: &Context) -> Result<Intent> {
         .map_err(sql_error(ctx, STEP, SiteRole::Primary, Some(db)))?;
     let secondary_done = ctx
         .sql(SiteRole::Backup)
-        .log_shipping_snapshot(db)
+        .is_log_shipping_secondary(db)
         .await
-        .map_err(sql_error(ctx, STEP, SiteRole::Backup, Some(db)))?
-        .is_some();
+        .map_err(sql_error(ctx, STEP, SiteRole::Backup, Some(db)))?;
     if primary_done && secondary_done {
         return Ok(Intent::Skip(
             "log shipping from the primary to the backup site is already set up".into(),

@@ -4,7 +4,8 @@
 //! SQL Server.
 //!
 //! Holds the statements that need no module of their own: `DECLARE`, `SET`, `USE`,
-//! transactions, `WAITFOR DELAY`, `PRINT`, `KILL`, and `EXEC` dispatch.
+//! transactions, `WAITFOR DELAY`, `PRINT`, `KILL`, control of flow (`IF`, `BEGIN … END`,
+//! `RAISERROR`, `RETURN`, with `@@ERROR` set after each statement), and `EXEC` dispatch.
 
 use std::time::Duration;
 
@@ -28,18 +29,7 @@ impl<'a> Exec<'a> {
                 Err(error) => return vec![StatementResult::Failed(Failure::from(error).messages)],
             };
             let mut results = Vec::new();
-            for statement in &batch.statements {
-                match self.statement(statement).await {
-                    Ok(produced) => results.extend(produced),
-                    Err(failure) => {
-                        let aborts = failure.aborts_batch;
-                        results.push(StatementResult::Failed(failure.messages));
-                        if aborts {
-                            break;
-                        }
-                    }
-                }
-            }
+            self.run_statements(&batch.statements, &mut results).await;
             if results.is_empty() {
                 results.push(StatementResult::Done { rows: None });
             }
@@ -48,7 +38,40 @@ impl<'a> Exec<'a> {
         .boxed()
     }
 
-    async fn statement(&mut self, statement: &Statement) -> Result<Vec<StatementResult>, Failure> {
+    /// Runs `statements` in order into `results`, setting `@@ERROR` after each, until
+    /// the batch ends (an error that ends it, or `RETURN`).
+    fn run_statements<'b>(
+        &'b mut self,
+        statements: &'b [Statement],
+        results: &'b mut Vec<StatementResult>,
+    ) -> BoxFuture<'b, ()> {
+        async move {
+            for statement in statements {
+                match self.statement(statement, results).await {
+                    Ok(produced) => {
+                        results.extend(produced);
+                        self.error = 0;
+                    }
+                    Err(failure) => {
+                        self.ended |= failure.aborts_batch;
+                        self.error = failure.messages.first().map_or(0, |m| m.number);
+                        results.push(StatementResult::Failed(failure.messages));
+                    }
+                }
+                if self.ended {
+                    return;
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// Runs one statement; a block's statements put their results into `results`.
+    async fn statement(
+        &mut self,
+        statement: &Statement,
+        results: &mut Vec<StatementResult>,
+    ) -> Result<Vec<StatementResult>, Failure> {
         let kind = kind_of(statement);
         self.before(kind).await?;
         match statement {
@@ -80,7 +103,52 @@ impl<'a> Exec<'a> {
                 let text = text_of(&self.eval(expr)?).unwrap_or_default();
                 Ok(vec![StatementResult::Info(ServerMessage::new(0, 0, text))])
             }
+            Statement::If { condition, then } => {
+                if self.test(condition)? == Some(true) {
+                    return Box::pin(self.statement(then, results)).await;
+                }
+                Ok(Vec::new())
+            }
+            Statement::Block(inner) => {
+                self.run_statements(inner, results).await;
+                Ok(Vec::new())
+            }
+            Statement::RaiseError {
+                message,
+                severity,
+                args,
+                ..
+            } => self.raise_error(message, severity, args),
+            Statement::Return => {
+                self.ended = true;
+                Ok(Vec::new())
+            }
         }
+    }
+
+    /// `RAISERROR`: error 50000 with the formatted message, as an informational message
+    /// at severity 10 or below, else as an error that does not end the batch
+    /// (<https://learn.microsoft.com/sql/t-sql/language-elements/raiserror-transact-sql>).
+    fn raise_error(
+        &self,
+        message: &Expr,
+        severity: &Expr,
+        args: &[Expr],
+    ) -> Result<Vec<StatementResult>, Failure> {
+        let template = text_of(&self.eval(message)?).unwrap_or_default();
+        let values = args
+            .iter()
+            .map(|a| Ok(text_of(&self.eval(a)?).unwrap_or_else(|| "(null)".into())))
+            .collect::<Result<Vec<_>, Failure>>()?;
+        let severity = crate::engine::scope::integer_of(&self.eval(severity)?, "int")?;
+        let class = severity.and_then(|v| u8::try_from(v).ok()).unwrap_or(16);
+        let text = substitute(&template, &values);
+        if class <= 10 {
+            return Ok(vec![StatementResult::Info(ServerMessage::new(
+                50000, class, text,
+            ))]);
+        }
+        Err(Failure::new(50000, class, text))
     }
 
     /// Counts the statement, applies the latency and any injected fault.
@@ -271,9 +339,17 @@ impl<'a> Exec<'a> {
         } else if lower == "sp_who" {
             vec![self.sp_who()?]
         } else if msdb::is_known(&lower) {
-            let outputs = msdb::call(self, &lower, &args)?;
-            self.write_outputs(&args, outputs)?;
-            done()
+            match msdb::call(self, &lower, &args)? {
+                Ok(outputs) => {
+                    self.write_outputs(&args, outputs)?;
+                    done()
+                }
+                Err(failure) if !failure.aborts_batch => {
+                    code = 1;
+                    vec![StatementResult::Failed(failure.messages)]
+                }
+                Err(failure) => return Err(failure),
+            }
         } else if agent::is_known(&lower) {
             let (returned, sent) = agent::call(self, &args)?;
             code = returned;
@@ -444,6 +520,28 @@ pub(crate) fn terminating_text(kind: StatementKind) -> Option<&'static str> {
 }
 
 /// `hh:mm[:ss[.fff]]`, at most 24 hours.
+/// `RAISERROR`'s message with each `%s`, `%d` or `%i` replaced by the next value and
+/// `%%` by `%`.
+fn substitute(template: &str, values: &[String]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut values = values.iter();
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('%', Some('%')) => {
+                chars.next();
+                out.push('%');
+            }
+            ('%', Some('s' | 'd' | 'i')) => {
+                chars.next();
+                out.push_str(values.next().map_or("(null)", String::as_str));
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 fn parse_delay(text: &str) -> Option<Duration> {
     let parts: Vec<&str> = text.trim().split(':').collect();
     if !(2..=3).contains(&parts.len()) {

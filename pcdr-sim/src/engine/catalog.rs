@@ -776,6 +776,8 @@ fn monitor_table(instance: &Instance) -> ResultSet {
             ("last_copied_file", NVarChar),
             ("last_restored_file", NVarChar),
             ("restore_threshold", Int),
+            ("threshold_alert_enabled", Bit),
+            ("history_retention_period", Int),
             ("last_restored_latency", BigInt),
         ]),
         rows: instance
@@ -791,7 +793,9 @@ fn monitor_table(instance: &Instance) -> ResultSet {
                     text(&r.primary_database),
                     opt_text(&r.last_copied_file),
                     opt_text(&r.last_restored_file),
-                    Value::Int(45),
+                    Value::Int(r.restore_threshold),
+                    Value::Bit(r.threshold_alert_enabled),
+                    Value::Int(r.history_retention_period),
                     Value::Null,
                 ]
             })

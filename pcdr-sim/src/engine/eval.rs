@@ -39,6 +39,8 @@ pub(crate) struct Env<'a> {
     /// The world's settings: the SQL Server version the instance presents and its
     /// offset from UTC.
     pub settings: &'a Settings,
+    /// `@@ERROR`.
+    pub error: u32,
 }
 
 /// The current row of a query.
@@ -92,6 +94,8 @@ impl Env<'_> {
             "@@VERSION" => Value::NVarChar(self.settings.sql_version.version_text().to_owned()),
             "@@SERVERNAME" => Value::NVarChar(self.server.server_name().to_owned()),
             "@@TRANCOUNT" => Value::Int(i32::try_from(self.trancount).unwrap_or(i32::MAX)),
+            // https://learn.microsoft.com/sql/t-sql/functions/error-transact-sql
+            "@@ERROR" => Value::Int(i32::try_from(self.error).unwrap_or(i32::MAX)),
             _ => return Err(crate::engine::failure::undeclared(name)),
         })
     }

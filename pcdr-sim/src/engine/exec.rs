@@ -11,7 +11,7 @@ use crate::engine::failure::Failure;
 use crate::engine::instance::{InstanceEngine, SessionState};
 use crate::engine::scope::{Scope, text_of};
 use crate::tds::{SessionInfo, StatementResult, Value};
-use crate::tsql::ast::{Expr, Operand};
+use crate::tsql::ast::{Condition, Expr, Operand};
 use crate::world::model::{Instance, WorldState};
 
 /// How deep `sp_executesql` may nest (SQL Server's limit is 32).
@@ -27,6 +27,10 @@ pub(crate) struct Exec<'a> {
     pub scope: Scope,
     /// How many `sp_executesql` calls enclose the batch.
     depth: u8,
+    /// `@@ERROR`: the number of the error the last statement raised, 0 if none.
+    pub error: u32,
+    /// The batch has ended (`RETURN`, or an error that ends the batch).
+    pub ended: bool,
 }
 
 /// An evaluated `EXEC` argument.
@@ -58,6 +62,8 @@ impl<'a> Exec<'a> {
             session,
             scope,
             depth,
+            error: 0,
+            ended: false,
         }
     }
 
@@ -102,6 +108,13 @@ impl<'a> Exec<'a> {
         env.eval(expr, None)
     }
 
+    /// Whether `condition` holds outside any row (`IF`): `None` for unknown.
+    pub fn test(&self, condition: &Condition) -> Result<Option<bool>, Failure> {
+        let state = self.state()?;
+        let session = self.session_state();
+        self.env(&state, &session)?.test(condition, None)
+    }
+
     /// The text an operand names: an identifier or string as written, a variable's value.
     pub fn operand(&self, operand: &Operand) -> Result<String, Failure> {
         match operand {
@@ -126,6 +139,7 @@ impl<'a> Exec<'a> {
             clock: state.clock,
             applocks: &self.engine.applocks,
             settings: &state.settings,
+            error: self.error,
         })
     }
 

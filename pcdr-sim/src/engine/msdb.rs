@@ -2,11 +2,14 @@
 //! `sp_add_log_shipping_primary_database`, `…_primary_secondary`, `…_secondary_primary`,
 //! `…_secondary_database`, `sp_delete_log_shipping_secondary_database` (with the
 //! documented cascade), `sp_delete_log_shipping_primary_secondary`,
-//! `sp_delete_log_shipping_primary_database`, `sp_add_schedule`, `sp_attach_schedule`
-//! and `sp_update_job`.
+//! `sp_delete_log_shipping_primary_database`, `sp_add_log_shipping_alert_job`,
+//! `sp_add_job`, `sp_add_schedule`, `sp_attach_schedule` and `sp_update_job`.
 //!
-//! Arguments bind by name or position; an unknown parameter is 8145, a missing one 201.
-//! Jobs are created disabled, as the `sp_add_*` procedures create them.
+//! Arguments bind by name or by position in the documented order; an unknown parameter
+//! is 8145, a missing one 201, and the procedure does not run. A procedure that runs
+//! returns 0 on success and 1 on failure, after raising its error, as each page's
+//! "Return code values" says, so `EXEC @rc = …` sees the failure. Jobs are created
+//! disabled, as the `sp_add_*` procedures create them; a job name is unique (14261).
 
 use std::collections::BTreeMap;
 
@@ -18,28 +21,22 @@ use crate::tds::Value;
 use crate::world::model::{InstanceId, WorldState};
 use crate::world::msdb::{
     Job, JobKind, MonitorSecondary, Msdb, PrimaryDatabase, PrimarySecondary, Schedule, Secondary,
-    SecondaryDatabase,
+    SecondaryDatabase, default_history_retention, default_restore_threshold,
 };
 
-/// A procedure's parameters: name and whether it is required.
+/// A procedure's parameters: every parameter its Microsoft reference page documents,
+/// in the documented order (positional arguments bind in it), and whether it is
+/// required.
 pub(crate) struct Procedure {
     pub(crate) name: &'static str,
     pub(crate) params: &'static [(&'static str, bool)],
 }
 
-/// Monitor and threshold parameters the log-shipping procedures accept and ignore.
-const MONITOR: [(&str, bool); 9] = [
-    ("@monitor_server", false),
-    ("@monitor_server_security_mode", false),
-    ("@monitor_server_login", false),
-    ("@monitor_server_password", false),
-    ("@threshold_alert", false),
-    ("@threshold_alert_enabled", false),
-    ("@history_retention_period", false),
-    ("@overwrite", false),
-    ("@ignoreremotemonitor", false),
-];
-
+/// The procedures, each following its page under
+/// <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/>
+/// (`sp-add-log-shipping-primary-database-transact-sql` and so on). Parameters the
+/// emulator does not act on (monitor, thresholds, compression, notification) are
+/// accepted and ignored.
 const PROCEDURES: &[Procedure] = &[
     Procedure {
         name: "sp_delete_log_shipping_secondary_database",
@@ -68,10 +65,22 @@ const PROCEDURES: &[Procedure] = &[
             ("@backup_share", true),
             ("@backup_job_name", true),
             ("@backup_retention_period", false),
+            ("@monitor_server", false),
+            ("@monitor_server_security_mode", false),
+            ("@monitor_server_login", false),
+            ("@monitor_server_password", false),
             ("@backup_threshold", false),
-            ("@backup_compression", false),
+            ("@threshold_alert", false),
+            ("@threshold_alert_enabled", false),
+            ("@history_retention_period", false),
             ("@backup_job_id", false),
             ("@primary_id", false),
+            ("@overwrite", false),
+            ("@ignoreremotemonitor", false),
+            ("@backup_compression", false),
+            ("@primary_server_with_port_override", false),
+            ("@primary_connection_options", false),
+            ("@monitor_connection_options", false),
         ],
     },
     Procedure {
@@ -80,6 +89,7 @@ const PROCEDURES: &[Procedure] = &[
             ("@primary_database", true),
             ("@secondary_server", true),
             ("@secondary_database", true),
+            ("@overwrite", false),
         ],
     },
     Procedure {
@@ -92,9 +102,17 @@ const PROCEDURES: &[Procedure] = &[
             ("@copy_job_name", true),
             ("@restore_job_name", true),
             ("@file_retention_period", false),
+            ("@monitor_server", false),
+            ("@monitor_server_security_mode", false),
+            ("@monitor_server_login", false),
+            ("@monitor_server_password", false),
             ("@copy_job_id", false),
             ("@restore_job_id", false),
             ("@secondary_id", false),
+            ("@overwrite", false),
+            ("@ignoreremotemonitor", false),
+            ("@secondary_connection_options", false),
+            ("@monitor_connection_options", false),
         ],
     },
     Procedure {
@@ -111,6 +129,36 @@ const PROCEDURES: &[Procedure] = &[
             ("@buffer_count", false),
             ("@max_transfer_size", false),
             ("@restore_threshold", false),
+            ("@threshold_alert", false),
+            ("@threshold_alert_enabled", false),
+            ("@history_retention_period", false),
+            ("@overwrite", false),
+            ("@ignoreremotemonitor", false),
+        ],
+    },
+    Procedure {
+        name: "sp_add_log_shipping_alert_job",
+        params: &[("@alert_job_id", false)],
+    },
+    Procedure {
+        name: "sp_add_job",
+        params: &[
+            ("@job_name", true),
+            ("@enabled", false),
+            ("@description", false),
+            ("@start_step_id", false),
+            ("@category_name", false),
+            ("@category_id", false),
+            ("@owner_login_name", false),
+            ("@notify_level_eventlog", false),
+            ("@notify_level_email", false),
+            ("@notify_level_netsend", false),
+            ("@notify_level_page", false),
+            ("@notify_email_operator_name", false),
+            ("@notify_netsend_operator_name", false),
+            ("@notify_page_operator_name", false),
+            ("@delete_level", false),
+            ("@job_id", false),
         ],
     },
     Procedure {
@@ -131,6 +179,7 @@ const PROCEDURES: &[Procedure] = &[
             ("@owner_login_name", false),
             ("@schedule_uid", false),
             ("@schedule_id", false),
+            ("@originating_server", false),
         ],
     },
     Procedure {
@@ -140,6 +189,7 @@ const PROCEDURES: &[Procedure] = &[
             ("@job_name", false),
             ("@schedule_id", false),
             ("@schedule_name", false),
+            ("@automatic_post", false),
         ],
     },
     Procedure {
@@ -150,6 +200,18 @@ const PROCEDURES: &[Procedure] = &[
             ("@new_name", false),
             ("@enabled", false),
             ("@description", false),
+            ("@start_step_id", false),
+            ("@category_name", false),
+            ("@owner_login_name", false),
+            ("@notify_level_eventlog", false),
+            ("@notify_level_email", false),
+            ("@notify_level_netsend", false),
+            ("@notify_level_page", false),
+            ("@notify_email_operator_name", false),
+            ("@notify_netsend_operator_name", false),
+            ("@notify_page_operator_name", false),
+            ("@delete_level", false),
+            ("@automatic_post", false),
         ],
     },
 ];
@@ -207,10 +269,7 @@ pub(crate) fn bind(procedure: &'static Procedure, args: &[Arg]) -> Result<Params
         let name = match &arg.name {
             Some(name) => {
                 let lower = name.to_ascii_lowercase();
-                let known = procedure.params.iter().any(|(p, _)| *p == lower)
-                    || (procedure.name.contains("log_shipping")
-                        && MONITOR.iter().any(|(p, _)| *p == lower));
-                if !known {
+                if !procedure.params.iter().any(|(p, _)| *p == lower) {
                     return Err(Failure::error(
                         8145,
                         format!(
@@ -252,22 +311,25 @@ pub(crate) fn bind(procedure: &'static Procedure, args: &[Arg]) -> Result<Params
     })
 }
 
-/// Calls procedure `name` (lower case, known) with `args`; returns its OUTPUT values by
-/// parameter name.
+/// Calls procedure `name` (lower case, known) with `args`. The outer error is the call
+/// failing to bind (8145, 8144, 201): the procedure never ran. The inner result is the
+/// procedure's: its OUTPUT values by parameter name, or the error it raised before
+/// returning 1, with msdb left as it was.
 pub(crate) fn call(
     exec: &mut Exec<'_>,
     name: &str,
     args: &[Arg],
-) -> Result<Vec<(String, Value)>, Failure> {
+) -> Result<Result<Vec<(String, Value)>, Failure>, Failure> {
     let procedure = PROCEDURES
         .iter()
         .find(|p| p.name == name)
         .ok_or_else(|| crate::engine::failure::unknown_procedure(name))?;
     let params = bind(procedure, args)?;
     let instance = exec.engine.instance;
-    exec.engine
+    Ok(exec
+        .engine
         .world
-        .try_update(|state| run(state, instance, &params))?
+        .try_update(|state| run(state, instance, &params))?)
 }
 
 fn run(
@@ -305,6 +367,8 @@ fn run(
         "sp_add_log_shipping_primary_secondary" => add_primary_secondary(msdb(state, instance)?, p),
         "sp_add_log_shipping_secondary_primary" => add_secondary_primary(msdb(state, instance)?, p),
         "sp_add_log_shipping_secondary_database" => add_secondary_database(state, instance, p),
+        "sp_add_log_shipping_alert_job" => add_alert_job(state, instance),
+        "sp_add_job" => sp_add_job(msdb(state, instance)?, p),
         "sp_add_schedule" => add_schedule(msdb(state, instance)?, p),
         "sp_attach_schedule" => attach_schedule(msdb(state, instance)?, p),
         _ => update_job(msdb(state, instance)?, p),
@@ -373,7 +437,8 @@ fn add_primary_database(
         m.jobs
             .retain(|j| !matches!(&j.kind, JobKind::Backup(id) if ids.contains(id)));
     }
-    let (primary_id, job_id) = (Guid::generate(), Guid::generate());
+    let primary_id = Guid::generate();
+    let job_id = add_job(m, p.text("@backup_job_name")?, JobKind::Backup(primary_id))?;
     m.primary_databases.push(PrimaryDatabase {
         primary_id,
         primary_database: database,
@@ -384,20 +449,24 @@ fn add_primary_database(
         last_backup_file: None,
         last_backup_date: None,
     });
-    add_job(
-        m,
-        job_id,
-        p.text("@backup_job_name")?,
-        JobKind::Backup(primary_id),
-    );
     Ok(vec![
         ("@backup_job_id".into(), Value::Guid(job_id.0)),
         ("@primary_id".into(), Value::Guid(primary_id.0)),
     ])
 }
 
-fn add_job(m: &mut Msdb, job_id: Guid, name: String, kind: JobKind) {
-    m.jobs.retain(|j| !j.name.eq_ignore_ascii_case(&name));
+/// Adds job `name`, disabled, as `sp_add_job` does for the log-shipping procedures:
+/// 14261 when a job of that name exists
+/// (<https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-add-job-transact-sql>:
+/// "The name must be unique").
+fn add_job(m: &mut Msdb, name: String, kind: JobKind) -> Result<Guid, Failure> {
+    if m.jobs.iter().any(|j| j.name.eq_ignore_ascii_case(&name)) {
+        return Err(Failure::error(
+            14261,
+            format!("The specified @job_name ('{name}') already exists."),
+        ));
+    }
+    let job_id = Guid::generate();
     m.jobs.push(Job {
         job_id,
         name,
@@ -406,6 +475,49 @@ fn add_job(m: &mut Msdb, job_id: Guid, name: String, kind: JobKind) {
         schedule_id: None,
         last_run: None,
     });
+    Ok(job_id)
+}
+
+/// `sp_add_job`: a job without steps, enabled unless `@enabled = 0` (the page's
+/// default is 1); its id as `@job_id`.
+fn sp_add_job(m: &mut Msdb, p: &Params) -> Result<Vec<(String, Value)>, Failure> {
+    let enabled = p.int("@enabled", 1)? != 0;
+    let job_id = add_job(m, p.text("@job_name")?, JobKind::NoSteps)?;
+    if let Some(job) = m.job_mut(job_id) {
+        job.enabled = enabled;
+    }
+    Ok(vec![("@job_id".into(), Value::Guid(job_id.0))])
+}
+
+/// `sp_add_log_shipping_alert_job`: the instance's alert job, created enabled and
+/// scheduled every two minutes when there is none, as the page says
+/// (<https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-add-log-shipping-alert-job-transact-sql>).
+fn add_alert_job(
+    state: &mut WorldState,
+    instance: InstanceId,
+) -> Result<Vec<(String, Value)>, Failure> {
+    let name = format!("LSAlert_{}", instance.server_name());
+    let m = msdb(state, instance)?;
+    let existing = m.jobs.iter().find(|j| j.kind == JobKind::Alert);
+    let job_id = match existing {
+        Some(job) => job.job_id,
+        None => {
+            let job_id = add_job(m, name.clone(), JobKind::Alert)?;
+            let schedule_id = m.next_schedule_id();
+            m.schedules.push(Schedule {
+                schedule_id,
+                name,
+                enabled: true,
+                interval_minutes: 2,
+            });
+            if let Some(job) = m.job_mut(job_id) {
+                job.enabled = true;
+                job.schedule_id = Some(schedule_id);
+            }
+            job_id
+        }
+    };
+    Ok(vec![("@alert_job_id".into(), Value::Guid(job_id.0))])
 }
 
 fn add_primary_secondary(m: &mut Msdb, p: &Params) -> Result<Vec<(String, Value)>, Failure> {
@@ -452,8 +564,13 @@ fn add_secondary_primary(m: &mut Msdb, p: &Params) -> Result<Vec<(String, Value)
             .retain(|j| j.job_id != existing.copy_job_id && j.job_id != existing.restore_job_id);
         m.secondaries.retain(|s| !same(s));
     }
-    let (secondary_id, copy_job_id, restore_job_id) =
-        (Guid::generate(), Guid::generate(), Guid::generate());
+    let secondary_id = Guid::generate();
+    let copy_job_id = add_job(m, p.text("@copy_job_name")?, JobKind::Copy(secondary_id))?;
+    let restore_job_id = add_job(
+        m,
+        p.text("@restore_job_name")?,
+        JobKind::Restore(secondary_id),
+    )?;
     m.secondaries.push(Secondary {
         secondary_id,
         primary_server,
@@ -466,18 +583,6 @@ fn add_secondary_primary(m: &mut Msdb, p: &Params) -> Result<Vec<(String, Value)
         last_copied_file: None,
         last_copied_date: None,
     });
-    add_job(
-        m,
-        copy_job_id,
-        p.text("@copy_job_name")?,
-        JobKind::Copy(secondary_id),
-    );
-    add_job(
-        m,
-        restore_job_id,
-        p.text("@restore_job_name")?,
-        JobKind::Restore(secondary_id),
-    );
     Ok(vec![
         ("@copy_job_id".into(), Value::Guid(copy_job_id.0)),
         ("@restore_job_id".into(), Value::Guid(restore_job_id.0)),
@@ -513,8 +618,14 @@ fn add_secondary_database(
         .ok_or_else(|| {
             Failure::error(32011, format!("Primary {primary_server}.{primary_database} is not configured for this log shipping secondary."))
         })?;
-    m.secondary_databases
-        .retain(|d| !d.secondary_database.eq_ignore_ascii_case(&database));
+    let exists = |d: &SecondaryDatabase| d.secondary_database.eq_ignore_ascii_case(&database);
+    if m.secondary_databases.iter().any(exists) && p.int("@overwrite", 0)? != 1 {
+        return Err(Failure::error(
+            32013,
+            format!("A log shipping entry already exists for secondary database {database}."),
+        ));
+    }
+    m.secondary_databases.retain(|d| !exists(d));
     m.monitor_secondaries
         .retain(|d| !d.secondary_database.eq_ignore_ascii_case(&database));
     m.secondary_databases.push(SecondaryDatabase {
@@ -534,6 +645,10 @@ fn add_secondary_database(
         primary_database,
         last_copied_file: None,
         last_restored_file: None,
+        restore_threshold: p.int("@restore_threshold", default_restore_threshold())?,
+        threshold_alert_enabled: p.int("@threshold_alert_enabled", 1)? != 0,
+        history_retention_period: p
+            .int("@history_retention_period", default_history_retention())?,
     });
     Ok(Vec::new())
 }

@@ -476,3 +476,245 @@ async fn a_partner_that_is_down_is_disconnected_and_keeps_its_session_until_it_r
 fn text(value: &str) -> Value {
     Value::NVarChar(value.into())
 }
+
+/// The messages of the first failure in `results`: (number, text).
+fn first_error(results: &[StatementResult]) -> Option<(u32, String)> {
+    results.iter().find_map(|r| match r {
+        StatementResult::Failed(m) => m.first().map(|m| (m.number, m.message.clone())),
+        _ => None,
+    })
+}
+
+async fn batch(engine: &InstanceEngine, text: &str) -> Vec<StatementResult> {
+    respond(engine, Request::Batch(text.into())).await
+}
+
+// Each procedure's page under
+// https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/
+// lists its parameters; SQL Server refuses any other name with 8145.
+#[tokio::test]
+async fn each_procedure_refuses_a_parameter_its_page_does_not_list_with_8145() {
+    let (_dir, engine) = engine(InstanceId::Primary);
+    let calls = [
+        (
+            "sp_add_log_shipping_primary_secondary",
+            "@primary_database = N'mgc', @secondary_server = N's', @secondary_database = N'mgc', @monitor_server = N'm'",
+            "@monitor_server",
+        ),
+        (
+            "sp_delete_log_shipping_primary_secondary",
+            "@primary_database = N'mgc', @secondary_server = N's', @secondary_database = N'mgc', @overwrite = 1",
+            "@overwrite",
+        ),
+        (
+            "sp_add_log_shipping_alert_job",
+            "@threshold_alert = 14421",
+            "@threshold_alert",
+        ),
+        (
+            "sp_add_job",
+            "@job_name = N'j', @job_uid = NULL",
+            "@job_uid",
+        ),
+    ];
+    for (procedure, args, bad) in calls {
+        let results = batch(&engine, &format!("EXEC {procedure} {args}")).await;
+        assert_eq!(
+            first_error(&results),
+            Some((
+                8145,
+                format!("{bad} is not a parameter for procedure {procedure}.")
+            )),
+            "{procedure}"
+        );
+    }
+}
+
+// https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-add-log-shipping-secondary-database-transact-sql
+#[tokio::test]
+async fn a_missing_required_parameter_is_201_and_the_procedure_does_not_run() {
+    let (_dir, engine) = engine(InstanceId::Backup);
+    let results = batch(
+        &engine,
+        "DECLARE @rc int = -1; EXEC @rc = master.dbo.sp_add_log_shipping_secondary_database \
+         @secondary_database = N'mgc', @primary_database = N'mgc'; SELECT @rc AS rc",
+    )
+    .await;
+    assert_eq!(
+        first_error(&results),
+        Some((
+            201,
+            "Procedure or function 'sp_add_log_shipping_secondary_database' expects parameter \
+             '@primary_server', which was not supplied."
+                .into()
+        ))
+    );
+    let rc = results.iter().find_map(|r| match r {
+        StatementResult::Rows(set) => Some(set.rows.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        rc,
+        Some(vec![vec![Value::Int(-1)]]),
+        "no return code was set"
+    );
+}
+
+// The page's syntax lists @overwrite fifteenth: positional arguments bind in that order.
+// https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-add-log-shipping-secondary-database-transact-sql
+#[tokio::test]
+async fn positional_arguments_bind_in_the_documented_order() {
+    let (_dir, engine) = engine(InstanceId::Backup);
+    let primary = InstanceId::Primary.server_name();
+    let text = format!(
+        "DECLARE @rc int; EXEC @rc = master.dbo.sp_add_log_shipping_secondary_database \
+         N'mgc', N'{primary}', N'mgc', 0, 1, 0, 1, NULL, NULL, NULL, 45, 14421, 1, 5760, 1; \
+         SELECT @rc AS rc; \
+         SELECT disconnect_users FROM msdb.dbo.log_shipping_secondary_databases"
+    );
+    let results = batch(&engine, &text).await;
+    assert_eq!(first_error(&results), None, "{results:?}");
+    let sets: Vec<_> = results
+        .iter()
+        .filter_map(|r| match r {
+            StatementResult::Rows(set) => Some(set.rows.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sets[0], vec![vec![Value::Int(0)]]);
+    assert_eq!(sets[1], vec![vec![Value::Bit(true)]]);
+}
+
+// "Return code values: 0 (success) or 1 (failure)", and error 32012 / 32013 when the
+// secondary is configured and @overwrite is not 1; with @overwrite = 1 it is replaced.
+// https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-add-log-shipping-secondary-primary-transact-sql
+// https://learn.microsoft.com/sql/relational-databases/errors-events/database-engine-events-and-errors-32000-to-32999
+#[tokio::test]
+async fn a_configured_secondary_fails_with_return_code_1_unless_overwritten() {
+    let (_dir, engine) = engine(InstanceId::Backup);
+    let primary = InstanceId::Primary.server_name();
+    let add = |overwrite: i32| {
+        format!(
+            "DECLARE @rc int; EXEC @rc = master.dbo.sp_add_log_shipping_secondary_primary \
+             @primary_server = N'{primary}', @primary_database = N'mgc', \
+             @backup_source_directory = N'/s', @backup_destination_directory = N'/d', \
+             @copy_job_name = N'LSCopy2', @restore_job_name = N'LSRestore2', \
+             @overwrite = {overwrite}; SELECT @rc AS rc"
+        )
+    };
+    let refused = batch(&engine, &add(0)).await;
+    assert_eq!(first_error(&refused).map(|e| e.0), Some(32012));
+    assert!(
+        refused
+            .iter()
+            .any(|r| matches!(r, StatementResult::Rows(s) if s.rows == vec![vec![Value::Int(1)]]))
+    );
+    let replaced = batch(&engine, &add(1)).await;
+    assert_eq!(first_error(&replaced), None, "{replaced:?}");
+    let again = batch(
+        &engine,
+        &format!(
+            "EXEC master.dbo.sp_add_log_shipping_secondary_database N'mgc', N'{primary}', N'mgc'"
+        ),
+    )
+    .await;
+    assert_eq!(first_error(&again).map(|e| e.0), Some(32013));
+}
+
+// https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-add-job-transact-sql
+#[tokio::test]
+async fn sp_add_job_refuses_a_name_in_use_with_14261() {
+    let (_dir, engine) = engine(InstanceId::Primary);
+    let add = "DECLARE @rc int, @id uniqueidentifier; \
+               EXEC @rc = msdb.dbo.sp_add_job @job_name = N'Nightly', @job_id = @id OUTPUT; \
+               SELECT @rc AS rc";
+    let first = batch(&engine, add).await;
+    assert_eq!(first_error(&first), None, "{first:?}");
+    let second = batch(&engine, add).await;
+    assert_eq!(
+        first_error(&second),
+        Some((
+            14261,
+            "The specified @job_name ('Nightly') already exists.".into()
+        ))
+    );
+    assert!(
+        second
+            .iter()
+            .any(|r| matches!(r, StatementResult::Rows(s) if s.rows == vec![vec![Value::Int(1)]]))
+    );
+}
+
+// "If an alert job doesn't exist, sp_add_log_shipping_alert_job creates the alert job
+// [...] enabled by default, and runs on a schedule of once every two minutes."
+// https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-add-log-shipping-alert-job-transact-sql
+#[tokio::test]
+async fn the_alert_job_is_created_once_enabled() {
+    let (_dir, engine) = engine(InstanceId::Primary);
+    let add = "DECLARE @rc int, @id uniqueidentifier; \
+               EXEC @rc = master.dbo.sp_add_log_shipping_alert_job @alert_job_id = @id OUTPUT; \
+               SELECT @rc AS rc, @id AS id";
+    let ids: Vec<_> = [batch(&engine, add).await, batch(&engine, add).await]
+        .iter()
+        .map(|results| {
+            results.iter().find_map(|r| match r {
+                StatementResult::Rows(s) => Some(s.rows[0].clone()),
+                _ => None,
+            })
+        })
+        .collect();
+    assert_eq!(ids[0], ids[1]);
+    assert_eq!(ids[0].as_ref().map(|r| r[0].clone()), Some(Value::Int(0)));
+    let state = engine.world.read().unwrap();
+    let msdb = &state.instance(InstanceId::Primary).unwrap().msdb;
+    let alerts: Vec<_> = msdb
+        .jobs
+        .iter()
+        .filter(|j| j.kind == crate::world::msdb::JobKind::Alert)
+        .collect();
+    assert_eq!(alerts.len(), 1);
+    assert!(alerts[0].enabled && alerts[0].schedule_id.is_some());
+}
+
+// IF...ELSE, BEGIN...END, RAISERROR, RETURN and @@ERROR (Transact-SQL), as Microsoft's
+// log-shipping script checks each procedure: the batch stops at RETURN.
+// https://learn.microsoft.com/sql/database-engine/log-shipping/configure-log-shipping-sql-server
+#[tokio::test]
+async fn a_failed_return_code_raises_and_returns_before_the_rest_of_the_batch() {
+    let (_dir, engine) = engine(InstanceId::Primary);
+    let text = "DECLARE @rc int; \
+        EXEC @rc = msdb.dbo.sp_update_job @job_name = N'no such job', @enabled = 1; \
+        IF @@ERROR <> 0 OR @rc <> 0 BEGIN \
+          RAISERROR(N'%s failed with return code %d.', 16, 1, N'sp_update_job', @rc); RETURN; END; \
+        SELECT 1 AS after";
+    let results = batch(&engine, text).await;
+    let errors: Vec<_> = results.iter().flat_map(numbers).collect();
+    assert_eq!(errors, vec![14262, 50000]);
+    assert!(
+        results
+            .iter()
+            .any(|r| matches!(r, StatementResult::Failed(m)
+        if m[0].message == "sp_update_job failed with return code 1."))
+    );
+    assert!(
+        !results
+            .iter()
+            .any(|r| matches!(r, StatementResult::Rows(_)))
+    );
+    let ok =
+        "DECLARE @rc int = 0; IF @@ERROR <> 0 OR @rc <> 0 BEGIN RETURN; END; SELECT 1 AS after";
+    assert_eq!(
+        rows_of(&batch(&engine, ok).await),
+        vec![vec![Value::Int(1)]]
+    );
+}
+
+fn rows_of(results: &[StatementResult]) -> Vec<Vec<Value>> {
+    results
+        .iter()
+        .find_map(|r| match r {
+            StatementResult::Rows(s) => Some(s.rows.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}

@@ -59,6 +59,29 @@ pub enum Statement {
     WaitForDelay(Operand),
     /// `PRINT expression`.
     Print(Expr),
+    /// `IF condition statement`: the statement (often a `BEGIN … END` block) runs when
+    /// the condition is true.
+    If {
+        /// The condition.
+        condition: Condition,
+        /// What runs when it holds.
+        then: Box<Statement>,
+    },
+    /// `BEGIN statement … END`.
+    Block(Vec<Statement>),
+    /// `RAISERROR (message, severity, state [, argument …])`.
+    RaiseError {
+        /// The message text, with `%s` and `%d` placeholders.
+        message: Expr,
+        /// The severity.
+        severity: Expr,
+        /// The state.
+        state: Expr,
+        /// The placeholders' values, in order.
+        args: Vec<Expr>,
+    },
+    /// `RETURN`: the batch ends here.
+    Return,
 }
 
 /// A possibly multi-part name: `sys.databases` is `["sys", "databases"]`; an omitted

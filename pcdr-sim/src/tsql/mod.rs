@@ -30,6 +30,10 @@
 //! | `BEGIN TRAN[SACTION] [name]`, `COMMIT \| ROLLBACK [TRAN[SACTION] [name] \| WORK]` | BEGIN / COMMIT / ROLLBACK TRANSACTION (Transact-SQL) |
 //! | `WAITFOR DELAY 'hh:mm:ss[.fff]'` | WAITFOR (Transact-SQL) |
 //! | `PRINT expr` | PRINT (Transact-SQL) |
+//! | `IF condition statement` | IF...ELSE (Transact-SQL) |
+//! | `BEGIN statement … END` | BEGIN...END (Transact-SQL) |
+//! | `RAISERROR (message, severity, state [, argument …])` | RAISERROR (Transact-SQL) |
+//! | `RETURN` | RETURN (Transact-SQL) |
 //!
 //! Expressions are literals, `NULL`, `@v`, `@@NAME`, (qualified) columns, function calls,
 //! unary minus and `+ - *`; conditions are comparisons, `IS [NOT] NULL`, `[NOT] LIKE` and

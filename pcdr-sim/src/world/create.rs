@@ -18,7 +18,7 @@ use crate::world::model::{
 };
 use crate::world::msdb::{
     Job, JobKind, MonitorSecondary, Msdb, PrimaryDatabase, PrimarySecondary, Schedule, Secondary,
-    SecondaryDatabase,
+    SecondaryDatabase, default_alert_enabled, default_history_retention, default_restore_threshold,
 };
 use crate::world::version::SqlVersion;
 use crate::world::{World, WorldError, WorldResult, traffic};
@@ -359,6 +359,9 @@ fn configure_log_shipping(state: &mut WorldState, share: &Path, copy: &Path, sta
             primary_database: CHAT_DB.into(),
             last_copied_file: None,
             last_restored_file: None,
+            restore_threshold: default_restore_threshold(),
+            threshold_alert_enabled: default_alert_enabled(),
+            history_retention_period: default_history_retention(),
         });
     }
 }

@@ -98,6 +98,8 @@ pub(crate) fn run_job(
         JobKind::Backup(primary_id) => backup_job(state, disks, instance, primary_id),
         JobKind::Copy(secondary_id) => copy_job(state, disks, instance, secondary_id),
         JobKind::Restore(secondary_id) => restore_job(state, disks, instance, secondary_id),
+        JobKind::Alert => Ok("no log-shipping threshold passed".into()),
+        JobKind::NoSteps => Err("the job has no steps".into()),
     };
     if let Some(msdb) = state.instance_mut(instance).map(|i| &mut i.msdb) {
         if let Some(stored) = msdb.job_mut(*job_id) {

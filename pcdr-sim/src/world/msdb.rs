@@ -110,9 +110,36 @@ pub struct MonitorSecondary {
     pub last_copied_file: Option<String>,
     /// `last_restored_file`.
     pub last_restored_file: Option<String>,
+    /// `restore_threshold`, minutes.
+    #[serde(default = "default_restore_threshold")]
+    pub restore_threshold: i32,
+    /// `threshold_alert_enabled`.
+    #[serde(default = "default_alert_enabled")]
+    pub threshold_alert_enabled: bool,
+    /// `history_retention_period`, minutes.
+    #[serde(default = "default_history_retention")]
+    pub history_retention_period: i32,
 }
 
-/// What a log-shipping job does: the `sqllogship` command its single step runs.
+/// The restore threshold of Microsoft's example script, 45 minutes
+/// (<https://learn.microsoft.com/sql/database-engine/log-shipping/configure-log-shipping-sql-server>).
+pub(crate) fn default_restore_threshold() -> i32 {
+    45
+}
+
+/// `@threshold_alert_enabled`'s documented default, 1
+/// (<https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-add-log-shipping-secondary-database-transact-sql>).
+pub(crate) fn default_alert_enabled() -> bool {
+    true
+}
+
+/// The history retention used when `@history_retention_period` is not given, 14420
+/// minutes (same page).
+pub(crate) fn default_history_retention() -> i32 {
+    14420
+}
+
+/// What a job does: for a log-shipping job, the `sqllogship` command its single step runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum JobKind {
@@ -122,6 +149,11 @@ pub enum JobKind {
     Copy(Guid),
     /// `sqllogship -restore secondary_id`.
     Restore(Guid),
+    /// The log-shipping alert job (`sp_add_log_shipping_alert_job`), which raises an
+    /// alert when a threshold is passed; the emulator raises none.
+    Alert,
+    /// A job `sp_add_job` created; the emulator keeps no steps for it.
+    NoSteps,
 }
 
 /// A row of `sysjobs`, a SQL Server Agent job, with the job's one step folded in

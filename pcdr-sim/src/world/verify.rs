@@ -283,7 +283,7 @@ fn log_shipping_running(state: &WorldState, f: &mut Findings) {
                     && match j.kind {
                         JobKind::Copy(_) => copy,
                         JobKind::Restore(_) => !copy,
-                        JobKind::Backup(_) => false,
+                        _ => false,
                     }
             })
         };

@@ -214,6 +214,8 @@ pub async fn set_up_log_shipping(
         retention_minutes: 4320,
         restore_delay_minutes: 0,
         restore_mode: RestoreMode::NoRecovery,
+        disconnect_users: true,
+        thresholds: None,
     };
     run(backup, &sql::setup_log_shipping_secondary(&secondary_setup))
         .await

@@ -12,7 +12,7 @@ use crate::log_chain::{BackupHeader, BackupType, Lsn};
 use crate::planes::{
     DatabaseFile, DatabasePlane, DatabaseState, DbState, FileKind, FullRestore,
     LogShippingSnapshot, Mirroring, MirroringRole, PrimaryLogShipping, RestoreRecord,
-    RestoredBackup, RunLockAttempt, SecondaryLogShipping, SessionId, UserAccess,
+    RestoreThresholds, RestoredBackup, RunLockAttempt, SecondaryLogShipping, SessionId, UserAccess,
 };
 use crate::topology::RestoreMode;
 use async_trait::async_trait;
@@ -188,6 +188,46 @@ impl SqlPlane {
             .collect())
     }
 
+    /// The alert thresholds of secondary database `database`, if msdb has them.
+    async fn thresholds(&self, database: &str) -> PlaneResult<Option<RestoreThresholds>> {
+        let sets = self.read(&sql::log_shipping_thresholds(database)).await?;
+        let Some(row) = first(&sets) else {
+            return Ok(None);
+        };
+        let minutes = |name: &str| -> PlaneResult<Option<i32>> {
+            Ok(int(row, name)?.and_then(|v| i32::try_from(v).ok()))
+        };
+        let (Some(restore), Some(history)) = (
+            minutes("restore_threshold")?,
+            minutes("history_retention_period")?,
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(RestoreThresholds {
+            restore_threshold_minutes: restore,
+            alert_enabled: bit(row, "threshold_alert_enabled")?,
+            history_retention_minutes: history,
+        }))
+    }
+
+    /// Whether every one of `jobs` is named and enabled (`msdb.dbo.sysjobs`).
+    async fn jobs_enabled<const N: usize>(&self, jobs: [Option<String>; N]) -> PlaneResult<bool> {
+        for job in jobs {
+            let Some(id) = job else {
+                return Ok(false);
+            };
+            let sets = self.read(&sql::job_enabled(&id)).await?;
+            if !first(&sets)
+                .map(|row| bit(row, "enabled"))
+                .transpose()?
+                .unwrap_or(false)
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     async fn secondary_row(
         &self,
         database: &str,
@@ -217,6 +257,7 @@ impl SqlPlane {
             },
             disconnect_users: bit(row, "disconnect_users")?,
             last_restored_file: text(row, "last_restored_file")?,
+            thresholds: None,
         };
         Ok(Some((id, snapshot)))
     }
@@ -255,6 +296,7 @@ impl DatabasePlane for SqlPlane {
             .and_then(|v| i32::try_from(v).ok())
             .unwrap_or(0);
         snapshot.last_copied_file = text(row, "last_copied_file")?;
+        snapshot.thresholds = self.thresholds(database).await?;
         Ok(Some(snapshot))
     }
 
@@ -292,7 +334,23 @@ impl DatabasePlane for SqlPlane {
     }
 
     async fn is_log_shipping_primary(&self, database: &str) -> PlaneResult<bool> {
-        Ok(first(&self.read(&sql::log_shipping_primary(database)).await?).is_some())
+        let sets = self.read(&sql::log_shipping_primary(database)).await?;
+        let job = first(&sets)
+            .map(|row| guid(row, "backup_job_id"))
+            .transpose()?;
+        self.jobs_enabled([job.flatten()]).await
+    }
+
+    async fn is_log_shipping_secondary(&self, database: &str) -> PlaneResult<bool> {
+        let Some((secondary_id, _)) = self.secondary_row(database).await? else {
+            return Ok(false);
+        };
+        let sets = self.read(&sql::log_shipping_jobs(&secondary_id)).await?;
+        let Some(row) = first(&sets) else {
+            return Ok(false);
+        };
+        let jobs = [guid(row, "copy_job_id")?, guid(row, "restore_job_id")?];
+        self.jobs_enabled(jobs).await
     }
 
     async fn backup_header(&self, file: &str) -> PlaneResult<BackupHeader> {

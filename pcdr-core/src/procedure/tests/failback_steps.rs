@@ -5,7 +5,7 @@ use crate::error::{Error, PreconditionKind};
 use crate::log_chain::{BackupHeader, Lsn};
 use crate::planes::{
     ChatDatabase, FileMove, FullRestore, MirrorRequest, MirroringRole, PoolState,
-    PrimaryLogShipping, SecondaryLogShipping, SessionId, UserAccess,
+    PrimaryLogShipping, RestoreThresholds, SecondaryLogShipping, SessionId, UserAccess,
 };
 use crate::procedure::failback;
 use crate::procedure::failback::{
@@ -1776,6 +1776,8 @@ fn topology_settings() -> (PrimaryLogShipping, SecondaryLogShipping) {
             retention_minutes: 4320,
             restore_delay_minutes: 0,
             restore_mode: RestoreMode::NoRecovery,
+            disconnect_users: true,
+            thresholds: None,
         },
     )
 }
@@ -1794,11 +1796,11 @@ fn expect_log_shipping_setup(
         .in_sequence(&mut seq)
         .returning(|_| Ok(false));
     w.backup
-        .expect_log_shipping_snapshot()
+        .expect_is_log_shipping_secondary()
         .withf(|db| db == "mgc")
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_| Ok(None));
+        .returning(|_| Ok(false));
     w.primary
         .expect_setup_log_shipping_primary()
         .with(eq(primary))
@@ -1817,10 +1819,10 @@ fn expect_log_shipping_setup(
         .in_sequence(&mut seq)
         .returning(|_| Ok(true));
     w.backup
-        .expect_log_shipping_snapshot()
+        .expect_is_log_shipping_secondary()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_| Ok(Some(snapshot())));
+        .returning(|_| Ok(true));
 }
 
 #[tokio::test]
@@ -1881,6 +1883,47 @@ async fn setup_log_shipping_keeps_the_snapshots_file_retention() {
 }
 
 #[tokio::test]
+async fn setup_log_shipping_keeps_the_snapshots_disconnect_users() {
+    let mut snap = snapshot();
+    snap.disconnect_users = false;
+    let mut w = World::new().with_snapshot(snap);
+    let (mut primary, mut secondary) = topology_settings();
+    primary.backup_directory = SNAP_SHARE.into();
+    primary.backup_share = SNAP_SHARE.into();
+    secondary.backup_source_directory = SNAP_SHARE.into();
+    secondary.backup_destination_directory = SNAP_COPY.into();
+    secondary.restore_delay_minutes = 5;
+    secondary.restore_mode = RestoreMode::Standby;
+    secondary.disconnect_users = false;
+    expect_log_shipping_setup(&mut w, primary, secondary);
+    let (ctx, _) = w.build();
+    done(setup_log_shipping(&ctx).await.expect("set up"));
+}
+
+#[tokio::test]
+async fn setup_log_shipping_keeps_the_snapshots_alert_thresholds() {
+    let thresholds = RestoreThresholds {
+        restore_threshold_minutes: 90,
+        alert_enabled: false,
+        history_retention_minutes: 1440,
+    };
+    let mut snap = snapshot();
+    snap.thresholds = Some(thresholds.clone());
+    let mut w = World::new().with_snapshot(snap);
+    let (mut primary, mut secondary) = topology_settings();
+    primary.backup_directory = SNAP_SHARE.into();
+    primary.backup_share = SNAP_SHARE.into();
+    secondary.backup_source_directory = SNAP_SHARE.into();
+    secondary.backup_destination_directory = SNAP_COPY.into();
+    secondary.restore_delay_minutes = 5;
+    secondary.restore_mode = RestoreMode::Standby;
+    secondary.thresholds = Some(thresholds);
+    expect_log_shipping_setup(&mut w, primary, secondary);
+    let (ctx, _) = w.build();
+    done(setup_log_shipping(&ctx).await.expect("set up"));
+}
+
+#[tokio::test]
 async fn setup_log_shipping_keeps_the_default_retention_for_a_negative_one_in_the_snapshot() {
     let mut snap = snapshot();
     snap.file_retention_minutes = -1;
@@ -1909,9 +1952,9 @@ async fn setup_log_shipping_is_skipped_when_both_sides_are_set_up() {
         .times(1)
         .returning(|_| Ok(true));
     w.backup
-        .expect_log_shipping_snapshot()
+        .expect_is_log_shipping_secondary()
         .times(1)
-        .returning(|_| Ok(Some(snapshot())));
+        .returning(|_| Ok(true));
     // Nothing to set up, so no server name is asked.
     w.primary.expect_server_name().never();
     w.backup.expect_server_name().never();
@@ -1931,10 +1974,10 @@ async fn setup_log_shipping_sets_up_only_the_missing_secondary() {
         .returning(|_| Ok(true));
     let mut seq = Sequence::new();
     w.backup
-        .expect_log_shipping_snapshot()
+        .expect_is_log_shipping_secondary()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_| Ok(None));
+        .returning(|_| Ok(false));
     w.backup
         .expect_setup_log_shipping_secondary()
         .with(eq(topology_settings().1))
@@ -1942,10 +1985,10 @@ async fn setup_log_shipping_sets_up_only_the_missing_secondary() {
         .in_sequence(&mut seq)
         .returning(|_| Ok(()));
     w.backup
-        .expect_log_shipping_snapshot()
+        .expect_is_log_shipping_secondary()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_| Ok(Some(snapshot())));
+        .returning(|_| Ok(true));
     w.primary.expect_setup_log_shipping_primary().never();
     let (ctx, _) = w.build();
     done(setup_log_shipping(&ctx).await.expect("set up"));
@@ -1958,8 +2001,8 @@ async fn setup_log_shipping_names_the_instance_whose_server_name_cannot_be_read(
         .expect_is_log_shipping_primary()
         .returning(|_| Ok(false));
     w.backup
-        .expect_log_shipping_snapshot()
-        .returning(|_| Ok(None));
+        .expect_is_log_shipping_secondary()
+        .returning(|_| Ok(false));
     w.primary
         .expect_server_name()
         .returning(|| Ok(PRIMARY_SERVERNAME.into()));
@@ -1985,8 +2028,8 @@ async fn setup_log_shipping_failure_names_the_step_instance_and_database() {
         .expect_is_log_shipping_primary()
         .returning(|_| Ok(false));
     w.backup
-        .expect_log_shipping_snapshot()
-        .returning(|_| Ok(None));
+        .expect_is_log_shipping_secondary()
+        .returning(|_| Ok(false));
     expect_server_names(&mut w, 1);
     w.primary
         .expect_setup_log_shipping_primary()
@@ -2010,9 +2053,9 @@ async fn setup_log_shipping_fails_when_not_configured_afterwards() {
         .times(2)
         .returning(|_| Ok(false));
     w.backup
-        .expect_log_shipping_snapshot()
+        .expect_is_log_shipping_secondary()
         .times(2)
-        .returning(|_| Ok(None));
+        .returning(|_| Ok(false));
     // Asked again by the check afterwards, which is still not done.
     expect_server_names(&mut w, 2);
     w.primary

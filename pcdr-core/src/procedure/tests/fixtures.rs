@@ -351,6 +351,7 @@ pub fn snapshot() -> LogShippingSnapshot {
         restore_delay_minutes: 5,
         restore_mode: RestoreMode::Standby,
         disconnect_users: true,
+        thresholds: None,
         last_restored_file: Some(format!(r"{SNAP_COPY}\{}", trn("20261127120000"))),
     }
 }

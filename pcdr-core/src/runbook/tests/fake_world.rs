@@ -391,6 +391,7 @@ impl DatabasePlane for FakeSql {
                 restore_mode: RestoreMode::NoRecovery,
                 disconnect_users: false,
                 last_restored_file: None,
+                thresholds: None,
             }))
         })
     }
@@ -425,6 +426,13 @@ impl DatabasePlane for FakeSql {
     async fn is_log_shipping_primary(&self, _: &str) -> PlaneResult<bool> {
         self.world.read("is_log_shipping_primary", |s| {
             Ok(self.site == SiteRole::Primary && s.primary_configured)
+        })
+    }
+
+    async fn is_log_shipping_secondary(&self, _: &str) -> PlaneResult<bool> {
+        self.world.read("is_log_shipping_secondary", |s| {
+            self.check_reachable(s)?;
+            Ok(self.site == SiteRole::Backup && s.secondary_configured)
         })
     }
 

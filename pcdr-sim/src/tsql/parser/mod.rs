@@ -6,6 +6,7 @@
 
 mod alter;
 mod backup;
+mod control;
 mod execute;
 mod expr;
 mod select;
@@ -87,7 +88,11 @@ impl<'a> Parser<'a> {
             "DECLARE" => self.declare().map(Statement::Declare),
             "SET" => self.set(),
             "USE" => self.use_database(),
-            "BEGIN" => self.begin_transaction(),
+            "BEGIN" if self.at_begin_transaction() => self.begin_transaction(),
+            "BEGIN" => self.block(),
+            "IF" => self.if_statement(),
+            "RAISERROR" => self.raise_error(),
+            "RETURN" => self.return_statement(),
             "COMMIT" | "ROLLBACK" => self.end_transaction(),
             "WAITFOR" => self.wait_for(),
             "PRINT" => self.print(),

@@ -828,3 +828,33 @@ fn deep_nesting_is_191_not_a_stack_overflow() {
     let sql = format!("SELECT {}1", "- ".repeat(5000));
     assert_eq!(error(&sql).number, 191);
 }
+
+// IF...ELSE, BEGIN...END, RAISERROR and RETURN (Transact-SQL).
+#[test]
+fn if_runs_a_block_and_begin_tran_is_still_a_transaction() {
+    let statements =
+        parse("IF @@ERROR <> 0 BEGIN RAISERROR(N'x %d', 16, 1, @rc); RETURN END BEGIN TRAN");
+    let [
+        Statement::If { condition, then },
+        Statement::BeginTransaction(None),
+    ] = statements.as_slice()
+    else {
+        panic!("{statements:?}")
+    };
+    assert!(matches!(
+        condition,
+        Condition::Compare {
+            op: CompareOp::NotEq,
+            ..
+        }
+    ));
+    let Statement::Block(inner) = then.as_ref() else {
+        panic!("{then:?}")
+    };
+    assert!(matches!(
+        inner.as_slice(),
+        [Statement::RaiseError { args, .. }, Statement::Return] if args.len() == 1
+    ));
+    assert!(parse_batch("BEGIN END").is_err());
+    assert!(parse_batch("RAISERROR(N'x', 16)").is_err());
+}
