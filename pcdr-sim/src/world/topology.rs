@@ -56,7 +56,9 @@ impl World {
             databases: Databases::default(),
             log_shipping: LogShipping {
                 backup_share: self.share_dir().display().to_string(),
+                backup_share_from_pcdr: self.share_dir().display().to_string(),
                 copy_destination: self.copy_dir().display().to_string(),
+                copy_destination_from_pcdr: self.copy_dir().display().to_string(),
                 backup_interval_minutes: 15,
                 restore_delay_minutes: 0,
                 restore_mode: if standby {
