@@ -17,6 +17,7 @@ use pcdr_core::topology::SiteRole;
 use pcdr_sim::backup_file::BackupSet;
 use pcdr_sim::guid::Guid;
 use pcdr_sim::world::model::{DbState, InstanceId, Site};
+use pcdr_sim::world::server_paths::{self, COPY_FOLDER_ON_BACKUP};
 use pcdr_sim::world::{DeclaredLoss, Expect};
 use std::path::{Path, PathBuf};
 
@@ -112,10 +113,9 @@ async fn a_log_backup_of_another_family_is_refused_before_any_restore_on_a_resto
     let ChainError::WrongFamily { file, .. } = &source else {
         panic!("expected WrongFamily, got {source}");
     };
-    assert!(
-        Path::new(file).ends_with(foreign.file_name().unwrap()),
-        "{file}"
-    );
+    // Named as the backup instance names it, in its own copy folder.
+    let name = foreign.file_name().unwrap().to_str().unwrap();
+    assert_eq!(*file, server_paths::join(COPY_FOLDER_ON_BACKUP, name));
     says_how_to_move_it_aside(&error, &foreign);
 }
 

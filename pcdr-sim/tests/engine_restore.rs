@@ -6,7 +6,7 @@ mod engine_common;
 
 use std::path::PathBuf;
 
-use engine_common::{Sim, TestClient, batch, number, run, start, start_default};
+use engine_common::{Sim, TestClient, batch, number, on_backup, run, start, start_default};
 use pcdr_core::commands::sql;
 use pcdr_core::planes::{FileMove, FullRestore, SessionId};
 use pcdr_sim::world::WorldOptions;
@@ -35,8 +35,9 @@ fn newest_on_share(sim: &Sim) -> PathBuf {
     files.pop().unwrap()
 }
 
-fn text(path: &std::path::Path) -> String {
-    path.display().to_string()
+/// `path` as the backup instance names it ([`on_backup`]).
+fn text(sim: &Sim, path: &std::path::Path) -> String {
+    on_backup(sim.world(), path)
 }
 
 async fn header(client: &mut TestClient, file: &str) -> (u128, u128, String, i32) {
@@ -63,21 +64,28 @@ async fn the_lsn_rule_applies_the_backlog_in_order_and_recovery_holds_every_mess
     let files = copied(&sim);
     assert_eq!(files.len(), 3);
     let point = redo_point(&mut backup).await;
-    let (first, last, name, kind) = header(&mut backup, &text(&files[1])).await;
+    let (first, last, name, kind) = header(&mut backup, &text(&sim, &files[1])).await;
     assert_eq!((name.as_str(), kind), ("mgc", 2));
     assert!(
         last <= point && first < last,
         "the second backup is already applied"
     );
-    let again = run(&mut backup, &sql::restore_log("mgc", &text(&files[1]))).await;
+    let again = run(
+        &mut backup,
+        &sql::restore_log("mgc", &text(&sim, &files[1])),
+    )
+    .await;
     assert_eq!(number(again), 4326);
-    let share_file = text(&newest_on_share(&sim));
+    let share_file = text(&sim, &newest_on_share(&sim));
     let gap = run(&mut backup, &sql::restore_log("mgc", &share_file)).await;
     assert_eq!(number(gap), 4305);
-    run(&mut backup, &sql::restore_log("mgc", &text(&files[2])))
-        .await
-        .unwrap();
-    let (_, third_last, _, _) = header(&mut backup, &text(&files[2])).await;
+    run(
+        &mut backup,
+        &sql::restore_log("mgc", &text(&sim, &files[2])),
+    )
+    .await
+    .unwrap();
+    let (_, third_last, _, _) = header(&mut backup, &text(&sim, &files[2])).await;
     assert_eq!(redo_point(&mut backup).await, third_last);
     run(&mut backup, &sql::restore_log("mgc", &share_file))
         .await
@@ -108,7 +116,7 @@ async fn recovery_waits_for_readers_to_be_killed() {
     )
     .await;
     assert_eq!(number(standby_backup), 3036);
-    let file = text(&copied(&sim)[2]);
+    let file = text(&sim, &copied(&sim)[2]);
     assert_eq!(
         number(run(&mut backup, &sql::restore_log("mgc", &file)).await),
         3101
@@ -143,28 +151,37 @@ async fn damaged_truncated_and_missing_files_are_3241_3203_and_3201() {
     std::fs::write(&garbage, b"this is not a backup").unwrap();
     let missing = dir.join("mgc_nothing.trn");
     assert_eq!(
-        number(run(&mut backup, &sql::backup_header(&text(&truncated))).await),
+        number(run(&mut backup, &sql::backup_header(&text(&sim, &truncated))).await),
         3203
     );
     assert_eq!(
-        number(run(&mut backup, &sql::backup_header(&text(&garbage))).await),
+        number(run(&mut backup, &sql::backup_header(&text(&sim, &garbage))).await),
         3241
     );
     assert_eq!(
-        number(run(&mut backup, &sql::backup_header(&text(&missing))).await),
+        number(run(&mut backup, &sql::backup_header(&text(&sim, &missing))).await),
         3201
     );
     assert_eq!(
-        number(run(&mut backup, &sql::restore_log("mgc", &text(&truncated))).await),
+        number(
+            run(
+                &mut backup,
+                &sql::restore_log("mgc", &text(&sim, &truncated))
+            )
+            .await
+        ),
         3203
     );
     assert_eq!(
-        number(run(&mut backup, &sql::verify_backup(&text(&garbage))).await),
+        number(run(&mut backup, &sql::verify_backup(&text(&sim, &garbage))).await),
         3241
     );
-    run(&mut backup, &sql::verify_backup(&text(&copied(&sim)[0])))
-        .await
-        .unwrap();
+    run(
+        &mut backup,
+        &sql::verify_backup(&text(&sim, &copied(&sim)[0])),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -174,12 +191,12 @@ async fn restore_and_backup_refuse_to_run_inside_a_transaction() {
     batch(&mut backup, "BEGIN TRAN").await.unwrap();
     let trancount = batch(&mut backup, "SELECT @@TRANCOUNT").await.unwrap();
     assert_eq!(trancount[0][0].get::<i32, _>(0), Some(1));
-    let file = text(&copied(&sim)[2]);
+    let file = text(&sim, &copied(&sim)[2]);
     assert_eq!(
         number(run(&mut backup, &sql::restore_log("mgc", &file)).await),
         3021
     );
-    let target = text(&sim.world().share_dir().join("x.bak"));
+    let target = text(&sim, &sim.world().share_dir().join("x.bak"));
     assert_eq!(
         number(
             run(
@@ -203,7 +220,7 @@ async fn restore_and_backup_refuse_to_run_inside_a_transaction() {
 async fn failback_backup_verify_and_restore_over_the_rebuilt_primary() {
     let sim = start_default().await;
     let mut primary = sim.connect(InstanceId::Primary).await;
-    let file = text(&sim.world().share_dir().join("mgc_failback.bak"));
+    let file = text(&sim, &sim.world().share_dir().join("mgc_failback.bak"));
     run(&mut primary, &sql::backup_database("mgc", &file, false))
         .await
         .unwrap();
@@ -277,7 +294,7 @@ async fn a_backup_names_its_database_by_binding_id_and_a_restore_gives_a_new_one
     let mut backup = sim.connect(InstanceId::Backup).await;
     let (database, family) = identity(&mut primary).await;
     assert!(database.is_some() && family.is_some());
-    let file = text(&sim.world().share_dir().join("mgc_identity.bak"));
+    let file = text(&sim, &sim.world().share_dir().join("mgc_identity.bak"));
     run(&mut primary, &sql::backup_database("mgc", &file, false))
         .await
         .unwrap();
@@ -311,7 +328,7 @@ async fn a_backup_names_its_database_by_binding_id_and_a_restore_gives_a_new_one
 async fn a_full_backup_reinitializes_a_secondary_with_norecovery() {
     let sim = start_default().await;
     let mut primary = sim.connect(InstanceId::Primary).await;
-    let file = text(&sim.world().share_dir().join("mgc_seed.bak"));
+    let file = text(&sim, &sim.world().share_dir().join("mgc_seed.bak"));
     run(&mut primary, &sql::backup_database("mgc", &file, false))
         .await
         .unwrap();
@@ -333,7 +350,7 @@ async fn a_full_backup_reinitializes_a_secondary_with_norecovery() {
             .len(),
         20
     );
-    let log = text(&sim.world().share_dir().join("mgc_tail.trn"));
+    let log = text(&sim, &sim.world().share_dir().join("mgc_tail.trn"));
     run(
         &mut primary,
         &pcdr_core::commands::sql::SqlCommand {
@@ -353,7 +370,7 @@ async fn an_unreachable_share_and_a_full_copy_folder_fail_backups_with_3201_and_
     let sim = start_default().await;
     let mut primary = sim.connect(InstanceId::Primary).await;
     sim.world().set_share_unreachable(true).unwrap();
-    let on_share = text(&sim.world().share_dir().join("mgc_x.bak"));
+    let on_share = text(&sim, &sim.world().share_dir().join("mgc_x.bak"));
     assert_eq!(
         number(run(&mut primary, &sql::backup_database("mgc", &on_share, false)).await),
         3201
@@ -363,9 +380,16 @@ async fn an_unreachable_share_and_a_full_copy_folder_fail_backups_with_3201_and_
         3201
     );
     sim.world().set_copy_folder_full(true).unwrap();
-    let in_copy = text(&sim.world().copy_dir().join("mgc_x.bak"));
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    let in_copy = text(&sim, &sim.world().copy_dir().join("mgccomp_x.bak"));
     assert_eq!(
-        number(run(&mut primary, &sql::backup_database("mgc", &in_copy, false)).await),
+        number(
+            run(
+                &mut backup,
+                &sql::backup_database("mgccomp", &in_copy, false)
+            )
+            .await
+        ),
         3202
     );
 }

@@ -110,7 +110,11 @@ fn device(exec: &Exec<'_>, from: &[Operand]) -> Result<String, Failure> {
 fn read(exec: &Exec<'_>, restore: &Restore) -> Result<(BackupSet, u64, String), Failure> {
     let path = device(exec, &restore.from)?;
     let state = exec.state()?;
-    let (set, size) = exec.engine.world.disks(&state).read(&path)?;
+    let (set, size) = exec
+        .engine
+        .world
+        .disks(&state)
+        .read(exec.engine.instance, &path)?;
     Ok((set, size, path))
 }
 

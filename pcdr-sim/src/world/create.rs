@@ -20,6 +20,7 @@ use crate::world::msdb::{
     Job, JobKind, MonitorSecondary, Msdb, PrimaryDatabase, PrimarySecondary, Schedule, Secondary,
     SecondaryDatabase,
 };
+use crate::world::server_paths::COPY_FOLDER_ON_BACKUP;
 use crate::world::version::SqlVersion;
 use crate::world::{World, WorldError, WorldResult, traffic};
 
@@ -242,7 +243,9 @@ impl World {
             .and_then(|i| i.database_mut(CHAT_DB))
             .ok_or_else(|| WorldError::Refused("no primary chat database".into()))?;
         let set = dbops::take_full_backup(primary, now, true);
-        disks.write(&path, &set).map_err(sql_refusal)?;
+        disks
+            .write(InstanceId::Primary, &path, &set)
+            .map_err(sql_refusal)?;
         let restore = FullRestore {
             replace: true,
             finish: if options.standby {
@@ -260,7 +263,7 @@ impl World {
         backup
             .msdb
             .record_restore(CHAT_DB, 'D', (&path, &set.header), now);
-        configure_log_shipping(state, &self.share_dir(), &self.copy_dir(), options.standby);
+        configure_log_shipping(state, &self.share_dir(), options.standby);
         Ok(())
     }
 }
@@ -328,7 +331,9 @@ fn write_password(path: &Path, options: &WorldOptions) -> WorldResult<()> {
 }
 
 /// The msdb rows and enabled jobs of a running log-shipping setup.
-fn configure_log_shipping(state: &mut WorldState, share: &Path, copy: &Path, standby: bool) {
+/// Log shipping from the primary to the backup instance through the share, into the
+/// copy folder as the backup instance names it ([`COPY_FOLDER_ON_BACKUP`]).
+fn configure_log_shipping(state: &mut WorldState, share: &Path, standby: bool) {
     let share = share.display().to_string();
     let secondary_id = Guid::generate();
     if let Some(primary) = state.instance_mut(InstanceId::Primary) {
@@ -336,7 +341,7 @@ fn configure_log_shipping(state: &mut WorldState, share: &Path, copy: &Path, sta
     }
     if let Some(backup) = state.instance_mut(InstanceId::Backup) {
         let msdb = &mut backup.msdb;
-        configure_secondary(msdb, secondary_id, share, copy.display().to_string());
+        configure_secondary(msdb, secondary_id, share, COPY_FOLDER_ON_BACKUP.into());
         msdb.secondary_databases.push(SecondaryDatabase {
             secondary_database: CHAT_DB.into(),
             secondary_id,

@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 
 use crate::backup_file::{BackupFileError, BackupKind, BackupSet, FileEntry, Message};
 use crate::guid::Guid;
-use crate::world::model::{Database, DbState, Instance, UserAccess};
+use crate::world::model::{Database, DbState, Instance, InstanceId, UserAccess};
+use crate::world::server_paths;
 
 /// LSN distance between two chat messages' commit records.
 pub const LSN_PER_MESSAGE: u128 = 100;
@@ -83,19 +84,27 @@ pub struct Disks {
 }
 
 impl Disks {
-    /// Reads the backup set in `path`: 3201 missing or unreachable, 3241 malformed, 3203
-    /// truncated or damaged. Also returns the file's size in bytes.
-    pub fn read(&self, path: &str) -> Result<(BackupSet, u64), SqlError> {
-        let bytes = self.read_bytes(path)?;
+    /// The real path behind `path` as `instance` names it ([`server_paths`]): 3201 with
+    /// operating system error 3 when it names no folder there.
+    pub fn local(&self, instance: InstanceId, path: &str) -> Result<PathBuf, SqlError> {
+        server_paths::resolve(instance, path, &self.copy)
+            .map_err(|_| cannot_open(path, 3, "The system cannot find the path specified."))
+    }
+
+    /// Reads the backup set in `path`, as `instance` names it: 3201 missing or
+    /// unreachable, 3241 malformed, 3203 truncated or damaged. Also returns the file's
+    /// size in bytes.
+    pub fn read(&self, instance: InstanceId, path: &str) -> Result<(BackupSet, u64), SqlError> {
+        let bytes = self.read_bytes(instance, path)?;
         let set = BackupSet::decode(&bytes).map_err(|e| file_error(path, e))?;
         Ok((set, bytes.len() as u64))
     }
 
-    fn read_bytes(&self, path: &str) -> Result<Vec<u8>, SqlError> {
+    fn read_bytes(&self, instance: InstanceId, path: &str) -> Result<Vec<u8>, SqlError> {
         if self.share_unreachable && self.is_on_share(path) {
             return Err(cannot_open(path, 53, "The network path was not found."));
         }
-        std::fs::read(path).map_err(|e| match e.kind() {
+        std::fs::read(self.local(instance, path)?).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => {
                 cannot_open(path, 2, "The system cannot find the file specified.")
             }
@@ -103,16 +112,23 @@ impl Disks {
         })
     }
 
-    /// Writes `set` to `path` (3201 unreachable, 3202 full). Returns the bytes written.
-    pub fn write(&self, path: &str, set: &BackupSet) -> Result<u64, SqlError> {
+    /// Writes `set` to `path`, as `instance` names it (3201 unreachable, 3202 full).
+    /// Returns the bytes written.
+    pub fn write(
+        &self,
+        instance: InstanceId,
+        path: &str,
+        set: &BackupSet,
+    ) -> Result<u64, SqlError> {
         if self.share_unreachable && self.is_on_share(path) {
             return Err(cannot_open(path, 53, "The network path was not found."));
         }
-        if self.copy_folder_full && Path::new(path).starts_with(&self.copy) {
+        let real = self.local(instance, path)?;
+        if self.copy_folder_full && real.starts_with(&self.copy) {
             return Err(disk_full(path));
         }
         let bytes = set.encode();
-        std::fs::write(path, &bytes)
+        std::fs::write(&real, &bytes)
             .map_err(|_| cannot_open(path, 3, "The system cannot find the path specified."))?;
         Ok(bytes.len() as u64)
     }

@@ -1,7 +1,9 @@
 //! `DIR/topology.toml`: a complete pcdr topology for the world, built with
 //! `pcdr_core::topology::Topology`, written once the instances' ports are known. Like a
 //! production topology it requires encryption, and it trusts the world's certificate
-//! authority (`DIR/tls/ca.pem`).
+//! authority (`DIR/tls/ca.pem`). Its copy folder has two paths, as a real deployment's
+//! does: `copy_destination` as the backup instance names it (`D:\LogShipping\mgc`) and
+//! `copy_destination_from_pcdr`, the real `DIR/copy` (`server_paths.rs`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,6 +15,7 @@ use pcdr_core::topology::{
 
 use crate::serve::ShellLauncher;
 use crate::world::model::InstanceId;
+use crate::world::server_paths::COPY_FOLDER_ON_BACKUP;
 use crate::world::{World, WorldResult};
 
 /// The name every instance has in a world created with
@@ -57,7 +60,7 @@ impl World {
             log_shipping: LogShipping {
                 backup_share: self.share_dir().display().to_string(),
                 backup_share_from_pcdr: self.share_dir().display().to_string(),
-                copy_destination: self.copy_dir().display().to_string(),
+                copy_destination: COPY_FOLDER_ON_BACKUP.into(),
                 copy_destination_from_pcdr: self.copy_dir().display().to_string(),
                 backup_interval_minutes: 15,
                 restore_delay_minutes: 0,
