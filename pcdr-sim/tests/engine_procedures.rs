@@ -7,7 +7,7 @@ mod engine_common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use engine_common::{TestClient, on_backup, run, set_up_log_shipping, start_default};
+use engine_common::{TestClient, on_backup, onto_own_mgc, run, set_up_log_shipping, start_default};
 use pcdr_core::commands::sql;
 use pcdr_core::planes::{FileMove, FullRestore, SessionId};
 use pcdr_sim::shell::world::{PoolState, PoolWorld};
@@ -117,7 +117,7 @@ async fn fail_back(world: &World, primary: &mut TestClient, backup: &mut TestCli
     let reseed = FullRestore {
         replace: true,
         recovery: false,
-        moves: Vec::new(),
+        moves: onto_own_mgc(world, InstanceId::Backup),
     };
     run(backup, &sql::restore_database("mgc", &seed_file, &reseed))
         .await

@@ -6,7 +6,9 @@ mod engine_common;
 
 use std::path::PathBuf;
 
-use engine_common::{Sim, TestClient, batch, number, on_backup, run, start, start_default};
+use engine_common::{
+    Sim, TestClient, batch, data_file, number, on_backup, onto_own_mgc, run, start, start_default,
+};
 use pcdr_core::commands::sql;
 use pcdr_core::planes::{FileMove, FullRestore, SessionId};
 use pcdr_sim::world::WorldOptions;
@@ -237,7 +239,7 @@ async fn failback_backup_verify_and_restore_over_the_rebuilt_primary() {
         .iter()
         .map(|l| FileMove {
             logical_name: (*l).into(),
-            physical_name: format!("/data/moved/{l}"),
+            physical_name: data_file(sim.world(), InstanceId::Primary, &format!("moved_{l}")),
         })
         .collect();
     let mut options = FullRestore {
@@ -264,9 +266,10 @@ async fn failback_backup_verify_and_restore_over_the_rebuilt_primary() {
     let files = run(&mut primary, &sql::database_files("mgc"))
         .await
         .unwrap();
+    let moved = data_file(sim.world(), InstanceId::Primary, "moved_mgc");
     assert_eq!(
         files[0][0].get::<&str, _>("physical_name"),
-        Some("/data/moved/mgc")
+        Some(moved.as_str())
     );
     options.moves[0].logical_name = "nope".into();
     let unknown = run(&mut primary, &sql::restore_database("mgc", &file, &options)).await;
@@ -311,7 +314,7 @@ async fn a_backup_names_its_database_by_binding_id_and_a_restore_gives_a_new_one
     let restore = FullRestore {
         replace: true,
         recovery: true,
-        moves: Vec::new(),
+        moves: onto_own_mgc(sim.world(), InstanceId::Backup),
     };
     run(&mut backup, &sql::restore_database("mgc", &file, &restore))
         .await
@@ -336,7 +339,7 @@ async fn a_full_backup_reinitializes_a_secondary_with_norecovery() {
     let options = FullRestore {
         replace: true,
         recovery: false,
-        moves: Vec::new(),
+        moves: onto_own_mgc(sim.world(), InstanceId::Backup),
     };
     run(&mut backup, &sql::restore_database("mgc", &file, &options))
         .await

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use pcdr_core::commands::sql::{self, SqlCommand, SqlValue};
-use pcdr_core::planes::{PrimaryLogShipping, SecondaryLogShipping};
+use pcdr_core::planes::{FileMove, PrimaryLogShipping, SecondaryLogShipping};
 use pcdr_core::topology::RestoreMode;
 use pcdr_sim::serve::{ServeOptions, ServingWorld, ShellLauncher, serve};
 use pcdr_sim::world::model::InstanceId;
@@ -190,6 +190,25 @@ pub fn on_backup(world: &World, path: &std::path::Path) -> String {
         Ok(rest) => server_paths::join(COPY_FOLDER_ON_BACKUP, &rest.display().to_string()),
         Err(_) => path.display().to_string(),
     }
+}
+
+/// `name` in `instance`'s data folder (`DIR/data/<instance>`), the one folder of
+/// database files the instance has: where a `MOVE` can put a restored file.
+pub fn data_file(world: &World, instance: InstanceId, name: &str) -> String {
+    let folder = world.dir().join("data").join(instance.name());
+    folder.join(name).display().to_string()
+}
+
+/// `MOVE` clauses placing `mgc`'s two files onto `instance`'s own `mgc` files, as pcdr
+/// computes them from `sys.master_files`.
+pub fn onto_own_mgc(world: &World, instance: InstanceId) -> Vec<FileMove> {
+    [("mgc", "mgc.mdf"), ("mgc_log", "mgc_log.ldf")]
+        .into_iter()
+        .map(|(logical, file)| FileMove {
+            logical_name: logical.into(),
+            physical_name: data_file(world, instance, file),
+        })
+        .collect()
 }
 
 pub async fn set_up_log_shipping(
