@@ -603,6 +603,15 @@
 //! cannot open at all (3201): that is usually the folder's path or rights, for every
 //! file alike, and is to be fixed rather than worked around.
 //!
+//! `RESTORE HEADERONLY` reads a file's header only: a file damaged after it (cut short)
+//! shows a sound header, and SQL Server finds the damage when the file is restored
+//! (3203). The run then stops at that restore, naming the file, with `mgc` still
+//! restoring: replace the file from the share, or move it aside (losing what only it
+//! held), and resume. Log-shipping backups carry no backup checksums (the backup job
+//! takes them without `CHECKSUM`), so pcdr never asks to verify checksums of a log
+//! backup; only its own full backups, taken `WITH CHECKSUM`, are verified `WITH
+//! CHECKSUM`.
+//!
 //! Pages: <https://learn.microsoft.com/sql/relational-databases/backup-restore/recovery-paths-sql-server>,
 //! <https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-database-recovery-status-transact-sql>,
 //! <https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql>,

@@ -141,8 +141,13 @@ async fn recovery_waits_for_readers_to_be_killed() {
     assert_eq!(state[0][0].get::<bool, _>("is_in_standby"), Some(false));
 }
 
+/// `RESTORE HEADERONLY` reads the header only ("Returns a result set containing all the
+/// backup header information", RESTORE Statements - HEADERONLY): a file cut short reads
+/// its header and fails where the whole set is read, at `RESTORE LOG` and `RESTORE
+/// VERIFYONLY`, with 3203 ("Possible Media Errors During Backup and Restore"). A file
+/// that is no backup is 3241 and a missing one 3201 wherever they are read.
 #[tokio::test]
-async fn damaged_truncated_and_missing_files_are_3241_3203_and_3201() {
+async fn a_truncated_file_shows_its_header_and_fails_with_3203_only_when_read_whole() {
     let sim = start_default().await;
     let mut backup = sim.connect(InstanceId::Backup).await;
     let good = std::fs::read(&copied(&sim)[2]).unwrap();
@@ -152,10 +157,9 @@ async fn damaged_truncated_and_missing_files_are_3241_3203_and_3201() {
     let garbage = dir.join("mgc_29990101000001.trn");
     std::fs::write(&garbage, b"this is not a backup").unwrap();
     let missing = dir.join("mgc_nothing.trn");
-    assert_eq!(
-        number(run(&mut backup, &sql::backup_header(&text(&sim, &truncated))).await),
-        3203
-    );
+    let expected = header(&mut backup, &text(&sim, &copied(&sim)[2])).await;
+    let read = header(&mut backup, &text(&sim, &truncated)).await;
+    assert_eq!(read, expected, "the header of the truncated file reads");
     assert_eq!(
         number(run(&mut backup, &sql::backup_header(&text(&sim, &garbage))).await),
         3241
@@ -175,15 +179,54 @@ async fn damaged_truncated_and_missing_files_are_3241_3203_and_3201() {
         3203
     );
     assert_eq!(
+        number(batch(&mut backup, &verify_only(&text(&sim, &truncated), "")).await),
+        3203
+    );
+    assert_eq!(
         number(run(&mut backup, &sql::verify_backup(&text(&sim, &garbage))).await),
         3241
     );
-    run(
-        &mut backup,
-        &sql::verify_backup(&text(&sim, &copied(&sim)[0])),
-    )
-    .await
-    .unwrap();
+}
+
+/// `RESTORE VERIFYONLY FROM DISK = file` and a `WITH` clause.
+fn verify_only(file: &str, with: &str) -> String {
+    format!("RESTORE VERIFYONLY FROM DISK = N'{file}'{with}")
+}
+
+/// Only a backup taken `WITH CHECKSUM` carries backup checksums ("BACKUP (Transact-SQL)",
+/// CHECKSUM); the log-shipping backup job takes its backups without them, as a server
+/// whose "backup checksum default" is off does. `RESTORE VERIFYONLY … WITH CHECKSUM` of
+/// such a backup is 3187 ("RESTORE Statements - VERIFYONLY"); without `CHECKSUM` it
+/// verifies; a backup taken `WITH CHECKSUM` verifies with it.
+#[tokio::test]
+async fn a_log_shipping_backup_has_no_checksums_and_verifying_them_is_3187() {
+    let sim = start_default().await;
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    let shipped = text(&sim, &copied(&sim)[0]);
+    let rows = run(&mut backup, &sql::backup_header(&shipped))
+        .await
+        .unwrap();
+    assert_eq!(rows[0][0].get::<bool, _>("HasBackupChecksums"), Some(false));
+    assert_eq!(
+        number(run(&mut backup, &sql::verify_backup(&shipped)).await),
+        3187
+    );
+    batch(&mut backup, &verify_only(&shipped, ""))
+        .await
+        .unwrap();
+
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    let taken = text(&sim, &sim.world().share_dir().join("mgc_checked.bak"));
+    run(&mut primary, &sql::backup_database("mgc", &taken, false))
+        .await
+        .unwrap();
+    let rows = run(&mut primary, &sql::backup_header(&taken))
+        .await
+        .unwrap();
+    assert_eq!(rows[0][0].get::<bool, _>("HasBackupChecksums"), Some(true));
+    run(&mut primary, &sql::verify_backup(&taken))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

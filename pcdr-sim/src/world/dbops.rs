@@ -117,6 +117,14 @@ impl Disks {
         Ok((set, bytes.len() as u64))
     }
 
+    /// Reads the backup set in `path` as `RESTORE HEADERONLY` does
+    /// ([`BackupSet::decode_for_header`]): 3201 missing or unreachable, 3241 a header
+    /// that cannot be read; damage after the header goes unseen.
+    pub fn read_header(&self, instance: InstanceId, path: &str) -> Result<BackupSet, SqlError> {
+        let bytes = self.read_bytes(instance, path)?;
+        BackupSet::decode_for_header(&bytes).map_err(|e| file_error(path, e))
+    }
+
     fn read_bytes(&self, instance: InstanceId, path: &str) -> Result<Vec<u8>, SqlError> {
         if self.share_unreachable && self.is_on_share(path) {
             return Err(cannot_open(path, 53, "The network path was not found."));

@@ -141,7 +141,10 @@ fn backup_job(
         .ok_or_else(|| format!("database {} does not exist", row.primary_database))?;
     dbops::check_backup(db, true).map_err(|e| e.message)?;
     let mut taken = db.clone();
-    let set = dbops::take_log_backup(&mut taken, now, true);
+    // The log-shipping backup job backs up without CHECKSUM unless the server's "backup
+    // checksum default" is on, which it is not by default ("backup checksum default
+    // Server Configuration Option", Microsoft Learn).
+    let set = dbops::take_log_backup(&mut taken, now, false);
     disks.write(instance, &path, &set).map_err(|e| e.message)?;
     *db = taken;
     if let Some(row) = inst
