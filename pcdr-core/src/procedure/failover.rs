@@ -205,7 +205,7 @@ async fn observe_snapshot(ctx: &Context) -> Result<Intent> {
             ctx.sql_name(SiteRole::Backup)
         )),
         Some(s) => {
-            let differs = folders_differ_note(ctx, &s);
+            let differences = folder_differences(ctx, &s);
             let intent = Intent::act(Vec::new()).with_note(format!(
                 "share {}, copy folder {}, last copied {}, last restored {}",
                 s.backup_source_directory,
@@ -213,15 +213,15 @@ async fn observe_snapshot(ctx: &Context) -> Result<Intent> {
                 s.last_copied_file.as_deref().unwrap_or("none"),
                 s.last_restored_file.as_deref().unwrap_or("none"),
             ));
-            differs.into_iter().fold(intent, Intent::with_note)
+            differences.into_iter().fold(intent, Intent::with_note)
         }
     })
 }
 
-/// Says where msdb's folders (the servers' paths, which the run uses in its statements)
-/// differ from the topology's, whose `*_from_pcdr` paths pcdr still copies through:
-/// msdb never replaces pcdr's own paths unannounced.
-fn folders_differ_note(ctx: &Context, snapshot: &LogShippingSnapshot) -> Vec<String> {
+/// A note for each folder msdb names otherwise than the topology: msdb's path (the
+/// servers' own, which the run's statements use) never replaces the path pcdr copies
+/// through (`*_from_pcdr`), so the operator learns where the two may part.
+fn folder_differences(ctx: &Context, snapshot: &LogShippingSnapshot) -> Vec<String> {
     let topo = &ctx.topology.log_shipping;
     let pairs = [
         (
