@@ -592,6 +592,42 @@ async fn copy_uses_the_topology_folders_without_a_snapshot() {
     );
 }
 
+/// pcdr reaches the share by its own path when the topology gives one: it lists and
+/// copies from `backup_share_from_pcdr`, never from the share as msdb names it.
+#[tokio::test]
+async fn copy_reads_the_share_through_pcdrs_own_path_to_it() {
+    const MOUNTED: &str = "/mnt/pchat-logs";
+    let topology = topology_with("# backup_share_from_pcdr", "backup_share_from_pcdr");
+    assert_eq!(topology.log_shipping.backup_share_from_pcdr, MOUNTED);
+    let mut w = World::with_topology(topology)
+        .with_snapshot(snapshot())
+        .sequential();
+    let name = trn("20261127124500");
+    expect_list(&mut w.files, MOUNTED, 1, vec![entry(&name, 10)]);
+    let mut seq = Sequence::new();
+    expect_list(&mut w.files, COPY_FROM_PCDR, 1, vec![]);
+    w.files.expect_free_space().returning(|_| Ok(1 << 30));
+    w.files
+        .expect_copy_file()
+        .withf(|from, _, to| from == MOUNTED && to == COPY_FROM_PCDR)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(10));
+    expect_read_back(&mut w, &mut seq, SNAP_COPY, &name);
+    let landed = vec![entry(&name, 10)];
+    w.files
+        .expect_list_log_backups()
+        .withf(|f, _| f == COPY_FROM_PCDR)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_, _| Ok(landed.clone()));
+    let (ctx, _) = w.build();
+    assert_eq!(
+        done(copy_log_backups(&ctx).await.expect("copied")),
+        "1 log backups copied (10 bytes)"
+    );
+}
+
 #[tokio::test]
 async fn copy_is_skipped_when_every_file_is_already_copied() {
     let mut w = World::new();
