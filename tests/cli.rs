@@ -1111,7 +1111,10 @@ fn a_sql_server_2008_r2_world_off_utc_fails_over_and_back_with_utc_dates() {
     let report: Value = serde_json::from_str(&json).unwrap();
     let file = report["rpo"]["last_applied_file"].as_str().unwrap();
     let finish = report["rpo"]["last_applied_finish"].as_str().unwrap();
-    let taken = pcdr_sim::backup_file::BackupSet::read(Path::new(file)).unwrap();
+    // Named as the backup instance names it; the world keeps its copy folder in DIR/copy.
+    let name = pcdr_sim::world::server_paths::file_name(file);
+    let taken =
+        pcdr_sim::backup_file::BackupSet::read(&world.dir().join("copy").join(name)).unwrap();
     let finish = chrono::DateTime::parse_from_rfc3339(finish).unwrap();
     assert_eq!(finish, taken.header.finish, "{file}");
     world.verify("failed-over");

@@ -23,6 +23,7 @@ use pcdr_sim::backup_file::BackupSet;
 use pcdr_sim::world::faults::{StatementFault, StatementKind, StatementMatch, StoredCmdletFault};
 use pcdr_sim::world::model::{DbState, InstanceId, MirrorRole, UserAccess};
 use pcdr_sim::world::msdb::JobKind;
+use pcdr_sim::world::server_paths::{self, COPY_FOLDER_ON_BACKUP};
 use pcdr_sim::world::version::SqlVersion;
 use pcdr_sim::world::{Expect, World, WorldOptions};
 use std::collections::BTreeMap;
@@ -144,9 +145,83 @@ async fn failover_with_a_backlog_keeps_every_message_up_to_the_last_log_backup()
     let last = report.rpo.last_applied_file.as_deref().unwrap_or_default();
     assert!(last.ends_with(&newest), "{last} is not {newest}");
     // The SQL Servers date backups in their local time (UTC-06:00 here); the report
-    // says when the last one finished in UTC.
-    let taken = BackupSet::read(Path::new(last)).expect("the last applied log backup");
+    // says when the last one finished in UTC. It names the file as the backup instance
+    // does, in its own copy folder; the world keeps that folder in DIR/copy.
+    assert!(last.starts_with(COPY_FOLDER_ON_BACKUP), "{last}");
+    let in_copy = served.world.copy_dir().join(server_paths::file_name(last));
+    let taken = BackupSet::read(&in_copy).expect("the last applied log backup");
     assert_eq!(report.rpo.last_applied_finish, Some(taken.header.finish));
+}
+
+/// The copy folder by its two paths (issue 13, item 6): pcdr copies the uncopied log
+/// backups through `copy_destination_from_pcdr` (the world's `DIR/copy`), and the backup
+/// instance reads and restores them by its own `D:\LogShipping\mgc`, the path msdb
+/// names, which means nothing on pcdr's machine; the real folder's path means nothing
+/// to the instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_copies_through_pcdrs_path_and_restores_by_the_backup_instances_path() {
+    let served = Served::new(&backlog()).await;
+    let topology = &served.topology.log_shipping;
+    assert_eq!(topology.copy_destination, COPY_FOLDER_ON_BACKUP);
+    let real = served.world.copy_dir().display().to_string();
+    assert_eq!(topology.copy_destination_from_pcdr, real);
+    let newest = Served::log_backups(&served.world.share_dir()).pop();
+    strike(&served).await;
+
+    served.completes(failover::PROCEDURE).await;
+
+    assert_eq!(Served::log_backups(&served.world.copy_dir()).pop(), newest);
+    let read_by_backup: Vec<String> = served
+        .statements()
+        .into_iter()
+        .filter(|s| s.on(InstanceId::Backup) && s.contains("RESTORE"))
+        .filter_map(|s| s.param("@file").map(str::to_owned))
+        .collect();
+    assert!(!read_by_backup.is_empty());
+    for file in &read_by_backup {
+        assert!(file.starts_with(COPY_FOLDER_ON_BACKUP), "{file}");
+    }
+}
+
+/// When pcdr's path to the copy folder reaches another folder than the one the backup
+/// instance restores from, the instance cannot open (3201) the first file pcdr copied
+/// that only pcdr's folder holds: the failover stops in the copy step, naming both paths
+/// and the settings to correct, and nothing is recovered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_folder_reached_by_a_path_to_another_folder_stops_the_failover_naming_both() {
+    let mut served = Served::new(&backlog()).await;
+    let elsewhere = served.path().join("not-the-copy-folder");
+    std::fs::create_dir(&elsewhere).expect("another folder");
+    let elsewhere = elsewhere.display().to_string();
+    served.topology.log_shipping.copy_destination_from_pcdr = elsewhere.clone();
+    strike(&served).await;
+
+    let error = served
+        .run(failover::PROCEDURE, RunOptions::default())
+        .await
+        .expect_err("the backup instance does not see what pcdr copied");
+
+    let text = error.to_string();
+    assert!(
+        matches!(
+            error,
+            Error::Precondition {
+                step: failover::COPY_LOG_BACKUPS,
+                kind: PreconditionKind::Topology,
+                ..
+            }
+        ),
+        "{text}"
+    );
+    for part in [
+        COPY_FOLDER_ON_BACKUP,
+        elsewhere.as_str(),
+        "log_shipping.copy_destination_from_pcdr",
+    ] {
+        assert!(text.contains(part), "{text} does not name {part}");
+    }
+    assert_eq!(served.mgc(InstanceId::Backup).state, DbState::Restoring);
+    assert!(!served.world.read().unwrap().pool.failed_over);
 }
 
 /// A cmdlet that warns and succeeds (exit code 0, `WARNING: …` on stderr) does not fail

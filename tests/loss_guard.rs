@@ -17,6 +17,7 @@ use pcdr_core::topology::SiteRole;
 use pcdr_sim::backup_file::BackupSet;
 use pcdr_sim::guid::Guid;
 use pcdr_sim::world::model::{DbState, InstanceId, Site};
+use pcdr_sim::world::server_paths::{self, COPY_FOLDER_ON_BACKUP};
 use pcdr_sim::world::{DeclaredLoss, Expect};
 use std::path::{Path, PathBuf};
 
@@ -52,10 +53,19 @@ fn rewrite(path: &Path, change: impl FnOnce(&mut BackupSet)) {
     std::fs::write(path, set.encode()).expect("the log backup is rewritten");
 }
 
-/// Cuts the last bytes off the file at `path`: SQL Server can no longer read it (3203).
+/// Cuts the last bytes off the file at `path`: its header still reads (`RESTORE
+/// HEADERONLY` reads nothing else), but restoring it fails (3203).
 fn truncate(path: &Path) {
     let bytes = std::fs::read(path).expect("the file reads");
     std::fs::write(path, &bytes[..bytes.len() - 9]).expect("the file is cut");
+}
+
+/// Overwrites the start of the file at `path`: not even its header reads (3241, the
+/// media family is incorrectly formed).
+fn damage_header(path: &Path) {
+    let mut bytes = std::fs::read(path).expect("the file reads");
+    bytes[..8].fill(0);
+    std::fs::write(path, bytes).expect("the file is damaged");
 }
 
 /// Runs a failover expected to stop at the apply step before any restore, on a bad
@@ -112,10 +122,9 @@ async fn a_log_backup_of_another_family_is_refused_before_any_restore_on_a_resto
     let ChainError::WrongFamily { file, .. } = &source else {
         panic!("expected WrongFamily, got {source}");
     };
-    assert!(
-        Path::new(file).ends_with(foreign.file_name().unwrap()),
-        "{file}"
-    );
+    // Named as the backup instance names it, in its own copy folder.
+    let name = foreign.file_name().unwrap().to_str().unwrap();
+    assert_eq!(*file, server_paths::join(COPY_FOLDER_ON_BACKUP, name));
     says_how_to_move_it_aside(&error, &foreign);
 }
 
@@ -173,13 +182,13 @@ async fn a_foreign_file_the_database_already_holds_is_named_and_does_not_block_t
     );
 }
 
-/// The file restored last, damaged since: SQL Server cannot read it (3203), but msdb
-/// records it restored into mgc up to the restore point, so it cannot matter.
+/// The file restored last, damaged since: SQL Server cannot read its header (3241), but
+/// msdb records it restored into mgc up to the restore point, so it cannot matter.
 #[tokio::test]
 async fn an_unreadable_file_msdb_records_as_applied_is_named_and_does_not_block_the_failover() {
     let served = Served::new(&backlog()).await;
     let damaged = last_restored(&served);
-    truncate(&damaged);
+    damage_header(&damaged);
     strike(&served).await;
 
     let warnings = completes_losing_nothing(&served).await;
@@ -199,13 +208,49 @@ async fn an_unreadable_file_msdb_records_as_applied_is_named_and_does_not_block_
 async fn an_unreadable_file_the_database_still_needs_stops_the_failover_naming_it() {
     let served = Served::new(&backlog()).await;
     let damaged = next_in_chain(&served);
-    truncate(&damaged);
-    truncate(&served.world.share_dir().join(damaged.file_name().unwrap()));
+    damage_header(&damaged);
+    damage_header(&served.world.share_dir().join(damaged.file_name().unwrap()));
     strike(&served).await;
 
     let (error, source) = refused_before_any_restore(&served).await;
     assert!(matches!(source, ChainError::Damaged { .. }), "{source}");
     says_how_to_move_it_aside(&error, &damaged);
+}
+
+/// A file damaged after its header (cut short, on the share and in the copy folder
+/// alike) reads its header like a sound one, since `RESTORE HEADERONLY` reads the header
+/// only; the damage shows when it is restored (3203, "Possible Media Errors During
+/// Backup and Restore"). The failover stops there, naming the file and SQL Server's
+/// error, with the database still restoring and nothing after it restored.
+#[tokio::test]
+async fn a_file_damaged_after_its_header_stops_the_failover_at_its_restore_naming_it() {
+    let served = Served::new(&backlog()).await;
+    let damaged = next_in_chain(&served);
+    truncate(&damaged);
+    truncate(&served.world.share_dir().join(damaged.file_name().unwrap()));
+    strike(&served).await;
+
+    let error = served
+        .run(failover::PROCEDURE, RunOptions::default())
+        .await
+        .expect_err("the damaged log backup cannot be restored");
+
+    let text = error.to_string();
+    let name = damaged.file_name().unwrap().to_str().unwrap();
+    assert_eq!(error.sql_number(), Some(3203), "{text}");
+    assert!(text.contains(name), "{text}");
+    assert_eq!(served.mgc(InstanceId::Backup).state, DbState::Restoring);
+    let restored: Vec<String> = served
+        .statements()
+        .iter()
+        .filter(|s| s.on(InstanceId::Backup) && s.contains("RESTORE LOG"))
+        .filter_map(|s| s.file_name().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        restored.last().map(String::as_str),
+        Some(name),
+        "{restored:?}"
+    );
 }
 
 /// A log backup the copy job copied but that is gone from the copy folder before the

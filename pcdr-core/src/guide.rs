@@ -95,6 +95,13 @@
 //! is not configured at all (the topology's share and copy folder are used then). Why
 //! this must come first: [The snapshot before removal](#the-snapshot-before-removal).
 //!
+//! msdb's folders are the servers' paths (`D:\LogShipping\mgc` is a folder on the backup
+//! server); the statements of the run name them. pcdr itself keeps reaching the folders
+//! through the topology's own paths (`log_shipping.backup_share_from_pcdr` and
+//! `copy_destination_from_pcdr`, by default the servers' paths of the topology): msdb
+//! never replaces them. Where msdb names another folder than the topology, the step says
+//! so in a note naming all three paths.
+//!
 //! ## `remove_log_shipping`: Microsoft's step 1
 //!
 //! Microsoft: in a query window on `master` of the backup instance, run
@@ -140,8 +147,8 @@
 //! Secondary* page gives the same first step.
 //!
 //! pcdr lists the log backups of `mgc` (files named `<db>_<14 digits>.trn`, see
-//! [`crate::logship`]) on the share and in the copy folder, both taken from the snapshot
-//! or, without one, from the topology. A file is still to copy when the copy folder has
+//! [`crate::logship`]) on the share and in the copy folder through its own paths to
+//! them (the topology's `*_from_pcdr`). A file is still to copy when the copy folder has
 //! no file of that name (compared without case, as Windows does) and size, and, when
 //! the snapshot names the restore job's last restored file, when its name sorts after
 //! that one. The bound is the last *restored* file, not the copy job's last copied one:
@@ -149,6 +156,13 @@
 //! restored it (deleted by hand, or by an aggressive cleanup) is copied again from the
 //! share instead of showing up as a gap. Before copying, pcdr checks that the copy
 //! folder has room for all of them.
+//! The first file is copied alone, and the backup instance must then open it by its own
+//! path to the copy folder (`RESTORE HEADERONLY`, by msdb's `backup_destination_directory`,
+//! else the topology's `copy_destination`): SQL Server's 3201 (cannot open backup device)
+//! there means pcdr's path and the server's reach different folders (or the server may
+//! not read it), and the step stops naming both paths and the settings to correct
+//! before copying more. The same holds, in this step and the next, for any file pcdr
+//! lists in the copy folder that the instance cannot open.
 //! Files are copied four at a time, each under a temporary name, flushed and renamed
 //! into place, so a half-copied file never looks copied ([`crate::adapters::files`]).
 //! The step verifies that every file is in the copy folder with its size.
@@ -621,6 +635,15 @@
 //! knows nothing about, could be anything: it stops the run. So does a file SQL Server
 //! cannot open at all (3201): that is usually the folder's path or rights, for every
 //! file alike, and is to be fixed rather than worked around.
+//!
+//! `RESTORE HEADERONLY` reads a file's header only: a file damaged after it (cut short)
+//! shows a sound header, and SQL Server finds the damage when the file is restored
+//! (3203). The run then stops at that restore, naming the file, with `mgc` still
+//! restoring: replace the file from the share, or move it aside (losing what only it
+//! held), and resume. Log-shipping backups carry no backup checksums (the backup job
+//! takes them without `CHECKSUM`), so pcdr never asks to verify checksums of a log
+//! backup; only its own full backups, taken `WITH CHECKSUM`, are verified `WITH
+//! CHECKSUM`.
 //!
 //! Pages: <https://learn.microsoft.com/sql/relational-databases/backup-restore/recovery-paths-sql-server>,
 //! <https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-database-recovery-status-transact-sql>,

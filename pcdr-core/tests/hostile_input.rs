@@ -44,6 +44,7 @@ enum Key {
     Compliance,
     BackupShare,
     CopyDestination,
+    CopyDestinationFromPcdr,
     PoolFqdn,
     StateIdentity,
     ActiveServersIdentity,
@@ -64,6 +65,7 @@ impl Key {
             Key::Compliance => "databases.compliance",
             Key::BackupShare => "log_shipping.backup_share",
             Key::CopyDestination => "log_shipping.copy_destination",
+            Key::CopyDestinationFromPcdr => "log_shipping.copy_destination_from_pcdr",
             Key::PoolFqdn => "pool.fqdn",
             Key::StateIdentity => "pool.state_identity",
             Key::ActiveServersIdentity => "pool.active_servers_identity",
@@ -85,6 +87,9 @@ impl Key {
             Key::Compliance => topology.databases.compliance.clone(),
             Key::BackupShare => topology.log_shipping.backup_share.clone(),
             Key::CopyDestination => topology.log_shipping.copy_destination.clone(),
+            Key::CopyDestinationFromPcdr => {
+                topology.log_shipping.copy_destination_from_pcdr.clone()
+            }
             Key::PoolFqdn => topology.pool.fqdn.clone(),
             Key::StateIdentity => topology.pool.state_identity.clone(),
             Key::ActiveServersIdentity => topology.pool.active_servers_identity.clone(),
@@ -121,7 +126,8 @@ fn topology_text(key: Key, value: &str) -> String {
         "[pool]\nfqdn = {fqdn}\nstate_identity = {state_identity}\n\
          active_servers_identity = {active_servers_identity}\n\n\
          [databases]\nchat = {chat}\ncompliance = {compliance}\n\n\
-         [log_shipping]\nbackup_share = {share}\ncopy_destination = {copy}\n\n\
+         [log_shipping]\nbackup_share = {share}\ncopy_destination = {copy}\n\
+         copy_destination_from_pcdr = {copy_from_pcdr}\n\n\
          [sites.primary]\nname = {site}\nsql = {{ host = \"sql-atl.contoso.com\", instance = {instance} }}\n\
          mirror = {{ host = {mirror}, instance = \"PCHAT\" }}\n\
          chat_servers = [\"pc1.contoso.com\", \"pc2.contoso.com\"]\n\n\
@@ -142,6 +148,10 @@ fn topology_text(key: Key, value: &str) -> String {
         compliance = v(Key::Compliance, "mgccomp"),
         share = v(Key::BackupShare, r"\\fs01.contoso.com\pchat-logs"),
         copy = v(Key::CopyDestination, r"D:\LogShipping\mgc"),
+        copy_from_pcdr = v(
+            Key::CopyDestinationFromPcdr,
+            r"\\sql-dal.contoso.com\D$\LogShipping\mgc"
+        ),
         site = v(Key::SiteName, "Atlanta"),
         instance = v(Key::Instance, "PCHAT"),
         mirror = v(Key::MirrorHost, "sql-atl-m.contoso.com"),
@@ -240,7 +250,12 @@ proptest! {
 
     #[test]
     fn paths_are_refused_at_their_key_or_kept(
-        key in proptest::sample::select(&[Key::BackupShare, Key::CopyDestination, Key::PasswordFile][..]),
+        key in proptest::sample::select(&[
+            Key::BackupShare,
+            Key::CopyDestination,
+            Key::CopyDestinationFromPcdr,
+            Key::PasswordFile,
+        ][..]),
         path in hostile(),
     ) {
         refused_at_key_or_kept(key, &path)?;

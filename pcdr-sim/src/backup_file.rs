@@ -225,6 +225,22 @@ impl BackupSet {
         })
     }
 
+    /// The set as `RESTORE HEADERONLY` reads it: the header only ("Returns a result set
+    /// containing all the backup header information", RESTORE Statements - HEADERONLY,
+    /// <https://learn.microsoft.com/en-us/sql/t-sql/statements/restore-statements-headeronly-transact-sql>),
+    /// so a body that ends early or fails its checksum shows only when the set is
+    /// restored or verified ("Possible Media Errors During Backup and Restore",
+    /// <https://learn.microsoft.com/en-us/sql/relational-databases/backup-restore/possible-media-errors-during-backup-and-restore-sql-server>).
+    /// The whole set when it reads; else its header with no files or messages.
+    pub fn decode_for_header(bytes: &[u8]) -> Result<BackupSet, BackupFileError> {
+        let header = Self::decode_header(bytes)?;
+        Ok(Self::decode(bytes).unwrap_or(BackupSet {
+            header,
+            files: Vec::new(),
+            messages: Vec::new(),
+        }))
+    }
+
     /// Reads only the header; a damaged header is [`BackupFileError::Malformed`].
     pub(crate) fn decode_header(bytes: &[u8]) -> Result<BackupHeader, BackupFileError> {
         let malformed = |_| BackupFileError::Malformed;

@@ -7,7 +7,7 @@ mod engine_common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use engine_common::{TestClient, run, set_up_log_shipping, start_default};
+use engine_common::{TestClient, on_backup, onto_own_mgc, run, set_up_log_shipping, start_default};
 use pcdr_core::commands::sql;
 use pcdr_core::planes::{FileMove, FullRestore, SessionId};
 use pcdr_sim::shell::world::{PoolState, PoolWorld};
@@ -25,11 +25,13 @@ fn trn_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-async fn apply_unapplied(backup: &mut TestClient, copy: &Path) {
+/// Restores the copy folder's log backups the backup database still needs, naming
+/// them as the backup instance does.
+async fn apply_unapplied(backup: &mut TestClient, world: &World) {
     let rows = run(backup, &sql::redo_start_lsn("mgc")).await.unwrap();
     let mut point = rows[0][0].get::<Numeric, _>(0).unwrap().value();
-    for file in trn_files(copy) {
-        let file = file.display().to_string();
+    for file in trn_files(&world.copy_dir()) {
+        let file = on_backup(world, &file);
         let header = run(backup, &sql::backup_header(&file)).await.unwrap();
         let first = header[0][0].get::<Numeric, _>("FirstLSN").unwrap().value();
         let last = header[0][0].get::<Numeric, _>("LastLSN").unwrap().value();
@@ -56,7 +58,7 @@ async fn fail_over(world: &World, backup: &mut TestClient) {
             std::fs::copy(&file, world.copy_dir().join(name)).unwrap();
         }
     }
-    apply_unapplied(backup, &world.copy_dir()).await;
+    apply_unapplied(backup, world).await;
     let sessions = run(backup, &sql::sessions("mgc")).await.unwrap();
     for row in &sessions[0] {
         run(backup, &sql::kill(SessionId(row.get::<i32, _>(0).unwrap())))
@@ -131,7 +133,7 @@ async fn fail_back(world: &World, primary: &mut TestClient, backup: &mut TestCli
     let reseed = FullRestore {
         replace: true,
         recovery: false,
-        moves: Vec::new(),
+        moves: onto_own_mgc(world, InstanceId::Backup),
     };
     run(backup, &sql::restore_database("mgc", &seed_file, &reseed))
         .await
@@ -178,7 +180,7 @@ async fn a_failover_that_skips_the_uncopied_backup_is_caught_by_verify() {
     run(&mut backup, &sql::remove_secondary_log_shipping("mgc"))
         .await
         .unwrap();
-    apply_unapplied(&mut backup, &world.copy_dir()).await;
+    apply_unapplied(&mut backup, world).await;
     run(&mut backup, &sql::recover("mgc")).await.unwrap();
     let differences = world.verify(Expect::FailedOver).unwrap();
     let found: Vec<String> = differences.iter().map(ToString::to_string).collect();

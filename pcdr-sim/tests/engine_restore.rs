@@ -8,7 +8,9 @@ mod engine_common;
 use std::path::PathBuf;
 
 use chrono::NaiveDateTime;
-use engine_common::{Sim, TestClient, batch, number, run, start, start_default};
+use engine_common::{
+    Sim, TestClient, batch, data_file, number, on_backup, onto_own_mgc, run, start, start_default,
+};
 use pcdr_core::commands::sql;
 use pcdr_core::planes::{FileMove, FullRestore, SessionId};
 use pcdr_sim::world::WorldOptions;
@@ -38,8 +40,9 @@ fn newest_on_share(sim: &Sim) -> PathBuf {
     files.pop().unwrap()
 }
 
-fn text(path: &std::path::Path) -> String {
-    path.display().to_string()
+/// `path` as the backup instance names it ([`on_backup`]).
+fn text(sim: &Sim, path: &std::path::Path) -> String {
+    on_backup(sim.world(), path)
 }
 
 async fn header(client: &mut TestClient, file: &str) -> (u128, u128, String, i32) {
@@ -66,21 +69,28 @@ async fn the_lsn_rule_applies_the_backlog_in_order_and_recovery_holds_every_mess
     let files = copied(&sim);
     assert_eq!(files.len(), 3);
     let point = redo_point(&mut backup).await;
-    let (first, last, name, kind) = header(&mut backup, &text(&files[1])).await;
+    let (first, last, name, kind) = header(&mut backup, &text(&sim, &files[1])).await;
     assert_eq!((name.as_str(), kind), ("mgc", 2));
     assert!(
         last <= point && first < last,
         "the second backup is already applied"
     );
-    let again = run(&mut backup, &sql::restore_log("mgc", &text(&files[1]))).await;
+    let again = run(
+        &mut backup,
+        &sql::restore_log("mgc", &text(&sim, &files[1])),
+    )
+    .await;
     assert_eq!(number(again), 4326);
-    let share_file = text(&newest_on_share(&sim));
+    let share_file = text(&sim, &newest_on_share(&sim));
     let gap = run(&mut backup, &sql::restore_log("mgc", &share_file)).await;
     assert_eq!(number(gap), 4305);
-    run(&mut backup, &sql::restore_log("mgc", &text(&files[2])))
-        .await
-        .unwrap();
-    let (_, third_last, _, _) = header(&mut backup, &text(&files[2])).await;
+    run(
+        &mut backup,
+        &sql::restore_log("mgc", &text(&sim, &files[2])),
+    )
+    .await
+    .unwrap();
+    let (_, third_last, _, _) = header(&mut backup, &text(&sim, &files[2])).await;
     assert_eq!(redo_point(&mut backup).await, third_last);
     run(&mut backup, &sql::restore_log("mgc", &share_file))
         .await
@@ -111,7 +121,7 @@ async fn recovery_waits_for_readers_to_be_killed() {
     )
     .await;
     assert_eq!(number(standby_backup), 3036);
-    let file = text(&copied(&sim)[2]);
+    let file = text(&sim, &copied(&sim)[2]);
     assert_eq!(
         number(run(&mut backup, &sql::restore_log("mgc", &file)).await),
         3101
@@ -134,8 +144,13 @@ async fn recovery_waits_for_readers_to_be_killed() {
     assert_eq!(state[0][0].get::<bool, _>("is_in_standby"), Some(false));
 }
 
+/// `RESTORE HEADERONLY` reads the header only ("Returns a result set containing all the
+/// backup header information", RESTORE Statements - HEADERONLY): a file cut short reads
+/// its header and fails where the whole set is read, at `RESTORE LOG` and `RESTORE
+/// VERIFYONLY`, with 3203 ("Possible Media Errors During Backup and Restore"). A file
+/// that is no backup is 3241 and a missing one 3201 wherever they are read.
 #[tokio::test]
-async fn damaged_truncated_and_missing_files_are_3241_3203_and_3201() {
+async fn a_truncated_file_shows_its_header_and_fails_with_3203_only_when_read_whole() {
     let sim = start_default().await;
     let mut backup = sim.connect(InstanceId::Backup).await;
     let good = std::fs::read(&copied(&sim)[2]).unwrap();
@@ -145,27 +160,74 @@ async fn damaged_truncated_and_missing_files_are_3241_3203_and_3201() {
     let garbage = dir.join("mgc_29990101000001.trn");
     std::fs::write(&garbage, b"this is not a backup").unwrap();
     let missing = dir.join("mgc_nothing.trn");
+    let expected = header(&mut backup, &text(&sim, &copied(&sim)[2])).await;
+    let read = header(&mut backup, &text(&sim, &truncated)).await;
+    assert_eq!(read, expected, "the header of the truncated file reads");
     assert_eq!(
-        number(run(&mut backup, &sql::backup_header(&text(&truncated))).await),
-        3203
-    );
-    assert_eq!(
-        number(run(&mut backup, &sql::backup_header(&text(&garbage))).await),
+        number(run(&mut backup, &sql::backup_header(&text(&sim, &garbage))).await),
         3241
     );
     assert_eq!(
-        number(run(&mut backup, &sql::backup_header(&text(&missing))).await),
+        number(run(&mut backup, &sql::backup_header(&text(&sim, &missing))).await),
         3201
     );
     assert_eq!(
-        number(run(&mut backup, &sql::restore_log("mgc", &text(&truncated))).await),
+        number(
+            run(
+                &mut backup,
+                &sql::restore_log("mgc", &text(&sim, &truncated))
+            )
+            .await
+        ),
         3203
     );
     assert_eq!(
-        number(run(&mut backup, &sql::verify_backup(&text(&garbage))).await),
+        number(batch(&mut backup, &verify_only(&text(&sim, &truncated), "")).await),
+        3203
+    );
+    assert_eq!(
+        number(run(&mut backup, &sql::verify_backup(&text(&sim, &garbage))).await),
         3241
     );
-    run(&mut backup, &sql::verify_backup(&text(&copied(&sim)[0])))
+}
+
+/// `RESTORE VERIFYONLY FROM DISK = file` and a `WITH` clause.
+fn verify_only(file: &str, with: &str) -> String {
+    format!("RESTORE VERIFYONLY FROM DISK = N'{file}'{with}")
+}
+
+/// Only a backup taken `WITH CHECKSUM` carries backup checksums ("BACKUP (Transact-SQL)",
+/// CHECKSUM); the log-shipping backup job takes its backups without them, as a server
+/// whose "backup checksum default" is off does. `RESTORE VERIFYONLY … WITH CHECKSUM` of
+/// such a backup is 3187 ("RESTORE Statements - VERIFYONLY"); without `CHECKSUM` it
+/// verifies; a backup taken `WITH CHECKSUM` verifies with it.
+#[tokio::test]
+async fn a_log_shipping_backup_has_no_checksums_and_verifying_them_is_3187() {
+    let sim = start_default().await;
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    let shipped = text(&sim, &copied(&sim)[0]);
+    let rows = run(&mut backup, &sql::backup_header(&shipped))
+        .await
+        .unwrap();
+    assert_eq!(rows[0][0].get::<bool, _>("HasBackupChecksums"), Some(false));
+    assert_eq!(
+        number(run(&mut backup, &sql::verify_backup(&shipped)).await),
+        3187
+    );
+    batch(&mut backup, &verify_only(&shipped, ""))
+        .await
+        .unwrap();
+
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    let taken = text(&sim, &sim.world().share_dir().join("mgc_checked.bak"));
+    run(&mut primary, &sql::backup_database("mgc", &taken, false))
+        .await
+        .unwrap();
+    let rows = run(&mut primary, &sql::backup_header(&taken))
+        .await
+        .unwrap();
+    assert_eq!(rows[0][0].get::<bool, _>("HasBackupChecksums"), Some(true));
+    run(&mut primary, &sql::verify_backup(&taken))
         .await
         .unwrap();
 }
@@ -177,12 +239,12 @@ async fn restore_and_backup_refuse_to_run_inside_a_transaction() {
     batch(&mut backup, "BEGIN TRAN").await.unwrap();
     let trancount = batch(&mut backup, "SELECT @@TRANCOUNT").await.unwrap();
     assert_eq!(trancount[0][0].get::<i32, _>(0), Some(1));
-    let file = text(&copied(&sim)[2]);
+    let file = text(&sim, &copied(&sim)[2]);
     assert_eq!(
         number(run(&mut backup, &sql::restore_log("mgc", &file)).await),
         3021
     );
-    let target = text(&sim.world().share_dir().join("x.bak"));
+    let target = text(&sim, &sim.world().share_dir().join("x.bak"));
     assert_eq!(
         number(
             run(
@@ -206,7 +268,7 @@ async fn restore_and_backup_refuse_to_run_inside_a_transaction() {
 async fn failback_backup_verify_and_restore_over_the_rebuilt_primary() {
     let sim = start_default().await;
     let mut primary = sim.connect(InstanceId::Primary).await;
-    let file = text(&sim.world().share_dir().join("mgc_failback.bak"));
+    let file = text(&sim, &sim.world().share_dir().join("mgc_failback.bak"));
     run(&mut primary, &sql::backup_database("mgc", &file, false))
         .await
         .unwrap();
@@ -223,7 +285,7 @@ async fn failback_backup_verify_and_restore_over_the_rebuilt_primary() {
         .iter()
         .map(|l| FileMove {
             logical_name: (*l).into(),
-            physical_name: format!("/data/moved/{l}"),
+            physical_name: data_file(sim.world(), InstanceId::Primary, &format!("moved_{l}")),
         })
         .collect();
     let mut options = FullRestore {
@@ -250,9 +312,10 @@ async fn failback_backup_verify_and_restore_over_the_rebuilt_primary() {
     let files = run(&mut primary, &sql::database_files("mgc"))
         .await
         .unwrap();
+    let moved = data_file(sim.world(), InstanceId::Primary, "moved_mgc");
     assert_eq!(
         files[0][0].get::<&str, _>("physical_name"),
-        Some("/data/moved/mgc")
+        Some(moved.as_str())
     );
     options.moves[0].logical_name = "nope".into();
     let unknown = run(&mut primary, &sql::restore_database("mgc", &file, &options)).await;
@@ -280,7 +343,7 @@ async fn a_backup_names_its_database_by_binding_id_and_a_restore_gives_a_new_one
     let mut backup = sim.connect(InstanceId::Backup).await;
     let (database, family) = identity(&mut primary).await;
     assert!(database.is_some() && family.is_some());
-    let file = text(&sim.world().share_dir().join("mgc_identity.bak"));
+    let file = text(&sim, &sim.world().share_dir().join("mgc_identity.bak"));
     run(&mut primary, &sql::backup_database("mgc", &file, false))
         .await
         .unwrap();
@@ -297,7 +360,7 @@ async fn a_backup_names_its_database_by_binding_id_and_a_restore_gives_a_new_one
     let restore = FullRestore {
         replace: true,
         recovery: true,
-        moves: Vec::new(),
+        moves: onto_own_mgc(sim.world(), InstanceId::Backup),
     };
     run(&mut backup, &sql::restore_database("mgc", &file, &restore))
         .await
@@ -314,7 +377,7 @@ async fn a_backup_names_its_database_by_binding_id_and_a_restore_gives_a_new_one
 async fn a_full_backup_reinitializes_a_secondary_with_norecovery() {
     let sim = start_default().await;
     let mut primary = sim.connect(InstanceId::Primary).await;
-    let file = text(&sim.world().share_dir().join("mgc_seed.bak"));
+    let file = text(&sim, &sim.world().share_dir().join("mgc_seed.bak"));
     run(&mut primary, &sql::backup_database("mgc", &file, false))
         .await
         .unwrap();
@@ -322,7 +385,7 @@ async fn a_full_backup_reinitializes_a_secondary_with_norecovery() {
     let options = FullRestore {
         replace: true,
         recovery: false,
-        moves: Vec::new(),
+        moves: onto_own_mgc(sim.world(), InstanceId::Backup),
     };
     run(&mut backup, &sql::restore_database("mgc", &file, &options))
         .await
@@ -336,7 +399,7 @@ async fn a_full_backup_reinitializes_a_secondary_with_norecovery() {
             .len(),
         20
     );
-    let log = text(&sim.world().share_dir().join("mgc_tail.trn"));
+    let log = text(&sim, &sim.world().share_dir().join("mgc_tail.trn"));
     run(
         &mut primary,
         &pcdr_core::commands::sql::SqlCommand {
@@ -356,7 +419,7 @@ async fn an_unreachable_share_and_a_full_copy_folder_fail_backups_with_3201_and_
     let sim = start_default().await;
     let mut primary = sim.connect(InstanceId::Primary).await;
     sim.world().set_share_unreachable(true).unwrap();
-    let on_share = text(&sim.world().share_dir().join("mgc_x.bak"));
+    let on_share = text(&sim, &sim.world().share_dir().join("mgc_x.bak"));
     assert_eq!(
         number(run(&mut primary, &sql::backup_database("mgc", &on_share, false)).await),
         3201
@@ -366,9 +429,16 @@ async fn an_unreachable_share_and_a_full_copy_folder_fail_backups_with_3201_and_
         3201
     );
     sim.world().set_copy_folder_full(true).unwrap();
-    let in_copy = text(&sim.world().copy_dir().join("mgc_x.bak"));
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    let in_copy = text(&sim, &sim.world().copy_dir().join("mgccomp_x.bak"));
     assert_eq!(
-        number(run(&mut primary, &sql::backup_database("mgc", &in_copy, false)).await),
+        number(
+            run(
+                &mut backup,
+                &sql::backup_database("mgccomp", &in_copy, false)
+            )
+            .await
+        ),
         3202
     );
 }
@@ -502,14 +572,14 @@ fn seed_backup(sim: &Sim) -> String {
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "bak"))
         .expect("the seed backup");
-    text(&seed)
+    text(sim, &seed)
 }
 
 #[tokio::test]
 async fn headeronly_and_filelistonly_send_the_documented_columns_and_types() {
     let sim = start_default().await;
     let mut backup = sim.connect(InstanceId::Backup).await;
-    let file = text(&copied(&sim)[0]);
+    let file = text(&sim, &copied(&sim)[0]);
     let header = run(&mut backup, &sql::backup_header(&file)).await.unwrap();
     assert_columns(&header, &HEADERONLY_COLUMNS);
     let list = run(&mut backup, &sql::backup_file_list(&seed_backup(&sim)))
@@ -531,9 +601,12 @@ async fn sql_server_2008_r2_sends_the_columns_it_had() {
     })
     .await;
     let mut backup = sim.connect(InstanceId::Backup).await;
-    let header = run(&mut backup, &sql::backup_header(&text(&copied(&sim)[0])))
-        .await
-        .unwrap();
+    let header = run(
+        &mut backup,
+        &sql::backup_header(&text(&sim, &copied(&sim)[0])),
+    )
+    .await
+    .unwrap();
     assert_columns(&header, &HEADERONLY_COLUMNS[..52]);
     let list = run(&mut backup, &sql::backup_file_list(&seed_backup(&sim)))
         .await
@@ -557,7 +630,7 @@ async fn a_header_carries_the_server_checkpoint_dates_and_log_chain_of_its_backu
     assert_eq!(seed.get::<i16, _>("BackupType"), Some(1));
     assert_eq!(seed.get::<bool, _>("BeginsLogChain"), Some(false));
     for (index, file) in copied(&sim).iter().enumerate() {
-        let rows = run(&mut backup, &sql::backup_header(&text(file)))
+        let rows = run(&mut backup, &sql::backup_header(&text(&sim, file)))
             .await
             .unwrap();
         let log = &rows[0][0];

@@ -6,7 +6,7 @@ mod engine_common;
 
 use std::time::{Duration, Instant};
 
-use engine_common::{batch, run, spid, start};
+use engine_common::{batch, on_backup, run, spid, start};
 use pcdr_core::commands::sql;
 use pcdr_core::planes::SessionId;
 use pcdr_sim::world::WorldOptions;
@@ -37,7 +37,7 @@ async fn a_slow_restore_killed_midway_leaves_the_database_unchanged() {
     .await;
     let mut copied: Vec<_> = std::fs::read_dir(sim.world().copy_dir())
         .unwrap()
-        .map(|e| e.unwrap().path().display().to_string())
+        .map(|e| on_backup(sim.world(), &e.unwrap().path()))
         .collect();
     copied.sort();
     let file = copied[2].clone();

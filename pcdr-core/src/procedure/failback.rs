@@ -18,10 +18,10 @@
 //! Backup files are named after the run id, so a resumed run finds its own files.
 
 use super::shared::{
-    active_list, active_servers_for, db_state, existing_db, file_moves, install_mirroring,
-    log_shipping_folders, mirror_request, observe_active_servers, observe_mirroring,
-    observe_pool_state, perform_all, perform_exclusive, pool_error, precondition,
-    set_active_servers, set_pool_state, sql_error,
+    LogShippingFolders, active_list, active_servers_for, db_state, existing_db, file_moves,
+    install_mirroring, log_shipping_folders, mirror_request, observe_active_servers,
+    observe_mirroring, observe_pool_state, perform_all, perform_exclusive, pool_error,
+    precondition, set_active_servers, set_pool_state, sql_error,
 };
 use super::step::{sends_nothing, step_table};
 use super::{Action, Context, Intent, Procedure, ProcedureName, StepId, StepOutcome, Template};
@@ -211,7 +211,8 @@ async fn observe_clear(ctx: &Context) -> Result<Intent> {
         Ok(None) => "an unknown account".to_string(),
         Err(e) => format!("an account that could not be read ({e})"),
     };
-    let (share, copy_folder) = log_shipping_folders(ctx);
+    let LogShippingFolders { share, copy } = log_shipping_folders(ctx);
+    let (share, copy_folder) = (share.server, copy.server);
     Ok(intent.with_note(format!(
         "SQL Server Agent on {} runs as {account}: it needs read access to {share} and write access to {copy_folder}",
         ctx.sql_name(SiteRole::Backup),
@@ -823,7 +824,8 @@ fn log_shipping_settings(
     let db = ctx.chat_db().to_string();
     let topo = &ctx.topology.log_shipping;
     let snapshot = ctx.facts().snapshot;
-    let (share, destination) = log_shipping_folders(ctx);
+    let LogShippingFolders { share, copy } = log_shipping_folders(ctx);
+    let (share, destination) = (share.server, copy.server);
     let delay = snapshot.as_ref().map_or(topo.restore_delay_minutes, |s| {
         s.restore_delay_minutes.max(0).unsigned_abs()
     });

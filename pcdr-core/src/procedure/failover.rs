@@ -14,10 +14,10 @@ use super::header_search::{
 };
 use super::pipeline;
 use super::shared::{
-    active_list, active_servers_for, db_state, existing_db, install_mirroring,
-    log_shipping_folders, mirror_request, observe_active_servers, observe_mirroring,
-    observe_pool_state, perform_all, perform_exclusive, precondition, set_active_servers,
-    set_pool_state, sql_error,
+    FolderViews, LogShippingFolders, active_list, active_servers_for, db_state, existing_db,
+    install_mirroring, log_shipping_folders, mirror_request, observe_active_servers,
+    observe_mirroring, observe_pool_state, perform_all, perform_exclusive, precondition,
+    set_active_servers, set_pool_state, sql_error,
 };
 use super::step::{sends_nothing, step_table};
 use super::{
@@ -27,7 +27,7 @@ use super::{
 use crate::error::{Error, PlaneError, PreconditionKind, Result};
 use crate::log_chain::{BackupHeader, BackupType, LogBackup, Lsn, RestorePlan};
 use crate::logship::join_path;
-use crate::planes::{FileEntry, PoolState};
+use crate::planes::{FileEntry, LogShippingSnapshot, PoolState};
 use crate::topology::SiteRole;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -204,14 +204,57 @@ async fn observe_snapshot(ctx: &Context) -> Result<Intent> {
             "log shipping is not configured for {db} on {}; the topology's folders are used",
             ctx.sql_name(SiteRole::Backup)
         )),
-        Some(s) => Intent::act(Vec::new()).with_note(format!(
-            "share {}, copy folder {}, last copied {}, last restored {}",
-            s.backup_source_directory,
-            s.backup_destination_directory,
-            s.last_copied_file.as_deref().unwrap_or("none"),
-            s.last_restored_file.as_deref().unwrap_or("none"),
-        )),
+        Some(s) => {
+            let differences = folder_differences(ctx, &s);
+            let intent = Intent::act(Vec::new()).with_note(format!(
+                "share {}, copy folder {}, last copied {}, last restored {}",
+                s.backup_source_directory,
+                s.backup_destination_directory,
+                s.last_copied_file.as_deref().unwrap_or("none"),
+                s.last_restored_file.as_deref().unwrap_or("none"),
+            ));
+            differences.into_iter().fold(intent, Intent::with_note)
+        }
     })
+}
+
+/// A note for each folder msdb names otherwise than the topology: msdb's path (the
+/// servers' own, which the run's statements use) never replaces the path pcdr copies
+/// through (`*_from_pcdr`), so the operator learns where the two may part.
+fn folder_differences(ctx: &Context, snapshot: &LogShippingSnapshot) -> Vec<String> {
+    let topo = &ctx.topology.log_shipping;
+    let pairs = [
+        (
+            "backup_share",
+            &snapshot.backup_source_directory,
+            &topo.backup_share,
+            &topo.backup_share_from_pcdr,
+        ),
+        (
+            "copy_destination",
+            &snapshot.backup_destination_directory,
+            &topo.copy_destination,
+            &topo.copy_destination_from_pcdr,
+        ),
+    ];
+    pairs
+        .into_iter()
+        .filter(|(_, msdb, topology, _)| !same_folder(msdb, topology))
+        .map(|(key, msdb, topology, pcdr)| {
+            format!(
+                "msdb names the folder {msdb} where the topology's log_shipping.{key} says {topology}: \
+                 the statements use {msdb}, pcdr lists and copies through {pcdr} \
+                 (log_shipping.{key}_from_pcdr); correct the topology if {pcdr} is not the same folder"
+            )
+        })
+        .collect()
+}
+
+/// Whether two Windows folder paths are the same string, ignoring case and a trailing
+/// separator.
+fn same_folder(a: &str, b: &str) -> bool {
+    let trim = |p: &str| p.trim_end_matches(['\\', '/']).to_ascii_lowercase();
+    trim(a) == trim(b)
 }
 
 /// Step 0: records the log-shipping setup (share, copy folder, last copied file) in the
@@ -464,7 +507,8 @@ async fn observe_copy(ctx: &Context) -> Result<Intent> {
 /// loss was accepted (the run records it as an accepted loss).
 async fn observe_copy_reading_share(ctx: &Context) -> Result<(Intent, Option<ShareNotRead>)> {
     const STEP: StepId = COPY_LOG_BACKUPS;
-    let (share, destination) = log_shipping_folders(ctx);
+    let LogShippingFolders { share, copy } = log_shipping_folders(ctx);
+    let share = share.pcdr;
     let on_share = match list_log_backups(ctx, STEP, &share).await {
         Err(e) if ctx.options.accept_data_loss => {
             let skip = Intent::Skip(format!(
@@ -475,19 +519,18 @@ async fn observe_copy_reading_share(ctx: &Context) -> Result<(Intent, Option<Sha
         }
         other => other?,
     };
-    Ok((
-        copy_intent(ctx, &on_share, &share, &destination).await?,
-        None,
-    ))
+    Ok((copy_intent(ctx, &on_share, &share, &copy).await?, None))
 }
 
-/// Copies what the copy folder lacks of `on_share`, if it fits.
+/// Copies what the copy folder lacks of `on_share` (listed through pcdr's path
+/// `share`), if it fits.
 async fn copy_intent(
     ctx: &Context,
     on_share: &[FileEntry],
     share: &str,
-    destination: &str,
+    copy: &FolderViews,
 ) -> Result<Intent> {
+    let destination = copy.pcdr.as_str();
     let copied = list_log_backups(ctx, COPY_LOG_BACKUPS, destination).await?;
     let last_restored = ctx.facts().snapshot.and_then(|s| s.last_restored_file);
     let todo = uncopied(on_share, &copied, last_restored.as_deref());
@@ -497,20 +540,25 @@ async fn copy_intent(
         )));
     }
     require_free_space(ctx, destination, todo.iter().map(|f| f.size).sum()).await?;
-    let copy = |f: FileEntry| Action::CopyFile {
+    let copy_file = |f: FileEntry| Action::CopyFile {
         from: share.to_string(),
         to: destination.to_string(),
         name: f.name,
         bytes: f.size,
     };
-    Ok(Intent::act(todo.into_iter().map(copy).collect()))
+    let check = format!(
+        "{} must read the first copied file in {}; the rest is copied after that check",
+        ctx.sql_name(SiteRole::Backup),
+        copy.server
+    );
+    Ok(Intent::act(todo.into_iter().map(copy_file).collect()).with_note(check))
 }
 
 fn copy_template(ctx: &Context) -> Vec<Template> {
-    let (share, destination) = log_shipping_folders(ctx);
+    let LogShippingFolders { share, copy } = log_shipping_folders(ctx);
     let copy = Action::CopyFile {
-        from: share,
-        to: destination,
+        from: share.pcdr,
+        to: copy.pcdr,
         name: format!("{}_<yyyyMMddHHmmss>.trn", ctx.chat_db()),
         bytes: 0,
     };
@@ -524,7 +572,7 @@ fn copy_template(ctx: &Context) -> Vec<Template> {
 /// the bytes copied.
 async fn verify_copied(ctx: &Context, actions: &[Action]) -> Result<u64> {
     const STEP: StepId = COPY_LOG_BACKUPS;
-    let (_, destination) = log_shipping_folders(ctx);
+    let destination = log_shipping_folders(ctx).copy.pcdr;
     let copied = by_name_and_size(&list_log_backups(ctx, STEP, &destination).await?);
     let mut bytes = 0;
     for (name, size) in actions.iter().filter_map(Action::copied_file) {
@@ -599,7 +647,7 @@ async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan, Option<Lsn
         ));
     }
     let point = restore_point(ctx, STEP).await?;
-    let (_, folder) = log_shipping_folders(ctx);
+    let folder = log_shipping_folders(ctx).copy;
     let files = sorted_files(ctx, STEP, &folder).await?;
     let identity = database_identity(ctx, STEP, &state).await?;
     let plan = restore_plan(ctx, STEP, &identity, point, &files).await?;
@@ -613,7 +661,7 @@ async fn observe_apply(ctx: &Context) -> Result<(Intent, RestorePlan, Option<Lsn
             gap: Box::new(gap.clone()),
         });
     }
-    let intent = apply_intent(ctx, &plan, state.in_standby, &folder, point);
+    let intent = apply_intent(ctx, &plan, state.in_standby, &folder.server, point);
     Ok((intent, plan, Some(point)))
 }
 
@@ -657,7 +705,7 @@ async fn observe_apply_intent(ctx: &Context) -> Result<Intent> {
 
 fn apply_template(ctx: &Context) -> Vec<Template> {
     let db = ctx.chat_db();
-    let (_, folder) = log_shipping_folders(ctx);
+    let folder = log_shipping_folders(ctx).copy.server;
     let file = join_path(&folder, &format!("{db}_<yyyyMMddHHmmss>.trn"));
     let placeholder = LogBackup {
         file,

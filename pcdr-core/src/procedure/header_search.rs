@@ -10,8 +10,9 @@
 //! applied, and names in warnings the files it does not use: misnamed ones, and those
 //! that provably cannot matter. This module reads; it never restores.
 
+use super::shared::{FolderViews, log_shipping_folders, precondition};
 use super::{Context, StepId};
-use crate::error::{Error, PlaneError, Result};
+use crate::error::{Error, PlaneError, PreconditionKind, Result};
 use crate::log_chain::{
     BackupHeader, Candidate, ChainError, ChainIdentity, Lsn, RestorePlan, plan_log_restores,
 };
@@ -52,11 +53,19 @@ pub async fn list_log_backups(ctx: &Context, step: StepId, folder: &str) -> Resu
     Ok(listed)
 }
 
-/// The copy folder's log backups as full paths, ordered by name (their backup time).
-pub async fn sorted_files(ctx: &Context, step: StepId, folder: &str) -> Result<Vec<String>> {
-    let mut files = list_log_backups(ctx, step, folder).await?;
+/// The copy folder's log backups, listed through pcdr's path and named by the backup
+/// instance's (the path its `RESTORE` opens), ordered by name (their backup time).
+pub async fn sorted_files(
+    ctx: &Context,
+    step: StepId,
+    folder: &FolderViews,
+) -> Result<Vec<String>> {
+    let mut files = list_log_backups(ctx, step, &folder.pcdr).await?;
     files.sort_by_key(|f| f.name.to_ascii_lowercase());
-    Ok(files.iter().map(|f| join_path(folder, &f.name)).collect())
+    Ok(files
+        .iter()
+        .map(|f| join_path(&folder.server, &f.name))
+        .collect())
 }
 
 /// The SQL Server errors that mean it opened a backup file and found it damaged: 3203
@@ -65,8 +74,16 @@ pub async fn sorted_files(ctx: &Context, step: StepId, folder: &str) -> Result<V
 /// folder's path or rights, for every file alike: that is fixed, not worked around.
 const DAMAGED: [u32; 2] = [3203, 3241];
 
-/// Reads one file's header; a file SQL Server cannot read carries why. A failure that
-/// is not SQL Server's answer (the instance went away) stops the step.
+/// SQL Server's "Cannot open backup device": the file is not where the path says, or the
+/// service account may not read it.
+const CANNOT_OPEN: u32 = 3201;
+
+/// Reads the header of a file pcdr found in the copy folder, by the backup instance's
+/// path to it; a file SQL Server finds damaged carries why. A file it cannot open at
+/// all ([`CANNOT_OPEN`]) stops the step: pcdr sees the file, so the server's path
+/// reaches another folder than pcdr's (or it may not read there), for every file alike
+/// ([`unseen_in_copy_folder`]). A failure that is not SQL Server's answer (the instance
+/// went away) stops the step too.
 pub async fn candidate(ctx: &Context, step: StepId, file: &str) -> Result<Candidate> {
     Ok(read_header(ctx, step, file).await?.0)
 }
@@ -75,6 +92,9 @@ pub async fn candidate(ctx: &Context, step: StepId, file: &str) -> Result<Candid
 async fn read_header(ctx: &Context, step: StepId, file: &str) -> Result<(Candidate, bool)> {
     let (header, damaged) = match ctx.sql(SiteRole::Backup).backup_header(file).await {
         Ok(h) => (Ok(h), false),
+        Err(e) if e.sql_number() == Some(CANNOT_OPEN) => {
+            return Err(unseen_in_copy_folder(ctx, step, file, &e));
+        }
         Err(e @ PlaneError::Sql(_)) => {
             let damaged = e.sql_number().is_some_and(|n| DAMAGED.contains(&n));
             (Err(e.to_string()), damaged)
@@ -86,6 +106,30 @@ async fn read_header(ctx: &Context, step: StepId, file: &str) -> Result<(Candida
     };
     let file = file.to_string();
     Ok((Candidate { file, header }, damaged))
+}
+
+/// The backup instance cannot open `file`, which pcdr found in the copy folder through
+/// its own path: the error names both paths and the two settings that must reach one
+/// folder.
+fn unseen_in_copy_folder(ctx: &Context, step: StepId, file: &str, error: &PlaneError) -> Error {
+    let copy = log_shipping_folders(ctx).copy;
+    let server = ctx.sql_name(SiteRole::Backup);
+    precondition(
+        step,
+        PreconditionKind::Topology,
+        format!(
+            "{server} cannot open {file}, although pcdr finds {} in {} ({error})",
+            file_name(file),
+            copy.pcdr
+        ),
+        format!(
+            "set log_shipping.copy_destination to the copy folder as {server} names it \
+             (msdb's backup_destination_directory; now {}) and \
+             log_shipping.copy_destination_from_pcdr to the path through which pcdr reaches \
+             that same folder, or let {server}'s service account read it; then resume",
+            copy.server
+        ),
+    )
 }
 
 /// The headers of the copy folder's files, each read at most once.
@@ -252,7 +296,15 @@ async fn last_restored_header(ctx: &Context, step: StepId) -> Result<Option<Back
     let Some(file) = facts.snapshot.and_then(|s| s.last_restored_file) else {
         return Ok(None);
     };
-    Ok(candidate(ctx, step, &file).await?.header.ok())
+    // The restore job's file may be gone since (its retention deletes old files).
+    match ctx.sql(SiteRole::Backup).backup_header(&file).await {
+        Ok(header) => Ok(Some(header)),
+        Err(PlaneError::Sql(_)) => Ok(None),
+        Err(e) => {
+            let target = ctx.sql_name(SiteRole::Backup);
+            Err(Error::step(step, target, None, Some(&file), e))
+        }
+    }
 }
 
 /// Drops from `candidates` each file SQL Server found `damaged` that msdb records as

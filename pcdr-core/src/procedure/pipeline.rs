@@ -1,7 +1,9 @@
-//! The copy pipeline: the failover's copy step copies log backups a few at a time and,
-//! unless [`RunOptions::sequential_restore`](super::RunOptions) asks for copy-then-restore,
-//! restores each copied log backup that is next in the chain as soon as it has landed,
-//! strictly in LSN order, exactly as the apply step would (same actions, same facts).
+//! The copy pipeline: the failover's copy step copies the first log backup alone and
+//! checks that the backup instance reads it where its own path says, then copies the
+//! rest a few at a time and, unless [`RunOptions::sequential_restore`](super::RunOptions)
+//! asks for copy-then-restore, restores each copied log backup that is next in the
+//! chain as soon as it has landed, strictly in LSN order, exactly as the apply step
+//! would (same actions, same facts).
 //!
 //! Whatever the pipeline leaves (a gap, a file it cannot read, a file that did not land)
 //! is left to the apply step, which observes the database's restore point and restores
@@ -34,17 +36,40 @@ pub async fn copy_and_restore(ctx: &Context, step: StepId, actions: &[Action]) -
     };
     match pipeline {
         None => {
-            perform_concurrently_reporting(ctx, step, actions, COPY_PARALLELISM, &|_| ()).await?;
+            copy_checked(ctx, step, actions, &|_| ()).await?;
             Ok(0)
         }
         Some(pipeline) => pipeline.run(ctx, step, actions).await,
     }
 }
 
+/// Copies the first file alone and has the backup instance read its header by the
+/// server's own path to the copy folder before the rest is copied, a few at a time: a
+/// server that cannot open what pcdr wrote stops the step naming both paths
+/// ([`candidate`]) before more is copied where it cannot see. `done` hears of each
+/// file that landed.
+async fn copy_checked(
+    ctx: &Context,
+    step: StepId,
+    actions: &[Action],
+    done: &(dyn Fn(&Action) + Sync),
+) -> Result<()> {
+    let Some((first, rest)) = actions.split_first() else {
+        return Ok(());
+    };
+    first.perform(ctx, step).await?;
+    done(first);
+    if let Some((name, _)) = first.copied_file() {
+        let folder = log_shipping_folders(ctx).copy.server;
+        candidate(ctx, step, &join_path(&folder, name)).await?;
+    }
+    perform_concurrently_reporting(ctx, step, rest, COPY_PARALLELISM, done).await
+}
+
 /// The restoring half of the pipelined copy step: the chain as it stands before the
 /// copies start, and how to go on from there.
 struct Pipeline {
-    /// The copy folder.
+    /// The copy folder, as the backup instance names it.
     folder: String,
     /// The chain's identity once `ready` is restored: what the next backup must continue.
     identity: ChainIdentity,
@@ -82,7 +107,7 @@ impl Pipeline {
         }
         let point = ctx.sql(SiteRole::Backup).redo_start_lsn(db).await.ok()??;
         let coming = coming_files(actions);
-        let (_, folder) = log_shipping_folders(ctx);
+        let folder = log_shipping_folders(ctx).copy;
         // A file about to be copied again (another size) is not read before it lands.
         let files: Vec<String> = sorted_files(ctx, step, &folder)
             .await
@@ -101,7 +126,7 @@ impl Pipeline {
             return None;
         }
         Some(Pipeline {
-            folder,
+            folder: folder.server,
             identity: plan.final_identity(&identity),
             standby: state.in_standby,
             point: plan.to_restore.last().map_or(point, |b| b.header.last_lsn),
@@ -121,9 +146,7 @@ impl Pipeline {
             }
         };
         // The copying future owns the sender, so the restorer hears the end of the copies.
-        let copies = async move {
-            perform_concurrently_reporting(ctx, step, actions, COPY_PARALLELISM, &report).await
-        };
+        let copies = async move { copy_checked(ctx, step, actions, &report).await };
         let (copied, restored) =
             futures_util::future::join(copies, self.restore_as_copied(ctx, step, arrivals)).await;
         let restored = restored?;

@@ -180,14 +180,45 @@ pub async fn perform_exclusive(
     }
 }
 
-/// The share and the copy folder: from the snapshot, else from the topology.
-pub fn log_shipping_folders(ctx: &Context) -> (String, String) {
-    match ctx.facts().snapshot {
+/// A folder of log backups by both of its paths, which may differ: a SQL Server's own
+/// path (`D:\LogShipping\mgc`) means nothing on pcdr's machine, and pcdr's path
+/// (`\\sql-dal\D$\LogShipping\mgc`, a mount point) may mean nothing to the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderViews {
+    /// The path the SQL Servers use: in `BACKUP`, `RESTORE` and msdb's log-shipping tables.
+    pub server: String,
+    /// The path pcdr lists and copies files through.
+    pub pcdr: String,
+}
+
+/// The backup share and the copy folder, each by both of its paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogShippingFolders {
+    /// Where the primary writes its log backups.
+    pub share: FolderViews,
+    /// Where the backup instance restores them from.
+    pub copy: FolderViews,
+}
+
+/// The log-shipping folders. The servers' paths come from the snapshot when there is
+/// one (msdb holds what the jobs really used), else from the topology; pcdr's own paths
+/// always come from the topology (`*_from_pcdr`): msdb's paths are the servers' and are
+/// never taken for pcdr's.
+pub fn log_shipping_folders(ctx: &Context) -> LogShippingFolders {
+    let topo = &ctx.topology.log_shipping;
+    let (share, copy) = match ctx.facts().snapshot {
         Some(s) => (s.backup_source_directory, s.backup_destination_directory),
-        None => (
-            ctx.topology.log_shipping.backup_share.clone(),
-            ctx.topology.log_shipping.copy_destination.clone(),
-        ),
+        None => (topo.backup_share.clone(), topo.copy_destination.clone()),
+    };
+    LogShippingFolders {
+        share: FolderViews {
+            server: share,
+            pcdr: topo.backup_share_from_pcdr.clone(),
+        },
+        copy: FolderViews {
+            server: copy,
+            pcdr: topo.copy_destination_from_pcdr.clone(),
+        },
     }
 }
 

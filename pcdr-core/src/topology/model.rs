@@ -49,10 +49,21 @@ impl Default for Databases {
 /// The log-shipping setup from the primary's chat database to the backup site.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogShipping {
-    /// The share the primary writes its log backups to (a UNC path).
+    /// The share the primary writes its log backups to, as the SQL Servers reach it (a
+    /// UNC path): what `BACKUP … TO DISK`, `RESTORE … FROM DISK` and the log-shipping
+    /// procedures are given.
     pub backup_share: String,
-    /// The folder on the backup site's SQL Server the copy job copies log backups to.
+    /// The same share as pcdr reaches it to list and copy log backups (a UNC path, or a
+    /// mount point on pcdr's machine); by default [`LogShipping::backup_share`].
+    pub backup_share_from_pcdr: String,
+    /// The folder the copy job copies log backups to, as the backup site's SQL Server
+    /// sees it (a path on that server, e.g. `D:\LogShipping\mgc`): what `RESTORE LOG
+    /// … FROM DISK` and msdb's `backup_destination_directory` name.
     pub copy_destination: String,
+    /// The same folder as pcdr reaches it to copy log backups into (often the server's
+    /// administrative share, e.g. `\\sql-dal\D$\LogShipping\mgc`); by default
+    /// [`LogShipping::copy_destination`], which then must be a path pcdr can reach too.
+    pub copy_destination_from_pcdr: String,
     /// Minutes between log backups when failback sets log shipping up again (1–1440).
     pub backup_interval_minutes: u32,
     /// Minutes the secondary waits before restoring a copied log backup.

@@ -162,19 +162,23 @@ fn databases(raw: RawDatabases) -> Checked<Databases> {
 }
 
 fn log_shipping(raw: RawLogShipping) -> Checked<LogShipping> {
-    let backup_share = required(raw.backup_share, "log_shipping.backup_share", "a UNC path")?;
-    let copy_destination = required(
-        raw.copy_destination,
+    let (backup_share, backup_share_from_pcdr) = folder_views(
+        "log_shipping.backup_share",
+        raw.backup_share,
+        raw.backup_share_from_pcdr,
+        "a UNC path, as the SQL Servers reach the share",
+    )?;
+    let (copy_destination, copy_destination_from_pcdr) = folder_views(
         "log_shipping.copy_destination",
-        "a folder path on the backup site's SQL Server",
+        raw.copy_destination,
+        raw.copy_destination_from_pcdr,
+        "a folder path on the backup site's SQL Server, as that server sees it",
     )?;
     Ok(LogShipping {
-        backup_share: text("log_shipping.backup_share", backup_share, "a UNC path")?,
-        copy_destination: text(
-            "log_shipping.copy_destination",
-            copy_destination,
-            "a folder path",
-        )?,
+        backup_share,
+        backup_share_from_pcdr,
+        copy_destination,
+        copy_destination_from_pcdr,
         backup_interval_minutes: number_or(
             "log_shipping.backup_interval_minutes",
             raw.backup_interval_minutes,
@@ -191,6 +195,23 @@ fn log_shipping(raw: RawLogShipping) -> Checked<LogShipping> {
         )?,
         restore_mode: raw.restore_mode.unwrap_or(RestoreMode::NoRecovery),
     })
+}
+
+/// A folder as the SQL Servers see it (`key`, required) and as pcdr reaches it
+/// (`<key>_from_pcdr`, by default the same path).
+fn folder_views(
+    key: &str,
+    server: Option<String>,
+    from_pcdr: Option<String>,
+    what: &str,
+) -> Checked<(String, String)> {
+    let server = text(key, required(server, key, what)?, what)?;
+    let pcdr_key = format!("{key}_from_pcdr");
+    let from_pcdr = match from_pcdr {
+        Some(path) => text(&pcdr_key, path, "the same folder as pcdr reaches it")?,
+        None => server.clone(),
+    };
+    Ok((server, from_pcdr))
 }
 
 fn sites(raw: RawSites) -> Checked<Sites> {

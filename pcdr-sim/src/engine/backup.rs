@@ -73,7 +73,7 @@ async fn take(exec: &mut Exec<'_>, backup: &Backup) -> Result<Vec<StatementResul
             set.header.is_copy_only = true;
             taken.log_backup_lsn = database.log_backup_lsn;
         }
-        let size = disks.write(&path, &set)?;
+        let size = disks.write(instance_id, &path, &set)?;
         *database = taken;
         Ok::<_, SqlError>((set, size))
     })?;

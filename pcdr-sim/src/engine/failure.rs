@@ -63,8 +63,14 @@ impl Failure {
 }
 
 impl From<SqlError> for Failure {
+    /// The error, then those SQL Server sends after it for the same statement.
     fn from(error: SqlError) -> Self {
-        Failure::error(error.number, error.message)
+        let mut failure = Failure::error(error.number, error.message);
+        let then = error.then.into_iter();
+        failure
+            .messages
+            .extend(then.map(|(number, text)| ServerMessage::new(number, 16, text)));
+        failure
     }
 }
 

@@ -47,15 +47,19 @@ async fn dispatch(exec: &mut Exec<'_>, restore: &Restore) -> Result<Vec<Statemen
     }
     match &restore.target {
         RestoreTarget::HeaderOnly => {
-            let settings = exec.state()?.settings;
-            Ok(vec![header_only(&read(exec, restore)?.0, &settings)])
+            let state = exec.state()?;
+            let path = device(exec, &restore.from)?;
+            let disks = exec.engine.world.disks(&state);
+            let set = disks.read_header(exec.engine.instance, &path)?;
+            Ok(vec![header_only(&set, &state.settings)])
         }
         RestoreTarget::FileListOnly => {
             let settings = exec.state()?.settings;
             Ok(vec![file_list(&read(exec, restore)?.0, &settings)])
         }
         RestoreTarget::VerifyOnly => {
-            read(exec, restore)?;
+            let (set, _, _) = read(exec, restore)?;
+            require_checksums(&set, &restore.options)?;
             Ok(vec![
                 StatementResult::Info(ServerMessage::new(
                     3262,
@@ -98,6 +102,21 @@ fn check_options(exec: &Exec<'_>, options: &[RestoreOption]) -> Result<(), Failu
     Ok(())
 }
 
+/// `WITH CHECKSUM` asks to verify the backup checksums, which only a backup taken
+/// `WITH CHECKSUM` carries: 3187 otherwise ("RESTORE Statements - VERIFYONLY",
+/// <https://learn.microsoft.com/en-us/sql/t-sql/statements/restore-statements-verifyonly-transact-sql>;
+/// "BACKUP (Transact-SQL)", CHECKSUM:
+/// <https://learn.microsoft.com/en-us/sql/t-sql/statements/backup-transact-sql>).
+fn require_checksums(set: &BackupSet, options: &[RestoreOption]) -> Result<(), Failure> {
+    if set.header.has_checksum || !options.contains(&RestoreOption::Checksum) {
+        return Ok(());
+    }
+    Err(Failure::error(
+        3187,
+        "RESTORE WITH CHECKSUM cannot be specified because the backup set does not contain checksum information.",
+    ))
+}
+
 /// The one device of the statement.
 fn device(exec: &Exec<'_>, from: &[Operand]) -> Result<String, Failure> {
     match from {
@@ -113,7 +132,11 @@ fn device(exec: &Exec<'_>, from: &[Operand]) -> Result<String, Failure> {
 fn read(exec: &Exec<'_>, restore: &Restore) -> Result<(BackupSet, u64, String), Failure> {
     let path = device(exec, &restore.from)?;
     let state = exec.state()?;
-    let (set, size) = exec.engine.world.disks(&state).read(&path)?;
+    let (set, size) = exec
+        .engine
+        .world
+        .disks(&state)
+        .read(exec.engine.instance, &path)?;
     Ok((set, size, path))
 }
 

@@ -79,6 +79,110 @@ async fn a_successful_backup_reports_4035_and_3014_then_done() {
 /// "Copy-only backups" (Microsoft Learn): a copy-only backup is marked `IsCopyOnly` in
 /// `RESTORE HEADERONLY`; a copy-only log backup does not move the log archive point, so
 /// the next regular log backup starts where it would have.
+fn is_failed(result: &StatementResult) -> bool {
+    matches!(result, StatementResult::Failed(_))
+}
+
+/// A full backup of `mgccomp` on the primary, on the share; returns its path.
+async fn compliance_backup(dir: &std::path::Path, primary: &InstanceEngine) -> String {
+    let file = dir.join("share").join("mgccomp.bak").display().to_string();
+    let text = format!("BACKUP DATABASE mgccomp TO DISK = N'{file}' WITH INIT");
+    respond(primary, Request::Batch(text)).await;
+    file
+}
+
+/// `RESTORE DATABASE name FROM DISK = file`, with `WITH` and `moves` when given.
+fn restore_as(name: &str, file: &str, moves: &[(&str, String)]) -> Request {
+    let moves: Vec<String> = moves
+        .iter()
+        .map(|(logical, physical)| format!("MOVE N'{logical}' TO N'{physical}'"))
+        .collect();
+    let with = match moves.is_empty() {
+        true => String::new(),
+        false => format!(" WITH {}", moves.join(", ")),
+    };
+    Request::Batch(format!(
+        "RESTORE DATABASE {name} FROM DISK = N'{file}'{with}"
+    ))
+}
+
+/// The `MOVE` clauses placing `mgccomp`'s two files as `name` in `folder`.
+fn moves_into(folder: &std::path::Path, name: &str) -> [(&'static str, String); 2] {
+    let at = |file: String| folder.join(file).display().to_string();
+    [
+        ("mgccomp", at(format!("{name}.mdf"))),
+        ("mgccomp_log", at(format!("{name}_log.ldf"))),
+    ]
+}
+
+/// Without `MOVE` a restore puts each file where the backup recorded it ("RESTORE
+/// Statements - Arguments", MOVE:
+/// <https://learn.microsoft.com/en-us/sql/t-sql/statements/restore-statements-arguments-transact-sql>):
+/// on the instance that took the backup those are another database's files, so a copy
+/// under a new name is refused, file by file, with 1834 then 3156, then 3119 and 3013;
+/// `MOVE` to free paths restores it.
+#[tokio::test]
+async fn a_restore_onto_another_databases_files_is_1834_and_3156_until_moved() {
+    let (dir, primary) = engine(InstanceId::Primary);
+    let file = compliance_backup(dir.path(), &primary).await;
+    let refused = respond(&primary, restore_as("mgccomp_copy", &file, &[])).await;
+    assert_eq!(
+        numbers(&refused[0]),
+        vec![1834, 3156, 1834, 3156, 3119, 3013]
+    );
+    let StatementResult::Failed(messages) = &refused[0] else {
+        panic!("{refused:?}")
+    };
+    assert!(
+        messages[0]
+            .message
+            .ends_with("cannot be overwritten.  It is being used by database 'mgccomp'."),
+        "{}",
+        messages[0].message
+    );
+    let folder = dir.path().join("data").join("primary");
+    let moves = moves_into(&folder, "mgccomp_copy");
+    let restored = respond(&primary, restore_as("mgccomp_copy", &file, &moves)).await;
+    assert!(!restored.iter().any(is_failed), "{restored:?}");
+    let state = primary.world.read().unwrap();
+    let copy = state
+        .instance(InstanceId::Primary)
+        .unwrap()
+        .database("mgccomp_copy");
+    let placed: Vec<&str> = copy
+        .unwrap()
+        .files
+        .iter()
+        .map(|f| f.physical_name.as_str())
+        .collect();
+    assert_eq!(
+        placed,
+        moves.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>()
+    );
+}
+
+/// On another instance the backup's folders do not exist: 5133 ("Directory lookup for
+/// the file … failed with the operating system error 3") then 3156 for each file, 3119
+/// and 3013; `MOVE` into the instance's own data folder restores it.
+#[tokio::test]
+async fn a_restore_into_a_folder_the_instance_lacks_is_5133_and_3156_until_moved() {
+    let (dir, primary) = engine(InstanceId::Primary);
+    let file = compliance_backup(dir.path(), &primary).await;
+    let backup = InstanceEngine::new(Arc::clone(&primary.world), InstanceId::Backup).unwrap();
+    let refused = respond(&backup, restore_as("mgccomp_primary", &file, &[])).await;
+    assert_eq!(
+        numbers(&refused[0]),
+        vec![5133, 3156, 5133, 3156, 3119, 3013]
+    );
+    let folder = dir.path().join("data").join("backup");
+    let moves = moves_into(&folder, "mgccomp_primary");
+    let restored = respond(&backup, restore_as("mgccomp_primary", &file, &moves)).await;
+    assert!(!restored.iter().any(is_failed), "{restored:?}");
+    let state = backup.world.read().unwrap();
+    let instance = state.instance(InstanceId::Backup).unwrap();
+    assert!(instance.database("mgccomp_primary").is_some());
+}
+
 #[tokio::test]
 async fn a_copy_only_backup_is_marked_and_leaves_the_log_chain_alone() {
     let (dir, engine) = engine(InstanceId::Primary);

@@ -20,6 +20,7 @@ use crate::world::msdb::{
     Job, JobKind, MonitorSecondary, Msdb, PrimaryDatabase, PrimarySecondary, Schedule, Secondary,
     SecondaryDatabase, default_alert_enabled, default_history_retention, default_restore_threshold,
 };
+use crate::world::server_paths::COPY_FOLDER_ON_BACKUP;
 use crate::world::version::SqlVersion;
 use crate::world::{World, WorldError, WorldResult, traffic};
 
@@ -237,7 +238,9 @@ impl World {
             .and_then(|i| i.database_mut(CHAT_DB))
             .ok_or_else(|| WorldError::Refused("no primary chat database".into()))?;
         let set = dbops::take_full_backup(primary, InstanceId::Primary, now, true);
-        disks.write(&path, &set).map_err(sql_refusal)?;
+        disks
+            .write(InstanceId::Primary, &path, &set)
+            .map_err(sql_refusal)?;
         let restore = FullRestore {
             replace: true,
             finish: if options.standby {
@@ -255,7 +258,7 @@ impl World {
         backup
             .msdb
             .record_restore(CHAT_DB, 'D', (&path, &set.header), now);
-        configure_log_shipping(state, &self.share_dir(), &self.copy_dir(), options.standby);
+        configure_log_shipping(state, &self.share_dir(), options.standby);
         Ok(())
     }
 }
@@ -330,8 +333,9 @@ fn write_password(path: &Path, options: &WorldOptions) -> WorldResult<()> {
 /// (<https://learn.microsoft.com/skypeforbusiness/deploy/deploy-persistent-chat-server/configure-hadr-for-persistent-chat>):
 /// the primary and its mirror are both log-shipping primaries with the same share, so
 /// that log shipping goes on after a mirroring failover; the backup instance is the
-/// secondary.
-fn configure_log_shipping(state: &mut WorldState, share: &Path, copy: &Path, standby: bool) {
+/// secondary, restoring from the copy folder as it names it
+/// ([`COPY_FOLDER_ON_BACKUP`]).
+fn configure_log_shipping(state: &mut WorldState, share: &Path, standby: bool) {
     let share = share.display().to_string();
     let secondary_id = Guid::generate();
     for id in [InstanceId::Primary, InstanceId::PrimaryMirror] {
@@ -341,7 +345,7 @@ fn configure_log_shipping(state: &mut WorldState, share: &Path, copy: &Path, sta
     }
     if let Some(backup) = state.instance_mut(InstanceId::Backup) {
         let msdb = &mut backup.msdb;
-        configure_secondary(msdb, secondary_id, share, copy.display().to_string());
+        configure_secondary(msdb, secondary_id, share, COPY_FOLDER_ON_BACKUP.into());
         msdb.secondary_databases.push(SecondaryDatabase {
             secondary_database: CHAT_DB.into(),
             secondary_id,

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::backup_file::{BackupFileError, BackupKind, BackupSet, FileEntry, Message};
 use crate::guid::Guid;
 use crate::world::model::{Database, DbState, Instance, InstanceId, UserAccess};
+use crate::world::server_paths;
 
 /// LSN distance between two chat messages' commit records.
 pub const LSN_PER_MESSAGE: u128 = 100;
@@ -20,13 +21,16 @@ pub const LSN_PER_MESSAGE: u128 = 100;
 pub const FIRST_LSN: u128 = 35_000_000_001_000_000_001;
 
 /// An error as SQL Server reports it: number and text (class 16 unless the engine says
-/// otherwise).
+/// otherwise), and the errors SQL Server sends right after it for the same statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqlError {
     /// Error number, e.g. 4305.
     pub number: u32,
     /// Message text.
     pub message: String,
+    /// Further errors of the statement, in order (number, text), before the 3013 the
+    /// engine adds to a failed BACKUP or RESTORE.
+    pub then: Vec<(u32, String)>,
 }
 
 impl SqlError {
@@ -35,7 +39,21 @@ impl SqlError {
         Self {
             number,
             message: message.into(),
+            then: Vec::new(),
         }
+    }
+
+    /// Errors in the order SQL Server sends them; `None` when there are none.
+    fn sequence(mut errors: Vec<(u32, String)>) -> Option<Self> {
+        if errors.is_empty() {
+            return None;
+        }
+        let (number, message) = errors.remove(0);
+        Some(Self {
+            number,
+            message,
+            then: errors,
+        })
     }
 
     /// 911: no such database.
@@ -83,19 +101,35 @@ pub struct Disks {
 }
 
 impl Disks {
-    /// Reads the backup set in `path`: 3201 missing or unreachable, 3241 malformed, 3203
-    /// truncated or damaged. Also returns the file's size in bytes.
-    pub fn read(&self, path: &str) -> Result<(BackupSet, u64), SqlError> {
-        let bytes = self.read_bytes(path)?;
+    /// The real path behind `path` as `instance` names it ([`server_paths`]): 3201 with
+    /// operating system error 3 when it names no folder there.
+    pub fn local(&self, instance: InstanceId, path: &str) -> Result<PathBuf, SqlError> {
+        server_paths::resolve(instance, path, &self.copy)
+            .map_err(|_| cannot_open(path, 3, "The system cannot find the path specified."))
+    }
+
+    /// Reads the backup set in `path`, as `instance` names it: 3201 missing or
+    /// unreachable, 3241 malformed, 3203 truncated or damaged. Also returns the file's
+    /// size in bytes.
+    pub fn read(&self, instance: InstanceId, path: &str) -> Result<(BackupSet, u64), SqlError> {
+        let bytes = self.read_bytes(instance, path)?;
         let set = BackupSet::decode(&bytes).map_err(|e| file_error(path, e))?;
         Ok((set, bytes.len() as u64))
     }
 
-    fn read_bytes(&self, path: &str) -> Result<Vec<u8>, SqlError> {
+    /// Reads the backup set in `path` as `RESTORE HEADERONLY` does
+    /// ([`BackupSet::decode_for_header`]): 3201 missing or unreachable, 3241 a header
+    /// that cannot be read; damage after the header goes unseen.
+    pub fn read_header(&self, instance: InstanceId, path: &str) -> Result<BackupSet, SqlError> {
+        let bytes = self.read_bytes(instance, path)?;
+        BackupSet::decode_for_header(&bytes).map_err(|e| file_error(path, e))
+    }
+
+    fn read_bytes(&self, instance: InstanceId, path: &str) -> Result<Vec<u8>, SqlError> {
         if self.share_unreachable && self.is_on_share(path) {
             return Err(cannot_open(path, 53, "The network path was not found."));
         }
-        std::fs::read(path).map_err(|e| match e.kind() {
+        std::fs::read(self.local(instance, path)?).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => {
                 cannot_open(path, 2, "The system cannot find the file specified.")
             }
@@ -103,16 +137,23 @@ impl Disks {
         })
     }
 
-    /// Writes `set` to `path` (3201 unreachable, 3202 full). Returns the bytes written.
-    pub fn write(&self, path: &str, set: &BackupSet) -> Result<u64, SqlError> {
+    /// Writes `set` to `path`, as `instance` names it (3201 unreachable, 3202 full).
+    /// Returns the bytes written.
+    pub fn write(
+        &self,
+        instance: InstanceId,
+        path: &str,
+        set: &BackupSet,
+    ) -> Result<u64, SqlError> {
         if self.share_unreachable && self.is_on_share(path) {
             return Err(cannot_open(path, 53, "The network path was not found."));
         }
-        if self.copy_folder_full && Path::new(path).starts_with(&self.copy) {
+        let real = self.local(instance, path)?;
+        if self.copy_folder_full && real.starts_with(&self.copy) {
             return Err(disk_full(path));
         }
         let bytes = set.encode();
-        std::fs::write(path, &bytes)
+        std::fs::write(&real, &bytes)
             .map_err(|_| cannot_open(path, 3, "The system cannot find the path specified."))?;
         Ok(bytes.len() as u64)
     }
@@ -452,7 +493,8 @@ pub struct FullRestore {
 
 /// `RESTORE DATABASE name FROM … WITH options` on `instance`: 3104 mirrored, 3101 in
 /// use, 3154 other database without REPLACE, 3159 online without REPLACE, 3234 unknown
-/// logical file in MOVE, 3135 not a full backup.
+/// logical file in MOVE, 3135 not a full backup, 1834 or 5133 (then 3156, 3119) for a
+/// file that cannot go where the backup or `MOVE` puts it ([`check_placement`]).
 pub fn restore_full(
     instance: &mut Instance,
     name: &str,
@@ -473,6 +515,7 @@ pub fn restore_full(
         check_overwrite(existing, set, options, usage)?;
     }
     let files = moved_files(name, &set.files, &options.moves)?;
+    check_placement(instance, name, &files)?;
     let id = match instance.database(name) {
         Some(existing) => existing.id,
         None => {
@@ -553,6 +596,86 @@ fn moved_files(
             }
         })
         .collect())
+}
+
+/// Each file of a restore goes to the physical path the backup recorded unless `MOVE`
+/// names another ("RESTORE Statements - Arguments", MOVE:
+/// <https://learn.microsoft.com/en-us/sql/t-sql/statements/restore-statements-arguments-transact-sql>),
+/// and that path must be free and its folder must exist on the instance. The files an
+/// instance has are its databases' (`sys.master_files`), and its folders those holding
+/// them. A file of another database there is 1834 ("The file '…' cannot be overwritten.
+/// It is being used by database '…'.", Database Engine events and errors 1000 to 1999:
+/// <https://learn.microsoft.com/en-us/sql/relational-databases/errors-events/database-engine-events-and-errors-1000-to-1999>);
+/// a folder the instance lacks is 5133 ("Directory lookup for the file … failed with
+/// the operating system error 3", events and errors 5000 to 5999:
+/// <https://learn.microsoft.com/en-us/sql/relational-databases/errors-events/database-engine-events-and-errors-5000-to-5999>).
+/// Each is followed by 3156 for that file ("Use WITH MOVE to identify a valid location
+/// for the file."), and the plan by 3119 (events and errors 3000 to 3999:
+/// <https://learn.microsoft.com/en-us/sql/relational-databases/errors-events/database-engine-events-and-errors-3000-to-3999>).
+fn check_placement(instance: &Instance, name: &str, files: &[FileEntry]) -> Result<(), SqlError> {
+    let mut errors = Vec::new();
+    for file in files {
+        let Some(cause) = placement_problem(instance, name, &file.physical_name) else {
+            continue;
+        };
+        errors.push(cause);
+        errors.push((
+            3156,
+            format!(
+                "File '{}' cannot be restored to '{}'. Use WITH MOVE to identify a valid location for the file.",
+                file.logical_name, file.physical_name
+            ),
+        ));
+    }
+    if !errors.is_empty() {
+        errors.push((
+            3119,
+            "Problems were identified while planning for the RESTORE statement. Previous messages provide details.".into(),
+        ));
+    }
+    SqlError::sequence(errors).map_or(Ok(()), Err)
+}
+
+/// Why `path` cannot take a file of database `name` on `instance` (1834 or 5133), if it
+/// cannot.
+fn placement_problem(instance: &Instance, name: &str, path: &str) -> Option<(u32, String)> {
+    let others = instance
+        .databases
+        .values()
+        .filter(|d| !d.name.eq_ignore_ascii_case(name));
+    let mut owners = others.filter(|d| {
+        d.files
+            .iter()
+            .any(|f| f.physical_name.eq_ignore_ascii_case(path))
+    });
+    if let Some(owner) = owners.next() {
+        return Some((
+            1834,
+            format!(
+                "The file '{path}' cannot be overwritten.  It is being used by database '{}'.",
+                owner.name
+            ),
+        ));
+    }
+    let folder = folder_of(path);
+    let exists = instance
+        .databases
+        .values()
+        .flat_map(|d| &d.files)
+        .any(|f| folder_of(&f.physical_name).eq_ignore_ascii_case(folder));
+    (!exists).then(|| {
+        (
+            5133,
+            format!(
+                "Directory lookup for the file \"{path}\" failed with the operating system error 3(The system cannot find the path specified.)."
+            ),
+        )
+    })
+}
+
+/// The folder part of a Windows or Unix path.
+fn folder_of(path: &str) -> &str {
+    path.rfind(['\\', '/']).map_or("", |at| &path[..at])
 }
 
 fn restored_database(name: &str, id: i32, set: &BackupSet, files: Vec<FileEntry>) -> Database {
@@ -744,7 +867,7 @@ mod tests {
         let mut options = FullRestore {
             replace: false,
             finish: Finish::Recovery,
-            moves: vec![("mgc".into(), "/new/mgc.mdf".into())],
+            moves: vec![("mgc".into(), "/data/mgc_moved.mdf".into())],
         };
         let refused = restore_full(&mut instance, "mgc", &full, "f", &options, Usage::default());
         assert_eq!(refused.unwrap_err().number, 3159);
@@ -752,7 +875,7 @@ mod tests {
         restore_full(&mut instance, "mgc", &full, "f", &options, Usage::default()).unwrap();
         let db = instance.database("mgc").unwrap();
         assert_eq!(db.family_guid, source.family_guid);
-        assert_eq!(db.files[0].physical_name, "/new/mgc.mdf");
+        assert_eq!(db.files[0].physical_name, "/data/mgc_moved.mdf");
         assert!(db.is_recovered());
     }
 }

@@ -17,6 +17,7 @@ use crate::backup_file::BackupHeader;
 use crate::world::dbops::{self, Disks, Finish, SqlError, Usage};
 use crate::world::model::{InstanceId, MirrorRole, WorldState};
 use crate::world::msdb::{HeldSession, JobKind, Msdb, Secondary};
+use crate::world::server_paths;
 
 /// One job run and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -154,8 +155,11 @@ fn backup_job(
     }
     dbops::check_backup(db, true).map_err(|e| e.message)?;
     let mut taken = db.clone();
-    let set = dbops::take_log_backup(&mut taken, instance, now, true);
-    disks.write(&path, &set).map_err(|e| e.message)?;
+    // The log-shipping backup job backs up without CHECKSUM unless the server's "backup
+    // checksum default" is on, which it is not by default ("backup checksum default
+    // Server Configuration Option", Microsoft Learn).
+    let set = dbops::take_log_backup(&mut taken, instance, now, false);
+    disks.write(instance, &path, &set).map_err(|e| e.message)?;
     *db = taken;
     if let Some(row) = inst
         .msdb
@@ -199,17 +203,10 @@ pub fn log_files(dir: &Path, database: &str) -> std::io::Result<Vec<String>> {
 /// The log backup files of `database` in `dir` newer (by name) than the file at path
 /// `last`, sorted by name: what a copy or restore job has still to handle.
 fn log_files_after(dir: &Path, database: &str, last: Option<&str>) -> Result<Vec<String>, String> {
-    let last = last.map(file_name_of);
+    let last = last.map(server_paths::file_name);
     let mut names = log_files(dir, database).map_err(|e| e.to_string())?;
-    names.retain(|n| last.as_ref().is_none_or(|l| n > l));
+    names.retain(|n| last.is_none_or(|l| n.as_str() > l));
     Ok(names)
-}
-
-fn file_name_of(path: &str) -> String {
-    Path::new(path)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 /// Copies new log backups from the share to the copy destination.
@@ -226,20 +223,21 @@ fn copy_job(
             row.backup_source_directory
         ));
     }
-    let source = Path::new(&row.backup_source_directory);
-    let destination = Path::new(&row.backup_destination_directory);
+    let local = |path: &str| disks.local(instance, path).map_err(|e| e.message);
+    let source = local(&row.backup_source_directory)?;
+    let destination = local(&row.backup_destination_directory)?;
     let names = log_files_after(
-        source,
+        &source,
         &row.primary_database,
         row.last_copied_file.as_deref(),
     )?;
     let mut copied = Vec::new();
     for name in names {
-        let target = destination.join(&name).display().to_string();
-        if disks.copy_folder_full && Path::new(&target).starts_with(&disks.copy) {
+        let target = server_paths::join(&row.backup_destination_directory, &name);
+        if disks.copy_folder_full && destination.starts_with(&disks.copy) {
             return Err(dbops::disk_full(&target).message);
         }
-        std::fs::copy(source.join(&name), &target).map_err(|e| e.to_string())?;
+        std::fs::copy(source.join(&name), destination.join(&name)).map_err(|e| e.to_string())?;
         record_copied(state, instance, secondary_id, &target);
         copied.push(name);
     }
@@ -308,9 +306,11 @@ fn restore_database_files(
     row: &Secondary,
     db: &crate::world::msdb::SecondaryDatabase,
 ) -> Result<usize, String> {
-    let destination = Path::new(&row.backup_destination_directory);
+    let destination = disks
+        .local(instance, &row.backup_destination_directory)
+        .map_err(|e| e.message)?;
     let names = log_files_after(
-        destination,
+        &destination,
         &row.primary_database,
         db.last_restored_file.as_deref(),
     )?;
@@ -321,8 +321,8 @@ fn restore_database_files(
     };
     let mut restored = 0;
     for name in names {
-        let path = destination.join(&name).display().to_string();
-        let (set, _) = disks.read(&path).map_err(|e| e.message)?;
+        let path = server_paths::join(&row.backup_destination_directory, &name);
+        let (set, _) = disks.read(instance, &path).map_err(|e| e.message)?;
         let delay = Duration::minutes(i64::from(db.restore_delay));
         let due = set.header.finish.checked_add_signed(delay);
         if due.is_none_or(|due| due > state.clock) {

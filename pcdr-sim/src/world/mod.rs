@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `world.sqlite` | the state, shared by every process (`store.rs`; its rows: `layout.rs`) |
 //! | `share/` | the backup share the primary's backup job writes to |
-//! | `copy/` | the copy destination on the backup site |
+//! | `copy/` | the copy destination on the backup site, which the backup instance names `D:\LogShipping\mgc` (`server_paths.rs`) |
 //! | `mirror-share/` | the backup site's share that seeds its mirror (`Install-CsMirrorDatabase -FileShare`), which survives a disaster at the primary site |
 //! | `data/<instance>/` | placeholder database files |
 //! | `sql-password` | the password of the SQL login `pcdr` (mode 0600) |
@@ -31,6 +31,7 @@ pub mod logship;
 pub mod model;
 pub mod msdb;
 mod pool;
+pub mod server_paths;
 mod store;
 mod topology;
 mod traffic;

@@ -229,8 +229,8 @@ fn seed_backups(
         .ok_or_else(|| SqlError::no_database(seed.database))?;
     let full = dbops::take_full_backup(db, seed.instance, now, false);
     let log = dbops::take_log_backup(db, seed.instance, now, false);
-    disks.write(&seed.file("bak"), &full)?;
-    disks.write(&seed.file("trn"), &log)?;
+    disks.write(seed.instance, &seed.file("bak"), &full)?;
+    disks.write(seed.instance, &seed.file("trn"), &log)?;
     Ok((full, log))
 }
 

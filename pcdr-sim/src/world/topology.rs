@@ -3,6 +3,9 @@
 //! production topology it requires encryption, and it trusts the world's certificate
 //! authority (`DIR/tls/ca.pem`). Every instance is named ([`INSTANCE_NAME`]) on a
 //! static port, reached at its loopback address, and known to the cmdlets by its FQDN.
+//! Its copy folder has two paths, as a real deployment's does: `copy_destination` as
+//! the backup instance names it (`D:\LogShipping\mgc`) and
+//! `copy_destination_from_pcdr`, the real `DIR/copy` (`server_paths.rs`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,6 +17,7 @@ use pcdr_core::topology::{
 
 use crate::serve::ShellLauncher;
 use crate::world::model::InstanceId;
+use crate::world::server_paths::COPY_FOLDER_ON_BACKUP;
 use crate::world::{World, WorldResult};
 
 /// The instance name of every emulated SQL Server: none is a default instance.
@@ -51,7 +55,9 @@ impl World {
             databases: Databases::default(),
             log_shipping: LogShipping {
                 backup_share: self.share_dir().display().to_string(),
-                copy_destination: self.copy_dir().display().to_string(),
+                backup_share_from_pcdr: self.share_dir().display().to_string(),
+                copy_destination: COPY_FOLDER_ON_BACKUP.into(),
+                copy_destination_from_pcdr: self.copy_dir().display().to_string(),
                 backup_interval_minutes: 15,
                 restore_delay_minutes: 0,
                 restore_mode: if standby {

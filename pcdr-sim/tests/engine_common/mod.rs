@@ -8,10 +8,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use pcdr_core::commands::sql::{self, SqlCommand, SqlValue};
-use pcdr_core::planes::{PrimaryLogShipping, SecondaryLogShipping};
+use pcdr_core::planes::{FileMove, PrimaryLogShipping, SecondaryLogShipping};
 use pcdr_core::topology::RestoreMode;
 use pcdr_sim::serve::{ServeOptions, ServingWorld, ShellLauncher, serve};
 use pcdr_sim::world::model::InstanceId;
+use pcdr_sim::world::server_paths::{self, COPY_FOLDER_ON_BACKUP};
 use pcdr_sim::world::{World, WorldOptions};
 use tempfile::TempDir;
 use tiberius::{AuthMethod, Client, Config, EncryptionLevel, Query, Row};
@@ -182,6 +183,34 @@ pub async fn spid(client: &mut TestClient) -> i32 {
 
 /// Log shipping of `mgc` from the primary to the backup instance as pcdr-core sets it up
 /// (its exact commands), both jobs every `interval_minutes`.
+/// `path` as the backup instance names it: a file of the copy folder by its name on
+/// the instance's `D:` drive (`server_paths`), any other path as it is.
+pub fn on_backup(world: &World, path: &std::path::Path) -> String {
+    match path.strip_prefix(world.copy_dir()) {
+        Ok(rest) => server_paths::join(COPY_FOLDER_ON_BACKUP, &rest.display().to_string()),
+        Err(_) => path.display().to_string(),
+    }
+}
+
+/// `name` in `instance`'s data folder (`DIR/data/<instance>`), the one folder of
+/// database files the instance has: where a `MOVE` can put a restored file.
+pub fn data_file(world: &World, instance: InstanceId, name: &str) -> String {
+    let folder = world.dir().join("data").join(instance.name());
+    folder.join(name).display().to_string()
+}
+
+/// `MOVE` clauses placing `mgc`'s two files onto `instance`'s own `mgc` files, as pcdr
+/// computes them from `sys.master_files`.
+pub fn onto_own_mgc(world: &World, instance: InstanceId) -> Vec<FileMove> {
+    [("mgc", "mgc.mdf"), ("mgc_log", "mgc_log.ldf")]
+        .into_iter()
+        .map(|(logical, file)| FileMove {
+            logical_name: logical.into(),
+            physical_name: data_file(world, instance, file),
+        })
+        .collect()
+}
+
 pub async fn set_up_log_shipping(
     world: &World,
     primary: &mut TestClient,
@@ -207,7 +236,7 @@ pub async fn set_up_log_shipping(
         primary_database: "mgc".into(),
         secondary_database: "mgc".into(),
         backup_source_directory: share,
-        backup_destination_directory: world.copy_dir().display().to_string(),
+        backup_destination_directory: COPY_FOLDER_ON_BACKUP.into(),
         copy_job_name: "LSCopy_mgc".into(),
         restore_job_name: "LSRestore_mgc".into(),
         interval_minutes,

@@ -243,6 +243,37 @@ async fn snapshot_records_the_log_shipping_setup_in_the_facts() {
     );
 }
 
+/// msdb's folders are the servers' paths: where they differ from the topology's, the
+/// run says so and names the path pcdr still copies through, instead of taking msdb's
+/// path for its own.
+#[tokio::test]
+async fn snapshot_says_where_msdb_names_other_folders_than_the_topology() {
+    let mut w = World::new();
+    w.backup
+        .expect_log_shipping_snapshot()
+        .returning(|_| Ok(Some(snapshot())));
+    w.forbid_mutations();
+    let (ctx, rec) = w.build();
+    done(snapshot_log_shipping(&ctx).await.expect("recorded"));
+    let notes = rec.notes();
+    let copy = notes
+        .iter()
+        .find(|n| n.contains("log_shipping.copy_destination "))
+        .expect("a note on the copy folder");
+    assert!(
+        copy.contains(SNAP_COPY) && copy.contains(COPY) && copy.contains(COPY_FROM_PCDR),
+        "{copy}"
+    );
+    let share = notes
+        .iter()
+        .find(|n| n.contains("log_shipping.backup_share "))
+        .expect("a note on the share");
+    assert!(
+        share.contains(SNAP_SHARE) && share.contains(SHARE),
+        "{share}"
+    );
+}
+
 #[tokio::test]
 async fn snapshot_is_skipped_when_the_facts_already_hold_one() {
     let mut w = World::new().with_snapshot(snapshot());
@@ -469,38 +500,39 @@ async fn copy_takes_only_missing_or_partial_files_newer_than_the_last_restored_o
         entry(&trn("20261127123000"), 300),
         entry(&trn("20261127124500"), 400),
     ];
-    expect_list(&mut w.files, SNAP_SHARE, 1, share);
+    expect_list(&mut w.files, SHARE, 1, share);
     let mut seq = Sequence::new();
     w.files
         .expect_list_log_backups()
-        .withf(|f, _| f == SNAP_COPY)
+        .withf(|f, _| f == COPY_FROM_PCDR)
         .times(1)
         .in_sequence(&mut seq)
         .returning(move |_, _| Ok(before.clone()));
     w.files
         .expect_free_space()
-        .with(eq(SNAP_COPY))
+        .with(eq(COPY_FROM_PCDR))
         .times(1)
         .returning(|_| Ok(700));
     w.files
         .expect_copy_file()
         .withf(|from, name, to| {
-            from == SNAP_SHARE && name == "mgc_20261127123000.trn" && to == SNAP_COPY
+            from == SHARE && name == "mgc_20261127123000.trn" && to == COPY_FROM_PCDR
         })
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _, _| Ok(300));
+    expect_read_back(&mut w, &mut seq, SNAP_COPY, "mgc_20261127123000.trn");
     w.files
         .expect_copy_file()
         .withf(|from, name, to| {
-            from == SNAP_SHARE && name == "mgc_20261127124500.trn" && to == SNAP_COPY
+            from == SHARE && name == "mgc_20261127124500.trn" && to == COPY_FROM_PCDR
         })
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _, _| Ok(400));
     w.files
         .expect_list_log_backups()
-        .withf(|f, _| f == SNAP_COPY)
+        .withf(|f, _| f == COPY_FROM_PCDR)
         .times(1)
         .in_sequence(&mut seq)
         .returning(move |_, _| Ok(after.clone()));
@@ -530,26 +562,65 @@ async fn copy_uses_the_topology_folders_without_a_snapshot() {
     let mut seq = Sequence::new();
     w.files
         .expect_list_log_backups()
-        .withf(|f, _| f == COPY)
+        .withf(|f, _| f == COPY_FROM_PCDR)
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(vec![]));
     w.files
         .expect_free_space()
-        .with(eq(COPY))
+        .with(eq(COPY_FROM_PCDR))
         .returning(|_| Ok(1 << 30));
     w.files
         .expect_copy_file()
-        .withf(|from, name, to| from == SHARE && name == "mgc_20261127120000.trn" && to == COPY)
+        .withf(|from, name, to| {
+            from == SHARE && name == "mgc_20261127120000.trn" && to == COPY_FROM_PCDR
+        })
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _, _| Ok(10));
+    expect_read_back(&mut w, &mut seq, COPY, "mgc_20261127120000.trn");
     w.files
         .expect_list_log_backups()
-        .withf(|f, _| f == COPY)
+        .withf(|f, _| f == COPY_FROM_PCDR)
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(vec![entry(&trn("20261127120000"), 10)]));
+    let (ctx, _) = w.build();
+    assert_eq!(
+        done(copy_log_backups(&ctx).await.expect("copied")),
+        "1 log backups copied (10 bytes)"
+    );
+}
+
+/// pcdr reaches the share by its own path when the topology gives one: it lists and
+/// copies from `backup_share_from_pcdr`, never from the share as msdb names it.
+#[tokio::test]
+async fn copy_reads_the_share_through_pcdrs_own_path_to_it() {
+    const MOUNTED: &str = "/mnt/pchat-logs";
+    let topology = topology_with("# backup_share_from_pcdr", "backup_share_from_pcdr");
+    assert_eq!(topology.log_shipping.backup_share_from_pcdr, MOUNTED);
+    let mut w = World::with_topology(topology)
+        .with_snapshot(snapshot())
+        .sequential();
+    let name = trn("20261127124500");
+    expect_list(&mut w.files, MOUNTED, 1, vec![entry(&name, 10)]);
+    let mut seq = Sequence::new();
+    expect_list(&mut w.files, COPY_FROM_PCDR, 1, vec![]);
+    w.files.expect_free_space().returning(|_| Ok(1 << 30));
+    w.files
+        .expect_copy_file()
+        .withf(|from, _, to| from == MOUNTED && to == COPY_FROM_PCDR)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(10));
+    expect_read_back(&mut w, &mut seq, SNAP_COPY, &name);
+    let landed = vec![entry(&name, 10)];
+    w.files
+        .expect_list_log_backups()
+        .withf(|f, _| f == COPY_FROM_PCDR)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_, _| Ok(landed.clone()));
     let (ctx, _) = w.build();
     assert_eq!(
         done(copy_log_backups(&ctx).await.expect("copied")),
@@ -570,12 +641,15 @@ async fn copy_is_skipped_when_every_file_is_already_copied() {
         entry("MGC_20261127120000.TRN", 10),
         entry(&trn("20261127121500"), 20),
     ];
-    expect_list(&mut w.files, COPY, 1, copied);
+    expect_list(&mut w.files, COPY_FROM_PCDR, 1, copied);
     w.files.expect_free_space().never();
     w.forbid_mutations();
     let (ctx, _) = w.build();
     let reason = skipped(copy_log_backups(&ctx).await.expect("skipped"));
-    assert!(reason.contains(SHARE) && reason.contains(COPY), "{reason}");
+    assert!(
+        reason.contains(SHARE) && reason.contains(COPY_FROM_PCDR),
+        "{reason}"
+    );
     assert_eq!(ctx.facts().files_copied, 0);
 }
 
@@ -591,10 +665,10 @@ async fn copy_refuses_when_the_copy_folder_lacks_free_space() {
             entry(&trn("20261127121500"), 400),
         ],
     );
-    expect_list(&mut w.files, COPY, 1, vec![]);
+    expect_list(&mut w.files, COPY_FROM_PCDR, 1, vec![]);
     w.files
         .expect_free_space()
-        .with(eq(COPY))
+        .with(eq(COPY_FROM_PCDR))
         .times(1)
         .returning(|_| Ok(699));
     w.forbid_mutations();
@@ -603,7 +677,11 @@ async fn copy_refuses_when_the_copy_folder_lacks_free_space() {
     assert_names(
         &err,
         failover::COPY_LOG_BACKUPS,
-        &[COPY, "700 bytes to copy, 699 free", "database mgc"],
+        &[
+            COPY_FROM_PCDR,
+            "700 bytes to copy, 699 free",
+            "database mgc",
+        ],
     );
 }
 
@@ -651,11 +729,11 @@ async fn copy_is_skipped_with_accepted_data_loss_whatever_the_share_fails_with()
     w.options.accept_data_loss = true;
     w.files
         .expect_list_log_backups()
-        .withf(|f, _| f == SNAP_SHARE)
+        .withf(|f, _| f == SHARE)
         .times(1)
         .returning(|_, _| {
             Err(PlaneError::Io {
-                path: SNAP_SHARE.into(),
+                path: SHARE.into(),
                 message: "Access is denied".into(),
             })
         });
@@ -664,7 +742,7 @@ async fn copy_is_skipped_with_accepted_data_loss_whatever_the_share_fails_with()
     let (ctx, _) = w.build();
     let reason = skipped(copy_log_backups(&ctx).await.expect("skipped"));
     assert!(
-        reason.contains(SNAP_SHARE)
+        reason.contains(SHARE)
             && reason.contains("Access is denied")
             && reason.contains("data loss was accepted"),
         "{reason}"
@@ -708,30 +786,31 @@ async fn copy_compares_with_the_last_restored_file_ignoring_case() {
         entry("mgc_20261127121500.trn", 100), // the last restored itself: leave
         entry("MGC_20261127124500.TRN", 400), // newer: copy
     ];
-    expect_list(&mut w.files, SNAP_SHARE, 1, share);
+    expect_list(&mut w.files, SHARE, 1, share);
     let mut seq = Sequence::new();
     w.files
         .expect_list_log_backups()
-        .withf(|f, _| f == SNAP_COPY)
+        .withf(|f, _| f == COPY_FROM_PCDR)
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(vec![]));
     w.files
         .expect_free_space()
-        .with(eq(SNAP_COPY))
+        .with(eq(COPY_FROM_PCDR))
         .times(1)
         .returning(|_| Ok(400));
     w.files
         .expect_copy_file()
         .withf(|from, name, to| {
-            from == SNAP_SHARE && name == "MGC_20261127124500.TRN" && to == SNAP_COPY
+            from == SHARE && name == "MGC_20261127124500.TRN" && to == COPY_FROM_PCDR
         })
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _, _| Ok(400));
+    expect_read_back(&mut w, &mut seq, SNAP_COPY, "MGC_20261127124500.TRN");
     w.files
         .expect_list_log_backups()
-        .withf(|f, _| f == SNAP_COPY)
+        .withf(|f, _| f == COPY_FROM_PCDR)
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(vec![entry("MGC_20261127124500.TRN", 400)]));
@@ -751,19 +830,19 @@ async fn copy_is_skipped_when_only_files_up_to_the_last_restored_one_in_another_
     // last restored: mgc_20261127121500.trn, in lower case
     expect_list(
         &mut w.files,
-        SNAP_SHARE,
+        SHARE,
         1,
         vec![
             entry("MGC_20261127120000.TRN", 100),
             entry("MGC_20261127121500.TRN", 100),
         ],
     );
-    expect_list(&mut w.files, SNAP_COPY, 1, vec![]);
+    expect_list(&mut w.files, COPY_FROM_PCDR, 1, vec![]);
     w.files.expect_free_space().never();
     w.forbid_mutations();
     let (ctx, _) = w.build();
     let reason = skipped(copy_log_backups(&ctx).await.expect("skipped"));
-    assert!(reason.contains(SNAP_SHARE), "{reason}");
+    assert!(reason.contains(SHARE), "{reason}");
 }
 
 /// A file the copy job copied once (named before its last copied file) but that is
@@ -781,11 +860,11 @@ async fn copy_takes_again_a_file_gone_from_the_copy_folder_named_before_the_last
     ];
     let before = vec![entry(&trn("20261127121500"), 100)];
     let after = vec![entry(&gone, 200), entry(&trn("20261127121500"), 100)];
-    expect_list(&mut w.files, SNAP_SHARE, 1, share);
+    expect_list(&mut w.files, SHARE, 1, share);
     let mut seq = Sequence::new();
     w.files
         .expect_list_log_backups()
-        .withf(|f, _| f == SNAP_COPY)
+        .withf(|f, _| f == COPY_FROM_PCDR)
         .times(1)
         .in_sequence(&mut seq)
         .returning(move |_, _| Ok(before.clone()));
@@ -793,13 +872,14 @@ async fn copy_takes_again_a_file_gone_from_the_copy_folder_named_before_the_last
     let name = gone.clone();
     w.files
         .expect_copy_file()
-        .withf(move |from, file, to| from == SNAP_SHARE && *file == name && to == SNAP_COPY)
+        .withf(move |from, file, to| from == SHARE && *file == name && to == COPY_FROM_PCDR)
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _, _| Ok(200));
+    expect_read_back(&mut w, &mut seq, SNAP_COPY, &gone);
     w.files
         .expect_list_log_backups()
-        .withf(|f, _| f == SNAP_COPY)
+        .withf(|f, _| f == COPY_FROM_PCDR)
         .times(1)
         .in_sequence(&mut seq)
         .returning(move |_, _| Ok(after.clone()));
@@ -820,11 +900,11 @@ async fn copy_failure_names_the_step_folder_and_file() {
         1,
         vec![entry(&trn("20261127120000"), 10)],
     );
-    expect_list(&mut w.files, COPY, 1, vec![]);
+    expect_list(&mut w.files, COPY_FROM_PCDR, 1, vec![]);
     w.files.expect_free_space().returning(|_| Ok(1000));
     w.files.expect_copy_file().times(1).returning(|_, _, _| {
         Err(PlaneError::Io {
-            path: COPY.into(),
+            path: COPY_FROM_PCDR.into(),
             message: "Access is denied".into(),
         })
     });
@@ -834,7 +914,7 @@ async fn copy_failure_names_the_step_folder_and_file() {
         &err,
         failover::COPY_LOG_BACKUPS,
         &[
-            COPY,
+            COPY_FROM_PCDR,
             r"\\fs01.contoso.com\pchat-logs\mgc_20261127120000.trn",
             "Access is denied",
         ],
@@ -854,7 +934,7 @@ async fn copy_fails_when_the_copied_file_has_the_wrong_size_afterwards() {
     let mut seq = Sequence::new();
     w.files
         .expect_list_log_backups()
-        .withf(|f, _| f == COPY)
+        .withf(|f, _| f == COPY_FROM_PCDR)
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(vec![]));
@@ -864,9 +944,10 @@ async fn copy_fails_when_the_copied_file_has_the_wrong_size_afterwards() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _, _| Ok(10));
+    expect_read_back(&mut w, &mut seq, COPY, "mgc_20261127120000.trn");
     w.files
         .expect_list_log_backups()
-        .withf(|f, _| f == COPY)
+        .withf(|f, _| f == COPY_FROM_PCDR)
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(vec![entry(&trn("20261127120000"), 4)]));
@@ -875,13 +956,83 @@ async fn copy_fails_when_the_copied_file_has_the_wrong_size_afterwards() {
     assert_names(
         &err,
         failover::COPY_LOG_BACKUPS,
-        &[COPY, "mgc_20261127120000.trn", "wrong size"],
+        &[COPY_FROM_PCDR, "mgc_20261127120000.trn", "wrong size"],
     );
 }
 
+/// pcdr copies through its own path, then the backup instance must open the file by the
+/// server's path (msdb's, from the snapshot): when it cannot (3201), nothing more is
+/// copied and the error names both paths and the settings to correct.
+#[tokio::test]
+async fn copy_stops_naming_both_paths_when_the_server_cannot_open_the_first_copied_file() {
+    let mut w = World::new().with_snapshot(snapshot()).sequential();
+    let share = vec![
+        entry(&trn("20261127123000"), 300),
+        entry(&trn("20261127124500"), 400),
+    ];
+    expect_list(&mut w.files, SHARE, 1, share);
+    expect_list(&mut w.files, COPY_FROM_PCDR, 1, vec![]);
+    w.files.expect_free_space().returning(|_| Ok(1000));
+    w.files
+        .expect_copy_file()
+        .withf(|from, name, to| {
+            from == SHARE && name == "mgc_20261127123000.trn" && to == COPY_FROM_PCDR
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(300));
+    let server_path = format!(r"{SNAP_COPY}\mgc_20261127123000.trn");
+    let expected = server_path.clone();
+    w.backup
+        .expect_backup_header()
+        .withf(move |file| file == expected)
+        .times(1)
+        .returning(|file| {
+            Err(sql_error(
+                3201,
+                &format!("Cannot open backup device '{file}'. Operating system error 3(The system cannot find the path specified.)."),
+            ))
+        });
+    let (ctx, rec) = w.build();
+    let err = copy_log_backups(&ctx)
+        .await
+        .expect_err("the server does not see it");
+    assert!(matches!(
+        err,
+        Error::Precondition {
+            kind: PreconditionKind::Topology,
+            ..
+        }
+    ));
+    assert_names(
+        &err,
+        failover::COPY_LOG_BACKUPS,
+        &[
+            BACKUP_SQL,
+            &server_path,
+            COPY_FROM_PCDR,
+            "log_shipping.copy_destination ",
+            "log_shipping.copy_destination_from_pcdr",
+        ],
+    );
+    assert_eq!(rec.copied(), [("mgc_20261127123000.trn".to_string(), 300)]);
+}
+
+/// The backup instance reads the header of `name` in the copy folder by its own path
+/// `folder`, once: the check after the first copy that it sees what pcdr wrote.
+fn expect_read_back(w: &mut World, seq: &mut Sequence, folder: &str, name: &str) {
+    let path = format!(r"{folder}\{name}");
+    w.backup
+        .expect_backup_header()
+        .withf(move |file| file == path)
+        .times(1)
+        .in_sequence(seq)
+        .returning(|_| Ok(log_header(100, 200)));
+}
+
 /// The backup instance holds `mgc` restoring at `points` (one answer per read), and
-/// the copy folder `folder` lists `files` (name, first, last), whose headers it may
-/// read, each at most once (a binary search skips the old ones).
+/// the copy folder lists `files` (name, first, last) through pcdr's path, whose headers
+/// the instance may read by its own path `folder`, each at most once (a binary search
+/// skips the old ones).
 fn chain(
     w: &mut World,
     folder: &'static str,
@@ -900,7 +1051,7 @@ fn chain(
         .times(reads)
         .returning(move |_| Ok(answers.next().flatten().map(Lsn)));
     let listing = files.iter().map(|(name, _, _)| entry(name, 100)).collect();
-    expect_list(&mut w.files, folder, 1, listing);
+    expect_list(&mut w.files, COPY_FROM_PCDR, 1, listing);
     for (name, first, last) in files {
         let path = format!(r"{folder}\{name}");
         w.backup
@@ -986,7 +1137,7 @@ async fn apply_ends_the_readers_of_a_standby_database_before_restoring() {
         ("mgc_20261127121500.trn", 200, 300),
     ];
     let listing = files.iter().map(|(name, _, _)| entry(name, 100)).collect();
-    expect_list(&mut w.files, COPY, 1, listing);
+    expect_list(&mut w.files, COPY_FROM_PCDR, 1, listing);
     for (name, first, last) in files {
         let path = format!(r"{COPY}\{name}");
         w.backup
@@ -1032,8 +1183,46 @@ async fn apply_follows_lsns_not_file_names() {
     );
 }
 
+/// A file pcdr lists in the copy folder that the backup instance cannot open by its own
+/// path (3201) is the same for every file: the step stops naming both paths instead of
+/// calling the file damaged or a gap.
 #[tokio::test]
-async fn apply_reads_the_snapshot_copy_folder_when_there_is_one() {
+async fn apply_stops_naming_both_paths_when_the_server_cannot_open_a_listed_file() {
+    let mut w = World::new();
+    w.backup
+        .expect_database_state()
+        .returning(|_| Ok(Some(restoring())));
+    w.backup
+        .expect_redo_start_lsn()
+        .returning(|_| Ok(Some(Lsn(100))));
+    expect_list(
+        &mut w.files,
+        COPY_FROM_PCDR,
+        1,
+        vec![entry("mgc_20261127120000.trn", 100)],
+    );
+    w.backup
+        .expect_backup_header()
+        .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = apply_unapplied_logs(&ctx).await.expect_err("not seen");
+    assert_names(
+        &err,
+        failover::APPLY_UNAPPLIED_LOGS,
+        &[
+            BACKUP_SQL,
+            r"D:\LogShipping\mgc\mgc_20261127120000.trn",
+            COPY_FROM_PCDR,
+            "copy_destination_from_pcdr",
+        ],
+    );
+}
+
+/// pcdr lists the copy folder through its own path and has the server restore each
+/// file by the server's path, msdb's when the snapshot has one.
+#[tokio::test]
+async fn apply_lists_through_pcdrs_path_and_restores_by_the_snapshots_copy_folder() {
     let mut w = World::new().with_snapshot(snapshot());
     chain(
         &mut w,
@@ -1339,7 +1528,7 @@ async fn apply_names_a_damaged_log_backup() {
         .returning(|_| Ok(Some(Lsn(100))));
     expect_list(
         &mut w.files,
-        COPY,
+        COPY_FROM_PCDR,
         1,
         vec![
             entry("mgc_20261127120000.trn", 100),
@@ -1386,7 +1575,7 @@ async fn apply_names_a_log_backup_of_another_database() {
         .returning(|_| Ok(Some(Lsn(100))));
     expect_list(
         &mut w.files,
-        COPY,
+        COPY_FROM_PCDR,
         1,
         vec![entry("mgc_20261127120000.trn", 100)],
     );
@@ -1420,7 +1609,7 @@ async fn apply_names_the_file_when_the_instance_cannot_read_its_header() {
         .returning(|_| Ok(Some(Lsn(100))));
     expect_list(
         &mut w.files,
-        COPY,
+        COPY_FROM_PCDR,
         1,
         vec![entry("mgc_20261127120000.trn", 100)],
     );

@@ -30,6 +30,8 @@ pub const POOL: &str = "pool pchat.contoso.com";
 pub const SHARE: &str = r"\\fs01.contoso.com\pchat-logs";
 /// The topology's copy folder.
 pub const COPY: &str = r"D:\LogShipping\mgc";
+/// The topology's copy folder as pcdr reaches it (`copy_destination_from_pcdr`).
+pub const COPY_FROM_PCDR: &str = r"\\sql-dal.contoso.com\D$\LogShipping\mgc";
 /// The snapshot's share (different from the topology's, to tell them apart).
 pub const SNAP_SHARE: &str = r"\\fs02.contoso.com\ls-snap";
 /// The snapshot's copy folder.

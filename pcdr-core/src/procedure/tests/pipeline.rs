@@ -44,7 +44,7 @@ fn pipelined_copy(
     let listing = landed.clone();
     w.files
         .expect_list_log_backups()
-        .withf(|f, _| f == COPY)
+        .withf(|f, _| f == COPY_FROM_PCDR)
         .returning(move |_, _| Ok(listing.lock().unwrap().clone()));
     w.files.expect_free_space().returning(|_| Ok(1 << 30));
     w.files.expect_copy_file().returning(move |_, name, _| {

@@ -22,6 +22,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub const SHARE: &str = r"\\fs01.contoso.com\pchat-logs";
 pub const COPY: &str = r"D:\LogShipping\mgc";
+/// The copy folder as pcdr reaches it: the example topology's
+/// `copy_destination_from_pcdr`, another path to [`COPY`].
+pub const COPY_FROM_PCDR: &str = r"\\sql-dal.contoso.com\D$\LogShipping\mgc";
 const FAMILY: &str = "FAMILY-ORIGINAL";
 
 /// When and how an injected fault strikes.
@@ -716,6 +719,15 @@ fn files(drive: &str) -> Vec<DatabaseFile> {
     ]
 }
 
+/// A folder pcdr names, as the servers name it (files are kept by the servers' paths):
+/// pcdr reaches the copy folder through [`COPY_FROM_PCDR`].
+fn server_path(folder: &str) -> String {
+    match folder.strip_prefix(COPY_FROM_PCDR) {
+        Some(rest) => format!("{COPY}{rest}"),
+        None => folder.to_string(),
+    }
+}
+
 /// An error naming `folder` unless it exists, as the file system reports it.
 fn require_folder(state: &State, folder: &str) -> PlaneResult<()> {
     if state.folders.iter().any(|f| f == folder) {
@@ -730,6 +742,7 @@ fn require_folder(state: &State, folder: &str) -> PlaneResult<()> {
 #[async_trait]
 impl FilePlane for FakeWorld {
     async fn list_log_backups(&self, folder: &str, database: &str) -> PlaneResult<Vec<FileEntry>> {
+        let folder = &server_path(folder);
         self.read("list_log_backups", |s| {
             require_folder(s, folder)?;
             Ok(s.files
@@ -747,6 +760,7 @@ impl FilePlane for FakeWorld {
     }
 
     async fn misnamed_log_backups(&self, folder: &str, database: &str) -> PlaneResult<Vec<String>> {
+        let folder = &server_path(folder);
         self.read("misnamed_log_backups", |s| {
             require_folder(s, folder)?;
             Ok(s.files
@@ -762,6 +776,7 @@ impl FilePlane for FakeWorld {
     }
 
     async fn copy_file(&self, from_folder: &str, name: &str, to_folder: &str) -> PlaneResult<u64> {
+        let (from_folder, to_folder) = (&server_path(from_folder), &server_path(to_folder));
         self.mutate("copy_file", name.into(), |s| {
             require_folder(s, from_folder)?;
             require_folder(s, to_folder)?;
@@ -787,6 +802,7 @@ impl FilePlane for FakeWorld {
     }
 
     async fn free_space(&self, folder: &str) -> PlaneResult<u64> {
+        let folder = &server_path(folder);
         self.read("free_space", |s| {
             require_folder(s, folder).map(|()| 1 << 40)
         })

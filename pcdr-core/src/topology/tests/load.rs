@@ -32,6 +32,14 @@ fn example_file_loads_from_disk() {
         r"\\fs01.contoso.com\pchat-logs"
     );
     assert_eq!(
+        topology.log_shipping.copy_destination,
+        r"D:\LogShipping\mgc"
+    );
+    assert_eq!(
+        topology.log_shipping.copy_destination_from_pcdr,
+        r"\\sql-dal.contoso.com\D$\LogShipping\mgc"
+    );
+    assert_eq!(
         topology.sites.primary.sql.address,
         SqlAddress::Instance("PCHAT".into())
     );
@@ -50,6 +58,15 @@ fn defaults_fill_every_optional_key() {
     assert_eq!(topology.databases, Databases::default());
     assert_eq!(topology.databases.chat, "mgc");
     assert_eq!(topology.databases.compliance, "mgccomp");
+    let log_shipping = &topology.log_shipping;
+    assert_eq!(
+        log_shipping.backup_share_from_pcdr,
+        log_shipping.backup_share
+    );
+    assert_eq!(
+        log_shipping.copy_destination_from_pcdr,
+        log_shipping.copy_destination
+    );
     assert_eq!(topology.log_shipping.backup_interval_minutes, 15);
     assert_eq!(topology.log_shipping.restore_delay_minutes, 0);
     assert_eq!(topology.log_shipping.restore_mode, RestoreMode::NoRecovery);

@@ -272,6 +272,12 @@ fn paths_empty_or_with_control_characters_are_refused() {
         "log_shipping.copy_destination",
         "contains the control character U+0000; expected a folder path",
     );
+    let reached = example_with(r"'\\sql-dal.contoso.com\D$\LogShipping\mgc'", "\"\"");
+    assert_refused(
+        &reached,
+        "log_shipping.copy_destination_from_pcdr",
+        "is empty; expected the same folder as pcdr reaches it",
+    );
     let program = example_with("program = \"powershell.exe\"", "program = \"\"");
     assert_refused(
         &program,
