@@ -112,7 +112,8 @@ impl OutageWindow {
             if let Some(open) = window.as_mut().filter(|w| w.ended.is_none()) {
                 open.seconds = seconds_between(open.started, time_of(record));
                 open.bytes_moved = moved.saturating_sub(moved_before);
-                if matches!(record, Record::StepFinished { step, .. } if Some(*step) == activation) {
+                if matches!(record, Record::StepFinished { step, .. } if Some(*step) == activation)
+                {
                     open.ended = Some(time_of(record));
                 }
             }
@@ -462,13 +463,19 @@ mod tests {
 
     /// Where `step` is in the failback.
     fn failback_position(step: StepId) -> usize {
-        failback::PROCEDURE.steps().iter().position(|&s| s == step).unwrap()
+        failback::PROCEDURE
+            .steps()
+            .iter()
+            .position(|&s| s == step)
+            .unwrap()
     }
 
     #[test]
     fn a_failover_outage_runs_from_the_run_start_to_the_activation_and_counts_its_copies() {
         let report = Report::from_records(failover::PROCEDURE, &records());
-        let outage = report.outage.expect("a failover's pool serves no one from the start");
+        let outage = report
+            .outage
+            .expect("a failover's pool serves no one from the start");
         assert_eq!(outage.fenced_by, None);
         assert_eq!(outage.started, at(0));
         assert_eq!(outage.ended, Some(at(145)), "activate_backup_servers's end");
@@ -487,7 +494,10 @@ mod tests {
         assert_eq!(outage.started, at(fence as i64 * 10));
         assert_eq!(outage.ended, Some(at(activation as i64 * 10 + 5)));
         assert_eq!(outage.seconds, ((activation - fence) * 10 + 5) as f64);
-        assert!(activation + 1 < steps, "a step after the activation moves bytes too");
+        assert!(
+            activation + 1 < steps,
+            "a step after the activation moves bytes too"
+        );
         assert_eq!(
             outage.bytes_moved,
             100 * (activation + 1 - fence) as u64,
@@ -508,7 +518,10 @@ mod tests {
         assert_eq!(outage.bytes_moved, 100 * (activation - fence) as u64);
         let before_the_fence = failback_records(fence);
         let report = Report::from_records(failback::PROCEDURE, &before_the_fence);
-        assert_eq!(report.outage, None, "the pool still serves before the fence");
+        assert_eq!(
+            report.outage, None,
+            "the pool still serves before the fence"
+        );
     }
 
     #[test]

@@ -140,7 +140,10 @@ fn each_procedure_marks_its_activation_after_its_fence() {
         assert!(marked(super::Outage::Fences) <= 1, "{procedure}");
         let position = |step| procedure.steps().iter().position(|&s| Some(s) == step);
         let activation = position(procedure.activating_step());
-        assert!(position(procedure.fencing_step()) < activation, "{procedure}");
+        assert!(
+            position(procedure.fencing_step()) < activation,
+            "{procedure}"
+        );
     }
     assert_eq!(failover::PROCEDURE.fencing_step(), None);
     assert_eq!(
