@@ -97,12 +97,7 @@ impl OutageWindow {
         let mut window: Option<Self> = None;
         let (mut moved, mut moved_before) = (0, 0);
         for record in records {
-            let opens = match record {
-                Record::Started { .. } => fence.is_none(),
-                Record::StepStarted { step, .. } => Some(*step) == fence,
-                _ => false,
-            };
-            if opens && window.is_none() {
+            if window.is_none() && opens(record, fence) {
                 moved_before = moved;
                 window = Some(Self::opened(fence, time_of(record)));
             }
@@ -129,6 +124,16 @@ impl OutageWindow {
             seconds: 0.0,
             bytes_moved: 0,
         }
+    }
+}
+
+/// Whether `record` opens the outage: the fencing step's start or, for a procedure with
+/// none, the run's start.
+fn opens(record: &Record, fence: Option<StepId>) -> bool {
+    match record {
+        Record::Started { .. } => fence.is_none(),
+        Record::StepStarted { step, .. } => Some(*step) == fence,
+        _ => false,
     }
 }
 
