@@ -8,6 +8,7 @@ mod exit;
 mod procedure_args;
 mod progress;
 mod render;
+mod timeline;
 
 use clap::{Parser, Subcommand};
 use commands::run::RunArgs;

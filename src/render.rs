@@ -4,6 +4,8 @@
 use pcdr_core::runbook::{Plan, PlannedStatus, Report, StepReport};
 use pcdr_core::schema::{Document, Versioned};
 
+use crate::timeline;
+
 #[cfg(test)]
 #[path = "../pcdr-core/tests/support/snapshot.rs"]
 mod snapshot;
@@ -89,6 +91,9 @@ pub fn report(report: &Report) {
     if let Some(rto) = report.rto_seconds {
         println!("recovery time (wall clock of the run): {rto:.1} s");
     }
+    if let Some(outage) = outage(report) {
+        println!("outage: {outage}");
+    }
     match (
         &report.rpo.last_applied_file,
         &report.rpo.last_applied_finish,
@@ -117,8 +122,40 @@ pub fn report(report: &Report) {
     }
 }
 
-/// The report as Markdown: a heading, the step table, recovery time and data-loss
-/// evidence.
+/// The pool's outage in one sentence: how long it served no one, from when to when,
+/// and the bytes moved meanwhile.
+fn outage(report: &Report) -> Option<String> {
+    let window = report.outage.as_ref()?;
+    let from = match window.fenced_by {
+        Some(fence) => format!(
+            "{} ({} started)",
+            window.started.to_rfc3339(),
+            fence.as_str()
+        ),
+        None => format!(
+            "{} (the run's start: the pool served no one already)",
+            window.started.to_rfc3339()
+        ),
+    };
+    let to = match window.ended {
+        Some(end) => format!(
+            "to {} ({} ended)",
+            end.to_rfc3339(),
+            report
+                .procedure
+                .activating_step()
+                .map_or("the activation", |step| step.as_str())
+        ),
+        None => "and still serves no one: the run has not activated its servers".to_string(),
+    };
+    Some(format!(
+        "the pool served no one for {:.1} s, from {from} {to}; {} bytes moved inside the window (log backups copied)",
+        window.seconds, window.bytes_moved
+    ))
+}
+
+/// The report as Markdown: a heading, the step table, the timeline (a Mermaid chart),
+/// recovery time, the pool's outage and data-loss evidence.
 pub fn markdown(report: &Report) -> String {
     let mut text = format!(
         "# pcdr {} report\n\nRun `{}`: {}.\n\n| step | outcome | seconds | detail |\n|---|---|---|---|\n",
@@ -139,10 +176,16 @@ pub fn markdown(report: &Report) -> String {
             step.step.as_str()
         ));
     }
+    if let Some(chart) = timeline::gantt(report) {
+        text.push_str(&format!("\nTimeline:\n\n{chart}"));
+    }
     if let Some(rto) = report.rto_seconds {
         text.push_str(&format!(
             "\nRecovery time (wall clock of the run): {rto:.1} s.\n"
         ));
+    }
+    if let Some(outage) = outage(report) {
+        text.push_str(&format!("\n**Outage:** {outage}.\n"));
     }
     match (
         &report.rpo.last_applied_file,
@@ -192,4 +235,87 @@ fn outcome(step: &StepReport) -> (&'static str, String) {
 pub fn assert_json_snapshot<T: Document>(name: &str, document: &T) {
     let path = format!("{}/tests/snapshots/{name}.json", env!("CARGO_MANIFEST_DIR"));
     snapshot::assert_snapshot(&path, &json_text(document).unwrap());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+    use pcdr_core::procedure::{Facts, RunOptions, StepOutcome, failback};
+    use pcdr_core::runbook::{JOURNAL_FORMAT, Record};
+
+    /// `millis` after 2026-11-27 13:00:00 UTC.
+    fn at(millis: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 13, 0, 0).unwrap() + Duration::milliseconds(millis)
+    }
+
+    /// A failback journaled up to (not including) its step at `until`: step `i` starts at
+    /// `i` × 2.5 s and takes 2 s; the first is skipped, the others are done and each
+    /// copies one more log backup of 1024 bytes.
+    fn failback_report(until: usize) -> Report {
+        let mut records = vec![Record::Started {
+            format: JOURNAL_FORMAT,
+            procedure: failback::PROCEDURE,
+            run_id: "20261127130000".into(),
+            options: RunOptions::default(),
+            deployment: None,
+            at: at(0),
+        }];
+        for (index, &step) in (0..).zip(&failback::PROCEDURE.steps()[..until]) {
+            let outcome = if index == 0 {
+                StepOutcome::Skipped {
+                    reason: "checked already".into(),
+                }
+            } else {
+                StepOutcome::Done {
+                    summary: format!("{} done", step.as_str()),
+                }
+            };
+            let facts = Facts {
+                files_copied: index as u64,
+                bytes_copied: 1024 * index as u64,
+                ..Facts::default()
+            };
+            records.push(Record::StepStarted {
+                step,
+                at: at(index * 2500),
+            });
+            records.push(Record::StepFinished {
+                step,
+                outcome,
+                facts,
+                at: at(index * 2500 + 2000),
+            });
+        }
+        if until == failback::PROCEDURE.steps().len() {
+            records.push(Record::Finished {
+                at: at(until as i64 * 2500),
+            });
+        }
+        Report::from_records(failback::PROCEDURE, &records)
+    }
+
+    #[test]
+    fn the_markdown_report_draws_the_timeline_and_states_the_outage() {
+        let report = failback_report(failback::PROCEDURE.steps().len());
+        snapshot::assert_snapshot(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/report.md"),
+            &markdown(&report),
+        );
+    }
+
+    #[test]
+    fn an_open_outage_is_drawn_and_stated_as_still_open() {
+        let activation = failback::PROCEDURE
+            .steps()
+            .iter()
+            .position(|&s| s == failback::ACTIVATE_PRIMARY_SERVERS)
+            .unwrap();
+        let text = markdown(&failback_report(activation));
+        assert!(text.contains("pool serves no one, still open"), "{text}");
+        assert!(
+            text.contains("the run has not activated its servers"),
+            "{text}"
+        );
+    }
 }

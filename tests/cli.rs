@@ -413,6 +413,24 @@ fn failover_succeeds_then_refuses_a_second_run_and_a_used_journal() {
         markdown.contains("| apply_unapplied_logs | skipped |"),
         "{markdown}"
     );
+    // The pool served no one from the run's start (the primary was lost) to the end of
+    // the activation; the timeline draws that window and the steps.
+    let outage = &report["outage"];
+    let activation = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "activate_backup_servers")
+        .unwrap();
+    assert_eq!(outage["fenced_by"], serde_json::Value::Null, "{report:#}");
+    assert_eq!(outage["started"], report["started"], "{report:#}");
+    assert_eq!(outage["ended"], activation["ended"], "{report:#}");
+    assert_eq!(outage["bytes_moved"], report["bytes_copied"], "{report:#}");
+    assert!(
+        markdown.contains("```mermaid\ngantt\n") && markdown.contains("section Outage"),
+        "{markdown}"
+    );
+    out.stdout_has("outage: the pool served no one for ");
     world
         .verify("failed-over")
         .stdout_has("the world is as expected (failed-over)");

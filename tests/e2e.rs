@@ -49,6 +49,29 @@ fn assert_done(report: &Report, step: StepId) {
     );
 }
 
+/// The failback's outage runs from the start of the fence (`clear_active_servers`) to
+/// the end of the activation (`activate_primary_servers`).
+fn assert_outage_from_fence_to_activation(report: &Report) {
+    let outage = report
+        .outage
+        .as_ref()
+        .expect("the failback fenced the pool");
+    let step = |id| report.steps.iter().find(|s| s.step == id).unwrap();
+    let (fence, activation) = (
+        step(failback::CLEAR_ACTIVE_SERVERS),
+        step(failback::ACTIVATE_PRIMARY_SERVERS),
+    );
+    assert_eq!(outage.fenced_by, Some(failback::CLEAR_ACTIVE_SERVERS));
+    assert_eq!(Some(outage.started), fence.started, "{outage:?}");
+    assert!(activation.ended.is_some(), "{activation:?}");
+    assert_eq!(outage.ended, activation.ended, "{outage:?}");
+    let (start, end) = (outage.started, activation.ended.unwrap());
+    assert_eq!(
+        outage.seconds,
+        (end - start).num_milliseconds() as f64 / 1000.0
+    );
+}
+
 fn assert_skipped(report: &Report, step: StepId) {
     assert!(
         matches!(outcome(report, step), Some(StepOutcome::Skipped { .. })),
@@ -271,6 +294,7 @@ async fn failback_after_a_rebuild_brings_every_message_home_and_log_shipping_run
     for step in failback::PROCEDURE.steps() {
         assert_done(&report, *step);
     }
+    assert_outage_from_fence_to_activation(&report);
     assert_eq!(
         served.messages(InstanceId::Primary),
         held,

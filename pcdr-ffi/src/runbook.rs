@@ -261,7 +261,8 @@ pub unsafe extern "C" fn pcdr_runbook_run_step(
 }
 
 /// The report of the run the journal holds (steps with timings, outcomes and errors,
-/// recovery time, data-loss evidence), also after a failed or cancelled run. On success
+/// recovery time, the pool's outage and the bytes moved inside it, data-loss evidence),
+/// also after a failed or cancelled run. On success
 /// `*report_json_out` is the report as JSON, freed with `pcdr_string_free`.
 ///
 /// # Safety

@@ -84,6 +84,13 @@ impl PyReport {
         to_python(py, &self.inner.rpo)
     }
 
+    /// The pool's outage as plain Python values (when it opened and closed, its seconds
+    /// and the bytes moved inside it), or `None` if the run has not fenced the pool.
+    #[getter]
+    fn outage<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.outage)
+    }
+
     /// Log backups copied.
     #[getter]
     fn files_copied(&self) -> u64 {

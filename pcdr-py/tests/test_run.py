@@ -91,6 +91,10 @@ def test_report_to_dict_is_json_and_matches_the_attributes(
     assert data["completed"] is report.completed
     assert data["rto_seconds"] == report.rto_seconds
     assert data["rpo"] == report.rpo
+    # A failover's pool serves no one from the run's start; this one never activated.
+    assert data["outage"] == report.outage
+    assert report.outage is not None
+    assert report.outage["fenced_by"] is None and report.outage["ended"] is None
     assert [s["step"] for s in data["steps"]] == [s.id for s in report.steps]
     assert data["steps"][0] == report.steps[0].to_dict()
     assert report.started is not None

@@ -48,6 +48,8 @@ def main(path: str, journal: str) -> int:
     if isinstance(outcome, pcdr.Report):
         rto: float | None = outcome.rto_seconds
         print(outcome.completed, rto, outcome.failed_step, outcome.rpo, outcome.to_dict())
+        outage = outcome.outage
+        print(outage["seconds"] if outage is not None else "the pool was not fenced")
         for report in outcome.steps:
             result: pcdr.StepOutcome | None = report.outcome
             print(report.id, report.millis, result and result.kind, report.error)

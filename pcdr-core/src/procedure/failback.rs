@@ -48,6 +48,7 @@ step_table! {
     /// Clear the active servers to fence the pool.
     CLEAR_ACTIVE_SERVERS = "clear_active_servers", "Clear the active servers to fence the pool" {
         observe: observe_clear, run: clear_active_servers, template: clear_template,
+        outage: Fences,
     }
     /// Remove mirroring from the backup site's databases.
     REMOVE_BACKUP_MIRRORING = "remove_backup_mirroring", "Remove mirroring from the backup site's databases" {
@@ -77,6 +78,7 @@ step_table! {
     /// Make the primary site's chat servers the active servers.
     ACTIVATE_PRIMARY_SERVERS = "activate_primary_servers", "Make the primary site's chat servers the active servers" {
         observe: observe_activation, run: activate_primary_servers, template: activation_template,
+        outage: Activates,
     }
     /// Set the pool state back to Normal.
     SET_POOL_NORMAL = "set_pool_normal", "Set the pool state back to Normal" {

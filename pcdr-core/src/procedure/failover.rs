@@ -76,6 +76,7 @@ step_table! {
     /// Make the backup site's chat servers the active servers.
     ACTIVATE_BACKUP_SERVERS = "activate_backup_servers", "Make the backup site's chat servers the active servers" {
         observe: observe_activation, run: activate_backup_servers, template: activation_template,
+        outage: Activates,
     }
 }
 

@@ -42,7 +42,7 @@ pub use context::{
     Context, Event, Facts, Observer, Planes, RunOptions, STALE_AFTER_HOURS, ShareNotRead,
 };
 pub use id::{Procedure, ProcedureName, StepId, StepName};
-pub use step::{Intent, Step, StepFuture, StepOutcome, StepTable, Template};
+pub use step::{Intent, Outage, Step, StepFuture, StepOutcome, StepTable, Template};
 
 use crate::error::Result;
 use serde::{Deserialize, Deserializer};
@@ -71,6 +71,25 @@ impl Procedure {
     /// The step of this procedure with the id `id`.
     pub fn step(self, id: &str) -> Option<StepId> {
         self.steps().iter().copied().find(|s| s.as_str() == id)
+    }
+
+    /// The step that opens the pool's outage ([`Outage::Fences`]); none when the pool
+    /// serves no one from the run's start.
+    pub fn fencing_step(self) -> Option<StepId> {
+        self.step_marked(Outage::Fences)
+    }
+
+    /// The step that closes the pool's outage ([`Outage::Activates`]).
+    pub fn activating_step(self) -> Option<StepId> {
+        self.step_marked(Outage::Activates)
+    }
+
+    fn step_marked(self, outage: Outage) -> Option<StepId> {
+        self.table()
+            .steps
+            .iter()
+            .find(|s| s.outage == Some(outage))
+            .map(|s| s.id)
     }
 
     fn table(self) -> &'static StepTable {

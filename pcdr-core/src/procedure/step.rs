@@ -31,6 +31,21 @@ pub struct Step {
     /// The earlier step whose actions change what this step finds: while that step would
     /// still act, the plan shows this step's template instead of today's observation.
     pub observes_after: Option<StepId>,
+    /// Whether the step opens or closes the pool's outage (see [`Outage`]).
+    pub outage: Option<Outage>,
+}
+
+/// How a step changes whom the pool serves: the report measures the outage, the window
+/// in which the pool serves no one, from the start of the step that fences the pool to
+/// the end of the step that activates it. A procedure with no fencing step starts with
+/// the pool serving no one (a failover: the primary is lost), so its window opens when
+/// the run starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// The step fences the pool: from its start, the pool serves no one.
+    Fences,
+    /// The step activates the pool's servers: from its end, the pool serves again.
+    Activates,
 }
 
 impl Step {
@@ -161,6 +176,11 @@ impl Intent {
 ///     CHECK_SITES = "check_sites", "Check that the backup site answers" {
 ///         observe: observe_sites, run: check_sites, template: sends_nothing,
 ///     }
+///     /// Fence the pool.
+///     CLEAR_ACTIVE = "clear_active", "Clear the active servers" {
+///         observe: observe_clear, run: clear_active, template: clear_template,
+///         outage: Fences,
+///     }
 /// }
 /// ```
 macro_rules! step_table {
@@ -173,6 +193,7 @@ macro_rules! step_table {
                 run: $run:path,
                 template: $template:path
                 $(, observes_after: $after:ident)?
+                $(, outage: $outage:ident)?
                 $(,)?
             }
         )*
@@ -198,6 +219,7 @@ macro_rules! step_table {
                 run: |ctx| Box::pin($run(ctx)),
                 template: $template,
                 observes_after: step_table!(@after $($after)?),
+                outage: step_table!(@outage $($outage)?),
             }
         ),*];
 
@@ -210,6 +232,8 @@ macro_rules! step_table {
     };
     (@after) => { None };
     (@after $after:ident) => { Some($after) };
+    (@outage) => { None };
+    (@outage $outage:ident) => { Some($crate::procedure::Outage::$outage) };
 }
 
 pub(crate) use step_table;

@@ -20,7 +20,7 @@ pub use deployment::Deployment;
 pub use journal::{JOURNAL_FORMAT, Journal, Record, read_records};
 pub use journal_check::{JournalUse, check_journal};
 pub use plan::{Plan, PlannedStatus, PlannedStep, plan};
-pub use report::{Report, RpoEvidence, StepReport};
+pub use report::{OutageWindow, Report, RpoEvidence, StepReport};
 pub use run_lock::{resource as run_lock_resource, run_name as run_lock_name};
 
 use crate::error::{Error, PreconditionKind, Result};

@@ -1,4 +1,5 @@
-//! The report of a run: each step's timing and outcome, the recovery time, and the
+//! The report of a run: each step's timing and outcome, the recovery time, the pool's
+//! outage (the window in which it served no one, and the bytes moved inside it), and the
 //! evidence of how much data, if any, was lost. Built from the journal, so a resumed
 //! run reports every step, including those of earlier attempts.
 
@@ -67,6 +68,96 @@ impl RpoEvidence {
     }
 }
 
+/// The window in which the pool served no one: from the start of the step that fenced
+/// it (or from the run's start, when the pool served no one already) to the end of the
+/// step that activated its servers again. The fencing and activating steps are marked
+/// in their procedure's step table ([`Outage`](crate::procedure::Outage)).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutageWindow {
+    /// The step that fenced the pool; none when the pool served no one when the run
+    /// started (a failover: the primary is lost), and the window opens with the run.
+    pub fenced_by: Option<StepId>,
+    /// When the window opened.
+    pub started: DateTime<Utc>,
+    /// When the activating step ended; none while the window is still open.
+    pub ended: Option<DateTime<Utc>>,
+    /// Seconds from the start to the end or, while the window is open, to the journal's
+    /// last record.
+    pub seconds: f64,
+    /// The bytes the steps inside the window moved, as far as the journal records them:
+    /// the log backups copied (backups and restores record no size).
+    pub bytes_moved: u64,
+}
+
+impl OutageWindow {
+    /// The window `records` show for a run of `procedure`; none before it opened.
+    fn of(procedure: Procedure, records: &[Record]) -> Option<Self> {
+        let fence = procedure.fencing_step();
+        let activation = procedure.activating_step();
+        let mut window: Option<Self> = None;
+        let (mut moved, mut moved_before) = (0, 0);
+        for record in records {
+            if window.is_none() && opens(record, fence) {
+                moved_before = moved;
+                window = Some(Self::opened(fence, time_of(record)));
+            }
+            if let Record::StepFinished { facts, .. } | Record::StepFailed { facts, .. } = record {
+                moved = bytes_moved(facts);
+            }
+            if let Some(open) = window.as_mut().filter(|w| w.ended.is_none()) {
+                open.seconds = seconds_between(open.started, time_of(record));
+                open.bytes_moved = moved.saturating_sub(moved_before);
+                if matches!(record, Record::StepFinished { step, .. } if Some(*step) == activation)
+                {
+                    open.ended = Some(time_of(record));
+                }
+            }
+        }
+        window
+    }
+
+    fn opened(fenced_by: Option<StepId>, started: DateTime<Utc>) -> Self {
+        Self {
+            fenced_by,
+            started,
+            ended: None,
+            seconds: 0.0,
+            bytes_moved: 0,
+        }
+    }
+}
+
+/// Whether `record` opens the outage: the fencing step's start or, for a procedure with
+/// none, the run's start.
+fn opens(record: &Record, fence: Option<StepId>) -> bool {
+    match record {
+        Record::Started { .. } => fence.is_none(),
+        Record::StepStarted { step, .. } => Some(*step) == fence,
+        _ => false,
+    }
+}
+
+/// The bytes `facts` record as moved by the run so far.
+fn bytes_moved(facts: &Facts) -> u64 {
+    facts.bytes_copied
+}
+
+/// When `record` was written.
+fn time_of(record: &Record) -> DateTime<Utc> {
+    match record {
+        Record::Started { at, .. }
+        | Record::Resumed { at, .. }
+        | Record::StepStarted { at, .. }
+        | Record::StepFinished { at, .. }
+        | Record::StepFailed { at, .. }
+        | Record::Finished { at } => *at,
+    }
+}
+
+fn seconds_between(start: DateTime<Utc>, end: DateTime<Utc>) -> f64 {
+    (end - start).num_milliseconds() as f64 / 1000.0
+}
+
 /// The report of one run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -82,6 +173,8 @@ pub struct Report {
     pub rto_seconds: Option<f64>,
     /// Whether every step is done.
     pub completed: bool,
+    /// The pool's outage; none when the run has not yet fenced the pool.
+    pub outage: Option<OutageWindow>,
     /// The steps, in procedure order.
     pub steps: Vec<StepReport>,
     /// Data-loss evidence.
@@ -115,7 +208,8 @@ impl Report {
         report.rto_seconds = report
             .started
             .zip(report.finished.or(last_at))
-            .map(|(start, end)| (end - start).num_milliseconds() as f64 / 1000.0);
+            .map(|(start, end)| seconds_between(start, end));
+        report.outage = OutageWindow::of(procedure, records);
         report.set_facts(&facts);
         report
     }
@@ -128,6 +222,7 @@ impl Report {
             finished: None,
             rto_seconds: None,
             completed: false,
+            outage: None,
             steps: procedure
                 .steps()
                 .iter()
@@ -229,7 +324,7 @@ mod tests {
     use super::*;
     use crate::log_chain::{BackupHeader, BackupType, LogBackup};
     use crate::procedure::RunOptions;
-    use crate::procedure::failover;
+    use crate::procedure::{failback, failover};
     use crate::runbook::JOURNAL_FORMAT;
     use chrono::{Duration, TimeZone};
 
@@ -348,6 +443,90 @@ mod tests {
         }
         records.push(Record::Finished { at: at(200) });
         records
+    }
+
+    /// A failback whose step `i` starts at `10 i` seconds and leaves `100 (i + 1)` bytes
+    /// copied, stopped before the step at `until`.
+    fn failback_records(until: usize) -> Vec<Record> {
+        let mut records = vec![Record::Started {
+            format: JOURNAL_FORMAT,
+            procedure: failback::PROCEDURE,
+            run_id: "20261127130000".into(),
+            options: RunOptions::default(),
+            deployment: None,
+            at: at(0),
+        }];
+        for (index, &step) in (0..).zip(&failback::PROCEDURE.steps()[..until]) {
+            let facts = Facts {
+                bytes_copied: 100 * (index as u64 + 1),
+                ..Facts::default()
+            };
+            records.extend(step_ended(step, index * 10, done(step), &facts));
+        }
+        records
+    }
+
+    /// Where `step` is in the failback.
+    fn failback_position(step: StepId) -> usize {
+        failback::PROCEDURE
+            .steps()
+            .iter()
+            .position(|&s| s == step)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_failover_outage_runs_from_the_run_start_to_the_activation_and_counts_its_copies() {
+        let report = Report::from_records(failover::PROCEDURE, &records());
+        let outage = report
+            .outage
+            .expect("a failover's pool serves no one from the start");
+        assert_eq!(outage.fenced_by, None);
+        assert_eq!(outage.started, at(0));
+        assert_eq!(outage.ended, Some(at(145)), "activate_backup_servers's end");
+        assert_eq!(outage.seconds, 145.0);
+        assert_eq!(outage.bytes_moved, 2048);
+    }
+
+    #[test]
+    fn a_failback_outage_runs_from_the_fence_start_to_the_activation_end() {
+        let steps = failback::PROCEDURE.steps().len();
+        let report = Report::from_records(failback::PROCEDURE, &failback_records(steps));
+        let fence = failback_position(failback::CLEAR_ACTIVE_SERVERS);
+        let activation = failback_position(failback::ACTIVATE_PRIMARY_SERVERS);
+        let outage = report.outage.unwrap();
+        assert_eq!(outage.fenced_by, Some(failback::CLEAR_ACTIVE_SERVERS));
+        assert_eq!(outage.started, at(fence as i64 * 10));
+        assert_eq!(outage.ended, Some(at(activation as i64 * 10 + 5)));
+        assert_eq!(outage.seconds, ((activation - fence) * 10 + 5) as f64);
+        assert!(
+            activation + 1 < steps,
+            "a step after the activation moves bytes too"
+        );
+        assert_eq!(
+            outage.bytes_moved,
+            100 * (activation + 1 - fence) as u64,
+            "only the bytes of the steps from the fence to the activation"
+        );
+    }
+
+    #[test]
+    fn an_unfinished_run_reports_its_outage_still_open_until_its_last_record() {
+        let activation = failback_position(failback::ACTIVATE_PRIMARY_SERVERS);
+        let fence = failback_position(failback::CLEAR_ACTIVE_SERVERS);
+        let records = failback_records(activation);
+        let outage = Report::from_records(failback::PROCEDURE, &records)
+            .outage
+            .unwrap();
+        assert_eq!(outage.ended, None);
+        assert_eq!(outage.seconds, ((activation - 1 - fence) * 10 + 5) as f64);
+        assert_eq!(outage.bytes_moved, 100 * (activation - fence) as u64);
+        let before_the_fence = failback_records(fence);
+        let report = Report::from_records(failback::PROCEDURE, &before_the_fence);
+        assert_eq!(
+            report.outage, None,
+            "the pool still serves before the fence"
+        );
     }
 
     #[test]

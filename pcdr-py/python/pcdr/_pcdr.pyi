@@ -281,6 +281,14 @@ class Report:
         (``lost_from``)."""
 
     @property
+    def outage(self) -> Optional[dict[str, Any]]:
+        """The window in which the pool served no one, or ``None`` if the run has not
+        fenced the pool: ``fenced_by`` (the fencing step's id, ``None`` when the pool
+        served no one from the run's start, as in a failover), ``started``, ``ended``
+        (``None`` while still open: the run has not activated the pool's servers),
+        ``seconds`` and ``bytes_moved`` (the log backup bytes copied inside it)."""
+
+    @property
     def files_copied(self) -> int:
         """Log backups copied."""
 

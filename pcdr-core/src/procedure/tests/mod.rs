@@ -123,3 +123,35 @@ fn step_ids_are_unique_across_procedures_and_read_back() {
     }
     assert!(serde_json::from_str::<StepId>("\"sideways\"").is_err());
 }
+
+/// Every procedure ends its outage with exactly one activating step, after the fencing
+/// step if it has one; a failover has none, its pool serving no one from the start.
+#[test]
+fn each_procedure_marks_its_activation_after_its_fence() {
+    for procedure in Procedure::all() {
+        let marked = |outage| {
+            procedure
+                .steps()
+                .iter()
+                .filter(|s| s.declaration().outage == Some(outage))
+                .count()
+        };
+        assert_eq!(marked(super::Outage::Activates), 1, "{procedure}");
+        assert!(marked(super::Outage::Fences) <= 1, "{procedure}");
+        let position = |step| procedure.steps().iter().position(|&s| Some(s) == step);
+        let activation = position(procedure.activating_step());
+        assert!(
+            position(procedure.fencing_step()) < activation,
+            "{procedure}"
+        );
+    }
+    assert_eq!(failover::PROCEDURE.fencing_step(), None);
+    assert_eq!(
+        failback::PROCEDURE.fencing_step(),
+        Some(failback::CLEAR_ACTIVE_SERVERS)
+    );
+    assert_eq!(
+        failback::PROCEDURE.activating_step(),
+        Some(failback::ACTIVATE_PRIMARY_SERVERS)
+    );
+}
