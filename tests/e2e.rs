@@ -347,11 +347,7 @@ const AFTER_FAILBACK_MINUTES: u32 = 75;
 /// re-seed and the first log-shipping backup, and the restore job would stop at 4305.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_failback_log_shipping_restores_every_new_log_backup_for_an_hour() {
-    let world = WorldOptions {
-        named_instances: true,
-        ..backlog()
-    };
-    let served = Served::new(&world).await;
+    let served = Served::new(&backlog()).await;
     strike(&served).await;
     served.completes(failover::PROCEDURE).await;
     served
@@ -398,7 +394,8 @@ fn traffic_with_jobs(served: &Served, minutes: u32) -> Vec<pcdr_sim::world::logs
 }
 
 /// The backup instance's restore history names every one of `files` (log backups on
-/// the share), each restored from the copy folder.
+/// the share), each restored from the copy folder (a path as the backup instance names
+/// it, `D:\LogShipping\mgc\…`).
 fn assert_restored(served: &Served, files: &[String]) {
     let state = served.world.read().expect("the world reads");
     let backup = state
@@ -409,7 +406,7 @@ fn assert_restored(served: &Served, files: &[String]) {
         .restores
         .iter()
         .filter(|r| r.restore_type == 'L')
-        .filter_map(|r| Path::new(&r.physical_device_name).file_name()?.to_str())
+        .filter_map(|r| r.physical_device_name.rsplit(['\\', '/']).next())
         .collect();
     let missing: Vec<_> = files
         .iter()
