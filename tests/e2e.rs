@@ -17,7 +17,7 @@ use pcdr_core::planes::RestoreThresholds;
 use pcdr_core::procedure::{Event, RunOptions, StepId, StepOutcome};
 use pcdr_core::procedure::{failback, failover};
 use pcdr_core::runbook::Report;
-use pcdr_core::status::Status;
+use pcdr_core::status::{LogShippingHealth, Status};
 use pcdr_core::topology::SiteRole;
 use pcdr_sim::backup_file::BackupSet;
 use pcdr_sim::world::faults::{StatementFault, StatementKind, StatementMatch, StoredCmdletFault};
@@ -417,7 +417,8 @@ fn assert_restored(served: &Served, files: &[String]) {
 
 /// `pcdr status` (the same observation, through the real adapters): every instance
 /// answers, the pool is Normal, the backup `mgc` is restoring, and log shipping has
-/// copied and restored the newest log backup, `newest`.
+/// copied and restored the newest log backup, `newest`, and is healthy on the backup
+/// instance's clock.
 async fn assert_status_shows_log_shipping_up_to(served: &Served, newest: &str) {
     let status = Status::observe(&served.topology).await.expect("the status");
     assert!(status.instances.iter().all(|i| i.answering), "{status:#?}");
@@ -435,6 +436,10 @@ async fn assert_status_shows_log_shipping_up_to(served: &Served, newest: &str) {
     let named = |file: &Option<String>| file.as_deref().is_some_and(|f| f.ends_with(newest));
     assert!(named(&snapshot.last_copied_file), "{snapshot:#?}");
     assert!(named(&snapshot.last_restored_file), "{snapshot:#?}");
+    assert!(
+        matches!(shipping.health, LogShippingHealth::Healthy { .. }),
+        "{shipping:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

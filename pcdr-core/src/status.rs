@@ -1,7 +1,7 @@
 //! Both sites at a glance, as every front end shows them: which SQL Server instances
 //! answer (mirrors included), the state of the chat and compliance databases on each,
-//! log shipping into the backup site with the age of its last copy and restore, and the
-//! pool state.
+//! log shipping into the backup site with the age of its last copy and restore and
+//! whether it keeps up, and the pool state.
 //!
 //! This module observes and gathers; it never changes anything, and leaves presenting
 //! the [`Status`] (text, JSON) to the front end.
@@ -26,7 +26,7 @@ use crate::planes::{DatabasePlane, DatabaseState, LogShippingSnapshot};
 use crate::procedure::Planes;
 use crate::schema::Document;
 use crate::topology::{SiteRole, Topology};
-use chrono::{NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -74,6 +74,65 @@ pub struct LogShippingStatus {
     pub last_copied_age_minutes: Option<i64>,
     /// Minutes since the backup of the last restored file was taken.
     pub last_restored_age_minutes: Option<i64>,
+    /// Whether the backup database keeps up with the primary.
+    pub health: LogShippingHealth,
+}
+
+/// Whether log shipping keeps the backup database within its restore threshold.
+///
+/// SQL Server's log-shipping monitor raises an alert when a secondary has not been
+/// restored for longer than its restore threshold (`@restore_threshold` of
+/// `sp_add_log_shipping_secondary_database`, 45 minutes unless configured; Microsoft
+/// Learn, <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-add-log-shipping-secondary-database-transact-sql>).
+/// pcdr measures what an operator needs before a failover, the data the backup database
+/// lacks: the age of the newest log backup it holds, on the backup instance's clock,
+/// against the threshold plus the configured restore delay (a delayed secondary lags
+/// on purpose).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum LogShippingHealth {
+    /// The newest restored log backup is within the allowed lag.
+    Healthy {
+        /// The allowed lag: restore threshold plus restore delay, minutes.
+        allowed_lag_minutes: i64,
+    },
+    /// The newest restored log backup is older than the allowed lag.
+    Behind {
+        /// The allowed lag: restore threshold plus restore delay, minutes.
+        allowed_lag_minutes: i64,
+    },
+    /// Not configured, nothing restored yet, or a file name without a time stamp.
+    Unknown,
+}
+
+/// The restore threshold of a secondary whose monitor row does not give one: the
+/// default of `sp_add_log_shipping_secondary_database`.
+pub const DEFAULT_RESTORE_THRESHOLD_MINUTES: i64 = 45;
+
+impl LogShippingHealth {
+    /// The verdict for a secondary configured as `snapshot` whose newest restored log
+    /// backup is `restored_age_minutes` old.
+    pub fn of(snapshot: Option<&LogShippingSnapshot>, restored_age_minutes: Option<i64>) -> Self {
+        let (Some(snapshot), Some(age)) = (snapshot, restored_age_minutes) else {
+            return Self::Unknown;
+        };
+        let threshold = snapshot
+            .thresholds
+            .as_ref()
+            .map_or(DEFAULT_RESTORE_THRESHOLD_MINUTES, |t| {
+                i64::from(t.restore_threshold_minutes)
+            });
+        let allowed_lag_minutes = threshold + i64::from(snapshot.restore_delay_minutes);
+        if age <= allowed_lag_minutes {
+            Self::Healthy {
+                allowed_lag_minutes,
+            }
+        } else {
+            Self::Behind {
+                allowed_lag_minutes,
+            }
+        }
+    }
 }
 
 /// An instance to observe: the part it plays, its name, and the plane that reaches it.
@@ -149,14 +208,24 @@ async fn log_shipping(
 ) -> Option<LogShippingStatus> {
     let db = &topology.databases.chat;
     let snapshot = backup.log_shipping_snapshot(db).await.ok()?;
+    let now = backup_clock(backup).await.naive_utc();
     let age = |file: fn(&LogShippingSnapshot) -> Option<&str>| {
-        age_minutes(snapshot.as_ref().and_then(file), db, Utc::now().naive_utc())
+        age_minutes(snapshot.as_ref().and_then(file), db, now)
     };
+    let last_restored_age_minutes = age(|s| s.last_restored_file.as_deref());
     Some(LogShippingStatus {
         last_copied_age_minutes: age(|s| s.last_copied_file.as_deref()),
-        last_restored_age_minutes: age(|s| s.last_restored_file.as_deref()),
+        last_restored_age_minutes,
+        health: LogShippingHealth::of(snapshot.as_ref(), last_restored_age_minutes),
         snapshot,
     })
+}
+
+/// The backup instance's clock in UTC, which dates its log shipping: ages measured on
+/// it do not depend on this host's clock. This host's clock when the instance does not
+/// say.
+async fn backup_clock(backup: &dyn DatabasePlane) -> DateTime<Utc> {
+    backup.server_time().await.unwrap_or_else(|_| Utc::now())
 }
 
 /// Minutes from the time stamped in a log-shipping file name (`mgc_20261127124500.trn`,
@@ -186,6 +255,58 @@ mod tests {
         assert_eq!(age(r"D:\LogShipping\mgc\mgccomp_20261127124500.trn"), None);
         assert_eq!(age(r"D:\LogShipping\mgc\notes.txt"), None);
         assert_eq!(age_minutes(None, "mgc", now), None);
+    }
+
+    fn snapshot(restore_delay_minutes: i32, threshold: Option<i32>) -> LogShippingSnapshot {
+        LogShippingSnapshot {
+            primary_server: "sql-atl.contoso.com\\PCHAT".into(),
+            primary_database: "mgc".into(),
+            backup_source_directory: r"\\fs01\pchat-logs".into(),
+            backup_destination_directory: r"D:\LogShipping\mgc".into(),
+            file_retention_minutes: 4320,
+            last_copied_file: None,
+            restore_delay_minutes,
+            restore_mode: crate::topology::RestoreMode::NoRecovery,
+            disconnect_users: true,
+            last_restored_file: None,
+            thresholds: threshold.map(|restore_threshold_minutes| {
+                crate::planes::RestoreThresholds {
+                    restore_threshold_minutes,
+                    alert_enabled: true,
+                    history_retention_minutes: 5760,
+                }
+            }),
+        }
+    }
+
+    #[test]
+    fn log_shipping_is_behind_past_its_restore_threshold_plus_its_delay() {
+        let default = snapshot(0, None);
+        let healthy = LogShippingHealth::Healthy {
+            allowed_lag_minutes: 45,
+        };
+        assert_eq!(LogShippingHealth::of(Some(&default), Some(45)), healthy);
+        assert_eq!(
+            LogShippingHealth::of(Some(&default), Some(46)),
+            LogShippingHealth::Behind {
+                allowed_lag_minutes: 45
+            }
+        );
+        let delayed = snapshot(60, Some(30));
+        assert_eq!(
+            LogShippingHealth::of(Some(&delayed), Some(80)),
+            LogShippingHealth::Healthy {
+                allowed_lag_minutes: 90
+            }
+        );
+        assert_eq!(
+            LogShippingHealth::of(Some(&default), None),
+            LogShippingHealth::Unknown
+        );
+        assert_eq!(
+            LogShippingHealth::of(None, Some(5)),
+            LogShippingHealth::Unknown
+        );
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@
 use super::load_topology;
 use crate::{exit, render};
 use pcdr_core::planes::DatabaseState;
-use pcdr_core::status::Status;
+use pcdr_core::status::{LogShippingHealth, Status};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -87,6 +87,7 @@ fn print(status: &Status) {
                 s.last_restored_file.as_deref().unwrap_or("none"),
                 age(l.last_restored_age_minutes)
             );
+            println!("    health:        {}", health(l.health));
         }
         None => {
             println!("log shipping: not configured on the backup instance (or it does not answer)")
@@ -96,6 +97,22 @@ fn print(status: &Status) {
         (Some(state), _) => println!("pool state: {state}"),
         (None, Some(error)) => println!("pool state: unknown ({error})"),
         (None, None) => println!("pool state: unknown"),
+    }
+}
+
+/// The log-shipping verdict in words.
+fn health(health: LogShippingHealth) -> String {
+    match health {
+        LogShippingHealth::Healthy {
+            allowed_lag_minutes,
+        } => format!("healthy (within {allowed_lag_minutes} min)"),
+        LogShippingHealth::Behind {
+            allowed_lag_minutes,
+        } => format!(
+            "BEHIND: the newest restored log backup is older than {allowed_lag_minutes} min \
+             (restore threshold plus restore delay); check the copy and restore jobs"
+        ),
+        LogShippingHealth::Unknown => "unknown (nothing restored yet)".into(),
     }
 }
 
@@ -158,6 +175,9 @@ mod tests {
                 snapshot: Some(snapshot),
                 last_copied_age_minutes: Some(15),
                 last_restored_age_minutes: Some(30),
+                health: LogShippingHealth::Healthy {
+                    allowed_lag_minutes: 45,
+                },
             }),
             pool_state: Some("Normal".into()),
             pool_error: None,
