@@ -299,7 +299,8 @@ pub enum Encrypt {
 pub struct ShellSettings {
     /// The PowerShell executable.
     pub program: String,
-    /// Arguments placed before the script text.
+    /// Switches placed before `-EncodedCommand <script>`; never a switch that takes a
+    /// script itself (`-Command`, `-EncodedCommand`, `-File`).
     pub args: Vec<String>,
     /// The module imported before each script.
     pub module: String,
@@ -311,14 +312,15 @@ pub struct ShellSettings {
 }
 
 impl Default for ShellSettings {
-    /// Windows PowerShell (by its absolute path in the system folder, on Windows) with the
+    /// Windows PowerShell (by its absolute path in the system folder, on Windows), started
+    /// with `-NoProfile -NonInteractive`, with the
     /// `SkypeForBusiness` module, a ten-minute limit, and four hours for
     /// `Install-CsMirrorDatabase`.
     fn default() -> Self {
         ShellSettings {
             program: system_program(r"WindowsPowerShell\v1.0\powershell.exe")
                 .map_or_else(|| "powershell.exe".to_owned(), |p| p.display().to_string()),
-            args: ["-NoProfile", "-NonInteractive", "-Command"]
+            args: ["-NoProfile", "-NonInteractive"]
                 .map(str::to_owned)
                 .to_vec(),
             module: "SkypeForBusiness".to_owned(),

@@ -497,6 +497,37 @@ fn shell_settings(raw: RawShell) -> Checked<ShellSettings> {
 fn shell_args(args: Vec<String>) -> Checked<Vec<String>> {
     args.into_iter()
         .enumerate()
-        .map(|(index, arg)| without_controls(&format!("shell.args[{index}]"), arg, "an argument"))
+        .map(|(index, arg)| {
+            let key = format!("shell.args[{index}]");
+            refuse_script_switch(&key, &arg)?;
+            without_controls(&key, arg, "an argument")
+        })
         .collect()
+}
+
+/// The `powershell.exe` switches that take the script
+/// (<https://learn.microsoft.com/powershell/module/microsoft.powershell.core/about/about_powershell_exe>),
+/// each also named by any prefix of it.
+const SCRIPT_SWITCHES: [&str; 3] = ["command", "encodedcommand", "file"];
+
+/// pcdr passes the script itself (`-EncodedCommand <base64>`, after `shell.args`), so
+/// `shell.args` must not name a script of its own: a `-Command` left from an older
+/// topology would take pcdr's `-EncodedCommand` as its script.
+fn refuse_script_switch(key: &str, arg: &str) -> Checked<()> {
+    let name = arg
+        .strip_prefix('-')
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let names_script =
+        !name.is_empty() && SCRIPT_SWITCHES.iter().any(|switch| switch.starts_with(&name));
+    match names_script {
+        true => Err(TopologyError::new(
+            key,
+            format!(
+                "is {arg}, which takes a script; expected only switches such as -NoProfile \
+                 and -NonInteractive: pcdr passes each script itself as -EncodedCommand"
+            ),
+        )),
+        false => Ok(()),
+    }
 }

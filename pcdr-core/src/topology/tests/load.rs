@@ -72,7 +72,7 @@ fn defaults_fill_every_optional_key() {
     }
     assert_eq!(
         topology.shell.args,
-        ["-NoProfile", "-NonInteractive", "-Command"]
+        ["-NoProfile", "-NonInteractive"]
     );
     assert_eq!(topology.shell.module, "SkypeForBusiness");
     assert_eq!(topology.shell.timeout_secs, 600);

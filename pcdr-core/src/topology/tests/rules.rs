@@ -339,6 +339,24 @@ fn shell_timeout_must_be_at_least_one_second() {
     );
 }
 
+/// pcdr passes each script as `-EncodedCommand`; a switch in `shell.args` that takes a
+/// script (by its name or a prefix, as `powershell.exe` reads switches) would take
+/// pcdr's instead.
+#[test]
+fn a_shell_switch_that_takes_a_script_is_refused() {
+    let args = "args = [\"-NoProfile\", \"-NonInteractive\"]";
+    for switch in ["-Command", "-c", "-EncodedCommand", "-e", "-File", "-FILE"] {
+        let text = example_with(args, &format!("args = [\"-NoProfile\", \"{switch}\"]"));
+        assert_refused(
+            &text,
+            "shell.args[1]",
+            &format!("is {switch}, which takes a script; expected only switches such as"),
+        );
+    }
+    let policy = example_with(args, "args = [\"-ExecutionPolicy\", \"Bypass\"]");
+    Topology::from_toml_str(&policy, None).expect("a switch that takes no script loads");
+}
+
 #[test]
 fn backup_interval_must_be_1_to_1440_minutes() {
     for bad in ["0", "1441"] {
