@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{EXAMPLE, MINIMAL, assert_refused, example, example_with, refusal};
+use super::{EXAMPLE, MINIMAL, SQL_LOGIN, assert_refused, example, example_with, refusal};
 use crate::topology::{
     Databases, Encrypt, PasswordSource, RestoreMode, ShellSettings, SiteRole, SqlAddress, Topology,
 };
@@ -45,7 +45,7 @@ fn example_file_loads_from_disk() {
 
 #[test]
 fn defaults_fill_every_optional_key() {
-    let topology = Topology::from_toml_str(MINIMAL, None).unwrap();
+    let topology = Topology::from_toml_str(&(MINIMAL.to_owned() + SQL_LOGIN), None).unwrap();
     assert_documented_identities(&topology);
     assert_eq!(topology.databases, Databases::default());
     assert_eq!(topology.databases.chat, "mgc");
@@ -54,8 +54,6 @@ fn defaults_fill_every_optional_key() {
     assert_eq!(topology.log_shipping.restore_delay_minutes, 0);
     assert_eq!(topology.log_shipping.restore_mode, RestoreMode::NoRecovery);
     assert_eq!(topology.sites.primary.mirror, None);
-    assert_eq!(topology.sql.user, None);
-    assert_eq!(topology.sql.password, PasswordSource::None);
     assert_eq!(topology.sql.encrypt, Encrypt::Required);
     assert!(!topology.sql.trust_server_certificate);
     assert_eq!(topology.sql.trust_ca_file, None);
@@ -140,7 +138,8 @@ fn to_toml_string_round_trips_certificate_settings() {
     let text = MINIMAL.replace(
         "port = 1433 }",
         "port = 1433, host_in_certificate = \"sqlpc-dal.contoso.com\" }",
-    ) + "[sql]\ntrust_ca_file = \"certs/ca.pem\"\n";
+    ) + SQL_LOGIN
+        + "trust_ca_file = \"certs/ca.pem\"\n";
     let topology = Topology::from_toml_str(&text, Some(Path::new("/etc/pcdr"))).unwrap();
     assert_eq!(
         topology.sites.backup.sql.host_in_certificate.as_deref(),
