@@ -55,7 +55,11 @@ fn integrated_login7(sspi: &[u8]) -> Vec<u8> {
     body[4..8].copy_from_slice(&0x7400_0004u32.to_le_bytes());
     body[8..12].copy_from_slice(&4096u32.to_le_bytes());
     body[25] = 0x80;
-    for (index, data) in [(0, utf16("pcdr-host")), (3, utf16("pcdr")), (8, utf16("master"))] {
+    for (index, data) in [
+        (0, utf16("pcdr-host")),
+        (3, utf16("pcdr")),
+        (8, utf16("master")),
+    ] {
         let offset = body.len() as u16;
         let entry = 36 + 4 * index;
         body[entry..entry + 2].copy_from_slice(&offset.to_le_bytes());
@@ -76,7 +80,10 @@ async fn read_message(stream: &mut TcpStream) -> Vec<u8> {
     let mut payload = Vec::new();
     loop {
         let mut header = [0u8; 8];
-        stream.read_exact(&mut header).await.expect("a packet header");
+        stream
+            .read_exact(&mut header)
+            .await
+            .expect("a packet header");
         let len = usize::from(u16::from_be_bytes([header[2], header[3]])) - 8;
         let mut body = vec![0u8; len];
         stream.read_exact(&mut body).await.expect("a packet body");
@@ -122,7 +129,10 @@ async fn windows_login(server: &ServerHandle, password: &str, authenticate_type:
         .target_spn("MSSQLSvc/127.0.0.1:1433")
         .build(Some(domain), user, password);
     let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
-    stream.write_all(&packet(PRELOGIN, &prelogin())).await.unwrap();
+    stream
+        .write_all(&packet(PRELOGIN, &prelogin()))
+        .await
+        .unwrap();
     read_message(&mut stream).await;
     let negotiate = client.next_bytes(None).unwrap().unwrap();
     let login = packet(LOGIN7, &integrated_login7(&negotiate));
@@ -130,7 +140,10 @@ async fn windows_login(server: &ServerHandle, password: &str, authenticate_type:
     let reply = read_message(&mut stream).await;
     assert_eq!(reply[0], SSPI_TOKEN, "{reply:?}");
     let len = usize::from(u16::from_le_bytes([reply[1], reply[2]]));
-    let authenticate = client.next_bytes(Some(&reply[3..3 + len])).unwrap().unwrap();
+    let authenticate = client
+        .next_bytes(Some(&reply[3..3 + len]))
+        .unwrap()
+        .unwrap();
     let answer = packet(authenticate_type, &authenticate);
     stream.write_all(&answer).await.unwrap();
     outcome(&read_message(&mut stream).await)

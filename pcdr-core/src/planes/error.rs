@@ -30,9 +30,11 @@ impl SqlServerError {
     /// backslash, which a SQL Server login's name cannot contain
     /// (<https://learn.microsoft.com/sql/t-sql/statements/create-login-transact-sql>).
     pub fn is_windows_login(&self) -> bool {
-        self.message
-            .split_once("user '")
-            .is_some_and(|(_, user)| user.split('\'').next().is_some_and(|name| name.contains('\\')))
+        self.message.split_once("user '").is_some_and(|(_, user)| {
+            user.split('\'')
+                .next()
+                .is_some_and(|name| name.contains('\\'))
+        })
     }
 }
 

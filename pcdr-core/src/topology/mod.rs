@@ -42,8 +42,8 @@ use std::path::Path;
 
 pub use error::TopologyError;
 pub use model::{
-    Databases, Encrypt, LogShipping, Login, PasswordSource, Pool, RestoreMode, ShellSettings,
-    Site, SiteRole, Sites, SqlAddress, SqlEndpoint, SqlSettings, Topology, WINDOWS_AUTHENTICATION,
+    Databases, Encrypt, LogShipping, Login, PasswordSource, Pool, RestoreMode, ShellSettings, Site,
+    SiteRole, Sites, SqlAddress, SqlEndpoint, SqlSettings, Topology, WINDOWS_AUTHENTICATION,
 };
 pub use secret::Secret;
 

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use super::TopologyError;
 use super::model::{
-    Databases, Encrypt, LogShipping, Login, PasswordSource, Pool, RestoreMode, ShellSettings,
-    Site, SiteRole, Sites, SqlAddress, SqlEndpoint, SqlSettings, Topology, WINDOWS_AUTHENTICATION,
+    Databases, Encrypt, LogShipping, Login, PasswordSource, Pool, RestoreMode, ShellSettings, Site,
+    SiteRole, Sites, SqlAddress, SqlEndpoint, SqlSettings, Topology, WINDOWS_AUTHENTICATION,
 };
 use super::raw::{
     RawDatabases, RawEndpoint, RawLogShipping, RawPool, RawShell, RawSite, RawSites, RawSql,
@@ -541,8 +541,10 @@ fn refuse_script_switch(key: &str, arg: &str) -> Checked<()> {
         .strip_prefix('-')
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let names_script =
-        !name.is_empty() && SCRIPT_SWITCHES.iter().any(|switch| switch.starts_with(&name));
+    let names_script = !name.is_empty()
+        && SCRIPT_SWITCHES
+            .iter()
+            .any(|switch| switch.starts_with(&name));
     match names_script {
         true => Err(TopologyError::new(
             key,

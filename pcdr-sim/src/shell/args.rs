@@ -95,7 +95,10 @@ fn encoded_text(rest: &[String]) -> Result<String, String> {
         .chunks(2)
         .map(|pair| match pair {
             [low, high] => Ok(u16::from_le_bytes([*low, *high])),
-            _ => Err("The -EncodedCommand argument is not UTF-16LE text: it has an odd number of bytes.".to_string()),
+            _ => Err(
+                "The -EncodedCommand argument is not UTF-16LE text: it has an odd number of bytes."
+                    .to_string(),
+            ),
         })
         .collect::<Result<_, _>>()?;
     String::from_utf16(&units)
@@ -136,7 +139,12 @@ mod tests {
 
     #[test]
     fn an_encoded_command_yields_its_decoded_script() {
-        let line = args(&["-NoProfile", "-NonInteractive", "-EncodedCommand", ENCODED_DIR]);
+        let line = args(&[
+            "-NoProfile",
+            "-NonInteractive",
+            "-EncodedCommand",
+            ENCODED_DIR,
+        ]);
         assert_eq!(
             script_from_args(&line),
             Ok("dir \"c:\\program files\" ".into())

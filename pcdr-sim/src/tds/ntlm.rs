@@ -88,8 +88,7 @@ pub(crate) fn challenge(
     server_challenge: [u8; 8],
     filetime: u64,
 ) -> Vec<u8> {
-    let granted =
-        (client_flags & flags::GRANTED) | flags::TARGET_INFO | flags::TARGET_TYPE_SERVER;
+    let granted = (client_flags & flags::GRANTED) | flags::TARGET_INFO | flags::TARGET_TYPE_SERVER;
     let target_name = utf16le(computer);
     let target_info = target_info(computer, filetime);
     let name_offset = CHALLENGE_HEADER_LEN;
@@ -121,7 +120,11 @@ fn version(granted: u32) -> [u8; 8] {
 fn target_info(computer: &str, filetime: u64) -> Vec<u8> {
     let name = utf16le(computer);
     let mut out = Vec::new();
-    for id in [av::NB_DOMAIN_NAME, av::NB_COMPUTER_NAME, av::DNS_COMPUTER_NAME] {
+    for id in [
+        av::NB_DOMAIN_NAME,
+        av::NB_COMPUTER_NAME,
+        av::DNS_COMPUTER_NAME,
+    ] {
         put_av_pair(&mut out, id, &name);
     }
     put_av_pair(&mut out, av::TIMESTAMP, &filetime.to_le_bytes());
@@ -260,8 +263,8 @@ mod tests {
         assert_eq!(
             ntowfv2("Password", "User", "Domain"),
             [
-                0x0c, 0x86, 0x8a, 0x40, 0x3b, 0xfd, 0x7a, 0x93, 0xa3, 0x00, 0x1e, 0xf2, 0x2e,
-                0xf0, 0x2e, 0x3f
+                0x0c, 0x86, 0x8a, 0x40, 0x3b, 0xfd, 0x7a, 0x93, 0xa3, 0x00, 0x1e, 0xf2, 0x2e, 0xf0,
+                0x2e, 0x3f
             ]
         );
     }

@@ -19,7 +19,6 @@ use super::error::ProtocolError;
 use super::handshake::{Opening, Transport, expect_type, open};
 use super::login7::decode_login7;
 use super::ntlm::{self, NtlmProof};
-use super::token::put_sspi;
 use super::packet::{
     DEFAULT_PACKET_SIZE, Incoming, MESSAGE_STALL_LIMIT, Message, PacketType, frame_message,
     read_message,
@@ -31,6 +30,7 @@ use super::response::{
 };
 use super::rpc::decode_rpc;
 use super::tls::ServerEncryption;
+use super::token::put_sspi;
 
 /// What a session needs from its server.
 #[derive(Clone)]
@@ -171,14 +171,24 @@ impl Session {
     async fn ntlm(&mut self, negotiate: &[u8]) -> Result<NtlmProof, ProtocolError> {
         let flags = ntlm::negotiate_flags(negotiate)?;
         let challenge = server_challenge()?;
-        let computer = self.server.server_name.split('\\').next().unwrap_or_default();
+        let computer = self
+            .server
+            .server_name
+            .split('\\')
+            .next()
+            .unwrap_or_default();
         let message = ntlm::challenge(flags, computer, challenge, filetime_now());
         let mut token = Vec::new();
         put_sspi(&mut token, &message);
         self.send(&token).await?;
         let reply = match self.inbox.next().await? {
             Some(Incoming::Message(reply)) => reply,
-            _ => return Err(ProtocolError::invalid("SSPI", "the client sent no AUTHENTICATE_MESSAGE")),
+            _ => {
+                return Err(ProtocolError::invalid(
+                    "SSPI",
+                    "the client sent no AUTHENTICATE_MESSAGE",
+                ));
+            }
         };
         if !matches!(reply.ty, PacketType::Sspi | PacketType::Login7) {
             expect_type(&reply, PacketType::Sspi, "SSPI")?;

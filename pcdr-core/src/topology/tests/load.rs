@@ -68,10 +68,7 @@ fn defaults_fill_every_optional_key() {
     } else {
         assert_eq!(topology.shell.program, "powershell.exe");
     }
-    assert_eq!(
-        topology.shell.args,
-        ["-NoProfile", "-NonInteractive"]
-    );
+    assert_eq!(topology.shell.args, ["-NoProfile", "-NonInteractive"]);
     assert_eq!(topology.shell.module, "SkypeForBusiness");
     assert_eq!(topology.shell.timeout_secs, 600);
 }

@@ -506,5 +506,8 @@ fn the_windows_build_loads_integrated_and_windows_account_logins() {
     assert_eq!(integrated.sql.password, PasswordSource::None);
     let account = SQL_LOGIN.replace("\"pcdr\"", r#"'CONTOSO\pcdr-svc'"#);
     let windows = Topology::from_toml_str(&(MINIMAL.to_owned() + &account), None).unwrap();
-    assert_eq!(windows.sql.login(), Login::WindowsAccount(r"CONTOSO\pcdr-svc"));
+    assert_eq!(
+        windows.sql.login(),
+        Login::WindowsAccount(r"CONTOSO\pcdr-svc")
+    );
 }
