@@ -341,6 +341,53 @@ fn group_by_result_set(rows: Vec<Row>) -> Vec<Vec<Row>> {
 
 /// What a probe of an instance concludes from the wire alone, against real sockets on
 /// loopback: only a refused (or unanswered) TCP connection means the instance is down.
+/// A build without Windows authentication never sends a Windows login, nor an anonymous
+/// one in its place: the plane refuses before it connects (issue 14).
+#[cfg(all(test, not(all(windows, feature = "winauth"))))]
+mod login_tests {
+    use super::*;
+    use crate::topology::PasswordSource;
+
+    fn settings(user: Option<&str>) -> SqlSettings {
+        SqlSettings {
+            user: user.map(str::to_owned),
+            password: PasswordSource::None,
+            encrypt: Encrypt::NotSupported,
+            trust_server_certificate: false,
+            trust_ca_file: None,
+            allow_plaintext: false,
+            command_timeout_secs: 0,
+        }
+    }
+
+    /// Port 1 on loopback: connecting would fail as unreachable, not as refused here.
+    fn endpoint() -> SqlEndpoint {
+        SqlEndpoint {
+            host: "127.0.0.1".into(),
+            host_in_certificate: None,
+            address: SqlAddress::Port(1),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_windows_login_is_refused_before_connecting() {
+        for (user, named) in [
+            (None, "the Windows user"),
+            (Some(r"CONTOSO\pcdr-svc"), r"CONTOSO\pcdr-svc"),
+        ] {
+            let plane = SqlPlane::new(&endpoint(), &settings(user), None);
+            let error = plane.connect().await.err().expect("refused");
+            let PlaneError::ConnectFailed { message, .. } = &error else {
+                panic!("{error:?}");
+            };
+            assert!(message.contains("no Windows authentication"), "{message}");
+            assert!(message.contains(named), "{message}");
+        }
+        let sql_login = config(&endpoint(), &settings(Some("pcdr")), None);
+        assert!(sql_login.is_ok());
+    }
+}
+
 #[cfg(test)]
 mod liveness_tests {
     use super::*;
