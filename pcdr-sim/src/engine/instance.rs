@@ -1,8 +1,8 @@
 //! The engine of one instance: the world it serves, the passwords of the SQL login and
-//! the Windows account, the audit
-//! log, the table of live sessions (their current database, transaction count, client
-//! names and login time) and their application locks, kept in memory. The login check
-//! is here; running requests is the engine module's.
+//! the Windows account, the audit log, the table of live sessions (their current
+//! database, transaction count, client names and login time) and their application
+//! locks, kept in memory. The login check is here; running requests is the engine
+//! module's.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

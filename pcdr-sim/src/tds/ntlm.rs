@@ -79,10 +79,32 @@ pub(crate) fn negotiate_flags(message: &[u8]) -> Result<u32, ProtocolError> {
     }
 }
 
+/// A fresh, random ServerChallenge, the 64-bit nonce of MS-NLMP 3.2.5.1.1.
+pub(crate) fn server_challenge() -> Result<[u8; 8], ProtocolError> {
+    let mut nonce = [0u8; 8];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce)
+        .map_err(|_| invalid("SSPI", "no random bytes for the NTLM challenge"))?;
+    Ok(nonce)
+}
+
 /// The CHALLENGE_MESSAGE for a client that sent `client_flags`: `server_challenge`, the
-/// flags granted, and the server `computer` as target (a stand-alone server, so its name
-/// is the domain name too, MS-NLMP 2.2.2.1), with `filetime` as MsvAvTimestamp.
-pub(crate) fn challenge(
+/// flags granted, the server `computer` as target (a stand-alone server, so its name is
+/// the domain name too, MS-NLMP 2.2.2.1) and the time now.
+pub(crate) fn challenge(client_flags: u32, computer: &str, server_challenge: [u8; 8]) -> Vec<u8> {
+    challenge_at(client_flags, computer, server_challenge, filetime_now())
+}
+
+/// Now as a FILETIME: 100-nanosecond intervals since 1601-01-01 (MS-DTYP 2.3.3).
+fn filetime_now() -> u64 {
+    const UNIX_EPOCH_AS_FILETIME: u64 = 116_444_736_000_000_000;
+    let since_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    UNIX_EPOCH_AS_FILETIME + u64::try_from(since_unix.as_nanos() / 100).unwrap_or(0)
+}
+
+/// [`challenge`] with `filetime` as MsvAvTimestamp.
+fn challenge_at(
     client_flags: u32,
     computer: &str,
     server_challenge: [u8; 8],
@@ -297,6 +319,38 @@ mod tests {
         assert!(!proof.proves("password"));
     }
 
+    /// MS-NLMP 2.2.1.2: a 56-byte header (with Version), then TargetName, then the
+    /// TargetInfo AV pairs (2.2.2.1), each located by its Len/MaxLen/BufferOffset.
+    #[test]
+    fn the_challenge_message_is_laid_out_as_specified() {
+        let asked = flags::UNICODE | flags::NTLM | flags::VERSION | (1 << 12);
+        let time = 0x01D9_0000_0000_0001u64;
+        let message = challenge_at(asked, "SQL", [1, 2, 3, 4, 5, 6, 7, 8], time);
+        let name = [b'S', 0, b'Q', 0, b'L', 0];
+        let granted = flags::UNICODE
+            | flags::NTLM
+            | flags::VERSION
+            | flags::TARGET_INFO
+            | flags::TARGET_TYPE_SERVER;
+        let mut expected = b"NTLMSSP\0".to_vec();
+        expected.extend_from_slice(&[2, 0, 0, 0]);
+        expected.extend_from_slice(&[6, 0, 6, 0, 56, 0, 0, 0]);
+        expected.extend_from_slice(&granted.to_le_bytes());
+        expected.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        expected.extend_from_slice(&[0; 8]);
+        expected.extend_from_slice(&[46, 0, 46, 0, 62, 0, 0, 0]);
+        expected.extend_from_slice(&[10, 0, 0x4B, 0x45, 0, 0, 0, 0x0F]);
+        expected.extend_from_slice(&name);
+        for id in [2u8, 1, 3] {
+            expected.extend_from_slice(&[id, 0, 6, 0]);
+            expected.extend_from_slice(&name);
+        }
+        expected.extend_from_slice(&[7, 0, 8, 0]);
+        expected.extend_from_slice(&time.to_le_bytes());
+        expected.extend_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(message, expected);
+    }
+
     /// The three messages with the `winauth` crate's NTLMv2 client (the one tiberius
     /// uses for explicit Windows credentials).
     fn exchange(password: &str) -> NtlmProof {
@@ -306,7 +360,7 @@ mod tests {
         let negotiate = client.next_bytes(None).unwrap().unwrap();
         let flags = negotiate_flags(&negotiate).unwrap();
         let server_challenge = [7, 1, 2, 3, 4, 5, 6, 8];
-        let message = challenge(flags, "SQL-DAL", server_challenge, 133_000_000_000_000_000);
+        let message = challenge(flags, "SQL-DAL", server_challenge);
         let authenticate = client.next_bytes(Some(&message)).unwrap().unwrap();
         NtlmProof::decode(&authenticate, server_challenge).unwrap()
     }

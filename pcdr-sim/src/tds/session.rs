@@ -1,6 +1,7 @@
 //! One client connection, from PRELOGIN to close: the opening (`handshake.rs`), the
-//! login (for a Windows login its NTLM exchange, `ntlm.rs`), then a request loop that keeps reading the connection while the engine works,
-//! so an ATTENTION can cancel the running request.
+//! login (with a Windows login's NTLM exchange, whose messages are `ntlm.rs`'s), then a
+//! request loop that keeps reading the connection while the engine works, so an
+//! ATTENTION can cancel the running request.
 //!
 //! Owns the session state machine and, after the opening, the connection. It never
 //! interprets SQL; requests go to the [`Engine`] as decoded.
@@ -170,30 +171,27 @@ impl Session {
     /// credentials with the LOGIN7 packet type, which is accepted too).
     async fn ntlm(&mut self, negotiate: &[u8]) -> Result<NtlmProof, ProtocolError> {
         let flags = ntlm::negotiate_flags(negotiate)?;
-        let challenge = server_challenge()?;
-        let computer = self
-            .server
-            .server_name
-            .split('\\')
-            .next()
-            .unwrap_or_default();
-        let message = ntlm::challenge(flags, computer, challenge, filetime_now());
+        let challenge = ntlm::server_challenge()?;
+        let computer = self.server.server_name.split('\\').next();
+        let message = ntlm::challenge(flags, computer.unwrap_or_default(), challenge);
         let mut token = Vec::new();
         put_sspi(&mut token, &message);
         self.send(&token).await?;
-        let reply = match self.inbox.next().await? {
-            Some(Incoming::Message(reply)) => reply,
-            _ => {
-                return Err(ProtocolError::invalid(
-                    "SSPI",
-                    "the client sent no AUTHENTICATE_MESSAGE",
-                ));
+        match self.inbox.next().await? {
+            Some(Incoming::Message(reply))
+                if matches!(reply.ty, PacketType::Sspi | PacketType::Login7) =>
+            {
+                NtlmProof::decode(&reply.payload, challenge)
             }
-        };
-        if !matches!(reply.ty, PacketType::Sspi | PacketType::Login7) {
-            expect_type(&reply, PacketType::Sspi, "SSPI")?;
+            Some(Incoming::Message(other)) => Err(ProtocolError::UnexpectedMessage {
+                expected: "SSPI",
+                got: other.ty as u8,
+            }),
+            _ => Err(ProtocolError::invalid(
+                "SSPI",
+                "the client sent no AUTHENTICATE_MESSAGE",
+            )),
         }
-        NtlmProof::decode(&reply.payload, challenge)
     }
 
     async fn handle(&mut self, incoming: Incoming) -> Result<Flow, ProtocolError> {
@@ -323,21 +321,4 @@ impl Drop for Inbox {
     fn drop(&mut self) {
         self.reader.abort();
     }
-}
-
-/// A fresh, random ServerChallenge, the 64-bit nonce of MS-NLMP 3.2.5.1.1.
-fn server_challenge() -> Result<[u8; 8], ProtocolError> {
-    let mut nonce = [0u8; 8];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce)
-        .map_err(|_| ProtocolError::invalid("SSPI", "no random bytes for the NTLM challenge"))?;
-    Ok(nonce)
-}
-
-/// Now as a FILETIME: 100-nanosecond intervals since 1601-01-01 (MS-DTYP 2.3.3).
-fn filetime_now() -> u64 {
-    const UNIX_EPOCH_AS_FILETIME: u64 = 116_444_736_000_000_000;
-    let since_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    UNIX_EPOCH_AS_FILETIME + u64::try_from(since_unix.as_nanos() / 100).unwrap_or(0)
 }
