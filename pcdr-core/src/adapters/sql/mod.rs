@@ -339,14 +339,11 @@ fn group_by_result_set(rows: Vec<Row>) -> Vec<Vec<Row>> {
     sets
 }
 
-/// What a probe of an instance concludes from the wire alone, against real sockets on
-/// loopback: only a refused (or unanswered) TCP connection means the instance is down.
+/// A build without Windows authentication never sends a Windows login, nor an anonymous
+/// one in its place: the plane refuses before it connects (issue 14).
 #[cfg(test)]
+#[cfg(not(all(windows, feature = "winauth")))]
 mod login_tests {
-    //! A build without Windows authentication never sends a Windows login, nor an
-    //! anonymous one in its place: the plane refuses before it connects (issue 14).
-    #![cfg(not(all(windows, feature = "winauth")))]
-
     use super::*;
     use crate::topology::PasswordSource;
 
@@ -392,6 +389,8 @@ mod login_tests {
     }
 }
 
+/// What a probe of an instance concludes from the wire alone, against real sockets on
+/// loopback: only a refused (or unanswered) TCP connection means the instance is down.
 #[cfg(test)]
 mod liveness_tests {
     use super::*;
