@@ -217,6 +217,42 @@ fn a_journal_from_a_newer_pcdr_is_refused_naming_both_formats() {
         .stderr_has("resume it with that version");
 }
 
+/// A build without Windows authentication (every build but the Windows one, which has
+/// winauth) refuses a topology that logs in as the Windows user or a Windows account,
+/// before it connects anywhere (issue 14).
+#[cfg(not(windows))]
+#[test]
+fn a_topology_without_user_is_refused_by_a_build_without_integrated_authentication() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(example_topology()).unwrap();
+    let (user, password) = (
+        "user = \"pcdr\"\n",
+        "password_env = \"PCDR_SQL_PASSWORD\"\n",
+    );
+    assert!(example.contains(user) && example.contains(password));
+    let integrated = example.replace(user, "").replace(password, "");
+    let account = example.replace(user, "user = 'CONTOSO\\pcdr-svc'\n");
+    for (name, text, says) in [
+        (
+            "integrated.toml",
+            integrated,
+            "is left out, which means integrated authentication",
+        ),
+        (
+            "account.toml",
+            account,
+            r"is the Windows account CONTOSO\pcdr-svc",
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        run(&["plan", "failover", "--topology", s(&path), "--offline"])
+            .code(USAGE)
+            .stderr_has(&format!("sql.user: {says}"))
+            .stderr_has("this build of pcdr has no Windows authentication");
+    }
+}
+
 #[test]
 fn a_bad_topology_exits_2_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();

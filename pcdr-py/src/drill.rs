@@ -231,7 +231,7 @@ pub fn _sim_shell(py: Python<'_>, args: Vec<String>) -> PyResult<(String, String
         [flag, world, rest @ ..] if flag == "--world" => (world, rest),
         _ => {
             return Err(PyValueError::new_err(
-                "usage: --world DIR -- -NoProfile -NonInteractive -Command <script>",
+                "usage: --world DIR -- -NoProfile -NonInteractive -EncodedCommand <base64>",
             ));
         }
     };

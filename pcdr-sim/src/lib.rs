@@ -51,8 +51,10 @@
 //! # What is not emulated
 //!
 //! Data pages and real transaction logs (a database's content is its list of chat
-//! messages); TDS 8.0 (TLS before PRELOGIN) and TLS 1.3; Windows authentication (one SQL login, `pcdr`, password in
-//! `DIR/sql-password`, 18456 class 14 otherwise); permissions; differential, file and
+//! messages); TDS 8.0 (TLS before PRELOGIN) and TLS 1.3; Kerberos, and logins but two:
+//! the SQL login `pcdr` (password in `DIR/sql-password`) and the Windows account
+//! `CONTOSO\pcdr-svc` by NTLMv2 (password in `DIR/windows-password`), 18456 class 14
+//! otherwise; permissions; differential, file and
 //! tail-log backups; several backup sets per file (`NOINIT` writes a new file), striped
 //! devices, `STOPAT` and `CONTINUE_AFTER_ERROR` (refused with error 50000, never
 //! ignored); mirroring's witness, safety and failover; recovery forks (4330 is raised

@@ -21,7 +21,7 @@ use crate::world::{World, WorldError};
 const WATCH_EVERY: Duration = Duration::from_millis(100);
 
 /// The program the world's topology runs as its Management Shell: `program args…
-/// --world DIR -- -NoProfile -NonInteractive -Command <script>`, which must run the
+/// --world DIR -- -NoProfile -NonInteractive -EncodedCommand <script>`, which must run the
 /// emulated shell ([`crate::shell::run_shell`]) on the world in `DIR`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShellLauncher {

@@ -82,6 +82,7 @@ fn topology_text(key: Key, value: &str) -> String {
          chat_servers = [\"pc1.contoso.com\", \"pc2.contoso.com\"]\n\n\
          [sites.backup]\nname = \"Dallas\"\nsql = {{ host = {sql_host}, instance = \"PCHAT\" }}\n\
          chat_servers = [\"pc3.contoso.com\", {server}]\n\n\
+         [sql]\nuser = \"pcdr\"\npassword_env = \"PCDR_SQL_PASSWORD\"\n\n\
          [shell]\nmodule = {module}\n",
         state_identity = v(
             Key::StateIdentity,

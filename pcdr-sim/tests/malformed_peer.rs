@@ -3,7 +3,8 @@
 //! One emulated instance (the real engine over a real world) listens on 127.0.0.1. Each
 //! case opens its own connection, sends something broken — truncated packets, wrong
 //! lengths (too big, too small, zero), garbage, a PRELOGIN then garbage, LOGIN7s whose
-//! offsets point out of bounds or that declare huge lengths, a message past the size
+//! offsets point out of bounds or that declare huge lengths, integrated logins whose NTLM
+//! messages are broken or missing, a message past the size
 //! limit, broken requests after a good login, hostile SQL text, broken TLS handshakes
 //! inside PRELOGIN packets, and seeded random bytes — then half-closes its side. The
 //! server (which offers TLS without forcing it) must end the connection within
@@ -41,6 +42,7 @@ const LOGIN7: u8 = 0x10;
 const SQL_BATCH: u8 = 0x01;
 const RPC: u8 = 0x03;
 const ATTENTION: u8 = 0x06;
+const SSPI: u8 = 0x11;
 const EOM: u8 = 0x01;
 
 /// Counts panics on the emulator's worker threads (a session task that panics would
@@ -139,6 +141,23 @@ fn login7_body() -> Vec<u8> {
         body[entry + 2..entry + 4].copy_from_slice(&((data.len() / 2) as u16).to_le_bytes());
         body.extend_from_slice(&data);
     }
+    let total = body.len() as u32;
+    body[0..4].copy_from_slice(&total.to_le_bytes());
+    body
+}
+
+/// A NEGOTIATE_MESSAGE (MS-NLMP 2.2.1.1) asking for Unicode and NTLM.
+const NTLM_NEGOTIATE: &[u8] = b"NTLMSSP\0\x01\0\0\0\x01\x02\0\0";
+
+/// `login7_body` as an integrated login: fIntSecurity (OptionFlags2 0x80) and `sspi`
+/// as its SSPI data (ibSSPI/cbSSPI at offset 78).
+fn integrated_login7(sspi: &[u8]) -> Vec<u8> {
+    let mut body = login7_body();
+    body[25] |= 0x80;
+    let offset = body.len() as u16;
+    body[78..80].copy_from_slice(&offset.to_le_bytes());
+    body[80..82].copy_from_slice(&(sspi.len() as u16).to_le_bytes());
+    body.extend_from_slice(sspi);
     let total = body.len() as u32;
     body[0..4].copy_from_slice(&total.to_le_bytes());
     body
@@ -308,6 +327,38 @@ fn fixed_cases() -> Vec<Case> {
                 body[offset..offset + 2].copy_from_slice(&0xD800u16.to_le_bytes());
                 body
             })),
+        ),
+        case(
+            "integrated login whose SSPI data is no NTLM message",
+            then(message(LOGIN7, &integrated_login7(b"not NTLM at all"))),
+        ),
+        case(
+            "integrated login whose SSPI data points past the end",
+            then(message(LOGIN7, &{
+                let mut body = integrated_login7(NTLM_NEGOTIATE);
+                body[80..82].copy_from_slice(&u16::MAX.to_le_bytes());
+                body
+            })),
+        ),
+        case(
+            "integrated login, then a garbage AUTHENTICATE_MESSAGE",
+            then(
+                [
+                    message(LOGIN7, &integrated_login7(NTLM_NEGOTIATE)),
+                    packet(SSPI, b"NTLMSSP\0\x03\0\0\0\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF"),
+                ]
+                .concat(),
+            ),
+        ),
+        case(
+            "integrated login, then a SQL batch instead of AUTHENTICATE_MESSAGE",
+            then(
+                [
+                    message(LOGIN7, &integrated_login7(NTLM_NEGOTIATE)),
+                    message(SQL_BATCH, &sql_batch("SELECT 1")),
+                ]
+                .concat(),
+            ),
         ),
         case("a message past the size limit", huge_message),
         case(

@@ -27,7 +27,7 @@ pub enum SimCommand {
         /// The world folder.
         #[arg(long)]
         world: PathBuf,
-        /// The shell's arguments (`-NoProfile -NonInteractive -Command <script>`).
+        /// The shell's arguments (`-NoProfile -NonInteractive -EncodedCommand <base64>`).
         #[arg(last = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },

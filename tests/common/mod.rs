@@ -200,12 +200,13 @@ impl Served {
             .count()
     }
 
-    /// Every cmdlet line the Management Shell ran, in order.
+    /// Every cmdlet line the Management Shell ran, in order (`cmdlets.log` holds each
+    /// script as `-EncodedCommand` took it: Base64 of its UTF-16LE text).
     pub fn cmdlets(&self) -> Vec<String> {
         std::fs::read_to_string(self.path().join("cmdlets.log"))
             .unwrap_or_default()
             .lines()
-            .map(str::to_owned)
+            .map(decode_script)
             .collect()
     }
 
@@ -233,7 +234,7 @@ fn logging_shell(dir: &Path) -> String {
     let log = dir.join("cmdlets.log");
     let text = format!(
         "#!/bin/sh\n\
-         # The last argument is the script (one line) holding the cmdlet.\n\
+         # The last argument is the script holding the cmdlet (-EncodedCommand's Base64).\n\
          for last in \"$@\"; do :; done\n\
          printf '%s\\n' \"$last\" >> '{log}'\n\
          exec '{pcdr}' \"$@\"\n",
@@ -244,6 +245,19 @@ fn logging_shell(dir: &Path) -> String {
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
         .expect("shell.sh is executable");
     script.display().to_string()
+}
+
+/// The script an `-EncodedCommand` argument carries.
+fn decode_script(encoded: &str) -> String {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .expect("cmdlets.log holds Base64");
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+        .collect();
+    String::from_utf16(&units).expect("the script is UTF-16LE")
 }
 
 /// Without a POSIX shell the cmdlets are not logged.

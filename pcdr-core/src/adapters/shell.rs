@@ -1,16 +1,21 @@
 //! The chat-pool plane through the Skype for Business Management Shell.
 //!
-//! Each call runs `shell.program shell.args <script>` where the script (built by
-//! [`commands::shell::script`](crate::commands::shell::script)) imports the module, sets
-//! `$ErrorActionPreference = 'Stop'` and pipes the cmdlet into `ConvertTo-Json`. Every
-//! value in it is a single-quoted literal. Past `shell.timeout_secs` (for
+//! Each call runs `shell.program shell.args -EncodedCommand <script>` where the script
+//! (built by [`commands::shell::script`](crate::commands::shell::script)) imports the
+//! module, sets `$ErrorActionPreference = 'Stop'` and pipes the cmdlet into
+//! `ConvertTo-Json`. Every value in it is a single-quoted literal. The script travels as
+//! the Base64 of its UTF-16LE text, as `-EncodedCommand` takes it
+//! (<https://learn.microsoft.com/powershell/module/microsoft.powershell.core/about/about_powershell_exe#-encodedcommand-base64encodedcommand>):
+//! no command-line quoting layer (the C runtime's argument rules, then PowerShell's own
+//! reading of `-Command` text) stands between the script pcdr built and the one
+//! PowerShell runs. Past `shell.timeout_secs` (for
 //! `Install-CsMirrorDatabase`, which backs the whole database up and restores it on the
 //! mirror, `shell.mirror_timeout_secs`) the whole process tree is killed.
 //!
 //! # Errors and warnings
 //!
 //! `$ErrorActionPreference = 'Stop'` turns every error into a terminating one, which
-//! ends the script and makes `powershell.exe -Command` exit with 1
+//! ends the script and makes `powershell.exe` exit with 1
 //! (<https://learn.microsoft.com/powershell/module/microsoft.powershell.core/about/about_preference_variables>,
 //! <https://learn.microsoft.com/powershell/module/microsoft.powershell.core/about/about_powershell_exe>).
 //! So a call failed when the shell exits non-zero, or, to be safe, when stderr holds an
@@ -31,6 +36,7 @@ use crate::error::{PlaneError, PlaneResult};
 use crate::planes::{ChatPoolPlane, MirrorRequest, PoolState};
 use crate::topology::{PasswordSource, Topology};
 use async_trait::async_trait;
+use base64::Engine as _;
 use std::process::Stdio;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -131,7 +137,7 @@ impl ManagementShell {
         let mut command = Command::new(&self.program);
         command
             .args(&self.args)
-            .arg(script)
+            .args([ENCODED_COMMAND, &encoded(script)])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -144,6 +150,15 @@ impl ManagementShell {
             message: e.to_string(),
         })
     }
+}
+
+/// The switch that takes the script as Base64.
+const ENCODED_COMMAND: &str = "-EncodedCommand";
+
+/// `script` as `-EncodedCommand` takes it: the Base64 of its UTF-16LE text.
+fn encoded(script: &str) -> String {
+    let utf16le: Vec<u8> = script.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    base64::engine::general_purpose::STANDARD.encode(utf16le)
 }
 
 fn shell_error(cmdlet: &str, message: &str) -> PlaneError {
@@ -351,9 +366,22 @@ mod tests {
         }
     }
 
-    /// `sh -c '<body>' <script>`: the script lands in `$0`, the body prints it back.
+    /// `sh -c '<body>' -EncodedCommand <base64>`: the switch lands in `$0`, the encoded
+    /// script in `$1`.
     fn echoing(body: &str) -> ManagementShell {
         shell("sh", &["-c", body], 10)
+    }
+
+    /// The script `-EncodedCommand` carries in `base64`.
+    fn decoded(base64: &str) -> String {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(base64.trim())
+            .unwrap();
+        let units: Vec<u16> = bytes
+            .chunks_exact(2)
+            .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+            .collect();
+        String::from_utf16(&units).unwrap()
     }
 
     /// `Get-`/`Set-CsPersistentChatState` take an `XdsIdentity`,
@@ -363,12 +391,12 @@ mod tests {
     async fn each_cmdlet_gets_the_identity_of_its_type() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("scripts");
-        let body = format!("printf '%s\\n' \"$0\" >> '{}'", log.display());
+        let body = format!("printf '%s\\n' \"$1\" >> '{}'", log.display());
         let shell = echoing(&body);
         shell.set_pool_state(PoolState::FailedOver).await.unwrap();
         shell.set_active_servers(&[]).await.unwrap();
         let scripts = std::fs::read_to_string(&log).unwrap();
-        let lines: Vec<&str> = scripts.lines().collect();
+        let lines: Vec<String> = scripts.lines().map(decoded).collect();
         assert!(
             lines[0].contains("Set-CsPersistentChatState -Identity 'service:PersistentChatServer:pchat.contoso.com'"),
             "{}",
@@ -475,16 +503,31 @@ mod tests {
         assert!(parse_pool_state(r#"{"PoolState":"Sideways"}"#).is_err());
     }
 
+    /// The script follows the configured switches as `-EncodedCommand` and the Base64 of
+    /// its UTF-16LE text, quotes and all; stdout is read back.
     #[tokio::test]
-    async fn the_script_arrives_as_one_argument_and_stdout_is_read() {
-        // `sh -c 'printf ...' <script>`: the script lands in $0 and is echoed back.
-        let out = shell("sh", &["-c", "printf '%s' \"$0\""], 10)
-            .run(&commands::get_pool_state("service:p'q"))
+    async fn the_script_arrives_encoded_after_the_configured_args_and_stdout_is_read() {
+        let out = echoing("printf '%s %s' \"$0\" \"$1\"")
+            .run(&commands::get_pool_state("service:p'q\"r"))
             .await
             .unwrap();
+        let (switch, script) = out.split_once(' ').unwrap();
+        assert_eq!(switch, "-EncodedCommand");
         assert_eq!(
-            out,
-            "Import-Module 'SkypeForBusiness'; $ErrorActionPreference = 'Stop'; Get-CsPersistentChatState -Identity 'service:p''q' | ConvertTo-Json -Compress"
+            decoded(script),
+            "Import-Module 'SkypeForBusiness'; $ErrorActionPreference = 'Stop'; Get-CsPersistentChatState -Identity 'service:p''q\"r' | ConvertTo-Json -Compress"
+        );
+    }
+
+    /// The script of the documented `-EncodedCommand` example, `dir "c:\program files" `,
+    /// as `[Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($command))` encodes
+    /// it there
+    /// (<https://learn.microsoft.com/powershell/module/microsoft.powershell.core/about/about_powershell_exe#-encodedcommand-base64encodedcommand>).
+    #[test]
+    fn the_script_is_encoded_as_powershell_documents() {
+        assert_eq!(
+            encoded("dir \"c:\\program files\" "),
+            "ZABpAHIAIAAiAGMAOgBcAHAAcgBvAGcAcgBhAG0AIABmAGkAbABlAHMAIgAgAA=="
         );
     }
 

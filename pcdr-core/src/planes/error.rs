@@ -24,6 +24,20 @@ pub struct SqlServerError {
     pub message: String,
 }
 
+impl SqlServerError {
+    /// Whether this refused login named a Windows account: 18456's message names the
+    /// login (`Login failed for user 'DOMAIN\user'.`), and only Windows logins have a
+    /// backslash, which a SQL Server login's name cannot contain
+    /// (<https://learn.microsoft.com/sql/t-sql/statements/create-login-transact-sql>).
+    pub fn is_windows_login(&self) -> bool {
+        self.message.split_once("user '").is_some_and(|(_, user)| {
+            user.split('\'')
+                .next()
+                .is_some_and(|name| name.contains('\\'))
+        })
+    }
+}
+
 impl fmt::Display for SqlServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -246,6 +260,9 @@ impl PlaneError {
     /// What an operator should do about this error.
     pub fn next_action(&self) -> &'static str {
         match self {
+            Self::Sql(e) if e.number == 18456 && e.is_windows_login() => {
+                "check that the Windows account (sql.user as DOMAIN\\user, or the Windows user running pcdr when sql.user is left out) has a login on this instance (CREATE LOGIN [DOMAIN\\user] FROM WINDOWS), and for DOMAIN\\user the password named by sql.password_env or sql.password_file; a domain that accepts only Kerberos refuses NTLM, which is all pcdr sends"
+            }
             Self::Sql(e) => sql_next_action(e.number),
             Self::Unreachable { .. } => {
                 "check that the server is running and reachable from here (host, port or instance, firewall), then resume"
@@ -304,6 +321,28 @@ fn sql_next_action(number: u32) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn login_failed(user: &str) -> PlaneError {
+        PlaneError::Sql(SqlServerError {
+            number: 18456,
+            state: 1,
+            class: 14,
+            message: format!("Login failed for user '{user}'."),
+        })
+    }
+
+    /// 18456 names the login; a Windows account's name has a backslash.
+    #[test]
+    fn a_refused_windows_login_gets_its_own_hint() {
+        let windows = login_failed(r"CONTOSO\pcdr-svc").next_action();
+        assert!(windows.contains("FROM WINDOWS"), "{windows}");
+        assert!(windows.contains("Kerberos"), "{windows}");
+        let sql = login_failed("pcdr").next_action();
+        assert_eq!(
+            sql,
+            "check sql.user and the password named by sql.password_env or sql.password_file"
+        );
+    }
 
     #[test]
     fn connection_problems_are_transient_and_bad_media_is_not() {

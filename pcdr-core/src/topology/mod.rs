@@ -16,6 +16,12 @@
 //! roots plus `sql.trust_ca_file`, for the endpoint's `host` or its `host_in_certificate`;
 //! `sql.trust_server_certificate` skips the check and is refused together with a CA file.
 //!
+//! `sql.user` says who logs in ([`SqlSettings::login`]): a SQL Server login, a Windows
+//! account `DOMAIN\user` (NTLMv2 with its password), or, left out, the Windows user
+//! running pcdr (integrated authentication through SSPI). The last two need a build with
+//! Windows authentication ([`WINDOWS_AUTHENTICATION`]: the Windows builds); any other
+//! build refuses them at load.
+//!
 //! This module owns the file format and its rules only. It never connects anywhere; the
 //! SQL password is read only when [`PasswordSource::resolve`] is called.
 //!
@@ -42,8 +48,8 @@ use std::path::Path;
 
 pub use error::TopologyError;
 pub use model::{
-    Databases, Encrypt, LogShipping, PasswordSource, Pool, RestoreMode, ShellSettings, Site,
-    SiteRole, Sites, SqlAddress, SqlEndpoint, SqlSettings, Topology,
+    Databases, Encrypt, LogShipping, Login, PasswordSource, Pool, RestoreMode, ShellSettings, Site,
+    SiteRole, Sites, SqlAddress, SqlEndpoint, SqlSettings, Topology, WINDOWS_AUTHENTICATION,
 };
 pub use secret::Secret;
 

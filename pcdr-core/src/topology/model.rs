@@ -249,7 +249,8 @@ impl SqlAddress {
 /// How pcdr signs in to SQL Server and how it talks to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SqlSettings {
-    /// The SQL login; `None` means integrated (Windows) authentication.
+    /// Who pcdr logs in as ([`SqlSettings::login`]): a SQL Server login, a Windows
+    /// account `DOMAIN\user`, or `None` for the Windows user running pcdr.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Where the login's password comes from.
@@ -276,6 +277,38 @@ pub struct SqlSettings {
     pub command_timeout_secs: u64,
 }
 
+/// How pcdr logs in to SQL Server, as `sql.user` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login<'a> {
+    /// A SQL Server login with its password.
+    SqlServer(&'a str),
+    /// A Windows account `DOMAIN\user` with its password: NTLMv2 with explicit
+    /// credentials. Only Windows logins have a backslash; a SQL Server login's name
+    /// cannot contain one
+    /// (<https://learn.microsoft.com/sql/t-sql/statements/create-login-transact-sql>).
+    WindowsAccount(&'a str),
+    /// No `sql.user`: the Windows user running pcdr, through SSPI (integrated
+    /// authentication).
+    Integrated,
+}
+
+impl SqlSettings {
+    /// How pcdr logs in.
+    pub fn login(&self) -> Login<'_> {
+        match self.user.as_deref() {
+            None => Login::Integrated,
+            Some(user) if user.contains('\\') => Login::WindowsAccount(user),
+            Some(user) => Login::SqlServer(user),
+        }
+    }
+}
+
+/// Whether this build can log in with Windows authentication ([`Login::WindowsAccount`]
+/// and [`Login::Integrated`]): tiberius offers both only on Windows, with its `winauth`
+/// feature, which pcdr-core's `winauth` feature turns on (the Windows builds of the
+/// command line, the C library and the Python package have it).
+pub const WINDOWS_AUTHENTICATION: bool = cfg!(all(windows, feature = "winauth"));
+
 /// A path as the file has it (one that is not UTF-8 is written lossily).
 fn serialize_path<S: Serializer>(path: &Option<PathBuf>, serializer: S) -> Result<S::Ok, S::Error> {
     match path {
@@ -287,7 +320,7 @@ fn serialize_path<S: Serializer>(path: &Option<PathBuf>, serializer: S) -> Resul
 /// Where the SQL password comes from. Never holds the password itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PasswordSource {
-    /// No password: integrated authentication.
+    /// No password: integrated authentication ([`Login::Integrated`]).
     None,
     /// The named environment variable.
     Env(String),
@@ -331,7 +364,8 @@ pub enum Encrypt {
 pub struct ShellSettings {
     /// The PowerShell executable.
     pub program: String,
-    /// Arguments placed before the script text.
+    /// Switches placed before `-EncodedCommand <script>`; never a switch that takes a
+    /// script itself (`-Command`, `-EncodedCommand`, `-File`).
     pub args: Vec<String>,
     /// The module imported before each script.
     pub module: String,
@@ -343,14 +377,15 @@ pub struct ShellSettings {
 }
 
 impl Default for ShellSettings {
-    /// Windows PowerShell (by its absolute path in the system folder, on Windows) with the
+    /// Windows PowerShell (by its absolute path in the system folder, on Windows), started
+    /// with `-NoProfile -NonInteractive`, with the
     /// `SkypeForBusiness` module, a ten-minute limit, and four hours for
     /// `Install-CsMirrorDatabase`.
     fn default() -> Self {
         ShellSettings {
             program: system_program(r"WindowsPowerShell\v1.0\powershell.exe")
                 .map_or_else(|| "powershell.exe".to_owned(), |p| p.display().to_string()),
-            args: ["-NoProfile", "-NonInteractive", "-Command"]
+            args: ["-NoProfile", "-NonInteractive"]
                 .map(str::to_owned)
                 .to_vec(),
             module: "SkypeForBusiness".to_owned(),

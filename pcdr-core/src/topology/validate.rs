@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use super::TopologyError;
 use super::model::{
-    Databases, Encrypt, LogShipping, PasswordSource, Pool, RestoreMode, ShellSettings, Site,
-    SiteRole, Sites, SqlAddress, SqlEndpoint, SqlSettings, Topology,
+    Databases, Encrypt, LogShipping, Login, PasswordSource, Pool, RestoreMode, ShellSettings, Site,
+    SiteRole, Sites, SqlAddress, SqlEndpoint, SqlSettings, Topology, WINDOWS_AUTHENTICATION,
 };
 use super::raw::{
     RawDatabases, RawEndpoint, RawLogShipping, RawPool, RawShell, RawSite, RawSites, RawSql,
@@ -49,7 +49,30 @@ pub(super) fn topology(raw: RawTopology, base_dir: Option<&Path>) -> Checked<Top
     };
     refuse_emulator_against_servers(&topology)?;
     refuse_plaintext_over_the_network(&topology)?;
+    refuse_windows_logins_without_support(&topology.sql)?;
     Ok(topology)
+}
+
+/// A build without Windows authentication ([`WINDOWS_AUTHENTICATION`]) cannot log in as
+/// a Windows account or the Windows user: refused here, before anything connects,
+/// rather than sending a login SQL Server would refuse.
+fn refuse_windows_logins_without_support(sql: &SqlSettings) -> Checked<()> {
+    let what = match sql.login() {
+        Login::SqlServer(_) => return Ok(()),
+        _ if WINDOWS_AUTHENTICATION => return Ok(()),
+        Login::Integrated => "is left out, which means integrated authentication as the \
+                              Windows user running pcdr"
+            .to_owned(),
+        Login::WindowsAccount(user) => format!("is the Windows account {user}"),
+    };
+    Err(TopologyError::new(
+        "sql.user",
+        format!(
+            "{what}, and this build of pcdr has no Windows authentication (only the Windows \
+             builds have it: pcdr-core's winauth feature on Windows); expected a SQL Server \
+             login with sql.password_env or sql.password_file, or pcdr for Windows"
+        ),
+    ))
 }
 
 /// The first SQL host of the topology that is not a loopback address.
@@ -439,7 +462,7 @@ fn first_repeat(entries: impl Iterator<Item = (String, String)>) -> Option<Repea
 fn sql_settings(raw: RawSql, base_dir: Option<&Path>) -> Checked<SqlSettings> {
     let user = raw
         .user
-        .map(|user| text("sql.user", user, "a SQL login name"))
+        .map(|user| text("sql.user", user, "a SQL Server login or a Windows account"))
         .transpose()?;
     let password = password_source(raw.password_env, raw.password_file, &user, base_dir)?;
     let trust_server_certificate = raw.trust_server_certificate.unwrap_or(false);
@@ -560,6 +583,39 @@ fn shell_settings(raw: RawShell) -> Checked<ShellSettings> {
 fn shell_args(args: Vec<String>) -> Checked<Vec<String>> {
     args.into_iter()
         .enumerate()
-        .map(|(index, arg)| without_controls(&format!("shell.args[{index}]"), arg, "an argument"))
+        .map(|(index, arg)| {
+            let key = format!("shell.args[{index}]");
+            refuse_script_switch(&key, &arg)?;
+            without_controls(&key, arg, "an argument")
+        })
         .collect()
+}
+
+/// The `powershell.exe` switches that take the script
+/// (<https://learn.microsoft.com/powershell/module/microsoft.powershell.core/about/about_powershell_exe>),
+/// each also named by any prefix of it.
+const SCRIPT_SWITCHES: [&str; 3] = ["command", "encodedcommand", "file"];
+
+/// pcdr passes the script itself (`-EncodedCommand <base64>`, after `shell.args`), so
+/// `shell.args` must not name a script of its own: a `-Command` left from an older
+/// topology would take pcdr's `-EncodedCommand` as its script.
+fn refuse_script_switch(key: &str, arg: &str) -> Checked<()> {
+    let name = arg
+        .strip_prefix('-')
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let names_script = !name.is_empty()
+        && SCRIPT_SWITCHES
+            .iter()
+            .any(|switch| switch.starts_with(&name));
+    match names_script {
+        true => Err(TopologyError::new(
+            key,
+            format!(
+                "is {arg}, which takes a script; expected only switches such as -NoProfile \
+                 and -NonInteractive: pcdr passes each script itself as -EncodedCommand"
+            ),
+        )),
+        false => Ok(()),
+    }
 }

@@ -1,5 +1,5 @@
 """The emulated Management Shell of a drill's world, run by the world's topology as
-``python -m pcdr._simshell --world DIR -- -NoProfile -NonInteractive -Command <script>``
+``python -m pcdr._simshell --world DIR -- -NoProfile -NonInteractive -EncodedCommand <base64>``
 (what ``pcdr sim shell`` is to the ``pcdr`` command). Only in a build with the emulator
 (the default): a production build has no ``_sim_shell`` to import."""
 

@@ -1,7 +1,8 @@
-//! The engine of one instance: the world it serves, the SQL login's password, the audit
-//! log, the table of live sessions (their current database, transaction count, client
-//! names and login time) and their application locks, kept in memory. The login check
-//! is here; running requests is the engine module's.
+//! The engine of one instance: the world it serves, the passwords of the SQL login and
+//! the Windows account, the audit log, the table of live sessions (their current
+//! database, transaction count, client names and login time) and their application
+//! locks, kept in memory. The login check is here; running requests is the engine
+//! module's.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -12,7 +13,7 @@ use crate::engine::catalog::SessionRow;
 use crate::tds::{LoginRequest, ServerMessage, SessionInfo};
 use crate::world::dbops::Usage;
 use crate::world::model::{Instance, InstanceId};
-use crate::world::{World, WorldResult};
+use crate::world::{WINDOWS_ACCOUNT, World, WorldResult};
 
 /// The SQL login pcdr and the tests use.
 const LOGIN: &str = "pcdr";
@@ -43,6 +44,8 @@ pub struct InstanceEngine {
     pub(super) instance: InstanceId,
     /// The password of the SQL login `pcdr`, read once.
     password: String,
+    /// The password of the Windows account [`WINDOWS_ACCOUNT`], read once.
+    windows_password: String,
     /// Where every request is recorded (`statements.log`).
     pub(super) audit: Audit,
     /// The live TDS sessions by spid.
@@ -54,14 +57,16 @@ pub struct InstanceEngine {
 }
 
 impl InstanceEngine {
-    /// The engine of `instance` in `world` (reads the login password once).
+    /// The engine of `instance` in `world` (reads the login passwords once).
     pub fn new(world: Arc<World>, instance: InstanceId) -> WorldResult<InstanceEngine> {
         let password = world.password()?;
+        let windows_password = world.windows_password()?;
         let audit = Audit::new(world.statements_log(), instance);
         Ok(InstanceEngine {
             world,
             instance,
             password,
+            windows_password,
             audit,
             sessions: Mutex::new(BTreeMap::new()),
             applocks: AppLocks::default(),
@@ -194,9 +199,22 @@ impl InstanceEngine {
         }
     }
 
+    /// Whether `login` names a known principal and proves its password: the SQL login
+    /// by the password itself, the Windows account by its NTLMv2 response.
+    fn credentials_match(&self, login: &LoginRequest) -> bool {
+        match &login.windows {
+            Some(proof) => {
+                proof.account().eq_ignore_ascii_case(WINDOWS_ACCOUNT)
+                    && proof.proves(&self.windows_password)
+            }
+            None => login.user.eq_ignore_ascii_case(LOGIN) && login.password == self.password,
+        }
+    }
+
     /// Checks a LOGIN7 request: 17142 (class 20) when the instance is down, 18456 for
-    /// another login or a wrong password, 4060 when the requested database cannot be
-    /// opened; the database the session starts in otherwise.
+    /// another login or a wrong password (a Windows login's NTLMv2 response not made
+    /// with the account's password), 4060 when the requested database cannot be opened;
+    /// the database the session starts in otherwise.
     pub(super) fn check_login(&self, login: &LoginRequest) -> Result<String, ServerMessage> {
         let state = self.world.read().map_err(|e| {
             ServerMessage::new(
@@ -215,7 +233,8 @@ impl InstanceEngine {
                 ),
             ));
         }
-        if !login.user.eq_ignore_ascii_case(LOGIN) || login.password != self.password {
+        if !self.credentials_match(login) {
+            // https://learn.microsoft.com/sql/relational-databases/errors-events/mssqlserver-18456-database-engine-error
             return Err(ServerMessage::new(
                 18456,
                 14,

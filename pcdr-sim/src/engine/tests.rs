@@ -18,6 +18,7 @@ async fn respond(engine: &InstanceEngine, request: Request) -> Vec<StatementResu
     let login = LoginRequest {
         user: "pcdr".into(),
         password: engine.world.password().unwrap(),
+        windows: None,
         database: String::new(),
         app_name: String::new(),
         host_name: String::new(),
@@ -288,6 +289,7 @@ fn session(
     let login = LoginRequest {
         user: "pcdr".into(),
         password: engine.world.password().unwrap(),
+        windows: None,
         database: String::new(),
         app_name: app.into(),
         host_name: "pcdr-host".into(),

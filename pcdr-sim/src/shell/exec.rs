@@ -61,7 +61,7 @@ impl ShellOutput {
 
 /// Runs the emulated `powershell.exe` with the command-line `args` (what
 /// follows the program name, such as
-/// `-NoProfile -NonInteractive -Command <script>`) against `world`.
+/// `-NoProfile -NonInteractive -EncodedCommand <base64>`) against `world`.
 ///
 /// A refused command line or a script that does not parse runs nothing and
 /// exits with 1. An injected [`CmdletFault::Hang`] blocks the calling thread

@@ -2,7 +2,7 @@
 //! subset of PowerShell that pcdr's PowerShell adapter sends, and an
 //! executor that runs it against the emulated world.
 //!
-//! The adapter runs `program -NoProfile -NonInteractive -Command <script>`;
+//! The adapter runs `program -NoProfile -NonInteractive -EncodedCommand <script>`;
 //! [`run_shell`] takes those arguments, parses the script by PowerShell's
 //! quoting rules before anything is executed, then runs it statement by
 //! statement. The parser (`lexer.rs`, `parser.rs`, `ast.rs`) owns syntax

@@ -6,6 +6,7 @@
 
 use futures_util::future::BoxFuture;
 
+use super::ntlm::NtlmProof;
 use super::registry::SessionInfo;
 
 /// A value in a row or an RPC parameter.
@@ -208,10 +209,13 @@ impl Response {
 /// The credentials and names a client sent in LOGIN7.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginRequest {
-    /// SQL login name.
+    /// SQL login name; for a Windows login the account, `DOMAIN\user`.
     pub user: String,
-    /// Password, decoded.
+    /// Password, decoded; empty for a Windows login.
     pub password: String,
+    /// A Windows login's NTLM exchange, for the engine to check against the account's
+    /// password; `None` for a SQL login.
+    pub windows: Option<NtlmProof>,
     /// Initial database, or empty.
     pub database: String,
     /// Client application name.

@@ -1,6 +1,7 @@
 //! LOGIN7 (MS-TDS 2.2.6.4): the fixed part, the offset/length table of the
-//! variable strings, and password decoding. A FeatureExt block (FreeTDS sends
-//! one) is tolerated and not read.
+//! variable strings, password decoding, and for an integrated login (fIntSecurity)
+//! the SSPI data it starts with. A FeatureExt block (FreeTDS sends one) is tolerated
+//! and not read.
 //!
 //! Owns decoding only; accepting the login is the engine's decision.
 
@@ -15,6 +16,12 @@ const FIXED_LEN: usize = 94;
 const PACKET_SIZE_OFFSET: usize = 8;
 /// Offset of the (offset, length) table of variable fields.
 const FIELD_TABLE_OFFSET: usize = 36;
+/// Offset of OptionFlags2, whose fIntSecurity bit asks for integrated security.
+const OPTION_FLAGS_2_OFFSET: usize = 25;
+/// fIntSecurity in OptionFlags2.
+const INT_SECURITY: u8 = 0x80;
+/// Offset of ibSSPI and cbSSPI (a length in bytes), after ClientID.
+const SSPI_OFFSET: usize = 78;
 
 /// Positions of the variable fields in the offset table.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +41,8 @@ pub(crate) struct Login7 {
     pub(crate) packet_size: usize,
     /// What the engine sees.
     pub(crate) request: LoginRequest,
+    /// The SSPI data of an integrated login (fIntSecurity); `None` for a SQL login.
+    pub(crate) sspi: Option<Vec<u8>>,
 }
 
 /// Decodes a LOGIN7 message.
@@ -54,8 +63,26 @@ pub(crate) fn decode_login7(payload: &[u8]) -> Result<Login7, ProtocolError> {
             app_name: text_field(payload, Field::AppName)?,
             host_name: text_field(payload, Field::HostName)?,
             server_name: text_field(payload, Field::ServerName)?,
+            windows: None,
         },
+        sspi: sspi_data(payload)?,
     })
+}
+
+/// The SSPI data when OptionFlags2 has fIntSecurity.
+fn sspi_data(payload: &[u8]) -> Result<Option<Vec<u8>>, ProtocolError> {
+    if payload[OPTION_FLAGS_2_OFFSET] & INT_SECURITY == 0 {
+        return Ok(None);
+    }
+    let mut entry = Cursor::new(&payload[SSPI_OFFSET..]);
+    let offset = usize::from(entry.u16_le("LOGIN7 ibSSPI")?);
+    let len = usize::from(entry.u16_le("LOGIN7 cbSSPI")?);
+    payload
+        .get(offset..offset + len)
+        .map(|bytes| Some(bytes.to_vec()))
+        .ok_or(ProtocolError::Truncated {
+            what: "LOGIN7 SSPI data",
+        })
 }
 
 /// The client's packet size clamped to what TDS allows; 0 asks for the server default.
@@ -142,8 +169,24 @@ mod tests {
                 app_name: "app".into(),
                 host_name: "h".into(),
                 server_name: "srv".into(),
+                windows: None,
             }
         );
+        assert_eq!(login.sspi, None);
+    }
+
+    #[test]
+    fn an_integrated_login_carries_its_sspi_data() {
+        let mut bytes = login7_bytes(4096);
+        let offset = bytes.len() as u16;
+        bytes.extend_from_slice(b"NTLMSSP\0");
+        bytes[OPTION_FLAGS_2_OFFSET] |= INT_SECURITY;
+        bytes[SSPI_OFFSET..SSPI_OFFSET + 2].copy_from_slice(&offset.to_le_bytes());
+        bytes[SSPI_OFFSET + 2..SSPI_OFFSET + 4].copy_from_slice(&8u16.to_le_bytes());
+        let login = decode_login7(&bytes).unwrap();
+        assert_eq!(login.sspi.as_deref(), Some(&b"NTLMSSP\0"[..]));
+        bytes[SSPI_OFFSET + 2..SSPI_OFFSET + 4].copy_from_slice(&9u16.to_le_bytes());
+        assert!(decode_login7(&bytes).is_err(), "SSPI data past the end");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! One file per protocol piece: `packet` (framing), `prelogin` (and its encryption
 //! negotiation), `tls` (the handshake inside PRELOGIN packets), `handshake` (a
-//! connection's opening, up to LOGIN7), `login7`,
+//! connection's opening, up to LOGIN7), `login7`, `ntlm` (Windows logins, MS-NLMP),
 //! `batch`, `rpc`, `headers` (ALL_HEADERS), `token` and `rows` (encoders),
 //! `types` (value layouts), `response` (which tokens a reply holds),
 //! `session` and `server` (sockets), `registry` (SPIDs and KILL), `engine`
@@ -31,6 +31,7 @@ pub mod fuzz;
 mod handshake;
 mod headers;
 mod login7;
+mod ntlm;
 mod packet;
 mod prelogin;
 mod registry;
@@ -47,6 +48,7 @@ pub use engine::{
     Column, ColumnType, Engine, LoginAccepted, LoginRequest, Request, Response, ResultSet,
     RpcParam, RpcProcedure, RpcRequest, ServerMessage, StatementResult, Value,
 };
+pub use ntlm::NtlmProof;
 pub use registry::{SessionInfo, SessionRegistry};
 pub use server::{Server, ServerHandle};
 pub use tls::{ServerCertificate, ServerEncryption};

@@ -1,5 +1,5 @@
 //! Encoders of the session-level tokens (MS-TDS 2.2.7): LOGINACK, ENVCHANGE,
-//! DONE / DONEPROC / DONEINPROC, ERROR / INFO and RETURNSTATUS, plus the
+//! DONE / DONEPROC / DONEINPROC, ERROR / INFO, RETURNSTATUS and SSPI, plus the
 //! B_VARCHAR / US_VARCHAR string writers they share with `rows`.
 //!
 //! Owns token byte layouts only; which tokens a response holds is decided in `response`.
@@ -14,6 +14,8 @@ const LOGINACK: u8 = 0xAD;
 const ENVCHANGE: u8 = 0xE3;
 /// Token byte of RETURNSTATUS.
 const RETURNSTATUS: u8 = 0x79;
+/// Token byte of SSPI.
+const SSPI: u8 = 0xED;
 /// LOGINACK interface: SQL_TSQL.
 const INTERFACE_TSQL: u8 = 1;
 /// TDS 7.4, big-endian in LOGINACK.
@@ -113,6 +115,13 @@ pub(crate) fn put_login_ack(out: &mut Vec<u8>) {
             build[1],
         ]);
     });
+}
+
+/// SSPI (MS-TDS 2.2.7.22): a security token of the integrated login, here an NTLM
+/// CHALLENGE_MESSAGE.
+pub(crate) fn put_sspi(out: &mut Vec<u8>, token: &[u8]) {
+    out.push(SSPI);
+    with_length(out, |body| body.extend_from_slice(token));
 }
 
 /// ENVCHANGE type 1: the current database changed from `old` to `new`.
@@ -254,6 +263,14 @@ mod tests {
                 0xAB, 0x0E, 0x00, 0xC6, 0x0B, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
                 0x00, 0x00, 0x00
             ]
+        );
+    }
+
+    #[test]
+    fn sspi_layout() {
+        assert_eq!(
+            encoded(|out| put_sspi(out, b"NTLMSSP\0")),
+            [0xED, 8, 0, b'N', b'T', b'L', b'M', b'S', b'S', b'P', 0]
         );
     }
 

@@ -93,7 +93,8 @@ impl World {
             dir: dir.clone(),
             store: crate::world::store::Store::open(&dir.join("world.sqlite"))?,
         };
-        write_password(&world.password_file(), options)?;
+        write_password(&world.password_file(), options.password.as_deref())?;
+        write_password(&world.windows_password_file(), None)?;
         world.write_certificates()?;
         let mut state = world.initial_state(options)?;
         let disks = world.disks(&state);
@@ -314,11 +315,12 @@ fn start_time() -> DateTime<Utc> {
     DateTime::from_timestamp(1_795_766_400, 0).unwrap_or_default()
 }
 
-fn write_password(path: &Path, options: &WorldOptions) -> WorldResult<()> {
-    let password = options
-        .password
-        .clone()
-        .unwrap_or_else(|| format!("Pc!{}", Guid::generate().to_string().replace('-', "")));
+/// Writes `given`, or a password made up, to `path`.
+fn write_password(path: &Path, given: Option<&str>) -> WorldResult<()> {
+    let password = given.map_or_else(
+        || format!("Pc!{}", Guid::generate().to_string().replace('-', "")),
+        str::to_owned,
+    );
     std::fs::write(path, format!("{password}\n"))?;
     #[cfg(unix)]
     {

@@ -13,6 +13,7 @@
 //! | `mirror-share/` | the backup site's share that seeds its mirror (`Install-CsMirrorDatabase -FileShare`), which survives a disaster at the primary site |
 //! | `data/<instance>/` | placeholder database files |
 //! | `sql-password` | the password of the SQL login `pcdr` (mode 0600) |
+//! | `windows-password` | the password of the Windows account [`WINDOWS_ACCOUNT`] (mode 0600) |
 //! | `tls/` | the world's certificate authority `ca.pem` and each instance's certificate and key (`certs.rs`) |
 //! | `topology.toml` | written by [`serve`](crate::serve::serve) once the ports are known |
 //! | `statements.log` | every statement the instances received (JSON lines) |
@@ -49,6 +50,10 @@ use crate::world::dbops::Disks;
 use crate::world::faults::{StatementFault, StoredCmdletFault};
 use crate::world::model::{CHAT_DB, InstanceId, WorldState};
 use crate::world::store::Store;
+
+/// The domain account every instance accepts with Windows authentication (NTLMv2),
+/// besides the SQL login `pcdr`.
+pub const WINDOWS_ACCOUNT: &str = r"CONTOSO\pcdr-svc";
 
 /// An open world folder (`DIR`): the handle every process uses to read and change the
 /// world's state, and the paths of the files and folders in it.
@@ -122,11 +127,19 @@ impl World {
         self.dir.join("topology.toml")
     }
 
+    /// The file naming the password of the Windows account [`WINDOWS_ACCOUNT`].
+    pub fn windows_password_file(&self) -> PathBuf {
+        self.dir.join("windows-password")
+    }
+
     /// The password of the SQL login `pcdr`.
     pub fn password(&self) -> WorldResult<String> {
-        Ok(std::fs::read_to_string(self.password_file())?
-            .trim_end()
-            .to_owned())
+        read_password(&self.password_file())
+    }
+
+    /// The password of the Windows account [`WINDOWS_ACCOUNT`].
+    pub fn windows_password(&self) -> WorldResult<String> {
+        read_password(&self.windows_password_file())
     }
 
     /// The current state, read from the world file.
@@ -299,4 +312,9 @@ impl World {
             .map(|db| db.messages.iter().map(|m| m.id).collect())
             .unwrap_or_default())
     }
+}
+
+/// A password file's text without its line end.
+fn read_password(path: &Path) -> WorldResult<String> {
+    Ok(std::fs::read_to_string(path)?.trim_end().to_owned())
 }

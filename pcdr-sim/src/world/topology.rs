@@ -25,7 +25,8 @@ pub const INSTANCE_NAME: &str = "PCHAT";
 
 impl World {
     /// Writes `topology.toml` for instances listening on `ports`, with the shell set to
-    /// `PROGRAM ARGS… --world DIR -- -NoProfile -NonInteractive -Command` from `shell`.
+    /// `PROGRAM ARGS… --world DIR -- -NoProfile -NonInteractive` from `shell` (the
+    /// adapter adds `-EncodedCommand <script>`).
     /// Returns the file's path.
     pub(crate) fn write_topology(
         &self,
@@ -104,7 +105,6 @@ impl World {
                             "--",
                             "-NoProfile",
                             "-NonInteractive",
-                            "-Command",
                         ]
                         .map(str::to_owned),
                     )
@@ -145,7 +145,7 @@ mod tests {
         assert_eq!(topology.shell.args[..3], ["sim", "shell", "--world"]);
         assert_eq!(
             topology.shell.args[4..],
-            ["--", "-NoProfile", "-NonInteractive", "-Command"]
+            ["--", "-NoProfile", "-NonInteractive"]
         );
         assert_eq!(
             topology.sql.password.resolve().unwrap().unwrap().expose(),

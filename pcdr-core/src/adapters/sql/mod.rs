@@ -21,7 +21,7 @@ mod run_lock;
 
 use crate::commands::sql::{self, SqlCommand, SqlValue};
 use crate::error::{ConnectFailure, PlaneError, PlaneResult};
-use crate::topology::{Encrypt, Secret, SqlAddress, SqlEndpoint, SqlSettings};
+use crate::topology::{Encrypt, Login, Secret, SqlAddress, SqlEndpoint, SqlSettings};
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 use errors::{connect_error, request_error};
 use futures_util::TryStreamExt;
@@ -43,7 +43,8 @@ enum Effect {
 /// One SQL Server instance, reached through tiberius.
 pub struct SqlPlane {
     name: String,
-    config: Config,
+    /// How to connect, or why this build cannot log in as the settings ask.
+    config: Result<Config, String>,
     connection: Mutex<Option<Connection>>,
     /// The instance's offset from UTC, read once per connection ([`clock`]).
     utc_offset: std::sync::Mutex<Option<FixedOffset>>,
@@ -67,7 +68,7 @@ impl SqlPlane {
     pub fn from_config(name: impl Into<String>, config: Config) -> Self {
         Self {
             name: name.into(),
-            config,
+            config: Ok(config),
             connection: Mutex::new(None),
             utc_offset: std::sync::Mutex::new(None),
         }
@@ -142,7 +143,18 @@ impl SqlPlane {
     }
 
     async fn connect(&self) -> PlaneResult<Connection> {
-        self.connect_with(&self.config).await
+        self.connect_with(self.config()?).await
+    }
+
+    /// The plane's configuration, or the refusal of a login this build cannot send.
+    fn config(&self) -> PlaneResult<&Config> {
+        self.config
+            .as_ref()
+            .map_err(|message| PlaneError::ConnectFailed {
+                target: self.name.clone(),
+                failure: ConnectFailure::Other,
+                message: message.clone(),
+            })
     }
 
     /// A connection of its own, with `config` (the plane's, with another application
@@ -190,8 +202,13 @@ async fn connect(name: &str, config: &Config, limit: Duration) -> PlaneResult<Co
         .map_err(|e| connect_error(name, e))
 }
 
-/// Builds tiberius's configuration from the topology.
-fn config(endpoint: &SqlEndpoint, settings: &SqlSettings, password: Option<&Secret>) -> Config {
+/// Builds tiberius's configuration from the topology, or says why this build cannot
+/// log in as it asks.
+fn config(
+    endpoint: &SqlEndpoint,
+    settings: &SqlSettings,
+    password: Option<&Secret>,
+) -> Result<Config, String> {
     let mut config = Config::new();
     config.host(&endpoint.host);
     // A static port needs no SQL Server Browser, even for a named instance.
@@ -209,14 +226,34 @@ fn config(endpoint: &SqlEndpoint, settings: &SqlSettings, password: Option<&Secr
     set_trust(&mut config, endpoint, settings);
     let limit = settings.command_timeout_secs;
     config.command_timeout((limit > 0).then(|| Duration::from_secs(limit)));
-    match (&settings.user, password) {
-        (Some(user), Some(password)) => {
-            config.authentication(AuthMethod::sql_server(user, password.expose()))
-        }
-        (Some(user), None) => config.authentication(AuthMethod::sql_server(user, "")),
-        (None, _) => set_integrated(&mut config),
+    config.authentication(authentication(settings.login(), password)?);
+    Ok(config)
+}
+
+/// The login tiberius sends: a SQL Server login, or with Windows authentication
+/// (tiberius's `winauth` feature, on Windows) NTLMv2 for a Windows account and SSPI for
+/// the Windows user running pcdr. Without it a Windows login is refused here, never
+/// sent as an anonymous one (the topology refuses it at load already; settings a
+/// program builds may still hold one).
+fn authentication(login: Login<'_>, password: Option<&Secret>) -> Result<AuthMethod, String> {
+    let password = password.map_or("", Secret::expose);
+    match login {
+        Login::SqlServer(user) => Ok(AuthMethod::sql_server(user, password)),
+        #[cfg(all(windows, feature = "winauth"))]
+        Login::WindowsAccount(account) => Ok(AuthMethod::windows(account, password)),
+        #[cfg(all(windows, feature = "winauth"))]
+        Login::Integrated => Ok(AuthMethod::Integrated),
+        #[cfg(not(all(windows, feature = "winauth")))]
+        Login::WindowsAccount(account) => Err(format!(
+            "this build of pcdr has no Windows authentication to log in as {account}"
+        )),
+        #[cfg(not(all(windows, feature = "winauth")))]
+        Login::Integrated => Err(
+            "this build of pcdr has no Windows authentication to log in as the Windows user \
+             (no sql.user)"
+                .to_owned(),
+        ),
     }
-    config
 }
 
 /// How the server's certificate is checked: against the machine's trust store, plus
@@ -256,16 +293,6 @@ fn set_trust(config: &mut Config, endpoint: &SqlEndpoint, settings: &SqlSettings
         ),
     }
 }
-
-#[cfg(all(windows, feature = "winauth"))]
-fn set_integrated(config: &mut Config) {
-    config.authentication(AuthMethod::Integrated);
-}
-
-/// Without the `winauth` feature on Windows there is no integrated authentication: the
-/// login then fails with SQL Server's own error, which names the missing login.
-#[cfg(not(all(windows, feature = "winauth")))]
-fn set_integrated(_: &mut Config) {}
 
 /// Sends one command and collects its result sets.
 async fn send(client: &mut Connection, command: &SqlCommand) -> PlaneResult<Vec<Vec<Row>>> {
@@ -310,6 +337,57 @@ fn group_by_result_set(rows: Vec<Row>) -> Vec<Vec<Row>> {
         sets[index].push(row);
     }
     sets
+}
+
+/// A build without Windows authentication never sends a Windows login, nor an anonymous
+/// one in its place: the plane refuses before it connects (issue 14).
+#[cfg(test)]
+#[cfg(not(all(windows, feature = "winauth")))]
+mod login_tests {
+    use super::*;
+    use crate::topology::PasswordSource;
+
+    fn settings(user: Option<&str>) -> SqlSettings {
+        SqlSettings {
+            user: user.map(str::to_owned),
+            password: PasswordSource::None,
+            encrypt: Encrypt::NotSupported,
+            trust_server_certificate: false,
+            trust_ca_file: None,
+            allow_plaintext: false,
+            command_timeout_secs: 0,
+        }
+    }
+
+    /// Port 1 on loopback: connecting would fail as unreachable, not as refused here.
+    fn endpoint() -> SqlEndpoint {
+        SqlEndpoint {
+            host: "127.0.0.1".into(),
+            host_in_certificate: None,
+            fqdn: None,
+            address: SqlAddress::Port(1),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_windows_login_is_refused_before_connecting() {
+        for (user, named) in [
+            (None, "the Windows user"),
+            (Some(r"CONTOSO\pcdr-svc"), r"CONTOSO\pcdr-svc"),
+        ] {
+            let plane = SqlPlane::new(&endpoint(), &settings(user), None);
+            let Err(error) = plane.connect().await else {
+                panic!("a Windows login was sent");
+            };
+            let PlaneError::ConnectFailed { message, .. } = &error else {
+                panic!("{error:?}");
+            };
+            assert!(message.contains("no Windows authentication"), "{message}");
+            assert!(message.contains(named), "{message}");
+        }
+        let sql_login = config(&endpoint(), &settings(Some("pcdr")), None);
+        assert!(sql_login.is_ok());
+    }
 }
 
 /// What a probe of an instance concludes from the wire alone, against real sockets on

@@ -26,7 +26,7 @@ impl SqlPlane {
         resource: &str,
         run_name: &str,
     ) -> PlaneResult<RunLockAttempt> {
-        let mut config = self.config.clone();
+        let mut config = self.config()?.clone();
         config.application_name(run_name);
         let mut connection = self.connect_with(&config).await?;
         let command = sql::take_run_lock(resource);

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{EXAMPLE, MINIMAL, assert_refused, example, example_with, refusal};
+use super::{EXAMPLE, MINIMAL, SQL_LOGIN, assert_refused, example, example_with, refusal};
 use crate::topology::{
     Databases, Encrypt, PasswordSource, RestoreMode, ShellSettings, SiteRole, SqlAddress, Topology,
 };
@@ -53,7 +53,7 @@ fn example_file_loads_from_disk() {
 
 #[test]
 fn defaults_fill_every_optional_key() {
-    let topology = Topology::from_toml_str(MINIMAL, None).unwrap();
+    let topology = Topology::from_toml_str(&(MINIMAL.to_owned() + SQL_LOGIN), None).unwrap();
     assert_documented_identities(&topology);
     assert_eq!(topology.databases, Databases::default());
     assert_eq!(topology.databases.chat, "mgc");
@@ -72,8 +72,6 @@ fn defaults_fill_every_optional_key() {
     assert_eq!(topology.log_shipping.restore_mode, RestoreMode::NoRecovery);
     assert_eq!(topology.sites.primary.mirror, None);
     assert_eq!(topology.sites.backup.mirror_file_share, None);
-    assert_eq!(topology.sql.user, None);
-    assert_eq!(topology.sql.password, PasswordSource::None);
     assert_eq!(topology.sql.encrypt, Encrypt::Required);
     assert!(!topology.sql.trust_server_certificate);
     assert_eq!(topology.sql.trust_ca_file, None);
@@ -93,10 +91,7 @@ fn defaults_fill_every_optional_key() {
     } else {
         assert_eq!(topology.shell.program, "powershell.exe");
     }
-    assert_eq!(
-        topology.shell.args,
-        ["-NoProfile", "-NonInteractive", "-Command"]
-    );
+    assert_eq!(topology.shell.args, ["-NoProfile", "-NonInteractive"]);
     assert_eq!(topology.shell.module, "SkypeForBusiness");
     assert_eq!(topology.shell.timeout_secs, 600);
 }
@@ -168,7 +163,8 @@ fn to_toml_string_round_trips_certificate_settings() {
     let text = MINIMAL.replace(
         "port = 1433 }",
         "port = 1433, host_in_certificate = \"sqlpc-dal.contoso.com\" }",
-    ) + "[sql]\ntrust_ca_file = \"certs/ca.pem\"\n";
+    ) + SQL_LOGIN
+        + "trust_ca_file = \"certs/ca.pem\"\n";
     let topology = Topology::from_toml_str(&text, Some(Path::new("/etc/pcdr"))).unwrap();
     assert_eq!(
         topology.sites.backup.sql.host_in_certificate.as_deref(),
@@ -187,7 +183,7 @@ fn to_toml_string_round_trips_a_named_instance_on_a_port_with_its_fqdn() {
     let text = MINIMAL.replace(
         "host = \"sql-dal.contoso.com\", port = 1433 }",
         "host = \"10.20.0.11\", instance = \"PCHAT\", port = 50123, fqdn = \"sql-dal.contoso.com\" }",
-    );
+    ) + SQL_LOGIN;
     let topology = Topology::from_toml_str(&text, None).unwrap();
     let sql = &topology.sites.backup.sql;
     assert_eq!(sql.display_name(), r"10.20.0.11\PCHAT,50123");

@@ -30,6 +30,9 @@ sql = { host = "sql-dal.contoso.com", port = 1433 }
 chat_servers = ["pc3.contoso.com"]
 "#;
 
+/// The `[sql]` table of a SQL Server login, which every build can send.
+const SQL_LOGIN: &str = "[sql]\nuser = \"pcdr\"\npassword_env = \"PCDR_SQL_PASSWORD\"\n";
+
 fn example() -> Topology {
     Topology::from_toml_str(EXAMPLE, None).unwrap()
 }

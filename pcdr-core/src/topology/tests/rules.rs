@@ -1,7 +1,7 @@
 //! One refusal per validation rule, each asserting the key path and the message.
 
-use super::{MINIMAL, assert_refused, example_with};
-use crate::topology::{SqlAddress, Topology};
+use super::{MINIMAL, SQL_LOGIN, assert_refused, example_with};
+use crate::topology::{Login, SqlAddress, Topology};
 
 const HOST_RULE: &str = "is not a valid host name (RFC 1123: letters, digits and hyphens, \
                          labels of at most 63 characters)";
@@ -345,6 +345,24 @@ fn shell_timeout_must_be_at_least_one_second() {
     );
 }
 
+/// pcdr passes each script as `-EncodedCommand`; a switch in `shell.args` that takes a
+/// script (by its name or a prefix, as `powershell.exe` reads switches) would take
+/// pcdr's instead.
+#[test]
+fn a_shell_switch_that_takes_a_script_is_refused() {
+    let args = "args = [\"-NoProfile\", \"-NonInteractive\"]";
+    for switch in ["-Command", "-c", "-EncodedCommand", "-e", "-File", "-FILE"] {
+        let text = example_with(args, &format!("args = [\"-NoProfile\", \"{switch}\"]"));
+        assert_refused(
+            &text,
+            "shell.args[1]",
+            &format!("is {switch}, which takes a script; expected only switches such as"),
+        );
+    }
+    let policy = example_with(args, "args = [\"-ExecutionPolicy\", \"Bypass\"]");
+    Topology::from_toml_str(&policy, None).expect("a switch that takes no script loads");
+}
+
 #[test]
 fn backup_interval_must_be_1_to_1440_minutes() {
     for bad in ["0", "1441"] {
@@ -386,7 +404,7 @@ fn a_user_without_a_password_source_is_refused() {
 fn the_emulators_shell_is_refused_for_servers_that_are_not_loopback() {
     let shell =
         "[shell]\nprogram = \"pcdr\"\nargs = [\"sim\", \"shell\", \"--world\", \"w\", \"--\"]\n";
-    let drill_on_production = MINIMAL.to_owned() + shell;
+    let drill_on_production = MINIMAL.to_owned() + SQL_LOGIN + shell;
     assert_refused(
         &drill_on_production,
         "shell.args",
@@ -420,7 +438,7 @@ fn plaintext_is_refused_for_sql_hosts_that_are_not_loopback() {
             "sends the login with its password, statements and results in plain text",
         ),
     ] {
-        let plain = MINIMAL.to_owned() + &format!("[sql]\nencrypt = \"{encrypt}\"\n");
+        let plain = MINIMAL.to_owned() + SQL_LOGIN + &format!("encrypt = \"{encrypt}\"\n");
         assert_refused(
             &plain,
             "sql.encrypt",
@@ -452,7 +470,7 @@ const LOOPBACK_DAL: &str = "\"127.0.0.3\", fqdn = \"sql-dal.contoso.com\"";
 
 #[test]
 fn an_ip_address_host_needs_the_fqdn_the_cmdlets_take() {
-    let by_address = MINIMAL.replace("\"sql-dal.contoso.com\"", "\"10.20.0.11\"");
+    let by_address = MINIMAL.replace("\"sql-dal.contoso.com\"", "\"10.20.0.11\"") + SQL_LOGIN;
     assert_refused(
         &by_address,
         "sites.backup.sql.host",
@@ -492,4 +510,54 @@ fn host_in_certificate_must_be_a_host_name() {
         "port = 1433, host_in_certificate = \"a b\" }",
     );
     assert_refused(&text, "sites.backup.sql.host_in_certificate", HOST_RULE);
+}
+
+/// `sql.user` says how pcdr logs in: a SQL Server login, a Windows account (only Windows
+/// logins have a backslash), or, left out, the Windows user running pcdr.
+#[test]
+fn sql_user_names_the_kind_of_login() {
+    let login = |sql: &str| Topology::from_toml_str(&(MINIMAL.to_owned() + sql), None);
+    let sql_login = login(SQL_LOGIN).unwrap();
+    assert_eq!(sql_login.sql.login(), Login::SqlServer("pcdr"));
+    let mut settings = sql_login.sql;
+    settings.user = Some(r"CONTOSO\pcdr-svc".into());
+    assert_eq!(settings.login(), Login::WindowsAccount(r"CONTOSO\pcdr-svc"));
+    settings.user = None;
+    assert_eq!(settings.login(), Login::Integrated);
+}
+
+/// A build without Windows authentication refuses a topology that needs it at load,
+/// instead of sending a login SQL Server would refuse (issue 14).
+#[cfg(not(all(windows, feature = "winauth")))]
+#[test]
+fn a_topology_without_user_is_refused_by_a_build_without_integrated_authentication() {
+    assert_refused(
+        MINIMAL,
+        "sql.user",
+        "is left out, which means integrated authentication as the Windows user running \
+         pcdr, and this build of pcdr has no Windows authentication",
+    );
+    let account = SQL_LOGIN.replace("\"pcdr\"", r#"'CONTOSO\pcdr-svc'"#);
+    assert_refused(
+        &(MINIMAL.to_owned() + &account),
+        "sql.user",
+        r"is the Windows account CONTOSO\pcdr-svc, and this build of pcdr has no Windows authentication",
+    );
+}
+
+/// The Windows build logs in as the Windows user when `sql.user` is left out, and as a
+/// Windows account with its password.
+#[cfg(all(windows, feature = "winauth"))]
+#[test]
+fn the_windows_build_loads_integrated_and_windows_account_logins() {
+    use crate::topology::PasswordSource;
+    let integrated = Topology::from_toml_str(MINIMAL, None).unwrap();
+    assert_eq!(integrated.sql.login(), Login::Integrated);
+    assert_eq!(integrated.sql.password, PasswordSource::None);
+    let account = SQL_LOGIN.replace("\"pcdr\"", r#"'CONTOSO\pcdr-svc'"#);
+    let windows = Topology::from_toml_str(&(MINIMAL.to_owned() + &account), None).unwrap();
+    assert_eq!(
+        windows.sql.login(),
+        Login::WindowsAccount(r"CONTOSO\pcdr-svc")
+    );
 }
