@@ -31,7 +31,7 @@ pub async fn run(
         }
     };
     let options = Options {
-        decisions,
+        decisions: super::run::with_failover_journal(procedure, &topology.pool.fqdn, decisions),
         ..Options::default()
     };
     match Embedded::with_planes(topology, planes, options)

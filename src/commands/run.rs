@@ -6,7 +6,7 @@ use super::load_topology;
 use crate::progress::{Progress, Style};
 use crate::{exit, render};
 use pcdr_core::embed::{Embedded, Options, RunOutcome};
-use pcdr_core::procedure::{Procedure, RunOptions};
+use pcdr_core::procedure::{Procedure, RunOptions, failback, failover};
 use pcdr_core::runbook::{JournalUse, Report, check_journal};
 use pcdr_core::{Error, ErrorKind};
 use std::io::{BufRead, Write};
@@ -38,6 +38,19 @@ fn default_journal(procedure: Procedure, pool: &str) -> PathBuf {
     PathBuf::from(format!("pcdr-{procedure}-{pool}.journal"))
 }
 
+/// The operator's decisions for `procedure` on `pool`: a failback that names no failover
+/// journal reads the failover's default one, when it exists.
+pub fn with_failover_journal(procedure: Procedure, pool: &str, options: RunOptions) -> RunOptions {
+    let default = default_journal(failover::PROCEDURE, pool);
+    let found = procedure == failback::PROCEDURE && default.exists();
+    RunOptions {
+        failover_journal: options
+            .failover_journal
+            .or_else(|| found.then_some(default)),
+        ..options
+    }
+}
+
 /// Runs or resumes `procedure`.
 pub async fn run(procedure: Procedure, args: RunArgs) -> ExitCode {
     let topology = match load_topology(&args.topology) {
@@ -64,7 +77,7 @@ pub async fn run(procedure: Procedure, args: RunArgs) -> ExitCode {
     let options = Options {
         journal: Some(journal),
         dry_run: false,
-        decisions: args.options.clone(),
+        decisions: with_failover_journal(procedure, &topology.pool.fqdn, args.options.clone()),
     };
     let mut runbook = match Embedded::new(topology, options) {
         Ok(runbook) => runbook,
