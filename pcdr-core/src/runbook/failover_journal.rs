@@ -51,6 +51,11 @@ fn failover_snapshot(journal: &Path, ctx: &Context) -> Result<LogShippingSnapsho
             "{message}; name the failover's own journal with --failover-journal (the failover_journal option of the C and Python bindings), or move this one away to fail back with the topology's log-shipping settings"
         ),
     };
+    if !journal.exists() {
+        return Err(refuse(
+            "is given as the failover journal but does not exist".into(),
+        ));
+    }
     let records = read_records(journal)?;
     let history = History::read(&records)
         .ok_or_else(|| refuse("is given as the failover journal but holds no run".into()))?;
