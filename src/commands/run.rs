@@ -2,11 +2,12 @@
 //! journal (or resume one) through [`Embedded`], the API every front end shares, show
 //! progress, write and print the report.
 
+use super::journals::{default_journal, with_failover_journal};
 use super::load_topology;
 use crate::progress::{Progress, Style};
 use crate::{exit, render};
 use pcdr_core::embed::{Embedded, Options, RunOutcome};
-use pcdr_core::procedure::{Procedure, RunOptions, failback, failover};
+use pcdr_core::procedure::{Procedure, RunOptions};
 use pcdr_core::runbook::{JournalUse, Report, check_journal};
 use pcdr_core::{Error, ErrorKind};
 use std::io::{BufRead, Write};
@@ -29,26 +30,6 @@ pub struct RunArgs {
     pub options: RunOptions,
     /// Machine-readable output.
     pub json: bool,
-}
-
-/// The journal a run uses when none is named: one per procedure and pool
-/// (`pcdr-failover-pchat.contoso.com.journal`), so a journal left by another pool's run
-/// or drill is never picked up by mistake.
-fn default_journal(procedure: Procedure, pool: &str) -> PathBuf {
-    PathBuf::from(format!("pcdr-{procedure}-{pool}.journal"))
-}
-
-/// The operator's decisions for `procedure` on `pool`: a failback that names no failover
-/// journal reads the failover's default one, when it exists.
-pub fn with_failover_journal(procedure: Procedure, pool: &str, options: RunOptions) -> RunOptions {
-    let default = default_journal(failover::PROCEDURE, pool);
-    let found = procedure == failback::PROCEDURE && default.exists();
-    RunOptions {
-        failover_journal: options
-            .failover_journal
-            .or_else(|| found.then_some(default)),
-        ..options
-    }
 }
 
 /// Runs or resumes `procedure`.
