@@ -816,10 +816,11 @@ async fn server_names(ctx: &Context, step: StepId) -> Result<(String, String)> {
     ))
 }
 
-/// The log-shipping settings between the two named servers: folders from the topology;
-/// delay, mode, `disconnect_users`, retention and alert thresholds from the failover's
-/// snapshot where there is one (read from the failover journal at the run's start),
-/// else the topology's delay and mode and pcdr's defaults.
+/// The log-shipping settings between the two named servers: folders as
+/// [`log_shipping_folders`] gives them; delay, mode, `disconnect_users`, retention and
+/// alert thresholds from the failover's snapshot where there is one (read from the
+/// failover journal at the run's start), else the topology's delay and mode and pcdr's
+/// defaults.
 fn log_shipping_settings(
     ctx: &Context,
     primary_server: String,

@@ -5,7 +5,9 @@
 //! before going on; [`Runbook::resume`] reads the journal back and continues from the
 //! first step not verified as done, whose observation then decides what is left. The
 //! step logic itself lives in [`procedure`](crate::procedure). [`check_journal`] says,
-//! before anything runs, whether a journal can take a new run or be resumed.
+//! before anything runs, whether a journal can take a new run or be resumed. A failback
+//! starts from the log-shipping snapshot its failover journaled, read from the failover
+//! journal its options name ([`RunOptions::failover_journal`]) before anything runs.
 
 mod deployment;
 mod failover_journal;
