@@ -14,6 +14,7 @@
 //! log-shipping settings, which are what the snapshot replaces. Nor is the journal's
 //! age checked: a failback follows its failover by days or weeks.
 
+use super::Deployment;
 use super::history::History;
 use super::journal::read_records;
 use crate::error::{Error, Result};
@@ -71,7 +72,7 @@ fn failover_snapshot(journal: &Path, ctx: &Context) -> Result<LogShippingSnapsho
         ));
     }
     if let Some(then) = &history.deployment {
-        let differences = then.name_differences(&super::Deployment::of(&ctx.topology));
+        let differences = then.name_differences(&Deployment::of(&ctx.topology));
         if !differences.is_empty() {
             return Err(refuse(format!(
                 "holds the failover of another deployment: {}",
