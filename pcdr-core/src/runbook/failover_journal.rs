@@ -8,11 +8,13 @@
 //!
 //! The journal must hold a completed failover whose facts hold a snapshot, of the same
 //! deployment: the same pool, instances and databases
-//! ([`Deployment::name_differences`]). Two things may differ, and are not compared: the
-//! backup database's family, which the failover's restores and recovery and the
-//! failback's re-seeding change in what msdb last records of it; and the topology's
-//! log-shipping settings, which are what the snapshot replaces. Nor is the journal's
-//! age checked: a failback follows its failover by days or weeks.
+//! ([`Deployment::name_differences`]). Two things are not compared: the backup
+//! database's family, which a resume compares for a run in progress, but which is not
+//! the failover journal's to vouch for once the failover is over (the backup database
+//! has been recovered, served the pool, and may have been re-seeded by an earlier
+//! failback attempt since); and the topology's log-shipping settings, which are what
+//! the snapshot replaces. Nor is the journal's age checked: a failback follows its
+//! failover by days or weeks.
 
 use super::Deployment;
 use super::history::History;
