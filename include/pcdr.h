@@ -101,9 +101,9 @@ typedef struct pcdr_runbook pcdr_runbook;
 // the system's temporary folder, a real run, no data loss accepted, and the primary
 // site must be down), then set what you need.
 //
-// Layout (C, in this order): a `uint32_t` size, a pointer, then five `uint8_t` flags
-// where 0 means no and any other value means yes. The library copies everything it
-// needs when the runbook is created; the struct and its string can be freed right
+// Layout (C, in this order): a `uint32_t` size, two pointers, then five `uint8_t`
+// flags where 0 means no and any other value means yes. The library copies everything
+// it needs when the runbook is created; the struct and its strings can be freed right
 // after.
 typedef struct pcdr_options {
   // `sizeof(pcdr_options)` in the header the program was built with, written by
@@ -113,6 +113,11 @@ typedef struct pcdr_options {
   // The journal file (a UTF-8 path), or NULL for a new file in the system's
   // temporary folder. Give one to resume a run or read its report later.
   const char *journal;
+  // The journal of the completed failover a failback follows (a UTF-8 path), or NULL
+  // for none: the failback sets log shipping up again with the settings the failover
+  // recorded in it, and refuses a journal of another deployment. Without one it uses
+  // the topology's values and says so in a warning. Other procedures ignore it.
+  const char *failover_journal;
   // Observe and plan only: run, resume and run_step make no change.
   uint8_t dry_run;
   // Recover past a gap in the log chain, losing the missing transactions.

@@ -111,6 +111,12 @@ pub struct Decisions {
     /// (refused otherwise, since what it records may no longer be true).
     #[arg(long)]
     resume_stale: bool,
+    /// The journal of the failover a failback follows: the failback sets log shipping up
+    /// again with the settings the failover recorded in it (default: the failover's
+    /// default journal, pcdr-failover-POOL.journal, when it exists; without one, the
+    /// topology's values, with a warning). Other procedures ignore it.
+    #[arg(long, value_name = "PATH")]
+    failover_journal: Option<PathBuf>,
 }
 
 impl Decisions {
@@ -121,6 +127,7 @@ impl Decisions {
             allow_primary_reachable: self.allow_primary_reachable,
             sequential_restore: self.sequential_restore,
             resume_stale: self.resume_stale,
+            failover_journal: self.failover_journal.clone(),
         }
     }
 }

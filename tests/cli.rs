@@ -908,6 +908,121 @@ fn failback_after_rebuild_returns_the_world_to_normal() {
     assert_eq!(instance(&status, "primary")["chat"]["state"], "ONLINE");
 }
 
+/// The log-shipping settings msdb holds for the backup database, as `pcdr status` reads
+/// them: what a failback must set up again as they were before the failover.
+fn log_shipping_settings(world: &World) -> Value {
+    let status = world.status();
+    let snapshot = &status["log_shipping"]["snapshot"];
+    let keys = [
+        "disconnect_users",
+        "restore_delay_minutes",
+        "restore_mode",
+        "file_retention_minutes",
+        "thresholds",
+    ];
+    let settings: serde_json::Map<String, Value> = keys
+        .into_iter()
+        .map(|key| (key.to_string(), snapshot[key].clone()))
+        .collect();
+    assert!(settings.values().all(|v| !v.is_null()), "{status:#}");
+    Value::Object(settings)
+}
+
+/// The note of a failback that keeps the settings of the failover journal `journal`.
+fn kept_from(journal: &str) -> String {
+    format!(
+        "log shipping will be set up again with the settings of the failover's snapshot in {journal}: "
+    )
+}
+
+/// What a failback says when it has no failover journal to keep the settings of.
+const NO_FAILOVER_JOURNAL: &str = "no failover journal was found (--failover-journal";
+
+#[test]
+fn failback_keeps_the_log_shipping_settings_the_failover_recorded() {
+    let world = World::serve();
+    let before = log_shipping_settings(&world);
+    // Not what pcdr chooses on its own: restores do not disconnect standby readers (the
+    // end-to-end test sets every other setting to a value of its own).
+    assert_eq!(before["disconnect_users"], false, "{before:#}");
+    world.disaster();
+    // No --journal: the failover's default journal, which the failback then finds.
+    world.pcdr("failover", &["--yes"]).code(SUCCESS);
+    world.sim("rebuild", &["--site", "primary"]).code(SUCCESS);
+    let default = "pcdr-failover-pchat.contoso.com.journal";
+    world
+        .pcdr("plan", &["failback"])
+        .code(SUCCESS)
+        .stdout_has(&kept_from(default))
+        .stdout_has("disconnect_users 0");
+    world
+        .new_run("failback", &world.path("failback.journal"))
+        .code(SUCCESS)
+        .stderr_has(&kept_from(default))
+        .stderr_lacks(NO_FAILOVER_JOURNAL);
+    world.verify("normal");
+    assert_eq!(log_shipping_settings(&world), before);
+}
+
+#[test]
+fn a_failback_without_a_failover_journal_says_it_uses_the_topologys_values() {
+    let world = World::serve();
+    world.disaster();
+    let failover = world.path("failover.journal");
+    world.new_run("failover", &failover).code(SUCCESS);
+    world.sim("rebuild", &["--site", "primary"]).code(SUCCESS);
+    // Not at the default path: the failback cannot know it unless told.
+    world
+        .pcdr("plan", &["failback"])
+        .code(SUCCESS)
+        .stdout_has(NO_FAILOVER_JOURNAL)
+        .stdout_has("disconnect_users 1, file retention 4320 minutes");
+    world
+        .pcdr("plan", &["failback", "--failover-journal", s(&failover)])
+        .code(SUCCESS)
+        .stdout_has(&kept_from(s(&failover)))
+        .stdout_lacks(NO_FAILOVER_JOURNAL);
+    let journal = world.path("failback.journal");
+    world
+        .new_run("failback", &journal)
+        .code(SUCCESS)
+        .stderr_has(NO_FAILOVER_JOURNAL);
+    let json = std::fs::read_to_string(world.path("failback.journal.report.json")).unwrap();
+    let report: Value = serde_json::from_str(&json).unwrap();
+    let warned = report["warnings"].as_array().unwrap();
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with(NO_FAILOVER_JOURNAL)),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn a_failover_journal_of_another_deployment_is_refused_naming_what_differs() {
+    let other = World::serve();
+    other.disaster();
+    let failover = other.path("failover.journal");
+    other.new_run("failover", &failover).code(SUCCESS);
+    let world = World::serve();
+    let journal = world.path("failback.journal");
+    world
+        .pcdr(
+            "failback",
+            &[
+                "--yes",
+                "--journal",
+                s(&journal),
+                "--failover-journal",
+                s(&failover),
+            ],
+        )
+        .code(USAGE)
+        .stderr_has("holds the failover of another deployment: instances ")
+        .stderr_has("--failover-journal");
+    assert!(!journal.exists(), "a refused failback writes no journal");
+}
+
 // ---------------------------------------------------------------- status
 
 #[test]

@@ -13,11 +13,12 @@ use common::{Interrupt, Served, backlog, drop_connection, fail, wait_until_down}
 use pcdr_core::Error;
 use pcdr_core::error::PreconditionKind;
 use pcdr_core::log_chain::Lsn;
-use pcdr_core::planes::RestoreThresholds;
+use pcdr_core::planes::{RestoreThresholds, SecondaryLogShipping};
 use pcdr_core::procedure::{Event, RunOptions, StepId, StepOutcome};
 use pcdr_core::procedure::{failback, failover};
 use pcdr_core::runbook::Report;
 use pcdr_core::status::{LogShippingHealth, Status};
+use pcdr_core::topology::RestoreMode;
 use pcdr_core::topology::SiteRole;
 use pcdr_sim::backup_file::BackupSet;
 use pcdr_sim::world::faults::{StatementFault, StatementKind, StatementMatch, StoredCmdletFault};
@@ -841,6 +842,85 @@ async fn the_snapshot_records_the_secondarys_alert_thresholds() {
             history_retention_minutes: monitor.history_retention_period,
         })
     );
+}
+
+/// The settings of a log-shipping secondary that a failback keeps: `disconnect_users`,
+/// restore delay and mode, file retention, alert thresholds.
+type KeptSettings = (bool, i32, RestoreMode, i32, Option<RestoreThresholds>);
+
+/// The kept settings of the backup instance's `mgc`, as msdb holds them now.
+async fn kept_settings(served: &Served) -> KeptSettings {
+    let s = served
+        .context(RunOptions::default())
+        .sql(SiteRole::Backup)
+        .log_shipping_snapshot("mgc")
+        .await
+        .expect("the snapshot is read")
+        .expect("mgc is a log-shipping secondary");
+    (
+        s.disconnect_users,
+        s.restore_delay_minutes,
+        s.restore_mode,
+        s.file_retention_minutes,
+        s.thresholds,
+    )
+}
+
+/// Sets the backup's secondary up again (`@overwrite = 1`) with settings none of which
+/// is the world's or pcdr's default.
+async fn own_secondary_settings(served: &Served) {
+    let ctx = served.context(RunOptions::default());
+    let backup = ctx.sql(SiteRole::Backup);
+    let now = backup.log_shipping_snapshot("mgc").await.unwrap().unwrap();
+    let primary = now.primary_server.clone();
+    let setup = SecondaryLogShipping {
+        copy_job_name: format!("LSCopy_{primary}_mgc"),
+        restore_job_name: format!("LSRestore_{primary}_mgc"),
+        primary_server: primary,
+        primary_database: "mgc".into(),
+        secondary_database: "mgc".into(),
+        backup_source_directory: now.backup_source_directory,
+        backup_destination_directory: now.backup_destination_directory,
+        interval_minutes: 15,
+        retention_minutes: 2880,
+        restore_delay_minutes: 7,
+        restore_mode: RestoreMode::NoRecovery,
+        disconnect_users: false,
+        thresholds: Some(RestoreThresholds {
+            restore_threshold_minutes: 60,
+            alert_enabled: false,
+            history_retention_minutes: 10080,
+        }),
+    };
+    backup
+        .setup_log_shipping_secondary(&setup)
+        .await
+        .expect("the secondary is set up again with its own settings");
+}
+
+/// A failback reads the failover's journal and sets log shipping up again with every
+/// setting the failover's snapshot recorded (issue 13, item 5), not the topology's
+/// values and pcdr's defaults.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failback_sets_log_shipping_up_with_the_settings_the_failover_journal_recorded() {
+    let served = Served::new(&backlog()).await;
+    own_secondary_settings(&served).await;
+    let before = kept_settings(&served).await;
+    assert_eq!(before.1, 7, "{before:?}");
+    strike(&served).await;
+    served.completes(failover::PROCEDURE).await;
+    served.rebuild().await;
+    let options = RunOptions {
+        failover_journal: Some(served.journal(failover::PROCEDURE)),
+        ..RunOptions::default()
+    };
+    let report = served
+        .run(failback::PROCEDURE, options)
+        .await
+        .expect("the failback runs");
+    assert!(report.completed, "{report:#?}");
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert_eq!(kept_settings(&served).await, before);
 }
 
 /// One job of each kind on `instance`, each enabled, and one alert job: nothing a

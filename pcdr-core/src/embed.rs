@@ -22,7 +22,7 @@ use crate::adapters;
 use crate::error::{Error, Result};
 use crate::procedure::{Context, Observer, Planes, Procedure, RunOptions, StepOutcome};
 use crate::runbook::{
-    JournalUse, Plan, Record, Report, Runbook, check_journal, new_run_id, plan, read_records,
+    JournalUse, Plan, Record, Report, Runbook, check_journal, new_run_id, read_records,
 };
 use crate::schema::Document;
 use crate::topology::Topology;
@@ -151,9 +151,12 @@ impl Embedded {
         check_journal(&self.journal, usage)
     }
 
-    /// Observes the live state and describes each step. Read-only.
+    /// Observes the live state and describes each step. Read-only (see
+    /// [`Runbook::plan`]).
     pub async fn plan(&self, procedure: Procedure) -> Result<Plan> {
-        Ok(plan(&self.context(), procedure).await)
+        Runbook::new(self.context(), &self.journal)
+            .plan(procedure)
+            .await
     }
 
     /// Runs `procedure` in a new journal (a dry run plans instead). A journal that

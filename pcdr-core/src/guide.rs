@@ -495,8 +495,18 @@
 //! where there is none (each instance is its own monitor; no monitor server is
 //! configured).
 //!
+//! The settings come from the failover's snapshot: a failback is a run of its own, so
+//! at its start it reads the failover's journal (`--failover-journal`, by default the
+//! failover's default journal `pcdr-failover-POOL.journal` when it exists; the
+//! `failover_journal` option of the C and Python bindings), refuses one that is not a
+//! completed failover of the same pool, instances and databases with a snapshot, and
+//! copies the snapshot into its own facts, journaled, so a resumed failback keeps it.
+//! `check_rebuilt_primary` and `pcdr plan failback` say which source the settings come
+//! from and their values; without a failover journal the failback warns (a note, and a
+//! warning in the report) naming the topology's values and defaults it uses instead.
+//!
 //! Share, copy folder, restore delay, restore mode and whether restores disconnect
-//! standby readers come from the run's snapshot when it holds one, else from the
+//! standby readers come from the snapshot when the run holds one, else from the
 //! topology's `[log_shipping]` section (which also gives the backup interval; readers are
 //! then disconnected); file retention from the snapshot, else 4320 minutes; server
 //! names are what each instance reports as `@@SERVERNAME`; the jobs are named

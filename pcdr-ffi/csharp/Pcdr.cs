@@ -114,6 +114,10 @@ namespace Pcdr
     {
         /// <summary>The journal file, or null for a new one in the temporary folder.</summary>
         public string Journal;
+        /// <summary>The journal of the completed failover a failback follows, or null: the
+        /// failback keeps the log-shipping settings the failover recorded in it (without one,
+        /// the topology's values, with a warning).</summary>
+        public string FailoverJournal;
         /// <summary>Observe and plan only: no change is made.</summary>
         public bool DryRun;
         /// <summary>Recover past a gap in the log chain, losing the missing transactions.</summary>
@@ -156,11 +160,14 @@ namespace Pcdr
         {
             options = options ?? new Options();
             var journal = GCHandle.Alloc(Utf8.ToNative(options.Journal ?? ""), GCHandleType.Pinned);
+            var failoverJournal = GCHandle.Alloc(Utf8.ToNative(options.FailoverJournal ?? ""), GCHandleType.Pinned);
             try
             {
                 Native.Options native;
                 PcdrException.Check(Native.pcdr_options_init(out native));
                 native.Journal = options.Journal == null ? IntPtr.Zero : journal.AddrOfPinnedObject();
+                native.FailoverJournal = options.FailoverJournal == null
+                    ? IntPtr.Zero : failoverJournal.AddrOfPinnedObject();
                 native.DryRun = (byte)(options.DryRun ? 1 : 0);
                 native.AcceptDataLoss = (byte)(options.AcceptDataLoss ? 1 : 0);
                 native.AllowPrimaryReachable = (byte)(options.AllowPrimaryReachable ? 1 : 0);
@@ -170,7 +177,11 @@ namespace Pcdr
                 PcdrException.Check(constructor(ref native, out handle));
                 return new Runbook(handle);
             }
-            finally { journal.Free(); }
+            finally
+            {
+                journal.Free();
+                failoverJournal.Free();
+            }
         }
 
         /// <summary>The library's version.</summary>
@@ -319,6 +330,7 @@ namespace Pcdr
         {
             public uint StructSize;
             public IntPtr Journal;
+            public IntPtr FailoverJournal;
             public byte DryRun;
             public byte AcceptDataLoss;
             public byte AllowPrimaryReachable;

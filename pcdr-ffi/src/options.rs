@@ -16,9 +16,9 @@ use std::path::PathBuf;
 /// the system's temporary folder, a real run, no data loss accepted, and the primary
 /// site must be down), then set what you need.
 ///
-/// Layout (C, in this order): a `uint32_t` size, a pointer, then five `uint8_t` flags
-/// where 0 means no and any other value means yes. The library copies everything it
-/// needs when the runbook is created; the struct and its string can be freed right
+/// Layout (C, in this order): a `uint32_t` size, two pointers, then five `uint8_t`
+/// flags where 0 means no and any other value means yes. The library copies everything
+/// it needs when the runbook is created; the struct and its strings can be freed right
 /// after.
 #[repr(C)]
 #[allow(non_camel_case_types)]
@@ -31,6 +31,11 @@ pub struct pcdr_options {
     /// The journal file (a UTF-8 path), or NULL for a new file in the system's
     /// temporary folder. Give one to resume a run or read its report later.
     pub journal: *const c_char,
+    /// The journal of the completed failover a failback follows (a UTF-8 path), or NULL
+    /// for none: the failback sets log shipping up again with the settings the failover
+    /// recorded in it, and refuses a journal of another deployment. Without one it uses
+    /// the topology's values and says so in a warning. Other procedures ignore it.
+    pub failover_journal: *const c_char,
     /// Observe and plan only: run, resume and run_step make no change.
     pub dry_run: u8,
     /// Recover past a gap in the log chain, losing the missing transactions.
@@ -53,6 +58,7 @@ fn defaults() -> pcdr_options {
     pcdr_options {
         struct_size: STRUCT_SIZE,
         journal: std::ptr::null(),
+        failover_journal: std::ptr::null(),
         dry_run: 0,
         accept_data_loss: 0,
         allow_primary_reachable: 0,
@@ -103,8 +109,8 @@ fn check_size(struct_size: u32) -> Result<(), Failure> {
 ///
 /// # Safety
 ///
-/// `ptr` must be NULL or point to a valid `pcdr_options` whose `journal` is NULL or a
-/// NUL-terminated string, both living for this call.
+/// `ptr` must be NULL or point to a valid `pcdr_options` whose `journal` and
+/// `failover_journal` are NULL or NUL-terminated strings, all living for this call.
 pub(crate) unsafe fn read(ptr: *const pcdr_options) -> Result<Options, Failure> {
     if ptr.is_null() {
         return Ok(Options::default());
@@ -116,6 +122,9 @@ pub(crate) unsafe fn read(ptr: *const pcdr_options) -> Result<Options, Failure> 
     let raw = unsafe { &*ptr };
     // SAFETY: the caller promises `journal` is NULL or a NUL-terminated string.
     let journal = unsafe { try_optional_str(raw.journal, "options.journal") }?;
+    // SAFETY: the same promise for `failover_journal`.
+    let failover_journal =
+        unsafe { try_optional_str(raw.failover_journal, "options.failover_journal") }?;
     Ok(Options {
         journal: journal.map(PathBuf::from),
         dry_run: raw.dry_run != 0,
@@ -124,6 +133,7 @@ pub(crate) unsafe fn read(ptr: *const pcdr_options) -> Result<Options, Failure> 
             allow_primary_reachable: raw.allow_primary_reachable != 0,
             sequential_restore: raw.sequential_restore != 0,
             resume_stale: raw.resume_stale != 0,
+            failover_journal: failover_journal.map(PathBuf::from),
         },
     })
 }
@@ -147,6 +157,7 @@ mod tests {
         let mut raw = pcdr_options {
             struct_size: 0,
             journal: c"/tmp/j".as_ptr(),
+            failover_journal: c"/tmp/f".as_ptr(),
             dry_run: 1,
             accept_data_loss: 1,
             allow_primary_reachable: 1,
@@ -182,6 +193,7 @@ mod tests {
         let raw = pcdr_options {
             struct_size: STRUCT_SIZE,
             journal: c"/tmp/j".as_ptr(),
+            failover_journal: c"/tmp/f".as_ptr(),
             dry_run: 2,
             accept_data_loss: 0,
             allow_primary_reachable: 1,
@@ -196,6 +208,10 @@ mod tests {
         assert!(options.decisions.allow_primary_reachable);
         assert!(options.decisions.sequential_restore);
         assert!(options.decisions.resume_stale);
+        assert_eq!(
+            options.decisions.failover_journal,
+            Some(PathBuf::from("/tmp/f"))
+        );
     }
 
     #[test]

@@ -64,6 +64,7 @@ impl PyRunbook {
         allow_primary_reachable = false,
         sequential_restore = false,
         resume_stale = false,
+        failover_journal = None,
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -78,6 +79,7 @@ impl PyRunbook {
         allow_primary_reachable: bool,
         sequential_restore: bool,
         resume_stale: bool,
+        failover_journal: Option<PathBuf>,
     ) -> PyResult<Self> {
         let options = Options {
             journal,
@@ -87,6 +89,7 @@ impl PyRunbook {
                 allow_primary_reachable,
                 sequential_restore,
                 resume_stale,
+                failover_journal,
             },
         };
         let mut embedded =

@@ -197,8 +197,16 @@ def test_failover_then_failback_and_the_world_verifies(
 
     world.must("traffic", "--messages", "10")
     world.must("rebuild", "--site", "primary")
-    runbook = pcdr.Runbook(topology, journal=tmp_path / "failback.journal")
-    assert runbook.plan("failback")[0].state == "would_run"
+    runbook = pcdr.Runbook(
+        topology,
+        journal=tmp_path / "failback.journal",
+        failover_journal=tmp_path / "failover.journal",
+    )
+    check = runbook.plan("failback")[0]
+    assert check.state == "would_run"
+    # The failback keeps the log-shipping settings the failover recorded.
+    kept = "with the settings of the failover's snapshot in " + str(tmp_path / "failover.journal")
+    assert any(kept in note for note in check.notes), check.notes
     report = runbook.failback(on_event=events.append)
     assert isinstance(report, pcdr.Report)
     assert report.completed and report.procedure == "failback"

@@ -52,6 +52,17 @@ def test_plan_of_the_failback(topology: pcdr.Topology) -> None:
     assert steps[-1].id == "set_pool_normal"
 
 
+def test_a_failback_plan_refuses_a_failover_journal_that_does_not_exist(
+    topology: pcdr.Topology, tmp_path: pathlib.Path
+) -> None:
+    missing = tmp_path / "pcdr-failover.journal"
+    runbook = pcdr.Runbook(topology, dry_run=True, failover_journal=missing)
+    with pytest.raises(pcdr.JournalError, match="failover journal but does not exist"):
+        runbook.plan("failback")
+    # A failover does not read it.
+    assert runbook.plan("failover")
+
+
 def test_a_planned_step_to_dict_is_json(topology: pcdr.Topology) -> None:
     step = pcdr.Runbook(topology).plan("failover")[2]
     data = json.loads(json.dumps(step.to_dict()))

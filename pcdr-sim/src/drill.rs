@@ -206,16 +206,20 @@ impl Drill {
                 return None;
             }
         };
-        let ctx = Context::new(
-            Arc::new(topology.clone()),
-            planes,
-            RunOptions::default(),
-            new_run_id(),
-        )
-        .with_observer(Arc::clone(&self.observer))
-        .with_cancel_flag(Arc::clone(&self.cancel));
-        let journal = self.dir.join(format!("{procedure}.journal"));
-        match Runbook::new(ctx, journal).execute(procedure).await {
+        let journal = |procedure: Procedure| self.dir.join(format!("{procedure}.journal"));
+        // The failback follows the drill's failover, and keeps its log-shipping settings.
+        let options = RunOptions {
+            failover_journal: (procedure == failback::PROCEDURE)
+                .then(|| journal(failover::PROCEDURE)),
+            ..RunOptions::default()
+        };
+        let ctx = Context::new(Arc::new(topology.clone()), planes, options, new_run_id())
+            .with_observer(Arc::clone(&self.observer))
+            .with_cancel_flag(Arc::clone(&self.cancel));
+        match Runbook::new(ctx, journal(procedure))
+            .execute(procedure)
+            .await
+        {
             Ok(report) => {
                 let detail = format!(
                     "completed in {:.1} s",

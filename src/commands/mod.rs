@@ -6,6 +6,7 @@
 pub mod drill;
 #[cfg(feature = "emulator")]
 pub mod emulator;
+mod journals;
 pub mod plan;
 pub mod run;
 #[cfg(feature = "emulator")]

@@ -1,6 +1,7 @@
 //! `pcdr plan`: what a procedure would do now, read-only, through [`Embedded`] (over
 //! offline planes with `--offline`).
 
+use super::journals::with_failover_journal;
 use super::load_topology;
 use crate::{exit, render};
 use pcdr_core::adapters;
@@ -31,7 +32,7 @@ pub async fn run(
         }
     };
     let options = Options {
-        decisions,
+        decisions: with_failover_journal(procedure, &topology.pool.fqdn, decisions),
         ..Options::default()
     };
     match Embedded::with_planes(topology, planes, options)

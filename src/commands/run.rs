@@ -2,6 +2,7 @@
 //! journal (or resume one) through [`Embedded`], the API every front end shares, show
 //! progress, write and print the report.
 
+use super::journals::{default_journal, with_failover_journal};
 use super::load_topology;
 use crate::progress::{Progress, Style};
 use crate::{exit, render};
@@ -31,13 +32,6 @@ pub struct RunArgs {
     pub json: bool,
 }
 
-/// The journal a run uses when none is named: one per procedure and pool
-/// (`pcdr-failover-pchat.contoso.com.journal`), so a journal left by another pool's run
-/// or drill is never picked up by mistake.
-fn default_journal(procedure: Procedure, pool: &str) -> PathBuf {
-    PathBuf::from(format!("pcdr-{procedure}-{pool}.journal"))
-}
-
 /// Runs or resumes `procedure`.
 pub async fn run(procedure: Procedure, args: RunArgs) -> ExitCode {
     let topology = match load_topology(&args.topology) {
@@ -64,7 +58,7 @@ pub async fn run(procedure: Procedure, args: RunArgs) -> ExitCode {
     let options = Options {
         journal: Some(journal),
         dry_run: false,
-        decisions: args.options.clone(),
+        decisions: with_failover_journal(procedure, &topology.pool.fqdn, args.options.clone()),
     };
     let mut runbook = match Embedded::new(topology, options) {
         Ok(runbook) => runbook,

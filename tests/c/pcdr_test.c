@@ -169,11 +169,31 @@ static void test_options_init(const struct fixture *fx) {
   memset(&opts, 0xab, sizeof opts);
   CHECK(pcdr_options_init(&opts) == PCDR_RESULT_OK);
   CHECK(opts.struct_size == sizeof(pcdr_options));
-  CHECK(opts.journal == NULL);
+  CHECK(opts.journal == NULL && opts.failover_journal == NULL);
   CHECK(opts.dry_run == 0 && opts.accept_data_loss == 0);
   CHECK(opts.allow_primary_reachable == 0 && opts.sequential_restore == 0);
   CHECK(opts.resume_stale == 0);
   CHECK(pcdr_options_init(NULL) == PCDR_RESULT_NULL_PARAMETER);
+}
+
+/* The failover journal a failback follows reaches pcdr: one that does not exist is
+ * refused, naming it, before the failback's plan observes anything; a failover's plan
+ * does not read it. */
+static void test_failover_journal(const struct fixture *fx) {
+  pcdr_options opts;
+  CHECK(pcdr_options_init(&opts) == PCDR_RESULT_OK);
+  opts.dry_run = 1;
+  opts.failover_journal = "/nonexistent/pcdr-failover.journal";
+  pcdr_runbook *rb = NULL;
+  CHECK(pcdr_runbook_new_from_file(fx->topology, &opts, &rb) == PCDR_RESULT_OK);
+  char *json = NULL;
+  CHECK(pcdr_runbook_plan(rb, "failback", &json) == PCDR_RESULT_JOURNAL);
+  CHECK(json == NULL);
+  CHECK(contains(last_error(), "/nonexistent/pcdr-failover.journal"));
+  CHECK(contains(last_error(), "failover journal but does not exist"));
+  CHECK(pcdr_runbook_plan(rb, "failover", &json) == PCDR_RESULT_OK);
+  pcdr_string_free(json);
+  pcdr_runbook_free(rb);
 }
 
 /* Options not filled by pcdr_options_init (zeroed, or of another header's size) are
@@ -202,9 +222,10 @@ static void test_bad_topology(const struct fixture *fx) {
   char *text = read_file(fx->topology);
   CHECK(text != NULL);
   if (text == NULL) return;
-  char *host = strstr(text, "sql-dal.contoso.com");
+  /* The backup instance's host (the name appears in a share's path first). */
+  char *host = strstr(text, "host = \"sql-dal.contoso.com\"");
   CHECK(host != NULL);
-  if (host != NULL) host[3] = ' '; /* "sql dal.contoso.com" */
+  if (host != NULL) host[11] = ' '; /* host = "sql dal.contoso.com" */
   pcdr_runbook *rb = NULL;
   CHECK(pcdr_runbook_new_from_toml(text, NULL, NULL, &rb) == PCDR_RESULT_TOPOLOGY);
   CHECK(contains(last_error(), "sites.backup.sql.host"));
@@ -697,6 +718,7 @@ int main(int argc, char **argv) {
                        argc == 5 ? argv[4] : NULL};
   static void (*const tests[])(const struct fixture *) = {
       test_version,       test_options_init,     test_options_of_another_size,
+      test_failover_journal,
       test_null_pointers, test_invalid_utf8,     test_bad_topology,
       test_unknown_step,  test_second_free,
       test_small_error_buffer, test_dry_run_plan, test_failing_run,

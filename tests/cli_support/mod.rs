@@ -69,14 +69,26 @@ impl Out {
         self
     }
 
+    /// Asserts that stdout does not contain `text`.
+    #[track_caller]
+    pub fn stdout_lacks(&self, text: &str) -> &Self {
+        self.lacks("stdout", &self.stdout, text)
+    }
+
     /// Asserts that stderr does not contain `text`.
     #[track_caller]
     pub fn stderr_lacks(&self, text: &str) -> &Self {
+        self.lacks("stderr", &self.stderr, text)
+    }
+
+    /// Asserts that `stream` (this command's output called `name`) does not contain
+    /// `text`, showing it when it does.
+    #[track_caller]
+    fn lacks(&self, name: &str, stream: &str, text: &str) -> &Self {
         assert!(
-            !self.stderr.contains(text),
-            "stderr of `{}` has {text:?}\n--- stderr\n{}",
-            self.line,
-            self.stderr
+            !stream.contains(text),
+            "{name} of `{}` has {text:?}\n--- {name}\n{stream}",
+            self.line
         );
         self
     }

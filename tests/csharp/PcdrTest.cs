@@ -98,7 +98,7 @@ static class PcdrTest
         Check(Native.pcdr_options_init(out options) == ResultCode.Ok, "pcdr_options_init");
         Check(options.StructSize == Marshal.SizeOf(typeof(Native.Options)),
             "pcdr_options is " + options.StructSize + " bytes in C, " + Marshal.SizeOf(typeof(Native.Options)) + " in C#");
-        Check(options.Journal == IntPtr.Zero && options.DryRun == 0 && options.AcceptDataLoss == 0
+        Check(options.Journal == IntPtr.Zero && options.FailoverJournal == IntPtr.Zero && options.DryRun == 0 && options.AcceptDataLoss == 0
             && options.AllowPrimaryReachable == 0 && options.SequentialRestore == 0 && options.ResumeStale == 0, "the defaults are all no");
         options.StructSize = 0;
         RunbookHandle rb;

@@ -10,6 +10,7 @@ use crate::topology::{SiteRole, Topology};
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -46,6 +47,12 @@ pub struct RunOptions {
     /// true, so a stale journal is refused unless the operator says so.
     #[serde(default)]
     pub resume_stale: bool,
+    /// The journal of the completed failover a failback follows: the failback keeps the
+    /// log-shipping settings its snapshot recorded (see
+    /// [`runbook`](crate::runbook)'s failover journal). Without one, the failback sets
+    /// log shipping up with the topology's values and says so. Other procedures ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover_journal: Option<PathBuf>,
 }
 
 /// After how many hours a journal is stale (see [`RunOptions::resume_stale`]).
@@ -56,6 +63,9 @@ pub const STALE_AFTER_HOURS: i64 = 24;
 pub struct Facts {
     /// The log-shipping setup read before failover step 1 removed it.
     pub snapshot: Option<LogShippingSnapshot>,
+    /// The failover journal a failback took [`snapshot`](Self::snapshot) from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_journal: Option<PathBuf>,
     /// The last log backup the backup database holds (the data-loss evidence).
     pub last_applied: Option<LogBackup>,
     /// The backup database's restore point: as the apply step found it, then moved by

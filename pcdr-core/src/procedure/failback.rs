@@ -31,7 +31,7 @@ use crate::logship::join_path;
 use crate::planes::{
     DatabaseState, FileMove, FullRestore, PoolState, PrimaryLogShipping, SecondaryLogShipping,
 };
-use crate::topology::SiteRole;
+use crate::topology::{RestoreMode, SiteRole};
 
 /// Failback.
 pub const PROCEDURE: Procedure = Procedure::new(&ProcedureName {
@@ -173,7 +173,7 @@ async fn observe_check(ctx: &Context) -> Result<Intent> {
     if starting {
         require_backup_serving(ctx).await?;
     }
-    Ok(Intent::act(Vec::new()))
+    Ok(settings_source(ctx, Intent::act(Vec::new())))
 }
 
 /// Records the backup instance's clock as the start of this run, once: a resumed run
@@ -816,8 +816,11 @@ async fn server_names(ctx: &Context, step: StepId) -> Result<(String, String)> {
     ))
 }
 
-/// The log-shipping settings between the two named servers: folders, delay, mode and
-/// retention from the failover snapshot where there is one, else the topology.
+/// The log-shipping settings between the two named servers: folders as
+/// [`log_shipping_folders`] gives them; delay, mode, `disconnect_users`, retention and
+/// alert thresholds from the failover's snapshot where there is one (read from the
+/// failover journal at the run's start), else the topology's delay and mode and pcdr's
+/// defaults.
 fn log_shipping_settings(
     ctx: &Context,
     primary_server: String,
@@ -866,6 +869,63 @@ fn log_shipping_settings(
         thresholds: snapshot.and_then(|s| s.thresholds),
     };
     (primary, secondary)
+}
+
+/// Says where the settings [`setup_log_shipping`] will use come from, with their values:
+/// the failover's snapshot as a note; the topology's values as a warning, since they are
+/// not the settings the deployment had before the failover.
+fn settings_source(ctx: &Context, intent: Intent) -> Intent {
+    let (_, secondary) = log_shipping_settings(ctx, String::new(), String::new());
+    let values = described_settings(&secondary);
+    let facts = ctx.facts();
+    match (facts.snapshot, facts.snapshot_journal) {
+        (Some(_), Some(journal)) => intent.with_note(format!(
+            "log shipping will be set up again with the settings of the failover's snapshot in {}: {values}",
+            journal.display()
+        )),
+        (Some(_), None) => intent.with_note(format!(
+            "log shipping will be set up again with the settings of the snapshot this run's journal records: {values}"
+        )),
+        (None, _) => {
+            ctx.warn(
+                CHECK_REBUILT_PRIMARY,
+                format!(
+                    "no failover journal was found (--failover-journal, the failover_journal option of the C and Python bindings): log shipping will be set up again with the topology's values and pcdr's defaults, not with the settings the failover recorded: {values}"
+                ),
+            );
+            intent
+        }
+    }
+}
+
+/// The settings of a log-shipping secondary that a failback keeps from the snapshot, in
+/// words.
+fn described_settings(setup: &SecondaryLogShipping) -> String {
+    let mode = match setup.restore_mode {
+        RestoreMode::NoRecovery => "NORECOVERY",
+        RestoreMode::Standby => "STANDBY",
+    };
+    let thresholds = setup.thresholds.as_ref().map_or_else(
+        || "the alert thresholds sp_add_log_shipping_secondary_database sets by default".into(),
+        |t| {
+            format!(
+                "restore alert threshold {} minutes (alert {}), history retention {} minutes",
+                t.restore_threshold_minutes,
+                if t.alert_enabled {
+                    "enabled"
+                } else {
+                    "disabled"
+                },
+                t.history_retention_minutes
+            )
+        },
+    );
+    format!(
+        "restore delay {} minutes, restore mode {mode}, disconnect_users {}, file retention {} minutes, {thresholds}",
+        setup.restore_delay_minutes,
+        u8::from(setup.disconnect_users),
+        setup.retention_minutes
+    )
 }
 
 fn log_shipping_template(ctx: &Context) -> Vec<Template> {

@@ -67,6 +67,24 @@ impl Deployment {
     /// What makes `now` another deployment than this one, in words; empty when it is the
     /// same. The host and the user may differ: another operator may resume a run.
     pub fn differences(&self, now: &Deployment) -> Vec<String> {
+        let mut differences = self.name_differences(now);
+        if differences.is_empty() && self.topology_hash != now.topology_hash {
+            differences.push("the topology's log-shipping or site settings".into());
+        }
+        if let (Some(then), Some(now)) = (&self.backup_family, &now.backup_family)
+            && !then.eq_ignore_ascii_case(now)
+        {
+            differences.push(format!(
+                "backup database family {then} (now {now}: the backup database was re-seeded from another database)"
+            ));
+        }
+        differences
+    }
+
+    /// What names another deployment in `now` than this one: its pool, instances or
+    /// databases, in words; empty when they are the same. The topology's other settings
+    /// and the backup database's family are left out.
+    pub fn name_differences(&self, now: &Deployment) -> Vec<String> {
         let mut differences = Vec::new();
         let mut compare = |what: &str, then: &str, now: &str| {
             if then != now {
@@ -84,16 +102,6 @@ impl Deployment {
             &self.databases.join(", "),
             &now.databases.join(", "),
         );
-        if differences.is_empty() && self.topology_hash != now.topology_hash {
-            differences.push("the topology's log-shipping or site settings".into());
-        }
-        if let (Some(then), Some(now)) = (&self.backup_family, &now.backup_family)
-            && !then.eq_ignore_ascii_case(now)
-        {
-            differences.push(format!(
-                "backup database family {then} (now {now}: the backup database was re-seeded from another database)"
-            ));
-        }
         differences
     }
 }

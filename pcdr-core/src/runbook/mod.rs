@@ -5,9 +5,13 @@
 //! before going on; [`Runbook::resume`] reads the journal back and continues from the
 //! first step not verified as done, whose observation then decides what is left. The
 //! step logic itself lives in [`procedure`](crate::procedure). [`check_journal`] says,
-//! before anything runs, whether a journal can take a new run or be resumed.
+//! before anything runs, whether a journal can take a new run or be resumed. A failback
+//! starts from the log-shipping snapshot its failover journaled, read from the failover
+//! journal its options name ([`RunOptions::failover_journal`]) before anything runs.
 
 mod deployment;
+mod failover_journal;
+mod history;
 mod journal;
 mod journal_check;
 mod plan;
@@ -25,10 +29,12 @@ pub use run_lock::{resource as run_lock_resource, run_name as run_lock_name};
 
 use crate::error::{Error, PreconditionKind, Result};
 use crate::procedure::{
-    Action, Context, Event, Facts, Intent, Procedure, RunOptions, STALE_AFTER_HOURS, StepId,
-    StepOutcome, observe_step, run_step,
+    Action, Context, Event, Intent, Procedure, RunOptions, STALE_AFTER_HOURS, StepId, StepOutcome,
+    observe_step, run_step,
 };
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use failover_journal::adopt_failover_snapshot;
+use history::History;
 use run_lock::RunLocks;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -38,58 +44,6 @@ use std::time::Instant;
 pub struct Runbook {
     ctx: Context,
     journal: PathBuf,
-}
-
-/// What a journal says about a run so far.
-struct History {
-    procedure: Procedure,
-    run_id: String,
-    done: HashSet<StepId>,
-    /// The steps recorded as done, in the order they were first done.
-    done_in_order: Vec<StepId>,
-    facts: Facts,
-    finished: bool,
-    deployment: Option<Deployment>,
-    started_at: DateTime<Utc>,
-}
-
-impl History {
-    fn read(records: &[Record]) -> Option<Self> {
-        let Some(Record::Started {
-            procedure,
-            run_id,
-            deployment,
-            at,
-            ..
-        }) = records.first()
-        else {
-            return None;
-        };
-        let mut history = Self {
-            procedure: *procedure,
-            run_id: run_id.clone(),
-            done: HashSet::new(),
-            done_in_order: Vec::new(),
-            facts: Facts::default(),
-            finished: false,
-            deployment: deployment.clone(),
-            started_at: *at,
-        };
-        for record in records {
-            match record {
-                Record::StepFinished { step, facts, .. } => {
-                    if history.done.insert(*step) {
-                        history.done_in_order.push(*step);
-                    }
-                    history.facts = facts.clone();
-                }
-                Record::StepFailed { facts, .. } => history.facts = facts.clone(),
-                Record::Finished { .. } => history.finished = true,
-                _ => {}
-            }
-        }
-        Some(history)
-    }
 }
 
 impl History {
@@ -189,14 +143,18 @@ impl Runbook {
         &self.journal
     }
 
-    /// Observes the live state and describes each step. Read-only.
-    pub async fn plan(&self, procedure: Procedure) -> Plan {
-        plan(&self.ctx, procedure).await
+    /// Observes the live state and describes each step. Read-only. A failback first
+    /// reads the failover journal its options name, and refuses one that is not a
+    /// completed failover of this deployment.
+    pub async fn plan(&self, procedure: Procedure) -> Result<Plan> {
+        adopt_failover_snapshot(&self.ctx, procedure)?;
+        Ok(plan(&self.ctx, procedure).await)
     }
 
     /// Runs `procedure` from its first step, in a new journal, holding the run lock
     /// (see [`run_lock_resource`]) from the start of that step to the end of the run.
     pub async fn execute(&self, procedure: Procedure) -> Result<Report> {
+        adopt_failover_snapshot(&self.ctx, procedure)?;
         let mut journal = Journal::create(&self.journal)?;
         journal.append(&self.started(procedure).await)?;
         let mut locks = RunLocks::new(procedure);
@@ -231,6 +189,7 @@ impl Runbook {
             .with_run_id(history.run_id.clone())
             .with_facts(history.facts.clone())
             .resuming();
+        adopt_failover_snapshot(&ctx, history.procedure)?;
         let resumed = Self {
             ctx,
             journal: self.journal,
@@ -273,6 +232,7 @@ impl Runbook {
                 self.ctx
             }
         };
+        adopt_failover_snapshot(&ctx, procedure)?;
         let runbook = Self {
             ctx,
             journal: self.journal,

@@ -360,6 +360,7 @@ class Runbook:
         allow_primary_reachable: bool = False,
         sequential_restore: bool = False,
         resume_stale: bool = False,
+        failover_journal: Optional[_StrPath] = None,
     ) -> Runbook:
         """A runbook over the real SQL Server instances, share and pool of
         ``topology``; nothing is contacted until a call needs it.
@@ -375,10 +376,17 @@ class Runbook:
                 ones are still being copied.
             resume_stale: resume a journal whose run started more than 24 hours
                 ago; refused otherwise, since what it records may no longer be true.
+            failover_journal: the journal of the completed failover a failback
+                follows: the failback sets log shipping up again with the settings
+                the failover recorded in it. Without one it uses the topology's
+                values and warns. Other procedures ignore it.
 
         Raises:
             TopologyError: the SQL password cannot be read (``sql.password_env`` or
                 ``sql.password_file``).
+
+        A failover journal that is not a completed failover of this deployment is
+        refused (``JournalError``) when a failback is planned or run.
         """
 
     @property

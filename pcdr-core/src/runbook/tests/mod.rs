@@ -7,7 +7,7 @@ mod fake_world;
 use super::*;
 use crate::error::PlaneError;
 use crate::planes::{DbState, PoolState};
-use crate::procedure::{Context, Procedure, RunOptions, StepId, StepOutcome};
+use crate::procedure::{Context, Facts, Procedure, RunOptions, StepId, StepOutcome};
 use crate::procedure::{failback, failover};
 use crate::topology::Topology;
 use fake_world::{COPY, FakeWorld, Fault};
@@ -238,11 +238,13 @@ async fn a_failback_fails_at_every_step_and_resume_converges_with_nothing_done_t
     .await;
 }
 
-#[tokio::test]
-async fn a_failover_then_a_failback_restores_normal_operation() {
+/// A world failed over by a completed failover journaled in `DIR/over`, whose primary
+/// site was then rebuilt.
+async fn failed_over_and_rebuilt() -> (tempfile::TempDir, std::path::PathBuf, FakeWorld) {
     let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("over");
     let world = FakeWorld::failover_ready(4, 4, 4);
-    runbook(&world, &dir.path().join("over"), RunOptions::default())
+    runbook(&world, &journal, RunOptions::default())
         .execute(failover::PROCEDURE)
         .await
         .unwrap();
@@ -258,11 +260,139 @@ async fn a_failover_then_a_failback_restores_normal_operation() {
             restored_from: None,
         });
     }
+    (dir, journal, world)
+}
+
+#[tokio::test]
+async fn a_failover_then_a_failback_restores_normal_operation() {
+    let (dir, _, world) = failed_over_and_rebuilt().await;
     runbook(&world, &dir.path().join("back"), RunOptions::default())
         .execute(failback::PROCEDURE)
         .await
         .unwrap();
     assert_failed_back(&world);
+}
+
+/// The options of a failback that follows the failover journaled in `journal`.
+fn following(journal: &Path) -> RunOptions {
+    RunOptions {
+        failover_journal: Some(journal.to_path_buf()),
+        ..RunOptions::default()
+    }
+}
+
+/// The facts the last record of `journal` holds.
+fn last_facts(journal: &Path) -> Facts {
+    read_records(journal)
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find_map(|record| match record {
+            Record::StepFinished { facts, .. } | Record::StepFailed { facts, .. } => Some(facts),
+            _ => None,
+        })
+        .expect("a step ended")
+}
+
+#[tokio::test]
+async fn a_failback_keeps_the_failover_journals_snapshot_in_its_own_journal_through_a_resume() {
+    let (dir, over, world) = failed_over_and_rebuilt().await;
+    let recorded = last_facts(&over).snapshot.expect("the failover's snapshot");
+    let back = dir.path().join("back");
+    world.inject(
+        "setup_log_shipping_primary",
+        Fault::Before(PlaneError::sql(50000, 16, "fault")),
+    );
+    let err = runbook(&world, &back, following(&over))
+        .execute(failback::PROCEDURE)
+        .await
+        .unwrap_err();
+    assert_eq!(err.step_id(), Some(failback::SETUP_LOG_SHIPPING), "{err}");
+    let facts = last_facts(&back);
+    assert_eq!(facts.snapshot.as_ref(), Some(&recorded));
+    assert_eq!(facts.snapshot_journal.as_deref(), Some(over.as_path()));
+    // The failback's own journal holds the snapshot: the failover journal is no longer
+    // needed to resume.
+    std::fs::remove_file(&over).unwrap();
+    let report = runbook(&world, &back, RunOptions::default())
+        .resume()
+        .await
+        .unwrap();
+    assert!(report.completed);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert_eq!(last_facts(&back).snapshot, Some(recorded));
+    assert_failed_back(&world);
+}
+
+#[tokio::test]
+async fn a_failback_without_a_failover_journal_warns_naming_the_values_it_uses() {
+    let (dir, _, world) = failed_over_and_rebuilt().await;
+    let report = runbook(&world, &dir.path().join("back"), RunOptions::default())
+        .execute(failback::PROCEDURE)
+        .await
+        .unwrap();
+    let expected = "no failover journal was found (--failover-journal, the failover_journal option of the C and Python bindings): log shipping will be set up again with the topology's values and pcdr's defaults, not with the settings the failover recorded: restore delay 0 minutes, restore mode NORECOVERY, disconnect_users 1, file retention 4320 minutes, the alert thresholds sp_add_log_shipping_secondary_database sets by default";
+    assert_eq!(report.warnings, [expected]);
+}
+
+/// Runs a failback that follows `failover_journal` in a new journal of `dir`, and
+/// expects it refused before anything is called or journaled; returns the refusal.
+async fn refused_failback(
+    dir: &Path,
+    world: &FakeWorld,
+    topology: Topology,
+    failover_journal: &Path,
+) -> String {
+    let calls = world.lock().calls.len();
+    let back = dir.join("back");
+    let ctx = Context::new(
+        Arc::new(topology),
+        world.planes(),
+        following(failover_journal),
+        RUN_ID,
+    );
+    let err = Runbook::new(ctx, &back)
+        .execute(failback::PROCEDURE)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Journal { .. }), "{err}");
+    assert_eq!(world.lock().calls.len(), calls, "nothing was called");
+    assert!(!back.exists(), "no failback journal");
+    let message = err.to_string();
+    assert!(
+        message.ends_with(
+            "or move this one away to fail back with the topology's log-shipping settings"
+        ),
+        "{message}"
+    );
+    message
+}
+
+#[tokio::test]
+async fn a_failover_journal_of_another_deployment_is_refused_naming_what_differs() {
+    let (dir, over, world) = failed_over_and_rebuilt().await;
+    let mut other = (*topology()).clone();
+    other.pool.fqdn = "pchat2.contoso.com".into();
+    let message = refused_failback(dir.path(), &world, other, &over).await;
+    assert!(
+        message.contains(
+            "holds the failover of another deployment: pool pchat.contoso.com (now pchat2.contoso.com)"
+        ),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_failover_journal_is_taken_only_when_it_holds_a_completed_failover() {
+    let (dir, interrupted, world) = stopped_at_the_first_restore().await;
+    let message = refused_failback(dir.path(), &world, (*topology()).clone(), &interrupted).await;
+    assert!(
+        message.contains("holds a failover that did not complete"),
+        "{message}"
+    );
+    let missing = dir.path().join("none");
+    let message = refused_failback(dir.path(), &world, (*topology()).clone(), &missing).await;
+    assert!(message.contains("does not exist"), "{message}");
 }
 
 #[tokio::test]
