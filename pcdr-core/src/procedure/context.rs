@@ -1,7 +1,7 @@
 //! What every step works with: the topology, the planes, the operator's options, the
 //! facts learned so far, and where progress events go.
 
-use super::StepId;
+use super::{Partner, StepId};
 use crate::error::{Error, Result};
 use crate::log_chain::{BackupHeader, LogBackup, LogChainGap, Lsn};
 use crate::planes::{ChatPoolPlane, DatabasePlane, FilePlane, LogShippingSnapshot};
@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 pub struct Planes {
     /// The primary site's SQL Server instance.
     pub primary: Arc<dyn DatabasePlane>,
-    /// The primary site's mirror instance, when the topology has one (only probed).
+    /// The primary site's mirror instance, when the topology has one: probed by
+    /// failover, made a log-shipping primary by failback.
     pub primary_mirror: Option<Arc<dyn DatabasePlane>>,
     /// The backup site's SQL Server instance.
     pub backup: Arc<dyn DatabasePlane>,
@@ -365,6 +366,23 @@ impl Context {
         match site {
             SiteRole::Primary => self.planes.primary.as_ref(),
             SiteRole::Backup => self.planes.backup.as_ref(),
+        }
+    }
+
+    /// One of the primary site's mirroring partners; `None` for a mirror the topology
+    /// does not have.
+    pub fn partner_sql(&self, partner: Partner) -> Option<&dyn DatabasePlane> {
+        match partner {
+            Partner::Primary => Some(self.sql(SiteRole::Primary)),
+            Partner::Mirror => self.planes.primary_mirror.as_deref(),
+        }
+    }
+
+    /// How errors name one of the primary site's mirroring partners.
+    pub fn partner_name(&self, partner: Partner) -> String {
+        match (partner, &self.topology.sites.primary.mirror) {
+            (Partner::Mirror, Some(mirror)) => mirror.display_name(),
+            _ => self.sql_name(SiteRole::Primary),
         }
     }
 

@@ -37,7 +37,7 @@ mod pipeline;
 mod shared;
 mod step;
 
-pub use action::{Action, Command, CommandKind};
+pub use action::{Action, Command, CommandKind, Partner};
 pub use context::{
     Context, Event, Facts, Observer, Planes, RunOptions, STALE_AFTER_HOURS, ShareNotRead,
 };
