@@ -4,7 +4,7 @@
 //! each one sends ([`Action::command`]); running the step performs them
 //! ([`Action::perform`]). One type for both means the plan cannot drift from what runs.
 
-use super::{Context, Event, StepId};
+use super::{Context, Event, Partner, StepId};
 use crate::commands::{shell, sql};
 use crate::error::{Error, PlaneError, PlaneResult, Result};
 use crate::log_chain::LogBackup;
@@ -14,24 +14,6 @@ use crate::planes::{
 };
 use crate::topology::SiteRole;
 use serde::Serialize;
-
-/// One of the primary site's two mirroring partners: the instance the topology names
-/// for the site, or its mirror instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Partner {
-    /// The primary site's instance.
-    Primary,
-    /// The primary site's mirror instance.
-    Mirror,
-}
-
-impl Partner {
-    /// The primary site's instance: what an action targets unless it says otherwise.
-    pub fn is_primary(&self) -> bool {
-        *self == Self::Primary
-    }
-}
 
 /// One mutating call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

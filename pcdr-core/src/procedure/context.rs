@@ -1,7 +1,8 @@
 //! What every step works with: the topology, the planes, the operator's options, the
-//! facts learned so far, and where progress events go.
+//! facts learned so far, where progress events go, and which of the primary site's two
+//! mirroring partners an action goes to.
 
-use super::{Partner, StepId};
+use super::StepId;
 use crate::error::{Error, Result};
 use crate::log_chain::{BackupHeader, LogBackup, LogChainGap, Lsn};
 use crate::planes::{ChatPoolPlane, DatabasePlane, FilePlane, LogShippingSnapshot};
@@ -12,6 +13,24 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// One of the primary site's two mirroring partners: the instance the topology names
+/// for the site, or its mirror instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Partner {
+    /// The primary site's instance.
+    Primary,
+    /// The primary site's mirror instance.
+    Mirror,
+}
+
+impl Partner {
+    /// The primary site's instance: what an action targets unless it says otherwise.
+    pub fn is_primary(&self) -> bool {
+        *self == Self::Primary
+    }
+}
 
 /// The control planes of one deployment.
 #[derive(Clone)]

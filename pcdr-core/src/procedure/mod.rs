@@ -37,9 +37,9 @@ mod pipeline;
 mod shared;
 mod step;
 
-pub use action::{Action, Command, CommandKind, Partner};
+pub use action::{Action, Command, CommandKind};
 pub use context::{
-    Context, Event, Facts, Observer, Planes, RunOptions, STALE_AFTER_HOURS, ShareNotRead,
+    Context, Event, Facts, Observer, Partner, Planes, RunOptions, STALE_AFTER_HOURS, ShareNotRead,
 };
 pub use id::{Procedure, ProcedureName, StepId, StepName};
 pub use step::{Intent, Outage, Step, StepFuture, StepOutcome, StepTable, Template};
