@@ -1034,10 +1034,21 @@ async fn observe_mirror_log_shipping(ctx: &Context) -> Result<Intent> {
         return Ok(Intent::Skip("the topology has no primary mirror".into()));
     };
     let shipping = mirror_ships_logs(ctx, STEP, mirror).await?;
-    let role = partner_role(ctx, STEP, Partner::Primary)
-        .await?
-        .map(|(r, _)| r);
-    let primary_serves = role == Some(MirroringRole::Principal);
+    let primary_serves = match partner_role(ctx, STEP, Partner::Primary).await? {
+        Some((role, _)) => role == MirroringRole::Principal,
+        None => {
+            return Err(precondition(
+                STEP,
+                PreconditionKind::EarlierStep,
+                format!(
+                    "{} on {} is not mirrored, so no failover can make its mirror a log-shipping primary",
+                    ctx.chat_db(),
+                    ctx.partner_name(Partner::Primary)
+                ),
+                "run mirror_primary again (resume does this)",
+            ));
+        }
+    };
     if shipping && primary_serves {
         return Ok(Intent::Skip(format!(
             "{} is already a log-shipping primary and {} the principal",

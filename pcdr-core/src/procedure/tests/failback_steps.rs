@@ -2410,6 +2410,26 @@ async fn ship_logs_from_primary_mirror_fails_over_sets_the_mirror_up_and_fails_b
     done(ship_logs_from_primary_mirror(&ctx).await.expect("done"));
 }
 
+#[tokio::test]
+async fn ship_logs_from_primary_mirror_refuses_an_unmirrored_primary() {
+    let mut w = World::new();
+    let mut mirror = crate::planes::MockDatabasePlane::new();
+    let mut seq = Sequence::new();
+    expect_mirror_ships(&mut mirror, &mut seq, false);
+    expect_state_once(&mut w.primary, &mut seq, online());
+    w.primary_mirror = Some(mirror);
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = ship_logs_from_primary_mirror(&ctx)
+        .await
+        .expect_err("refuses");
+    assert_names(
+        &err,
+        failback::SHIP_LOGS_FROM_PRIMARY_MIRROR,
+        &["not mirrored", "mirror_primary"],
+    );
+}
+
 /// "ALTER DATABASE Database Mirroring (Transact-SQL)"
 /// (<https://learn.microsoft.com/sql/t-sql/statements/alter-database-transact-sql-database-mirroring>):
 /// a manual failover needs a SYNCHRONIZED session; pcdr re-reads it right before.
