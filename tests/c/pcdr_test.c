@@ -202,9 +202,10 @@ static void test_bad_topology(const struct fixture *fx) {
   char *text = read_file(fx->topology);
   CHECK(text != NULL);
   if (text == NULL) return;
-  char *host = strstr(text, "sql-dal.contoso.com");
+  /* The quoted host, not the UNC path of the copy folder that names it first. */
+  char *host = strstr(text, "\"sql-dal.contoso.com\"");
   CHECK(host != NULL);
-  if (host != NULL) host[3] = ' '; /* "sql dal.contoso.com" */
+  if (host != NULL) host[4] = ' '; /* "sql dal.contoso.com" */
   pcdr_runbook *rb = NULL;
   CHECK(pcdr_runbook_new_from_toml(text, NULL, NULL, &rb) == PCDR_RESULT_TOPOLOGY);
   CHECK(contains(last_error(), "sites.backup.sql.host"));
