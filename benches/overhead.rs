@@ -87,6 +87,7 @@ timed!(TimedDatabase: DatabasePlane {
     fn sessions(&self, database: &str) -> PlaneResult<Vec<SessionId>>;
     fn kill_session(&self, session: SessionId) -> PlaneResult<()>;
     fn remove_mirroring(&self, database: &str) -> PlaneResult<()>;
+    fn fail_over_mirroring(&self, database: &str) -> PlaneResult<()>;
     fn backup_database(&self, database: &str, file: &str, copy_only: bool) -> PlaneResult<()>;
     fn verify_backup(&self, file: &str) -> PlaneResult<()>;
     fn backup_file_list(&self, file: &str) -> PlaneResult<Vec<DatabaseFile>>;

@@ -378,6 +378,71 @@ async fn after_failback_log_shipping_restores_every_new_log_backup_for_an_hour()
     assert_verified(&served, Expect::Normal);
 }
 
+/// Failback restores the HA/DR configuration's log shipping from the primary's mirror:
+/// "Database Mirroring and Log Shipping (SQL Server)"
+/// (<https://learn.microsoft.com/sql/database-engine/database-mirroring/database-mirroring-and-log-shipping-sql-server>)
+/// sets the mirror up as a log-shipping primary on the same share, so that after a
+/// mirroring failover (`ALTER DATABASE … SET PARTNER FAILOVER`,
+/// <https://learn.microsoft.com/sql/t-sql/statements/alter-database-transact-sql-database-mirroring>)
+/// its backup job takes the log backups and the backup database restores them, with no
+/// gap, for an hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_failback_log_shipping_goes_on_from_the_primary_mirror_after_a_mirroring_failover() {
+    let served = Served::new(&backlog()).await;
+    strike(&served).await;
+    served.completes(failover::PROCEDURE).await;
+    served.rebuild().await;
+    served.completes(failback::PROCEDURE).await;
+    assert_ships_logs(&served, InstanceId::PrimaryMirror);
+    assert_serving_principal(&served, InstanceId::Primary);
+
+    served
+        .world
+        .fail_over_mirroring(InstanceId::Primary)
+        .expect("the mirroring session fails over");
+    let share = served.world.share_dir();
+    let before = Served::log_backups(&share);
+    let runs = traffic_with_jobs(&served, AFTER_FAILBACK_MINUTES);
+
+    let failed: Vec<_> = runs.iter().filter(|r| r.outcome.is_err()).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    let from_mirror = runs.iter().filter(|r| {
+        r.instance == InstanceId::PrimaryMirror
+            && r.job.starts_with("LSBackup")
+            && r.outcome
+                .as_ref()
+                .is_ok_and(|o| !o.contains("no log backup"))
+    });
+    assert!(from_mirror.count() >= 4, "{runs:#?}");
+    let new: Vec<String> = Served::log_backups(&share)
+        .into_iter()
+        .filter(|name| !before.contains(name))
+        .collect();
+    assert_restored(&served, &new);
+    assert_eq!(
+        served.messages(InstanceId::Backup),
+        served.messages(InstanceId::PrimaryMirror)
+    );
+}
+
+/// `instance`'s msdb holds a log-shipping primary row for `mgc` and its backup job.
+fn assert_ships_logs(served: &Served, instance: InstanceId) {
+    let state = served.world.read().expect("the world reads");
+    let msdb = &state.instance(instance).expect("the instance").msdb;
+    let row = msdb
+        .primary_databases
+        .iter()
+        .find(|r| r.primary_database == "mgc")
+        .expect("a log-shipping primary row for mgc");
+    assert!(
+        msdb.jobs
+            .iter()
+            .any(|j| j.job_id == row.backup_job_id && j.enabled),
+        "the backup job of {instance:?}: {:#?}",
+        msdb.jobs
+    );
+}
+
 /// Chat traffic every five minutes for `minutes` minutes on the world clock, the
 /// log-shipping jobs running on their schedules, then one more backup interval so the
 /// last messages are backed up, copied and restored. Returns every job run.

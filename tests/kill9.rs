@@ -1,5 +1,5 @@
 //! kill -9: the real `pcdr failover` / `pcdr failback` binary, against a world served by
-//! `pcdr sim serve` with every statement slowed down, is killed with SIGKILL at 25
+//! `pcdr sim serve` with every statement slowed down, is killed with SIGKILL at 28
 //! points spread over both procedures — between steps and inside them (mid-copy, during
 //! and between log restores, during recovery, right after recovery and before the pool
 //! state change, in the middle of the log-shipping setup, …). The points are found from
@@ -260,5 +260,8 @@ kill_points! {
     failback_killed_during_the_reseed_backup: Failback, When::Statement("BACKUP DATABASE", 2);
     failback_killed_as_log_shipping_setup_starts: Failback, When::Line("(setup_log_shipping)", 1);
     failback_killed_in_the_middle_of_log_shipping_setup: Failback, When::Statement("sp_add_log_shipping", 2);
+    failback_killed_as_the_primary_mirror_is_made_a_log_shipping_primary: Failback, When::Line("(ship_logs_from_primary_mirror)", 1);
+    failback_killed_during_the_failover_to_the_primary_mirror: Failback, When::Statement("SET PARTNER FAILOVER", 1);
+    failback_killed_during_the_failover_back_to_the_primary: Failback, When::Statement("SET PARTNER FAILOVER", 2);
     failback_killed_before_the_pool_state_is_normal: Failback, When::Line("(set_pool_normal)", 1);
 }

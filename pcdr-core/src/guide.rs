@@ -319,6 +319,7 @@
 //! | 4. restore it over the primary `mgc`, ready to use | `restore_primary` | `BACKUP DATABASE … WITH COPY_ONLY`; `RESTORE HEADERONLY`; `RESTORE VERIFYONLY`; `RESTORE DATABASE … WITH REPLACE, RECOVERY, MOVE`; `msdb.dbo.restorehistory` |
 //! | (none: the Configure page's Topology Builder setup) | `mirror_primary` | `Install-CsMirrorDatabase` |
 //! | 5. set up log shipping from the primary (as on the Configure page) | `reinitialize_backup`, `setup_log_shipping` | *Configure Log Shipping*; the `sp_add_log_shipping_*` procedures |
+//! | 5. (the Configure page: log shipping from the primary's mirror too) | `ship_logs_from_primary_mirror` | *Database Mirroring and Log Shipping*; `ALTER DATABASE … SET PARTNER FAILOVER`; `sp_add_log_shipping_primary_database` and the primary side's procedures |
 //! | 6. set the active servers | `activate_primary_servers` | `Set-CsPersistentChatActiveServer` |
 //! | then: pool state Normal | `set_pool_normal` | `Set-CsPersistentChatState` |
 //!
@@ -520,6 +521,33 @@
 //! Pages: <https://learn.microsoft.com/sql/database-engine/log-shipping/configure-log-shipping-sql-server>,
 //! <https://learn.microsoft.com/sql/database-engine/log-shipping/log-shipping-tables-and-stored-procedures>,
 //! <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-add-log-shipping-alert-job-transact-sql>.
+//!
+//! ## `ship_logs_from_primary_mirror`: the rest of Microsoft's step 5
+//!
+//! Microsoft: the *Configure* page sets log shipping up from the primary's mirror
+//! instance too, so that log shipping goes on after the primary fails over to its
+//! mirror; *Database Mirroring and Log Shipping* says how: fail the database over to
+//! the mirror, set the new principal up as a log-shipping primary with the same backup
+//! share, and fail back. A mirror database is restoring and cannot be configured as a
+//! log-shipping primary in place, so the role switch is the documented way.
+//!
+//! pcdr skips when the topology names no primary mirror, or when the mirror instance is
+//! already a log-shipping primary for `mgc` (its configuration row and enabled backup
+//! job) and the primary is the principal again. Otherwise, while the pool is still
+//! fenced, it runs `ALTER DATABASE [mgc] SET PARTNER FAILOVER` on the primary, the
+//! primary side of `setup_log_shipping` (the same batch, settings, share and job name)
+//! on the mirror instance, and `SET PARTNER FAILOVER` on the mirror instance to fail
+//! back. Right before each failover it reads `sys.database_mirroring` again and refuses
+//! unless the instance it runs on is the principal of a SYNCHRONIZED session (a manual
+//! failover needs one; SQL Server answers 1422 otherwise). A run stopped between the
+//! two failovers resumes where it stopped: a mirror already set up is not set up again,
+//! and the failover back is sent once. It verifies by observing again. While the mirror
+//! is the mirror, its backup job runs and succeeds without a backup, as the page
+//! describes.
+//!
+//! Pages: <https://learn.microsoft.com/sql/database-engine/database-mirroring/database-mirroring-and-log-shipping-sql-server>,
+//! <https://learn.microsoft.com/sql/t-sql/statements/alter-database-transact-sql-database-mirroring>,
+//! <https://learn.microsoft.com/skypeforbusiness/deploy/deploy-persistent-chat-server/configure-hadr-for-persistent-chat>.
 //!
 //! ## `activate_primary_servers` and `set_pool_normal`: Microsoft's step 6 and the last command
 //!
@@ -879,21 +907,17 @@
 //! | re-seeding the backup `mgc` | inside the Management Studio log-shipping wizard | its own step, resumable |
 //! | log shipping | the wizard, with an optional monitor server | the documented stored procedures as the *Configure* page's script calls them, each return code checked, `@overwrite = 1`, an alert job on each instance, no monitor server |
 //! | mirroring the primary after failback | from Topology Builder | `mirror_primary` re-installs it |
+//! | log shipping from the primary's mirror after failback | set up at deployment through a manual mirroring failover | `ship_logs_from_primary_mirror` sets it up again the same way, each failover re-checking a SYNCHRONIZED session |
 //! | a run | a person with a checklist | a journal: a stopped run resumes at the first step not verified as done ([`crate::runbook`]); the journal names the deployment it was written for and is refused for any other; on resume every check runs again and the last step recorded as done must still be done |
 //! | two operators at once | not considered | one run per pool: a session-owned application lock on the backup instance (and the primary for failback) refuses a second run at once, naming the first (see *One run per pool* above) |
 //! | the primary coming back | not considered | recovery, the pool state and the backup site's active servers each probe the primary site again right before acting; only a TCP connection refused or timed out counts as down (a TLS or login failure means it answered) |
 //! | dates | read off Management Studio | SQL Server's local dates converted to UTC with the offset each instance gives, and printed as UTC (see *Dates are the server's local time* above) |
 //! | a dry run | none | `pcdr plan`: every statement and cmdlet the run would send, built by the same step code, with placeholders where only the run can tell; `tests/plan_is_run.rs` proves the run sends what the plan showed |
 //!
-//! Two things the documentation describes are **not** done by pcdr:
-//!
-//! - The *Configure* page also sets up log shipping from the primary's **mirror**
-//!   instance (through a temporary database failover), so log shipping continues if the
-//!   primary fails over to its mirror. `setup_log_shipping` configures the primary
-//!   instance only.
-//! - SQL Server's failover page says to back up and apply the tail of the log when the
-//!   primary is still reachable. pcdr handles the disaster case only and takes no
-//!   tail-log backup, even when the operator allows a reachable primary.
+//! One thing the documentation describes is **not** done by pcdr: SQL Server's failover
+//! page says to back up and apply the tail of the log when the primary is still
+//! reachable. pcdr handles the disaster case only and takes no tail-log backup, even
+//! when the operator allows a reachable primary.
 //!
 //! One order differs from SQL Server's *Configure Log Shipping* page: that page adds the
 //! secondary database on the secondary before telling the primary about it

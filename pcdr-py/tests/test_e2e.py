@@ -210,7 +210,7 @@ def test_failover_then_failback_and_the_world_verifies(
     report = runbook.failback(on_event=events.append)
     assert isinstance(report, pcdr.Report)
     assert report.completed and report.procedure == "failback"
-    assert len(report.steps) == 10
+    assert len(report.steps) == 11
     world.must("traffic", "--messages", "5", "--log-backup")
     world.must("tick", "--minutes", "20")
     verified = world.verify("normal")

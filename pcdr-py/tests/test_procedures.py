@@ -21,7 +21,7 @@ def test_procedures_lists_failover_then_failback_with_their_steps() -> None:
     assert all(isinstance(p, pcdr.ProcedureInfo) and p.summary for p in procedures)
     failover, failback = procedures
     assert [step.id for step in failover.steps] == FAILOVER_STEPS
-    assert len(failback.steps) == 10
+    assert len(failback.steps) == 11
     assert failback.steps[0].id == "check_rebuilt_primary"
     steps = [step for p in procedures for step in p.steps]
     assert all(isinstance(step, pcdr.StepInfo) and step.title for step in steps)

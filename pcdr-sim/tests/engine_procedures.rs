@@ -7,7 +7,10 @@ mod engine_common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use engine_common::{TestClient, on_backup, onto_own_mgc, run, set_up_log_shipping, start_default};
+use engine_common::{
+    TestClient, number, on_backup, onto_own_mgc, primary_setup, run, set_up_log_shipping,
+    start_default,
+};
 use pcdr_core::commands::sql;
 use pcdr_core::planes::{FileMove, FullRestore, SessionId};
 use pcdr_sim::shell::world::{PoolState, PoolWorld};
@@ -192,4 +195,28 @@ async fn a_failover_that_skips_the_uncopied_backup_is_caught_by_verify() {
         found.iter().any(|d| d.starts_with("pool state")),
         "{found:?}"
     );
+}
+
+/// "Database Mirroring and Log Shipping (SQL Server)"
+/// (<https://learn.microsoft.com/sql/database-engine/database-mirroring/database-mirroring-and-log-shipping-sql-server>):
+/// the mirror database is restoring, so the mirror instance is set up as a log-shipping
+/// primary after a manual failover made it the principal (`SET PARTNER FAILOVER`,
+/// "ALTER DATABASE Database Mirroring (Transact-SQL)",
+/// <https://learn.microsoft.com/sql/t-sql/statements/alter-database-transact-sql-database-mirroring>),
+/// then fails back; pcdr-core's exact commands, over TDS.
+#[tokio::test]
+async fn the_mirror_instance_is_set_up_as_a_log_shipping_primary_while_it_is_the_principal() {
+    let sim = start_default().await;
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    let mut mirror = sim.connect(InstanceId::PrimaryMirror).await;
+    let setup = sql::setup_log_shipping_primary(&primary_setup(sim.world(), 15));
+    let failover = sql::fail_over_mirroring("mgc").unwrap();
+    assert_eq!(number(run(&mut mirror, &setup).await), 15010);
+    run(&mut primary, &failover).await.unwrap();
+    run(&mut mirror, &setup).await.unwrap();
+    run(&mut mirror, &failover).await.unwrap();
+    let state = sim.world().read().unwrap();
+    let mgc = |id| state.instance(id).unwrap().database("mgc").unwrap();
+    assert!(mgc(InstanceId::Primary).is_recovered());
+    assert!(!mgc(InstanceId::PrimaryMirror).is_recovered());
 }

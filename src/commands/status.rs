@@ -147,6 +147,7 @@ mod tests {
         let mirror = Mirroring {
             role: MirroringRole::Principal,
             partner: "TCP://sql-dal-mirror.contoso.com:5022".into(),
+            synchronized: true,
         };
         let backup = InstanceStatus {
             role: "backup".into(),

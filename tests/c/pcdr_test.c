@@ -640,11 +640,11 @@ static void test_world_failover_and_failback(const struct fixture *fx) {
   rb = open_world_runbook(world, fx, "world-failback.journal");
   plan = NULL;
   CHECK(pcdr_runbook_plan(rb, "failback", &plan) == PCDR_RESULT_OK);
-  CHECK(occurrences(plan, "{\"step\":\"") == 10);
+  CHECK(occurrences(plan, "{\"step\":\"") == 11);
   step_status(plan, "check_rebuilt_primary", status, sizeof status);
   CHECK(strcmp(status, "would_run") == 0);
   pcdr_string_free(plan);
-  run_to_completion(rb, "failback", 10, 0);
+  run_to_completion(rb, "failback", 11, 0);
   pcdr_runbook_free(rb);
   CHECK(sim(world, "traffic", "--messages", "5", "--log-backup", NULL) == 0);
   CHECK(sim(world, "tick", "--minutes", "20", NULL) == 0);

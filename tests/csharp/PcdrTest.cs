@@ -281,9 +281,9 @@ static class PcdrTest
         using (var runbook = OpenWorld(world, workdir, "cs-world-failback.journal"))
         {
             string plan = runbook.Plan("failback");
-            Check(StepCount(plan) == 10, "the failback plan has 10 steps: " + StepCount(plan));
+            Check(StepCount(plan) == 11, "the failback plan has 11 steps: " + StepCount(plan));
             Check(StepStatus(plan, "check_rebuilt_primary") == "would_run", "check_rebuilt_primary would run");
-            RunToCompletion(runbook, "failback", 10, false);
+            RunToCompletion(runbook, "failback", 11, false);
         }
         Check(Sim(world, "traffic", "--messages", "5", "--log-backup") == 0, "sim traffic after failback");
         Check(Sim(world, "tick", "--minutes", "20") == 0, "sim tick");

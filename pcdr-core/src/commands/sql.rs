@@ -121,7 +121,7 @@ impl fmt::Display for SqlCommand {
 pub fn database_state(db: &str) -> SqlCommand {
     SqlCommand::new(
         "SELECT state_desc, is_in_standby, user_access_desc FROM sys.databases WHERE name = @db;\n\
-         SELECT mirroring_role_desc, mirroring_partner_name FROM sys.database_mirroring WHERE database_id = DB_ID(@db) AND mirroring_guid IS NOT NULL;\n\
+         SELECT mirroring_role_desc, mirroring_partner_name, mirroring_state_desc FROM sys.database_mirroring WHERE database_id = DB_ID(@db) AND mirroring_guid IS NOT NULL;\n\
          SELECT family_guid, database_guid FROM sys.database_recovery_status WHERE database_id = DB_ID(@db);",
     )
     .name("@db", db)
@@ -328,6 +328,15 @@ pub fn kill_placeholder() -> SqlCommand {
 pub fn remove_mirroring(db: &str) -> Result<SqlCommand, QuoteError> {
     Ok(SqlCommand::new(format!(
         "ALTER DATABASE {} SET PARTNER OFF;",
+        quote_sql_name(db)?
+    )))
+}
+
+/// `ALTER DATABASE … SET PARTNER FAILOVER`, run on the principal: the mirror becomes
+/// the principal.
+pub fn fail_over_mirroring(db: &str) -> Result<SqlCommand, QuoteError> {
+    Ok(SqlCommand::new(format!(
+        "ALTER DATABASE {} SET PARTNER FAILOVER;",
         quote_sql_name(db)?
     )))
 }
@@ -729,6 +738,13 @@ mod tests {
             ty: SqlType::Int,
             value: SqlValue::Int(0),
         }));
+    }
+
+    #[test]
+    fn fail_over_mirroring_quotes_the_name() {
+        let cmd = fail_over_mirroring("mg]c").unwrap();
+        assert_eq!(cmd.text, "ALTER DATABASE [mg]]c] SET PARTNER FAILOVER;");
+        assert!(fail_over_mirroring("").is_err());
     }
 
     #[test]

@@ -73,6 +73,10 @@ pub struct Mirroring {
     pub role: MirroringRole,
     /// The partner's endpoint (`TCP://host:port`).
     pub partner: String,
+    /// `mirroring_state_desc` is SYNCHRONIZED: the mirror is caught up, so a manual
+    /// failover (`SET PARTNER FAILOVER`) loses nothing and is allowed.
+    #[serde(default)]
+    pub synchronized: bool,
 }
 
 /// What pcdr needs to know about one database.
@@ -416,6 +420,10 @@ pub trait DatabasePlane: Send + Sync {
 
     /// `KILL`.
     async fn kill_session(&self, session: SessionId) -> PlaneResult<()>;
+
+    /// `ALTER DATABASE … SET PARTNER FAILOVER`, on the principal: the mirror becomes the
+    /// principal (1416 not mirrored, 1422 the mirror not caught up are errors).
+    async fn fail_over_mirroring(&self, database: &str) -> PlaneResult<()>;
 
     /// `ALTER DATABASE … SET PARTNER OFF`; a database that is not mirrored (1416) is not
     /// an error.

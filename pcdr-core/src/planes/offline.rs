@@ -106,6 +106,9 @@ impl DatabasePlane for Offline {
     async fn remove_mirroring(&self, _: &str) -> PlaneResult<()> {
         self.fail()
     }
+    async fn fail_over_mirroring(&self, _: &str) -> PlaneResult<()> {
+        self.fail()
+    }
     async fn backup_database(&self, _: &str, _: &str, _: bool) -> PlaneResult<()> {
         self.fail()
     }

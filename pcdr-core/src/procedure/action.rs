@@ -4,13 +4,13 @@
 //! each one sends ([`Action::command`]); running the step performs them
 //! ([`Action::perform`]). One type for both means the plan cannot drift from what runs.
 
-use super::{Context, Event, StepId};
+use super::{Context, Event, Partner, StepId};
 use crate::commands::{shell, sql};
 use crate::error::{Error, PlaneError, PlaneResult, Result};
 use crate::log_chain::LogBackup;
 use crate::logship::join_path;
 use crate::planes::{
-    FullRestore, MirrorRequest, PoolState, PrimaryLogShipping, SecondaryLogShipping,
+    DatabasePlane, FullRestore, MirrorRequest, PoolState, PrimaryLogShipping, SecondaryLogShipping,
 };
 use crate::topology::SiteRole;
 use serde::Serialize;
@@ -114,8 +114,19 @@ pub enum Action {
         /// How.
         options: FullRestore,
     },
-    /// The primary side of log shipping.
+    /// `ALTER DATABASE … SET PARTNER FAILOVER` on the principal, one of the primary
+    /// site's partners.
+    FailOverMirroring {
+        /// The partner whose database is the principal now.
+        principal: Partner,
+        /// The database.
+        database: String,
+    },
+    /// The primary side of log shipping, on the primary site's instance or its mirror.
     SetupLogShippingPrimary {
+        /// Where.
+        #[serde(skip_serializing_if = "Partner::is_primary")]
+        on: Partner,
         /// The settings.
         setup: PrimaryLogShipping,
     },
@@ -169,6 +180,15 @@ impl Command {
     pub fn sql(ctx: &Context, site: SiteRole, command: sql::SqlCommand) -> Self {
         Self {
             target: ctx.sql_name(site),
+            kind: CommandKind::Sql { command },
+            when: None,
+        }
+    }
+
+    /// A T-SQL command sent to one of the primary site's mirroring partners.
+    pub fn sql_to(ctx: &Context, partner: Partner, command: sql::SqlCommand) -> Self {
+        Self {
+            target: ctx.partner_name(partner),
             kind: CommandKind::Sql { command },
             when: None,
         }
@@ -315,13 +335,14 @@ impl Action {
             )),
             Self::RemoveMirroring { site, database } => match sql::remove_mirroring(database) {
                 Ok(command) => sql_at(*site, command),
-                Err(e) => Command {
-                    target: ctx.sql_name(*site),
-                    kind: CommandKind::Shell {
-                        line: format!("(cannot quote {database}: {e})"),
-                    },
-                    when: None,
-                },
+                Err(e) => unquotable(ctx.sql_name(*site), database, e),
+            },
+            Self::FailOverMirroring {
+                principal,
+                database,
+            } => match sql::fail_over_mirroring(database) {
+                Ok(command) => Command::sql_to(ctx, *principal, command),
+                Err(e) => unquotable(ctx.partner_name(*principal), database, e),
             },
             Self::BackupDatabase {
                 site,
@@ -336,8 +357,8 @@ impl Action {
                 file,
                 options,
             } => sql_at(*site, sql::restore_database(database, file, options)),
-            Self::SetupLogShippingPrimary { setup } => {
-                sql_at(SiteRole::Primary, sql::setup_log_shipping_primary(setup))
+            Self::SetupLogShippingPrimary { on, setup } => {
+                Command::sql_to(ctx, *on, sql::setup_log_shipping_primary(setup))
             }
             Self::SetupLogShippingSecondary { setup } => {
                 sql_at(SiteRole::Backup, sql::setup_log_shipping_secondary(setup))
@@ -409,10 +430,16 @@ impl Action {
                     .restore_database(database, file, options)
                     .await
             }
-            Self::SetupLogShippingPrimary { setup } => {
-                ctx.sql(SiteRole::Primary)
-                    .setup_log_shipping_primary(setup)
+            Self::FailOverMirroring {
+                principal,
+                database,
+            } => {
+                partner(ctx, *principal)?
+                    .fail_over_mirroring(database)
                     .await
+            }
+            Self::SetupLogShippingPrimary { on, setup } => {
+                partner(ctx, *on)?.setup_log_shipping_primary(setup).await
             }
             Self::SetupLogShippingSecondary { setup } => {
                 ctx.sql(SiteRole::Backup)
@@ -459,7 +486,6 @@ impl Action {
             | Self::RemoveSecondaryLogShipping { .. }
             | Self::RestoreLog { .. }
             | Self::SetupLogShippingSecondary { .. } => Some(SiteRole::Backup),
-            Self::SetupLogShippingPrimary { .. } => Some(SiteRole::Primary),
             Self::EndSessions { site, .. }
             | Self::Recover { site, .. }
             | Self::RemoveMirroring { site, .. }
@@ -467,6 +493,8 @@ impl Action {
             | Self::VerifyBackup { site, .. }
             | Self::RestoreDatabase { site, .. } => Some(*site),
             Self::CopyFile { .. }
+            | Self::FailOverMirroring { .. }
+            | Self::SetupLogShippingPrimary { .. }
             | Self::SetPoolState { .. }
             | Self::InstallMirror { .. }
             | Self::SetActiveServers { .. } => None,
@@ -482,8 +510,9 @@ impl Action {
             | Self::Recover { database, .. }
             | Self::RemoveMirroring { database, .. }
             | Self::BackupDatabase { database, .. }
-            | Self::RestoreDatabase { database, .. } => Some(database),
-            Self::SetupLogShippingPrimary { setup } => Some(&setup.database),
+            | Self::RestoreDatabase { database, .. }
+            | Self::FailOverMirroring { database, .. } => Some(database),
+            Self::SetupLogShippingPrimary { setup, .. } => Some(&setup.database),
             Self::SetupLogShippingSecondary { setup } => Some(&setup.secondary_database),
             _ => None,
         }
@@ -495,12 +524,32 @@ impl Action {
         if let Self::CopyFile { from, to, name, .. } = self {
             return Error::step(step, to, None, Some(&join_path(from, name)), error);
         }
-        let target = match self.site() {
-            Some(site) => ctx.sql_name(site),
-            None => format!("pool {}", ctx.topology.pool.fqdn),
+        let target = match (self.site(), self) {
+            (Some(site), _) => ctx.sql_name(site),
+            (None, Self::FailOverMirroring { principal: on, .. })
+            | (None, Self::SetupLogShippingPrimary { on, .. }) => ctx.partner_name(*on),
+            (None, _) => format!("pool {}", ctx.topology.pool.fqdn),
         };
         Error::step(step, target, self.database(), self.file(), error)
     }
+}
+
+/// The command a plan shows for a database name that cannot be quoted (never sent).
+fn unquotable(target: String, database: &str, e: crate::quote::QuoteError) -> Command {
+    Command {
+        target,
+        kind: CommandKind::Shell {
+            line: format!("(cannot quote {database}: {e})"),
+        },
+        when: None,
+    }
+}
+
+/// One of the primary site's partners, or an error when the topology has no mirror.
+fn partner(ctx: &Context, partner: Partner) -> PlaneResult<&dyn DatabasePlane> {
+    ctx.partner_sql(partner).ok_or_else(|| {
+        PlaneError::Unexpected("the topology names no mirror instance for the primary site".into())
+    })
 }
 
 /// Ends every user session on `database`, except pcdr's own, and says how many it ended.

@@ -1,5 +1,6 @@
 //! What every step works with: the topology, the planes, the operator's options, the
-//! facts learned so far, and where progress events go.
+//! facts learned so far, where progress events go, and which of the primary site's two
+//! mirroring partners an action goes to.
 
 use super::StepId;
 use crate::error::{Error, Result};
@@ -14,12 +15,31 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+/// One of the primary site's two mirroring partners: the instance the topology names
+/// for the site, or its mirror instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Partner {
+    /// The primary site's instance.
+    Primary,
+    /// The primary site's mirror instance.
+    Mirror,
+}
+
+impl Partner {
+    /// The primary site's instance: what an action targets unless it says otherwise.
+    pub fn is_primary(&self) -> bool {
+        *self == Self::Primary
+    }
+}
+
 /// The control planes of one deployment.
 #[derive(Clone)]
 pub struct Planes {
     /// The primary site's SQL Server instance.
     pub primary: Arc<dyn DatabasePlane>,
-    /// The primary site's mirror instance, when the topology has one (only probed).
+    /// The primary site's mirror instance, when the topology has one: probed by
+    /// failover, made a log-shipping primary by failback.
     pub primary_mirror: Option<Arc<dyn DatabasePlane>>,
     /// The backup site's SQL Server instance.
     pub backup: Arc<dyn DatabasePlane>,
@@ -375,6 +395,23 @@ impl Context {
         match site {
             SiteRole::Primary => self.planes.primary.as_ref(),
             SiteRole::Backup => self.planes.backup.as_ref(),
+        }
+    }
+
+    /// One of the primary site's mirroring partners; `None` for a mirror the topology
+    /// does not have.
+    pub fn partner_sql(&self, partner: Partner) -> Option<&dyn DatabasePlane> {
+        match partner {
+            Partner::Primary => Some(self.sql(SiteRole::Primary)),
+            Partner::Mirror => self.planes.primary_mirror.as_deref(),
+        }
+    }
+
+    /// How errors name one of the primary site's mirroring partners.
+    pub fn partner_name(&self, partner: Partner) -> String {
+        match (partner, &self.topology.sites.primary.mirror) {
+            (Partner::Mirror, Some(mirror)) => mirror.display_name(),
+            _ => self.sql_name(SiteRole::Primary),
         }
     }
 

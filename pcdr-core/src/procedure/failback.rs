@@ -15,6 +15,13 @@
 //! primary, and that log backup, taken after the re-seed, would leave a gap in the chain
 //! log shipping restores (4305).
 //!
+//! The primary's mirror instance is made a log-shipping primary too, on the same share,
+//! so that log shipping goes on after a mirroring failover, as "Database Mirroring and
+//! Log Shipping (SQL Server)"
+//! (<https://learn.microsoft.com/sql/database-engine/database-mirroring/database-mirroring-and-log-shipping-sql-server>)
+//! and the Persistent Chat HA/DR configuration set it up: fail mirroring over to the
+//! mirror, add the log-shipping primary there, fail back. The pool is still fenced.
+//!
 //! Backup files are named after the run id, so a resumed run finds its own files.
 
 use super::shared::{
@@ -24,12 +31,15 @@ use super::shared::{
     precondition, set_active_servers, set_pool_state, sql_error,
 };
 use super::step::{sends_nothing, step_table};
-use super::{Action, Context, Intent, Procedure, ProcedureName, StepId, StepOutcome, Template};
+use super::{
+    Action, Context, Intent, Partner, Procedure, ProcedureName, StepId, StepOutcome, Template,
+};
 use crate::error::{Error, PlaneError, PreconditionKind, Result};
 use crate::log_chain::{BackupHeader, BackupType};
 use crate::logship::join_path;
 use crate::planes::{
-    DatabaseState, FileMove, FullRestore, PoolState, PrimaryLogShipping, SecondaryLogShipping,
+    DatabasePlane, DatabaseState, FileMove, FullRestore, MirroringRole, PoolState,
+    PrimaryLogShipping, SecondaryLogShipping,
 };
 use crate::topology::{RestoreMode, SiteRole};
 
@@ -74,6 +84,10 @@ step_table! {
     /// Set up log shipping from the primary to the backup site again.
     SETUP_LOG_SHIPPING = "setup_log_shipping", "Set up log shipping from the primary to the backup site again" {
         observe: observe_log_shipping, run: setup_log_shipping, template: log_shipping_template,
+    }
+    /// Make the primary site's mirror a log-shipping primary too, through a mirroring failover and back.
+    SHIP_LOGS_FROM_PRIMARY_MIRROR = "ship_logs_from_primary_mirror", "Make the primary's mirror a log-shipping primary too, through a mirroring failover and back" {
+        observe: observe_mirror_log_shipping, run: ship_logs_from_primary_mirror, template: mirror_log_shipping_template,
     }
     /// Make the primary site's chat servers the active servers.
     ACTIVATE_PRIMARY_SERVERS = "activate_primary_servers", "Make the primary site's chat servers the active servers" {
@@ -935,7 +949,10 @@ fn log_shipping_template(ctx: &Context) -> Vec<Template> {
     vec![
         Template::when(
             "unless the primary is already set up as a log-shipping primary, its backup job enabled",
-            Action::SetupLogShippingPrimary { setup: primary },
+            Action::SetupLogShippingPrimary {
+                on: Partner::Primary,
+                setup: primary,
+            },
         ),
         Template::when(
             "unless the backup is already set up as a log-shipping secondary, its copy and restore jobs enabled",
@@ -966,7 +983,10 @@ async fn observe_log_shipping(ctx: &Context) -> Result<Intent> {
     let (primary, secondary) = log_shipping_settings(ctx, primary_server, secondary_server);
     let mut actions = Vec::new();
     if !primary_done {
-        actions.push(Action::SetupLogShippingPrimary { setup: primary });
+        actions.push(Action::SetupLogShippingPrimary {
+            on: Partner::Primary,
+            setup: primary,
+        });
     }
     if !secondary_done {
         actions.push(Action::SetupLogShippingSecondary { setup: secondary });
@@ -1007,6 +1027,168 @@ fn mirror_template(ctx: &Context) -> Vec<Template> {
 pub async fn mirror_primary(ctx: &Context) -> Result<StepOutcome> {
     let intent = observe_mirror(ctx).await?;
     install_mirroring(ctx, MIRROR_PRIMARY, SiteRole::Primary, intent).await
+}
+
+/// The chat database's mirroring role on one of the primary site's partners, and
+/// whether its session is SYNCHRONIZED.
+async fn partner_role(
+    ctx: &Context,
+    step: StepId,
+    partner: Partner,
+) -> Result<Option<(MirroringRole, bool)>> {
+    let db = ctx.chat_db();
+    let name = ctx.partner_name(partner);
+    let plane = ctx.partner_sql(partner).ok_or_else(|| {
+        Error::step(
+            step,
+            &name,
+            Some(db),
+            None,
+            PlaneError::Unexpected("no such instance".into()),
+        )
+    })?;
+    let state = plane
+        .database_state(db)
+        .await
+        .map_err(|e| Error::step(step, &name, Some(db), None, e))?;
+    Ok(state
+        .and_then(|s| s.mirroring)
+        .map(|m| (m.role, m.synchronized)))
+}
+
+/// Whether the primary's mirror instance is already a log-shipping primary for the
+/// chat database.
+async fn mirror_ships_logs(
+    ctx: &Context,
+    step: StepId,
+    mirror: &dyn DatabasePlane,
+) -> Result<bool> {
+    let db = ctx.chat_db();
+    mirror
+        .is_log_shipping_primary(db)
+        .await
+        .map_err(|e| Error::step(step, ctx.partner_name(Partner::Mirror), Some(db), None, e))
+}
+
+fn fail_over_from(ctx: &Context, principal: Partner) -> Action {
+    Action::FailOverMirroring {
+        principal,
+        database: ctx.chat_db().to_string(),
+    }
+}
+
+/// The mirror's log-shipping primary: the primary's settings (same share, job and
+/// secondary), as the documentation asks.
+async fn mirror_setup(ctx: &Context, step: StepId) -> Result<Action> {
+    let (primary_server, secondary_server) = server_names(ctx, step).await?;
+    let (setup, _) = log_shipping_settings(ctx, primary_server, secondary_server);
+    Ok(Action::SetupLogShippingPrimary {
+        on: Partner::Mirror,
+        setup,
+    })
+}
+
+async fn observe_mirror_log_shipping(ctx: &Context) -> Result<Intent> {
+    const STEP: StepId = SHIP_LOGS_FROM_PRIMARY_MIRROR;
+    let Some(mirror) = ctx.partner_sql(Partner::Mirror) else {
+        return Ok(Intent::Skip("the topology has no primary mirror".into()));
+    };
+    let shipping = mirror_ships_logs(ctx, STEP, mirror).await?;
+    let primary_serves = match partner_role(ctx, STEP, Partner::Primary).await? {
+        Some((role, _)) => role == MirroringRole::Principal,
+        None => {
+            return Err(precondition(
+                STEP,
+                PreconditionKind::EarlierStep,
+                format!(
+                    "{} on {} is not mirrored, so no failover can make its mirror a log-shipping primary",
+                    ctx.chat_db(),
+                    ctx.partner_name(Partner::Primary)
+                ),
+                "run mirror_primary again (resume does this)",
+            ));
+        }
+    };
+    if shipping && primary_serves {
+        return Ok(Intent::Skip(format!(
+            "{} is already a log-shipping primary and {} the principal",
+            ctx.partner_name(Partner::Mirror),
+            ctx.partner_name(Partner::Primary)
+        )));
+    }
+    let mut actions = Vec::new();
+    if primary_serves {
+        actions.push(fail_over_from(ctx, Partner::Primary));
+    }
+    if !shipping {
+        actions.push(mirror_setup(ctx, STEP).await?);
+    }
+    actions.push(fail_over_from(ctx, Partner::Mirror));
+    Ok(Intent::act(actions))
+}
+
+fn mirror_log_shipping_template(ctx: &Context) -> Vec<Template> {
+    let name = |site: SiteRole| format!("<@@SERVERNAME of {}>", ctx.sql_name(site));
+    let (setup, _) = log_shipping_settings(ctx, name(SiteRole::Primary), name(SiteRole::Backup));
+    let only = "only if the topology has a primary mirror that is not yet a log-shipping primary";
+    vec![
+        Template::when(only, fail_over_from(ctx, Partner::Primary)),
+        Template::when(
+            only,
+            Action::SetupLogShippingPrimary {
+                on: Partner::Mirror,
+                setup,
+            },
+        ),
+        Template::when(only, fail_over_from(ctx, Partner::Mirror)),
+    ]
+}
+
+/// Right before a mirroring failover: `principal` must be the principal of a
+/// SYNCHRONIZED session, so the switch loses nothing.
+async fn require_synchronized_principal(ctx: &Context, principal: Partner) -> Result<()> {
+    const STEP: StepId = SHIP_LOGS_FROM_PRIMARY_MIRROR;
+    match partner_role(ctx, STEP, principal).await? {
+        Some((MirroringRole::Principal, true)) => Ok(()),
+        found => Err(precondition(
+            STEP,
+            PreconditionKind::DatabaseState,
+            format!(
+                "{} on {} is not the principal of a SYNCHRONIZED mirroring session ({found:?})",
+                ctx.chat_db(),
+                ctx.partner_name(principal)
+            ),
+            "wait for the mirroring session to synchronize (sys.database_mirroring), then resume",
+        )),
+    }
+}
+
+/// Step 5d: makes the primary's mirror instance a log-shipping primary for the chat
+/// database (same share and job), through a mirroring failover and back; each failover
+/// re-checks that the session is SYNCHRONIZED and the roles are as expected.
+pub async fn ship_logs_from_primary_mirror(ctx: &Context) -> Result<StepOutcome> {
+    const STEP: StepId = SHIP_LOGS_FROM_PRIMARY_MIRROR;
+    let actions = act_or_return!(ctx, STEP, observe_mirror_log_shipping(ctx).await?);
+    for action in &actions {
+        if let Action::FailOverMirroring { principal, .. } = action {
+            require_synchronized_principal(ctx, *principal).await?;
+        }
+        action.perform(ctx, STEP).await?;
+    }
+    if observe_mirror_log_shipping(ctx).await?.acts() {
+        return Err(unexpected(
+            ctx,
+            STEP,
+            SiteRole::Primary,
+            "the primary's mirror is not a log-shipping primary, or the primary not the principal, afterwards".into(),
+        ));
+    }
+    Ok(StepOutcome::Done {
+        summary: format!(
+            "{} is a log-shipping primary too",
+            ctx.partner_name(Partner::Mirror)
+        ),
+    })
 }
 
 async fn require_primary_online(ctx: &Context, step: StepId) -> Result<()> {

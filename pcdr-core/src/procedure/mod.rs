@@ -39,7 +39,7 @@ mod step;
 
 pub use action::{Action, Command, CommandKind};
 pub use context::{
-    Context, Event, Facts, Observer, Planes, RunOptions, STALE_AFTER_HOURS, ShareNotRead,
+    Context, Event, Facts, Observer, Partner, Planes, RunOptions, STALE_AFTER_HOURS, ShareNotRead,
 };
 pub use id::{Procedure, ProcedureName, StepId, StepName};
 pub use step::{Intent, Outage, Step, StepFuture, StepOutcome, StepTable, Template};

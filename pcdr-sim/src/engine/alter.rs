@@ -1,5 +1,6 @@
-//! `ALTER DATABASE name SET …`: removing (`PARTNER OFF`, 1416 when not mirrored) and
-//! joining (`PARTNER = 'TCP://…'`) database mirroring, user access (`SINGLE_USER`,
+//! `ALTER DATABASE name SET …`: removing (`PARTNER OFF`, 1416 when not mirrored),
+//! joining (`PARTNER = 'TCP://…'`) and failing over (`PARTNER FAILOVER`) database
+//! mirroring, user access (`SINGLE_USER`,
 //! `RESTRICTED_USER`, `MULTI_USER`, with `ROLLBACK IMMEDIATE` ending other sessions),
 //! `ONLINE`/`OFFLINE` and the recovery model. Not inside a transaction (226).
 
@@ -10,6 +11,7 @@ use crate::tsql::ast::{
     AlterDatabase, AlterDatabaseAction, RecoveryModel, Termination, UserAccess,
 };
 use crate::world::dbops::SqlError;
+use crate::world::mirroring;
 use crate::world::model::{self, DbState, InstanceId, MirrorRole, Mirroring, WorldState};
 
 /// Runs an `ALTER DATABASE` statement.
@@ -44,6 +46,7 @@ pub(crate) fn run(
     let instance = exec.engine.instance;
     let outcome = exec.engine.world.try_update(|state| match &alter.action {
         AlterDatabaseAction::PartnerOff => partner_off(state, instance, &name),
+        AlterDatabaseAction::PartnerFailover => mirroring::fail_over(state, instance, &name),
         AlterDatabaseAction::Partner(endpoint) => partner(state, instance, &name, endpoint),
         AlterDatabaseAction::State { online, .. } => set_state(state, instance, &name, *online),
         AlterDatabaseAction::Recovery(model) => with_db(state, instance, &name, |db| {

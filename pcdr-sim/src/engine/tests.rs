@@ -579,6 +579,73 @@ async fn a_partner_that_is_down_is_disconnected_and_keeps_its_session_until_it_r
     assert_eq!(mirror_session(&world.read().unwrap()), None);
 }
 
+/// "ALTER DATABASE Database Mirroring (Transact-SQL)"
+/// (<https://learn.microsoft.com/sql/t-sql/statements/alter-database-transact-sql-database-mirroring>):
+/// `SET PARTNER FAILOVER`, run on the principal of a SYNCHRONIZED session, makes the
+/// mirror the principal; run there, it switches the roles back.
+#[tokio::test]
+async fn partner_failover_on_the_principal_switches_the_roles_both_ways() {
+    let (_dir, engine) = engine(InstanceId::Primary);
+    let mirror = InstanceEngine::new(engine.world.clone(), InstanceId::PrimaryMirror).unwrap();
+    let registry = Arc::new(SessionRegistry::new());
+    let (on_primary, _p) = session(&engine, &registry, "pcdr");
+    let (on_mirror, _m) = session(&mirror, &registry, "pcdr");
+    let failover = "ALTER DATABASE [mgc] SET PARTNER FAILOVER";
+    let role = |role: &str| vec![vec![Value::Int(4), text("SYNCHRONIZED"), text(role)]];
+
+    let switched = engine
+        .execute(&on_primary, Request::Batch(failover.into()))
+        .await;
+    assert_eq!(switched.results, vec![StatementResult::Done { rows: None }]);
+    assert_eq!(
+        rows(&engine, &on_primary, MIRRORING_STATE).await,
+        role("MIRROR")
+    );
+    assert_eq!(
+        rows(&mirror, &on_mirror, MIRRORING_STATE).await,
+        role("PRINCIPAL")
+    );
+    let online = |id: InstanceId| {
+        let state = engine.world.read().unwrap();
+        state
+            .instance(id)
+            .unwrap()
+            .database("mgc")
+            .unwrap()
+            .is_recovered()
+    };
+    assert!(online(InstanceId::PrimaryMirror) && !online(InstanceId::Primary));
+
+    let back = mirror
+        .execute(&on_mirror, Request::Batch(failover.into()))
+        .await;
+    assert_eq!(back.results, vec![StatementResult::Done { rows: None }]);
+    assert_eq!(
+        rows(&engine, &on_primary, MIRRORING_STATE).await,
+        role("PRINCIPAL")
+    );
+    assert!(online(InstanceId::Primary) && !online(InstanceId::PrimaryMirror));
+}
+
+/// The same page: "You can execute SET PARTNER FAILOVER only on the principal server",
+/// only on a mirrored database, and only while the mirror is caught up (SYNCHRONIZED);
+/// the numbers are those of "Database engine events and errors (1000 to 1999)"
+/// (<https://learn.microsoft.com/sql/relational-databases/errors-events/database-engine-events-and-errors-1000-to-1999>).
+#[tokio::test]
+async fn partner_failover_is_refused_on_the_mirror_unmirrored_or_disconnected() {
+    let failover = "ALTER DATABASE [mgc] SET PARTNER FAILOVER";
+    let (_dir, engine) = engine(InstanceId::PrimaryMirror);
+    assert!(fails_with(&batch(&engine, failover).await, 1470));
+    let (_backup_dir, backup) = self::engine(InstanceId::Backup);
+    assert!(fails_with(&batch(&backup, failover).await, 1416));
+    let primary = InstanceEngine::new(engine.world.clone(), InstanceId::Primary).unwrap();
+    engine
+        .world
+        .set_instance_down(InstanceId::PrimaryMirror, true)
+        .unwrap();
+    assert!(fails_with(&batch(&primary, failover).await, 1422));
+}
+
 fn text(value: &str) -> Value {
     Value::NVarChar(value.into())
 }

@@ -409,6 +409,8 @@ pub struct AlterDatabase {
 pub enum AlterDatabaseAction {
     /// `SET PARTNER OFF`: remove database mirroring.
     PartnerOff,
+    /// `SET PARTNER FAILOVER`: switch the roles of principal and mirror.
+    PartnerFailover,
     /// `SET PARTNER = 'TCP://host:port'`.
     Partner(String),
     /// `SET SINGLE_USER | RESTRICTED_USER | MULTI_USER [termination]`.

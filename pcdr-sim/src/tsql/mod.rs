@@ -19,7 +19,7 @@
 //! | `RESTORE DATABASE db [FROM DISK = x, …] [WITH option, …]`, `RESTORE LOG db FROM DISK = x, … [WITH …]` | RESTORE Statements (Transact-SQL); RESTORE Statements - Arguments |
 //! | `RESTORE HEADERONLY \| FILELISTONLY \| VERIFYONLY FROM DISK = x, … [WITH …]` | RESTORE Statements - HEADERONLY / FILELISTONLY / VERIFYONLY |
 //! | `BACKUP DATABASE \| LOG db TO DISK = x, … [WITH option, …]` | BACKUP (Transact-SQL) |
-//! | `ALTER DATABASE name SET PARTNER OFF \| PARTNER = 'TCP://host:port'` | ALTER DATABASE Database Mirroring (Transact-SQL) |
+//! | `ALTER DATABASE name SET PARTNER OFF \| PARTNER FAILOVER \| PARTNER = 'TCP://host:port'` | ALTER DATABASE Database Mirroring (Transact-SQL) |
 //! | `ALTER DATABASE name SET SINGLE_USER \| RESTRICTED_USER \| MULTI_USER \| ONLINE \| OFFLINE [WITH ROLLBACK IMMEDIATE \| ROLLBACK AFTER n [SECONDS] \| NO_WAIT]`, `SET RECOVERY FULL \| BULK_LOGGED \| SIMPLE` | ALTER DATABASE SET Options (Transact-SQL) |
 //! | `KILL n` | KILL (Transact-SQL) |
 //! | `EXEC[UTE] [@status =] proc [value \| @p = value [OUTPUT \| OUT] \| DEFAULT, …]` | EXECUTE (Transact-SQL) |

@@ -29,6 +29,7 @@ pub mod faults;
 mod instance;
 mod layout;
 pub mod logship;
+pub(crate) mod mirroring;
 pub mod model;
 pub mod msdb;
 mod pool;

@@ -352,12 +352,20 @@ impl WorldState {
     }
 
     /// The instance whose chat database is the pool's principal: the backup instance
-    /// after a failover, the primary otherwise.
+    /// after a failover, the primary otherwise; or that site's mirror instance after a
+    /// mirroring failover made its copy the principal.
     pub(crate) fn chat_principal(&self) -> InstanceId {
-        if self.pool.failed_over {
+        let site = if self.pool.failed_over {
             InstanceId::Backup
         } else {
             InstanceId::Primary
-        }
+        };
+        let mirror = site.mirror_partner();
+        let mirror_is_principal = self
+            .instance(mirror)
+            .and_then(|i| i.database(CHAT_DB))
+            .and_then(|db| db.mirroring.as_ref())
+            .is_some_and(|m| m.role == MirrorRole::Principal);
+        if mirror_is_principal { mirror } else { site }
     }
 }

@@ -211,6 +211,22 @@ pub fn onto_own_mgc(world: &World, instance: InstanceId) -> Vec<FileMove> {
         .collect()
 }
 
+/// The primary side of log shipping `mgc` to the backup instance through the world's
+/// share, a backup every `interval_minutes`.
+pub fn primary_setup(world: &World, interval_minutes: u32) -> PrimaryLogShipping {
+    let share = world.share_dir().display().to_string();
+    PrimaryLogShipping {
+        database: "mgc".into(),
+        backup_directory: share.clone(),
+        backup_share: share,
+        backup_job_name: "LSBackup_mgc".into(),
+        backup_interval_minutes: interval_minutes,
+        retention_minutes: 4320,
+        secondary_server: "SQLPC-DAL".into(),
+        secondary_database: "mgc".into(),
+    }
+}
+
 pub async fn set_up_log_shipping(
     world: &World,
     primary: &mut TestClient,
@@ -218,16 +234,7 @@ pub async fn set_up_log_shipping(
     interval_minutes: u32,
 ) {
     let share = world.share_dir().display().to_string();
-    let primary_setup = PrimaryLogShipping {
-        database: "mgc".into(),
-        backup_directory: share.clone(),
-        backup_share: share.clone(),
-        backup_job_name: "LSBackup_mgc".into(),
-        backup_interval_minutes: interval_minutes,
-        retention_minutes: 4320,
-        secondary_server: "SQLPC-DAL".into(),
-        secondary_database: "mgc".into(),
-    };
+    let primary_setup = primary_setup(world, interval_minutes);
     run(primary, &sql::setup_log_shipping_primary(&primary_setup))
         .await
         .unwrap();

@@ -45,6 +45,8 @@ fn mirroring(row: &Row) -> PlaneResult<Mirroring> {
     Ok(Mirroring {
         role,
         partner: text(row, "mirroring_partner_name")?.unwrap_or_default(),
+        synchronized: text(row, "mirroring_state_desc")?
+            .is_some_and(|s| s.eq_ignore_ascii_case("SYNCHRONIZED")),
     })
 }
 
@@ -375,6 +377,11 @@ impl DatabasePlane for SqlPlane {
 
     async fn kill_session(&self, session: SessionId) -> PlaneResult<()> {
         self.write(&sql::kill(session)).await
+    }
+
+    async fn fail_over_mirroring(&self, database: &str) -> PlaneResult<()> {
+        let command = sql::fail_over_mirroring(database).map_err(|e| unexpected(e.to_string()))?;
+        self.write(&command).await
     }
 
     async fn remove_mirroring(&self, database: &str) -> PlaneResult<()> {

@@ -11,7 +11,7 @@ use crate::procedure::failback;
 use crate::procedure::failback::{
     activate_primary_servers, backup_for_failback, check_rebuilt_primary, clear_active_servers,
     mirror_primary, reinitialize_backup, remove_backup_mirroring, restore_primary, set_pool_normal,
-    setup_log_shipping,
+    setup_log_shipping, ship_logs_from_primary_mirror,
 };
 use crate::topology::RestoreMode;
 use chrono::{DateTime, Utc};
@@ -2296,11 +2296,179 @@ async fn set_pool_normal_failure_names_the_step_and_pool() {
     );
 }
 
+// ---------------------------------------------------------------- ship_logs_from_primary_mirror
+
+/// `role` of a session whose mirror is caught up or not.
+fn in_session(role: MirroringRole, synchronized: bool) -> crate::planes::DatabaseState {
+    let mut state = mirrored(role);
+    if let Some(m) = state.mirroring.as_mut() {
+        m.synchronized = synchronized;
+    }
+    state
+}
+
+/// The partner answers `database_state` with `state` once, in `seq`.
+fn expect_state_once(
+    sql: &mut crate::planes::MockDatabasePlane,
+    seq: &mut Sequence,
+    state: crate::planes::DatabaseState,
+) {
+    sql.expect_database_state()
+        .times(1)
+        .in_sequence(seq)
+        .returning(move |_| Ok(Some(state.clone())));
+}
+
+fn expect_mirror_ships(sql: &mut crate::planes::MockDatabasePlane, seq: &mut Sequence, yes: bool) {
+    sql.expect_is_log_shipping_primary()
+        .withf(|db| db == "mgc")
+        .times(1)
+        .in_sequence(seq)
+        .returning(move |_| Ok(yes));
+}
+
+#[tokio::test]
+async fn ship_logs_from_primary_mirror_skips_without_a_primary_mirror() {
+    let mut w = World::new();
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let reason = skipped(ship_logs_from_primary_mirror(&ctx).await.expect("skips"));
+    assert!(reason.contains("no primary mirror"), "{reason}");
+}
+
+#[tokio::test]
+async fn ship_logs_from_primary_mirror_skips_when_the_mirror_ships_and_the_primary_serves() {
+    let mut w = World::new();
+    let mut mirror = crate::planes::MockDatabasePlane::new();
+    let mut seq = Sequence::new();
+    expect_mirror_ships(&mut mirror, &mut seq, true);
+    expect_state_once(
+        &mut w.primary,
+        &mut seq,
+        in_session(MirroringRole::Principal, true),
+    );
+    w.primary_mirror = Some(mirror);
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    skipped(ship_logs_from_primary_mirror(&ctx).await.expect("skips"));
+}
+
+/// "Database Mirroring and Log Shipping (SQL Server)"
+/// (<https://learn.microsoft.com/sql/database-engine/database-mirroring/database-mirroring-and-log-shipping-sql-server>):
+/// fail over to the mirror, set the primary side of log shipping up there with the same
+/// share, fail back; each failover right after its partner was read as the principal of
+/// a SYNCHRONIZED session.
+#[tokio::test]
+async fn ship_logs_from_primary_mirror_fails_over_sets_the_mirror_up_and_fails_back() {
+    let mut w = World::new();
+    let mut mirror = crate::planes::MockDatabasePlane::new();
+    let mut seq = Sequence::new();
+    let (setup, _) = topology_settings();
+    expect_server_names(&mut w, 1);
+    expect_mirror_ships(&mut mirror, &mut seq, false);
+    expect_state_once(
+        &mut w.primary,
+        &mut seq,
+        in_session(MirroringRole::Principal, true),
+    );
+    expect_state_once(
+        &mut w.primary,
+        &mut seq,
+        in_session(MirroringRole::Principal, true),
+    );
+    w.primary
+        .expect_fail_over_mirroring()
+        .withf(|db| db == "mgc")
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    mirror
+        .expect_setup_log_shipping_primary()
+        .with(eq(setup))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    expect_state_once(
+        &mut mirror,
+        &mut seq,
+        in_session(MirroringRole::Principal, true),
+    );
+    mirror
+        .expect_fail_over_mirroring()
+        .withf(|db| db == "mgc")
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    expect_mirror_ships(&mut mirror, &mut seq, true);
+    expect_state_once(
+        &mut w.primary,
+        &mut seq,
+        in_session(MirroringRole::Principal, true),
+    );
+    w.primary_mirror = Some(mirror);
+    let (ctx, _) = w.build();
+    done(ship_logs_from_primary_mirror(&ctx).await.expect("done"));
+}
+
+#[tokio::test]
+async fn ship_logs_from_primary_mirror_refuses_an_unmirrored_primary() {
+    let mut w = World::new();
+    let mut mirror = crate::planes::MockDatabasePlane::new();
+    let mut seq = Sequence::new();
+    expect_mirror_ships(&mut mirror, &mut seq, false);
+    expect_state_once(&mut w.primary, &mut seq, online());
+    w.primary_mirror = Some(mirror);
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = ship_logs_from_primary_mirror(&ctx)
+        .await
+        .expect_err("refuses");
+    assert_names(
+        &err,
+        failback::SHIP_LOGS_FROM_PRIMARY_MIRROR,
+        &["not mirrored", "mirror_primary"],
+    );
+}
+
+/// "ALTER DATABASE Database Mirroring (Transact-SQL)"
+/// (<https://learn.microsoft.com/sql/t-sql/statements/alter-database-transact-sql-database-mirroring>):
+/// a manual failover needs a SYNCHRONIZED session; pcdr re-reads it right before.
+#[tokio::test]
+async fn ship_logs_from_primary_mirror_refuses_to_fail_over_an_unsynchronized_session() {
+    let mut w = World::new();
+    let mut mirror = crate::planes::MockDatabasePlane::new();
+    let mut seq = Sequence::new();
+    expect_server_names(&mut w, 1);
+    expect_mirror_ships(&mut mirror, &mut seq, false);
+    expect_state_once(
+        &mut w.primary,
+        &mut seq,
+        in_session(MirroringRole::Principal, true),
+    );
+    expect_state_once(
+        &mut w.primary,
+        &mut seq,
+        in_session(MirroringRole::Principal, false),
+    );
+    w.primary_mirror = Some(mirror);
+    w.forbid_mutations();
+    let (ctx, _) = w.build();
+    let err = ship_logs_from_primary_mirror(&ctx)
+        .await
+        .expect_err("refuses");
+    assert!(matches!(err, Error::Precondition { .. }), "{err}");
+    assert_names(
+        &err,
+        failback::SHIP_LOGS_FROM_PRIMARY_MIRROR,
+        &["SYNCHRONIZED"],
+    );
+}
+
 // ---------------------------------------------------------------- the procedure
 
 #[test]
 fn failback_steps_are_declared_in_order() {
-    assert_eq!(failback::STEPS.len(), 10);
+    assert_eq!(failback::STEPS.len(), 11);
     let ids: Vec<_> = failback::STEPS.iter().map(|s| s.id).collect();
     assert_eq!(ids, failback::IDS);
     assert!(ids.iter().all(|s| s.procedure() == failback::PROCEDURE));

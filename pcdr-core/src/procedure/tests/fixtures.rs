@@ -227,6 +227,7 @@ pub fn forbid_sql_mutations(sql: &mut MockDatabasePlane) {
     sql.expect_recover().never();
     sql.expect_kill_session().never();
     sql.expect_remove_mirroring().never();
+    sql.expect_fail_over_mirroring().never();
     sql.expect_backup_database().never();
     sql.expect_restore_database().never();
     sql.expect_setup_log_shipping_primary().never();
@@ -269,6 +270,7 @@ pub fn mirrored(role: MirroringRole) -> DatabaseState {
         mirroring: Some(Mirroring {
             role,
             partner: "TCP://sql-mirror.contoso.com:5022".into(),
+            synchronized: true,
         }),
         ..online()
     }

@@ -350,6 +350,7 @@ impl DatabasePlane for FakeSql {
                     mirroring: mirrored.then(|| Mirroring {
                         role: MirroringRole::Principal,
                         partner: "TCP://m:5022".into(),
+                        synchronized: true,
                     }),
                     family_guid: None,
                     database_guid: None,
@@ -362,6 +363,7 @@ impl DatabasePlane for FakeSql {
                 mirroring: db.mirrored.then(|| Mirroring {
                     role: MirroringRole::Principal,
                     partner: "TCP://m:5022".into(),
+                    synchronized: true,
                 }),
                 // NULL while the database does not start, as SQL Server shows it.
                 family_guid: (db.state != DbState::Restoring).then(|| db.family.clone()),
@@ -493,6 +495,12 @@ impl DatabasePlane for FakeSql {
             db.sessions.retain(|id| *id != session.0);
             Ok(())
         })
+    }
+
+    async fn fail_over_mirroring(&self, database: &str) -> PlaneResult<()> {
+        Err(PlaneError::Unexpected(format!(
+            "the fake world has no mirror partner for {database}"
+        )))
     }
 
     async fn remove_mirroring(&self, database: &str) -> PlaneResult<()> {

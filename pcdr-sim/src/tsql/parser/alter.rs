@@ -3,7 +3,7 @@
 //! Mirroring (Transact-SQL)":
 //!
 //! ```text
-//! ALTER DATABASE name SET PARTNER OFF | PARTNER = 'TCP://host:port'
+//! ALTER DATABASE name SET PARTNER OFF | PARTNER FAILOVER | PARTNER = 'TCP://host:port'
 //! ALTER DATABASE name SET SINGLE_USER | RESTRICTED_USER | MULTI_USER [termination]
 //! ALTER DATABASE name SET ONLINE | OFFLINE [termination]
 //! ALTER DATABASE name SET RECOVERY FULL | BULK_LOGGED | SIMPLE
@@ -54,6 +54,9 @@ impl Parser<'_> {
     fn partner(&mut self) -> Result<AlterDatabaseAction> {
         if self.eat_keyword("OFF") {
             return Ok(AlterDatabaseAction::PartnerOff);
+        }
+        if self.eat_keyword("FAILOVER") {
+            return Ok(AlterDatabaseAction::PartnerFailover);
         }
         self.expect_punct(Punct::Eq)?;
         match self.eat_string() {

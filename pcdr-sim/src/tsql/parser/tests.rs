@@ -453,6 +453,15 @@ fn alter_database_partner_off_on_bracketed_name() {
     assert_eq!(alter.action, AlterDatabaseAction::PartnerOff);
 }
 
+/// "ALTER DATABASE Database Mirroring (Transact-SQL)"
+/// (<https://learn.microsoft.com/sql/t-sql/statements/alter-database-transact-sql-database-mirroring>):
+/// `SET PARTNER FAILOVER` switches the roles.
+#[test]
+fn alter_database_partner_failover() {
+    let alter = alter("ALTER DATABASE [mgc] SET PARTNER FAILOVER");
+    assert_eq!(alter.action, AlterDatabaseAction::PartnerFailover);
+}
+
 #[test]
 fn alter_database_partner_endpoint() {
     let alter = alter("alter database mgc set partner = 'TCP://sql2.contoso.com:5022'");
