@@ -71,6 +71,10 @@
 //! | [`shell::set_pool_state`] | `Set-CsPersistentChatState -PoolState` | [Set-CsPersistentChatState](https://learn.microsoft.com/powershell/module/skype/set-cspersistentchatstate) |
 //! | [`shell::set_active_servers`] | `Set-CsPersistentChatActiveServer -ActiveServers` | [Set-CsPersistentChatActiveServer](https://learn.microsoft.com/powershell/module/skype/set-cspersistentchatactiveserver) |
 //! | [`shell::install_mirror`] | `Install-CsMirrorDatabase` | [Install-CsMirrorDatabase](https://learn.microsoft.com/powershell/module/skype/install-csmirrordatabase) |
+//!
+//! Each script reaches PowerShell as `-EncodedCommand`, the Base64 of its UTF-16LE text
+//! ([about_PowerShell_exe](https://learn.microsoft.com/powershell/module/microsoft.powershell.core/about/about_powershell_exe#-encodedcommand-base64encodedcommand)),
+//! and every value in it is a single-quoted literal ([`crate::quote::quote_powershell`]).
 
 pub mod shell;
 pub mod sql;
