@@ -485,11 +485,12 @@ async fn backup_for_failback_backs_up_verifies_and_records_the_file() {
         .withf(|f| f == FAILBACK_FILE)
         .times(1)
         .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
-    // Read again once verified: the header the restore over the primary will demand.
+    // Read again after the backup for its size, and once verified: the header the
+    // restore over the primary will demand.
     w.backup
         .expect_backup_header()
         .withf(|f| f == FAILBACK_FILE)
-        .times(1)
+        .times(2)
         .returning(|_| Ok(full_header(FAMILY)));
     let mut seq = Sequence::new();
     w.backup
@@ -514,6 +515,8 @@ async fn backup_for_failback_backs_up_verifies_and_records_the_file() {
     let (ctx, _) = w.build();
     let summary = done(backup_for_failback(&ctx).await.expect("backed up"));
     assert!(summary.contains(FAILBACK_FILE), "{summary}");
+    let written = full_header(FAMILY).backup_size;
+    assert_eq!(ctx.facts().bytes_moved, written, "the backup's BackupSize");
     assert_eq!(
         ctx.facts().failback_backup_verified.as_deref(),
         Some(FAILBACK_FILE)
@@ -570,7 +573,7 @@ async fn backup_for_failback_retakes_over(in_file: BackupHeader) {
     w.backup
         .expect_backup_header()
         .withf(|f| f == FAILBACK_FILE)
-        .times(1)
+        .times(2)
         .returning(|_| Ok(full_header(FAMILY)));
     w.backup
         .expect_backup_database()
@@ -765,7 +768,8 @@ const SAFETY_FILE: &str =
     r"\\fs01.contoso.com\pchat-logs\mgc_pcdr_before_failback_20261127130000.bak";
 
 /// The failback file still holds the backup this run took and recorded, the backup
-/// database is of its family, and the primary verifies it once.
+/// database is of its family, and the primary verifies it once. Its header is read
+/// before the restore, and again after it for the bytes restored.
 fn expect_this_runs_backup(w: &mut World) {
     w.facts.failback_backup_verified = Some(FAILBACK_FILE.into());
     w.facts.failback_backup_header = Some(full_header(FAMILY));
@@ -773,7 +777,7 @@ fn expect_this_runs_backup(w: &mut World) {
     w.primary
         .expect_backup_header()
         .withf(|f| f == FAILBACK_FILE)
-        .times(1)
+        .times(1..=2)
         .returning(|_| Ok(full_header(FAMILY)));
     w.backup
         .expect_database_state()
@@ -786,18 +790,28 @@ fn expect_this_runs_backup(w: &mut World) {
         .returning(|_| Ok(()));
 }
 
-/// The online primary database is copied (`COPY_ONLY`) and the copy verified, once.
+/// The online primary database is copied (`COPY_ONLY`) and the copy verified, once; the
+/// copy's header is read after it for its size.
 fn expect_safety_copy(w: &mut World) {
+    let mut seq = Sequence::new();
     w.primary
         .expect_backup_header()
         .withf(|f| f == SAFETY_FILE)
         .times(1)
+        .in_sequence(&mut seq)
         .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
     w.primary
         .expect_backup_database()
         .withf(|db, f, copy_only| db == "mgc" && f == SAFETY_FILE && *copy_only)
         .times(1)
+        .in_sequence(&mut seq)
         .returning(|_, _, _| Ok(()));
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == SAFETY_FILE)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(full_header(REBUILT_FAMILY)));
     w.primary
         .expect_verify_backup()
         .withf(|f| f == SAFETY_FILE)
@@ -1485,6 +1499,15 @@ async fn restore_primary_verifies_but_does_not_retake_this_runs_copy() {
 
 // ---------------------------------------------------------------- reinitialize_backup
 
+/// `file`'s header as `sql` reads it once after a full backup or restore of it, for the
+/// bytes moved.
+fn expect_size_read(sql: &mut crate::planes::MockDatabasePlane, file: &'static str) {
+    sql.expect_backup_header()
+        .withf(move |f| f == file)
+        .times(1)
+        .returning(|_| Ok(full_header(FAMILY)));
+}
+
 #[tokio::test]
 async fn reinitialize_backup_reseeds_the_backup_with_norecovery_from_a_new_primary_backup() {
     let mut w = World::new();
@@ -1497,6 +1520,8 @@ async fn reinitialize_backup_reseeds_the_backup_with_norecovery_from_a_new_prima
         .withf(|f| f == REINIT_FILE)
         .times(1)
         .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    expect_size_read(&mut w.primary, REINIT_FILE);
+    expect_size_read(&mut w.backup, REINIT_FILE);
     w.backup
         .expect_sessions()
         .withf(|db| db == "mgc")
@@ -1539,6 +1564,8 @@ async fn reinitialize_backup_reseeds_the_backup_with_norecovery_from_a_new_prima
     let (ctx, _) = w.build();
     let summary = done(reinitialize_backup(&ctx).await.expect("reseeded"));
     assert!(summary.contains(BACKUP_SQL), "{summary}");
+    let size = full_header(FAMILY).backup_size;
+    assert_eq!(ctx.facts().bytes_moved, 2 * size, "written, then restored");
 }
 
 #[tokio::test]
@@ -1551,6 +1578,7 @@ async fn reinitialize_backup_reuses_a_complete_primary_backup_already_there() {
         .expect_backup_header()
         .withf(|f| f == REINIT_FILE)
         .returning(|_| Ok(full_header(FAMILY)));
+    expect_size_read(&mut w.backup, REINIT_FILE);
     w.backup.expect_sessions().returning(|_| Ok(vec![]));
     expect_files(&mut w);
     w.primary.expect_backup_database().never();
@@ -1618,6 +1646,7 @@ async fn reinitialize_backup_reseeds_a_restoring_backup_last_restored_from_anoth
     w.primary
         .expect_backup_header()
         .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    expect_size_read(&mut w.backup, REINIT_FILE);
     w.backup.expect_sessions().returning(|_| Ok(vec![]));
     expect_files(&mut w);
     let mut seq = Sequence::new();
