@@ -769,7 +769,7 @@ const SAFETY_FILE: &str =
 
 /// The failback file still holds the backup this run took and recorded, the backup
 /// database is of its family, and the primary verifies it once. Its header is read
-/// before the restore, and again after it for the bytes restored.
+/// once before the restore.
 fn expect_this_runs_backup(w: &mut World) {
     w.facts.failback_backup_verified = Some(FAILBACK_FILE.into());
     w.facts.failback_backup_header = Some(full_header(FAMILY));
@@ -777,7 +777,7 @@ fn expect_this_runs_backup(w: &mut World) {
     w.primary
         .expect_backup_header()
         .withf(|f| f == FAILBACK_FILE)
-        .times(1..=2)
+        .times(1)
         .returning(|_| Ok(full_header(FAMILY)));
     w.backup
         .expect_database_state()
@@ -788,6 +788,13 @@ fn expect_this_runs_backup(w: &mut World) {
         .withf(|f| f == FAILBACK_FILE)
         .times(1)
         .returning(|_| Ok(()));
+}
+
+/// [`expect_this_runs_backup`], and the restore of it over the primary succeeds: its
+/// header is read once more after the restore, for the bytes restored.
+fn expect_restore_of_this_runs_backup(w: &mut World) {
+    expect_this_runs_backup(w);
+    expect_size_read(&mut w.primary, FAILBACK_FILE);
 }
 
 /// The online primary database is copied (`COPY_ONLY`) and the copy verified, once; the
@@ -824,7 +831,7 @@ async fn restore_primary_removes_mirroring_then_ends_sessions_then_restores_with
 {
     let mut w = World::new();
     // Read once, before acting; the check afterwards goes by the restore history.
-    expect_this_runs_backup(&mut w);
+    expect_restore_of_this_runs_backup(&mut w);
     expect_safety_copy(&mut w);
     expect_state(
         &mut w.primary,
@@ -880,12 +887,18 @@ async fn restore_primary_removes_mirroring_then_ends_sessions_then_restores_with
         ctx.facts().failback_safety_backup.as_deref(),
         Some(SAFETY_FILE)
     );
+    let (copy, restore) = (full_header(REBUILT_FAMILY), full_header(FAMILY));
+    assert_eq!(
+        ctx.facts().bytes_moved,
+        copy.backup_size + restore.backup_size,
+        "the COPY_ONLY copy written, the failback backup restored"
+    );
 }
 
 #[tokio::test]
 async fn restore_primary_does_not_touch_mirroring_of_an_unmirrored_primary() {
     let mut w = World::new();
-    expect_this_runs_backup(&mut w);
+    expect_restore_of_this_runs_backup(&mut w);
     expect_safety_copy(&mut w);
     expect_state(
         &mut w.primary,
@@ -959,7 +972,7 @@ async fn restore_primary_names_the_cause_when_the_failback_backup_cannot_be_read
 #[tokio::test]
 async fn restore_primary_retries_after_ending_sessions_again_when_in_use() {
     let mut w = World::new();
-    expect_this_runs_backup(&mut w);
+    expect_restore_of_this_runs_backup(&mut w);
     expect_safety_copy(&mut w);
     expect_state(
         &mut w.primary,
@@ -1081,7 +1094,7 @@ async fn restore_primary_refuses_files_it_cannot_place() {
 #[tokio::test]
 async fn restore_primary_fails_when_the_primary_is_not_the_backup_afterwards() {
     let mut w = World::new();
-    expect_this_runs_backup(&mut w);
+    expect_restore_of_this_runs_backup(&mut w);
     expect_safety_copy(&mut w);
     // Observed again afterwards: the copy is there.
     w.primary
@@ -1119,7 +1132,7 @@ async fn restore_primary_fails_when_the_primary_is_not_the_backup_afterwards() {
 #[tokio::test]
 async fn restore_primary_does_not_skip_a_surviving_original_primary_of_the_same_family() {
     let mut w = World::new();
-    expect_this_runs_backup(&mut w);
+    expect_restore_of_this_runs_backup(&mut w);
     expect_safety_copy(&mut w);
     // The original primary: online, family FAMILY (log shipping keeps the family), and
     // never restored (it was the source of log shipping); after the restore, its history
@@ -1145,7 +1158,7 @@ async fn restore_primary_does_not_skip_a_surviving_original_primary_of_the_same_
 async fn restore_primary_does_not_skip_a_primary_restored_from_another_runs_backup() {
     const EARLIER: &str = r"\\fs01.contoso.com\pchat-logs\mgc_pcdr_failback_20250301090000.bak";
     let mut w = World::new();
-    expect_this_runs_backup(&mut w);
+    expect_restore_of_this_runs_backup(&mut w);
     expect_safety_copy(&mut w);
     w.primary
         .expect_database_state()
@@ -1167,7 +1180,7 @@ async fn restore_primary_does_not_skip_a_primary_restored_from_another_runs_back
 #[tokio::test]
 async fn restore_primary_restores_a_primary_that_is_not_online_whatever_its_history() {
     let mut w = World::new();
-    expect_this_runs_backup(&mut w);
+    expect_restore_of_this_runs_backup(&mut w);
     expect_state(&mut w.primary, "mgc", Some(restoring()));
     expect_state(&mut w.primary, "mgc", Some(online()));
     // Only the check afterwards reads the history.
@@ -1393,7 +1406,7 @@ async fn restore_primary_restores_nothing_when_the_failback_backup_fails_verific
 async fn restore_primary_copies_an_online_primary_before_replacing_it() {
     let mut w = World::new();
     primary_to_replace(&mut w);
-    expect_this_runs_backup(&mut w);
+    expect_restore_of_this_runs_backup(&mut w);
     let mut seq = Sequence::new();
     w.primary
         .expect_backup_header()
@@ -1474,7 +1487,7 @@ async fn restore_primary_leaves_the_primary_alone_when_its_copy_fails() {
 async fn restore_primary_verifies_but_does_not_retake_this_runs_copy() {
     let mut w = World::new();
     primary_to_replace(&mut w);
-    expect_this_runs_backup(&mut w);
+    expect_restore_of_this_runs_backup(&mut w);
     w.primary
         .expect_backup_header()
         .withf(|f| f == SAFETY_FILE)
