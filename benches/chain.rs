@@ -25,6 +25,7 @@ fn candidates(n: u64) -> (Vec<Candidate>, Lsn) {
         database_backup_lsn: Lsn(500),
         first_recovery_fork: Some("R".into()),
         recovery_fork: Some("R".into()),
+        backup_size: 0,
     };
     // A fixed permutation (multiplicative step coprime with n) so the sort has work.
     let step = 7_919;

@@ -149,7 +149,7 @@ fn outage(report: &Report) -> Option<String> {
         None => "and still serves no one: the run has not activated its servers".to_string(),
     };
     Some(format!(
-        "the pool served no one for {:.1} s, from {from} {to}; {} bytes moved inside the window (log backups copied)",
+        "the pool served no one for {:.1} s, from {from} {to}; {} bytes moved inside the window (log backups copied and restored, full backups written and restored)",
         window.seconds, window.bytes_moved
     ))
 }
@@ -274,6 +274,7 @@ mod tests {
             let facts = Facts {
                 files_copied: index as u64,
                 bytes_copied: 1024 * index as u64,
+                bytes_moved: 1024 * index as u64,
                 ..Facts::default()
             };
             records.push(Record::StepStarted {

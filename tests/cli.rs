@@ -461,7 +461,12 @@ fn failover_succeeds_then_refuses_a_second_run_and_a_used_journal() {
     assert_eq!(outage["fenced_by"], serde_json::Value::Null, "{report:#}");
     assert_eq!(outage["started"], report["started"], "{report:#}");
     assert_eq!(outage["ended"], activation["ended"], "{report:#}");
-    assert_eq!(outage["bytes_moved"], report["bytes_copied"], "{report:#}");
+    // Inside the window every log backup was copied, then restored: more bytes moved
+    // than were copied.
+    let bytes = |value: &Value| value.as_u64().expect("a byte count");
+    let copied = bytes(&report["bytes_copied"]);
+    assert!(copied > 0, "{report:#}");
+    assert!(bytes(&outage["bytes_moved"]) > copied, "{report:#}");
     assert!(
         markdown.contains("```mermaid\ngantt\n") && markdown.contains("section Outage"),
         "{markdown}"

@@ -73,6 +73,29 @@ fn assert_outage_from_fence_to_activation(report: &Report) {
     );
 }
 
+/// The bytes moved inside the failback's outage count at least its full backup of the
+/// backup database, as the emulator wrote it on the share (written once, restored once
+/// and the re-seed on top).
+fn assert_outage_moves_the_failback_backup(served: &Served, report: &Report) {
+    let file = served
+        .world
+        .share_dir()
+        .join(format!("mgc_pcdr_failback_{}.bak", report.run_id));
+    let written = std::fs::metadata(&file)
+        .expect("the failback backup is on the share")
+        .len();
+    let outage = report
+        .outage
+        .as_ref()
+        .expect("the failback fenced the pool");
+    assert!(
+        outage.bytes_moved >= written,
+        "{} bytes moved inside the outage, less than the {written} bytes of {}",
+        outage.bytes_moved,
+        file.display()
+    );
+}
+
 fn assert_skipped(report: &Report, step: StepId) {
     assert!(
         matches!(outcome(report, step), Some(StepOutcome::Skipped { .. })),
@@ -296,6 +319,7 @@ async fn failback_after_a_rebuild_brings_every_message_home_and_log_shipping_run
         assert_done(&report, *step);
     }
     assert_outage_from_fence_to_activation(&report);
+    assert_outage_moves_the_failback_backup(&served, &report);
     assert_eq!(
         served.messages(InstanceId::Primary),
         held,

@@ -629,6 +629,7 @@
 //!         database_backup_lsn: Lsn(50),
 //!         first_recovery_fork: Some("R".into()),
 //!         recovery_fork: Some("R".into()),
+//!         backup_size: 0,
 //!     }),
 //! };
 //! let chain = ChainIdentity { family: Some("F".into()), fork: Some("R".into()), base: Lsn(50) };

@@ -138,6 +138,10 @@ pub struct BackupHeader {
     /// was recovered inside the set's range).
     #[serde(default)]
     pub recovery_fork: Option<String>,
+    /// `BackupSize`: the bytes the backup set holds, as SQL Server reports them; zero when
+    /// unknown (a journal written before pcdr read it).
+    #[serde(default)]
+    pub backup_size: u64,
 }
 
 /// What a log backup must agree with to continue a database's log chain: the database's
@@ -388,6 +392,7 @@ impl ChainError {
 ///     database_backup_lsn: Lsn(50),
 ///     first_recovery_fork: Some("R".into()),
 ///     recovery_fork: Some("R".into()),
+///     backup_size: 0,
 /// };
 /// let candidates = vec![
 ///     Candidate { file: "a.trn".into(), header: Ok(header(100, 200)) },
@@ -521,6 +526,7 @@ mod tests {
             database_backup_lsn: Lsn(50),
             first_recovery_fork: Some("FORK".into()),
             recovery_fork: Some("FORK".into()),
+            backup_size: 0,
         }
     }
 

@@ -396,9 +396,11 @@ pub async fn full_backup_and_verify(
     Ok(file)
 }
 
-/// Log backup headers: of type log, of `database`, of its family, on the full backup's
-/// recovery fork and based on it (`DatabaseBackupLSN` not before its `FirstLSN`), each
-/// starting where the one before ended and ending later than the full backup before them.
+/// Backup headers: the full backup's `BackupSize` is positive (pcdr counts it as the
+/// bytes a full backup or restore moves); the log backups are of type log, of
+/// `database`, of its family, on the full backup's recovery fork and based on it
+/// (`DatabaseBackupLSN` not before its `FirstLSN`), each starting where the one before
+/// ended and ending later than the full backup before them.
 pub async fn backup_header(
     plane: &dyn DatabasePlane,
     admin: &dyn Admin,
@@ -411,6 +413,9 @@ pub async fn backup_header(
         .backup_header(&chain.full)
         .await
         .during(CHECK, format!("RESTORE HEADERONLY of {}", chain.full))?;
+    ensure(CHECK, full.backup_size > 0, || {
+        format!("{}: BackupSize is 0 for a full backup", chain.full)
+    })?;
     for (file, header) in &chain.logs {
         ensure(CHECK, header.backup_type == BackupType::Log, || {
             format!(

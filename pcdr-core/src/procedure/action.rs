@@ -383,7 +383,8 @@ impl Action {
         Ok(())
     }
 
-    /// The plane call the action makes; returns the bytes it moved (a copy's).
+    /// The plane call the action makes; returns the bytes it moved: a copy's, a log
+    /// restore's or a full backup's or restore's size.
     async fn call(&self, ctx: &Context, step: StepId) -> PlaneResult<u64> {
         let pool = ctx.planes.pool.as_ref();
         let done = match self {
@@ -399,7 +400,8 @@ impl Action {
             Self::RestoreLog { database, backup } => {
                 ctx.sql(SiteRole::Backup)
                     .restore_log(database, &backup.file)
-                    .await
+                    .await?;
+                return Ok(backup.header.backup_size);
             }
             Self::EndSessions { site, database } => end_sessions(ctx, step, *site, database).await,
             Self::Recover { site, database } => ctx.sql(*site).recover(database).await,
@@ -415,9 +417,9 @@ impl Action {
                 file,
                 copy_only,
             } => {
-                ctx.sql(*site)
-                    .backup_database(database, file, *copy_only)
-                    .await
+                let sql = ctx.sql(*site);
+                sql.backup_database(database, file, *copy_only).await?;
+                return Ok(backup_size(sql, file).await);
             }
             Self::VerifyBackup { site, file } => ctx.sql(*site).verify_backup(file).await,
             Self::RestoreDatabase {
@@ -426,9 +428,9 @@ impl Action {
                 file,
                 options,
             } => {
-                ctx.sql(*site)
-                    .restore_database(database, file, options)
-                    .await
+                let sql = ctx.sql(*site);
+                sql.restore_database(database, file, options).await?;
+                return Ok(backup_size(sql, file).await);
             }
             Self::FailOverMirroring {
                 principal,
@@ -452,6 +454,7 @@ impl Action {
 
     /// What the run learns from the action once it succeeded: facts and an event.
     fn record(&self, ctx: &Context, moved: u64) {
+        ctx.update_facts(|f| f.bytes_moved += moved);
         match self {
             Self::CopyFile { name, .. } => {
                 ctx.update_facts(|f| {
@@ -553,6 +556,15 @@ fn partner(ctx: &Context, partner: Partner) -> PlaneResult<&dyn DatabasePlane> {
 }
 
 /// Ends every user session on `database`, except pcdr's own, and says how many it ended.
+/// The `BackupSize` of the full backup in `file`, read after a backup or restore of it
+/// succeeded. A header that cannot be read counts no bytes: the action itself is done,
+/// and the size only measures it.
+async fn backup_size(sql: &dyn DatabasePlane, file: &str) -> u64 {
+    sql.backup_header(file)
+        .await
+        .map_or(0, |header| header.backup_size)
+}
+
 async fn end_sessions(
     ctx: &Context,
     step: StepId,

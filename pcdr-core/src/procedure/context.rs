@@ -103,6 +103,11 @@ pub struct Facts {
     pub bytes_copied: u64,
     /// Log backups restored by this run.
     pub logs_restored: u64,
+    /// Bytes this run moved, as the steps' actions report them: log backups copied
+    /// (their size on disk) and restored, full backups written and restored (their
+    /// `BackupSize`). The report sums the bytes moved inside the pool's outage from it.
+    #[serde(default)]
+    pub bytes_moved: u64,
     /// The backup instance's clock (`SYSDATETIME()`) when this failback run started: a
     /// failback backup that finished earlier is not this run's.
     pub failback_started_on_backup: Option<DateTime<Utc>>,

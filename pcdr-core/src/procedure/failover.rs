@@ -722,6 +722,7 @@ fn apply_template(ctx: &Context) -> Vec<Template> {
             database_backup_lsn: Default::default(),
             first_recovery_fork: None,
             recovery_fork: None,
+            backup_size: 0,
         },
     };
     let end_sessions = Action::EndSessions {

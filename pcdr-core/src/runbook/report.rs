@@ -84,8 +84,9 @@ pub struct OutageWindow {
     /// Seconds from the start to the end or, while the window is open, to the journal's
     /// last record.
     pub seconds: f64,
-    /// The bytes the steps inside the window moved, as far as the journal records them:
-    /// the log backups copied (backups and restores record no size).
+    /// The bytes the steps inside the window moved: log backups copied and restored,
+    /// full backups written and restored (each full backup's and log backup's
+    /// `BackupSize`, a copy's size on disk).
     pub bytes_moved: u64,
 }
 
@@ -102,7 +103,7 @@ impl OutageWindow {
                 window = Some(Self::opened(fence, time_of(record)));
             }
             if let Record::StepFinished { facts, .. } | Record::StepFailed { facts, .. } = record {
-                moved = bytes_moved(facts);
+                moved = facts.bytes_moved;
             }
             if let Some(open) = window.as_mut().filter(|w| w.ended.is_none()) {
                 open.seconds = seconds_between(open.started, time_of(record));
@@ -135,11 +136,6 @@ fn opens(record: &Record, fence: Option<StepId>) -> bool {
         Record::StepStarted { step, .. } => Some(*step) == fence,
         _ => false,
     }
-}
-
-/// The bytes `facts` record as moved by the run so far.
-fn bytes_moved(facts: &Facts) -> u64 {
-    facts.bytes_copied
 }
 
 /// When `record` was written.
@@ -348,6 +344,7 @@ mod tests {
                 database_backup_lsn: Lsn(100),
                 first_recovery_fork: Some("0B1C2D3E-0000-4000-8000-00000000F0A1".into()),
                 recovery_fork: Some("0B1C2D3E-0000-4000-8000-00000000F0A1".into()),
+                backup_size: 1024,
             },
         }
     }
@@ -366,6 +363,7 @@ mod tests {
             files_copied: 2,
             bytes_copied: 2048,
             logs_restored: 1,
+            bytes_moved: 2048 + 1024,
             ..Facts::default()
         }
     }
@@ -445,9 +443,9 @@ mod tests {
         records
     }
 
-    /// A failback whose step `i` starts at `10 i` seconds and leaves `100 (i + 1)` bytes
-    /// copied, stopped before the step at `until`.
-    fn failback_records(until: usize) -> Vec<Record> {
+    /// A failback whose step `i` starts at `10 i` seconds and in which each step moves
+    /// `moved_by(step)` bytes, stopped before the step at `until`.
+    fn failback_records(until: usize, moved_by: fn(StepId) -> u64) -> Vec<Record> {
         let mut records = vec![Record::Started {
             format: JOURNAL_FORMAT,
             procedure: failback::PROCEDURE,
@@ -456,11 +454,9 @@ mod tests {
             deployment: None,
             at: at(0),
         }];
+        let mut facts = Facts::default();
         for (index, &step) in (0..).zip(&failback::PROCEDURE.steps()[..until]) {
-            let facts = Facts {
-                bytes_copied: 100 * (index as u64 + 1),
-                ..Facts::default()
-            };
+            facts.bytes_moved += moved_by(step);
             records.extend(step_ended(step, index * 10, done(step), &facts));
         }
         records
@@ -476,7 +472,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failover_outage_runs_from_the_run_start_to_the_activation_and_counts_its_copies() {
+    fn a_failover_outage_runs_from_the_run_start_to_the_activation_and_counts_its_logs() {
         let report = Report::from_records(failover::PROCEDURE, &records());
         let outage = report
             .outage
@@ -485,13 +481,17 @@ mod tests {
         assert_eq!(outage.started, at(0));
         assert_eq!(outage.ended, Some(at(145)), "activate_backup_servers's end");
         assert_eq!(outage.seconds, 145.0);
-        assert_eq!(outage.bytes_moved, 2048);
+        assert_eq!(
+            outage.bytes_moved,
+            2048 + 1024,
+            "log backups copied and restored"
+        );
     }
 
     #[test]
     fn a_failback_outage_runs_from_the_fence_start_to_the_activation_end() {
         let steps = failback::PROCEDURE.steps().len();
-        let report = Report::from_records(failback::PROCEDURE, &failback_records(steps));
+        let report = Report::from_records(failback::PROCEDURE, &failback_records(steps, |_| 100));
         let fence = failback_position(failback::CLEAR_ACTIVE_SERVERS);
         let activation = failback_position(failback::ACTIVATE_PRIMARY_SERVERS);
         let outage = report.outage.unwrap();
@@ -514,19 +514,43 @@ mod tests {
     fn an_unfinished_run_reports_its_outage_still_open_until_its_last_record() {
         let activation = failback_position(failback::ACTIVATE_PRIMARY_SERVERS);
         let fence = failback_position(failback::CLEAR_ACTIVE_SERVERS);
-        let records = failback_records(activation);
+        let records = failback_records(activation, |_| 100);
         let outage = Report::from_records(failback::PROCEDURE, &records)
             .outage
             .unwrap();
         assert_eq!(outage.ended, None);
         assert_eq!(outage.seconds, ((activation - 1 - fence) * 10 + 5) as f64);
         assert_eq!(outage.bytes_moved, 100 * (activation - fence) as u64);
-        let before_the_fence = failback_records(fence);
+        let before_the_fence = failback_records(fence, |_| 100);
         let report = Report::from_records(failback::PROCEDURE, &before_the_fence);
         assert_eq!(
             report.outage, None,
             "the pool still serves before the fence"
         );
+    }
+
+    /// Bytes a failback's steps move: its full backups and restores, and a step before
+    /// the fence and one after the activation that move some too.
+    fn full_backups_and_restores(step: StepId) -> u64 {
+        const GIB: u64 = 1 << 30;
+        match step {
+            failback::CHECK_REBUILT_PRIMARY | failback::SET_POOL_NORMAL => 7,
+            failback::BACKUP_FOR_FAILBACK => 2 * GIB,
+            failback::RESTORE_PRIMARY => 2 * GIB + (1 << 20),
+            failback::REINITIALIZE_BACKUP => 2 * (2 * GIB),
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn a_failback_outage_counts_its_full_backups_and_restores_and_nothing_outside_it() {
+        let steps = failback::PROCEDURE.steps().len();
+        let records = failback_records(steps, full_backups_and_restores);
+        let outage = Report::from_records(failback::PROCEDURE, &records)
+            .outage
+            .unwrap();
+        let gib = 1 << 30;
+        assert_eq!(outage.bytes_moved, 8 * gib + (1 << 20));
     }
 
     #[test]

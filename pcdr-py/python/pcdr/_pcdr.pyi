@@ -286,7 +286,8 @@ class Report:
         fenced the pool: ``fenced_by`` (the fencing step's id, ``None`` when the pool
         served no one from the run's start, as in a failover), ``started``, ``ended``
         (``None`` while still open: the run has not activated the pool's servers),
-        ``seconds`` and ``bytes_moved`` (the log backup bytes copied inside it)."""
+        ``seconds`` and ``bytes_moved`` (the bytes moved inside it: log backups
+        copied and restored, full backups written and restored)."""
 
     @property
     def files_copied(self) -> int:

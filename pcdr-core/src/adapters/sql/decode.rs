@@ -73,6 +73,22 @@ pub fn lsn(row: &Row, name: &str) -> PlaneResult<Option<Lsn>> {
     }
 }
 
+/// A `numeric(20,0)` byte count (`BackupSize`). NULL is `None`; a negative count or a
+/// fraction is a wrong type.
+pub fn bytes(row: &Row, name: &str) -> PlaneResult<Option<u64>> {
+    bytes_of(name, column(row, name)?)
+}
+
+fn bytes_of(name: &str, data: &ColumnData<'_>) -> PlaneResult<Option<u64>> {
+    match data {
+        ColumnData::Numeric(None) => Ok(None),
+        ColumnData::Numeric(Some(n)) if n.scale() == 0 => u64::try_from(n.value())
+            .map(Some)
+            .map_err(|_| wrong_type(name, data)),
+        other => Err(wrong_type(name, other)),
+    }
+}
+
 /// A `uniqueidentifier` column, as SQL Server prints it (upper case).
 pub fn guid(row: &Row, name: &str) -> PlaneResult<Option<String>> {
     match column(row, name)? {
@@ -92,4 +108,28 @@ pub fn local_time(row: &Row, name: &str) -> PlaneResult<Option<NaiveDateTime>> {
 /// A date column that must not be NULL, in the server's local time.
 pub fn required_local_time(row: &Row, name: &str) -> PlaneResult<NaiveDateTime> {
     required(name, local_time(row, name)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tiberius::numeric::Numeric;
+
+    #[test]
+    fn a_backup_size_reads_as_numeric_20_0() {
+        let size = ColumnData::Numeric(Some(Numeric::new_with_scale(5_368_709_120, 0)));
+        assert_eq!(bytes_of("BackupSize", &size).unwrap(), Some(5_368_709_120));
+        assert_eq!(
+            bytes_of("BackupSize", &ColumnData::Numeric(None)).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_negative_or_fractional_backup_size_is_refused() {
+        let negative = ColumnData::Numeric(Some(Numeric::new_with_scale(-1, 0)));
+        let fraction = ColumnData::Numeric(Some(Numeric::new_with_scale(15, 1)));
+        assert!(bytes_of("BackupSize", &negative).is_err());
+        assert!(bytes_of("BackupSize", &fraction).is_err());
+    }
 }

@@ -4,7 +4,8 @@
 use super::SqlPlane;
 use super::clock::to_utc;
 use super::decode::{
-    bit, first, guid, int, local_time, lsn, required_int, required_local_time, required_text, text,
+    bit, bytes, first, guid, int, local_time, lsn, required_int, required_local_time,
+    required_text, text,
 };
 use crate::commands::sql;
 use crate::error::{PlaneError, PlaneResult};
@@ -100,6 +101,7 @@ fn backup_header(file: &str, sets: &[Vec<Row>], offset: FixedOffset) -> PlaneRes
         database_backup_lsn: lsn(row, "DatabaseBackupLSN")?.unwrap_or_default(),
         first_recovery_fork: guid(row, "FirstRecoveryForkID")?,
         recovery_fork: guid(row, "RecoveryForkID")?,
+        backup_size: bytes(row, "BackupSize")?.unwrap_or_default(),
     })
 }
 

@@ -485,11 +485,12 @@ async fn backup_for_failback_backs_up_verifies_and_records_the_file() {
         .withf(|f| f == FAILBACK_FILE)
         .times(1)
         .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
-    // Read again once verified: the header the restore over the primary will demand.
+    // Read again after the backup for its size, and once verified: the header the
+    // restore over the primary will demand.
     w.backup
         .expect_backup_header()
         .withf(|f| f == FAILBACK_FILE)
-        .times(1)
+        .times(2)
         .returning(|_| Ok(full_header(FAMILY)));
     let mut seq = Sequence::new();
     w.backup
@@ -514,6 +515,8 @@ async fn backup_for_failback_backs_up_verifies_and_records_the_file() {
     let (ctx, _) = w.build();
     let summary = done(backup_for_failback(&ctx).await.expect("backed up"));
     assert!(summary.contains(FAILBACK_FILE), "{summary}");
+    let written = full_header(FAMILY).backup_size;
+    assert_eq!(ctx.facts().bytes_moved, written, "the backup's BackupSize");
     assert_eq!(
         ctx.facts().failback_backup_verified.as_deref(),
         Some(FAILBACK_FILE)
@@ -570,7 +573,7 @@ async fn backup_for_failback_retakes_over(in_file: BackupHeader) {
     w.backup
         .expect_backup_header()
         .withf(|f| f == FAILBACK_FILE)
-        .times(1)
+        .times(2)
         .returning(|_| Ok(full_header(FAMILY)));
     w.backup
         .expect_backup_database()
@@ -765,7 +768,8 @@ const SAFETY_FILE: &str =
     r"\\fs01.contoso.com\pchat-logs\mgc_pcdr_before_failback_20261127130000.bak";
 
 /// The failback file still holds the backup this run took and recorded, the backup
-/// database is of its family, and the primary verifies it once.
+/// database is of its family, and the primary verifies it once. Its header is read
+/// once before the restore.
 fn expect_this_runs_backup(w: &mut World) {
     w.facts.failback_backup_verified = Some(FAILBACK_FILE.into());
     w.facts.failback_backup_header = Some(full_header(FAMILY));
@@ -786,18 +790,35 @@ fn expect_this_runs_backup(w: &mut World) {
         .returning(|_| Ok(()));
 }
 
-/// The online primary database is copied (`COPY_ONLY`) and the copy verified, once.
+/// [`expect_this_runs_backup`], and the restore of it over the primary succeeds: its
+/// header is read once more after the restore, for the bytes restored.
+fn expect_restore_of_this_runs_backup(w: &mut World) {
+    expect_this_runs_backup(w);
+    expect_size_read(&mut w.primary, FAILBACK_FILE);
+}
+
+/// The online primary database is copied (`COPY_ONLY`) and the copy verified, once; the
+/// copy's header is read after it for its size.
 fn expect_safety_copy(w: &mut World) {
+    let mut seq = Sequence::new();
     w.primary
         .expect_backup_header()
         .withf(|f| f == SAFETY_FILE)
         .times(1)
+        .in_sequence(&mut seq)
         .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
     w.primary
         .expect_backup_database()
         .withf(|db, f, copy_only| db == "mgc" && f == SAFETY_FILE && *copy_only)
         .times(1)
+        .in_sequence(&mut seq)
         .returning(|_, _, _| Ok(()));
+    w.primary
+        .expect_backup_header()
+        .withf(|f| f == SAFETY_FILE)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(full_header(REBUILT_FAMILY)));
     w.primary
         .expect_verify_backup()
         .withf(|f| f == SAFETY_FILE)
@@ -810,7 +831,7 @@ async fn restore_primary_removes_mirroring_then_ends_sessions_then_restores_with
 {
     let mut w = World::new();
     // Read once, before acting; the check afterwards goes by the restore history.
-    expect_this_runs_backup(&mut w);
+    expect_restore_of_this_runs_backup(&mut w);
     expect_safety_copy(&mut w);
     expect_state(
         &mut w.primary,
@@ -866,12 +887,18 @@ async fn restore_primary_removes_mirroring_then_ends_sessions_then_restores_with
         ctx.facts().failback_safety_backup.as_deref(),
         Some(SAFETY_FILE)
     );
+    let (copy, restore) = (full_header(REBUILT_FAMILY), full_header(FAMILY));
+    assert_eq!(
+        ctx.facts().bytes_moved,
+        copy.backup_size + restore.backup_size,
+        "the COPY_ONLY copy written, the failback backup restored"
+    );
 }
 
 #[tokio::test]
 async fn restore_primary_does_not_touch_mirroring_of_an_unmirrored_primary() {
     let mut w = World::new();
-    expect_this_runs_backup(&mut w);
+    expect_restore_of_this_runs_backup(&mut w);
     expect_safety_copy(&mut w);
     expect_state(
         &mut w.primary,
@@ -945,7 +972,7 @@ async fn restore_primary_names_the_cause_when_the_failback_backup_cannot_be_read
 #[tokio::test]
 async fn restore_primary_retries_after_ending_sessions_again_when_in_use() {
     let mut w = World::new();
-    expect_this_runs_backup(&mut w);
+    expect_restore_of_this_runs_backup(&mut w);
     expect_safety_copy(&mut w);
     expect_state(
         &mut w.primary,
@@ -1067,7 +1094,7 @@ async fn restore_primary_refuses_files_it_cannot_place() {
 #[tokio::test]
 async fn restore_primary_fails_when_the_primary_is_not_the_backup_afterwards() {
     let mut w = World::new();
-    expect_this_runs_backup(&mut w);
+    expect_restore_of_this_runs_backup(&mut w);
     expect_safety_copy(&mut w);
     // Observed again afterwards: the copy is there.
     w.primary
@@ -1105,7 +1132,7 @@ async fn restore_primary_fails_when_the_primary_is_not_the_backup_afterwards() {
 #[tokio::test]
 async fn restore_primary_does_not_skip_a_surviving_original_primary_of_the_same_family() {
     let mut w = World::new();
-    expect_this_runs_backup(&mut w);
+    expect_restore_of_this_runs_backup(&mut w);
     expect_safety_copy(&mut w);
     // The original primary: online, family FAMILY (log shipping keeps the family), and
     // never restored (it was the source of log shipping); after the restore, its history
@@ -1131,7 +1158,7 @@ async fn restore_primary_does_not_skip_a_surviving_original_primary_of_the_same_
 async fn restore_primary_does_not_skip_a_primary_restored_from_another_runs_backup() {
     const EARLIER: &str = r"\\fs01.contoso.com\pchat-logs\mgc_pcdr_failback_20250301090000.bak";
     let mut w = World::new();
-    expect_this_runs_backup(&mut w);
+    expect_restore_of_this_runs_backup(&mut w);
     expect_safety_copy(&mut w);
     w.primary
         .expect_database_state()
@@ -1153,7 +1180,7 @@ async fn restore_primary_does_not_skip_a_primary_restored_from_another_runs_back
 #[tokio::test]
 async fn restore_primary_restores_a_primary_that_is_not_online_whatever_its_history() {
     let mut w = World::new();
-    expect_this_runs_backup(&mut w);
+    expect_restore_of_this_runs_backup(&mut w);
     expect_state(&mut w.primary, "mgc", Some(restoring()));
     expect_state(&mut w.primary, "mgc", Some(online()));
     // Only the check afterwards reads the history.
@@ -1379,7 +1406,7 @@ async fn restore_primary_restores_nothing_when_the_failback_backup_fails_verific
 async fn restore_primary_copies_an_online_primary_before_replacing_it() {
     let mut w = World::new();
     primary_to_replace(&mut w);
-    expect_this_runs_backup(&mut w);
+    expect_restore_of_this_runs_backup(&mut w);
     let mut seq = Sequence::new();
     w.primary
         .expect_backup_header()
@@ -1460,7 +1487,7 @@ async fn restore_primary_leaves_the_primary_alone_when_its_copy_fails() {
 async fn restore_primary_verifies_but_does_not_retake_this_runs_copy() {
     let mut w = World::new();
     primary_to_replace(&mut w);
-    expect_this_runs_backup(&mut w);
+    expect_restore_of_this_runs_backup(&mut w);
     w.primary
         .expect_backup_header()
         .withf(|f| f == SAFETY_FILE)
@@ -1485,6 +1512,15 @@ async fn restore_primary_verifies_but_does_not_retake_this_runs_copy() {
 
 // ---------------------------------------------------------------- reinitialize_backup
 
+/// `file`'s header as `sql` reads it once after a full backup or restore of it, for the
+/// bytes moved.
+fn expect_size_read(sql: &mut crate::planes::MockDatabasePlane, file: &'static str) {
+    sql.expect_backup_header()
+        .withf(move |f| f == file)
+        .times(1)
+        .returning(|_| Ok(full_header(FAMILY)));
+}
+
 #[tokio::test]
 async fn reinitialize_backup_reseeds_the_backup_with_norecovery_from_a_new_primary_backup() {
     let mut w = World::new();
@@ -1497,6 +1533,8 @@ async fn reinitialize_backup_reseeds_the_backup_with_norecovery_from_a_new_prima
         .withf(|f| f == REINIT_FILE)
         .times(1)
         .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    expect_size_read(&mut w.primary, REINIT_FILE);
+    expect_size_read(&mut w.backup, REINIT_FILE);
     w.backup
         .expect_sessions()
         .withf(|db| db == "mgc")
@@ -1539,6 +1577,8 @@ async fn reinitialize_backup_reseeds_the_backup_with_norecovery_from_a_new_prima
     let (ctx, _) = w.build();
     let summary = done(reinitialize_backup(&ctx).await.expect("reseeded"));
     assert!(summary.contains(BACKUP_SQL), "{summary}");
+    let size = full_header(FAMILY).backup_size;
+    assert_eq!(ctx.facts().bytes_moved, 2 * size, "written, then restored");
 }
 
 #[tokio::test]
@@ -1551,6 +1591,7 @@ async fn reinitialize_backup_reuses_a_complete_primary_backup_already_there() {
         .expect_backup_header()
         .withf(|f| f == REINIT_FILE)
         .returning(|_| Ok(full_header(FAMILY)));
+    expect_size_read(&mut w.backup, REINIT_FILE);
     w.backup.expect_sessions().returning(|_| Ok(vec![]));
     expect_files(&mut w);
     w.primary.expect_backup_database().never();
@@ -1618,6 +1659,7 @@ async fn reinitialize_backup_reseeds_a_restoring_backup_last_restored_from_anoth
     w.primary
         .expect_backup_header()
         .returning(|_| Err(sql_error(3201, "Cannot open backup device")));
+    expect_size_read(&mut w.backup, REINIT_FILE);
     w.backup.expect_sessions().returning(|_| Ok(vec![]));
     expect_files(&mut w);
     let mut seq = Sequence::new();

@@ -306,6 +306,7 @@ pub fn log_header(first: u128, last: u128) -> BackupHeader {
         database_backup_lsn: Lsn(0),
         first_recovery_fork: None,
         recovery_fork: None,
+        backup_size: (last - first) as u64,
     }
 }
 

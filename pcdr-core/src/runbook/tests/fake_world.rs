@@ -120,6 +120,7 @@ fn log_header(index: u32) -> BackupHeader {
         backup_finish: at(i64::from(index) * 60 + 5),
         database_backup_lsn: Lsn(0),
         first_recovery_fork: None,
+        backup_size: 0,
         recovery_fork: None,
     }
 }
@@ -530,6 +531,7 @@ impl DatabasePlane for FakeSql {
                 database_backup_lsn: Lsn(0),
                 first_recovery_fork: None,
                 recovery_fork: None,
+                backup_size: 10_000,
             };
             s.files
                 .insert(file.to_string(), FakeFile::backup(10_000, header));
