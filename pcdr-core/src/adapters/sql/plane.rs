@@ -101,7 +101,9 @@ fn backup_header(file: &str, sets: &[Vec<Row>], offset: FixedOffset) -> PlaneRes
         database_backup_lsn: lsn(row, "DatabaseBackupLSN")?.unwrap_or_default(),
         first_recovery_fork: guid(row, "FirstRecoveryForkID")?,
         recovery_fork: guid(row, "RecoveryForkID")?,
-        backup_size: bytes(row, "BackupSize")?.unwrap_or_default(),
+        // The size only feeds the report's byte counts: a value pcdr cannot read counts
+        // 0 instead of failing the header read that the recovery itself depends on.
+        backup_size: bytes(row, "BackupSize").ok().flatten().unwrap_or_default(),
     })
 }
 
