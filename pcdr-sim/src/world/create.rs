@@ -197,7 +197,8 @@ impl World {
         Ok(())
     }
 
-    /// Creates an empty database on `instance`, mirrored to its site's mirror instance.
+    /// Creates an empty database on `instance`, mirrored to its site's mirror instance,
+    /// which gets a copy of its data file.
     pub(crate) fn create_mirrored(
         &self,
         state: &mut WorldState,
@@ -212,6 +213,9 @@ impl World {
             .ok_or_else(|| WorldError::Refused(format!("no database {name}")))?;
         let partner = instance.mirror_partner();
         let copy = mirror_copy(&principal, instance, &self.data_dir(partner));
+        if let (Some(from), Some(to)) = (datafile::path_of(&principal), datafile::path_of(&copy)) {
+            std::fs::copy(from, to)?;
+        }
         if let Some(inst) = state.instance_mut(partner) {
             inst.databases
                 .retain(|_, d| !d.name.eq_ignore_ascii_case(name));
