@@ -462,9 +462,10 @@ impl<W: Write> Write for Checksummed<W> {
     }
 }
 
-/// The CRC-32 lookup table, one entry per byte value.
-const CRC_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
+/// The CRC-32 lookup tables for slicing by eight bytes: table 0 is the classic one
+/// entry per byte value, table `k` the same byte `k` bytes further back.
+const CRC_TABLES: [[u32; 256]; 8] = {
+    let mut tables = [[0u32; 256]; 8];
     let mut i = 0;
     while i < 256 {
         let mut crc = i as u32;
@@ -473,16 +474,41 @@ const CRC_TABLE: [u32; 256] = {
             crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
             bit += 1;
         }
-        table[i] = crc;
+        tables[0][i] = crc;
         i += 1;
     }
-    table
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let previous = tables[k - 1][i];
+            tables[k][i] = (previous >> 8) ^ tables[0][(previous & 0xFF) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    tables
 };
 
-/// Continues a CRC-32 register (not yet inverted) over `bytes`.
+/// Continues a CRC-32 register (not yet inverted) over `bytes`, eight bytes a step.
 fn crc32_update(mut crc: u32, bytes: &[u8]) -> u32 {
-    for &byte in bytes {
-        crc = (crc >> 8) ^ CRC_TABLE[usize::from((crc as u8) ^ byte)];
+    let t = &CRC_TABLES;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let lo = crc ^ u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+        let hi = u32::from_le_bytes([word[4], word[5], word[6], word[7]]);
+        let byte = |value: u32, shift: u32| usize::from((value >> shift) as u8);
+        crc = t[7][byte(lo, 0)]
+            ^ t[6][byte(lo, 8)]
+            ^ t[5][byte(lo, 16)]
+            ^ t[4][byte(lo, 24)]
+            ^ t[3][byte(hi, 0)]
+            ^ t[2][byte(hi, 8)]
+            ^ t[1][byte(hi, 16)]
+            ^ t[0][byte(hi, 24)];
+    }
+    for &byte in words.remainder() {
+        crc = (crc >> 8) ^ t[0][usize::from((crc as u8) ^ byte)];
     }
     crc
 }
@@ -533,6 +559,10 @@ mod tests {
     fn crc32_matches_the_standard_check_value() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
         assert_eq!(crc32(b""), 0);
+        assert_eq!(
+            crc32(b"The quick brown fox jumps over the lazy dog"),
+            0x414F_A339
+        );
     }
 
     #[test]

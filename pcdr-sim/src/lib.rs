@@ -22,7 +22,7 @@
 //!   ([`tds`]): for the whole connection, or the login only when both sides say OFF.
 //! * **Backups are real files** ([`backup_file`]); RESTORE enforces the LSN chain.
 //! * **Databases with real size**: each chat database's data file holds the world's
-//!   database size ([`world::WorldOptions::db_size_bytes`], `--db-size`, 2 MiB by
+//!   database size ([`world::WorldOptions::db_size_bytes`], `--db-size`, 1 MiB by
 //!   default) of real bytes; a full backup copies them into its file after the header
 //!   and a full restore writes them to the (moved) data file, so backup, copy and
 //!   restore cost grows with the database ("Full Database Backups (SQL Server)": a full

@@ -30,7 +30,7 @@ pub struct DrillArgs {
     unrestored: u32,
     /// The size of each chat database's data file, e.g. 64MiB or 2GiB: the full backups
     /// and restores of the drill copy that many bytes.
-    #[arg(long, default_value = "2MiB", value_parser = crate::byte_size::parse)]
+    #[arg(long, default_value = "1MiB", value_parser = crate::byte_size::parse)]
     db_size: u64,
     /// Print the report as JSON.
     #[arg(long)]

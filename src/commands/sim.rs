@@ -139,7 +139,7 @@ pub struct ServeArgs {
     utc_offset_minutes: i32,
     /// The size of each chat database's data file, e.g. 64MiB or 2GiB: real bytes that
     /// full backups copy and restores write, so their cost grows with it.
-    #[arg(long, default_value = "2MiB", value_parser = crate::byte_size::parse)]
+    #[arg(long, default_value = "1MiB", value_parser = crate::byte_size::parse)]
     db_size: u64,
     /// Run the world's clock: one emulated minute every this many milliseconds.
     #[arg(long)]

@@ -29,9 +29,9 @@ const JOB_INTERVAL_MINUTES: i32 = 15;
 /// Minutes log backup files are kept.
 const RETENTION_MINUTES: i32 = 4320;
 
-/// The chat database's size in a world made with the defaults: 2 MiB, small enough for
+/// The chat database's size in a world made with the defaults: 1 MiB, small enough for
 /// the tests to stay fast.
-pub const DEFAULT_DB_SIZE: u64 = 2 << 20;
+pub const DEFAULT_DB_SIZE: u64 = 1 << 20;
 
 /// How to build a new world.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,24 +12,41 @@ use crate::world::model::Database;
 
 /// The bytes written at a time.
 const CHUNK: usize = 1 << 20;
+/// The size of a SQL Server data page ("Pages and Extents Architecture Guide",
+/// <https://learn.microsoft.com/en-us/sql/relational-databases/pages-and-extents-architecture-guide>).
+const PAGE: usize = 8192;
 
-/// Writes `len` bytes of a deterministic pseudo-random fill (SplitMix64, a new value
-/// every eight bytes) to a new file at `path`, in chunks of a MiB: real bytes, not a
-/// sparse file, so reading and copying it costs what its size says.
+/// Writes `len` bytes of a deterministic pseudo-random fill to a new file at `path`, in
+/// chunks of a MiB: real bytes, not a sparse file, so reading and copying it costs what
+/// its size says. One MiB of SplitMix64 output is made once; each chunk is that MiB with
+/// its own number at the head of every 8 KiB page (SQL Server's page size), so no two
+/// chunks are alike.
 pub fn fill(path: &Path, len: u64) -> std::io::Result<()> {
     let mut file = std::io::BufWriter::with_capacity(CHUNK, std::fs::File::create(path)?);
-    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-    let mut chunk = vec![0u8; CHUNK];
+    let mut chunk = random_chunk();
     let mut left = len;
-    while left > 0 {
-        for word in chunk.chunks_exact_mut(8) {
-            word.copy_from_slice(&splitmix64(&mut state).to_le_bytes());
+    for number in 0u64.. {
+        if left == 0 {
+            break;
+        }
+        for page in chunk.chunks_exact_mut(PAGE) {
+            page[..8].copy_from_slice(&number.to_le_bytes());
         }
         let take = usize::try_from(left).map_or(CHUNK, |l| l.min(CHUNK));
         file.write_all(&chunk[..take])?;
         left -= take as u64;
     }
     file.flush()
+}
+
+/// A MiB of SplitMix64 output from a fixed seed.
+fn random_chunk() -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut chunk = vec![0u8; CHUNK];
+    for word in chunk.chunks_exact_mut(8) {
+        word.copy_from_slice(&splitmix64(&mut state).to_le_bytes());
+    }
+    chunk
 }
 
 /// The next value of SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom
