@@ -680,7 +680,7 @@ mod tests {
         let read = BackupSet::read_from(&mut file.as_slice(), &mut pages).unwrap();
         assert_eq!(read, set);
         assert_eq!(pages.len() as u64, set.header.data_bytes);
-        assert_eq!(pages[7], (7 * 31 % 251) as u8);
+        assert_eq!(pages[300], (300 * 31 % 251) as u8);
         assert!(file.len() as u64 > set.header.data_bytes);
     }
 

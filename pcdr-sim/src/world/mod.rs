@@ -43,7 +43,7 @@ pub mod version;
 
 use std::path::{Path, PathBuf};
 
-pub use create::WorldOptions;
+pub use create::{DEFAULT_DB_SIZE, WorldOptions};
 pub use error::{WorldError, WorldResult};
 pub use traffic::Traffic;
 pub use verify::{DeclaredLoss, Difference, Expect};
