@@ -126,12 +126,10 @@ impl Disks {
         path: &str,
         target: &Path,
     ) -> Result<(), SqlError> {
-        let file = std::fs::File::create(target)
-            .map_err(|_| cannot_open(path, 3, "The system cannot find the path specified."))?;
+        let file = std::fs::File::create(target).map_err(|_| cannot_create(target))?;
         let mut out = std::io::BufWriter::new(file);
         self.read_into(instance, path, &mut out)?;
-        out.flush()
-            .map_err(|_| cannot_open(path, 3, "The system cannot find the path specified."))
+        out.flush().map_err(|_| cannot_create(target))
     }
 
     fn read_into(
@@ -213,6 +211,19 @@ fn write_set(real: &Path, set: &BackupSet) -> std::io::Result<u64> {
     }
     out.flush()?;
     std::fs::metadata(real).map(|m| m.len())
+}
+
+/// 5123: a database file that cannot be created ("CREATE FILE encountered operating
+/// system error …", Database Engine events and errors 5000 to 5999:
+/// <https://learn.microsoft.com/en-us/sql/relational-databases/errors-events/database-engine-events-and-errors-5000-to-5999>).
+fn cannot_create(target: &Path) -> SqlError {
+    SqlError::new(
+        5123,
+        format!(
+            "CREATE FILE encountered operating system error 3(The system cannot find the path specified.) while attempting to open or create the physical file '{}'.",
+            target.display()
+        ),
+    )
 }
 
 fn cannot_open(path: &str, code: u32, text: &str) -> SqlError {
