@@ -330,8 +330,8 @@ fn file_size(path: impl AsRef<std::path::Path>) -> u64 {
 /// A world's chat database holds real bytes and "a full database backup backs up the
 /// whole database" (Full Database Backups (SQL Server),
 /// <https://learn.microsoft.com/en-us/sql/relational-databases/backup-restore/full-database-backups-sql-server>):
-/// the data files have the world's size, the seed restored it on the backup instance,
-/// a full backup's file carries it and `BackupSize` says so, a restore `WITH MOVE`
+/// the data files have the world's size, the seed restored it on the backup instance
+/// while log backups stay small, a full backup's file carries it and `BackupSize` says so, a restore `WITH MOVE`
 /// writes the moved file, and a damaged or cut body fails the restore and VERIFYONLY
 /// with 3203 while its header still reads.
 #[tokio::test]
@@ -351,6 +351,14 @@ async fn a_full_backup_carries_the_data_file_and_a_restore_writes_it() {
         file_size(data_file(world, InstanceId::Backup, "mgc.mdf")),
         SIZE
     );
+    for entry in std::fs::read_dir(world.share_dir()).unwrap() {
+        let entry = entry.unwrap();
+        let (name, size) = (entry.file_name(), entry.metadata().unwrap().len());
+        match name.to_string_lossy().contains("_seed_") {
+            true => assert!(size > SIZE, "the seed {name:?} holds the database"),
+            false => assert!(size < 4096, "the log backup {name:?} holds only log"),
+        }
+    }
     let mut primary = sim.connect(InstanceId::Primary).await;
     let on_share = world.share_dir().join("mgc_big.bak");
     let file = text(&sim, &on_share);
