@@ -331,9 +331,9 @@ fn file_size(path: impl AsRef<std::path::Path>) -> u64 {
 /// whole database" (Full Database Backups (SQL Server),
 /// <https://learn.microsoft.com/en-us/sql/relational-databases/backup-restore/full-database-backups-sql-server>):
 /// the data files have the world's size, the seed restored it on the backup instance
-/// while log backups stay small, a full backup's file carries it and `BackupSize` says so, a restore `WITH MOVE`
-/// writes the moved file, and a damaged or cut body fails the restore and VERIFYONLY
-/// with 3203 while its header still reads.
+/// while log backups stay small, a full backup's file carries it and `BackupSize` says
+/// so, a restore `WITH MOVE` writes the moved file, and a damaged or cut body fails the
+/// restore and VERIFYONLY with 3203 while its header still reads.
 #[tokio::test]
 async fn a_full_backup_carries_the_data_file_and_a_restore_writes_it() {
     const SIZE: u64 = 32 << 20;
