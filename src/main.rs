@@ -3,6 +3,8 @@
 //! Presentation only: every decision is pcdr-core's. Exit codes are listed in
 //! [`exit`] and in the README.
 
+#[cfg(feature = "emulator")]
+mod byte_size;
 mod commands;
 mod exit;
 mod procedure_args;

@@ -6,7 +6,7 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `PCDRBAK1` |
-//! | 8 | 2 | format version, 3 |
+//! | 8 | 2 | format version, 4 |
 //! | 10 | 1 | backup type: 1 full database, 2 log (as `RESTORE HEADERONLY`'s `BackupType`) |
 //! | 11 | 1 | flags: bit 0 set when taken `WITH CHECKSUM`, bit 1 when taken `WITH COPY_ONLY`, bit 2 when the set begins a log chain |
 //! | 12 | 16 | FamilyGUID, RFC 4122 byte order |
@@ -18,16 +18,19 @@
 //! | 92 | 16 | DatabaseBackupLSN, `u128` |
 //! | 108 | 16 | FirstRecoveryForkID, RFC 4122 byte order |
 //! | 124 | 16 | RecoveryForkID, same |
-//! | 140 | 2+n | DatabaseName |
+//! | 140 | 8 | data page bytes `u64` (0 for a log backup) |
+//! | 148 | 2+n | DatabaseName |
 //! | … | 2+n | ServerName (`@@SERVERNAME` of the instance that wrote the set) |
 //! | … | 2 | file count, then per file: type (`0` data, `1` log), logical name, physical name |
 //! | … | 4 | message count, then per message: id `u64`, LSN `u128` |
+//! | … | n | the data pages: a full backup's copy of the database's data file |
 //! | end−4 | 4 | CRC-32 (IEEE) of every byte before it |
 //!
 //! A file that does not start with the magic and version, or whose header cannot be read,
 //! is "incorrectly formed" (3241); a file that ends early or fails its checksum gives a
 //! read failure (3203). This module owns the bytes only; it knows nothing of databases.
 
+use std::io::{Read, Write};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -35,9 +38,9 @@ use chrono::{DateTime, Utc};
 use crate::guid::Guid;
 
 const MAGIC: &[u8; 8] = b"PCDRBAK1";
-const VERSION: u16 = 3;
-/// Bytes before the database name.
-const FIXED_HEADER: usize = 140;
+const VERSION: u16 = 4;
+/// The bytes of data pages moved at a time.
+const CHUNK: usize = 1 << 20;
 
 /// What a backup set holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +107,12 @@ pub struct BackupHeader {
     pub first_recovery_fork: Guid,
     /// `RecoveryForkID`: the recovery fork it ends on.
     pub recovery_fork: Guid,
+    /// The bytes of data pages after the messages: the size of the database's data file
+    /// for a full backup ("A full database backup backs up the whole database",
+    /// Full Database Backups (SQL Server), Microsoft Learn:
+    /// <https://learn.microsoft.com/en-us/sql/relational-databases/backup-restore/full-database-backups-sql-server>),
+    /// 0 for a log backup, which holds only log records.
+    pub data_bytes: u64,
 }
 
 /// A database file recorded in a backup: a row of `RESTORE FILELISTONLY` (RESTORE
@@ -157,10 +166,38 @@ pub enum BackupFileError {
 }
 
 impl BackupSet {
-    /// The file's bytes.
+    /// The file's bytes, for a set whose data pages are empty (`data_bytes` 0).
     pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_to(&mut out, &mut std::io::empty())
+            .expect("writing to memory cannot fail");
+        out
+    }
+
+    /// Writes the file to `out`: the header, the files and messages, then exactly
+    /// `header.data_bytes` bytes of data pages read from `pages` in large chunks, then
+    /// the checksum. A `pages` that ends early is an [`std::io::ErrorKind::UnexpectedEof`].
+    pub fn write_to(&self, out: &mut impl Write, pages: &mut impl Read) -> std::io::Result<()> {
+        let mut sink = Checksummed::new(out);
+        sink.write_all(&self.record())?;
+        let copied = copy_exactly(pages, &mut sink, self.header.data_bytes)?;
+        if copied != self.header.data_bytes {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let crc = sink.crc();
+        sink.inner.write_all(&crc.to_le_bytes())
+    }
+
+    /// The size of the file the set is written to: its header, files, messages, data
+    /// pages and checksum.
+    pub fn file_bytes(&self) -> u64 {
+        self.record().len() as u64 + self.header.data_bytes + 4
+    }
+
+    /// Header, files and messages: every byte before the data pages.
+    fn record(&self) -> Vec<u8> {
         let h = &self.header;
-        let mut out = Vec::with_capacity(128 + self.messages.len() * 24);
+        let mut out = Vec::with_capacity(256 + self.messages.len() * 24);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
         out.push(h.kind.code());
@@ -178,6 +215,7 @@ impl BackupSet {
         out.extend_from_slice(&h.database_backup_lsn.to_le_bytes());
         out.extend_from_slice(&h.first_recovery_fork.0);
         out.extend_from_slice(&h.recovery_fork.0);
+        out.extend_from_slice(&h.data_bytes.to_le_bytes());
         put_str(&mut out, &h.database_name);
         put_str(&mut out, &h.server_name);
         put_u16(&mut out, self.files.len());
@@ -191,31 +229,41 @@ impl BackupSet {
             out.extend_from_slice(&message.id.to_le_bytes());
             out.extend_from_slice(&message.lsn.to_le_bytes());
         }
-        let crc = crc32(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
         out
     }
 
     /// Reads a whole backup set from its bytes.
     pub fn decode(bytes: &[u8]) -> Result<BackupSet, BackupFileError> {
-        let header = Self::decode_header(bytes)?;
-        let body_end = bytes
-            .len()
-            .checked_sub(4)
-            .ok_or(BackupFileError::Truncated)?;
-        let mut reader = Reader::new(bytes, FIXED_HEADER);
-        reader.string()?;
-        reader.string()?;
-        let files = read_files(&mut reader)?;
-        let messages = read_messages(&mut reader)?;
-        if reader.pos != body_end {
+        Self::read_from(&mut &bytes[..], &mut std::io::sink())
+    }
+
+    /// Reads a whole backup set from `input`, writing its data pages to `pages` as they
+    /// pass (a restore's data file, or a sink), and checks its length and checksum.
+    pub fn read_from(
+        input: &mut impl Read,
+        pages: &mut impl Write,
+    ) -> Result<BackupSet, BackupFileError> {
+        let mut source = Checksummed::new(input);
+        let header = read_header(&mut source)?;
+        let files = read_files(&mut source)?;
+        let messages = read_messages(&mut source)?;
+        let copied = copy_exactly(&mut source, pages, header.data_bytes)
+            .map_err(|e| BackupFileError::Open(e.to_string()))?;
+        if copied != header.data_bytes {
             return Err(BackupFileError::Truncated);
         }
-        let stored = bytes
-            .get(body_end..)
-            .and_then(|tail| <[u8; 4]>::try_from(tail).ok())
-            .ok_or(BackupFileError::Truncated)?;
-        if crc32(&bytes[..body_end]) != u32::from_le_bytes(stored) {
+        let crc = source.crc();
+        let stored = array::<4, _>(&mut source.inner)?;
+        let mut rest = [0u8; 1];
+        if source
+            .inner
+            .read(&mut rest)
+            .map_err(|_| BackupFileError::Truncated)?
+            != 0
+        {
+            return Err(BackupFileError::Truncated);
+        }
+        if crc != u32::from_le_bytes(stored) {
             return Err(BackupFileError::Checksum);
         }
         Ok(BackupSet {
@@ -225,100 +273,102 @@ impl BackupSet {
         })
     }
 
-    /// The set as `RESTORE HEADERONLY` reads it: the header only ("Returns a result set
-    /// containing all the backup header information", RESTORE Statements - HEADERONLY,
+    /// The set as `RESTORE HEADERONLY` reads it: the header, files and messages, never
+    /// the data pages nor the checksum after them ("Returns a result set containing all
+    /// the backup header information", RESTORE Statements - HEADERONLY,
     /// <https://learn.microsoft.com/en-us/sql/t-sql/statements/restore-statements-headeronly-transact-sql>),
     /// so a body that ends early or fails its checksum shows only when the set is
     /// restored or verified ("Possible Media Errors During Backup and Restore",
     /// <https://learn.microsoft.com/en-us/sql/relational-databases/backup-restore/possible-media-errors-during-backup-and-restore-sql-server>).
-    /// The whole set when it reads; else its header with no files or messages.
-    pub fn decode_for_header(bytes: &[u8]) -> Result<BackupSet, BackupFileError> {
-        let header = Self::decode_header(bytes)?;
-        Ok(Self::decode(bytes).unwrap_or(BackupSet {
+    /// A damaged header is [`BackupFileError::Malformed`]; files or messages that cannot
+    /// be read leave the set without them.
+    pub fn read_for_header(input: &mut impl Read) -> Result<BackupSet, BackupFileError> {
+        let header = read_header(input)?;
+        let record = read_files(input).and_then(|files| Ok((files, read_messages(input)?)));
+        let (files, messages) = record.unwrap_or_default();
+        Ok(BackupSet {
             header,
-            files: Vec::new(),
-            messages: Vec::new(),
-        }))
-    }
-
-    /// Reads only the header; a damaged header is [`BackupFileError::Malformed`].
-    pub(crate) fn decode_header(bytes: &[u8]) -> Result<BackupHeader, BackupFileError> {
-        let malformed = |_| BackupFileError::Malformed;
-        if bytes.get(..8) != Some(MAGIC.as_slice()) {
-            return Err(BackupFileError::Malformed);
-        }
-        let mut reader = Reader::new(bytes, 8);
-        if reader.u16().map_err(malformed)? != VERSION {
-            return Err(BackupFileError::Malformed);
-        }
-        let kind = BackupKind::from_code(reader.u8().map_err(malformed)?)
-            .ok_or(BackupFileError::Malformed)?;
-        let flags = reader.u8().map_err(malformed)?;
-        let (has_checksum, is_copy_only) = (flags & 1 == 1, flags & 2 == 2);
-        let begins_log_chain = flags & 4 == 4;
-        let family_guid = Guid(reader.array::<16>().map_err(malformed)?);
-        let binding_id = Guid(reader.array::<16>().map_err(malformed)?);
-        let first_lsn = u128::from_le_bytes(reader.array::<16>().map_err(malformed)?);
-        let last_lsn = u128::from_le_bytes(reader.array::<16>().map_err(malformed)?);
-        let start = time(reader.i64().map_err(malformed)?)?;
-        let finish = time(reader.i64().map_err(malformed)?)?;
-        let database_backup_lsn = u128::from_le_bytes(reader.array::<16>().map_err(malformed)?);
-        let first_recovery_fork = Guid(reader.array::<16>().map_err(malformed)?);
-        let recovery_fork = Guid(reader.array::<16>().map_err(malformed)?);
-        let database_name = reader.string().map_err(malformed)?;
-        let server_name = reader.string().map_err(malformed)?;
-        Ok(BackupHeader {
-            database_name,
-            server_name,
-            kind,
-            first_lsn,
-            last_lsn,
-            family_guid,
-            binding_id,
-            start,
-            finish,
-            has_checksum,
-            is_copy_only,
-            begins_log_chain,
-            database_backup_lsn,
-            first_recovery_fork,
-            recovery_fork,
+            files,
+            messages,
         })
     }
 
     /// Reads and decodes the backup set in the file at `path`.
     pub fn read(path: &Path) -> Result<BackupSet, BackupFileError> {
-        let bytes = std::fs::read(path).map_err(|e| BackupFileError::Open(e.to_string()))?;
-        BackupSet::decode(&bytes)
+        let file = std::fs::File::open(path).map_err(|e| BackupFileError::Open(e.to_string()))?;
+        Self::read_from(&mut std::io::BufReader::new(file), &mut std::io::sink())
     }
+}
+
+/// Reads the header; a damaged header is [`BackupFileError::Malformed`].
+fn read_header(input: &mut impl Read) -> Result<BackupHeader, BackupFileError> {
+    let malformed = |_| BackupFileError::Malformed;
+    if array::<8, _>(input).map_err(malformed)? != *MAGIC {
+        return Err(BackupFileError::Malformed);
+    }
+    if u16::from_le_bytes(array(input).map_err(malformed)?) != VERSION {
+        return Err(BackupFileError::Malformed);
+    }
+    let [kind, flags] = array::<2, _>(input).map_err(malformed)?;
+    let kind = BackupKind::from_code(kind).ok_or(BackupFileError::Malformed)?;
+    let family_guid = Guid(array(input).map_err(malformed)?);
+    let binding_id = Guid(array(input).map_err(malformed)?);
+    let first_lsn = u128::from_le_bytes(array(input).map_err(malformed)?);
+    let last_lsn = u128::from_le_bytes(array(input).map_err(malformed)?);
+    let start = time(i64::from_le_bytes(array(input).map_err(malformed)?))?;
+    let finish = time(i64::from_le_bytes(array(input).map_err(malformed)?))?;
+    let database_backup_lsn = u128::from_le_bytes(array(input).map_err(malformed)?);
+    let first_recovery_fork = Guid(array(input).map_err(malformed)?);
+    let recovery_fork = Guid(array(input).map_err(malformed)?);
+    let data_bytes = u64::from_le_bytes(array(input).map_err(malformed)?);
+    let database_name = string(input).map_err(malformed)?;
+    let server_name = string(input).map_err(malformed)?;
+    Ok(BackupHeader {
+        database_name,
+        server_name,
+        kind,
+        first_lsn,
+        last_lsn,
+        family_guid,
+        binding_id,
+        start,
+        finish,
+        has_checksum: flags & 1 == 1,
+        is_copy_only: flags & 2 == 2,
+        begins_log_chain: flags & 4 == 4,
+        database_backup_lsn,
+        first_recovery_fork,
+        recovery_fork,
+        data_bytes,
+    })
 }
 
 fn time(millis: i64) -> Result<DateTime<Utc>, BackupFileError> {
     DateTime::from_timestamp_millis(millis).ok_or(BackupFileError::Malformed)
 }
 
-fn read_files(reader: &mut Reader<'_>) -> Result<Vec<FileEntry>, BackupFileError> {
-    let count = reader.u16()?;
+fn read_files(input: &mut impl Read) -> Result<Vec<FileEntry>, BackupFileError> {
+    let count = u16::from_le_bytes(array(input)?);
     let mut files = Vec::new();
     for _ in 0..count {
-        let is_log = reader.u8()? == 1;
-        let logical_name = reader.string()?;
-        let physical_name = reader.string()?;
+        let [is_log] = array::<1, _>(input)?;
+        let logical_name = string(input)?;
+        let physical_name = string(input)?;
         files.push(FileEntry {
             logical_name,
             physical_name,
-            is_log,
+            is_log: is_log == 1,
         });
     }
     Ok(files)
 }
 
-fn read_messages(reader: &mut Reader<'_>) -> Result<Vec<Message>, BackupFileError> {
-    let count = u32::from_le_bytes(reader.array::<4>()?);
+fn read_messages(input: &mut impl Read) -> Result<Vec<Message>, BackupFileError> {
+    let count = u32::from_le_bytes(array(input)?);
     let mut messages = Vec::new();
     for _ in 0..count {
-        let id = u64::from_le_bytes(reader.array::<8>()?);
-        let lsn = u128::from_le_bytes(reader.array::<16>()?);
+        let id = u64::from_le_bytes(array(input)?);
+        let lsn = u128::from_le_bytes(array(input)?);
         messages.push(Message { id, lsn });
     }
     Ok(messages)
@@ -336,66 +386,141 @@ fn put_u16(out: &mut Vec<u8>, value: usize) {
     out.extend_from_slice(&value.to_le_bytes());
 }
 
-/// A bounds-checked cursor; running past the end is [`BackupFileError::Truncated`].
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+/// The next `N` bytes; running past the end is [`BackupFileError::Truncated`].
+fn array<const N: usize, R: Read>(input: &mut R) -> Result<[u8; N], BackupFileError> {
+    let mut bytes = [0u8; N];
+    input
+        .read_exact(&mut bytes)
+        .map_err(|_| BackupFileError::Truncated)?;
+    Ok(bytes)
 }
 
-impl<'a> Reader<'a> {
-    fn new(bytes: &'a [u8], pos: usize) -> Self {
-        Self { bytes, pos }
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], BackupFileError> {
-        let end = self.pos.checked_add(n).ok_or(BackupFileError::Truncated)?;
-        let slice = self
-            .bytes
-            .get(self.pos..end)
-            .ok_or(BackupFileError::Truncated)?;
-        self.pos = end;
-        Ok(slice)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], BackupFileError> {
-        <[u8; N]>::try_from(self.take(N)?).map_err(|_| BackupFileError::Truncated)
-    }
-
-    fn u8(&mut self) -> Result<u8, BackupFileError> {
-        Ok(self.array::<1>()?[0])
-    }
-
-    fn u16(&mut self) -> Result<u16, BackupFileError> {
-        Ok(u16::from_le_bytes(self.array::<2>()?))
-    }
-
-    fn i64(&mut self) -> Result<i64, BackupFileError> {
-        Ok(i64::from_le_bytes(self.array::<8>()?))
-    }
-
-    fn string(&mut self) -> Result<String, BackupFileError> {
-        let len = usize::from(self.u16()?);
-        let bytes = self.take(len)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| BackupFileError::Malformed)
-    }
+/// A string with its `u16` byte length in front.
+fn string(input: &mut impl Read) -> Result<String, BackupFileError> {
+    let len = usize::from(u16::from_le_bytes(array(input)?));
+    let mut bytes = vec![0u8; len];
+    input
+        .read_exact(&mut bytes)
+        .map_err(|_| BackupFileError::Truncated)?;
+    String::from_utf8(bytes).map_err(|_| BackupFileError::Malformed)
 }
 
-/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320).
-pub(crate) fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            let mask = (crc & 1).wrapping_neg();
-            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
+/// Copies up to `len` bytes from `from` to `to` in chunks of [`CHUNK`]; returns how
+/// many there were (fewer when `from` ends early).
+pub(crate) fn copy_exactly(
+    from: &mut impl Read,
+    to: &mut impl Write,
+    len: u64,
+) -> std::io::Result<u64> {
+    let mut buffer = vec![0u8; CHUNK];
+    let mut left = len;
+    while left > 0 {
+        let want = usize::try_from(left).map_or(CHUNK, |l| l.min(CHUNK));
+        let got = from.read(&mut buffer[..want])?;
+        if got == 0 {
+            break;
         }
+        to.write_all(&buffer[..got])?;
+        left -= got as u64;
     }
-    !crc
+    Ok(len - left)
+}
+
+/// A reader or writer that keeps the CRC-32 of the bytes that pass through it.
+struct Checksummed<T> {
+    inner: T,
+    crc: u32,
+}
+
+impl<T> Checksummed<T> {
+    fn new(inner: T) -> Self {
+        Self { inner, crc: !0 }
+    }
+
+    fn crc(&self) -> u32 {
+        !self.crc
+    }
+}
+
+impl<R: Read> Read for Checksummed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.crc = crc32_update(self.crc, &buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<W: Write> Write for Checksummed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc = crc32_update(self.crc, &buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The CRC-32 lookup tables for slicing by eight bytes: table 0 is the classic one
+/// entry per byte value, table `k` the same byte `k` bytes further back.
+const CRC_TABLES: [[u32; 256]; 8] = {
+    let mut tables = [[0u32; 256]; 8];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = i as u32;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+            bit += 1;
+        }
+        tables[0][i] = crc;
+        i += 1;
+    }
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let previous = tables[k - 1][i];
+            tables[k][i] = (previous >> 8) ^ tables[0][(previous & 0xFF) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    tables
+};
+
+/// Continues a CRC-32 register (not yet inverted) over `bytes`, eight bytes a step.
+fn crc32_update(mut crc: u32, bytes: &[u8]) -> u32 {
+    let t = &CRC_TABLES;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let lo = crc ^ u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+        let hi = u32::from_le_bytes([word[4], word[5], word[6], word[7]]);
+        let byte = |value: u32, shift: u32| usize::from((value >> shift) as u8);
+        crc = t[7][byte(lo, 0)]
+            ^ t[6][byte(lo, 8)]
+            ^ t[5][byte(lo, 16)]
+            ^ t[4][byte(lo, 24)]
+            ^ t[3][byte(hi, 0)]
+            ^ t[2][byte(hi, 8)]
+            ^ t[1][byte(hi, 16)]
+            ^ t[0][byte(hi, 24)];
+    }
+    for &byte in words.remainder() {
+        crc = (crc >> 8) ^ t[0][usize::from((crc as u8) ^ byte)];
+    }
+    crc
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320) of `bytes`.
+    fn crc32(bytes: &[u8]) -> u32 {
+        !crc32_update(!0, bytes)
+    }
 
     fn sample() -> BackupSet {
         let start = DateTime::from_timestamp_millis(1_795_000_000_000).unwrap();
@@ -416,6 +541,7 @@ mod tests {
                 database_backup_lsn: 35_000_000_000_000_000_001,
                 first_recovery_fork: Guid([0xF1; 16]),
                 recovery_fork: Guid([0xF2; 16]),
+                data_bytes: 0,
             },
             files: vec![FileEntry {
                 logical_name: "mgc".into(),
@@ -433,13 +559,17 @@ mod tests {
     fn crc32_matches_the_standard_check_value() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
         assert_eq!(crc32(b""), 0);
+        assert_eq!(
+            crc32(b"The quick brown fox jumps over the lazy dog"),
+            0x414F_A339
+        );
     }
 
     #[test]
     fn header_bytes_are_laid_out_as_documented() {
         let bytes = sample().encode();
         assert_eq!(&bytes[..8], b"PCDRBAK1");
-        assert_eq!(&bytes[8..10], &[3, 0]);
+        assert_eq!(&bytes[8..10], &[4, 0]);
         assert_eq!(bytes[10], 2);
         assert_eq!(bytes[11], 1);
         assert_eq!(&bytes[12..28], &[0xAB; 16]);
@@ -454,9 +584,10 @@ mod tests {
         );
         assert_eq!(&bytes[108..124], &[0xF1; 16]);
         assert_eq!(&bytes[124..140], &[0xF2; 16]);
-        assert_eq!(&bytes[140..145], &[3, 0, b'm', b'g', b'c']);
-        assert_eq!(&bytes[145..147], &[9, 0]);
-        assert_eq!(&bytes[147..156], b"SQLPC-ATL");
+        assert_eq!(&bytes[140..148], &[0; 8]);
+        assert_eq!(&bytes[148..153], &[3, 0, b'm', b'g', b'c']);
+        assert_eq!(&bytes[153..155], &[9, 0]);
+        assert_eq!(&bytes[155..164], b"SQLPC-ATL");
         let body = bytes.len() - 4;
         assert_eq!(
             u32::from_le_bytes(bytes[body..].try_into().unwrap()),
@@ -529,5 +660,50 @@ mod tests {
         let at = bytes.len() - 6;
         bytes[at] ^= 0xFF;
         assert_eq!(BackupSet::decode(&bytes), Err(BackupFileError::Checksum));
+    }
+
+    /// A full set of `len` data page bytes, and its file.
+    fn full_with_pages(len: u64) -> (BackupSet, Vec<u8>) {
+        let mut set = sample();
+        set.header.kind = BackupKind::Database;
+        set.header.data_bytes = len;
+        let pages: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        let mut file = Vec::new();
+        set.write_to(&mut file, &mut pages.as_slice()).unwrap();
+        (set, file)
+    }
+
+    #[test]
+    fn data_pages_follow_the_messages_and_come_back_on_read() {
+        let (set, file) = full_with_pages(3 * CHUNK as u64 + 5);
+        let mut pages = Vec::new();
+        let read = BackupSet::read_from(&mut file.as_slice(), &mut pages).unwrap();
+        assert_eq!(read, set);
+        assert_eq!(pages.len() as u64, set.header.data_bytes);
+        assert_eq!(pages[300], (300 * 31 % 251) as u8);
+        assert!(file.len() as u64 > set.header.data_bytes);
+    }
+
+    #[test]
+    fn damaged_or_missing_pages_are_seen_on_read_but_not_by_the_header() {
+        let (set, mut file) = full_with_pages(100_000);
+        file[60_000] ^= 0x01;
+        assert_eq!(BackupSet::decode(&file), Err(BackupFileError::Checksum));
+        assert_eq!(
+            BackupSet::decode(&file[..50_000]),
+            Err(BackupFileError::Truncated)
+        );
+        let header = BackupSet::read_for_header(&mut &file[..50_000]).unwrap();
+        assert_eq!(header, set);
+    }
+
+    #[test]
+    fn pages_shorter_than_the_header_says_are_not_written() {
+        let mut set = sample();
+        set.header.data_bytes = 10;
+        let error = set
+            .write_to(&mut Vec::new(), &mut [0u8; 4].as_slice())
+            .unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof);
     }
 }

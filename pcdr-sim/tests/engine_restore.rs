@@ -322,6 +322,89 @@ async fn failback_backup_verify_and_restore_over_the_rebuilt_primary() {
     assert_eq!(number(unknown), 3234);
 }
 
+/// The size of the file at `path`, in bytes.
+fn file_size(path: impl AsRef<std::path::Path>) -> u64 {
+    std::fs::metadata(path).unwrap().len()
+}
+
+/// A world's chat database holds real bytes and "a full database backup backs up the
+/// whole database" (Full Database Backups (SQL Server),
+/// <https://learn.microsoft.com/en-us/sql/relational-databases/backup-restore/full-database-backups-sql-server>):
+/// the data files have the world's size, the seed restored it on the backup instance
+/// while log backups stay small, a full backup's file carries it and `BackupSize` says
+/// so, a restore `WITH MOVE` writes the moved file, and a damaged or cut body fails the
+/// restore and VERIFYONLY with 3203 while its header still reads.
+#[tokio::test]
+async fn a_full_backup_carries_the_data_file_and_a_restore_writes_it() {
+    const SIZE: u64 = 32 << 20;
+    let sim = start(WorldOptions {
+        db_size_bytes: SIZE,
+        ..WorldOptions::default()
+    })
+    .await;
+    let world = sim.world();
+    assert_eq!(
+        file_size(data_file(world, InstanceId::Primary, "mgc.mdf")),
+        SIZE
+    );
+    assert_eq!(
+        file_size(data_file(world, InstanceId::Backup, "mgc.mdf")),
+        SIZE
+    );
+    for entry in std::fs::read_dir(world.share_dir()).unwrap() {
+        let entry = entry.unwrap();
+        let (name, size) = (entry.file_name(), entry.metadata().unwrap().len());
+        match name.to_string_lossy().contains("_seed_") {
+            true => assert!(size > SIZE, "the seed {name:?} holds the database"),
+            false => assert!(size < 4096, "the log backup {name:?} holds only log"),
+        }
+    }
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    let on_share = world.share_dir().join("mgc_big.bak");
+    let file = text(&sim, &on_share);
+    run(&mut primary, &sql::backup_database("mgc", &file, false))
+        .await
+        .unwrap();
+    assert!(file_size(&on_share) > SIZE);
+    let rows = run(&mut primary, &sql::backup_header(&file)).await.unwrap();
+    let size = rows[0][0].get::<Numeric, _>("BackupSize").unwrap().value();
+    assert_eq!(size as u64, file_size(&on_share));
+    run(&mut primary, &sql::remove_mirroring("mgc").unwrap())
+        .await
+        .unwrap();
+    let moves = [("mgc", "big_mgc.mdf"), ("mgc_log", "big_mgc_log.ldf")]
+        .iter()
+        .map(|(logical, name)| FileMove {
+            logical_name: (*logical).into(),
+            physical_name: data_file(world, InstanceId::Primary, name),
+        })
+        .collect();
+    let options = FullRestore {
+        replace: true,
+        recovery: true,
+        moves,
+    };
+    run(&mut primary, &sql::restore_database("mgc", &file, &options))
+        .await
+        .unwrap();
+    let moved = data_file(world, InstanceId::Primary, "big_mgc.mdf");
+    assert_eq!(file_size(&moved), SIZE);
+    let mut bytes = std::fs::read(&on_share).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xFF;
+    std::fs::write(&on_share, &bytes).unwrap();
+    let damaged = run(&mut primary, &sql::restore_database("mgc", &file, &options)).await;
+    assert_eq!(number(damaged), 3203);
+    assert_eq!(
+        number(batch(&mut primary, &verify_only(&file, "")).await),
+        3203
+    );
+    std::fs::write(&on_share, &bytes[..middle]).unwrap();
+    run(&mut primary, &sql::backup_header(&file)).await.unwrap();
+    let cut = run(&mut primary, &sql::restore_database("mgc", &file, &options)).await;
+    assert_eq!(number(cut), 3203);
+}
+
 /// `sys.database_recovery_status.database_guid` of `mgc` on the instance `client` is
 /// connected to, and its `family_guid`.
 async fn identity(client: &mut TestClient) -> (Option<Uuid>, Option<Uuid>) {

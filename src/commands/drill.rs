@@ -28,6 +28,10 @@ pub struct DrillArgs {
     /// The newest M of them not yet restored.
     #[arg(long, default_value_t = 3)]
     unrestored: u32,
+    /// The size of each chat database's data file, e.g. 64MiB or 2GiB: the full backups
+    /// and restores of the drill copy that many bytes.
+    #[arg(long, default_value = "1MiB", value_parser = crate::byte_size::parse)]
+    db_size: u64,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -49,6 +53,7 @@ pub async fn run(args: DrillArgs) -> ExitCode {
             logs: args.logs,
             uncopied: args.uncopied,
             unrestored: args.unrestored,
+            db_size_bytes: args.db_size,
             ..WorldOptions::default()
         },
         shell: ShellLauncher::pcdr(program),

@@ -137,6 +137,10 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(i32).range(-720..=840)
     )]
     utc_offset_minutes: i32,
+    /// The size of each chat database's data file, e.g. 64MiB or 2GiB: real bytes that
+    /// full backups copy and restores write, so their cost grows with it.
+    #[arg(long, default_value = "1MiB", value_parser = crate::byte_size::parse)]
+    db_size: u64,
     /// Run the world's clock: one emulated minute every this many milliseconds.
     #[arg(long)]
     minute_every_ms: Option<u64>,
@@ -362,6 +366,7 @@ async fn serve_world(args: ServeArgs) -> ExitCode {
             password: None,
             sql_version: args.sql_version,
             utc_offset_minutes: args.utc_offset_minutes,
+            db_size_bytes: args.db_size,
         };
         if let Err(e) = World::create(dir, &options) {
             eprintln!(

@@ -89,8 +89,11 @@ fn text(value: &str) -> Value {
     Value::NVarChar(value.to_owned())
 }
 
+/// `BackupSize`, "Size of the backup, in bytes": the size of the set's file, data
+/// pages included (RESTORE Statements - HEADERONLY,
+/// <https://learn.microsoft.com/en-us/sql/t-sql/statements/restore-statements-headeronly-transact-sql>).
 fn backup_size(set: &BackupSet) -> i128 {
-    i128::try_from(set.messages.len() * 24 + 256).unwrap_or(i128::MAX)
+    i128::from(set.file_bytes())
 }
 
 /// `BackupName` to `BackupSize`.
@@ -244,7 +247,7 @@ fn later_version_cells() -> Vec<Cell> {
 fn file_cells(set: &BackupSet, file: &FileEntry, id: u8, settings: &Settings) -> Vec<Cell> {
     let (kind, filegroup, filegroup_id, backup_bytes) = match file.is_log {
         true => ("L", Value::Null, 0, 0),
-        false => ("D", text("PRIMARY"), 1, backup_size(set)),
+        false => ("D", text("PRIMARY"), 1, i128::from(set.header.data_bytes)),
     };
     let mut unique_id = set.header.family_guid.0;
     unique_id[15] ^= id;

@@ -277,8 +277,10 @@ async fn restore_database(
         moves,
     };
     take_time(exec, size).await?;
+    let disks = exec.engine.world.disks(&exec.state()?);
     change_instance(exec, &name, |instance, usage, now| {
         dbops::restore_full(instance, &name, &set, &path, &options, usage)?;
+        dbops::restore_data_file(instance, &name, &disks, &path)?;
         instance
             .msdb
             .record_restore(&name, 'D', (&path, &set.header), now);

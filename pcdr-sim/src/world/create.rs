@@ -11,7 +11,6 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::guid::Guid;
 use crate::world::dbops::{self, Disks, Finish, FullRestore, Usage};
-use crate::world::logship;
 use crate::world::model::{
     CHAT_DB, COMPLIANCE_DB, Database, DbState, FIRST_BACKGROUND_SPID, Instance, InstanceId,
     MirrorRole, Mirroring, Pool, ReaderSession, Settings, WorldState,
@@ -23,11 +22,16 @@ use crate::world::msdb::{
 use crate::world::server_paths::COPY_FOLDER_ON_BACKUP;
 use crate::world::version::SqlVersion;
 use crate::world::{World, WorldError, WorldResult, traffic};
+use crate::world::{datafile, logship};
 
 /// Minutes between log-shipping job runs.
 const JOB_INTERVAL_MINUTES: i32 = 15;
 /// Minutes log backup files are kept.
 const RETENTION_MINUTES: i32 = 4320;
+
+/// The chat database's size in a world made with the defaults: 1 MiB, small enough for
+/// the tests to stay fast.
+pub const DEFAULT_DB_SIZE: u64 = 1 << 20;
 
 /// How to build a new world.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,11 +59,14 @@ pub struct WorldOptions {
     /// The instances' offset from UTC in minutes (their local clock is the world
     /// clock plus this).
     pub utc_offset_minutes: i32,
+    /// The size in bytes of each chat database's data file: real bytes on disk, which a
+    /// full backup copies and a restore writes, so their cost grows with it.
+    pub db_size_bytes: u64,
 }
 
 impl Default for WorldOptions {
     /// Four log backups of five messages, the newest one uncopied and the two newest
-    /// unrestored; no standby; no latency.
+    /// unrestored; no standby; no latency; a chat database of [`DEFAULT_DB_SIZE`].
     fn default() -> Self {
         Self {
             logs: 4,
@@ -73,6 +80,7 @@ impl Default for WorldOptions {
             password: None,
             sql_version: SqlVersion::default(),
             utc_offset_minutes: 0,
+            db_size_bytes: DEFAULT_DB_SIZE,
         }
     }
 }
@@ -130,6 +138,7 @@ impl World {
                 messages_per_log: options.messages_per_log,
                 sql_version: options.sql_version,
                 utc_offset_minutes: options.utc_offset_minutes,
+                db_size_bytes: options.db_size_bytes,
             },
         };
         for name in [CHAT_DB, COMPLIANCE_DB] {
@@ -156,7 +165,8 @@ impl World {
         }
     }
 
-    /// Creates an empty online database on `instance`, with placeholder files.
+    /// Creates an empty online database on `instance`: a chat database's data file holds
+    /// the world's database size of real bytes, every other file is a placeholder.
     pub(crate) fn create_database(
         &self,
         state: &mut WorldState,
@@ -165,6 +175,7 @@ impl World {
     ) -> WorldResult<()> {
         let dir = self.data_dir(instance);
         std::fs::create_dir_all(&dir)?;
+        let size = state.settings.db_size_bytes;
         let inst = state
             .instance_mut(instance)
             .ok_or_else(|| WorldError::Refused(format!("no instance {}", instance.name())))?;
@@ -177,13 +188,17 @@ impl World {
         for file in &db.files {
             std::fs::write(&file.physical_name, b"pcdr-sim placeholder database file\n")?;
         }
+        if let Some(data) = datafile::path_of(&db).filter(|_| name == CHAT_DB) {
+            datafile::fill(data, size)?;
+        }
         inst.databases
             .retain(|_, d| !d.name.eq_ignore_ascii_case(name));
         inst.databases.insert(name.to_owned(), db);
         Ok(())
     }
 
-    /// Creates an empty database on `instance`, mirrored to its site's mirror instance.
+    /// Creates an empty database on `instance`, mirrored to its site's mirror instance,
+    /// which gets a copy of its data file.
     pub(crate) fn create_mirrored(
         &self,
         state: &mut WorldState,
@@ -198,6 +213,9 @@ impl World {
             .ok_or_else(|| WorldError::Refused(format!("no database {name}")))?;
         let partner = instance.mirror_partner();
         let copy = mirror_copy(&principal, instance, &self.data_dir(partner));
+        if let (Some(from), Some(to)) = (datafile::path_of(&principal), datafile::path_of(&copy)) {
+            std::fs::copy(from, to)?;
+        }
         if let Some(inst) = state.instance_mut(partner) {
             inst.databases
                 .retain(|_, d| !d.name.eq_ignore_ascii_case(name));
@@ -256,6 +274,7 @@ impl World {
             .ok_or_else(|| WorldError::Refused("no backup instance".into()))?;
         dbops::restore_full(backup, CHAT_DB, &set, &path, &restore, Usage::default())
             .map_err(sql_refusal)?;
+        dbops::restore_data_file(backup, CHAT_DB, disks, &path).map_err(sql_refusal)?;
         backup
             .msdb
             .record_restore(CHAT_DB, 'D', (&path, &set.header), now);

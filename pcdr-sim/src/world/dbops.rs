@@ -6,6 +6,7 @@
 //! Pure state changes on one [`Instance`] or [`Database`] plus backup-file I/O; it knows
 //! nothing about sessions (callers say whether a database is in use) or the wire.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -13,7 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::backup_file::{BackupFileError, BackupKind, BackupSet, FileEntry, Message};
 use crate::guid::Guid;
 use crate::world::model::{Database, DbState, Instance, InstanceId, UserAccess};
-use crate::world::server_paths;
+use crate::world::{datafile, server_paths};
 
 /// LSN distance between two chat messages' commit records.
 pub const LSN_PER_MESSAGE: u128 = 100;
@@ -112,24 +113,53 @@ impl Disks {
     /// unreachable, 3241 malformed, 3203 truncated or damaged. Also returns the file's
     /// size in bytes.
     pub fn read(&self, instance: InstanceId, path: &str) -> Result<(BackupSet, u64), SqlError> {
-        let bytes = self.read_bytes(instance, path)?;
-        let set = BackupSet::decode(&bytes).map_err(|e| file_error(path, e))?;
-        Ok((set, bytes.len() as u64))
+        self.read_into(instance, path, &mut std::io::sink())
+    }
+
+    /// Reads the full backup in `path` as [`Disks::read`] does and writes its data pages
+    /// to a new data file `target`, as a restore does ("RESTORE … WITH MOVE": "the data
+    /// … file should be restored to" `target`, RESTORE Statements - Arguments,
+    /// <https://learn.microsoft.com/en-us/sql/t-sql/statements/restore-statements-arguments-transact-sql>).
+    pub fn restore_pages(
+        &self,
+        instance: InstanceId,
+        path: &str,
+        target: &Path,
+    ) -> Result<(), SqlError> {
+        let file = std::fs::File::create(target).map_err(|_| cannot_create(target))?;
+        let mut out = std::io::BufWriter::new(file);
+        self.read_into(instance, path, &mut out)?;
+        out.flush().map_err(|_| cannot_create(target))
+    }
+
+    fn read_into(
+        &self,
+        instance: InstanceId,
+        path: &str,
+        pages: &mut impl Write,
+    ) -> Result<(BackupSet, u64), SqlError> {
+        let file = self.open(instance, path)?;
+        let size = file.metadata().map_or(0, |m| m.len());
+        let set = BackupSet::read_from(&mut std::io::BufReader::new(file), pages)
+            .map_err(|e| file_error(path, e))?;
+        Ok((set, size))
     }
 
     /// Reads the backup set in `path` as `RESTORE HEADERONLY` does
-    /// ([`BackupSet::decode_for_header`]): 3201 missing or unreachable, 3241 a header
-    /// that cannot be read; damage after the header goes unseen.
+    /// ([`BackupSet::read_for_header`]): 3201 missing or unreachable, 3241 a header
+    /// that cannot be read; the data pages are not read and damage after the header
+    /// goes unseen.
     pub fn read_header(&self, instance: InstanceId, path: &str) -> Result<BackupSet, SqlError> {
-        let bytes = self.read_bytes(instance, path)?;
-        BackupSet::decode_for_header(&bytes).map_err(|e| file_error(path, e))
+        let file = self.open(instance, path)?;
+        BackupSet::read_for_header(&mut std::io::BufReader::new(file))
+            .map_err(|e| file_error(path, e))
     }
 
-    fn read_bytes(&self, instance: InstanceId, path: &str) -> Result<Vec<u8>, SqlError> {
+    fn open(&self, instance: InstanceId, path: &str) -> Result<std::fs::File, SqlError> {
         if self.share_unreachable && self.is_on_share(path) {
             return Err(cannot_open(path, 53, "The network path was not found."));
         }
-        std::fs::read(self.local(instance, path)?).map_err(|e| match e.kind() {
+        std::fs::File::open(self.local(instance, path)?).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => {
                 cannot_open(path, 2, "The system cannot find the file specified.")
             }
@@ -152,16 +182,48 @@ impl Disks {
         if self.copy_folder_full && real.starts_with(&self.copy) {
             return Err(disk_full(path));
         }
-        let bytes = set.encode();
-        std::fs::write(&real, &bytes)
+        let written = write_set(&real, set)
             .map_err(|_| cannot_open(path, 3, "The system cannot find the path specified."))?;
-        Ok(bytes.len() as u64)
+        Ok(written)
     }
 
     /// Whether `path` is on the backup share.
     pub fn is_on_share(&self, path: &str) -> bool {
         Path::new(path).starts_with(&self.share)
     }
+}
+
+/// Writes `set` to the file `real`, its data pages read from the data file its first
+/// data file entry names; returns the file's size.
+fn write_set(real: &Path, set: &BackupSet) -> std::io::Result<u64> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(real)?);
+    let source = set
+        .files
+        .iter()
+        .find(|f| !f.is_log)
+        .filter(|_| set.header.data_bytes > 0);
+    match source {
+        Some(file) => {
+            let pages = std::fs::File::open(&file.physical_name)?;
+            set.write_to(&mut out, &mut std::io::BufReader::new(pages))?;
+        }
+        None => set.write_to(&mut out, &mut std::io::empty())?,
+    }
+    out.flush()?;
+    std::fs::metadata(real).map(|m| m.len())
+}
+
+/// 5123: a database file that cannot be created ("CREATE FILE encountered operating
+/// system error …", Database Engine events and errors 5000 to 5999:
+/// <https://learn.microsoft.com/en-us/sql/relational-databases/errors-events/database-engine-events-and-errors-5000-to-5999>).
+fn cannot_create(target: &Path) -> SqlError {
+    SqlError::new(
+        5123,
+        format!(
+            "CREATE FILE encountered operating system error 3(The system cannot find the path specified.) while attempting to open or create the physical file '{}'.",
+            target.display()
+        ),
+    )
 }
 
 fn cannot_open(path: &str, code: u32, text: &str) -> SqlError {
@@ -236,9 +298,9 @@ pub fn check_backup(db: &Database, log: bool) -> Result<(), SqlError> {
 }
 
 /// The size of a full backup of `db`, in bytes, as the emulator estimates it before
-/// taking one.
+/// taking one: its data file and its messages.
 pub fn backup_bytes(db: &Database) -> u64 {
-    (db.messages.len() as u64) * 24 + 256
+    datafile::size_of(db) + (db.messages.len() as u64) * 24 + 256
 }
 
 /// Takes a log backup of `db` on `server` at `now`: the log from the previous log
@@ -288,6 +350,7 @@ pub fn take_full_backup(
         messages,
     );
     set.header.has_checksum = checksum;
+    set.header.data_bytes = datafile::size_of(db);
     db.database_backup_lsn = first;
     set
 }
@@ -320,6 +383,7 @@ fn backup_set(
             database_backup_lsn: db.database_backup_lsn,
             first_recovery_fork: db.recovery_fork_guid,
             recovery_fork: db.recovery_fork_guid,
+            data_bytes: 0,
         },
         files: db.files.clone(),
         messages,
@@ -530,6 +594,21 @@ pub fn restore_full(
         .retain(|_, d| !d.name.eq_ignore_ascii_case(name));
     instance.databases.insert(name.to_owned(), db);
     Ok(())
+}
+
+/// Writes the data file of database `name` on `instance`, just restored from the full
+/// backup in `path`, with that backup's data pages ([`Disks::restore_pages`]).
+pub fn restore_data_file(
+    instance: &Instance,
+    name: &str,
+    disks: &Disks,
+    path: &str,
+) -> Result<(), SqlError> {
+    let target = instance
+        .database(name)
+        .and_then(datafile::path_of)
+        .ok_or_else(|| SqlError::no_database(name))?;
+    disks.restore_pages(instance.id, path, target)
 }
 
 fn check_overwrite(

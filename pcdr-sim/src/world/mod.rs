@@ -11,7 +11,7 @@
 //! | `share/` | the backup share the primary's backup job writes to |
 //! | `copy/` | the copy destination on the backup site, which the backup instance names `D:\LogShipping\mgc` (`server_paths.rs`) |
 //! | `mirror-share/` | the backup site's share that seeds its mirror (`Install-CsMirrorDatabase -FileShare`), which survives a disaster at the primary site |
-//! | `data/<instance>/` | placeholder database files |
+//! | `data/<instance>/` | database files: the chat database's data file holds [`WorldOptions::db_size_bytes`] real bytes, which full backups carry and restores write (`datafile.rs`); the others are placeholders |
 //! | `sql-password` | the password of the SQL login `pcdr` (mode 0600) |
 //! | `windows-password` | the password of the Windows account [`WINDOWS_ACCOUNT`] (mode 0600) |
 //! | `tls/` | the world's certificate authority `ca.pem` and each instance's certificate and key (`certs.rs`) |
@@ -22,6 +22,7 @@
 
 pub mod certs;
 mod create;
+pub(crate) mod datafile;
 pub(crate) mod dbops;
 mod disaster;
 mod error;
@@ -42,7 +43,7 @@ pub mod version;
 
 use std::path::{Path, PathBuf};
 
-pub use create::WorldOptions;
+pub use create::{DEFAULT_DB_SIZE, WorldOptions};
 pub use error::{WorldError, WorldResult};
 pub use traffic::Traffic;
 pub use verify::{DeclaredLoss, Difference, Expect};

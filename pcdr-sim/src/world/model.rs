@@ -284,6 +284,10 @@ pub struct Settings {
     /// Absent (0) in worlds written before it existed.
     #[serde(default)]
     pub utc_offset_minutes: i32,
+    /// The size in bytes of each chat database's data file when the world creates it;
+    /// absent (0) in worlds written before it existed.
+    #[serde(default)]
+    pub db_size_bytes: u64,
 }
 
 impl Settings {

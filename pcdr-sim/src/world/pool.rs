@@ -195,7 +195,7 @@ fn mirror(state: &mut WorldState, disks: &Disks, seed: &Seed<'_>) -> Result<(), 
         };
     }
     let (full, log) = seed_backups(state, disks, seed).map_err(sql_message)?;
-    restore_on_mirror(state, seed, (&full, &log)).map_err(sql_message)?;
+    restore_on_mirror(state, disks, seed, (&full, &log)).map_err(sql_message)?;
     let guid = Guid::generate();
     let sides = [
         (instance, MirrorRole::Principal, partner),
@@ -234,9 +234,11 @@ fn seed_backups(
     Ok((full, log))
 }
 
-/// Both backups restored `WITH NORECOVERY` over the mirror instance's copy.
+/// Both backups restored `WITH NORECOVERY` over the mirror instance's copy, its data
+/// file written from the full backup's data pages.
 fn restore_on_mirror(
     state: &mut WorldState,
+    disks: &Disks,
     seed: &Seed<'_>,
     (full, log): (&BackupSet, &BackupSet),
 ) -> Result<(), SqlError> {
@@ -260,6 +262,7 @@ fn restore_on_mirror(
         &restore,
         usage,
     )?;
+    dbops::restore_data_file(target, seed.database, disks, &seed.file("bak"))?;
     let copy = target
         .database_mut(seed.database)
         .ok_or_else(|| SqlError::no_database(seed.database))?;
