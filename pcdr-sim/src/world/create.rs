@@ -313,6 +313,13 @@ fn mirror_copy(principal: &Database, instance: InstanceId, dir: &Path) -> Databa
     }
 }
 
+/// `name` in `folder`, joined with the separator the folder's own name uses, so a
+/// folder named the Unix way keeps its form when a Windows process joins it.
+fn file_in(folder: &str, name: &str) -> String {
+    let separator = if folder.contains('\\') { '\\' } else { '/' };
+    format!("{}{separator}{name}", folder.trim_end_matches(separator))
+}
+
 /// `MOVE` pairs that put each file of a backup into `dir` under its own file name.
 pub(crate) fn moves_to(
     files: &[crate::backup_file::FileEntry],
@@ -321,11 +328,16 @@ pub(crate) fn moves_to(
     files
         .iter()
         .map(|f| {
-            let name = Path::new(&f.physical_name)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| f.logical_name.clone());
-            (f.logical_name.clone(), dir.join(name).display().to_string())
+            let name = f
+                .physical_name
+                .rsplit(['\\', '/'])
+                .next()
+                .filter(|name| !name.is_empty())
+                .unwrap_or(&f.logical_name);
+            (
+                f.logical_name.clone(),
+                file_in(&dir.display().to_string(), name),
+            )
         })
         .collect()
 }
@@ -504,5 +516,26 @@ fn add_readers(state: &mut WorldState, options: &WorldOptions) {
                 login: "CONTOSO\\report-reader".into(),
             })
             .collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup_file::FileEntry;
+
+    /// A moved file keeps the form of the folder it is moved into, whichever platform
+    /// joins it: the instance recorded its folder, and its checks compare with that.
+    #[test]
+    fn a_moved_file_keeps_the_form_of_its_folders_name() {
+        let file = |physical: &str| FileEntry {
+            logical_name: "mgc".into(),
+            physical_name: physical.into(),
+            is_log: false,
+        };
+        let unix = moves_to(&[file(r"D:\Data\mgc.mdf")], Path::new("/w/data/backup"));
+        assert_eq!(unix, [("mgc".into(), "/w/data/backup/mgc.mdf".into())]);
+        let windows = moves_to(&[file("/w/data/primary/mgc.mdf")], Path::new(r"Z:\w\data"));
+        assert_eq!(windows, [("mgc".into(), r"Z:\w\data\mgc.mdf".into())]);
     }
 }

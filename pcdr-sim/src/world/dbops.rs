@@ -752,6 +752,19 @@ fn placement_problem(instance: &Instance, name: &str, path: &str) -> Option<(u32
     })
 }
 
+/// The folder holding `instance`'s database files as the instance names them (its
+/// `sys.master_files`), if it has any: where a restore onto it belongs. A process may
+/// name the world's folder otherwise (a shell under wine sees `Z:\…`); the instance's
+/// own name for it is the one its checks compare with.
+pub fn data_folder(instance: &Instance) -> Option<&str> {
+    instance
+        .databases
+        .values()
+        .flat_map(|d| &d.files)
+        .map(|f| folder_of(&f.physical_name))
+        .next()
+}
+
 /// The folder part of a Windows or Unix path.
 fn folder_of(path: &str) -> &str {
     path.rfind(['\\', '/']).map_or("", |at| &path[..at])

@@ -2,7 +2,7 @@
 //! (pool state, active servers, `Install-CsMirrorDatabase` seeding a mirror through the
 //! file share, cmdlet faults).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::backup_file::BackupSet;
 use crate::guid::Guid;
@@ -133,7 +133,8 @@ fn database_of_type(database_type: &str) -> Result<&'static str, String> {
 }
 
 /// What `Install-CsMirrorDatabase` seeds: one database of `instance`, through the
-/// file share, onto the mirror instance's data folder.
+/// file share, onto the mirror instance's data folder (the folder its files are in;
+/// `partner_dir`, the world's, when it has none).
 struct Seed<'a> {
     instance: InstanceId,
     database: &'static str,
@@ -248,10 +249,12 @@ fn restore_on_mirror(
     if let Some(existing) = target.database_mut(seed.database) {
         existing.mirroring = None;
     }
+    let folder =
+        dbops::data_folder(target).map_or_else(|| seed.partner_dir.to_path_buf(), PathBuf::from);
     let restore = FullRestore {
         replace: true,
         finish: Finish::NoRecovery,
-        moves: moves_to(&full.files, seed.partner_dir),
+        moves: moves_to(&full.files, &folder),
     };
     let usage = Usage::default();
     dbops::restore_full(
