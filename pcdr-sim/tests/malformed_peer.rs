@@ -21,10 +21,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+mod raw_tds;
+
 use pcdr_sim::engine::InstanceEngine;
 use pcdr_sim::tds::{Engine, Server, ServerEncryption, ServerHandle};
 use pcdr_sim::world::model::InstanceId;
 use pcdr_sim::world::{World, WorldOptions};
+use raw_tds::{
+    EOM, LOGIN7, PRELOGIN, field_entry, login7, packet, packet_with_length, prelogin_body,
+    prelogin_with_encryption, utf16, with_sspi,
+};
 use tiberius::{AuthMethod, Client, Config, EncryptionLevel};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -37,13 +43,10 @@ const CASE_LIMIT: Duration = Duration::from_secs(10);
 /// Seeded random cases of each kind (before login, and as requests after login).
 const RANDOM_CASES: usize = 150;
 
-const PRELOGIN: u8 = 0x12;
-const LOGIN7: u8 = 0x10;
 const SQL_BATCH: u8 = 0x01;
 const RPC: u8 = 0x03;
 const ATTENTION: u8 = 0x06;
 const SSPI: u8 = 0x11;
-const EOM: u8 = 0x01;
 
 /// Counts panics on the emulator's worker threads (a session task that panics would
 /// otherwise die quietly inside tokio).
@@ -69,43 +72,12 @@ impl Rng {
     }
 }
 
-/// One packet: header (type, status, length as given, spid 0, id 1, window 0) and body.
-fn packet_with_length(ty: u8, status: u8, length: u16, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![ty, status];
-    out.extend_from_slice(&length.to_be_bytes());
-    out.extend_from_slice(&[0, 0, 1, 0]);
-    out.extend_from_slice(body);
-    out
-}
-
-/// One well-framed, final packet.
-fn packet(ty: u8, body: &[u8]) -> Vec<u8> {
-    packet_with_length(ty, EOM, (8 + body.len()) as u16, body)
-}
-
-/// A client PRELOGIN: VERSION and ENCRYPTION = NOT_SUP.
-fn prelogin_body() -> Vec<u8> {
-    prelogin_with_encryption(0x02)
-}
-
-/// A client PRELOGIN: VERSION and ENCRYPTION = `encryption`.
-fn prelogin_with_encryption(encryption: u8) -> Vec<u8> {
-    let mut body = vec![0x00, 0, 11, 0, 6, 0x01, 0, 17, 0, 1, 0xFF];
-    body.extend_from_slice(&[0x0F, 0x00, 0x07, 0xD0, 0x00, 0x00]); // version
-    body.push(encryption);
-    body
-}
-
 /// A PRELOGIN asking for TLS (ENCRYPT_ON), then `tail`: what a broken peer sends where
 /// the TLS handshake should travel in PRELOGIN packets.
 fn tls_then(tail: Vec<u8>) -> Vec<u8> {
     let mut bytes = packet(PRELOGIN, &prelogin_with_encryption(0x01));
     bytes.extend(tail);
     bytes
-}
-
-fn utf16(text: &str) -> Vec<u8> {
-    text.encode_utf16().flat_map(u16::to_le_bytes).collect()
 }
 
 /// LOGIN7's password scrambling: swap nibbles, then XOR 0xA5.
@@ -116,51 +88,24 @@ fn scramble(password: &str) -> Vec<u8> {
         .collect()
 }
 
-/// Where the (offset, length) pair of LOGIN7 variable field `index` lives.
-fn field_entry(index: usize) -> usize {
-    36 + 4 * index
-}
-
 /// A LOGIN7 that the emulator accepts: user `pcdr`, the world's password, `master`.
 fn login7_body() -> Vec<u8> {
-    let mut body = vec![0u8; 94];
-    body[4..8].copy_from_slice(&0x7400_0004u32.to_le_bytes());
-    body[8..12].copy_from_slice(&4096u32.to_le_bytes());
-    let fields: [(usize, Vec<u8>); 6] = [
+    login7(&[
         (0, utf16("fuzz-host")),
         (1, utf16("pcdr")),
         (2, scramble(PASSWORD)),
         (3, utf16("malformed_peer")),
         (4, utf16("127.0.0.1")),
         (8, utf16("master")),
-    ];
-    for (index, data) in fields {
-        let offset = body.len() as u16;
-        let entry = field_entry(index);
-        body[entry..entry + 2].copy_from_slice(&offset.to_le_bytes());
-        body[entry + 2..entry + 4].copy_from_slice(&((data.len() / 2) as u16).to_le_bytes());
-        body.extend_from_slice(&data);
-    }
-    let total = body.len() as u32;
-    body[0..4].copy_from_slice(&total.to_le_bytes());
-    body
+    ])
 }
 
 /// A NEGOTIATE_MESSAGE (MS-NLMP 2.2.1.1) asking for Unicode and NTLM.
 const NTLM_NEGOTIATE: &[u8] = b"NTLMSSP\0\x01\0\0\0\x01\x02\0\0";
 
-/// `login7_body` as an integrated login: fIntSecurity (OptionFlags2 0x80) and `sspi`
-/// as its SSPI data (ibSSPI/cbSSPI at offset 78).
+/// `login7_body` as an integrated login with `sspi` as its SSPI data.
 fn integrated_login7(sspi: &[u8]) -> Vec<u8> {
-    let mut body = login7_body();
-    body[25] |= 0x80;
-    let offset = body.len() as u16;
-    body[78..80].copy_from_slice(&offset.to_le_bytes());
-    body[80..82].copy_from_slice(&(sspi.len() as u16).to_le_bytes());
-    body.extend_from_slice(sspi);
-    let total = body.len() as u32;
-    body[0..4].copy_from_slice(&total.to_le_bytes());
-    body
+    with_sspi(login7_body(), sspi)
 }
 
 /// `login7_body` with one variable field pointing elsewhere.

@@ -12,67 +12,31 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+mod raw_tds;
+
 use pcdr_sim::engine::InstanceEngine;
 use pcdr_sim::tds::{Engine, Server, ServerEncryption, ServerHandle};
 use pcdr_sim::world::model::InstanceId;
 use pcdr_sim::world::{WINDOWS_ACCOUNT, World, WorldOptions};
+use raw_tds::{LOGIN7, PRELOGIN, login7, packet, prelogin_body, utf16, with_sspi};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use winauth::NextBytes;
 
-const PRELOGIN: u8 = 0x12;
-const LOGIN7: u8 = 0x10;
 const SSPI_MESSAGE: u8 = 0x11;
 const SSPI_TOKEN: u8 = 0xED;
 const LOGINACK: u8 = 0xAD;
 const ERROR: u8 = 0xAA;
 const LIMIT: Duration = Duration::from_secs(10);
 
-fn utf16(text: &str) -> Vec<u8> {
-    text.encode_utf16().flat_map(u16::to_le_bytes).collect()
-}
-
-/// One final packet of type `ty`.
-fn packet(ty: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![ty, 0x01];
-    out.extend_from_slice(&((8 + body.len()) as u16).to_be_bytes());
-    out.extend_from_slice(&[0, 0, 1, 0]);
-    out.extend_from_slice(body);
-    out
-}
-
-/// A client PRELOGIN: VERSION and ENCRYPTION = NOT_SUP.
-fn prelogin() -> Vec<u8> {
-    let mut body = vec![0x00, 0, 11, 0, 6, 0x01, 0, 17, 0, 1, 0xFF];
-    body.extend_from_slice(&[0x0F, 0x00, 0x07, 0xD0, 0x00, 0x00, 0x02]);
-    body
-}
-
-/// A LOGIN7 with fIntSecurity (OptionFlags2 0x80), no user or password, and `sspi` as
-/// its SSPI data (ibSSPI/cbSSPI at offset 78).
+/// A LOGIN7 with no user or password, made integrated with `sspi` as its SSPI data.
 fn integrated_login7(sspi: &[u8]) -> Vec<u8> {
-    let mut body = vec![0u8; 94];
-    body[4..8].copy_from_slice(&0x7400_0004u32.to_le_bytes());
-    body[8..12].copy_from_slice(&4096u32.to_le_bytes());
-    body[25] = 0x80;
-    for (index, data) in [
+    let fields = [
         (0, utf16("pcdr-host")),
         (3, utf16("pcdr")),
         (8, utf16("master")),
-    ] {
-        let offset = body.len() as u16;
-        let entry = 36 + 4 * index;
-        body[entry..entry + 2].copy_from_slice(&offset.to_le_bytes());
-        body[entry + 2..entry + 4].copy_from_slice(&((data.len() / 2) as u16).to_le_bytes());
-        body.extend_from_slice(&data);
-    }
-    let offset = body.len() as u16;
-    body[78..80].copy_from_slice(&offset.to_le_bytes());
-    body[80..82].copy_from_slice(&(sspi.len() as u16).to_le_bytes());
-    body.extend_from_slice(sspi);
-    let total = body.len() as u32;
-    body[0..4].copy_from_slice(&total.to_le_bytes());
-    body
+    ];
+    with_sspi(login7(&fields), sspi)
 }
 
 /// The payload of the server's next message (all its packets).
@@ -130,7 +94,7 @@ async fn windows_login(server: &ServerHandle, password: &str, authenticate_type:
         .build(Some(domain), user, password);
     let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
     stream
-        .write_all(&packet(PRELOGIN, &prelogin()))
+        .write_all(&packet(PRELOGIN, &prelogin_body()))
         .await
         .unwrap();
     read_message(&mut stream).await;
