@@ -64,6 +64,18 @@ pub struct LogShipping {
     /// administrative share, e.g. `\\sql-dal\D$\LogShipping\mgc`); by default
     /// [`LogShipping::copy_destination`], which then must be a path pcdr can reach too.
     pub copy_destination_from_pcdr: String,
+    /// The folder the primary site's SQL Server restores log backups from while it is
+    /// the log-shipping secondary (after a switchover to the backup site, and while an
+    /// online failback prepares it), as that server sees it, with pcdr's path to it.
+    /// Log shipping in that direction writes to the same [`LogShipping::backup_share`].
+    /// `None` when the topology names none: a switchover back and an online failback
+    /// then refuse to start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_copy_destination: Option<String>,
+    /// The same folder as pcdr reaches it; set whenever
+    /// [`LogShipping::primary_copy_destination`] is (by default the same path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_copy_destination_from_pcdr: Option<String>,
     /// Minutes between log backups when failback sets log shipping up again (1–1440).
     pub backup_interval_minutes: u32,
     /// Minutes the secondary waits before restoring a copied log backup.

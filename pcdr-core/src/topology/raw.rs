@@ -52,6 +52,8 @@ pub(super) struct RawLogShipping {
     pub backup_share_from_pcdr: Option<String>,
     pub copy_destination: Option<String>,
     pub copy_destination_from_pcdr: Option<String>,
+    pub primary_copy_destination: Option<String>,
+    pub primary_copy_destination_from_pcdr: Option<String>,
     pub backup_interval_minutes: Option<i64>,
     pub restore_delay_minutes: Option<i64>,
     pub restore_mode: Option<RestoreMode>,

@@ -197,11 +197,33 @@ fn log_shipping(raw: RawLogShipping) -> Checked<LogShipping> {
         raw.copy_destination_from_pcdr,
         "a folder path on the backup site's SQL Server, as that server sees it",
     )?;
+    let (primary_copy_destination, primary_copy_destination_from_pcdr) = match raw
+        .primary_copy_destination
+    {
+        None if raw.primary_copy_destination_from_pcdr.is_some() => {
+            return Err(TopologyError::new(
+                "log_shipping.primary_copy_destination",
+                "is missing while primary_copy_destination_from_pcdr is given; expected a folder path on the primary site's SQL Server, as that server sees it",
+            ));
+        }
+        None => (None, None),
+        Some(server) => {
+            let (server, from_pcdr) = folder_views(
+                "log_shipping.primary_copy_destination",
+                Some(server),
+                raw.primary_copy_destination_from_pcdr,
+                "a folder path on the primary site's SQL Server, as that server sees it",
+            )?;
+            (Some(server), Some(from_pcdr))
+        }
+    };
     Ok(LogShipping {
         backup_share,
         backup_share_from_pcdr,
         copy_destination,
         copy_destination_from_pcdr,
+        primary_copy_destination,
+        primary_copy_destination_from_pcdr,
         backup_interval_minutes: number_or(
             "log_shipping.backup_interval_minutes",
             raw.backup_interval_minutes,

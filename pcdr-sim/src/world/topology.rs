@@ -59,6 +59,8 @@ impl World {
                 backup_share_from_pcdr: self.share_dir().display().to_string(),
                 copy_destination: COPY_FOLDER_ON_BACKUP.into(),
                 copy_destination_from_pcdr: self.copy_dir().display().to_string(),
+                primary_copy_destination: None,
+                primary_copy_destination_from_pcdr: None,
                 backup_interval_minutes: 15,
                 restore_delay_minutes: 0,
                 restore_mode: if standby {
