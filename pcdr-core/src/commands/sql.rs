@@ -217,6 +217,45 @@ pub fn log_shipping_primary(db: &str) -> SqlCommand {
     .name("@db", db)
 }
 
+/// The secondaries a log-shipping primary database ships to
+/// (`msdb.dbo.log_shipping_primary_secondaries`).
+pub fn log_shipping_primary_secondaries(primary_id: &str) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT secondary_server, secondary_database FROM msdb.dbo.log_shipping_primary_secondaries WHERE primary_id = @primary_id;",
+    )
+    .text_param("@primary_id", primary_id)
+}
+
+/// Removes the primary side of log shipping for a database: each of its secondaries
+/// (`sp_delete_log_shipping_primary_secondary`), then the primary database's setup and
+/// its backup job (`sp_delete_log_shipping_primary_database`), each return code checked.
+/// What a former primary does in a role change before it becomes the secondary
+/// (<https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-delete-log-shipping-primary-secondary-transact-sql>,
+/// <https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-delete-log-shipping-primary-database-transact-sql>).
+pub fn remove_primary_log_shipping(db: &str, secondaries: &[(String, String)]) -> SqlCommand {
+    let mut text = String::from("DECLARE @rc int;\n");
+    for i in 0..secondaries.len() {
+        text += &checked(
+            "master.dbo.sp_delete_log_shipping_primary_secondary",
+            &format!(
+                "@primary_database = @db, @secondary_server = @server{i}, @secondary_database = @database{i}"
+            ),
+        );
+    }
+    text += &checked(
+        "master.dbo.sp_delete_log_shipping_primary_database",
+        "@database = @db",
+    );
+    secondaries.iter().enumerate().fold(
+        SqlCommand::new(text).name("@db", db),
+        |command, (i, (server, database))| {
+            command
+                .name(&format!("@server{i}"), server)
+                .name(&format!("@database{i}"), database)
+        },
+    )
+}
+
 /// Whether a SQL Server Agent job is enabled (`msdb.dbo.sysjobs`).
 pub fn job_enabled(job_id: &str) -> SqlCommand {
     SqlCommand::new("SELECT enabled FROM msdb.dbo.sysjobs WHERE job_id = @job_id;")
@@ -362,6 +401,24 @@ pub fn backup_database(db: &str, file: &str, copy_only: bool) -> SqlCommand {
         .text_param("@file", file)
 }
 
+/// `BACKUP LOG … WITH NORECOVERY, INIT, CHECKSUM`: the tail-log backup of a planned
+/// role change. It backs up the log not yet backed up and leaves the database RESTORING,
+/// so the old primary cannot take writes any more and can restore the new primary's log
+/// backups later, without a re-seed
+/// (<https://learn.microsoft.com/sql/relational-databases/backup-restore/tail-log-backups-sql-server>,
+/// <https://learn.microsoft.com/sql/database-engine/log-shipping/change-roles-between-primary-and-secondary-log-shipping-servers-sql-server>).
+///
+/// ```
+/// use pcdr_core::commands::sql::backup_tail_log;
+/// let tail = backup_tail_log("mgc", r"\\fs\share\mgc_20261207180000.trn");
+/// assert_eq!(tail.text, "BACKUP LOG @db TO DISK = @file WITH NORECOVERY, INIT, CHECKSUM;");
+/// ```
+pub fn backup_tail_log(db: &str, file: &str) -> SqlCommand {
+    SqlCommand::new("BACKUP LOG @db TO DISK = @file WITH NORECOVERY, INIT, CHECKSUM;")
+        .name("@db", db)
+        .text_param("@file", file)
+}
+
 /// `RESTORE VERIFYONLY … WITH CHECKSUM`.
 pub fn verify_backup(file: &str) -> SqlCommand {
     SqlCommand::new("RESTORE VERIFYONLY FROM DISK = @file WITH CHECKSUM;").text_param("@file", file)
@@ -420,7 +477,7 @@ pub fn restore_database(db: &str, file: &str, options: &FullRestore) -> SqlComma
 fn checked(procedure: &str, arguments: &str) -> String {
     format!(
         "EXEC @rc = {procedure} {arguments};\n\
-         IF @@ERROR <> 0 OR @rc <> 0 BEGIN RAISERROR(N'%s failed with return code %d; the log-shipping setup stopped there.', \
+         IF @@ERROR <> 0 OR @rc <> 0 BEGIN RAISERROR(N'%s failed with return code %d; the batch stopped there.', \
          16, 1, N'{procedure}', @rc); RETURN; END;\n"
     )
 }

@@ -434,6 +434,15 @@ pub trait DatabasePlane: Send + Sync {
     async fn backup_database(&self, database: &str, file: &str, copy_only: bool)
     -> PlaneResult<()>;
 
+    /// `BACKUP LOG … WITH NORECOVERY, INIT, CHECKSUM`: the tail-log backup that leaves
+    /// `database` RESTORING (it needs the database to itself: 3101 while others use it).
+    async fn backup_tail_log(&self, database: &str, file: &str) -> PlaneResult<()>;
+
+    /// Removes the primary side of log shipping for `database` (its secondaries, then
+    /// its own setup and backup job); nothing to do when it is not a log-shipping
+    /// primary.
+    async fn remove_primary_log_shipping(&self, database: &str) -> PlaneResult<()>;
+
     /// `RESTORE VERIFYONLY … WITH CHECKSUM`.
     async fn verify_backup(&self, file: &str) -> PlaneResult<()>;
 

@@ -112,6 +112,12 @@ impl DatabasePlane for Offline {
     async fn backup_database(&self, _: &str, _: &str, _: bool) -> PlaneResult<()> {
         self.fail()
     }
+    async fn backup_tail_log(&self, _: &str, _: &str) -> PlaneResult<()> {
+        self.fail()
+    }
+    async fn remove_primary_log_shipping(&self, _: &str) -> PlaneResult<()> {
+        self.fail()
+    }
     async fn verify_backup(&self, _: &str) -> PlaneResult<()> {
         self.fail()
     }

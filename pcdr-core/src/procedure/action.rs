@@ -19,13 +19,17 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
-    /// `sp_stop_job` for a log-shipping job running on the backup instance.
+    /// `sp_stop_job` for a log-shipping job running on a secondary instance.
     StopJob {
+        /// Where.
+        site: SiteRole,
         /// The job's name.
         job: String,
     },
-    /// `sp_delete_log_shipping_secondary_database` on the backup instance.
+    /// `sp_delete_log_shipping_secondary_database` on a secondary instance.
     RemoveSecondaryLogShipping {
+        /// Where.
+        site: SiteRole,
         /// The database.
         database: String,
     },
@@ -40,8 +44,10 @@ pub enum Action {
         /// Its size.
         bytes: u64,
     },
-    /// `RESTORE LOG … WITH NORECOVERY` on the backup instance.
+    /// `RESTORE LOG … WITH NORECOVERY`.
     RestoreLog {
+        /// Where.
+        site: SiteRole,
         /// The database.
         database: String,
         /// The backup.
@@ -96,6 +102,24 @@ pub enum Action {
         /// overwritten), not a regular full backup.
         copy_only: bool,
     },
+    /// `BACKUP LOG … WITH NORECOVERY`: the tail-log backup that leaves the database
+    /// RESTORING.
+    BackupTailLog {
+        /// Where.
+        site: SiteRole,
+        /// The database.
+        database: String,
+        /// The backup file.
+        file: String,
+    },
+    /// The primary side of log shipping removed (secondaries, then the database's setup
+    /// and backup job).
+    RemovePrimaryLogShipping {
+        /// Where.
+        site: SiteRole,
+        /// The database.
+        database: String,
+    },
     /// `RESTORE VERIFYONLY`.
     VerifyBackup {
         /// Where.
@@ -122,9 +146,13 @@ pub enum Action {
         /// The database.
         database: String,
     },
-    /// The primary side of log shipping, on the primary site's instance or its mirror.
+    /// The primary side of log shipping, on a site's instance or, on the primary site,
+    /// its mirror.
     SetupLogShippingPrimary {
-        /// Where.
+        /// The site.
+        site: SiteRole,
+        /// On the primary site: its instance or its mirror (always [`Partner::Primary`],
+        /// the site's own instance, elsewhere).
         #[serde(skip_serializing_if = "Partner::is_primary")]
         on: Partner,
         /// The settings.
@@ -132,6 +160,8 @@ pub enum Action {
     },
     /// The secondary side of log shipping.
     SetupLogShippingSecondary {
+        /// Where.
+        site: SiteRole,
         /// The settings.
         setup: SecondaryLogShipping,
     },
@@ -288,6 +318,7 @@ impl Action {
             Self::CopyFile { name, .. } => Some(name),
             Self::RestoreLog { backup, .. } => Some(&backup.file),
             Self::BackupDatabase { file, .. }
+            | Self::BackupTailLog { file, .. }
             | Self::VerifyBackup { file, .. }
             | Self::RestoreDatabase { file, .. } => Some(file),
             _ => None,
@@ -300,11 +331,25 @@ impl Action {
         let shell_cmd = |command| Command::shell(ctx, command);
         let pool = &ctx.topology.pool;
         match self {
-            Self::StopJob { job } => sql_at(SiteRole::Backup, sql::stop_job(job)),
-            Self::RemoveSecondaryLogShipping { database } => sql_at(
-                SiteRole::Backup,
-                sql::remove_secondary_log_shipping(database),
+            Self::StopJob { site, job } => sql_at(*site, sql::stop_job(job)),
+            Self::RemoveSecondaryLogShipping { site, database } => {
+                sql_at(*site, sql::remove_secondary_log_shipping(database))
+            }
+            Self::RemovePrimaryLogShipping { site, database } => sql_at(
+                *site,
+                sql::remove_primary_log_shipping(
+                    database,
+                    &[("<secondary server>".into(), database.clone())],
+                ),
+            )
+            .sent(
+                "with one sp_delete_log_shipping_primary_secondary for each secondary msdb lists",
             ),
+            Self::BackupTailLog {
+                site,
+                database,
+                file,
+            } => sql_at(*site, sql::backup_tail_log(database, file)),
             Self::CopyFile {
                 from,
                 to,
@@ -319,9 +364,11 @@ impl Action {
                 },
                 when: None,
             },
-            Self::RestoreLog { database, backup } => {
-                sql_at(SiteRole::Backup, sql::restore_log(database, &backup.file))
-            }
+            Self::RestoreLog {
+                site,
+                database,
+                backup,
+            } => sql_at(*site, sql::restore_log(database, &backup.file)),
             Self::EndSessions { site, database } => sql_at(*site, sql::kill_placeholder())
                 .sent(format!("once for each user session on {database}")),
             Self::Recover { site, database } => sql_at(*site, sql::recover(database)),
@@ -357,11 +404,15 @@ impl Action {
                 file,
                 options,
             } => sql_at(*site, sql::restore_database(database, file, options)),
-            Self::SetupLogShippingPrimary { on, setup } => {
-                Command::sql_to(ctx, *on, sql::setup_log_shipping_primary(setup))
+            Self::SetupLogShippingPrimary { site, on, setup } => {
+                let command = sql::setup_log_shipping_primary(setup);
+                match on {
+                    Partner::Mirror => Command::sql_to(ctx, *on, command),
+                    Partner::Primary => sql_at(*site, command),
+                }
             }
-            Self::SetupLogShippingSecondary { setup } => {
-                sql_at(SiteRole::Backup, sql::setup_log_shipping_secondary(setup))
+            Self::SetupLogShippingSecondary { site, setup } => {
+                sql_at(*site, sql::setup_log_shipping_secondary(setup))
             }
         }
     }
@@ -391,17 +442,29 @@ impl Action {
             Self::CopyFile { from, to, name, .. } => {
                 return ctx.planes.files.copy_file(from, name, to).await;
             }
-            Self::StopJob { job } => ctx.sql(SiteRole::Backup).stop_job(job).await,
-            Self::RemoveSecondaryLogShipping { database } => {
-                ctx.sql(SiteRole::Backup)
-                    .remove_secondary_log_shipping(database)
-                    .await
+            Self::StopJob { site, job } => ctx.sql(*site).stop_job(job).await,
+            Self::RemoveSecondaryLogShipping { site, database } => {
+                ctx.sql(*site).remove_secondary_log_shipping(database).await
             }
-            Self::RestoreLog { database, backup } => {
-                ctx.sql(SiteRole::Backup)
-                    .restore_log(database, &backup.file)
-                    .await?;
+            Self::RemovePrimaryLogShipping { site, database } => {
+                ctx.sql(*site).remove_primary_log_shipping(database).await
+            }
+            Self::RestoreLog {
+                site,
+                database,
+                backup,
+            } => {
+                ctx.sql(*site).restore_log(database, &backup.file).await?;
                 return Ok(backup.header.backup_size);
+            }
+            Self::BackupTailLog {
+                site,
+                database,
+                file,
+            } => {
+                let sql = ctx.sql(*site);
+                sql.backup_tail_log(database, file).await?;
+                return Ok(backup_size(sql, file).await);
             }
             Self::EndSessions { site, database } => end_sessions(ctx, step, *site, database).await,
             Self::Recover { site, database } => ctx.sql(*site).recover(database).await,
@@ -440,13 +503,15 @@ impl Action {
                     .fail_over_mirroring(database)
                     .await
             }
-            Self::SetupLogShippingPrimary { on, setup } => {
-                partner(ctx, *on)?.setup_log_shipping_primary(setup).await
+            Self::SetupLogShippingPrimary { site, on, setup } => {
+                let plane = match on {
+                    Partner::Mirror => partner(ctx, *on)?,
+                    Partner::Primary => ctx.sql(*site),
+                };
+                plane.setup_log_shipping_primary(setup).await
             }
-            Self::SetupLogShippingSecondary { setup } => {
-                ctx.sql(SiteRole::Backup)
-                    .setup_log_shipping_secondary(setup)
-                    .await
+            Self::SetupLogShippingSecondary { site, setup } => {
+                ctx.sql(*site).setup_log_shipping_secondary(setup).await
             }
         };
         done.map(|()| 0)
@@ -485,11 +550,18 @@ impl Action {
     /// The instance the action goes to; `None` for the pool and the file system.
     fn site(&self) -> Option<SiteRole> {
         match self {
-            Self::StopJob { .. }
-            | Self::RemoveSecondaryLogShipping { .. }
-            | Self::RestoreLog { .. }
-            | Self::SetupLogShippingSecondary { .. } => Some(SiteRole::Backup),
-            Self::EndSessions { site, .. }
+            Self::SetupLogShippingPrimary {
+                site,
+                on: Partner::Primary,
+                ..
+            }
+            | Self::StopJob { site, .. }
+            | Self::RemoveSecondaryLogShipping { site, .. }
+            | Self::RemovePrimaryLogShipping { site, .. }
+            | Self::RestoreLog { site, .. }
+            | Self::BackupTailLog { site, .. }
+            | Self::SetupLogShippingSecondary { site, .. }
+            | Self::EndSessions { site, .. }
             | Self::Recover { site, .. }
             | Self::RemoveMirroring { site, .. }
             | Self::BackupDatabase { site, .. }
@@ -507,7 +579,9 @@ impl Action {
     /// The database the action changes, if it names one.
     fn database(&self) -> Option<&str> {
         match self {
-            Self::RemoveSecondaryLogShipping { database }
+            Self::RemoveSecondaryLogShipping { database, .. }
+            | Self::RemovePrimaryLogShipping { database, .. }
+            | Self::BackupTailLog { database, .. }
             | Self::RestoreLog { database, .. }
             | Self::EndSessions { database, .. }
             | Self::Recover { database, .. }
@@ -516,7 +590,7 @@ impl Action {
             | Self::RestoreDatabase { database, .. }
             | Self::FailOverMirroring { database, .. } => Some(database),
             Self::SetupLogShippingPrimary { setup, .. } => Some(&setup.database),
-            Self::SetupLogShippingSecondary { setup } => Some(&setup.secondary_database),
+            Self::SetupLogShippingSecondary { setup, .. } => Some(&setup.secondary_database),
             _ => None,
         }
     }

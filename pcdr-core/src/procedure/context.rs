@@ -81,6 +81,12 @@ pub const STALE_AFTER_HOURS: i64 = 24;
 /// What the steps learned, kept in the journal so a resumed run knows it too.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Facts {
+    /// The site a switchover moves the pool to, decided by its first step from the
+    /// pool's state (Normal: the backup site; FailedOver: the primary site). `None` in
+    /// the other procedures, whose restoring site is fixed (see
+    /// [`Context::restoring_site`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_to: Option<SiteRole>,
     /// The log-shipping setup read before failover step 1 removed it.
     pub snapshot: Option<LogShippingSnapshot>,
     /// The failover journal a failback took [`snapshot`](Self::snapshot) from.
@@ -393,6 +399,12 @@ impl Context {
         if new {
             self.emit(Event::Note { step, text });
         }
+    }
+
+    /// The site whose database restores the log backups and takes over: the backup site
+    /// in a failover, the site a switchover moves the pool to.
+    pub fn restoring_site(&self) -> SiteRole {
+        self.lock_facts().switch_to.unwrap_or(SiteRole::Backup)
     }
 
     /// The database plane of a site.

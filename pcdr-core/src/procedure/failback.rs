@@ -24,6 +24,7 @@
 //!
 //! Backup files are named after the run id, so a resumed run finds its own files.
 
+use super::log_shipping_setup;
 use super::shared::{
     LogShippingFolders, active_list, active_servers_for, db_state, existing_db, file_moves,
     install_mirroring, log_shipping_folders, mirror_request, observe_active_servers,
@@ -39,9 +40,8 @@ use crate::log_chain::{BackupHeader, BackupType};
 use crate::logship::join_path;
 use crate::planes::{
     DatabasePlane, DatabaseState, FileMove, FullRestore, MirroringRole, PoolState,
-    PrimaryLogShipping, SecondaryLogShipping,
 };
-use crate::topology::{RestoreMode, SiteRole};
+use crate::topology::SiteRole;
 
 /// Failback.
 pub const PROCEDURE: Procedure = Procedure::new(&ProcedureName {
@@ -812,85 +812,13 @@ pub async fn reinitialize_backup(ctx: &Context) -> Result<StepOutcome> {
     })
 }
 
-/// How long log-shipping files are kept when no snapshot says otherwise (SSMS's default).
-const DEFAULT_RETENTION_MINUTES: u32 = 4320;
-
-/// Each instance's name as it reports it (`@@SERVERNAME`), which is how log shipping
-/// records servers: the primary's, then the backup's.
-async fn server_names(ctx: &Context, step: StepId) -> Result<(String, String)> {
-    let name_of = |site: SiteRole| async move {
-        ctx.sql(site)
-            .server_name()
-            .await
-            .map_err(sql_error(ctx, step, site, None))
-    };
-    Ok((
-        name_of(SiteRole::Primary).await?,
-        name_of(SiteRole::Backup).await?,
-    ))
-}
-
-/// The log-shipping settings between the two named servers: folders as
-/// [`log_shipping_folders`] gives them; delay, mode, `disconnect_users`, retention and
-/// alert thresholds from the failover's snapshot where there is one (read from the
-/// failover journal at the run's start), else the topology's delay and mode and pcdr's
-/// defaults.
-fn log_shipping_settings(
-    ctx: &Context,
-    primary_server: String,
-    secondary_server: String,
-) -> (PrimaryLogShipping, SecondaryLogShipping) {
-    let db = ctx.chat_db().to_string();
-    let topo = &ctx.topology.log_shipping;
-    let snapshot = ctx.facts().snapshot;
-    let LogShippingFolders { share, copy } = log_shipping_folders(ctx);
-    let (share, destination) = (share.server, copy.server);
-    let delay = snapshot.as_ref().map_or(topo.restore_delay_minutes, |s| {
-        s.restore_delay_minutes.max(0).unsigned_abs()
-    });
-    let mode = snapshot
-        .as_ref()
-        .map_or(topo.restore_mode, |s| s.restore_mode);
-    // Without a snapshot, standby readers are disconnected, as pcdr always did.
-    let disconnect_users = snapshot.as_ref().is_none_or(|s| s.disconnect_users);
-    let retention = snapshot
-        .as_ref()
-        .and_then(|s| u32::try_from(s.file_retention_minutes).ok())
-        .unwrap_or(DEFAULT_RETENTION_MINUTES);
-    let primary = PrimaryLogShipping {
-        database: db.clone(),
-        backup_directory: share.clone(),
-        backup_share: share.clone(),
-        backup_job_name: format!("LSBackup_{db}"),
-        backup_interval_minutes: topo.backup_interval_minutes,
-        retention_minutes: retention,
-        secondary_server,
-        secondary_database: db.clone(),
-    };
-    let secondary = SecondaryLogShipping {
-        copy_job_name: format!("LSCopy_{primary_server}_{db}"),
-        restore_job_name: format!("LSRestore_{primary_server}_{db}"),
-        primary_server,
-        primary_database: db.clone(),
-        secondary_database: db,
-        backup_source_directory: share,
-        backup_destination_directory: destination,
-        interval_minutes: topo.backup_interval_minutes,
-        retention_minutes: retention,
-        restore_delay_minutes: delay,
-        restore_mode: mode,
-        disconnect_users,
-        thresholds: snapshot.and_then(|s| s.thresholds),
-    };
-    (primary, secondary)
-}
-
 /// Says where the settings [`setup_log_shipping`] will use come from, with their values:
 /// the failover's snapshot as a note; the topology's values as a warning, since they are
 /// not the settings the deployment had before the failover.
 fn settings_source(ctx: &Context, intent: Intent) -> Intent {
-    let (_, secondary) = log_shipping_settings(ctx, String::new(), String::new());
-    let values = described_settings(&secondary);
+    let (_, secondary) =
+        log_shipping_setup::settings(ctx, SiteRole::Primary, String::new(), String::new());
+    let values = log_shipping_setup::described_settings(&secondary);
     let facts = ctx.facts();
     match (facts.snapshot, facts.snapshot_journal) {
         (Some(_), Some(journal)) => intent.with_note(format!(
@@ -912,104 +840,17 @@ fn settings_source(ctx: &Context, intent: Intent) -> Intent {
     }
 }
 
-/// The settings of a log-shipping secondary that a failback keeps from the snapshot, in
-/// words.
-fn described_settings(setup: &SecondaryLogShipping) -> String {
-    let mode = match setup.restore_mode {
-        RestoreMode::NoRecovery => "NORECOVERY",
-        RestoreMode::Standby => "STANDBY",
-    };
-    let thresholds = setup.thresholds.as_ref().map_or_else(
-        || "the alert thresholds sp_add_log_shipping_secondary_database sets by default".into(),
-        |t| {
-            format!(
-                "restore alert threshold {} minutes (alert {}), history retention {} minutes",
-                t.restore_threshold_minutes,
-                if t.alert_enabled {
-                    "enabled"
-                } else {
-                    "disabled"
-                },
-                t.history_retention_minutes
-            )
-        },
-    );
-    format!(
-        "restore delay {} minutes, restore mode {mode}, disconnect_users {}, file retention {} minutes, {thresholds}",
-        setup.restore_delay_minutes,
-        u8::from(setup.disconnect_users),
-        setup.retention_minutes
-    )
-}
-
 fn log_shipping_template(ctx: &Context) -> Vec<Template> {
-    let name = |site: SiteRole| format!("<@@SERVERNAME of {}>", ctx.sql_name(site));
-    let (primary, secondary) =
-        log_shipping_settings(ctx, name(SiteRole::Primary), name(SiteRole::Backup));
-    vec![
-        Template::when(
-            "unless the primary is already set up as a log-shipping primary, its backup job enabled",
-            Action::SetupLogShippingPrimary {
-                on: Partner::Primary,
-                setup: primary,
-            },
-        ),
-        Template::when(
-            "unless the backup is already set up as a log-shipping secondary, its copy and restore jobs enabled",
-            Action::SetupLogShippingSecondary { setup: secondary },
-        ),
-    ]
+    log_shipping_setup::template(ctx, SiteRole::Primary)
 }
 
 async fn observe_log_shipping(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = SETUP_LOG_SHIPPING;
-    let db = ctx.chat_db();
-    let primary_done = ctx
-        .sql(SiteRole::Primary)
-        .is_log_shipping_primary(db)
-        .await
-        .map_err(sql_error(ctx, STEP, SiteRole::Primary, Some(db)))?;
-    let secondary_done = ctx
-        .sql(SiteRole::Backup)
-        .is_log_shipping_secondary(db)
-        .await
-        .map_err(sql_error(ctx, STEP, SiteRole::Backup, Some(db)))?;
-    if primary_done && secondary_done {
-        return Ok(Intent::Skip(
-            "log shipping from the primary to the backup site is already set up".into(),
-        ));
-    }
-    let (primary_server, secondary_server) = server_names(ctx, STEP).await?;
-    let (primary, secondary) = log_shipping_settings(ctx, primary_server, secondary_server);
-    let mut actions = Vec::new();
-    if !primary_done {
-        actions.push(Action::SetupLogShippingPrimary {
-            on: Partner::Primary,
-            setup: primary,
-        });
-    }
-    if !secondary_done {
-        actions.push(Action::SetupLogShippingSecondary { setup: secondary });
-    }
-    Ok(Intent::act(actions))
+    log_shipping_setup::observe(ctx, SETUP_LOG_SHIPPING, SiteRole::Primary).await
 }
 
 /// Step 5c: sets up log shipping from the primary to the backup database again.
 pub async fn setup_log_shipping(ctx: &Context) -> Result<StepOutcome> {
-    const STEP: StepId = SETUP_LOG_SHIPPING;
-    let actions = act_or_return!(ctx, STEP, observe_log_shipping(ctx).await?);
-    perform_all(ctx, STEP, &actions).await?;
-    if observe_log_shipping(ctx).await?.acts() {
-        return Err(unexpected(
-            ctx,
-            STEP,
-            SiteRole::Backup,
-            "log shipping is not fully configured after setting it up".into(),
-        ));
-    }
-    Ok(StepOutcome::Done {
-        summary: "log shipping set up from the primary to the backup site".into(),
-    })
+    log_shipping_setup::set_up(ctx, SETUP_LOG_SHIPPING, SiteRole::Primary).await
 }
 
 async fn observe_mirror(ctx: &Context) -> Result<Intent> {
@@ -1080,9 +921,12 @@ fn fail_over_from(ctx: &Context, principal: Partner) -> Action {
 /// The mirror's log-shipping primary: the primary's settings (same share, job and
 /// secondary), as the documentation asks.
 async fn mirror_setup(ctx: &Context, step: StepId) -> Result<Action> {
-    let (primary_server, secondary_server) = server_names(ctx, step).await?;
-    let (setup, _) = log_shipping_settings(ctx, primary_server, secondary_server);
+    let (primary_server, secondary_server) =
+        log_shipping_setup::server_names(ctx, step, SiteRole::Primary).await?;
+    let (setup, _) =
+        log_shipping_setup::settings(ctx, SiteRole::Primary, primary_server, secondary_server);
     Ok(Action::SetupLogShippingPrimary {
+        site: SiteRole::Primary,
         on: Partner::Mirror,
         setup,
     })
@@ -1129,13 +973,19 @@ async fn observe_mirror_log_shipping(ctx: &Context) -> Result<Intent> {
 
 fn mirror_log_shipping_template(ctx: &Context) -> Vec<Template> {
     let name = |site: SiteRole| format!("<@@SERVERNAME of {}>", ctx.sql_name(site));
-    let (setup, _) = log_shipping_settings(ctx, name(SiteRole::Primary), name(SiteRole::Backup));
+    let (setup, _) = log_shipping_setup::settings(
+        ctx,
+        SiteRole::Primary,
+        name(SiteRole::Primary),
+        name(SiteRole::Backup),
+    );
     let only = "only if the topology has a primary mirror that is not yet a log-shipping primary";
     vec![
         Template::when(only, fail_over_from(ctx, Partner::Primary)),
         Template::when(
             only,
             Action::SetupLogShippingPrimary {
+                site: SiteRole::Primary,
                 on: Partner::Mirror,
                 setup,
             },

@@ -18,7 +18,6 @@ use crate::log_chain::{
 };
 use crate::logship::join_path;
 use crate::planes::{DatabaseState, FileEntry};
-use crate::topology::SiteRole;
 use std::collections::{HashMap, HashSet};
 
 /// The last component of a Windows or Unix path.
@@ -90,7 +89,7 @@ pub async fn candidate(ctx: &Context, step: StepId, file: &str) -> Result<Candid
 
 /// As [`candidate`], also saying whether SQL Server found the file damaged ([`DAMAGED`]).
 async fn read_header(ctx: &Context, step: StepId, file: &str) -> Result<(Candidate, bool)> {
-    let (header, damaged) = match ctx.sql(SiteRole::Backup).backup_header(file).await {
+    let (header, damaged) = match ctx.sql(ctx.restoring_site()).backup_header(file).await {
         Ok(h) => (Ok(h), false),
         Err(e) if e.sql_number() == Some(CANNOT_OPEN) => {
             return Err(unseen_in_copy_folder(ctx, step, file, &e));
@@ -100,7 +99,7 @@ async fn read_header(ctx: &Context, step: StepId, file: &str) -> Result<(Candida
             (Err(e.to_string()), damaged)
         }
         Err(e) => {
-            let target = ctx.sql_name(SiteRole::Backup);
+            let target = ctx.sql_name(ctx.restoring_site());
             return Err(Error::step(step, target, None, Some(file), e));
         }
     };
@@ -113,7 +112,7 @@ async fn read_header(ctx: &Context, step: StepId, file: &str) -> Result<(Candida
 /// folder.
 fn unseen_in_copy_folder(ctx: &Context, step: StepId, file: &str, error: &PlaneError) -> Error {
     let copy = log_shipping_folders(ctx).copy;
-    let server = ctx.sql_name(SiteRole::Backup);
+    let server = ctx.sql_name(ctx.restoring_site());
     precondition(
         step,
         PreconditionKind::Topology,
@@ -249,10 +248,10 @@ pub async fn database_identity(
 ) -> Result<ChainIdentity> {
     let db = ctx.chat_db();
     let restored = ctx
-        .sql(SiteRole::Backup)
+        .sql(ctx.restoring_site())
         .last_restored_backup(db)
         .await
-        .map_err(|e| Error::step(step, ctx.sql_name(SiteRole::Backup), Some(db), None, e))?;
+        .map_err(|e| Error::step(step, ctx.sql_name(ctx.restoring_site()), Some(db), None, e))?;
     let identity = match restored {
         Some(set) => ChainIdentity {
             family: Some(set.family_guid),
@@ -297,11 +296,11 @@ async fn last_restored_header(ctx: &Context, step: StepId) -> Result<Option<Back
         return Ok(None);
     };
     // The restore job's file may be gone since (its retention deletes old files).
-    match ctx.sql(SiteRole::Backup).backup_header(&file).await {
+    match ctx.sql(ctx.restoring_site()).backup_header(&file).await {
         Ok(header) => Ok(Some(header)),
         Err(PlaneError::Sql(_)) => Ok(None),
         Err(e) => {
-            let target = ctx.sql_name(SiteRole::Backup);
+            let target = ctx.sql_name(ctx.restoring_site());
             Err(Error::step(step, target, None, Some(&file), e))
         }
     }
@@ -329,11 +328,11 @@ async fn drop_proven_applied(
             }
         };
         let restored = ctx
-            .sql(SiteRole::Backup)
+            .sql(ctx.restoring_site())
             .restored_from_file(db, &candidate.file)
             .await
             .map_err(|e| {
-                let target = ctx.sql_name(SiteRole::Backup);
+                let target = ctx.sql_name(ctx.restoring_site());
                 Error::step(step, target, Some(db), Some(&candidate.file), e)
             })?;
         if restored.is_some_and(|set| set.last_lsn <= point) {
@@ -379,7 +378,7 @@ pub async fn restore_plan(
     let mut plan =
         plan_log_restores(db, identity, point, &all).map_err(|source| Error::BadLogBackup {
             step,
-            target: ctx.sql_name(SiteRole::Backup),
+            target: ctx.sql_name(ctx.restoring_site()),
             database: db.to_string(),
             source: Box::new(source),
         })?;

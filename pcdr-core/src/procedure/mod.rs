@@ -28,11 +28,13 @@ macro_rules! act_or_return {
 }
 
 mod action;
+mod catch_up;
 mod context;
 pub mod failback;
 pub mod failover;
 mod header_search;
 mod id;
+mod log_shipping_setup;
 mod pipeline;
 mod shared;
 mod step;

@@ -19,7 +19,6 @@ use super::{Action, Context, StepId};
 use crate::error::Result;
 use crate::log_chain::{ChainIdentity, LogBackup, Lsn, plan_log_restores};
 use crate::logship::join_path;
-use crate::topology::SiteRole;
 use std::collections::HashSet;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
@@ -101,11 +100,12 @@ impl Pipeline {
     /// apply step decides those, as it must anyway.
     async fn start(ctx: &Context, step: StepId, actions: &[Action]) -> Option<Pipeline> {
         let db = ctx.chat_db();
-        let state = db_state(ctx, step, SiteRole::Backup, db).await.ok()??;
+        let site = ctx.restoring_site();
+        let state = db_state(ctx, step, site, db).await.ok()??;
         if state.is_recovered() || !state.accepts_logs() {
             return None;
         }
-        let point = ctx.sql(SiteRole::Backup).redo_start_lsn(db).await.ok()??;
+        let point = ctx.sql(site).redo_start_lsn(db).await.ok()??;
         let coming = coming_files(actions);
         let folder = log_shipping_folders(ctx).copy;
         // A file about to be copied again (another size) is not read before it lands.
@@ -217,17 +217,22 @@ impl<'a> Restorer<'a> {
     }
 
     async fn restore(&mut self, backup: LogBackup) -> Result<()> {
+        let site = self.ctx.restoring_site();
         let database = self.ctx.chat_db().to_string();
         let mut actions = Vec::with_capacity(2);
         if std::mem::take(&mut self.end_sessions_first) {
             actions.push(Action::EndSessions {
-                site: SiteRole::Backup,
+                site,
                 database: database.clone(),
             });
         }
-        actions.push(Action::RestoreLog { database, backup });
+        actions.push(Action::RestoreLog {
+            site,
+            database,
+            backup,
+        });
         let db = self.ctx.chat_db();
-        perform_exclusive(self.ctx, self.step, SiteRole::Backup, db, &actions).await?;
+        perform_exclusive(self.ctx, self.step, site, db, &actions).await?;
         self.restored += 1;
         Ok(())
     }

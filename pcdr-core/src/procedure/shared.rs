@@ -200,26 +200,74 @@ pub struct LogShippingFolders {
     pub copy: FolderViews,
 }
 
-/// The log-shipping folders. The servers' paths come from the snapshot when there is
-/// one (msdb holds what the jobs really used), else from the topology; pcdr's own paths
-/// always come from the topology (`*_from_pcdr`): msdb's paths are the servers' and are
-/// never taken for pcdr's.
+/// The log-shipping folders of the site that restores the log backups
+/// ([`Context::restoring_site`]); see [`log_shipping_folders_for`].
 pub fn log_shipping_folders(ctx: &Context) -> LogShippingFolders {
+    log_shipping_folders_for(ctx, ctx.restoring_site())
+}
+
+/// The share and the copy folder of log shipping to `secondary`. The servers' paths come
+/// from the snapshot when there is one (msdb holds what the jobs really used: the share
+/// for either direction, the copy folder for the site whose setup it recorded), else
+/// from the topology; pcdr's own paths always come from the topology (`*_from_pcdr`):
+/// msdb's paths are the servers' and are never taken for pcdr's.
+pub fn log_shipping_folders_for(ctx: &Context, secondary: SiteRole) -> LogShippingFolders {
     let topo = &ctx.topology.log_shipping;
-    let (share, copy) = match ctx.facts().snapshot {
-        Some(s) => (s.backup_source_directory, s.backup_destination_directory),
-        None => (topo.backup_share.clone(), topo.copy_destination.clone()),
+    let snapshot = ctx.facts().snapshot;
+    let mut copy = topology_copy_folder(ctx, secondary);
+    let share = match snapshot {
+        Some(s) => {
+            if secondary == ctx.restoring_site() {
+                copy.server = s.backup_destination_directory;
+            }
+            s.backup_source_directory
+        }
+        None => topo.backup_share.clone(),
     };
     LogShippingFolders {
         share: FolderViews {
             server: share,
             pcdr: topo.backup_share_from_pcdr.clone(),
         },
-        copy: FolderViews {
-            server: copy,
+        copy,
+    }
+}
+
+/// A site's copy folder as the topology names it: `copy_destination` for the backup
+/// site, `primary_copy_destination` for the primary site (empty when the topology has
+/// none: the steps that need it refuse first, see [`require_copy_folder`]).
+pub fn topology_copy_folder(ctx: &Context, site: SiteRole) -> FolderViews {
+    let topo = &ctx.topology.log_shipping;
+    match site {
+        SiteRole::Backup => FolderViews {
+            server: topo.copy_destination.clone(),
             pcdr: topo.copy_destination_from_pcdr.clone(),
         },
+        SiteRole::Primary => FolderViews {
+            server: topo.primary_copy_destination.clone().unwrap_or_default(),
+            pcdr: topo
+                .primary_copy_destination_from_pcdr
+                .clone()
+                .unwrap_or_default(),
+        },
     }
+}
+
+/// Refuses, for `step`, log shipping to a primary site whose copy folder the topology
+/// does not name.
+pub fn require_copy_folder(ctx: &Context, step: StepId, site: SiteRole) -> Result<()> {
+    if site == SiteRole::Backup || ctx.topology.log_shipping.primary_copy_destination.is_some() {
+        return Ok(());
+    }
+    Err(precondition(
+        step,
+        PreconditionKind::Topology,
+        format!(
+            "log shipping to {} needs a copy folder on that server, and the topology names none",
+            ctx.sql_name(site)
+        ),
+        "add log_shipping.primary_copy_destination (the folder as the primary's SQL Server sees it) and, if pcdr reaches it by another path, primary_copy_destination_from_pcdr",
+    ))
 }
 
 /// A site's chat servers, at most four: the active-server list the site gets.

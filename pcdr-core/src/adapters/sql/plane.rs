@@ -347,6 +347,36 @@ impl DatabasePlane for SqlPlane {
         self.jobs_enabled([job.flatten()]).await
     }
 
+    async fn remove_primary_log_shipping(&self, database: &str) -> PlaneResult<()> {
+        let sets = self.read(&sql::log_shipping_primary(database)).await?;
+        let Some(primary_id) = first(&sets)
+            .map(|row| guid(row, "primary_id"))
+            .transpose()?
+        else {
+            return Ok(());
+        };
+        let primary_id = primary_id.ok_or_else(|| {
+            PlaneError::Unexpected(format!(
+                "{database}'s log-shipping primary row has no primary_id"
+            ))
+        })?;
+        let sets = self
+            .read(&sql::log_shipping_primary_secondaries(&primary_id))
+            .await?;
+        let secondaries = sets
+            .iter()
+            .flatten()
+            .map(|row| {
+                Ok((
+                    required_text(row, "secondary_server")?,
+                    required_text(row, "secondary_database")?,
+                ))
+            })
+            .collect::<PlaneResult<Vec<_>>>()?;
+        self.write(&sql::remove_primary_log_shipping(database, &secondaries))
+            .await
+    }
+
     async fn is_log_shipping_secondary(&self, database: &str) -> PlaneResult<bool> {
         let Some((secondary_id, _)) = self.secondary_row(database).await? else {
             return Ok(false);
@@ -405,6 +435,10 @@ impl DatabasePlane for SqlPlane {
     ) -> PlaneResult<()> {
         self.write(&sql::backup_database(database, file, copy_only))
             .await
+    }
+
+    async fn backup_tail_log(&self, database: &str, file: &str) -> PlaneResult<()> {
+        self.write(&sql::backup_tail_log(database, file)).await
     }
 
     async fn verify_backup(&self, file: &str) -> PlaneResult<()> {

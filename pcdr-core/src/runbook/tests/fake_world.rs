@@ -539,6 +539,20 @@ impl DatabasePlane for FakeSql {
         })
     }
 
+    async fn backup_tail_log(&self, database: &str, _: &str) -> PlaneResult<()> {
+        Err(PlaneError::Unexpected(format!(
+            "the fake world takes no tail-log backup of {database} (the switchover runs against pcdr-sim)"
+        )))
+    }
+
+    async fn remove_primary_log_shipping(&self, database: &str) -> PlaneResult<()> {
+        self.world
+            .mutate("remove_primary_log_shipping", database.into(), |s| {
+                s.primary_configured = false;
+                Ok(())
+            })
+    }
+
     async fn verify_backup(&self, file: &str) -> PlaneResult<()> {
         self.world.read("verify_backup", |s| {
             s.files
