@@ -178,7 +178,7 @@ impl Status {
         let pool = planes.pool.pool_state().await;
         Self {
             instances,
-            log_shipping: log_shipping(topology, planes.backup.as_ref()).await,
+            log_shipping: log_shipping_into(planes.backup.as_ref(), &topology.databases.chat).await,
             pool_state: pool.as_ref().ok().map(ToString::to_string),
             pool_error: pool.err().map(|e| e.to_string()),
         }
@@ -201,14 +201,14 @@ async fn instance(topology: &Topology, probe: &Probe) -> InstanceStatus {
     }
 }
 
-/// Log shipping as the backup instance records it.
-async fn log_shipping(
-    topology: &Topology,
-    backup: &dyn DatabasePlane,
+/// Log shipping into `db` as its secondary instance records it, on that instance's
+/// clock; `None` when the instance does not answer.
+pub async fn log_shipping_into(
+    secondary: &dyn DatabasePlane,
+    db: &str,
 ) -> Option<LogShippingStatus> {
-    let db = &topology.databases.chat;
-    let snapshot = backup.log_shipping_snapshot(db).await.ok()?;
-    let now = backup_clock(backup).await.naive_utc();
+    let snapshot = secondary.log_shipping_snapshot(db).await.ok()?;
+    let now = backup_clock(secondary).await.naive_utc();
     let age = |file: fn(&LogShippingSnapshot) -> Option<&str>| {
         age_minutes(snapshot.as_ref().and_then(file), db, now)
     };

@@ -1,7 +1,8 @@
 //! The journals a command finds when none is named: one per procedure and pool, and,
-//! for a failback, the journal of the failover it follows.
+//! for a failback (online or not), the journal of the failover it follows.
 
-use pcdr_core::procedure::{Procedure, RunOptions, failback, failover};
+use pcdr_core::procedure::{Procedure, RunOptions, failover};
+use pcdr_core::runbook::follows_a_failover;
 use std::path::PathBuf;
 
 /// The journal a run uses when none is named: one per procedure and pool
@@ -15,7 +16,7 @@ pub fn default_journal(procedure: Procedure, pool: &str) -> PathBuf {
 /// journal reads the failover's default one, when it exists.
 pub fn with_failover_journal(procedure: Procedure, pool: &str, options: RunOptions) -> RunOptions {
     let default = default_journal(failover::PROCEDURE, pool);
-    let found = procedure == failback::PROCEDURE && default.exists();
+    let found = follows_a_failover(procedure) && default.exists();
     RunOptions {
         failover_journal: options
             .failover_journal

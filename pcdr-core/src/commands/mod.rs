@@ -55,6 +55,7 @@
 //! | [`sql::last_restore`] | `msdb.dbo.restorehistory` (full restores) | [restorehistory](https://learn.microsoft.com/sql/relational-databases/system-tables/restorehistory-transact-sql) |
 //! | [`sql::newest_restore`] | `msdb.dbo.restorehistory` | [restorehistory](https://learn.microsoft.com/sql/relational-databases/system-tables/restorehistory-transact-sql) |
 //! | [`sql::restore_of_set`] | `msdb.dbo.restorehistory` | [restorehistory](https://learn.microsoft.com/sql/relational-databases/system-tables/restorehistory-transact-sql) |
+//! | [`sql::log_backups_taken`] | `msdb.dbo.backupset` (log backups an instance took) | [backupset](https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql) |
 //! | [`sql::backup_set_identity`] | `msdb.dbo.backupset` | [backupset](https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql) |
 //! | [`sql::backup_set_media`] | `msdb.dbo.backupset` | [backupset](https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql) |
 //! | [`sql::media_backup_set`] | `msdb.dbo.backupset` | [backupset](https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql) |

@@ -665,6 +665,21 @@ pub fn newest_restore(db: &str) -> SqlCommand {
     .name("@db", db)
 }
 
+/// The media sets of the newest log backups (at most 50) an instance took of a
+/// database itself (`server_name`: restored sets carry the server that took them), the
+/// newest first; then [`media_device`] names each file. How a role change finds the log
+/// backups taken outside log shipping (the one `Install-CsMirrorDatabase` seeds the
+/// mirror with), which the new secondary needs too
+/// (<https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql>).
+pub fn log_backups_taken(db: &str, server: &str) -> SqlCommand {
+    SqlCommand::new(
+        "SELECT TOP (50) media_set_id FROM msdb.dbo.backupset \
+         WHERE database_name = @db AND type = N'L' AND server_name = @server ORDER BY backup_set_id DESC;",
+    )
+    .name("@db", db)
+    .name("@server", server)
+}
+
 /// The family, LSNs and recovery fork of a backup set (`msdb.dbo.backupset`).
 pub fn backup_set_identity(backup_set_id: i64) -> SqlCommand {
     SqlCommand::new(

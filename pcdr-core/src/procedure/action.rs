@@ -224,6 +224,19 @@ impl Command {
         }
     }
 
+    /// A T-SQL command sent to a site's instance or, on the primary site, its mirror.
+    pub fn sql_to_instance(
+        ctx: &Context,
+        site: SiteRole,
+        on: Partner,
+        command: sql::SqlCommand,
+    ) -> Self {
+        match on {
+            Partner::Mirror => Self::sql_to(ctx, on, command),
+            Partner::Primary => Self::sql(ctx, site, command),
+        }
+    }
+
     /// A cmdlet run in the Management Shell.
     pub fn shell(ctx: &Context, command: shell::ShellCommand) -> Self {
         Self {
@@ -327,29 +340,12 @@ impl Action {
 
     /// The exact command this action sends.
     pub fn command(&self, ctx: &Context) -> Command {
-        let sql_at = |site, command| Command::sql(ctx, site, command);
         let shell_cmd = |command| Command::shell(ctx, command);
         let pool = &ctx.topology.pool;
         match self {
-            Self::StopJob { site, job } => sql_at(*site, sql::stop_job(job)),
-            Self::RemoveSecondaryLogShipping { site, database } => {
-                sql_at(*site, sql::remove_secondary_log_shipping(database))
+            Self::RemovePrimaryLogShipping { site, database } => {
+                remove_primary_command(ctx, *site, database)
             }
-            Self::RemovePrimaryLogShipping { site, database } => sql_at(
-                *site,
-                sql::remove_primary_log_shipping(
-                    database,
-                    &[("<secondary server>".into(), database.clone())],
-                ),
-            )
-            .sent(
-                "with one sp_delete_log_shipping_primary_secondary for each secondary msdb lists",
-            ),
-            Self::BackupTailLog {
-                site,
-                database,
-                file,
-            } => sql_at(*site, sql::backup_tail_log(database, file)),
             Self::CopyFile {
                 from,
                 to,
@@ -364,14 +360,10 @@ impl Action {
                 },
                 when: None,
             },
-            Self::RestoreLog {
-                site,
-                database,
-                backup,
-            } => sql_at(*site, sql::restore_log(database, &backup.file)),
-            Self::EndSessions { site, database } => sql_at(*site, sql::kill_placeholder())
-                .sent(format!("once for each user session on {database}")),
-            Self::Recover { site, database } => sql_at(*site, sql::recover(database)),
+            Self::EndSessions { site, database } => {
+                Command::sql(ctx, *site, sql::kill_placeholder())
+                    .sent(format!("once for each user session on {database}"))
+            }
             Self::SetPoolState { state } => {
                 shell_cmd(shell::set_pool_state(&pool.state_identity, *state))
             }
@@ -381,7 +373,7 @@ impl Action {
                 servers,
             )),
             Self::RemoveMirroring { site, database } => match sql::remove_mirroring(database) {
-                Ok(command) => sql_at(*site, command),
+                Ok(command) => Command::sql(ctx, *site, command),
                 Err(e) => unquotable(ctx.sql_name(*site), database, e),
             },
             Self::FailOverMirroring {
@@ -391,30 +383,56 @@ impl Action {
                 Ok(command) => Command::sql_to(ctx, *principal, command),
                 Err(e) => unquotable(ctx.partner_name(*principal), database, e),
             },
+            Self::SetupLogShippingPrimary { site, on, setup } => {
+                let command = sql::setup_log_shipping_primary(setup);
+                Command::sql_to_instance(ctx, *site, *on, command)
+            }
+            _ => {
+                let (site, statement) = self
+                    .statement()
+                    .expect("every other action is one statement to a site's instance");
+                Command::sql(ctx, site, statement)
+            }
+        }
+    }
+
+    /// The one statement the action sends to a site's instance, for the actions that
+    /// are one such statement.
+    fn statement(&self) -> Option<(SiteRole, sql::SqlCommand)> {
+        Some(match self {
+            Self::StopJob { site, job } => (*site, sql::stop_job(job)),
+            Self::RemoveSecondaryLogShipping { site, database } => {
+                (*site, sql::remove_secondary_log_shipping(database))
+            }
+            Self::BackupTailLog {
+                site,
+                database,
+                file,
+            } => (*site, sql::backup_tail_log(database, file)),
+            Self::RestoreLog {
+                site,
+                database,
+                backup,
+            } => (*site, sql::restore_log(database, &backup.file)),
+            Self::Recover { site, database } => (*site, sql::recover(database)),
             Self::BackupDatabase {
                 site,
                 database,
                 file,
                 copy_only,
-            } => sql_at(*site, sql::backup_database(database, file, *copy_only)),
-            Self::VerifyBackup { site, file } => sql_at(*site, sql::verify_backup(file)),
+            } => (*site, sql::backup_database(database, file, *copy_only)),
+            Self::VerifyBackup { site, file } => (*site, sql::verify_backup(file)),
             Self::RestoreDatabase {
                 site,
                 database,
                 file,
                 options,
-            } => sql_at(*site, sql::restore_database(database, file, options)),
-            Self::SetupLogShippingPrimary { site, on, setup } => {
-                let command = sql::setup_log_shipping_primary(setup);
-                match on {
-                    Partner::Mirror => Command::sql_to(ctx, *on, command),
-                    Partner::Primary => sql_at(*site, command),
-                }
-            }
+            } => (*site, sql::restore_database(database, file, options)),
             Self::SetupLogShippingSecondary { site, setup } => {
-                sql_at(*site, sql::setup_log_shipping_secondary(setup))
+                (*site, sql::setup_log_shipping_secondary(setup))
             }
-        }
+            _ => return None,
+        })
     }
 
     /// Performs the action, naming `step`, the target, the database and the file in any
@@ -609,6 +627,15 @@ impl Action {
         };
         Error::step(step, target, self.database(), self.file(), error)
     }
+}
+
+/// The removal of a log-shipping primary as a plan shows it: the secondaries are read
+/// from msdb when it runs.
+fn remove_primary_command(ctx: &Context, site: SiteRole, database: &str) -> Command {
+    let secondaries = [("<secondary server>".to_string(), database.to_string())];
+    let command = sql::remove_primary_log_shipping(database, &secondaries);
+    Command::sql(ctx, site, command)
+        .sent("with one sp_delete_log_shipping_primary_secondary for each secondary msdb lists")
 }
 
 /// The command a plan shows for a database name that cannot be quoted (never sent).

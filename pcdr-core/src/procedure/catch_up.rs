@@ -235,7 +235,7 @@ async fn wait_for_jobs_to_stop(ctx: &Context, step: StepId) -> Result<()> {
         }
         if looks.is_multiple_of(JOBS_PROGRESS_EVERY) {
             ctx.emit(Event::Note {
-                step: step,
+                step,
                 text: format!("waiting for {} to stop ({waited} s)", running.join(", ")),
             });
         }
@@ -509,7 +509,7 @@ async fn observe_apply(ctx: &Context, step: StepId) -> Result<(Intent, RestorePl
         && !ctx.options.accept_data_loss
     {
         return Err(Error::DataLossRefused {
-            step: step,
+            step,
             target: ctx.sql_name(site),
             database: db.to_string(),
             gap: Box::new(gap.clone()),
@@ -566,23 +566,7 @@ pub fn apply_template(ctx: &Context) -> Vec<Template> {
     let db = ctx.chat_db();
     let folder = log_shipping_folders(ctx).copy.server;
     let file = join_path(&folder, &format!("{db}_<yyyyMMddHHmmss>.trn"));
-    let placeholder = LogBackup {
-        file,
-        header: BackupHeader {
-            database_name: db.to_string(),
-            backup_type: BackupType::Log,
-            first_lsn: Default::default(),
-            last_lsn: Default::default(),
-            family_guid: String::new(),
-            binding_id: String::new(),
-            backup_start: Default::default(),
-            backup_finish: Default::default(),
-            database_backup_lsn: Default::default(),
-            first_recovery_fork: None,
-            recovery_fork: None,
-            backup_size: 0,
-        },
-    };
+    let placeholder = placeholder_backup(ctx, &file);
     let end_sessions = Action::EndSessions {
         site,
         database: db.to_string(),
@@ -596,6 +580,44 @@ pub fn apply_template(ctx: &Context) -> Vec<Template> {
         Template::once(end_sessions),
         Template::when("once for each log backup to restore, in LSN order", restore),
     ]
+}
+
+/// A log backup of the chat database in `file` as a plan shows it before its header is
+/// read.
+pub fn placeholder_backup(ctx: &Context, file: &str) -> LogBackup {
+    LogBackup {
+        file: file.to_string(),
+        header: BackupHeader {
+            database_name: ctx.chat_db().to_string(),
+            backup_type: BackupType::Log,
+            first_lsn: Default::default(),
+            last_lsn: Default::default(),
+            family_guid: String::new(),
+            binding_id: String::new(),
+            backup_start: Default::default(),
+            backup_finish: Default::default(),
+            database_backup_lsn: Default::default(),
+            first_recovery_fork: None,
+            recovery_fork: None,
+            backup_size: 0,
+        },
+    }
+}
+
+/// The share as the SQL Servers name it (what `BACKUP … TO DISK` is given).
+pub fn share_for_servers(ctx: &Context) -> String {
+    log_shipping_folders(ctx).share.server
+}
+
+/// The names (lower case) of the chat database's log backups on the share, listed
+/// through pcdr's path.
+pub async fn share_file_names(ctx: &Context, step: StepId) -> Result<HashSet<String>> {
+    let share = log_shipping_folders(ctx).share.pcdr;
+    let files = list_log_backups(ctx, step, &share).await?;
+    Ok(files
+        .into_iter()
+        .map(|f| f.name.to_ascii_lowercase())
+        .collect())
 }
 
 /// Records the data-loss evidence before the restores: the database's restore point

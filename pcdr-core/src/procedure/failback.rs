@@ -43,6 +43,8 @@ use crate::planes::{
 };
 use crate::topology::SiteRole;
 
+pub mod online;
+
 /// Failback.
 pub const PROCEDURE: Procedure = Procedure::new(&ProcedureName {
     name: "failback",
@@ -117,9 +119,9 @@ fn unexpected(ctx: &Context, step: StepId, site: SiteRole, message: String) -> E
 }
 
 /// The rebuilt primary's chat database must answer, on every run and every resume.
-async fn require_rebuilt_primary(ctx: &Context) -> Result<()> {
+async fn require_rebuilt_primary(ctx: &Context, step: StepId) -> Result<()> {
     let db = ctx.chat_db();
-    existing_db(ctx, CHECK_REBUILT_PRIMARY, SiteRole::Primary, db)
+    existing_db(ctx, step, SiteRole::Primary, db)
         .await
         .map_err(|e| match e {
             Error::Precondition {
@@ -139,17 +141,16 @@ async fn require_rebuilt_primary(ctx: &Context) -> Result<()> {
 }
 
 /// A failback starts from a failed-over pool.
-async fn require_failed_over(ctx: &Context) -> Result<()> {
-    const STEP: StepId = CHECK_REBUILT_PRIMARY;
+async fn require_failed_over(ctx: &Context, step: StepId) -> Result<()> {
     let pool = ctx
         .planes
         .pool
         .pool_state()
         .await
-        .map_err(pool_error(ctx, STEP))?;
+        .map_err(pool_error(ctx, step))?;
     if pool == PoolState::Normal {
         return Err(precondition(
-            STEP,
+            step,
             PreconditionKind::PoolState,
             "the pool state is Normal: it is not failed over",
             "nothing to fail back; to finish an interrupted failback, resume its journal",
@@ -159,15 +160,14 @@ async fn require_failed_over(ctx: &Context) -> Result<()> {
 }
 
 /// The backup database, which serves the pool, is the source of a failback.
-async fn require_backup_serving(ctx: &Context) -> Result<()> {
-    const STEP: StepId = CHECK_REBUILT_PRIMARY;
+async fn require_backup_serving(ctx: &Context, step: StepId) -> Result<()> {
     let db = ctx.chat_db();
-    let backup = existing_db(ctx, STEP, SiteRole::Backup, db).await?;
+    let backup = existing_db(ctx, step, SiteRole::Backup, db).await?;
     if backup.is_recovered() {
         return Ok(());
     }
     Err(precondition(
-        STEP,
+        step,
         PreconditionKind::DatabaseState,
         format!(
             "{db} on {} is not online, so it cannot be the source of a failback",
@@ -180,12 +180,13 @@ async fn require_backup_serving(ctx: &Context) -> Result<()> {
 async fn observe_check(ctx: &Context) -> Result<Intent> {
     // A resumed failback has moved on from its start: only the primary is checked again.
     let starting = !ctx.is_resumed();
+    const STEP: StepId = CHECK_REBUILT_PRIMARY;
     if starting {
-        require_failed_over(ctx).await?;
+        require_failed_over(ctx, STEP).await?;
     }
-    require_rebuilt_primary(ctx).await?;
+    require_rebuilt_primary(ctx, STEP).await?;
     if starting {
-        require_backup_serving(ctx).await?;
+        require_backup_serving(ctx, STEP).await?;
     }
     Ok(settings_source(ctx, Intent::act(Vec::new())))
 }
@@ -195,8 +196,7 @@ async fn observe_check(ctx: &Context) -> Result<Intent> {
 /// finished after it, on the same clock (SQL Server dates its backups by its own clock,
 /// which need not agree with pcdr's; both dates are its local time converted to UTC with
 /// the same offset, so they compare).
-async fn mark_run_start(ctx: &Context) -> Result<()> {
-    const STEP: StepId = CHECK_REBUILT_PRIMARY;
+async fn mark_run_start(ctx: &Context, step: StepId) -> Result<()> {
     if ctx.facts().failback_started_on_backup.is_some() {
         return Ok(());
     }
@@ -204,7 +204,7 @@ async fn mark_run_start(ctx: &Context) -> Result<()> {
         .sql(SiteRole::Backup)
         .server_time()
         .await
-        .map_err(sql_error(ctx, STEP, SiteRole::Backup, None))?;
+        .map_err(sql_error(ctx, step, SiteRole::Backup, None))?;
     ctx.update_facts(|f| f.failback_started_on_backup = Some(now));
     Ok(())
 }
@@ -213,7 +213,7 @@ async fn mark_run_start(ctx: &Context) -> Result<()> {
 /// pool is failed over; marks the run's start on the backup instance's clock.
 pub async fn check_rebuilt_primary(ctx: &Context) -> Result<StepOutcome> {
     let _ = act_or_return!(ctx, CHECK_REBUILT_PRIMARY, observe_check(ctx).await?);
-    mark_run_start(ctx).await?;
+    mark_run_start(ctx, CHECK_REBUILT_PRIMARY).await?;
     Ok(StepOutcome::Done {
         summary: "the rebuilt primary answers and the pool is failed over".into(),
     })
@@ -311,6 +311,30 @@ fn failback_file(ctx: &Context) -> String {
     )
 }
 
+/// How a full backup of the backup database seeds the primary: the failback's, which
+/// the primary restores `WITH RECOVERY` to serve at once, or the online failback's,
+/// which leaves it restoring for log shipping while the pool still serves from the
+/// backup site ([`online`]). Each names its steps and its file (on the share, named
+/// after the run).
+pub(super) struct Seed {
+    /// The step that takes and verifies the backup.
+    pub backup_step: StepId,
+    /// The step that restores it over the primary.
+    pub restore_step: StepId,
+    /// The backup file.
+    pub file: fn(&Context) -> String,
+    /// Whether the primary is recovered after the restore.
+    pub recovery: bool,
+}
+
+/// The failback's seed.
+const FAILBACK_SEED: Seed = Seed {
+    backup_step: BACKUP_FOR_FAILBACK,
+    restore_step: RESTORE_PRIMARY,
+    file: failback_file,
+    recovery: true,
+};
+
 /// The backup file of step 5, on the share, named after the run.
 fn reinitialize_file(ctx: &Context) -> String {
     join_path(
@@ -327,9 +351,10 @@ async fn full_backup_header(ctx: &Context, site: SiteRole, file: &str) -> Option
     matches.then_some(header)
 }
 
-async fn observe_backup(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = BACKUP_FOR_FAILBACK;
-    let file = failback_file(ctx);
+/// What taking and verifying the seed's backup would do now.
+pub(super) async fn observe_seed_backup(ctx: &Context, seed: &Seed) -> Result<Intent> {
+    let step = seed.backup_step;
+    let file = (seed.file)(ctx);
     let facts = ctx.facts();
     let recorded = facts.failback_backup_header.is_some();
     if recorded && facts.failback_backup_verified.as_deref() == Some(file.as_str()) {
@@ -338,10 +363,10 @@ async fn observe_backup(ctx: &Context) -> Result<Intent> {
         )));
     }
     let db = ctx.chat_db();
-    let state = existing_db(ctx, STEP, SiteRole::Backup, db).await?;
+    let state = existing_db(ctx, step, SiteRole::Backup, db).await?;
     if state.user_access != crate::planes::UserAccess::MultiUser {
         return Err(precondition(
-            STEP,
+            step,
             PreconditionKind::DatabaseState,
             format!(
                 "{db} is {:?}; a backup would carry that setting to the primary, where mirroring then fails (1488)",
@@ -401,23 +426,38 @@ fn backup_templates(ctx: &Context, site: SiteRole, file: &str) -> Vec<Template> 
     vec![Template::when(unless, backup), Template::once(verify)]
 }
 
+async fn observe_backup(ctx: &Context) -> Result<Intent> {
+    observe_seed_backup(ctx, &FAILBACK_SEED).await
+}
+
 fn backup_template(ctx: &Context) -> Vec<Template> {
-    backup_templates(ctx, SiteRole::Backup, &failback_file(ctx))
+    seed_backup_template(ctx, &FAILBACK_SEED)
+}
+
+/// The seed's backup actions, as a plan shows them before observation.
+pub(super) fn seed_backup_template(ctx: &Context, seed: &Seed) -> Vec<Template> {
+    backup_templates(ctx, SiteRole::Backup, &(seed.file)(ctx))
 }
 
 /// Step 3: takes a full backup of the backup database to the share, and verifies it.
 pub async fn backup_for_failback(ctx: &Context) -> Result<StepOutcome> {
-    const STEP: StepId = BACKUP_FOR_FAILBACK;
-    let actions = act_or_return!(ctx, STEP, observe_backup(ctx).await?);
-    perform_all(ctx, STEP, &actions).await?;
-    let file = failback_file(ctx);
+    take_seed_backup(ctx, &FAILBACK_SEED).await
+}
+
+/// Takes the seed's full backup of the backup database to the share, verifies it, and
+/// records its header.
+pub(super) async fn take_seed_backup(ctx: &Context, seed: &Seed) -> Result<StepOutcome> {
+    let step = seed.backup_step;
+    let actions = act_or_return!(ctx, step, observe_seed_backup(ctx, seed).await?);
+    perform_all(ctx, step, &actions).await?;
+    let file = (seed.file)(ctx);
     let listed = ctx
         .sql(SiteRole::Backup)
         .backup_file_list(&file)
         .await
         .map_err(|e| {
             Error::step(
-                STEP,
+                step,
                 ctx.sql_name(SiteRole::Backup),
                 Some(ctx.chat_db()),
                 Some(&file),
@@ -427,12 +467,12 @@ pub async fn backup_for_failback(ctx: &Context) -> Result<StepOutcome> {
     if listed.is_empty() {
         return Err(unexpected(
             ctx,
-            STEP,
+            step,
             SiteRole::Backup,
             format!("{file} lists no database files"),
         ));
     }
-    let header = required_header(ctx, STEP, SiteRole::Backup, &file).await?;
+    let header = required_header(ctx, step, SiteRole::Backup, &file).await?;
     ctx.update_facts(|f| {
         f.failback_backup_verified = Some(file.clone());
         f.failback_backup_header = Some(header);
@@ -589,38 +629,57 @@ async fn safety_actions(ctx: &Context, primary: &DatabaseState) -> Vec<Action> {
     )
 }
 
-/// `RESTORE VERIFYONLY` of the failback backup, as the primary reads it.
-fn verify_failback_backup(ctx: &Context) -> Action {
+/// `RESTORE VERIFYONLY` of the seed's backup, as the primary reads it.
+fn verify_seed_backup(ctx: &Context, seed: &Seed) -> Action {
     Action::VerifyBackup {
         site: SiteRole::Primary,
-        file: failback_file(ctx),
+        file: (seed.file)(ctx),
+    }
+}
+
+/// Whether the primary database is where the seed's restore leaves it: online, or
+/// restoring.
+fn seeded_state(seed: &Seed, primary: &DatabaseState) -> bool {
+    match seed.recovery {
+        true => primary.is_recovered(),
+        false => primary.accepts_logs(),
     }
 }
 
 async fn observe_restore_primary(ctx: &Context) -> Result<Intent> {
-    const STEP: StepId = RESTORE_PRIMARY;
+    observe_seed_restore(ctx, &FAILBACK_SEED).await
+}
+
+/// What restoring the seed's backup over the primary would do now.
+pub(super) async fn observe_seed_restore(ctx: &Context, seed: &Seed) -> Result<Intent> {
+    let step = seed.restore_step;
     let db = ctx.chat_db();
-    let file = failback_file(ctx);
-    let primary = existing_db(ctx, STEP, SiteRole::Primary, db).await?;
-    if primary.is_recovered() && restored_from(ctx, STEP, SiteRole::Primary, &file).await? {
+    let file = (seed.file)(ctx);
+    let primary = existing_db(ctx, step, SiteRole::Primary, db).await?;
+    if seeded_state(seed, &primary) && restored_from(ctx, step, SiteRole::Primary, &file).await? {
         return Ok(Intent::Skip(format!(
             "{db} on {} was already restored from {file}",
             ctx.sql_name(SiteRole::Primary)
         )));
     }
-    let moves = moves_onto(ctx, STEP, SiteRole::Backup, SiteRole::Primary).await?;
+    let moves = moves_onto(ctx, step, SiteRole::Backup, SiteRole::Primary).await?;
     let safety = safety_actions(ctx, &primary).await;
     let unmirror = primary.mirroring.is_some().then(|| unmirror_primary(ctx));
-    let restore = restore_over(ctx, SiteRole::Primary, &file, true, moves);
+    let restore = restore_over(ctx, SiteRole::Primary, &file, seed.recovery, moves);
     let actions = safety
         .into_iter()
         .chain(unmirror)
-        .chain([verify_failback_backup(ctx)])
+        .chain([verify_seed_backup(ctx, seed)])
         .chain(restore);
     Ok(Intent::act(actions.collect()))
 }
 
 fn restore_primary_template(ctx: &Context) -> Vec<Template> {
+    seed_restore_template(ctx, &FAILBACK_SEED)
+}
+
+/// The seed's restore actions, as a plan shows them before observation.
+pub(super) fn seed_restore_template(ctx: &Context, seed: &Seed) -> Vec<Template> {
     let db = ctx.chat_db();
     let primary = ctx.sql_name(SiteRole::Primary);
     let file = safety_file(ctx);
@@ -634,8 +693,8 @@ fn restore_primary_template(ctx: &Context) -> Vec<Template> {
         Template::when(online, verify_copy),
     ];
     let unmirror = Template::when(format!("only if {db} is mirrored"), unmirror_primary(ctx));
-    let verify = Template::once(verify_failback_backup(ctx));
-    let restore = restore_over_template(ctx, SiteRole::Primary, &failback_file(ctx), true);
+    let verify = Template::once(verify_seed_backup(ctx, seed));
+    let restore = restore_over_template(ctx, SiteRole::Primary, &(seed.file)(ctx), seed.recovery);
     safety
         .into_iter()
         .chain([unmirror, verify])
@@ -703,18 +762,18 @@ fn not_the_recorded(header: &BackupHeader, taken: Option<&BackupHeader>) -> Opti
 /// `database_guid`, finished after this run started, with the LSNs and finish time read
 /// after it was taken. An older backup, one of another database or a file replaced
 /// since is refused before anything is sent to the primary.
-async fn require_this_runs_backup(ctx: &Context) -> Result<()> {
-    const STEP: StepId = RESTORE_PRIMARY;
-    let file = failback_file(ctx);
-    let header = required_header(ctx, STEP, SiteRole::Primary, &file).await?;
-    let backup = existing_db(ctx, STEP, SiteRole::Backup, ctx.chat_db()).await?;
+async fn require_this_runs_backup(ctx: &Context, seed: &Seed) -> Result<()> {
+    let step = seed.restore_step;
+    let file = (seed.file)(ctx);
+    let header = required_header(ctx, step, SiteRole::Primary, &file).await?;
+    let backup = existing_db(ctx, step, SiteRole::Backup, ctx.chat_db()).await?;
     let taken = ctx.facts().failback_backup_header;
     let why =
         not_this_runs(ctx, &header, &backup).or_else(|| not_the_recorded(&header, taken.as_ref()));
     match why {
         None => Ok(()),
         Some(why) => Err(precondition(
-            STEP,
+            step,
             PreconditionKind::EarlierStep,
             format!("{file} {why}"),
             "nothing was changed on the primary; start a new failback run, which takes and verifies its own backup under its own name",
@@ -726,25 +785,36 @@ async fn require_this_runs_backup(ctx: &Context) -> Result<()> {
 /// holds is copied first (`COPY_ONLY`), mirroring is removed, the backup is verified
 /// again, sessions are ended, and files are kept where the primary has them.
 pub async fn restore_primary(ctx: &Context) -> Result<StepOutcome> {
-    const STEP: StepId = RESTORE_PRIMARY;
-    let actions = act_or_return!(ctx, STEP, observe_restore_primary(ctx).await?);
-    require_this_runs_backup(ctx).await?;
+    restore_seed(ctx, &FAILBACK_SEED).await
+}
+
+/// Restores the seed's backup over the primary database: what the primary holds is
+/// copied first (`COPY_ONLY`), mirroring is removed, the backup is verified again,
+/// sessions are ended, and files are kept where the primary has them; the primary is
+/// left online or restoring as the seed says.
+pub(super) async fn restore_seed(ctx: &Context, seed: &Seed) -> Result<StepOutcome> {
+    let step = seed.restore_step;
+    let actions = act_or_return!(ctx, step, observe_seed_restore(ctx, seed).await?);
+    require_this_runs_backup(ctx, seed).await?;
     let db = ctx.chat_db();
     let copy = safety_file(ctx);
     let (safety, replace): (Vec<Action>, Vec<Action>) = actions
         .into_iter()
         .partition(|a| a.file() == Some(copy.as_str()));
-    perform_all(ctx, STEP, &safety).await?;
+    perform_all(ctx, step, &safety).await?;
     if !safety.is_empty() {
         ctx.update_facts(|f| f.failback_safety_backup = Some(copy.clone()));
     }
-    perform_exclusive(ctx, STEP, SiteRole::Primary, db, &replace).await?;
-    if observe_restore_primary(ctx).await?.acts() {
+    perform_exclusive(ctx, step, SiteRole::Primary, db, &replace).await?;
+    if observe_seed_restore(ctx, seed).await?.acts() {
         return Err(unexpected(
             ctx,
-            STEP,
+            step,
             SiteRole::Primary,
-            "the primary database is not online with the backup's data after the restore".into(),
+            format!(
+                "the primary database is not {} with the backup's data after the restore",
+                if seed.recovery { "online" } else { "restoring" }
+            ),
         ));
     }
     let restored = format!("{db} restored on {}", ctx.sql_name(SiteRole::Primary));

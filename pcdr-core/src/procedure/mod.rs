@@ -38,6 +38,7 @@ mod log_shipping_setup;
 mod pipeline;
 mod shared;
 mod step;
+pub mod switchover;
 
 pub use action::{Action, Command, CommandKind};
 pub use context::{
@@ -52,7 +53,12 @@ use std::str::FromStr;
 
 /// Every procedure's step table. A new procedure is a module of its own and one line
 /// here.
-const TABLES: &[StepTable] = &[failover::TABLE, failback::TABLE];
+const TABLES: &[StepTable] = &[
+    failover::TABLE,
+    failback::TABLE,
+    failback::online::TABLE,
+    switchover::TABLE,
+];
 
 impl Procedure {
     /// Every procedure, in the order help texts list them.

@@ -39,7 +39,8 @@ pub struct Step {
 /// in which the pool serves no one, from the start of the step that fences the pool to
 /// the end of the step that activates it. A procedure with no fencing step starts with
 /// the pool serving no one (a failover: the primary is lost), so its window opens when
-/// the run starts.
+/// the run starts; one with neither (an online failback's prepare phase) never takes
+/// the pool away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outage {
     /// The step fences the pool: from its start, the pool serves no one.

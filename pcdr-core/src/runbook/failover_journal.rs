@@ -25,7 +25,8 @@ use crate::procedure::{Context, Procedure, failback, failover};
 use std::path::Path;
 
 /// Copies the snapshot of the failover journal [`RunOptions::failover_journal`] names
-/// into the facts of a failback that has none yet; refuses a journal that is not a
+/// into the facts of a failback (or an online failback's prepare phase) that has none
+/// yet; refuses a journal that is not a
 /// completed failover of this deployment with a snapshot. Other procedures, and a
 /// failback without a failover journal, are left as they are.
 ///
@@ -34,7 +35,7 @@ pub(super) fn adopt_failover_snapshot(ctx: &Context, procedure: Procedure) -> Re
     let Some(journal) = &ctx.options.failover_journal else {
         return Ok(());
     };
-    if procedure != failback::PROCEDURE || ctx.facts().snapshot.is_some() {
+    if !follows_a_failover(procedure) || ctx.facts().snapshot.is_some() {
         return Ok(());
     }
     let snapshot = failover_snapshot(journal, ctx)?;
@@ -43,6 +44,12 @@ pub(super) fn adopt_failover_snapshot(ctx: &Context, procedure: Procedure) -> Re
         facts.snapshot_journal = Some(journal.clone());
     });
     Ok(())
+}
+
+/// Whether `procedure` sets log shipping up again after a failover, with the settings
+/// its snapshot recorded.
+pub fn follows_a_failover(procedure: Procedure) -> bool {
+    procedure == failback::PROCEDURE || procedure == failback::online::PROCEDURE
 }
 
 /// The snapshot `journal` holds, when it is a completed failover of the deployment

@@ -21,6 +21,7 @@ mod run_lock;
 mod tests;
 
 pub use deployment::Deployment;
+pub use failover_journal::follows_a_failover;
 pub use journal::{JOURNAL_FORMAT, Journal, Record, read_records};
 pub use journal_check::{JournalUse, check_journal};
 pub use plan::{Plan, PlannedStatus, PlannedStep, plan};

@@ -91,10 +91,11 @@ pub struct OutageWindow {
 }
 
 impl OutageWindow {
-    /// The window `records` show for a run of `procedure`; none before it opened.
+    /// The window `records` show for a run of `procedure`; none before it opened, and
+    /// none for a procedure that never takes the pool away (no activating step).
     fn of(procedure: Procedure, records: &[Record]) -> Option<Self> {
         let fence = procedure.fencing_step();
-        let activation = procedure.activating_step();
+        let activation = Some(procedure.activating_step()?);
         let mut window: Option<Self> = None;
         let (mut moved, mut moved_before) = (0, 0);
         for record in records {

@@ -13,7 +13,7 @@
 
 use crate::error::{Error, PreconditionKind, Result};
 use crate::planes::{LockHolder, RunLock, RunLockAttempt};
-use crate::procedure::{Context, Procedure, StepId, failback};
+use crate::procedure::{Context, Procedure, StepId, failover};
 use crate::topology::SiteRole;
 
 /// The lock's resource name for the pool of `ctx`: `pcdr:<pool fqdn>`.
@@ -40,12 +40,13 @@ pub fn run_name(procedure: Procedure, run_id: &str) -> String {
     format!("pcdr {procedure} run {run_id}")
 }
 
-/// The sites whose instances `procedure` locks, in the order it locks them.
+/// The sites whose instances `procedure` locks, in the order it locks them: both,
+/// except in a failover, whose primary site is lost.
 fn sites(procedure: Procedure) -> &'static [SiteRole] {
-    if procedure == failback::PROCEDURE {
-        &[SiteRole::Backup, SiteRole::Primary]
-    } else {
+    if procedure == failover::PROCEDURE {
         &[SiteRole::Backup]
+    } else {
+        &[SiteRole::Backup, SiteRole::Primary]
     }
 }
 

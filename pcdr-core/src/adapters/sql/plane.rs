@@ -548,6 +548,26 @@ impl DatabasePlane for SqlPlane {
         }
     }
 
+    async fn log_backups_taken(&self, database: &str) -> PlaneResult<Vec<String>> {
+        let server = self.server_name().await?;
+        let sets = self
+            .read(&sql::log_backups_taken(database, &server))
+            .await?;
+        let mut files = Vec::new();
+        for row in sets.iter().flatten() {
+            let Some(media_set_id) = int(row, "media_set_id")? else {
+                continue;
+            };
+            let devices = self.read(&sql::media_device(media_set_id)).await?;
+            files.extend(
+                first(&devices)
+                    .map(|r| required_text(r, "physical_device_name"))
+                    .transpose()?,
+            );
+        }
+        Ok(files)
+    }
+
     async fn take_run_lock(&self, resource: &str, run_name: &str) -> PlaneResult<RunLockAttempt> {
         self.take_run_lock_on_own_connection(resource, run_name)
             .await

@@ -9,7 +9,7 @@ mod header_search;
 mod pipeline;
 
 use super::{Procedure, StepId};
-use crate::procedure::{failback, failover};
+use crate::procedure::{failback, failover, switchover};
 
 #[test]
 fn step_ids_round_trip_and_belong_to_their_procedure() {
@@ -124,11 +124,17 @@ fn step_ids_are_unique_across_procedures_and_read_back() {
     assert!(serde_json::from_str::<StepId>("\"sideways\"").is_err());
 }
 
-/// Every procedure ends its outage with exactly one activating step, after the fencing
-/// step if it has one; a failover has none, its pool serving no one from the start.
+/// Every procedure that takes the pool away ends its outage with exactly one activating
+/// step, after the fencing step if it has one; a failover has none, its pool serving no
+/// one from the start. A procedure with no activating step fences nothing either (the
+/// online failback's prepare phase: the pool serves throughout).
 #[test]
 fn each_procedure_marks_its_activation_after_its_fence() {
     for procedure in Procedure::all() {
+        if procedure.activating_step().is_none() {
+            assert_eq!(procedure.fencing_step(), None, "{procedure}");
+            continue;
+        }
         let marked = |outage| {
             procedure
                 .steps()
@@ -153,5 +159,10 @@ fn each_procedure_marks_its_activation_after_its_fence() {
     assert_eq!(
         failback::PROCEDURE.activating_step(),
         Some(failback::ACTIVATE_PRIMARY_SERVERS)
+    );
+    assert_eq!(failback::online::PROCEDURE.activating_step(), None);
+    assert_eq!(
+        switchover::PROCEDURE.fencing_step(),
+        Some(switchover::FENCE_POOL)
     );
 }

@@ -553,6 +553,10 @@ impl DatabasePlane for FakeSql {
             })
     }
 
+    async fn log_backups_taken(&self, _: &str) -> PlaneResult<Vec<String>> {
+        Ok(Vec::new())
+    }
+
     async fn verify_backup(&self, file: &str) -> PlaneResult<()> {
         self.world.read("verify_backup", |s| {
             s.files
