@@ -7,6 +7,7 @@ use clap::builder::{PossibleValue, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
 use pcdr_core::procedure::{Procedure, RunOptions};
+use pcdr_core::topology::SiteRole;
 use std::ffi::OsStr;
 use std::path::PathBuf;
 
@@ -117,6 +118,20 @@ pub struct Decisions {
     /// topology's values, with a warning). Other procedures ignore it.
     #[arg(long, value_name = "PATH")]
     failover_journal: Option<PathBuf>,
+    /// The site a switchover moves the pool to (default: the one the pool's state does
+    /// not point at). Naming the site it points at returns the pool there after a
+    /// switchover that stopped before its recovery. Other procedures ignore it.
+    #[arg(long, value_name = "SITE", value_parser = parse_site)]
+    to: Option<SiteRole>,
+}
+
+/// `primary` or `backup`.
+fn parse_site(text: &str) -> Result<SiteRole, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "primary" => Ok(SiteRole::Primary),
+        "backup" => Ok(SiteRole::Backup),
+        _ => Err(format!("unknown site '{text}' (primary, backup)")),
+    }
 }
 
 impl Decisions {
@@ -128,6 +143,7 @@ impl Decisions {
             sequential_restore: self.sequential_restore,
             resume_stale: self.resume_stale,
             failover_journal: self.failover_journal.clone(),
+            switch_to: self.to,
         }
     }
 }

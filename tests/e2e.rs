@@ -9,12 +9,16 @@
 
 mod common;
 
+use common::asserts::{
+    assert_done, assert_serving_principal, assert_skipped, assert_verified,
+    traffic_with_jobs,
+};
 use common::{Interrupt, Served, backlog, drop_connection, fail, wait_until_down};
 use pcdr_core::Error;
 use pcdr_core::error::PreconditionKind;
 use pcdr_core::log_chain::Lsn;
 use pcdr_core::planes::{RestoreThresholds, SecondaryLogShipping};
-use pcdr_core::procedure::{Event, RunOptions, StepId, StepOutcome};
+use pcdr_core::procedure::{Event, RunOptions, StepId};
 use pcdr_core::procedure::{failback, failover};
 use pcdr_core::runbook::Report;
 use pcdr_core::status::{LogShippingHealth, Status};
@@ -22,7 +26,7 @@ use pcdr_core::topology::RestoreMode;
 use pcdr_core::topology::SiteRole;
 use pcdr_sim::backup_file::BackupSet;
 use pcdr_sim::world::faults::{StatementFault, StatementKind, StatementMatch, StoredCmdletFault};
-use pcdr_sim::world::model::{DbState, InstanceId, MirrorRole, UserAccess};
+use pcdr_sim::world::model::{DbState, InstanceId, MirrorRole};
 use pcdr_sim::world::msdb::JobKind;
 use pcdr_sim::world::server_paths::{self, COPY_FOLDER_ON_BACKUP};
 use pcdr_sim::world::version::SqlVersion;
@@ -33,22 +37,6 @@ use std::path::{Path, PathBuf};
 /// Messages committed after the last log backup before the disaster: in no log backup,
 /// so log shipping cannot save them.
 const UNSHIPPED: u32 = 3;
-
-fn outcome(report: &Report, step: StepId) -> Option<&StepOutcome> {
-    report
-        .steps
-        .iter()
-        .find(|s| s.step == step)
-        .and_then(|s| s.outcome.as_ref())
-}
-
-fn assert_done(report: &Report, step: StepId) {
-    assert!(
-        matches!(outcome(report, step), Some(StepOutcome::Done { .. })),
-        "{step} is not done: {:?}",
-        outcome(report, step)
-    );
-}
 
 /// The failback's outage runs from the start of the fence (`clear_active_servers`) to
 /// the end of the activation (`activate_primary_servers`).
@@ -96,20 +84,6 @@ fn assert_outage_moves_the_failback_backup(served: &Served, report: &Report) {
     );
 }
 
-fn assert_skipped(report: &Report, step: StepId) {
-    assert!(
-        matches!(outcome(report, step), Some(StepOutcome::Skipped { .. })),
-        "{step} is not skipped: {:?}",
-        outcome(report, step)
-    );
-}
-
-/// The world's own check of the end state finds nothing.
-fn assert_verified(served: &Served, expect: Expect) {
-    let differences = served.world.verify(expect).expect("the world verifies");
-    assert!(differences.is_empty(), "{expect:?}: {differences:#?}");
-}
-
 /// Traffic no log backup holds, then a disaster at the primary site.
 async fn strike(served: &Served) {
     served
@@ -125,22 +99,6 @@ async fn failed_over() -> Served {
     strike(&served).await;
     served.completes(failover::PROCEDURE).await;
     served
-}
-
-/// `mgc` on `instance` serves: ONLINE, not standby, MULTI_USER, principal mirrored to
-/// its site's mirror.
-fn assert_serving_principal(served: &Served, instance: InstanceId) {
-    let db = served.mgc(instance);
-    assert_eq!(db.state, DbState::Online, "{}", instance.name());
-    assert!(!db.standby, "{} mgc is in standby", instance.name());
-    assert_eq!(db.user_access, UserAccess::MultiUser);
-    let mirroring = db.mirroring.expect("mgc is mirrored");
-    assert_eq!(mirroring.role, MirrorRole::Principal);
-    let partner = instance.mirror_partner();
-    assert_eq!(mirroring.partner, partner.endpoint());
-    let mirror = served.mgc(partner).mirroring.expect("the mirror copy");
-    assert_eq!(mirror.role, MirrorRole::Mirror);
-    assert_eq!(mirror.partner, instance.endpoint());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -465,22 +423,6 @@ fn assert_ships_logs(served: &Served, instance: InstanceId) {
         "the backup job of {instance:?}: {:#?}",
         msdb.jobs
     );
-}
-
-/// Chat traffic every five minutes for `minutes` minutes on the world clock, the
-/// log-shipping jobs running on their schedules, then one more backup interval so the
-/// last messages are backed up, copied and restored. Returns every job run.
-fn traffic_with_jobs(served: &Served, minutes: u32) -> Vec<pcdr_sim::world::logship::JobRun> {
-    let mut runs = Vec::new();
-    for _ in 0..minutes / 5 {
-        served
-            .world
-            .traffic(2, false)
-            .expect("traffic after failback");
-        runs.extend(served.world.tick(5).expect("the clock runs"));
-    }
-    runs.extend(served.world.tick(15).expect("the clock runs"));
-    runs
 }
 
 /// The backup instance's restore history names every one of `files` (log backups on

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part of these helpers
 
+pub mod asserts;
+
 use pcdr_core::Error;
 use pcdr_core::adapters;
 use pcdr_core::procedure::{Context, Event, Observer, Procedure, RunOptions};

@@ -73,6 +73,12 @@ pub struct RunOptions {
     /// log shipping up with the topology's values and says so. Other procedures ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_journal: Option<PathBuf>,
+    /// The site a switchover moves the pool to. By default the site the pool's state
+    /// does not point at; naming the site it points at returns the pool there after a
+    /// switchover that stopped before its recovery (the other site's database never came
+    /// online). Other procedures ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_to: Option<SiteRole>,
 }
 
 /// After how many hours a journal is stale (see [`RunOptions::resume_stale`]).

@@ -240,10 +240,12 @@ async fn require_log_shipping_keeps_up(ctx: &Context, to: SiteRole) -> Result<St
 }
 
 async fn observe_check(ctx: &Context) -> Result<Intent> {
-    let to = match ctx.facts().switch_to {
-        Some(to) => to,
-        None => direction(ctx).await?,
-    };
+    let natural = direction(ctx).await?;
+    let to = ctx
+        .facts()
+        .switch_to
+        .or(ctx.options.switch_to)
+        .unwrap_or(natural);
     ctx.update_facts(|f| f.switch_to = Some(to));
     let from = to.other();
     require_copy_folder(ctx, CHECK_SWITCHOVER, SiteRole::Primary)?;
@@ -256,10 +258,39 @@ async fn observe_check(ctx: &Context) -> Result<Intent> {
     if ctx.is_resumed() {
         return Ok(intent);
     }
+    if to != natural {
+        require_abandoned(ctx, to).await?;
+        return Ok(intent.with_note(format!(
+            "the pool's state already points at the {to} site: this run returns the pool there, after a switchover that stopped before its recovery"
+        )));
+    }
     require_serving(ctx, from).await?;
     require_restoring(ctx, CHECK_SWITCHOVER, to).await?;
     let lag = require_log_shipping_keeps_up(ctx, to).await?;
     Ok(intent.with_note(lag))
+}
+
+/// A return to `to`, the site the pool's state still points at, is for a switchover
+/// that stopped before the other site's database came online: once it is online, the
+/// switchover happened, and moving the pool back is a switchover of its own.
+async fn require_abandoned(ctx: &Context, to: SiteRole) -> Result<()> {
+    const STEP: StepId = CHECK_SWITCHOVER;
+    let db = ctx.chat_db();
+    let other = to.other();
+    existing_db(ctx, STEP, to, db).await?;
+    let other_state = existing_db(ctx, STEP, other, db).await?;
+    if !other_state.is_recovered() {
+        return Ok(());
+    }
+    Err(precondition(
+        STEP,
+        PreconditionKind::PoolState,
+        format!(
+            "{db} on {} is online: the switchover to the {other} site went past its recovery, so the pool cannot simply return to the {to} site",
+            ctx.sql_name(other)
+        ),
+        "resume the switchover to finish it; to move the pool back afterwards, run a switchover without --to",
+    ))
 }
 
 /// Checks that the serving database is online, the other site's is a log-shipping
@@ -295,14 +326,44 @@ pub async fn remove_incoming_log_shipping(ctx: &Context) -> Result<StepOutcome> 
     catch_up::remove_log_shipping(ctx, REMOVE_INCOMING_LOG_SHIPPING).await
 }
 
+/// A copy into a database that is online already has nothing to restore into (a
+/// return to the old primary whose tail-log backup was never taken): skipped, saying
+/// so, instead of copying the share for nothing.
+async fn copy_needed(ctx: &Context, step: StepId) -> Result<Option<Intent>> {
+    let (db, site) = (ctx.chat_db(), ctx.restoring_site());
+    let recovered = db_state(ctx, step, site, db)
+        .await?
+        .is_some_and(|state| state.is_recovered());
+    Ok(recovered.then(|| {
+        Intent::Skip(format!(
+            "{db} on {} is online: no log backup is restored into it",
+            ctx.sql_name(site)
+        ))
+    }))
+}
+
+async fn observe_copy_into(ctx: &Context, step: StepId) -> Result<Intent> {
+    match copy_needed(ctx, step).await? {
+        Some(skip) => Ok(skip),
+        None => catch_up::observe_copy(ctx, step).await,
+    }
+}
+
+async fn copy_into(ctx: &Context, step: StepId) -> Result<StepOutcome> {
+    if let Some(Intent::Skip(reason)) = copy_needed(ctx, step).await? {
+        return Ok(StepOutcome::Skipped { reason });
+    }
+    catch_up::copy_log_backups(ctx, step).await
+}
+
 async fn observe_copy_backlog(ctx: &Context) -> Result<Intent> {
-    catch_up::observe_copy(ctx, COPY_BACKLOG).await
+    observe_copy_into(ctx, COPY_BACKLOG).await
 }
 
 /// Copies the log backups the copy folder lacks, restoring each as it lands, while the
 /// pool still serves.
 pub async fn copy_backlog(ctx: &Context) -> Result<StepOutcome> {
-    catch_up::copy_log_backups(ctx, COPY_BACKLOG).await
+    copy_into(ctx, COPY_BACKLOG).await
 }
 
 async fn observe_restore_backlog(ctx: &Context) -> Result<Intent> {
@@ -504,12 +565,12 @@ pub async fn back_up_tail_log(ctx: &Context) -> Result<StepOutcome> {
 }
 
 async fn observe_copy_tail(ctx: &Context) -> Result<Intent> {
-    catch_up::observe_copy(ctx, COPY_TAIL).await
+    observe_copy_into(ctx, COPY_TAIL).await
 }
 
 /// Copies the tail-log backup (and any log backup taken since the backlog was copied).
 pub async fn copy_tail(ctx: &Context) -> Result<StepOutcome> {
-    catch_up::copy_log_backups(ctx, COPY_TAIL).await
+    copy_into(ctx, COPY_TAIL).await
 }
 
 async fn observe_restore_tail(ctx: &Context) -> Result<Intent> {
