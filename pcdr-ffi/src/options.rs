@@ -134,6 +134,7 @@ pub(crate) unsafe fn read(ptr: *const pcdr_options) -> Result<Options, Failure> 
             sequential_restore: raw.sequential_restore != 0,
             resume_stale: raw.resume_stale != 0,
             failover_journal: failover_journal.map(PathBuf::from),
+            switch_to: None,
         },
     })
 }

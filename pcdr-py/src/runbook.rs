@@ -90,6 +90,7 @@ impl PyRunbook {
                 sequential_restore,
                 resume_stale,
                 failover_journal,
+                switch_to: None,
             },
         };
         let mut embedded =
