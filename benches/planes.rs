@@ -24,15 +24,23 @@
 //! Prints, in seconds: pipelined wall, sequential wall, and from the sequential run's
 //! step timings its copy step, its apply step and the rest.
 //! With `PCDR_BENCH_MB_PER_S=0` it only calibrates (sequential run alone).
+//!
+//! `PCDR_BENCH_MODE=outage PCDR_BENCH_PCDR=EXE PCDR_BENCH_WORK=DIR`: row 7. Two worlds
+//! whose chat database holds `PCDR_BENCH_DB_BYTES` bytes (default 2 GiB) fail over and
+//! have their primary site rebuilt, side by side in one run; then one fails back as
+//! Microsoft's procedure does (`failback`), the other prepares an online failback while
+//! the pool serves (`prepare_failback`) and cuts over (`switchover`). Prints, from the
+//! reports: the seed failback's outage in seconds and bytes moved, the cutover's outage
+//! in seconds and bytes moved, the database's bytes, and the prepare phase's seconds.
 
 use futures_util::StreamExt;
 use pcdr_core::adapters::{self, files::FileSystem};
 use pcdr_core::planes::FilePlane;
-use pcdr_core::procedure::failover;
+use pcdr_core::procedure::{Procedure, failback, failover, switchover};
 use pcdr_core::procedure::{Context, Event, Observer, RunOptions, StepId};
-use pcdr_core::runbook::{Runbook, new_run_id};
+use pcdr_core::runbook::{Report, Runbook, new_run_id};
 use pcdr_core::topology::Topology;
-use pcdr_sim::serve::{ServeOptions, ShellLauncher, serve};
+use pcdr_sim::serve::{ServeOptions, ServingWorld, ShellLauncher, serve};
 use pcdr_sim::world::model::Site;
 use pcdr_sim::world::{World, WorldOptions};
 use std::sync::Arc;
@@ -152,23 +160,7 @@ async fn failover(
     options: &WorldOptions,
     sequential: bool,
 ) -> (f64, Vec<(StepId, u64)>) {
-    let _ = std::fs::remove_dir_all(dir);
-    World::create(dir, options).unwrap();
-    let serving = serve(
-        dir,
-        &ServeOptions {
-            shell: ShellLauncher::pcdr(env("PCDR_BENCH_PCDR")),
-            minute_every: None,
-            force_encryption: true,
-        },
-    )
-    .await
-    .unwrap();
-    serving.world().disaster(Site::Primary, false).unwrap();
-    pcdr_sim::serve::wait_for_site(dir, Site::Primary, false)
-        .await
-        .unwrap();
-    let topology = Topology::load(serving.topology_path()).unwrap();
+    let (serving, topology) = struck_world(dir, options).await;
     let steps = Arc::new(Steps::default());
     let run = RunOptions {
         sequential_restore: sequential,
@@ -193,6 +185,86 @@ async fn failover(
     let steps = steps.0.lock().unwrap().clone();
     let _ = std::fs::remove_dir_all(dir);
     (seconds, steps)
+}
+
+/// A new world in `dir`, served, its primary site struck by a disaster.
+async fn struck_world(dir: &std::path::Path, options: &WorldOptions) -> (ServingWorld, Topology) {
+    let _ = std::fs::remove_dir_all(dir);
+    World::create(dir, options).unwrap();
+    let serving = serve(
+        dir,
+        &ServeOptions {
+            shell: ShellLauncher::pcdr(env("PCDR_BENCH_PCDR")),
+            minute_every: None,
+            force_encryption: true,
+        },
+    )
+    .await
+    .unwrap();
+    serving.world().disaster(Site::Primary, false).unwrap();
+    pcdr_sim::serve::wait_for_site(dir, Site::Primary, false)
+        .await
+        .unwrap();
+    let topology = Topology::load(serving.topology_path()).unwrap();
+    (serving, topology)
+}
+
+/// Runs `procedure` on `topology` to completion, journaled in `dir`.
+async fn completed(dir: &std::path::Path, topology: &Topology, procedure: Procedure) -> Report {
+    let planes = adapters::connect(topology).unwrap();
+    let ctx = Context::new(
+        Arc::new(topology.clone()),
+        planes,
+        RunOptions::default(),
+        new_run_id(),
+    );
+    let report = Runbook::new(ctx, dir.join(format!("{procedure}.journal")))
+        .execute(procedure)
+        .await
+        .unwrap();
+    assert!(report.completed, "{procedure} did not complete");
+    report
+}
+
+/// A world in `dir` failed over, its primary site rebuilt.
+async fn failed_over_and_rebuilt(
+    dir: &std::path::Path,
+    options: &WorldOptions,
+) -> (ServingWorld, Topology) {
+    let (serving, topology) = struck_world(dir, options).await;
+    completed(dir, &topology, failover::PROCEDURE).await;
+    serving.world().rebuild(Site::Primary).unwrap();
+    pcdr_sim::serve::wait_for_site(dir, Site::Primary, true)
+        .await
+        .unwrap();
+    (serving, topology)
+}
+
+/// The outage a report measured: seconds and bytes moved.
+fn outage(report: &Report) -> (f64, u64) {
+    let window = report.outage.as_ref().expect("the procedure fenced the pool");
+    (window.seconds, window.bytes_moved)
+}
+
+async fn outages() {
+    let work = std::path::PathBuf::from(env("PCDR_BENCH_WORK"));
+    let bytes = std::env::var("PCDR_BENCH_DB_BYTES").map_or(2 << 30, |v| v.parse().unwrap());
+    let options = WorldOptions {
+        db_size_bytes: bytes,
+        ..WorldOptions::default()
+    };
+    let (seed_dir, online_dir) = (work.join("seed"), work.join("online"));
+    let (seed_world, seed_topology) = failed_over_and_rebuilt(&seed_dir, &options).await;
+    let (online_world, online_topology) = failed_over_and_rebuilt(&online_dir, &options).await;
+    let seed = completed(&seed_dir, &seed_topology, failback::PROCEDURE).await;
+    let start = Instant::now();
+    completed(&online_dir, &online_topology, failback::online::PROCEDURE).await;
+    let prepare = start.elapsed().as_secs_f64();
+    let cutover = completed(&online_dir, &online_topology, switchover::PROCEDURE).await;
+    let ((seed_s, seed_b), (cut_s, cut_b)) = (outage(&seed), outage(&cutover));
+    println!("{seed_s:.3} {seed_b} {cut_s:.3} {cut_b} {bytes} {prepare:.3}");
+    drop((seed_world, online_world));
+    let _ = std::fs::remove_dir_all(&work);
 }
 
 async fn pipeline() {
@@ -239,6 +311,7 @@ async fn main() {
         Ok("copy") => copy().await,
         Ok("headers") => headers().await,
         Ok("pipeline") => pipeline().await,
+        Ok("outage") => outages().await,
         // `cargo bench` without a mode (e.g. all benches at once): nothing to do.
         _ => eprintln!("planes bench: set PCDR_BENCH_MODE (see scripts/bench)"),
     }
