@@ -22,6 +22,7 @@ use pcdr_sim::shell::world::{PoolState, PoolWorld};
 use pcdr_sim::world::World;
 use pcdr_sim::world::model::{DbState, InstanceId};
 use pcdr_sim::world::server_paths::{self, COPY_FOLDER_ON_BACKUP, COPY_FOLDER_ON_PRIMARY};
+use tiberius::Uuid;
 use tiberius::numeric::Numeric;
 
 /// One side of a role change: its instance, its `@@SERVERNAME`, and its copy folder as
@@ -165,16 +166,40 @@ async fn stop_shipping_from(client: &mut TestClient, secondary: &Side) {
     batch(client, &text).await.unwrap();
 }
 
-/// A planned role change from `old` to `new`: tail-log backup of the old primary, every
-/// log backup restored on the new one, recovered, log shipping reversed; then traffic
-/// on the new primary reaches the old one through its copy and restore jobs, the first
-/// log backup spanning the new primary's fork point.
+/// `Install-CsMirrorDatabase` on `side`'s site, seeding the mirror through the share
+/// with a full and a log backup (`mgc.bak`, `mgc.trn`); then `old`, restoring at the
+/// fork point, restores that log backup, the first after the recovery, which spans the
+/// fork point like any other would.
+async fn mirror_new_primary(world: &World, side: &Side, old_client: &mut TestClient) {
+    let share = world.share_dir();
+    let fqdn = side.instance.fqdn();
+    let share_name = share.display().to_string();
+    world
+        .install_mirror("PersistentChat", fqdn, Some("PCHAT"), &share_name)
+        .unwrap();
+    let seed_log = share.join("mgc.trn");
+    let header = BackupSet::read(&seed_log).unwrap().header;
+    assert!(header.fork_point_lsn.is_some());
+    assert_ne!(header.first_recovery_fork, header.recovery_fork);
+    let seed_log = seed_log.display().to_string();
+    run(old_client, &sql::restore_log("mgc", &seed_log))
+        .await
+        .unwrap();
+}
+
+/// A planned role change from `old` to `new`: mirroring of the old primary removed, its
+/// tail-log backup, every log backup restored on the new one, recovered, its mirror
+/// installed, log shipping reversed; then traffic on the new primary reaches the old one
+/// through its copy and restore jobs.
 async fn switch(
     world: &World,
     (old, old_client): (&Side, &mut TestClient),
     (new, new_client): (&Side, &mut TestClient),
     pool: PoolState,
 ) {
+    run(old_client, &sql::remove_mirroring("mgc").unwrap())
+        .await
+        .unwrap();
     let before = world.messages(old.instance, "mgc").unwrap();
     let tail = tail_file(world);
     let backup = format!(
@@ -191,6 +216,7 @@ async fn switch(
     run(new_client, &sql::recover("mgc")).await.unwrap();
     assert_eq!(world.messages(new.instance, "mgc").unwrap(), before);
     world.set_pool_state(pool).unwrap();
+    mirror_new_primary(world, new, old_client).await;
 
     ship_logs(world, (new, new_client), (old, old_client)).await;
     world.traffic(5, true).unwrap();
@@ -200,19 +226,6 @@ async fn switch(
     assert_eq!(held.len(), before.len() + 9);
     assert_eq!(world.messages(old.instance, "mgc").unwrap(), held);
     assert_eq!(state_of(world, old.instance), DbState::Restoring);
-    let tail_end = BackupSet::read(&tail).unwrap().header.last_lsn;
-    let first_after = trn_files(&world.share_dir())
-        .into_iter()
-        .find(|f| *f > tail)
-        .unwrap();
-    let header = run(
-        old_client,
-        &sql::backup_header(&first_after.display().to_string()),
-    )
-    .await
-    .unwrap();
-    let fork_point = header[0][0].get::<Numeric, _>("ForkPointLSN").unwrap();
-    assert_eq!(fork_point.value(), tail_end as i128);
 }
 
 #[tokio::test]
@@ -224,9 +237,6 @@ async fn a_switchover_and_a_switch_back_lose_nothing_and_need_no_reseed() {
     world.traffic(2, false).unwrap();
     let mut primary = sim.connect(InstanceId::Primary).await;
     let mut backup = sim.connect(InstanceId::Backup).await;
-    run(&mut primary, &sql::remove_mirroring("mgc").unwrap())
-        .await
-        .unwrap();
     let (atl, dal) = (Side::primary(world), Side::backup(world));
     let to_backup = PoolState::FailedOver;
     switch(world, (&atl, &mut primary), (&dal, &mut backup), to_backup).await;
@@ -237,6 +247,55 @@ async fn a_switchover_and_a_switch_back_lose_nothing_and_need_no_reseed() {
         PoolState::Normal,
     )
     .await;
+}
+
+/// "RESTORE HEADERONLY (Transact-SQL)": the first log backup after a recovery starts on
+/// the fork the database was restoring on and names the fork point, where the tail-log
+/// backup it was restored from ended ("Recovery Paths (SQL Server)",
+/// <https://learn.microsoft.com/en-us/sql/relational-databases/backup-restore/recovery-paths-sql-server>).
+#[tokio::test]
+async fn the_first_log_backup_after_the_recovery_shows_its_fork_point() {
+    let sim = start_default().await;
+    let world = sim.world();
+    world.tick(30).unwrap();
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    run(&mut primary, &sql::remove_mirroring("mgc").unwrap())
+        .await
+        .unwrap();
+    let tail = tail_file(world);
+    let text = format!(
+        "BACKUP LOG mgc TO DISK = N'{}' WITH NORECOVERY",
+        tail.display()
+    );
+    batch(&mut primary, &text).await.unwrap();
+    run(&mut backup, &sql::remove_secondary_log_shipping("mgc"))
+        .await
+        .unwrap();
+    restore_everything(world, &Side::backup(world), &mut backup).await;
+    run(&mut backup, &sql::recover("mgc")).await.unwrap();
+    let after = world
+        .share_dir()
+        .join("mgc_after.trn")
+        .display()
+        .to_string();
+    let text = format!("BACKUP LOG mgc TO DISK = N'{after}'");
+    batch(&mut backup, &text).await.unwrap();
+    let header = run(&mut backup, &sql::backup_header(&after)).await.unwrap();
+    let row = &header[0][0];
+    let fork_point = row.get::<Numeric, _>("ForkPointLSN").unwrap().value();
+    let tail_end = BackupSet::read(&tail).unwrap().header.last_lsn;
+    assert_eq!(fork_point, i128::try_from(tail_end).unwrap());
+    let first_fork = row.get::<Uuid, _>("FirstRecoveryForkID").unwrap();
+    let fork = row.get::<Uuid, _>("RecoveryForkID").unwrap();
+    assert_ne!(first_fork, fork);
+    let tail_path = tail.display().to_string();
+    let tail_header = run(&mut backup, &sql::backup_header(&tail_path))
+        .await
+        .unwrap();
+    let tail_row = &tail_header[0][0];
+    assert_eq!(tail_row.get::<Uuid, _>("RecoveryForkID"), Some(first_fork));
+    assert_eq!(tail_row.get::<Numeric, _>("ForkPointLSN"), None);
 }
 
 /// The tail-log backup needs the database to itself, like a restore: 3102 from a
