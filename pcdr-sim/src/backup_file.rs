@@ -6,7 +6,7 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `PCDRBAK1` |
-//! | 8 | 2 | format version, 4 |
+//! | 8 | 2 | format version, 5 |
 //! | 10 | 1 | backup type: 1 full database, 2 log (as `RESTORE HEADERONLY`'s `BackupType`) |
 //! | 11 | 1 | flags: bit 0 set when taken `WITH CHECKSUM`, bit 1 when taken `WITH COPY_ONLY`, bit 2 when the set begins a log chain |
 //! | 12 | 16 | FamilyGUID, RFC 4122 byte order |
@@ -18,8 +18,9 @@
 //! | 92 | 16 | DatabaseBackupLSN, `u128` |
 //! | 108 | 16 | FirstRecoveryForkID, RFC 4122 byte order |
 //! | 124 | 16 | RecoveryForkID, same |
-//! | 140 | 8 | data page bytes `u64` (0 for a log backup) |
-//! | 148 | 2+n | DatabaseName |
+//! | 140 | 16 | ForkPointLSN, `u128`, 0 when the set does not span a fork point |
+//! | 156 | 8 | data page bytes `u64` (0 for a log backup) |
+//! | 164 | 2+n | DatabaseName |
 //! | … | 2+n | ServerName (`@@SERVERNAME` of the instance that wrote the set) |
 //! | … | 2 | file count, then per file: type (`0` data, `1` log), logical name, physical name |
 //! | … | 4 | message count, then per message: id `u64`, LSN `u128` |
@@ -38,7 +39,7 @@ use chrono::{DateTime, Utc};
 use crate::guid::Guid;
 
 const MAGIC: &[u8; 8] = b"PCDRBAK1";
-const VERSION: u16 = 4;
+const VERSION: u16 = 5;
 /// The bytes of data pages moved at a time.
 const CHUNK: usize = 1 << 20;
 
@@ -107,6 +108,9 @@ pub struct BackupHeader {
     pub first_recovery_fork: Guid,
     /// `RecoveryForkID`: the recovery fork it ends on.
     pub recovery_fork: Guid,
+    /// `ForkPointLSN`: where the set passes from `FirstRecoveryForkID` to
+    /// `RecoveryForkID` (the LSN its database was recovered at), when they differ.
+    pub fork_point_lsn: Option<u128>,
     /// The bytes of data pages after the messages: the size of the database's data file
     /// for a full backup ("A full database backup backs up the whole database",
     /// Full Database Backups (SQL Server), Microsoft Learn:
@@ -215,6 +219,7 @@ impl BackupSet {
         out.extend_from_slice(&h.database_backup_lsn.to_le_bytes());
         out.extend_from_slice(&h.first_recovery_fork.0);
         out.extend_from_slice(&h.recovery_fork.0);
+        out.extend_from_slice(&h.fork_point_lsn.unwrap_or(0).to_le_bytes());
         out.extend_from_slice(&h.data_bytes.to_le_bytes());
         put_str(&mut out, &h.database_name);
         put_str(&mut out, &h.server_name);
@@ -320,6 +325,7 @@ fn read_header(input: &mut impl Read) -> Result<BackupHeader, BackupFileError> {
     let database_backup_lsn = u128::from_le_bytes(array(input).map_err(malformed)?);
     let first_recovery_fork = Guid(array(input).map_err(malformed)?);
     let recovery_fork = Guid(array(input).map_err(malformed)?);
+    let fork_point_lsn = u128::from_le_bytes(array(input).map_err(malformed)?);
     let data_bytes = u64::from_le_bytes(array(input).map_err(malformed)?);
     let database_name = string(input).map_err(malformed)?;
     let server_name = string(input).map_err(malformed)?;
@@ -339,6 +345,7 @@ fn read_header(input: &mut impl Read) -> Result<BackupHeader, BackupFileError> {
         database_backup_lsn,
         first_recovery_fork,
         recovery_fork,
+        fork_point_lsn: (fork_point_lsn != 0).then_some(fork_point_lsn),
         data_bytes,
     })
 }
@@ -541,6 +548,7 @@ mod tests {
                 database_backup_lsn: 35_000_000_000_000_000_001,
                 first_recovery_fork: Guid([0xF1; 16]),
                 recovery_fork: Guid([0xF2; 16]),
+                fork_point_lsn: Some(35_000_000_000_100_000_001),
                 data_bytes: 0,
             },
             files: vec![FileEntry {
@@ -569,7 +577,7 @@ mod tests {
     fn header_bytes_are_laid_out_as_documented() {
         let bytes = sample().encode();
         assert_eq!(&bytes[..8], b"PCDRBAK1");
-        assert_eq!(&bytes[8..10], &[4, 0]);
+        assert_eq!(&bytes[8..10], &[5, 0]);
         assert_eq!(bytes[10], 2);
         assert_eq!(bytes[11], 1);
         assert_eq!(&bytes[12..28], &[0xAB; 16]);
@@ -584,10 +592,14 @@ mod tests {
         );
         assert_eq!(&bytes[108..124], &[0xF1; 16]);
         assert_eq!(&bytes[124..140], &[0xF2; 16]);
-        assert_eq!(&bytes[140..148], &[0; 8]);
-        assert_eq!(&bytes[148..153], &[3, 0, b'm', b'g', b'c']);
-        assert_eq!(&bytes[153..155], &[9, 0]);
-        assert_eq!(&bytes[155..164], b"SQLPC-ATL");
+        assert_eq!(
+            u128::from_le_bytes(bytes[140..156].try_into().unwrap()),
+            35_000_000_000_100_000_001
+        );
+        assert_eq!(&bytes[156..164], &[0; 8]);
+        assert_eq!(&bytes[164..169], &[3, 0, b'm', b'g', b'c']);
+        assert_eq!(&bytes[169..171], &[9, 0]);
+        assert_eq!(&bytes[171..180], b"SQLPC-ATL");
         let body = bytes.len() - 4;
         assert_eq!(
             u32::from_le_bytes(bytes[body..].try_into().unwrap()),
@@ -617,6 +629,15 @@ mod tests {
     fn a_set_round_trips() {
         let set = sample();
         assert_eq!(BackupSet::decode(&set.encode()), Ok(set));
+    }
+
+    #[test]
+    fn a_set_on_one_fork_has_no_fork_point_and_round_trips() {
+        let mut set = sample();
+        set.header.fork_point_lsn = None;
+        let bytes = set.encode();
+        assert_eq!(&bytes[140..156], &[0; 16]);
+        assert_eq!(BackupSet::decode(&bytes), Ok(set));
     }
 
     #[test]

@@ -6,13 +6,18 @@
 //! log backup starts where it would have ("Copy-only backups", Microsoft Learn:
 //! <https://learn.microsoft.com/sql/relational-databases/backup-restore/copy-only-backups-sql-server>);
 //! a copy-only full backup is not a differential base, which the emulator does not model.
+//! `BACKUP LOG … WITH NORECOVERY` is a tail-log backup: it needs the database to itself
+//! and leaves it RESTORING (`dbops::take_tail_log_backup`); `NORECOVERY` on a full or a
+//! copy-only backup is not emulated.
 
 use crate::engine::exec::Exec;
 use crate::engine::failure::{Failure, in_transaction, not_emulated};
+use crate::engine::instance::InstanceEngine;
 use crate::engine::restore::{processed, take_time};
-use crate::tds::StatementResult;
+use crate::tds::{SessionInfo, StatementResult};
 use crate::tsql::ast::{Backup, BackupOption};
 use crate::world::dbops::{self, SqlError};
+use crate::world::model::Instance;
 
 /// Runs a `BACKUP` statement.
 pub(crate) async fn run(
@@ -31,9 +36,11 @@ async fn take(exec: &mut Exec<'_>, backup: &Backup) -> Result<Vec<StatementResul
     if exec.in_transaction() {
         return Err(in_transaction());
     }
-    if backup.options.contains(&BackupOption::NoRecovery) {
+    let tail = backup.options.contains(&BackupOption::NoRecovery);
+    let copy_only = backup.options.contains(&BackupOption::CopyOnly);
+    if tail && (!backup.log || copy_only) {
         return Err(not_emulated(
-            "tail-log backups (BACKUP LOG … WITH NORECOVERY)",
+            "NORECOVERY other than on a tail-log backup (BACKUP LOG … WITH NORECOVERY, without COPY_ONLY)",
         ));
     }
     let name = exec.operand(&backup.database)?;
@@ -42,32 +49,32 @@ async fn take(exec: &mut Exec<'_>, backup: &Backup) -> Result<Vec<StatementResul
         _ => return Err(not_emulated("backups striped over several devices")),
     };
     let checksum = backup.options.contains(&BackupOption::Checksum);
-    let copy_only = backup.options.contains(&BackupOption::CopyOnly);
     let estimate = {
         let state = exec.state()?;
-        let db = exec
-            .instance(&state)?
-            .database(&name)
-            .ok_or_else(|| SqlError::no_database(&name))?;
-        dbops::check_backup(db, backup.log)?;
-        dbops::backup_bytes(db)
+        let instance = exec.instance(&state)?;
+        check(exec.engine, exec.session, instance, &name, backup.log, tail)?;
+        instance.database(&name).map_or(0, dbops::backup_bytes)
     };
     take_time(exec, estimate).await?;
     let engine = exec.engine;
+    let session = exec.session;
     let instance_id = engine.instance;
     let outcome = engine.world.try_update(|state| {
         let now = state.clock;
         let disks = engine.world.disks(state);
+        let instance = state
+            .instance(instance_id)
+            .ok_or_else(|| SqlError::no_database(&name))?;
+        check(engine, session, instance, &name, backup.log, tail)?;
         let database = state
             .instance_mut(instance_id)
             .and_then(|i| i.database_mut(&name))
             .ok_or_else(|| SqlError::no_database(&name))?;
-        dbops::check_backup(database, backup.log)?;
         let mut taken = database.clone();
-        let mut set = if backup.log {
-            dbops::take_log_backup(&mut taken, instance_id, now, checksum)
-        } else {
-            dbops::take_full_backup(&mut taken, instance_id, now, checksum)
+        let mut set = match (backup.log, tail) {
+            (true, true) => dbops::take_tail_log_backup(&mut taken, instance_id, now, checksum),
+            (true, false) => dbops::take_log_backup(&mut taken, instance_id, now, checksum),
+            (false, _) => dbops::take_full_backup(&mut taken, instance_id, now, checksum),
         };
         if copy_only {
             set.header.is_copy_only = true;
@@ -91,4 +98,25 @@ async fn take(exec: &mut Exec<'_>, backup: &Backup) -> Result<Vec<StatementResul
         "BACKUP DATABASE"
     };
     Ok(processed(what, &set.header.database_name, &files))
+}
+
+/// Checks that database `name` of `instance` can be backed up now by `session`: a
+/// tail-log backup needs it to itself ([`dbops::check_tail_backup`]), any other backup
+/// only in a state that allows one ([`dbops::check_backup`]).
+fn check(
+    engine: &InstanceEngine,
+    session: &SessionInfo,
+    instance: &Instance,
+    name: &str,
+    log: bool,
+    tail: bool,
+) -> Result<(), SqlError> {
+    let db = instance
+        .database(name)
+        .ok_or_else(|| SqlError::no_database(name))?;
+    if tail {
+        dbops::check_tail_backup(db, engine.usage(session, instance, name))
+    } else {
+        dbops::check_backup(db, log)
+    }
 }

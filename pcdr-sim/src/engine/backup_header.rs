@@ -200,15 +200,14 @@ fn flag_cells(set: &BackupSet) -> Vec<Cell> {
 
 /// `FirstRecoveryForkID` to `CompressedBackupSize`. "ForkPointLSN: If
 /// FirstRecoveryForkID is not equal to RecoveryForkID, this is the log sequence number
-/// of the fork point. Otherwise, this value is NULL." The emulator's sets fork only at
-/// their end.
+/// of the fork point. Otherwise, this value is NULL": the LSN the database was
+/// recovered at, recorded in the set (the first log backup after a recovery spans it,
+/// "Recovery Paths (SQL Server)",
+/// <https://learn.microsoft.com/en-us/sql/relational-databases/backup-restore/recovery-paths-sql-server>).
+/// Every version the emulator presents has the column (SQL Server 2005 and later).
 fn fork_and_type_cells(set: &BackupSet) -> Vec<Cell> {
     let h = &set.header;
-    let fork_point = if h.first_recovery_fork == h.recovery_fork {
-        Value::Null
-    } else {
-        lsn(h.last_lsn)
-    };
+    let fork_point = h.fork_point_lsn.map_or(Value::Null, lsn);
     let description = match h.kind {
         BackupKind::Database => "DATABASE",
         BackupKind::Log => "TRANSACTION LOG",

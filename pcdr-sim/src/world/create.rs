@@ -94,7 +94,7 @@ impl World {
         }
         std::fs::create_dir_all(dir)?;
         let dir = std::fs::canonicalize(dir)?;
-        for sub in ["share", "copy", "mirror-share"] {
+        for sub in ["share", "copy", "copy-primary", "mirror-share"] {
             std::fs::create_dir_all(dir.join(sub))?;
         }
         let world = World {

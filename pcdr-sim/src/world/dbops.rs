@@ -11,9 +11,12 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use crate::backup_file::{BackupFileError, BackupKind, BackupSet, FileEntry, Message};
+use crate::backup_file::{
+    BackupFileError, BackupHeader, BackupKind, BackupSet, FileEntry, Message,
+};
 use crate::guid::Guid;
-use crate::world::model::{Database, DbState, Instance, InstanceId, UserAccess};
+use crate::world::model::{Database, DbState, ForkPoint, Instance, InstanceId, UserAccess};
+use crate::world::server_paths::CopyFolders;
 use crate::world::{datafile, server_paths};
 
 /// LSN distance between two chat messages' commit records.
@@ -93,11 +96,12 @@ pub struct Usage {
 pub struct Disks {
     /// The backup share.
     pub share: PathBuf,
-    /// The copy destination.
-    pub copy: PathBuf,
+    /// The copy folders' real directories: the backup instance's (log shipping to the
+    /// backup site) and the primary instance's (log shipping back).
+    pub copies: CopyFolders,
     /// The share cannot be reached.
     pub share_unreachable: bool,
-    /// The copy folder is full.
+    /// The backup instance's copy folder is full.
     pub copy_folder_full: bool,
 }
 
@@ -105,7 +109,7 @@ impl Disks {
     /// The real path behind `path` as `instance` names it ([`server_paths`]): 3201 with
     /// operating system error 3 when it names no folder there.
     pub fn local(&self, instance: InstanceId, path: &str) -> Result<PathBuf, SqlError> {
-        server_paths::resolve(instance, path, &self.copy)
+        server_paths::resolve(instance, path, &self.copies)
             .map_err(|_| cannot_open(path, 3, "The system cannot find the path specified."))
     }
 
@@ -179,7 +183,7 @@ impl Disks {
             return Err(cannot_open(path, 53, "The network path was not found."));
         }
         let real = self.local(instance, path)?;
-        if self.copy_folder_full && real.starts_with(&self.copy) {
+        if self.copy_folder_full && real.starts_with(&self.copies.backup) {
             return Err(disk_full(path));
         }
         let written = write_set(&real, set)
@@ -297,6 +301,37 @@ pub fn check_backup(db: &Database, log: bool) -> Result<(), SqlError> {
     Ok(())
 }
 
+/// Checks that a tail-log backup (`BACKUP LOG … WITH NORECOVERY`) can take `db`: what
+/// any log backup needs ([`check_backup`]), then the database to itself, as a restore
+/// does, since the backup leaves it RESTORING: 3102 when the calling session uses it,
+/// 3104 when it is mirrored, 3101 when other sessions use it ("Exclusive access could not
+/// be obtained because the database is in use.", Database Engine events and errors 3000
+/// to 3999:
+/// <https://learn.microsoft.com/en-us/sql/relational-databases/errors-events/database-engine-events-and-errors-3000-to-3999>).
+pub fn check_tail_backup(db: &Database, usage: Usage) -> Result<(), SqlError> {
+    check_backup(db, true)?;
+    check_exclusive(db, usage, "BACKUP")?;
+    check_not_in_use(usage)
+}
+
+/// Takes a tail-log backup of `db` as [`take_log_backup`] does and leaves it RESTORING,
+/// its redo point at the backup's `LastLSN`: "NORECOVERY: Backs up the tail of the log
+/// and leaves the database in the RESTORING state" ("BACKUP (Transact-SQL)",
+/// <https://learn.microsoft.com/en-us/sql/t-sql/statements/backup-transact-sql>; "Tail-Log
+/// Backups (SQL Server)",
+/// <https://learn.microsoft.com/en-us/sql/relational-databases/backup-restore/tail-log-backups-sql-server>).
+pub fn take_tail_log_backup(
+    db: &mut Database,
+    server: InstanceId,
+    now: DateTime<Utc>,
+    checksum: bool,
+) -> BackupSet {
+    let set = take_log_backup(db, server, now, checksum);
+    db.state = DbState::Restoring;
+    db.standby = false;
+    set
+}
+
 /// The size of a full backup of `db`, in bytes, as the emulator estimates it before
 /// taking one: its data file and its messages.
 pub fn backup_bytes(db: &Database) -> u64 {
@@ -305,7 +340,11 @@ pub fn backup_bytes(db: &Database) -> u64 {
 
 /// Takes a log backup of `db` on `server` at `now`: the log from the previous log
 /// backup's end to the current end, with the messages committed in it. The first one,
-/// starting at the database's first LSN, begins the log chain (`BeginsLogChain`).
+/// starting at the database's first LSN, begins the log chain (`BeginsLogChain`). One
+/// starting at or before the database's fork point spans it: it starts on the fork the
+/// database was restoring on (`FirstRecoveryForkID`) and names the point
+/// (`ForkPointLSN`), "RESTORE HEADERONLY (Transact-SQL)",
+/// <https://learn.microsoft.com/en-us/sql/t-sql/statements/restore-statements-headeronly-transact-sql>.
 pub fn take_log_backup(
     db: &mut Database,
     server: InstanceId,
@@ -325,6 +364,10 @@ pub fn take_log_backup(
     let mut set = backup_set(db, server, BackupKind::Log, first, last, now, messages);
     set.header.has_checksum = checksum;
     set.header.begins_log_chain = first == FIRST_LSN;
+    if let Some(fork) = db.fork_point.filter(|fork| first <= fork.lsn) {
+        set.header.first_recovery_fork = fork.fork;
+        set.header.fork_point_lsn = Some(fork.lsn);
+    }
     set
 }
 
@@ -367,7 +410,7 @@ fn backup_set(
     messages: Vec<Message>,
 ) -> BackupSet {
     BackupSet {
-        header: crate::backup_file::BackupHeader {
+        header: BackupHeader {
             database_name: db.name.clone(),
             server_name: server.server_name().to_owned(),
             kind,
@@ -383,6 +426,7 @@ fn backup_set(
             database_backup_lsn: db.database_backup_lsn,
             first_recovery_fork: db.recovery_fork_guid,
             recovery_fork: db.recovery_fork_guid,
+            fork_point_lsn: None,
             data_bytes: 0,
         },
         files: db.files.clone(),
@@ -390,12 +434,18 @@ fn backup_set(
     }
 }
 
-fn check_exclusive(db: &Database, usage: Usage) -> Result<(), SqlError> {
+/// Checks that `statement` (`RESTORE`, or `BACKUP` of a tail-log backup) can have `db`
+/// to itself as far as the calling session and mirroring go: 3102 when the session uses
+/// it, 3104 when it is mirrored. Both messages name the statement ("%ls cannot process
+/// database …", "%ls cannot operate on database …", Database Engine events and errors
+/// 3000 to 3999:
+/// <https://learn.microsoft.com/en-us/sql/relational-databases/errors-events/database-engine-events-and-errors-3000-to-3999>).
+fn check_exclusive(db: &Database, usage: Usage, statement: &str) -> Result<(), SqlError> {
     if usage.own {
         return Err(SqlError::new(
             3102,
             format!(
-                "RESTORE cannot process database '{}' because it is in use by this session. It is recommended that the master database be used when performing this operation.",
+                "{statement} cannot process database '{}' because it is in use by this session. It is recommended that the master database be used when performing this operation.",
                 db.name
             ),
         ));
@@ -404,7 +454,7 @@ fn check_exclusive(db: &Database, usage: Usage) -> Result<(), SqlError> {
         return Err(SqlError::new(
             3104,
             format!(
-                "RESTORE cannot operate on database '{}' because it is configured for database mirroring or has joined an availability group. If you intend to restore the database, use ALTER DATABASE to remove mirroring or to remove the database from its availability group.",
+                "{statement} cannot operate on database '{}' because it is configured for database mirroring or has joined an availability group. If you intend to restore the database, use ALTER DATABASE to remove mirroring or to remove the database from its availability group.",
                 db.name
             ),
         ));
@@ -432,7 +482,7 @@ pub fn restore_log(
     finish: Finish,
     usage: Usage,
 ) -> Result<(), SqlError> {
-    check_exclusive(db, usage)?;
+    check_exclusive(db, usage, "RESTORE")?;
     if !db.accepts_logs() {
         return Err(SqlError::new(
             3117,
@@ -490,10 +540,33 @@ fn check_log_set(db: &Database, set: &BackupSet, path: &str) -> Result<(), SqlEr
     // The emulator keeps no history of forks: only a set that would be applied is held
     // to the database's fork. One that ends before the restore point is too early
     // whatever its fork, as one of an earlier fork on the database's path is.
-    if h.first_recovery_fork != db.recovery_fork_guid {
+    if !on_the_sets_path(db, h) {
         return Err(other_recovery_path());
     }
     Ok(())
+}
+
+/// Whether a database restoring at its redo point is on the recovery path of the set
+/// `h` covering that point. A set on one fork needs the database on it. A set spanning
+/// a fork point ("Recovery Paths (SQL Server)",
+/// <https://learn.microsoft.com/en-us/sql/relational-databases/backup-restore/recovery-paths-sql-server>;
+/// `ForkPointLSN`, RESTORE HEADERONLY) takes a database on its first fork that has not
+/// gone past the point (the old primary restoring at its tail-log backup's end, as a
+/// role change leaves it: "Change Roles Between Primary and Secondary Log Shipping
+/// Servers (SQL Server)",
+/// <https://learn.microsoft.com/en-us/sql/database-engine/log-shipping/change-roles-between-primary-and-secondary-log-shipping-servers-sql-server>),
+/// or one on its last fork at or after the point (restored from a full backup taken
+/// after the recovery).
+fn on_the_sets_path(db: &Database, h: &BackupHeader) -> bool {
+    let point = db.lsn;
+    match h.fork_point_lsn {
+        None => h.first_recovery_fork == db.recovery_fork_guid,
+        Some(fork) => {
+            let before = h.first_recovery_fork == db.recovery_fork_guid && point <= fork;
+            let after = h.recovery_fork == db.recovery_fork_guid && point >= fork;
+            before || after
+        }
+    }
 }
 
 /// 4330: the set is on another recovery path than the database.
@@ -505,13 +578,17 @@ fn other_recovery_path() -> SqlError {
 }
 
 /// Ends a restore sequence. Recovering a database that was restoring (or in standby)
-/// starts a new recovery fork: backups taken before it can no longer be applied past
-/// that point ("Recovery Paths (SQL Server)" on Microsoft Learn: "Restoring a full
+/// starts a new recovery fork at its redo point, which it remembers ([`ForkPoint`]):
+/// backups taken before it can no longer be applied past that point ("Recovery Paths (SQL Server)" on Microsoft Learn: "Restoring a full
 /// database backup and recovering the database without using any other type of backup
 /// creates a new recovery path").
 fn finish_restore(db: &mut Database, finish: Finish) {
     match finish {
         Finish::Recovery => {
+            db.fork_point = Some(ForkPoint {
+                fork: db.recovery_fork_guid,
+                lsn: db.lsn,
+            });
             db.recovery_fork_guid = Guid::generate();
             db.state = DbState::Online;
             db.standby = false;
@@ -532,7 +609,7 @@ fn finish_restore(db: &mut Database, finish: Finish) {
 /// `RESTORE DATABASE db WITH RECOVERY`: 3153 when already recovered, 3104 when
 /// mirrored, 3101 when in use.
 pub fn recover(db: &mut Database, usage: Usage) -> Result<(), SqlError> {
-    check_exclusive(db, usage)?;
+    check_exclusive(db, usage, "RESTORE")?;
     if db.is_recovered() {
         return Err(SqlError::new(
             3153,
@@ -617,7 +694,7 @@ fn check_overwrite(
     options: &FullRestore,
     usage: Usage,
 ) -> Result<(), SqlError> {
-    check_exclusive(existing, usage)?;
+    check_exclusive(existing, usage, "RESTORE")?;
     check_not_in_use(usage)?;
     if options.replace {
         return Ok(());
@@ -783,6 +860,7 @@ fn restored_database(name: &str, id: i32, set: &BackupSet, files: Vec<FileEntry>
         family_guid: set.header.family_guid,
         database_guid: Guid::generate(),
         recovery_fork_guid: set.header.recovery_fork,
+        fork_point: None,
         database_backup_lsn: set.header.first_lsn,
         mirroring: None,
         files,
@@ -813,6 +891,7 @@ pub fn new_database(name: &str, id: i32, data_dir: &Path) -> Database {
         family_guid: Guid::generate(),
         database_guid: Guid::generate(),
         recovery_fork_guid: Guid::generate(),
+        fork_point: None,
         database_backup_lsn: 0,
         mirroring: None,
         files: vec![file(".mdf", false), file("_log.ldf", true)],
@@ -904,6 +983,87 @@ mod tests {
         restore_log(&mut secondary, &old_path, "f", Finish::NoRecovery, usage).unwrap();
         assert_eq!(secondary.recovery_fork_guid, old_path.header.recovery_fork);
         assert_eq!(secondary.database_backup_lsn, base);
+    }
+
+    /// "Tail-Log Backups (SQL Server)" and "BACKUP (Transact-SQL)", NORECOVERY: the tail
+    /// backup leaves the database RESTORING at its LastLSN, and needs the database to
+    /// itself and in a state that can be backed up.
+    #[test]
+    fn a_tail_log_backup_leaves_the_database_restoring_at_its_end() {
+        let mut primary = chat_db();
+        commit_message(&mut primary, 1);
+        let busy = |own, others| Usage { own, others };
+        let refused = |db: &Database, usage| check_tail_backup(db, usage).unwrap_err().number;
+        assert_eq!(refused(&primary, busy(true, false)), 3102);
+        assert_eq!(refused(&primary, busy(false, true)), 3101);
+        let mut mirrored = primary.clone();
+        mirrored.mirroring = Some(crate::world::model::Mirroring {
+            guid: Guid::generate(),
+            role: crate::world::model::MirrorRole::Principal,
+            partner: "TCP://sql-atl2.contoso.test:5022".into(),
+        });
+        assert_eq!(refused(&mirrored, Usage::default()), 3104);
+        check_tail_backup(&primary, Usage::default()).unwrap();
+        let tail = take_tail_log_backup(&mut primary, InstanceId::Primary, Utc::now(), true);
+        assert_eq!(primary.state, DbState::Restoring);
+        assert!(primary.accepts_logs());
+        assert_eq!(primary.lsn, tail.header.last_lsn);
+        assert_eq!(tail.messages.len(), 1);
+        assert_eq!(refused(&primary, Usage::default()), 927);
+        primary.standby = true;
+        assert_eq!(refused(&primary, Usage::default()), 3036);
+    }
+
+    /// The role change of "Change Roles Between Primary and Secondary Log Shipping
+    /// Servers (SQL Server)": the old primary, RESTORING at its tail's end on the old
+    /// fork, follows the new primary's first log backup, which spans the fork point of
+    /// the recovery ("Recovery Paths (SQL Server)"; `FirstRecoveryForkID`,
+    /// `ForkPointLSN`, RESTORE HEADERONLY), and the ones after it; no re-seed.
+    #[test]
+    fn the_old_primary_follows_the_new_one_across_the_fork_point() {
+        let mut old = chat_db();
+        commit_message(&mut old, 1);
+        let mut new = secondary_of(&mut old);
+        commit_message(&mut old, 2);
+        let tail = take_tail_log_backup(&mut old, InstanceId::Primary, Utc::now(), true);
+        let usage = Usage::default();
+        restore_log(&mut new, &tail, "t", Finish::NoRecovery, usage).unwrap();
+        recover(&mut new, usage).unwrap();
+        commit_message(&mut new, 3);
+        let first = take_log_backup(&mut new, InstanceId::Backup, Utc::now(), false);
+        assert_eq!(first.header.first_recovery_fork, old.recovery_fork_guid);
+        assert_eq!(first.header.recovery_fork, new.recovery_fork_guid);
+        assert_eq!(first.header.fork_point_lsn, Some(tail.header.last_lsn));
+        commit_message(&mut new, 4);
+        let second = take_log_backup(&mut new, InstanceId::Backup, Utc::now(), false);
+        assert_eq!(second.header.first_recovery_fork, new.recovery_fork_guid);
+        assert_eq!(second.header.fork_point_lsn, None);
+        restore_log(&mut old, &first, "f1", Finish::NoRecovery, usage).unwrap();
+        assert_eq!(old.recovery_fork_guid, new.recovery_fork_guid);
+        restore_log(&mut old, &second, "f2", Finish::NoRecovery, usage).unwrap();
+        let ids: Vec<u64> = old.messages.iter().map(|m| m.id).collect();
+        assert_eq!(ids, vec![1, 2, 3, 4]);
+    }
+
+    /// "Recovery Paths (SQL Server)": a database that went on past the fork point on the
+    /// old fork (restored from a log backup the recovered copy never saw) is on another
+    /// path than the set spanning the point, which is refused with 4330.
+    #[test]
+    fn a_database_past_the_fork_point_on_the_old_fork_is_refused() {
+        let mut old = chat_db();
+        let mut new = secondary_of(&mut old);
+        let mut elsewhere = new.clone();
+        commit_message(&mut old, 1);
+        let went_on = take_log_backup(&mut old, InstanceId::Primary, Utc::now(), false);
+        let usage = Usage::default();
+        restore_log(&mut elsewhere, &went_on, "w", Finish::NoRecovery, usage).unwrap();
+        recover(&mut new, usage).unwrap();
+        commit_message(&mut new, 2);
+        let first = take_log_backup(&mut new, InstanceId::Backup, Utc::now(), false);
+        assert!(first.header.fork_point_lsn.unwrap() < elsewhere.lsn);
+        assert!(first.header.last_lsn > elsewhere.lsn);
+        let refused = restore_log(&mut elsewhere, &first, "f", Finish::NoRecovery, usage);
+        assert_eq!(refused.unwrap_err().number, 4330);
     }
 
     #[test]

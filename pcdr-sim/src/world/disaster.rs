@@ -28,7 +28,10 @@ impl World {
     /// backup share is gone too (its folder is renamed to `share.lost`, replacing an earlier
     /// lost one). A disaster on
     /// the primary site records the ground truth that `verify` checks: every message in
-    /// a log backup that survived (on the share, unless lost, or in the copy folder).
+    /// a log backup that survived (on the share, unless lost, or in the backup site's
+    /// copy folder). The primary instance's own copy folder (`DIR/copy-primary`) is on
+    /// the lost site and counts for nothing, as the backup site's would if that site
+    /// were lost; its files stay where they are, as the backup site's do.
     pub fn disaster(&self, site: Site, share_lost: bool) -> WorldResult<()> {
         if share_lost && self.share_dir().is_dir() {
             let lost = self.dir().join("share.lost");

@@ -234,7 +234,7 @@ fn copy_job(
     let mut copied = Vec::new();
     for name in names {
         let target = server_paths::join(&row.backup_destination_directory, &name);
-        if disks.copy_folder_full && destination.starts_with(&disks.copy) {
+        if disks.copy_folder_full && destination.starts_with(&disks.copies.backup) {
             return Err(dbops::disk_full(&target).message);
         }
         std::fs::copy(source.join(&name), destination.join(&name)).map_err(|e| e.to_string())?;

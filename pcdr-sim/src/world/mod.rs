@@ -10,6 +10,7 @@
 //! | `world.sqlite` | the state, shared by every process (`store.rs`; its rows: `layout.rs`) |
 //! | `share/` | the backup share the primary's backup job writes to |
 //! | `copy/` | the copy destination on the backup site, which the backup instance names `D:\LogShipping\mgc` (`server_paths.rs`) |
+//! | `copy-primary/` | the copy destination on the primary site, which the primary instance names `D:\LogShipping\mgc` too, for log shipping from the backup site |
 //! | `mirror-share/` | the backup site's share that seeds its mirror (`Install-CsMirrorDatabase -FileShare`), which survives a disaster at the primary site |
 //! | `data/<instance>/` | database files: the chat database's data file holds [`WorldOptions::db_size_bytes`] real bytes, which full backups carry and restores write (`datafile.rs`); the others are placeholders |
 //! | `sql-password` | the password of the SQL login `pcdr` (mode 0600) |
@@ -51,6 +52,7 @@ pub use verify::{DeclaredLoss, Difference, Expect};
 use crate::world::dbops::Disks;
 use crate::world::faults::{StatementFault, StoredCmdletFault};
 use crate::world::model::{CHAT_DB, InstanceId, WorldState};
+use crate::world::server_paths::CopyFolders;
 use crate::world::store::Store;
 
 /// The domain account every instance accepts with Windows authentication (NTLMv2),
@@ -101,6 +103,13 @@ impl World {
     /// The copy destination on the backup site (`DIR/copy`).
     pub fn copy_dir(&self) -> PathBuf {
         self.dir.join("copy")
+    }
+
+    /// The copy destination on the primary site (`DIR/copy-primary`), which the primary
+    /// instance names `D:\LogShipping\mgc` too (`server_paths.rs`): where it copies the
+    /// backup instance's log backups when log shipping runs from the backup site.
+    pub fn primary_copy_dir(&self) -> PathBuf {
+        self.dir.join("copy-primary")
     }
 
     /// The backup site's share that seeds its mirror (`DIR/mirror-share`): a share in
@@ -167,7 +176,10 @@ impl World {
     pub(crate) fn disks(&self, state: &WorldState) -> Disks {
         Disks {
             share: self.share_dir(),
-            copy: self.copy_dir(),
+            copies: CopyFolders {
+                backup: self.copy_dir(),
+                primary: self.primary_copy_dir(),
+            },
             share_unreachable: state.faults.share_unreachable,
             copy_folder_full: state.faults.copy_folder_full,
         }

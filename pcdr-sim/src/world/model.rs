@@ -131,6 +131,11 @@ pub struct Database {
     /// ("Recovery Paths" on Microsoft Learn).
     #[serde(default)]
     pub recovery_fork_guid: Guid,
+    /// Where its newest recovery forked off the fork it was restoring on, if it was
+    /// ever recovered from a restore: the first log backup after it starts before that
+    /// point and spans it ([`ForkPoint`]).
+    #[serde(default)]
+    pub fork_point: Option<ForkPoint>,
     /// Where its newest full backup began (`DatabaseBackupLSN` of its next backups);
     /// zero before the first one.
     #[serde(default)]
@@ -141,6 +146,21 @@ pub struct Database {
     pub files: Vec<FileEntry>,
     /// The chat messages it holds, in LSN order.
     pub messages: Vec<Message>,
+}
+
+/// Where a recovery started a new recovery fork: the fork the database was restoring on
+/// and the LSN it was recovered at. "Recovery Paths (SQL Server)"
+/// (<https://learn.microsoft.com/en-us/sql/relational-databases/backup-restore/recovery-paths-sql-server>):
+/// the new path branches off the old one at this point, so a database still restoring on
+/// the old fork at (or before) it can follow the new path, and one that went past it on
+/// the old fork cannot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForkPoint {
+    /// The fork the database was on before the recovery (`FirstRecoveryForkID` of a log
+    /// backup spanning the point).
+    pub fork: Guid,
+    /// The LSN of the fork point (`ForkPointLSN`).
+    pub lsn: u128,
 }
 
 impl Database {

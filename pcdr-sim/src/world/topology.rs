@@ -5,7 +5,10 @@
 //! static port, reached at its loopback address, and known to the cmdlets by its FQDN.
 //! Its copy folder has two paths, as a real deployment's does: `copy_destination` as
 //! the backup instance names it (`D:\LogShipping\mgc`) and
-//! `copy_destination_from_pcdr`, the real `DIR/copy` (`server_paths.rs`).
+//! `copy_destination_from_pcdr`, the real `DIR/copy` (`server_paths.rs`); so has the
+//! primary instance's copy folder, for log shipping back from the backup site
+//! (`primary_copy_destination`, the same name on the primary's `D:` drive, and
+//! `primary_copy_destination_from_pcdr`, the real `DIR/copy-primary`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,7 +20,7 @@ use pcdr_core::topology::{
 
 use crate::serve::ShellLauncher;
 use crate::world::model::InstanceId;
-use crate::world::server_paths::COPY_FOLDER_ON_BACKUP;
+use crate::world::server_paths::{COPY_FOLDER_ON_BACKUP, COPY_FOLDER_ON_PRIMARY};
 use crate::world::{World, WorldResult};
 
 /// The instance name of every emulated SQL Server: none is a default instance.
@@ -59,8 +62,10 @@ impl World {
                 backup_share_from_pcdr: self.share_dir().display().to_string(),
                 copy_destination: COPY_FOLDER_ON_BACKUP.into(),
                 copy_destination_from_pcdr: self.copy_dir().display().to_string(),
-                primary_copy_destination: None,
-                primary_copy_destination_from_pcdr: None,
+                primary_copy_destination: Some(COPY_FOLDER_ON_PRIMARY.into()),
+                primary_copy_destination_from_pcdr: Some(
+                    self.primary_copy_dir().display().to_string(),
+                ),
                 backup_interval_minutes: 15,
                 restore_delay_minutes: 0,
                 restore_mode: if standby {
@@ -153,5 +158,16 @@ mod tests {
             topology.sql.password.resolve().unwrap().unwrap().expose(),
             world.password().unwrap()
         );
+        let log_shipping = &topology.log_shipping;
+        assert_eq!(
+            log_shipping.primary_copy_destination.as_deref(),
+            Some(r"D:\LogShipping\mgc")
+        );
+        let primary_copy = world.primary_copy_dir().display().to_string();
+        assert_eq!(
+            log_shipping.primary_copy_destination_from_pcdr,
+            Some(primary_copy)
+        );
+        assert!(world.primary_copy_dir().is_dir());
     }
 }
