@@ -1,8 +1,10 @@
-//! kill -9: the real `pcdr failover` / `pcdr failback` binary, against a world served by
-//! `pcdr sim serve` with every statement slowed down, is killed with SIGKILL at 28
-//! points spread over both procedures — between steps and inside them (mid-copy, during
-//! and between log restores, during recovery, right after recovery and before the pool
-//! state change, in the middle of the log-shipping setup, …). The points are found from
+//! kill -9: the real `pcdr failover` / `pcdr failback` / `pcdr switchover` binary,
+//! against a world served by `pcdr sim serve` with every statement slowed down, is
+//! killed with SIGKILL at points spread over every procedure — at every step boundary
+//! of a switchover and of a switchover back, and between and inside the steps of
+//! failover and failback (mid-copy, during and between log restores, during the
+//! tail-log backup, during recovery, right after recovery and before the pool state
+//! change, in the middle of the log-shipping setup, …). The points are found from
 //! the progress lines on stderr or from `statements.log` growing. Then `--resume`
 //! converges every time, `pcdr sim verify` passes, and every mutating statement of the
 //! killed and the resumed run together was sent once — except at most one, the
@@ -27,10 +29,15 @@ const SUCCESS: i32 = 0;
 /// Latency of every statement: time enough to hit a point inside a step.
 const LATENCY_MS: &str = "60";
 
+/// The run that is killed, each after what it follows: a failover after a disaster, a
+/// failback after a failover and a rebuild, a switchover on a healthy world, a
+/// switchover back after a first switchover.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Procedure {
     Failover,
     Failback,
+    Switchover,
+    SwitchBack,
 }
 
 impl Procedure {
@@ -38,13 +45,35 @@ impl Procedure {
         match self {
             Procedure::Failover => "failover",
             Procedure::Failback => "failback",
+            Procedure::Switchover | Procedure::SwitchBack => "switchover",
         }
     }
 
     fn expect(self) -> &'static str {
         match self {
             Procedure::Failover => "failed-over",
-            Procedure::Failback => "normal",
+            Procedure::Failback | Procedure::SwitchBack => "normal",
+            Procedure::Switchover => "switched-over",
+        }
+    }
+
+    /// Brings the world to where the procedure starts.
+    fn prepare(self, world: &World) {
+        let run = |procedure: &str, journal: &str| {
+            let journal = world.path(journal).display().to_string();
+            world
+                .pcdr(procedure, &["--yes", "--journal", &journal])
+                .code(SUCCESS);
+        };
+        match self {
+            Procedure::Failover => world.disaster(),
+            Procedure::Failback => {
+                world.disaster();
+                run("failover", "over.journal");
+                world.sim("rebuild", &["--site", "primary"]).code(SUCCESS);
+            }
+            Procedure::Switchover => {}
+            Procedure::SwitchBack => run("switchover", "first.journal"),
         }
     }
 }
@@ -129,20 +158,7 @@ fn kill_and_resume(procedure: Procedure, when: When) {
         "--unrestored",
         "4",
     ]);
-    world.disaster();
-    if procedure == Procedure::Failback {
-        world
-            .pcdr(
-                "failover",
-                &[
-                    "--yes",
-                    "--journal",
-                    &world.path("over.journal").display().to_string(),
-                ],
-            )
-            .code(SUCCESS);
-        world.sim("rebuild", &["--site", "primary"]).code(SUCCESS);
-    }
+    procedure.prepare(&world);
     let from = statements(world.dir()).len();
     let journal = world.path(&format!("{}.journal", procedure.name()));
     let stderr_path = world.path("killed.stderr");
@@ -264,4 +280,43 @@ kill_points! {
     failback_killed_during_the_failover_to_the_primary_mirror: Failback, When::Statement("SET PARTNER FAILOVER", 1);
     failback_killed_during_the_failover_back_to_the_primary: Failback, When::Statement("SET PARTNER FAILOVER", 2);
     failback_killed_before_the_pool_state_is_normal: Failback, When::Line("(set_pool_normal)", 1);
+    // Switchover to the backup site: every step boundary, and inside the steps that
+    // change something irreversibly.
+    switchover_killed_as_it_checks: Switchover, When::Line("(check_switchover)", 1);
+    switchover_killed_as_it_records_log_shipping: Switchover, When::Line("(record_log_shipping)", 1);
+    switchover_killed_as_it_removes_log_shipping: Switchover, When::Line("(remove_incoming_log_shipping)", 1);
+    switchover_killed_while_removing_log_shipping: Switchover, When::Statement("sp_delete_log_shipping_secondary", 1);
+    switchover_killed_as_the_backlog_is_copied: Switchover, When::Line("(copy_backlog)", 1);
+    switchover_killed_mid_backlog_copy: Switchover, When::Line("    copied ", 1);
+    switchover_killed_as_the_backlog_is_restored: Switchover, When::Line("(restore_backlog)", 1);
+    switchover_killed_during_a_backlog_restore: Switchover, When::Statement("RESTORE LOG", 2);
+    switchover_killed_as_it_fences: Switchover, When::Line("(fence_pool)", 1);
+    switchover_killed_as_it_unmirrors: Switchover, When::Line("(unmirror_serving_database)", 1);
+    switchover_killed_as_the_tail_is_backed_up: Switchover, When::Line("(back_up_tail_log)", 1);
+    switchover_killed_during_the_tail_log_backup: Switchover, When::Statement("WITH NORECOVERY, INIT", 1);
+    switchover_killed_as_the_tail_is_copied: Switchover, When::Line("(copy_tail)", 1);
+    switchover_killed_as_the_tail_is_restored: Switchover, When::Line("(restore_tail)", 1);
+    switchover_killed_as_recovery_starts: Switchover, When::Line("(recover_new_primary)", 1);
+    switchover_killed_during_recovery: Switchover, When::Statement("WITH RECOVERY", 1);
+    switchover_killed_before_the_pool_state: Switchover, When::Line("(set_switched_pool_state)", 1);
+    switchover_killed_before_activating_servers: Switchover, When::Line("(activate_switched_servers)", 1);
+    switchover_killed_as_mirroring_starts: Switchover, When::Line("(mirror_switched_database)", 1);
+    switchover_killed_as_log_shipping_is_reversed: Switchover, When::Line("(reverse_log_shipping)", 1);
+    switchover_killed_in_the_middle_of_the_reversal: Switchover, When::Statement("sp_add_log_shipping", 2);
+    // Switchover back to the primary site: every step boundary.
+    switch_back_killed_as_it_checks: SwitchBack, When::Line("(check_switchover)", 1);
+    switch_back_killed_as_it_records_log_shipping: SwitchBack, When::Line("(record_log_shipping)", 1);
+    switch_back_killed_as_it_removes_log_shipping: SwitchBack, When::Line("(remove_incoming_log_shipping)", 1);
+    switch_back_killed_as_the_backlog_is_copied: SwitchBack, When::Line("(copy_backlog)", 1);
+    switch_back_killed_as_the_backlog_is_restored: SwitchBack, When::Line("(restore_backlog)", 1);
+    switch_back_killed_as_it_fences: SwitchBack, When::Line("(fence_pool)", 1);
+    switch_back_killed_as_it_unmirrors: SwitchBack, When::Line("(unmirror_serving_database)", 1);
+    switch_back_killed_as_the_tail_is_backed_up: SwitchBack, When::Line("(back_up_tail_log)", 1);
+    switch_back_killed_as_the_tail_is_copied: SwitchBack, When::Line("(copy_tail)", 1);
+    switch_back_killed_as_the_tail_is_restored: SwitchBack, When::Line("(restore_tail)", 1);
+    switch_back_killed_as_recovery_starts: SwitchBack, When::Line("(recover_new_primary)", 1);
+    switch_back_killed_before_the_pool_state: SwitchBack, When::Line("(set_switched_pool_state)", 1);
+    switch_back_killed_before_activating_servers: SwitchBack, When::Line("(activate_switched_servers)", 1);
+    switch_back_killed_as_mirroring_starts: SwitchBack, When::Line("(mirror_switched_database)", 1);
+    switch_back_killed_as_log_shipping_is_reversed: SwitchBack, When::Line("(reverse_log_shipping)", 1);
 }
