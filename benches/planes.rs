@@ -36,8 +36,8 @@
 use futures_util::StreamExt;
 use pcdr_core::adapters::{self, files::FileSystem};
 use pcdr_core::planes::FilePlane;
-use pcdr_core::procedure::{Procedure, failback, failover, switchover};
 use pcdr_core::procedure::{Context, Event, Observer, RunOptions, StepId};
+use pcdr_core::procedure::{Procedure, failback, failover, switchover};
 use pcdr_core::runbook::{Report, Runbook, new_run_id};
 use pcdr_core::topology::Topology;
 use pcdr_sim::serve::{ServeOptions, ServingWorld, ShellLauncher, serve};
@@ -242,7 +242,10 @@ async fn failed_over_and_rebuilt(
 
 /// The outage a report measured: seconds and bytes moved.
 fn outage(report: &Report) -> (f64, u64) {
-    let window = report.outage.as_ref().expect("the procedure fenced the pool");
+    let window = report
+        .outage
+        .as_ref()
+        .expect("the procedure fenced the pool");
     (window.seconds, window.bytes_moved)
 }
 

@@ -10,8 +10,7 @@
 mod common;
 
 use common::asserts::{
-    assert_done, assert_serving_principal, assert_skipped, assert_verified,
-    traffic_with_jobs,
+    assert_done, assert_serving_principal, assert_skipped, assert_verified, traffic_with_jobs,
 };
 use common::{Interrupt, Served, backlog, drop_connection, fail, wait_until_down};
 use pcdr_core::Error;

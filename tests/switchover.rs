@@ -28,7 +28,11 @@ const DB_SIZE: u64 = 4 << 20;
 /// Steps a switchover may find done when it reaches them: the catch-up of a secondary
 /// that log shipping already brought up to date, and the unmirroring of a database no
 /// mirror partners.
-const MAY_SKIP: [&str; 3] = ["copy_backlog", "restore_backlog", "unmirror_serving_database"];
+const MAY_SKIP: [&str; 3] = [
+    "copy_backlog",
+    "restore_backlog",
+    "unmirror_serving_database",
+];
 
 /// Every step of the switchover ran: done, or skipped where its work may already be
 /// done.
@@ -40,7 +44,10 @@ fn assert_switched(report: &Report) {
         }
         assert_done(report, step);
     }
-    let outage = report.outage.as_ref().expect("the switchover fenced the pool");
+    let outage = report
+        .outage
+        .as_ref()
+        .expect("the switchover fenced the pool");
     assert_eq!(outage.fenced_by, Some(switchover::FENCE_POOL));
     assert!(outage.ended.is_some(), "{outage:?}");
 }
@@ -124,14 +131,24 @@ async fn a_switchover_stopped_before_its_recovery_returns_to_the_old_primary() {
     let committed = served.messages(InstanceId::Primary);
     served
         .world
-        .add_statement_fault(fail(InstanceId::Backup, Some(StatementKind::RestoreDatabase)))
+        .add_statement_fault(fail(
+            InstanceId::Backup,
+            Some(StatementKind::RestoreDatabase),
+        ))
         .expect("the fault is set");
     let stopped = served
         .run(switchover::PROCEDURE, RunOptions::default())
         .await
         .expect_err("the recovery fails");
-    assert_eq!(stopped.step_id(), Some(switchover::RECOVER_NEW_PRIMARY), "{stopped}");
-    assert!(served.mgc(InstanceId::Primary).accepts_logs(), "the tail was taken");
+    assert_eq!(
+        stopped.step_id(),
+        Some(switchover::RECOVER_NEW_PRIMARY),
+        "{stopped}"
+    );
+    assert!(
+        served.mgc(InstanceId::Primary).accepts_logs(),
+        "the tail was taken"
+    );
     served.world.clear_faults().expect("the faults clear");
 
     set_journal_aside(&served, switchover::PROCEDURE, "stopped");
@@ -164,7 +181,11 @@ async fn a_return_is_refused_once_the_new_primary_is_online() {
         .run(switchover::PROCEDURE, back)
         .await
         .expect_err("the pool already serves from the backup site");
-    assert_eq!(refused.step_id(), Some(switchover::CHECK_SWITCHOVER), "{refused}");
+    assert_eq!(
+        refused.step_id(),
+        Some(switchover::CHECK_SWITCHOVER),
+        "{refused}"
+    );
     assert!(refused.to_string().contains("is online"), "{refused}");
     assert_pool_serves_from(&served, SiteRole::Backup);
 }
@@ -179,7 +200,10 @@ async fn an_online_failback_prepares_while_the_pool_serves_and_cuts_over_with_th
     served.world.traffic(UNSHIPPED, false).expect("traffic");
     served.disaster().await;
     served.completes(failover::PROCEDURE).await;
-    served.world.traffic(10, false).expect("traffic while failed over");
+    served
+        .world
+        .traffic(10, false)
+        .expect("traffic while failed over");
     served.rebuild().await;
 
     let prepared = served.completes(online::PROCEDURE).await;
@@ -227,5 +251,8 @@ async fn prepare_failback_run_again_finds_the_primary_prepared() {
             "{step}: {outcome:?}"
         );
     }
-    assert_eq!(served.count(InstanceId::Backup, "BACKUP DATABASE", |_| true), 1);
+    assert_eq!(
+        served.count(InstanceId::Backup, "BACKUP DATABASE", |_| true),
+        1
+    );
 }

@@ -232,6 +232,8 @@ pub fn forbid_sql_mutations(sql: &mut MockDatabasePlane) {
     sql.expect_restore_database().never();
     sql.expect_setup_log_shipping_primary().never();
     sql.expect_setup_log_shipping_secondary().never();
+    sql.expect_backup_tail_log().never();
+    sql.expect_remove_primary_log_shipping().never();
 }
 
 /// A multi-user, unmirrored database of family [`FAMILY`] in `state`.

@@ -7,6 +7,7 @@ mod failover_steps;
 mod fixtures;
 mod header_search;
 mod pipeline;
+mod switchover_steps;
 
 use super::{Procedure, StepId};
 use crate::procedure::{failback, failover, switchover};
