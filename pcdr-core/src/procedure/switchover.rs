@@ -240,12 +240,10 @@ async fn require_log_shipping_keeps_up(ctx: &Context, to: SiteRole) -> Result<St
 }
 
 async fn observe_check(ctx: &Context) -> Result<Intent> {
-    let natural = direction(ctx).await?;
-    let to = ctx
-        .facts()
-        .switch_to
-        .or(ctx.options.switch_to)
-        .unwrap_or(natural);
+    let to = match ctx.facts().switch_to.or(ctx.options.switch_to) {
+        Some(to) => to,
+        None => direction(ctx).await?,
+    };
     ctx.update_facts(|f| f.switch_to = Some(to));
     let from = to.other();
     require_copy_folder(ctx, CHECK_SWITCHOVER, SiteRole::Primary)?;
@@ -258,7 +256,7 @@ async fn observe_check(ctx: &Context) -> Result<Intent> {
     if ctx.is_resumed() {
         return Ok(intent);
     }
-    if to != natural {
+    if to != direction(ctx).await? {
         require_abandoned(ctx, to).await?;
         return Ok(intent.with_note(format!(
             "the pool's state already points at the {to} site: this run returns the pool there, after a switchover that stopped before its recovery"
