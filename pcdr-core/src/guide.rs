@@ -1,10 +1,11 @@
 //! The guide: the procedure as Microsoft documents it, the pcdr step that carries out
 //! each part of it, and the reasoning behind every check pcdr adds.
 //!
-//! This module holds no code. It is the place to read before running `pcdr failover` or
-//! `pcdr failback` against a real deployment, and before changing a step. The step
-//! logic itself lives in [`crate::procedure::failover`] and
-//! [`crate::procedure::failback`]; the exact T-SQL and cmdlet lines are built in
+//! This module holds no code. It is the place to read before running `pcdr failover`,
+//! `pcdr failback`, `pcdr switchover` or `pcdr prepare_failback` against a real
+//! deployment, and before changing a step. The step logic itself lives in
+//! [`crate::procedure::failover`], [`crate::procedure::failback`],
+//! [`crate::procedure::switchover`] and [`crate::procedure::failback::online`]; the exact T-SQL and cmdlet lines are built in
 //! [`crate::commands::sql`] and [`crate::commands::shell`] (and `pcdr plan` prints them).
 //!
 //! # Sources
@@ -559,6 +560,99 @@
 //! most four, refused while the primary `mgc` is not online; the pool state set and
 //! read back.
 //!
+//! # Switchover and the online failback
+//!
+//! Microsoft's procedure covers the lost primary site only. Two more cases have the
+//! building blocks documented in SQL Server's pages, and pcdr composes them:
+//!
+//! - **A planned switchover** ([`crate::procedure::switchover`]): both sites answer, one
+//!   needs maintenance. A *tail-log backup* (`BACKUP LOG … WITH NORECOVERY`, *Tail-Log
+//!   Backups (SQL Server)*,
+//!   <https://learn.microsoft.com/sql/relational-databases/backup-restore/tail-log-backups-sql-server>)
+//!   backs up every log record the serving database wrote and leaves it RESTORING, and
+//!   *Change Roles Between Primary and Secondary Log Shipping Servers (SQL Server)*
+//!   (<https://learn.microsoft.com/sql/database-engine/log-shipping/change-roles-between-primary-and-secondary-log-shipping-servers-sql-server>)
+//!   makes the old primary the new secondary without a re-seed. Nothing is lost and no
+//!   full backup moves between the sites.
+//! - **An online failback** ([`crate::procedure::failback::online`], then a switchover):
+//!   after a failover, with the primary site rebuilt, the primary is seeded from a full
+//!   backup of the serving database and restored `WITH NORECOVERY`, then made the
+//!   log-shipping secondary of the backup database, all while the pool keeps serving;
+//!   `pcdr status` shows how far behind it is; the cutover is a switchover back, whose
+//!   outage holds the tail of the log, where Microsoft's failback holds a full backup
+//!   and two restores of the whole database.
+//!
+//! ## The switchover's steps
+//!
+//! The direction comes from the pool's state when the run starts (Normal: to the backup
+//! site; FailedOver: to the primary site), and is journaled. Run again, a switchover
+//! moves the pool back the same way.
+//!
+//! 1. `check_switchover`: the serving database is online and open to all, the other is
+//!    restoring as its log-shipping secondary, and log shipping keeps up (the newest
+//!    restored log backup within the restore threshold plus delay, as `pcdr status`
+//!    judges it); the topology names both copy folders (`log_shipping.copy_destination`
+//!    and `primary_copy_destination`). Any of these missing vetoes the run.
+//! 2. `record_log_shipping`, `remove_incoming_log_shipping`: as failover's snapshot and
+//!    step 1, on the database that takes over.
+//! 3. `copy_backlog`, `restore_backlog`: as failover's steps 2 and 3, *while the pool
+//!    still serves*: whatever lag log shipping had is caught up before any outage.
+//! 4. `fence_pool`: the active servers are cleared; from here the pool serves no one.
+//! 5. `unmirror_serving_database`: `SET PARTNER OFF` (a database in a mirroring session
+//!    cannot be left restoring, and a log-shipping secondary is never a principal).
+//! 6. `back_up_tail_log`: right before it, the pool must still be fenced and the other
+//!    database restoring; the tail goes to the share named as the log-shipping job names
+//!    its files (`mgc_<yyyyMMddHHmmss>.trn`, the serving instance's UTC clock, a second
+//!    later while a file has the name: `WITH INIT` would overwrite it).
+//! 7. `copy_tail`, `restore_tail`: the tail (and anything since the backlog).
+//! 8. `recover_new_primary`: right before it, the old primary must be restoring (it can
+//!    take no writes: never two primaries) and the new one's restore point must have
+//!    reached the old one's (`sys.master_files.redo_start_lsn` of both: the end of the
+//!    tail); short of it, the run stops as for a gap unless data loss is accepted.
+//! 9. `set_switched_pool_state`, `activate_switched_servers`: FailedOver or Normal for the
+//!    new site, then its chat servers; each re-checks that the new primary is online and
+//!    the old one is not. The outage ends here.
+//! 10. `mirror_switched_database`: `Install-CsMirrorDatabase`, after the pool serves
+//!     again (it copies the whole database to the mirror).
+//! 11. `reverse_log_shipping`: the old primary's log-shipping primary setup is removed
+//!     (`sp_delete_log_shipping_primary_secondary`, `sp_delete_log_shipping_primary_database`);
+//!     the log backups the new primary took outside log shipping since its recovery —
+//!     the one `Install-CsMirrorDatabase` seeds the mirror with — are found in its msdb
+//!     (`backupset` of its own server name, `backupmediafamily`) and restored on the old
+//!     primary in LSN order, which would otherwise meet a gap (4305) at the first
+//!     log-shipping backup; then log shipping is set up from the new primary with the
+//!     settings recorded in step 2, the old primary restoring from its own copy folder.
+//!     SQL Server's role-change page allows this because the old primary's restore point
+//!     is exactly where the new primary's log begins: the first log backup after the
+//!     recovery spans the fork point (`FirstRecoveryForkID` the old fork, `ForkPointLSN`).
+//!
+//! ## Returning to the old primary
+//!
+//! If a switchover stops before `recover_new_primary` completes, the old primary still
+//! holds everything: its tail-log backup took its last log records, and nothing was
+//! written after the fence. To return the pool there instead of finishing, move the
+//! stopped run's journal aside and run `pcdr switchover --to <the old site>`: the run
+//! recovers the old primary (`RESTORE DATABASE … WITH RECOVERY`, refused while the other
+//! database is online), keeps or restores the pool state, activates the old site's
+//! servers, mirrors it again and sets log shipping up to the other site again, restoring
+//! there first whatever the other database lacks of the old primary's log backups. Once
+//! the other database is online, the switchover happened and the return is refused: a
+//! switchover back is then the way.
+//!
+//! ## The online failback's prepare phase
+//!
+//! 1. `check_prepare_failback`: the pool is failed over, the backup database serves, the
+//!    rebuilt primary answers and the topology names its copy folder.
+//! 2. `back_up_serving_database`, `seed_primary`: failback's steps 3 and 4, the restore
+//!    `WITH NORECOVERY` (*Configure Log Shipping*: a secondary is initialized from a full
+//!    backup restored with NORECOVERY), with the same checks (the file holds the very
+//!    backup this run took, what the primary held is copied first).
+//! 3. `ship_logs_to_primary`: log shipping from the backup site to the primary, with the
+//!    failover's recorded settings when its journal is at hand.
+//!
+//! Run again, each step finds the primary already a log-shipping secondary and skips.
+//! Then `pcdr switchover` is the cutover.
+//!
 //! # The reasoning behind the checks
 //!
 //! ## Why pcdr refuses when the primary answers
@@ -915,10 +1009,11 @@
 //! | dates | read off Management Studio | SQL Server's local dates converted to UTC with the offset each instance gives, and printed as UTC (see *Dates are the server's local time* above) |
 //! | a dry run | none | `pcdr plan`: every statement and cmdlet the run would send, built by the same step code, with placeholders where only the run can tell; `tests/plan_is_run.rs` proves the run sends what the plan showed |
 //!
-//! One thing the documentation describes is **not** done by pcdr: SQL Server's failover
-//! page says to back up and apply the tail of the log when the primary is still
-//! reachable. pcdr handles the disaster case only and takes no tail-log backup, even
-//! when the operator allows a reachable primary.
+//! One thing the documentation describes is **not** done by a failover: SQL Server's
+//! failover page says to back up and apply the tail of the log when the primary is still
+//! reachable. pcdr's failover handles the disaster case only and takes no tail-log
+//! backup, even when the operator allows a reachable primary; a primary that answers is
+//! the case of `pcdr switchover`, which does.
 //!
 //! One order differs from SQL Server's *Configure Log Shipping* page: that page adds the
 //! secondary database on the secondary before telling the primary about it
