@@ -143,7 +143,8 @@ async fn dispatch(command: Command) -> ExitCode {
             .await
         }
         Command::Procedure(command) => {
-            commands::run::run(command.procedure, command.into_args()).await
+            let procedure = command.decisions.procedure(command.procedure);
+            commands::run::run(procedure, command.into_args()).await
         }
         Command::Status { target } => commands::status::run(&target.topology, target.json).await,
         #[cfg(feature = "emulator")]

@@ -6,7 +6,7 @@
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
-use pcdr_core::procedure::{Procedure, RunOptions};
+use pcdr_core::procedure::{Procedure, RunOptions, failback};
 use pcdr_core::topology::SiteRole;
 use std::ffi::OsStr;
 use std::path::PathBuf;
@@ -123,6 +123,11 @@ pub struct Decisions {
     /// switchover that stopped before its recovery. Other procedures ignore it.
     #[arg(long, value_name = "SITE", value_parser = parse_site)]
     to: Option<SiteRole>,
+    /// With failback: fail back online instead, its prepare phase (the procedure
+    /// prepare_failback) while the pool keeps serving from the backup site; `pcdr
+    /// switchover` then cuts over. Other procedures ignore it.
+    #[arg(long)]
+    online: bool,
 }
 
 /// `primary` or `backup`.
@@ -135,6 +140,15 @@ fn parse_site(text: &str) -> Result<SiteRole, String> {
 }
 
 impl Decisions {
+    /// The procedure to run for the one the command named: `failback --online` runs
+    /// the online failback's prepare phase.
+    pub fn procedure(&self, named: Procedure) -> Procedure {
+        match self.online && named == failback::PROCEDURE {
+            true => failback::online::PROCEDURE,
+            false => named,
+        }
+    }
+
     /// The decisions as pcdr-core takes them.
     pub fn options(&self) -> RunOptions {
         RunOptions {
