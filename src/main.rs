@@ -134,7 +134,7 @@ async fn dispatch(command: Command) -> ExitCode {
             decisions,
         } => {
             commands::plan::run(
-                procedure,
+                decisions.procedure(procedure),
                 &target.topology,
                 offline,
                 decisions.options(),
