@@ -35,7 +35,9 @@ use std::sync::Arc;
 pub struct Status {
     /// Every SQL Server instance of the topology, primary site first.
     pub instances: Vec<InstanceStatus>,
-    /// Log shipping into the backup instance; `None` when it cannot be read.
+    /// Log shipping into the site whose database is the secondary: the backup site's
+    /// normally, the primary's after a switchover to the backup site or while an online
+    /// failback prepares it; `None` when it cannot be read.
     pub log_shipping: Option<LogShippingStatus>,
     /// The pool state, when the Management Shell reported it.
     pub pool_state: Option<String>,
@@ -65,9 +67,11 @@ pub struct InstanceStatus {
     pub compliance: Option<DatabaseState>,
 }
 
-/// Log shipping into the backup instance, as its msdb records it.
+/// Log shipping into one site's database, as its instance's msdb records it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogShippingStatus {
+    /// The site whose database restores the log backups.
+    pub secondary: SiteRole,
     /// The secondary's log-shipping setup and progress; `None` when not configured.
     pub snapshot: Option<LogShippingSnapshot>,
     /// Minutes since the backup of the last copied file was taken.
@@ -178,7 +182,7 @@ impl Status {
         let pool = planes.pool.pool_state().await;
         Self {
             instances,
-            log_shipping: log_shipping_into(planes.backup.as_ref(), &topology.databases.chat).await,
+            log_shipping: log_shipping(planes, &topology.databases.chat).await,
             pool_state: pool.as_ref().ok().map(ToString::to_string),
             pool_error: pool.err().map(|e| e.to_string()),
         }
@@ -201,10 +205,27 @@ async fn instance(topology: &Topology, probe: &Probe) -> InstanceStatus {
     }
 }
 
-/// Log shipping into `db` as its secondary instance records it, on that instance's
+/// Log shipping into the backup site's database when it is configured there, else into
+/// the primary's when it is configured there, else what the backup instance said.
+async fn log_shipping(planes: &Planes, db: &str) -> Option<LogShippingStatus> {
+    let configured =
+        |status: &Option<LogShippingStatus>| status.as_ref().is_some_and(|s| s.snapshot.is_some());
+    let into_backup = log_shipping_into(planes.backup.as_ref(), SiteRole::Backup, db).await;
+    if configured(&into_backup) {
+        return into_backup;
+    }
+    let into_primary = log_shipping_into(planes.primary.as_ref(), SiteRole::Primary, db).await;
+    match configured(&into_primary) {
+        true => into_primary,
+        false => into_backup,
+    }
+}
+
+/// Log shipping into `db` on `site`'s instance (`secondary`), as it records it, on its
 /// clock; `None` when the instance does not answer.
 pub async fn log_shipping_into(
     secondary: &dyn DatabasePlane,
+    site: SiteRole,
     db: &str,
 ) -> Option<LogShippingStatus> {
     let snapshot = secondary.log_shipping_snapshot(db).await.ok()?;
@@ -214,6 +235,7 @@ pub async fn log_shipping_into(
     };
     let last_restored_age_minutes = age(|s| s.last_restored_file.as_deref());
     Some(LogShippingStatus {
+        secondary: site,
         last_copied_age_minutes: age(|s| s.last_copied_file.as_deref()),
         last_restored_age_minutes,
         health: LogShippingHealth::of(snapshot.as_ref(), last_restored_age_minutes),

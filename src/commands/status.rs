@@ -74,8 +74,8 @@ fn print(status: &Status) {
                     .unwrap_or_else(|| "unknown".into())
             };
             println!(
-                "log shipping: {} -> {}",
-                s.backup_source_directory, s.backup_destination_directory
+                "log shipping into the {} site: {} -> {}",
+                l.secondary, s.backup_source_directory, s.backup_destination_directory
             );
             println!(
                 "    last copied:   {} ({})",
@@ -90,7 +90,7 @@ fn print(status: &Status) {
             println!("    health:        {}", health(l.health));
         }
         None => {
-            println!("log shipping: not configured on the backup instance (or it does not answer)")
+            println!("log shipping: configured into neither site (or the instances do not answer)")
         }
     }
     match (&status.pool_state, &status.pool_error) {
@@ -121,7 +121,7 @@ mod tests {
     use super::*;
     use pcdr_core::planes::{DbState, LogShippingSnapshot, Mirroring, MirroringRole, UserAccess};
     use pcdr_core::status::{InstanceStatus, LogShippingStatus};
-    use pcdr_core::topology::RestoreMode;
+    use pcdr_core::topology::{RestoreMode, SiteRole};
 
     fn database(state: DbState, mirroring: Option<Mirroring>) -> DatabaseState {
         DatabaseState {
@@ -173,6 +173,7 @@ mod tests {
         Status {
             instances: vec![primary, backup],
             log_shipping: Some(LogShippingStatus {
+                secondary: SiteRole::Backup,
                 snapshot: Some(snapshot),
                 last_copied_age_minutes: Some(15),
                 last_restored_age_minutes: Some(30),

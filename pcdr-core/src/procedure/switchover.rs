@@ -197,17 +197,19 @@ async fn require_log_shipping_keeps_up(ctx: &Context, to: SiteRole) -> Result<St
     const STEP: StepId = CHECK_SWITCHOVER;
     let db = ctx.chat_db();
     let name = ctx.sql_name(to);
-    let status = log_shipping_into(ctx.sql(to), db).await.ok_or_else(|| {
-        Error::step(
-            STEP,
-            &name,
-            Some(db),
-            None,
-            PlaneError::Unexpected(
-                "the instance does not answer for its log-shipping setup".into(),
-            ),
-        )
-    })?;
+    let status = log_shipping_into(ctx.sql(to), to, db)
+        .await
+        .ok_or_else(|| {
+            Error::step(
+                STEP,
+                &name,
+                Some(db),
+                None,
+                PlaneError::Unexpected(
+                    "the instance does not answer for its log-shipping setup".into(),
+                ),
+            )
+        })?;
     if status.snapshot.is_none() {
         return Err(precondition(
             STEP,
