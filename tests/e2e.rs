@@ -10,8 +10,7 @@
 mod common;
 
 use common::asserts::{
-    assert_done, assert_serving_principal, assert_skipped, assert_verified,
-    traffic_with_jobs,
+    assert_done, assert_serving_principal, assert_skipped, assert_verified, traffic_with_jobs,
 };
 use common::{Interrupt, Served, backlog, drop_connection, fail, wait_until_down};
 use pcdr_core::Error;
@@ -438,7 +437,7 @@ fn assert_restored(served: &Served, files: &[String]) {
         .restores
         .iter()
         .filter(|r| r.restore_type == 'L')
-        .filter_map(|r| r.physical_device_name.rsplit(['\\', '/']).next())
+        .filter_map(|r| r.set.physical_device_name.rsplit(['\\', '/']).next())
         .collect();
     let missing: Vec<_> = files
         .iter()

@@ -19,9 +19,9 @@ use pcdr_core::planes::{PrimaryLogShipping, SecondaryLogShipping};
 use pcdr_core::topology::RestoreMode;
 use pcdr_sim::backup_file::BackupSet;
 use pcdr_sim::shell::world::{PoolState, PoolWorld};
-use pcdr_sim::world::World;
 use pcdr_sim::world::model::{DbState, InstanceId};
 use pcdr_sim::world::server_paths::{self, COPY_FOLDER_ON_BACKUP, COPY_FOLDER_ON_PRIMARY};
+use pcdr_sim::world::{Expect, World};
 use tiberius::Uuid;
 use tiberius::numeric::Numeric;
 
@@ -47,6 +47,16 @@ impl Side {
             instance: InstanceId::Backup,
             copy_folder: COPY_FOLDER_ON_BACKUP,
             copy_dir: world.copy_dir(),
+        }
+    }
+
+    /// The Persistent Chat servers of its site, which `Set-CsPersistentChatActiveServer`
+    /// makes the active ones when the pool moves there.
+    fn pool_servers(&self, world: &World) -> Vec<String> {
+        let state = world.read().unwrap();
+        match self.instance {
+            InstanceId::Backup => state.pool.backup_servers.clone(),
+            _ => state.pool.primary_servers.clone(),
         }
     }
 
@@ -216,6 +226,7 @@ async fn switch(
     run(new_client, &sql::recover("mgc")).await.unwrap();
     assert_eq!(world.messages(new.instance, "mgc").unwrap(), before);
     world.set_pool_state(pool).unwrap();
+    world.set_active_servers(new.pool_servers(world)).unwrap();
     mirror_new_primary(world, new, old_client).await;
 
     ship_logs(world, (new, new_client), (old, old_client)).await;
@@ -240,6 +251,7 @@ async fn a_switchover_and_a_switch_back_lose_nothing_and_need_no_reseed() {
     let (atl, dal) = (Side::primary(world), Side::backup(world));
     let to_backup = PoolState::FailedOver;
     switch(world, (&atl, &mut primary), (&dal, &mut backup), to_backup).await;
+    assert_eq!(world.verify(Expect::SwitchedOver).unwrap(), vec![]);
     switch(
         world,
         (&dal, &mut backup),
@@ -247,6 +259,7 @@ async fn a_switchover_and_a_switch_back_lose_nothing_and_need_no_reseed() {
         PoolState::Normal,
     )
     .await;
+    assert_eq!(world.verify(Expect::Normal).unwrap(), vec![]);
 }
 
 /// "RESTORE HEADERONLY (Transact-SQL)": the first log backup after a recovery starts on
