@@ -1120,7 +1120,7 @@ fn sim_verify_exit_codes() {
         .sim("verify", &["--expect", "sideways"])
         .code(USAGE)
         .stderr_has("invalid value 'sideways' for '--expect <EXPECT>'")
-        .stderr_has("[possible values: failed-over, normal]");
+        .stderr_has("[possible values: failed-over, normal, switched-over]");
 }
 
 #[test]

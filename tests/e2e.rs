@@ -437,7 +437,7 @@ fn assert_restored(served: &Served, files: &[String]) {
         .restores
         .iter()
         .filter(|r| r.restore_type == 'L')
-        .filter_map(|r| r.physical_device_name.rsplit(['\\', '/']).next())
+        .filter_map(|r| r.set.physical_device_name.rsplit(['\\', '/']).next())
         .collect();
     let missing: Vec<_> = files
         .iter()

@@ -282,7 +282,7 @@ impl Drill {
 /// The messages the serving chat database holds in the end state `expect`.
 fn held(world: &World, expect: Expect) -> usize {
     let instance = match expect {
-        Expect::FailedOver => InstanceId::Backup,
+        Expect::FailedOver | Expect::SwitchedOver => InstanceId::Backup,
         Expect::Normal => InstanceId::Primary,
     };
     world

@@ -462,16 +462,16 @@ async fn an_instance_off_utc_dates_in_its_local_time_and_records_its_offset() {
         .msdb
         .restores
         .iter()
-        .find(|r| r.backup_set_id == set_id)
+        .find(|r| r.set.backup_set_id == set_id)
         .cloned()
         .unwrap();
     drop(world);
     assert_eq!(restored, history.restore_date.naive_utc() - six_hours);
-    let taken = history.backup_finish_date.unwrap().naive_utc();
+    let taken = history.set.backup_finish_date.naive_utc();
     assert_eq!(finished, taken - six_hours);
     let header = run(
         &mut backup,
-        &sql::backup_header(&history.physical_device_name),
+        &sql::backup_header(&history.set.physical_device_name),
     )
     .await
     .unwrap();

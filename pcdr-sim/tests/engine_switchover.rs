@@ -19,9 +19,9 @@ use pcdr_core::planes::{PrimaryLogShipping, SecondaryLogShipping};
 use pcdr_core::topology::RestoreMode;
 use pcdr_sim::backup_file::BackupSet;
 use pcdr_sim::shell::world::{PoolState, PoolWorld};
-use pcdr_sim::world::World;
 use pcdr_sim::world::model::{DbState, InstanceId};
 use pcdr_sim::world::server_paths::{self, COPY_FOLDER_ON_BACKUP, COPY_FOLDER_ON_PRIMARY};
+use pcdr_sim::world::{Expect, World};
 use tiberius::Uuid;
 use tiberius::numeric::Numeric;
 
@@ -47,6 +47,16 @@ impl Side {
             instance: InstanceId::Backup,
             copy_folder: COPY_FOLDER_ON_BACKUP,
             copy_dir: world.copy_dir(),
+        }
+    }
+
+    /// The Persistent Chat servers of its site, which `Set-CsPersistentChatActiveServer`
+    /// makes the active ones when the pool moves there.
+    fn pool_servers(&self, world: &World) -> Vec<String> {
+        let state = world.read().unwrap();
+        match self.instance {
+            InstanceId::Backup => state.pool.backup_servers.clone(),
+            _ => state.pool.primary_servers.clone(),
         }
     }
 
@@ -216,6 +226,7 @@ async fn switch(
     run(new_client, &sql::recover("mgc")).await.unwrap();
     assert_eq!(world.messages(new.instance, "mgc").unwrap(), before);
     world.set_pool_state(pool).unwrap();
+    world.set_active_servers(new.pool_servers(world)).unwrap();
     mirror_new_primary(world, new, old_client).await;
 
     ship_logs(world, (new, new_client), (old, old_client)).await;
@@ -240,6 +251,7 @@ async fn a_switchover_and_a_switch_back_lose_nothing_and_need_no_reseed() {
     let (atl, dal) = (Side::primary(world), Side::backup(world));
     let to_backup = PoolState::FailedOver;
     switch(world, (&atl, &mut primary), (&dal, &mut backup), to_backup).await;
+    assert_eq!(world.verify(Expect::SwitchedOver).unwrap(), vec![]);
     switch(
         world,
         (&dal, &mut backup),
@@ -247,6 +259,7 @@ async fn a_switchover_and_a_switch_back_lose_nothing_and_need_no_reseed() {
         PoolState::Normal,
     )
     .await;
+    assert_eq!(world.verify(Expect::Normal).unwrap(), vec![]);
 }
 
 /// "RESTORE HEADERONLY (Transact-SQL)": the first log backup after a recovery starts on
@@ -331,4 +344,77 @@ async fn a_tail_log_backup_is_refused_unless_the_database_is_its_own() {
         tail.display()
     );
     assert_eq!(number(batch(&mut primary, &again).await), 927);
+}
+
+/// The files of the log backups of `mgc` msdb on `client`'s instance says `server`
+/// took, newest first, read with pcdr-core's two statements ("backupset
+/// (Transact-SQL)",
+/// <https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql>;
+/// "backupmediafamily (Transact-SQL)",
+/// <https://learn.microsoft.com/sql/relational-databases/system-tables/backupmediafamily-transact-sql>).
+async fn log_backups_taken(client: &mut TestClient, server: &str) -> Vec<String> {
+    let sets = run(client, &sql::log_backups_taken("mgc", server))
+        .await
+        .unwrap();
+    let mut files = Vec::new();
+    for row in sets.iter().flatten() {
+        let media_set_id = row.get::<i32, _>("media_set_id").unwrap();
+        let devices = run(client, &sql::media_device(i64::from(media_set_id)))
+            .await
+            .unwrap();
+        let device = devices[0][0].get::<&str, _>("physical_device_name");
+        files.push(device.unwrap().to_owned());
+    }
+    files
+}
+
+/// Every BACKUP adds a `backupset` row naming the database, the server that took it
+/// and its type (`L` for log), and a `backupmediafamily` row naming the file as the
+/// statement did: regular, copy-only and tail-log backups alike, newest first by
+/// `backup_set_id`; the sets the secondary restored carry the primary's server name.
+#[tokio::test]
+async fn msdb_lists_the_log_backups_an_instance_took_newest_first() {
+    let sim = start_default().await;
+    let world = sim.world();
+    world.traffic(3, true).unwrap();
+    world.tick(30).unwrap();
+    let mut primary = sim.connect(InstanceId::Primary).await;
+    let mut backup = sim.connect(InstanceId::Backup).await;
+    run(&mut primary, &sql::remove_mirroring("mgc").unwrap())
+        .await
+        .unwrap();
+    let share = world.share_dir();
+    let regular = share.join("mgc_regular.trn").display().to_string();
+    let copy = share.join("mgc_copy.trn").display().to_string();
+    let tail = tail_file(world).display().to_string();
+    for text in [
+        format!("BACKUP LOG mgc TO DISK = N'{regular}'"),
+        format!("BACKUP LOG mgc TO DISK = N'{copy}' WITH COPY_ONLY"),
+        format!("BACKUP LOG mgc TO DISK = N'{tail}' WITH NORECOVERY"),
+    ] {
+        batch(&mut primary, &text).await.unwrap();
+    }
+    let atl = InstanceId::Primary.server_name();
+    let taken = log_backups_taken(&mut primary, atl).await;
+    assert_eq!(taken[..3], [tail.clone(), copy, regular]);
+    assert!(
+        taken.len() > 3,
+        "the log-shipping job's backups are missing"
+    );
+    let dal = InstanceId::Backup.server_name();
+    assert!(log_backups_taken(&mut primary, dal).await.is_empty());
+    let types = batch(
+        &mut primary,
+        "SELECT type, is_copy_only FROM msdb.dbo.backupset ORDER BY backup_set_id DESC",
+    )
+    .await
+    .unwrap();
+    let newest = &types[0][0];
+    assert_eq!(newest.get::<&str, _>("type"), Some("L"));
+    assert_eq!(newest.get::<bool, _>("is_copy_only"), Some(false));
+    assert_eq!(types[0][1].get::<bool, _>("is_copy_only"), Some(true));
+
+    let restored = log_backups_taken(&mut backup, atl).await;
+    assert!(!restored.is_empty(), "the secondary restored no log backup");
+    assert!(log_backups_taken(&mut backup, dal).await.is_empty());
 }

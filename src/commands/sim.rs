@@ -294,6 +294,10 @@ pub enum ExpectArg {
     /// After failback (or before any disaster): the pool runs on the primary site with
     /// log shipping to the backup site.
     Normal,
+    /// After a switchover to the backup site: the pool runs there, shipping its log to
+    /// the primary site's mgc, left RESTORING.
+    #[value(alias = "switchedover")]
+    SwitchedOver,
 }
 
 impl From<ExpectArg> for Expect {
@@ -301,6 +305,7 @@ impl From<ExpectArg> for Expect {
         match expect {
             ExpectArg::FailedOver => Expect::FailedOver,
             ExpectArg::Normal => Expect::Normal,
+            ExpectArg::SwitchedOver => Expect::SwitchedOver,
         }
     }
 }

@@ -8,7 +8,10 @@
 //! a copy-only full backup is not a differential base, which the emulator does not model.
 //! `BACKUP LOG … WITH NORECOVERY` is a tail-log backup: it needs the database to itself
 //! and leaves it RESTORING (`dbops::take_tail_log_backup`); `NORECOVERY` on a full or a
-//! copy-only backup is not emulated.
+//! copy-only backup is not emulated. Every backup taken adds its set to the instance's
+//! msdb history (`backupset`, `backupmediafamily`: [`Msdb::record_backup`]).
+//!
+//! [`Msdb::record_backup`]: crate::world::msdb::Msdb::record_backup
 
 use crate::engine::exec::Exec;
 use crate::engine::failure::{Failure, in_transaction, not_emulated};
@@ -82,6 +85,9 @@ async fn take(exec: &mut Exec<'_>, backup: &Backup) -> Result<Vec<StatementResul
         }
         let size = disks.write(instance_id, &path, &set)?;
         *database = taken;
+        if let Some(instance) = state.instance_mut(instance_id) {
+            instance.msdb.record_backup(&path, &set.header);
+        }
         Ok::<_, SqlError>((set, size))
     })?;
     let (set, size) = outcome?;

@@ -16,7 +16,7 @@ use crate::tsql::ast::Name;
 use crate::world::model::Settings;
 use crate::world::model::{Database, DbState, Instance, InstanceId};
 
-use ColumnType::{BigInt, Bit, DateTime2, Int, NVarChar, Numeric, UniqueIdentifier};
+use ColumnType::{BigInt, Bit, Char, DateTime2, Int, NVarChar, Numeric, UniqueIdentifier};
 
 /// A session as `sys.dm_exec_sessions` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -488,16 +488,17 @@ fn restore_history_table(instance: &Instance, settings: &Settings) -> ResultSet 
                     time(settings, &Some(r.restore_date)),
                     text(&r.destination_database_name),
                     text(&r.restore_type.to_string()),
-                    Value::Int(r.backup_set_id),
+                    Value::Int(r.set.backup_set_id),
                 ]
             })
             .collect(),
     }
 }
 
-/// `msdb.dbo.backupset`: one row per backup set restored here, with the identity
-/// columns pcdr reads, its dates in the local time where the backup was taken and that
-/// place's offset from UTC, `time_zone`, "in 15-minute intervals"
+/// `msdb.dbo.backupset`: one row per backup set taken or restored here, with the
+/// server that took it, the database, the type (`char(1)`), the identity columns pcdr
+/// reads, its dates in the local time where the backup was taken and that place's offset
+/// from UTC, `time_zone`, "in 15-minute intervals"
 /// (<https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql>;
 /// every instance of a world is in one time zone).
 fn backup_set_table(instance: &Instance, settings: &Settings) -> ResultSet {
@@ -505,32 +506,42 @@ fn backup_set_table(instance: &Instance, settings: &Settings) -> ResultSet {
         columns: columns(&[
             ("backup_set_id", Int),
             ("media_set_id", Int),
+            ("database_name", NVarChar),
+            ("server_name", NVarChar),
+            ("type", Char(1)),
+            ("is_copy_only", Bit),
             ("family_guid", UniqueIdentifier),
             ("first_lsn", Numeric(25)),
             ("last_lsn", Numeric(25)),
             ("database_backup_lsn", Numeric(25)),
             ("first_recovery_fork_guid", UniqueIdentifier),
             ("last_recovery_fork_guid", UniqueIdentifier),
+            ("fork_point_lsn", Numeric(25)),
             ("backup_start_date", DateTime2),
             ("backup_finish_date", DateTime2),
             ("time_zone", Int),
         ]),
         rows: instance
             .msdb
-            .restores
-            .iter()
+            .backup_sets()
+            .into_iter()
             .map(|r| {
                 vec![
                     Value::Int(r.backup_set_id),
                     Value::Int(r.media_set_id),
-                    r.family_guid.map_or(Value::Null, guid),
+                    text(&r.database_name),
+                    text(&r.server_name),
+                    text(&r.backup_type.to_string()),
+                    Value::Bit(r.is_copy_only),
+                    guid(r.family_guid),
                     lsn(r.first_lsn),
                     lsn(r.last_lsn),
                     lsn(r.database_backup_lsn),
-                    r.first_recovery_fork_guid.map_or(Value::Null, guid),
-                    r.last_recovery_fork_guid.map_or(Value::Null, guid),
-                    time(settings, &r.backup_start_date),
-                    time(settings, &r.backup_finish_date),
+                    guid(r.first_recovery_fork_guid),
+                    guid(r.last_recovery_fork_guid),
+                    r.fork_point_lsn.map_or(Value::Null, lsn),
+                    time(settings, &Some(r.backup_start_date)),
+                    time(settings, &Some(r.backup_finish_date)),
                     Value::Int(settings.time_zone()),
                 ]
             })
@@ -538,13 +549,16 @@ fn backup_set_table(instance: &Instance, settings: &Settings) -> ResultSet {
     }
 }
 
+/// `msdb.dbo.backupmediafamily`: the one file of each media set, as the BACKUP or
+/// RESTORE statement named it, `physical_device_name` nvarchar(260)
+/// (<https://learn.microsoft.com/sql/relational-databases/system-tables/backupmediafamily-transact-sql>).
 fn media_family_table(instance: &Instance) -> ResultSet {
     ResultSet {
         columns: columns(&[("media_set_id", Int), ("physical_device_name", NVarChar)]),
         rows: instance
             .msdb
-            .restores
-            .iter()
+            .backup_sets()
+            .into_iter()
             .map(|r| vec![Value::Int(r.media_set_id), text(&r.physical_device_name)])
             .collect(),
     }

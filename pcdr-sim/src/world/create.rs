@@ -260,6 +260,9 @@ impl World {
         disks
             .write(InstanceId::Primary, &path, &set)
             .map_err(sql_refusal)?;
+        if let Some(primary) = state.instance_mut(InstanceId::Primary) {
+            primary.msdb.record_backup(&path, &set.header);
+        }
         let restore = FullRestore {
             replace: true,
             finish: if options.standby {

@@ -1,5 +1,6 @@
 //! How the world file splits a [`WorldState`] into rows: the big collections that grow
-//! with the world (each database's chat messages, each instance's msdb restore history)
+//! with the world (each database's chat messages, each instance's msdb restore and
+//! backup history)
 //! get a row each, and one root document holds everything else, so that a change
 //! elsewhere (a statement count, a fault, the clock) does not rewrite them.
 //!
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backup_file::Message;
 use crate::world::model::{InstanceId, WorldState};
-use crate::world::msdb::RestoreHistory;
+use crate::world::msdb::{BackupRecord, RestoreHistory};
 
 /// Names a collection kept in a row of its own (stored as JSON in the row's key).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -25,6 +26,8 @@ pub(crate) enum PartKey {
     },
     /// The msdb restore history of `instance`.
     Restores { instance: InstanceId },
+    /// The msdb history of the backups `instance` took.
+    Backups { instance: InstanceId },
 }
 
 impl PartKey {
@@ -47,6 +50,8 @@ pub(crate) enum Part<'a> {
     Messages(&'a [Message]),
     /// Restore history.
     Restores(&'a [RestoreHistory]),
+    /// Backup history.
+    Backups(&'a [BackupRecord]),
 }
 
 /// A collection kept in a row of its own, moved out of a state.
@@ -56,6 +61,8 @@ pub(crate) enum OwnedPart {
     Messages(Vec<Message>),
     /// Restore history.
     Restores(Vec<RestoreHistory>),
+    /// Backup history.
+    Backups(Vec<BackupRecord>),
 }
 
 impl OwnedPart {
@@ -64,6 +71,7 @@ impl OwnedPart {
         Ok(match key {
             PartKey::Messages { .. } => OwnedPart::Messages(serde_json::from_str(text)?),
             PartKey::Restores { .. } => OwnedPart::Restores(serde_json::from_str(text)?),
+            PartKey::Backups { .. } => OwnedPart::Backups(serde_json::from_str(text)?),
         })
     }
 }
@@ -85,6 +93,12 @@ pub(crate) fn parts(state: &WorldState) -> BTreeMap<PartKey, Part<'_>> {
             parts.insert(
                 PartKey::Restores { instance },
                 Part::Restores(&i.msdb.restores),
+            );
+        }
+        if !i.msdb.backups.is_empty() {
+            parts.insert(
+                PartKey::Backups { instance },
+                Part::Backups(&i.msdb.backups),
             );
         }
     }
@@ -115,6 +129,10 @@ pub(crate) fn put(state: &mut WorldState, key: &PartKey, part: OwnedPart) -> boo
             .instance_mut(*instance)
             .map(|i| i.msdb.restores = restores)
             .is_some(),
+        (PartKey::Backups { instance }, OwnedPart::Backups(backups)) => state
+            .instance_mut(*instance)
+            .map(|i| i.msdb.backups = backups)
+            .is_some(),
         _ => false,
     }
 }
@@ -135,6 +153,8 @@ fn take(state: &mut WorldState) -> Vec<(PartKey, OwnedPart)> {
             PartKey::Restores { instance },
             OwnedPart::Restores(restores),
         ));
+        let backups = std::mem::take(&mut i.msdb.backups);
+        taken.push((PartKey::Backups { instance }, OwnedPart::Backups(backups)));
     }
     taken
 }
@@ -160,7 +180,12 @@ mod tests {
         assert_eq!(state, before);
         let mut joined: WorldState = serde_json::from_str(&root).unwrap();
         assert!(parts(&joined).is_empty());
-        assert!(parts(&state).len() >= 2, "messages and restore history");
+        let keys: Vec<PartKey> = parts(&state).into_keys().collect();
+        assert!(
+            keys.iter().any(|k| matches!(k, PartKey::Backups { .. })),
+            "the world's seed backup is missing from {keys:?}"
+        );
+        assert!(keys.len() >= 3, "messages, restore and backup history");
         for (key, part) in parts(&state) {
             let text = serde_json::to_string(&part).unwrap();
             assert!(put(

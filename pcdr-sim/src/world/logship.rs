@@ -161,6 +161,8 @@ fn backup_job(
     let set = dbops::take_log_backup(&mut taken, instance, now, false);
     disks.write(instance, &path, &set).map_err(|e| e.message)?;
     *db = taken;
+    // sqllogship backs up with BACKUP LOG, which records the set in msdb as any backup.
+    inst.msdb.record_backup(&path, &set.header);
     if let Some(row) = inst
         .msdb
         .primary_databases

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::backup_file::BackupHeader;
+use crate::backup_file::{BackupHeader, BackupKind};
 use crate::guid::Guid;
 
 /// A row of `log_shipping_primary_databases`: one per primary database of a log-shipping
@@ -241,8 +241,79 @@ pub struct HeldSession {
     pub database: String,
 }
 
-/// One restore, as msdb's history records it: a `restorehistory` row, with the
-/// `backupset` and `backupmediafamily` rows it points to folded in.
+/// One backup set, as msdb's history records it: a `backupset` row with the
+/// `backupmediafamily` row of its media set folded in (one set per media set, one file
+/// per media family). SQL Server adds one for each backup it takes and for each set it
+/// restores ("backupset (Transact-SQL)",
+/// <https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql>:
+/// "Contains a row for each backup set"; "backupmediafamily (Transact-SQL)",
+/// <https://learn.microsoft.com/sql/relational-databases/system-tables/backupmediafamily-transact-sql>).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupRecord {
+    /// `backupset.backup_set_id`.
+    pub backup_set_id: i32,
+    /// `backupset.media_set_id` (also `backupmediafamily.media_set_id`).
+    pub media_set_id: i32,
+    /// `backupmediafamily.physical_device_name`: the file, as the statement named it.
+    pub physical_device_name: String,
+    /// `backupset.database_name`: the database backed up.
+    pub database_name: String,
+    /// `backupset.server_name`: the server that took the backup (its `@@SERVERNAME`).
+    pub server_name: String,
+    /// `backupset.type`: `D` database, `L` log (`I` differential is not emulated).
+    pub backup_type: char,
+    /// `backupset.is_copy_only`.
+    pub is_copy_only: bool,
+    /// `backupset.family_guid`: the backup family of the database the set was taken of.
+    pub family_guid: Guid,
+    /// `backupset.first_lsn`.
+    pub first_lsn: u128,
+    /// `backupset.last_lsn`: the log record after the set.
+    pub last_lsn: u128,
+    /// `backupset.database_backup_lsn`: the LSN of the full backup the set is based on.
+    pub database_backup_lsn: u128,
+    /// `backupset.first_recovery_fork_guid`: the recovery fork the set starts on.
+    pub first_recovery_fork_guid: Guid,
+    /// `backupset.last_recovery_fork_guid`: the recovery fork it ends on.
+    pub last_recovery_fork_guid: Guid,
+    /// `backupset.fork_point_lsn`: where the set crosses a fork, if it does.
+    pub fork_point_lsn: Option<u128>,
+    /// `backupset.backup_start_date`, on the world clock.
+    pub backup_start_date: DateTime<Utc>,
+    /// `backupset.backup_finish_date`, on the world clock.
+    pub backup_finish_date: DateTime<Utc>,
+}
+
+impl BackupRecord {
+    /// The record of the set `header` in the file `device`, numbered `id` (as both its
+    /// backup set and its media set).
+    fn new(id: i32, device: &str, header: &BackupHeader) -> Self {
+        BackupRecord {
+            backup_set_id: id,
+            media_set_id: id,
+            physical_device_name: device.to_string(),
+            database_name: header.database_name.clone(),
+            server_name: header.server_name.clone(),
+            backup_type: match header.kind {
+                BackupKind::Database => 'D',
+                BackupKind::Log => 'L',
+            },
+            is_copy_only: header.is_copy_only,
+            family_guid: header.family_guid,
+            first_lsn: header.first_lsn,
+            last_lsn: header.last_lsn,
+            database_backup_lsn: header.database_backup_lsn,
+            first_recovery_fork_guid: header.first_recovery_fork,
+            last_recovery_fork_guid: header.recovery_fork,
+            fork_point_lsn: header.fork_point_lsn,
+            backup_start_date: header.start,
+            backup_finish_date: header.finish,
+        }
+    }
+}
+
+/// One restore, as msdb's history records it: a `restorehistory` row, with the backup
+/// set it restored (its own `backupset` row, naming the server that took it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestoreHistory {
     /// `restorehistory.restore_history_id`.
@@ -253,40 +324,13 @@ pub struct RestoreHistory {
     pub destination_database_name: String,
     /// `restorehistory.restore_type`: `D` database, `L` log.
     pub restore_type: char,
-    /// `backupset.backup_set_id` (also `restorehistory.backup_set_id`).
-    pub backup_set_id: i32,
-    /// `backupset.media_set_id` (also `backupmediafamily.media_set_id`).
-    pub media_set_id: i32,
-    /// `backupmediafamily.physical_device_name`: the file restored from.
-    pub physical_device_name: String,
-    /// `backupset.family_guid`: the backup family of the database the set was taken of.
-    #[serde(default)]
-    pub family_guid: Option<Guid>,
-    /// `backupset.first_lsn`.
-    #[serde(default)]
-    pub first_lsn: u128,
-    /// `backupset.last_lsn`: the log record after the set.
-    #[serde(default)]
-    pub last_lsn: u128,
-    /// `backupset.database_backup_lsn`: the LSN of the full backup the set is based on.
-    #[serde(default)]
-    pub database_backup_lsn: u128,
-    /// `backupset.first_recovery_fork_guid`: the recovery fork the set starts on.
-    #[serde(default)]
-    pub first_recovery_fork_guid: Option<Guid>,
-    /// `backupset.last_recovery_fork_guid`: the recovery fork it ends on.
-    #[serde(default)]
-    pub last_recovery_fork_guid: Option<Guid>,
-    /// `backupset.backup_start_date`, on the world clock.
-    #[serde(default)]
-    pub backup_start_date: Option<DateTime<Utc>>,
-    /// `backupset.backup_finish_date`, on the world clock.
-    #[serde(default)]
-    pub backup_finish_date: Option<DateTime<Utc>>,
+    /// The set restored (`restorehistory.backup_set_id` is its `backup_set_id`).
+    pub set: BackupRecord,
 }
 
-/// The msdb tables of one instance that log shipping and RESTORE write: the log-shipping
-/// configuration, the SQL Server Agent jobs and schedules, and the restore history.
+/// The msdb tables of one instance that log shipping, BACKUP and RESTORE write: the
+/// log-shipping configuration, the SQL Server Agent jobs and schedules, and the backup
+/// and restore history.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Msdb {
     /// `log_shipping_primary_databases`.
@@ -303,9 +347,13 @@ pub struct Msdb {
     pub jobs: Vec<Job>,
     /// `sysschedules`.
     pub schedules: Vec<Schedule>,
-    /// `restorehistory` (with `backupset` and `backupmediafamily`).
+    /// `restorehistory`, with the `backupset` and `backupmediafamily` rows of the sets
+    /// restored.
     #[serde(default)]
     pub restores: Vec<RestoreHistory>,
+    /// The `backupset` and `backupmediafamily` rows of the backups taken here.
+    #[serde(default)]
+    pub backups: Vec<BackupRecord>,
     /// `syssessions`: empty until the Agent first runs a job.
     #[serde(default)]
     pub agent_sessions: Vec<AgentSession>,
@@ -375,9 +423,9 @@ impl Msdb {
     }
 
     /// Records a restore of `database` from the set `header` in `device` (`D` database,
-    /// `L` log) in the restore history, with the set's identity in `backupset`, as SQL
-    /// Server does after every RESTORE (restorehistory and backupset (Transact-SQL) on
-    /// Microsoft Learn: "a row for each restore operation", "a row for each backup set").
+    /// `L` log) in the restore history, with the set in `backupset`, as SQL Server does
+    /// after every RESTORE (restorehistory and backupset (Transact-SQL) on Microsoft
+    /// Learn: "a row for each restore operation", "a row for each backup set").
     pub(crate) fn record_restore(
         &mut self,
         database: &str,
@@ -392,23 +440,39 @@ impl Msdb {
             .max()
             .unwrap_or(0)
             + 1;
+        let set = BackupRecord::new(self.next_backup_set_id(), device, header);
         self.restores.push(RestoreHistory {
             restore_history_id: id,
             restore_date: at,
             destination_database_name: database.to_string(),
             restore_type,
-            backup_set_id: id,
-            media_set_id: id,
-            physical_device_name: device.to_string(),
-            family_guid: Some(header.family_guid),
-            first_lsn: header.first_lsn,
-            last_lsn: header.last_lsn,
-            database_backup_lsn: header.database_backup_lsn,
-            first_recovery_fork_guid: Some(header.first_recovery_fork),
-            last_recovery_fork_guid: Some(header.recovery_fork),
-            backup_start_date: Some(header.start),
-            backup_finish_date: Some(header.finish),
+            set,
         });
+    }
+
+    /// Records the backup set `header` this instance wrote to `device` in `backupset`
+    /// and `backupmediafamily`, as SQL Server does after every BACKUP (backupset
+    /// (Transact-SQL): "A backup set contains the backup from a single, successful
+    /// backup operation").
+    pub(crate) fn record_backup(&mut self, device: &str, header: &BackupHeader) {
+        let set = BackupRecord::new(self.next_backup_set_id(), device, header);
+        self.backups.push(set);
+    }
+
+    /// Every `backupset` row, taken here or restored here, by `backup_set_id`.
+    pub(crate) fn backup_sets(&self) -> Vec<&BackupRecord> {
+        let mut sets: Vec<&BackupRecord> = self
+            .backups
+            .iter()
+            .chain(self.restores.iter().map(|r| &r.set))
+            .collect();
+        sets.sort_by_key(|s| s.backup_set_id);
+        sets
+    }
+
+    /// The next `backup_set_id`, one above every set recorded (an identity column).
+    fn next_backup_set_id(&self) -> i32 {
+        self.backup_sets().last().map_or(0, |s| s.backup_set_id) + 1
     }
 
     /// The next free schedule id.

@@ -230,8 +230,13 @@ fn seed_backups(
         .ok_or_else(|| SqlError::no_database(seed.database))?;
     let full = dbops::take_full_backup(db, seed.instance, now, false);
     let log = dbops::take_log_backup(db, seed.instance, now, false);
-    disks.write(seed.instance, &seed.file("bak"), &full)?;
-    disks.write(seed.instance, &seed.file("trn"), &log)?;
+    for (set, extension) in [(&full, "bak"), (&log, "trn")] {
+        let path = seed.file(extension);
+        disks.write(seed.instance, &path, set)?;
+        if let Some(instance) = state.instance_mut(seed.instance) {
+            instance.msdb.record_backup(&path, &set.header);
+        }
+    }
     Ok((full, log))
 }
 

@@ -1,5 +1,6 @@
-//! The check of a procedure's end state: what failover and failback must leave (as
-//! pcdr-core's `procedure/failover.rs` and `failback.rs` describe), and the message
+//! The check of a procedure's end state: what failover, failback and a switchover must
+//! leave (as pcdr-core's `procedure/failover.rs`, `failback.rs` and `switchover.rs`
+//! describe), and the message
 //! ground truth (no message lost that a surviving log backup held, none duplicated; or,
 //! after a failover whose report declares a data loss, exactly the messages it declares
 //! lost missing).
@@ -23,18 +24,24 @@ pub enum Expect {
     /// After failback (or before any disaster): the pool runs on the primary site with
     /// log shipping to the backup site.
     Normal,
+    /// After a planned switchover to the backup site: the pool runs on the backup site,
+    /// whose mgc ships its log to the primary mgc, left RESTORING by its tail-log backup
+    /// ("Change Roles Between Primary and Secondary Log Shipping Servers (SQL Server)",
+    /// <https://learn.microsoft.com/sql/database-engine/log-shipping/change-roles-between-primary-and-secondary-log-shipping-servers-sql-server>).
+    SwitchedOver,
 }
 
 impl std::str::FromStr for Expect {
     type Err = String;
 
-    /// `failed-over` or `normal`, as the CLI spells them.
+    /// `failed-over`, `normal` or `switched-over`, as the CLI spells them.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text.to_ascii_lowercase().as_str() {
             "failed-over" | "failedover" => Ok(Expect::FailedOver),
             "normal" => Ok(Expect::Normal),
+            "switched-over" | "switchedover" => Ok(Expect::SwitchedOver),
             _ => Err(format!(
-                "unknown end state {text:?}; expected failed-over or normal"
+                "unknown end state {text:?}; expected failed-over, normal or switched-over"
             )),
         }
     }
@@ -104,7 +111,11 @@ impl World {
         let mut findings = Findings::default();
         match expect {
             Expect::FailedOver => failed_over(&state, declared, &mut findings),
-            Expect::Normal => normal(&state, &mut findings),
+            Expect::Normal => log_shipped_from(&state, InstanceId::Primary, &mut findings),
+            Expect::SwitchedOver => {
+                log_shipped_from(&state, InstanceId::Backup, &mut findings);
+                nothing_lost(&state, InstanceId::Backup, &mut findings);
+            }
         }
         Ok(findings.0)
     }
@@ -173,21 +184,45 @@ fn declared_loss(state: &WorldState, backup: &Database, loss: DeclaredLoss, f: &
     );
 }
 
-fn normal(state: &WorldState, f: &mut Findings) {
+/// The site whose mgc `serving` (the primary or the backup instance) is.
+fn site_servers(state: &WorldState, serving: InstanceId) -> (&[String], &'static str) {
+    match serving {
+        InstanceId::Backup | InstanceId::BackupMirror => (&state.pool.backup_servers, "backup"),
+        InstanceId::Primary | InstanceId::PrimaryMirror => (&state.pool.primary_servers, "primary"),
+    }
+}
+
+/// The other site's principal instance: the log-shipping secondary of `serving`.
+fn other_site(serving: InstanceId) -> InstanceId {
+    match serving {
+        InstanceId::Backup | InstanceId::BackupMirror => InstanceId::Primary,
+        InstanceId::Primary | InstanceId::PrimaryMirror => InstanceId::Backup,
+    }
+}
+
+/// The steady state with the pool on `serving`'s site (the primary instance in normal
+/// operation, the backup instance after a switchover): its mgc the mirrored principal,
+/// log shipping from it to the other site's mgc, which restores a prefix of its
+/// messages.
+fn log_shipped_from(state: &WorldState, serving: InstanceId, f: &mut Findings) {
+    let failed_over = serving == InstanceId::Backup;
+    let pool = |failed_over: bool| if failed_over { "FailedOver" } else { "Normal" };
     f.check(
-        !state.pool.failed_over,
+        state.pool.failed_over == failed_over,
         "pool state",
-        "Normal",
-        "FailedOver",
+        pool(failed_over),
+        pool(state.pool.failed_over),
     );
-    active_servers(state, &state.pool.primary_servers, "primary", f);
-    serving_principal(state, InstanceId::Primary, f);
-    log_shipping_running(state, f);
-    let primary = chat_db(state, InstanceId::Primary);
-    let backup = chat_db(state, InstanceId::Backup);
+    let (servers, site) = site_servers(state, serving);
+    active_servers(state, servers, site, f);
+    serving_principal(state, serving, f);
+    let secondary = other_site(serving);
+    log_shipping_running(state, (serving, secondary), f);
+    let primary = chat_db(state, serving);
+    let backup = chat_db(state, secondary);
     f.check(
         backup.is_some_and(Database::accepts_logs),
-        "backup mgc",
+        &format!("{} mgc", secondary.name()),
         "RESTORING or standby (a log-shipping secondary)",
         backup.map_or("missing".into(), describe),
     );
@@ -195,21 +230,66 @@ fn normal(state: &WorldState, f: &mut Findings) {
         matches!((primary, backup), (Some(p), Some(b)) if p.family_guid == b.family_guid);
     f.check(
         same_family,
-        "family GUID of primary and backup mgc",
+        &format!(
+            "family GUID of {} and {} mgc",
+            serving.name(),
+            secondary.name()
+        ),
         "the same",
         "different or missing",
     );
-    messages(state, InstanceId::Primary, None, f);
+    messages(state, serving, None, f);
     if let (Some(p), Some(b)) = (primary, backup) {
-        let held: BTreeSet<u64> = p.messages.iter().map(|m| m.id).collect();
-        let missing = b.messages.iter().filter(|m| !held.contains(&m.id)).count();
-        f.check(
-            missing == 0,
-            "messages of backup mgc",
-            "all held by primary mgc",
-            format!("{missing} not held by primary mgc"),
-        );
+        restored_prefix((serving, p), (secondary, b), f);
     }
+}
+
+/// The secondary mgc holds a prefix of the serving one's messages: log shipping
+/// restores the serving database's log in order, so every message it holds is held by
+/// the serving mgc, and so is every message committed before them.
+fn restored_prefix(
+    (serving, p): (InstanceId, &Database),
+    (secondary, b): (InstanceId, &Database),
+    f: &mut Findings,
+) {
+    let held: BTreeSet<u64> = b.messages.iter().map(|m| m.id).collect();
+    let newest = held.last().copied().unwrap_or(0);
+    let missing = held
+        .iter()
+        .filter(|id| !p.messages.iter().any(|m| m.id == **id))
+        .count();
+    let gaps = p
+        .messages
+        .iter()
+        .filter(|m| m.id < newest && !held.contains(&m.id))
+        .count();
+    f.check(
+        missing == 0 && gaps == 0,
+        &format!("messages of {} mgc", secondary.name()),
+        &format!("a prefix of those of {} mgc", serving.name()),
+        format!(
+            "{missing} not held by {} mgc, {gaps} older ones missing",
+            serving.name()
+        ),
+    );
+}
+
+/// A planned role change loses nothing: every message ever committed is on the
+/// serving mgc.
+fn nothing_lost(state: &WorldState, serving: InstanceId, f: &mut Findings) {
+    let Some(db) = chat_db(state, serving) else {
+        return;
+    };
+    let held: BTreeSet<u64> = db.messages.iter().map(|m| m.id).collect();
+    let lost: Vec<u64> = (1..state.next_message_id)
+        .filter(|id| !held.contains(id))
+        .collect();
+    f.check(
+        lost.is_empty(),
+        &format!("messages of {} mgc", serving.name()),
+        "every message ever committed",
+        format!("{} lost, first {:?}", lost.len(), lost.first()),
+    );
 }
 
 fn describe(db: &Database) -> String {
@@ -255,9 +335,16 @@ fn serving_principal(state: &WorldState, instance: InstanceId, f: &mut Findings)
     );
 }
 
-fn log_shipping_running(state: &WorldState, f: &mut Findings) {
-    let primary = state.instance(InstanceId::Primary).map(|i| &i.msdb);
-    let backup = state.instance(InstanceId::Backup).map(|i| &i.msdb);
+/// Log shipping from `primary`'s mgc to `secondary`'s: the primary configuration and
+/// its enabled backup job in `primary`'s msdb, the secondary configuration naming
+/// `primary`'s server with its enabled copy and restore jobs in `secondary`'s.
+fn log_shipping_running(
+    state: &WorldState,
+    (primary_id, secondary_id): (InstanceId, InstanceId),
+    f: &mut Findings,
+) {
+    let primary = state.instance(primary_id).map(|i| &i.msdb);
+    let backup = state.instance(secondary_id).map(|i| &i.msdb);
     let backup_job = primary.is_some_and(|m| {
         m.primary_databases
             .iter()
@@ -268,7 +355,7 @@ fn log_shipping_running(state: &WorldState, f: &mut Findings) {
     });
     f.check(
         backup_job,
-        "log shipping on the primary instance",
+        &format!("log shipping on the {} instance", primary_id.name()),
         "mgc configured as primary, backup job enabled",
         "missing or disabled",
     );
@@ -276,7 +363,11 @@ fn log_shipping_running(state: &WorldState, f: &mut Findings) {
         let configured = m
             .secondary_databases
             .iter()
-            .any(|r| r.secondary_database.eq_ignore_ascii_case(CHAT_DB));
+            .any(|r| r.secondary_database.eq_ignore_ascii_case(CHAT_DB))
+            && m.secondaries.iter().any(|r| {
+                r.primary_server
+                    .eq_ignore_ascii_case(primary_id.server_name())
+            });
         let enabled = |copy: bool| {
             m.jobs.iter().any(|j| {
                 j.enabled
@@ -291,7 +382,7 @@ fn log_shipping_running(state: &WorldState, f: &mut Findings) {
     });
     f.check(
         secondary,
-        "log shipping on the backup instance",
+        &format!("log shipping on the {} instance", secondary_id.name()),
         "mgc configured as secondary, copy and restore jobs enabled",
         "missing or disabled",
     );
@@ -364,6 +455,39 @@ mod tests {
             what.contains(&"log shipping on the backup instance"),
             "{what:?}"
         );
+    }
+
+    #[test]
+    fn the_cli_spellings_name_the_end_states() {
+        let parse = |text: &str| text.parse::<Expect>();
+        assert_eq!(parse("switched-over"), Ok(Expect::SwitchedOver));
+        assert_eq!(parse("Failed-Over"), Ok(Expect::FailedOver));
+        assert_eq!(parse("normal"), Ok(Expect::Normal));
+        assert!(parse("switched").unwrap_err().contains("switched-over"));
+    }
+
+    /// A new world serves from the primary site: none of what a switchover leaves holds,
+    /// and the messages check, which needs every committed message on the backup mgc,
+    /// finds the ones log shipping has not restored there yet.
+    #[test]
+    fn a_new_world_is_not_switched_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let world = World::create(dir.path(), &WorldOptions::default()).unwrap();
+        world.traffic(3, false).unwrap();
+        let differences = world.verify(Expect::SwitchedOver).unwrap();
+        let what: Vec<&str> = differences.iter().map(|d| d.what.as_str()).collect();
+        for expected in [
+            "pool state",
+            "active servers",
+            "backup mgc",
+            "mirroring of backup mgc",
+            "primary mgc",
+            "log shipping on the backup instance",
+            "log shipping on the primary instance",
+            "messages of backup mgc",
+        ] {
+            assert!(what.contains(&expected), "{expected} missing in {what:?}");
+        }
     }
 
     #[test]
