@@ -14,7 +14,7 @@ use pcdr_core::procedure::failback::online;
 use pcdr_core::procedure::{Procedure, RunOptions, StepOutcome, failover, switchover};
 use pcdr_core::runbook::Report;
 use pcdr_core::topology::SiteRole;
-use pcdr_sim::world::faults::StatementKind;
+use pcdr_sim::world::faults::{StatementKind, StoredCmdletFault};
 use pcdr_sim::world::model::InstanceId;
 use pcdr_sim::world::{Expect, WorldOptions};
 
@@ -26,11 +26,12 @@ const UNSHIPPED: u32 = 3;
 const DB_SIZE: u64 = 4 << 20;
 
 /// Steps a switchover may find done when it reaches them: the catch-up of a secondary
-/// that log shipping already brought up to date, and the unmirroring of a database no
-/// mirror partners.
-const MAY_SKIP: [&str; 3] = [
+/// that log shipping already brought up to date, the restores the copy steps made as
+/// the files landed, and the unmirroring of a database no mirror partners.
+const MAY_SKIP: [&str; 4] = [
     "copy_backlog",
     "restore_backlog",
+    "restore_tail",
     "unmirror_serving_database",
 ];
 
@@ -168,26 +169,58 @@ async fn a_switchover_stopped_before_its_recovery_returns_to_the_old_primary() {
     assert_verified(&served, Expect::Normal);
 }
 
+/// A switchover that stopped after its recovery (the pool state could not be set) went
+/// past the point of return: the new primary is online, and a return is refused; the
+/// resumed switchover finishes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_return_is_refused_once_the_new_primary_is_online() {
     let served = Served::new(&backlog()).await;
-    served.completes(switchover::PROCEDURE).await;
-    set_journal_aside(&served, switchover::PROCEDURE, "first");
+    let cmdlet = "Set-CsPersistentChatState";
+    let fault = StoredCmdletFault::Fail(format!("{cmdlet} failed (injected)"));
+    served.world.set_cmdlet_fault(cmdlet, Some(fault)).unwrap();
+    let stopped = served
+        .run(switchover::PROCEDURE, RunOptions::default())
+        .await
+        .expect_err("the pool state cannot be set");
+    assert_eq!(
+        stopped.step_id(),
+        Some(switchover::SET_SWITCHED_POOL_STATE),
+        "{stopped}"
+    );
+    served.world.clear_faults().expect("the faults clear");
+
+    set_journal_aside(&served, switchover::PROCEDURE, "stopped");
     let back = RunOptions {
-        switch_to: Some(SiteRole::Backup),
+        switch_to: Some(SiteRole::Primary),
         ..RunOptions::default()
     };
     let refused = served
         .run(switchover::PROCEDURE, back)
         .await
-        .expect_err("the pool already serves from the backup site");
+        .expect_err("the backup database is online");
     assert_eq!(
         refused.step_id(),
         Some(switchover::CHECK_SWITCHOVER),
         "{refused}"
     );
     assert!(refused.to_string().contains("is online"), "{refused}");
+    assert!(served.mgc(InstanceId::Primary).accepts_logs());
+
+    set_journal_aside(&served, switchover::PROCEDURE, "refused");
+    std::fs::rename(
+        served
+            .journal(switchover::PROCEDURE)
+            .with_extension("stopped"),
+        served.journal(switchover::PROCEDURE),
+    )
+    .expect("the stopped run's journal returns");
+    let finished = served
+        .resume(switchover::PROCEDURE, RunOptions::default())
+        .await
+        .expect("the switchover resumes");
+    assert!(finished.completed, "{finished:#?}");
     assert_pool_serves_from(&served, SiteRole::Backup);
+    assert_verified(&served, Expect::SwitchedOver);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

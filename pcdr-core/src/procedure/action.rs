@@ -113,10 +113,13 @@ pub enum Action {
         file: String,
     },
     /// The primary side of log shipping removed (secondaries, then the database's setup
-    /// and backup job).
+    /// and backup job), on a site's instance or, on the primary site, its mirror.
     RemovePrimaryLogShipping {
-        /// Where.
+        /// The site.
         site: SiteRole,
+        /// On the primary site: its instance or its mirror.
+        #[serde(skip_serializing_if = "Partner::is_primary")]
+        on: Partner,
         /// The database.
         database: String,
     },
@@ -343,8 +346,8 @@ impl Action {
         let shell_cmd = |command| Command::shell(ctx, command);
         let pool = &ctx.topology.pool;
         match self {
-            Self::RemovePrimaryLogShipping { site, database } => {
-                remove_primary_command(ctx, *site, database)
+            Self::RemovePrimaryLogShipping { site, on, database } => {
+                remove_primary_command(ctx, *site, *on, database)
             }
             Self::CopyFile {
                 from,
@@ -464,8 +467,10 @@ impl Action {
             Self::RemoveSecondaryLogShipping { site, database } => {
                 ctx.sql(*site).remove_secondary_log_shipping(database).await
             }
-            Self::RemovePrimaryLogShipping { site, database } => {
-                ctx.sql(*site).remove_primary_log_shipping(database).await
+            Self::RemovePrimaryLogShipping { site, on, database } => {
+                instance(ctx, *site, *on)?
+                    .remove_primary_log_shipping(database)
+                    .await
             }
             Self::RestoreLog {
                 site,
@@ -522,11 +527,9 @@ impl Action {
                     .await
             }
             Self::SetupLogShippingPrimary { site, on, setup } => {
-                let plane = match on {
-                    Partner::Mirror => partner(ctx, *on)?,
-                    Partner::Primary => ctx.sql(*site),
-                };
-                plane.setup_log_shipping_primary(setup).await
+                instance(ctx, *site, *on)?
+                    .setup_log_shipping_primary(setup)
+                    .await
             }
             Self::SetupLogShippingSecondary { site, setup } => {
                 ctx.sql(*site).setup_log_shipping_secondary(setup).await
@@ -575,7 +578,11 @@ impl Action {
             }
             | Self::StopJob { site, .. }
             | Self::RemoveSecondaryLogShipping { site, .. }
-            | Self::RemovePrimaryLogShipping { site, .. }
+            | Self::RemovePrimaryLogShipping {
+                site,
+                on: Partner::Primary,
+                ..
+            }
             | Self::RestoreLog { site, .. }
             | Self::BackupTailLog { site, .. }
             | Self::SetupLogShippingSecondary { site, .. }
@@ -588,6 +595,7 @@ impl Action {
             Self::CopyFile { .. }
             | Self::FailOverMirroring { .. }
             | Self::SetupLogShippingPrimary { .. }
+            | Self::RemovePrimaryLogShipping { .. }
             | Self::SetPoolState { .. }
             | Self::InstallMirror { .. }
             | Self::SetActiveServers { .. } => None,
@@ -622,7 +630,8 @@ impl Action {
         let target = match (self.site(), self) {
             (Some(site), _) => ctx.sql_name(site),
             (None, Self::FailOverMirroring { principal: on, .. })
-            | (None, Self::SetupLogShippingPrimary { on, .. }) => ctx.partner_name(*on),
+            | (None, Self::SetupLogShippingPrimary { on, .. })
+            | (None, Self::RemovePrimaryLogShipping { on, .. }) => ctx.partner_name(*on),
             (None, _) => format!("pool {}", ctx.topology.pool.fqdn),
         };
         Error::step(step, target, self.database(), self.file(), error)
@@ -631,10 +640,10 @@ impl Action {
 
 /// The removal of a log-shipping primary as a plan shows it: the secondaries are read
 /// from msdb when it runs.
-fn remove_primary_command(ctx: &Context, site: SiteRole, database: &str) -> Command {
+fn remove_primary_command(ctx: &Context, site: SiteRole, on: Partner, database: &str) -> Command {
     let secondaries = [("<secondary server>".to_string(), database.to_string())];
     let command = sql::remove_primary_log_shipping(database, &secondaries);
-    Command::sql(ctx, site, command)
+    Command::sql_to_instance(ctx, site, on, command)
         .sent("with one sp_delete_log_shipping_primary_secondary for each secondary msdb lists")
 }
 
@@ -656,7 +665,14 @@ fn partner(ctx: &Context, partner: Partner) -> PlaneResult<&dyn DatabasePlane> {
     })
 }
 
-/// Ends every user session on `database`, except pcdr's own, and says how many it ended.
+/// A site's instance or, on the primary site, its mirror.
+fn instance(ctx: &Context, site: SiteRole, on: Partner) -> PlaneResult<&dyn DatabasePlane> {
+    match on {
+        Partner::Mirror => partner(ctx, on),
+        Partner::Primary => Ok(ctx.sql(site)),
+    }
+}
+
 /// The `BackupSize` of the full backup in `file`, read after a backup or restore of it
 /// succeeded. A header that cannot be read counts no bytes: the action itself is done,
 /// and the size only measures it.
@@ -666,6 +682,7 @@ async fn backup_size(sql: &dyn DatabasePlane, file: &str) -> u64 {
         .map_or(0, |header| header.backup_size)
 }
 
+/// Ends every user session on `database`, except pcdr's own, and says how many it ended.
 async fn end_sessions(
     ctx: &Context,
     step: StepId,

@@ -33,7 +33,9 @@ use super::shared::{
     pool_error, precondition, require_copy_folder, set_active_servers, set_pool_state, sql_error,
 };
 use super::step::{sends_nothing, step_table};
-use super::{Action, Context, Intent, Procedure, ProcedureName, StepId, StepOutcome, Template};
+use super::{
+    Action, Context, Intent, Partner, Procedure, ProcedureName, StepId, StepOutcome, Template,
+};
 use crate::error::{Error, PlaneError, PreconditionKind, Result};
 use crate::log_chain::{Candidate, ChainIdentity, LogBackup, LogChainGap, Lsn, plan_log_restores};
 use crate::logship::join_path;
@@ -800,40 +802,68 @@ fn bridge_action(site: SiteRole, database: &str, backup: LogBackup) -> Action {
     }
 }
 
+/// The removals of the log-shipping primary setup the old primary's instances still
+/// have: its own, and on the primary site its mirror's (which failback made a
+/// log-shipping primary too): left, their backup jobs would fail every interval on a
+/// database that is restoring.
+async fn old_primary_setups(ctx: &Context, step: StepId) -> Result<Vec<Action>> {
+    let from = serving(ctx);
+    let db = ctx.chat_db();
+    let mut instances = vec![Partner::Primary];
+    if from == SiteRole::Primary && ctx.planes.primary_mirror.is_some() {
+        instances.push(Partner::Mirror);
+    }
+    let mut removals = Vec::new();
+    for on in instances {
+        let (plane, name) = match on {
+            Partner::Primary => (ctx.sql(from), ctx.sql_name(from)),
+            Partner::Mirror => (
+                ctx.partner_sql(on).expect("checked above"),
+                ctx.partner_name(on),
+            ),
+        };
+        let shipping = plane
+            .is_log_shipping_primary(db)
+            .await
+            .map_err(|e| Error::step(step, &name, Some(db), None, e))?;
+        if shipping {
+            removals.push(Action::RemovePrimaryLogShipping {
+                site: from,
+                on,
+                database: db.to_string(),
+            });
+        }
+    }
+    Ok(removals)
+}
+
 async fn observe_reverse(ctx: &Context) -> Result<Intent> {
     const STEP: StepId = REVERSE_LOG_SHIPPING;
     let (from, to) = (serving(ctx), ctx.restoring_site());
-    let db = ctx.chat_db();
     require_restoring(ctx, STEP, from).await?;
-    let setup = log_shipping_setup::observe(ctx, STEP, to).await?;
-    let Intent::Act { actions, notes } = setup else {
-        return Ok(setup);
+    let removals = old_primary_setups(ctx, STEP).await?;
+    let (setup, notes) = match log_shipping_setup::observe(ctx, STEP, to).await? {
+        Intent::Skip(reason) if removals.is_empty() => return Ok(Intent::Skip(reason)),
+        Intent::Skip(_) => (Vec::new(), Vec::new()),
+        Intent::Act { actions, notes } => (actions, notes),
     };
-    let still_primary = ctx
-        .sql(from)
-        .is_log_shipping_primary(db)
-        .await
-        .map_err(sql_error(ctx, STEP, from, Some(db)))?;
-    let unship = still_primary.then(|| Action::RemovePrimaryLogShipping {
-        site: from,
-        database: db.to_string(),
-    });
-    let secondary_set_up = !actions
+    let secondary_set_up = !setup
         .iter()
         .any(|a| matches!(a, Action::SetupLogShippingSecondary { .. }));
     let bridge = match secondary_set_up {
         true => Vec::new(),
         false => bridge_restores(ctx, STEP).await?,
     };
-    let actions = unship.into_iter().chain(bridge).chain(actions).collect();
+    let actions = removals.into_iter().chain(bridge).chain(setup).collect();
     Ok(Intent::Act { actions, notes })
 }
 
 fn reverse_template(ctx: &Context) -> Vec<Template> {
     let (from, to) = (serving(ctx), ctx.restoring_site());
     let db = ctx.chat_db();
-    let unship = Action::RemovePrimaryLogShipping {
+    let unship = |on| Action::RemovePrimaryLogShipping {
         site: from,
+        on,
         database: db.to_string(),
     };
     let placeholder = catch_up::placeholder_backup(ctx, "<log backup the new primary took>");
@@ -844,7 +874,13 @@ fn reverse_template(ctx: &Context) -> Vec<Template> {
                 "only if {db} on {} is still a log-shipping primary",
                 ctx.sql_name(from)
             ),
-            unship,
+            unship(Partner::Primary),
+        ),
+        Template::when(
+            format!(
+                "only on the primary site, if {db} on its mirror instance is still a log-shipping primary"
+            ),
+            unship(Partner::Mirror),
         ),
         Template::when(
             format!(

@@ -344,6 +344,9 @@ async fn the_reversal_bridges_the_mirrorings_log_backup_before_setting_up_log_sh
     w.primary
         .expect_is_log_shipping_secondary()
         .returning(|_| Ok(true));
+    w.primary
+        .expect_is_log_shipping_primary()
+        .returning(|_| Ok(false));
     let (ctx, _) = w.build();
     let summary = done(reverse_log_shipping(&ctx).await.expect("reversed"));
     assert!(summary.contains("without a re-seed"), "{summary}");
