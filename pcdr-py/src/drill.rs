@@ -9,7 +9,7 @@ use crate::events::Bridge;
 use crate::report::PyReport;
 use crate::runtime::run_cancellable;
 use chrono::{DateTime, Utc};
-use pcdr_sim::drill::{Check, DrillOptions, DrillReport};
+use pcdr_sim::drill::{Check, DrillOptions, DrillReport, Scenario};
 use pcdr_sim::serve::ShellLauncher;
 use pcdr_sim::shell::run_shell;
 use pcdr_sim::world::{World, WorldOptions};
@@ -190,6 +190,7 @@ pub fn drill(
         }
     };
     let options = DrillOptions {
+        scenario: Scenario::Disaster,
         dir,
         world: WorldOptions {
             logs,

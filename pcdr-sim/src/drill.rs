@@ -1,12 +1,19 @@
-//! A whole disaster rehearsal on an emulated world, through pcdr's real adapters —
-//! traffic, disaster at the primary site, failover, verify, rebuild of the primary site,
-//! failback, verify — with a report of both procedures and every check.
+//! A whole rehearsal on an emulated world, through pcdr's real adapters, with a report
+//! of every procedure and every check, in one of three scenarios ([`Scenario`]):
+//!
+//! - `disaster`: traffic, disaster at the primary site, failover, verify, rebuild of the
+//!   primary site, failback, verify;
+//! - `switchover`: traffic, switchover to the backup site, verify that nothing was lost,
+//!   traffic with log shipping running back to the primary, switchover back, verify;
+//! - `online-failback`: traffic, disaster, failover, verify, rebuild, the online
+//!   failback's prepare phase while the pool serves, log shipping to the primary, the
+//!   cutover (a switchover back), verify.
 //!
 //! The CLI's `pcdr drill` and the Python package's `pcdr.drill()` both run [`run`];
 //! they differ only in the program the world's topology runs as its Management Shell
 //! ([`ShellLauncher`]) and in how they present the [`DrillReport`].
 
-use pcdr_core::procedure::{failback, failover};
+use pcdr_core::procedure::{failback, failover, switchover};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -14,7 +21,7 @@ use std::sync::atomic::AtomicBool;
 use chrono::{DateTime, Utc};
 use pcdr_core::adapters;
 use pcdr_core::procedure::{Context, Observer, Procedure, RunOptions};
-use pcdr_core::runbook::{Report, Runbook, new_run_id};
+use pcdr_core::runbook::{Report, Runbook, follows_a_failover, new_run_id};
 use pcdr_core::schema::Document;
 use pcdr_core::topology::Topology;
 use serde::Serialize;
@@ -23,11 +30,43 @@ use crate::serve::{ServeOptions, ShellLauncher, serve, wait_for_site};
 use crate::world::model::{InstanceId, Site};
 use crate::world::{Expect, World, WorldOptions};
 
+/// What a drill rehearses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// The primary site is lost: failover, then Microsoft's failback.
+    #[default]
+    Disaster,
+    /// Both sites answer: a switchover to the backup site and back.
+    Switchover,
+    /// The primary site is lost: failover, then the online failback (prepare while the
+    /// pool serves, then a switchover as the cutover).
+    OnlineFailback,
+}
+
+impl std::str::FromStr for Scenario {
+    type Err = String;
+
+    /// `disaster`, `switchover` or `online-failback`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "disaster" => Ok(Self::Disaster),
+            "switchover" => Ok(Self::Switchover),
+            "online-failback" => Ok(Self::OnlineFailback),
+            _ => Err(format!(
+                "unknown scenario '{text}' (disaster, switchover, online-failback)"
+            )),
+        }
+    }
+}
+
 /// What to rehearse, and where.
 #[derive(Debug, Clone)]
 pub struct DrillOptions {
     /// The folder to build the world in; it must not hold a world yet.
     pub dir: PathBuf,
+    /// What to rehearse.
+    pub scenario: Scenario,
     /// The world's shape (log backups taken, not yet copied, not yet restored, …).
     pub world: WorldOptions,
     /// The program the world's topology runs as its Management Shell.
@@ -48,16 +87,22 @@ pub struct Check {
 /// What the drill proved.
 #[derive(Debug, Clone, Serialize)]
 pub struct DrillReport {
+    /// What was rehearsed.
+    pub scenario: Scenario,
     /// The world's folder.
     pub world: PathBuf,
-    /// Whether every check passed and both procedures ran.
+    /// Whether every check passed and every procedure of the scenario ran.
     pub passed: bool,
     /// The checks, in order.
     pub checks: Vec<Check>,
     /// The failover's report, if it ran.
     pub failover: Option<Report>,
-    /// The failback's report, if it ran.
+    /// The failback's report (Microsoft's failback, or the online failback's prepare
+    /// phase), if it ran.
     pub failback: Option<Report>,
+    /// The switchovers' reports, in order (the switchover and the switch back, or the
+    /// online failback's cutover).
+    pub switchovers: Vec<Report>,
     /// Messages committed on the primary site before the disaster.
     pub messages_committed_before_disaster: u64,
     /// How many of them were in log backups on the share.
@@ -70,7 +115,7 @@ pub struct DrillReport {
 
 /// `pcdr drill --json` prints it as a versioned document ([`pcdr_core::schema`]).
 impl Document for DrillReport {
-    const SCHEMA_VERSION: u32 = 1;
+    const SCHEMA_VERSION: u32 = 2;
 }
 
 /// Messages sent during the drill.
@@ -92,11 +137,13 @@ pub async fn run_cancellable(
 ) -> DrillReport {
     let mut drill = Drill {
         dir: options.dir.clone(),
+        scenario: options.scenario,
         observer,
         cancel,
         checks: Vec::new(),
         failover: None,
         failback: None,
+        switchovers: Vec::new(),
         committed: 0,
         guaranteed: 0,
     };
@@ -106,11 +153,13 @@ pub async fn run_cancellable(
 
 struct Drill {
     dir: PathBuf,
+    scenario: Scenario,
     observer: Arc<dyn Observer>,
     cancel: Arc<AtomicBool>,
     checks: Vec<Check>,
     failover: Option<Report>,
     failback: Option<Report>,
+    switchovers: Vec<Report>,
     committed: u64,
     guaranteed: u64,
 }
@@ -145,26 +194,120 @@ impl Drill {
         .map_err(|e| e.to_string())?;
         let topology = Topology::load(serving.topology_path()).map_err(|e| e.to_string())?;
         self.traffic(&world)?;
-        self.disaster(&world).await?;
-        self.failover = self.procedure(&topology, failover::PROCEDURE).await;
-        if self.failover.is_none() {
-            return Ok(());
+        match self.scenario {
+            Scenario::Disaster => self.disaster_and_failback(&world, &topology).await?,
+            Scenario::Switchover => self.switchover_and_back(&world, &topology).await?,
+            Scenario::OnlineFailback => self.online_failback(&world, &topology).await?,
         }
-        self.verify(&world, Expect::FailedOver, "failed over")?;
+        drop(serving);
+        Ok(())
+    }
+
+    /// Disaster, failover, verify, rebuild of the primary site; `true` when it all went.
+    async fn failed_over_and_rebuilt(
+        &mut self,
+        world: &World,
+        topology: &Topology,
+    ) -> Result<bool, String> {
+        self.disaster(world).await?;
+        self.failover = self.procedure(topology, failover::PROCEDURE).await;
+        if self.failover.is_none() {
+            return Ok(false);
+        }
+        self.verify(world, Expect::FailedOver, "failed over")?;
         world
             .traffic(MESSAGES_WHILE_FAILED_OVER, false)
             .map_err(|e| e.to_string())?;
         world.rebuild(Site::Primary).map_err(|e| e.to_string())?;
         wait_for_site(&self.dir, Site::Primary, true).await?;
-        self.failback = self.procedure(&topology, failback::PROCEDURE).await;
+        Ok(true)
+    }
+
+    async fn disaster_and_failback(
+        &mut self,
+        world: &World,
+        topology: &Topology,
+    ) -> Result<(), String> {
+        if !self.failed_over_and_rebuilt(world, topology).await? {
+            return Ok(());
+        }
+        self.failback = self.procedure(topology, failback::PROCEDURE).await;
+        if self.failback.is_some() {
+            self.back_to_normal(world)?;
+        }
+        Ok(())
+    }
+
+    async fn switchover_and_back(
+        &mut self,
+        world: &World,
+        topology: &Topology,
+    ) -> Result<(), String> {
+        // A planned switchover starts from log shipping that keeps up: the jobs catch up
+        // with the world's backlog first.
+        Self::ship_logs(world)?;
+        world
+            .traffic(MESSAGES_AFTER_LAST_BACKUP, false)
+            .map_err(|e| e.to_string())?;
+        if !self.switchover(topology, "switchover").await {
+            return Ok(());
+        }
+        self.verify(world, Expect::SwitchedOver, "switched over")?;
+        Self::ship_logs(world)?;
+        world
+            .traffic(MESSAGES_AFTER_LAST_BACKUP, false)
+            .map_err(|e| e.to_string())?;
+        if self.switchover(topology, "switchover back").await {
+            self.back_to_normal(world)?;
+        }
+        Ok(())
+    }
+
+    async fn online_failback(&mut self, world: &World, topology: &Topology) -> Result<(), String> {
+        if !self.failed_over_and_rebuilt(world, topology).await? {
+            return Ok(());
+        }
+        self.failback = self.procedure(topology, failback::online::PROCEDURE).await;
         if self.failback.is_none() {
             return Ok(());
         }
+        Self::ship_logs(world)?;
+        world
+            .traffic(MESSAGES_AFTER_LAST_BACKUP, false)
+            .map_err(|e| e.to_string())?;
+        if self.switchover(topology, "cutover").await {
+            self.back_to_normal(world)?;
+        }
+        Ok(())
+    }
+
+    /// A switchover, checked and journaled as `what`; whether it completed.
+    async fn switchover(&mut self, topology: &Topology, what: &str) -> bool {
+        let journal = self.dir.join(format!("{}.journal", what.replace(' ', "-")));
+        let report = self
+            .procedure_journaled(topology, switchover::PROCEDURE, journal, what)
+            .await;
+        let completed = report.as_ref().is_some_and(|r| r.completed);
+        self.switchovers.extend(report);
+        completed
+    }
+
+    /// Chat traffic with the log-shipping jobs running for half an hour, then two
+    /// backup intervals: the serving database's log reaches the other site.
+    fn ship_logs(world: &World) -> Result<(), String> {
+        for _ in 0..6 {
+            world.traffic(2, false).map_err(|e| e.to_string())?;
+            world.tick(5).map_err(|e| e.to_string())?;
+        }
+        world.tick(30).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// A last log backup shipped, then the world verified back to normal.
+    fn back_to_normal(&mut self, world: &World) -> Result<(), String> {
         world.traffic(1, true).map_err(|e| e.to_string())?;
         world.tick(15).map_err(|e| e.to_string())?;
-        self.verify(&world, Expect::Normal, "back to normal")?;
-        drop(serving);
-        Ok(())
+        self.verify(world, Expect::Normal, "back to normal")
     }
 
     /// Chat traffic with log backups, then messages no log backup holds yet.
@@ -199,37 +342,48 @@ impl Drill {
     }
 
     async fn procedure(&mut self, topology: &Topology, procedure: Procedure) -> Option<Report> {
+        let journal = self.journal(procedure);
+        self.procedure_journaled(topology, procedure, journal, procedure.as_str())
+            .await
+    }
+
+    fn journal(&self, procedure: Procedure) -> PathBuf {
+        self.dir.join(format!("{procedure}.journal"))
+    }
+
+    /// Runs `procedure` with `journal`, checked as `check`.
+    async fn procedure_journaled(
+        &mut self,
+        topology: &Topology,
+        procedure: Procedure,
+        journal: PathBuf,
+        check: &str,
+    ) -> Option<Report> {
         let planes = match adapters::connect(topology) {
             Ok(planes) => planes,
             Err(e) => {
-                self.check(procedure.as_str(), false, e.to_string());
+                self.check(check, false, e.to_string());
                 return None;
             }
         };
-        let journal = |procedure: Procedure| self.dir.join(format!("{procedure}.journal"));
-        // The failback follows the drill's failover, and keeps its log-shipping settings.
+        // A failback (online or not) follows the drill's failover, and keeps its
+        // log-shipping settings.
         let options = RunOptions {
-            failover_journal: (procedure == failback::PROCEDURE)
-                .then(|| journal(failover::PROCEDURE)),
+            failover_journal: follows_a_failover(procedure)
+                .then(|| self.journal(failover::PROCEDURE)),
             ..RunOptions::default()
         };
         let ctx = Context::new(Arc::new(topology.clone()), planes, options, new_run_id())
             .with_observer(Arc::clone(&self.observer))
             .with_cancel_flag(Arc::clone(&self.cancel));
-        match Runbook::new(ctx, journal(procedure))
-            .execute(procedure)
-            .await
-        {
+        match Runbook::new(ctx, journal).execute(procedure).await {
             Ok(report) => {
-                let detail = format!(
-                    "completed in {:.1} s",
-                    report.rto_seconds.unwrap_or_default()
-                );
-                self.check(procedure.as_str(), report.completed, detail);
+                let detail = completed(&report);
+                self.check(check, report.completed, detail);
                 Some(report)
             }
             Err(e) => {
-                self.check(procedure.as_str(), false, e.to_string());
+                self.check(check, false, e.to_string());
                 None
             }
         }
@@ -263,16 +417,21 @@ impl Drill {
             });
         }
         let rpo = self.failover.as_ref().map(|r| &r.rpo);
+        let ran = match self.scenario {
+            Scenario::Disaster => self.failback.is_some(),
+            Scenario::Switchover => self.switchovers.len() == 2,
+            Scenario::OnlineFailback => self.switchovers.len() == 1,
+        };
         DrillReport {
+            scenario: self.scenario,
             world: self.dir,
-            passed: !checks.is_empty()
-                && checks.iter().all(|c| c.passed)
-                && self.failback.is_some(),
+            passed: !checks.is_empty() && checks.iter().all(|c| c.passed) && ran,
             last_applied_log_backup: rpo.and_then(|r| r.last_applied_file.clone()),
             last_applied_log_backup_finished: rpo.and_then(|r| r.last_applied_finish),
             checks,
             failover: self.failover,
             failback: self.failback,
+            switchovers: self.switchovers,
             messages_committed_before_disaster: self.committed,
             messages_guaranteed: self.guaranteed,
         }
@@ -289,4 +448,17 @@ fn held(world: &World, expect: Expect) -> usize {
         .messages(instance, "mgc")
         .map(|m| m.len())
         .unwrap_or_default()
+}
+
+/// How long a completed procedure took, and its outage when it had one.
+fn completed(report: &Report) -> String {
+    let outage = report
+        .outage
+        .as_ref()
+        .map(|o| format!("; outage {:.1} s, {} bytes moved", o.seconds, o.bytes_moved))
+        .unwrap_or_default();
+    format!(
+        "completed in {:.1} s{outage}",
+        report.rto_seconds.unwrap_or_default()
+    )
 }

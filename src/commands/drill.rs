@@ -6,7 +6,7 @@
 use crate::progress::{Progress, Style};
 use crate::{exit, render};
 use clap::Args;
-use pcdr_sim::drill::{DrillOptions, DrillReport};
+use pcdr_sim::drill::{DrillOptions, DrillReport, Scenario};
 use pcdr_sim::serve::ShellLauncher;
 use pcdr_sim::world::WorldOptions;
 use std::path::{Path, PathBuf};
@@ -16,6 +16,11 @@ use std::sync::Arc;
 /// `pcdr drill`'s knobs.
 #[derive(Args)]
 pub struct DrillArgs {
+    /// What to rehearse: disaster (failover, then Microsoft's failback), switchover (to
+    /// the backup site and back, both sites answering), online-failback (failover, then
+    /// the online failback: prepare while the pool serves, cut over with a switchover).
+    #[arg(long, default_value = "disaster")]
+    scenario: Scenario,
     /// Build the world here (default: a temporary folder, removed when the drill passes).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -49,6 +54,7 @@ pub async fn run(args: DrillArgs) -> ExitCode {
     };
     let options = DrillOptions {
         dir,
+        scenario: args.scenario,
         world: WorldOptions {
             logs: args.logs,
             uncopied: args.uncopied,
@@ -100,14 +106,13 @@ fn world_dir(dir: Option<&Path>) -> Result<(PathBuf, Option<tempfile::TempDir>),
 }
 
 fn print(report: &DrillReport) {
-    for (title, procedure) in [
-        ("FAILOVER", &report.failover),
-        ("FAILBACK", &report.failback),
-    ] {
-        if let Some(procedure) = procedure {
-            println!("\n== {title}");
-            render::report(procedure);
-        }
+    let procedures = [&report.failover, &report.failback]
+        .into_iter()
+        .flatten()
+        .chain(&report.switchovers);
+    for procedure in procedures {
+        println!("\n== {}", procedure.procedure.as_str().to_ascii_uppercase());
+        render::report(procedure);
     }
     println!("\n== DRILL");
     for check in &report.checks {
@@ -118,14 +123,16 @@ fn print(report: &DrillReport) {
             check.detail
         );
     }
-    println!(
-        "data loss: {} messages were committed before the disaster, {} were in log backups on the share; the rest (the last {}) is the window log shipping cannot protect",
-        report.messages_committed_before_disaster,
-        report.messages_guaranteed,
-        report
-            .messages_committed_before_disaster
-            .saturating_sub(report.messages_guaranteed)
-    );
+    if report.scenario != Scenario::Switchover {
+        println!(
+            "data loss: {} messages were committed before the disaster, {} were in log backups on the share; the rest (the last {}) is the window log shipping cannot protect",
+            report.messages_committed_before_disaster,
+            report.messages_guaranteed,
+            report
+                .messages_committed_before_disaster
+                .saturating_sub(report.messages_guaranteed)
+        );
+    }
     println!(
         "\ndrill {}",
         if report.passed { "PASSED" } else { "FAILED" }
@@ -166,6 +173,7 @@ mod tests {
             detail: detail.into(),
         };
         DrillReport {
+            scenario: Scenario::Disaster,
             world: PathBuf::from("/tmp/pcdr-drill-world"),
             passed: false,
             checks: vec![
@@ -175,6 +183,7 @@ mod tests {
             ],
             failover: Some(report()),
             failback: None,
+            switchovers: Vec::new(),
             messages_committed_before_disaster: 23,
             messages_guaranteed: 20,
             last_applied_log_backup: Some(r"D:\LogShipping\mgc\mgc_20261127124500.trn".into()),

@@ -552,11 +552,16 @@ impl Action {
                     bytes: moved,
                 });
             }
-            Self::RestoreLog { backup, .. } => {
+            Self::RestoreLog { site, backup, .. } => {
+                // The restore point and the data-loss evidence are the restoring site's
+                // (a switchover also restores on the old primary, to bridge its chain).
+                let restoring = *site == ctx.restoring_site();
                 ctx.update_facts(|f| {
                     f.logs_restored += 1;
-                    f.restore_point = Some(backup.header.last_lsn);
-                    f.last_applied = Some(backup.clone());
+                    if restoring {
+                        f.restore_point = Some(backup.header.last_lsn);
+                        f.last_applied = Some(backup.clone());
+                    }
                 });
                 ctx.emit(Event::LogRestored {
                     file: backup.file.clone(),
