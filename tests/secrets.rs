@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use pcdr_core::procedure::{Event, Observer};
 use pcdr_core::topology::Topology;
-use pcdr_sim::drill::DrillOptions;
+use pcdr_sim::drill::{DrillOptions, Scenario};
 use pcdr_sim::serve::ShellLauncher;
 use pcdr_sim::world::{World, WorldOptions};
 
@@ -556,6 +556,7 @@ fn the_drill_in_process_leaks_the_password_nowhere() {
     let dir = root.path().join("world");
     let options = DrillOptions {
         dir: dir.clone(),
+        scenario: Scenario::Disaster,
         world: WorldOptions {
             password: Some(PASSWORD.into()),
             ..WorldOptions::default()
