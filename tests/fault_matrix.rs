@@ -1,4 +1,4 @@
-//! The fault matrix: every step of failover and of failback × every fault the emulated
+//! The fault matrix: every step of failover, failback and switchover × every fault the emulated
 //! infrastructure can suffer — instance unreachable, connection dropped during the step's
 //! statement, that statement failing with a realistic error number, a shell cmdlet
 //! failing, the shell hanging past its time limit, the share unreachable, the copy folder
@@ -8,8 +8,8 @@
 //! and that no log backup was restored twice (beyond a restore the fault itself stopped)
 //! or skipped.
 //!
-//! Which faults apply to which step is not written by hand: a clean failover and
-//! failback run first, and the statements and cmdlets each step sent (read from
+//! Which faults apply to which step is not written by hand: a clean failover, failback
+//! and switchover run first, and the statements and cmdlets each step sent (read from
 //! `statements.log` and `cmdlets.log`) say what each step talks to. A step that sends no
 //! statement has no statement to drop or fail and no instance to lose; a step that runs
 //! no cmdlet has no cmdlet to fail or hang; the share and the copy folder apply to the
@@ -20,7 +20,7 @@ mod common;
 
 use common::{Interrupt, Served, Statement, backlog, wait_until_down, wait_until_listening};
 use pcdr_core::procedure::{Event, Observer, Procedure, RunOptions, StepId};
-use pcdr_core::procedure::{failback, failover};
+use pcdr_core::procedure::{failback, failover, switchover};
 use pcdr_core::topology::SiteRole;
 use pcdr_sim::world::faults::{StatementFault, StatementKind, StatementMatch, StoredCmdletFault};
 use pcdr_sim::world::model::{InstanceId, Site};
@@ -30,6 +30,13 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The procedures whose steps the matrix covers.
+const PROCEDURES: [Procedure; 3] = [
+    failover::PROCEDURE,
+    failback::PROCEDURE,
+    switchover::PROCEDURE,
+];
 
 /// How many cells run at once.
 const PARALLEL_CELLS: usize = 6;
@@ -196,19 +203,30 @@ fn not_applicable_by_design(step: StepId, fault: Fault) -> Option<&'static str> 
     )
 }
 
+/// The steps that copy log backups, each with the step that restores what it left.
+const COPIES: [(StepId, StepId); 3] = [
+    (failover::COPY_LOG_BACKUPS, failover::APPLY_UNAPPLIED_LOGS),
+    (switchover::COPY_BACKLOG, switchover::RESTORE_BACKLOG),
+    (switchover::COPY_TAIL, switchover::RESTORE_TAIL),
+];
+
+/// Whether `step` copies log backups from the share to the copy folder.
+fn copies(step: StepId) -> bool {
+    COPIES.iter().any(|(copy, _)| *copy == step)
+}
+
 /// The steps a cell's run may stop in: the step the fault hit, or by design another.
 fn stops_in(step: StepId, fault: Fault) -> Vec<StepId> {
     let sql = matches!(
         fault,
         Fault::InstanceUnreachable | Fault::ConnectionDropped | Fault::StatementFails
     );
-    if step == failover::COPY_LOG_BACKUPS && sql {
-        // The copy step restores log backups as they land; a restore it cannot make is
-        // either reported by it or left to the apply step, which observes the restore
-        // point and reports it.
-        vec![step, failover::APPLY_UNAPPLIED_LOGS]
-    } else {
-        vec![step]
+    match COPIES.iter().find(|(copy, _)| *copy == step) {
+        // A copy step restores log backups as they land; a restore it cannot make is
+        // either reported by it or left to the restore step after it, which observes
+        // the restore point and reports it.
+        Some((_, restore)) if sql => vec![step, *restore],
+        _ => vec![step],
     }
 }
 
@@ -302,14 +320,14 @@ fn plan(step: StepId, fault: Fault, profile: &StepProfile) -> Plan {
             None => no_cmdlet(),
         },
         Fault::ShareUnreachable => {
-            if step == failover::COPY_LOG_BACKUPS || mentions(&share, false) {
+            if copies(step) || mentions(&share, false) {
                 Plan::Share
             } else {
                 Plan::NotApplicable("neither reads nor writes the share".into())
             }
         }
         Fault::CopyFolderFull => {
-            if step == failover::COPY_LOG_BACKUPS || mentions(&copy, true) {
+            if copies(step) || mentions(&copy, true) {
                 Plan::CopyFull
             } else {
                 Plan::NotApplicable("writes nothing into the copy folder".into())
@@ -351,6 +369,14 @@ async fn struck() -> Served {
     served
 }
 
+/// A backlog world both of whose sites answer, with traffic no log backup holds: ready
+/// for a switchover.
+async fn ready_for_switchover() -> Served {
+    let served = Served::new(&backlog()).await;
+    served.world.traffic(3, false).expect("traffic");
+    served
+}
+
 /// A struck world failed over and its primary site rebuilt: ready for failback.
 async fn ready_for_failback() -> Served {
     let served = struck().await;
@@ -359,8 +385,26 @@ async fn ready_for_failback() -> Served {
     served
 }
 
-/// Runs a clean failover and failback and returns what each step sent.
+/// Runs a clean failover and failback, and a clean switchover on a world of its own,
+/// and returns what each step sent.
 async fn profile() -> BTreeMap<&'static str, StepProfile> {
+    let mut profiles = disaster_profile().await;
+    let served = ready_for_switchover().await;
+    let marks = Arc::new(Marks {
+        dir: served.path().to_owned(),
+        marks: Mutex::new(Vec::new()),
+    });
+    served
+        .run_observed(switchover::PROCEDURE, RunOptions::default(), marks.clone())
+        .await
+        .expect("the clean switchover");
+    let marks = marks.marks.lock().unwrap().clone();
+    profiles.extend(step_profiles(&served, &marks, None));
+    profiles
+}
+
+/// What each step of a clean failover and failback sent.
+async fn disaster_profile() -> BTreeMap<&'static str, StepProfile> {
     let served = struck().await;
     let marks = Arc::new(Marks {
         dir: served.path().to_owned(),
@@ -377,18 +421,29 @@ async fn profile() -> BTreeMap<&'static str, StepProfile> {
         .run_observed(failback::PROCEDURE, RunOptions::default(), marks.clone())
         .await
         .expect("the clean failback");
+    let marks = marks.marks.lock().unwrap().clone();
+    let failback_start = Some((marks_failback, after_failover));
+    step_profiles(&served, &marks, failback_start)
+}
+
+/// What each step sent, from the statement and cmdlet counts marked at each step's
+/// start; `split` is the index of the mark after which a second procedure started, with
+/// the counts the first one ended at.
+fn step_profiles(
+    served: &Served,
+    marks: &[(StepId, usize, usize)],
+    split: Option<(usize, (usize, usize))>,
+) -> BTreeMap<&'static str, StepProfile> {
     let statements = served.statements();
     let cmdlets = served.cmdlets();
-    let marks = marks.marks.lock().unwrap().clone();
     let mut profiles = BTreeMap::new();
     for (n, (step, s0, c0)) in marks.iter().enumerate() {
-        let (s1, c1) = if n + 1 == marks_failback {
-            after_failover
-        } else {
-            marks
+        let (s1, c1) = match split {
+            Some((at, ended)) if n + 1 == at => ended,
+            _ => marks
                 .get(n + 1)
                 .map(|(_, s, c)| (*s, *c))
-                .unwrap_or((statements.len(), cmdlets.len()))
+                .unwrap_or((statements.len(), cmdlets.len())),
         };
         profiles.insert(
             step.as_str(),
@@ -457,6 +512,7 @@ async fn cell(
     let mut served = match procedure {
         failover::PROCEDURE => struck().await,
         failback::PROCEDURE => ready_for_failback().await,
+        switchover::PROCEDURE => ready_for_switchover().await,
         other => panic!("no world is prepared for {other}"),
     };
     if fault == Fault::ShellHangs {
@@ -574,6 +630,7 @@ async fn cell(
     let expect = match procedure {
         failover::PROCEDURE => Expect::FailedOver,
         failback::PROCEDURE => Expect::Normal,
+        switchover::PROCEDURE => Expect::SwitchedOver,
         other => panic!("no end state is known for {other}"),
     };
     let differences = served.world.verify(expect).map_err(|e| e.to_string())?;
@@ -617,7 +674,7 @@ async fn every_fault_at_every_step_stops_cleanly_and_resumes() {
     let started = Instant::now();
     let profiles = profile().await;
     let mut sent = String::from("\nwhat each step sent in the clean run:\n");
-    for (procedure, step) in [failover::PROCEDURE, failback::PROCEDURE]
+    for (procedure, step) in PROCEDURES
         .into_iter()
         .flat_map(|p| p.steps().iter().map(move |s| (p, *s)))
     {
@@ -639,7 +696,7 @@ async fn every_fault_at_every_step_stops_cleanly_and_resumes() {
     if std::env::var_os("FAULT_MATRIX_PROFILE_ONLY").is_some() {
         return;
     }
-    let steps: Vec<(Procedure, StepId)> = [failover::PROCEDURE, failback::PROCEDURE]
+    let steps: Vec<(Procedure, StepId)> = PROCEDURES
         .into_iter()
         .flat_map(|p| p.steps().iter().map(move |s| (p, *s)))
         .collect();
