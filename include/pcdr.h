@@ -78,6 +78,9 @@ enum pcdr_result
   // The `pcdr_options` has a `struct_size` this library does not know: it was not
   // filled by `pcdr_options_init`, or the program was built against another pcdr.h.
   PCDR_RESULT_UNKNOWN_OPTIONS_SIZE = 906,
+  // A string argument or option holds a value it does not take (a `switch_to` that
+  // names no site); the message names it and lists the values it takes.
+  PCDR_RESULT_INVALID_ARGUMENT = 907,
   // A bug inside the library (a caught Rust panic); nothing crashed.
   PCDR_RESULT_PANIC = 999,
 };
@@ -98,10 +101,11 @@ typedef uint32_t pcdr_result;
 typedef struct pcdr_runbook pcdr_runbook;
 
 // How a runbook runs. Fill it with `pcdr_options_init` (the defaults: a new journal in
-// the system's temporary folder, a real run, no data loss accepted, and the primary
-// site must be down), then set what you need.
+// the system's temporary folder, a real run, no data loss accepted, the primary site
+// must be down, and a switchover moves the pool to the site its state does not point
+// at), then set what you need.
 //
-// Layout (C, in this order): a `uint32_t` size, two pointers, then five `uint8_t`
+// Layout (C, in this order): a `uint32_t` size, three pointers, then five `uint8_t`
 // flags where 0 means no and any other value means yes. The library copies everything
 // it needs when the runbook is created; the struct and its strings can be freed right
 // after.
@@ -118,6 +122,11 @@ typedef struct pcdr_options {
   // recorded in it, and refuses a journal of another deployment. Without one it uses
   // the topology's values and says so in a warning. Other procedures ignore it.
   const char *failover_journal;
+  // The site a switchover moves the pool to: `"primary"`, `"backup"`, or NULL for the
+  // site the pool's state does not point at. Naming the site it points at returns the
+  // pool there after a switchover that stopped before its recovery. Any other text is
+  // refused with `PCDR_RESULT_INVALID_ARGUMENT`. Other procedures ignore it.
+  const char *switch_to;
   // Observe and plan only: run, resume and run_step make no change.
   uint8_t dry_run;
   // Recover past a gap in the log chain, losing the missing transactions.
@@ -249,7 +258,8 @@ pcdr_result pcdr_procedures(char *buf,
 // `path` is the topology file (UTF-8); `options` may be NULL for the defaults. On
 // success `*runbook_out` is a new runbook, to be freed with `pcdr_runbook_free`. A bad
 // topology gives `PCDR_RESULT_TOPOLOGY` and a message naming the key path; options not
-// filled by `pcdr_options_init` give `PCDR_RESULT_UNKNOWN_OPTIONS_SIZE`.
+// filled by `pcdr_options_init` give `PCDR_RESULT_UNKNOWN_OPTIONS_SIZE`, and a
+// `switch_to` that names no site `PCDR_RESULT_INVALID_ARGUMENT`.
 //
 // # Safety
 //

@@ -24,7 +24,8 @@ namespace Pcdr
         Journal = 400, JournalLocked = 401,
         Cancelled = 500,
         NullParameter = 900, InvalidUtf8 = 901, InvalidHandle = 902, UnknownProcedure = 903,
-        UnknownStep = 904, BufferTooSmall = 905, UnknownOptionsSize = 906, Panic = 999,
+        UnknownStep = 904, BufferTooSmall = 905, UnknownOptionsSize = 906, InvalidArgument = 907,
+        Panic = 999,
     }
 
     /// <summary>A failed pcdr call: its code, message, SQL Server error number, step and, when a
@@ -118,6 +119,11 @@ namespace Pcdr
         /// failback keeps the log-shipping settings the failover recorded in it (without one,
         /// the topology's values, with a warning).</summary>
         public string FailoverJournal;
+        /// <summary>The site a switchover moves the pool to: "primary", "backup", or null for
+        /// the site the pool's state does not point at (naming the site it points at returns
+        /// the pool there after a switchover that stopped before its recovery). Other text is
+        /// refused (ResultCode.InvalidArgument); other procedures ignore it.</summary>
+        public string SwitchTo;
         /// <summary>Observe and plan only: no change is made.</summary>
         public bool DryRun;
         /// <summary>Recover past a gap in the log chain, losing the missing transactions.</summary>
@@ -161,6 +167,7 @@ namespace Pcdr
             options = options ?? new Options();
             var journal = GCHandle.Alloc(Utf8.ToNative(options.Journal ?? ""), GCHandleType.Pinned);
             var failoverJournal = GCHandle.Alloc(Utf8.ToNative(options.FailoverJournal ?? ""), GCHandleType.Pinned);
+            var switchTo = GCHandle.Alloc(Utf8.ToNative(options.SwitchTo ?? ""), GCHandleType.Pinned);
             try
             {
                 Native.Options native;
@@ -168,6 +175,7 @@ namespace Pcdr
                 native.Journal = options.Journal == null ? IntPtr.Zero : journal.AddrOfPinnedObject();
                 native.FailoverJournal = options.FailoverJournal == null
                     ? IntPtr.Zero : failoverJournal.AddrOfPinnedObject();
+                native.SwitchTo = options.SwitchTo == null ? IntPtr.Zero : switchTo.AddrOfPinnedObject();
                 native.DryRun = (byte)(options.DryRun ? 1 : 0);
                 native.AcceptDataLoss = (byte)(options.AcceptDataLoss ? 1 : 0);
                 native.AllowPrimaryReachable = (byte)(options.AllowPrimaryReachable ? 1 : 0);
@@ -181,6 +189,7 @@ namespace Pcdr
             {
                 journal.Free();
                 failoverJournal.Free();
+                switchTo.Free();
             }
         }
 
@@ -331,6 +340,7 @@ namespace Pcdr
             public uint StructSize;
             public IntPtr Journal;
             public IntPtr FailoverJournal;
+            public IntPtr SwitchTo;
             public byte DryRun;
             public byte AcceptDataLoss;
             public byte AllowPrimaryReachable;

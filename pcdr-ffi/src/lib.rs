@@ -1,5 +1,6 @@
 //! pcdr-ffi: the C ABI of pcdr, so C, C# and any language with a C FFI run the same
-//! failover and failback procedures as the `pcdr` command, through `include/pcdr.h`.
+//! procedures (failover, failback, prepare_failback, switchover) as the `pcdr` command,
+//! through `include/pcdr.h`.
 //!
 //! The binding is thin: each exported function checks its arguments, calls
 //! [`pcdr_core::embed::Embedded`] on one process-wide async runtime, and converts the

@@ -9,14 +9,16 @@ use crate::ffi::{try_optional_str, try_out};
 use crate::result::pcdr_result;
 use pcdr_core::embed::Options;
 use pcdr_core::procedure::RunOptions;
+use pcdr_core::topology::SiteRole;
 use std::ffi::c_char;
 use std::path::PathBuf;
 
 /// How a runbook runs. Fill it with `pcdr_options_init` (the defaults: a new journal in
-/// the system's temporary folder, a real run, no data loss accepted, and the primary
-/// site must be down), then set what you need.
+/// the system's temporary folder, a real run, no data loss accepted, the primary site
+/// must be down, and a switchover moves the pool to the site its state does not point
+/// at), then set what you need.
 ///
-/// Layout (C, in this order): a `uint32_t` size, two pointers, then five `uint8_t`
+/// Layout (C, in this order): a `uint32_t` size, three pointers, then five `uint8_t`
 /// flags where 0 means no and any other value means yes. The library copies everything
 /// it needs when the runbook is created; the struct and its strings can be freed right
 /// after.
@@ -36,6 +38,11 @@ pub struct pcdr_options {
     /// recorded in it, and refuses a journal of another deployment. Without one it uses
     /// the topology's values and says so in a warning. Other procedures ignore it.
     pub failover_journal: *const c_char,
+    /// The site a switchover moves the pool to: `"primary"`, `"backup"`, or NULL for the
+    /// site the pool's state does not point at. Naming the site it points at returns the
+    /// pool there after a switchover that stopped before its recovery. Any other text is
+    /// refused with `PCDR_RESULT_INVALID_ARGUMENT`. Other procedures ignore it.
+    pub switch_to: *const c_char,
     /// Observe and plan only: run, resume and run_step make no change.
     pub dry_run: u8,
     /// Recover past a gap in the log chain, losing the missing transactions.
@@ -59,6 +66,7 @@ fn defaults() -> pcdr_options {
         struct_size: STRUCT_SIZE,
         journal: std::ptr::null(),
         failover_journal: std::ptr::null(),
+        switch_to: std::ptr::null(),
         dry_run: 0,
         accept_data_loss: 0,
         allow_primary_reachable: 0,
@@ -109,8 +117,9 @@ fn check_size(struct_size: u32) -> Result<(), Failure> {
 ///
 /// # Safety
 ///
-/// `ptr` must be NULL or point to a valid `pcdr_options` whose `journal` and
-/// `failover_journal` are NULL or NUL-terminated strings, all living for this call.
+/// `ptr` must be NULL or point to a valid `pcdr_options` whose `journal`,
+/// `failover_journal` and `switch_to` are NULL or NUL-terminated strings, all living
+/// for this call.
 pub(crate) unsafe fn read(ptr: *const pcdr_options) -> Result<Options, Failure> {
     if ptr.is_null() {
         return Ok(Options::default());
@@ -125,6 +134,8 @@ pub(crate) unsafe fn read(ptr: *const pcdr_options) -> Result<Options, Failure> 
     // SAFETY: the same promise for `failover_journal`.
     let failover_journal =
         unsafe { try_optional_str(raw.failover_journal, "options.failover_journal") }?;
+    // SAFETY: the same promise for `switch_to`.
+    let switch_to = unsafe { try_optional_str(raw.switch_to, "options.switch_to") }?;
     Ok(Options {
         journal: journal.map(PathBuf::from),
         dry_run: raw.dry_run != 0,
@@ -134,9 +145,22 @@ pub(crate) unsafe fn read(ptr: *const pcdr_options) -> Result<Options, Failure> 
             sequential_restore: raw.sequential_restore != 0,
             resume_stale: raw.resume_stale != 0,
             failover_journal: failover_journal.map(PathBuf::from),
-            switch_to: None,
+            switch_to: switch_to.map(site).transpose()?,
         },
     })
+}
+
+/// The site `switch_to` names: `primary` or `backup`, as pcdr-core spells them.
+fn site(text: &str) -> Result<SiteRole, Failure> {
+    [SiteRole::Primary, SiteRole::Backup]
+        .into_iter()
+        .find(|role| role.to_string() == text)
+        .ok_or_else(|| {
+            Failure::new(
+                pcdr_result::InvalidArgument,
+                format!("options.switch_to is {text:?}; use \"primary\", \"backup\" or NULL"),
+            )
+        })
 }
 
 #[cfg(test)]
@@ -159,6 +183,7 @@ mod tests {
             struct_size: 0,
             journal: c"/tmp/j".as_ptr(),
             failover_journal: c"/tmp/f".as_ptr(),
+            switch_to: c"backup".as_ptr(),
             dry_run: 1,
             accept_data_loss: 1,
             allow_primary_reachable: 1,
@@ -195,6 +220,7 @@ mod tests {
             struct_size: STRUCT_SIZE,
             journal: c"/tmp/j".as_ptr(),
             failover_journal: c"/tmp/f".as_ptr(),
+            switch_to: c"primary".as_ptr(),
             dry_run: 2,
             accept_data_loss: 0,
             allow_primary_reachable: 1,
@@ -213,6 +239,54 @@ mod tests {
             options.decisions.failover_journal,
             Some(PathBuf::from("/tmp/f"))
         );
+        assert_eq!(options.decisions.switch_to, Some(SiteRole::Primary));
+    }
+
+    #[test]
+    fn switch_to_names_either_site() {
+        for (text, role) in [
+            (c"primary", SiteRole::Primary),
+            (c"backup", SiteRole::Backup),
+        ] {
+            let raw = pcdr_options {
+                switch_to: text.as_ptr(),
+                ..defaults()
+            };
+            // SAFETY: a valid struct with a NUL-terminated switch_to.
+            let options = unsafe { read(&raw) }.unwrap();
+            assert_eq!(options.decisions.switch_to, Some(role));
+        }
+    }
+
+    #[test]
+    fn a_switch_to_that_names_no_site_is_refused_naming_the_field() {
+        for text in [c"sideways", c"Primary", c""] {
+            let raw = pcdr_options {
+                switch_to: text.as_ptr(),
+                ..defaults()
+            };
+            // SAFETY: a valid struct with a NUL-terminated switch_to.
+            let failure = unsafe { read(&raw) }.unwrap_err();
+            assert_eq!(failure.code(), pcdr_result::InvalidArgument);
+            assert!(
+                failure.message().starts_with("options.switch_to"),
+                "{}",
+                failure.message()
+            );
+            assert!(
+                failure.message().contains("\"backup\""),
+                "{}",
+                failure.message()
+            );
+        }
+        let raw = pcdr_options {
+            switch_to: c"back\xffup".as_ptr(),
+            ..defaults()
+        };
+        // SAFETY: a valid struct with a NUL-terminated switch_to.
+        let failure = unsafe { read(&raw) }.unwrap_err();
+        assert_eq!(failure.code(), pcdr_result::InvalidUtf8);
+        assert!(failure.message().starts_with("options.switch_to"));
     }
 
     #[test]

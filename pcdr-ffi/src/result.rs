@@ -79,6 +79,9 @@ pub enum pcdr_result {
     /// The `pcdr_options` has a `struct_size` this library does not know: it was not
     /// filled by `pcdr_options_init`, or the program was built against another pcdr.h.
     UnknownOptionsSize = 906,
+    /// A string argument or option holds a value it does not take (a `switch_to` that
+    /// names no site); the message names it and lists the values it takes.
+    InvalidArgument = 907,
     /// A bug inside the library (a caught Rust panic); nothing crashed.
     Panic = 999,
 }
@@ -185,6 +188,8 @@ mod tests {
             (pcdr_result::InvalidHandle, 902),
             (pcdr_result::UnknownProcedure, 903),
             (pcdr_result::BufferTooSmall, 905),
+            (pcdr_result::UnknownOptionsSize, 906),
+            (pcdr_result::InvalidArgument, 907),
             (pcdr_result::Panic, 999),
         ];
         for (code, value) in codes {

@@ -78,7 +78,8 @@ unsafe fn procedure(name: *const c_char) -> Result<Procedure, Failure> {
 /// `path` is the topology file (UTF-8); `options` may be NULL for the defaults. On
 /// success `*runbook_out` is a new runbook, to be freed with `pcdr_runbook_free`. A bad
 /// topology gives `PCDR_RESULT_TOPOLOGY` and a message naming the key path; options not
-/// filled by `pcdr_options_init` give `PCDR_RESULT_UNKNOWN_OPTIONS_SIZE`.
+/// filled by `pcdr_options_init` give `PCDR_RESULT_UNKNOWN_OPTIONS_SIZE`, and a
+/// `switch_to` that names no site `PCDR_RESULT_INVALID_ARGUMENT`.
 ///
 /// # Safety
 ///

@@ -1,7 +1,9 @@
 //! Conversions shared by the classes: serde values to plain Python objects (for every
-//! `to_dict`), a serde tag to a string, and a procedure name to a procedure.
+//! `to_dict`), a serde tag to a string, a procedure name to a procedure, and a site's
+//! name to a site.
 
 use pcdr_core::procedure::Procedure;
+use pcdr_core::topology::SiteRole;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use serde::Serialize;
@@ -26,4 +28,17 @@ pub fn tag(value: &impl Serialize, field: &str) -> String {
 /// message lists the names.
 pub fn procedure(name: &str) -> PyResult<Procedure> {
     name.parse().map_err(PyValueError::new_err)
+}
+
+/// The site `name` names (`"primary"` or `"backup"`, as pcdr-core spells them) for the
+/// keyword argument `argument`; otherwise a `ValueError` naming it and the sites.
+pub fn site(argument: &str, name: &str) -> PyResult<SiteRole> {
+    [SiteRole::Primary, SiteRole::Backup]
+        .into_iter()
+        .find(|role| role.to_string() == name)
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "{argument}={name:?} names no site; use \"primary\", \"backup\" or None"
+            ))
+        })
 }

@@ -1,5 +1,5 @@
-//! `Runbook`: plans and runs the procedures (failover, failback: any `procedures()`
-//! lists) for one topology, with a journal.
+//! `Runbook`: plans and runs the procedures (failover, failback, prepare_failback,
+//! switchover: any `procedures()` lists) for one topology, with a journal.
 //!
 //! Each method copies its arguments out of Python, then waits on the runtime with the
 //! GIL released. Runs wait in slices so Ctrl-C cancels them cleanly
@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Plans and runs failover and failback for one deployment, with a journal.
+/// Plans and runs the procedures for one deployment, with a journal.
 #[pyclass(frozen, module = "pcdr", name = "Runbook")]
 pub struct PyRunbook {
     inner: Arc<Embedded>,
@@ -65,6 +65,7 @@ impl PyRunbook {
         sequential_restore = false,
         resume_stale = false,
         failover_journal = None,
+        switch_to = None,
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -80,7 +81,11 @@ impl PyRunbook {
         sequential_restore: bool,
         resume_stale: bool,
         failover_journal: Option<PathBuf>,
+        switch_to: Option<&str>,
     ) -> PyResult<Self> {
+        let switch_to = switch_to
+            .map(|name| convert::site("switch_to", name))
+            .transpose()?;
         let options = Options {
             journal,
             dry_run,
@@ -90,7 +95,7 @@ impl PyRunbook {
                 sequential_restore,
                 resume_stale,
                 failover_journal,
-                switch_to: None,
+                switch_to,
             },
         };
         let mut embedded =

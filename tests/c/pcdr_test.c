@@ -2,13 +2,15 @@
  * The C ABI's own test: every check goes through include/pcdr.h and libpcdr, built
  * with -Wall -Wextra -Werror -fsanitize=address,undefined by scripts/test-ffi.
  *
- * Usage: pcdr_test TOPOLOGY WORKDIR [WORLD SLOW_WORLD]
- *   TOPOLOGY    examples/topology.toml (its hosts do not resolve)
- *   WORKDIR     an empty folder for journals
- *   WORLD       the topology.toml of a fresh world served by `pcdr sim serve`
- *   SLOW_WORLD  the same of another fresh world, served with --statement-latency-ms 200
- * With the two worlds (and PCDR_BIN naming the pcdr executable, for `pcdr sim …`) it
- * also fails over and back on the first and cancels a run on the second.
+ * Usage: pcdr_test TOPOLOGY WORKDIR [WORLD SLOW_WORLD SWITCH_WORLD]
+ *   TOPOLOGY      examples/topology.toml (its hosts do not resolve)
+ *   WORKDIR       an empty folder for journals
+ *   WORLD         the topology.toml of a fresh world served by `pcdr sim serve`
+ *   SLOW_WORLD    the same of another fresh world, served with --statement-latency-ms 200
+ *   SWITCH_WORLD  the same of a third fresh world
+ * With the three worlds (and PCDR_BIN naming the pcdr executable, for `pcdr sim …`) it
+ * also fails over and back on the first, cancels a run on the second, and switches
+ * over and back on the third.
  *
  * Each test is a function of the fixture in the tables at the end; the program prints
  * one line per failed check and closes with "N passed, N failed".
@@ -34,6 +36,7 @@ struct fixture {
   const char *workdir;
   const char *world;      /* a served world's topology.toml, or NULL */
   const char *slow_world; /* the same, served with a statement latency */
+  const char *switch_world; /* the same, for a switchover and back */
 };
 
 static int passed, failed;
@@ -169,7 +172,7 @@ static void test_options_init(const struct fixture *fx) {
   memset(&opts, 0xab, sizeof opts);
   CHECK(pcdr_options_init(&opts) == PCDR_RESULT_OK);
   CHECK(opts.struct_size == sizeof(pcdr_options));
-  CHECK(opts.journal == NULL && opts.failover_journal == NULL);
+  CHECK(opts.journal == NULL && opts.failover_journal == NULL && opts.switch_to == NULL);
   CHECK(opts.dry_run == 0 && opts.accept_data_loss == 0);
   CHECK(opts.allow_primary_reachable == 0 && opts.sequential_restore == 0);
   CHECK(opts.resume_stale == 0);
@@ -194,6 +197,50 @@ static void test_failover_journal(const struct fixture *fx) {
   CHECK(pcdr_runbook_plan(rb, "failover", &json) == PCDR_RESULT_OK);
   pcdr_string_free(json);
   pcdr_runbook_free(rb);
+}
+
+/* The site a switchover moves to reaches pcdr: "primary" and "backup" are taken (and
+ * the switchover's plan reads them), any other text is refused by both constructors,
+ * naming the field, and nothing is created. */
+static void test_switch_to(const struct fixture *fx) {
+  static const char *const sites[] = {"primary", "backup"};
+  for (size_t i = 0; i < sizeof sites / sizeof sites[0]; i++) {
+    pcdr_options opts;
+    CHECK(pcdr_options_init(&opts) == PCDR_RESULT_OK);
+    opts.dry_run = 1;
+    opts.switch_to = sites[i];
+    pcdr_runbook *rb = NULL;
+    pcdr_result r = pcdr_runbook_new_from_file(fx->topology, &opts, &rb);
+    CHECK(r == PCDR_RESULT_OK);
+    if (r != PCDR_RESULT_OK) printf("  switch_to %s: %s\n", sites[i], last_error());
+    char *plan = NULL;
+    CHECK(pcdr_runbook_plan(rb, "switchover", &plan) == PCDR_RESULT_OK);
+    CHECK(contains(plan, "\"check_switchover\""));
+    pcdr_string_free(plan);
+    pcdr_runbook_free(rb);
+  }
+  char *toml = read_file(fx->topology);
+  CHECK(toml != NULL);
+  static const char *const refused[] = {"sideways", "Backup", ""};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    pcdr_options opts;
+    CHECK(pcdr_options_init(&opts) == PCDR_RESULT_OK);
+    opts.switch_to = refused[i];
+    pcdr_runbook *rb = NULL;
+    CHECK(pcdr_runbook_new_from_file(fx->topology, &opts, &rb) ==
+          PCDR_RESULT_INVALID_ARGUMENT);
+    CHECK(contains(last_error(), "options.switch_to"));
+    CHECK(pcdr_runbook_new_from_toml(toml, NULL, &opts, &rb) == PCDR_RESULT_INVALID_ARGUMENT);
+    CHECK(rb == NULL);
+  }
+  pcdr_options opts;
+  CHECK(pcdr_options_init(&opts) == PCDR_RESULT_OK);
+  opts.switch_to = "back\xffup";
+  pcdr_runbook *rb = NULL;
+  CHECK(pcdr_runbook_new_from_file(fx->topology, &opts, &rb) == PCDR_RESULT_INVALID_UTF8);
+  CHECK(contains(last_error(), "options.switch_to"));
+  CHECK(rb == NULL);
+  free(toml);
 }
 
 /* Options not filled by pcdr_options_init (zeroed, or of another header's size) are
@@ -329,6 +376,22 @@ static int plan_shows_the_listed_steps(pcdr_runbook *rb, const char *procedure,
   return same && in_plan == NULL && listed == NULL && steps > 0;
 }
 
+/* The ids of the steps the procedures document `doc` lists for `procedure`, each
+ * followed by a space, in `out` ("" when it lists no such procedure). */
+static void listed_steps(const char *doc, const char *procedure, char *out, size_t len) {
+  char key[128];
+  snprintf(key, sizeof key, "{\"name\":\"%s\"", procedure);
+  out[0] = '\0';
+  const char *at = strstr(doc, key);
+  if (at == NULL) return;
+  const char *end = strstr(at + 1, "{\"name\":\"");
+  char id[128];
+  size_t used = 0;
+  while ((at = next_value(at, end, "{\"id\":\"", id, sizeof id)) != NULL && used < len) {
+    used += (size_t)snprintf(out + used, len - used, "%s ", id);
+  }
+}
+
 /* The procedures document, sized by a first call; its steps are the ones each
  * procedure's plan shows, in the same order. */
 static void test_procedures_match_the_plans(const struct fixture *fx) {
@@ -341,6 +404,22 @@ static void test_procedures_match_the_plans(const struct fixture *fx) {
   CHECK(is_versioned(doc, 1));
   CHECK(contains(doc, "{\"name\":\"failover\",\"summary\":\""));
   CHECK(contains(doc, "{\"name\":\"failback\",\"summary\":\""));
+  static const char *const expected[][2] = {
+      {"prepare_failback",
+       "check_prepare_failback back_up_serving_database seed_primary ship_logs_to_primary "},
+      {"switchover",
+       "check_switchover record_log_shipping remove_incoming_log_shipping copy_backlog "
+       "restore_backlog fence_pool unmirror_serving_database back_up_tail_log copy_tail "
+       "restore_tail recover_new_primary set_switched_pool_state activate_switched_servers "
+       "mirror_switched_database reverse_log_shipping "},
+  };
+  for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
+    char steps[2048];
+    listed_steps(doc, expected[i][0], steps, sizeof steps);
+    int same = strcmp(steps, expected[i][1]) == 0;
+    CHECK(same);
+    if (!same) printf("  %s lists: %s\n", expected[i][0], steps);
+  }
   static const char name_key[] = "{\"name\":\"";
   pcdr_runbook *rb = open_runbook(fx, "procedures.journal", 1);
   int procedures = 0;
@@ -353,7 +432,7 @@ static void test_procedures_match_the_plans(const struct fixture *fx) {
     if (!shown) printf("  %s: %s\n", name, doc);
     at = next;
   }
-  CHECK(procedures >= 2);
+  CHECK(procedures == 4);
   /* A name no procedure has is refused with a message listing the names. */
   char *plan = NULL;
   CHECK(pcdr_runbook_plan(rb, "failsideways", &plan) == PCDR_RESULT_UNKNOWN_PROCEDURE);
@@ -539,11 +618,12 @@ static pcdr_runbook *open_world_runbook(const char *topology, const struct fixtu
 }
 
 struct run_events {
+  const char *may_skip; /* the steps that may skip: ids in quotes, "\"a\" \"b\"" (NULL: any) */
   atomic_int count;
   atomic_int step_started;
   atomic_int step_finished;
   atomic_int step_skipped;
-  atomic_int apply_skipped;
+  atomic_int unexpected_skips; /* skipped steps not in `may_skip` */
 };
 
 static void count_event(const char *event_json, void *user_data) {
@@ -557,18 +637,22 @@ static void count_event(const char *event_json, void *user_data) {
   }
   if (contains(event_json, "\"event\":\"step_skipped\"")) {
     atomic_fetch_add(&events->step_skipped, 1);
-    if (contains(event_json, "\"step\":\"apply_unapplied_logs\"")) {
-      atomic_fetch_add(&events->apply_skipped, 1);
+    char step[128], quoted[132];
+    next_value(event_json, NULL, "\"step\":\"", step, sizeof step);
+    snprintf(quoted, sizeof quoted, "\"%s\"", step);
+    if (events->may_skip != NULL && !contains(events->may_skip, quoted)) {
+      atomic_fetch_add(&events->unexpected_skips, 1);
+      printf("  unexpected skip: %s\n", event_json);
     }
   }
 }
 
 /* Runs `procedure` to its end; returns whether the outcome says it completed. Every
-   step does its work except, when `apply_skips`, the apply step: pipelined, the copy
-   step restored every log backup as it landed. */
+   step starts and does its work, except that the steps `may_skip` lists may find it
+   done and skip: `skips` of them (-1: any number). */
 static int run_to_completion(pcdr_runbook *rb, const char *procedure, int steps,
-                             int apply_skips) {
-  struct run_events events = {0, 0, 0, 0, 0};
+                             const char *may_skip, int skips) {
+  struct run_events events = {may_skip, 0, 0, 0, 0, 0};
   CHECK(pcdr_runbook_set_progress_callback(rb, count_event, &events) == PCDR_RESULT_OK);
   char *outcome = NULL;
   pcdr_result r = pcdr_runbook_run(rb, procedure, &outcome);
@@ -579,10 +663,11 @@ static int run_to_completion(pcdr_runbook *rb, const char *procedure, int steps,
   CHECK(completed);
   pcdr_string_free(outcome);
   CHECK(pcdr_runbook_set_progress_callback(rb, NULL, NULL) == PCDR_RESULT_OK);
+  int skipped = atomic_load(&events.step_skipped);
   CHECK(atomic_load(&events.step_started) == steps);
-  CHECK(atomic_load(&events.step_finished) == steps - apply_skips);
-  CHECK(atomic_load(&events.step_skipped) == apply_skips);
-  CHECK(atomic_load(&events.apply_skipped) == apply_skips);
+  CHECK(atomic_load(&events.step_finished) == steps - skipped);
+  CHECK(skips < 0 || skipped == skips);
+  CHECK(atomic_load(&events.unexpected_skips) == 0);
   CHECK(atomic_load(&events.count) >= 2 * steps);
 
   char *report = NULL;
@@ -630,7 +715,8 @@ static void test_world_failover_and_failback(const struct fixture *fx) {
   step_status(plan, "check_sites", status, sizeof status);
   CHECK(strcmp(status, "would_run") == 0);
   pcdr_string_free(plan);
-  int failed_over = run_to_completion(rb, "failover", 9, 1);
+  /* Pipelined, the copy step restored every log backup as it landed. */
+  int failed_over = run_to_completion(rb, "failover", 9, "\"apply_unapplied_logs\"", 1);
   pcdr_runbook_free(rb);
   CHECK(sim(world, "verify", "--expect", "failed-over", NULL) == 0);
   if (!failed_over) return;
@@ -644,8 +730,56 @@ static void test_world_failover_and_failback(const struct fixture *fx) {
   step_status(plan, "check_rebuilt_primary", status, sizeof status);
   CHECK(strcmp(status, "would_run") == 0);
   pcdr_string_free(plan);
-  run_to_completion(rb, "failback", 11, 0);
+  run_to_completion(rb, "failback", 11, "", 0);
   pcdr_runbook_free(rb);
+  CHECK(sim(world, "traffic", "--messages", "5", "--log-backup", NULL) == 0);
+  CHECK(sim(world, "tick", "--minutes", "20", NULL) == 0);
+  CHECK(sim(world, "verify", "--expect", "normal", NULL) == 0);
+}
+
+/* The steps a switchover may find done: the catch-up of a secondary log shipping
+ * already brought up to date, the unmirroring of a database no mirror partners, and
+ * the tail's restore (pipelined, the copy step restored each file as it landed). */
+static const char switchover_may_skip[] =
+    "\"copy_backlog\" \"restore_backlog\" \"unmirror_serving_database\" \"restore_tail\"";
+
+/* Runs a switchover to its end in a new journal named `journal_name`, with messages
+ * committed after the last log backup (only the tail-log backup holds them); returns
+ * whether it completed. Its report shows the pool's outage, fenced by fence_pool and
+ * closed by the activation. */
+static int switch_over(const char *world, const struct fixture *fx, const char *journal_name) {
+  CHECK(sim(world, "traffic", "--messages", "3", NULL) == 0);
+  pcdr_runbook *rb = open_world_runbook(world, fx, journal_name);
+  int completed = run_to_completion(rb, "switchover", 15, switchover_may_skip, -1);
+  char *report = NULL;
+  CHECK(pcdr_runbook_report(rb, &report) == PCDR_RESULT_OK);
+  const char *outage = report == NULL ? NULL : strstr(report, "\"outage\":{");
+  CHECK(contains(outage, "\"fenced_by\":\"fence_pool\""));
+  CHECK(outage != NULL && !contains(outage, "\"ended\":null"));
+  pcdr_string_free(report);
+  pcdr_runbook_free(rb);
+  return completed;
+}
+
+/* A switchover to the backup site while both sites answer, then one back: the second
+ * run of the same procedure returns the pool to the primary site, and the world is as
+ * before, log shipping to the backup site included. */
+static void test_world_switchover_and_back(const struct fixture *fx) {
+  const char *world = fx->switch_world;
+  CHECK(sim(world, "traffic", "--messages", "20", "--log-backup", NULL) == 0);
+
+  pcdr_runbook *rb = open_world_runbook(world, fx, "world-switchover-plan.journal");
+  char *plan = NULL;
+  char status[32];
+  CHECK(pcdr_runbook_plan(rb, "switchover", &plan) == PCDR_RESULT_OK);
+  CHECK(occurrences(plan, "{\"step\":\"") == 15);
+  step_status(plan, "check_switchover", status, sizeof status);
+  CHECK(strcmp(status, "would_run") == 0);
+  pcdr_string_free(plan);
+  pcdr_runbook_free(rb);
+
+  if (!switch_over(world, fx, "world-switchover.journal")) return;
+  if (!switch_over(world, fx, "world-switchover-back.journal")) return;
   CHECK(sim(world, "traffic", "--messages", "5", "--log-backup", NULL) == 0);
   CHECK(sim(world, "tick", "--minutes", "20", NULL) == 0);
   CHECK(sim(world, "verify", "--expect", "normal", NULL) == 0);
@@ -674,7 +808,7 @@ static void test_world_cancel_then_resume(const struct fixture *fx) {
   const char *world = fx->slow_world;
   CHECK(sim(world, "disaster", "--site", "primary", NULL) == 0);
   pcdr_runbook *rb = open_world_runbook(world, fx, "slow-failover.journal");
-  struct run_events events = {0, 0, 0, 0, 0};
+  struct run_events events = {NULL, 0, 0, 0, 0, 0};
   CHECK(pcdr_runbook_set_progress_callback(rb, count_event, &events) == PCDR_RESULT_OK);
   struct slow_canceller c = {rb, &events, PCDR_RESULT_OTHER, 0};
   pthread_t thread;
@@ -710,15 +844,15 @@ static void test_world_cancel_then_resume(const struct fixture *fx) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3 && argc != 5) {
-    fprintf(stderr, "usage: %s TOPOLOGY WORKDIR [WORLD SLOW_WORLD]\n", argv[0]);
+  if (argc != 3 && argc != 6) {
+    fprintf(stderr, "usage: %s TOPOLOGY WORKDIR [WORLD SLOW_WORLD SWITCH_WORLD]\n", argv[0]);
     return 2;
   }
-  struct fixture fx = {argv[1], argv[2], argc == 5 ? argv[3] : NULL,
-                       argc == 5 ? argv[4] : NULL};
+  struct fixture fx = {argv[1], argv[2], argc == 6 ? argv[3] : NULL,
+                       argc == 6 ? argv[4] : NULL, argc == 6 ? argv[5] : NULL};
   static void (*const tests[])(const struct fixture *) = {
       test_version,       test_options_init,     test_options_of_another_size,
-      test_failover_journal,
+      test_failover_journal, test_switch_to,
       test_null_pointers, test_invalid_utf8,     test_bad_topology,
       test_unknown_step,  test_second_free,
       test_small_error_buffer, test_dry_run_plan, test_failing_run,
@@ -728,6 +862,7 @@ int main(int argc, char **argv) {
   static void (*const world_tests[])(const struct fixture *) = {
       test_world_failover_and_failback,
       test_world_cancel_then_resume,
+      test_world_switchover_and_back,
   };
   for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) tests[i](&fx);
   if (fx.world != NULL) {

@@ -1,12 +1,13 @@
 // The C# test of the C ABI, through pcdr-ffi/csharp/Pcdr.cs: the same checks as
 // tests/c/pcdr_test.c (the options' layout and size, bad input, a dry-run plan, the
-// procedures and their steps, the failing run with events, cancel; failover and
-// failback on a served world, cancel and resume on a slow one).
+// procedures and their steps, the site a switchover moves to, the failing run with
+// events, cancel; failover and failback on a served world, cancel and resume on a slow
+// one, a switchover and back on a third).
 //
-// Usage: mono PcdrTest.exe TOPOLOGY WORKDIR [WORLD SLOW_WORLD]
-//   (LD_LIBRARY_PATH holding libpcdr.so). WORLD and SLOW_WORLD are the topology.toml
-//   files of two fresh worlds served by `pcdr sim serve`, the second with
-//   --statement-latency-ms 200; PCDR_BIN names the pcdr executable for `pcdr sim …`.
+// Usage: mono PcdrTest.exe TOPOLOGY WORKDIR [WORLD SLOW_WORLD SWITCH_WORLD]
+//   (LD_LIBRARY_PATH holding libpcdr.so). WORLD, SLOW_WORLD and SWITCH_WORLD are the
+//   topology.toml files of three fresh worlds served by `pcdr sim serve`, the second
+//   with --statement-latency-ms 200; PCDR_BIN names the pcdr executable for `pcdr sim …`.
 // What happened is decided from result codes, the step and the SQL Server number, never
 // from message text; the message is only checked for what the header documents it names
 // (a bad topology's key path, an unknown step's valid ids).
@@ -98,13 +99,32 @@ static class PcdrTest
         Check(Native.pcdr_options_init(out options) == ResultCode.Ok, "pcdr_options_init");
         Check(options.StructSize == Marshal.SizeOf(typeof(Native.Options)),
             "pcdr_options is " + options.StructSize + " bytes in C, " + Marshal.SizeOf(typeof(Native.Options)) + " in C#");
-        Check(options.Journal == IntPtr.Zero && options.FailoverJournal == IntPtr.Zero && options.DryRun == 0 && options.AcceptDataLoss == 0
+        Check(options.Journal == IntPtr.Zero && options.FailoverJournal == IntPtr.Zero && options.SwitchTo == IntPtr.Zero && options.DryRun == 0 && options.AcceptDataLoss == 0
             && options.AllowPrimaryReachable == 0 && options.SequentialRestore == 0 && options.ResumeStale == 0, "the defaults are all no");
         options.StructSize = 0;
         RunbookHandle rb;
         var code = Native.pcdr_runbook_new_from_file(Utf8.ToNative(topology), ref options, out rb);
         Check(code == ResultCode.UnknownOptionsSize, "options of another size are refused: " + code);
         Check(rb.IsInvalid, "no runbook for options of another size");
+    }
+
+    // SwitchTo reaches pcdr: "primary" and "backup" are taken, other text is refused
+    // (InvalidArgument) before a runbook exists.
+    static void SwitchTo(string topology, string workdir)
+    {
+        foreach (string site in new[] { "primary", "backup" })
+        {
+            using (var runbook = Runbook.FromFile(topology, new Options { SwitchTo = site, DryRun = true }))
+            {
+                Check(StepStatus(runbook.Plan("switchover"), "check_switchover") != "", "switch_to " + site + " is taken");
+            }
+        }
+        foreach (string text in new[] { "sideways", "Backup", "" })
+        {
+            var refused = ErrorOf(() => Runbook.FromFile(topology, new Options { SwitchTo = text }));
+            Check(refused != null && refused.Code == ResultCode.InvalidArgument && refused.Message.Contains("options.switch_to"),
+                "switch_to \"" + text + "\" is refused: " + (refused == null ? "taken" : refused.Code + " " + refused.Message));
+        }
     }
 
     static void DryRunPlan(string topology, string workdir)
@@ -147,9 +167,23 @@ static class PcdrTest
                 var planned = Ids(runbook.Plan(name), "{\"step\":\"");
                 Check(listed.Count > 0 && listed.SequenceEqual(planned),
                     name + " lists the steps its plan shows: " + string.Join(",", listed) + " / " + string.Join(",", planned));
+                string expected;
+                if (NewSteps.TryGetValue(name, out expected))
+                    Check(string.Join(" ", listed) == expected, name + " lists its steps: " + string.Join(" ", listed));
             }
         }
+        Check(entries.Select(e => e.Substring(0, e.IndexOf('"'))).SequenceEqual(new[] { "failover", "failback", "prepare_failback", "switchover" }),
+            "the procedures, in order: " + json);
     }
+
+    // The steps of the procedures issue 16 added, in order.
+    static readonly Dictionary<string, string> NewSteps = new Dictionary<string, string>
+    {
+        { "prepare_failback", "check_prepare_failback back_up_serving_database seed_primary ship_logs_to_primary" },
+        { "switchover", "check_switchover record_log_shipping remove_incoming_log_shipping copy_backlog restore_backlog"
+            + " fence_pool unmirror_serving_database back_up_tail_log copy_tail restore_tail recover_new_primary"
+            + " set_switched_pool_state activate_switched_servers mirror_switched_database reverse_log_shipping" },
+    };
 
     static void FailingRun(string topology, string workdir)
     {
@@ -232,19 +266,23 @@ static class PcdrTest
     }
 
     // Runs procedure to its end and checks the outcome, the events and the report.
-    // Every step does its work except, when applySkips, the apply step: pipelined, the
-    // copy step restored every log backup as it landed.
-    static bool RunToCompletion(Runbook runbook, string procedure, int steps, bool applySkips)
+    // Every step starts and does its work, except that the steps maySkip lists may find
+    // it done and skip: skips of them (-1: any number).
+    static bool RunToCompletion(Runbook runbook, string procedure, int steps, string[] maySkip, int skips)
     {
         var events = new List<string>();
-        string outcome = runbook.Run(procedure, events.Add);
+        PcdrException error = null;
+        string outcome = "";
+        try { outcome = runbook.Run(procedure, events.Add); }
+        catch (PcdrException e) { error = e; }
         bool completed = outcome.Contains("\"kind\":\"completed\"") && outcome.Contains("\"completed\":true");
-        Check(completed, procedure + " completed: " + outcome);
+        Check(completed, procedure + " completed: " + (error == null ? outcome : error.Code + " at " + error.Step + ": " + error.Message));
+        if (!completed) return false;
         Check(events.Count(e => e.Contains("\"event\":\"step_started\"")) == steps, procedure + " events: every step started");
         var skipped = events.Where(e => e.Contains("\"event\":\"step_skipped\"")).ToList();
         Check(events.Count(e => e.Contains("\"event\":\"step_finished\"")) == steps - skipped.Count, procedure + " events: every other step finished");
-        Check(skipped.Count == (applySkips ? 1 : 0) && skipped.All(e => e.Contains("\"step\":\"apply_unapplied_logs\"")),
-            procedure + " events: only the apply step skipped, when expected");
+        Check((skips < 0 || skipped.Count == skips) && skipped.All(e => maySkip.Any(id => e.Contains("\"step\":\"" + id + "\""))),
+            procedure + " events: only the steps that may skip skipped: " + string.Join(" ", skipped));
         Check(runbook.Report().Contains("\"completed\":true"), procedure + " report says completed");
         return completed;
     }
@@ -271,7 +309,8 @@ static class PcdrTest
         using (var runbook = OpenWorld(world, workdir, "cs-world-failover-2.journal"))
         {
             Check(StepStatus(runbook.Plan("failover"), "check_sites") == "would_run", "check_sites would run once the primary is down");
-            failedOver = RunToCompletion(runbook, "failover", 9, true);
+            // Pipelined, the copy step restored every log backup as it landed.
+            failedOver = RunToCompletion(runbook, "failover", 9, new[] { "apply_unapplied_logs" }, 1);
         }
         Check(Sim(world, "verify", "--expect", "failed-over") == 0, "sim verify --expect failed-over");
         if (!failedOver) return;
@@ -283,11 +322,53 @@ static class PcdrTest
             string plan = runbook.Plan("failback");
             Check(StepCount(plan) == 11, "the failback plan has 11 steps: " + StepCount(plan));
             Check(StepStatus(plan, "check_rebuilt_primary") == "would_run", "check_rebuilt_primary would run");
-            RunToCompletion(runbook, "failback", 11, false);
+            RunToCompletion(runbook, "failback", 11, new string[0], 0);
         }
         Check(Sim(world, "traffic", "--messages", "5", "--log-backup") == 0, "sim traffic after failback");
         Check(Sim(world, "tick", "--minutes", "20") == 0, "sim tick");
         Check(Sim(world, "verify", "--expect", "normal") == 0, "sim verify --expect normal");
+    }
+
+    // The steps a switchover may find done: the catch-up of a secondary log shipping
+    // already brought up to date, the unmirroring of a database no mirror partners, and
+    // the tail's restore (pipelined, the copy step restored each file as it landed).
+    static readonly string[] SwitchoverMaySkip =
+        { "copy_backlog", "restore_backlog", "unmirror_serving_database", "restore_tail" };
+
+    // Runs a switchover to its end in a new journal, with messages committed after the
+    // last log backup (only the tail-log backup holds them); its report shows the pool's
+    // outage, fenced by fence_pool and closed by the activation.
+    static bool SwitchOver(string world, string workdir, string journal)
+    {
+        Check(Sim(world, "traffic", "--messages", "3") == 0, "sim traffic before " + journal);
+        using (var runbook = OpenWorld(world, workdir, journal))
+        {
+            bool completed = RunToCompletion(runbook, "switchover", 15, SwitchoverMaySkip, -1);
+            string report = runbook.Report();
+            int outage = report.IndexOf("\"outage\":{", StringComparison.Ordinal);
+            Check(outage >= 0 && report.IndexOf("\"fenced_by\":\"fence_pool\"", outage, StringComparison.Ordinal) >= 0
+                && report.IndexOf("\"ended\":null", outage, StringComparison.Ordinal) < 0,
+                journal + ": the outage is fenced by fence_pool and closed: " + report);
+            return completed;
+        }
+    }
+
+    // A switchover to the backup site while both sites answer, then one back: the world
+    // is as before, log shipping to the backup site included.
+    static void WorldSwitchoverAndBack(string world, string workdir)
+    {
+        Check(Sim(world, "traffic", "--messages", "20", "--log-backup") == 0, "sim traffic with a log backup (switch world)");
+        using (var runbook = OpenWorld(world, workdir, "cs-world-switchover-plan.journal"))
+        {
+            string plan = runbook.Plan("switchover");
+            Check(StepCount(plan) == 15, "the switchover plan has 15 steps: " + StepCount(plan));
+            Check(StepStatus(plan, "check_switchover") == "would_run", "check_switchover would run: " + StepStatus(plan, "check_switchover"));
+        }
+        if (!SwitchOver(world, workdir, "cs-world-switchover.journal")) return;
+        if (!SwitchOver(world, workdir, "cs-world-switchover-back.journal")) return;
+        Check(Sim(world, "traffic", "--messages", "5", "--log-backup") == 0, "sim traffic after the switchover back");
+        Check(Sim(world, "tick", "--minutes", "20") == 0, "sim tick (switch world)");
+        Check(Sim(world, "verify", "--expect", "normal") == 0, "sim verify --expect normal (switch world)");
     }
 
     static void WorldCancelThenResume(string world, string workdir)
@@ -340,23 +421,24 @@ static class PcdrTest
 
     static int Main(string[] args)
     {
-        if (args.Length != 2 && args.Length != 4)
+        if (args.Length != 2 && args.Length != 5)
         {
-            Console.Error.WriteLine("usage: PcdrTest.exe TOPOLOGY WORKDIR [WORLD SLOW_WORLD]");
+            Console.Error.WriteLine("usage: PcdrTest.exe TOPOLOGY WORKDIR [WORLD SLOW_WORLD SWITCH_WORLD]");
             return 2;
         }
-        var tests = new Action<string, string>[] { OptionsLayout, BadInput, DryRunPlan, Procedures, FailingRun, CancelFromAnotherThread };
+        var tests = new Action<string, string>[] { OptionsLayout, SwitchTo, BadInput, DryRunPlan, Procedures, FailingRun, CancelFromAnotherThread };
         foreach (var test in tests)
         {
             try { test(args[0], args[1]); }
             catch (Exception e) { Check(false, test.Method.Name + " threw " + e); }
         }
-        if (args.Length == 4)
+        if (args.Length == 5)
         {
             var worldTests = new[]
             {
                 Tuple.Create<Action<string, string>, string>(WorldFailoverAndFailback, args[2]),
                 Tuple.Create<Action<string, string>, string>(WorldCancelThenResume, args[3]),
+                Tuple.Create<Action<string, string>, string>(WorldSwitchoverAndBack, args[4]),
             };
             foreach (var test in worldTests)
             {

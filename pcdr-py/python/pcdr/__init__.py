@@ -1,7 +1,7 @@
 """Disaster recovery for Skype for Business Server 2015 Persistent Chat.
 
 Load a topology, then plan and run the failover to the backup data center (or the
-failback) as a journaled, resumable runbook::
+failback, or a switchover while both sites answer) as a journaled, resumable runbook::
 
     import pcdr
 

@@ -340,8 +340,8 @@ _RunResult = Union[Report, list[PlannedStep]]
 
 @final
 class Runbook:
-    """Plans and runs the procedures (``procedures()`` lists them: failover and
-    failback) for one deployment, with a journal.
+    """Plans and runs the procedures (``procedures()`` lists them: failover,
+    failback, prepare_failback and switchover) for one deployment, with a journal.
 
     Each run method releases the GIL while it waits and checks for Ctrl-C between
     short slices: on ``KeyboardInterrupt`` the run stops before its next action, the
@@ -362,6 +362,7 @@ class Runbook:
         sequential_restore: bool = False,
         resume_stale: bool = False,
         failover_journal: Optional[_StrPath] = None,
+        switch_to: Optional[Literal["primary", "backup"]] = None,
     ) -> Runbook:
         """A runbook over the real SQL Server instances, share and pool of
         ``topology``; nothing is contacted until a call needs it.
@@ -381,10 +382,16 @@ class Runbook:
                 follows: the failback sets log shipping up again with the settings
                 the failover recorded in it. Without one it uses the topology's
                 values and warns. Other procedures ignore it.
+            switch_to: the site a switchover moves the pool to, ``"primary"`` or
+                ``"backup"``; by default the site the pool's state does not point at.
+                Naming the site it points at returns the pool there after a
+                switchover that stopped before its recovery. Other procedures ignore
+                it.
 
         Raises:
             TopologyError: the SQL password cannot be read (``sql.password_env`` or
                 ``sql.password_file``).
+            ValueError: ``switch_to`` names no site.
 
         A failover journal that is not a completed failover of this deployment is
         refused (``JournalError``) when a failback is planned or run.
@@ -405,7 +412,9 @@ class Runbook:
     def run(self, procedure: str, on_event: _OnEvent = None) -> _RunResult:
         """Run ``procedure`` (a name ``procedures()`` lists: ``failover`` fails the
         pool over to the backup site, ``failback`` back to the rebuilt primary
-        site) from its first step, in a new journal.
+        site, ``prepare_failback`` seeds the rebuilt primary while the pool serves,
+        ``switchover`` moves the pool to the other site while both answer) from its
+        first step, in a new journal.
 
         Returns:
             The report; on a dry run, the plan instead.
