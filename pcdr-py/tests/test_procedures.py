@@ -9,7 +9,6 @@ from typing import Literal
 import pytest
 
 import pcdr
-from conftest import EXAMPLE
 from test_plan import FAILOVER_STEPS
 
 
@@ -81,24 +80,13 @@ def test_run_on_a_dry_run_returns_the_plan_of_that_procedure(
     assert not journal.exists()
 
 
-def example_with_a_primary_copy_folder() -> pcdr.Topology:
-    """The example topology with a copy folder on the primary's SQL Server too: without
-    one, prepare_failback refuses before it contacts anything (it ships logs to the
-    primary)."""
-    line = "copy_destination = 'D:\\LogShipping\\mgc'\n"
-    text = EXAMPLE.read_text()
-    assert line in text
-    folder = "primary_copy_destination = 'D:\\LogShipping\\mgc'\n"
-    return pcdr.Topology.from_toml(text.replace(line, line + folder))
-
-
 @pytest.mark.parametrize("name", [p.name for p in pcdr.procedures()])
 def test_run_fails_on_the_first_step_of_the_procedure_it_names(
-    name: str, journal: pathlib.Path
+    name: str, topology: pcdr.Topology, journal: pathlib.Path
 ) -> None:
     """The example topology's hosts do not resolve: each procedure stops on its first
     step, and the journal's report names the procedure."""
-    runbook = pcdr.Runbook(example_with_a_primary_copy_folder(), journal=journal)
+    runbook = pcdr.Runbook(topology, journal=journal)
     with pytest.raises(pcdr.StepError) as caught:
         runbook.run(name)
     assert caught.value.step == by_name()[name].steps[0].id
