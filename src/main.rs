@@ -23,7 +23,7 @@ use tracing_subscriber::EnvFilter;
 #[command(
     name = "pcdr",
     version,
-    about = "Persistent Chat disaster recovery: failover and failback as a safe, resumable runbook"
+    about = "Persistent Chat disaster recovery: failover, failback and switchover as a safe, resumable runbook"
 )]
 struct Cli {
     /// Only errors in the log (on stderr).

@@ -5,6 +5,7 @@
 mod cli_support;
 
 use cli_support::{Out, Running, World, interrupt, run, run_with_input};
+use pcdr_core::procedure::Procedure;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -106,16 +107,19 @@ fn help_for_every_command_exits_0() {
     version.code(SUCCESS).stdout_has("pcdr ");
     // One command per procedure, described by its summary; every procedure takes the
     // operator's decisions (those that do not apply to it are ignored).
-    run(&["--help"])
-        .stdout_has("failover  Fail the pool over to the backup site")
-        .stdout_has("failback  Fail the pool back to the rebuilt primary site");
-    for procedure in ["failover", "failback"] {
+    let help = run(&["--help"]);
+    for procedure in Procedure::all() {
+        help.stdout_has(&format!("  {procedure} "))
+            .stdout_has(procedure.summary());
+    }
+    for procedure in ["failover", "failback", "switchover", "prepare_failback"] {
         run(&[procedure, "--help"])
             .stdout_has("--accept-data-loss")
             .stdout_has("--allow-primary-reachable")
             .stdout_has("--resume");
     }
-    run(&["plan", "-h"]).stdout_has("[possible values: failover, failback]");
+    run(&["plan", "-h"])
+        .stdout_has("[possible values: failover, failback, prepare_failback, switchover]");
     run(&["plan", "--help"])
         .stdout_has("- failback: Fail the pool back to the rebuilt primary site");
 }
@@ -1089,7 +1093,8 @@ fn drill_json_reports_passed() {
         .code(SUCCESS)
         .json();
     assert_eq!(report["passed"], true, "{report:#}");
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
+    assert_eq!(report["scenario"], "disaster");
     assert_eq!(report["failover"]["completed"], true);
     assert_eq!(report["failback"]["completed"], true);
     let checks = report["checks"].as_array().unwrap();
@@ -1100,6 +1105,52 @@ fn drill_json_reports_passed() {
         .code(FAILED)
         .stdout_has("a world already exists")
         .stdout_has("drill FAILED");
+}
+
+/// The switchover drill moves the pool to the backup site and back, both sites
+/// answering, with no full backup and no message lost (the world verifies after each).
+#[test]
+fn the_switchover_drill_passes_without_a_failover() {
+    let report = run(&["drill", "--scenario", "switchover", "--json"])
+        .code(SUCCESS)
+        .json();
+    assert_eq!(report["passed"], true, "{report:#}");
+    assert_eq!(report["scenario"], "switchover");
+    assert!(report["failover"].is_null(), "{report:#}");
+    let switchovers = report["switchovers"].as_array().unwrap();
+    assert_eq!(switchovers.len(), 2, "{report:#}");
+    for switchover in switchovers {
+        assert_eq!(switchover["completed"], true);
+        assert_eq!(switchover["outage"]["fenced_by"], "fence_pool");
+    }
+    let names: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "switchover",
+            "verify switched over",
+            "switchover back",
+            "verify back to normal"
+        ]
+    );
+}
+
+/// The online failback drill fails over, prepares the rebuilt primary while the pool
+/// serves, and cuts over with a switchover.
+#[test]
+fn the_online_failback_drill_prepares_then_cuts_over() {
+    run(&["drill", "--scenario", "online-failback"])
+        .code(SUCCESS)
+        .stdout_has("== FAILOVER")
+        .stdout_has("== PREPARE_FAILBACK")
+        .stdout_has("== SWITCHOVER")
+        .stdout_has("cutover")
+        .stdout_has("drill PASSED");
 }
 
 // ---------------------------------------------------------------- sim
