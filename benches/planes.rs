@@ -26,10 +26,10 @@
 //! With `PCDR_BENCH_MB_PER_S=0` it only calibrates (sequential run alone).
 //!
 //! `PCDR_BENCH_MODE=outage PCDR_BENCH_PCDR=EXE PCDR_BENCH_WORK=DIR`: row 7. Two worlds
-//! whose chat database holds `PCDR_BENCH_DB_BYTES` bytes (default 2 GiB) fail over and
-//! have their primary site rebuilt, side by side in one run; then one fails back as
-//! Microsoft's procedure does (`failback`), the other prepares an online failback while
-//! the pool serves (`prepare_failback`) and cuts over (`switchover`). Prints, from the
+//! whose chat database holds `PCDR_BENCH_DB_BYTES` bytes (default 2 GiB), one after the
+//! other in one run, fail over and have their primary site rebuilt; then the first fails
+//! back as Microsoft's procedure does (`failback`), the second prepares an online
+//! failback while the pool serves (`prepare_failback`) and cuts over (`switchover`). Prints, from the
 //! reports: the seed failback's outage in seconds and bytes moved, the cutover's outage
 //! in seconds and bytes moved, the database's bytes, and the prepare phase's seconds.
 
@@ -256,17 +256,22 @@ async fn outages() {
         db_size_bytes: bytes,
         ..WorldOptions::default()
     };
-    let (seed_dir, online_dir) = (work.join("seed"), work.join("online"));
+    // One world after the other: two 2 GiB worlds with their mirrors and full backups
+    // need some 40 GB at once.
+    let seed_dir = work.join("seed");
     let (seed_world, seed_topology) = failed_over_and_rebuilt(&seed_dir, &options).await;
-    let (online_world, online_topology) = failed_over_and_rebuilt(&online_dir, &options).await;
     let seed = completed(&seed_dir, &seed_topology, failback::PROCEDURE).await;
+    drop(seed_world);
+    let _ = std::fs::remove_dir_all(&seed_dir);
+    let online_dir = work.join("online");
+    let (online_world, online_topology) = failed_over_and_rebuilt(&online_dir, &options).await;
     let start = Instant::now();
     completed(&online_dir, &online_topology, failback::online::PROCEDURE).await;
     let prepare = start.elapsed().as_secs_f64();
     let cutover = completed(&online_dir, &online_topology, switchover::PROCEDURE).await;
+    drop(online_world);
     let ((seed_s, seed_b), (cut_s, cut_b)) = (outage(&seed), outage(&cutover));
     println!("{seed_s:.3} {seed_b} {cut_s:.3} {cut_b} {bytes} {prepare:.3}");
-    drop((seed_world, online_world));
     let _ = std::fs::remove_dir_all(&work);
 }
 
