@@ -42,7 +42,17 @@ impl PyDrillReport {
         &self.inner.world
     }
 
-    /// Whether every check passed and both procedures ran.
+    /// What was rehearsed: `disaster`, `switchover` or `online-failback`.
+    #[getter]
+    fn scenario(&self) -> &'static str {
+        match self.inner.scenario {
+            Scenario::Disaster => "disaster",
+            Scenario::Switchover => "switchover",
+            Scenario::OnlineFailback => "online-failback",
+        }
+    }
+
+    /// Whether every check passed and every procedure of the scenario ran.
     #[getter]
     fn passed(&self) -> bool {
         self.inner.passed
@@ -65,10 +75,22 @@ impl PyDrillReport {
         self.inner.failover.clone().map(|r| Box::new(r).into())
     }
 
-    /// The failback's report, if it ran.
+    /// The failback's report (Microsoft's failback, or the online failback's prepare
+    /// phase), if it ran.
     #[getter]
     fn failback(&self) -> Option<PyReport> {
         self.inner.failback.clone().map(|r| Box::new(r).into())
+    }
+
+    /// The switchovers' reports, in order.
+    #[getter]
+    fn switchovers(&self) -> Vec<PyReport> {
+        self.inner
+            .switchovers
+            .iter()
+            .cloned()
+            .map(|r| Box::new(r).into())
+            .collect()
     }
 
     /// Messages committed on the primary site before the disaster.
@@ -157,7 +179,7 @@ impl PyDrillCheck {
 /// Runs a disaster rehearsal on a new emulated world in `dir` (a temporary folder,
 /// removed when the drill passes, when `None`).
 #[pyfunction]
-#[pyo3(signature = (dir = None, logs = 6, uncopied = 2, unrestored = 3, on_event = None))]
+#[pyo3(signature = (dir = None, logs = 6, uncopied = 2, unrestored = 3, on_event = None, scenario = "disaster"))]
 pub fn drill(
     py: Python<'_>,
     dir: Option<PathBuf>,
@@ -165,7 +187,9 @@ pub fn drill(
     uncopied: u32,
     unrestored: u32,
     on_event: Option<Py<PyAny>>,
+    scenario: &str,
 ) -> PyResult<PyDrillReport> {
+    let scenario: Scenario = scenario.parse().map_err(PyValueError::new_err)?;
     if let Some(callback) = &on_event
         && !callback.bind(py).is_callable()
     {
@@ -190,7 +214,7 @@ pub fn drill(
         }
     };
     let options = DrillOptions {
-        scenario: Scenario::Disaster,
+        scenario,
         dir,
         world: WorldOptions {
             logs,

@@ -32,6 +32,7 @@ def test_drill_passes(tmp_path: pathlib.Path) -> None:
     assert report.failover is not None and report.failover.completed
     assert report.failover.procedure == "failover"
     assert report.failback is not None and report.failback.completed
+    assert report.scenario == "disaster" and report.switchovers == []
     assert report.messages_committed_before_disaster >= report.messages_guaranteed > 0
     assert report.last_applied_log_backup is not None
     assert any(e.kind == "step_finished" for e in events)
@@ -45,6 +46,20 @@ def test_drill_passes(tmp_path: pathlib.Path) -> None:
     topology = (world / "topology.toml").read_text()
     assert repr(sys.executable).strip("'") in topology or sys.executable in topology
     assert "pcdr._simshell" in topology
+
+
+def test_the_switchover_drill_moves_the_pool_and_back(tmp_path: pathlib.Path) -> None:
+    report = pcdr.drill(tmp_path / "world", scenario="switchover")
+    assert report.passed, [c.to_dict() for c in report.checks if not c.passed]
+    assert report.scenario == "switchover"
+    assert report.failover is None and report.failback is None
+    assert [r.procedure for r in report.switchovers] == ["switchover", "switchover"]
+    assert all(r.completed for r in report.switchovers)
+
+
+def test_an_unknown_scenario_is_refused(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(ValueError, match="online-failback"):
+        pcdr.drill(tmp_path / "world", scenario="sideways")  # type: ignore[arg-type]
 
 
 def test_a_second_drill_into_the_same_folder_fails_cleanly(tmp_path: pathlib.Path) -> None:

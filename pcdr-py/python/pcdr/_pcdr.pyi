@@ -493,8 +493,12 @@ class DrillCheck:
 
 @final
 class DrillReport:
-    """What a drill proved: both procedures' reports and every check. Only in a
+    """What a drill proved: its procedures' reports and every check. Only in a
     build with the emulator (the default)."""
+
+    @property
+    def scenario(self) -> Literal["disaster", "switchover", "online-failback"]:
+        """What was rehearsed."""
 
     @property
     def world(self) -> Path:
@@ -503,7 +507,7 @@ class DrillReport:
 
     @property
     def passed(self) -> bool:
-        """Whether every check passed and both procedures ran."""
+        """Whether every check passed and every procedure of the scenario ran."""
 
     @property
     def checks(self) -> list[DrillCheck]:
@@ -515,7 +519,13 @@ class DrillReport:
 
     @property
     def failback(self) -> Optional[Report]:
-        """The failback's report, if it ran."""
+        """The failback's report (Microsoft's failback, or the online failback's
+        prepare phase), if it ran."""
+
+    @property
+    def switchovers(self) -> list[Report]:
+        """The switchovers' reports, in order (to the backup site and back, or the
+        online failback's cutover)."""
 
     @property
     def messages_committed_before_disaster(self) -> int:
@@ -543,11 +553,14 @@ def drill(
     uncopied: int = 2,
     unrestored: int = 3,
     on_event: _OnEvent = None,
+    scenario: Literal["disaster", "switchover", "online-failback"] = "disaster",
 ) -> DrillReport:
     """Rehearse a whole disaster, as ``pcdr drill`` does: build an emulated two-site
     world in ``dir``, serve it, send chat traffic, take the primary site down, fail
     over through the real adapters, verify, rebuild the primary site, fail back,
-    verify. No ``pcdr`` executable is needed: the world's Management Shell is this
+    verify (``scenario="disaster"``). ``"switchover"`` moves the pool to the backup
+    site and back while both answer; ``"online-failback"`` fails over, then prepares
+    the rebuilt primary while the pool serves and cuts over with a switchover. No ``pcdr`` executable is needed: the world's Management Shell is this
     interpreter (``python -m pcdr._simshell``).
 
     Only in a build with the emulator (the default): a production wheel, built with
@@ -559,9 +572,10 @@ def drill(
         logs: log backups taken before the disaster.
         uncopied: the newest of them not yet copied when disaster strikes.
         unrestored: the newest of them not yet restored.
-        on_event: called with each progress event of both procedures, as in
+        on_event: called with each progress event of every procedure, as in
             ``Runbook.run``; an exception it raises stops the drill and is
             raised.
+        scenario: what to rehearse (see above).
 
     Returns:
         The report; a drill that fails (including one whose ``dir`` already holds
