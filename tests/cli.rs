@@ -121,7 +121,8 @@ fn help_for_every_command_exits_0() {
     run(&["plan", "-h"])
         .stdout_has("[possible values: failover, failback, prepare_failback, switchover]");
     run(&["plan", "--help"])
-        .stdout_has("- failback: Fail the pool back to the rebuilt primary site");
+        .stdout_has("- failback:")
+        .stdout_has("Fail the pool back to the rebuilt primary site");
 }
 
 #[test]
@@ -1054,7 +1055,7 @@ fn status_shows_four_instances_and_who_answers() {
         .pcdr("status", &[])
         .code(SUCCESS)
         .stdout_has("answering")
-        .stdout_has("log shipping: ")
+        .stdout_has("log shipping into the backup site: ")
         .stdout_has("pool state: Normal");
 
     world.disaster();
