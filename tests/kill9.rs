@@ -72,10 +72,20 @@ impl Procedure {
                 run("failover", "over.journal");
                 world.sim("rebuild", &["--site", "primary"]).code(SUCCESS);
             }
-            Procedure::Switchover => {}
-            Procedure::SwitchBack => run("switchover", "first.journal"),
+            Procedure::Switchover => catch_up(world),
+            Procedure::SwitchBack => {
+                catch_up(world);
+                run("switchover", "first.journal");
+            }
         }
     }
+}
+
+/// Half an hour on the world's clock: its log-shipping jobs copy and restore the
+/// backlog the world starts with, as a planned switchover expects (it refuses to start
+/// while log shipping is behind).
+fn catch_up(world: &World) {
+    world.sim("tick", &["--minutes", "30"]).code(SUCCESS);
 }
 
 /// When to kill.
