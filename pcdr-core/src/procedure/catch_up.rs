@@ -464,9 +464,8 @@ pub async fn copy_log_backups(ctx: &Context, step: StepId) -> Result<StepOutcome
     })
 }
 
-/// The restore point of the backup database, which must have one.
-async fn restore_point(ctx: &Context, step: StepId) -> Result<Lsn> {
-    let site = ctx.restoring_site();
+/// The restore point of the chat database at `site`, which must have one.
+pub async fn restore_point(ctx: &Context, step: StepId, site: SiteRole) -> Result<Lsn> {
     let db = ctx.chat_db();
     ctx.sql(site)
         .redo_start_lsn(db)
@@ -476,7 +475,7 @@ async fn restore_point(ctx: &Context, step: StepId) -> Result<Lsn> {
             precondition(
                 step,
                 PreconditionKind::DatabaseState,
-                format!("{db} reports no restore point"),
+                format!("{db} on {} reports no restore point", ctx.sql_name(site)),
                 "check the database state",
             )
         })
@@ -500,7 +499,7 @@ async fn observe_apply(ctx: &Context, step: StepId) -> Result<(Intent, RestorePl
             "check the database in SQL Server Management Studio",
         ));
     }
-    let point = restore_point(ctx, step).await?;
+    let point = restore_point(ctx, step, site).await?;
     let folder = log_shipping_folders(ctx).copy;
     let files = sorted_files(ctx, step, &folder).await?;
     let identity = database_identity(ctx, step, &state).await?;

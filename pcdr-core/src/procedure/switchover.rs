@@ -37,7 +37,7 @@ use super::{
     Action, Context, Intent, Partner, Procedure, ProcedureName, StepId, StepOutcome, Template,
 };
 use crate::error::{Error, PlaneError, PreconditionKind, Result};
-use crate::log_chain::{Candidate, ChainIdentity, LogBackup, LogChainGap, Lsn, plan_log_restores};
+use crate::log_chain::{Candidate, ChainIdentity, LogBackup, LogChainGap, plan_log_restores};
 use crate::logship::join_path;
 use crate::planes::{DatabaseState, PoolState, UserAccess};
 use crate::status::{LogShippingHealth, log_shipping_into};
@@ -584,23 +584,6 @@ pub async fn restore_tail(ctx: &Context) -> Result<StepOutcome> {
     catch_up::apply_unapplied_logs(ctx, RESTORE_TAIL).await
 }
 
-/// The restore point of the chat database at `site`, which must have one.
-async fn restore_point(ctx: &Context, step: StepId, site: SiteRole) -> Result<Lsn> {
-    let db = ctx.chat_db();
-    ctx.sql(site)
-        .redo_start_lsn(db)
-        .await
-        .map_err(sql_error(ctx, step, site, Some(db)))?
-        .ok_or_else(|| {
-            precondition(
-                step,
-                PreconditionKind::DatabaseState,
-                format!("{db} on {} reports no restore point", ctx.sql_name(site)),
-                "check the database state",
-            )
-        })
-}
-
 /// Right before the recovery: the old primary is restoring (it takes no writes: never
 /// two primaries), and the database that takes over holds its log to the end: its
 /// restore point is where the tail-log backup left the old primary's. Unless the
@@ -621,8 +604,8 @@ async fn require_whole_log(ctx: &Context, step: StepId) -> Result<()> {
             "resume: the switchover takes the tail-log backup first",
         ));
     }
-    let end = restore_point(ctx, step, from).await?;
-    let reached = restore_point(ctx, step, to).await?;
+    let end = catch_up::restore_point(ctx, step, from).await?;
+    let reached = catch_up::restore_point(ctx, step, to).await?;
     if reached >= end || ctx.options.accept_data_loss {
         return Ok(());
     }
@@ -765,7 +748,7 @@ async fn bridge_restores(ctx: &Context, step: StepId) -> Result<Vec<Action>> {
         let header = header.map_err(|e| e.to_string());
         candidates.push(Candidate { file, header });
     }
-    let point = restore_point(ctx, step, from).await?;
+    let point = catch_up::restore_point(ctx, step, from).await?;
     let family = existing_db(ctx, step, to, db).await?.family_guid;
     let identity = ChainIdentity {
         family,
