@@ -792,19 +792,14 @@ fn bridge_action(site: SiteRole, database: &str, backup: LogBackup) -> Action {
 async fn old_primary_setups(ctx: &Context, step: StepId) -> Result<Vec<Action>> {
     let from = serving(ctx);
     let db = ctx.chat_db();
-    let mut instances = vec![Partner::Primary];
-    if from == SiteRole::Primary && ctx.planes.primary_mirror.is_some() {
-        instances.push(Partner::Mirror);
+    let mut instances = vec![(Partner::Primary, ctx.sql(from), ctx.sql_name(from))];
+    if from == SiteRole::Primary
+        && let Some(mirror) = ctx.partner_sql(Partner::Mirror)
+    {
+        instances.push((Partner::Mirror, mirror, ctx.partner_name(Partner::Mirror)));
     }
     let mut removals = Vec::new();
-    for on in instances {
-        let (plane, name) = match on {
-            Partner::Primary => (ctx.sql(from), ctx.sql_name(from)),
-            Partner::Mirror => (
-                ctx.partner_sql(on).expect("checked above"),
-                ctx.partner_name(on),
-            ),
-        };
+    for (on, plane, name) in instances {
         let shipping = plane
             .is_log_shipping_primary(db)
             .await
