@@ -30,12 +30,13 @@ const SUCCESS: i32 = 0;
 const LATENCY_MS: &str = "60";
 
 /// The run that is killed, each after what it follows: a failover after a disaster, a
-/// failback after a failover and a rebuild, a switchover on a healthy world, a
-/// switchover back after a first switchover.
+/// failback or an online failback's prepare phase after a failover and a rebuild, a
+/// switchover on a healthy world, a switchover back after a first switchover.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Procedure {
     Failover,
     Failback,
+    PrepareFailback,
     Switchover,
     SwitchBack,
 }
@@ -45,6 +46,7 @@ impl Procedure {
         match self {
             Procedure::Failover => "failover",
             Procedure::Failback => "failback",
+            Procedure::PrepareFailback => "prepare_failback",
             Procedure::Switchover | Procedure::SwitchBack => "switchover",
         }
     }
@@ -53,7 +55,9 @@ impl Procedure {
         match self {
             Procedure::Failover => "failed-over",
             Procedure::Failback | Procedure::SwitchBack => "normal",
-            Procedure::Switchover => "switched-over",
+            // A prepared online failback leaves the world as a switchover to the backup
+            // site does: the pool there, the primary its log-shipping secondary.
+            Procedure::Switchover | Procedure::PrepareFailback => "switched-over",
         }
     }
 
@@ -67,7 +71,7 @@ impl Procedure {
         };
         match self {
             Procedure::Failover => world.disaster(),
-            Procedure::Failback => {
+            Procedure::Failback | Procedure::PrepareFailback => {
                 world.disaster();
                 run("failover", "over.journal");
                 world.sim("rebuild", &["--site", "primary"]).code(SUCCESS);
@@ -290,6 +294,15 @@ kill_points! {
     failback_killed_during_the_failover_to_the_primary_mirror: Failback, When::Statement("SET PARTNER FAILOVER", 1);
     failback_killed_during_the_failover_back_to_the_primary: Failback, When::Statement("SET PARTNER FAILOVER", 2);
     failback_killed_before_the_pool_state_is_normal: Failback, When::Line("(set_pool_normal)", 1);
+    // The online failback's prepare phase: every step boundary, and inside the full
+    // backup, the seed restore and the log-shipping setup.
+    prepare_failback_killed_as_it_checks: PrepareFailback, When::Line("(check_prepare_failback)", 1);
+    prepare_failback_killed_as_the_backup_starts: PrepareFailback, When::Line("(back_up_serving_database)", 1);
+    prepare_failback_killed_during_the_backup: PrepareFailback, When::Statement("BACKUP DATABASE", 1);
+    prepare_failback_killed_as_the_primary_is_seeded: PrepareFailback, When::Line("(seed_primary)", 1);
+    prepare_failback_killed_during_the_seed_restore: PrepareFailback, When::Statement("RESTORE DATABASE", 1);
+    prepare_failback_killed_as_log_shipping_is_set_up: PrepareFailback, When::Line("(ship_logs_to_primary)", 1);
+    prepare_failback_killed_in_the_middle_of_the_setup: PrepareFailback, When::Statement("sp_add_log_shipping", 2);
     // Switchover to the backup site: every step boundary, and inside the steps that
     // change something irreversibly.
     switchover_killed_as_it_checks: Switchover, When::Line("(check_switchover)", 1);

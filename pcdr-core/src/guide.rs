@@ -1048,3 +1048,13 @@
 //! - **The order of the last two failback steps.** Microsoft sets the active servers
 //!   before returning the pool to Normal and does not say what the servers do in
 //!   between; pcdr keeps that order.
+//! - **How `Install-CsMirrorDatabase` seeds the mirror.** That it takes a regular (not
+//!   copy-only) log backup besides the full one, and where it writes them, is not
+//!   documented; pcdr does not rely on their names: the switchover's reversal finds the
+//!   log backups the new primary took in its msdb backup history and restores whatever
+//!   continues the old primary's chain, and none when there is none.
+//! - **The old primary's restore point after its tail-log backup.** SQL Server documents
+//!   `redo_start_lsn` as where the next roll forward starts; that it is the tail's
+//!   `LastLSN` follows from that, and pcdr compares it with the new primary's before
+//!   recovering. If an instance reports otherwise, the recovery is refused as for a gap
+//!   (never silently accepted).
