@@ -1,8 +1,8 @@
-//! kill -9: the real `pcdr failover` / `pcdr failback` / `pcdr switchover` binary,
-//! against a world served by `pcdr sim serve` with every statement slowed down, is
-//! killed with SIGKILL at points spread over every procedure — at every step boundary
-//! of a switchover and of a switchover back, and between and inside the steps of
-//! failover and failback (mid-copy, during and between log restores, during the
+//! kill -9: the real `pcdr failover` / `failback` / `prepare_failback` / `switchover`
+//! binary, against a world served by `pcdr sim serve` with every statement slowed down,
+//! is killed with SIGKILL at points spread over every procedure — at every step
+//! boundary of the online failback's prepare phase, of a switchover and of a switchover
+//! back, and between and inside the steps of failover and failback (mid-copy, during and between log restores, during the
 //! tail-log backup, during recovery, right after recovery and before the pool state
 //! change, in the middle of the log-shipping setup, …). The points are found from
 //! the progress lines on stderr or from `statements.log` growing. Then `--resume`
