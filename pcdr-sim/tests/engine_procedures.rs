@@ -4,47 +4,23 @@
 
 mod engine_common;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use engine_common::{
-    TestClient, number, on_backup, onto_own_mgc, primary_setup, run, set_up_log_shipping,
-    start_default,
+    TestClient, number, on_backup, onto_own_mgc, primary_setup, restore_needed, run,
+    set_up_log_shipping, start_default, trn_files,
 };
 use pcdr_core::commands::sql;
 use pcdr_core::planes::{FileMove, FullRestore, SessionId};
 use pcdr_sim::shell::world::{PoolState, PoolWorld};
 use pcdr_sim::world::model::{InstanceId, Site};
 use pcdr_sim::world::{Expect, World};
-use tiberius::numeric::Numeric;
-
-fn trn_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "trn"))
-        .collect();
-    files.sort();
-    files
-}
 
 /// Restores the copy folder's log backups the backup database still needs, naming
 /// them as the backup instance does.
 async fn apply_unapplied(backup: &mut TestClient, world: &World) {
-    let rows = run(backup, &sql::redo_start_lsn("mgc")).await.unwrap();
-    let mut point = rows[0][0].get::<Numeric, _>(0).unwrap().value();
-    for file in trn_files(&world.copy_dir()) {
-        let file = on_backup(world, &file);
-        let header = run(backup, &sql::backup_header(&file)).await.unwrap();
-        let first = header[0][0].get::<Numeric, _>("FirstLSN").unwrap().value();
-        let last = header[0][0].get::<Numeric, _>("LastLSN").unwrap().value();
-        if last <= point {
-            continue;
-        }
-        assert!(first <= point, "a gap before {file}");
-        run(backup, &sql::restore_log("mgc", &file)).await.unwrap();
-        point = last;
-    }
+    let files = trn_files(&world.copy_dir()).into_iter();
+    restore_needed(backup, files.map(|f| on_backup(world, &f))).await;
 }
 
 async fn fail_over(world: &World, backup: &mut TestClient) {

@@ -13,7 +13,7 @@ mod engine_common;
 
 use std::path::{Path, PathBuf};
 
-use engine_common::{TestClient, batch, number, run, start_default};
+use engine_common::{TestClient, batch, number, restore_needed, run, start_default, trn_files};
 use pcdr_core::commands::sql;
 use pcdr_core::planes::{PrimaryLogShipping, SecondaryLogShipping};
 use pcdr_core::topology::RestoreMode;
@@ -71,16 +71,6 @@ impl Side {
     }
 }
 
-fn trn_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "trn"))
-        .collect();
-    files.sort();
-    files
-}
-
 /// A log backup file on the share named for one second past the world clock, after
 /// every file the backup jobs have written.
 fn tail_file(world: &World) -> PathBuf {
@@ -105,20 +95,8 @@ async fn restore_everything(world: &World, side: &Side, client: &mut TestClient)
     for file in trn_files(&world.share_dir()) {
         std::fs::copy(&file, side.copy_dir.join(file.file_name().unwrap())).unwrap();
     }
-    let rows = run(client, &sql::redo_start_lsn("mgc")).await.unwrap();
-    let mut point = rows[0][0].get::<Numeric, _>(0).unwrap().value();
-    for file in trn_files(&side.copy_dir) {
-        let file = side.names(&file);
-        let header = run(client, &sql::backup_header(&file)).await.unwrap();
-        let first = header[0][0].get::<Numeric, _>("FirstLSN").unwrap().value();
-        let last = header[0][0].get::<Numeric, _>("LastLSN").unwrap().value();
-        if last <= point {
-            continue;
-        }
-        assert!(first <= point, "a gap before {file}");
-        run(client, &sql::restore_log("mgc", &file)).await.unwrap();
-        point = last;
-    }
+    let files = trn_files(&side.copy_dir).into_iter();
+    restore_needed(client, files.map(|f| side.names(&f))).await;
 }
 
 /// Log shipping of `mgc` from `primary` to `secondary` through the world's share, as

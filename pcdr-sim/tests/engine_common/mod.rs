@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pcdr_core::commands::sql::{self, SqlCommand, SqlValue};
@@ -15,6 +16,7 @@ use pcdr_sim::world::model::InstanceId;
 use pcdr_sim::world::server_paths::{self, COPY_FOLDER_ON_BACKUP};
 use pcdr_sim::world::{World, WorldOptions};
 use tempfile::TempDir;
+use tiberius::numeric::Numeric;
 use tiberius::{AuthMethod, Client, Config, EncryptionLevel, Query, Row};
 use tokio::net::TcpStream;
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
@@ -256,4 +258,34 @@ pub async fn set_up_log_shipping(
     run(backup, &sql::setup_log_shipping_secondary(&secondary_setup))
         .await
         .unwrap();
+}
+
+/// The log backups (`.trn`) in `dir`, in name order.
+pub fn trn_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "trn"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Restores, in order, each of `files` (paths as the instance behind `client` names
+/// them) that its `mgc` still needs, from its restore point on; a file that would leave
+/// a gap fails the test.
+pub async fn restore_needed(client: &mut TestClient, files: impl IntoIterator<Item = String>) {
+    let rows = run(client, &sql::redo_start_lsn("mgc")).await.unwrap();
+    let mut point = rows[0][0].get::<Numeric, _>(0).unwrap().value();
+    for file in files {
+        let header = run(client, &sql::backup_header(&file)).await.unwrap();
+        let first = header[0][0].get::<Numeric, _>("FirstLSN").unwrap().value();
+        let last = header[0][0].get::<Numeric, _>("LastLSN").unwrap().value();
+        if last <= point {
+            continue;
+        }
+        assert!(first <= point, "a gap before {file}");
+        run(client, &sql::restore_log("mgc", &file)).await.unwrap();
+        point = last;
+    }
 }
