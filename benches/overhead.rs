@@ -91,7 +91,7 @@ timed!(TimedDatabase: DatabasePlane {
     fn backup_database(&self, database: &str, file: &str, copy_only: bool) -> PlaneResult<()>;
     fn backup_tail_log(&self, database: &str, file: &str) -> PlaneResult<()>;
     fn remove_primary_log_shipping(&self, database: &str) -> PlaneResult<()>;
-    fn log_backups_taken(&self, database: &str) -> PlaneResult<Vec<String>>;
+    fn log_backups_taken_after(&self, database: &str, after: Lsn) -> PlaneResult<Vec<String>>;
     fn verify_backup(&self, file: &str) -> PlaneResult<()>;
     fn backup_file_list(&self, file: &str) -> PlaneResult<Vec<DatabaseFile>>;
     fn database_files(&self, database: &str) -> PlaneResult<Vec<DatabaseFile>>;

@@ -665,15 +665,15 @@ pub fn newest_restore(db: &str) -> SqlCommand {
     .name("@db", db)
 }
 
-/// The media sets of the newest log backups (at most 50) an instance took of a
-/// database itself (`server_name`: restored sets carry the server that took them), the
-/// newest first; then [`media_device`] names each file. How a role change finds the log
+/// The media sets and last LSNs of the newest log backups (at most 50) an instance
+/// took of a database itself (`server_name`: restored sets carry the server that took
+/// them), the newest first; then [`media_device`] names each file still needed. How a role change finds the log
 /// backups taken outside log shipping (the one `Install-CsMirrorDatabase` seeds the
 /// mirror with), which the new secondary needs too
 /// (<https://learn.microsoft.com/sql/relational-databases/system-tables/backupset-transact-sql>).
 pub fn log_backups_taken(db: &str, server: &str) -> SqlCommand {
     SqlCommand::new(
-        "SELECT TOP (50) media_set_id FROM msdb.dbo.backupset \
+        "SELECT TOP (50) media_set_id, last_lsn FROM msdb.dbo.backupset \
          WHERE database_name = @db AND type = N'L' AND server_name = @server ORDER BY backup_set_id DESC;",
     )
     .name("@db", db)

@@ -497,10 +497,11 @@ pub trait DatabasePlane: Send + Sync {
         file: &str,
     ) -> PlaneResult<Option<RestoredBackup>>;
 
-    /// The files of the newest log backups (at most 50) this instance took of
-    /// `database`, as msdb records them (`backupset`, `backupmediafamily`), the newest
-    /// first.
-    async fn log_backups_taken(&self, database: &str) -> PlaneResult<Vec<String>>;
+    /// The files of the log backups this instance took of `database` that end after
+    /// `after` (among the newest 50 msdb records: `backupset`, `backupmediafamily`),
+    /// the newest first. Older ones are not named: their files may be long gone.
+    async fn log_backups_taken_after(&self, database: &str, after: Lsn)
+    -> PlaneResult<Vec<String>>;
 
     /// Takes the exclusive run lock `resource` over a connection of its own, named
     /// `run_name` (the session's `program_name`), without waiting: granted, it is held

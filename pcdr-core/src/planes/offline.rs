@@ -118,7 +118,7 @@ impl DatabasePlane for Offline {
     async fn remove_primary_log_shipping(&self, _: &str) -> PlaneResult<()> {
         self.fail()
     }
-    async fn log_backups_taken(&self, _: &str) -> PlaneResult<Vec<String>> {
+    async fn log_backups_taken_after(&self, _: &str, _: Lsn) -> PlaneResult<Vec<String>> {
         self.fail()
     }
     async fn verify_backup(&self, _: &str) -> PlaneResult<()> {

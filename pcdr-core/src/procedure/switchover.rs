@@ -244,32 +244,40 @@ async fn require_log_shipping_keeps_up(ctx: &Context, to: SiteRole) -> Result<St
 }
 
 async fn observe_check(ctx: &Context) -> Result<Intent> {
-    let to = match ctx.facts().switch_to.or(ctx.options.switch_to) {
-        Some(to) => to,
-        None => direction(ctx).await?,
-    };
-    ctx.update_facts(|f| f.switch_to = Some(to));
-    let from = to.other();
-    require_copy_folder(ctx, CHECK_SWITCHOVER, SiteRole::Primary)?;
-    let intent = Intent::act(Vec::new()).with_note(format!(
-        "the pool moves from the {from} site ({}) to the {to} site ({})",
-        ctx.sql_name(from),
-        ctx.sql_name(to)
-    ));
-    // A resumed switchover has moved on from its start: its steps check what they need.
-    if ctx.is_resumed() {
-        return Ok(intent);
+    let chosen = ctx.facts().switch_to.or(ctx.options.switch_to);
+    if let Some(to) = chosen {
+        // Recorded before the pool is read, so that an offline plan shows this direction.
+        ctx.update_facts(|f| f.switch_to = Some(to));
     }
-    if to != direction(ctx).await? {
+    require_copy_folder(ctx, CHECK_SWITCHOVER, SiteRole::Primary)?;
+    // A resumed switchover has moved on from its start: its steps check what they need.
+    if let (Some(to), true) = (chosen, ctx.is_resumed()) {
+        return Ok(moves_to(ctx, to));
+    }
+    let natural = direction(ctx).await?;
+    let to = chosen.unwrap_or(natural);
+    ctx.update_facts(|f| f.switch_to = Some(to));
+    let intent = moves_to(ctx, to);
+    if to != natural {
         require_abandoned(ctx, to).await?;
         return Ok(intent.with_note(format!(
             "the pool's state already points at the {to} site: this run returns the pool there, after a switchover that stopped before its recovery"
         )));
     }
-    require_serving(ctx, from).await?;
+    require_serving(ctx, to.other()).await?;
     require_restoring(ctx, CHECK_SWITCHOVER, to).await?;
     let lag = require_log_shipping_keeps_up(ctx, to).await?;
     Ok(intent.with_note(lag))
+}
+
+/// The check's intent, saying where the pool moves.
+fn moves_to(ctx: &Context, to: SiteRole) -> Intent {
+    let from = to.other();
+    Intent::act(Vec::new()).with_note(format!(
+        "the pool moves from the {from} site ({}) to the {to} site ({})",
+        ctx.sql_name(from),
+        ctx.sql_name(to)
+    ))
 }
 
 /// A return to `to`, the site the pool's state still points at, is for a switchover
@@ -485,10 +493,37 @@ fn tail_actions(ctx: &Context, file: String) -> Vec<Action> {
 }
 
 fn tail_template(ctx: &Context) -> Vec<Template> {
-    tail_actions(ctx, tail_file(ctx, "<yyyyMMddHHmmss>"))
-        .into_iter()
-        .map(Template::once)
+    let fence = Template::when(
+        "unless the pool reports no active servers (the Management Shell reports none, so always)",
+        fence_action(),
+    );
+    let tail = tail_actions(ctx, tail_file(ctx, "<yyyyMMddHHmmss>"));
+    std::iter::once(fence)
+        .chain(tail.into_iter().map(Template::once))
         .collect()
+}
+
+fn fence_action() -> Action {
+    Action::SetActiveServers {
+        servers: Vec::new(),
+    }
+}
+
+/// The pool must be fenced when the tail is backed up: a chat server writing after it
+/// would write to a database the switchover leaves behind. The fence step cleared the
+/// active servers, but someone may have set them since, and a pool that cannot report
+/// them (the Management Shell has no documented way) cannot be checked: in both cases
+/// they are cleared again right before the tail (setting a value, repeatable).
+async fn fence_again(ctx: &Context, step: StepId) -> Result<Option<Action>> {
+    let active = ctx
+        .planes
+        .pool
+        .active_servers()
+        .await
+        .map_err(pool_error(ctx, step))?;
+    Ok(active
+        .is_none_or(|servers| !servers.is_empty())
+        .then(fence_action))
 }
 
 async fn observe_tail(ctx: &Context) -> Result<Intent> {
@@ -511,32 +546,9 @@ async fn observe_tail(ctx: &Context) -> Result<Intent> {
         ));
     }
     let file = free_tail_file(ctx, STEP).await?;
-    Ok(Intent::act(tail_actions(ctx, file)))
-}
-
-/// Right before the tail-log backup: the pool is fenced (no chat server writes, or the
-/// messages it takes after the tail would be lost with the old primary's log), and the
-/// database that takes over still restores log backups (in the chain).
-async fn require_fenced_and_ready(ctx: &Context, step: StepId) -> Result<()> {
-    let active = ctx
-        .planes
-        .pool
-        .active_servers()
-        .await
-        .map_err(pool_error(ctx, step))?;
-    if let Some(active) = active.filter(|servers| !servers.is_empty()) {
-        return Err(precondition(
-            step,
-            PreconditionKind::PoolState,
-            format!(
-                "the pool's active servers are [{}]: they may still write to the serving database",
-                active.join(", ")
-            ),
-            "resume: the switchover clears the active servers again before its tail-log backup",
-        ));
-    }
-    require_restoring(ctx, step, ctx.restoring_site()).await?;
-    Ok(())
+    let fence = fence_again(ctx, STEP).await?;
+    let actions = fence.into_iter().chain(tail_actions(ctx, file)).collect();
+    Ok(Intent::act(actions))
 }
 
 /// Backs up the tail of the serving database's log to the share `WITH NORECOVERY`: it
@@ -545,10 +557,15 @@ async fn require_fenced_and_ready(ctx: &Context, step: StepId) -> Result<()> {
 pub async fn back_up_tail_log(ctx: &Context) -> Result<StepOutcome> {
     const STEP: StepId = BACK_UP_TAIL_LOG;
     let actions = act_or_return!(ctx, STEP, observe_tail(ctx).await?);
-    require_fenced_and_ready(ctx, STEP).await?;
+    // Right before it: the database that takes over still restores (it is in the chain).
+    require_restoring(ctx, STEP, ctx.restoring_site()).await?;
+    let (fence, tail): (Vec<Action>, Vec<Action>) = actions
+        .into_iter()
+        .partition(|a| matches!(a, Action::SetActiveServers { .. }));
+    perform_all(ctx, STEP, &fence).await?;
     let from = serving(ctx);
     let db = ctx.chat_db();
-    perform_exclusive(ctx, STEP, from, db, &actions).await?;
+    perform_exclusive(ctx, STEP, from, db, &tail).await?;
     if observe_tail(ctx).await?.acts() {
         return Err(Error::step(
             STEP,
@@ -560,7 +577,7 @@ pub async fn back_up_tail_log(ctx: &Context) -> Result<StepOutcome> {
             ),
         ));
     }
-    let file = actions.iter().find_map(Action::file).unwrap_or_default();
+    let file = tail.iter().find_map(Action::file).unwrap_or_default();
     Ok(StepOutcome::Done {
         summary: format!("tail of {db}'s log backed up to {file}; {db} is restoring"),
     })
@@ -729,26 +746,28 @@ pub async fn mirror_switched_database(ctx: &Context) -> Result<StepOutcome> {
     install_mirroring(ctx, STEP, ctx.restoring_site(), intent).await
 }
 
-/// The log backups the new primary took outside log shipping since its recovery (the
-/// one `Install-CsMirrorDatabase` seeds the mirror with), which the old primary needs
+/// The log backups the new primary took that end past the old primary's restore point
+/// (its older ones, whose files may be long gone, are not read): those since its
+/// recovery, outside log shipping (the one `Install-CsMirrorDatabase` seeds the mirror
+/// with), which the old primary needs
 /// before the first log-shipping backup: restored in LSN order from its restore point.
 /// msdb names them as the new primary wrote them; the old primary reads them there (the
 /// mirror file share, which both sites reach).
 async fn bridge_restores(ctx: &Context, step: StepId) -> Result<Vec<Action>> {
     let (from, to) = (serving(ctx), ctx.restoring_site());
     let db = ctx.chat_db();
-    let files =
-        ctx.sql(to)
-            .log_backups_taken(db)
-            .await
-            .map_err(sql_error(ctx, step, to, Some(db)))?;
+    let point = catch_up::restore_point(ctx, step, from).await?;
+    let files = ctx
+        .sql(to)
+        .log_backups_taken_after(db, point)
+        .await
+        .map_err(sql_error(ctx, step, to, Some(db)))?;
     let mut candidates = Vec::with_capacity(files.len());
     for file in files {
         let header = ctx.sql(from).backup_header(&file).await;
         let header = header.map_err(|e| e.to_string());
         candidates.push(Candidate { file, header });
     }
-    let point = catch_up::restore_point(ctx, step, from).await?;
     let family = existing_db(ctx, step, to, db).await?.family_guid;
     let identity = ChainIdentity {
         family,

@@ -548,13 +548,20 @@ impl DatabasePlane for SqlPlane {
         }
     }
 
-    async fn log_backups_taken(&self, database: &str) -> PlaneResult<Vec<String>> {
+    async fn log_backups_taken_after(
+        &self,
+        database: &str,
+        after: Lsn,
+    ) -> PlaneResult<Vec<String>> {
         let server = self.server_name().await?;
         let sets = self
             .read(&sql::log_backups_taken(database, &server))
             .await?;
         let mut files = Vec::new();
         for row in sets.iter().flatten() {
+            if lsn(row, "last_lsn")?.is_none_or(|last| last <= after) {
+                continue;
+            }
             let Some(media_set_id) = int(row, "media_set_id")? else {
                 continue;
             };

@@ -79,20 +79,27 @@ async fn prepared(ctx: &Context, step: StepId) -> Result<bool> {
         .map_err(sql_error(ctx, step, site, Some(db)))
 }
 
-/// A step whose work a prepared primary makes needless skips, saying so.
+/// Why a step whose work a prepared primary makes needless is skipped; `None` when the
+/// primary is not prepared.
+async fn prepared_already(ctx: &Context, step: StepId) -> Result<Option<String>> {
+    let reason = format!(
+        "{} on {} already restores log shipping from the backup site",
+        ctx.chat_db(),
+        ctx.sql_name(SiteRole::Primary)
+    );
+    Ok(prepared(ctx, step).await?.then_some(reason))
+}
+
+/// `observe`, unless the primary is prepared already.
 async fn unless_prepared(
     ctx: &Context,
     step: StepId,
     observe: impl std::future::Future<Output = Result<Intent>>,
 ) -> Result<Intent> {
-    if prepared(ctx, step).await? {
-        return Ok(Intent::Skip(format!(
-            "{} on {} already restores log shipping from the backup site",
-            ctx.chat_db(),
-            ctx.sql_name(SiteRole::Primary)
-        )));
+    match prepared_already(ctx, step).await? {
+        Some(reason) => Ok(Intent::Skip(reason)),
+        None => observe.await,
     }
-    observe.await
 }
 
 async fn observe_check(ctx: &Context) -> Result<Intent> {
@@ -129,7 +136,7 @@ fn backup_template(ctx: &Context) -> Vec<Template> {
 /// Takes a full backup of the backup database (which keeps serving) to the share and
 /// verifies it.
 pub async fn back_up_serving_database(ctx: &Context) -> Result<StepOutcome> {
-    if let Intent::Skip(reason) = observe_backup(ctx).await? {
+    if let Some(reason) = prepared_already(ctx, SEED.backup_step).await? {
         return Ok(StepOutcome::Skipped { reason });
     }
     take_seed_backup(ctx, &SEED).await
@@ -147,7 +154,7 @@ fn seed_template(ctx: &Context) -> Vec<Template> {
 /// Restores that backup over the primary database `WITH NORECOVERY`: what the primary
 /// held is copied first, and it is left restoring, ready for log shipping.
 pub async fn seed_primary(ctx: &Context) -> Result<StepOutcome> {
-    if let Intent::Skip(reason) = observe_seed(ctx).await? {
+    if let Some(reason) = prepared_already(ctx, SEED.restore_step).await? {
         return Ok(StepOutcome::Skipped { reason });
     }
     restore_seed(ctx, &SEED).await

@@ -3,7 +3,7 @@
 //! `tests/switchover.rs`).
 
 use super::fixtures::*;
-use crate::error::{Error, PreconditionKind};
+use crate::error::Error;
 use crate::log_chain::Lsn;
 use crate::planes::PoolState;
 use crate::procedure::switchover::{
@@ -119,35 +119,6 @@ async fn a_return_is_refused_once_the_other_database_is_online() {
 }
 
 #[tokio::test]
-async fn the_tail_is_not_backed_up_while_servers_are_active() {
-    let mut w = to_backup();
-    w.primary
-        .expect_database_state()
-        .returning(|_| Ok(Some(online())));
-    w.primary.expect_server_time().returning(|| Ok(at(0)));
-    w.files
-        .expect_list_log_backups()
-        .returning(|_, _| Ok(Vec::new()));
-    w.pool
-        .expect_active_servers()
-        .returning(|| Ok(Some(vec!["pc1.contoso.com".into()])));
-    w.forbid_mutations();
-    let (ctx, _) = w.build();
-    let err = back_up_tail_log(&ctx).await.expect_err("refused");
-    assert!(
-        matches!(
-            err,
-            Error::Precondition {
-                kind: PreconditionKind::PoolState,
-                ..
-            }
-        ),
-        "{err}"
-    );
-    assert_names(&err, switchover::BACK_UP_TAIL_LOG, &["pc1.contoso.com"]);
-}
-
-#[tokio::test]
 async fn the_tail_step_finds_a_restoring_database_backed_up() {
     let mut w = to_backup();
     w.primary
@@ -159,17 +130,16 @@ async fn the_tail_step_finds_a_restoring_database_backed_up() {
     assert!(reason.contains("tail-log backup was taken"), "{reason}");
 }
 
-/// The tail-log backup is named as the log-shipping backup job names its files, by the
-/// serving instance's clock, a second later when a log backup on the share has the
-/// name (`WITH INIT` would overwrite it).
-#[tokio::test]
-async fn the_tail_gets_a_name_no_log_backup_on_the_share_has() {
+/// A serving primary whose tail is taken as `tail`, the pool reporting `active` as its
+/// active servers, which are cleared first unless they are known to be none; the
+/// log-shipping backup of 12:00:00 already on the share.
+fn tail_world(active: Option<Vec<String>>, seq: &mut Sequence, tail: &str) -> World {
+    let fence = active.as_ref().is_none_or(|servers| !servers.is_empty());
     let mut w = to_backup();
-    let mut seq = Sequence::new();
     w.primary
         .expect_database_state()
         .times(1)
-        .in_sequence(&mut seq)
+        .in_sequence(seq)
         .returning(|_| Ok(Some(online())));
     w.primary.expect_server_time().returning(|| Ok(at(12 * 60)));
     w.files
@@ -177,18 +147,23 @@ async fn the_tail_gets_a_name_no_log_backup_on_the_share_has() {
         .returning(|_, _| Ok(vec![entry(&trn("20261127120000"), 10)]));
     w.pool
         .expect_active_servers()
-        .returning(|| Ok(Some(Vec::new())));
+        .returning(move || Ok(active.clone()));
     w.backup
         .expect_database_state()
         .returning(|_| Ok(Some(restoring())));
     w.primary.expect_sessions().returning(|_| Ok(Vec::new()));
-    let tail = format!(r"{SHARE}\{}", trn("20261127120001"));
-    let expected = tail.clone();
+    w.pool
+        .expect_set_active_servers()
+        .withf(|servers| servers.is_empty())
+        .times(usize::from(fence))
+        .in_sequence(seq)
+        .returning(|_| Ok(()));
+    let expected = tail.to_string();
     w.primary
         .expect_backup_tail_log()
         .withf(move |db, file| db == "mgc" && file == expected)
         .times(1)
-        .in_sequence(&mut seq)
+        .in_sequence(seq)
         .returning(|_, _| Ok(()));
     w.primary
         .expect_backup_header()
@@ -196,9 +171,32 @@ async fn the_tail_gets_a_name_no_log_backup_on_the_share_has() {
     w.primary
         .expect_database_state()
         .returning(|_| Ok(Some(restoring())));
+    w
+}
+
+/// The tail-log backup is named as the log-shipping backup job names its files, by the
+/// serving instance's clock, a second later when a log backup on the share has the
+/// name (`WITH INIT` would overwrite it).
+#[tokio::test]
+async fn the_tail_gets_a_name_no_log_backup_on_the_share_has() {
+    let mut seq = Sequence::new();
+    let tail = format!(r"{SHARE}\{}", trn("20261127120001"));
+    let w = tail_world(Some(Vec::new()), &mut seq, &tail);
     let (ctx, _) = w.build();
     let summary = done(back_up_tail_log(&ctx).await.expect("backed up"));
     assert!(summary.contains(&tail), "{summary}");
+}
+
+/// Servers set active since the fence, or a pool that cannot say, are cleared again
+/// right before the tail-log backup.
+#[tokio::test]
+async fn the_tail_is_backed_up_only_after_clearing_the_active_servers_again() {
+    for active in [Some(vec!["pc1.contoso.com".to_string()]), None] {
+        let mut seq = Sequence::new();
+        let tail = format!(r"{SHARE}\{}", trn("20261127120001"));
+        let (ctx, _) = tail_world(active, &mut seq, &tail).build();
+        done(back_up_tail_log(&ctx).await.expect("backed up"));
+    }
 }
 
 /// The two restore points the recovery compares: the old primary's (the end of its
@@ -307,8 +305,8 @@ async fn the_reversal_bridges_the_mirrorings_log_backup_before_setting_up_log_sh
         .returning(|_| Ok(true));
     expect_server_names(&mut w, 1);
     w.backup
-        .expect_log_backups_taken()
-        .returning(move |_| Ok(vec![bridge.into()]));
+        .expect_log_backups_taken_after()
+        .returning(move |_, _| Ok(vec![bridge.into()]));
     w.primary
         .expect_backup_header()
         .returning(|_| Ok(log_header(500, 520)));

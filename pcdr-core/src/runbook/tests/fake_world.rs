@@ -553,7 +553,7 @@ impl DatabasePlane for FakeSql {
             })
     }
 
-    async fn log_backups_taken(&self, _: &str) -> PlaneResult<Vec<String>> {
+    async fn log_backups_taken_after(&self, _: &str, _: Lsn) -> PlaneResult<Vec<String>> {
         Ok(Vec::new())
     }
 
